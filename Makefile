@@ -1,0 +1,103 @@
+# zimt - Z-Image-Turbo inference engine and terminal workbench.
+#
+#   make                 libzimt + zimt (CUDA backend when nvcc is found)
+#   make CUDA=0          without CUDA
+#   make SANITIZE=address|undefined|thread
+#   make test            CPU tests (no GPU), ends with "N passed, M failed"
+#   make test-cuda       GPU tests
+#   make install PREFIX=/usr/local
+#   make clean
+
+PREFIX     ?= /usr/local
+CC         ?= cc
+NVCC       ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_ARCH  ?= sm_90
+PKG_CONFIG ?= pkg-config
+ifeq ($(NVCC),)
+CUDA       ?= 0
+else
+CUDA       ?= 1
+endif
+
+PKGS := libcjson libutf8proc libpcre2-8 libpng libsixel ncursesw
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
+
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 $(WARN) -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Icore -Ikernels $(PKG_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lm -pthread
+LDFLAGS ?=
+
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+B := build
+ifeq ($(CUDA),1)
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CFLAGS     += -DZT_HAVE_CUDA -isystem $(CUDA_HOME)/include
+NVCCFLAGS  ?= -O3 -arch=$(CUDA_ARCH) -std=c++17 -Xcompiler -Wall,-Wextra,-Werror -Ikernels -Icore
+LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lcublas -lstdc++
+KERNEL_OBJ := $(patsubst kernels/%.cu,$(B)/kernels/%.o,$(wildcard kernels/*.cu))
+endif
+
+CORE_OBJ := $(patsubst core/%.c,$(B)/core/%.o,$(wildcard core/*.c))
+TUI_OBJ  := $(patsubst tui/%.c,$(B)/tui/%.o,$(wildcard tui/*.c))
+TESTS    := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+CUDA_TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/cuda_*.c))
+LIB      := $(B)/libzimt.a
+
+# Every build remembers its flags; a change of flags rebuilds everything.
+FLAGS_STAMP := $(B)/.flags-$(shell echo '$(CC) $(CFLAGS) $(CUDA) $(SANITIZE) $(NVCCFLAGS)' | cksum | cut -d' ' -f1)
+
+all: zimt
+
+$(FLAGS_STAMP):
+	@mkdir -p $(B)
+	@rm -f $(B)/.flags-*
+	@touch $@
+
+$(B)/core/%.o: core/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/tui/%.o: tui/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itui -MMD -MP -c $< -o $@
+
+$(B)/kernels/%.o: kernels/%.cu $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(CORE_OBJ) $(KERNEL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+zimt: $(TUI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TUI_OBJ) $(LIB) $(LDLIBS)
+
+$(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: zimt $(TESTS)
+	@bash tests/run.sh $(TESTS)
+
+test-cuda: zimt $(CUDA_TESTS)
+	@bash tests/run.sh $(CUDA_TESTS)
+
+install: zimt
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/zimt/themes
+	install -m 755 zimt $(DESTDIR)$(PREFIX)/bin/zimt
+	install -m 644 man/zimt.1 $(DESTDIR)$(PREFIX)/share/man/man1/zimt.1
+	install -m 644 themes/*.json $(DESTDIR)$(PREFIX)/share/zimt/themes/
+
+clean:
+	rm -rf $(B) zimt
+
+.PHONY: all test test-cuda install clean
+.SECONDARY:
+
+-include $(wildcard $(B)/*/*.d)

@@ -1,0 +1,202 @@
+/*
+ * backend.h - the one interface model code uses to compute.
+ *
+ * Two implementations: backend_cpu.c (plain C, the readable reference) and
+ * backend_cuda.c (cuBLAS plus kernels/). Model code (textenc, dit, vae)
+ * calls only the zt_op_* wrappers below and never includes CUDA headers.
+ *
+ * Memory: every tensor passed to an op lives in backend memory (host memory
+ * for the CPU backend, device memory for CUDA), obtained from zt_backend_alloc,
+ * an arena, or zt_backend_adopt_weights. Tensors are contiguous row-major.
+ *
+ * Dtypes: activations use be->act_dtype (F32 on the CPU, BF16 on CUDA);
+ * weights may be BF16, F16 or F32; latents and RoPE tables are F32. Every
+ * op accumulates in F32. Ops accept any float dtype for inputs and outputs
+ * unless stated.
+ *
+ * Errors: ops do not return a status. A wrapper that finds a shape or dtype
+ * mismatch, or a backend that fails, records a sticky error in the backend;
+ * later ops are skipped until zt_backend_sync() reports and clears it. A
+ * missing op is an error, never a silent fallback.
+ *
+ * Threads: a backend is used by one thread at a time.
+ */
+#ifndef ZT_BACKEND_H
+#define ZT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "tensor.h"
+
+typedef struct zt_backend zt_backend;
+
+typedef enum zt_unary_op { ZT_UNARY_SILU, ZT_UNARY_TANH } zt_unary_op;
+typedef enum zt_rope_kind {
+    ZT_ROPE_NEOX,        /* rotate-half: pairs (x[i], x[i+hd/2]) (Qwen3) */
+    ZT_ROPE_INTERLEAVED  /* pairs (x[2m], x[2m+1]) (DiT) */
+} zt_rope_kind;
+
+typedef struct zt_backend_vt {
+    const char *name;
+    int host_memory; /* 1 when backend memory is ordinary host memory */
+    void (*destroy)(zt_backend *be);
+
+    /* memory */
+    zt_status (*alloc)(zt_backend *be, size_t bytes, void **out, zt_err *err);
+    void (*release)(zt_backend *be, void *p);
+    zt_status (*upload)(zt_backend *be, void *dst, const void *src, size_t n, zt_err *err);
+    zt_status (*download)(zt_backend *be, void *dst, const void *src, size_t n, zt_err *err);
+    zt_status (*sync)(zt_backend *be, zt_err *err);
+    /* free/total device memory in bytes; the CPU backend reports host RAM */
+    zt_status (*mem_info)(zt_backend *be, size_t *free_b, size_t *total_b, zt_err *err);
+    /* Move n host-memory weight views into backend memory, rewriting each
+     * ts[i]->data. *block receives what weights_release frees later.
+     * NULL: views stay where they are (host-memory backends). */
+    zt_status (*weights_adopt)(zt_backend *be, zt_tensor **ts, int n, void **block, zt_err *err);
+    void (*weights_release)(zt_backend *be, void *block);
+
+    /* ops: arguments already validated by the zt_op_* wrappers */
+    void (*matmul)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                   const zt_tensor *bias);
+    void (*rmsnorm)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                    const zt_tensor *scale, float eps);
+    void (*layernorm)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                      const zt_tensor *b, const zt_tensor *scale, float eps);
+    void (*groupnorm)(zt_backend *be, zt_tensor *y, const zt_tensor *x, int groups,
+                      const zt_tensor *w, const zt_tensor *b, float eps, int silu);
+    void (*rope)(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_kind kind);
+    void (*attention)(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,
+                      const zt_tensor *v, int causal, float scale);
+    void (*softmax)(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+    void (*unary)(zt_backend *be, zt_tensor *y, const zt_tensor *x, zt_unary_op op);
+    void (*add)(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
+    void (*mul)(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
+    void (*gated_add)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate);
+    void (*swiglu)(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);
+    void (*scale_add)(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha, float beta);
+    void (*axpy)(zt_backend *be, zt_tensor *y, float alpha, const zt_tensor *x);
+    void (*copy)(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+    void (*embed)(zt_backend *be, zt_tensor *y, const zt_tensor *table, const zt_tensor *ids);
+    void (*conv2d)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                   const zt_tensor *b);
+    void (*upsample2x)(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+    void (*transpose)(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+    void (*patchify)(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+    void (*unpatchify)(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+} zt_backend_vt;
+
+/* Base of every backend; implementations embed it first. */
+struct zt_backend {
+    const zt_backend_vt *vt;
+    zt_dtype act_dtype;
+    zt_err error;   /* sticky; error.code == ZT_OK when none */
+};
+
+/* Constructors. zt_backend_cuda_new fails with ZT_ERR_UNSUPPORTED when built
+ * without CUDA or when no device is usable. threads <= 0: all cores. */
+zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err);
+zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err);
+void zt_backend_free(zt_backend *be); /* NULL is fine */
+
+/* Memory helpers (forwarding to the vtable). */
+zt_status zt_backend_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err);
+void zt_backend_release(zt_backend *be, void *p);
+zt_status zt_backend_upload(zt_backend *be, zt_tensor *dst, const void *src, zt_err *err);
+zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, zt_err *err);
+/* Wait for queued work; returns and clears the sticky error if any. */
+zt_status zt_backend_sync(zt_backend *be, zt_err *err);
+zt_status zt_backend_adopt_weights(zt_backend *be, zt_tensor **ts, int n, void **block,
+                                   zt_err *err);
+void zt_backend_release_weights(zt_backend *be, void *block);
+
+/* Record an error unless one is pending (for wrappers and backends). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
+
+/*
+ * Ops. Shapes (x viewed as [rows, C] where C is the last dim):
+ *  matmul     y[M,N] = x[M,K] . w[N,K]^T (+ bias[N]); x,y may be any rank whose
+ *             last dim is K / N and leading dims multiply to M.
+ *  rmsnorm    y = x / sqrt(mean(x^2) + eps) * w (* scale): over the last dim C of
+ *             x; w [C] or NULL; scale [C] or NULL (the DiT's 1 + s).
+ *  layernorm  y = (x - mean) / sqrt(var + eps) (* w + b) (* scale); w,b,scale NULL-able.
+ *  groupnorm  x,y [C,H,W] (or [C,N]); groups divide C; affine w,b [C];
+ *             silu != 0 applies SiLU after.
+ *  rope       x [S, heads, hd] in place; cs F32 [S, hd/2, 2] holds (cos, sin)
+ *             for each position and pair.
+ *  attention  q [Sq,Hq,hd], k,v [Skv,Hkv,hd], out [Sq,Hq,hd]; Hq % Hkv == 0 and
+ *             query head h reads kv head h/(Hq/Hkv); causal masks j > i.
+ *  softmax    over the last dim.
+ *  unary      y = f(x), same numel.
+ *  add, mul   y = a op b; b has a's shape, or is a row vector [C] broadcast.
+ *  gated_add  y += gate * x (gate [C] broadcast over rows, or NULL for 1).
+ *  swiglu     y = silu(gate) * up.
+ *  scale_add  y = alpha * x + beta.
+ *  axpy       y += alpha * x.
+ *  copy       y = x with dtype conversion (equal numel).
+ *  embed      y[L,H] = table[ids[l]]; ids I32 [L] in backend memory, checked < V.
+ *  conv2d     x [Ci,H,W] -> y [Co,H,W]; w [Co,Ci,k,k], k 1 or 3 (padding k/2);
+ *             b [Co] or NULL.
+ *  upsample2x nearest: x [C,H,W] -> y [C,2H,2W].
+ *  transpose  x [M,N] -> y [N,M].
+ *  patchify   x [C,H,W] -> y [(H/p)(W/p), p*p*C] with
+ *             y[i*(W/p)+j][(py*p+px)*C + c] = x[c][i*p+py][j*p+px]; unpatchify inverts.
+ */
+void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                  const zt_tensor *bias);
+void zt_op_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                   const zt_tensor *scale, float eps);
+void zt_op_layernorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                     const zt_tensor *b, const zt_tensor *scale, float eps);
+void zt_op_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int groups,
+                     const zt_tensor *w, const zt_tensor *b, float eps, int silu);
+void zt_op_rope(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_kind kind);
+void zt_op_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,
+                     const zt_tensor *v, int causal, float scale);
+void zt_op_softmax(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+void zt_op_unary(zt_backend *be, zt_tensor *y, const zt_tensor *x, zt_unary_op op);
+void zt_op_add(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
+void zt_op_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
+void zt_op_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate);
+void zt_op_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);
+void zt_op_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
+                     float beta);
+void zt_op_axpy(zt_backend *be, zt_tensor *y, float alpha, const zt_tensor *x);
+void zt_op_copy(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+void zt_op_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const zt_tensor *ids);
+void zt_op_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                  const zt_tensor *b);
+void zt_op_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+void zt_op_transpose(zt_backend *be, zt_tensor *y, const zt_tensor *x);
+void zt_op_patchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+void zt_op_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+
+/*
+ * Arena: one backend allocation carved into tensors, sized before a job.
+ * A measuring arena (zt_arena_measure) hands out tensors with data NULL and
+ * only counts, so the same allocation code computes the size to reserve.
+ */
+typedef struct zt_arena {
+    zt_backend *be;
+    char *base;   /* NULL while measuring */
+    size_t cap;   /* bytes reserved */
+    size_t used;
+    size_t peak;
+    int measuring;
+} zt_arena;
+
+void zt_arena_measure(zt_arena *a);
+zt_status zt_arena_init(zt_arena *a, zt_backend *be, size_t bytes, zt_err *err);
+void zt_arena_free(zt_arena *a); /* releases the allocation; init'd to zero is fine */
+/* Carve a tensor; fails with ZT_ERR_TOO_BIG when the reservation is short. */
+zt_status zt_arena_tensor(zt_arena *a, zt_tensor *out, zt_dtype dt, int ndim,
+                          const int64_t *shape, zt_err *err);
+/* Position marks, to reuse scratch space between stages. */
+size_t zt_arena_mark(const zt_arena *a);
+void zt_arena_reset(zt_arena *a, size_t mark);
+
+#endif

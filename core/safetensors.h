@@ -1,0 +1,68 @@
+/*
+ * safetensors.h - read-only access to a model component's weights.
+ *
+ * A component directory (text_encoder/, transformer/, vae/) holds either one
+ * *.safetensors file or shards listed by a *.safetensors.index.json. Files are
+ * mmapped; tensors are views into the mappings, valid until zt_weights_free.
+ * Every file is untrusted: the header length, JSON, dtypes, shapes, offsets
+ * (inside the data area, non-overlapping) and byte lengths are validated with
+ * overflow-checked arithmetic before anything is handed out.
+ */
+#ifndef ZT_SAFETENSORS_H
+#define ZT_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "tensor.h"
+
+typedef struct zt_st_entry {
+    char *name;          /* canonical name (prefix stripped, see open) */
+    zt_tensor t;         /* data points into the file mapping */
+    size_t nbytes;
+    int file;            /* index into the component's file list */
+} zt_st_entry;
+
+typedef struct zt_weights zt_weights;
+
+/* Open every safetensors file of the component in dir. strip_prefix (e.g.
+ * "model." for the text encoder, or NULL) is removed from names that start
+ * with it, so both spellings give the same canonical names. With an index,
+ * every shard it names must exist and every tensor it maps must be found in
+ * the shard it names. */
+zt_status zt_weights_open(zt_weights **out, const char *dir, const char *strip_prefix,
+                          zt_err *err);
+void zt_weights_free(zt_weights *w);
+
+int zt_weights_count(const zt_weights *w);
+const zt_st_entry *zt_weights_at(const zt_weights *w, int i);
+const zt_st_entry *zt_weights_find(const zt_weights *w, const char *name);
+/* File path of entry->file (for messages). */
+const char *zt_weights_file(const zt_weights *w, int file);
+int zt_weights_file_count(const zt_weights *w);
+/* Total bytes of tensor data; index metadata.total_size or -1 when absent. */
+uint64_t zt_weights_total_bytes(const zt_weights *w);
+int64_t zt_weights_index_total_size(const zt_weights *w);
+
+/* Look up name and check its shape (ndim dims). On success *out is the view.
+ * Errors name the component file, the tensor and expected vs found shape. */
+zt_status zt_weights_get(const zt_weights *w, const char *name, int ndim,
+                         const int64_t *shape, zt_tensor *out, zt_err *err);
+
+/* Parse one safetensors file already in memory (used by open and by fuzzing).
+ * On success *entries (malloc'd array of *count, names malloc'd) point into buf.
+ * what names the file in messages. */
+zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
+                      zt_st_entry **entries, int *count, zt_err *err);
+void zt_st_entries_free(zt_st_entry *entries, int count);
+
+/* A single standalone safetensors file (fixtures, tests): mmap + parse. */
+typedef struct zt_st_file zt_st_file;
+zt_status zt_st_file_open(zt_st_file **out, const char *path, zt_err *err);
+void zt_st_file_close(zt_st_file *f);
+const zt_st_entry *zt_st_file_find(const zt_st_file *f, const char *name);
+int zt_st_file_count(const zt_st_file *f);
+const zt_st_entry *zt_st_file_at(const zt_st_file *f, int i);
+
+#endif

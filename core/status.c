@@ -1,0 +1,58 @@
+/* status.c - message table and error helpers (see status.h). */
+#include "status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const messages[] = {
+#define ZT_STATUS_MSG(name, msg) msg,
+    ZT_STATUS_LIST(ZT_STATUS_MSG)
+#undef ZT_STATUS_MSG
+};
+
+const char *zt_status_str(zt_status s)
+{
+    if ((unsigned)s >= ZT_STATUS_COUNT)
+        return "unknown status";
+    return messages[s];
+}
+
+zt_status zt_vfail(zt_err *err, zt_status s, const char *fmt, va_list ap)
+{
+    if (err) {
+        err->code = s;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    }
+    return s;
+}
+
+zt_status zt_fail(zt_err *err, zt_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    zt_vfail(err, s, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+zt_status zt_err_prefix(zt_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return ZT_ERR_INVALID;
+    char head[256], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", head, old);
+    return err->code;
+}
+
+/* The one place core/ may write to stderr: a bug, not an input error. */
+void zt_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "zimt: internal error: %s (%s:%d)\n", expr, file, line);
+    abort();
+}

@@ -1,0 +1,25 @@
+/*
+ * cli.h - the zimt subcommands. Each takes the arguments after its name
+ * (argv[0] is the subcommand) and returns the process exit code. Messages go
+ * to stderr prefixed "zimt: "; results go to stdout.
+ */
+#ifndef ZT_CLI_H
+#define ZT_CLI_H
+
+#include "status.h"
+
+int zt_cmd_info(int argc, char **argv);
+int zt_cmd_tokenize(int argc, char **argv);
+int zt_cmd_gen(int argc, char **argv);
+
+/* Print "zimt: <msg>" (or the status text) to stderr; returns 1. */
+int zt_cli_error(const zt_err *err);
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+int zt_cli_fail(const char *fmt, ...);
+
+/* The bundled tiny model, used when no model is named. */
+#define ZT_DEFAULT_MODEL "tests/data/tiny-zimage"
+
+#endif

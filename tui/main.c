@@ -1,0 +1,66 @@
+/* main.c - zimt entry point: dispatches subcommands (see cli.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int zt_cli_error(const zt_err *err)
+{
+    if (err && err->msg[0])
+        fprintf(stderr, "zimt: %s\n", err->msg);
+    else
+        fprintf(stderr, "zimt: %s\n", zt_status_str(err ? err->code : ZT_ERR_INVALID));
+    return 1;
+}
+
+int zt_cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("zimt: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: zimt <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  info      describe a model directory and check its tensors\n"
+          "  tokenize  print the token ids of a prompt\n"
+          "  gen       generate an image\n"
+          "\n"
+          "See zimt(1) for details.\n",
+          f);
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+} commands[] = {
+    {"info", zt_cmd_info},
+    {"tokenize", zt_cmd_tokenize},
+    {"gen", zt_cmd_gen},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "zimt: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
