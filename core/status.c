@@ -46,7 +46,19 @@ zt_status zt_err_prefix(zt_err *err, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", head, old);
+    /* head, ": ", then as much of the old message as fits */
+    size_t n = strlen(head), cap = sizeof err->msg - 1;
+    if (n > cap)
+        n = cap;
+    memcpy(err->msg, head, n);
+    size_t m = n + 2 <= cap ? 2 : cap - n;
+    memcpy(err->msg + n, ": ", m);
+    n += m;
+    size_t k = strnlen(old, sizeof old);
+    if (k > cap - n)
+        k = cap - n;
+    memcpy(err->msg + n, old, k);
+    err->msg[n + k] = '\0';
     return err->code;
 }
 
