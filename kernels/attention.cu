@@ -1,0 +1,319 @@
+/*
+ * attention.cu - fused multi-head attention with online softmax (the
+ * FlashAttention-2 scheme): the S x S score matrix never reaches memory.
+ *
+ * q [Sq, Hq, hd], k, v [Skv, Hkv, hd], out [Sq, Hq, hd] (rows of all heads
+ * interleaved, as the projections produce them). GQA: query head h reads kv
+ * head h / (Hq / Hkv). Causal masks key j > query i (absolute indices).
+ *
+ * A block of 4 warps owns 64 query rows of one head (16 rows a warp) and
+ * walks the keys 64 at a time. Tiles live in shared memory as BF16 with
+ * rows padded by 16 bytes, which makes the ldmatrix reads below free of bank
+ * conflicts. Products use the m16n8k16 BF16 tensor-core MMA with F32
+ * accumulators:
+ *   S[16 x 64]  = Q[16 x HD] . K^T      (K fragments: ldmatrix, non-transposed)
+ *   O[16 x HD] += P[16 x 64] . V        (V fragments: ldmatrix .trans)
+ * The score accumulators are laid out exactly as the A operand of the second
+ * product wants, so P goes from registers to the MMA without shared memory.
+ * The head dim is padded with zeros up to HD in {16, 32, 64, 128}; padded
+ * columns add nothing to the scores and are not written out.
+ */
+#include <math.h>
+
+#include "common.cuh"
+#include "zt_kernels.h"
+
+#define BQ 64   /* query rows per block */
+#define BK 64   /* keys per tile */
+#define NW 4    /* warps per block */
+
+struct attn_args {
+    void *out;
+    const void *q, *k, *v;
+    int odt, qdt, kdt, vdt;
+    int qvec, kvec, vvec; /* 1: BF16 rows of exactly HD, 16-byte aligned */
+    int64_t Sq, Skv, Hq, Hkv, hd;
+    int causal;
+    float scale_log2; /* softmax scale times log2(e): exponentials are exp2 */
+};
+
+static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *(uint32_t *)&v;
+}
+
+static __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0,
+                                                uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+static __device__ __forceinline__ void ldsm_x4(uint32_t r[4], const void *p)
+{
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+static __device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p)
+{
+    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+
+/* Rows [r0, r0 + 64) of head hoff of a [rows, H*hd] tensor into s[64][HD+8]
+ * as BF16, zeros past nrows and past hd. */
+template <int HD>
+static __device__ __forceinline__ void load_tile(uint16_t *s, const void *g, int dt, int vec,
+                                                 int64_t r0, int64_t nrows, int64_t rstride,
+                                                 int64_t hoff, int hd)
+{
+    const int LD = HD + 8;
+    if (vec) {
+        const int CPR = HD / 8; /* 16-byte chunks per row */
+        for (int i = threadIdx.x; i < BQ * CPR; i += NW * 32) {
+            int r = i / CPR, c = (i % CPR) * 8;
+            uint4 val = make_uint4(0, 0, 0, 0);
+            if (r0 + r < nrows)
+                val = *(const uint4 *)((const uint16_t *)g + (r0 + r) * rstride + hoff + c);
+            *(uint4 *)(s + r * LD + c) = val;
+        }
+    } else {
+        for (int i = threadIdx.x; i < BQ * HD; i += NW * 32) {
+            int r = i / HD, c = i % HD;
+            float val = 0.0f;
+            if (r0 + r < nrows && c < hd)
+                val = ld_f(g, dt, (r0 + r) * rstride + hoff + c);
+            __nv_bfloat16 b = __float2bfloat16_rn(val);
+            s[r * LD + c] = *(uint16_t *)&b;
+        }
+    }
+}
+
+template <int HD>
+__global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
+{
+    const int LD = HD + 8;
+    extern __shared__ __align__(16) uint16_t smem[];
+    uint16_t *sQ = smem, *sK = sQ + BQ * LD, *sV = sK + BK * LD;
+
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int g = lane / 4, t = lane % 4;
+    const int64_t h = blockIdx.y, kvh = h / (a.Hq / a.Hkv);
+    const int64_t q0 = (int64_t)blockIdx.x * BQ;
+    const int hd = (int)a.hd;
+
+    load_tile<HD>(sQ, a.q, a.qdt, a.qvec, q0, a.Sq, a.Hq * a.hd, h * a.hd, hd);
+    __syncthreads();
+
+    /* Q fragments for this warp's 16 rows, all of HD */
+    uint32_t qf[HD / 16][4];
+    {
+        const uint16_t *qr = sQ + (warp * 16 + g) * LD + 2 * t;
+#pragma unroll
+        for (int kc = 0; kc < HD / 16; kc++) {
+            qf[kc][0] = *(const uint32_t *)(qr + kc * 16);
+            qf[kc][1] = *(const uint32_t *)(qr + 8 * LD + kc * 16);
+            qf[kc][2] = *(const uint32_t *)(qr + kc * 16 + 8);
+            qf[kc][3] = *(const uint32_t *)(qr + 8 * LD + kc * 16 + 8);
+        }
+    }
+
+    float o[HD / 8][4];
+#pragma unroll
+    for (int i = 0; i < HD / 8; i++)
+        o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    const int64_t qi0 = q0 + warp * 16 + g, qi1 = qi0 + 8;
+
+    int64_t kv_end = a.Skv;
+    if (a.causal && q0 + BQ < kv_end)
+        kv_end = q0 + BQ;
+
+    /* ldmatrix lane addressing: matrix mi = lane / 8, row ri = lane % 8 */
+    const int mi = lane / 8, ri = lane % 8;
+
+    for (int64_t kv0 = 0; kv0 < kv_end; kv0 += BK) {
+        __syncthreads(); /* everyone is done with the previous K, V */
+        load_tile<HD>(sK, a.k, a.kdt, a.kvec, kv0, a.Skv, a.Hkv * a.hd, kvh * a.hd, hd);
+        load_tile<HD>(sV, a.v, a.vdt, a.vvec, kv0, a.Skv, a.Hkv * a.hd, kvh * a.hd, hd);
+        __syncthreads();
+
+        /* S = Q K^T: 8 n-tiles of 8 keys */
+        float s[BK / 8][4];
+#pragma unroll
+        for (int i = 0; i < BK / 8; i++)
+            s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+#pragma unroll
+        for (int kc = 0; kc < HD / 16; kc++) {
+#pragma unroll
+            for (int nt = 0; nt < BK / 8; nt += 2) {
+                /* matrices: (keys nt, d lo) (keys nt, d hi) (keys nt+1, d lo) (keys nt+1, d hi) */
+                uint32_t b[4];
+                ldsm_x4(b, sK + (nt * 8 + (mi >> 1) * 8 + ri) * LD + kc * 16 + (mi & 1) * 8);
+                mma_bf16(s[nt], qf[kc], b[0], b[1]);
+                mma_bf16(s[nt + 1], qf[kc], b[2], b[3]);
+            }
+        }
+
+        /* scale into log2 units, mask, row maxima (rows g and g+8 of the warp) */
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < BK / 8; nt++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int64_t key = kv0 + nt * 8 + 2 * t + (e & 1);
+                int64_t qi = e < 2 ? qi0 : qi1;
+                float v = s[nt][e] * a.scale_log2;
+                if (key >= a.Skv || (a.causal && key > qi))
+                    v = -INFINITY;
+                s[nt][e] = v;
+            }
+            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+        /* a row with every key masked so far keeps reference 0: p = 0, no NaN */
+        float b0 = mn0 == -INFINITY ? 0.0f : mn0, b1 = mn1 == -INFINITY ? 0.0f : mn1;
+        float al0 = exp2f(m0 - b0), al1 = exp2f(m1 - b1);
+        m0 = mn0;
+        m1 = mn1;
+        float ps0 = 0.0f, ps1 = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < BK / 8; nt++) {
+            s[nt][0] = exp2f(s[nt][0] - b0);
+            s[nt][1] = exp2f(s[nt][1] - b0);
+            s[nt][2] = exp2f(s[nt][2] - b1);
+            s[nt][3] = exp2f(s[nt][3] - b1);
+            ps0 += s[nt][0] + s[nt][1];
+            ps1 += s[nt][2] + s[nt][3];
+        }
+        l0 = l0 * al0 + ps0;
+        l1 = l1 * al1 + ps1;
+#pragma unroll
+        for (int nt = 0; nt < HD / 8; nt++) {
+            o[nt][0] *= al0;
+            o[nt][1] *= al0;
+            o[nt][2] *= al1;
+            o[nt][3] *= al1;
+        }
+
+        /* O += P V: 4 k-chunks of 16 keys */
+#pragma unroll
+        for (int kc = 0; kc < BK / 16; kc++) {
+            uint32_t pa[4];
+            pa[0] = pack_bf16(s[2 * kc][0], s[2 * kc][1]);
+            pa[1] = pack_bf16(s[2 * kc][2], s[2 * kc][3]);
+            pa[2] = pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]);
+            pa[3] = pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3]);
+#pragma unroll
+            for (int nt = 0; nt < HD / 8; nt += 2) {
+                /* matrices: (keys lo, d nt) (keys hi, d nt) (keys lo, d nt+1) (keys hi, d nt+1) */
+                uint32_t b[4];
+                ldsm_x4_t(b, sV + (kc * 16 + (mi & 1) * 8 + ri) * LD + nt * 8 + (mi >> 1) * 8);
+                mma_bf16(o[nt], pa, b[0], b[1]);
+                mma_bf16(o[nt + 1], pa, b[2], b[3]);
+            }
+        }
+    }
+
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    const int64_t ostride = a.Hq * a.hd;
+#pragma unroll
+    for (int nt = 0; nt < HD / 8; nt++) {
+        int c = nt * 8 + 2 * t;
+        if (a.odt == ZT_BF16 && c + 1 < hd) {
+            if (qi0 < a.Sq)
+                *(uint32_t *)((uint16_t *)a.out + qi0 * ostride + h * a.hd + c) =
+                    pack_bf16(o[nt][0] * inv0, o[nt][1] * inv0);
+            if (qi1 < a.Sq)
+                *(uint32_t *)((uint16_t *)a.out + qi1 * ostride + h * a.hd + c) =
+                    pack_bf16(o[nt][2] * inv1, o[nt][3] * inv1);
+            continue;
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int64_t qi = e < 2 ? qi0 : qi1;
+            int cc = c + (e & 1);
+            if (qi < a.Sq && cc < hd)
+                st_f(a.out, a.odt, qi * ostride + h * a.hd + cc, o[nt][e] * (e < 2 ? inv0 : inv1));
+        }
+    }
+}
+
+template <int HD>
+static cudaError_t launch(const attn_args &a, cudaStream_t st)
+{
+    size_t smem = (size_t)(BQ + 2 * BK) * (HD + 8) * sizeof(uint16_t);
+    cudaError_t e = cudaFuncSetAttribute(k_attention<HD>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)smem);
+    if (e != cudaSuccess)
+        return e;
+    dim3 grid((unsigned)((a.Sq + BQ - 1) / BQ), (unsigned)a.Hq);
+    k_attention<HD><<<grid, NW * 32, smem, st>>>(a);
+    return cudaGetLastError();
+}
+
+static int vec_ok(const void *p, zt_dtype dt, int64_t hd, int HD)
+{
+    return dt == ZT_BF16 && hd == HD && ((uintptr_t)p & 15) == 0;
+}
+
+cudaError_t zt_cuda_attention(void *out, zt_dtype odt, const void *q, zt_dtype qdt,
+                              const void *k, zt_dtype kdt, const void *v, zt_dtype vdt,
+                              int64_t Sq, int64_t Skv, int64_t Hq, int64_t Hkv, int64_t hd,
+                              int causal, float scale, cudaStream_t st)
+{
+    if (!float_dt(odt) || !float_dt(qdt) || !float_dt(kdt) || !float_dt(vdt) || hd <= 0 ||
+        hd > ZT_CUDA_ATTN_MAX_HD || Hq <= 0 || Hkv <= 0 || Hq % Hkv || Hq > 65535 ||
+        (odt == ZT_BF16 && hd % 2))
+        return cudaErrorInvalidValue;
+    if (Sq <= 0)
+        return cudaSuccess;
+    int HD = hd <= 16 ? 16 : hd <= 32 ? 32 : hd <= 64 ? 64 : 128;
+    attn_args a;
+    a.out = out;
+    a.q = q;
+    a.k = k;
+    a.v = v;
+    a.odt = odt;
+    a.qdt = qdt;
+    a.kdt = kdt;
+    a.vdt = vdt;
+    a.qvec = vec_ok(q, qdt, hd, HD);
+    a.kvec = vec_ok(k, kdt, hd, HD);
+    a.vvec = vec_ok(v, vdt, hd, HD);
+    a.Sq = Sq;
+    a.Skv = Skv;
+    a.Hq = Hq;
+    a.Hkv = Hkv;
+    a.hd = hd;
+    a.causal = causal;
+    a.scale_log2 = scale * 1.4426950408889634f;
+    switch (HD) {
+    case 16:
+        return launch<16>(a, st);
+    case 32:
+        return launch<32>(a, st);
+    case 64:
+        return launch<64>(a, st);
+    default:
+        return launch<128>(a, st);
+    }
+}

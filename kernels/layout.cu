@@ -1,0 +1,140 @@
+/*
+ * layout.cu - data movement: 2-D transpose, patchify / unpatchify between
+ * channel-first latents and token rows, nearest 2x upsampling, and im2col
+ * for the convolution GEMM. Each converts dtype on the way.
+ */
+#include "common.cuh"
+#include "zt_kernels.h"
+
+#define BS 256
+#define TT 32 /* transpose tile */
+
+/* x [M, N] -> y [N, M] through a shared tile, so both sides are coalesced. */
+__global__ void k_transpose(void *y, int ydt, const void *x, int xdt, int64_t M, int64_t N)
+{
+    __shared__ float tile[TT][TT + 1];
+    int64_t r0 = (int64_t)blockIdx.y * TT, c0 = (int64_t)blockIdx.x * TT;
+    for (int j = threadIdx.y; j < TT; j += blockDim.y) {
+        int64_t r = r0 + j, c = c0 + threadIdx.x;
+        if (r < M && c < N)
+            tile[j][threadIdx.x] = ld_f(x, xdt, r * N + c);
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < TT; j += blockDim.y) {
+        int64_t c = c0 + j, r = r0 + threadIdx.x; /* y[c][r] */
+        if (r < M && c < N)
+            st_f(y, ydt, c * M + r, tile[threadIdx.x][j]);
+    }
+}
+
+cudaError_t zt_cuda_transpose(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t M,
+                              int64_t N, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || (M + TT - 1) / TT > 65535)
+        return cudaErrorInvalidValue;
+    if (M <= 0 || N <= 0)
+        return cudaSuccess;
+    dim3 grid((unsigned)((N + TT - 1) / TT), (unsigned)((M + TT - 1) / TT));
+    k_transpose<<<grid, dim3(TT, 8), 0, st>>>(y, ydt, x, xdt, M, N);
+    return cudaGetLastError();
+}
+
+/* One thread per token-row element: y[t][(py*p+px)*C + c] = x[c][i*p+py][j*p+px],
+ * t = i*(W/p) + j. unpatch != 0 moves the other way. */
+__global__ void k_patchify(void *y, int ydt, const void *x, int xdt, int64_t C, int64_t H,
+                           int64_t W, int p, int unpatch)
+{
+    int64_t wp = W / p, n = C * H * W, row = (int64_t)p * p * C;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t t = i / row, e = i % row;
+        int64_t pp = e / C, c = e % C;
+        int64_t py = pp / p, px = pp % p;
+        int64_t yy = (t / wp) * p + py, xx = (t % wp) * p + px;
+        int64_t xi = (c * H + yy) * W + xx;
+        if (unpatch)
+            st_f(y, ydt, xi, ld_f(x, xdt, i));
+        else
+            st_f(y, ydt, i, ld_f(x, xdt, xi));
+    }
+}
+
+cudaError_t zt_cuda_patchify(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                             int64_t H, int64_t W, int p, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || p <= 0 || H % p || W % p)
+        return cudaErrorInvalidValue;
+    if (C * H * W <= 0)
+        return cudaSuccess;
+    k_patchify<<<grid_for(C * H * W, BS), BS, 0, st>>>(y, ydt, x, xdt, C, H, W, p, 0);
+    return cudaGetLastError();
+}
+
+cudaError_t zt_cuda_unpatchify(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                               int64_t H, int64_t W, int p, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || p <= 0 || H % p || W % p)
+        return cudaErrorInvalidValue;
+    if (C * H * W <= 0)
+        return cudaSuccess;
+    k_patchify<<<grid_for(C * H * W, BS), BS, 0, st>>>(y, ydt, x, xdt, C, H, W, p, 1);
+    return cudaGetLastError();
+}
+
+__global__ void k_upsample2x(void *y, int ydt, const void *x, int xdt, int64_t C, int64_t H,
+                             int64_t W)
+{
+    int64_t W2 = 2 * W, n = C * 4 * H * W;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t xx = i % W2, rest = i / W2;
+        int64_t yy = rest % (2 * H), c = rest / (2 * H);
+        st_f(y, ydt, i, ld_f(x, xdt, (c * H + yy / 2) * W + xx / 2));
+    }
+}
+
+cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                               int64_t H, int64_t W, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt))
+        return cudaErrorInvalidValue;
+    if (C * H * W <= 0)
+        return cudaSuccess;
+    k_upsample2x<<<grid_for(4 * C * H * W, BS), BS, 0, st>>>(y, ydt, x, xdt, C, H, W);
+    return cudaGetLastError();
+}
+
+/* col[r][q] for r = (ci*k + ky)*k + kx, q = p - p0: x[ci][y+ky-k/2][x+kx-k/2]
+ * or 0 outside the image. Consecutive threads take consecutive q, so writes
+ * are coalesced and reads nearly so. */
+__global__ void k_im2col(void *col, int cdt, const void *x, int xdt, int64_t Ci, int64_t H,
+                         int64_t W, int k, int64_t p0, int64_t np)
+{
+    int64_t n = Ci * k * k * np;
+    int pad = k / 2;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t q = i % np, r = i / np;
+        int kx = (int)(r % k), ky = (int)((r / k) % k);
+        int64_t ci = r / (k * k);
+        int64_t p = p0 + q;
+        int64_t yy = p / W + ky - pad, xx = p % W + kx - pad;
+        float v = 0.0f;
+        if (yy >= 0 && yy < H && xx >= 0 && xx < W)
+            v = ld_f(x, xdt, (ci * H + yy) * W + xx);
+        st_f(col, cdt, i, v);
+    }
+}
+
+cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt, int64_t Ci,
+                           int64_t H, int64_t W, int k, int64_t p0, int64_t np,
+                           cudaStream_t st)
+{
+    if (!float_dt(cdt) || !float_dt(xdt) || k <= 0 || p0 < 0 || p0 + np > H * W)
+        return cudaErrorInvalidValue;
+    int64_t n = Ci * k * k * np;
+    if (n <= 0)
+        return cudaSuccess;
+    k_im2col<<<grid_for(n, BS), BS, 0, st>>>(col, cdt, x, xdt, Ci, H, W, k, p0, np);
+    return cudaGetLastError();
+}

@@ -1,0 +1,259 @@
+/*
+ * norm.cu - row normalisations (RMSNorm, LayerNorm), GroupNorm over
+ * channel-first images, and row softmax. Statistics and exponentials in F32.
+ *
+ * Row ops use one warp per row (rows are 128..16384 wide here; there are
+ * always many rows). GroupNorm groups are contiguous ranges of C/G * P
+ * elements, up to 4M at 1024x1024, so statistics come from many blocks per
+ * group: each block reduces a slice to (count, mean, M2) with two passes over
+ * its slice (the second hits L2), a small kernel merges the slices with
+ * Chan's formula in double, and a pointwise kernel applies the result.
+ */
+#include <math.h>
+
+#include "common.cuh"
+#include "zt_kernels.h"
+
+#define ROWS_PER_BLOCK 8 /* warps per block */
+
+__global__ void k_rmsnorm(void *y, int ydt, const void *x, int xdt, const void *w, int wdt,
+                          const void *scale, int sdt, int64_t rows, int64_t C, float eps)
+{
+    int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
+    if (r >= rows)
+        return;
+    int lane = threadIdx.x;
+    int64_t base = r * C;
+    float ss = 0.0f;
+    for (int64_t c = lane; c < C; c += 32) {
+        float v = ld_f(x, xdt, base + c);
+        ss += v * v;
+    }
+    ss = warp_sum(ss);
+    float inv = rsqrtf(ss / (float)C + eps);
+    for (int64_t c = lane; c < C; c += 32) {
+        float v = ld_f(x, xdt, base + c) * inv;
+        if (w)
+            v *= ld_f(w, wdt, c);
+        if (scale)
+            v *= ld_f(scale, sdt, c);
+        st_f(y, ydt, base + c, v);
+    }
+}
+
+cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, const void *w,
+                            zt_dtype wdt, const void *scale, zt_dtype sdt, int64_t rows,
+                            int64_t C, float eps, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) ||
+        (scale && !float_dt(sdt)) || C <= 0)
+        return cudaErrorInvalidValue;
+    if (rows <= 0)
+        return cudaSuccess;
+    dim3 bs(32, ROWS_PER_BLOCK);
+    unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
+    k_rmsnorm<<<nb, bs, 0, st>>>(y, ydt, x, xdt, w, wdt, scale, sdt, rows, C, eps);
+    return cudaGetLastError();
+}
+
+__global__ void k_layernorm(void *y, int ydt, const void *x, int xdt, const void *w, int wdt,
+                            const void *b, int bdt, const void *scale, int sdt, int64_t rows,
+                            int64_t C, float eps)
+{
+    int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
+    if (r >= rows)
+        return;
+    int lane = threadIdx.x;
+    int64_t base = r * C;
+    float s = 0.0f;
+    for (int64_t c = lane; c < C; c += 32)
+        s += ld_f(x, xdt, base + c);
+    float mean = warp_sum(s) / (float)C;
+    float ss = 0.0f;
+    for (int64_t c = lane; c < C; c += 32) {
+        float d = ld_f(x, xdt, base + c) - mean;
+        ss += d * d;
+    }
+    float inv = rsqrtf(warp_sum(ss) / (float)C + eps);
+    for (int64_t c = lane; c < C; c += 32) {
+        float v = (ld_f(x, xdt, base + c) - mean) * inv;
+        if (w)
+            v *= ld_f(w, wdt, c);
+        if (b)
+            v += ld_f(b, bdt, c);
+        if (scale)
+            v *= ld_f(scale, sdt, c);
+        st_f(y, ydt, base + c, v);
+    }
+}
+
+cudaError_t zt_cuda_layernorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                              const void *w, zt_dtype wdt, const void *b, zt_dtype bdt,
+                              const void *scale, zt_dtype sdt, int64_t rows, int64_t C,
+                              float eps, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) || (b && !float_dt(bdt)) ||
+        (scale && !float_dt(sdt)) || C <= 0)
+        return cudaErrorInvalidValue;
+    if (rows <= 0)
+        return cudaSuccess;
+    dim3 bs(32, ROWS_PER_BLOCK);
+    unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
+    k_layernorm<<<nb, bs, 0, st>>>(y, ydt, x, xdt, w, wdt, b, bdt, scale, sdt, rows, C, eps);
+    return cudaGetLastError();
+}
+
+/* ---- GroupNorm ---------------------------------------------------------- */
+
+#define GN_BS 256
+#define GN_SLICE 16384 /* elements per statistics block */
+
+static int64_t gn_slices(int64_t C, int64_t P, int groups)
+{
+    int64_t gsz = C / groups * P;
+    return (gsz + GN_SLICE - 1) / GN_SLICE;
+}
+
+size_t zt_cuda_groupnorm_scratch(int64_t C, int64_t P, int groups)
+{
+    /* per slice (mean, M2) + per group (mean, inv std) */
+    return (size_t)(groups * gn_slices(C, P, groups) * 2 + groups * 2) * sizeof(float);
+}
+
+static __device__ float block_sum(float v, float *sh)
+{
+    v = warp_sum(v);
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    __syncthreads();
+    if (l == 0)
+        sh[w] = v;
+    __syncthreads();
+    if (w == 0) {
+        v = l < (int)(blockDim.x / 32) ? sh[l] : 0.0f;
+        v = warp_sum(v);
+        if (l == 0)
+            sh[0] = v;
+    }
+    __syncthreads();
+    return sh[0];
+}
+
+/* grid (slices, groups): slice s of group g -> part[(g*slices+s)*2 + {0,1}] */
+__global__ void k_gn_partial(const void *x, int xdt, int64_t gsz, int64_t slices, float *part)
+{
+    __shared__ float sh[32];
+    int64_t g = blockIdx.y, s = blockIdx.x;
+    int64_t lo = s * GN_SLICE, hi = min(lo + (int64_t)GN_SLICE, gsz);
+    const int64_t base = g * gsz;
+    float sum = 0.0f;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
+        sum += ld_f(x, xdt, base + i);
+    float mean = block_sum(sum, sh) / (float)(hi - lo);
+    float m2 = 0.0f;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+        float d = ld_f(x, xdt, base + i) - mean;
+        m2 += d * d;
+    }
+    m2 = block_sum(m2, sh);
+    if (threadIdx.x == 0) {
+        part[(g * slices + s) * 2] = mean;
+        part[(g * slices + s) * 2 + 1] = m2;
+    }
+}
+
+/* one thread per group: merge slices (Chan et al.) in double */
+__global__ void k_gn_merge(const float *part, float *stats, int groups, int64_t gsz,
+                           int64_t slices, float eps)
+{
+    int g = blockIdx.x * blockDim.x + threadIdx.x;
+    if (g >= groups)
+        return;
+    double n = 0, mean = 0, m2 = 0;
+    for (int64_t s = 0; s < slices; s++) {
+        double nb = (double)(min((s + 1) * (int64_t)GN_SLICE, gsz) - s * GN_SLICE);
+        double mb = part[(g * slices + s) * 2], m2b = part[(g * slices + s) * 2 + 1];
+        double d = mb - mean, nn = n + nb;
+        mean += d * nb / nn;
+        m2 += m2b + d * d * n * nb / nn;
+        n = nn;
+    }
+    stats[2 * g] = (float)mean;
+    stats[2 * g + 1] = (float)(1.0 / sqrt(m2 / n + (double)eps));
+}
+
+__global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *stats,
+                           const void *w, int wdt, const void *b, int bdt, int64_t C, int64_t P,
+                           int cpg, int silu)
+{
+    int64_t n = C * P;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = i / P;
+        int64_t g = c / cpg;
+        float v = (ld_f(x, xdt, i) - stats[2 * g]) * stats[2 * g + 1];
+        if (w)
+            v *= ld_f(w, wdt, c);
+        if (b)
+            v += ld_f(b, bdt, c);
+        if (silu)
+            v = silu_f(v);
+        st_f(y, ydt, i, v);
+    }
+}
+
+cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                              int64_t P, int groups, const void *w, zt_dtype wdt,
+                              const void *b, zt_dtype bdt, float eps, int silu,
+                              void *scratch, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) || (b && !float_dt(bdt)) ||
+        groups <= 0 || C % groups || P <= 0 || !scratch)
+        return cudaErrorInvalidValue;
+    int64_t slices = gn_slices(C, P, groups), gsz = C / groups * P;
+    if (slices > 65535)
+        return cudaErrorInvalidValue;
+    float *part = (float *)scratch, *stats = part + groups * slices * 2;
+    k_gn_partial<<<dim3((unsigned)slices, (unsigned)groups), GN_BS, 0, st>>>(x, xdt, gsz,
+                                                                              slices, part);
+    k_gn_merge<<<(groups + 63) / 64, 64, 0, st>>>(part, stats, groups, gsz, slices, eps);
+    k_gn_apply<<<grid_for(C * P, GN_BS), GN_BS, 0, st>>>(y, ydt, x, xdt, stats, w, wdt, b, bdt,
+                                                         C, P, (int)(C / groups), silu);
+    return cudaGetLastError();
+}
+
+/* ---- softmax ------------------------------------------------------------ */
+
+__global__ void k_softmax(void *y, int ydt, const void *x, int xdt, int64_t rows, int64_t C,
+                          float scale, int64_t causal_off)
+{
+    int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
+    if (r >= rows)
+        return;
+    int lane = threadIdx.x;
+    int64_t base = r * C;
+    int64_t lim = causal_off >= 0 ? min(C, r + causal_off + 1) : C; /* columns kept */
+    float m = -INFINITY;
+    for (int64_t c = lane; c < lim; c += 32)
+        m = fmaxf(m, scale * ld_f(x, xdt, base + c));
+    m = warp_max(m);
+    float s = 0.0f;
+    for (int64_t c = lane; c < lim; c += 32)
+        s += __expf(scale * ld_f(x, xdt, base + c) - m);
+    s = warp_sum(s);
+    float inv = s > 0.0f ? 1.0f / s : 0.0f;
+    for (int64_t c = lane; c < C; c += 32)
+        st_f(y, ydt, base + c, c < lim ? __expf(scale * ld_f(x, xdt, base + c) - m) * inv : 0.0f);
+}
+
+cudaError_t zt_cuda_softmax(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t rows,
+                            int64_t C, float scale, int64_t causal_off, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || C <= 0)
+        return cudaErrorInvalidValue;
+    if (rows <= 0)
+        return cudaSuccess;
+    dim3 bs(32, ROWS_PER_BLOCK);
+    unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
+    k_softmax<<<nb, bs, 0, st>>>(y, ydt, x, xdt, rows, C, scale, causal_off);
+    return cudaGetLastError();
+}

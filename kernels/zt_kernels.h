@@ -1,0 +1,131 @@
+/*
+ * zt_kernels.h - C-callable launchers for the CUDA kernels in kernels/ (one .cu per op family).
+ *
+ * Only core/backend_cuda.c includes this. Every pointer is device memory;
+ * every launcher queues work on the given stream and returns the launch
+ * status (cudaSuccess, or cudaErrorInvalidValue for arguments a kernel
+ * cannot take). Dtype arguments are zt_dtype values; float inputs and outputs
+ * may be F32, BF16 or F16 unless stated, and all arithmetic is F32.
+ *
+ * Shapes follow backend.h; "rows" is the product of the leading dims and
+ * "C" the last dim.
+ */
+#ifndef ZT_KERNELS_H
+#define ZT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* elementwise.cu ---------------------------------------------------------- */
+
+/* y[i] = x[i] converted (n elements). */
+cudaError_t zt_cuda_convert(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t n,
+                            cudaStream_t st);
+/* y = f(x); op: 0 SiLU, 1 tanh (zt_unary_op values). */
+cudaError_t zt_cuda_unary(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t n,
+                          int op, cudaStream_t st);
+/* y = a op b, op 0 add / 1 mul; b has n elements (bcols 0) or is a row
+ * vector of bcols elements repeated over n / bcols rows. y may alias a. */
+cudaError_t zt_cuda_binary(void *y, zt_dtype ydt, const void *a, zt_dtype adt, const void *b,
+                           zt_dtype bdt, int64_t n, int64_t bcols, int op, cudaStream_t st);
+/* y += gate[c] * x for rows of C columns; gate NULL means 1. */
+cudaError_t zt_cuda_gated_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                              const void *gate, zt_dtype gdt, int64_t n, int64_t C,
+                              cudaStream_t st);
+/* y = silu(gate) * up. */
+cudaError_t zt_cuda_swiglu(void *y, zt_dtype ydt, const void *gate, zt_dtype gdt,
+                           const void *up, zt_dtype udt, int64_t n, cudaStream_t st);
+/* y = alpha * x + beta. */
+cudaError_t zt_cuda_scale_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t n,
+                              float alpha, float beta, cudaStream_t st);
+/* y += alpha * x. */
+cudaError_t zt_cuda_axpy(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t n,
+                         float alpha, cudaStream_t st);
+/* y[c][p] += b[c] for a channel-first [C, P] tensor (conv bias). */
+cudaError_t zt_cuda_channel_bias(void *y, zt_dtype ydt, const void *b, zt_dtype bdt,
+                                 int64_t C, int64_t P, cudaStream_t st);
+/* y[l][:] = table[ids[l]][:], table [V, H], ids I32 [L]. An id outside
+ * [0, V) writes zeros and stores 1 into *bad (device int). */
+cudaError_t zt_cuda_embed(void *y, zt_dtype ydt, const void *table, zt_dtype tdt,
+                          const int32_t *ids, int64_t L, int64_t H, int64_t V, int *bad,
+                          cudaStream_t st);
+
+/* norm.cu ------------------------------------------------------------------ */
+
+/* y = x / sqrt(mean(x^2) + eps) (* w) (* scale) over rows of C; w, scale NULL-able. */
+cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, const void *w,
+                            zt_dtype wdt, const void *scale, zt_dtype sdt, int64_t rows,
+                            int64_t C, float eps, cudaStream_t st);
+/* y = (x - mean) / sqrt(var + eps) (* w + b) (* scale); w, b, scale NULL-able. */
+cudaError_t zt_cuda_layernorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                              const void *w, zt_dtype wdt, const void *b, zt_dtype bdt,
+                              const void *scale, zt_dtype sdt, int64_t rows, int64_t C,
+                              float eps, cudaStream_t st);
+/* Bytes of F32 scratch zt_cuda_groupnorm needs for these sizes. */
+size_t zt_cuda_groupnorm_scratch(int64_t C, int64_t P, int groups);
+/* x, y [C, P]; statistics over each group of C/groups channels; affine w, b
+ * [C] (NULL-able); silu != 0 applies SiLU after. */
+cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                              int64_t P, int groups, const void *w, zt_dtype wdt,
+                              const void *b, zt_dtype bdt, float eps, int silu,
+                              void *scratch, cudaStream_t st);
+/* Row softmax of scale * x over C columns. causal_off >= 0 masks column j of
+ * row r when j > r + causal_off (chunked causal attention); -1: no mask. */
+cudaError_t zt_cuda_softmax(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t rows,
+                            int64_t C, float scale, int64_t causal_off, cudaStream_t st);
+
+/* rope.cu ------------------------------------------------------------------ */
+
+/* x [S, heads, hd] in place; cs F32 [S, hd/2, 2] (cos, sin); kind 0 NEOX
+ * (rotate-half), 1 interleaved (zt_rope_kind values). */
+cudaError_t zt_cuda_rope(void *x, zt_dtype xdt, const float *cs, int64_t S, int64_t heads,
+                         int64_t hd, int kind, cudaStream_t st);
+
+/* layout.cu ---------------------------------------------------------------- */
+
+/* x [M, N] -> y [N, M]. */
+cudaError_t zt_cuda_transpose(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t M,
+                              int64_t N, cudaStream_t st);
+/* x [C, H, W] -> y [(H/p)(W/p), p*p*C] (backend.h), and back. */
+cudaError_t zt_cuda_patchify(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                             int64_t H, int64_t W, int p, cudaStream_t st);
+cudaError_t zt_cuda_unpatchify(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                               int64_t H, int64_t W, int p, cudaStream_t st);
+/* Nearest: x [C, H, W] -> y [C, 2H, 2W]. */
+cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
+                               int64_t H, int64_t W, cudaStream_t st);
+/* Columns [p0, p0+np) of the im2col matrix of x [Ci, H, W] for a k x k
+ * kernel with padding k/2: col [Ci*k*k, np], row (ci*k + ky)*k + kx,
+ * column p - p0 for pixel p = y*W + x. */
+cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt, int64_t Ci,
+                           int64_t H, int64_t W, int k, int64_t p0, int64_t np,
+                           cudaStream_t st);
+
+/* attention.cu ------------------------------------------------------------- */
+
+/* Largest head dim zt_cuda_attention takes. */
+#define ZT_CUDA_ATTN_MAX_HD 128
+
+/* Fused attention (online softmax, no score matrix in memory):
+ * q [Sq, Hq, hd], k, v [Skv, Hkv, hd], out [Sq, Hq, hd]; query head h reads
+ * kv head h / (Hq / Hkv); causal masks key j > query i. hd <= 128. Matrix
+ * products in BF16 with F32 accumulation; inputs of other dtypes are
+ * rounded to BF16 on load. */
+cudaError_t zt_cuda_attention(void *out, zt_dtype odt, const void *q, zt_dtype qdt,
+                              const void *k, zt_dtype kdt, const void *v, zt_dtype vdt,
+                              int64_t Sq, int64_t Skv, int64_t Hq, int64_t Hkv, int64_t hd,
+                              int causal, float scale, cudaStream_t st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
