@@ -1,5 +1,35 @@
-/* backend_cuda.c - the CUDA backend (not yet available). */
+/*
+ * backend_cuda.c - the CUDA backend: device memory through cudart, matrix
+ * products through cuBLAS, everything else through the launchers in
+ * kernels/zt_kernels.h. Built only with ZT_HAVE_CUDA; otherwise the
+ * constructor reports ZT_ERR_UNSUPPORTED.
+ *
+ * Precision: activations are BF16 (act_dtype); every op accumulates in F32,
+ * and norms, softmax and statistics are computed in F32. Weights may be
+ * BF16, F16 or F32 on disk; weights_adopt stores F16 and F32 float weights
+ * as BF16 (and rewrites each view's dtype), so matrix products normally see
+ * BF16 x BF16 with an F32 accumulator (CUBLAS_COMPUTE_32F).
+ *
+ * Mixed dtypes: cuBLAS needs both operands of one type. matmul converts x to
+ * the weight's dtype through a scratch buffer when they differ (the F32
+ * latent path does this; it is small), and writes through an F32 scratch
+ * when cuBLAS cannot produce y's dtype directly or when a bias is added, so
+ * y is rounded once.
+ *
+ * Scratch: a few device buffers that grow on demand and are kept, so a job
+ * allocates them on its first step and never again. Growing one frees the
+ * old buffer, which cudaFree does only after queued work is done.
+ *
+ * Errors: a failing CUDA or cuBLAS call records ZT_ERR_DEVICE (or
+ * ZT_ERR_NOMEM for allocations, naming the bytes) in the sticky error with
+ * the call and cudart's message; launches are checked right after queueing,
+ * faults inside kernels surface at the next sync. Every entry point first
+ * makes the backend's device current, so the thread that drives the backend
+ * need not be the one that created it.
+ */
 #include "backend.h"
+
+#ifndef ZT_HAVE_CUDA
 
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
 {
@@ -7,3 +37,873 @@ zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
     *out = NULL;
     return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA backend: not available in this build");
 }
+
+#else
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zt_kernels.h"
+
+enum {
+    SCR_IN,   /* converted inputs */
+    SCR_OUT,  /* F32 results before the final rounding */
+    SCR_AUX,  /* softmax probabilities, groupnorm statistics */
+    SCR_W,    /* converted weights */
+    SCR_COUNT
+};
+
+#define STAGE_BYTES ((size_t)32 << 20)          /* each of two pinned buffers */
+#define BLAS_WS_BYTES ((size_t)32 << 20)        /* cuBLAS workspace */
+#define TEMP_BUDGET ((size_t)256 << 20)         /* im2col / score chunks */
+#define WEIGHT_ALIGN 256
+
+typedef struct cuda_be {
+    zt_backend base;
+    int device;
+    cudaStream_t st;
+    cublasHandle_t blas;
+    void *blas_ws;
+    void *scr[SCR_COUNT];
+    size_t scr_cap[SCR_COUNT];
+    int *bad;          /* device flag set by embed on an id out of range */
+    int embed_pending; /* an embed ran since the last sync */
+    void *stage[2];    /* pinned upload staging */
+    cudaEvent_t stage_ev[2];
+} cuda_be;
+
+static cuda_be *cb(zt_backend *be)
+{
+    return (cuda_be *)be;
+}
+
+/* Record a failed CUDA call; returns 1 when e is success. */
+static int ck(cuda_be *b, cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess)
+        return 1;
+    zt_backend_set_error(&b->base, e == cudaErrorMemoryAllocation ? ZT_ERR_NOMEM : ZT_ERR_DEVICE,
+                         "CUDA %s: %s", what, cudaGetErrorString(e));
+    return 0;
+}
+
+static int ckb(cuda_be *b, cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return 1;
+    zt_backend_set_error(&b->base, ZT_ERR_DEVICE, "cuBLAS %s: %s", what,
+                         cublasGetStatusString(s));
+    return 0;
+}
+
+/* An op's entry: skip when an error is pending, make the device current. */
+static int enter(cuda_be *b)
+{
+    if (b->base.error.code != ZT_OK)
+        return 0;
+    return ck(b, cudaSetDevice(b->device), "cudaSetDevice");
+}
+
+static int is_float(zt_dtype t)
+{
+    return t == ZT_F32 || t == ZT_BF16 || t == ZT_F16;
+}
+
+static cudaDataType_t cu_type(zt_dtype t)
+{
+    return t == ZT_BF16 ? CUDA_R_16BF : t == ZT_F16 ? CUDA_R_16F : CUDA_R_32F;
+}
+
+static int64_t last_dim(const zt_tensor *t)
+{
+    return t->ndim ? t->shape[t->ndim - 1] : 1;
+}
+
+/* Scratch buffer `slot` of at least `bytes`, or NULL with the error set. */
+static void *scratch(cuda_be *b, int slot, size_t bytes)
+{
+    if (bytes <= b->scr_cap[slot])
+        return b->scr[slot];
+    size_t cap = bytes + bytes / 4;
+    if (b->scr[slot])
+        cudaFree(b->scr[slot]);
+    b->scr[slot] = NULL;
+    b->scr_cap[slot] = 0;
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, cap);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        zt_backend_set_error(&b->base, ZT_ERR_NOMEM,
+                             "CUDA scratch: cannot allocate %zu bytes of device memory: %s", cap,
+                             cudaGetErrorString(e));
+        return NULL;
+    }
+    b->scr[slot] = p;
+    b->scr_cap[slot] = cap;
+    return p;
+}
+
+/* x as dtype dt: x's own data, or a converted copy in scratch slot. */
+static const void *as_dtype(cuda_be *b, const zt_tensor *x, zt_dtype dt, int slot)
+{
+    if (x->dtype == dt)
+        return x->data;
+    int64_t n = zt_tensor_numel(x);
+    void *p = scratch(b, slot, (size_t)n * zt_dtype_size(dt));
+    if (!p)
+        return NULL;
+    if (!ck(b, zt_cuda_convert(p, dt, x->data, x->dtype, n, b->st), "convert"))
+        return NULL;
+    return p;
+}
+
+/* Row-major C[M,N] = A[M,K] . op(B) (+ beta C), op(B) = B[N,K]^T when bt,
+ * else B[K,N]; leading dimensions in elements. cuBLAS is column-major, so
+ * this computes C^T = op(B)^T A^T. A and B share one dtype. */
+static int gemm_rm(cuda_be *b, int bt, int64_t M, int64_t N, int64_t K, const void *A,
+                   int64_t lda, const void *B, int64_t ldb, zt_dtype abt, void *C, int64_t ldc,
+                   zt_dtype ct, float beta)
+{
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX || lda > INT32_MAX ||
+        ldb > INT32_MAX || ldc > INT32_MAX) {
+        zt_backend_set_error(&b->base, ZT_ERR_UNSUPPORTED,
+                             "CUDA matmul: dimension over 2^31 (M %lld N %lld K %lld)",
+                             (long long)M, (long long)N, (long long)K);
+        return 0;
+    }
+    float alpha = 1.0f;
+    return ckb(b,
+               cublasGemmEx(b->blas, bt ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, (int)N, (int)M,
+                            (int)K, &alpha, B, cu_type(abt), (int)ldb, A, cu_type(abt),
+                            (int)lda, &beta, C, cu_type(ct), (int)ldc, CUBLAS_COMPUTE_32F,
+                            CUBLAS_GEMM_DEFAULT),
+               "cublasGemmEx");
+}
+
+/* Output dtypes cuBLAS writes for operands of dtype abt (compute 32F). */
+static int gemm_out_ok(zt_dtype abt, zt_dtype ct)
+{
+    return ct == ZT_F32 || ct == abt;
+}
+
+/* ---- memory -------------------------------------------------------------- */
+
+static zt_status c_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err)
+{
+    cuda_be *b = cb(be);
+    *out = NULL;
+    cudaError_t e = cudaSetDevice(b->device);
+    if (e == cudaSuccess)
+        e = cudaMalloc(out, bytes ? bytes : 1);
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        size_t fr = 0, tot = 0;
+        cudaMemGetInfo(&fr, &tot);
+        return zt_fail(err, ZT_ERR_NOMEM,
+                       "CUDA: cannot allocate %zu bytes of device memory (%zu of %zu free)",
+                       bytes, fr, tot);
+    }
+    if (e != cudaSuccess)
+        return zt_fail(err, ZT_ERR_DEVICE, "CUDA cudaMalloc(%zu): %s", bytes,
+                       cudaGetErrorString(e));
+    return ZT_OK;
+}
+
+static void c_release(zt_backend *be, void *p)
+{
+    if (p) {
+        cudaSetDevice(cb(be)->device);
+        cudaFree(p);
+    }
+}
+
+static zt_status c_xfer(cuda_be *b, void *dst, const void *src, size_t n, enum cudaMemcpyKind k,
+                        const char *what, zt_err *err)
+{
+    cudaError_t e = cudaSetDevice(b->device);
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(dst, src, n, k, b->st);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(b->st);
+    if (e != cudaSuccess) {
+        zt_backend_set_error(&b->base, ZT_ERR_DEVICE, "CUDA %s of %zu bytes: %s", what, n,
+                             cudaGetErrorString(e));
+        return zt_fail(err, ZT_ERR_DEVICE, "CUDA %s of %zu bytes: %s", what, n,
+                       cudaGetErrorString(e));
+    }
+    return ZT_OK;
+}
+
+static zt_status c_upload(zt_backend *be, void *dst, const void *src, size_t n, zt_err *err)
+{
+    return c_xfer(cb(be), dst, src, n, cudaMemcpyHostToDevice, "upload", err);
+}
+
+static zt_status c_download(zt_backend *be, void *dst, const void *src, size_t n, zt_err *err)
+{
+    return c_xfer(cb(be), dst, src, n, cudaMemcpyDeviceToHost, "download", err);
+}
+
+static zt_status c_sync(zt_backend *be, zt_err *err)
+{
+    cuda_be *b = cb(be);
+    cudaError_t e = cudaSetDevice(b->device);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(b->st);
+    ck(b, e, "stream synchronize");
+    if (e == cudaSuccess && b->embed_pending) {
+        int bad = 0;
+        if (ck(b, cudaMemcpy(&bad, b->bad, sizeof bad, cudaMemcpyDeviceToHost), "read flag") &&
+            bad) {
+            zt_backend_set_error(be, ZT_ERR_INVALID, "embed: token id out of range");
+            int zero = 0;
+            cudaMemcpy(b->bad, &zero, sizeof zero, cudaMemcpyHostToDevice);
+        }
+        b->embed_pending = 0;
+    }
+    if (be->error.code != ZT_OK) {
+        if (err)
+            *err = be->error;
+        return be->error.code;
+    }
+    return ZT_OK;
+}
+
+static zt_status c_mem_info(zt_backend *be, size_t *free_b, size_t *total_b, zt_err *err)
+{
+    cudaError_t e = cudaSetDevice(cb(be)->device);
+    if (e == cudaSuccess)
+        e = cudaMemGetInfo(free_b, total_b);
+    if (e != cudaSuccess)
+        return zt_fail(err, ZT_ERR_DEVICE, "CUDA cudaMemGetInfo: %s", cudaGetErrorString(e));
+    return ZT_OK;
+}
+
+/* Stored dtype of an adopted weight: float weights become BF16. */
+static zt_dtype adopt_dtype(zt_dtype t)
+{
+    return is_float(t) ? ZT_BF16 : t;
+}
+
+/* Host-side conversion of n elements into the staging buffer. */
+static void stage_fill(void *dst, const void *src, zt_dtype from, zt_dtype to, size_t n)
+{
+    if (from == to) {
+        memcpy(dst, src, n * zt_dtype_size(from));
+        return;
+    }
+    uint16_t *d = dst;
+    if (from == ZT_F32) {
+        const float *s = src;
+        for (size_t i = 0; i < n; i++)
+            d[i] = zt_f32_to_bf16(s[i]);
+    } else { /* F16 */
+        const uint16_t *s = src;
+        for (size_t i = 0; i < n; i++)
+            d[i] = zt_f32_to_bf16(zt_f16_to_f32(s[i]));
+    }
+}
+
+/*
+ * One device allocation for the n tensors (each at a 256-byte boundary),
+ * filled through two pinned staging buffers: while the copy engine moves
+ * one, the host fills the other. The views are rewritten only on success.
+ */
+static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **block,
+                                 zt_err *err)
+{
+    cuda_be *b = cb(be);
+    *block = NULL;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t bytes;
+        if (!zt_mul_ok((size_t)zt_tensor_numel(ts[i]), zt_dtype_size(adopt_dtype(ts[i]->dtype)),
+                       &bytes) ||
+            !zt_add_ok(total, bytes + WEIGHT_ALIGN, &total))
+            return zt_fail(err, ZT_ERR_TOO_BIG, "CUDA weights: size overflows");
+    }
+    char *dev = NULL;
+    zt_status s = c_alloc(be, total, (void **)&dev, err);
+    if (s != ZT_OK)
+        return zt_err_prefix(err, "weights");
+    const char *what = NULL;
+    cudaError_t e = cudaSuccess;
+    int cur = 0;
+    size_t off = 0;
+    for (int i = 0; i < n && e == cudaSuccess; i++) {
+        zt_dtype from = ts[i]->dtype, to = adopt_dtype(from);
+        size_t esz_to = zt_dtype_size(to), esz_from = zt_dtype_size(from);
+        size_t cnt = (size_t)zt_tensor_numel(ts[i]), per = STAGE_BYTES / esz_to;
+        for (size_t done = 0; done < cnt && e == cudaSuccess; done += per) {
+            size_t m = cnt - done < per ? cnt - done : per;
+            what = "event synchronize";
+            e = cudaEventSynchronize(b->stage_ev[cur]); /* buffer free again */
+            if (e != cudaSuccess)
+                break;
+            stage_fill(b->stage[cur], (const char *)ts[i]->data + done * esz_from, from, to, m);
+            what = "weight upload";
+            e = cudaMemcpyAsync(dev + off + done * esz_to, b->stage[cur], m * esz_to,
+                                cudaMemcpyHostToDevice, b->st);
+            if (e == cudaSuccess)
+                e = cudaEventRecord(b->stage_ev[cur], b->st);
+            cur ^= 1;
+        }
+        off += (cnt * esz_to + WEIGHT_ALIGN - 1) / WEIGHT_ALIGN * WEIGHT_ALIGN;
+    }
+    if (e == cudaSuccess) {
+        what = "stream synchronize";
+        e = cudaStreamSynchronize(b->st);
+    }
+    if (e != cudaSuccess) {
+        cudaStreamSynchronize(b->st);
+        cudaFree(dev);
+        return zt_fail(err, ZT_ERR_DEVICE, "CUDA weights: %s: %s", what, cudaGetErrorString(e));
+    }
+    off = 0;
+    for (int i = 0; i < n; i++) {
+        zt_dtype to = adopt_dtype(ts[i]->dtype);
+        ts[i]->data = dev + off;
+        ts[i]->dtype = to;
+        off += ((size_t)zt_tensor_numel(ts[i]) * zt_dtype_size(to) + WEIGHT_ALIGN - 1) /
+               WEIGHT_ALIGN * WEIGHT_ALIGN;
+    }
+    *block = dev;
+    return ZT_OK;
+}
+
+static void c_weights_release(zt_backend *be, void *block)
+{
+    c_release(be, block);
+}
+
+/* ---- ops ----------------------------------------------------------------- */
+
+/* y[M,N] = x[M,K] . w[N,K]^T (+ bias[N]) */
+static void c_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                     const zt_tensor *bias)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    zt_dtype wt = w->dtype;
+    if (!is_float(wt) || !is_float(x->dtype) || !is_float(y->dtype)) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA matmul: unsupported dtypes");
+        return;
+    }
+    int64_t K = last_dim(x), N = w->shape[0], M = zt_tensor_numel(x) / (K ? K : 1);
+    const void *xa = as_dtype(b, x, wt, SCR_IN);
+    if (!xa)
+        return;
+    int direct = !bias && gemm_out_ok(wt, y->dtype);
+    void *out = direct ? y->data : scratch(b, SCR_OUT, (size_t)M * N * sizeof(float));
+    if (!out)
+        return;
+    if (!gemm_rm(b, 1, M, N, K, xa, K, w->data, K, wt, out, N, direct ? y->dtype : ZT_F32, 0.0f))
+        return;
+    if (direct)
+        return;
+    if (bias)
+        ck(b, zt_cuda_binary(y->data, y->dtype, out, ZT_F32, bias->data, bias->dtype, M * N, N,
+                             0, b->st),
+           "matmul bias");
+    else
+        ck(b, zt_cuda_convert(y->data, y->dtype, out, ZT_F32, M * N, b->st), "matmul convert");
+}
+
+static void c_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                      const zt_tensor *scale, float eps)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t C = last_dim(x);
+    ck(b,
+       zt_cuda_rmsnorm(y->data, y->dtype, x->data, x->dtype, w ? w->data : NULL,
+                       w ? w->dtype : ZT_F32, scale ? scale->data : NULL,
+                       scale ? scale->dtype : ZT_F32, zt_tensor_numel(x) / C, C, eps, b->st),
+       "rmsnorm");
+}
+
+static void c_layernorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                        const zt_tensor *bb, const zt_tensor *scale, float eps)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t C = last_dim(x);
+    ck(b,
+       zt_cuda_layernorm(y->data, y->dtype, x->data, x->dtype, w ? w->data : NULL,
+                         w ? w->dtype : ZT_F32, bb ? bb->data : NULL, bb ? bb->dtype : ZT_F32,
+                         scale ? scale->data : NULL, scale ? scale->dtype : ZT_F32,
+                         zt_tensor_numel(x) / C, C, eps, b->st),
+       "layernorm");
+}
+
+static void c_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int groups,
+                        const zt_tensor *w, const zt_tensor *bb, float eps, int silu)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t C = x->shape[0], P = zt_tensor_numel(x) / C;
+    void *s = scratch(b, SCR_AUX, zt_cuda_groupnorm_scratch(C, P, groups));
+    if (!s)
+        return;
+    ck(b,
+       zt_cuda_groupnorm(y->data, y->dtype, x->data, x->dtype, C, P, groups,
+                         w ? w->data : NULL, w ? w->dtype : ZT_F32, bb ? bb->data : NULL,
+                         bb ? bb->dtype : ZT_F32, eps, silu, s, b->st),
+       "groupnorm");
+}
+
+static void c_rope(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_kind kind)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    if (cs->dtype != ZT_F32) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA rope: cos/sin table must be F32, not %s",
+                             zt_dtype_name(cs->dtype));
+        return;
+    }
+    ck(b,
+       zt_cuda_rope(x->data, x->dtype, cs->data, x->shape[0], x->shape[1], x->shape[2],
+                    kind == ZT_ROPE_NEOX ? 0 : 1, b->st),
+       "rope");
+}
+
+/*
+ * Attention with a head dim over the fused kernel's limit (the VAE's single
+ * head of width C, up to 512): per head and per chunk of query rows,
+ * scores = Q K^T (F32, cuBLAS), P = softmax(scale * scores) (BF16, causal
+ * mask by absolute row), out = P V (cuBLAS). The chunk keeps the F32 scores
+ * plus the BF16 probabilities under TEMP_BUDGET: at 1024x1024 (S = 16384)
+ * that is 2560 query rows at a time, not the 1 GiB of the whole matrix.
+ */
+static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
+                              const zt_tensor *k, const zt_tensor *v, int causal, float scale)
+{
+    int64_t Sq = q->shape[0], Hq = q->shape[1], hd = q->shape[2];
+    int64_t Skv = k->shape[0], Hkv = k->shape[1];
+    if (out->dtype != ZT_BF16 && out->dtype != ZT_F32) {
+        zt_backend_set_error(&b->base, ZT_ERR_DTYPE,
+                             "CUDA attention: head dim %lld needs a BF16 or F32 output",
+                             (long long)hd);
+        return;
+    }
+    /* BF16 copies of q, k, v where needed, in one scratch buffer */
+    size_t nq = (size_t)zt_tensor_numel(q), nk = (size_t)zt_tensor_numel(k);
+    size_t need = (q->dtype != ZT_BF16 ? nq : 0) + (k->dtype != ZT_BF16 ? nk : 0) +
+                  (v->dtype != ZT_BF16 ? nk : 0);
+    char *cv = need ? scratch(b, SCR_IN, need * 2) : NULL;
+    if (need && !cv)
+        return;
+    const void *qa = q->data, *ka = k->data, *va = v->data;
+    if (q->dtype != ZT_BF16) {
+        if (!ck(b, zt_cuda_convert(cv, ZT_BF16, q->data, q->dtype, (int64_t)nq, b->st), "convert"))
+            return;
+        qa = cv;
+        cv += nq * 2;
+    }
+    if (k->dtype != ZT_BF16) {
+        if (!ck(b, zt_cuda_convert(cv, ZT_BF16, k->data, k->dtype, (int64_t)nk, b->st), "convert"))
+            return;
+        ka = cv;
+        cv += nk * 2;
+    }
+    if (v->dtype != ZT_BF16) {
+        if (!ck(b, zt_cuda_convert(cv, ZT_BF16, v->data, v->dtype, (int64_t)nk, b->st), "convert"))
+            return;
+        va = cv;
+    }
+    int64_t qc = (int64_t)(TEMP_BUDGET / ((size_t)(Skv > 0 ? Skv : 1) * 6));
+    if (qc >= 64)
+        qc -= qc % 64;
+    if (qc < 1)
+        qc = 1;
+    if (qc > Sq)
+        qc = Sq;
+    float *sc = scratch(b, SCR_OUT, (size_t)qc * Skv * sizeof(float));
+    void *pr = sc ? scratch(b, SCR_AUX, (size_t)qc * Skv * 2) : NULL;
+    if (!pr)
+        return;
+    size_t osz = zt_dtype_size(out->dtype);
+    for (int64_t h = 0; h < Hq; h++) {
+        int64_t kvh = h / (Hq / Hkv);
+        const uint16_t *kh = (const uint16_t *)ka + kvh * hd, *vh = (const uint16_t *)va + kvh * hd;
+        for (int64_t i0 = 0; i0 < Sq; i0 += qc) {
+            int64_t n = Sq - i0 < qc ? Sq - i0 : qc;
+            const uint16_t *qh = (const uint16_t *)qa + (i0 * Hq + h) * hd;
+            if (!gemm_rm(b, 1, n, Skv, hd, qh, Hq * hd, kh, Hkv * hd, ZT_BF16, sc, Skv, ZT_F32,
+                         0.0f))
+                return;
+            if (!ck(b,
+                    zt_cuda_softmax(pr, ZT_BF16, sc, ZT_F32, n, Skv, scale, causal ? i0 : -1,
+                                    b->st),
+                    "attention softmax"))
+                return;
+            char *oh = (char *)out->data + (size_t)(i0 * Hq + h) * hd * osz;
+            if (!gemm_rm(b, 0, n, hd, Skv, pr, Skv, vh, Hkv * hd, ZT_BF16, oh, Hq * hd,
+                         out->dtype, 0.0f))
+                return;
+        }
+    }
+}
+
+static void c_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,
+                        const zt_tensor *v, int causal, float scale)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t hd = q->shape[2];
+    if (hd > ZT_CUDA_ATTN_MAX_HD) {
+        attention_chunked(b, out, q, k, v, causal, scale);
+        return;
+    }
+    ck(b,
+       zt_cuda_attention(out->data, out->dtype, q->data, q->dtype, k->data, k->dtype, v->data,
+                         v->dtype, q->shape[0], k->shape[0], q->shape[1], k->shape[1], hd,
+                         causal, scale, b->st),
+       "attention");
+}
+
+static void c_softmax(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t C = last_dim(x);
+    ck(b, zt_cuda_softmax(y->data, y->dtype, x->data, x->dtype, zt_tensor_numel(x) / C, C, 1.0f,
+                          -1, b->st),
+       "softmax");
+}
+
+static void c_unary(zt_backend *be, zt_tensor *y, const zt_tensor *x, zt_unary_op op)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_unary(y->data, y->dtype, x->data, x->dtype, zt_tensor_numel(x),
+                     op == ZT_UNARY_SILU ? 0 : 1, b->st),
+       "unary");
+}
+
+static void binary(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *bt, int op)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t n = zt_tensor_numel(a), nb = zt_tensor_numel(bt);
+    ck(b,
+       zt_cuda_binary(y->data, y->dtype, a->data, a->dtype, bt->data, bt->dtype, n,
+                      nb == n ? 0 : nb, op, b->st),
+       op ? "mul" : "add");
+}
+
+static void c_add(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *bt)
+{
+    binary(be, y, a, bt, 0);
+}
+
+static void c_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *bt)
+{
+    binary(be, y, a, bt, 1);
+}
+
+static void c_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_gated_add(y->data, y->dtype, x->data, x->dtype, gate ? gate->data : NULL,
+                         gate ? gate->dtype : ZT_F32, zt_tensor_numel(x), last_dim(x), b->st),
+       "gated_add");
+}
+
+static void c_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_swiglu(y->data, y->dtype, gate->data, gate->dtype, up->data, up->dtype,
+                      zt_tensor_numel(y), b->st),
+       "swiglu");
+}
+
+static void c_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
+                        float beta)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_scale_add(y->data, y->dtype, x->data, x->dtype, zt_tensor_numel(x), alpha, beta,
+                         b->st),
+       "scale_add");
+}
+
+static void c_axpy(zt_backend *be, zt_tensor *y, float alpha, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b, zt_cuda_axpy(y->data, y->dtype, x->data, x->dtype, zt_tensor_numel(x), alpha, b->st),
+       "axpy");
+}
+
+static void c_copy(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t n = zt_tensor_numel(x);
+    if (x->dtype == y->dtype) {
+        ck(b, cudaMemcpyAsync(y->data, x->data, (size_t)n * zt_dtype_size(x->dtype),
+                              cudaMemcpyDeviceToDevice, b->st),
+           "copy");
+        return;
+    }
+    ck(b, zt_cuda_convert(y->data, y->dtype, x->data, x->dtype, n, b->st), "copy");
+}
+
+static void c_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const zt_tensor *ids)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    if (ids->dtype != ZT_I32) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA embed: ids must be I32, not %s",
+                             zt_dtype_name(ids->dtype));
+        return;
+    }
+    b->embed_pending = 1;
+    ck(b,
+       zt_cuda_embed(y->data, y->dtype, table->data, table->dtype, ids->data,
+                     zt_tensor_numel(ids), table->shape[1], table->shape[0], b->bad, b->st),
+       "embed");
+}
+
+/*
+ * conv2d as a GEMM: y[Co, HW] = w[Co, Ci*k*k] . col[Ci*k*k, HW]. A 1x1
+ * kernel uses x itself as col. A 3x3 kernel builds col in chunks of pixels
+ * that keep the chunk under TEMP_BUDGET (at 1024x1024 with 128 channels the
+ * whole matrix would be 2.4 GB), each chunk writing its own columns of y.
+ */
+static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                     const zt_tensor *bias)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t Ci = x->shape[0], H = x->shape[1], W = x->shape[2];
+    int64_t Co = w->shape[0], k = w->shape[2], HW = H * W, K = Ci * k * k;
+    zt_dtype ct = w->dtype == ZT_F16 ? ZT_F16 : ZT_BF16; /* operand dtype */
+    if (!gemm_out_ok(ct, y->dtype)) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA conv2d: %s output with %s weights",
+                             zt_dtype_name(y->dtype), zt_dtype_name(w->dtype));
+        return;
+    }
+    const void *wa = as_dtype(b, w, ct, SCR_W);
+    if (!wa)
+        return;
+    if (k == 1) {
+        const void *xa = as_dtype(b, x, ct, SCR_IN);
+        if (!xa || !gemm_rm(b, 0, Co, HW, Ci, wa, Ci, xa, HW, ct, y->data, HW, y->dtype, 0.0f))
+            return;
+    } else {
+        int64_t np = (int64_t)(TEMP_BUDGET / ((size_t)K * 2));
+        if (np > HW)
+            np = HW;
+        if (np < 1)
+            np = 1;
+        void *col = scratch(b, SCR_IN, (size_t)K * np * 2);
+        if (!col)
+            return;
+        size_t ysz = zt_dtype_size(y->dtype);
+        for (int64_t p0 = 0; p0 < HW; p0 += np) {
+            int64_t n = HW - p0 < np ? HW - p0 : np;
+            if (!ck(b, zt_cuda_im2col(col, ct, x->data, x->dtype, Ci, H, W, (int)k, p0, n, b->st),
+                    "im2col"))
+                return;
+            if (!gemm_rm(b, 0, Co, n, K, wa, K, col, n, ct, (char *)y->data + (size_t)p0 * ysz,
+                         HW, y->dtype, 0.0f))
+                return;
+        }
+    }
+    if (bias)
+        ck(b, zt_cuda_channel_bias(y->data, y->dtype, bias->data, bias->dtype, Co, HW, b->st),
+           "conv2d bias");
+}
+
+static void c_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_upsample2x(y->data, y->dtype, x->data, x->dtype, x->shape[0], x->shape[1],
+                          x->shape[2], b->st),
+       "upsample2x");
+}
+
+static void c_transpose(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_transpose(y->data, y->dtype, x->data, x->dtype, x->shape[0], x->shape[1], b->st),
+       "transpose");
+}
+
+static void c_patchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_patchify(y->data, y->dtype, x->data, x->dtype, x->shape[0], x->shape[1],
+                        x->shape[2], p, b->st),
+       "patchify");
+}
+
+static void c_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_unpatchify(y->data, y->dtype, x->data, x->dtype, y->shape[0], y->shape[1],
+                          y->shape[2], p, b->st),
+       "unpatchify");
+}
+
+/* ---- construction -------------------------------------------------------- */
+
+static void c_destroy(zt_backend *be)
+{
+    cuda_be *b = cb(be);
+    cudaSetDevice(b->device);
+    if (b->st)
+        cudaStreamSynchronize(b->st);
+    for (int i = 0; i < SCR_COUNT; i++)
+        cudaFree(b->scr[i]);
+    for (int i = 0; i < 2; i++) {
+        if (b->stage[i])
+            cudaFreeHost(b->stage[i]);
+        if (b->stage_ev[i])
+            cudaEventDestroy(b->stage_ev[i]);
+    }
+    cudaFree(b->bad);
+    if (b->blas)
+        cublasDestroy(b->blas);
+    cudaFree(b->blas_ws);
+    if (b->st)
+        cudaStreamDestroy(b->st);
+    free(b);
+}
+
+static const zt_backend_vt cuda_vt = {
+    .name = "cuda",
+    .host_memory = 0,
+    .destroy = c_destroy,
+    .alloc = c_alloc,
+    .release = c_release,
+    .upload = c_upload,
+    .download = c_download,
+    .sync = c_sync,
+    .mem_info = c_mem_info,
+    .weights_adopt = c_weights_adopt,
+    .weights_release = c_weights_release,
+    .matmul = c_matmul,
+    .rmsnorm = c_rmsnorm,
+    .layernorm = c_layernorm,
+    .groupnorm = c_groupnorm,
+    .rope = c_rope,
+    .attention = c_attention,
+    .softmax = c_softmax,
+    .unary = c_unary,
+    .add = c_add,
+    .mul = c_mul,
+    .gated_add = c_gated_add,
+    .swiglu = c_swiglu,
+    .scale_add = c_scale_add,
+    .axpy = c_axpy,
+    .copy = c_copy,
+    .embed = c_embed,
+    .conv2d = c_conv2d,
+    .upsample2x = c_upsample2x,
+    .transpose = c_transpose,
+    .patchify = c_patchify,
+    .unpatchify = c_unpatchify,
+};
+
+zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
+{
+    *out = NULL;
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA backend: no usable device (%s)",
+                       e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+    }
+    if (device < 0 || device >= count)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA backend: no device %d (%d present)",
+                       device, count);
+    cuda_be *b = calloc(1, sizeof *b);
+    if (!b)
+        return zt_fail(err, ZT_ERR_NOMEM, "CUDA backend: out of host memory");
+    b->base.vt = &cuda_vt;
+    b->base.act_dtype = ZT_BF16;
+    b->base.error.code = ZT_OK;
+    b->device = device;
+    const char *what = "cudaSetDevice";
+    e = cudaSetDevice(device);
+    if (e == cudaSuccess) {
+        what = "cudaStreamCreate";
+        e = cudaStreamCreateWithFlags(&b->st, cudaStreamNonBlocking);
+    }
+    if (e == cudaSuccess) {
+        what = "cudaMalloc";
+        e = cudaMalloc(&b->blas_ws, BLAS_WS_BYTES);
+    }
+    if (e == cudaSuccess)
+        e = cudaMalloc((void **)&b->bad, sizeof(int));
+    if (e == cudaSuccess)
+        e = cudaMemset(b->bad, 0, sizeof(int));
+    for (int i = 0; i < 2 && e == cudaSuccess; i++) {
+        what = "cudaHostAlloc";
+        e = cudaHostAlloc(&b->stage[i], STAGE_BYTES, cudaHostAllocDefault);
+        if (e == cudaSuccess) {
+            what = "cudaEventCreate";
+            e = cudaEventCreateWithFlags(&b->stage_ev[i], cudaEventDisableTiming);
+        }
+    }
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        c_destroy(&b->base);
+        return zt_fail(err, e == cudaErrorMemoryAllocation ? ZT_ERR_NOMEM : ZT_ERR_DEVICE,
+                       "CUDA backend: %s: %s", what, cudaGetErrorString(e));
+    }
+    cublasStatus_t bs = cublasCreate(&b->blas);
+    if (bs == CUBLAS_STATUS_SUCCESS)
+        bs = cublasSetStream(b->blas, b->st);
+    if (bs == CUBLAS_STATUS_SUCCESS)
+        bs = cublasSetWorkspace(b->blas, b->blas_ws, BLAS_WS_BYTES);
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+        c_destroy(&b->base);
+        return zt_fail(err, ZT_ERR_DEVICE, "CUDA backend: cuBLAS setup: %s",
+                       cublasGetStatusString(bs));
+    }
+    *out = &b->base;
+    return ZT_OK;
+}
+
+#endif
