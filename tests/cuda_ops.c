@@ -1,0 +1,790 @@
+/*
+ * cuda_ops.c - the CUDA backend checked op by op against the CPU backend.
+ *
+ * Each case draws seeded random inputs, rounds them to the dtype the GPU
+ * gets (so both backends see the same values), runs the op on the CPU
+ * backend in F32 and on the CUDA backend (BF16 activations unless the case
+ * says otherwise), and compares: every element within atol + rtol*|ref|,
+ * where atol is a fraction of the reference's RMS so one tolerance fits any
+ * scale, plus a bound on the relative L2 error. GPU outputs are poisoned
+ * with NaN before the op, so an unwritten element fails. Weights go through
+ * zt_backend_adopt_weights from BF16, F16 or F32 host copies.
+ *
+ * Shapes are moderate (the CPU reference must stay quick) but DiT-like:
+ * S 300, D 256, 2 heads x 128, tiny hd 16, causal GQA 32/8, the VAE's single
+ * wide head (512), odd image sizes for conv and groupnorm.
+ *
+ * ZT_BENCH=1 adds timings at the real model's shapes (attention S 4128,
+ * 30 x 128; GEMMs 4128 x 3840 x 3840 and 4128 x 10240 x 3840; VAE conv,
+ * groupnorm and attention at 1024x1024), timed over repeated launches with a
+ * sync around them, median of 5.
+ *
+ * Without a usable CUDA device every case is skipped and the summary says
+ * 0 passed, 0 failed.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "harness.h"
+
+static zt_backend *cpu, *gpu;
+static uint64_t rng = 0x2545F4914F6CDD1DULL;
+
+static uint64_t next_u64(void)
+{
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1DULL;
+}
+
+/* uniform in [lo, hi) */
+static float frand(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((next_u64() >> 40) * (1.0 / 16777216.0));
+}
+
+static float round_to(zt_dtype dt, float v)
+{
+    if (dt == ZT_BF16)
+        return zt_bf16_to_f32(zt_f32_to_bf16(v));
+    if (dt == ZT_F16)
+        return zt_f16_to_f32(zt_f32_to_f16(v));
+    return v;
+}
+
+/* floats -> n elements of dtype dt in dst */
+static void encode(void *dst, zt_dtype dt, const float *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == ZT_BF16)
+            ((uint16_t *)dst)[i] = zt_f32_to_bf16(src[i]);
+        else if (dt == ZT_F16)
+            ((uint16_t *)dst)[i] = zt_f32_to_f16(src[i]);
+        else
+            ((float *)dst)[i] = src[i];
+    }
+}
+
+static void decode(float *dst, zt_dtype dt, const void *src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == ZT_BF16)
+            dst[i] = zt_bf16_to_f32(((const uint16_t *)src)[i]);
+        else if (dt == ZT_F16)
+            dst[i] = zt_f16_to_f32(((const uint16_t *)src)[i]);
+        else
+            dst[i] = ((const float *)src)[i];
+    }
+}
+
+/* A tensor on both backends: c on the CPU (F32), g on the GPU. */
+typedef struct buf {
+    zt_tensor c, g;
+    void *gblock; /* adopted weights block, or NULL */
+} buf;
+
+static int setup_ok = 1;
+
+static zt_tensor alloc_on(zt_backend *be, zt_dtype dt, int ndim, const int64_t *shape)
+{
+    zt_tensor t = zt_tensor_make(dt, ndim, shape, NULL);
+    zt_err err = {0};
+    if (zt_backend_alloc(be, zt_tensor_nbytes(&t) ? zt_tensor_nbytes(&t) : 1, &t.data, &err) !=
+        ZT_OK) {
+        fprintf(stderr, "alloc: %s\n", err.msg);
+        setup_ok = 0;
+    }
+    return t;
+}
+
+static void upload_floats(zt_backend *be, zt_tensor *t, const float *v)
+{
+    int64_t n = zt_tensor_numel(t);
+    void *tmp = malloc(zt_tensor_nbytes(t) + 1);
+    encode(tmp, t->dtype, v, n);
+    zt_err err = {0};
+    if (zt_backend_upload(be, t, tmp, &err) != ZT_OK) {
+        fprintf(stderr, "upload: %s\n", err.msg);
+        setup_ok = 0;
+    }
+    free(tmp);
+}
+
+/* Random activation: values in [lo, hi) rounded to gdt. */
+static buf mk(zt_dtype gdt, int ndim, const int64_t *shape, float lo, float hi)
+{
+    buf b = {0};
+    b.c = alloc_on(cpu, ZT_F32, ndim, shape);
+    b.g = alloc_on(gpu, gdt, ndim, shape);
+    int64_t n = zt_tensor_numel(&b.c);
+    float *v = malloc(sizeof(float) * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++)
+        v[i] = round_to(gdt, frand(lo, hi));
+    upload_floats(cpu, &b.c, v);
+    upload_floats(gpu, &b.g, v);
+    free(v);
+    return b;
+}
+
+/* Random weight stored as fdt on the host and adopted by the GPU backend
+ * (which keeps float weights as BF16); the CPU gets the adopted values. */
+static buf mk_w(zt_dtype fdt, int ndim, const int64_t *shape, float lo, float hi)
+{
+    buf b = {0};
+    b.c = alloc_on(cpu, ZT_F32, ndim, shape);
+    int64_t n = zt_tensor_numel(&b.c);
+    float *v = malloc(sizeof(float) * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++)
+        v[i] = round_to(fdt, frand(lo, hi));
+    zt_tensor h = zt_tensor_make(fdt, ndim, shape, NULL);
+    void *host = malloc(zt_tensor_nbytes(&h) + 1);
+    encode(host, fdt, v, n);
+    h.data = host;
+    zt_tensor *hp = &h;
+    zt_err err = {0};
+    if (zt_backend_adopt_weights(gpu, &hp, 1, &b.gblock, &err) != ZT_OK) {
+        fprintf(stderr, "adopt: %s\n", err.msg);
+        setup_ok = 0;
+    }
+    b.g = h;
+    free(host);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = round_to(b.g.dtype, v[i]);
+    upload_floats(cpu, &b.c, v);
+    free(v);
+    return b;
+}
+
+/* Output tensor: zeros on the CPU, NaN poison on the GPU. */
+static buf mk_out(zt_dtype gdt, int ndim, const int64_t *shape)
+{
+    buf b = {0};
+    b.c = alloc_on(cpu, ZT_F32, ndim, shape);
+    b.g = alloc_on(gpu, gdt, ndim, shape);
+    int64_t n = zt_tensor_numel(&b.c);
+    float *v = calloc((size_t)(n + 1), sizeof(float));
+    upload_floats(cpu, &b.c, v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = NAN;
+    upload_floats(gpu, &b.g, v);
+    free(v);
+    return b;
+}
+
+static void free_buf(buf *b)
+{
+    zt_backend_release(cpu, b->c.data);
+    if (b->gblock)
+        zt_backend_release_weights(gpu, b->gblock);
+    else
+        zt_backend_release(gpu, b->g.data);
+    memset(b, 0, sizeof *b);
+}
+
+static float *fetch(zt_backend *be, const zt_tensor *t)
+{
+    int64_t n = zt_tensor_numel(t);
+    void *raw = malloc(zt_tensor_nbytes(t) + 1);
+    float *v = malloc(sizeof(float) * (size_t)(n + 1));
+    zt_err err = {0};
+    if (zt_backend_download(be, raw, t, &err) != ZT_OK)
+        fprintf(stderr, "download: %s\n", err.msg);
+    decode(v, t->dtype, raw, n);
+    free(raw);
+    return v;
+}
+
+/* Sync both, compare o's GPU copy with its CPU copy. tol scales the RMS of
+ * the reference into atol; rtol is per element; rel-L2 must be <= l2. */
+static int compare(const char *what, buf *o, double tol, double rtol, double l2)
+{
+    zt_err e1 = {0}, e2 = {0};
+    zt_status s1 = zt_backend_sync(cpu, &e1), s2 = zt_backend_sync(gpu, &e2);
+    CHECK(s1 == ZT_OK, "%s: cpu: %s", what, e1.msg);
+    CHECK(s2 == ZT_OK, "%s: cuda: %s", what, e2.msg);
+    if (s1 != ZT_OK || s2 != ZT_OK || !setup_ok)
+        return 0;
+    int64_t n = zt_tensor_numel(&o->c);
+    float *r = fetch(cpu, &o->c), *g = fetch(gpu, &o->g);
+    double ss = 0, num = 0;
+    for (int64_t i = 0; i < n; i++) {
+        ss += (double)r[i] * r[i];
+        num += ((double)g[i] - r[i]) * ((double)g[i] - r[i]);
+    }
+    double rms = n ? sqrt(ss / (double)n) : 0;
+    int ok = zt_test_close(what, g, r, (long)n, tol * (rms > 0 ? rms : 1), rtol);
+    double rel = ss > 0 ? sqrt(num / ss) : sqrt(num);
+    CHECK(rel <= l2, "%s: rel-L2 %.3g over %.3g", what, rel, l2);
+    free(r);
+    free(g);
+    return ok && rel <= l2;
+}
+
+/* tolerances: BF16 outputs, F32 outputs */
+#define BF_TOL 2e-2, 1e-2, 1e-2
+#define F32_TOL 1e-4, 1e-4, 1e-5
+
+#define S4(a, b, c, d) ((const int64_t[]){a, b, c, d})
+
+/* ---- cases ---------------------------------------------------------------- */
+
+static void test_copy(void)
+{
+    const zt_dtype pairs[][2] = {{ZT_F32, ZT_BF16}, {ZT_BF16, ZT_F32}, {ZT_F32, ZT_F32},
+                                 {ZT_BF16, ZT_BF16}, {ZT_F16, ZT_F32}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        buf x = mk(pairs[i][0], 2, S4(1001, 333, 0, 0), -4, 4);
+        buf y = mk_out(pairs[i][1], 2, S4(1001, 333, 0, 0));
+        zt_op_copy(cpu, &y.c, &x.c);
+        zt_op_copy(gpu, &y.g, &x.g);
+        char name[64];
+        snprintf(name, sizeof name, "copy %s->%s", zt_dtype_name(pairs[i][0]),
+                 zt_dtype_name(pairs[i][1]));
+        if (pairs[i][1] == ZT_BF16)
+            compare(name, &y, 0, 4e-3, 4e-3);
+        else
+            compare(name, &y, 0, 0, 0);
+        free_buf(&x);
+        free_buf(&y);
+    }
+}
+
+static void one_matmul(const char *name, zt_dtype xdt, zt_dtype wdt, zt_dtype ydt, int nd,
+                       int64_t M, int64_t N, int64_t K, int with_bias)
+{
+    int64_t xs[3] = {2, M / 2, K}, ys[3] = {2, M / 2, N};
+    buf x = nd == 3 ? mk(xdt, 3, xs, -1, 1) : mk(xdt, 2, S4(M, K, 0, 0), -1, 1);
+    buf w = mk_w(wdt, 2, S4(N, K, 0, 0), -1, 1);
+    buf bias = {0};
+    if (with_bias)
+        bias = mk_w(wdt, 1, S4(N, 0, 0, 0), -2, 2);
+    buf y = nd == 3 ? mk_out(ydt, 3, ys) : mk_out(ydt, 2, S4(M, N, 0, 0));
+    zt_op_matmul(cpu, &y.c, &x.c, &w.c, with_bias ? &bias.c : NULL);
+    zt_op_matmul(gpu, &y.g, &x.g, &w.g, with_bias ? &bias.g : NULL);
+    if (ydt == ZT_BF16)
+        compare(name, &y, BF_TOL);
+    else
+        compare(name, &y, 1e-3, 1e-3, 1e-3);
+    free_buf(&x);
+    free_buf(&w);
+    if (with_bias)
+        free_buf(&bias);
+    free_buf(&y);
+}
+
+static void test_matmul(void)
+{
+    one_matmul("matmul bf16 300x384x256", ZT_BF16, ZT_BF16, ZT_BF16, 2, 300, 384, 256, 0);
+    one_matmul("matmul bf16 bias", ZT_BF16, ZT_BF16, ZT_BF16, 2, 300, 384, 256, 1);
+    one_matmul("matmul 3-d x", ZT_BF16, ZT_BF16, ZT_BF16, 3, 300, 256, 256, 0);
+    one_matmul("matmul F16 weights", ZT_BF16, ZT_F16, ZT_BF16, 2, 64, 170, 64, 0);
+    one_matmul("matmul F32 weights", ZT_BF16, ZT_F32, ZT_BF16, 2, 64, 64, 170, 1);
+    one_matmul("matmul F32 x -> F32 y", ZT_F32, ZT_BF16, ZT_F32, 2, 32, 64, 256, 1);
+    one_matmul("matmul bf16 x -> F32 y", ZT_BF16, ZT_BF16, ZT_F32, 2, 33, 1024, 256, 0);
+    one_matmul("matmul odd sizes", ZT_BF16, ZT_BF16, ZT_BF16, 2, 7, 13, 29, 1);
+}
+
+static void test_norms(void)
+{
+    /* rmsnorm with weight and scale over D 256 */
+    buf x = mk(ZT_BF16, 2, S4(300, 256, 0, 0), -3, 3);
+    buf w = mk_w(ZT_BF16, 1, S4(256, 0, 0, 0), 0.5f, 1.5f);
+    buf s = mk(ZT_BF16, 1, S4(256, 0, 0, 0), 0.5f, 2.0f);
+    buf y = mk_out(ZT_BF16, 2, S4(300, 256, 0, 0));
+    zt_op_rmsnorm(cpu, &y.c, &x.c, &w.c, &s.c, 1e-5f);
+    zt_op_rmsnorm(gpu, &y.g, &x.g, &w.g, &s.g, 1e-5f);
+    compare("rmsnorm w scale", &y, BF_TOL);
+    zt_op_rmsnorm(cpu, &y.c, &x.c, NULL, NULL, 1e-6f);
+    zt_op_rmsnorm(gpu, &y.g, &x.g, NULL, NULL, 1e-6f);
+    compare("rmsnorm plain", &y, BF_TOL);
+    free_buf(&x);
+    free_buf(&w);
+    free_buf(&s);
+    free_buf(&y);
+
+    /* q/k norm: [S, heads, hd] over hd */
+    x = mk(ZT_BF16, 3, S4(300, 2, 128, 0), -2, 2);
+    w = mk_w(ZT_BF16, 1, S4(128, 0, 0, 0), 0.5f, 1.5f);
+    y = mk_out(ZT_BF16, 3, S4(300, 2, 128, 0));
+    zt_op_rmsnorm(cpu, &y.c, &x.c, &w.c, NULL, 1e-5f);
+    zt_op_rmsnorm(gpu, &y.g, &x.g, &w.g, NULL, 1e-5f);
+    compare("rmsnorm per head", &y, BF_TOL);
+    free_buf(&x);
+    free_buf(&w);
+    free_buf(&y);
+
+    /* layernorm: none, affine, scale; D 3840 with an offset mean */
+    x = mk(ZT_BF16, 2, S4(40, 3840, 0, 0), 1, 5);
+    w = mk_w(ZT_BF16, 1, S4(3840, 0, 0, 0), 0.5f, 1.5f);
+    buf bb = mk_w(ZT_BF16, 1, S4(3840, 0, 0, 0), -1, 1);
+    s = mk(ZT_BF16, 1, S4(3840, 0, 0, 0), 0.5f, 2.0f);
+    y = mk_out(ZT_BF16, 2, S4(40, 3840, 0, 0));
+    zt_op_layernorm(cpu, &y.c, &x.c, NULL, NULL, NULL, 1e-6f);
+    zt_op_layernorm(gpu, &y.g, &x.g, NULL, NULL, NULL, 1e-6f);
+    compare("layernorm plain", &y, BF_TOL);
+    zt_op_layernorm(cpu, &y.c, &x.c, &w.c, &bb.c, NULL, 1e-5f);
+    zt_op_layernorm(gpu, &y.g, &x.g, &w.g, &bb.g, NULL, 1e-5f);
+    compare("layernorm affine", &y, BF_TOL);
+    zt_op_layernorm(cpu, &y.c, &x.c, NULL, NULL, &s.c, 1e-6f);
+    zt_op_layernorm(gpu, &y.g, &x.g, NULL, NULL, &s.g, 1e-6f);
+    compare("layernorm scale", &y, BF_TOL);
+    free_buf(&x);
+    free_buf(&w);
+    free_buf(&bb);
+    free_buf(&s);
+    free_buf(&y);
+
+    /* softmax over 1000 columns */
+    x = mk(ZT_BF16, 2, S4(300, 1000, 0, 0), -8, 8);
+    y = mk_out(ZT_BF16, 2, S4(300, 1000, 0, 0));
+    zt_op_softmax(cpu, &y.c, &x.c);
+    zt_op_softmax(gpu, &y.g, &x.g);
+    compare("softmax", &y, BF_TOL);
+    free_buf(&x);
+    free_buf(&y);
+}
+
+static void one_groupnorm(const char *name, int ndim, const int64_t *shape, int silu,
+                          zt_dtype dt)
+{
+    int64_t C = shape[0];
+    buf x = mk(dt, ndim, shape, -1, 3);
+    buf w = mk_w(ZT_BF16, 1, S4(C, 0, 0, 0), 0.5f, 1.5f);
+    buf b = mk_w(ZT_BF16, 1, S4(C, 0, 0, 0), -1, 1);
+    buf y = mk_out(dt, ndim, shape);
+    zt_op_groupnorm(cpu, &y.c, &x.c, 32, &w.c, &b.c, 1e-6f, silu);
+    zt_op_groupnorm(gpu, &y.g, &x.g, 32, &w.g, &b.g, 1e-6f, silu);
+    if (dt == ZT_BF16)
+        compare(name, &y, BF_TOL);
+    else
+        compare(name, &y, 1e-4, 1e-4, 1e-4);
+    free_buf(&x);
+    free_buf(&w);
+    free_buf(&b);
+    free_buf(&y);
+}
+
+static void test_groupnorm(void)
+{
+    one_groupnorm("groupnorm 128x33x45 silu", 3, S4(128, 33, 45, 0), 1, ZT_BF16);
+    one_groupnorm("groupnorm 64x1000", 2, S4(64, 1000, 0, 0), 0, ZT_BF16);
+    one_groupnorm("groupnorm 128x128x128 f32", 3, S4(128, 128, 128, 0), 1, ZT_F32);
+}
+
+static void one_rope(const char *name, int64_t S, int64_t H, int64_t hd, zt_rope_kind kind)
+{
+    buf x = mk(ZT_BF16, 3, S4(S, H, hd, 0), -2, 2);
+    buf cs = mk(ZT_F32, 3, S4(S, hd / 2, 2, 0), 0, 1);
+    /* make (cos, sin) pairs real rotations */
+    float *v = malloc(sizeof(float) * (size_t)(S * hd));
+    for (int64_t i = 0; i < S * hd / 2; i++) {
+        float a = frand(-20, 20);
+        v[2 * i] = cosf(a);
+        v[2 * i + 1] = sinf(a);
+    }
+    upload_floats(cpu, &cs.c, v);
+    upload_floats(gpu, &cs.g, v);
+    free(v);
+    zt_op_rope(cpu, &x.c, &cs.c, kind);
+    zt_op_rope(gpu, &x.g, &cs.g, kind);
+    compare(name, &x, BF_TOL);
+    free_buf(&x);
+    free_buf(&cs);
+}
+
+static void test_rope(void)
+{
+    one_rope("rope neox 300x4x128", 300, 4, 128, ZT_ROPE_NEOX);
+    one_rope("rope interleaved 300x2x128", 300, 2, 128, ZT_ROPE_INTERLEAVED);
+    one_rope("rope interleaved hd 16", 77, 4, 16, ZT_ROPE_INTERLEAVED);
+    one_rope("rope neox hd 16", 77, 4, 16, ZT_ROPE_NEOX);
+}
+
+static void one_attn(const char *name, int64_t Sq, int64_t Skv, int64_t Hq, int64_t Hkv,
+                     int64_t hd, int causal, zt_dtype dt)
+{
+    buf q = mk(dt, 3, S4(Sq, Hq, hd, 0), -3, 3);
+    buf k = mk(dt, 3, S4(Skv, Hkv, hd, 0), -1, 1);
+    buf v = mk(dt, 3, S4(Skv, Hkv, hd, 0), -2, 2);
+    buf o = mk_out(dt, 3, S4(Sq, Hq, hd, 0));
+    float scale = 1.0f / sqrtf((float)hd);
+    zt_op_attention(cpu, &o.c, &q.c, &k.c, &v.c, causal, scale);
+    zt_op_attention(gpu, &o.g, &q.g, &k.g, &v.g, causal, scale);
+    compare(name, &o, 3e-2, 2e-2, 1.5e-2);
+    free_buf(&q);
+    free_buf(&k);
+    free_buf(&v);
+    free_buf(&o);
+}
+
+static void test_attention(void)
+{
+    one_attn("attention S300 2x128", 300, 300, 2, 2, 128, 0, ZT_BF16);
+    one_attn("attention tiny hd16", 77, 77, 4, 4, 16, 0, ZT_BF16);
+    one_attn("attention causal GQA 32/8", 200, 200, 32, 8, 128, 1, ZT_BF16);
+    one_attn("attention causal hd 64", 129, 129, 4, 2, 64, 1, ZT_BF16);
+    one_attn("attention Sq != Skv", 100, 301, 2, 1, 128, 0, ZT_BF16);
+    one_attn("attention hd 80 (padded)", 100, 100, 3, 3, 80, 0, ZT_BF16);
+    one_attn("attention hd 32 F32 io", 65, 65, 2, 2, 32, 0, ZT_F32);
+    one_attn("attention VAE 1x512", 1024, 1024, 1, 1, 512, 0, ZT_BF16);
+    one_attn("attention wide causal chunked", 300, 300, 2, 1, 256, 1, ZT_BF16);
+}
+
+static void test_elementwise(void)
+{
+    const int64_t *sh = S4(300, 256, 0, 0);
+    buf a = mk(ZT_BF16, 2, sh, -4, 4), b = mk(ZT_BF16, 2, sh, -2, 2);
+    buf row = mk(ZT_BF16, 1, S4(256, 0, 0, 0), -2, 2);
+    buf y = mk_out(ZT_BF16, 2, sh);
+    zt_op_unary(cpu, &y.c, &a.c, ZT_UNARY_SILU);
+    zt_op_unary(gpu, &y.g, &a.g, ZT_UNARY_SILU);
+    compare("silu", &y, BF_TOL);
+    zt_op_unary(cpu, &y.c, &a.c, ZT_UNARY_TANH);
+    zt_op_unary(gpu, &y.g, &a.g, ZT_UNARY_TANH);
+    compare("tanh", &y, BF_TOL);
+    zt_op_add(cpu, &y.c, &a.c, &b.c);
+    zt_op_add(gpu, &y.g, &a.g, &b.g);
+    compare("add", &y, BF_TOL);
+    zt_op_add(cpu, &y.c, &a.c, &row.c);
+    zt_op_add(gpu, &y.g, &a.g, &row.g);
+    compare("add row", &y, BF_TOL);
+    zt_op_mul(cpu, &y.c, &a.c, &b.c);
+    zt_op_mul(gpu, &y.g, &a.g, &b.g);
+    compare("mul", &y, BF_TOL);
+    zt_op_mul(cpu, &y.c, &a.c, &row.c);
+    zt_op_mul(gpu, &y.g, &a.g, &row.g);
+    compare("mul row", &y, BF_TOL);
+    zt_op_swiglu(cpu, &y.c, &a.c, &b.c);
+    zt_op_swiglu(gpu, &y.g, &a.g, &b.g);
+    compare("swiglu", &y, BF_TOL);
+    zt_op_scale_add(cpu, &y.c, &a.c, 0.3611f, 0.1159f);
+    zt_op_scale_add(gpu, &y.g, &a.g, 0.3611f, 0.1159f);
+    compare("scale_add", &y, BF_TOL);
+    /* in place: y already holds scale_add's result on both sides */
+    zt_op_gated_add(cpu, &y.c, &b.c, &row.c);
+    zt_op_gated_add(gpu, &y.g, &b.g, &row.g);
+    compare("gated_add", &y, BF_TOL);
+    zt_op_gated_add(cpu, &y.c, &b.c, NULL);
+    zt_op_gated_add(gpu, &y.g, &b.g, NULL);
+    compare("gated_add no gate", &y, BF_TOL);
+    free_buf(&a);
+    free_buf(&b);
+    free_buf(&row);
+    free_buf(&y);
+
+    /* the latents path: F32 axpy and scale_add */
+    buf lx = mk(ZT_F32, 3, S4(16, 64, 48, 0), -3, 3), ly = mk(ZT_F32, 3, S4(16, 64, 48, 0), -3, 3);
+    zt_op_axpy(cpu, &ly.c, -0.0714f, &lx.c);
+    zt_op_axpy(gpu, &ly.g, -0.0714f, &lx.g);
+    compare("axpy F32", &ly, F32_TOL);
+    free_buf(&lx);
+    free_buf(&ly);
+    lx = mk(ZT_BF16, 2, sh, -3, 3);
+    ly = mk(ZT_F32, 2, sh, -3, 3);
+    zt_op_axpy(cpu, &ly.c, 0.5f, &lx.c);
+    zt_op_axpy(gpu, &ly.g, 0.5f, &lx.g);
+    compare("axpy F32 += BF16", &ly, F32_TOL);
+    free_buf(&lx);
+    free_buf(&ly);
+}
+
+static void test_embed(void)
+{
+    buf t = mk_w(ZT_BF16, 2, S4(1000, 256, 0, 0), -1, 1);
+    int64_t L = 77;
+    zt_tensor ic = alloc_on(cpu, ZT_I32, 1, S4(L, 0, 0, 0));
+    zt_tensor ig = alloc_on(gpu, ZT_I32, 1, S4(L, 0, 0, 0));
+    int32_t ids[77];
+    for (int i = 0; i < L; i++)
+        ids[i] = (int32_t)(next_u64() % 1000);
+    ids[0] = 0;
+    ids[1] = 999;
+    zt_err err = {0};
+    zt_backend_upload(cpu, &ic, ids, &err);
+    zt_backend_upload(gpu, &ig, ids, &err);
+    buf y = mk_out(ZT_BF16, 2, S4(L, 256, 0, 0));
+    zt_op_embed(cpu, &y.c, &t.c, &ic);
+    zt_op_embed(gpu, &y.g, &t.g, &ig);
+    compare("embed", &y, 0, 0, 0);
+    /* an id out of range is reported at the next sync */
+    ids[5] = 1000;
+    zt_backend_upload(gpu, &ig, ids, &err);
+    zt_op_embed(gpu, &y.g, &t.g, &ig);
+    zt_status s = zt_backend_sync(gpu, &err);
+    CHECK(s != ZT_OK, "embed with id 1000 of 1000 was not reported");
+    CHECK(zt_backend_sync(gpu, &err) == ZT_OK, "error not cleared by sync: %s", err.msg);
+    zt_backend_release(cpu, ic.data);
+    zt_backend_release(gpu, ig.data);
+    free_buf(&t);
+    free_buf(&y);
+}
+
+static void one_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_t W, int k,
+                     int bias, zt_dtype wdt)
+{
+    buf x = mk(ZT_BF16, 3, S4(Ci, H, W, 0), -2, 2);
+    buf w = mk_w(wdt, 4, S4(Co, Ci, k, k), -0.3f, 0.3f);
+    buf b = {0};
+    if (bias)
+        b = mk_w(wdt, 1, S4(Co, 0, 0, 0), -1, 1);
+    buf y = mk_out(ZT_BF16, 3, S4(Co, H, W, 0));
+    zt_op_conv2d(cpu, &y.c, &x.c, &w.c, bias ? &b.c : NULL);
+    zt_op_conv2d(gpu, &y.g, &x.g, &w.g, bias ? &b.g : NULL);
+    compare(name, &y, BF_TOL);
+    free_buf(&x);
+    free_buf(&w);
+    if (bias)
+        free_buf(&b);
+    free_buf(&y);
+}
+
+static void test_conv(void)
+{
+    one_conv("conv 3x3 32->48 37x29", 32, 48, 37, 29, 3, 1, ZT_BF16);
+    one_conv("conv 3x3 16->64 conv_in", 16, 64, 24, 20, 3, 1, ZT_F32);
+    one_conv("conv 3x3 64->3 conv_out", 64, 3, 31, 33, 3, 1, ZT_BF16);
+    one_conv("conv 1x1 64->32 shortcut", 64, 32, 20, 21, 1, 1, ZT_F16);
+    one_conv("conv 3x3 no bias", 8, 8, 5, 7, 3, 0, ZT_BF16);
+}
+
+static void test_layout(void)
+{
+    buf x = mk(ZT_BF16, 3, S4(16, 13, 17, 0), -2, 2);
+    buf y = mk_out(ZT_BF16, 3, S4(16, 26, 34, 0));
+    zt_op_upsample2x(cpu, &y.c, &x.c);
+    zt_op_upsample2x(gpu, &y.g, &x.g);
+    compare("upsample2x", &y, 0, 0, 0);
+    free_buf(&x);
+    free_buf(&y);
+
+    x = mk(ZT_BF16, 2, S4(300, 257, 0, 0), -2, 2);
+    y = mk_out(ZT_BF16, 2, S4(257, 300, 0, 0));
+    zt_op_transpose(cpu, &y.c, &x.c);
+    zt_op_transpose(gpu, &y.g, &x.g);
+    compare("transpose", &y, 0, 0, 0);
+    free_buf(&x);
+    free_buf(&y);
+
+    /* latents [16, 64, 48] <-> tokens [32*24, 64], F32 in, BF16 tokens */
+    x = mk(ZT_F32, 3, S4(16, 64, 48, 0), -3, 3);
+    y = mk_out(ZT_BF16, 2, S4(32 * 24, 64, 0, 0));
+    zt_op_patchify(cpu, &y.c, &x.c, 2);
+    zt_op_patchify(gpu, &y.g, &x.g, 2);
+    compare("patchify", &y, 0, 4e-3, 4e-3);
+    free_buf(&x);
+    free_buf(&y);
+    x = mk(ZT_BF16, 2, S4(32 * 24, 64, 0, 0), -3, 3);
+    y = mk_out(ZT_F32, 3, S4(16, 64, 48, 0));
+    zt_op_unpatchify(cpu, &y.c, &x.c, 2);
+    zt_op_unpatchify(gpu, &y.g, &x.g, 2);
+    compare("unpatchify", &y, 0, 0, 0);
+    free_buf(&x);
+    free_buf(&y);
+}
+
+/* ---- timings (ZT_BENCH=1) ------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static zt_tensor dev_rand(zt_dtype dt, int ndim, const int64_t *shape, float lo, float hi)
+{
+    zt_tensor t = alloc_on(gpu, dt, ndim, shape);
+    int64_t n = zt_tensor_numel(&t);
+    float *v = malloc(sizeof(float) * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++)
+        v[i] = frand(lo, hi);
+    upload_floats(gpu, &t, v);
+    free(v);
+    return t;
+}
+
+typedef void (*bench_fn)(void *ctx);
+
+/* median over 5 rounds of the mean time of `iters` back-to-back launches */
+static double bench(bench_fn fn, void *ctx, int iters)
+{
+    zt_err err = {0};
+    fn(ctx); /* warm-up: handles, kernel loads, scratch growth */
+    zt_backend_sync(gpu, &err);
+    double t[5];
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < iters; i++)
+            fn(ctx);
+        if (zt_backend_sync(gpu, &err) != ZT_OK)
+            fprintf(stderr, "bench: %s\n", err.msg);
+        t[r] = (now_s() - t0) / iters;
+    }
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            if (t[j] < t[i]) {
+                double s = t[i];
+                t[i] = t[j];
+                t[j] = s;
+            }
+    return t[2];
+}
+
+typedef struct {
+    zt_tensor *o, *a, *b, *c;
+    int flag;
+    float f;
+} bctx;
+
+static void b_attn(void *p)
+{
+    bctx *c = p;
+    zt_op_attention(gpu, c->o, c->a, c->b, c->c, c->flag, c->f);
+}
+
+static void b_matmul(void *p)
+{
+    bctx *c = p;
+    zt_op_matmul(gpu, c->o, c->a, c->b, NULL);
+}
+
+static void b_conv(void *p)
+{
+    bctx *c = p;
+    zt_op_conv2d(gpu, c->o, c->a, c->b, c->c);
+}
+
+static void b_gn(void *p)
+{
+    bctx *c = p;
+    zt_op_groupnorm(gpu, c->o, c->a, 32, c->b, c->c, 1e-6f, 1);
+}
+
+static void b_rms(void *p)
+{
+    bctx *c = p;
+    zt_op_rmsnorm(gpu, c->o, c->a, c->b, c->c, 1e-5f);
+}
+
+static void bench_attn(const char *name, int64_t S, int64_t Hq, int64_t Hkv, int64_t hd,
+                       int causal, int iters)
+{
+    zt_tensor q = dev_rand(ZT_BF16, 3, S4(S, Hq, hd, 0), -3, 3);
+    zt_tensor k = dev_rand(ZT_BF16, 3, S4(S, Hkv, hd, 0), -1, 1);
+    zt_tensor v = dev_rand(ZT_BF16, 3, S4(S, Hkv, hd, 0), -1, 1);
+    zt_tensor o = alloc_on(gpu, ZT_BF16, 3, S4(S, Hq, hd, 0));
+    bctx c = {&o, &q, &k, &v, causal, 1.0f / sqrtf((float)hd)};
+    double t = bench(b_attn, &c, iters);
+    double fl = 4.0 * (double)S * (double)S * (double)Hq * (double)hd * (causal ? 0.5 : 1.0);
+    printf("bench %-40s %9.3f ms %7.1f TFLOP/s\n", name, t * 1e3, fl / t * 1e-12);
+    zt_backend_release(gpu, q.data);
+    zt_backend_release(gpu, k.data);
+    zt_backend_release(gpu, v.data);
+    zt_backend_release(gpu, o.data);
+}
+
+static void bench_matmul(const char *name, int64_t M, int64_t N, int64_t K, int iters)
+{
+    zt_tensor x = dev_rand(ZT_BF16, 2, S4(M, K, 0, 0), -1, 1);
+    zt_tensor w = dev_rand(ZT_BF16, 2, S4(N, K, 0, 0), -1, 1);
+    zt_tensor y = alloc_on(gpu, ZT_BF16, 2, S4(M, N, 0, 0));
+    bctx c = {&y, &x, &w, NULL, 0, 0};
+    double t = bench(b_matmul, &c, iters);
+    printf("bench %-40s %9.3f ms %7.1f TFLOP/s\n", name, t * 1e3,
+           2.0 * (double)M * (double)N * (double)K / t * 1e-12);
+    zt_backend_release(gpu, x.data);
+    zt_backend_release(gpu, w.data);
+    zt_backend_release(gpu, y.data);
+}
+
+static void bench_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_t W, int iters)
+{
+    zt_tensor x = dev_rand(ZT_BF16, 3, S4(Ci, H, W, 0), -1, 1);
+    zt_tensor w = dev_rand(ZT_BF16, 4, S4(Co, Ci, 3, 3), -0.1f, 0.1f);
+    zt_tensor b = dev_rand(ZT_BF16, 1, S4(Co, 0, 0, 0), -0.1f, 0.1f);
+    zt_tensor y = alloc_on(gpu, ZT_BF16, 3, S4(Co, H, W, 0));
+    bctx c = {&y, &x, &w, &b, 0, 0};
+    double t = bench(b_conv, &c, iters);
+    printf("bench %-40s %9.3f ms %7.1f TFLOP/s\n", name, t * 1e3,
+           2.0 * (double)Co * (double)Ci * 9 * (double)(H * W) / t * 1e-12);
+    zt_backend_release(gpu, x.data);
+    zt_backend_release(gpu, w.data);
+    zt_backend_release(gpu, b.data);
+    zt_backend_release(gpu, y.data);
+}
+
+static void run_bench(void)
+{
+    bench_attn("attention DiT S4128 30x128", 4128, 30, 30, 128, 0, 10);
+    bench_attn("attention textenc S512 32/8x128 causal", 512, 32, 8, 128, 1, 50);
+    bench_attn("attention VAE 1024^2 S16384 1x512", 16384, 1, 1, 512, 0, 3);
+    bench_matmul("matmul 4128x3840x3840", 4128, 3840, 3840, 20);
+    bench_matmul("matmul 4128x10240x3840 (w1/w3)", 4128, 10240, 3840, 10);
+    bench_matmul("matmul 4128x3840x10240 (w2)", 4128, 3840, 10240, 10);
+    bench_conv("conv3x3 128->128 1024x1024", 128, 128, 1024, 1024, 3);
+    bench_conv("conv3x3 512->512 128x128", 512, 512, 128, 128, 10);
+
+    zt_tensor x = dev_rand(ZT_BF16, 3, S4(128, 1024, 1024, 0), -1, 1);
+    zt_tensor y = alloc_on(gpu, ZT_BF16, 3, S4(128, 1024, 1024, 0));
+    zt_tensor w = dev_rand(ZT_BF16, 1, S4(128, 0, 0, 0), 0.5f, 1.5f);
+    zt_tensor b = dev_rand(ZT_BF16, 1, S4(128, 0, 0, 0), -1, 1);
+    bctx c = {&y, &x, &w, &b, 0, 0};
+    double t = bench(b_gn, &c, 5);
+    printf("bench %-40s %9.3f ms %7.1f GB/s\n", "groupnorm+silu 128x1024x1024", t * 1e3,
+           2.0 * 2 * 128 * 1024 * 1024 / t * 1e-9);
+    zt_backend_release(gpu, x.data);
+    zt_backend_release(gpu, y.data);
+    zt_backend_release(gpu, w.data);
+    zt_backend_release(gpu, b.data);
+
+    x = dev_rand(ZT_BF16, 2, S4(4128, 3840, 0, 0), -1, 1);
+    y = alloc_on(gpu, ZT_BF16, 2, S4(4128, 3840, 0, 0));
+    w = dev_rand(ZT_BF16, 1, S4(3840, 0, 0, 0), 0.5f, 1.5f);
+    b = dev_rand(ZT_BF16, 1, S4(3840, 0, 0, 0), 0.5f, 1.5f);
+    c = (bctx){&y, &x, &w, &b, 0, 0};
+    t = bench(b_rms, &c, 20);
+    printf("bench %-40s %9.3f ms %7.1f GB/s\n", "rmsnorm 4128x3840 w scale", t * 1e3,
+           2.0 * 2 * 4128 * 3840 / t * 1e-9);
+    zt_backend_release(gpu, x.data);
+    zt_backend_release(gpu, y.data);
+    zt_backend_release(gpu, w.data);
+    zt_backend_release(gpu, b.data);
+}
+
+int main(void)
+{
+    zt_err err = {0};
+    if (zt_backend_cuda_new(&gpu, 0, &err) != ZT_OK) {
+        printf("cuda_ops: skipped: %s\n", err.msg);
+        return zt_test_summary("cuda_ops");
+    }
+    if (zt_backend_cpu_new(&cpu, 0, &err) != ZT_OK) {
+        fprintf(stderr, "cpu backend: %s\n", err.msg);
+        zt_backend_free(gpu);
+        return 1;
+    }
+    RUN(test_copy);
+    RUN(test_matmul);
+    RUN(test_norms);
+    RUN(test_groupnorm);
+    RUN(test_rope);
+    RUN(test_attention);
+    RUN(test_elementwise);
+    RUN(test_embed);
+    RUN(test_conv);
+    RUN(test_layout);
+    const char *bv = getenv("ZT_BENCH");
+    if (bv && *bv && strcmp(bv, "0"))
+        run_bench();
+    size_t fr = 0, tot = 0;
+    if (zt_backend_sync(gpu, &err) == ZT_OK && gpu->vt->mem_info(gpu, &fr, &tot, &err) == ZT_OK)
+        printf("cuda_ops: device memory %zu MiB free of %zu MiB\n", fr >> 20, tot >> 20);
+    zt_backend_free(cpu);
+    zt_backend_free(gpu);
+    return zt_test_summary("cuda_ops");
+}
