@@ -659,6 +659,11 @@ const char *zt_weights_file(const zt_weights *w, int file)
     return file >= 0 && file < w->n_files ? w->files[file].path : "?";
 }
 
+const char *zt_weights_dir(const zt_weights *w)
+{
+    return w->dir;
+}
+
 int zt_weights_file_count(const zt_weights *w)
 {
     return w->n_files;
