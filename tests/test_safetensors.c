@@ -191,6 +191,7 @@ static void test_mutations(void)
         zt_st_entries_free(e, n);
         free(b);
     }
+    free(good);
 }
 
 static void test_fixture_sharded(void)
