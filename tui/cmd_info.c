@@ -121,75 +121,77 @@ static void check_weights(info *in, const char *comp, const char *strip, const z
     zt_weights_free(w);
 }
 
-static void component_header(const char *comp)
+/* The part every model component shares once its config is handled:
+ * st_cfg is the config load, st_man the manifest build (both with err).
+ * Prints, checks the weights and returns 1 when config and manifest are good. */
+static int finish_component(info *in, const char *comp, const char *strip, zt_status st_cfg,
+                            zt_status st_man, zt_manifest *m, const zt_err *err)
 {
-    printf("%s:\n", comp);
+    if (st_cfg) {
+        problem_err(in, err);
+        printf("  config: unreadable\n");
+    } else if (st_man) {
+        problem_err(in, err);
+    }
+    int ok = !st_cfg && !st_man;
+    check_weights(in, comp, strip, ok ? m : NULL);
+    zt_manifest_free(m);
+    return ok;
 }
 
-static void do_text_encoder(info *in, zt_te_config *te, int *ok)
+static void config_path(char *buf, size_t n, const info *in, const char *comp)
+{
+    printf("%s:\n", comp);
+    snprintf(buf, n, "%s/%s/config.json", in->dir, comp);
+}
+
+static int do_text_encoder(info *in, zt_te_config *te)
 {
     char path[ZT_PATH_MAX + 64];
     zt_err err = {0};
-    component_header("text_encoder");
-    path_of(path, sizeof path, in, "text_encoder/config.json");
     zt_manifest m = {0};
-    *ok = 0;
-    if (zt_te_config_load(te, path, &err)) {
-        problem_err(in, &err);
-        printf("  config: unreadable\n");
-    } else {
+    zt_status st_man = ZT_OK;
+    config_path(path, sizeof path, in, "text_encoder");
+    zt_status st = zt_te_config_load(te, path, &err);
+    if (!st) {
         printf("  config: hidden %d, %d layers, %d heads (%d kv) x %d, ffn %d, vocab %d, "
                "eps %g, rope theta %g\n",
                te->hidden, te->n_layers, te->n_heads, te->n_kv_heads, te->head_dim,
                te->intermediate, te->vocab, (double)te->rms_eps, te->rope_theta);
-        if (zt_manifest_te(&m, te, &err))
-            problem_err(in, &err);
-        else
-            *ok = 1;
+        st_man = zt_manifest_te(&m, te, &err);
     }
-    check_weights(in, "text_encoder", "model.", *ok ? &m : NULL);
-    zt_manifest_free(&m);
+    return finish_component(in, "text_encoder", "model.", st, st_man, &m, &err);
 }
 
-static void do_transformer(info *in, zt_dit_config *dit, int *ok)
+static int do_transformer(info *in, zt_dit_config *dit)
 {
     char path[ZT_PATH_MAX + 64];
     zt_err err = {0};
-    component_header("transformer");
-    path_of(path, sizeof path, in, "transformer/config.json");
     zt_manifest m = {0};
-    *ok = 0;
-    if (zt_dit_config_load(dit, path, &err)) {
-        problem_err(in, &err);
-        printf("  config: unreadable\n");
-    } else {
+    zt_status st_man = ZT_OK;
+    config_path(path, sizeof path, in, "transformer");
+    zt_status st = zt_dit_config_load(dit, path, &err);
+    if (!st) {
         printf("  config: dim %d, %d layers + %d/%d refiners, %d heads (%d kv), ffn %d, "
                "adaLN %d, caption %d, axes [%d,%d,%d], patch %d, in %d\n",
                dit->dim, dit->n_layers, dit->n_refiner_layers, dit->n_refiner_layers,
                dit->n_heads, dit->n_kv_heads, zt_dit_ffn_hidden(dit), zt_dit_adaln_dim(dit),
                dit->cap_feat_dim, dit->axes_dims[0], dit->axes_dims[1], dit->axes_dims[2],
                dit->patch, dit->in_channels);
-        if (zt_manifest_dit(&m, dit, &err))
-            problem_err(in, &err);
-        else
-            *ok = 1;
+        st_man = zt_manifest_dit(&m, dit, &err);
     }
-    check_weights(in, "transformer", NULL, *ok ? &m : NULL);
-    zt_manifest_free(&m);
+    return finish_component(in, "transformer", NULL, st, st_man, &m, &err);
 }
 
-static void do_vae(info *in, zt_vae_config *vae, int *ok)
+static int do_vae(info *in, zt_vae_config *vae)
 {
     char path[ZT_PATH_MAX + 64];
     zt_err err = {0};
-    component_header("vae");
-    path_of(path, sizeof path, in, "vae/config.json");
     zt_manifest m = {0};
-    *ok = 0;
-    if (zt_vae_config_load(vae, path, &err)) {
-        problem_err(in, &err);
-        printf("  config: unreadable\n");
-    } else {
+    zt_status st_man = ZT_OK;
+    config_path(path, sizeof path, in, "vae");
+    zt_status st = zt_vae_config_load(vae, path, &err);
+    if (!st) {
         printf("  config: channels [");
         for (int i = 0; i < vae->n_blocks; i++)
             printf("%s%d", i ? "," : "", vae->block_out[i]);
@@ -198,13 +200,9 @@ static void do_vae(info *in, zt_vae_config *vae, int *ok)
                vae->layers_per_block, vae->latent_channels, vae->out_channels,
                vae->norm_groups, (double)vae->scaling_factor, (double)vae->shift_factor,
                vae->use_post_quant_conv ? "yes" : "no", vae->mid_attention ? "yes" : "no");
-        if (zt_manifest_vae(&m, vae, &err))
-            problem_err(in, &err);
-        else
-            *ok = 1;
+        st_man = zt_manifest_vae(&m, vae, &err);
     }
-    check_weights(in, "vae", NULL, *ok ? &m : NULL);
-    zt_manifest_free(&m);
+    return finish_component(in, "vae", NULL, st, st_man, &m, &err);
 }
 
 static void do_tokenizer_scheduler(info *in)
@@ -273,10 +271,9 @@ int zt_cmd_info(int argc, char **argv)
     zt_te_config te;
     zt_dit_config dit;
     zt_vae_config vae;
-    int te_ok, dit_ok, vae_ok;
-    do_text_encoder(&in, &te, &te_ok);
-    do_transformer(&in, &dit, &dit_ok);
-    do_vae(&in, &vae, &vae_ok);
+    int te_ok = do_text_encoder(&in, &te);
+    int dit_ok = do_transformer(&in, &dit);
+    int vae_ok = do_vae(&in, &vae);
     do_tokenizer_scheduler(&in);
 
     /* The components must fit together, not just each be well formed. */
