@@ -253,9 +253,11 @@ zt_status zt_gen_params_to_json(const zt_gen_params *p, char **out, zt_err *err)
     ok = ok && cJSON_AddNumberToObject(o, "width", p->width);
     ok = ok && cJSON_AddNumberToObject(o, "height", p->height);
     ok = ok && cJSON_AddNumberToObject(o, "steps", p->steps);
-    /* above 2^53 a JSON number would lose bits: use a string there */
+    /* digits written verbatim (cJSON would print large integers as
+     * doubles); above 2^53 a JSON number would lose bits when read back,
+     * so a string there */
     if (p->seed <= (UINT64_C(1) << 53))
-        ok = ok && cJSON_AddNumberToObject(o, "seed", (double)p->seed);
+        ok = ok && cJSON_AddRawToObject(o, "seed", seed);
     else
         ok = ok && cJSON_AddStringToObject(o, "seed", seed);
     ok = ok && cJSON_AddNumberToObject(o, "guidance", (double)p->guidance);
