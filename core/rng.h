@@ -13,9 +13,9 @@
  *                PyTorch's 16-wide Box-Muller fill.
  *
  * A zt_rng advances like torch's generator: two successive draws equal two
- * successive torch.randn calls on one generator. Results equal PyTorch's
- * within float rounding of its math functions (CUDA's fast sin/cos: about
- * 1e-6; CPU: a few ulp).
+ * successive torch.randn calls on one generator. CPU results are bit-exact
+ * against PyTorch's x86 (AVX2) build; CUDA results differ only by the GPU's
+ * fast sin/cos (about 2e-6 at most on the fixtures).
  *
  * A zt_rng is plain caller-owned storage (no heap); one thread at a time.
  */

@@ -67,8 +67,8 @@ static void fixture_close(fixture *fx)
     free(fx->buf);
 }
 
-/* F32 tensor `key`: pointer into the buffer (copied to aligned memory by
- * the caller's needs: the returned copy is malloc'd) and element count. */
+/* F32 tensor `key` as a malloc'd (hence aligned) copy, and its element
+ * count; NULL when missing or out of bounds. */
 static float *fixture_get(const fixture *fx, const char *key, long *n)
 {
     cJSON *e = cJSON_GetObjectItemCaseSensitive(fx->header, key);
