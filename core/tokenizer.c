@@ -66,6 +66,7 @@ struct zt_tokenizer {
     size_t arena_len, arena_cap;
 
     int32_t n_ids;              /* 1 + largest id */
+    int32_t ids_cap;            /* room in the three tables below */
     str_ref *strs;              /* [n_ids] */
     unsigned char *is_special;  /* [n_ids] 1 = special added token */
     unsigned char *is_added;    /* [n_ids] 1 = added token (decode uses it) */
@@ -295,9 +296,12 @@ static int json_flag(const cJSON *obj, const char *key, int dflt)
 /* Make room in the id tables for id. */
 static zt_status ensure_id(zt_tokenizer *t, int32_t id, zt_err *err)
 {
-    if (id < t->n_ids)
+    if (id < t->ids_cap) {
+        if (id >= t->n_ids)
+            t->n_ids = id + 1;
         return ZT_OK;
-    int32_t n = t->n_ids ? t->n_ids : 1024;
+    }
+    int32_t n = t->ids_cap ? t->ids_cap : 1024;
     while (n <= id)
         n = n > MAX_ID / 2 ? MAX_ID : n * 2;
     str_ref *s = realloc(t->strs, (size_t)n * sizeof *s);
@@ -312,13 +316,14 @@ static zt_status ensure_id(zt_tokenizer *t, int32_t id, zt_err *err)
     if (!ad)
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory for %d ids", n);
     t->is_added = ad;
-    for (int32_t i = t->n_ids; i < n; i++) {
+    for (int32_t i = t->ids_cap; i < n; i++) {
         t->strs[i].off = 0;
         t->strs[i].len = UINT32_MAX;
         t->is_special[i] = 0;
         t->is_added[i] = 0;
     }
-    t->n_ids = n;
+    t->ids_cap = n;
+    t->n_ids = id + 1;
     return ZT_OK;
 }
 
@@ -343,7 +348,6 @@ static zt_status load_vocab(zt_tokenizer *t, const cJSON *vocab, const char *wha
     zt_status s = ensure_id(t, max_id, err);
     if (s)
         return s;
-    t->n_ids = max_id + 1; /* the rest of a doubled table is unused */
     uint32_t sz = table_size(n);
     t->vocab = malloc((size_t)sz * sizeof *t->vocab);
     if (!t->vocab)
