@@ -98,6 +98,6 @@ clean:
 	rm -rf $(B) zimt
 
 .PHONY: all test test-cuda install clean
-.SECONDARY:
+
 
 -include $(wildcard $(B)/*/*.d)

@@ -9,6 +9,7 @@
 #ifndef ZT_CONFIG_H
 #define ZT_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -79,6 +80,10 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
 zt_status zt_vae_config_parse(zt_vae_config *c, const char *json, const char *what, zt_err *err);
 zt_status zt_sched_config_parse(zt_sched_config *c, const char *json, const char *what,
                                 zt_err *err);
+
+/* Checks a model_index.json text is an object naming the transformer, vae,
+ * text_encoder, tokenizer and scheduler components. */
+zt_status zt_model_index_parse(const char *json, const char *what, zt_err *err);
 
 /* Built-in published full-size configs (for --synthetic). */
 void zt_model_config_full(zt_model_config *c);

@@ -41,6 +41,8 @@ const zt_st_entry *zt_weights_find(const zt_weights *w, const char *name);
 /* File path of entry->file (for messages). */
 const char *zt_weights_file(const zt_weights *w, int file);
 int zt_weights_file_count(const zt_weights *w);
+/* The component directory given to open (for messages). */
+const char *zt_weights_dir(const zt_weights *w);
 /* Total bytes of tensor data; index metadata.total_size or -1 when absent. */
 uint64_t zt_weights_total_bytes(const zt_weights *w);
 int64_t zt_weights_index_total_size(const zt_weights *w);

@@ -1,9 +1,303 @@
-/* cmd_tokenize.c - zimt tokenize (not yet available). */
+/*
+ * cmd_tokenize.c - zimt tokenize: print the token ids of a prompt.
+ *
+ *   zimt tokenize [--model DIR] [--chat] [--json] TEXT...
+ *   zimt tokenize [--model DIR] [--chat] [--json] -        (text from stdin)
+ *   zimt tokenize [--model DIR] --bench
+ *
+ * Several TEXT arguments are joined with single spaces. Ids go to stdout on
+ * one line; --json prints {"ids": [...], "tokens": [...]} where each token
+ * is that id decoded alone (a token holding part of a character shows
+ * U+FFFD for the missing part). --bench times loading and encoding.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+
 #include "cli.h"
+#include "tokenizer.h"
+
+static void usage(void)
+{
+    fputs("usage: zimt tokenize [--model DIR] [--chat] [--json] TEXT...|-\n"
+          "       zimt tokenize [--model DIR] --bench\n",
+          stderr);
+}
+
+/* Whole stdin into a malloc'd buffer (may hold NULs). */
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    for (;;) {
+        if (n == cap) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                return NULL;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, stdin);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    *len = n;
+    return buf;
+}
+
+/* Replace each bad UTF-8 sequence with U+FFFD so the JSON stays valid
+ * text. Returns a malloc'd NUL-terminated string. */
+static char *lossy_utf8(const char *s, size_t n)
+{
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    size_t i = 0, bad;
+    while (i < n) {
+        if (zt_utf8_validate(s + i, n - i, &bad)) {
+            memcpy(o, s + i, n - i);
+            o += n - i;
+            break;
+        }
+        memcpy(o, s + i, bad);
+        o += bad;
+        memcpy(o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        unsigned char lead = (unsigned char)s[i + bad];
+        i += bad + 1;
+        /* One replacement for a cut-short sequence: its lead byte and the
+         * continuation bytes that followed it. */
+        for (int k = 0; lead >= 0xC0 && k < 3 && i < n && ((unsigned char)s[i] & 0xC0) == 0x80; k++)
+            i++;
+    }
+    *o = 0;
+    return out;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A prompt of the kind people write, about 512 tokens long. */
+static const char bench_text[] =
+    "Young Chinese woman in red Hanfu, intricate embroidery. Impeccable makeup, red floral "
+    "forehead pattern. Elaborate high bun, golden phoenix headdress, red flowers, beads. "
+    "Holds round folding fan with lady, trees, bird. Neon lightning-bolt lamp (\xe2\x9a\xa1\xef"
+    "\xb8\x8f), bright yellow glow, above extended left palm. Soft-lit outdoor night background, "
+    "silhouetted tiered pagoda (\xe8\xa5\xbf\xe5\xae\x89\xe5\xa4\xa7\xe9\x9b\x81\xe5\xa1\x94), "
+    "blurred colorful distant lights. ";
+
+static int bench(const char *path)
+{
+    zt_err err = {0};
+    enum { LOADS = 7, ENCODES = 2000 };
+    double t_load[LOADS];
+    zt_tokenizer *tok = NULL;
+    for (int i = 0; i < LOADS; i++) {
+        zt_tokenizer_free(tok);
+        double t0 = now_ms();
+        if (zt_tokenizer_new(&tok, path, &err))
+            return zt_cli_error(&err);
+        t_load[i] = now_ms() - t0;
+    }
+    qsort(t_load, LOADS, sizeof t_load[0], cmp_double);
+
+    /* Repeat the sample prompt until it is about 512 tokens. */
+    size_t unit = sizeof bench_text - 1, len = 0;
+    char *text = malloc(unit * 8 + 1);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (!text) {
+        zt_tokenizer_free(tok);
+        return zt_cli_fail("out of memory");
+    }
+    while (n < 512 && len + unit <= unit * 8) {
+        memcpy(text + len, bench_text, unit);
+        len += unit;
+        free(ids);
+        if (zt_tokenizer_encode(tok, text, len, &ids, &n, &err)) {
+            free(text);
+            zt_tokenizer_free(tok);
+            return zt_cli_error(&err);
+        }
+    }
+    free(ids);
+    double t_enc[9];
+    for (int r = 0; r < 9; r++) {
+        double t0 = now_ms();
+        for (int i = 0; i < ENCODES / 9; i++) {
+            zt_tokenizer_encode(tok, text, len, &ids, &n, &err);
+            free(ids);
+        }
+        t_enc[r] = (now_ms() - t0) / (ENCODES / 9);
+    }
+    qsort(t_enc, 9, sizeof t_enc[0], cmp_double);
+    int32_t chat[ZT_TOKENIZER_MAX_IDS];
+    int n_chat;
+    double t0 = now_ms();
+    for (int i = 0; i < ENCODES; i++)
+        zt_tokenizer_encode_chat(tok, text, len, chat, &n_chat, &err);
+    double t_chat = (now_ms() - t0) / ENCODES;
+    printf("load %s: median %.1f ms (min %.1f, max %.1f, %d runs)\n", path, t_load[LOADS / 2],
+           t_load[0], t_load[LOADS - 1], LOADS);
+    printf("encode %zu bytes -> %zu tokens: median %.3f ms (min %.3f)\n", len, n, t_enc[4],
+           t_enc[0]);
+    printf("encode_chat (cut to %d): %.3f ms\n", n_chat, t_chat);
+    free(text);
+    zt_tokenizer_free(tok);
+    return 0;
+}
 
 int zt_cmd_tokenize(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return zt_cli_fail("tokenize: not available in this build");
+    const char *model = ZT_DEFAULT_MODEL;
+    int chat = 0, json = 0, do_bench = 0, i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--model") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--chat")) {
+            chat = 1;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--bench")) {
+            do_bench = 1;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            return 0;
+        } else if (!strcmp(a, "--")) {
+            i++;
+            break;
+        } else if (a[0] == '-' && a[1]) {
+            usage();
+            return zt_cli_fail("tokenize: unknown option '%s'", a);
+        } else {
+            break;
+        }
+    }
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", model) >= (int)sizeof path)
+        return zt_cli_fail("tokenize: model path too long");
+    if (do_bench)
+        return bench(path);
+    if (i >= argc) {
+        usage();
+        return 2;
+    }
+
+    char *text;
+    size_t len = 0;
+    if (i == argc - 1 && !strcmp(argv[i], "-")) {
+        text = read_stdin(&len);
+        if (!text)
+            return zt_cli_fail("tokenize: out of memory reading stdin");
+    } else {
+        for (int k = i; k < argc; k++)
+            len += strlen(argv[k]) + 1;
+        text = malloc(len);
+        if (!text)
+            return zt_cli_fail("tokenize: out of memory");
+        len = 0;
+        for (int k = i; k < argc; k++) {
+            if (k > i)
+                text[len++] = ' ';
+            memcpy(text + len, argv[k], strlen(argv[k]));
+            len += strlen(argv[k]);
+        }
+    }
+
+    zt_err err = {0};
+    zt_tokenizer *tok = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = 1;
+    size_t bad;
+    if (!zt_utf8_validate(text, len, &bad)) {
+        rc = zt_cli_fail("tokenize: input is not valid UTF-8 at byte offset %zu (byte 0x%02X)",
+                         bad, (unsigned char)text[bad]);
+        goto done;
+    }
+    if (zt_tokenizer_new(&tok, path, &err)) {
+        rc = zt_cli_error(&err);
+        goto done;
+    }
+    if (chat) {
+        ids = malloc(ZT_TOKENIZER_MAX_IDS * sizeof *ids);
+        int nc = 0;
+        if (!ids) {
+            rc = zt_cli_fail("tokenize: out of memory");
+            goto done;
+        }
+        if (zt_tokenizer_encode_chat(tok, text, len, ids, &nc, &err)) {
+            rc = zt_cli_error(&err);
+            goto done;
+        }
+        n = (size_t)nc;
+    } else if (zt_tokenizer_encode(tok, text, len, &ids, &n, &err)) {
+        rc = zt_cli_error(&err);
+        goto done;
+    }
+
+    if (!json) {
+        for (size_t k = 0; k < n; k++)
+            printf(k ? " %d" : "%d", (int)ids[k]);
+        putchar('\n');
+        rc = 0;
+        goto done;
+    }
+    cJSON *root = cJSON_CreateObject(), *jids = cJSON_CreateArray(), *jtoks = cJSON_CreateArray();
+    int ok = root && jids && jtoks;
+    if (ok) {
+        cJSON_AddItemToObject(root, "ids", jids);
+        cJSON_AddItemToObject(root, "tokens", jtoks);
+    } else {
+        cJSON_Delete(jids);
+        cJSON_Delete(jtoks);
+    }
+    for (size_t k = 0; ok && k < n; k++) {
+        char *piece, *shown;
+        size_t pl;
+        if (zt_tokenizer_decode(tok, &ids[k], 1, 0, &piece, &pl, &err)) {
+            cJSON_Delete(root);
+            rc = zt_cli_error(&err);
+            goto done;
+        }
+        shown = lossy_utf8(piece, pl);
+        free(piece);
+        ok = shown && cJSON_AddItemToArray(jids, cJSON_CreateNumber(ids[k])) &&
+             cJSON_AddItemToArray(jtoks, cJSON_CreateString(shown));
+        free(shown);
+    }
+    char *out = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!out) {
+        rc = zt_cli_fail("tokenize: out of memory");
+        goto done;
+    }
+    puts(out);
+    free(out);
+    rc = 0;
+done:
+    free(ids);
+    free(text);
+    zt_tokenizer_free(tok);
+    return rc;
 }

@@ -1,0 +1,799 @@
+/*
+ * backend.c - the backend-independent half of backend.h: argument checking
+ * for every zt_op_* wrapper, the sticky error, memory helpers and arenas.
+ *
+ * Each wrapper checks what backend.h documents (non-NULL tensors with data,
+ * float dtypes, consistent shapes, no overlap where an op cannot work in
+ * place) before calling the vtable, so backends may trust their arguments.
+ * A violation records a sticky error naming the op and the shapes; while an
+ * error is pending every op is skipped, and zt_backend_sync() reports it.
+ */
+#include "backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- sticky error ---------------------------------------------------- */
+
+void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...)
+{
+    if (!be || be->error.code != ZT_OK)
+        return; /* the first error is the one worth reporting */
+    va_list ap;
+    va_start(ap, fmt);
+    zt_vfail(&be->error, s, fmt, ap);
+    va_end(ap);
+}
+
+/* 1 when ops must be skipped: no backend or an error already pending. */
+static int pending(const zt_backend *be)
+{
+    return !be || !be->vt || be->error.code != ZT_OK;
+}
+
+static int unsupported(zt_backend *be, const char *op)
+{
+    zt_backend_set_error(be, ZT_ERR_UNSUPPORTED, "op %s not implemented by backend %s", op,
+                         be->vt->name ? be->vt->name : "?");
+    return 0;
+}
+
+/* Evaluates to 1 when the vtable has the op, else records the error. */
+#define HAVE_OP(be, op) ((be)->vt->op ? 1 : unsupported((be), #op))
+
+/* ---- argument checks (each records the error and returns 0) ---------- */
+
+static int is_float(zt_dtype t)
+{
+    return t == ZT_F32 || t == ZT_BF16 || t == ZT_F16;
+}
+
+/* Records "op: y [2, 3], x [4] and w [5]: why" for up to three named
+ * tensors; unused names are NULL. */
+static void bad3(zt_backend *be, zt_status s, const char *op, const char *why,
+                 const char *n1, const zt_tensor *t1, const char *n2, const zt_tensor *t2,
+                 const char *n3, const zt_tensor *t3)
+{
+    const char *names[3] = {n1, n2, n3};
+    const zt_tensor *ts[3] = {t1, t2, t3};
+    int n = n3 ? 3 : n2 ? 2 : 1;
+    char msg[400];
+    size_t off = (size_t)snprintf(msg, sizeof msg, "%s:", op);
+    for (int i = 0; i < n && off < sizeof msg; i++) {
+        char sh[96];
+        const char *sep = i == 0 ? " " : i == n - 1 ? " and " : ", ";
+        off += (size_t)snprintf(msg + off, sizeof msg - off, "%s%s %s", sep, names[i],
+                                ts[i] ? zt_shape_str(ts[i], sh, sizeof sh) : "(null)");
+    }
+    zt_backend_set_error(be, s, "%s: %s", msg, why);
+}
+
+static void bad1(zt_backend *be, zt_status s, const char *op, const char *why,
+                 const char *n1, const zt_tensor *t1)
+{
+    bad3(be, s, op, why, n1, t1, NULL, NULL, NULL, NULL);
+}
+
+static void bad2(zt_backend *be, zt_status s, const char *op, const char *why,
+                 const char *n1, const zt_tensor *t1, const char *n2, const zt_tensor *t2)
+{
+    bad3(be, s, op, why, n1, t1, n2, t2, NULL, NULL);
+}
+
+/* A tensor an op reads or writes: present, 0..4 dims, data when non-empty. */
+static int tensor_ok(zt_backend *be, const char *op, const char *name, const zt_tensor *t)
+{
+    if (!t) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "%s: %s is NULL", op, name);
+        return 0;
+    }
+    if (t->ndim < 0 || t->ndim > ZT_MAX_DIMS) {
+        zt_backend_set_error(be, ZT_ERR_SHAPE, "%s: %s has %d dims", op, name, t->ndim);
+        return 0;
+    }
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 0) {
+            bad1(be, ZT_ERR_SHAPE, op, "negative dimension", name, t);
+            return 0;
+        }
+    }
+    if (!t->data && zt_tensor_numel(t) > 0) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "%s: %s has no data", op, name);
+        return 0;
+    }
+    return 1;
+}
+
+static int float_ok(zt_backend *be, const char *op, const char *name, const zt_tensor *t)
+{
+    if (!tensor_ok(be, op, name, t))
+        return 0;
+    if (!is_float(t->dtype)) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "%s: %s has dtype %s, want F32, BF16 or F16",
+                             op, name, zt_dtype_name(t->dtype));
+        return 0;
+    }
+    return 1;
+}
+
+static int64_t last_dim(const zt_tensor *t)
+{
+    return t->ndim > 0 ? t->shape[t->ndim - 1] : 1;
+}
+
+static int overlap(const zt_tensor *a, const zt_tensor *b)
+{
+    if (!a || !b || !a->data || !b->data)
+        return 0;
+    uintptr_t pa = (uintptr_t)a->data, pb = (uintptr_t)b->data;
+    size_t na = zt_tensor_nbytes(a), nb = zt_tensor_nbytes(b);
+    if (!na || !nb)
+        return 0;
+    return pa < pb + nb && pb < pa + na;
+}
+
+/* y must not share any memory with x. */
+static int apart(zt_backend *be, const char *op, const char *yn, const zt_tensor *y,
+                 const char *xn, const zt_tensor *x)
+{
+    if (!overlap(y, x))
+        return 1;
+    zt_backend_set_error(be, ZT_ERR_INVALID, "%s: %s and %s overlap; the op cannot run in place",
+                         op, yn, xn);
+    return 0;
+}
+
+/* y may be exactly x (same address, dtype and size: in place) or apart. */
+static int same_or_apart(zt_backend *be, const char *op, const char *yn, const zt_tensor *y,
+                         const char *xn, const zt_tensor *x)
+{
+    if (!overlap(y, x))
+        return 1;
+    if (y->data == x->data && y->dtype == x->dtype &&
+        zt_tensor_nbytes(y) == zt_tensor_nbytes(x))
+        return 1;
+    zt_backend_set_error(be, ZT_ERR_INVALID,
+                         "%s: %s and %s partly overlap or differ in dtype; only exact "
+                         "in-place use is allowed",
+                         op, yn, xn);
+    return 0;
+}
+
+/* y and x hold the same number of elements. */
+static int same_numel(zt_backend *be, const char *op, const char *yn, const zt_tensor *y,
+                      const char *xn, const zt_tensor *x)
+{
+    if (zt_tensor_numel(y) == zt_tensor_numel(x))
+        return 1;
+    bad2(be, ZT_ERR_SHAPE, op, "element counts differ", yn, y, xn, x);
+    return 0;
+}
+
+/* Row-wise ops: same numel and same last dim. */
+static int same_rows(zt_backend *be, const char *op, const char *yn, const zt_tensor *y,
+                     const char *xn, const zt_tensor *x)
+{
+    if (zt_tensor_numel(y) == zt_tensor_numel(x) && last_dim(y) == last_dim(x))
+        return 1;
+    bad2(be, ZT_ERR_SHAPE, op, "shapes differ", yn, y, xn, x);
+    return 0;
+}
+
+/* An optional per-channel vector: NULL or exactly C elements. */
+static int vec_ok(zt_backend *be, const char *op, const char *vn, const zt_tensor *v,
+                  const char *xn, const zt_tensor *x, int64_t c)
+{
+    if (!v)
+        return 1;
+    if (!float_ok(be, op, vn, v))
+        return 0;
+    if (zt_tensor_numel(v) == c)
+        return 1;
+    char why[80];
+    snprintf(why, sizeof why, "%s must have %lld elements", vn, (long long)c);
+    bad2(be, ZT_ERR_SHAPE, op, why, xn, x, vn, v);
+    return 0;
+}
+
+static int ndim_is(zt_backend *be, const char *op, const char *name, const zt_tensor *t,
+                   int ndim)
+{
+    if (t->ndim == ndim)
+        return 1;
+    char why[48];
+    snprintf(why, sizeof why, "%s must have %d dims", name, ndim);
+    bad1(be, ZT_ERR_SHAPE, op, why, name, t);
+    return 0;
+}
+
+/* ---- ops --------------------------------------------------------------- */
+
+void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                  const zt_tensor *bias)
+{
+    const char *op = "matmul";
+    if (pending(be) || !HAVE_OP(be, matmul))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) || !float_ok(be, op, "w", w) ||
+        !ndim_is(be, op, "w", w, 2))
+        return;
+    /* w [N, K]; x [..., K] viewed as [M, K]; y [..., N] viewed as [M, N] */
+    int64_t n = w->shape[0], k = w->shape[1];
+    if (last_dim(x) != k) {
+        bad2(be, ZT_ERR_SHAPE, op, "K differs", "x", x, "w", w);
+        return;
+    }
+    if (last_dim(y) != n) {
+        bad2(be, ZT_ERR_SHAPE, op, "N differs", "y", y, "w", w);
+        return;
+    }
+    int64_t m = k ? zt_tensor_numel(x) / k : 0;
+    if ((n ? zt_tensor_numel(y) / n : 0) != m) {
+        bad2(be, ZT_ERR_SHAPE, op, "row counts differ", "y", y, "x", x);
+        return;
+    }
+    if (!vec_ok(be, op, "bias", bias, "w", w, n))
+        return;
+    if (!apart(be, op, "y", y, "x", x) || !apart(be, op, "y", y, "w", w) ||
+        !apart(be, op, "y", y, "bias", bias))
+        return;
+    be->vt->matmul(be, y, x, w, bias);
+}
+
+void zt_op_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                   const zt_tensor *scale, float eps)
+{
+    const char *op = "rmsnorm";
+    if (pending(be) || !HAVE_OP(be, rmsnorm))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_rows(be, op, "y", y, "x", x) || !vec_ok(be, op, "w", w, "x", x, last_dim(x)) ||
+        !vec_ok(be, op, "scale", scale, "x", x, last_dim(x)) ||
+        !same_or_apart(be, op, "y", y, "x", x) || !apart(be, op, "y", y, "w", w) ||
+        !apart(be, op, "y", y, "scale", scale))
+        return;
+    be->vt->rmsnorm(be, y, x, w, scale, eps);
+}
+
+void zt_op_layernorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                     const zt_tensor *b, const zt_tensor *scale, float eps)
+{
+    const char *op = "layernorm";
+    if (pending(be) || !HAVE_OP(be, layernorm))
+        return;
+    int64_t c = x ? last_dim(x) : 0;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_rows(be, op, "y", y, "x", x) || !vec_ok(be, op, "w", w, "x", x, c) ||
+        !vec_ok(be, op, "b", b, "x", x, c) || !vec_ok(be, op, "scale", scale, "x", x, c) ||
+        !same_or_apart(be, op, "y", y, "x", x) || !apart(be, op, "y", y, "w", w) ||
+        !apart(be, op, "y", y, "b", b) || !apart(be, op, "y", y, "scale", scale))
+        return;
+    be->vt->layernorm(be, y, x, w, b, scale, eps);
+}
+
+void zt_op_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int groups,
+                     const zt_tensor *w, const zt_tensor *b, float eps, int silu)
+{
+    const char *op = "groupnorm";
+    if (pending(be) || !HAVE_OP(be, groupnorm))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x))
+        return;
+    /* x, y [C, H, W] or [C, N]: channels first */
+    if (x->ndim < 2 || y->ndim != x->ndim || zt_tensor_numel(y) != zt_tensor_numel(x) ||
+        y->shape[0] != x->shape[0]) {
+        bad2(be, ZT_ERR_SHAPE, op, "want equal shapes [C, H, W] or [C, N]", "y", y, "x", x);
+        return;
+    }
+    int64_t c = x->shape[0];
+    if (groups <= 0 || c % groups != 0) {
+        char why[64];
+        snprintf(why, sizeof why, "%d groups do not divide the channels", groups);
+        bad1(be, ZT_ERR_SHAPE, op, why, "x", x);
+        return;
+    }
+    if (!vec_ok(be, op, "w", w, "x", x, c) || !vec_ok(be, op, "b", b, "x", x, c) ||
+        !same_or_apart(be, op, "y", y, "x", x) || !apart(be, op, "y", y, "w", w) ||
+        !apart(be, op, "y", y, "b", b))
+        return;
+    be->vt->groupnorm(be, y, x, groups, w, b, eps, silu);
+}
+
+void zt_op_rope(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_kind kind)
+{
+    const char *op = "rope";
+    if (pending(be) || !HAVE_OP(be, rope))
+        return;
+    if (!float_ok(be, op, "x", x) || !tensor_ok(be, op, "cs", cs) ||
+        !ndim_is(be, op, "x", x, 3))
+        return;
+    if (cs->dtype != ZT_F32) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "%s: cs has dtype %s, want F32", op,
+                             zt_dtype_name(cs->dtype));
+        return;
+    }
+    if (kind != ZT_ROPE_NEOX && kind != ZT_ROPE_INTERLEAVED) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "%s: unknown kind %d", op, (int)kind);
+        return;
+    }
+    /* x [S, heads, hd]; cs [S, hd/2, 2] */
+    int64_t s = x->shape[0], hd = x->shape[2];
+    if (hd % 2 != 0) {
+        bad1(be, ZT_ERR_SHAPE, op, "head dim must be even", "x", x);
+        return;
+    }
+    int64_t want[3] = {s, hd / 2, 2};
+    if (!zt_shape_eq(cs, 3, want)) {
+        bad2(be, ZT_ERR_SHAPE, op, "cs must be [S, hd/2, 2]", "x", x, "cs", cs);
+        return;
+    }
+    if (!apart(be, op, "x", x, "cs", cs))
+        return;
+    be->vt->rope(be, x, cs, kind);
+}
+
+void zt_op_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,
+                     const zt_tensor *v, int causal, float scale)
+{
+    const char *op = "attention";
+    if (pending(be) || !HAVE_OP(be, attention))
+        return;
+    if (!float_ok(be, op, "out", out) || !float_ok(be, op, "q", q) ||
+        !float_ok(be, op, "k", k) || !float_ok(be, op, "v", v) ||
+        !ndim_is(be, op, "q", q, 3) || !ndim_is(be, op, "k", k, 3) ||
+        !ndim_is(be, op, "v", v, 3))
+        return;
+    /* q [Sq, Hq, hd]; k, v [Skv, Hkv, hd]; out [Sq, Hq, hd] */
+    if (!zt_shape_eq(v, 3, k->shape)) {
+        bad2(be, ZT_ERR_SHAPE, op, "k and v differ", "k", k, "v", v);
+        return;
+    }
+    if (q->shape[2] != k->shape[2]) {
+        bad2(be, ZT_ERR_SHAPE, op, "head dims differ", "q", q, "k", k);
+        return;
+    }
+    if (k->shape[1] <= 0 || q->shape[1] % k->shape[1] != 0) {
+        bad2(be, ZT_ERR_SHAPE, op, "query heads are not a multiple of kv heads", "q", q,
+            "k", k);
+        return;
+    }
+    if (!zt_shape_eq(out, 3, q->shape)) {
+        bad2(be, ZT_ERR_SHAPE, op, "out must have q's shape", "out", out, "q", q);
+        return;
+    }
+    if (!apart(be, op, "out", out, "q", q) || !apart(be, op, "out", out, "k", k) ||
+        !apart(be, op, "out", out, "v", v))
+        return;
+    be->vt->attention(be, out, q, k, v, causal, scale);
+}
+
+void zt_op_softmax(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    const char *op = "softmax";
+    if (pending(be) || !HAVE_OP(be, softmax))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_rows(be, op, "y", y, "x", x) || !same_or_apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->softmax(be, y, x);
+}
+
+void zt_op_unary(zt_backend *be, zt_tensor *y, const zt_tensor *x, zt_unary_op uop)
+{
+    const char *op = "unary";
+    if (pending(be) || !HAVE_OP(be, unary))
+        return;
+    if (uop != ZT_UNARY_SILU && uop != ZT_UNARY_TANH) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "%s: unknown op %d", op, (int)uop);
+        return;
+    }
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_numel(be, op, "y", y, "x", x) || !same_or_apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->unary(be, y, x, uop);
+}
+
+/* add and mul: b has a's element count or is one row of a's last dim. */
+static int binary_ok(zt_backend *be, const char *op, const zt_tensor *y, const zt_tensor *a,
+                     const zt_tensor *b)
+{
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "a", a) || !float_ok(be, op, "b", b) ||
+        !same_rows(be, op, "y", y, "a", a))
+        return 0;
+    int64_t nb = zt_tensor_numel(b);
+    if (nb != zt_tensor_numel(a) && nb != last_dim(a)) {
+        bad2(be, ZT_ERR_SHAPE, op, "b must have a's shape or be a row [C]", "a", a, "b", b);
+        return 0;
+    }
+    /* b broadcast as a row must stay apart; a full-size b may be y itself */
+    return same_or_apart(be, op, "y", y, "a", a) &&
+           (nb == zt_tensor_numel(a) ? same_or_apart(be, op, "y", y, "b", b)
+                                     : apart(be, op, "y", y, "b", b));
+}
+
+void zt_op_add(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b)
+{
+    if (pending(be) || !HAVE_OP(be, add) || !binary_ok(be, "add", y, a, b))
+        return;
+    be->vt->add(be, y, a, b);
+}
+
+void zt_op_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b)
+{
+    if (pending(be) || !HAVE_OP(be, mul) || !binary_ok(be, "mul", y, a, b))
+        return;
+    be->vt->mul(be, y, a, b);
+}
+
+void zt_op_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate)
+{
+    const char *op = "gated_add";
+    if (pending(be) || !HAVE_OP(be, gated_add))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_rows(be, op, "y", y, "x", x) ||
+        !vec_ok(be, op, "gate", gate, "y", y, last_dim(y)) ||
+        !same_or_apart(be, op, "y", y, "x", x) || !apart(be, op, "y", y, "gate", gate))
+        return;
+    be->vt->gated_add(be, y, x, gate);
+}
+
+void zt_op_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up)
+{
+    const char *op = "swiglu";
+    if (pending(be) || !HAVE_OP(be, swiglu))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "gate", gate) ||
+        !float_ok(be, op, "up", up) || !same_numel(be, op, "y", y, "gate", gate) ||
+        !same_numel(be, op, "y", y, "up", up) || !same_or_apart(be, op, "y", y, "gate", gate) ||
+        !same_or_apart(be, op, "y", y, "up", up))
+        return;
+    be->vt->swiglu(be, y, gate, up);
+}
+
+void zt_op_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
+                     float beta)
+{
+    const char *op = "scale_add";
+    if (pending(be) || !HAVE_OP(be, scale_add))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_numel(be, op, "y", y, "x", x) || !same_or_apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->scale_add(be, y, x, alpha, beta);
+}
+
+void zt_op_axpy(zt_backend *be, zt_tensor *y, float alpha, const zt_tensor *x)
+{
+    const char *op = "axpy";
+    if (pending(be) || !HAVE_OP(be, axpy))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_numel(be, op, "y", y, "x", x) || !same_or_apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->axpy(be, y, alpha, x);
+}
+
+void zt_op_copy(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    const char *op = "copy";
+    if (pending(be) || !HAVE_OP(be, copy))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_numel(be, op, "y", y, "x", x) || !same_or_apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->copy(be, y, x);
+}
+
+void zt_op_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const zt_tensor *ids)
+{
+    const char *op = "embed";
+    if (pending(be) || !HAVE_OP(be, embed))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "table", table) ||
+        !tensor_ok(be, op, "ids", ids) || !ndim_is(be, op, "table", table, 2))
+        return;
+    if (ids->dtype != ZT_I32) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "%s: ids have dtype %s, want I32", op,
+                             zt_dtype_name(ids->dtype));
+        return;
+    }
+    /* y [L, H] = table[V, H] rows picked by ids [L]; the backend checks ids < V */
+    if (last_dim(y) != table->shape[1] ||
+        zt_tensor_numel(y) != zt_tensor_numel(ids) * table->shape[1]) {
+        bad3(be, ZT_ERR_SHAPE, op, "y must be [L, H]", "y", y, "table", table, "ids", ids);
+        return;
+    }
+    if (!apart(be, op, "y", y, "table", table) || !apart(be, op, "y", y, "ids", ids))
+        return;
+    be->vt->embed(be, y, table, ids);
+}
+
+void zt_op_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                  const zt_tensor *b)
+{
+    const char *op = "conv2d";
+    if (pending(be) || !HAVE_OP(be, conv2d))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) || !float_ok(be, op, "w", w) ||
+        !ndim_is(be, op, "x", x, 3) || !ndim_is(be, op, "y", y, 3) ||
+        !ndim_is(be, op, "w", w, 4))
+        return;
+    /* x [Ci, H, W]; w [Co, Ci, k, k]; y [Co, H, W] */
+    int64_t kk = w->shape[2];
+    if ((kk != 1 && kk != 3) || w->shape[3] != kk) {
+        bad1(be, ZT_ERR_SHAPE, op, "kernel must be 1x1 or 3x3", "w", w);
+        return;
+    }
+    if (w->shape[1] != x->shape[0]) {
+        bad2(be, ZT_ERR_SHAPE, op, "input channels differ", "x", x, "w", w);
+        return;
+    }
+    int64_t want[3] = {w->shape[0], x->shape[1], x->shape[2]};
+    if (!zt_shape_eq(y, 3, want)) {
+        bad3(be, ZT_ERR_SHAPE, op, "y must be [Co, H, W]", "y", y, "x", x, "w", w);
+        return;
+    }
+    if (!vec_ok(be, op, "b", b, "w", w, w->shape[0]) || !apart(be, op, "y", y, "x", x) ||
+        !apart(be, op, "y", y, "w", w) || !apart(be, op, "y", y, "b", b))
+        return;
+    be->vt->conv2d(be, y, x, w, b);
+}
+
+void zt_op_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    const char *op = "upsample2x";
+    if (pending(be) || !HAVE_OP(be, upsample2x))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) || !ndim_is(be, op, "x", x, 3))
+        return;
+    int64_t want[3] = {x->shape[0], 2 * x->shape[1], 2 * x->shape[2]};
+    if (!zt_shape_eq(y, 3, want)) {
+        bad2(be, ZT_ERR_SHAPE, op, "y must be [C, 2H, 2W]", "y", y, "x", x);
+        return;
+    }
+    if (!apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->upsample2x(be, y, x);
+}
+
+void zt_op_transpose(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    const char *op = "transpose";
+    if (pending(be) || !HAVE_OP(be, transpose))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) || !ndim_is(be, op, "x", x, 2))
+        return;
+    int64_t want[2] = {x->shape[1], x->shape[0]};
+    if (!zt_shape_eq(y, 2, want)) {
+        bad2(be, ZT_ERR_SHAPE, op, "y must be [N, M]", "y", y, "x", x);
+        return;
+    }
+    if (!apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->transpose(be, y, x);
+}
+
+/* Shared by patchify and unpatchify: img [C, H, W] and tokens
+ * [(H/p)(W/p), p*p*C] must agree. */
+static int patch_ok(zt_backend *be, const char *op, const char *in, const zt_tensor *img,
+                    const char *tn, const zt_tensor *tok, int p)
+{
+    if (!ndim_is(be, op, in, img, 3))
+        return 0;
+    if (p <= 0 || img->shape[1] % p != 0 || img->shape[2] % p != 0) {
+        char why[64];
+        snprintf(why, sizeof why, "patch %d does not divide H and W", p);
+        bad1(be, ZT_ERR_SHAPE, op, why, in, img);
+        return 0;
+    }
+    int64_t want[2] = {(img->shape[1] / p) * (img->shape[2] / p),
+                       (int64_t)p * p * img->shape[0]};
+    if (!zt_shape_eq(tok, 2, want)) {
+        bad2(be, ZT_ERR_SHAPE, op, "tokens must be [(H/p)(W/p), p*p*C]", in, img, tn, tok);
+        return 0;
+    }
+    return 1;
+}
+
+void zt_op_patchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
+{
+    const char *op = "patchify";
+    if (pending(be) || !HAVE_OP(be, patchify))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !patch_ok(be, op, "x", x, "y", y, p) || !apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->patchify(be, y, x, p);
+}
+
+void zt_op_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
+{
+    const char *op = "unpatchify";
+    if (pending(be) || !HAVE_OP(be, unpatchify))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !patch_ok(be, op, "y", y, "x", x, p) || !apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->unpatchify(be, y, x, p);
+}
+
+/* ---- lifetime and memory ------------------------------------------------ */
+
+void zt_backend_free(zt_backend *be)
+{
+    if (be && be->vt && be->vt->destroy)
+        be->vt->destroy(be);
+}
+
+zt_status zt_backend_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err)
+{
+    if (out)
+        *out = NULL;
+    if (!be || !be->vt || !out)
+        return zt_fail(err, ZT_ERR_INVALID, "backend alloc: no backend or output");
+    if (!be->vt->alloc)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "op alloc not implemented by backend %s",
+                       be->vt->name);
+    return be->vt->alloc(be, bytes, out, err);
+}
+
+void zt_backend_release(zt_backend *be, void *p)
+{
+    if (be && be->vt && be->vt->release && p)
+        be->vt->release(be, p);
+}
+
+zt_status zt_backend_upload(zt_backend *be, zt_tensor *dst, const void *src, zt_err *err)
+{
+    if (!be || !be->vt || !dst || (!src && zt_tensor_nbytes(dst)))
+        return zt_fail(err, ZT_ERR_INVALID, "backend upload: missing argument");
+    size_t n = zt_tensor_nbytes(dst);
+    if (!n)
+        return ZT_OK;
+    if (!dst->data)
+        return zt_fail(err, ZT_ERR_INVALID, "backend upload: destination has no data");
+    if (!be->vt->upload)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "op upload not implemented by backend %s",
+                       be->vt->name);
+    return be->vt->upload(be, dst->data, src, n, err);
+}
+
+zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, zt_err *err)
+{
+    if (!be || !be->vt || !src || (!dst && zt_tensor_nbytes(src)))
+        return zt_fail(err, ZT_ERR_INVALID, "backend download: missing argument");
+    size_t n = zt_tensor_nbytes(src);
+    if (!n)
+        return ZT_OK;
+    if (!src->data)
+        return zt_fail(err, ZT_ERR_INVALID, "backend download: source has no data");
+    if (!be->vt->download)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "op download not implemented by backend %s",
+                       be->vt->name);
+    return be->vt->download(be, dst, src->data, n, err);
+}
+
+zt_status zt_backend_sync(zt_backend *be, zt_err *err)
+{
+    if (!be || !be->vt)
+        return zt_fail(err, ZT_ERR_INVALID, "backend sync: no backend");
+    zt_err local = {ZT_OK, ""};
+    zt_status s = be->vt->sync ? be->vt->sync(be, &local) : ZT_OK;
+    if (be->error.code != ZT_OK) {
+        /* the op error came first; a sync failure is usually its echo */
+        zt_status code = be->error.code;
+        if (err)
+            *err = be->error;
+        be->error.code = ZT_OK;
+        be->error.msg[0] = '\0';
+        return code;
+    }
+    if (s != ZT_OK && err)
+        *err = local;
+    return s;
+}
+
+zt_status zt_backend_adopt_weights(zt_backend *be, zt_tensor **ts, int n, void **block,
+                                   zt_err *err)
+{
+    if (block)
+        *block = NULL;
+    if (!be || !be->vt || !block || n < 0 || (n > 0 && !ts))
+        return zt_fail(err, ZT_ERR_INVALID, "adopt weights: missing argument");
+    if (!be->vt->weights_adopt) {
+        if (be->vt->host_memory)
+            return ZT_OK; /* host views are already backend memory */
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "op weights_adopt not implemented by backend %s",
+                       be->vt->name);
+    }
+    return be->vt->weights_adopt(be, ts, n, block, err);
+}
+
+void zt_backend_release_weights(zt_backend *be, void *block)
+{
+    if (be && be->vt && be->vt->weights_release && block)
+        be->vt->weights_release(be, block);
+}
+
+/* ---- arena -------------------------------------------------------------- */
+
+/* Every tensor starts on this boundary, in measuring and real mode alike,
+ * so a measured size is exactly what a real arena needs. */
+#define ARENA_ALIGN 256
+
+void zt_arena_measure(zt_arena *a)
+{
+    memset(a, 0, sizeof *a);
+    a->measuring = 1;
+}
+
+zt_status zt_arena_init(zt_arena *a, zt_backend *be, size_t bytes, zt_err *err)
+{
+    memset(a, 0, sizeof *a);
+    a->be = be;
+    if (!bytes)
+        return ZT_OK;
+    void *p = NULL;
+    zt_status s = zt_backend_alloc(be, bytes, &p, err);
+    if (s != ZT_OK)
+        return s;
+    a->base = p;
+    a->cap = bytes;
+    return ZT_OK;
+}
+
+void zt_arena_free(zt_arena *a)
+{
+    if (!a)
+        return;
+    if (a->base)
+        zt_backend_release(a->be, a->base);
+    memset(a, 0, sizeof *a);
+}
+
+zt_status zt_arena_tensor(zt_arena *a, zt_tensor *out, zt_dtype dt, int ndim,
+                          const int64_t *shape, zt_err *err)
+{
+    if (!a || !out || ndim < 0 || ndim > ZT_MAX_DIMS || (ndim > 0 && !shape) ||
+        (unsigned)dt >= ZT_DTYPE_COUNT)
+        return zt_fail(err, ZT_ERR_INVALID, "arena: bad tensor request");
+    size_t bytes = zt_dtype_size(dt);
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || !zt_mul_ok(bytes, (size_t)shape[i], &bytes))
+            return zt_fail(err, ZT_ERR_TOO_BIG, "arena: tensor size overflows");
+    }
+    size_t off = 0, end = 0;
+    if (!zt_add_ok(a->used, ARENA_ALIGN - 1, &off) || !zt_add_ok(off & ~(size_t)(ARENA_ALIGN - 1),
+                                                                   bytes, &end))
+        return zt_fail(err, ZT_ERR_TOO_BIG, "arena: size overflows");
+    off &= ~(size_t)(ARENA_ALIGN - 1);
+    *out = zt_tensor_make(dt, ndim, shape, NULL);
+    if (!a->measuring) {
+        if (end > a->cap) {
+            char sh[96];
+            return zt_fail(err, ZT_ERR_TOO_BIG,
+                           "arena: %s %s needs %zu bytes at offset %zu: %zu bytes needed, "
+                           "%zu reserved",
+                           zt_dtype_name(dt), zt_shape_str(out, sh, sizeof sh), bytes, off,
+                           end, a->cap);
+        }
+        out->data = a->base + off;
+    }
+    a->used = end;
+    if (end > a->peak)
+        a->peak = end;
+    return ZT_OK;
+}
+
+size_t zt_arena_mark(const zt_arena *a)
+{
+    return a->used;
+}
+
+void zt_arena_reset(zt_arena *a, size_t mark)
+{
+    ZT_ASSERT(mark <= a->used);
+    a->used = mark;
+}

@@ -1,0 +1,936 @@
+/*
+ * backend_cpu.c - the CPU backend: the readable reference for every op.
+ *
+ * Plain C loops over host memory, F32 accumulation. Activations are F32
+ * (act_dtype), but any float dtype is accepted: an input in BF16/F16 is
+ * converted into a temporary F32 copy ("staged") and an output in BF16/F16
+ * is computed in F32 and converted back. Matmul weights are never staged
+ * whole: blocks of weight rows are converted on the fly, so a BF16 model
+ * costs no extra memory.
+ *
+ * Large ops (matmul, attention, conv2d, norms over many rows) are split
+ * across worker threads created per op; small ones run on the calling
+ * thread, where thread start-up would cost more than the work.
+ *
+ * The wrappers in backend.c have checked every argument; the only error an
+ * op here can record is running out of memory for scratch, or an embedding
+ * id out of range (ids live in backend memory, so only the backend sees them).
+ */
+#include "backend.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct cpu_backend {
+    zt_backend base; /* first: a zt_backend * is a cpu_backend * */
+    int threads;
+} cpu_backend;
+
+/* Below this many multiply-adds an op runs on one thread. */
+#define PARALLEL_MIN_WORK 200000.0
+#define MAX_THREADS 64
+
+/* ---- dtype conversion ------------------------------------------------- */
+
+static float load1(const void *p, zt_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case ZT_BF16:
+        return zt_bf16_to_f32(((const uint16_t *)p)[i]);
+    case ZT_F16:
+        return zt_f16_to_f32(((const uint16_t *)p)[i]);
+    default:
+        return ((const float *)p)[i];
+    }
+}
+
+static void store1(void *p, zt_dtype dt, int64_t i, float v)
+{
+    switch (dt) {
+    case ZT_BF16:
+        ((uint16_t *)p)[i] = zt_f32_to_bf16(v);
+        break;
+    case ZT_F16:
+        ((uint16_t *)p)[i] = zt_f32_to_f16(v);
+        break;
+    default:
+        ((float *)p)[i] = v;
+        break;
+    }
+}
+
+/* dst[0..n) = src[i0 .. i0+n) as F32. */
+static void to_f32(float *dst, const void *src, zt_dtype dt, int64_t i0, int64_t n)
+{
+    if (dt == ZT_F32) {
+        memcpy(dst, (const float *)src + i0, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = load1(src, dt, i0 + i);
+}
+
+static float *alloc_f32(zt_backend *be, int64_t n)
+{
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    float *p = malloc(bytes);
+    if (!p)
+        zt_backend_set_error(be, ZT_ERR_NOMEM, "cpu: out of memory for %zu bytes of scratch",
+                             bytes);
+    return p;
+}
+
+/*
+ * Staging. stage_in returns t's data as F32: the tensor itself when it is
+ * F32, else a converted copy kept in *tmp (free it with free()). NULL t gives
+ * NULL; NULL with an error recorded means out of memory (check be->error).
+ */
+static const float *stage_in(zt_backend *be, const zt_tensor *t, float **tmp)
+{
+    *tmp = NULL;
+    if (!t)
+        return NULL;
+    if (t->dtype == ZT_F32)
+        return t->data;
+    int64_t n = zt_tensor_numel(t);
+    *tmp = alloc_f32(be, n);
+    if (*tmp)
+        to_f32(*tmp, t->data, t->dtype, 0, n);
+    return *tmp;
+}
+
+/* An F32 buffer for output y: y's own data, or a scratch that stage_done
+ * converts into y. keep != 0 loads y's current values (ops that add to y). */
+static float *stage_out(zt_backend *be, zt_tensor *y, int keep, float **tmp)
+{
+    *tmp = NULL;
+    if (y->dtype == ZT_F32)
+        return y->data;
+    int64_t n = zt_tensor_numel(y);
+    *tmp = alloc_f32(be, n);
+    if (*tmp && keep)
+        to_f32(*tmp, y->data, y->dtype, 0, n);
+    return *tmp;
+}
+
+static void stage_done(zt_tensor *y, float *tmp)
+{
+    if (!tmp)
+        return;
+    int64_t n = zt_tensor_numel(y);
+    for (int64_t i = 0; i < n; i++)
+        store1(y->data, y->dtype, i, tmp[i]);
+    free(tmp);
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+/* fn handles items [lo, hi) on worker tid (0 .. nthreads-1). */
+typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi, int tid);
+
+typedef struct worker {
+    range_fn fn;
+    void *ctx;
+    int64_t lo, hi;
+    int tid;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    w->fn(w->ctx, w->lo, w->hi, w->tid);
+    return NULL;
+}
+
+/* How many threads n items worth `work` multiply-adds deserve. */
+static int plan_threads(const zt_backend *be, int64_t n, double work)
+{
+    const cpu_backend *cb = (const cpu_backend *)be;
+    if (work < PARALLEL_MIN_WORK || n < 2)
+        return 1;
+    return n < cb->threads ? (int)n : cb->threads;
+}
+
+/* Split [0, n) into nt contiguous ranges, one per thread; the calling
+ * thread takes the first. A thread that cannot start runs inline. */
+static void parallel_for(int nt, int64_t n, range_fn fn, void *ctx)
+{
+    if (nt <= 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    worker w[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int t = 0; t < nt; t++)
+        w[t] = (worker){fn, ctx, n * t / nt, n * (t + 1) / nt, t};
+    for (int t = 1; t < nt; t++)
+        started[t] = pthread_create(&th[t], NULL, worker_main, &w[t]) == 0;
+    worker_main(&w[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            worker_main(&w[t]);
+    }
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+static void cpu_destroy(zt_backend *be)
+{
+    free(be);
+}
+
+static zt_status cpu_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err)
+{
+    (void)be;
+    void *p = NULL;
+    /* 256 bytes: the arena's alignment, so offsets line up the same way */
+    if (posix_memalign(&p, 256, bytes ? bytes : 1) != 0) {
+        *out = NULL;
+        return zt_fail(err, ZT_ERR_NOMEM, "cpu: cannot allocate %zu bytes", bytes);
+    }
+    *out = p;
+    return ZT_OK;
+}
+
+static void cpu_release(zt_backend *be, void *p)
+{
+    (void)be;
+    free(p);
+}
+
+static zt_status cpu_copy_bytes(zt_backend *be, void *dst, const void *src, size_t n,
+                                zt_err *err)
+{
+    (void)be;
+    (void)err;
+    if (n)
+        memmove(dst, src, n);
+    return ZT_OK;
+}
+
+static zt_status cpu_sync(zt_backend *be, zt_err *err)
+{
+    (void)be;
+    (void)err;
+    return ZT_OK; /* every op has finished when it returns */
+}
+
+static zt_status cpu_mem_info(zt_backend *be, size_t *free_b, size_t *total_b, zt_err *err)
+{
+    (void)be;
+    long page = sysconf(_SC_PAGESIZE);
+    long avail = sysconf(_SC_AVPHYS_PAGES), total = sysconf(_SC_PHYS_PAGES);
+    if (page <= 0 || avail < 0 || total <= 0)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "cpu: cannot query host memory");
+    if (free_b)
+        *free_b = (size_t)avail * (size_t)page;
+    if (total_b)
+        *total_b = (size_t)total * (size_t)page;
+    return ZT_OK;
+}
+
+/* ---- matmul ------------------------------------------------------------- */
+
+/* Work item: a tile of MM_ROWS rows of x times a block of MM_COLS rows of w.
+ * The w block, converted to F32, stays in cache while the x rows stream. */
+#define MM_ROWS 64
+#define MM_COLS 16
+
+typedef struct mm_ctx {
+    const float *x;    /* [M, K] */
+    const zt_tensor *w; /* [N, K], any float dtype */
+    const float *bias; /* [N] or NULL */
+    float *y;          /* [M, N] */
+    int64_t m, n, k;
+    int64_t nblocks;   /* ceil(N / MM_COLS) */
+    float *scratch;    /* per thread: MM_COLS * K floats */
+} mm_ctx;
+
+static float dot(const float *a, const float *b, int64_t n)
+{
+    /* eight partial sums: independent chains the compiler can vectorise */
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            s[j] += a[i + j] * b[i + j];
+    float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++)
+        r += a[i] * b[i];
+    return r;
+}
+
+static void mm_range(void *arg, int64_t lo, int64_t hi, int tid)
+{
+    mm_ctx *c = arg;
+    float *wb = c->scratch + (size_t)tid * MM_COLS * (size_t)c->k;
+    int64_t k = c->k;
+    for (int64_t item = lo; item < hi; item++) {
+        /* items run block-major inside a row tile, so one x tile is reused */
+        int64_t m0 = item / c->nblocks * MM_ROWS, n0 = item % c->nblocks * MM_COLS;
+        int64_t m1 = m0 + MM_ROWS < c->m ? m0 + MM_ROWS : c->m;
+        int64_t nn = n0 + MM_COLS < c->n ? MM_COLS : c->n - n0;
+        const float *wr;
+        if (c->w->dtype == ZT_F32) {
+            wr = (const float *)c->w->data + n0 * k;
+        } else {
+            to_f32(wb, c->w->data, c->w->dtype, n0 * k, nn * k); /* rows n0..n0+nn */
+            wr = wb;
+        }
+        for (int64_t i = m0; i < m1; i++) {
+            const float *xr = c->x + i * k;
+            float *yr = c->y + i * c->n + n0;
+            for (int64_t j = 0; j < nn; j++)
+                yr[j] = dot(xr, wr + j * k, k) + (c->bias ? c->bias[n0 + j] : 0.0f);
+        }
+    }
+}
+
+static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                       const zt_tensor *bias)
+{
+    /* y [M, N] = x [M, K] . w [N, K]^T + bias [N] */
+    float *tx, *tb, *ty;
+    mm_ctx c = {.w = w};
+    c.n = w->shape[0];
+    c.k = w->shape[1];
+    c.m = c.k ? zt_tensor_numel(x) / c.k : zt_tensor_numel(y) / (c.n ? c.n : 1);
+    c.x = stage_in(be, x, &tx);
+    c.bias = stage_in(be, bias, &tb);
+    c.y = stage_out(be, y, 0, &ty);
+    c.nblocks = (c.n + MM_COLS - 1) / MM_COLS;
+    int64_t items = (c.m + MM_ROWS - 1) / MM_ROWS * c.nblocks;
+    int nt = plan_threads(be, items, (double)c.m * (double)c.n * (double)c.k);
+    c.scratch = w->dtype == ZT_F32 ? NULL : alloc_f32(be, (int64_t)nt * MM_COLS * c.k);
+    if (be->error.code == ZT_OK)
+        parallel_for(nt, items, mm_range, &c);
+    free(c.scratch);
+    free(tx);
+    free(tb);
+    if (be->error.code == ZT_OK)
+        stage_done(y, ty);
+    else
+        free(ty);
+}
+
+/* ---- normalisations ----------------------------------------------------- */
+
+typedef struct norm_ctx {
+    const float *x, *w, *b, *scale; /* x [rows, C]; w, b, scale [C] or NULL */
+    float *y;
+    int64_t c;
+    float eps;
+    int layer; /* 0: rmsnorm, 1: layernorm */
+} norm_ctx;
+
+static void norm_range(void *arg, int64_t lo, int64_t hi, int tid)
+{
+    (void)tid;
+    norm_ctx *n = arg;
+    int64_t c = n->c;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *xr = n->x + r * c;
+        float *yr = n->y + r * c;
+        /* statistics in double: sums of many squares stay exact enough */
+        double mean = 0, ms = 0;
+        if (n->layer) {
+            for (int64_t i = 0; i < c; i++)
+                mean += xr[i];
+            mean /= (double)c;
+        }
+        for (int64_t i = 0; i < c; i++) {
+            double d = xr[i] - mean;
+            ms += d * d;
+        }
+        ms /= (double)c; /* rmsnorm: mean(x^2); layernorm: biased variance */
+        float inv = (float)(1.0 / sqrt(ms + (double)n->eps));
+        float fmean = (float)mean;
+        for (int64_t i = 0; i < c; i++) {
+            float v = (xr[i] - fmean) * inv;
+            if (n->w)
+                v *= n->w[i];
+            if (n->b)
+                v += n->b[i];
+            if (n->scale)
+                v *= n->scale[i];
+            yr[i] = v;
+        }
+    }
+}
+
+static void run_norm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                     const zt_tensor *b, const zt_tensor *scale, float eps, int layer)
+{
+    float *tx, *tw, *tb, *ts, *ty;
+    norm_ctx n = {.eps = eps, .layer = layer};
+    n.c = x->ndim ? x->shape[x->ndim - 1] : 1;
+    int64_t rows = n.c ? zt_tensor_numel(x) / n.c : 0;
+    n.x = stage_in(be, x, &tx);
+    n.w = stage_in(be, w, &tw);
+    n.b = stage_in(be, b, &tb);
+    n.scale = stage_in(be, scale, &ts);
+    n.y = stage_out(be, y, 0, &ty);
+    if (be->error.code == ZT_OK)
+        parallel_for(plan_threads(be, rows, 4.0 * (double)rows * (double)n.c), rows,
+                     norm_range, &n);
+    free(tx);
+    free(tw);
+    free(tb);
+    free(ts);
+    if (be->error.code == ZT_OK)
+        stage_done(y, ty);
+    else
+        free(ty);
+}
+
+static void cpu_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                        const zt_tensor *scale, float eps)
+{
+    run_norm(be, y, x, w, NULL, scale, eps, 0);
+}
+
+static void cpu_layernorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                          const zt_tensor *b, const zt_tensor *scale, float eps)
+{
+    run_norm(be, y, x, w, b, scale, eps, 1);
+}
+
+static float silu(float v)
+{
+    return v / (1.0f + expf(-v));
+}
+
+typedef struct gn_ctx {
+    const float *x, *w, *b; /* x [C, HW]; w, b [C] or NULL */
+    float *y;
+    int64_t cpg, hw; /* channels per group, pixels per channel */
+    float eps;
+    int silu;
+} gn_ctx;
+
+static void gn_range(void *arg, int64_t lo, int64_t hi, int tid)
+{
+    (void)tid;
+    gn_ctx *g = arg;
+    int64_t len = g->cpg * g->hw; /* one group: cpg channels x hw, contiguous */
+    for (int64_t grp = lo; grp < hi; grp++) {
+        const float *xg = g->x + grp * len;
+        float *yg = g->y + grp * len;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < len; i++)
+            mean += xg[i];
+        mean /= (double)len;
+        for (int64_t i = 0; i < len; i++) {
+            double d = xg[i] - mean;
+            var += d * d;
+        }
+        var /= (double)len;
+        float inv = (float)(1.0 / sqrt(var + (double)g->eps)), fmean = (float)mean;
+        for (int64_t ci = 0; ci < g->cpg; ci++) {
+            int64_t ch = grp * g->cpg + ci;
+            float wv = g->w ? g->w[ch] : 1.0f, bv = g->b ? g->b[ch] : 0.0f;
+            for (int64_t i = ci * g->hw; i < (ci + 1) * g->hw; i++) {
+                float v = (xg[i] - fmean) * inv * wv + bv;
+                yg[i] = g->silu ? silu(v) : v;
+            }
+        }
+    }
+}
+
+static void cpu_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int groups,
+                          const zt_tensor *w, const zt_tensor *b, float eps, int silu_after)
+{
+    float *tx, *tw, *tb, *ty;
+    gn_ctx g = {.eps = eps, .silu = silu_after};
+    int64_t c = x->shape[0];
+    g.cpg = c / groups;
+    g.hw = c ? zt_tensor_numel(x) / c : 0;
+    g.x = stage_in(be, x, &tx);
+    g.w = stage_in(be, w, &tw);
+    g.b = stage_in(be, b, &tb);
+    g.y = stage_out(be, y, 0, &ty);
+    if (be->error.code == ZT_OK)
+        parallel_for(plan_threads(be, groups, 4.0 * (double)zt_tensor_numel(x)), groups,
+                     gn_range, &g);
+    free(tx);
+    free(tw);
+    free(tb);
+    if (be->error.code == ZT_OK)
+        stage_done(y, ty);
+    else
+        free(ty);
+}
+
+/* ---- rope and attention -------------------------------------------------- */
+
+static void cpu_rope(zt_backend *be, zt_tensor *xt, const zt_tensor *cst, zt_rope_kind kind)
+{
+    /* x [S, heads, hd] in place; cs [S, hd/2, 2] = (cos, sin) per pair */
+    float *tx;
+    float *x = stage_out(be, xt, 1, &tx);
+    if (!x)
+        return;
+    const float *cs = cst->data;
+    int64_t s = xt->shape[0], heads = xt->shape[1], hd = xt->shape[2], half = hd / 2;
+    for (int64_t p = 0; p < s; p++) {
+        const float *csp = cs + p * hd; /* hd/2 pairs of (cos, sin) */
+        for (int64_t h = 0; h < heads; h++) {
+            float *v = x + (p * heads + h) * hd;
+            for (int64_t i = 0; i < half; i++) {
+                float c = csp[2 * i], sn = csp[2 * i + 1];
+                if (kind == ZT_ROPE_NEOX) { /* rotate-half: (v[i], v[i+hd/2]) */
+                    float a = v[i], b = v[i + half];
+                    v[i] = a * c - b * sn;
+                    v[i + half] = b * c + a * sn;
+                } else { /* interleaved: (v[2i], v[2i+1]) */
+                    float a = v[2 * i], b = v[2 * i + 1];
+                    v[2 * i] = a * c - b * sn;
+                    v[2 * i + 1] = a * sn + b * c;
+                }
+            }
+        }
+    }
+    stage_done(xt, tx);
+}
+
+typedef struct attn_ctx {
+    const float *q, *k, *v; /* q [Sq, Hq, hd]; k, v [Skv, Hkv, hd] */
+    float *out;             /* [Sq, Hq, hd] */
+    int64_t sq, skv, hq, hkv, hd;
+    int causal;
+    float scale;
+    float *scratch; /* per thread: Skv scores */
+} attn_ctx;
+
+static void attn_range(void *arg, int64_t lo, int64_t hi, int tid)
+{
+    attn_ctx *a = arg;
+    float *p = a->scratch + (size_t)tid * (size_t)a->skv;
+    int64_t group = a->hq / a->hkv, hd = a->hd;
+    for (int64_t item = lo; item < hi; item++) {
+        /* item = h * Sq + i: query row i of head h */
+        int64_t h = item / a->sq, i = item % a->sq, kh = h / group;
+        const float *qr = a->q + (i * a->hq + h) * hd;
+        float *o = a->out + (i * a->hq + h) * hd;
+        int64_t nk = a->causal ? (i + 1 < a->skv ? i + 1 : a->skv) : a->skv; /* j <= i */
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < nk; j++) {
+            p[j] = a->scale * dot(qr, a->k + (j * a->hkv + kh) * hd, hd);
+            if (p[j] > mx)
+                mx = p[j];
+        }
+        float sum = 0;
+        for (int64_t j = 0; j < nk; j++) {
+            p[j] = expf(p[j] - mx);
+            sum += p[j];
+        }
+        for (int64_t d = 0; d < hd; d++)
+            o[d] = 0;
+        for (int64_t j = 0; j < nk; j++) {
+            const float *vr = a->v + (j * a->hkv + kh) * hd;
+            float pj = p[j];
+            for (int64_t d = 0; d < hd; d++)
+                o[d] += pj * vr[d];
+        }
+        float inv = sum > 0 ? 1.0f / sum : 0.0f; /* nk == 0: a row of zeros */
+        for (int64_t d = 0; d < hd; d++)
+            o[d] *= inv;
+    }
+}
+
+static void cpu_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q,
+                          const zt_tensor *k, const zt_tensor *v, int causal, float scale)
+{
+    float *tq, *tk, *tv, *to;
+    attn_ctx a = {.causal = causal, .scale = scale};
+    a.sq = q->shape[0];
+    a.hq = q->shape[1];
+    a.hd = q->shape[2];
+    a.skv = k->shape[0];
+    a.hkv = k->shape[1];
+    a.q = stage_in(be, q, &tq);
+    a.k = stage_in(be, k, &tk);
+    a.v = stage_in(be, v, &tv);
+    a.out = stage_out(be, out, 0, &to);
+    int64_t items = a.sq * a.hq;
+    int nt = plan_threads(be, items, 2.0 * (double)items * (double)a.skv * (double)a.hd);
+    a.scratch = alloc_f32(be, (int64_t)nt * a.skv);
+    if (be->error.code == ZT_OK)
+        parallel_for(nt, items, attn_range, &a);
+    free(a.scratch);
+    free(tq);
+    free(tk);
+    free(tv);
+    if (be->error.code == ZT_OK)
+        stage_done(out, to);
+    else
+        free(to);
+}
+
+static void cpu_softmax(zt_backend *be, zt_tensor *yt, const zt_tensor *xt)
+{
+    /* over the last dim C of x viewed as [rows, C] */
+    float *tx, *ty;
+    const float *x = stage_in(be, xt, &tx);
+    float *y = stage_out(be, yt, 0, &ty);
+    if (be->error.code != ZT_OK) {
+        free(tx);
+        free(ty);
+        return;
+    }
+    int64_t c = xt->ndim ? xt->shape[xt->ndim - 1] : 1;
+    int64_t rows = c ? zt_tensor_numel(xt) / c : 0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * c;
+        float *yr = y + r * c;
+        float mx = -INFINITY, sum = 0;
+        for (int64_t i = 0; i < c; i++)
+            mx = xr[i] > mx ? xr[i] : mx;
+        for (int64_t i = 0; i < c; i++) {
+            yr[i] = expf(xr[i] - mx);
+            sum += yr[i];
+        }
+        for (int64_t i = 0; i < c; i++)
+            yr[i] /= sum;
+    }
+    free(tx);
+    stage_done(yt, ty);
+}
+
+/* ---- elementwise --------------------------------------------------------- */
+
+static void cpu_unary(zt_backend *be, zt_tensor *yt, const zt_tensor *xt, zt_unary_op op)
+{
+    float *tx, *ty;
+    const float *x = stage_in(be, xt, &tx);
+    float *y = stage_out(be, yt, 0, &ty);
+    if (be->error.code == ZT_OK) {
+        int64_t n = zt_tensor_numel(xt);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = op == ZT_UNARY_SILU ? silu(x[i]) : tanhf(x[i]);
+    }
+    free(tx);
+    if (be->error.code == ZT_OK)
+        stage_done(yt, ty);
+    else
+        free(ty);
+}
+
+/* y = a op b; b full size or a row [C] repeated over a's rows. */
+static void binary(zt_backend *be, zt_tensor *yt, const zt_tensor *at, const zt_tensor *bt,
+                   int is_mul)
+{
+    float *ta, *tb, *ty;
+    const float *a = stage_in(be, at, &ta);
+    const float *b = stage_in(be, bt, &tb);
+    float *y = stage_out(be, yt, 0, &ty);
+    if (be->error.code == ZT_OK) {
+        int64_t n = zt_tensor_numel(at), nb = zt_tensor_numel(bt);
+        for (int64_t i = 0; i < n; i++) {
+            float bv = b[nb == n ? i : i % nb];
+            y[i] = is_mul ? a[i] * bv : a[i] + bv;
+        }
+    }
+    free(ta);
+    free(tb);
+    if (be->error.code == ZT_OK)
+        stage_done(yt, ty);
+    else
+        free(ty);
+}
+
+static void cpu_add(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b)
+{
+    binary(be, y, a, b, 0);
+}
+
+static void cpu_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b)
+{
+    binary(be, y, a, b, 1);
+}
+
+static void cpu_gated_add(zt_backend *be, zt_tensor *yt, const zt_tensor *xt,
+                          const zt_tensor *gt)
+{
+    /* y [rows, C] += gate [C] * x [rows, C] */
+    float *tx, *tg, *ty;
+    const float *x = stage_in(be, xt, &tx);
+    const float *g = stage_in(be, gt, &tg);
+    float *y = stage_out(be, yt, 1, &ty);
+    if (be->error.code == ZT_OK) {
+        int64_t n = zt_tensor_numel(yt), c = yt->ndim ? yt->shape[yt->ndim - 1] : 1;
+        for (int64_t i = 0; i < n; i++)
+            y[i] += (g ? g[i % c] : 1.0f) * x[i];
+    }
+    free(tx);
+    free(tg);
+    if (be->error.code == ZT_OK)
+        stage_done(yt, ty);
+    else
+        free(ty);
+}
+
+static void cpu_swiglu(zt_backend *be, zt_tensor *yt, const zt_tensor *gt, const zt_tensor *ut)
+{
+    float *tg, *tu, *ty;
+    const float *g = stage_in(be, gt, &tg);
+    const float *u = stage_in(be, ut, &tu);
+    float *y = stage_out(be, yt, 0, &ty);
+    if (be->error.code == ZT_OK) {
+        int64_t n = zt_tensor_numel(yt);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = silu(g[i]) * u[i];
+    }
+    free(tg);
+    free(tu);
+    if (be->error.code == ZT_OK)
+        stage_done(yt, ty);
+    else
+        free(ty);
+}
+
+/* keep == 0: y = alpha * x + beta (scale_add); keep != 0: y += alpha * x (axpy). */
+static void affine(zt_backend *be, zt_tensor *yt, const zt_tensor *xt, float alpha,
+                   float beta, int keep)
+{
+    float *tx, *ty;
+    const float *x = stage_in(be, xt, &tx);
+    float *y = stage_out(be, yt, keep, &ty);
+    if (be->error.code == ZT_OK) {
+        int64_t n = zt_tensor_numel(yt);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = keep ? y[i] + alpha * x[i] : alpha * x[i] + beta;
+    }
+    free(tx);
+    if (be->error.code == ZT_OK)
+        stage_done(yt, ty);
+    else
+        free(ty);
+}
+
+static void cpu_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
+                          float beta)
+{
+    affine(be, y, x, alpha, beta, 0);
+}
+
+static void cpu_axpy(zt_backend *be, zt_tensor *y, float alpha, const zt_tensor *x)
+{
+    affine(be, y, x, alpha, 0.0f, 1);
+}
+
+/* ---- data movement: element by element, any float dtype to any ------- */
+
+static void cpu_copy(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    (void)be;
+    int64_t n = zt_tensor_numel(x);
+    if (y->dtype == x->dtype) {
+        if (y->data != x->data)
+            memcpy(y->data, x->data, zt_tensor_nbytes(x));
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        store1(y->data, y->dtype, i, load1(x->data, x->dtype, i));
+}
+
+static void cpu_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table,
+                      const zt_tensor *idt)
+{
+    /* y [L, H] = table [V, H] rows ids [L] */
+    const int32_t *ids = idt->data;
+    int64_t l = zt_tensor_numel(idt), v = table->shape[0], h = table->shape[1];
+    for (int64_t r = 0; r < l; r++) {
+        if (ids[r] < 0 || ids[r] >= v) {
+            zt_backend_set_error(be, ZT_ERR_INVALID, "embed: id %d at %lld is outside [0, %lld)",
+                                 (int)ids[r], (long long)r, (long long)v);
+            return;
+        }
+    }
+    for (int64_t r = 0; r < l; r++)
+        for (int64_t i = 0; i < h; i++)
+            store1(y->data, y->dtype, r * h + i, load1(table->data, table->dtype, ids[r] * h + i));
+}
+
+typedef struct conv_ctx {
+    const float *x, *w, *b; /* x [Ci, H, W]; w [Co, Ci, k, k]; b [Co] or NULL */
+    float *y;               /* [Co, H, W] */
+    int64_t ci, h, wd, k;
+} conv_ctx;
+
+static void conv_range(void *arg, int64_t lo, int64_t hi, int tid)
+{
+    (void)tid;
+    conv_ctx *c = arg;
+    int64_t h = c->h, wd = c->wd, k = c->k, pad = k / 2, hw = h * wd;
+    for (int64_t co = lo; co < hi; co++) {
+        float *yp = c->y + co * hw;
+        float bias = c->b ? c->b[co] : 0.0f;
+        for (int64_t i = 0; i < hw; i++)
+            yp[i] = bias;
+        /* shift and accumulate: each weight tap adds a shifted input plane;
+         * rows and columns that would read the zero padding are skipped */
+        for (int64_t ci = 0; ci < c->ci; ci++) {
+            const float *xp = c->x + ci * hw;
+            const float *wk = c->w + (co * c->ci + ci) * k * k;
+            for (int64_t ky = 0; ky < k; ky++) {
+                for (int64_t kx = 0; kx < k; kx++) {
+                    float wv = wk[ky * k + kx];
+                    int64_t dy = ky - pad, dx = kx - pad;
+                    int64_t x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? wd - dx : wd;
+                    for (int64_t oy = 0; oy < h; oy++) {
+                        int64_t iy = oy + dy;
+                        if (iy < 0 || iy >= h)
+                            continue;
+                        float *yr = yp + oy * wd;
+                        const float *xr = xp + iy * wd + dx;
+                        for (int64_t ox = x0; ox < x1; ox++)
+                            yr[ox] += wv * xr[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void cpu_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                       const zt_tensor *b)
+{
+    float *tx, *tw, *tb, *ty;
+    conv_ctx c;
+    c.ci = x->shape[0];
+    c.h = x->shape[1];
+    c.wd = x->shape[2];
+    c.k = w->shape[2];
+    int64_t co = w->shape[0];
+    c.x = stage_in(be, x, &tx);
+    c.w = stage_in(be, w, &tw); /* a conv weight is small next to its activations */
+    c.b = stage_in(be, b, &tb);
+    c.y = stage_out(be, y, 0, &ty);
+    double work = (double)co * (double)c.ci * (double)(c.k * c.k) * (double)(c.h * c.wd);
+    if (be->error.code == ZT_OK)
+        parallel_for(plan_threads(be, co, work), co, conv_range, &c);
+    free(tx);
+    free(tw);
+    free(tb);
+    if (be->error.code == ZT_OK)
+        stage_done(y, ty);
+    else
+        free(ty);
+}
+
+static void cpu_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    (void)be;
+    /* x [C, H, W] -> y [C, 2H, 2W], each pixel repeated in a 2x2 square */
+    int64_t c = x->shape[0], h = x->shape[1], w = x->shape[2];
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t oy = 0; oy < 2 * h; oy++)
+            for (int64_t ox = 0; ox < 2 * w; ox++)
+                store1(y->data, y->dtype, (ch * 2 * h + oy) * 2 * w + ox,
+                       load1(x->data, x->dtype, (ch * h + oy / 2) * w + ox / 2));
+}
+
+static void cpu_transpose(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    (void)be;
+    /* x [M, N] -> y [N, M] */
+    int64_t m = x->shape[0], n = x->shape[1];
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            store1(y->data, y->dtype, j * m + i, load1(x->data, x->dtype, i * n + j));
+}
+
+/* img [C, H, W] <-> tok [(H/p)(W/p), p*p*C]:
+ * tok[i*(W/p)+j][(py*p+px)*C + c] = img[c][i*p+py][j*p+px]. */
+static void patch_move(const zt_tensor *img, const zt_tensor *tok, int p, int to_tokens)
+{
+    int64_t c = img->shape[0], h = img->shape[1], w = img->shape[2];
+    int64_t gw = w / p, row = (int64_t)p * p * c;
+    for (int64_t ch = 0; ch < c; ch++) {
+        for (int64_t y = 0; y < h; y++) {
+            for (int64_t x = 0; x < w; x++) {
+                int64_t i = y / p, py = y % p, j = x / p, px = x % p;
+                int64_t ti = (i * gw + j) * row + (py * p + px) * c + ch;
+                int64_t ii = (ch * h + y) * w + x;
+                if (to_tokens)
+                    store1(tok->data, tok->dtype, ti, load1(img->data, img->dtype, ii));
+                else
+                    store1(img->data, img->dtype, ii, load1(tok->data, tok->dtype, ti));
+            }
+        }
+    }
+}
+
+static void cpu_patchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
+{
+    (void)be;
+    patch_move(x, y, p, 1);
+}
+
+static void cpu_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
+{
+    (void)be;
+    patch_move(y, x, p, 0);
+}
+
+/* ---- constructor ---------------------------------------------------------- */
+
+static const zt_backend_vt cpu_vt = {
+    .name = "cpu",
+    .host_memory = 1,
+    .destroy = cpu_destroy,
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .upload = cpu_copy_bytes,
+    .download = cpu_copy_bytes,
+    .sync = cpu_sync,
+    .mem_info = cpu_mem_info,
+    .weights_adopt = NULL, /* weights stay in their host mapping */
+    .weights_release = NULL,
+    .matmul = cpu_matmul,
+    .rmsnorm = cpu_rmsnorm,
+    .layernorm = cpu_layernorm,
+    .groupnorm = cpu_groupnorm,
+    .rope = cpu_rope,
+    .attention = cpu_attention,
+    .softmax = cpu_softmax,
+    .unary = cpu_unary,
+    .add = cpu_add,
+    .mul = cpu_mul,
+    .gated_add = cpu_gated_add,
+    .swiglu = cpu_swiglu,
+    .scale_add = cpu_scale_add,
+    .axpy = cpu_axpy,
+    .copy = cpu_copy,
+    .embed = cpu_embed,
+    .conv2d = cpu_conv2d,
+    .upsample2x = cpu_upsample2x,
+    .transpose = cpu_transpose,
+    .patchify = cpu_patchify,
+    .unpatchify = cpu_unpatchify,
+};
+
+zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err)
+{
+    *out = NULL;
+    cpu_backend *cb = calloc(1, sizeof *cb);
+    if (!cb)
+        return zt_fail(err, ZT_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes", sizeof *cb);
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)(n < MAX_THREADS ? n : MAX_THREADS) : 1;
+    }
+    cb->threads = threads < MAX_THREADS ? threads : MAX_THREADS;
+    cb->base.vt = &cpu_vt;
+    cb->base.act_dtype = ZT_F32;
+    cb->base.error.code = ZT_OK;
+    *out = &cb->base;
+    return ZT_OK;
+}

@@ -1,0 +1,557 @@
+/*
+ * config.c - model configuration files parsed with cJSON (see config.h).
+ *
+ * Each parser fills its struct from one JSON object. Required keys must be
+ * present with the right JSON type; optional keys fall back to the reference
+ * implementation's defaults (JSON null counts as absent for those). After
+ * parsing, the sizes are cross-checked so that the model code can rely on
+ * them (positive, heads divide widths, RoPE axes add up, ...).
+ */
+#include "config.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Config files are a few KB; the cap only stops runaway reads. */
+#define CONFIG_MAX_BYTES (16u << 20)
+
+zt_status zt_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
+                       zt_err *err)
+{
+    *out = NULL;
+    if (len)
+        *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
+                       "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return zt_fail(err, ZT_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size > max_bytes) {
+        fclose(f);
+        return zt_fail(err, ZT_ERR_TOO_BIG, "%s: %lld bytes exceeds the limit of %zu", path,
+                       (long long)sb.st_size, max_bytes);
+    }
+    size_t n = (size_t)sb.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        fclose(f);
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
+    }
+    size_t got = fread(buf, 1, n, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got != n) {
+        free(buf);
+        return zt_fail(err, ZT_ERR_IO, "%s: short read (%zu of %zu bytes)", path, got, n);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return ZT_OK;
+}
+
+/* ---- typed key access ----------------------------------------------------- */
+
+/* Looks up key; returns NULL when absent (or null and !required). */
+static const cJSON *item(const cJSON *o, const char *key)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    return j && !cJSON_IsNull(j) ? j : NULL;
+}
+
+static zt_status missing(const char *what, const char *key, zt_err *err)
+{
+    return zt_fail(err, ZT_ERR_MISSING, "%s: required key '%s' is missing", what, key);
+}
+
+/* A number. required: absent is an error; else *out keeps its default. */
+static zt_status get_num(const cJSON *o, const char *key, int required, double *out,
+                         const char *what, zt_err *err)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!j || (!required && cJSON_IsNull(j)))
+        return required ? missing(what, key, err) : ZT_OK;
+    if (!cJSON_IsNumber(j) || !isfinite(j->valuedouble))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s' must be a number", what, key);
+    *out = j->valuedouble;
+    return ZT_OK;
+}
+
+static zt_status get_int(const cJSON *o, const char *key, int required, int *out,
+                         const char *what, zt_err *err)
+{
+    double d = *out;
+    zt_status st = get_num(o, key, required, &d, what, err);
+    if (st)
+        return st;
+    if (d != floor(d) || d < INT_MIN || d > INT_MAX)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s' must be an integer (got %g)", what,
+                       key, d);
+    *out = (int)d;
+    return ZT_OK;
+}
+
+static zt_status get_float(const cJSON *o, const char *key, int required, float *out,
+                           const char *what, zt_err *err)
+{
+    double d = *out;
+    zt_status st = get_num(o, key, required, &d, what, err);
+    if (!st)
+        *out = (float)d;
+    return st;
+}
+
+static zt_status get_bool(const cJSON *o, const char *key, int required, int *out,
+                          const char *what, zt_err *err)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!j || (!required && cJSON_IsNull(j)))
+        return required ? missing(what, key, err) : ZT_OK;
+    if (!cJSON_IsBool(j))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s' must be true or false", what, key);
+    *out = cJSON_IsTrue(j) ? 1 : 0;
+    return ZT_OK;
+}
+
+/* An array of min_n..max_n integers; *n receives the count. */
+static zt_status get_int_array(const cJSON *o, const char *key, int min_n, int max_n,
+                               int *vals, int *n, const char *what, zt_err *err)
+{
+    const cJSON *j = item(o, key);
+    if (!j)
+        return missing(what, key, err);
+    if (!cJSON_IsArray(j))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s' must be an array of integers", what,
+                       key);
+    int cnt = cJSON_GetArraySize(j);
+    if (cnt < min_n || cnt > max_n) {
+        if (min_n == max_n)
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s' must have %d entries, not %d",
+                           what, key, min_n, cnt);
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s' must have %d to %d entries, not %d",
+                       what, key, min_n, max_n, cnt);
+    }
+    int k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        double d = it->valuedouble;
+        if (!cJSON_IsNumber(it) || d != floor(d) || d < INT_MIN || d > INT_MAX)
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s'[%d] must be an integer", what,
+                           key, k);
+        vals[k++] = (int)d;
+    }
+    *n = k;
+    return ZT_OK;
+}
+
+static zt_status parse_root(cJSON **root, const char *json, const char *what, zt_err *err)
+{
+    *root = cJSON_Parse(json);
+    if (!*root)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: not valid JSON", what);
+    if (!cJSON_IsObject(*root)) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", what);
+    }
+    return ZT_OK;
+}
+
+static zt_status positive(int v, const char *what, const char *key, zt_err *err)
+{
+    return v > 0 ? ZT_OK
+                 : zt_fail(err, ZT_ERR_INVALID, "%s: key '%s' must be positive (got %d)", what,
+                           key, v);
+}
+
+#define TRY(x)           \
+    do {                 \
+        st = (x);        \
+        if (st)          \
+            goto done;   \
+    } while (0)
+
+/* ---- text encoder --------------------------------------------------------- */
+
+zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what, zt_err *err)
+{
+    memset(c, 0, sizeof *c);
+    cJSON *r;
+    zt_status st = parse_root(&r, json, what, err);
+    if (st)
+        return st;
+    double theta = 0;
+    TRY(get_int(r, "hidden_size", 1, &c->hidden, what, err));
+    TRY(get_int(r, "intermediate_size", 1, &c->intermediate, what, err));
+    TRY(get_int(r, "num_hidden_layers", 1, &c->n_layers, what, err));
+    TRY(get_int(r, "num_attention_heads", 1, &c->n_heads, what, err));
+    TRY(get_int(r, "num_key_value_heads", 1, &c->n_kv_heads, what, err));
+    TRY(get_int(r, "vocab_size", 1, &c->vocab, what, err));
+    TRY(get_float(r, "rms_norm_eps", 1, &c->rms_eps, what, err));
+    TRY(get_num(r, "rope_theta", 1, &theta, what, err));
+    c->rope_theta = theta;
+    TRY(positive(c->hidden, what, "hidden_size", err));
+    TRY(positive(c->intermediate, what, "intermediate_size", err));
+    TRY(positive(c->n_layers, what, "num_hidden_layers", err));
+    TRY(positive(c->n_heads, what, "num_attention_heads", err));
+    TRY(positive(c->n_kv_heads, what, "num_key_value_heads", err));
+    TRY(positive(c->vocab, what, "vocab_size", err));
+    c->head_dim = c->hidden / c->n_heads;
+    if (!item(r, "head_dim") && c->hidden % c->n_heads) {
+        st = zt_fail(err, ZT_ERR_INVALID,
+                     "%s: hidden_size %d not divisible by num_attention_heads %d (and no "
+                     "head_dim)",
+                     what, c->hidden, c->n_heads);
+        goto done;
+    }
+    TRY(get_int(r, "head_dim", 0, &c->head_dim, what, err));
+    TRY(positive(c->head_dim, what, "head_dim", err));
+    if (c->head_dim % 2) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: head_dim %d must be even for RoPE", what,
+                     c->head_dim);
+        goto done;
+    }
+    if (c->n_heads % c->n_kv_heads) {
+        st = zt_fail(err, ZT_ERR_INVALID,
+                     "%s: num_attention_heads %d not divisible by num_key_value_heads %d", what,
+                     c->n_heads, c->n_kv_heads);
+        goto done;
+    }
+    if (!(c->rms_eps > 0) || !(c->rope_theta > 0)) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: rms_norm_eps and rope_theta must be positive",
+                     what);
+        goto done;
+    }
+done:
+    cJSON_Delete(r);
+    return st;
+}
+
+/* ---- DiT ------------------------------------------------------------------ */
+
+zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *what, zt_err *err)
+{
+    memset(c, 0, sizeof *c);
+    cJSON *r;
+    zt_status st = parse_root(&r, json, what, err);
+    if (st)
+        return st;
+    double theta = 0, ts = 0;
+    int tmp[8], n = 0;
+    TRY(get_int(r, "dim", 1, &c->dim, what, err));
+    TRY(get_int(r, "n_layers", 1, &c->n_layers, what, err));
+    TRY(get_int(r, "n_refiner_layers", 1, &c->n_refiner_layers, what, err));
+    TRY(get_int(r, "n_heads", 1, &c->n_heads, what, err));
+    TRY(get_int(r, "n_kv_heads", 1, &c->n_kv_heads, what, err));
+    TRY(get_float(r, "norm_eps", 1, &c->norm_eps, what, err));
+    TRY(get_bool(r, "qk_norm", 1, &c->qk_norm, what, err));
+    TRY(get_int(r, "cap_feat_dim", 1, &c->cap_feat_dim, what, err));
+    TRY(get_num(r, "rope_theta", 1, &theta, what, err));
+    TRY(get_num(r, "t_scale", 1, &ts, what, err));
+    c->rope_theta = theta;
+    c->t_scale = (float)ts;
+    TRY(get_int_array(r, "axes_dims", 3, 3, c->axes_dims, &n, what, err));
+    TRY(get_int_array(r, "axes_lens", 3, 3, c->axes_lens, &n, what, err));
+    TRY(get_int(r, "in_channels", 1, &c->in_channels, what, err));
+    TRY(get_int_array(r, "all_patch_size", 1, 8, tmp, &n, what, err));
+    c->patch = tmp[0];
+    TRY(get_int_array(r, "all_f_patch_size", 1, 8, tmp, &n, what, err));
+    c->f_patch = tmp[0];
+
+    TRY(positive(c->dim, what, "dim", err));
+    TRY(positive(c->n_layers, what, "n_layers", err));
+    TRY(positive(c->n_heads, what, "n_heads", err));
+    TRY(positive(c->n_kv_heads, what, "n_kv_heads", err));
+    TRY(positive(c->cap_feat_dim, what, "cap_feat_dim", err));
+    TRY(positive(c->in_channels, what, "in_channels", err));
+    TRY(positive(c->patch, what, "all_patch_size[0]", err));
+    TRY(positive(c->f_patch, what, "all_f_patch_size[0]", err));
+    if (c->n_refiner_layers < 0) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'n_refiner_layers' must not be negative",
+                     what);
+        goto done;
+    }
+    if (c->dim % c->n_heads) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: dim %d not divisible by n_heads %d", what,
+                     c->dim, c->n_heads);
+        goto done;
+    }
+    if (c->n_heads % c->n_kv_heads) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: n_heads %d not divisible by n_kv_heads %d",
+                     what, c->n_heads, c->n_kv_heads);
+        goto done;
+    }
+    int sum = 0;
+    for (int i = 0; i < 3; i++) {
+        if (c->axes_dims[i] <= 0 || c->axes_dims[i] % 2) {
+            st = zt_fail(err, ZT_ERR_INVALID,
+                         "%s: key 'axes_dims'[%d] = %d must be positive and even", what, i,
+                         c->axes_dims[i]);
+            goto done;
+        }
+        if (c->axes_lens[i] <= 0) {
+            st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'axes_lens'[%d] must be positive", what,
+                         i);
+            goto done;
+        }
+        sum += c->axes_dims[i];
+    }
+    if (sum != c->dim / c->n_heads) {
+        st = zt_fail(err, ZT_ERR_INVALID,
+                     "%s: sum of axes_dims %d != head dim %d (dim %d / n_heads %d)", what, sum,
+                     c->dim / c->n_heads, c->dim, c->n_heads);
+        goto done;
+    }
+    if (!(c->norm_eps > 0) || !(c->rope_theta > 0) || !(c->t_scale > 0)) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: norm_eps, rope_theta and t_scale must be positive",
+                     what);
+        goto done;
+    }
+done:
+    cJSON_Delete(r);
+    return st;
+}
+
+int zt_dit_ffn_hidden(const zt_dit_config *c)
+{
+    /* The reference computes int(dim / 3 * 8) in floating point. */
+    return (int)((double)c->dim / 3.0 * 8.0);
+}
+
+int zt_dit_adaln_dim(const zt_dit_config *c)
+{
+    return c->dim < 256 ? c->dim : 256;
+}
+
+/* ---- VAE ------------------------------------------------------------------ */
+
+zt_status zt_vae_config_parse(zt_vae_config *c, const char *json, const char *what, zt_err *err)
+{
+    memset(c, 0, sizeof *c);
+    c->out_channels = 3;
+    c->use_post_quant_conv = 1;
+    c->mid_attention = 1;
+    cJSON *r;
+    zt_status st = parse_root(&r, json, what, err);
+    if (st)
+        return st;
+    TRY(get_int_array(r, "block_out_channels", 1, 8, c->block_out, &c->n_blocks, what, err));
+    TRY(get_int(r, "layers_per_block", 1, &c->layers_per_block, what, err));
+    TRY(get_int(r, "latent_channels", 1, &c->latent_channels, what, err));
+    TRY(get_int(r, "out_channels", 0, &c->out_channels, what, err));
+    TRY(get_int(r, "norm_num_groups", 1, &c->norm_groups, what, err));
+    TRY(get_float(r, "scaling_factor", 1, &c->scaling_factor, what, err));
+    TRY(get_float(r, "shift_factor", 0, &c->shift_factor, what, err));
+    TRY(get_bool(r, "use_post_quant_conv", 0, &c->use_post_quant_conv, what, err));
+    TRY(get_bool(r, "mid_block_add_attention", 0, &c->mid_attention, what, err));
+
+    TRY(positive(c->layers_per_block, what, "layers_per_block", err));
+    TRY(positive(c->latent_channels, what, "latent_channels", err));
+    TRY(positive(c->out_channels, what, "out_channels", err));
+    TRY(positive(c->norm_groups, what, "norm_num_groups", err));
+    for (int i = 0; i < c->n_blocks; i++) {
+        if (c->block_out[i] <= 0 || c->block_out[i] % c->norm_groups) {
+            st = zt_fail(err, ZT_ERR_INVALID,
+                         "%s: key 'block_out_channels'[%d] = %d must be a positive multiple "
+                         "of norm_num_groups %d",
+                         what, i, c->block_out[i], c->norm_groups);
+            goto done;
+        }
+    }
+    if (c->scaling_factor == 0) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'scaling_factor' must not be zero", what);
+        goto done;
+    }
+done:
+    cJSON_Delete(r);
+    return st;
+}
+
+/* ---- scheduler ------------------------------------------------------------ */
+
+zt_status zt_sched_config_parse(zt_sched_config *c, const char *json, const char *what,
+                                zt_err *err)
+{
+    c->shift = 1.0f;
+    c->num_train_timesteps = 1000;
+    c->use_dynamic_shifting = 0;
+    cJSON *r;
+    zt_status st = parse_root(&r, json, what, err);
+    if (st)
+        return st;
+    TRY(get_float(r, "shift", 0, &c->shift, what, err));
+    TRY(get_int(r, "num_train_timesteps", 0, &c->num_train_timesteps, what, err));
+    TRY(get_bool(r, "use_dynamic_shifting", 0, &c->use_dynamic_shifting, what, err));
+    TRY(positive(c->num_train_timesteps, what, "num_train_timesteps", err));
+    if (!(c->shift > 0)) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'shift' must be positive", what);
+        goto done;
+    }
+done:
+    cJSON_Delete(r);
+    return st;
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+typedef zt_status (*parse_fn)(void *c, const char *json, const char *what, zt_err *err);
+
+static zt_status load(void *c, parse_fn fn, const char *path, zt_err *err)
+{
+    char *text;
+    zt_status st = zt_read_file(path, CONFIG_MAX_BYTES, &text, NULL, err);
+    if (st)
+        return st;
+    st = fn(c, text, path, err);
+    free(text);
+    return st;
+}
+
+/* Thin adapters so one loader serves all four types without casting
+ * function pointers (calling through a mismatched type is undefined). */
+static zt_status te_fn(void *c, const char *j, const char *w, zt_err *e)
+{
+    return zt_te_config_parse(c, j, w, e);
+}
+static zt_status dit_fn(void *c, const char *j, const char *w, zt_err *e)
+{
+    return zt_dit_config_parse(c, j, w, e);
+}
+static zt_status vae_fn(void *c, const char *j, const char *w, zt_err *e)
+{
+    return zt_vae_config_parse(c, j, w, e);
+}
+static zt_status sched_fn(void *c, const char *j, const char *w, zt_err *e)
+{
+    return zt_sched_config_parse(c, j, w, e);
+}
+
+zt_status zt_te_config_load(zt_te_config *c, const char *path, zt_err *err)
+{
+    return load(c, te_fn, path, err);
+}
+
+zt_status zt_dit_config_load(zt_dit_config *c, const char *path, zt_err *err)
+{
+    return load(c, dit_fn, path, err);
+}
+
+zt_status zt_vae_config_load(zt_vae_config *c, const char *path, zt_err *err)
+{
+    return load(c, vae_fn, path, err);
+}
+
+zt_status zt_sched_config_load(zt_sched_config *c, const char *path, zt_err *err)
+{
+    return load(c, sched_fn, path, err);
+}
+
+zt_status zt_model_index_parse(const char *json, const char *what, zt_err *err)
+{
+    static const char *const need[] = {"transformer", "vae", "text_encoder", "tokenizer",
+                                       "scheduler"};
+    cJSON *r;
+    zt_status st = parse_root(&r, json, what, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+        if (!item(r, need[i])) {
+            st = zt_fail(err, ZT_ERR_MISSING, "%s: component '%s' is not listed", what,
+                         need[i]);
+            break;
+        }
+    }
+    cJSON_Delete(r);
+    return st;
+}
+
+zt_status zt_model_config_load(zt_model_config *c, const char *dir, zt_err *err)
+{
+    memset(c, 0, sizeof *c);
+    if (strlen(dir) + 64 >= sizeof c->dir)
+        return zt_fail(err, ZT_ERR_INVALID, "%.200s...: model directory path too long", dir);
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    char path[ZT_PATH_MAX + 64];
+    char *text;
+    snprintf(path, sizeof path, "%s/model_index.json", dir);
+    zt_status st = zt_read_file(path, CONFIG_MAX_BYTES, &text, NULL, err);
+    if (st)
+        return st;
+    st = zt_model_index_parse(text, path, err);
+    free(text);
+    if (st)
+        return st;
+    snprintf(path, sizeof path, "%s/text_encoder/config.json", dir);
+    if ((st = zt_te_config_load(&c->te, path, err)))
+        return st;
+    snprintf(path, sizeof path, "%s/transformer/config.json", dir);
+    if ((st = zt_dit_config_load(&c->dit, path, err)))
+        return st;
+    snprintf(path, sizeof path, "%s/vae/config.json", dir);
+    if ((st = zt_vae_config_load(&c->vae, path, err)))
+        return st;
+    snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", dir);
+    return zt_sched_config_load(&c->sched, path, err);
+}
+
+void zt_model_config_full(zt_model_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->te = (zt_te_config){
+        .hidden = 2560,
+        .intermediate = 9728,
+        .n_layers = 36,
+        .n_heads = 32,
+        .n_kv_heads = 8,
+        .head_dim = 128,
+        .vocab = 151936,
+        .rms_eps = 1e-6f,
+        .rope_theta = 1e6,
+    };
+    c->dit = (zt_dit_config){
+        .dim = 3840,
+        .n_layers = 30,
+        .n_refiner_layers = 2,
+        .n_heads = 30,
+        .n_kv_heads = 30,
+        .norm_eps = 1e-5f,
+        .qk_norm = 1,
+        .cap_feat_dim = 2560,
+        .rope_theta = 256.0,
+        .t_scale = 1000.0f,
+        .axes_dims = {32, 48, 48},
+        .axes_lens = {1024, 512, 512},
+        .in_channels = 16,
+        .patch = 2,
+        .f_patch = 1,
+    };
+    c->vae = (zt_vae_config){
+        .block_out = {128, 256, 512, 512},
+        .n_blocks = 4,
+        .layers_per_block = 2,
+        .latent_channels = 16,
+        .out_channels = 3,
+        .norm_groups = 32,
+        .scaling_factor = 0.3611f,
+        .shift_factor = 0.1159f,
+        .use_post_quant_conv = 0,
+        .mid_attention = 1,
+    };
+    c->sched = (zt_sched_config){
+        .shift = 3.0f,
+        .num_train_timesteps = 1000,
+        .use_dynamic_shifting = 0,
+    };
+}

@@ -1,0 +1,512 @@
+/*
+ * dit.c - ZImageTransformer2DModel forward pass on backend ops (spec §4).
+ *
+ * Shapes: D model width, hd = D / heads, F = int(D/3*8) FFN width,
+ * A = min(D, 256) adaLN width, P = p*p*C patch vector (64), N image tokens
+ * padded to Np, caption rows L padded to Lp, S = Np + Lp.
+ */
+#include "dit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+
+#define SEQ_MULTI_OF 32
+#define T_FREQ_DIM 256 /* sinusoidal timestep embedding width */
+#define T_MID 1024     /* t_embedder hidden width */
+
+typedef struct dit_block {
+    int modulated;
+    zt_tensor ada_w, ada_b;          /* [4D, A], [4D] */
+    zt_tensor q, k, v, o;            /* [D, D] (k, v: [kv*hd, D]) */
+    zt_tensor norm_q, norm_k;        /* [hd] */
+    zt_tensor n1, n2, fn1, fn2;      /* [D] */
+    zt_tensor w1, w2, w3;            /* [F, D], [D, F], [F, D] */
+} dit_block;
+
+struct zt_dit {
+    zt_backend *be;
+    zt_dit_config cfg;
+    int D, F, A, hd, P, kv;
+    zt_tensor t0w, t0b, t2w, t2b;    /* [1024, 256], [1024], [A, 1024], [A] */
+    zt_tensor xw, xb;                /* [D, P], [D] */
+    zt_tensor cap_norm, capw, capb;  /* [Cf], [D, Cf], [D] */
+    zt_tensor xpad, cpad;            /* [1, D] */
+    zt_tensor fada_w, fada_b;        /* [D, A], [D] */
+    zt_tensor fw, fb;                /* [P, D], [P] */
+    dit_block *noise, *ctx, *layers;
+    void *block;
+    size_t weight_bytes;
+};
+
+static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *prefix, int i,
+                       int modulated)
+{
+    const int64_t D = d->D, F = d->F, hd = d->hd, KV = (int64_t)d->kv * d->hd;
+    char p[64];
+    snprintf(p, sizeof p, "%s.%d", prefix, i);
+    b->modulated = modulated;
+    if (modulated) {
+        zt_loader_get(L, &b->ada_w, ZT_SHAPE(4 * D, d->A), "%s.adaLN_modulation.0.weight", p);
+        zt_loader_get(L, &b->ada_b, ZT_SHAPE(4 * D), "%s.adaLN_modulation.0.bias", p);
+    }
+    zt_loader_get(L, &b->q, ZT_SHAPE(D, D), "%s.attention.to_q.weight", p);
+    zt_loader_get(L, &b->k, ZT_SHAPE(KV, D), "%s.attention.to_k.weight", p);
+    zt_loader_get(L, &b->v, ZT_SHAPE(KV, D), "%s.attention.to_v.weight", p);
+    zt_loader_get(L, &b->o, ZT_SHAPE(D, D), "%s.attention.to_out.0.weight", p);
+    zt_loader_get(L, &b->norm_q, ZT_SHAPE(hd), "%s.attention.norm_q.weight", p);
+    zt_loader_get(L, &b->norm_k, ZT_SHAPE(hd), "%s.attention.norm_k.weight", p);
+    zt_loader_get(L, &b->n1, ZT_SHAPE(D), "%s.attention_norm1.weight", p);
+    zt_loader_get(L, &b->n2, ZT_SHAPE(D), "%s.attention_norm2.weight", p);
+    zt_loader_get(L, &b->fn1, ZT_SHAPE(D), "%s.ffn_norm1.weight", p);
+    zt_loader_get(L, &b->fn2, ZT_SHAPE(D), "%s.ffn_norm2.weight", p);
+    zt_loader_get(L, &b->w1, ZT_SHAPE(F, D), "%s.feed_forward.w1.weight", p);
+    zt_loader_get(L, &b->w2, ZT_SHAPE(D, F), "%s.feed_forward.w2.weight", p);
+    zt_loader_get(L, &b->w3, ZT_SHAPE(F, D), "%s.feed_forward.w3.weight", p);
+}
+
+zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
+                     const zt_weights *w, uint32_t synth_seed, zt_err *err)
+{
+    *out = NULL;
+    if (cfg->n_heads <= 0 || cfg->dim % cfg->n_heads || cfg->n_kv_heads <= 0 ||
+        cfg->n_heads % cfg->n_kv_heads)
+        return zt_fail(err, ZT_ERR_INVALID, "transformer: dim %d, %d heads, %d kv heads do not divide",
+                       cfg->dim, cfg->n_heads, cfg->n_kv_heads);
+    zt_dit *d = calloc(1, sizeof *d);
+    if (!d)
+        return zt_fail(err, ZT_ERR_NOMEM, "transformer: out of memory");
+    d->be = be;
+    d->cfg = *cfg;
+    d->D = cfg->dim;
+    d->F = zt_dit_ffn_hidden(cfg);
+    d->A = zt_dit_adaln_dim(cfg);
+    d->hd = cfg->dim / cfg->n_heads;
+    d->kv = cfg->n_kv_heads;
+    d->P = cfg->patch * cfg->patch * cfg->f_patch * cfg->in_channels;
+    int nr = cfg->n_refiner_layers, nl = cfg->n_layers;
+    d->noise = calloc((size_t)nr + 1, sizeof *d->noise);
+    d->ctx = calloc((size_t)nr + 1, sizeof *d->ctx);
+    d->layers = calloc((size_t)nl + 1, sizeof *d->layers);
+    if (!d->noise || !d->ctx || !d->layers) {
+        zt_dit_free(d);
+        return zt_fail(err, ZT_ERR_NOMEM, "transformer: out of memory");
+    }
+    const int64_t D = d->D, A = d->A, P = d->P, Cf = cfg->cap_feat_dim;
+    char emb[32];
+    snprintf(emb, sizeof emb, "%d-%d", cfg->patch, cfg->f_patch);
+
+    zt_loader L;
+    zt_loader_init(&L, w, synth_seed, "transformer");
+    zt_loader_get(&L, &d->t0w, ZT_SHAPE(T_MID, T_FREQ_DIM), "t_embedder.mlp.0.weight");
+    zt_loader_get(&L, &d->t0b, ZT_SHAPE(T_MID), "t_embedder.mlp.0.bias");
+    zt_loader_get(&L, &d->t2w, ZT_SHAPE(A, T_MID), "t_embedder.mlp.2.weight");
+    zt_loader_get(&L, &d->t2b, ZT_SHAPE(A), "t_embedder.mlp.2.bias");
+    zt_loader_get(&L, &d->xw, ZT_SHAPE(D, P), "all_x_embedder.%s.weight", emb);
+    zt_loader_get(&L, &d->xb, ZT_SHAPE(D), "all_x_embedder.%s.bias", emb);
+    zt_loader_get(&L, &d->cap_norm, ZT_SHAPE(Cf), "cap_embedder.0.weight");
+    zt_loader_get(&L, &d->capw, ZT_SHAPE(D, Cf), "cap_embedder.1.weight");
+    zt_loader_get(&L, &d->capb, ZT_SHAPE(D), "cap_embedder.1.bias");
+    zt_loader_get(&L, &d->xpad, ZT_SHAPE(1, D), "x_pad_token");
+    zt_loader_get(&L, &d->cpad, ZT_SHAPE(1, D), "cap_pad_token");
+    zt_loader_get(&L, &d->fada_w, ZT_SHAPE(D, A), "all_final_layer.%s.adaLN_modulation.1.weight", emb);
+    zt_loader_get(&L, &d->fada_b, ZT_SHAPE(D), "all_final_layer.%s.adaLN_modulation.1.bias", emb);
+    zt_loader_get(&L, &d->fw, ZT_SHAPE(P, D), "all_final_layer.%s.linear.weight", emb);
+    zt_loader_get(&L, &d->fb, ZT_SHAPE(P), "all_final_layer.%s.linear.bias", emb);
+    for (int i = 0; i < nr; i++) {
+        load_block(&L, d, &d->noise[i], "noise_refiner", i, 1);
+        load_block(&L, d, &d->ctx[i], "context_refiner", i, 0);
+    }
+    for (int i = 0; i < nl; i++)
+        load_block(&L, d, &d->layers[i], "layers", i, 1);
+    size_t total = 0;
+    for (int i = 0; i < L.n; i++)
+        total += zt_tensor_nbytes(L.slots[i]);
+    d->weight_bytes = total;
+    zt_status st = zt_loader_finish(&L, be, &d->block, err);
+    if (st != ZT_OK) {
+        zt_dit_free(d);
+        return st;
+    }
+    *out = d;
+    return ZT_OK;
+}
+
+void zt_dit_free(zt_dit *d)
+{
+    if (!d)
+        return;
+    zt_loader_release(d->be, d->block);
+    free(d->noise);
+    free(d->ctx);
+    free(d->layers);
+    free(d);
+}
+
+size_t zt_dit_weight_bytes(const zt_dit *d)
+{
+    return d->weight_bytes;
+}
+
+static int pad_to(int n)
+{
+    return (n + SEQ_MULTI_OF - 1) / SEQ_MULTI_OF * SEQ_MULTI_OF;
+}
+
+/* The sizes a job needs, derived from the config alone so that memory can
+ * be planned before weights exist. */
+typedef struct job_dims {
+    int D, F, A, P, hd, Cf, N, Np, Lmax, Smax;
+} job_dims;
+
+static job_dims dims_of(const zt_dit_config *c, int h, int w, const int *cap_lens, int n_caps)
+{
+    job_dims g;
+    g.D = c->dim;
+    g.F = zt_dit_ffn_hidden(c);
+    g.A = zt_dit_adaln_dim(c);
+    g.P = c->patch * c->patch * c->f_patch * c->in_channels;
+    g.hd = c->dim / (c->n_heads ? c->n_heads : 1);
+    g.Cf = c->cap_feat_dim;
+    g.N = (h / c->patch) * (w / c->patch);
+    g.Np = pad_to(g.N);
+    g.Lmax = 0;
+    for (int i = 0; i < n_caps; i++)
+        if (pad_to(cap_lens[i]) > g.Lmax)
+            g.Lmax = pad_to(cap_lens[i]);
+    g.Smax = g.Np + g.Lmax;
+    return g;
+}
+
+static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_arena *a,
+                       int h, int w, const int *cap_lens, int n_caps, zt_err *err)
+{
+    job_dims g = dims_of(c, h, w, cap_lens, n_caps);
+    const int64_t S = g.Smax, D = g.D;
+    zt_status st = ZT_OK;
+    j->h = h;
+    j->w = w;
+    j->N = g.N;
+    j->Np = g.Np;
+    j->n_caps = n_caps;
+    for (int i = 0; i < n_caps && st == ZT_OK; i++) {
+        zt_dit_caption *cp = &j->caps[i];
+        cp->L = cap_lens[i];
+        cp->Lp = pad_to(cap_lens[i]);
+        if ((st = zt_arena_tensor(a, &cp->y, act, 2, (int64_t[]){cp->Lp, D}, err)) ||
+            (st = zt_arena_tensor(a, &cp->rope, ZT_F32, 3,
+                                  (int64_t[]){g.Np + cp->Lp, g.hd / 2, 2}, err)))
+            return st;
+    }
+    zt_tensor *sd[] = {&j->u, &j->h1, &j->q, &j->k, &j->v, &j->att, &j->o};
+    for (size_t i = 0; i < sizeof sd / sizeof sd[0]; i++)
+        if ((st = zt_arena_tensor(a, sd[i], act, 2, (int64_t[]){S, D}, err)))
+            return st;
+    /* f1 also holds the normed caption features [L, Cf] during set_caption */
+    int64_t fcols = g.F, frows = S;
+    if ((int64_t)g.Lmax * g.Cf > frows * fcols)
+        frows = ((int64_t)g.Lmax * g.Cf + fcols - 1) / fcols;
+    if ((st = zt_arena_tensor(a, &j->f1, act, 2, (int64_t[]){frows, fcols}, err)) ||
+        (st = zt_arena_tensor(a, &j->f3, act, 2, (int64_t[]){S, g.F}, err)) ||
+        (st = zt_arena_tensor(a, &j->patches, act, 2, (int64_t[]){g.N, g.P}, err)) ||
+        (st = zt_arena_tensor(a, &j->temb, ZT_F32, 2, (int64_t[]){1, T_FREQ_DIM}, err)) ||
+        (st = zt_arena_tensor(a, &j->t1, act, 2, (int64_t[]){1, T_MID}, err)) ||
+        (st = zt_arena_tensor(a, &j->c, act, 2, (int64_t[]){1, g.A}, err)) ||
+        (st = zt_arena_tensor(a, &j->c_silu, act, 2, (int64_t[]){1, g.A}, err)) ||
+        (st = zt_arena_tensor(a, &j->mod, act, 2, (int64_t[]){1, 4 * D}, err)) ||
+        (st = zt_arena_tensor(a, &j->fscale, act, 2, (int64_t[]){1, D}, err)) ||
+        (st = zt_arena_tensor(a, &j->fout, act, 2, (int64_t[]){g.N, g.P}, err)))
+        return st;
+    return ZT_OK;
+}
+
+static zt_status check_size(const zt_dit_config *c, int h, int w, const int *cap_lens,
+                            int n_caps, zt_err *err)
+{
+    if (n_caps < 1 || n_caps > ZT_DIT_MAX_CAPTIONS)
+        return zt_fail(err, ZT_ERR_INVALID, "transformer: %d captions (1..%d)", n_caps,
+                       ZT_DIT_MAX_CAPTIONS);
+    if (h <= 0 || w <= 0 || h % c->patch || w % c->patch)
+        return zt_fail(err, ZT_ERR_INVALID, "transformer: latent %dx%d is not a multiple of the patch %d",
+                       h, w, c->patch);
+    /* RoPE positions index tables of axes_lens entries in the reference. */
+    if (h / c->patch >= c->axes_lens[1] || w / c->patch >= c->axes_lens[2])
+        return zt_fail(err, ZT_ERR_INVALID, "transformer: latent %dx%d exceeds the position range %dx%d",
+                       h, w, c->axes_lens[1] * c->patch, c->axes_lens[2] * c->patch);
+    for (int i = 0; i < n_caps; i++)
+        if (cap_lens[i] < 1 || pad_to(cap_lens[i]) + 1 >= c->axes_lens[0])
+            return zt_fail(err, ZT_ERR_INVALID, "transformer: caption of %d tokens out of range",
+                           cap_lens[i]);
+    return ZT_OK;
+}
+
+zt_status zt_dit_job_carve(zt_dit_job *j, zt_dit *d, zt_arena *arena, int h, int w,
+                           const int *cap_lens, int n_caps, zt_err *err)
+{
+    memset(j, 0, sizeof *j);
+    j->dit = d;
+    zt_status st = check_size(&d->cfg, h, w, cap_lens, n_caps, err);
+    if (st != ZT_OK)
+        return st;
+    return carve(j, &d->cfg, d->be->act_dtype, arena, h, w, cap_lens, n_caps, err);
+}
+
+size_t zt_dit_job_bytes(const zt_dit_config *cfg, zt_dtype act, int h, int w,
+                        const int *cap_lens, int n_caps)
+{
+    zt_arena a;
+    zt_dit_job j;
+    memset(&j, 0, sizeof j);
+    zt_arena_measure(&a);
+    carve(&j, cfg, act, &a, h, w, cap_lens, n_caps, NULL);
+    return a.peak;
+}
+
+/* One row of the 3-axis table: for each axis a, d_a/2 pairs with angle
+ * pos_a * theta^(-2k/d_a), computed in float64 and rounded to float32 before
+ * cos/sin, as the reference precomputes it. */
+static void rope_row(float *cs, const zt_dit_config *c, const int pos[3])
+{
+    int m = 0;
+    for (int a = 0; a < 3; a++) {
+        int da = c->axes_dims[a];
+        for (int k = 0; k < da / 2; k++, m++) {
+            double freq = 1.0 / pow(c->rope_theta, (double)(2 * k) / (double)da);
+            float ang = (float)((double)pos[a] * freq);
+            cs[2 * m + 0] = cosf(ang);
+            cs[2 * m + 1] = sinf(ang);
+        }
+    }
+}
+
+/* Positions: image token (i, j) -> (Lp+1, i, j); image pads -> (0, 0, 0);
+ * caption row r (pads included) -> (1+r, 0, 0). Image rows come first. */
+static zt_status upload_rope(zt_dit_job *j, zt_dit_caption *cp, zt_err *err)
+{
+    const zt_dit_config *c = &j->dit->cfg;
+    int half = j->dit->hd / 2, wt = j->w / c->patch;
+    size_t rows = (size_t)j->Np + (size_t)cp->Lp;
+    float *cs = malloc(rows * (size_t)half * 2 * sizeof(float));
+    if (!cs)
+        return zt_fail(err, ZT_ERR_NOMEM, "transformer: out of memory for RoPE tables");
+    for (int r = 0; r < j->Np; r++) {
+        int pos[3] = {0, 0, 0};
+        if (r < j->N) {
+            pos[0] = cp->Lp + 1;
+            pos[1] = r / wt;
+            pos[2] = r % wt;
+        }
+        rope_row(cs + (size_t)r * half * 2, c, pos);
+    }
+    for (int r = 0; r < cp->Lp; r++) {
+        int pos[3] = {1 + r, 0, 0};
+        rope_row(cs + ((size_t)j->Np + r) * half * 2, c, pos);
+    }
+    zt_status st = zt_backend_upload(j->dit->be, &cp->rope, cs, err);
+    free(cs);
+    return st;
+}
+
+static zt_tensor vec(const zt_tensor *t, int64_t off, int64_t n)
+{
+    /* A [n] view at element off of a contiguous tensor. */
+    zt_tensor v = zt_tensor_make(t->dtype, 1, (int64_t[]){n}, NULL);
+    v.data = t->data ? (char *)t->data + (size_t)off * zt_dtype_size(t->dtype) : NULL;
+    return v;
+}
+
+/* One transformer block on x [S, D] (a view into the unified stream) with
+ * RoPE rows rope [S, hd/2, 2]. Modulated blocks read the step's c. */
+static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_tensor *rope)
+{
+    zt_dit *d = j->dit;
+    zt_backend *be = d->be;
+    const float eps = d->cfg.norm_eps;
+    const int64_t S = x->shape[0], D = d->D, H = d->cfg.n_heads, KVH = d->kv, hd = d->hd;
+
+    zt_tensor h1 = zt_tensor_rows(&j->h1, 0, S);
+    zt_tensor q = zt_tensor_rows(&j->q, 0, S), o = zt_tensor_rows(&j->o, 0, S);
+    zt_tensor att = zt_tensor_rows(&j->att, 0, S);
+    /* k, v are [S, KVH*hd]: reshape the [S, D] scratch, which is at least as big. */
+    zt_tensor k = zt_tensor_2d(be->act_dtype, S, KVH * hd, j->k.data);
+    zt_tensor v = zt_tensor_2d(be->act_dtype, S, KVH * hd, j->v.data);
+    zt_tensor f1 = zt_tensor_2d(be->act_dtype, S, d->F, j->f1.data);
+    zt_tensor f3 = zt_tensor_rows(&j->f3, 0, S);
+
+    zt_tensor s_msa, g_msa, s_mlp, g_mlp;
+    const zt_tensor *sc_msa = NULL, *gt_msa = NULL, *sc_mlp = NULL, *gt_mlp = NULL;
+    if (b->modulated) {
+        /* mod [1, 4D] = c . W^T + b: (scale_msa, gate_msa, scale_mlp, gate_mlp) */
+        zt_op_matmul(be, &j->mod, &j->c, &b->ada_w, &b->ada_b);
+        s_msa = vec(&j->mod, 0, D);
+        g_msa = vec(&j->mod, D, D);
+        s_mlp = vec(&j->mod, 2 * D, D);
+        g_mlp = vec(&j->mod, 3 * D, D);
+        zt_op_scale_add(be, &s_msa, &s_msa, 1.0f, 1.0f);
+        zt_op_scale_add(be, &s_mlp, &s_mlp, 1.0f, 1.0f);
+        zt_op_unary(be, &g_msa, &g_msa, ZT_UNARY_TANH);
+        zt_op_unary(be, &g_mlp, &g_mlp, ZT_UNARY_TANH);
+        sc_msa = &s_msa;
+        gt_msa = &g_msa;
+        sc_mlp = &s_mlp;
+        gt_mlp = &g_mlp;
+    }
+
+    /* attention */
+    zt_op_rmsnorm(be, &h1, x, &b->n1, sc_msa, eps);
+    zt_op_matmul(be, &q, &h1, &b->q, NULL);
+    zt_op_matmul(be, &k, &h1, &b->k, NULL);
+    zt_op_matmul(be, &v, &h1, &b->v, NULL);
+    zt_tensor q3 = zt_tensor_reshape(&q, 3, (int64_t[]){S, H, hd});
+    zt_tensor k3 = zt_tensor_reshape(&k, 3, (int64_t[]){S, KVH, hd});
+    zt_tensor v3 = zt_tensor_reshape(&v, 3, (int64_t[]){S, KVH, hd});
+    zt_tensor a3 = zt_tensor_reshape(&att, 3, (int64_t[]){S, H, hd});
+    if (d->cfg.qk_norm) {
+        zt_op_rmsnorm(be, &q3, &q3, &b->norm_q, NULL, eps);
+        zt_op_rmsnorm(be, &k3, &k3, &b->norm_k, NULL, eps);
+    }
+    zt_op_rope(be, &q3, rope, ZT_ROPE_INTERLEAVED);
+    zt_op_rope(be, &k3, rope, ZT_ROPE_INTERLEAVED);
+    zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)hd));
+    zt_op_matmul(be, &o, &att, &b->o, NULL);
+    zt_op_rmsnorm(be, &o, &o, &b->n2, NULL, eps);
+    zt_op_gated_add(be, x, &o, gt_msa);
+
+    /* feed-forward */
+    zt_op_rmsnorm(be, &h1, x, &b->fn1, sc_mlp, eps);
+    zt_op_matmul(be, &f1, &h1, &b->w1, NULL);
+    zt_op_matmul(be, &f3, &h1, &b->w3, NULL);
+    zt_op_swiglu(be, &f1, &f1, &f3);
+    zt_op_matmul(be, &o, &f1, &b->w2, NULL);
+    zt_op_rmsnorm(be, &o, &o, &b->fn2, NULL, eps);
+    zt_op_gated_add(be, x, &o, gt_mlp);
+}
+
+static void tap_k(zt_tap_fn tap, void *ud, const char *what, int k, const zt_tensor *t)
+{
+    if (!tap)
+        return;
+    char name[64];
+    if (k >= 0)
+        snprintf(name, sizeof name, "%s.%d", what, k);
+    else
+        snprintf(name, sizeof name, "%s", what);
+    tap(ud, name, t);
+}
+
+zt_status zt_dit_job_set_caption(zt_dit_job *j, int i, const zt_tensor *feats,
+                                 zt_tap_fn tap, void *tap_ud, zt_err *err)
+{
+    zt_dit *d = j->dit;
+    zt_backend *be = d->be;
+    if (i < 0 || i >= j->n_caps)
+        return zt_fail(err, ZT_ERR_INVALID, "transformer: caption %d of %d", i, j->n_caps);
+    zt_dit_caption *cp = &j->caps[i];
+    const int64_t Cf = d->cfg.cap_feat_dim;
+    if (feats->ndim != 2 || feats->shape[0] != cp->L || feats->shape[1] != Cf)
+        return zt_fail(err, ZT_ERR_SHAPE, "transformer: caption features must be [%d, %lld]",
+                       cp->L, (long long)Cf);
+    zt_status st = upload_rope(j, cp, err);
+    if (st != ZT_OK)
+        return st;
+
+    /* y[:L] = rmsnorm(feats) . W^T + b; y[L:Lp] = cap_pad_token */
+    zt_tensor normed = zt_tensor_2d(be->act_dtype, cp->L, Cf, j->f1.data);
+    zt_op_rmsnorm(be, &normed, feats, &d->cap_norm, NULL, d->cfg.norm_eps);
+    zt_tensor yl = zt_tensor_rows(&cp->y, 0, cp->L);
+    zt_op_matmul(be, &yl, &normed, &d->capw, &d->capb);
+    tap_k(tap, tap_ud, "cap_embedder", -1, &yl);
+    for (int r = cp->L; r < cp->Lp; r++) {
+        zt_tensor row = zt_tensor_rows(&cp->y, r, 1);
+        zt_op_copy(be, &row, &d->cpad);
+    }
+    zt_tensor rope = zt_tensor_rows(&cp->rope, j->Np, cp->Lp);
+    for (int l = 0; l < d->cfg.n_refiner_layers; l++) {
+        run_block(j, &d->ctx[l], &cp->y, &rope);
+        tap_k(tap, tap_ud, "context_refiner", l, &cp->y);
+    }
+    st = zt_backend_sync(be, err);
+    if (st != ZT_OK)
+        zt_err_prefix(err, "transformer");
+    return st;
+}
+
+/* Sinusoidal embedding of tau = t * t_scale in float32, as the reference:
+ * f_i = exp(-ln(10000) * i / 128), e = [cos(tau f), sin(tau f)]. */
+static void timestep_embedding(float *e, float t, float t_scale)
+{
+    const int half = T_FREQ_DIM / 2;
+    const float neg_log = (float)(-log(10000.0));
+    float tau = t * t_scale;
+    for (int i = 0; i < half; i++) {
+        float f = expf(neg_log * (float)i / (float)half);
+        float arg = tau * f;
+        e[i] = cosf(arg);
+        e[half + i] = sinf(arg);
+    }
+}
+
+void zt_dit_forward(zt_dit_job *j, int cap, const zt_tensor *x, float t, zt_tensor *out,
+                    zt_tap_fn tap, void *tap_ud)
+{
+    zt_dit *d = j->dit;
+    zt_backend *be = d->be;
+    if (cap < 0 || cap >= j->n_caps) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "transformer: caption %d of %d", cap, j->n_caps);
+        return;
+    }
+    zt_dit_caption *cp = &j->caps[cap];
+    const int S = j->Np + cp->Lp;
+
+    /* c [1, A] from the model time */
+    float e[T_FREQ_DIM];
+    timestep_embedding(e, t, d->cfg.t_scale);
+    zt_err uerr;
+    if (zt_backend_upload(be, &j->temb, e, &uerr) != ZT_OK) {
+        zt_backend_set_error(be, uerr.code, "%s", uerr.msg);
+        return;
+    }
+    zt_op_matmul(be, &j->t1, &j->temb, &d->t0w, &d->t0b);
+    zt_op_unary(be, &j->t1, &j->t1, ZT_UNARY_SILU);
+    zt_op_matmul(be, &j->c, &j->t1, &d->t2w, &d->t2b);
+    tap_k(tap, tap_ud, "t_embedder", -1, &j->c);
+
+    /* image tokens: patchify [C, h, w] -> [N, P], embed into u[:N], pads */
+    zt_op_patchify(be, &j->patches, x, d->cfg.patch);
+    zt_tensor xi = zt_tensor_rows(&j->u, 0, j->N);
+    zt_op_matmul(be, &xi, &j->patches, &d->xw, &d->xb);
+    tap_k(tap, tap_ud, "x_embedder", -1, &xi);
+    for (int r = j->N; r < j->Np; r++) {
+        zt_tensor row = zt_tensor_rows(&j->u, r, 1);
+        zt_op_copy(be, &row, &d->xpad);
+    }
+    zt_tensor X = zt_tensor_rows(&j->u, 0, j->Np);
+    zt_tensor rope_x = zt_tensor_rows(&cp->rope, 0, j->Np);
+    for (int l = 0; l < d->cfg.n_refiner_layers; l++) {
+        run_block(j, &d->noise[l], &X, &rope_x);
+        tap_k(tap, tap_ud, "noise_refiner", l, &X);
+    }
+
+    /* unified stream: image rows, then the caption's refined rows */
+    zt_tensor Y = zt_tensor_rows(&j->u, j->Np, cp->Lp);
+    zt_op_copy(be, &Y, &cp->y);
+    zt_tensor U = zt_tensor_rows(&j->u, 0, S);
+    for (int l = 0; l < d->cfg.n_layers; l++) {
+        run_block(j, &d->layers[l], &U, &cp->rope);
+        tap_k(tap, tap_ud, "layers", l, &U);
+    }
+
+    /* final layer on the image rows: layernorm * (1 + scale), linear */
+    zt_op_unary(be, &j->c_silu, &j->c, ZT_UNARY_SILU);
+    zt_op_matmul(be, &j->fscale, &j->c_silu, &d->fada_w, &d->fada_b);
+    zt_op_scale_add(be, &j->fscale, &j->fscale, 1.0f, 1.0f);
+    zt_tensor fs = vec(&j->fscale, 0, d->D);
+    zt_tensor hn = zt_tensor_rows(&j->h1, 0, j->N);
+    zt_op_layernorm(be, &hn, &xi, NULL, NULL, &fs, 1e-6f);
+    zt_op_matmul(be, &j->fout, &hn, &d->fw, &d->fb);
+    tap_k(tap, tap_ud, "final_layer", -1, &j->fout);
+    zt_op_unpatchify(be, out, &j->fout, d->cfg.patch);
+}

@@ -1,0 +1,69 @@
+/*
+ * dit.h - the Z-Image denoiser (ZImageTransformer2DModel), spec §4.
+ *
+ * zt_dit holds the weights. A zt_dit_job holds what one image needs across
+ * its denoising steps: the scratch tensors, the RoPE tables, and each
+ * caption's stream after the context refiner (it does not depend on the
+ * step, so it is computed once). Everything is carved from the caller's
+ * arena in zt_dit_job_init; zt_dit_forward allocates nothing.
+ */
+#ifndef ZT_DIT_H
+#define ZT_DIT_H
+
+#include "backend.h"
+#include "config.h"
+#include "safetensors.h"
+#include "textenc.h" /* zt_tap_fn */
+
+typedef struct zt_dit zt_dit;
+
+zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
+                     const zt_weights *w, uint32_t synth_seed, zt_err *err);
+void zt_dit_free(zt_dit *d);
+size_t zt_dit_weight_bytes(const zt_dit *d);
+
+#define ZT_DIT_MAX_CAPTIONS 2
+
+typedef struct zt_dit_caption {
+    int L, Lp;            /* caption rows, padded to a multiple of 32 */
+    zt_tensor y;          /* [Lp, D] after the context refiner */
+    zt_tensor rope;       /* F32 [Np + Lp, hd/2, 2]: image rows then caption rows */
+} zt_dit_caption;
+
+typedef struct zt_dit_job {
+    zt_dit *dit;
+    int h, w;             /* latent height, width */
+    int N, Np;            /* image tokens, padded */
+    int n_caps;
+    zt_dit_caption caps[ZT_DIT_MAX_CAPTIONS];
+    /* scratch (act dtype unless noted), S = Np + max Lp */
+    zt_tensor u;          /* [S, D] unified stream */
+    zt_tensor h1, q, k, v, att, o; /* [S, D] */
+    zt_tensor f1, f3;     /* [S, F] */
+    zt_tensor patches;    /* [N, p*p*C] */
+    zt_tensor temb;       /* F32 [1, 256] sinusoidal embedding */
+    zt_tensor t1;         /* [1, 1024] */
+    zt_tensor c, c_silu;  /* [1, A] */
+    zt_tensor mod;        /* [1, 4D] */
+    zt_tensor fscale;     /* [1, D] */
+    zt_tensor fout;       /* [N, p*p*C] */
+} zt_dit_job;
+
+/* Carve the job's tensors for a latent of h x w and captions of the given
+ * lengths from arena (measuring arenas work: data stays NULL). */
+zt_status zt_dit_job_carve(zt_dit_job *j, zt_dit *d, zt_arena *arena, int h, int w,
+                           const int *cap_lens, int n_caps, zt_err *err);
+/* Arena bytes for such a job. */
+size_t zt_dit_job_bytes(const zt_dit_config *cfg, zt_dtype act, int h, int w,
+                        const int *cap_lens, int n_caps);
+/* Upload RoPE tables and run cap_embedder + context refiner for caption i
+ * (features [L, cap_feat_dim] in backend memory). Once per job per caption. */
+zt_status zt_dit_job_set_caption(zt_dit_job *j, int i, const zt_tensor *feats,
+                                 zt_tap_fn tap, void *tap_ud, zt_err *err);
+
+/* One forward: x F32 [C, h, w] latent, model time t = 1 - sigma, caption i
+ * -> out F32 [C, h, w]. Ops are queued; no synchronisation, no allocation. */
+void zt_dit_forward(zt_dit_job *j, int cap, const zt_tensor *x, float t, zt_tensor *out,
+                    zt_tap_fn tap, void *tap_ud);
+
+#endif

@@ -1,0 +1,153 @@
+/* loader.c - weight requests and materialisation (see loader.h). */
+#include "loader.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synth.h"
+
+void zt_loader_init(zt_loader *L, const zt_weights *w, uint32_t seed, const char *component)
+{
+    memset(L, 0, sizeof *L);
+    L->w = w;
+    L->seed = seed;
+    L->component = component;
+}
+
+static void free_lists(zt_loader *L)
+{
+    for (int i = 0; i < L->n; i++)
+        free(L->names[i]);
+    free(L->names);
+    free(L->slots);
+    L->names = NULL;
+    L->slots = NULL;
+    L->n = L->cap = 0;
+}
+
+void zt_loader_get(zt_loader *L, zt_tensor *slot, int ndim, const int64_t *shape,
+                   const char *fmt, ...)
+{
+    if (L->status != ZT_OK)
+        return;
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+
+    if (L->n == L->cap) {
+        int cap = L->cap ? 2 * L->cap : 64;
+        zt_tensor **s = realloc(L->slots, (size_t)cap * sizeof *s);
+        if (s)
+            L->slots = s;
+        char **nm = realloc(L->names, (size_t)cap * sizeof *nm);
+        if (nm)
+            L->names = nm;
+        if (!s || !nm) {
+            L->status = zt_fail(&L->err, ZT_ERR_NOMEM, "%s: out of memory", L->component);
+            return;
+        }
+        L->cap = cap;
+    }
+    char *dup = strdup(name);
+    if (!dup) {
+        L->status = zt_fail(&L->err, ZT_ERR_NOMEM, "%s: out of memory", L->component);
+        return;
+    }
+    if (L->w) {
+        zt_status st = zt_weights_get(L->w, name, ndim, shape, slot, &L->err);
+        if (st != ZT_OK) {
+            free(dup);
+            L->status = st;
+            return;
+        }
+    } else {
+        *slot = zt_tensor_make(ZT_BF16, ndim, shape, NULL);
+    }
+    L->slots[L->n] = slot;
+    L->names[L->n] = dup;
+    L->n++;
+}
+
+/* What *block points to: the backend's copy (if it made one) and, for
+ * synthetic weights on a host-memory backend, the host block holding them. */
+typedef struct loaded_block {
+    void *host;     /* malloc'd synthetic data, or NULL */
+    void *adopted;  /* from zt_backend_adopt_weights, or NULL */
+} loaded_block;
+
+zt_status zt_loader_finish(zt_loader *L, zt_backend *be, void **block, zt_err *err)
+{
+    *block = NULL;
+    zt_status st = L->status;
+    if (st != ZT_OK) {
+        if (err)
+            *err = L->err;
+        free_lists(L);
+        return st;
+    }
+    loaded_block *sb = calloc(1, sizeof *sb);
+    if (!sb) {
+        free_lists(L);
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", L->component);
+    }
+    if (L->w) {
+        /* Synthetic fill below is skipped: the views point into the files. */
+        st = zt_backend_adopt_weights(be, L->slots, L->n, &sb->adopted, err);
+        free_lists(L);
+        if (st != ZT_OK) {
+            free(sb);
+            return st;
+        }
+        *block = sb;
+        return ZT_OK;
+    }
+
+    /* Synthetic: fill one host block with every tensor, then hand it to the
+     * backend like file views; a copying backend lets us drop it at once. */
+    size_t total = 0;
+    for (int i = 0; i < L->n; i++) {
+        size_t nb = (zt_tensor_nbytes(L->slots[i]) + 255) & ~(size_t)255;
+        if (!zt_add_ok(total, nb, &total))
+            total = SIZE_MAX;
+    }
+    if (total == SIZE_MAX || !(sb->host = malloc(total ? total : 1))) {
+        free(sb);
+        free_lists(L);
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of host memory for %zu bytes of synthetic weights",
+                       L->component, total);
+    }
+    size_t off = 0;
+    for (int i = 0; i < L->n; i++) {
+        L->slots[i]->data = (char *)sb->host + off;
+        zt_synth_fill(L->slots[i], L->names[i], L->seed);
+        off += (zt_tensor_nbytes(L->slots[i]) + 255) & ~(size_t)255;
+    }
+    st = zt_backend_adopt_weights(be, L->slots, L->n, &sb->adopted, err);
+    free_lists(L);
+    if (st != ZT_OK) {
+        free(sb->host);
+        free(sb);
+        return st;
+    }
+    if (!be->vt->host_memory || sb->adopted) {
+        free(sb->host); /* the backend made its own copy */
+        sb->host = NULL;
+    }
+    *block = sb;
+    return ZT_OK;
+}
+
+void zt_loader_release(zt_backend *be, void *block)
+{
+    loaded_block *sb = block;
+    if (!sb)
+        return;
+    if (sb->adopted)
+        zt_backend_release_weights(be, sb->adopted);
+    free(sb->host);
+    free(sb);
+}

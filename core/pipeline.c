@@ -1,0 +1,398 @@
+/*
+ * pipeline.c - one text-to-image job on a loaded model (see pipeline.h).
+ *
+ * Arena layout for a job (one allocation, planned by zt_pipeline_plan):
+ *   persistent: cap [L, Hte], neg [Ln, Hte], x, pred, predn F32 [C, h, w],
+ *               image F32 [3, H, W]
+ *   then, one after the other from the same mark: text-encoder scratch,
+ *   the DiT job (captions' refined streams, scratch), VAE scratch.
+ */
+#include "pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "scheduler.h"
+
+#define ZT_SIDE_MAX 8192
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static zt_status open_component(zt_model *m, const char *dir, const char *sub,
+                                const char *strip, zt_weights **w, zt_err *err)
+{
+    char path[ZT_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    (void)m;
+    return zt_weights_open(w, path, strip, err);
+}
+
+zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
+                        zt_load_progress_fn progress, void *ud, zt_err *err)
+{
+    *out = NULL;
+    zt_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    m->be = be;
+    zt_weights *w = NULL;
+    char path[ZT_PATH_MAX];
+    zt_status st = zt_model_config_load(&m->cfg, dir, err);
+    if (st != ZT_OK)
+        goto fail;
+    if (progress)
+        progress(ud, "tokenizer", 0, 4);
+    snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", dir);
+    if ((st = zt_tokenizer_new(&m->tok, path, err)) != ZT_OK)
+        goto fail;
+
+    /* Weights are views into the files until adopted; a copying backend
+     * lets the mapping go right after each component is loaded. A host
+     * backend keeps using the mapping, so it stays open for the model's
+     * lifetime (owned through the component). */
+    if (progress)
+        progress(ud, "text_encoder", 1, 4);
+    if ((st = open_component(m, dir, "text_encoder", "model.", &w, err)) ||
+        (st = zt_textenc_new(&m->te, be, &m->cfg.te, w, 0, 0, err)))
+        goto fail;
+    if (be->vt->host_memory)
+        m->w[0] = w;
+    else
+        zt_weights_free(w);
+    w = NULL;
+    if (progress)
+        progress(ud, "transformer", 2, 4);
+    if ((st = open_component(m, dir, "transformer", NULL, &w, err)) ||
+        (st = zt_dit_new(&m->dit, be, &m->cfg.dit, w, 0, err)))
+        goto fail;
+    if (be->vt->host_memory)
+        m->w[1] = w;
+    else
+        zt_weights_free(w);
+    w = NULL;
+    if (progress)
+        progress(ud, "vae", 3, 4);
+    if ((st = open_component(m, dir, "vae", NULL, &w, err)) ||
+        (st = zt_vae_new(&m->vae, be, &m->cfg.vae, w, 0, err)))
+        goto fail;
+    if (be->vt->host_memory)
+        m->w[2] = w;
+    else
+        zt_weights_free(w);
+    w = NULL;
+    if (progress)
+        progress(ud, "done", 4, 4);
+    *out = m;
+    return ZT_OK;
+fail:
+    zt_weights_free(w);
+    zt_model_free(m);
+    return st;
+}
+
+zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
+                                  const zt_model_config *cfg, const char *tokenizer_path,
+                                  zt_err *err)
+{
+    *out = NULL;
+    zt_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    m->be = be;
+    m->synthetic = 1;
+    if (cfg)
+        m->cfg = *cfg;
+    else
+        zt_model_config_full(&m->cfg);
+    zt_status st = ZT_OK;
+    if (tokenizer_path && (st = zt_tokenizer_new(&m->tok, tokenizer_path, err)))
+        goto fail;
+    if ((st = zt_textenc_new(&m->te, be, &m->cfg.te, NULL, seed, 0, err)) ||
+        (st = zt_dit_new(&m->dit, be, &m->cfg.dit, NULL, seed, err)) ||
+        (st = zt_vae_new(&m->vae, be, &m->cfg.vae, NULL, seed, err)))
+        goto fail;
+    *out = m;
+    return ZT_OK;
+fail:
+    zt_model_free(m);
+    return st;
+}
+
+void zt_model_free(zt_model *m)
+{
+    if (!m)
+        return;
+    zt_textenc_free(m->te);
+    zt_dit_free(m->dit);
+    zt_vae_free(m->vae);
+    for (int i = 0; i < 3; i++)
+        zt_weights_free(m->w[i]);
+    zt_tokenizer_free(m->tok);
+    free(m);
+}
+
+size_t zt_model_weight_bytes(const zt_model *m)
+{
+    return zt_textenc_weight_bytes(m->te) + zt_dit_weight_bytes(m->dit) +
+           zt_vae_weight_bytes(m->vae);
+}
+
+static int nearest16(int v)
+{
+    int r = (v + 8) / 16 * 16;
+    return r < 16 ? 16 : r > ZT_SIDE_MAX ? ZT_SIDE_MAX : r;
+}
+
+zt_status zt_job_params_check(const zt_job_params *p, zt_err *err)
+{
+    if (p->width <= 0 || p->height <= 0 || p->width % 16 || p->height % 16 ||
+        p->width > ZT_SIDE_MAX || p->height > ZT_SIDE_MAX)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "size %dx%d is not valid: width and height must be multiples of 16 "
+                       "between 16 and %d (nearest valid size: %dx%d)",
+                       p->width, p->height, ZT_SIDE_MAX, nearest16(p->width),
+                       nearest16(p->height));
+    if (p->steps < 1 || p->steps > ZT_STEPS_MAX)
+        return zt_fail(err, ZT_ERR_INVALID, "steps must be between 1 and %d (got %d)",
+                       ZT_STEPS_MAX, p->steps);
+    if (!(p->guidance >= 0.0f) || !isfinite(p->guidance))
+        return zt_fail(err, ZT_ERR_INVALID, "guidance must be a number >= 0");
+    if (!p->prompt)
+        return zt_fail(err, ZT_ERR_INVALID, "no prompt");
+    return ZT_OK;
+}
+
+typedef struct job_tensors {
+    zt_tensor cap, neg;        /* [L, Hte], [Ln, Hte] */
+    zt_tensor x, pred, predn;  /* F32 [C, h, w] */
+    zt_tensor image;           /* F32 [3, H, W] */
+} job_tensors;
+
+static zt_status carve_persistent(zt_arena *a, const zt_model_config *c, zt_dtype act,
+                                  const zt_job_params *p, int L, int Ln, job_tensors *t,
+                                  zt_err *err)
+{
+    const int s = zt_vae_scale(&c->vae), C = c->vae.latent_channels;
+    const int64_t h = p->height / s, w = p->width / s;
+    zt_status st;
+    memset(t, 0, sizeof *t);
+    if ((st = zt_arena_tensor(a, &t->cap, act, 2, (int64_t[]){L, c->te.hidden}, err)) ||
+        (Ln > 0 && (st = zt_arena_tensor(a, &t->neg, act, 2, (int64_t[]){Ln, c->te.hidden}, err))) ||
+        (st = zt_arena_tensor(a, &t->x, ZT_F32, 3, (int64_t[]){C, h, w}, err)) ||
+        (st = zt_arena_tensor(a, &t->pred, ZT_F32, 3, (int64_t[]){C, h, w}, err)) ||
+        (Ln > 0 && (st = zt_arena_tensor(a, &t->predn, ZT_F32, 3, (int64_t[]){C, h, w}, err))) ||
+        (st = zt_arena_tensor(a, &t->image, ZT_F32, 3,
+                              (int64_t[]){c->vae.out_channels, p->height, p->width}, err)))
+        return st;
+    return ZT_OK;
+}
+
+size_t zt_pipeline_plan(const zt_model_config *c, zt_dtype act, const zt_job_params *p,
+                        int L, int Ln)
+{
+    if (L <= 0)
+        L = ZT_TOKENIZER_MAX_IDS;
+    if (p->guidance > 0.0f && Ln <= 0)
+        Ln = ZT_TOKENIZER_MAX_IDS;
+    if (p->guidance <= 0.0f)
+        Ln = 0;
+    zt_arena a;
+    job_tensors t;
+    zt_arena_measure(&a);
+    carve_persistent(&a, c, act, p, L, Ln, &t, NULL);
+    const int s = zt_vae_scale(&c->vae);
+    const int h = p->height / s, w = p->width / s;
+    size_t te = zt_textenc_scratch_bytes(&c->te, L > Ln ? L : Ln);
+    int lens[2] = {L, Ln};
+    size_t dit = zt_dit_job_bytes(&c->dit, act, h, w, lens, Ln > 0 ? 2 : 1);
+    size_t vae = zt_vae_scratch_bytes(&c->vae, act, h, w);
+    size_t peak = te > dit ? te : dit;
+    if (vae > peak)
+        peak = vae;
+    return a.peak + peak;
+}
+
+zt_status zt_pipeline_tokenize(const zt_model *m, const char *prompt, int32_t *ids, int *n,
+                               int *truncated, zt_err *err)
+{
+    if (!m->tok)
+        return zt_fail(err, ZT_ERR_MISSING, "no tokenizer loaded");
+    size_t len = strlen(prompt);
+    zt_status st = zt_tokenizer_encode_chat(m->tok, prompt, len, ids, n, err);
+    if (st != ZT_OK || !truncated)
+        return st;
+    /* Was anything cut? Compare the prompt's own length plus what the
+     * template alone takes with the limit. */
+    int32_t *all = NULL, tmpl[ZT_TOKENIZER_MAX_IDS];
+    size_t n_all = 0;
+    int n_tmpl = 0;
+    *truncated = 0;
+    if (*n == ZT_TOKENIZER_MAX_IDS &&
+        zt_tokenizer_encode(m->tok, prompt, len, &all, &n_all, NULL) == ZT_OK &&
+        zt_tokenizer_encode_chat(m->tok, "", 0, tmpl, &n_tmpl, NULL) == ZT_OK)
+        *truncated = n_all + (size_t)n_tmpl > (size_t)ZT_TOKENIZER_MAX_IDS;
+    free(all);
+    return ZT_OK;
+}
+
+static void tap_named(const zt_run_hooks *hk, const char *name, const zt_tensor *t)
+{
+    if (hk && hk->tap)
+        hk->tap(hk->ud, name, t);
+}
+
+zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hooks *hk,
+                          uint8_t **rgb, zt_timings *tm, zt_err *err)
+{
+    zt_backend *be = m->be;
+    const zt_model_config *c = &m->cfg;
+    zt_timings local;
+    if (!tm)
+        tm = &local;
+    memset(tm, 0, sizeof *tm);
+    *rgb = NULL;
+    zt_status st = zt_job_params_check(p, err);
+    if (st != ZT_OK)
+        return st;
+    const int s = zt_vae_scale(&c->vae), C = c->vae.latent_channels;
+    const int h = p->height / s, w = p->width / s;
+    const int cfg_on = p->guidance > 0.0f;
+    double t_start = now_ms();
+
+    int32_t ids[ZT_TOKENIZER_MAX_IDS], nids[ZT_TOKENIZER_MAX_IDS];
+    int L = 0, Ln = 0;
+    if ((st = zt_pipeline_tokenize(m, p->prompt, ids, &L, &tm->prompt_truncated, err)))
+        return st;
+    if (cfg_on &&
+        (st = zt_pipeline_tokenize(m, p->negative ? p->negative : "", nids, &Ln, NULL, err)))
+        return st;
+    tm->prompt_tokens = L;
+
+    zt_arena arena = {0};
+    zt_schedule sched = {0};
+    float *host = NULL;
+    size_t bytes = zt_pipeline_plan(c, be->act_dtype, p, L, Ln);
+    if ((st = zt_arena_init(&arena, be, bytes, err)))
+        return st;
+    job_tensors jt;
+    if ((st = carve_persistent(&arena, c, be->act_dtype, p, L, Ln, &jt, err)))
+        goto done;
+    size_t mark = zt_arena_mark(&arena);
+
+    /* 1. captions */
+    double t0 = now_ms();
+    if ((st = zt_textenc_encode(m->te, ids, L, -1, 0, &arena, &jt.cap, NULL, NULL, err)))
+        goto done;
+    if (cfg_on &&
+        (st = zt_textenc_encode(m->te, nids, Ln, -1, 0, &arena, &jt.neg, NULL, NULL, err)))
+        goto done;
+    tm->encode_ms = now_ms() - t0;
+    tap_named(hk, "prompt_embeds", &jt.cap);
+    if (cfg_on)
+        tap_named(hk, "negative_embeds", &jt.neg);
+
+    /* 2. the DiT job: scratch and refined captions, once */
+    zt_dit_job job;
+    int lens[2] = {L, Ln};
+    if ((st = zt_dit_job_carve(&job, m->dit, &arena, h, w, lens, cfg_on ? 2 : 1, err)) ||
+        (st = zt_dit_job_set_caption(&job, 0, &jt.cap, NULL, NULL, err)) ||
+        (cfg_on && (st = zt_dit_job_set_caption(&job, 1, &jt.neg, NULL, NULL, err))))
+        goto done;
+
+    /* 3. noise, as torch.randn with a generator seeded with the seed */
+    size_t nlat = (size_t)C * h * w;
+    host = malloc(2 * nlat * sizeof(float));
+    if (!host) {
+        st = zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    zt_rng rng;
+    zt_rng_init(&rng, p->rng, p->seed, ZT_RNG_SM_COUNT_DEFAULT, ZT_RNG_THREADS_PER_SM_DEFAULT);
+    if ((st = zt_rng_randn(&rng, host, (int64_t)nlat, err)) ||
+        (st = zt_backend_upload(be, &jt.x, host, err)))
+        goto done;
+    tap_named(hk, "noise", &jt.x);
+    if ((st = zt_schedule_init(&sched, p->steps, c->sched.shift, 0, err)))
+        goto done;
+
+    /* 4. denoising: x += (sigma[i+1] - sigma[i]) * (-pred); nothing is
+     * allocated in here */
+    for (int i = 0; i < p->steps; i++) {
+        double ts = now_ms();
+        zt_dit_forward(&job, 0, &jt.x, sched.model_t[i], &jt.pred, NULL, NULL);
+        if (cfg_on) {
+            /* pred = pos + g (pos - neg) = (1 + g) pos - g neg */
+            zt_dit_forward(&job, 1, &jt.x, sched.model_t[i], &jt.predn, NULL, NULL);
+            zt_op_scale_add(be, &jt.pred, &jt.pred, 1.0f + p->guidance, 0.0f);
+            zt_op_axpy(be, &jt.pred, -p->guidance, &jt.predn);
+        }
+        float dt = sched.sigmas[i + 1] - sched.sigmas[i];
+        zt_op_axpy(be, &jt.x, -dt, &jt.pred);
+        if ((st = zt_backend_sync(be, err)))
+            goto done;
+        tm->step_ms[i] = now_ms() - ts;
+        tm->steps = i + 1;
+        if (hk && hk->tap) {
+            char name[32];
+            snprintf(name, sizeof name, "latents.step%d", i);
+            hk->tap(hk->ud, name, &jt.x);
+        }
+        if (hk && hk->on_step) {
+            const float *x0 = NULL;
+            if (hk->want_latents) {
+                /* predicted clean latent: x0 = x_{i+1} + sigma_{i+1} * pred */
+                float *xh = host, *ph = host + nlat;
+                if ((st = zt_backend_download(be, xh, &jt.x, err)) ||
+                    (st = zt_backend_download(be, ph, &jt.pred, err)))
+                    goto done;
+                for (size_t k = 0; k < nlat; k++)
+                    ph[k] = xh[k] + sched.sigmas[i + 1] * ph[k];
+                x0 = ph;
+            }
+            if (hk->on_step(hk->ud, i + 1, p->steps, tm->step_ms[i], x0, C, h, w)) {
+                st = zt_fail(err, ZT_ERR_CANCELLED, "cancelled after step %d of %d", i + 1,
+                             p->steps);
+                goto done;
+            }
+        }
+    }
+
+    /* 5. decode; the DiT's space is free again */
+    zt_arena_reset(&arena, mark);
+    t0 = now_ms();
+    if ((st = zt_vae_decode(m->vae, &jt.x, 1, &arena, &jt.image, NULL, NULL, err)))
+        goto done;
+    tap_named(hk, "decoded", &jt.image);
+    size_t npx = (size_t)p->width * p->height;
+    float *planar = malloc(3 * npx * sizeof(float));
+    uint8_t *out = malloc(3 * npx);
+    if (!planar || !out) {
+        free(planar);
+        free(out);
+        st = zt_fail(err, ZT_ERR_NOMEM, "out of memory for a %dx%d image", p->width, p->height);
+        goto done;
+    }
+    if ((st = zt_backend_download(be, planar, &jt.image, err))) {
+        free(planar);
+        free(out);
+        goto done;
+    }
+    zt_vae_to_rgb8(planar, p->height, p->width, out);
+    free(planar);
+    tm->decode_ms = now_ms() - t0;
+    *rgb = out;
+done:
+    tm->total_ms = now_ms() - t_start;
+    free(host);
+    zt_schedule_free(&sched);
+    zt_arena_free(&arena);
+    return st;
+}

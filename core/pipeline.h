@@ -1,0 +1,95 @@
+/*
+ * pipeline.h - text -> image: tokenizer, text encoder, DiT with the Euler
+ * schedule, VAE decoder, on one backend.
+ *
+ * zt_model owns the loaded components (weights resident in backend memory).
+ * zt_pipeline_run generates one image: it plans the job's activation arena
+ * up front (zt_pipeline_plan), allocates it once, and allocates nothing in
+ * the denoising loop. One thread at a time per model.
+ */
+#ifndef ZT_PIPELINE_H
+#define ZT_PIPELINE_H
+
+#include <stdint.h>
+
+#include "backend.h"
+#include "config.h"
+#include "dit.h"
+#include "rng.h"
+#include "scheduler.h"
+#include "safetensors.h"
+#include "textenc.h"
+#include "tokenizer.h"
+#include "vae.h"
+
+typedef struct zt_model {
+    zt_backend *be;          /* borrowed */
+    zt_model_config cfg;
+    zt_tokenizer *tok;       /* NULL with synthetic weights and no tokenizer */
+    zt_textenc *te;
+    zt_dit *dit;
+    zt_vae *vae;
+    int synthetic;
+    zt_weights *w[3];        /* file mappings kept while host backends read them */
+} zt_model;
+
+/* Where a load is: a component name and bytes done / total, for progress. */
+typedef void (*zt_load_progress_fn)(void *ud, const char *component, int index, int count);
+
+/* Load the model in dir onto be. */
+zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
+                        zt_load_progress_fn progress, void *ud, zt_err *err);
+/* Full-size published configs with synthetic weights of the given seed.
+ * If tokenizer_path is not NULL, that tokenizer.json is loaded too. */
+zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
+                                  const zt_model_config *cfg, const char *tokenizer_path,
+                                  zt_err *err);
+void zt_model_free(zt_model *m);
+size_t zt_model_weight_bytes(const zt_model *m);
+
+typedef struct zt_job_params {
+    const char *prompt;      /* UTF-8 */
+    const char *negative;    /* UTF-8 or NULL; used only when guidance > 0 */
+    int width, height;       /* pixels, multiples of 16 */
+    int steps;
+    float guidance;          /* 0: off (the Turbo default) */
+    uint64_t seed;
+    zt_rng_kind rng;
+} zt_job_params;
+
+/* Check sizes and steps; the message suggests the nearest valid size. */
+zt_status zt_job_params_check(const zt_job_params *p, zt_err *err);
+
+/* Arena bytes a job needs (the caption lengths at their 512-token maximum
+ * when not known). */
+size_t zt_pipeline_plan(const zt_model_config *cfg, zt_dtype act, const zt_job_params *p,
+                        int cap_len, int neg_len);
+
+typedef struct zt_timings {
+    double encode_ms, decode_ms, total_ms;
+    double step_ms[ZT_STEPS_MAX];
+    int steps;
+    int prompt_tokens, prompt_truncated;
+} zt_timings;
+
+/* Called after each step with the step's time. latent is the F32 [C, h, w]
+ * latent after the step in host memory and x0 the predicted clean latent,
+ * both valid only during the call and only when want_latents is set.
+ * Return non-zero to cancel (the run stops with ZT_ERR_CANCELLED). */
+typedef struct zt_run_hooks {
+    int (*on_step)(void *ud, int step, int total, double ms, const float *x0, int C, int h,
+                   int w);
+    int want_latents;
+    zt_tap_fn tap;           /* tests: "prompt_embeds", "noise", "latents.stepK", "decoded" */
+    void *ud;
+} zt_run_hooks;
+
+/* Run a job. *rgb receives a malloc'd [height, width, 3] image on success. */
+zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hooks *hooks,
+                          uint8_t **rgb, zt_timings *tm, zt_err *err);
+
+/* Encode a prompt with the chat template into ids[ZT_TOKENIZER_MAX_IDS]. */
+zt_status zt_pipeline_tokenize(const zt_model *m, const char *prompt, int32_t *ids, int *n,
+                               int *truncated, zt_err *err);
+
+#endif

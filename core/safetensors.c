@@ -1,0 +1,705 @@
+/*
+ * safetensors.c - validated, mmapped safetensors files (see safetensors.h).
+ *
+ * File layout: u64 little-endian header length n, n bytes of JSON, then the
+ * data area. The JSON is an object mapping tensor names to
+ * {"dtype", "shape", "data_offsets": [begin, end]} with offsets relative to
+ * the data area, plus an optional "__metadata__" object we ignore.
+ *
+ * Nothing in a file is trusted: every number is range-checked and every size
+ * product is overflow-checked before a view into the mapping is made.
+ */
+#include "safetensors.h"
+
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* Index files are small JSON; refuse anything absurd before reading it. */
+#define INDEX_MAX_BYTES (64u << 20)
+/* JSON numbers are doubles: integers above 2^53 are not exact. */
+#define JSON_INT_MAX 9007199254740992.0
+
+/* ---- parsing one file ---------------------------------------------------- */
+
+static int dtype_from_name(const char *s, zt_dtype *out)
+{
+    for (int i = 0; i < ZT_DTYPE_COUNT; i++) {
+        if (!strcmp(s, zt_dtype_name((zt_dtype)i))) {
+            *out = (zt_dtype)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A JSON number that is a non-negative integer exactly representable. */
+static int json_uint(const cJSON *j, uint64_t *out)
+{
+    if (!cJSON_IsNumber(j))
+        return 0;
+    double d = j->valuedouble;
+    if (!(d >= 0) || d > JSON_INT_MAX || d != floor(d))
+        return 0;
+    *out = (uint64_t)d;
+    return 1;
+}
+
+static int cmp_entry_name(const void *a, const void *b)
+{
+    return strcmp(((const zt_st_entry *)a)->name, ((const zt_st_entry *)b)->name);
+}
+
+/* For the overlap check: entries with their offsets, sorted by begin. */
+typedef struct span {
+    size_t begin, end;
+    int idx;
+} span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+void zt_st_entries_free(zt_st_entry *entries, int count)
+{
+    if (!entries)
+        return;
+    for (int i = 0; i < count; i++)
+        free(entries[i].name);
+    free(entries);
+}
+
+/* Parse one {dtype, shape, data_offsets} object into e (name set by caller).
+ * data/dlen is the data area; sp receives the byte range. */
+static zt_status parse_tensor(const cJSON *obj, const char *name, const uint8_t *data,
+                              size_t dlen, const char *what, zt_st_entry *e, span *sp,
+                              zt_err *err)
+{
+    if (!cJSON_IsObject(obj))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: tensor '%s': header entry is not an object",
+                       what, name);
+    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(obj, "shape");
+    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(obj, "data_offsets");
+    if (!cJSON_IsString(jd))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: tensor '%s': missing or non-string dtype",
+                       what, name);
+    if (!cJSON_IsArray(js))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: tensor '%s': missing or non-array shape",
+                       what, name);
+    if (!cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2)
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets must be an array of 2 integers", what,
+                       name);
+    zt_dtype dt;
+    if (!dtype_from_name(jd->valuestring, &dt))
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype '%s'",
+                       what, name, jd->valuestring);
+    int ndim = cJSON_GetArraySize(js);
+    if (ndim > ZT_MAX_DIMS)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: tensor '%s': rank %d exceeds %d", what,
+                       name, ndim, ZT_MAX_DIMS);
+    int64_t shape[ZT_MAX_DIMS];
+    size_t nbytes = zt_dtype_size(dt);
+    int k = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, js)
+    {
+        uint64_t d;
+        if (!json_uint(it, &d))
+            return zt_fail(err, ZT_ERR_FORMAT,
+                           "%s: tensor '%s': shape[%d] is not a non-negative integer", what,
+                           name, k);
+        if (!zt_mul_ok(nbytes, (size_t)d, &nbytes) || d > (uint64_t)INT64_MAX)
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: tensor '%s': shape size overflows", what,
+                           name);
+        shape[k++] = (int64_t)d;
+    }
+    uint64_t b, en;
+    if (!json_uint(cJSON_GetArrayItem(jo, 0), &b) || !json_uint(cJSON_GetArrayItem(jo, 1), &en))
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets must be non-negative integers", what,
+                       name);
+    if (b > en)
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets begin %llu > end %llu", what, name,
+                       (unsigned long long)b, (unsigned long long)en);
+    if (en > dlen)
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "%s: tensor '%s': data_offsets end %llu past the data area (%zu bytes)",
+                       what, name, (unsigned long long)en, dlen);
+    if (en - b != nbytes)
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "%s: tensor '%s': %s shape needs %zu bytes but data_offsets span %llu",
+                       what, name, zt_dtype_name(dt), nbytes, (unsigned long long)(en - b));
+    e->t = zt_tensor_make(dt, ndim, shape, (void *)(data + b));
+    e->nbytes = nbytes;
+    e->file = 0;
+    sp->begin = (size_t)b;
+    sp->end = (size_t)en;
+    return ZT_OK;
+}
+
+zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
+                      zt_st_entry **entries, int *count, zt_err *err)
+{
+    *entries = NULL;
+    *count = 0;
+    if (len < 8)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: file too short (%zu bytes) for a header",
+                       what, len);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | buf[i];
+    if (hlen > len - 8)
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "%s: header length %llu past the end of the file (%zu bytes)", what,
+                       (unsigned long long)hlen, len);
+    if (hlen < 2)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: header length %llu too short for JSON", what,
+                       (unsigned long long)hlen);
+    const char *json = (const char *)buf + 8;
+    const uint8_t *data = buf + 8 + hlen;
+    size_t dlen = len - 8 - (size_t)hlen;
+
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
+    if (!root) {
+        size_t at = end && end >= json ? (size_t)(end - json) : 0;
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: header is not valid JSON (near byte %zu)",
+                       what, at + 8);
+    }
+    /* The writer pads the header with spaces; anything else is garbage. */
+    for (const char *p = end; p && p < json + hlen; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\0') {
+            cJSON_Delete(root);
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: trailing bytes after the JSON header",
+                           what);
+        }
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: header is not a JSON object", what);
+    }
+
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, root) n++;
+    zt_st_entry *e = calloc((size_t)n + 1, sizeof *e);
+    span *sp = calloc((size_t)n + 1, sizeof *sp);
+    zt_status st = ZT_OK;
+    int k = 0;
+    if (!e || !sp) {
+        st = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory for %d header entries", what, n);
+        goto fail;
+    }
+    cJSON_ArrayForEach(it, root)
+    {
+        const char *name = it->string ? it->string : "";
+        if (!strcmp(name, "__metadata__"))
+            continue;
+        st = parse_tensor(it, name, data, dlen, what, &e[k], &sp[k], err);
+        if (st)
+            goto fail;
+        e[k].name = strdup(name);
+        if (!e[k].name) {
+            st = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+            goto fail;
+        }
+        sp[k].idx = k;
+        k++;
+    }
+
+    /* Non-overlapping: sorted by begin, each must end before the next begins.
+     * Empty tensors occupy nothing and cannot overlap. */
+    qsort(sp, (size_t)k, sizeof *sp, cmp_span);
+    int prev = -1;
+    for (int i = 0; i < k; i++) {
+        if (sp[i].begin == sp[i].end)
+            continue;
+        if (prev >= 0 && sp[i].begin < sp[prev].end) {
+            st = zt_fail(err, ZT_ERR_FORMAT,
+                         "%s: tensors '%s' and '%s' have overlapping data_offsets", what,
+                         e[sp[prev].idx].name, e[sp[i].idx].name);
+            goto fail;
+        }
+        prev = i;
+    }
+    /* cJSON keeps duplicate keys as separate members. */
+    qsort(e, (size_t)k, sizeof *e, cmp_entry_name);
+    for (int i = 1; i < k; i++) {
+        if (!strcmp(e[i - 1].name, e[i].name)) {
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: duplicate tensor name '%s'", what,
+                         e[i].name);
+            goto fail;
+        }
+    }
+    free(sp);
+    cJSON_Delete(root);
+    *entries = e;
+    *count = k;
+    return ZT_OK;
+fail:
+    free(sp);
+    zt_st_entries_free(e, k);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ---- mapping files -------------------------------------------------------- */
+
+typedef struct mapping {
+    char *path;
+    const uint8_t *buf;
+    size_t len;
+} mapping;
+
+static zt_status map_file(mapping *m, const char *path, zt_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->path = strdup(path);
+    if (!m->path)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO, "%s: cannot open: %s",
+                       path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return zt_fail(err, ZT_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_IO, "%s: not a regular file", path);
+    }
+    if (sb.st_size < 8) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: file too short (%lld bytes) for a header",
+                       path, (long long)sb.st_size);
+    }
+    if ((uint64_t)sb.st_size > SIZE_MAX) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_TOO_BIG, "%s: file too large to map", path);
+    }
+    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return zt_fail(err, ZT_ERR_IO, "%s: mmap failed: %s", path, strerror(e));
+    m->buf = p;
+    m->len = (size_t)sb.st_size;
+    return ZT_OK;
+}
+
+static void unmap_file(mapping *m)
+{
+    if (m->buf)
+        munmap((void *)m->buf, m->len);
+    free(m->path);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- standalone file ------------------------------------------------------ */
+
+struct zt_st_file {
+    mapping map;
+    zt_st_entry *entries; /* sorted by name */
+    int count;
+};
+
+static const zt_st_entry *find_sorted(const zt_st_entry *e, int n, const char *name)
+{
+    zt_st_entry key = {.name = (char *)name};
+    return bsearch(&key, e, (size_t)n, sizeof *e, cmp_entry_name);
+}
+
+zt_status zt_st_file_open(zt_st_file **out, const char *path, zt_err *err)
+{
+    *out = NULL;
+    zt_st_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", path);
+    zt_status st = map_file(&f->map, path, err);
+    if (!st)
+        st = zt_st_parse(f->map.buf, f->map.len, path, &f->entries, &f->count, err);
+    if (st) {
+        zt_st_file_close(f);
+        return st;
+    }
+    *out = f;
+    return ZT_OK;
+}
+
+void zt_st_file_close(zt_st_file *f)
+{
+    if (!f)
+        return;
+    zt_st_entries_free(f->entries, f->count);
+    unmap_file(&f->map);
+    free(f);
+}
+
+const zt_st_entry *zt_st_file_find(const zt_st_file *f, const char *name)
+{
+    return find_sorted(f->entries, f->count, name);
+}
+
+int zt_st_file_count(const zt_st_file *f)
+{
+    return f->count;
+}
+
+const zt_st_entry *zt_st_file_at(const zt_st_file *f, int i)
+{
+    return i >= 0 && i < f->count ? &f->entries[i] : NULL;
+}
+
+/* ---- a component directory ------------------------------------------------ */
+
+struct zt_weights {
+    char *dir;
+    mapping *files;
+    int n_files;
+    zt_st_entry *entries; /* all files, canonical names, sorted by name */
+    int count;
+    uint64_t total_bytes;
+    int64_t index_total;
+};
+
+void zt_weights_free(zt_weights *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < w->n_files; i++)
+        unmap_file(&w->files[i]);
+    free(w->files);
+    zt_st_entries_free(w->entries, w->count);
+    free(w->dir);
+    free(w);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Finds the index file, else the single safetensors file, in dir. On success
+ * *index or *single (malloc'd file name, not path) is set. */
+static zt_status scan_dir(const char *dir, char **index, char **single, zt_err *err)
+{
+    *index = *single = NULL;
+    DIR *d = opendir(dir);
+    if (!d)
+        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
+                       "%s: cannot open directory: %s", dir, strerror(errno));
+    int n_index = 0, n_single = 0;
+    zt_status st = ZT_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        char **slot = NULL;
+        if (ends_with(nm, ".safetensors.index.json")) {
+            n_index++;
+            slot = index;
+        } else if (ends_with(nm, ".safetensors")) {
+            n_single++;
+            slot = single;
+        }
+        if (slot && !*slot) {
+            *slot = strdup(nm);
+            if (!*slot) {
+                st = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", dir);
+                break;
+            }
+        }
+    }
+    closedir(d);
+    if (!st && n_index > 1)
+        st = zt_fail(err, ZT_ERR_FORMAT, "%s: %d *.safetensors.index.json files, expected one",
+                     dir, n_index);
+    if (!st && !n_index && n_single == 0)
+        st = zt_fail(err, ZT_ERR_MISSING, "%s: no *.safetensors file", dir);
+    if (!st && !n_index && n_single > 1)
+        st = zt_fail(err, ZT_ERR_FORMAT,
+                     "%s: %d *.safetensors files and no *.safetensors.index.json", dir,
+                     n_single);
+    if (st || n_index) {
+        free(*single);
+        *single = NULL;
+    }
+    if (st) {
+        free(*index);
+        *index = NULL;
+    }
+    return st;
+}
+
+/* Shard names come from an untrusted file: a plain name in dir, nothing else. */
+static int plain_file_name(const char *s)
+{
+    return s[0] && !strchr(s, '/') && !strchr(s, '\\') && strcmp(s, ".") && strcmp(s, "..") &&
+           !strstr(s, "..");
+}
+
+static zt_status add_file(zt_weights *w, const char *name, zt_err *err)
+{
+    mapping *nf = realloc(w->files, ((size_t)w->n_files + 1) * sizeof *nf);
+    if (!nf)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", w->dir);
+    w->files = nf;
+    char *path = join(w->dir, name);
+    if (!path)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", w->dir);
+    zt_status st = map_file(&w->files[w->n_files], path, err);
+    free(path);
+    w->n_files++; /* even on failure, so free() releases the path */
+    return st;
+}
+
+/* Parses file fi and appends its entries with canonical names. */
+static zt_status add_entries(zt_weights *w, int fi, const char *strip, zt_err *err)
+{
+    mapping *m = &w->files[fi];
+    zt_st_entry *e;
+    int n;
+    zt_status st = zt_st_parse(m->buf, m->len, m->path, &e, &n, err);
+    if (st)
+        return st;
+    zt_st_entry *all = realloc(w->entries, ((size_t)w->count + (size_t)n + 1) * sizeof *all);
+    if (!all) {
+        zt_st_entries_free(e, n);
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", m->path);
+    }
+    w->entries = all;
+    size_t sl = strip ? strlen(strip) : 0;
+    for (int i = 0; i < n; i++) {
+        if (sl && !strncmp(e[i].name, strip, sl))
+            memmove(e[i].name, e[i].name + sl, strlen(e[i].name + sl) + 1);
+        e[i].file = fi;
+        w->entries[w->count++] = e[i];
+        w->total_bytes += e[i].nbytes;
+    }
+    free(e); /* names moved into w->entries */
+    return ZT_OK;
+}
+
+/* Reads the index; opens each shard it names, in order of first mention. */
+static zt_status open_index(zt_weights *w, const char *index_name, const char *strip,
+                            zt_err *err)
+{
+    char *path = join(w->dir, index_name);
+    char *text = NULL;
+    size_t len = 0;
+    cJSON *root = NULL;
+    zt_status st = ZT_OK;
+    if (!path)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", w->dir);
+    st = zt_read_file(path, INDEX_MAX_BYTES, &text, &len, err);
+    if (st)
+        goto done;
+    root = cJSON_ParseWithLength(text, len);
+    if (!root || !cJSON_IsObject(root)) {
+        st = zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", path);
+        goto done;
+    }
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    const cJSON *ts = cJSON_IsObject(meta) ? cJSON_GetObjectItemCaseSensitive(meta, "total_size")
+                                           : NULL;
+    uint64_t total;
+    if (ts && json_uint(ts, &total))
+        w->index_total = (int64_t)total;
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(map)) {
+        st = zt_fail(err, ZT_ERR_FORMAT, "%s: key 'weight_map' missing or not an object", path);
+        goto done;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, map)
+    {
+        if (!cJSON_IsString(it)) {
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: weight_map['%s'] is not a string", path,
+                         it->string);
+            goto done;
+        }
+        if (!plain_file_name(it->valuestring)) {
+            st = zt_fail(err, ZT_ERR_FORMAT,
+                         "%s: weight_map['%s'] names '%s', not a plain file name", path,
+                         it->string, it->valuestring);
+            goto done;
+        }
+    }
+    /* Open the shards, each once. */
+    cJSON_ArrayForEach(it, map)
+    {
+        int seen = 0;
+        for (int i = 0; i < w->n_files && !seen; i++) {
+            const char *base = strrchr(w->files[i].path, '/');
+            seen = !strcmp(base ? base + 1 : w->files[i].path, it->valuestring);
+        }
+        if (seen)
+            continue;
+        st = add_file(w, it->valuestring, err);
+        if (st) {
+            if (st == ZT_ERR_MISSING)
+                st = zt_fail(err, ZT_ERR_MISSING, "%s: shard '%s' named in %s is missing",
+                             w->dir, it->valuestring, index_name);
+            goto done;
+        }
+        st = add_entries(w, w->n_files - 1, strip, err);
+        if (st)
+            goto done;
+    }
+    /* Every mapped tensor must be in the shard the index names. */
+    qsort(w->entries, (size_t)w->count, sizeof *w->entries, cmp_entry_name);
+    size_t sl = strip ? strlen(strip) : 0;
+    cJSON_ArrayForEach(it, map)
+    {
+        const char *nm = it->string;
+        if (sl && !strncmp(nm, strip, sl))
+            nm += sl;
+        const zt_st_entry *e = find_sorted(w->entries, w->count, nm);
+        const char *base = e ? strrchr(w->files[e->file].path, '/') : NULL;
+        if (!e || strcmp(base ? base + 1 : w->files[e->file].path, it->valuestring)) {
+            st = zt_fail(err, ZT_ERR_MISSING, "%s/%s: tensor '%s' (listed in %s) not found",
+                         w->dir, it->valuestring, it->string, index_name);
+            goto done;
+        }
+    }
+done:
+    cJSON_Delete(root);
+    free(text);
+    free(path);
+    return st;
+}
+
+zt_status zt_weights_open(zt_weights **out, const char *dir, const char *strip_prefix,
+                          zt_err *err)
+{
+    *out = NULL;
+    zt_weights *w = calloc(1, sizeof *w);
+    if (!w)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", dir);
+    w->index_total = -1;
+    w->dir = strdup(dir);
+    char *index = NULL, *single = NULL;
+    zt_status st = w->dir ? scan_dir(dir, &index, &single, err)
+                          : zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", dir);
+    if (!st && index) {
+        st = open_index(w, index, strip_prefix, err);
+    } else if (!st) {
+        st = add_file(w, single, err);
+        if (!st)
+            st = add_entries(w, 0, strip_prefix, err);
+    }
+    free(index);
+    free(single);
+    if (!st) {
+        qsort(w->entries, (size_t)w->count, sizeof *w->entries, cmp_entry_name);
+        for (int i = 1; i < w->count; i++) {
+            if (!strcmp(w->entries[i - 1].name, w->entries[i].name)) {
+                st = zt_fail(err, ZT_ERR_FORMAT,
+                             "%s: tensor '%s' appears twice (in %s and %s)", dir,
+                             w->entries[i].name, w->files[w->entries[i - 1].file].path,
+                             w->files[w->entries[i].file].path);
+                break;
+            }
+        }
+    }
+    if (st) {
+        zt_weights_free(w);
+        return st;
+    }
+    *out = w;
+    return ZT_OK;
+}
+
+int zt_weights_count(const zt_weights *w)
+{
+    return w->count;
+}
+
+const zt_st_entry *zt_weights_at(const zt_weights *w, int i)
+{
+    return i >= 0 && i < w->count ? &w->entries[i] : NULL;
+}
+
+const zt_st_entry *zt_weights_find(const zt_weights *w, const char *name)
+{
+    return find_sorted(w->entries, w->count, name);
+}
+
+const char *zt_weights_file(const zt_weights *w, int file)
+{
+    return file >= 0 && file < w->n_files ? w->files[file].path : "?";
+}
+
+const char *zt_weights_dir(const zt_weights *w)
+{
+    return w->dir;
+}
+
+int zt_weights_file_count(const zt_weights *w)
+{
+    return w->n_files;
+}
+
+uint64_t zt_weights_total_bytes(const zt_weights *w)
+{
+    return w->total_bytes;
+}
+
+int64_t zt_weights_index_total_size(const zt_weights *w)
+{
+    return w->index_total;
+}
+
+static void shape_to_str(int ndim, const int64_t *shape, char *buf, size_t n)
+{
+    zt_tensor t = {.ndim = ndim};
+    for (int i = 0; i < ndim && i < ZT_MAX_DIMS; i++)
+        t.shape[i] = shape[i];
+    zt_shape_str(&t, buf, n);
+}
+
+zt_status zt_weights_get(const zt_weights *w, const char *name, int ndim,
+                         const int64_t *shape, zt_tensor *out, zt_err *err)
+{
+    const zt_st_entry *e = zt_weights_find(w, name);
+    if (!e)
+        return zt_fail(err, ZT_ERR_MISSING, "%s: tensor '%s' not found", w->dir, name);
+    if (!zt_shape_eq(&e->t, ndim, shape)) {
+        char want[96], got[96];
+        shape_to_str(ndim, shape, want, sizeof want);
+        zt_shape_str(&e->t, got, sizeof got);
+        return zt_fail(err, ZT_ERR_SHAPE, "%s: tensor '%s': expected shape %s, found %s",
+                       zt_weights_file(w, e->file), name, want, got);
+    }
+    *out = e->t;
+    return ZT_OK;
+}

@@ -1,0 +1,1395 @@
+/*
+ * tokenizer.c - byte-level BPE from a Hugging Face tokenizer.json (see
+ * tokenizer.h for what is and is not supported).
+ *
+ * Layout of the loaded object (all owned by struct zt_tokenizer):
+ *   arena      every token string, back to back (vocab keys, added tokens)
+ *   strs[id]   offset/length into arena of id's string (id -> text)
+ *   vocab      open-addressing hash: model vocab string -> id
+ *   merges     open-addressing hash: (left id, right id) -> rank, merged id
+ *   added[]    added tokens, each set ordered by first byte then length
+ *              (longest first) so a scan finds the leftmost-longest match
+ *   re         the Split regex, PCRE2 (JIT when available)
+ *
+ * Encoding allocates its own scratch (struct work) per call, so one
+ * tokenizer can serve several threads.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tokenizer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <pcre2.h>
+#include <utf8proc.h>
+
+/* Ids above this are refused at load: a hostile file must not make us
+ * allocate gigabytes for an id table. Real vocabularies are ~150k-260k. */
+#define MAX_ID (1 << 24)
+/* tokenizer.json files are ~11 MB; refuse absurd sizes before reading. */
+#define MAX_FILE_BYTES ((size_t)1 << 30)
+
+typedef struct str_ref {
+    uint32_t off, len;          /* into arena; len UINT32_MAX = no string */
+} str_ref;
+
+typedef struct vocab_slot {
+    uint32_t off, len;          /* key in arena */
+    int32_t id;                 /* -1 = empty slot */
+} vocab_slot;
+
+typedef struct merge_slot {
+    uint64_t key;               /* left << 32 | right; UINT64_MAX = empty */
+    int32_t rank, id;           /* rank = position in the merges list */
+} merge_slot;
+
+typedef struct added_token {
+    uint32_t off, len;          /* content in arena (NFC'd when normalized) */
+    int32_t id;
+    unsigned char special, lstrip, rstrip, single_word, normalized;
+} added_token;
+
+/* One set of added tokens matched together. first[b]..first[b+1] indexes
+ * the tokens (in order[]) whose content starts with byte b, longest first. */
+typedef struct added_set {
+    int n;
+    int32_t *order;             /* [n] indices into tok->added */
+    int32_t first[257];
+} added_set;
+
+struct zt_tokenizer {
+    char *arena;
+    size_t arena_len, arena_cap;
+
+    int32_t n_ids;              /* 1 + largest id */
+    int32_t ids_cap;            /* room in the three tables below */
+    str_ref *strs;              /* [n_ids] */
+    unsigned char *is_special;  /* [n_ids] 1 = special added token */
+    unsigned char *is_added;    /* [n_ids] 1 = added token (decode uses it) */
+
+    vocab_slot *vocab;
+    uint32_t vocab_mask;
+    int32_t n_vocab;
+
+    merge_slot *merges;
+    uint32_t merge_mask;
+    int32_t n_merges;
+
+    added_token *added;
+    int n_added;
+    added_set raw_set;          /* normalized == false: matched on input */
+    added_set norm_set;         /* normalized == true: matched after NFC */
+
+    int32_t byte_id[256];       /* id of the ByteLevel char of each byte, -1 */
+    unsigned char byte_chr[256][2]; /* UTF-8 of each byte's char */
+    unsigned char byte_chr_len[256];
+    int16_t cp_byte[324];       /* ByteLevel char code point -> byte, -1 */
+
+    int32_t unk_id;             /* -1 when the model has no unk token */
+    int fuse_unk;
+    int ignore_merges;
+    int nfc;
+
+    pcre2_code *re;             /* NULL: the whole segment is one word */
+};
+
+/* ---------------------------------------------------------------- UTF-8 */
+
+int zt_utf8_validate(const char *s, size_t len, size_t *bad_offset)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0)
+                lo = 0xA0;      /* no overlongs */
+            else if (c == 0xED)
+                hi = 0x9F;      /* no surrogates D800-DFFF */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;      /* at most U+10FFFF */
+        } else {
+            goto bad;
+        }
+        if (len - i <= need)
+            goto bad;
+        if (p[i + 1] < lo || p[i + 1] > hi)
+            goto bad;
+        for (size_t k = 2; k <= need; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                goto bad;
+        i += need + 1;
+    }
+    return 1;
+bad:
+    if (bad_offset)
+        *bad_offset = i;
+    return 0;
+}
+
+/* Decode one code point of valid UTF-8 at s (len > 0). Returns its length;
+ * on malformed input returns 0. Used on file strings, which are untrusted. */
+static int utf8_next(const unsigned char *s, size_t len, int32_t *cp)
+{
+    size_t bad;
+    unsigned c = s[0];
+    int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if ((size_t)n > len || !zt_utf8_validate((const char *)s, (size_t)n, &bad))
+        return 0;
+    if (n == 1)
+        *cp = (int32_t)c;
+    else if (n == 2)
+        *cp = (int32_t)(((c & 0x1F) << 6) | (s[1] & 0x3F));
+    else if (n == 3)
+        *cp = (int32_t)(((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F));
+    else
+        *cp = (int32_t)(((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) |
+                        (s[3] & 0x3F));
+    return n;
+}
+
+/* Code point ending at s[end) (valid UTF-8 assumed). Returns its length. */
+static int utf8_prev(const unsigned char *s, size_t end, int32_t *cp)
+{
+    size_t i = end - 1;
+    while (i > 0 && (s[i] & 0xC0) == 0x80 && end - i < 4)
+        i--;
+    int n = utf8_next(s + i, end - i, cp);
+    return n ? n : 1;
+}
+
+/* Unicode White_Space, what Rust's char::is_whitespace tests (lstrip and
+ * rstrip of added tokens use it). */
+static int is_white_space(int32_t c)
+{
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+/* Letters and numbers (single_word's notion of a word character). */
+static int is_alnum_cp(int32_t c)
+{
+    utf8proc_category_t k = utf8proc_category(c);
+    return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
+           (k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO);
+}
+
+/* ---------------------------------------------------------------- hashing */
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    /* FNV-1a; token strings are short, so this is not worth beating. */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static uint32_t hash_pair(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (uint32_t)k;
+}
+
+static uint32_t table_size(size_t n)
+{
+    uint32_t sz = 16;
+    while (sz < 2 * n)
+        sz <<= 1;
+    return sz;
+}
+
+static int32_t vocab_find(const zt_tokenizer *t, const char *s, size_t n)
+{
+    if (!t->vocab)
+        return -1;
+    uint32_t i = hash_bytes(s, n) & t->vocab_mask;
+    for (;;) {
+        const vocab_slot *v = &t->vocab[i];
+        if (v->id < 0)
+            return -1;
+        if (v->len == n && !memcmp(t->arena + v->off, s, n))
+            return v->id;
+        i = (i + 1) & t->vocab_mask;
+    }
+}
+
+static const merge_slot *merge_find(const zt_tokenizer *t, int32_t a, int32_t b)
+{
+    uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
+    uint32_t i = hash_pair(key) & t->merge_mask;
+    for (;;) {
+        const merge_slot *m = &t->merges[i];
+        if (m->key == key)
+            return m;
+        if (m->key == UINT64_MAX)
+            return NULL;
+        i = (i + 1) & t->merge_mask;
+    }
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static zt_status arena_add(zt_tokenizer *t, const char *s, size_t n, uint32_t *off,
+                           zt_err *err)
+{
+    if (n >= UINT32_MAX || t->arena_len + n >= UINT32_MAX)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "token strings exceed 4 GiB");
+    if (t->arena_len + n > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap : 1 << 16;
+        while (cap < t->arena_len + n)
+            cap *= 2;
+        char *a = realloc(t->arena, cap);
+        if (!a)
+            return zt_fail(err, ZT_ERR_NOMEM, "out of memory for token strings");
+        t->arena = a;
+        t->arena_cap = cap;
+    }
+    memcpy(t->arena + t->arena_len, s, n);
+    *off = (uint32_t)t->arena_len;
+    t->arena_len += n;
+    return ZT_OK;
+}
+
+/* A JSON number that is a whole id in [0, MAX_ID). */
+static int json_id(const cJSON *v, int32_t *id)
+{
+    if (!cJSON_IsNumber(v))
+        return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d < MAX_ID) || d != (double)(int32_t)d)
+        return 0;
+    *id = (int32_t)d;
+    return 1;
+}
+
+static int json_flag(const cJSON *obj, const char *key, int dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v);
+    return dflt;
+}
+
+/* Make room in the id tables for id. */
+static zt_status ensure_id(zt_tokenizer *t, int32_t id, zt_err *err)
+{
+    if (id < t->ids_cap) {
+        if (id >= t->n_ids)
+            t->n_ids = id + 1;
+        return ZT_OK;
+    }
+    int32_t n = t->ids_cap ? t->ids_cap : 1024;
+    while (n <= id)
+        n = n > MAX_ID / 2 ? MAX_ID : n * 2;
+    str_ref *s = realloc(t->strs, (size_t)n * sizeof *s);
+    if (!s)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory for %d ids", n);
+    t->strs = s;
+    unsigned char *sp = realloc(t->is_special, (size_t)n);
+    if (!sp)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory for %d ids", n);
+    t->is_special = sp;
+    unsigned char *ad = realloc(t->is_added, (size_t)n);
+    if (!ad)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory for %d ids", n);
+    t->is_added = ad;
+    for (int32_t i = t->ids_cap; i < n; i++) {
+        t->strs[i].off = 0;
+        t->strs[i].len = UINT32_MAX;
+        t->is_special[i] = 0;
+        t->is_added[i] = 0;
+    }
+    t->ids_cap = n;
+    t->n_ids = id + 1;
+    return ZT_OK;
+}
+
+static zt_status load_vocab(zt_tokenizer *t, const cJSON *vocab, const char *what, zt_err *err)
+{
+    if (!cJSON_IsObject(vocab))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.vocab is not an object", what);
+    size_t n = 0;
+    int32_t max_id = -1;
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        int32_t id;
+        if (!e->string || !json_id(e, &id))
+            return zt_fail(err, ZT_ERR_FORMAT,
+                           "%s: model.vocab entry '%.64s' is not an id in [0, %d)", what,
+                           e->string ? e->string : "", MAX_ID);
+        if (id > max_id)
+            max_id = id;
+        n++;
+    }
+    if (n == 0)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.vocab is empty", what);
+    zt_status s = ensure_id(t, max_id, err);
+    if (s)
+        return s;
+    uint32_t sz = table_size(n);
+    t->vocab = malloc((size_t)sz * sizeof *t->vocab);
+    if (!t->vocab)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory for the vocab", what);
+    for (uint32_t i = 0; i < sz; i++)
+        t->vocab[i].id = -1;
+    t->vocab_mask = sz - 1;
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        int32_t id = (int32_t)e->valuedouble;
+        size_t len = strlen(e->string);
+        uint32_t h = hash_bytes(e->string, len) & t->vocab_mask;
+        int dup = 0;
+        while (t->vocab[h].id >= 0) {
+            vocab_slot *v = &t->vocab[h];
+            if (v->len == len && !memcmp(t->arena + v->off, e->string, len)) {
+                dup = 1; /* JSON objects keep the last value of a key */
+                break;
+            }
+            h = (h + 1) & t->vocab_mask;
+        }
+        uint32_t off;
+        if (dup) {
+            off = t->vocab[h].off;
+        } else {
+            s = arena_add(t, e->string, len, &off, err);
+            if (s)
+                return s;
+            t->n_vocab++;
+        }
+        t->vocab[h].off = off;
+        t->vocab[h].len = (uint32_t)len;
+        t->vocab[h].id = id;
+        t->strs[id].off = off;
+        t->strs[id].len = (uint32_t)len;
+    }
+    return ZT_OK;
+}
+
+static zt_status add_merge(zt_tokenizer *t, const char *a, size_t na, const char *b, size_t nb,
+                           int32_t rank, char **tmp, size_t *tmp_cap, const char *what,
+                           zt_err *err)
+{
+    int32_t ia = vocab_find(t, a, na), ib = vocab_find(t, b, nb);
+    if (na + nb > *tmp_cap) {
+        size_t cap = 2 * (na + nb);
+        char *p = realloc(*tmp, cap);
+        if (!p)
+            return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+        *tmp = p;
+        *tmp_cap = cap;
+    }
+    memcpy(*tmp, a, na);
+    memcpy(*tmp + na, b, nb);
+    int32_t im = vocab_find(t, *tmp, na + nb);
+    if (ia < 0 || ib < 0 || im < 0)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: merge %d ('%.*s' '%.*s'): %s not in the vocab",
+                       what, rank, (int)(na > 64 ? 64 : na), a, (int)(nb > 64 ? 64 : nb), b,
+                       ia < 0 ? "left part" : ib < 0 ? "right part" : "merged token");
+    uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
+    uint32_t i = hash_pair(key) & t->merge_mask;
+    while (t->merges[i].key != UINT64_MAX && t->merges[i].key != key)
+        i = (i + 1) & t->merge_mask;
+    if (t->merges[i].key == UINT64_MAX)
+        t->n_merges++;
+    /* A repeated pair keeps its last rank, as a map built from the list does. */
+    t->merges[i].key = key;
+    t->merges[i].rank = rank;
+    t->merges[i].id = im;
+    return ZT_OK;
+}
+
+static zt_status load_merges(zt_tokenizer *t, const cJSON *merges, const char *what,
+                             zt_err *err)
+{
+    if (!cJSON_IsArray(merges))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.merges is not an array", what);
+    size_t n = 0;
+    for (const cJSON *e = merges->child; e; e = e->next)
+        n++;
+    if (n >= INT32_MAX / 2)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "%s: too many merges", what);
+    uint32_t sz = table_size(n);
+    t->merges = malloc((size_t)sz * sizeof *t->merges);
+    if (!t->merges)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory for merges", what);
+    for (uint32_t i = 0; i < sz; i++)
+        t->merges[i].key = UINT64_MAX;
+    t->merge_mask = sz - 1;
+    char *tmp = NULL;
+    size_t tmp_cap = 0;
+    zt_status s = ZT_OK;
+    int32_t rank = 0;
+    for (const cJSON *e = merges->child; e; e = e->next, rank++) {
+        if (cJSON_IsString(e)) {
+            /* "a b": the parts are split at the first space. */
+            const char *sp = strchr(e->valuestring, ' ');
+            if (!sp) {
+                s = zt_fail(err, ZT_ERR_FORMAT, "%s: merge %d '%.64s' has no space", what, rank,
+                            e->valuestring);
+                break;
+            }
+            s = add_merge(t, e->valuestring, (size_t)(sp - e->valuestring), sp + 1,
+                          strlen(sp + 1), rank, &tmp, &tmp_cap, what, err);
+        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
+                   cJSON_IsString(e->child) && cJSON_IsString(e->child->next)) {
+            const char *a = e->child->valuestring, *b = e->child->next->valuestring;
+            s = add_merge(t, a, strlen(a), b, strlen(b), rank, &tmp, &tmp_cap, what, err);
+        } else {
+            s = zt_fail(err, ZT_ERR_FORMAT,
+                        "%s: merge %d is neither \"a b\" nor [\"a\", \"b\"]", what, rank);
+        }
+        if (s)
+            break;
+    }
+    free(tmp);
+    return s;
+}
+
+static int cmp_added(const void *pa, const void *pb, const zt_tokenizer *t)
+{
+    const added_token *a = &t->added[*(const int32_t *)pa];
+    const added_token *b = &t->added[*(const int32_t *)pb];
+    unsigned char fa = (unsigned char)t->arena[a->off], fb = (unsigned char)t->arena[b->off];
+    if (fa != fb)
+        return fa < fb ? -1 : 1;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return *(const int32_t *)pa < *(const int32_t *)pb ? -1 : 1;
+}
+
+/* qsort has no context argument in C11: a small insertion sort will do
+ * (added token lists are tens to a few thousand entries). */
+static void sort_added(int32_t *idx, int n, const zt_tokenizer *t)
+{
+    for (int i = 1; i < n; i++) {
+        int32_t v = idx[i];
+        int j = i - 1;
+        while (j >= 0 && cmp_added(&idx[j], &v, t) > 0) {
+            idx[j + 1] = idx[j];
+            j--;
+        }
+        idx[j + 1] = v;
+    }
+}
+
+static zt_status build_set(zt_tokenizer *t, added_set *set, int normalized, zt_err *err)
+{
+    set->n = 0;
+    set->order = malloc((size_t)(t->n_added ? t->n_added : 1) * sizeof *set->order);
+    if (!set->order)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory for added tokens");
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].normalized == normalized && t->added[i].len > 0)
+            set->order[set->n++] = i;
+    sort_added(set->order, set->n, t);
+    int k = 0;
+    for (int b = 0; b < 256; b++) {
+        set->first[b] = k;
+        while (k < set->n && (unsigned char)t->arena[t->added[set->order[k]].off] == b)
+            k++;
+    }
+    set->first[256] = k;
+    return ZT_OK;
+}
+
+static zt_status nfc(const char *s, size_t n, char **out, size_t *out_len, zt_err *err);
+
+static zt_status load_added(zt_tokenizer *t, const cJSON *list, const char *what, zt_err *err)
+{
+    if (!list || cJSON_IsNull(list))
+        return ZT_OK;
+    if (!cJSON_IsArray(list))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: added_tokens is not an array", what);
+    int n = cJSON_GetArraySize(list);
+    t->added = calloc((size_t)(n ? n : 1), sizeof *t->added);
+    if (!t->added)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+    int i = 0;
+    for (const cJSON *e = list->child; e; e = e->next, i++) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        int32_t id;
+        if (!cJSON_IsObject(e) || !cJSON_IsString(content) ||
+            !json_id(cJSON_GetObjectItemCaseSensitive(e, "id"), &id))
+            return zt_fail(err, ZT_ERR_FORMAT,
+                           "%s: added_tokens[%d] needs a string content and an id in [0, %d)",
+                           what, i, MAX_ID);
+        added_token *a = &t->added[t->n_added];
+        a->id = id;
+        a->special = (unsigned char)json_flag(e, "special", 0);
+        a->lstrip = (unsigned char)json_flag(e, "lstrip", 0);
+        a->rstrip = (unsigned char)json_flag(e, "rstrip", 0);
+        a->single_word = (unsigned char)json_flag(e, "single_word", 0);
+        /* HF's default: special tokens are not normalized, others are. */
+        a->normalized = (unsigned char)json_flag(e, "normalized", !a->special);
+        const char *c = content->valuestring;
+        size_t len = strlen(c), bad;
+        if (!zt_utf8_validate(c, len, &bad))
+            return zt_fail(err, ZT_ERR_FORMAT,
+                           "%s: added_tokens[%d] content is not valid UTF-8 at byte %zu", what,
+                           i, bad);
+        zt_status s = ensure_id(t, id, err);
+        if (s)
+            return s;
+        s = arena_add(t, c, len, &a->off, err);
+        if (s)
+            return s;
+        a->len = (uint32_t)len;
+        t->strs[id].off = a->off;
+        t->strs[id].len = a->len;
+        t->is_added[id] = 1;
+        t->is_special[id] = a->special;
+        if (a->normalized && t->nfc && len) {
+            /* Matched against normalised text, so its content is normalised too. */
+            char *nc;
+            size_t nl;
+            s = nfc(c, len, &nc, &nl, err);
+            if (s)
+                return s;
+            s = arena_add(t, nc, nl, &a->off, err);
+            free(nc);
+            if (s)
+                return s;
+            a->len = (uint32_t)nl;
+        }
+        t->n_added++;
+    }
+    zt_status s = build_set(t, &t->raw_set, 0, err);
+    if (!s)
+        s = build_set(t, &t->norm_set, 1, err);
+    return s;
+}
+
+static zt_status load_normalizer(zt_tokenizer *t, const cJSON *n, const char *what,
+                                 zt_err *err)
+{
+    if (!n || cJSON_IsNull(n))
+        return ZT_OK;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(n, "type");
+    if (!cJSON_IsString(type))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: normalizer has no type", what);
+    if (!strcmp(type->valuestring, "NFC")) {
+        t->nfc = 1;
+        return ZT_OK;
+    }
+    if (!strcmp(type->valuestring, "Sequence")) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
+        if (!cJSON_IsArray(list))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: normalizer Sequence has no list", what);
+        for (const cJSON *e = list->child; e; e = e->next) {
+            zt_status s = load_normalizer(t, e, what, err);
+            if (s)
+                return s;
+        }
+        return ZT_OK;
+    }
+    return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: normalizer '%.64s' is not supported", what,
+                   type->valuestring);
+}
+
+/* Rewrite \s and \S to Unicode White_Space: the reference's regex engine
+ * (Oniguruma) counts U+0085 as a space, PCRE2's \s under UCP does not. */
+static char *rewrite_spaces(const char *p)
+{
+    size_t n = strlen(p), extra = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '\\') {
+            if (p[i + 1] == 's' || p[i + 1] == 'S')
+                extra += 16;
+            i++;
+        }
+    char *out = malloc(n + extra + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\\' && i + 1 < n) {
+            if (p[i + 1] == 's' || p[i + 1] == 'S') {
+                o += (size_t)sprintf(out + o, "\\%c{White_Space}", p[i + 1] == 's' ? 'p' : 'P');
+            } else {
+                out[o++] = p[i];
+                out[o++] = p[i + 1];
+            }
+            i++;
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+static zt_status compile_regex(zt_tokenizer *t, const char *pattern, int literal,
+                               const char *what, zt_err *err)
+{
+    if (t->re)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: more than one Split pre-tokenizer", what);
+    uint32_t opts = PCRE2_UTF | PCRE2_UCP;
+    char *pat = NULL;
+    if (literal)
+        opts |= PCRE2_LITERAL;
+    else if (!(pat = rewrite_spaces(pattern)))
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+    int ec;
+    PCRE2_SIZE eo;
+    t->re = pcre2_compile((PCRE2_SPTR)(pat ? pat : pattern), PCRE2_ZERO_TERMINATED, opts, &ec,
+                          &eo, NULL);
+    if (!t->re && pat) /* no White_Space property in this PCRE2: plain \s */
+        t->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
+    free(pat);
+    if (!t->re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: Split regex at offset %zu: %s", what,
+                       (size_t)eo, (const char *)msg);
+    }
+    /* JIT is an optimisation only; the interpreter gives the same matches. */
+    (void)pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE);
+    return ZT_OK;
+}
+
+/* GPT-2's split, which ByteLevel applies itself when use_regex is true. */
+static const char gpt2_pattern[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+static zt_status load_pretok(zt_tokenizer *t, const cJSON *p, int *byte_level,
+                             const char *what, zt_err *err)
+{
+    if (!p || cJSON_IsNull(p))
+        return ZT_OK;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(p, "type");
+    if (!cJSON_IsString(type))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: pre_tokenizer has no type", what);
+    const char *ty = type->valuestring;
+    if (!strcmp(ty, "Sequence")) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers");
+        if (!cJSON_IsArray(list))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: pre_tokenizer Sequence has no list", what);
+        for (const cJSON *e = list->child; e; e = e->next) {
+            zt_status s = load_pretok(t, e, byte_level, what, err);
+            if (s)
+                return s;
+        }
+        return ZT_OK;
+    }
+    if (*byte_level)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED,
+                       "%s: a pre-tokenizer after ByteLevel is not supported", what);
+    if (!strcmp(ty, "ByteLevel")) {
+        if (json_flag(p, "add_prefix_space", 0))
+            return zt_fail(err, ZT_ERR_UNSUPPORTED,
+                           "%s: ByteLevel add_prefix_space is not supported", what);
+        *byte_level = 1;
+        if (json_flag(p, "use_regex", 1))
+            return compile_regex(t, gpt2_pattern, 0, what, err);
+        return ZT_OK;
+    }
+    if (!strcmp(ty, "Split")) {
+        const cJSON *behavior = cJSON_GetObjectItemCaseSensitive(p, "behavior");
+        const cJSON *pat = cJSON_GetObjectItemCaseSensitive(p, "pattern");
+        if (!cJSON_IsString(behavior) || strcmp(behavior->valuestring, "Isolated"))
+            return zt_fail(err, ZT_ERR_UNSUPPORTED,
+                           "%s: Split behavior other than Isolated is not supported", what);
+        if (json_flag(p, "invert", 0))
+            return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: Split invert is not supported", what);
+        const cJSON *re = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
+        const cJSON *lit = cJSON_GetObjectItemCaseSensitive(pat, "String");
+        if (cJSON_IsString(re))
+            return compile_regex(t, re->valuestring, 0, what, err);
+        if (cJSON_IsString(lit))
+            return compile_regex(t, lit->valuestring, 1, what, err);
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: Split pattern needs Regex or String", what);
+    }
+    return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: pre_tokenizer '%.64s' is not supported", what,
+                   ty);
+}
+
+static int empty_or_null(const cJSON *v)
+{
+    return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0]);
+}
+
+static zt_status load_model(zt_tokenizer *t, const cJSON *m, const char *what, zt_err *err)
+{
+    if (!cJSON_IsObject(m))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: no model object", what);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
+    if (type && !(cJSON_IsString(type) && !strcmp(type->valuestring, "BPE")))
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: model type is not BPE", what);
+    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(m, "dropout");
+    if (!(!dropout || cJSON_IsNull(dropout) ||
+          (cJSON_IsNumber(dropout) && dropout->valuedouble == 0)))
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: BPE dropout is not supported", what);
+    if (!empty_or_null(cJSON_GetObjectItemCaseSensitive(m, "continuing_subword_prefix")) ||
+        !empty_or_null(cJSON_GetObjectItemCaseSensitive(m, "end_of_word_suffix")))
+        return zt_fail(err, ZT_ERR_UNSUPPORTED,
+                       "%s: BPE subword prefixes/suffixes are not supported", what);
+    zt_status s = load_vocab(t, cJSON_GetObjectItemCaseSensitive(m, "vocab"), what, err);
+    if (!s)
+        s = load_merges(t, cJSON_GetObjectItemCaseSensitive(m, "merges"), what, err);
+    if (s)
+        return s;
+    const cJSON *unk = cJSON_GetObjectItemCaseSensitive(m, "unk_token");
+    t->unk_id = -1;
+    if (cJSON_IsString(unk)) {
+        t->unk_id = vocab_find(t, unk->valuestring, strlen(unk->valuestring));
+        if (t->unk_id < 0)
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: unk_token '%.64s' is not in the vocab", what,
+                           unk->valuestring);
+    }
+    t->fuse_unk = json_flag(m, "fuse_unk", 0);
+    t->ignore_merges = json_flag(m, "ignore_merges", 0);
+    return ZT_OK;
+}
+
+/* GPT-2's reversible byte -> printable character table: printable Latin-1
+ * bytes stand for themselves, the rest take code points from U+0100 up. */
+static void build_byte_map(zt_tokenizer *t)
+{
+    int next = 256;
+    for (int i = 0; i < 324; i++)
+        t->cp_byte[i] = -1;
+    for (int b = 0; b < 256; b++) {
+        int cp;
+        if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))
+            cp = b;
+        else
+            cp = next++;
+        t->cp_byte[cp] = (int16_t)b;
+        if (cp < 0x80) {
+            t->byte_chr[b][0] = (unsigned char)cp;
+            t->byte_chr_len[b] = 1;
+        } else {
+            t->byte_chr[b][0] = (unsigned char)(0xC0 | (cp >> 6));
+            t->byte_chr[b][1] = (unsigned char)(0x80 | (cp & 0x3F));
+            t->byte_chr_len[b] = 2;
+        }
+        t->byte_id[b] = vocab_find(t, (const char *)t->byte_chr[b], t->byte_chr_len[b]);
+    }
+}
+
+zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_t len,
+                                     const char *what, zt_err *err)
+{
+    *out = NULL;
+    if (!what)
+        what = "tokenizer.json";
+    zt_tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+    t->unk_id = -1;
+    zt_status s = ZT_OK;
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = at && at >= json && at <= json + len ? (size_t)(at - json) : 0;
+        s = zt_fail(err, ZT_ERR_FORMAT, "%s: JSON syntax error near byte %zu", what, off);
+        goto fail;
+    }
+    if (!cJSON_IsObject(root)) {
+        s = zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", what);
+        goto fail;
+    }
+    s = load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), what, err);
+    if (s)
+        goto fail;
+    s = load_model(t, cJSON_GetObjectItemCaseSensitive(root, "model"), what, err);
+    if (s)
+        goto fail;
+    s = load_added(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), what, err);
+    if (s)
+        goto fail;
+    int byte_level = 0;
+    s = load_pretok(t, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), &byte_level,
+                    what, err);
+    if (s)
+        goto fail;
+    if (!byte_level) {
+        s = zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: only ByteLevel tokenizers are supported",
+                    what);
+        goto fail;
+    }
+    build_byte_map(t);
+    cJSON_Delete(root);
+    *out = t;
+    return ZT_OK;
+fail:
+    cJSON_Delete(root);
+    zt_tokenizer_free(t);
+    return s;
+}
+
+static zt_status read_file(const char *path, char **out, size_t *len, zt_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return zt_fail(err, ZT_ERR_IO, "%s: %s", path, strerror(errno));
+    char *buf = NULL;
+    zt_status s = ZT_OK;
+    long size;
+    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        s = zt_fail(err, ZT_ERR_IO, "%s: cannot get its size", path);
+        goto done;
+    }
+    if ((size_t)size > MAX_FILE_BYTES) {
+        s = zt_fail(err, ZT_ERR_TOO_BIG, "%s: %ld bytes is too large", path, size);
+        goto done;
+    }
+    buf = malloc((size_t)size + 1);
+    if (!buf) {
+        s = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        s = zt_fail(err, ZT_ERR_IO, "%s: short read", path);
+        free(buf);
+        buf = NULL;
+        goto done;
+    }
+    buf[size] = 0;
+    *out = buf;
+    *len = (size_t)size;
+done:
+    fclose(f);
+    return s;
+}
+
+zt_status zt_tokenizer_new(zt_tokenizer **out, const char *path, zt_err *err)
+{
+    char *json = NULL;
+    size_t len = 0;
+    *out = NULL;
+    zt_status s = read_file(path, &json, &len, err);
+    if (s)
+        return s;
+    s = zt_tokenizer_new_from_json(out, json, len, path, err);
+    free(json);
+    return s;
+}
+
+void zt_tokenizer_free(zt_tokenizer *t)
+{
+    if (!t)
+        return;
+    free(t->arena);
+    free(t->strs);
+    free(t->is_special);
+    free(t->is_added);
+    free(t->vocab);
+    free(t->merges);
+    free(t->added);
+    free(t->raw_set.order);
+    free(t->norm_set.order);
+    pcre2_code_free(t->re);
+    free(t);
+}
+
+/* ---------------------------------------------------------------- encoding */
+
+typedef struct sym {
+    int32_t id;
+    int32_t prev, next;         /* neighbours in the word; -1 at the ends */
+} sym;
+
+typedef struct heap_ent {
+    int32_t rank, pos;          /* pos: index of the pair's left symbol */
+} heap_ent;
+
+/* Per-call scratch. ids grows; encoding stops once n reaches limit. */
+typedef struct work {
+    const zt_tokenizer *t;
+    int32_t *ids;
+    size_t n, cap, limit;
+    sym *syms;
+    size_t syms_cap;
+    heap_ent *heap;
+    size_t heap_n, heap_cap;
+    pcre2_match_data *md;
+} work;
+
+static zt_status grow(void **p, size_t *cap, size_t need, size_t elem, zt_err *err)
+{
+    if (need <= *cap)
+        return ZT_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    if (c > SIZE_MAX / elem)
+        return zt_fail(err, ZT_ERR_NOMEM, "tokenizer: out of memory");
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return zt_fail(err, ZT_ERR_NOMEM, "tokenizer: out of memory");
+    *p = q;
+    *cap = c;
+    return ZT_OK;
+}
+
+static zt_status push_id(work *w, int32_t id, zt_err *err)
+{
+    if (w->n >= w->limit)
+        return ZT_OK;
+    if (w->n == w->cap) {
+        zt_status s = grow((void **)&w->ids, &w->cap, w->n + 1, sizeof *w->ids, err);
+        if (s)
+            return s;
+    }
+    w->ids[w->n++] = id;
+    return ZT_OK;
+}
+
+static int heap_less(heap_ent a, heap_ent b)
+{
+    return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos);
+}
+
+static void heap_push(work *w, heap_ent e)
+{
+    size_t i = w->heap_n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!heap_less(e, w->heap[p]))
+            break;
+        w->heap[i] = w->heap[p];
+        i = p;
+    }
+    w->heap[i] = e;
+}
+
+static heap_ent heap_pop(work *w)
+{
+    heap_ent top = w->heap[0], last = w->heap[--w->heap_n];
+    size_t i = 0, n = w->heap_n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && heap_less(w->heap[c + 1], w->heap[c]))
+            c++;
+        if (!heap_less(w->heap[c], last))
+            break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (n)
+        w->heap[i] = last;
+    return top;
+}
+
+static void push_pair(work *w, int32_t pos)
+{
+    int32_t nx = w->syms[pos].next;
+    if (nx < 0)
+        return;
+    const merge_slot *m = merge_find(w->t, w->syms[pos].id, w->syms[nx].id);
+    if (m)
+        heap_push(w, (heap_ent){m->rank, pos});
+}
+
+/* BPE on one pre-token: its bytes become ByteLevel symbols, then the
+ * lowest-ranked adjacent pair (leftmost among equals) merges until no pair
+ * has a rank. Equivalent to HF's priority-queue BPE; O(n log n). */
+static zt_status bpe_word(work *w, const unsigned char *s, size_t n, zt_err *err)
+{
+    const zt_tokenizer *t = w->t;
+    if (n == 0 || w->n >= w->limit)
+        return ZT_OK;
+    if (n > INT32_MAX / 2)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "tokenizer: a %zu-byte word is too long", n);
+    if (t->ignore_merges) {
+        /* A word already in the vocab is taken whole. */
+        char small[256];
+        if (2 * n <= sizeof small) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                for (int j = 0; j < t->byte_chr_len[s[i]]; j++)
+                    small[k++] = (char)t->byte_chr[s[i]][j];
+            int32_t id = vocab_find(t, small, k);
+            if (id >= 0)
+                return push_id(w, id, err);
+        }
+    }
+    zt_status st = grow((void **)&w->syms, &w->syms_cap, n, sizeof *w->syms, err);
+    if (st)
+        return st;
+    /* Symbols for the known bytes; an unknown byte becomes unk (fused with a
+     * preceding unk when fuse_unk) or is dropped when there is no unk. */
+    int32_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = t->byte_id[s[i]];
+        if (id < 0) {
+            if (t->unk_id < 0)
+                continue;
+            if (t->fuse_unk && m > 0 && w->syms[m - 1].id == t->unk_id)
+                continue;
+            id = t->unk_id;
+        }
+        w->syms[m].id = id;
+        w->syms[m].prev = m - 1;
+        w->syms[m].next = m + 1;
+        m++;
+    }
+    if (m == 0)
+        return ZT_OK;
+    w->syms[m - 1].next = -1;
+    if (m > 1) {
+        /* Each merge adds at most two pairs: the heap never holds more than
+         * the m-1 initial pairs plus 2 per merge (at most m-1 merges). */
+        st = grow((void **)&w->heap, &w->heap_cap, 3 * (size_t)m, sizeof *w->heap, err);
+        if (st)
+            return st;
+        w->heap_n = 0;
+        for (int32_t i = 0; i + 1 < m; i++)
+            push_pair(w, i);
+        while (w->heap_n) {
+            heap_ent e = heap_pop(w);
+            sym *a = &w->syms[e.pos];
+            if (a->id < 0 || a->next < 0)
+                continue; /* merged away since it was queued */
+            sym *b = &w->syms[a->next];
+            const merge_slot *mg = merge_find(t, a->id, b->id);
+            if (!mg || mg->rank != e.rank)
+                continue; /* the pair changed since it was queued */
+            a->id = mg->id;
+            b->id = -1;
+            a->next = b->next;
+            if (b->next >= 0)
+                w->syms[b->next].prev = e.pos;
+            if (a->prev >= 0)
+                push_pair(w, a->prev);
+            push_pair(w, e.pos);
+        }
+    }
+    for (int32_t i = 0; i >= 0; i = w->syms[i].next) {
+        st = push_id(w, w->syms[i].id, err);
+        if (st)
+            return st;
+    }
+    return ZT_OK;
+}
+
+/* The Split pre-tokenizer with behaviour Isolated: each regex match and
+ * each gap between matches is a word of its own. */
+static zt_status pretokenize(work *w, const char *s, size_t n, zt_err *err)
+{
+    const zt_tokenizer *t = w->t;
+    const unsigned char *u = (const unsigned char *)s;
+    if (!t->re)
+        return bpe_word(w, u, n, err);
+    size_t pos = 0, gap = 0;
+    zt_status st;
+    while (pos < n && w->n < w->limit) {
+        int rc = pcre2_match(t->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, w->md, NULL);
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+            rc = pcre2_match(t->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
+                             w->md, NULL);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            break;
+        if (rc < 0) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(rc, msg, sizeof msg);
+            return zt_fail(err, ZT_ERR_INVALID, "tokenizer: regex failed at byte %zu: %s", pos,
+                           (const char *)msg);
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
+        size_t ms = ov[0], me = ov[1];
+        if (me <= ms || ms < pos) {
+            /* An empty match splits nothing: search again one character on. */
+            size_t step = 1;
+            while (ms + step < n && (u[ms + step] & 0xC0) == 0x80)
+                step++;
+            pos = (ms < pos ? pos : ms) + step;
+            continue;
+        }
+        if (ms > gap && (st = bpe_word(w, u + gap, ms - gap, err)))
+            return st;
+        if ((st = bpe_word(w, u + ms, me - ms, err)))
+            return st;
+        pos = gap = me;
+    }
+    if (gap < n)
+        return bpe_word(w, u + gap, n - gap, err);
+    return ZT_OK;
+}
+
+/* Leftmost-longest added token of set at or after pos: *ms, *me, *which
+ * (index into t->added). Returns 0 when there is none. */
+static int find_added(const zt_tokenizer *t, const added_set *set, const char *s, size_t n,
+                      size_t pos, size_t *ms, size_t *me, int *which)
+{
+    if (!set->n)
+        return 0;
+    for (size_t i = pos; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        for (int32_t k = set->first[b]; k < set->first[b + 1]; k++) {
+            const added_token *a = &t->added[set->order[k]];
+            if (a->len <= n - i && !memcmp(s + i, t->arena + a->off, a->len)) {
+                *ms = i;
+                *me = i + a->len;
+                *which = set->order[k];
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+typedef zt_status (*segment_fn)(work *w, const char *s, size_t n, zt_err *err);
+
+/* Cut s at the tokens of set (HF AddedVocabulary semantics): a matched
+ * token emits its id, the text between goes to next(). lstrip/rstrip take
+ * the white space beside the token into it; single_word tokens count only
+ * between non-word characters. */
+static zt_status split_added(work *w, const added_set *set, const char *s, size_t n,
+                             segment_fn next, zt_err *err)
+{
+    const zt_tokenizer *t = w->t;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t pos = 0, done = 0, ms, me;
+    int which;
+    zt_status st;
+    while (w->n < w->limit && find_added(t, set, s, n, pos, &ms, &me, &which)) {
+        const added_token *a = &t->added[which];
+        pos = me;
+        if (ms < done)
+            continue; /* inside white space an rstrip already took */
+        if (a->single_word) {
+            int32_t c;
+            if (ms > 0 && utf8_prev(u, ms, &c) && is_alnum_cp(c))
+                continue;
+            if (me < n && utf8_next(u + me, n - me, &c) && is_alnum_cp(c))
+                continue;
+        }
+        if (a->lstrip) {
+            int32_t c;
+            while (ms > done) {
+                int k = utf8_prev(u, ms, &c);
+                if (!is_white_space(c))
+                    break;
+                ms -= (size_t)k;
+            }
+        }
+        if (a->rstrip) {
+            int32_t c;
+            int k;
+            while (me < n && (k = utf8_next(u + me, n - me, &c)) > 0 && is_white_space(c))
+                me += (size_t)k;
+            pos = me;
+        }
+        if (ms > done && (st = next(w, s + done, ms - done, err)))
+            return st;
+        if ((st = push_id(w, a->id, err)))
+            return st;
+        done = me;
+    }
+    if (done < n && w->n < w->limit)
+        return next(w, s + done, n - done, err);
+    return ZT_OK;
+}
+
+static zt_status nfc(const char *s, size_t n, char **out, size_t *out_len, zt_err *err)
+{
+    utf8proc_uint8_t *dst = NULL;
+    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    if (r < 0)
+        return zt_fail(err, r == UTF8PROC_ERROR_NOMEM ? ZT_ERR_NOMEM : ZT_ERR_UTF8,
+                       "tokenizer: NFC: %s", utf8proc_errmsg(r));
+    *out = (char *)dst;
+    *out_len = (size_t)r;
+    return ZT_OK;
+}
+
+static zt_status after_norm_added(work *w, const char *s, size_t n, zt_err *err)
+{
+    return split_added(w, &w->t->norm_set, s, n, pretokenize, err);
+}
+
+/* Text between raw added tokens: normalise, then look for the normalized
+ * added tokens, then pre-tokenise what is left. */
+static zt_status normalize_segment(work *w, const char *s, size_t n, zt_err *err)
+{
+    const zt_tokenizer *t = w->t;
+    int ascii = 1;
+    for (size_t i = 0; i < n && ascii; i++)
+        ascii = (unsigned char)s[i] < 0x80;
+    if (!t->nfc || ascii) /* ASCII is its own NFC */
+        return after_norm_added(w, s, n, err);
+    char *ns;
+    size_t nn;
+    zt_status st = nfc(s, n, &ns, &nn, err);
+    if (st)
+        return st;
+    st = after_norm_added(w, ns, nn, err);
+    free(ns);
+    return st;
+}
+
+static zt_status encode_limit(const zt_tokenizer *t, const char *text, size_t len,
+                              size_t limit, work *w, zt_err *err)
+{
+    size_t bad;
+    memset(w, 0, sizeof *w);
+    w->t = t;
+    w->limit = limit;
+    if (!text && len)
+        return zt_fail(err, ZT_ERR_INVALID, "tokenizer: NULL text");
+    if (!zt_utf8_validate(text, len, &bad))
+        return zt_fail(err, ZT_ERR_UTF8, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad,
+                       (unsigned char)text[bad]);
+    if (t->re) {
+        w->md = pcre2_match_data_create_from_pattern(t->re, NULL);
+        if (!w->md)
+            return zt_fail(err, ZT_ERR_NOMEM, "tokenizer: out of memory");
+    }
+    return split_added(w, &t->raw_set, text, len, normalize_segment, err);
+}
+
+static void work_free(work *w)
+{
+    free(w->syms);
+    free(w->heap);
+    pcre2_match_data_free(w->md);
+}
+
+zt_status zt_tokenizer_encode(const zt_tokenizer *t, const char *text, size_t len,
+                              int32_t **ids, size_t *n_ids, zt_err *err)
+{
+    work w;
+    *ids = NULL;
+    *n_ids = 0;
+    zt_status s = encode_limit(t, text, len, SIZE_MAX, &w, err);
+    work_free(&w);
+    if (s) {
+        free(w.ids);
+        return s;
+    }
+    *ids = w.ids;
+    *n_ids = w.n;
+    return ZT_OK;
+}
+
+static const char chat_head[] = "<|im_start|>user\n";
+static const char chat_tail[] = "<|im_end|>\n<|im_start|>assistant\n";
+
+zt_status zt_tokenizer_encode_chat(const zt_tokenizer *t, const char *prompt, size_t len,
+                                   int32_t *ids, int *n_ids, zt_err *err)
+{
+    *n_ids = 0;
+    size_t bad;
+    if (!prompt && len)
+        return zt_fail(err, ZT_ERR_INVALID, "tokenizer: NULL prompt");
+    /* Checked here so the offset is the prompt's, not the templated text's. */
+    if (!zt_utf8_validate(prompt, len, &bad))
+        return zt_fail(err, ZT_ERR_UTF8, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad,
+                       (unsigned char)prompt[bad]);
+    size_t nh = sizeof chat_head - 1, nt = sizeof chat_tail - 1;
+    if (len > SIZE_MAX - nh - nt - 1)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "tokenizer: prompt too long");
+    char *full = malloc(nh + len + nt + 1);
+    if (!full)
+        return zt_fail(err, ZT_ERR_NOMEM, "tokenizer: out of memory for a %zu-byte prompt", len);
+    memcpy(full, chat_head, nh);
+    if (len)
+        memcpy(full + nh, prompt, len);
+    memcpy(full + nh + len, chat_tail, nt + 1);
+    /* Ids come out in text order and each depends only on text before it
+     * and a bounded look-ahead, so stopping at the limit equals cutting. */
+    work w;
+    zt_status s = encode_limit(t, full, nh + len + nt, ZT_TOKENIZER_MAX_IDS, &w, err);
+    work_free(&w);
+    free(full);
+    if (!s) {
+        memcpy(ids, w.ids, w.n * sizeof *ids);
+        *n_ids = (int)w.n;
+    }
+    free(w.ids);
+    return s;
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+const char *zt_tokenizer_token_str(const zt_tokenizer *t, int32_t id, size_t *len)
+{
+    if (!t || id < 0 || id >= t->n_ids || t->strs[id].len == UINT32_MAX)
+        return NULL;
+    if (len)
+        *len = t->strs[id].len;
+    return t->arena + t->strs[id].off;
+}
+
+int32_t zt_tokenizer_vocab_size(const zt_tokenizer *t)
+{
+    return t->n_ids;
+}
+
+int32_t zt_tokenizer_token_id(const zt_tokenizer *t, const char *str, size_t len)
+{
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].len == len && !memcmp(t->arena + t->added[i].off, str, len))
+            return t->added[i].id;
+    return vocab_find(t, str, len);
+}
+
+zt_status zt_tokenizer_decode(const zt_tokenizer *t, const int32_t *ids, size_t n_ids,
+                              int skip_special, char **text, size_t *len, zt_err *err)
+{
+    *text = NULL;
+    *len = 0;
+    size_t cap = 1, n = 0;
+    for (size_t i = 0; i < n_ids; i++) {
+        if (ids[i] < 0 || ids[i] >= t->n_ids || t->strs[ids[i]].len == UINT32_MAX)
+            return zt_fail(err, ZT_ERR_INVALID, "tokenizer: id %d at position %zu is unknown",
+                           (int)ids[i], i);
+        cap += t->strs[ids[i]].len; /* a ByteLevel char never yields more bytes than it has */
+    }
+    char *out = malloc(cap);
+    if (!out)
+        return zt_fail(err, ZT_ERR_NOMEM, "tokenizer: out of memory");
+    for (size_t i = 0; i < n_ids; i++) {
+        int32_t id = ids[i];
+        if (skip_special && t->is_special[id])
+            continue;
+        const unsigned char *s = (const unsigned char *)t->arena + t->strs[id].off;
+        size_t sl = t->strs[id].len, start = n, k = 0;
+        /* Every character a ByteLevel char: its bytes. Otherwise the token's
+         * own bytes, as the reference decoder does. */
+        while (k < sl) {
+            int32_t cp;
+            int step = utf8_next(s + k, sl - k, &cp);
+            if (!step || cp >= 324 || t->cp_byte[cp] < 0)
+                break;
+            out[n++] = (char)t->cp_byte[cp];
+            k += (size_t)step;
+        }
+        if (k < sl) {
+            n = start;
+            memcpy(out + n, s, sl);
+            n += sl;
+        }
+    }
+    out[n] = 0;
+    *text = out;
+    *len = n;
+    return ZT_OK;
+}

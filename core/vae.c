@@ -1,0 +1,363 @@
+/*
+ * vae.c - Flux VAE decoder on backend ops (spec §5).
+ *
+ * Channels ch[] = block_out_channels; the decoder runs them reversed. With
+ * h x w latents and 4 blocks: conv_in -> ch[-1] @ h x w; mid block; up block
+ * i has layers_per_block+1 resnets and (except the last) a x2 upsampler.
+ * Activations are [C, H, W]; four ping-pong buffers sized for the largest
+ * C*H*W seen anywhere hold everything.
+ */
+#include "vae.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+
+#define VAE_MAX_BLOCKS 8
+#define VAE_MAX_RESNETS 8
+#define VAE_EPS 1e-6f
+
+typedef struct resnet {
+    zt_tensor n1w, n1b, c1w, c1b, n2w, n2b, c2w, c2b;
+    zt_tensor scw, scb; /* 1x1 shortcut when channels change; data NULL otherwise */
+    int cin, cout;
+} resnet;
+
+typedef struct up_block {
+    resnet r[VAE_MAX_RESNETS];
+    int n_res;
+    int has_up;
+    zt_tensor upw, upb;
+} up_block;
+
+struct zt_vae {
+    zt_backend *be;
+    zt_vae_config cfg;
+    zt_tensor pq_w, pq_b;       /* post_quant_conv 1x1, optional */
+    zt_tensor cin_w, cin_b;
+    resnet mid0, mid1;
+    zt_tensor an_w, an_b, aq_w, aq_b, ak_w, ak_b, av_w, av_b, ao_w, ao_b;
+    up_block up[VAE_MAX_BLOCKS];
+    zt_tensor no_w, no_b, cout_w, cout_b;
+    void *block;
+    size_t weight_bytes;
+};
+
+static void load_resnet(zt_loader *L, resnet *r, int cin, int cout, const char *p)
+{
+    r->cin = cin;
+    r->cout = cout;
+    zt_loader_get(L, &r->n1w, ZT_SHAPE(cin), "%s.norm1.weight", p);
+    zt_loader_get(L, &r->n1b, ZT_SHAPE(cin), "%s.norm1.bias", p);
+    zt_loader_get(L, &r->c1w, ZT_SHAPE(cout, cin, 3, 3), "%s.conv1.weight", p);
+    zt_loader_get(L, &r->c1b, ZT_SHAPE(cout), "%s.conv1.bias", p);
+    zt_loader_get(L, &r->n2w, ZT_SHAPE(cout), "%s.norm2.weight", p);
+    zt_loader_get(L, &r->n2b, ZT_SHAPE(cout), "%s.norm2.bias", p);
+    zt_loader_get(L, &r->c2w, ZT_SHAPE(cout, cout, 3, 3), "%s.conv2.weight", p);
+    zt_loader_get(L, &r->c2b, ZT_SHAPE(cout), "%s.conv2.bias", p);
+    if (cin != cout) {
+        zt_loader_get(L, &r->scw, ZT_SHAPE(cout, cin, 1, 1), "%s.conv_shortcut.weight", p);
+        zt_loader_get(L, &r->scb, ZT_SHAPE(cout), "%s.conv_shortcut.bias", p);
+    }
+}
+
+int zt_vae_scale(const zt_vae_config *cfg)
+{
+    return 1 << (cfg->n_blocks - 1);
+}
+
+zt_status zt_vae_new(zt_vae **out, zt_backend *be, const zt_vae_config *cfg,
+                     const zt_weights *w, uint32_t synth_seed, zt_err *err)
+{
+    *out = NULL;
+    if (cfg->n_blocks < 1 || cfg->n_blocks > VAE_MAX_BLOCKS ||
+        cfg->layers_per_block + 1 > VAE_MAX_RESNETS)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "vae: %d blocks of %d resnets not supported",
+                       cfg->n_blocks, cfg->layers_per_block + 1);
+    zt_vae *v = calloc(1, sizeof *v);
+    if (!v)
+        return zt_fail(err, ZT_ERR_NOMEM, "vae: out of memory");
+    v->be = be;
+    v->cfg = *cfg;
+    const int nb = cfg->n_blocks, top = cfg->block_out[nb - 1], lc = cfg->latent_channels;
+
+    zt_loader L;
+    zt_loader_init(&L, w, synth_seed, "vae");
+    if (cfg->use_post_quant_conv) {
+        zt_loader_get(&L, &v->pq_w, ZT_SHAPE(lc, lc, 1, 1), "post_quant_conv.weight");
+        zt_loader_get(&L, &v->pq_b, ZT_SHAPE(lc), "post_quant_conv.bias");
+    }
+    zt_loader_get(&L, &v->cin_w, ZT_SHAPE(top, lc, 3, 3), "decoder.conv_in.weight");
+    zt_loader_get(&L, &v->cin_b, ZT_SHAPE(top), "decoder.conv_in.bias");
+    load_resnet(&L, &v->mid0, top, top, "decoder.mid_block.resnets.0");
+    if (cfg->mid_attention) {
+        const char *a = "decoder.mid_block.attentions.0";
+        zt_loader_get(&L, &v->an_w, ZT_SHAPE(top), "%s.group_norm.weight", a);
+        zt_loader_get(&L, &v->an_b, ZT_SHAPE(top), "%s.group_norm.bias", a);
+        zt_loader_get(&L, &v->aq_w, ZT_SHAPE(top, top), "%s.to_q.weight", a);
+        zt_loader_get(&L, &v->aq_b, ZT_SHAPE(top), "%s.to_q.bias", a);
+        zt_loader_get(&L, &v->ak_w, ZT_SHAPE(top, top), "%s.to_k.weight", a);
+        zt_loader_get(&L, &v->ak_b, ZT_SHAPE(top), "%s.to_k.bias", a);
+        zt_loader_get(&L, &v->av_w, ZT_SHAPE(top, top), "%s.to_v.weight", a);
+        zt_loader_get(&L, &v->av_b, ZT_SHAPE(top), "%s.to_v.bias", a);
+        zt_loader_get(&L, &v->ao_w, ZT_SHAPE(top, top), "%s.to_out.0.weight", a);
+        zt_loader_get(&L, &v->ao_b, ZT_SHAPE(top), "%s.to_out.0.bias", a);
+    }
+    load_resnet(&L, &v->mid1, top, top, "decoder.mid_block.resnets.1");
+    int cin = top;
+    for (int i = 0; i < nb; i++) {
+        up_block *b = &v->up[i];
+        int cout = cfg->block_out[nb - 1 - i];
+        b->n_res = cfg->layers_per_block + 1;
+        for (int r = 0; r < b->n_res; r++) {
+            char p[96];
+            snprintf(p, sizeof p, "decoder.up_blocks.%d.resnets.%d", i, r);
+            load_resnet(&L, &b->r[r], r ? cout : cin, cout, p);
+        }
+        b->has_up = i < nb - 1;
+        if (b->has_up) {
+            zt_loader_get(&L, &b->upw, ZT_SHAPE(cout, cout, 3, 3),
+                          "decoder.up_blocks.%d.upsamplers.0.conv.weight", i);
+            zt_loader_get(&L, &b->upb, ZT_SHAPE(cout), "decoder.up_blocks.%d.upsamplers.0.conv.bias", i);
+        }
+        cin = cout;
+    }
+    zt_loader_get(&L, &v->no_w, ZT_SHAPE(cin), "decoder.conv_norm_out.weight");
+    zt_loader_get(&L, &v->no_b, ZT_SHAPE(cin), "decoder.conv_norm_out.bias");
+    zt_loader_get(&L, &v->cout_w, ZT_SHAPE(cfg->out_channels, cin, 3, 3), "decoder.conv_out.weight");
+    zt_loader_get(&L, &v->cout_b, ZT_SHAPE(cfg->out_channels), "decoder.conv_out.bias");
+    size_t total = 0;
+    for (int i = 0; i < L.n; i++)
+        total += zt_tensor_nbytes(L.slots[i]);
+    v->weight_bytes = total;
+    zt_status st = zt_loader_finish(&L, be, &v->block, err);
+    if (st != ZT_OK) {
+        zt_vae_free(v);
+        return st;
+    }
+    *out = v;
+    return ZT_OK;
+}
+
+void zt_vae_free(zt_vae *v)
+{
+    if (!v)
+        return;
+    zt_loader_release(v->be, v->block);
+    free(v);
+}
+
+size_t zt_vae_weight_bytes(const zt_vae *v)
+{
+    return v->weight_bytes;
+}
+
+/* Largest C*H*W any activation takes, walking the decoder's shapes. */
+static int64_t max_act(const zt_vae_config *c, int h, int w)
+{
+    const int nb = c->n_blocks;
+    int64_t hw = (int64_t)h * w, best = (int64_t)c->latent_channels * hw;
+    int cin = c->block_out[nb - 1];
+    /* the mid attention keeps v in the second half of a buffer */
+    if (2 * cin * hw > best)
+        best = 2 * cin * hw;
+    for (int i = 0; i < nb; i++) {
+        int cout = c->block_out[nb - 1 - i];
+        int64_t a = (int64_t)(cin > cout ? cin : cout) * hw;
+        if (a > best)
+            best = a;
+        if (i < nb - 1) {
+            hw *= 4;
+            if ((int64_t)cout * hw > best)
+                best = (int64_t)cout * hw;
+        }
+        cin = cout;
+    }
+    return best;
+}
+
+typedef struct vae_scratch {
+    zt_tensor buf[4];     /* [max_act] each */
+    zt_tensor zin;        /* [C, h, w] decoder input */
+} vae_scratch;
+
+static zt_status carve(zt_arena *a, const zt_vae_config *c, zt_dtype act, int h, int w,
+                       vae_scratch *s, zt_err *err)
+{
+    int64_t n = max_act(c, h, w);
+    zt_status st;
+    for (int i = 0; i < 4; i++)
+        if ((st = zt_arena_tensor(a, &s->buf[i], act, 1, (int64_t[]){n}, err)))
+            return st;
+    return zt_arena_tensor(a, &s->zin, act, 3, (int64_t[]){c->latent_channels, h, w}, err);
+}
+
+size_t zt_vae_scratch_bytes(const zt_vae_config *cfg, zt_dtype act, int h, int w)
+{
+    zt_arena a;
+    vae_scratch s;
+    zt_arena_measure(&a);
+    carve(&a, cfg, act, h, w, &s, NULL);
+    return a.peak;
+}
+
+/* A [C, H, W] view at the start of a flat scratch buffer. */
+static zt_tensor view3(const zt_tensor *buf, int64_t C, int64_t H, int64_t W)
+{
+    return zt_tensor_make(buf->dtype, 3, (int64_t[]){C, H, W}, buf->data);
+}
+
+/* out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))).
+ * x in bufs[0]; result in bufs[0]; bufs[1..3] are scratch. */
+static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, int64_t W)
+{
+    zt_backend *be = v->be;
+    int G = v->cfg.norm_groups;
+    zt_tensor x = view3(&bufs[0], r->cin, H, W);
+    zt_tensor t = view3(&bufs[1], r->cin, H, W);
+    zt_tensor c1 = view3(&bufs[2], r->cout, H, W);
+    zt_op_groupnorm(be, &t, &x, G, &r->n1w, &r->n1b, VAE_EPS, 1);
+    zt_op_conv2d(be, &c1, &t, &r->c1w, &r->c1b);
+    zt_tensor t2 = view3(&bufs[1], r->cout, H, W);
+    zt_op_groupnorm(be, &t2, &c1, G, &r->n2w, &r->n2b, VAE_EPS, 1);
+    zt_tensor c2 = view3(&bufs[2], r->cout, H, W);
+    zt_op_conv2d(be, &c2, &t2, &r->c2w, &r->c2b);
+    zt_tensor y = view3(&bufs[0], r->cout, H, W);
+    if (r->scw.data) {
+        zt_tensor sc = view3(&bufs[3], r->cout, H, W);
+        zt_op_conv2d(be, &sc, &x, &r->scw, &r->scb);
+        zt_op_add(be, &y, &sc, &c2);
+    } else {
+        zt_op_add(be, &y, &x, &c2);
+    }
+}
+
+/* Single-head attention over the H*W pixels, C wide, plus the residual. */
+static void run_attention(zt_vae *v, zt_tensor *bufs, int64_t C, int64_t H, int64_t W)
+{
+    zt_backend *be = v->be;
+    const int64_t S = H * W;
+    zt_tensor x = zt_tensor_2d(bufs[0].dtype, C, S, bufs[0].data);
+    zt_tensor g = zt_tensor_2d(bufs[1].dtype, C, S, bufs[1].data);
+    zt_op_groupnorm(be, &g, &x, v->cfg.norm_groups, &v->an_w, &v->an_b, VAE_EPS, 0);
+    /* [C, S] -> [S, C] rows of pixels; q, k, v share bufs[2..3] and bufs[1]. */
+    zt_tensor gt = zt_tensor_2d(bufs[2].dtype, S, C, bufs[2].data);
+    zt_op_transpose(be, &gt, &g);
+    zt_tensor q = zt_tensor_2d(bufs[1].dtype, S, C, bufs[1].data);
+    zt_tensor k = zt_tensor_2d(bufs[3].dtype, S, C, bufs[3].data);
+    zt_op_matmul(be, &q, &gt, &v->aq_w, &v->aq_b);
+    zt_op_matmul(be, &k, &gt, &v->ak_w, &v->ak_b);
+    /* v goes to the second half of bufs[2] (max_act >= 2*C*S), beside gt. */
+    zt_tensor vv = zt_tensor_2d(bufs[2].dtype, S, C, (char *)bufs[2].data +
+                                (size_t)S * C * zt_dtype_size(bufs[2].dtype));
+    zt_op_matmul(be, &vv, &gt, &v->av_w, &v->av_b);
+    zt_tensor a = gt; /* gt no longer needed */
+    zt_tensor q3 = zt_tensor_reshape(&q, 3, (int64_t[]){S, 1, C});
+    zt_tensor k3 = zt_tensor_reshape(&k, 3, (int64_t[]){S, 1, C});
+    zt_tensor v3 = zt_tensor_reshape(&vv, 3, (int64_t[]){S, 1, C});
+    zt_tensor a3 = zt_tensor_reshape(&a, 3, (int64_t[]){S, 1, C});
+    zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)C));
+    zt_tensor o = zt_tensor_2d(bufs[1].dtype, S, C, bufs[1].data);
+    zt_op_matmul(be, &o, &a, &v->ao_w, &v->ao_b);
+    zt_tensor ot = zt_tensor_2d(bufs[3].dtype, C, S, bufs[3].data);
+    zt_op_transpose(be, &ot, &o);
+    zt_op_add(be, &x, &x, &ot);
+}
+
+static void tap_view(zt_tap_fn tap, void *ud, const char *name, const zt_tensor *buf,
+                     int64_t C, int64_t H, int64_t W)
+{
+    if (!tap)
+        return;
+    zt_tensor t = view3(buf, C, H, W);
+    tap(ud, name, &t);
+}
+
+zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *arena,
+                        zt_tensor *out, zt_tap_fn tap, void *tap_ud, zt_err *err)
+{
+    zt_backend *be = v->be;
+    const zt_vae_config *c = &v->cfg;
+    if (z->ndim != 3 || z->shape[0] != c->latent_channels)
+        return zt_fail(err, ZT_ERR_SHAPE, "vae: latents must be [%d, h, w]", c->latent_channels);
+    const int h = (int)z->shape[1], w = (int)z->shape[2], nb = c->n_blocks;
+    const int s = zt_vae_scale(c);
+    if (out->ndim != 3 || out->shape[0] != c->out_channels || out->shape[1] != (int64_t)h * s ||
+        out->shape[2] != (int64_t)w * s)
+        return zt_fail(err, ZT_ERR_SHAPE, "vae: output must be [%d, %d, %d]", c->out_channels,
+                       h * s, w * s);
+    size_t mark = zt_arena_mark(arena);
+    vae_scratch sc;
+    zt_status st = carve(arena, c, be->act_dtype, h, w, &sc, err);
+    if (st != ZT_OK)
+        return st;
+    const int top = c->block_out[nb - 1];
+    int64_t H = h, W = w;
+
+    if (unscale)
+        zt_op_scale_add(be, &sc.zin, z, 1.0f / c->scaling_factor, c->shift_factor);
+    else
+        zt_op_copy(be, &sc.zin, z);
+    if (c->use_post_quant_conv) {
+        zt_tensor t = view3(&sc.buf[1], c->latent_channels, H, W);
+        zt_op_conv2d(be, &t, &sc.zin, &v->pq_w, &v->pq_b);
+        zt_op_copy(be, &sc.zin, &t);
+    }
+    zt_tensor h0 = view3(&sc.buf[0], top, H, W);
+    zt_op_conv2d(be, &h0, &sc.zin, &v->cin_w, &v->cin_b);
+    tap_view(tap, tap_ud, "conv_in", &sc.buf[0], top, H, W);
+
+    run_resnet(v, &v->mid0, sc.buf, H, W);
+    if (c->mid_attention)
+        run_attention(v, sc.buf, top, H, W);
+    run_resnet(v, &v->mid1, sc.buf, H, W);
+    tap_view(tap, tap_ud, "mid_block", &sc.buf[0], top, H, W);
+
+    int ch = top;
+    for (int i = 0; i < nb; i++) {
+        up_block *b = &v->up[i];
+        for (int r = 0; r < b->n_res; r++)
+            run_resnet(v, &b->r[r], sc.buf, H, W);
+        ch = b->r[b->n_res - 1].cout;
+        if (b->has_up) {
+            zt_tensor x = view3(&sc.buf[0], ch, H, W);
+            zt_tensor u = view3(&sc.buf[1], ch, 2 * H, 2 * W);
+            zt_op_upsample2x(be, &u, &x);
+            H *= 2;
+            W *= 2;
+            zt_tensor y = view3(&sc.buf[0], ch, H, W);
+            zt_op_conv2d(be, &y, &u, &b->upw, &b->upb);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "up_blocks.%d", i);
+        tap_view(tap, tap_ud, name, &sc.buf[0], ch, H, W);
+    }
+    zt_tensor x = view3(&sc.buf[0], ch, H, W);
+    zt_tensor n = view3(&sc.buf[1], ch, H, W);
+    zt_op_groupnorm(be, &n, &x, c->norm_groups, &v->no_w, &v->no_b, VAE_EPS, 0);
+    tap_view(tap, tap_ud, "conv_norm_out", &sc.buf[1], ch, H, W);
+    zt_op_unary(be, &n, &n, ZT_UNARY_SILU);
+    zt_op_conv2d(be, out, &n, &v->cout_w, &v->cout_b);
+    if (tap)
+        tap(tap_ud, "conv_out", out);
+    st = zt_backend_sync(be, err);
+    zt_arena_reset(arena, mark);
+    if (st != ZT_OK)
+        zt_err_prefix(err, "vae");
+    return st;
+}
+
+void zt_vae_to_rgb8(const float *planar, int H, int W, uint8_t *rgb)
+{
+    size_t plane = (size_t)H * W;
+    for (size_t i = 0; i < plane; i++)
+        for (int ch = 0; ch < 3; ch++) {
+            float x = planar[(size_t)ch * plane + i] / 2.0f + 0.5f;
+            x = x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
+            /* half to even, as the reference's numpy round */
+            rgb[i * 3 + ch] = (uint8_t)rintf(x * 255.0f);
+        }
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# info.sh - `zimt info` on the tiny model and on damaged copies of it.
+# Each damaged copy must fail cleanly (exit 1..127) with a message naming the
+# file, tensor or key and the problem.
+set -u
+. tests/lib.sh
+lib_init info.sh
+
+ZIMT=./zimt
+FIX=tests/data/tiny-zimage
+TE=text_encoder/model-00002-of-00002.safetensors
+DIT=transformer/diffusion_pytorch_model.safetensors
+VAE=vae/diffusion_pytorch_model.safetensors
+
+# fresh NAME: a copy of the fixture in $LIB_TMP/NAME, printed. Files are hard
+# links when possible; own() makes one a private copy before damaging it.
+fresh() {
+    local d=$LIB_TMP/$1
+    cp -al "$FIX" "$d" 2>/dev/null || cp -r "$FIX" "$d"
+    echo "$d"
+}
+own() {
+    cp "$1" "$1.own" && mv "$1.own" "$1"
+}
+
+run $ZIMT info
+expect_ok "default model" "model: $FIX" text_encoder transformer vae tokenizer scheduler \
+    "result: ok"
+run $ZIMT info --model "$FIX"
+expect_ok "good model" "text_encoder:" "transformer:" "vae:" "35 tensors" "101 tensors" \
+    "176 tensors"
+
+d=$(fresh truncated)
+own "$d/$TE"
+truncate -s 20000 "$d/$TE"
+run $ZIMT info --model "$d"
+expect_error "truncated shard" model-00002-of-00002.safetensors "past the data area"
+
+d=$(fresh hdrlen)
+own "$d/$VAE"
+le64 99999999999 | dd of="$d/$VAE" conv=notrunc status=none
+run $ZIMT info --model "$d"
+expect_error "header length past EOF" "$VAE" "header length 99999999999 past the end"
+
+d=$(fresh badjson)
+own "$d/$DIT"
+printf 'X' | dd of="$d/$DIT" bs=1 seek=8 conv=notrunc status=none
+run $ZIMT info --model "$d"
+expect_error "bad JSON header" "$DIT" "not valid JSON"
+
+d=$(fresh range)
+st_edit_header "$d/$DIT" 's/\[1411776,1411904\]/[1411776,1511904]/'
+run $ZIMT info --model "$d"
+expect_error "offsets out of range" "$DIT" x_pad_token "past the data area"
+
+d=$(fresh overlap)
+st_edit_header "$d/$DIT" 's/"data_offsets":\[8320,8448\]/"data_offsets":[0,128]/'
+run $ZIMT info --model "$d"
+expect_error "overlapping offsets" "$DIT" "all_final_layer.2-1.linear.bias" overlapping
+
+d=$(fresh mismatch)
+st_edit_header "$d/$DIT" \
+    's/"x_pad_token":{"dtype":"BF16"/"x_pad_token":{"dtype":"F32"/'
+run $ZIMT info --model "$d"
+expect_error "dtype/shape size mismatch" "$DIT" x_pad_token "needs 256 bytes" "span 128"
+
+d=$(fresh overflow)
+st_edit_header "$d/$DIT" \
+    's/"shape":\[1,64\]/"shape":[9007199254740991,9007199254740991,4096,4096]/'
+run $ZIMT info --model "$d"
+expect_error "shape overflow" "$DIT" pad_token "overflows"
+
+d=$(fresh dtype)
+st_edit_header "$d/$DIT" 's/"x_pad_token":{"dtype":"BF16"/"x_pad_token":{"dtype":"F64"/'
+run $ZIMT info --model "$d"
+expect_error "unsupported dtype" "$DIT" x_pad_token "unsupported dtype 'F64'"
+
+d=$(fresh noshard)
+rm "$d/$TE"
+run $ZIMT info --model "$d"
+expect_error "missing shard" "model-00002-of-00002.safetensors" "missing" \
+    model.safetensors.index.json
+
+d=$(fresh badshard)
+own "$d/text_encoder/model.safetensors.index.json"
+sed -i 's#"model.norm.weight": "model-00002-of-00002.safetensors"#"model.norm.weight": "../x.safetensors"#' \
+    "$d/text_encoder/model.safetensors.index.json"
+run $ZIMT info --model "$d"
+expect_error "shard path in index" "../x.safetensors" "not a plain file name"
+
+d=$(fresh notinshard)
+st_edit_header "$d/$TE" 's/"model.norm.weight"/"model.norm.weighx"/'
+run $ZIMT info --model "$d"
+expect_error "indexed tensor not in shard" "model-00002-of-00002.safetensors" \
+    "model.norm.weight" "not found"
+
+d=$(fresh missing)
+st_edit_header "$d/$DIT" 's/"x_pad_token"/"y_pad_token"/'
+run $ZIMT info --model "$d"
+expect_error "missing tensor" "missing tensor 'x_pad_token' [1, 64]" \
+    "unexpected tensor 'y_pad_token'"
+
+d=$(fresh shape)
+st_edit_header "$d/$DIT" 's/"x_pad_token":{"dtype":"BF16","shape":\[1,64\]/"x_pad_token":{"dtype":"BF16","shape":[2,32]/'
+run $ZIMT info --model "$d"
+expect_error "wrong shape" "$DIT" "x_pad_token" "expected [1, 64], found [2, 32]"
+
+d=$(fresh vaeshape)
+st_edit_header "$d/$VAE" 's/"decoder.conv_out.bias":{"dtype":"BF16","shape":\[3\],"data_offsets":\[\([0-9]*\),\([0-9]*\)\]/"decoder.conv_out.bias":{"dtype":"BF16","shape":[1,3],"data_offsets":[\1,\2]/'
+run $ZIMT info --model "$d"
+expect_error "wrong VAE shape" "decoder.conv_out.bias" "expected [3], found [1, 3]"
+
+d=$(fresh dup)
+st_edit_header "$d/$DIT" 's/"cap_pad_token"/"x_pad_token"/'
+run $ZIMT info --model "$d"
+expect_error "duplicate tensor name" "$DIT" "duplicate tensor name 'x_pad_token'"
+
+d=$(fresh nonnum)
+own "$d/transformer/config.json"
+sed -i 's/"dim": 64/"dim": "64"/' "$d/transformer/config.json"
+run $ZIMT info --model "$d"
+expect_error "non-numeric config value" transformer/config.json "'dim'" "must be a number"
+
+d=$(fresh nokey)
+own "$d/text_encoder/config.json"
+sed -i '/"num_hidden_layers"/d' "$d/text_encoder/config.json"
+run $ZIMT info --model "$d"
+expect_error "missing config key" text_encoder/config.json "'num_hidden_layers'" missing
+
+d=$(fresh axes)
+own "$d/transformer/config.json"
+sed -i 's/^  4,$/  6,/' "$d/transformer/config.json"
+run $ZIMT info --model "$d"
+expect_error "axes_dims do not sum" transformer/config.json "axes_dims"
+
+d=$(fresh index)
+own "$d/model_index.json"
+sed -i 's/"vae"/"vay"/' "$d/model_index.json"
+run $ZIMT info --model "$d"
+expect_error "bad model_index" model_index.json "'vae'"
+
+d=$(fresh indexjson)
+own "$d/model_index.json"
+printf '["not", "an", "object"]' >"$d/model_index.json"
+run $ZIMT info --model "$d"
+expect_error "model_index not an object" model_index.json "not a JSON object"
+
+d=$(fresh notok)
+rm "$d/tokenizer/tokenizer.json"
+run $ZIMT info --model "$d"
+expect_error "missing tokenizer" "tokenizer/tokenizer.json" missing
+
+run $ZIMT info --model "$LIB_TMP/nonexistent"
+expect_error "no such model" "$LIB_TMP/nonexistent"
+
+run $ZIMT info --bogus
+expect_error "bad argument" "--bogus"
+
+lib_summary

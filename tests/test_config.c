@@ -1,0 +1,267 @@
+/* test_config.c - config parsers: good files, missing and mistyped keys, ranges. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "harness.h"
+
+#define TINY TEST_DATA "/tiny-zimage"
+
+/* The status must be an error whose message holds every fragment. */
+#define EXPECT_ERR(call, ...)                                                      \
+    do {                                                                           \
+        zt_err e_ = {0};                                                           \
+        zt_status s_ = call;                                                       \
+        CHECK(s_ != ZT_OK, "accepted: %s", #call);                                 \
+        const char *frags_[] = {__VA_ARGS__};                                      \
+        for (size_t i_ = 0; i_ < sizeof frags_ / sizeof frags_[0]; i_++)           \
+            CHECK(strstr(e_.msg, frags_[i_]), "message '%s' lacks '%s'", e_.msg,   \
+                  frags_[i_]);                                                     \
+    } while (0)
+
+static const char *te_json =
+    "{\"hidden_size\": 32, \"intermediate_size\": 96, \"num_hidden_layers\": 3,"
+    " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"head_dim\": 16,"
+    " \"vocab_size\": 151936, \"rms_norm_eps\": 1e-06, \"rope_theta\": 1000000.0,"
+    " \"rope_scaling\": null, \"architectures\": [\"Qwen3ForCausalLM\"]}";
+
+/* te_json with one substring replaced (for crafted variants). */
+static char *subst(const char *src, const char *from, const char *to)
+{
+    const char *at = strstr(src, from);
+    size_t n = strlen(src) + strlen(to) + 1;
+    char *out = malloc(n);
+    if (!at) {
+        snprintf(out, n, "%s", src);
+        return out;
+    }
+    snprintf(out, n, "%.*s%s%s", (int)(at - src), src, to, at + strlen(from));
+    return out;
+}
+
+static void test_te(void)
+{
+    zt_te_config c;
+    zt_err err = {0};
+    CHECK(zt_te_config_parse(&c, te_json, "te.json", &err) == ZT_OK, "%s", err.msg);
+    CHECK(c.hidden == 32 && c.intermediate == 96 && c.n_layers == 3 && c.n_heads == 4 &&
+              c.n_kv_heads == 2 && c.head_dim == 16 && c.vocab == 151936,
+          "values");
+    CHECK(c.rms_eps == 1e-6f && c.rope_theta == 1e6, "floats");
+
+    char *s = subst(te_json, "\"head_dim\": 16,", "");
+    CHECK(zt_te_config_parse(&c, s, "te.json", &err) == ZT_OK && c.head_dim == 8,
+          "default head_dim: %s", err.msg);
+    free(s);
+
+    s = subst(te_json, "\"num_hidden_layers\": 3,", "");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", "'num_hidden_layers'",
+               "missing");
+    free(s);
+    s = subst(te_json, "\"vocab_size\": 151936", "\"vocab_size\": \"151936\"");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", "'vocab_size'",
+               "number");
+    free(s);
+    s = subst(te_json, "\"vocab_size\": 151936", "\"vocab_size\": 1.5");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'vocab_size'", "integer");
+    free(s);
+    s = subst(te_json, "\"vocab_size\": 151936", "\"vocab_size\": 1e12");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'vocab_size'", "integer");
+    free(s);
+    s = subst(te_json, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", "num_key_value_heads");
+    free(s);
+    s = subst(te_json, "\"hidden_size\": 32", "\"hidden_size\": 0");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'hidden_size'", "positive");
+    free(s);
+    s = subst(te_json, "\"hidden_size\": 32", "\"hidden_size\": null");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'hidden_size'");
+    free(s);
+    /* Unknown keys are ignored. */
+    s = subst(te_json, "{", "{\"something_new\": {\"x\": [1,2]}, ");
+    CHECK(zt_te_config_parse(&c, s, "te.json", &err) == ZT_OK, "unknown key: %s", err.msg);
+    free(s);
+
+    EXPECT_ERR(zt_te_config_parse(&c, "{\"hidden_size\": ", "te.json", &e_), "te.json",
+               "not valid JSON");
+    EXPECT_ERR(zt_te_config_parse(&c, "[1]", "te.json", &e_), "te.json", "not a JSON object");
+    EXPECT_ERR(zt_te_config_parse(&c, "", "te.json", &e_), "te.json");
+}
+
+static void test_dit(void)
+{
+    zt_dit_config c;
+    zt_err err = {0};
+    CHECK(zt_dit_config_load(&c, TINY "/transformer/config.json", &err) == ZT_OK, "%s",
+          err.msg);
+    CHECK(c.dim == 64 && c.n_layers == 2 && c.n_refiner_layers == 2 && c.n_heads == 4 &&
+              c.n_kv_heads == 4 && c.qk_norm == 1 && c.cap_feat_dim == 32 &&
+              c.in_channels == 16 && c.patch == 2 && c.f_patch == 1,
+          "ints");
+    CHECK(c.axes_dims[0] == 4 && c.axes_dims[1] == 6 && c.axes_dims[2] == 6 &&
+              c.axes_lens[0] == 1024 && c.axes_lens[2] == 512,
+          "axes");
+    CHECK(c.rope_theta == 256.0 && c.t_scale == 1000.0f && c.norm_eps == 1e-5f, "floats");
+    CHECK(zt_dit_ffn_hidden(&c) == 170 && zt_dit_adaln_dim(&c) == 64, "derived");
+
+    char *text = NULL;
+    CHECK(zt_read_file(TINY "/transformer/config.json", 1 << 16, &text, NULL, &err) == ZT_OK,
+          "%s", err.msg);
+    if (!text)
+        return;
+    char *s = subst(text, "\"dim\": 64", "\"dim\": \"64\"");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "dit.json", "'dim'", "number");
+    free(s);
+    s = subst(text, "\"qk_norm\": true", "\"qk_norm\": 1");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'qk_norm'", "true or false");
+    free(s);
+    s = subst(text, "\"t_scale\"", "\"t_scalx\"");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'t_scale'", "missing");
+    free(s);
+    s = subst(text, "\"n_heads\": 4", "\"n_heads\": 8");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "dit.json", "axes_dims");
+    free(s);
+    s = subst(text, "\"n_heads\": 4", "\"n_heads\": 5");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "dit.json", "n_heads");
+    free(s);
+    s = subst(text, "\"all_patch_size\": [\n  2\n ]", "\"all_patch_size\": []");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'all_patch_size'");
+    free(s);
+    s = subst(text, "\"axes_lens\": [", "\"axes_lens\": [7, ");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_lens'", "3 entries");
+    free(s);
+    s = subst(text, "\"axes_dims\": [", "\"axes_dims\": \"x\", \"z\": [");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_dims'", "array");
+    free(s);
+    free(text);
+}
+
+static const char *vae_json =
+    "{\"block_out_channels\": [32, 32, 64, 64], \"layers_per_block\": 1,"
+    " \"latent_channels\": 16, \"norm_num_groups\": 32, \"scaling_factor\": 0.3611,"
+    " \"shift_factor\": 0.1159, \"act_fn\": \"silu\"}";
+
+static void test_vae(void)
+{
+    zt_vae_config c;
+    zt_err err = {0};
+    CHECK(zt_vae_config_parse(&c, vae_json, "vae.json", &err) == ZT_OK, "%s", err.msg);
+    CHECK(c.n_blocks == 4 && c.block_out[2] == 64 && c.layers_per_block == 1 &&
+              c.latent_channels == 16 && c.norm_groups == 32,
+          "ints");
+    CHECK(c.out_channels == 3 && c.use_post_quant_conv == 1 && c.mid_attention == 1,
+          "defaults");
+    CHECK(c.scaling_factor == 0.3611f && c.shift_factor == 0.1159f, "floats");
+
+    CHECK(zt_vae_config_load(&c, TINY "/vae/config.json", &err) == ZT_OK, "%s", err.msg);
+    CHECK(c.use_post_quant_conv == 0 && c.mid_attention == 1, "fixture flags");
+
+    char *s = subst(vae_json, "[32, 32, 64, 64]", "[32, 32, 32, 32, 32, 32, 32, 32, 32]");
+    EXPECT_ERR(zt_vae_config_parse(&c, s, "vae.json", &e_), "'block_out_channels'");
+    free(s);
+    s = subst(vae_json, "[32, 32, 64, 64]", "[32, 48]");
+    EXPECT_ERR(zt_vae_config_parse(&c, s, "vae.json", &e_), "vae.json", "norm_num_groups");
+    free(s);
+    s = subst(vae_json, "\"scaling_factor\": 0.3611", "\"scaling_factor\": \"0.3611\"");
+    EXPECT_ERR(zt_vae_config_parse(&c, s, "vae.json", &e_), "'scaling_factor'", "number");
+    free(s);
+    s = subst(vae_json, "\"latent_channels\": 16,", "");
+    EXPECT_ERR(zt_vae_config_parse(&c, s, "vae.json", &e_), "'latent_channels'", "missing");
+    free(s);
+    s = subst(vae_json, "\"shift_factor\": 0.1159", "\"shift_factor\": null");
+    CHECK(zt_vae_config_parse(&c, s, "vae.json", &err) == ZT_OK && c.shift_factor == 0,
+          "null shift: %s", err.msg);
+    free(s);
+}
+
+static void test_sched(void)
+{
+    zt_sched_config c;
+    zt_err err = {0};
+    CHECK(zt_sched_config_parse(&c, "{}", "s.json", &err) == ZT_OK && c.shift == 1.0f &&
+              c.num_train_timesteps == 1000 && c.use_dynamic_shifting == 0,
+          "defaults: %s", err.msg);
+    CHECK(zt_sched_config_load(&c, TINY "/scheduler/scheduler_config.json", &err) == ZT_OK &&
+              c.shift == 3.0f,
+          "%s", err.msg);
+    EXPECT_ERR(zt_sched_config_parse(&c, "{\"shift\": \"3\"}", "s.json", &e_), "s.json",
+               "'shift'");
+    EXPECT_ERR(zt_sched_config_parse(&c, "{\"shift\": -1}", "s.json", &e_), "'shift'",
+               "positive");
+    EXPECT_ERR(zt_sched_config_parse(&c, "{\"use_dynamic_shifting\": \"no\"}", "s.json", &e_),
+               "'use_dynamic_shifting'");
+}
+
+static void test_model(void)
+{
+    zt_model_config c;
+    zt_err err = {0};
+    CHECK(zt_model_config_load(&c, TINY, &err) == ZT_OK, "%s", err.msg);
+    CHECK(c.te.hidden == 32 && c.dit.dim == 64 && c.vae.n_blocks == 4 && c.sched.shift == 3.0f,
+          "values");
+    CHECK(!strcmp(c.dir, TINY), "dir");
+    EXPECT_ERR(zt_model_config_load(&c, TEST_DATA "/nope", &e_), "nope/model_index.json");
+
+    CHECK(zt_model_index_parse("{\"transformer\":[],\"vae\":[],\"text_encoder\":[],"
+                               "\"tokenizer\":[],\"scheduler\":[]}",
+                               "mi.json", &err) == ZT_OK,
+          "%s", err.msg);
+    EXPECT_ERR(zt_model_index_parse("{\"transformer\":[],\"vae\":[],\"text_encoder\":[],"
+                                    "\"scheduler\":[]}",
+                                    "mi.json", &e_),
+               "mi.json", "'tokenizer'");
+    EXPECT_ERR(zt_model_index_parse("[]", "mi.json", &e_), "mi.json", "not a JSON object");
+}
+
+static void test_full(void)
+{
+    zt_model_config c;
+    zt_model_config_full(&c);
+    CHECK(c.te.hidden == 2560 && c.te.intermediate == 9728 && c.te.n_layers == 36 &&
+              c.te.n_heads == 32 && c.te.n_kv_heads == 8 && c.te.head_dim == 128 &&
+              c.te.vocab == 151936,
+          "te");
+    CHECK(c.dit.dim == 3840 && c.dit.n_layers == 30 && c.dit.n_heads == 30 &&
+              c.dit.cap_feat_dim == 2560 && c.dit.axes_dims[1] == 48 &&
+              c.dit.axes_lens[0] == 1024 && c.dit.t_scale == 1000.0f &&
+              c.dit.rope_theta == 256.0,
+          "dit");
+    CHECK(zt_dit_ffn_hidden(&c.dit) == 10240 && zt_dit_adaln_dim(&c.dit) == 256, "derived");
+    CHECK(c.vae.block_out[0] == 128 && c.vae.block_out[3] == 512 && c.vae.n_blocks == 4 &&
+              c.vae.out_channels == 3 && !c.vae.use_post_quant_conv && c.vae.mid_attention,
+          "vae");
+    CHECK(c.sched.shift == 3.0f && c.sched.num_train_timesteps == 1000, "sched");
+}
+
+static void test_read_file(void)
+{
+    char *t = NULL;
+    size_t n = 0;
+    zt_err err = {0};
+    CHECK(zt_read_file(TINY "/model_index.json", 1 << 20, &t, &n, &err) == ZT_OK && t &&
+              n > 10 && t[n] == '\0',
+          "%s", err.msg);
+    free(t);
+    t = NULL;
+    CHECK(zt_read_file(TINY "/model_index.json", 10, &t, &n, &err) == ZT_ERR_TOO_BIG &&
+              strstr(err.msg, "model_index.json") && !t,
+          "%s", err.msg);
+    CHECK(zt_read_file(TINY "/missing.json", 10, &t, &n, &err) == ZT_ERR_MISSING &&
+              strstr(err.msg, "missing.json"),
+          "%s", err.msg);
+    CHECK(zt_read_file(TINY, 1 << 20, &t, &n, &err) != ZT_OK && strstr(err.msg, "regular"),
+          "%s", err.msg);
+}
+
+int main(void)
+{
+    RUN(test_te);
+    RUN(test_dit);
+    RUN(test_vae);
+    RUN(test_sched);
+    RUN(test_model);
+    RUN(test_full);
+    RUN(test_read_file);
+    return zt_test_summary("test_config");
+}

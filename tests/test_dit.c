@@ -1,0 +1,128 @@
+/* test_dit.c - the DiT against tiny-ref/dit.safetensors: three forward
+ * passes, and every activation of case 0.
+ * Tolerance (fixtures README): |a-b| <= 1e-4 + 1e-3|b|. */
+#include "fixture.h"
+#include "dit.h"
+
+static zt_backend *be;
+static zt_st_file *ref;
+static zt_model_config cfg;
+static zt_weights *weights;
+static zt_dit *dit;
+
+typedef struct tap_ctx {
+    int N, L;     /* image tokens and caption rows: only those are compared */
+    int seen;
+} tap_ctx;
+
+static void on_tap(void *ud, const char *name, const zt_tensor *t)
+{
+    tap_ctx *c = ud;
+    char key[96];
+    snprintf(key, sizeof key, "case0.act.%s", name);
+    const zt_tensor *want = fx_get(ref, key);
+    int64_t cols = want->shape[want->ndim - 1];
+    int64_t rows = zt_tensor_numel(want) / cols;
+    /* The reference fills pad rows differently before they are replaced
+     * (see the fixtures README): compare only real rows there. */
+    if (!strcmp(name, "x_embedder") || !strcmp(name, "final_layer"))
+        rows = c->N;
+    else if (!strcmp(name, "cap_embedder"))
+        rows = c->L;
+    CHECK(zt_tensor_numel(t) >= rows * cols, "%s: size", key);
+    fx_expect_close(be, key, t, want, (long)(rows * cols), 1e-4, 1e-3);
+    c->seen++;
+}
+
+static void run_case(int k, tap_ctx *tap)
+{
+    char key[64];
+    snprintf(key, sizeof key, "case%d.x", k);
+    const zt_tensor *x = fx_get(ref, key);
+    snprintf(key, sizeof key, "case%d.cap", k);
+    const zt_tensor *cap = fx_get(ref, key);
+    snprintf(key, sizeof key, "case%d.t", k);
+    float t;
+    memcpy(&t, fx_get(ref, key)->data, 4);
+    snprintf(key, sizeof key, "case%d.out", k);
+    const zt_tensor *want = fx_get(ref, key);
+
+    int C = (int)x->shape[0], h = (int)x->shape[2], w = (int)x->shape[3];
+    int L = (int)cap->shape[0];
+    zt_err err = {0};
+    zt_arena arena = {0};
+    size_t bytes = zt_dit_job_bytes(&cfg.dit, be->act_dtype, h, w, &L, 1);
+    CHECK(zt_arena_init(&arena, be, bytes, &err) == ZT_OK, "%s", err.msg);
+    zt_dit_job job;
+    zt_status st = zt_dit_job_carve(&job, dit, &arena, h, w, &L, 1, &err);
+    CHECK(st == ZT_OK, "carve: %s", err.msg);
+    CHECK(arena.used == bytes, "planned %zu bytes, used %zu", bytes, arena.used);
+    if (st != ZT_OK)
+        return;
+    zt_tensor xd = fx_upload(be, x, ZT_F32, 3, (int64_t[]){C, h, w});
+    zt_tensor capd = fx_upload(be, cap, be->act_dtype, 2, (int64_t[]){L, cap->shape[1]});
+    zt_tensor outd = fx_upload(be, want, ZT_F32, 3, (int64_t[]){C, h, w}); /* overwritten */
+    if (tap)
+        tap->N = (h / 2) * (w / 2), tap->L = L;
+    st = zt_dit_job_set_caption(&job, 0, &capd, tap ? on_tap : NULL, tap, &err);
+    CHECK(st == ZT_OK, "caption: %s", err.msg);
+    zt_op_scale_add(be, &outd, &outd, 0.0f, 1e9f); /* poison the output */
+    zt_dit_forward(&job, 0, &xd, t, &outd, tap ? on_tap : NULL, tap);
+    CHECK(zt_backend_sync(be, &err) == ZT_OK, "forward: %s", err.msg);
+    snprintf(key, sizeof key, "case%d.out", k);
+    fx_expect_close(be, key, &outd, want, (long)zt_tensor_numel(want), 1e-4, 1e-3);
+    zt_backend_release(be, xd.data);
+    zt_backend_release(be, capd.data);
+    zt_backend_release(be, outd.data);
+    zt_arena_free(&arena);
+}
+
+static void test_forward_cases(void)
+{
+    for (int k = 0; k < 3; k++)
+        run_case(k, NULL);
+}
+
+static void test_activations(void)
+{
+    tap_ctx tap = {0};
+    run_case(0, &tap);
+    int want = 1 + 1 + 2 * cfg.dit.n_refiner_layers + cfg.dit.n_layers + 2;
+    CHECK(tap.seen == want, "saw %d activations, want %d", tap.seen, want);
+}
+
+static void test_bad_sizes(void)
+{
+    zt_err err = {0};
+    zt_arena a;
+    zt_arena_measure(&a);
+    zt_dit_job job;
+    int L = 10;
+    CHECK(zt_dit_job_carve(&job, dit, &a, 9, 8, &L, 1, &err) == ZT_ERR_INVALID, "odd latent");
+    CHECK(strstr(err.msg, "patch") != NULL, "message: %s", err.msg);
+    L = 0;
+    CHECK(zt_dit_job_carve(&job, dit, &a, 8, 8, &L, 1, &err) == ZT_ERR_INVALID, "empty caption");
+    L = 5000;
+    CHECK(zt_dit_job_carve(&job, dit, &a, 8, 8, &L, 1, &err) == ZT_ERR_INVALID, "huge caption");
+}
+
+int main(void)
+{
+    zt_err err = {0};
+    be = fx_backend();
+    ref = fx_open(TEST_DATA "/tiny-ref/dit.safetensors");
+    if (zt_model_config_load(&cfg, TINY, &err) ||
+        zt_weights_open(&weights, TINY "/transformer", NULL, &err) ||
+        zt_dit_new(&dit, be, &cfg.dit, weights, 0, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    RUN(test_forward_cases);
+    RUN(test_activations);
+    RUN(test_bad_sizes);
+    zt_dit_free(dit);
+    zt_weights_free(weights);
+    zt_st_file_close(ref);
+    zt_backend_free(be);
+    return zt_test_summary("test_dit");
+}

@@ -1,0 +1,468 @@
+/*
+ * test_image.c - settings text/JSON and PNG files (core/image.h).
+ *
+ * Everything is written under a fresh directory in /tmp, which is checked
+ * at the end for leftover temporary files and then removed.
+ */
+#include <dirent.h>
+#include <png.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "image.h"
+
+static char dir[64];
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(b, 1, n, f);
+        fclose(f);
+    }
+}
+
+/* Type ("tEXt", "iTXt") of the chunk whose keyword is key, or "" */
+static void chunk_type_of(const unsigned char *b, size_t n, const char *key, char type[5])
+{
+    type[0] = 0;
+    size_t kl = strlen(key);
+    for (size_t at = 8; at + 12 <= n;) {
+        size_t len = (size_t)b[at] << 24 | (size_t)b[at + 1] << 16 | (size_t)b[at + 2] << 8 |
+                     b[at + 3];
+        const unsigned char *data = b + at + 8;
+        if (at + 12 + len > n)
+            return;
+        if (len > kl && memcmp(data, key, kl) == 0 && data[kl] == 0) {
+            memcpy(type, b + at + 4, 4);
+            type[4] = 0;
+            return;
+        }
+        at += 12 + len;
+    }
+}
+
+static uint8_t *test_pixels(int w, int h)
+{
+    uint8_t *px = malloc((size_t)w * h * 3);
+    for (int i = 0; i < w * h * 3; i++)
+        px[i] = (uint8_t)(i * 37 + (i / 3) * 11);
+    return px;
+}
+
+static void sample_params(zt_gen_params *p)
+{
+    zt_gen_params_init(p);
+    zt_gen_params_set_prompt(p, "a cat on a mat", NULL);
+    p->width = 1024;
+    p->height = 768;
+    p->seed = 42;
+}
+
+/* ------------------------------------------------------------- A1111 */
+
+static void test_a1111_format(void)
+{
+    zt_gen_params p;
+    sample_params(&p);
+    char *t = NULL;
+    CHECK(zt_gen_params_to_a1111(&p, &t, NULL) == ZT_OK, "to_a1111");
+    const char *want = "a cat on a mat\nSteps: 8, Sampler: Euler, CFG scale: 0, Seed: 42, "
+                       "Size: 1024x768, Model: Z-Image-Turbo";
+    CHECK(t && strcmp(t, want) == 0, "got [%s]", t);
+    free(t);
+
+    zt_gen_params_set_negative(&p, "blurry, dark", NULL);
+    p.guidance = 3.5f;
+    p.seed = UINT64_MAX;
+    snprintf(p.model, sizeof p.model, "my: model, \"v2\"");
+    snprintf(p.rng, sizeof p.rng, "cpu");
+    CHECK(zt_gen_params_to_a1111(&p, &t, NULL) == ZT_OK, "to_a1111");
+    want = "a cat on a mat\nNegative prompt: blurry, dark\nSteps: 8, Sampler: Euler, "
+           "CFG scale: 3.5, Seed: 18446744073709551615, Size: 1024x768, "
+           "Model: \"my: model, \\\"v2\\\"\", RNG: cpu";
+    CHECK(t && strcmp(t, want) == 0, "got [%s]", t);
+
+    zt_gen_params q;
+    zt_gen_params_init(&q);
+    zt_err err;
+    CHECK(zt_gen_params_from_a1111(&q, t, &err) == ZT_OK, "parse: %s", err.msg);
+    CHECK(zt_gen_params_equal(&p, &q), "round trip differs: [%s] [%s] [%s]", q.prompt,
+          q.negative_prompt, q.model);
+    free(t);
+    zt_gen_params_free(&p);
+    zt_gen_params_free(&q);
+}
+
+static void test_a1111_parse(void)
+{
+    zt_gen_params p;
+    zt_gen_params_init(&p);
+    zt_err err;
+    /* a file from another front end: unknown keys, multi-line prompts */
+    const char *a = "line one\nline two\nNegative prompt: ugly\nbad hands\n"
+                    "Steps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 123, "
+                    "Size: 512x640, Model hash: abc123, Model: sd15, Version: v1.6\n";
+    CHECK(zt_gen_params_from_a1111(&p, a, &err) == ZT_OK, "%s", err.msg);
+    CHECK(strcmp(p.prompt, "line one\nline two") == 0, "prompt [%s]", p.prompt);
+    CHECK(strcmp(p.negative_prompt, "ugly\nbad hands") == 0, "neg [%s]", p.negative_prompt);
+    CHECK(p.steps == 20 && p.seed == 123 && p.width == 512 && p.height == 640 &&
+              p.guidance == 7.0f,
+          "numbers %d %llu %dx%d %g", p.steps, (unsigned long long)p.seed, p.width, p.height,
+          (double)p.guidance);
+    CHECK(strcmp(p.sampler, "DPM++ 2M Karras") == 0 && strcmp(p.model, "sd15") == 0,
+          "strings [%s] [%s]", p.sampler, p.model);
+
+    /* no settings line: all prompt */
+    CHECK(zt_gen_params_from_a1111(&p, "just: a prompt, really", &err) == ZT_OK, "%s",
+          err.msg);
+    CHECK(strcmp(p.prompt, "just: a prompt, really") == 0 && p.steps == 8, "[%s]", p.prompt);
+    CHECK(zt_gen_params_from_a1111(&p, "Negative prompt: x\nSteps: 3", &err) == ZT_OK, "%s",
+          err.msg);
+    CHECK(!*p.prompt && strcmp(p.negative_prompt, "x") == 0 && p.steps == 3, "neg only");
+
+    /* malformed values */
+    CHECK(zt_gen_params_from_a1111(&p, "x\nSteps: many, Seed: 1", &err) == ZT_ERR_FORMAT,
+          "bad steps accepted");
+    CHECK(strstr(err.msg, "Steps") != NULL, "message names the key: %s", err.msg);
+    CHECK(zt_gen_params_from_a1111(&p, "x\nSteps: 1, Seed: 18446744073709551616", &err) ==
+              ZT_ERR_FORMAT,
+          "seed overflow accepted");
+    CHECK(zt_gen_params_from_a1111(&p, "x\nSteps: 1, Size: 10x", &err) == ZT_ERR_FORMAT,
+          "bad size accepted");
+    CHECK(zt_gen_params_from_a1111(&p, "\xff\xfe", &err) == ZT_ERR_UTF8, "bad UTF-8");
+    zt_gen_params_free(&p);
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static void test_json(void)
+{
+    zt_gen_params p, q;
+    sample_params(&p);
+    zt_gen_params_init(&q);
+    zt_gen_params_set_negative(&p, "line\n\"quoted\" \xe2\x9c\x93", NULL);
+    p.guidance = 0.1f;
+    uint64_t seeds[] = {0, 1, UINT64_C(1) << 53, (UINT64_C(1) << 53) + 1, UINT64_MAX};
+    for (int i = 0; i < 5; i++) {
+        p.seed = seeds[i];
+        char *js = NULL;
+        zt_err err;
+        CHECK(zt_gen_params_to_json(&p, &js, &err) == ZT_OK, "to_json");
+        CHECK(zt_gen_params_from_json(&q, js, &err) == ZT_OK, "from_json: %s", err.msg);
+        CHECK(zt_gen_params_equal(&p, &q), "round trip of seed %llu: %s",
+              (unsigned long long)seeds[i], js);
+        free(js);
+    }
+    zt_err err;
+    CHECK(zt_gen_params_from_json(&q, "{\"steps\": \"eight\"}", &err) == ZT_ERR_FORMAT,
+          "string steps accepted");
+    CHECK(strstr(err.msg, "steps") != NULL, "message names the key: %s", err.msg);
+    CHECK(zt_gen_params_from_json(&q, "{\"seed\": -1}", &err) == ZT_ERR_FORMAT,
+          "negative seed accepted");
+    CHECK(zt_gen_params_from_json(&q, "[1,2]", &err) == ZT_ERR_FORMAT, "array accepted");
+    CHECK(zt_gen_params_from_json(&q, "{\"width\": 512, \"future\": 1}", &err) == ZT_OK &&
+              q.width == 512 && q.height == 1024,
+          "partial JSON");
+    zt_gen_params_free(&p);
+    zt_gen_params_free(&q);
+}
+
+/* ----------------------------------------------------------------- PNG */
+
+static void round_trip(const char *name, const char *prompt, const char *want_type)
+{
+    char path[256];
+    path_in(path, sizeof path, name);
+    zt_gen_params p, q;
+    sample_params(&p);
+    zt_gen_params_set_prompt(&p, prompt, NULL);
+    zt_gen_params_init(&q);
+    int w = 37, h = 23;
+    uint8_t *px = test_pixels(w, h);
+    zt_err err;
+    CHECK(zt_png_write(path, px, w, h, &p, &err) == ZT_OK, "write: %s", err.msg);
+    uint8_t *got = NULL;
+    int gw = 0, gh = 0, has = 0;
+    CHECK(zt_png_read(path, &got, &gw, &gh, &q, &has, &err) == ZT_OK, "read: %s", err.msg);
+    CHECK(gw == w && gh == h, "size %dx%d", gw, gh);
+    CHECK(got && memcmp(got, px, (size_t)w * h * 3) == 0, "pixels differ");
+    CHECK(has && zt_gen_params_equal(&p, &q), "params differ: [%s]", q.prompt);
+
+    size_t n;
+    unsigned char *b = slurp(path, &n);
+    char type[5];
+    chunk_type_of(b, n, "parameters", type);
+    CHECK(strcmp(type, want_type) == 0, "parameters chunk is %s, want %s", type, want_type);
+    chunk_type_of(b, n, "zimt", type);
+    CHECK(strcmp(type, "iTXt") == 0, "zimt chunk is %s", type);
+
+    /* without the zimt chunk the A1111 text alone restores the settings */
+    for (size_t at = 8; b && at + 12 <= n;) {
+        size_t len = (size_t)b[at] << 24 | (size_t)b[at + 1] << 16 | (size_t)b[at + 2] << 8 |
+                     b[at + 3];
+        if (memcmp(b + at + 8, "zimt", 5) == 0) {
+            memmove(b + at, b + at + 12 + len, n - at - 12 - len);
+            n -= 12 + len;
+            break;
+        }
+        at += 12 + len;
+    }
+    char path2[300];
+    snprintf(path2, sizeof path2, "%s.nozimt.png", path);
+    spit(path2, b, n);
+    CHECK(zt_png_read(path2, NULL, NULL, NULL, &q, &has, &err) == ZT_OK, "read: %s", err.msg);
+    CHECK(has && zt_gen_params_equal(&p, &q), "A1111-only params differ: [%s]", q.prompt);
+    free(b);
+    free(got);
+    free(px);
+    zt_gen_params_free(&p);
+    zt_gen_params_free(&q);
+}
+
+static void test_png_round_trip(void)
+{
+    round_trip("ascii.png", "a plain prompt", "tEXt");
+    round_trip("latin1.png", "caf\xc3\xa9 cr\xc3\xa8me, \xc2\xbd price", "tEXt");
+    round_trip("unicode.png", "\xe7\x8c\xab \xf0\x9f\x90\xb1\nsecond line", "iTXt");
+}
+
+static void test_png_no_params(void)
+{
+    char path[256];
+    path_in(path, sizeof path, "plain.png");
+    uint8_t *px = test_pixels(4, 3);
+    zt_err err;
+    CHECK(zt_png_write(path, px, 4, 3, NULL, &err) == ZT_OK, "write: %s", err.msg);
+    zt_gen_params q;
+    zt_gen_params_init(&q);
+    int has = 1;
+    CHECK(zt_png_read(path, NULL, NULL, NULL, &q, &has, &err) == ZT_OK, "read: %s", err.msg);
+    CHECK(has == 0 && q.steps == 8 && !*q.prompt, "defaults expected");
+    zt_gen_params_free(&q);
+    free(px);
+}
+
+static void test_png_refuse_overwrite(void)
+{
+    char path[256];
+    path_in(path, sizeof path, "once.png");
+    uint8_t *px = test_pixels(8, 8);
+    zt_err err;
+    CHECK(zt_png_write(path, px, 8, 8, NULL, &err) == ZT_OK, "write: %s", err.msg);
+    size_t n1, n2;
+    unsigned char *before = slurp(path, &n1);
+    px[0] ^= 0xff;
+    CHECK(zt_png_write(path, px, 8, 8, NULL, &err) == ZT_ERR_EXISTS, "overwrote");
+    CHECK(strstr(err.msg, path) != NULL, "message names the path: %s", err.msg);
+    unsigned char *after = slurp(path, &n2);
+    CHECK(before && after && n1 == n2 && memcmp(before, after, n1) == 0, "file changed");
+    free(before);
+    free(after);
+    free(px);
+}
+
+static void test_png_bad_dir(void)
+{
+    char path[256];
+    path_in(path, sizeof path, "no/such/dir/x.png");
+    uint8_t px[3] = {1, 2, 3};
+    zt_err err;
+    CHECK(zt_png_write(path, px, 1, 1, NULL, &err) == ZT_ERR_IO, "wrote into a missing dir");
+    CHECK(strstr(err.msg, path) != NULL, "message names the path: %s", err.msg);
+    CHECK(zt_png_write(path, px, 0, 1, NULL, &err) == ZT_ERR_INVALID, "0 width accepted");
+    zt_gen_params p;
+    sample_params(&p);
+    zt_gen_params_set_prompt(&p, "bad \xc3", NULL);
+    path_in(path, sizeof path, "badutf8.png");
+    CHECK(zt_png_write(path, px, 1, 1, &p, &err) == ZT_ERR_UTF8, "invalid UTF-8 written");
+    CHECK(access(path, F_OK) != 0, "file left after refusal");
+    zt_gen_params_free(&p);
+}
+
+/* A write that hits the file size limit (like a full disk) fails cleanly. */
+static void test_png_write_fails(void)
+{
+    char path[256];
+    path_in(path, sizeof path, "big.png");
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {16384, 16384};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int w = 256, h = 256;
+        uint8_t *px = malloc((size_t)w * h * 3);
+        uint32_t x = 12345;
+        for (int i = 0; i < w * h * 3; i++) { /* incompressible */
+            x = x * 1664525u + 1013904223u;
+            px[i] = (uint8_t)(x >> 24);
+        }
+        zt_err err;
+        zt_status st = zt_png_write(path, px, w, h, NULL, &err);
+        free(px);
+        _exit(st == ZT_ERR_IO && strstr(err.msg, path) ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "size-limited write not an I/O error");
+    CHECK(access(path, F_OK) != 0, "partial file left behind");
+}
+
+static void test_png_hostile(void)
+{
+    char path[256], bad[256];
+    path_in(path, sizeof path, "good.png");
+    path_in(bad, sizeof bad, "bad.png");
+    zt_gen_params p;
+    sample_params(&p);
+    uint8_t *px = test_pixels(64, 64);
+    zt_err err;
+    CHECK(zt_png_write(path, px, 64, 64, &p, &err) == ZT_OK, "write: %s", err.msg);
+    size_t n;
+    unsigned char *b = slurp(path, &n);
+    size_t cuts[] = {0, 4, 8, 20, 33, 60, n / 2, n - 13, n - 1};
+    for (int i = 0; b && i < (int)(sizeof cuts / sizeof cuts[0]); i++) {
+        unlink(bad);
+        spit(bad, b, cuts[i]);
+        uint8_t *got = NULL;
+        zt_status st = zt_png_read(bad, &got, NULL, NULL, &p, NULL, &err);
+        /* a cut inside the trailing IEND only may still decode the image */
+        if (cuts[i] < n - 12) {
+            CHECK(st != ZT_OK, "truncated at %zu read fine", cuts[i]);
+            CHECK(st != ZT_OK && strstr(err.msg, bad) != NULL, "message: %s", err.msg);
+        }
+        free(got);
+    }
+    /* flipped bytes in the middle of the image data */
+    for (size_t i = n / 2; b && i < n / 2 + 8; i++)
+        b[i] ^= 0x5a;
+    unlink(bad);
+    spit(bad, b, n);
+    uint8_t *got = NULL;
+    CHECK(zt_png_read(bad, &got, NULL, NULL, &p, NULL, &err) != ZT_OK, "corrupt data read");
+    free(got);
+    free(b);
+
+    /* an IHDR claiming 100000 x 100000 */
+    static const unsigned char huge[] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+        0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    unlink(bad);
+    spit(bad, huge, sizeof huge);
+    CHECK(zt_png_read(bad, &got, NULL, NULL, NULL, NULL, &err) != ZT_OK, "huge accepted");
+    CHECK(zt_png_read("/nonexistent/x.png", &got, NULL, NULL, NULL, NULL, &err) == ZT_ERR_IO,
+          "missing file");
+    unlink(bad);
+    free(px);
+    zt_gen_params_free(&p);
+}
+
+/* Gray + alpha 16-bit written by libpng directly comes back as RGB8. */
+static void test_png_convert(void)
+{
+    char path[256];
+    path_in(path, sizeof path, "gray16.png");
+    FILE *f = fopen(path, "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (!f || !png || !info || setjmp(png_jmpbuf(png))) {
+        CHECK(0, "libpng setup");
+        return;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, 3, 2, 16, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    unsigned char row[3 * 4];
+    for (int y = 0; y < 2; y++) {
+        for (int x = 0; x < 3; x++) {
+            row[x * 4] = (unsigned char)(x * 100 + y), row[x * 4 + 1] = 0x80;
+            row[x * 4 + 2] = 0xff, row[x * 4 + 3] = 0xff;
+        }
+        png_write_row(png, row);
+    }
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    uint8_t *got = NULL;
+    int w, h;
+    zt_err err;
+    CHECK(zt_png_read(path, &got, &w, &h, NULL, NULL, &err) == ZT_OK, "read: %s", err.msg);
+    CHECK(w == 3 && h == 2, "size %dx%d", w, h);
+    for (int i = 0; got && i < 6; i++) {
+        int v = (i % 3) * 100 + i / 3;
+        CHECK(got[i * 3] == v && got[i * 3 + 1] == v && got[i * 3 + 2] == v,
+              "pixel %d = %d %d %d want %d", i, got[i * 3], got[i * 3 + 1], got[i * 3 + 2], v);
+    }
+    free(got);
+}
+
+/* Only the files the tests meant to leave; then clean up. */
+static void test_no_temp_files(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int temps = 0;
+    char path[512];
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (e->d_name[0] == '.')
+            temps++;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    CHECK(temps == 0, "%d temporary files left", temps);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/zt_test_image.XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_a1111_format);
+    RUN(test_a1111_parse);
+    RUN(test_json);
+    RUN(test_png_round_trip);
+    RUN(test_png_no_params);
+    RUN(test_png_refuse_overwrite);
+    RUN(test_png_bad_dir);
+    RUN(test_png_write_fails);
+    RUN(test_png_hostile);
+    RUN(test_png_convert);
+    RUN(test_no_temp_files);
+    return zt_test_summary("test_image");
+}

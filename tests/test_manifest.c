@@ -1,0 +1,175 @@
+/* test_manifest.c - expected tensor lists against the tiny model and full sizes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "harness.h"
+#include "manifest.h"
+#include "safetensors.h"
+
+#define TINY TEST_DATA "/tiny-zimage"
+
+/* Every tensor of the component must be listed explicitly (not only allowed
+ * by a prefix) with its exact shape, and every required entry present. */
+static int exact_match(const zt_manifest *m, const char *dir, const char *strip)
+{
+    zt_weights *w = NULL;
+    zt_err err = {0};
+    if (zt_weights_open(&w, dir, strip, &err)) {
+        CHECK(0, "%s", err.msg);
+        return 0;
+    }
+    int listed = 0;
+    for (int i = 0; i < zt_weights_count(w); i++) {
+        const zt_st_entry *e = zt_weights_at(w, i);
+        const zt_manifest_entry *me = zt_manifest_find(m, e->name);
+        CHECK(me != NULL, "%s: '%s' not listed", dir, e->name);
+        listed += me != NULL;
+    }
+    int problems = zt_manifest_check(m, w, NULL, NULL);
+    CHECK(problems == 0, "%s: %d problems", dir, problems);
+    CHECK(zt_manifest_verify(m, w, &err) == ZT_OK, "%s", err.msg);
+    zt_weights_free(w);
+    return listed;
+}
+
+static void test_tiny(void)
+{
+    zt_model_config c;
+    zt_err err = {0};
+    if (zt_model_config_load(&c, TINY, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    zt_manifest m;
+    int total = 0;
+    CHECK(zt_manifest_te(&m, &c.te, &err) == ZT_OK, "%s", err.msg);
+    CHECK(zt_manifest_required_count(&m) == 35 && m.n == 36, "te %d/%d",
+          zt_manifest_required_count(&m), m.n);
+    total += exact_match(&m, TINY "/text_encoder", "model.");
+    zt_manifest_free(&m);
+
+    CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
+    CHECK(m.n == 101, "dit %d", m.n);
+    total += exact_match(&m, TINY "/transformer", NULL);
+    zt_manifest_free(&m);
+
+    CHECK(zt_manifest_vae(&m, &c.vae, &err) == ZT_OK, "%s", err.msg);
+    CHECK(zt_manifest_required_count(&m) == 104, "vae required %d",
+          zt_manifest_required_count(&m));
+    total += exact_match(&m, TINY "/vae", NULL);
+    zt_manifest_free(&m);
+    CHECK(total == 312, "listed %d of 312", total);
+}
+
+typedef struct seen {
+    int missing, unexpected, shape;
+    char last[128];
+} seen;
+
+static void count(void *ctx, zt_manifest_problem kind, const char *name,
+                  const zt_manifest_entry *want, const zt_st_entry *found, const char *file)
+{
+    seen *s = ctx;
+    (void)want;
+    (void)found;
+    (void)file;
+    if (kind == ZT_MANIFEST_MISSING)
+        s->missing++;
+    else if (kind == ZT_MANIFEST_UNEXPECTED)
+        s->unexpected++;
+    else
+        s->shape++;
+    snprintf(s->last, sizeof s->last, "%s", name);
+}
+
+/* A config that disagrees with the weights shows up as problems. */
+static void test_mismatch(void)
+{
+    zt_model_config c;
+    zt_err err = {0};
+    if (zt_model_config_load(&c, TINY, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    zt_weights *w = NULL;
+    if (zt_weights_open(&w, TINY "/transformer", NULL, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    zt_manifest m;
+    c.dit.n_layers = 3; /* one block more than the file holds */
+    CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
+    seen s = {0};
+    CHECK(zt_manifest_check(&m, w, count, &s) == 15 && s.missing == 15, "missing %d",
+          s.missing);
+    CHECK(zt_manifest_verify(&m, w, &err) == ZT_ERR_MISSING && strstr(err.msg, "layers.2.") &&
+              strstr(err.msg, "15 tensor problems"),
+          "%s", err.msg);
+    zt_manifest_free(&m);
+
+    c.dit.n_layers = 1; /* one block fewer: its tensors are unexpected */
+    CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
+    memset(&s, 0, sizeof s);
+    CHECK(zt_manifest_check(&m, w, count, &s) == 15 && s.unexpected == 15, "unexpected %d",
+          s.unexpected);
+    zt_manifest_free(&m);
+
+    c.dit.n_layers = 2;
+    c.dit.cap_feat_dim = 48;
+    CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
+    memset(&s, 0, sizeof s);
+    CHECK(zt_manifest_check(&m, w, count, &s) == 2 && s.shape == 2, "shape %d", s.shape);
+    CHECK(zt_manifest_verify(&m, w, &err) == ZT_ERR_SHAPE &&
+              strstr(err.msg, "cap_embedder.0.weight") &&
+              strstr(err.msg, "expected shape [48], found [32]"),
+          "%s", err.msg);
+    zt_manifest_free(&m);
+    zt_weights_free(w);
+}
+
+static void test_full(void)
+{
+    zt_model_config c;
+    zt_model_config_full(&c);
+    zt_manifest m;
+    zt_err err = {0};
+    CHECK(zt_manifest_te(&m, &c.te, &err) == ZT_OK, "%s", err.msg);
+    CHECK(zt_manifest_required_count(&m) == 1 + 36 * 11 + 1, "te count %d",
+          zt_manifest_required_count(&m));
+    const zt_manifest_entry *e = zt_manifest_find(&m, "layers.35.self_attn.o_proj.weight");
+    CHECK(e && e->shape[0] == 2560 && e->shape[1] == 4096, "o_proj");
+    zt_manifest_free(&m);
+
+    CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
+    CHECK(m.n == 30 * 15 + 2 * 15 + 2 * 13 + 15, "dit count %d", m.n);
+    e = zt_manifest_find(&m, "layers.29.adaLN_modulation.0.weight");
+    CHECK(e && e->shape[0] == 15360 && e->shape[1] == 256, "adaLN");
+    e = zt_manifest_find(&m, "layers.0.feed_forward.w1.weight");
+    CHECK(e && e->shape[0] == 10240 && e->shape[1] == 3840, "ffn");
+    e = zt_manifest_find(&m, "all_x_embedder.2-1.weight");
+    CHECK(e && e->shape[0] == 3840 && e->shape[1] == 64, "x_embedder");
+    CHECK(!zt_manifest_find(&m, "context_refiner.0.adaLN_modulation.0.weight"), "ctx unmod");
+    zt_manifest_free(&m);
+
+    CHECK(zt_manifest_vae(&m, &c.vae, &err) == ZT_OK, "%s", err.msg);
+    e = zt_manifest_find(&m, "decoder.up_blocks.2.resnets.0.conv_shortcut.weight");
+    CHECK(e && e->shape[0] == 256 && e->shape[1] == 512 && e->shape[2] == 1, "shortcut");
+    e = zt_manifest_find(&m, "decoder.up_blocks.3.resnets.2.conv2.weight");
+    CHECK(e && e->shape[0] == 128, "last resnet");
+    CHECK(!zt_manifest_find(&m, "decoder.up_blocks.3.upsamplers.0.conv.weight"), "no last up");
+    CHECK(!zt_manifest_find(&m, "post_quant_conv.weight"), "no post quant");
+    CHECK(zt_manifest_allows_extra(&m, "encoder.whatever") &&
+              !zt_manifest_allows_extra(&m, "decoder.whatever"),
+          "extras");
+    zt_manifest_free(&m);
+    zt_manifest_free(NULL);
+}
+
+int main(void)
+{
+    RUN(test_tiny);
+    RUN(test_mismatch);
+    RUN(test_full);
+    return zt_test_summary("test_manifest");
+}

@@ -1,0 +1,950 @@
+/*
+ * test_ops.c - the backend ops on the CPU backend, checked against values
+ * worked out by hand or recomputed here by a separate, plain formulation in
+ * double (explicit score matrices, padded convolution loops, complex
+ * rotations). Also: argument checking and the sticky error, memory helpers,
+ * arenas, and the scalar BF16/F16 conversions.
+ */
+#include <complex.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "harness.h"
+
+static zt_backend *be;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static uint32_t rng_state = 12345u;
+
+/* Uniform in [-1, 1): xorshift32, deterministic across runs. */
+static float frand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return (float)((rng_state >> 8) * (1.0 / 8388608.0) - 1.0);
+}
+
+static float *frand_buf(long n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    for (long i = 0; i < n; i++)
+        p[i] = frand();
+    return p;
+}
+
+static zt_tensor t1d(zt_dtype dt, int64_t a, void *data)
+{
+    int64_t s[1] = {a};
+    return zt_tensor_make(dt, 1, s, data);
+}
+
+static zt_tensor t3d(zt_dtype dt, int64_t a, int64_t b, int64_t c, void *data)
+{
+    int64_t s[3] = {a, b, c};
+    return zt_tensor_make(dt, 3, s, data);
+}
+
+/* Syncs and expects no error; returns 1 when clean. */
+static int sync_ok(const char *what)
+{
+    zt_err e = {ZT_OK, ""};
+    zt_status s = zt_backend_sync(be, &e);
+    CHECK(s == ZT_OK, "%s: unexpected error: %s", what, e.msg);
+    return s == ZT_OK;
+}
+
+/* Syncs and expects error code with msg containing needle. */
+static void sync_expect(zt_status code, const char *needle)
+{
+    zt_err e = {ZT_OK, ""};
+    zt_status s = zt_backend_sync(be, &e);
+    CHECK(s == code, "want status %s, got %s (%s)", zt_status_str(code), zt_status_str(s),
+          e.msg);
+    CHECK(strstr(e.msg, needle) != NULL, "message \"%s\" lacks \"%s\"", e.msg, needle);
+    CHECK(be->error.code == ZT_OK, "error not cleared by sync");
+}
+
+/* Values rounded through a narrow dtype, as the op will see them. */
+static void quantise(float *v, long n, zt_dtype dt)
+{
+    for (long i = 0; i < n; i++) {
+        if (dt == ZT_BF16)
+            v[i] = zt_bf16_to_f32(zt_f32_to_bf16(v[i]));
+        else if (dt == ZT_F16)
+            v[i] = zt_f16_to_f32(zt_f32_to_f16(v[i]));
+    }
+}
+
+/* Converts n floats to dt into a new buffer. */
+static void *encode(const float *v, long n, zt_dtype dt)
+{
+    if (dt == ZT_F32) {
+        float *p = malloc((size_t)n * 4);
+        memcpy(p, v, (size_t)n * 4);
+        return p;
+    }
+    uint16_t *p = malloc((size_t)n * 2);
+    for (long i = 0; i < n; i++)
+        p[i] = dt == ZT_BF16 ? zt_f32_to_bf16(v[i]) : zt_f32_to_f16(v[i]);
+    return p;
+}
+
+/* Decodes n values of dt into floats. */
+static void decode(float *out, const void *src, long n, zt_dtype dt)
+{
+    for (long i = 0; i < n; i++) {
+        if (dt == ZT_F32)
+            out[i] = ((const float *)src)[i];
+        else if (dt == ZT_BF16)
+            out[i] = zt_bf16_to_f32(((const uint16_t *)src)[i]);
+        else
+            out[i] = zt_f16_to_f32(((const uint16_t *)src)[i]);
+    }
+}
+
+/* ---- scalar conversions ----------------------------------------------------- */
+
+static float from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void test_bf16_conversion(void)
+{
+    CHECK(zt_f32_to_bf16(1.0f) == 0x3f80, "1.0 -> %#x", zt_f32_to_bf16(1.0f));
+    CHECK(zt_f32_to_bf16(-2.0f) == 0xc000, "-2.0");
+    CHECK(zt_f32_to_bf16(0.1f) == 0x3dcd, "0.1 -> %#x", zt_f32_to_bf16(0.1f));
+    CHECK(zt_f32_to_bf16(0.025440143f) == 0x3cd0, "synthetic weight value -> %#x",
+          zt_f32_to_bf16(0.025440143f));
+    /* ties go to the even mantissa */
+    CHECK(zt_f32_to_bf16(from_bits(0x3f808000u)) == 0x3f80, "tie down to even");
+    CHECK(zt_f32_to_bf16(from_bits(0x3f818000u)) == 0x3f82, "tie up to even");
+    CHECK(zt_f32_to_bf16(from_bits(0x3f808001u)) == 0x3f81, "above tie rounds up");
+    CHECK(zt_f32_to_bf16(INFINITY) == 0x7f80, "inf");
+    CHECK(isnan(zt_bf16_to_f32(zt_f32_to_bf16(NAN))), "NaN stays NaN");
+    CHECK(zt_bf16_to_f32(0x4049) == 3.140625f, "0x4049 -> %g", zt_bf16_to_f32(0x4049));
+    CHECK(zt_bf16_to_f32(0xbf80) == -1.0f, "0xbf80");
+}
+
+static void test_f16_conversion(void)
+{
+    CHECK(zt_f32_to_f16(1.0f) == 0x3c00, "1.0 -> %#x", zt_f32_to_f16(1.0f));
+    CHECK(zt_f32_to_f16(-2.0f) == 0xc000, "-2.0");
+    CHECK(zt_f32_to_f16(0.5f) == 0x3800, "0.5");
+    CHECK(zt_f32_to_f16(0.1f) == 0x2e66, "0.1 -> %#x", zt_f32_to_f16(0.1f));
+    CHECK(zt_f32_to_f16(65504.0f) == 0x7bff, "max");
+    CHECK(zt_f32_to_f16(65520.0f) == 0x7c00, "overflow to inf");
+    CHECK(zt_f32_to_f16(ldexpf(1.0f, -14)) == 0x0400, "smallest normal");
+    CHECK(zt_f32_to_f16(ldexpf(1.0f, -24)) == 0x0001, "smallest subnormal");
+    CHECK(zt_f32_to_f16(ldexpf(1.0f, -25)) == 0x0000, "subnormal tie to even (0)");
+    CHECK(zt_f32_to_f16(ldexpf(3.0f, -25)) == 0x0002, "subnormal tie to even (2)");
+    CHECK(zt_f32_to_f16(1.0f + ldexpf(1.0f, -11)) == 0x3c00, "tie down to even");
+    CHECK(zt_f32_to_f16(1.0f + ldexpf(3.0f, -11)) == 0x3c02, "tie up to even");
+    CHECK(zt_f16_to_f32(0x3555) == 0.333251953125f, "0x3555");
+    CHECK(zt_f16_to_f32(0x7bff) == 65504.0f, "0x7bff");
+    CHECK(zt_f16_to_f32(0x0001) == ldexpf(1.0f, -24), "0x0001");
+    CHECK(zt_f16_to_f32(0xfc00) == -INFINITY, "-inf");
+    CHECK(isnan(zt_f16_to_f32(0x7e00)), "NaN");
+}
+
+/* ---- matmul ------------------------------------------------------------------ */
+
+static void test_matmul_small(void)
+{
+    /* [[1,2,3],[4,5,6]] . [[1,0,-1],[.5,.5,.5]]^T + [10,20] */
+    float x[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, b[2] = {10, 20};
+    float y[4], want[4] = {8, 23, 8, 27.5f}, want_nb[4] = {-2, 3, -2, 7.5f};
+    zt_tensor X = zt_tensor_2d(ZT_F32, 2, 3, x), W = zt_tensor_2d(ZT_F32, 2, 3, w);
+    zt_tensor B = t1d(ZT_F32, 2, b), Y = zt_tensor_2d(ZT_F32, 2, 2, y);
+    zt_op_matmul(be, &Y, &X, &W, &B);
+    if (sync_ok("matmul"))
+        zt_test_close("matmul with bias", y, want, 4, 0, 0);
+    zt_op_matmul(be, &Y, &X, &W, NULL);
+    if (sync_ok("matmul"))
+        zt_test_close("matmul no bias", y, want_nb, 4, 0, 0);
+}
+
+/* y [M, N] = x [M, K] . w [N, K]^T + b, in double. */
+static void ref_matmul(float *y, const float *x, const float *w, const float *b, long m,
+                       long n, long k)
+{
+    for (long i = 0; i < m; i++)
+        for (long j = 0; j < n; j++) {
+            double s = b ? b[j] : 0;
+            for (long t = 0; t < k; t++)
+                s += (double)x[i * k + t] * w[j * k + t];
+            y[i * n + j] = (float)s;
+        }
+}
+
+/* x given as rank 3 [a, b, K]; weights and output in the given dtypes. */
+static void matmul_case(long a, long bdim, long k, long n, zt_dtype wdt, zt_dtype ydt)
+{
+    long m = a * bdim;
+    float *x = frand_buf(m * k), *w = frand_buf(n * k), *bias = frand_buf(n);
+    float *ref = malloc((size_t)(m * n) * 4), *got = malloc((size_t)(m * n) * 4);
+    quantise(w, n * k, wdt);
+    quantise(bias, n, wdt);
+    void *wq = encode(w, n * k, wdt), *bq = encode(bias, n, wdt);
+    void *yb = malloc((size_t)(m * n) * 4);
+    ref_matmul(ref, x, w, bias, m, n, k);
+    zt_tensor X = t3d(ZT_F32, a, bdim, k, x), W = zt_tensor_2d(wdt, n, k, wq);
+    zt_tensor B = t1d(wdt, n, bq), Y = t3d(ydt, a, bdim, n, yb);
+    zt_op_matmul(be, &Y, &X, &W, &B);
+    if (sync_ok("matmul")) {
+        decode(got, yb, m * n, ydt);
+        char what[80];
+        snprintf(what, sizeof what, "matmul %ldx%ldx%ld w %s y %s", m, k, n,
+                 zt_dtype_name(wdt), zt_dtype_name(ydt));
+        double tol = ydt == ZT_F32 ? 1e-4 : ydt == ZT_F16 ? 2e-3 : 1e-2;
+        zt_test_close(what, got, ref, m * n, tol, tol);
+    }
+    free(x), free(w), free(bias), free(ref), free(got), free(wq), free(bq), free(yb);
+}
+
+static void test_matmul_dtypes(void)
+{
+    matmul_case(3, 13, 70, 45, ZT_F32, ZT_F32);  /* K, N not multiples of 8 or 16 */
+    matmul_case(3, 13, 70, 45, ZT_BF16, ZT_F32);
+    matmul_case(3, 13, 70, 45, ZT_F16, ZT_F32);
+    matmul_case(1, 1, 9, 3, ZT_BF16, ZT_F32);    /* one row */
+    matmul_case(2, 65, 200, 70, ZT_BF16, ZT_F32); /* big enough to use threads */
+    matmul_case(2, 65, 200, 70, ZT_F32, ZT_F32);
+    matmul_case(1, 20, 32, 24, ZT_F32, ZT_BF16); /* narrow outputs */
+    matmul_case(1, 20, 32, 24, ZT_BF16, ZT_F16);
+}
+
+static void test_matmul_threads_agree(void)
+{
+    /* every output is computed by the same loop whatever the split, so
+     * one thread and three threads must agree bit for bit */
+    zt_backend *b1 = NULL, *b3 = NULL;
+    zt_err e;
+    CHECK(zt_backend_cpu_new(&b1, 1, &e) == ZT_OK, "cpu_new: %s", e.msg);
+    CHECK(zt_backend_cpu_new(&b3, 3, &e) == ZT_OK, "cpu_new: %s", e.msg);
+    if (!b1 || !b3)
+        return;
+    long m = 150, k = 96, n = 100;
+    float *x = frand_buf(m * k), *w = frand_buf(n * k);
+    float *y1 = malloc((size_t)(m * n) * 4), *y3 = malloc((size_t)(m * n) * 4);
+    void *wq = encode(w, n * k, ZT_BF16);
+    zt_tensor X = zt_tensor_2d(ZT_F32, m, k, x), W = zt_tensor_2d(ZT_BF16, n, k, wq);
+    zt_tensor Y1 = zt_tensor_2d(ZT_F32, m, n, y1), Y3 = zt_tensor_2d(ZT_F32, m, n, y3);
+    zt_op_matmul(b1, &Y1, &X, &W, NULL);
+    zt_op_matmul(b3, &Y3, &X, &W, NULL);
+    CHECK(zt_backend_sync(b1, &e) == ZT_OK && zt_backend_sync(b3, &e) == ZT_OK, "sync");
+    CHECK(memcmp(y1, y3, (size_t)(m * n) * 4) == 0, "1 and 3 threads differ");
+    free(x), free(w), free(y1), free(y3), free(wq);
+    zt_backend_free(b1);
+    zt_backend_free(b3);
+}
+
+/* ---- norms --------------------------------------------------------------------- */
+
+static void test_rmsnorm(void)
+{
+    /* [3, 4]: mean square 12.5, rms 3.5355339 */
+    float x[2] = {3, 4}, y[2], want[2] = {0.84852814f, 1.13137085f};
+    zt_tensor X = t1d(ZT_F32, 2, x), Y = t1d(ZT_F32, 2, y);
+    zt_op_rmsnorm(be, &Y, &X, NULL, NULL, 0.0f);
+    if (sync_ok("rmsnorm"))
+        zt_test_close("rmsnorm [3,4]", y, want, 2, 1e-6, 1e-6);
+
+    /* random rows with weight, scale and eps; in place */
+    long rows = 7, c = 37;
+    float *v = frand_buf(rows * c), *w = frand_buf(c), *s = frand_buf(c);
+    float *ref = malloc((size_t)(rows * c) * 4);
+    float eps = 1e-5f;
+    for (long r = 0; r < rows; r++) {
+        double ss = 0;
+        for (long i = 0; i < c; i++)
+            ss += (double)v[r * c + i] * v[r * c + i];
+        double rms = sqrt(ss / (double)c + eps);
+        for (long i = 0; i < c; i++)
+            ref[r * c + i] = (float)(v[r * c + i] / rms * w[i] * s[i]);
+    }
+    zt_tensor V = zt_tensor_2d(ZT_F32, rows, c, v), W = t1d(ZT_F32, c, w), S = t1d(ZT_F32, c, s);
+    zt_op_rmsnorm(be, &V, &V, &W, &S, eps);
+    if (sync_ok("rmsnorm in place"))
+        zt_test_close("rmsnorm random in place", v, ref, rows * c, 1e-5, 1e-5);
+    free(v), free(w), free(s), free(ref);
+}
+
+static void test_layernorm(void)
+{
+    /* [1,2,3,4]: mean 2.5, biased variance 1.25 */
+    float x[4] = {1, 2, 3, 4}, y[4];
+    float want[4] = {-1.34164079f, -0.44721360f, 0.44721360f, 1.34164079f};
+    zt_tensor X = t1d(ZT_F32, 4, x), Y = t1d(ZT_F32, 4, y);
+    zt_op_layernorm(be, &Y, &X, NULL, NULL, NULL, 0.0f);
+    if (sync_ok("layernorm"))
+        zt_test_close("layernorm [1,2,3,4]", y, want, 4, 1e-6, 1e-6);
+
+    long rows = 5, c = 29;
+    float *v = frand_buf(rows * c), *w = frand_buf(c), *b = frand_buf(c), *s = frand_buf(c);
+    float *out = malloc((size_t)(rows * c) * 4), *ref = malloc((size_t)(rows * c) * 4);
+    for (long r = 0; r < rows; r++) {
+        double mean = 0, var = 0;
+        for (long i = 0; i < c; i++)
+            mean += v[r * c + i] / (double)c;
+        for (long i = 0; i < c; i++)
+            var += (v[r * c + i] - mean) * (v[r * c + i] - mean) / (double)c;
+        for (long i = 0; i < c; i++)
+            ref[r * c + i] =
+                (float)(((v[r * c + i] - mean) / sqrt(var + 1e-6) * w[i] + b[i]) * s[i]);
+    }
+    zt_tensor V = zt_tensor_2d(ZT_F32, rows, c, v), O = zt_tensor_2d(ZT_F32, rows, c, out);
+    zt_tensor W = t1d(ZT_F32, c, w), B = t1d(ZT_F32, c, b), S = t1d(ZT_F32, c, s);
+    zt_op_layernorm(be, &O, &V, &W, &B, &S, 1e-6f);
+    if (sync_ok("layernorm"))
+        zt_test_close("layernorm random", out, ref, rows * c, 1e-5, 1e-5);
+    free(v), free(w), free(b), free(s), free(out), free(ref);
+}
+
+static void groupnorm_case(long c, long h, long w, int groups, int silu, int affine)
+{
+    long hw = h * w, n = c * hw, cpg = c / groups;
+    float *x = frand_buf(n), *g = frand_buf(c), *b = frand_buf(c);
+    float *y = malloc((size_t)n * 4), *ref = malloc((size_t)n * 4);
+    for (long i = 0; i < n; i++)
+        x[i] = x[i] * 3 + 0.5f; /* an offset, so the mean matters */
+    float eps = 1e-6f;
+    for (int grp = 0; grp < groups; grp++) {
+        /* two passes in double over the group's channels x pixels */
+        double mean = 0, var = 0;
+        for (long ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
+            for (long p = 0; p < hw; p++)
+                mean += x[ch * hw + p];
+        mean /= (double)(cpg * hw);
+        for (long ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
+            for (long p = 0; p < hw; p++)
+                var += (x[ch * hw + p] - mean) * (x[ch * hw + p] - mean);
+        var /= (double)(cpg * hw);
+        for (long ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
+            for (long p = 0; p < hw; p++) {
+                double v = (x[ch * hw + p] - mean) / sqrt(var + eps);
+                if (affine)
+                    v = v * g[ch] + b[ch];
+                if (silu)
+                    v = v / (1 + exp(-v));
+                ref[ch * hw + p] = (float)v;
+            }
+    }
+    zt_tensor X = t3d(ZT_F32, c, h, w, x), Y = t3d(ZT_F32, c, h, w, y);
+    zt_tensor G = t1d(ZT_F32, c, g), B = t1d(ZT_F32, c, b);
+    zt_op_groupnorm(be, &Y, &X, groups, affine ? &G : NULL, affine ? &B : NULL, eps, silu);
+    if (sync_ok("groupnorm")) {
+        char what[64];
+        snprintf(what, sizeof what, "groupnorm C%ld %dgroups silu%d", c, groups, silu);
+        zt_test_close(what, y, ref, n, 1e-5, 1e-5);
+    }
+    free(x), free(g), free(b), free(y), free(ref);
+}
+
+static void test_groupnorm(void)
+{
+    groupnorm_case(6, 3, 4, 3, 0, 1);
+    groupnorm_case(6, 3, 4, 3, 1, 1);
+    groupnorm_case(8, 5, 5, 8, 0, 0);
+    groupnorm_case(64, 32, 32, 32, 1, 1); /* large: threads */
+}
+
+/* ---- rope ------------------------------------------------------------------------ */
+
+static void test_rope_hand(void)
+{
+    /* one position, one head, hd 2, angle 90 degrees: (1, 0) -> (0, 1) */
+    float x[2] = {1, 0}, cs[2] = {0, 1}, want[2] = {0, 1};
+    zt_tensor X = t3d(ZT_F32, 1, 1, 2, x), CS = t3d(ZT_F32, 1, 1, 2, cs);
+    zt_op_rope(be, &X, &CS, ZT_ROPE_INTERLEAVED);
+    if (sync_ok("rope"))
+        zt_test_close("rope 90 degrees", x, want, 2, 1e-7, 0);
+}
+
+static void test_rope(void)
+{
+    long s = 5, heads = 3, hd = 8, n = s * heads * hd;
+    float *cs = malloc((size_t)(s * hd) * 4);
+    double ang[5][4];
+    for (long p = 0; p < s; p++)
+        for (long i = 0; i < hd / 2; i++) {
+            ang[p][i] = (double)p * pow(100.0, -2.0 * (double)i / (double)hd) + 0.3 * (double)i;
+            cs[(p * hd / 2 + i) * 2] = (float)cos(ang[p][i]);
+            cs[(p * hd / 2 + i) * 2 + 1] = (float)sin(ang[p][i]);
+        }
+    zt_tensor CS = t3d(ZT_F32, s, hd / 2, 2, cs);
+
+    /* NEOX, as the reference writes it: x*cos + rotate_half(x)*sin with
+     * cos, sin repeated over both halves and rotate_half(x) = [-x2, x1] */
+    float *x = frand_buf(n), *ref = malloc((size_t)n * 4);
+    for (long p = 0; p < s; p++)
+        for (long h = 0; h < heads; h++) {
+            const float *v = x + (p * heads + h) * hd;
+            for (long d = 0; d < hd; d++) {
+                long i = d % (hd / 2);
+                double rot = d < hd / 2 ? -v[d + hd / 2] : v[d - hd / 2];
+                ref[(p * heads + h) * hd + d] =
+                    (float)(v[d] * (double)cs[(p * hd / 2 + i) * 2] +
+                            rot * (double)cs[(p * hd / 2 + i) * 2 + 1]);
+            }
+        }
+    zt_tensor X = t3d(ZT_F32, s, heads, hd, x);
+    zt_op_rope(be, &X, &CS, ZT_ROPE_NEOX);
+    if (sync_ok("rope neox"))
+        zt_test_close("rope neox", x, ref, n, 1e-6, 1e-6);
+
+    /* interleaved: each pair is a complex number multiplied by e^(i angle) */
+    float *xi = frand_buf(n);
+    for (long p = 0; p < s; p++)
+        for (long h = 0; h < heads; h++)
+            for (long m = 0; m < hd / 2; m++) {
+                const float *v = xi + (p * heads + h) * hd + 2 * m;
+                double complex z = v[0] + v[1] * I;
+                double complex r = cexp(I * ang[p][m]);
+                z *= r;
+                ref[(p * heads + h) * hd + 2 * m] = (float)creal(z);
+                ref[(p * heads + h) * hd + 2 * m + 1] = (float)cimag(z);
+            }
+    zt_tensor XI = t3d(ZT_F32, s, heads, hd, xi);
+    zt_op_rope(be, &XI, &CS, ZT_ROPE_INTERLEAVED);
+    if (sync_ok("rope interleaved"))
+        zt_test_close("rope interleaved", xi, ref, n, 1e-6, 1e-6);
+
+    /* a BF16 activation goes through the same rotation */
+    float *xb = frand_buf(n);
+    quantise(xb, n, ZT_BF16);
+    void *xbq = encode(xb, n, ZT_BF16);
+    float *got = malloc((size_t)n * 4);
+    zt_tensor XB = t3d(ZT_BF16, s, heads, hd, xbq), XF = t3d(ZT_F32, s, heads, hd, xb);
+    zt_op_rope(be, &XF, &CS, ZT_ROPE_INTERLEAVED);
+    zt_op_rope(be, &XB, &CS, ZT_ROPE_INTERLEAVED);
+    if (sync_ok("rope bf16")) {
+        decode(got, xbq, n, ZT_BF16);
+        zt_test_close("rope bf16", got, xb, n, 1e-2, 1e-2);
+    }
+    free(cs), free(x), free(ref), free(xi), free(xb), free(xbq), free(got);
+}
+
+/* ---- attention ------------------------------------------------------------------- */
+
+static void test_attention_hand(void)
+{
+    /* hd 1: q = 1, keys 0 and ln 2 -> weights 1/3, 2/3 over values 3, 6 -> 5 */
+    float q[1] = {1}, k[2] = {0, (float)log(2.0)}, v[2] = {3, 6}, o[1], want[1] = {5};
+    zt_tensor Q = t3d(ZT_F32, 1, 1, 1, q), K = t3d(ZT_F32, 2, 1, 1, k);
+    zt_tensor V = t3d(ZT_F32, 2, 1, 1, v), O = t3d(ZT_F32, 1, 1, 1, o);
+    zt_op_attention(be, &O, &Q, &K, &V, 0, 1.0f);
+    if (sync_ok("attention"))
+        zt_test_close("attention 1/3 2/3", o, want, 1, 1e-6, 1e-6);
+}
+
+static void attention_case(long sq, long skv, long hq, long hkv, long hd, int causal)
+{
+    float *q = frand_buf(sq * hq * hd), *k = frand_buf(skv * hkv * hd);
+    float *v = frand_buf(skv * hkv * hd);
+    long no = sq * hq * hd;
+    float *o = malloc((size_t)no * 4), *ref = malloc((size_t)no * 4);
+    double *sc = malloc((size_t)(sq * skv) * sizeof(double));
+    float scale = (float)(1.0 / sqrt((double)hd));
+    for (long h = 0; h < hq; h++) {
+        long kh = h * hkv / hq; /* heads hq/hkv at a time share one kv head */
+        /* the whole score matrix of head h, masked, then softmax per row */
+        for (long i = 0; i < sq; i++)
+            for (long j = 0; j < skv; j++) {
+                double d = 0;
+                for (long t = 0; t < hd; t++)
+                    d += (double)q[(i * hq + h) * hd + t] * k[(j * hkv + kh) * hd + t];
+                sc[i * skv + j] = causal && j > i ? -INFINITY : d * scale;
+            }
+        for (long i = 0; i < sq; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (long j = 0; j < skv; j++)
+                mx = fmax(mx, sc[i * skv + j]);
+            for (long j = 0; j < skv; j++)
+                sum += (sc[i * skv + j] = exp(sc[i * skv + j] - mx));
+            for (long t = 0; t < hd; t++) {
+                double acc = 0;
+                for (long j = 0; j < skv; j++)
+                    acc += sc[i * skv + j] / sum * v[(j * hkv + kh) * hd + t];
+                ref[(i * hq + h) * hd + t] = (float)acc;
+            }
+        }
+    }
+    zt_tensor Q = t3d(ZT_F32, sq, hq, hd, q), K = t3d(ZT_F32, skv, hkv, hd, k);
+    zt_tensor V = t3d(ZT_F32, skv, hkv, hd, v), O = t3d(ZT_F32, sq, hq, hd, o);
+    zt_op_attention(be, &O, &Q, &K, &V, causal, scale);
+    if (sync_ok("attention")) {
+        char what[80];
+        snprintf(what, sizeof what, "attention Sq%ld Skv%ld H%ld/%ld causal%d", sq, skv, hq,
+                 hkv, causal);
+        zt_test_close(what, o, ref, no, 1e-5, 1e-4);
+    }
+    free(q), free(k), free(v), free(o), free(ref), free(sc);
+}
+
+static void test_attention(void)
+{
+    attention_case(7, 7, 4, 2, 16, 1);  /* GQA, causal */
+    attention_case(5, 9, 4, 4, 8, 0);   /* Sq != Skv */
+    attention_case(6, 6, 6, 1, 4, 0);   /* one kv head for all */
+    attention_case(64, 64, 4, 2, 32, 1); /* large: threads */
+}
+
+/* ---- small elementwise ops --------------------------------------------------------- */
+
+static void test_softmax(void)
+{
+    float x[6] = {0, (float)log(2.0), 1000, 1000, -1, -1}, y[6];
+    float want[6] = {1.0f / 3, 2.0f / 3, 0.5f, 0.5f, 0.5f, 0.5f};
+    zt_tensor X = zt_tensor_2d(ZT_F32, 3, 2, x), Y = zt_tensor_2d(ZT_F32, 3, 2, y);
+    zt_op_softmax(be, &Y, &X);
+    if (sync_ok("softmax"))
+        zt_test_close("softmax [0, ln2], [1000, 1000]", y, want, 6, 1e-7, 1e-6);
+    zt_op_softmax(be, &X, &X); /* in place */
+    if (sync_ok("softmax in place"))
+        zt_test_close("softmax in place", x, want, 6, 1e-7, 1e-6);
+}
+
+static void test_unary(void)
+{
+    float x[4] = {0, 1, -1, 0.5f}, y[4];
+    float silu[4] = {0, 0.73105858f, -0.26894142f, 0.31122967f};
+    float th[4] = {0, 0.76159416f, -0.76159416f, 0.46211716f};
+    zt_tensor X = t1d(ZT_F32, 4, x), Y = t1d(ZT_F32, 4, y);
+    zt_op_unary(be, &Y, &X, ZT_UNARY_SILU);
+    if (sync_ok("silu"))
+        zt_test_close("silu", y, silu, 4, 1e-7, 1e-6);
+    zt_op_unary(be, &Y, &X, ZT_UNARY_TANH);
+    if (sync_ok("tanh"))
+        zt_test_close("tanh", y, th, 4, 1e-7, 1e-6);
+}
+
+static void test_binary(void)
+{
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 1, 2, 2, 3, 3}, row[3] = {10, 20, 30}, y[6];
+    zt_tensor A = zt_tensor_2d(ZT_F32, 2, 3, a), B = zt_tensor_2d(ZT_F32, 2, 3, b);
+    zt_tensor R = t1d(ZT_F32, 3, row), Y = zt_tensor_2d(ZT_F32, 2, 3, y);
+    float add[6] = {2, 3, 5, 6, 8, 9}, addr[6] = {11, 22, 33, 14, 25, 36};
+    float mul[6] = {1, 2, 6, 8, 15, 18}, mulr[6] = {10, 40, 90, 40, 100, 180};
+    zt_op_add(be, &Y, &A, &B);
+    if (sync_ok("add"))
+        zt_test_close("add", y, add, 6, 0, 0);
+    zt_op_add(be, &Y, &A, &R);
+    if (sync_ok("add row"))
+        zt_test_close("add row", y, addr, 6, 0, 0);
+    zt_op_mul(be, &Y, &A, &B);
+    if (sync_ok("mul"))
+        zt_test_close("mul", y, mul, 6, 0, 0);
+    zt_op_mul(be, &Y, &A, &R);
+    if (sync_ok("mul row"))
+        zt_test_close("mul row", y, mulr, 6, 0, 0);
+    zt_op_add(be, &A, &A, &B); /* in place */
+    if (sync_ok("add in place"))
+        zt_test_close("add in place", a, add, 6, 0, 0);
+}
+
+static void test_gated_swiglu_axpy(void)
+{
+    float y[4] = {1, 1, 1, 1}, x[4] = {1, 2, 3, 4}, g[2] = {0.5f, -1};
+    zt_tensor Y = zt_tensor_2d(ZT_F32, 2, 2, y), X = zt_tensor_2d(ZT_F32, 2, 2, x);
+    zt_tensor G = t1d(ZT_F32, 2, g);
+    float want_g[4] = {1.5f, -1, 2.5f, -3};
+    zt_op_gated_add(be, &Y, &X, &G);
+    if (sync_ok("gated_add"))
+        zt_test_close("gated_add", y, want_g, 4, 0, 0);
+    float want_1[4] = {2.5f, 1, 5.5f, 1};
+    zt_op_gated_add(be, &Y, &X, NULL);
+    if (sync_ok("gated_add NULL"))
+        zt_test_close("gated_add gate 1", y, want_1, 4, 0, 0);
+
+    float gate[3] = {0, 1, -1}, up[3] = {5, 2, 3}, s[3];
+    float want_s[3] = {0, 2 * 0.73105858f, 3 * -0.26894142f};
+    zt_tensor GT = t1d(ZT_F32, 3, gate), UP = t1d(ZT_F32, 3, up), S = t1d(ZT_F32, 3, s);
+    zt_op_swiglu(be, &S, &GT, &UP);
+    if (sync_ok("swiglu"))
+        zt_test_close("swiglu", s, want_s, 3, 1e-7, 1e-6);
+
+    float sa[3], want_sa[3] = {1, 3, -1}; /* 2 * [0, 1, -1] + 1 */
+    zt_tensor SA = t1d(ZT_F32, 3, sa);
+    zt_op_scale_add(be, &SA, &GT, 2.0f, 1.0f);
+    if (sync_ok("scale_add"))
+        zt_test_close("scale_add", sa, want_sa, 3, 0, 0);
+    float want_ax[3] = {-9, -1, -7}; /* [1, 3, -1] - 2 * [5, 2, 3] */
+    zt_op_axpy(be, &SA, -2.0f, &UP);
+    if (sync_ok("axpy"))
+        zt_test_close("axpy", sa, want_ax, 3, 0, 0);
+}
+
+static void test_copy_dtypes(void)
+{
+    float src[4] = {1.0f, -2.0f, 0.1f, 0.025440143f};
+    uint16_t bf[4], hf[4];
+    float back[4], want[4];
+    zt_tensor S = t1d(ZT_F32, 4, src), BF = t1d(ZT_BF16, 4, bf), HF = t1d(ZT_F16, 4, hf);
+    zt_tensor BK = t1d(ZT_F32, 4, back);
+    zt_op_copy(be, &BF, &S);
+    if (sync_ok("copy to bf16"))
+        CHECK(bf[0] == 0x3f80 && bf[1] == 0xc000 && bf[2] == 0x3dcd && bf[3] == 0x3cd0,
+              "bf16 bits %#x %#x %#x %#x", bf[0], bf[1], bf[2], bf[3]);
+    zt_op_copy(be, &HF, &BF); /* BF16 -> F16: exact for these values */
+    zt_op_copy(be, &BK, &HF);
+    for (int i = 0; i < 4; i++)
+        want[i] = zt_f16_to_f32(zt_f32_to_f16(zt_bf16_to_f32(zt_f32_to_bf16(src[i]))));
+    if (sync_ok("copy bf16 -> f16 -> f32")) {
+        CHECK(hf[0] == 0x3c00 && hf[1] == 0xc000, "f16 bits %#x %#x", hf[0], hf[1]);
+        zt_test_close("copy round trip", back, want, 4, 0, 0);
+    }
+    zt_op_copy(be, &S, &S); /* in place, same dtype: a no-op */
+    float orig[4] = {1.0f, -2.0f, 0.1f, 0.025440143f};
+    if (sync_ok("copy in place"))
+        zt_test_close("copy in place", src, orig, 4, 0, 0);
+}
+
+static void test_embed(void)
+{
+    float table[12] = {0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32}, y[9];
+    int32_t ids[3] = {2, 0, 3};
+    float want[9] = {20, 21, 22, 0, 1, 2, 30, 31, 32};
+    zt_tensor T = zt_tensor_2d(ZT_F32, 4, 3, table), IDS = t1d(ZT_I32, 3, ids);
+    zt_tensor Y = zt_tensor_2d(ZT_F32, 3, 3, y);
+    zt_op_embed(be, &Y, &T, &IDS);
+    if (sync_ok("embed"))
+        zt_test_close("embed", y, want, 9, 0, 0);
+    /* a BF16 table, as the weights come */
+    void *tq = encode(table, 12, ZT_BF16);
+    zt_tensor TQ = zt_tensor_2d(ZT_BF16, 4, 3, tq);
+    zt_op_embed(be, &Y, &TQ, &IDS);
+    if (sync_ok("embed bf16"))
+        zt_test_close("embed bf16", y, want, 9, 0, 0);
+    free(tq);
+    ids[1] = 4;
+    zt_op_embed(be, &Y, &T, &IDS);
+    sync_expect(ZT_ERR_INVALID, "id 4 at 1");
+}
+
+/* ---- convolution and image layout --------------------------------------------------- */
+
+static void test_conv_hand(void)
+{
+    /* 3x3 ones on a 3x3 plane of ones with zero padding: counts of neighbours */
+    float x[9], w[9], y[9], want[9] = {4, 6, 4, 6, 9, 6, 4, 6, 4};
+    for (int i = 0; i < 9; i++)
+        x[i] = w[i] = 1;
+    int64_t ws[4] = {1, 1, 3, 3};
+    zt_tensor X = t3d(ZT_F32, 1, 3, 3, x), W = zt_tensor_make(ZT_F32, 4, ws, w);
+    zt_tensor Y = t3d(ZT_F32, 1, 3, 3, y);
+    zt_op_conv2d(be, &Y, &X, &W, NULL);
+    if (sync_ok("conv2d"))
+        zt_test_close("conv2d ones", y, want, 9, 0, 0);
+}
+
+static void conv_case(long ci, long co, long h, long wd, long k, int bias, zt_dtype wdt)
+{
+    long pad = k / 2, nx = ci * h * wd, nw = co * ci * k * k, ny = co * h * wd;
+    float *x = frand_buf(nx), *w = frand_buf(nw), *b = frand_buf(co);
+    float *y = malloc((size_t)ny * 4), *ref = malloc((size_t)ny * 4);
+    quantise(w, nw, wdt);
+    void *wq = encode(w, nw, wdt);
+    /* explicit zero-padded input, then the textbook sum */
+    long ph = h + 2 * pad, pw = wd + 2 * pad;
+    double *xp = calloc((size_t)(ci * ph * pw), sizeof(double));
+    for (long c = 0; c < ci; c++)
+        for (long i = 0; i < h; i++)
+            for (long j = 0; j < wd; j++)
+                xp[(c * ph + i + pad) * pw + j + pad] = x[(c * h + i) * wd + j];
+    for (long o = 0; o < co; o++)
+        for (long i = 0; i < h; i++)
+            for (long j = 0; j < wd; j++) {
+                double s = bias ? b[o] : 0;
+                for (long c = 0; c < ci; c++)
+                    for (long u = 0; u < k; u++)
+                        for (long v = 0; v < k; v++)
+                            s += w[((o * ci + c) * k + u) * k + v] *
+                                 xp[(c * ph + i + u) * pw + j + v];
+                ref[(o * h + i) * wd + j] = (float)s;
+            }
+    int64_t ws[4] = {co, ci, k, k};
+    zt_tensor X = t3d(ZT_F32, ci, h, wd, x), W = zt_tensor_make(wdt, 4, ws, wq);
+    zt_tensor B = t1d(ZT_F32, co, b), Y = t3d(ZT_F32, co, h, wd, y);
+    zt_op_conv2d(be, &Y, &X, &W, bias ? &B : NULL);
+    if (sync_ok("conv2d")) {
+        char what[80];
+        snprintf(what, sizeof what, "conv2d %ld->%ld %ldx%ld k%ld %s", ci, co, h, wd, k,
+                 zt_dtype_name(wdt));
+        zt_test_close(what, y, ref, ny, 1e-5, 1e-4);
+    }
+    free(x), free(w), free(b), free(y), free(ref), free(wq), free(xp);
+}
+
+static void test_conv2d(void)
+{
+    conv_case(3, 5, 6, 7, 3, 1, ZT_F32);
+    conv_case(3, 5, 6, 7, 1, 1, ZT_F32);
+    conv_case(4, 2, 1, 5, 3, 0, ZT_F32); /* one row: all vertical taps pad */
+    conv_case(16, 64, 16, 16, 3, 1, ZT_BF16); /* large: threads */
+    conv_case(8, 4, 5, 5, 3, 1, ZT_F16);
+}
+
+static void test_upsample_transpose(void)
+{
+    float x[4] = {1, 2, 3, 4}, y[16];
+    float want[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    zt_tensor X = t3d(ZT_F32, 1, 2, 2, x), Y = t3d(ZT_F32, 1, 4, 4, y);
+    zt_op_upsample2x(be, &Y, &X);
+    if (sync_ok("upsample2x"))
+        zt_test_close("upsample2x", y, want, 16, 0, 0);
+
+    float m[6] = {1, 2, 3, 4, 5, 6}, t[6], want_t[6] = {1, 4, 2, 5, 3, 6};
+    zt_tensor M = zt_tensor_2d(ZT_F32, 2, 3, m), T = zt_tensor_2d(ZT_F32, 3, 2, t);
+    zt_op_transpose(be, &T, &M);
+    if (sync_ok("transpose"))
+        zt_test_close("transpose", t, want_t, 6, 0, 0);
+}
+
+static void test_patchify(void)
+{
+    long c = 3, h = 4, w = 6, p = 2, n = c * h * w;
+    float *x = frand_buf(n), *y = malloc((size_t)n * 4), *ref = malloc((size_t)n * 4);
+    float *back = malloc((size_t)n * 4);
+    /* the spec's formula, term by term */
+    for (long i = 0; i < h / p; i++)
+        for (long j = 0; j < w / p; j++)
+            for (long py = 0; py < p; py++)
+                for (long px = 0; px < p; px++)
+                    for (long ch = 0; ch < c; ch++)
+                        ref[(i * (w / p) + j) * (p * p * c) + (py * p + px) * c + ch] =
+                            x[(ch * h + i * p + py) * w + j * p + px];
+    zt_tensor X = t3d(ZT_F32, c, h, w, x), B = t3d(ZT_F32, c, h, w, back);
+    zt_tensor Y = zt_tensor_2d(ZT_F32, (h / p) * (w / p), p * p * c, y);
+    zt_op_patchify(be, &Y, &X, (int)p);
+    if (sync_ok("patchify"))
+        zt_test_close("patchify", y, ref, n, 0, 0);
+    zt_op_unpatchify(be, &B, &Y, (int)p);
+    if (sync_ok("unpatchify"))
+        zt_test_close("unpatchify(patchify(x)) == x", back, x, n, 0, 0);
+    free(x), free(y), free(ref), free(back);
+}
+
+/* ---- argument checks and the sticky error ------------------------------------------- */
+
+static void test_validation_matmul(void)
+{
+    static float x[20 * 32], w[64 * 48], y[20 * 64], a[4] = {1, 2, 3, 4}, out[4];
+    zt_tensor X = zt_tensor_2d(ZT_F32, 20, 32, x), W = zt_tensor_2d(ZT_F32, 64, 48, w);
+    zt_tensor Y = zt_tensor_2d(ZT_F32, 20, 64, y);
+    zt_tensor A = t1d(ZT_F32, 4, a), O = t1d(ZT_F32, 4, out);
+    out[0] = -7;
+    zt_op_matmul(be, &Y, &X, &W, NULL);
+    CHECK(be->error.code == ZT_ERR_SHAPE, "error not recorded");
+    zt_op_add(be, &O, &A, &A); /* must be skipped while the error is pending */
+    CHECK(out[0] == -7, "op ran while an error was pending");
+    sync_expect(ZT_ERR_SHAPE, "matmul: x [20, 32] and w [64, 48]: K differs");
+    zt_err e;
+    CHECK(zt_backend_sync(be, &e) == ZT_OK, "second sync still reports an error");
+    zt_op_add(be, &O, &A, &A);
+    CHECK(out[0] == 2, "op after sync did not run");
+    sync_ok("after");
+
+    /* N mismatch, bias length, aliasing, dtype, NULL */
+    zt_tensor W2 = zt_tensor_2d(ZT_F32, 60, 32, w);
+    zt_op_matmul(be, &Y, &X, &W2, NULL);
+    sync_expect(ZT_ERR_SHAPE, "N differs");
+    zt_tensor W3 = zt_tensor_2d(ZT_F32, 64, 32, w), BI = t1d(ZT_F32, 4, a);
+    zt_op_matmul(be, &Y, &X, &W3, &BI);
+    sync_expect(ZT_ERR_SHAPE, "bias must have 64 elements");
+    zt_tensor XA = zt_tensor_2d(ZT_F32, 20, 32, y), YA = zt_tensor_2d(ZT_F32, 20, 32, y);
+    zt_tensor W4 = zt_tensor_2d(ZT_F32, 32, 32, w);
+    zt_op_matmul(be, &YA, &XA, &W4, NULL);
+    sync_expect(ZT_ERR_INVALID, "overlap");
+    zt_tensor XI = zt_tensor_2d(ZT_I32, 20, 32, x);
+    zt_op_matmul(be, &Y, &XI, &W3, NULL);
+    sync_expect(ZT_ERR_DTYPE, "x has dtype I32");
+    zt_op_matmul(be, &Y, NULL, &W3, NULL);
+    sync_expect(ZT_ERR_INVALID, "x is NULL");
+}
+
+static void test_validation_others(void)
+{
+    static float buf[4096], buf2[4096];
+    zt_tensor Q = t3d(ZT_F32, 4, 3, 8, buf), K = t3d(ZT_F32, 4, 2, 8, buf + 200);
+    zt_tensor V = t3d(ZT_F32, 4, 2, 8, buf + 400), O = t3d(ZT_F32, 4, 3, 8, buf2);
+    zt_op_attention(be, &O, &Q, &K, &V, 1, 1.0f);
+    sync_expect(ZT_ERR_SHAPE, "attention: q [4, 3, 8] and k [4, 2, 8]: query heads");
+    zt_tensor O2 = t3d(ZT_F32, 4, 3, 8, buf + 10);
+    zt_tensor K3 = t3d(ZT_F32, 4, 3, 8, buf + 200), V3 = t3d(ZT_F32, 4, 3, 8, buf + 400);
+    zt_op_attention(be, &O2, &Q, &K3, &V3, 1, 1.0f);
+    sync_expect(ZT_ERR_INVALID, "out and q overlap");
+
+    int64_t ws[4] = {2, 3, 2, 2};
+    zt_tensor X = t3d(ZT_F32, 3, 4, 4, buf), W = zt_tensor_make(ZT_F32, 4, ws, buf + 100);
+    zt_tensor Y = t3d(ZT_F32, 2, 4, 4, buf2);
+    zt_op_conv2d(be, &Y, &X, &W, NULL);
+    sync_expect(ZT_ERR_SHAPE, "kernel must be 1x1 or 3x3");
+
+    zt_tensor P = t3d(ZT_F32, 3, 5, 4, buf), PY = zt_tensor_2d(ZT_F32, 6, 12, buf2);
+    zt_op_patchify(be, &PY, &P, 2);
+    sync_expect(ZT_ERR_SHAPE, "patch 2 does not divide");
+
+    zt_tensor G = t3d(ZT_F32, 6, 2, 2, buf), GY = t3d(ZT_F32, 6, 2, 2, buf2);
+    zt_op_groupnorm(be, &GY, &G, 4, NULL, NULL, 1e-6f, 0);
+    sync_expect(ZT_ERR_SHAPE, "4 groups do not divide");
+
+    zt_tensor R = t3d(ZT_F32, 4, 2, 8, buf), CS = t3d(ZT_F32, 4, 8, 2, buf2);
+    zt_op_rope(be, &R, &CS, ZT_ROPE_NEOX);
+    sync_expect(ZT_ERR_SHAPE, "cs must be [S, hd/2, 2]");
+
+    /* partial overlap of an elementwise op is refused; exact in place is fine */
+    zt_tensor A = t1d(ZT_F32, 8, buf), A2 = t1d(ZT_F32, 8, buf + 4);
+    zt_op_add(be, &A2, &A, &A);
+    sync_expect(ZT_ERR_INVALID, "partly overlap");
+    zt_op_add(be, &A, &A, &A);
+    sync_ok("exact in place");
+    zt_tensor AB = t1d(ZT_BF16, 8, buf2), AC = t1d(ZT_F32, 5, buf2 + 100);
+    zt_op_add(be, &AB, &A, &AC);
+    sync_expect(ZT_ERR_SHAPE, "b must have a's shape or be a row");
+}
+
+static void test_missing_op(void)
+{
+    /* a backend whose table lacks softmax: an error, never a fallback */
+    zt_backend_vt vt = *be->vt;
+    vt.softmax = NULL;
+    vt.name = "partial";
+    zt_backend fake = {.vt = &vt, .act_dtype = ZT_F32, .error = {ZT_OK, ""}};
+    float x[2] = {0, 0};
+    zt_tensor X = t1d(ZT_F32, 2, x);
+    zt_op_softmax(&fake, &X, &X);
+    zt_err e;
+    CHECK(zt_backend_sync(&fake, &e) == ZT_ERR_UNSUPPORTED, "no error for a missing op");
+    CHECK(strstr(e.msg, "op softmax not implemented by backend partial") != NULL, "msg: %s",
+          e.msg);
+}
+
+/* ---- memory and arena ----------------------------------------------------------------- */
+
+static void test_memory(void)
+{
+    zt_err e;
+    CHECK(be->act_dtype == ZT_F32, "act dtype %s", zt_dtype_name(be->act_dtype));
+    void *p = NULL;
+    CHECK(zt_backend_alloc(be, 1000, &p, &e) == ZT_OK && p, "alloc: %s", e.msg);
+    CHECK(((uintptr_t)p & 255) == 0, "alloc not 256-byte aligned");
+    float src[3] = {1, 2, 3}, dst[3] = {0, 0, 0};
+    zt_tensor T = t1d(ZT_F32, 3, p);
+    CHECK(zt_backend_upload(be, &T, src, &e) == ZT_OK, "upload");
+    CHECK(zt_backend_download(be, dst, &T, &e) == ZT_OK, "download");
+    CHECK(dst[0] == 1 && dst[2] == 3, "round trip");
+    zt_backend_release(be, p);
+
+    /* weights stay in their host views on the CPU */
+    zt_tensor wt = t1d(ZT_F32, 3, src), *ts[1] = {&wt};
+    void *block = (void *)1;
+    CHECK(zt_backend_adopt_weights(be, ts, 1, &block, &e) == ZT_OK, "adopt: %s", e.msg);
+    CHECK(block == NULL && wt.data == src, "adopt moved host views");
+    zt_backend_release_weights(be, block);
+
+    size_t fb = 0, tb = 0;
+    CHECK(be->vt->mem_info(be, &fb, &tb, &e) == ZT_OK && tb > 0 && fb <= tb,
+          "mem_info %zu / %zu", fb, tb);
+
+#ifndef __SANITIZE_ADDRESS__ /* ASan aborts on absurd sizes instead of failing */
+    void *huge = NULL;
+    zt_status s = zt_backend_alloc(be, SIZE_MAX / 2, &huge, &e);
+    CHECK(s == ZT_ERR_NOMEM && !huge, "huge alloc: %s", zt_status_str(s));
+    CHECK(strstr(e.msg, "bytes") != NULL, "nomem message: %s", e.msg);
+#endif
+    zt_backend_free(NULL);
+}
+
+/* Carves the same sequence of tensors; returns 0 at the first failure. */
+static int carve(zt_arena *a, zt_tensor *ts, zt_err *e)
+{
+    int64_t s1[2] = {3, 5}, s2[1] = {1}, s3[3] = {4, 7, 9}, s4[2] = {100, 3};
+    if (zt_arena_tensor(a, &ts[0], ZT_F32, 2, s1, e) != ZT_OK ||
+        zt_arena_tensor(a, &ts[1], ZT_BF16, 1, s2, e) != ZT_OK ||
+        zt_arena_tensor(a, &ts[2], ZT_F16, 3, s3, e) != ZT_OK)
+        return 0;
+    size_t mark = zt_arena_mark(a);
+    if (zt_arena_tensor(a, &ts[3], ZT_F32, 2, s4, e) != ZT_OK)
+        return 0;
+    zt_arena_reset(a, mark); /* scratch reused: the peak stays */
+    return zt_arena_tensor(a, &ts[4], ZT_I32, 1, s2, e) == ZT_OK;
+}
+
+static void test_arena(void)
+{
+    zt_err e;
+    zt_arena m, a, small, zero = {0};
+    zt_tensor tm[5], ta[5], tsm[5];
+    zt_arena_measure(&m);
+    CHECK(carve(&m, tm, &e), "measure: %s", e.msg);
+    CHECK(tm[0].data == NULL, "measuring hands out data");
+    /* each tensor starts on a 256-byte boundary; the peak ends at the last
+     * byte of the scratch tensor [100, 3] F32 */
+    size_t want = 60;                                /* [3, 5] F32 at 0 */
+    want = (want + 255) / 256 * 256 + 2;             /* [1] BF16 at 256 */
+    want = (want + 255) / 256 * 256 + 4 * 7 * 9 * 2; /* [4, 7, 9] F16 at 512 */
+    want = (want + 255) / 256 * 256 + 100 * 3 * 4;   /* [100, 3] F32 at 1024 */
+    CHECK(m.peak == want, "measured peak %zu, want %zu", m.peak, want);
+
+    CHECK(zt_arena_init(&a, be, m.peak, &e) == ZT_OK, "init: %s", e.msg);
+    CHECK(carve(&a, ta, &e), "real arena of the measured size: %s", e.msg);
+    CHECK(a.peak == m.peak, "real peak %zu vs measured %zu", a.peak, m.peak);
+    for (int i = 0; i < 5; i++) {
+        CHECK(((uintptr_t)ta[i].data & 255) == 0, "tensor %d not aligned", i);
+        CHECK(zt_shape_eq(&ta[i], tm[i].ndim, tm[i].shape), "shapes differ at %d", i);
+    }
+    CHECK(ta[4].data == ta[3].data, "reset did not reuse the scratch");
+    zt_arena_free(&a);
+
+    CHECK(zt_arena_init(&small, be, m.peak - 1, &e) == ZT_OK, "init small");
+    CHECK(!carve(&small, tsm, &e) && e.code == ZT_ERR_TOO_BIG, "short arena accepted");
+    char needle[64];
+    snprintf(needle, sizeof needle, "%zu bytes needed, %zu reserved", m.peak, m.peak - 1);
+    CHECK(strstr(e.msg, needle) != NULL, "message \"%s\" lacks \"%s\"", e.msg, needle);
+    zt_arena_free(&small);
+    zt_arena_free(&zero);
+    zt_arena_free(&m);
+}
+
+int main(void)
+{
+    zt_err e;
+    if (zt_backend_cpu_new(&be, 2, &e) != ZT_OK) {
+        fprintf(stderr, "cpu backend: %s\n", e.msg);
+        return 1;
+    }
+    RUN(test_bf16_conversion);
+    RUN(test_f16_conversion);
+    RUN(test_matmul_small);
+    RUN(test_matmul_dtypes);
+    RUN(test_matmul_threads_agree);
+    RUN(test_rmsnorm);
+    RUN(test_layernorm);
+    RUN(test_groupnorm);
+    RUN(test_rope_hand);
+    RUN(test_rope);
+    RUN(test_attention_hand);
+    RUN(test_attention);
+    RUN(test_softmax);
+    RUN(test_unary);
+    RUN(test_binary);
+    RUN(test_gated_swiglu_axpy);
+    RUN(test_copy_dtypes);
+    RUN(test_embed);
+    RUN(test_conv_hand);
+    RUN(test_conv2d);
+    RUN(test_upsample_transpose);
+    RUN(test_patchify);
+    RUN(test_validation_matmul);
+    RUN(test_validation_others);
+    RUN(test_missing_op);
+    RUN(test_memory);
+    RUN(test_arena);
+    zt_backend_free(be);
+    return zt_test_summary("test_ops");
+}

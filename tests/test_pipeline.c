@@ -1,0 +1,167 @@
+/* test_pipeline.c - end to end against tiny-ref/pipeline.*: prompt
+ * features, starting noise, the latents after every step, the decoded image
+ * and its u8 pixels. Tolerances (fixtures README): text encoder and
+ * intermediate latents 1e-4 + 1e-3|b|; final latents and decoded image
+ * 1e-3 + 1e-3|b|; noise 1e-5 absolute; image_u8 within +-1 on >= 99.9%. */
+#include <cJSON.h>
+
+#include "fixture.h"
+#include "pipeline.h"
+
+static zt_backend *be;
+static zt_st_file *ref;
+static zt_model *model;
+static cJSON *cases;
+
+typedef struct tap_ctx {
+    int k, steps, seen;
+} tap_ctx;
+
+static void on_tap(void *ud, const char *name, const zt_tensor *t)
+{
+    tap_ctx *c = ud;
+    char key[96];
+    snprintf(key, sizeof key, "case%d.%s", c->k, name);
+    const zt_tensor *want = fx_get(ref, key);
+    double atol = 1e-4, rtol = 1e-3;
+    if (!strcmp(name, "noise"))
+        atol = 1e-5, rtol = 0;
+    char last[32];
+    snprintf(last, sizeof last, "latents.step%d", c->steps - 1);
+    if (!strcmp(name, last) || !strcmp(name, "decoded"))
+        atol = 1e-3;
+    CHECK(zt_tensor_numel(t) == zt_tensor_numel(want), "%s: size", key);
+    fx_expect_close(be, key, t, want, (long)zt_tensor_numel(want), atol, rtol);
+    c->seen++;
+}
+
+static int steps_seen;
+static int on_step(void *ud, int step, int total, double ms, const float *x0, int C, int h,
+                   int w)
+{
+    (void)ud;
+    (void)ms;
+    (void)x0;
+    (void)C;
+    (void)h;
+    (void)w;
+    CHECK(step == steps_seen + 1 && step <= total, "step %d of %d after %d", step, total,
+          steps_seen);
+    steps_seen = step;
+    return 0;
+}
+
+static void run_case(const cJSON *cs)
+{
+    int k = cJSON_GetObjectItem(cs, "case")->valueint;
+    const cJSON *neg = cJSON_GetObjectItem(cs, "negative_prompt");
+    zt_job_params p = {
+        .prompt = cJSON_GetObjectItem(cs, "prompt")->valuestring,
+        .negative = cJSON_IsString(neg) ? neg->valuestring : NULL,
+        .width = cJSON_GetObjectItem(cs, "width")->valueint,
+        .height = cJSON_GetObjectItem(cs, "height")->valueint,
+        .steps = cJSON_GetObjectItem(cs, "steps")->valueint,
+        .guidance = (float)cJSON_GetObjectItem(cs, "guidance_scale")->valuedouble,
+        .seed = (uint64_t)cJSON_GetObjectItem(cs, "seed")->valuedouble,
+        .rng = ZT_RNG_CUDA,
+    };
+    tap_ctx tc = {k, p.steps, 0};
+    zt_run_hooks hk = {.on_step = on_step, .tap = on_tap, .ud = &tc};
+    uint8_t *rgb = NULL;
+    zt_err err = {0};
+    zt_timings tm;
+    steps_seen = 0;
+    zt_status st = zt_pipeline_run(model, &p, &hk, &rgb, &tm, &err);
+    CHECK(st == ZT_OK, "case %d: %s", k, err.msg);
+    CHECK(steps_seen == p.steps, "case %d: %d step events", k, steps_seen);
+    int want_taps = 3 + p.steps + (p.guidance > 0);
+    CHECK(tc.seen == want_taps, "case %d: %d stages compared, want %d", k, tc.seen, want_taps);
+    if (!rgb)
+        return;
+    char key[64];
+    snprintf(key, sizeof key, "case%d.image_u8", k);
+    const zt_tensor *want = fx_get(ref, key);
+    long n = (long)zt_tensor_numel(want), off = 0;
+    const uint8_t *wb = want->data;
+    for (long i = 0; i < n; i++)
+        off += abs((int)rgb[i] - (int)wb[i]) > 1;
+    CHECK(off * 1000 <= n, "case %d: %ld of %ld pixels off by more than 1", k, off, n);
+    free(rgb);
+}
+
+static void test_cases(void)
+{
+    const cJSON *cs;
+    int n = 0;
+    cJSON_ArrayForEach(cs, cases)
+    {
+        run_case(cs);
+        n++;
+    }
+    CHECK(n == 3, "%d cases", n);
+}
+
+static int cancel_at;
+static int cancel_step(void *ud, int step, int total, double ms, const float *x0, int C, int h,
+                       int w)
+{
+    (void)ud;
+    (void)total;
+    (void)ms;
+    (void)C;
+    (void)x0;
+    (void)h;
+    (void)w;
+    steps_seen = step;
+    return step == cancel_at;
+}
+
+static void test_cancel(void)
+{
+    zt_job_params p = {.prompt = "a cat", .width = 64, .height = 64, .steps = 5, .seed = 1};
+    zt_run_hooks hk = {.on_step = cancel_step};
+    uint8_t *rgb = NULL;
+    zt_err err = {0};
+    cancel_at = 2;
+    steps_seen = 0;
+    CHECK(zt_pipeline_run(model, &p, &hk, &rgb, NULL, &err) == ZT_ERR_CANCELLED, "not cancelled");
+    CHECK(steps_seen == 2 && rgb == NULL, "ran %d steps", steps_seen);
+}
+
+static void test_bad_params(void)
+{
+    zt_err err = {0};
+    uint8_t *rgb = NULL;
+    zt_job_params p = {.prompt = "x", .width = 100, .height = 64, .steps = 8};
+    CHECK(zt_pipeline_run(model, &p, NULL, &rgb, NULL, &err) == ZT_ERR_INVALID, "100 wide");
+    CHECK(strstr(err.msg, "96x64") != NULL, "no suggestion: %s", err.msg);
+    p.width = 64;
+    p.steps = 0;
+    CHECK(zt_pipeline_run(model, &p, NULL, &rgb, NULL, &err) == ZT_ERR_INVALID, "0 steps");
+    p.steps = 2;
+    p.height = -16;
+    CHECK(zt_pipeline_run(model, &p, NULL, &rgb, NULL, &err) == ZT_ERR_INVALID, "negative");
+}
+
+int main(void)
+{
+    zt_err err = {0};
+    char *text = NULL;
+    size_t len;
+    be = fx_backend();
+    ref = fx_open(TEST_DATA "/tiny-ref/pipeline.safetensors");
+    if (zt_read_file(TEST_DATA "/tiny-ref/pipeline.json", 1 << 20, &text, &len, &err) ||
+        !(cases = cJSON_Parse(text)) || zt_model_open(&model, be, TINY, NULL, NULL, &err)) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return 1;
+    }
+    free(text);
+    RUN(test_cases);
+    RUN(test_cancel);
+    RUN(test_bad_params);
+    zt_model_free(model);
+    cJSON_Delete(cases);
+    zt_st_file_close(ref);
+    zt_backend_free(be);
+    return zt_test_summary("test_pipeline");
+}

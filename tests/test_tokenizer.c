@@ -1,0 +1,500 @@
+/*
+ * test_tokenizer.c - the tokenizer against the reference ids, decoding
+ * round trips, hostile text and hostile tokenizer.json files.
+ *
+ * Reference: tests/data/tiny-ref/tokenizer_cases.json, 28 prompts with
+ * their templated+truncated ids and their raw ids, computed with the
+ * reference implementation on the real Qwen3 tokenizer.json.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <utf8proc.h>
+
+#include "harness.h"
+#include "tokenizer.h"
+
+#define TOK_PATH TEST_DATA "/tiny-zimage/tokenizer/tokenizer.json"
+#define CASES_PATH TEST_DATA "/tiny-ref/tokenizer_cases.json"
+
+static zt_tokenizer *tok;
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = 0;
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+/* 1 when got[0..n) equals the JSON int array want. */
+static int same_ids(const int32_t *got, size_t n, const cJSON *want, char *why, size_t why_len)
+{
+    size_t m = (size_t)cJSON_GetArraySize(want), i = 0;
+    const cJSON *e = want ? want->child : NULL;
+    for (; i < n && e; i++, e = e->next)
+        if (got[i] != (int32_t)e->valuedouble) {
+            snprintf(why, why_len, "at %zu got %d want %d (lengths %zu / %zu)", i, (int)got[i],
+                     (int)e->valuedouble, n, m);
+            return 0;
+        }
+    if (n != m) {
+        snprintf(why, why_len, "length %zu want %zu", n, m);
+        return 0;
+    }
+    return 1;
+}
+
+static void test_load(void)
+{
+    zt_err err = {0};
+    zt_status s = zt_tokenizer_new(&tok, TOK_PATH, &err);
+    CHECK(s == ZT_OK, "load: %s", err.msg);
+    if (!tok)
+        return;
+    CHECK(zt_tokenizer_vocab_size(tok) == 151669, "vocab size %d", zt_tokenizer_vocab_size(tok));
+    CHECK(zt_tokenizer_token_id(tok, "<|im_start|>", 12) == 151644, "im_start");
+    CHECK(zt_tokenizer_token_id(tok, "<think>", 7) == 151667, "think");
+    size_t l;
+    const char *s198 = zt_tokenizer_token_str(tok, 198, &l);
+    CHECK(s198 && l == 2 && !memcmp(s198, "\xC4\x8A", 2), "token 198 is the newline char");
+    CHECK(zt_tokenizer_token_str(tok, -1, NULL) == NULL, "id -1");
+    CHECK(zt_tokenizer_token_str(tok, 1 << 30, NULL) == NULL, "huge id");
+    zt_tokenizer *missing = NULL;
+    CHECK(zt_tokenizer_new(&missing, "tests/data/no/such/tokenizer.json", &err) == ZT_ERR_IO &&
+              !missing && strstr(err.msg, "no/such"),
+          "missing file: %s", err.msg);
+}
+
+static void test_cases(void)
+{
+    if (!tok)
+        return;
+    char *json = slurp(CASES_PATH, NULL);
+    CHECK(json, "cannot read %s", CASES_PATH);
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    free(json);
+    CHECK(cJSON_IsArray(root) && cJSON_GetArraySize(root) == 28, "28 cases");
+    int k = 0;
+    for (const cJSON *c = root ? root->child : NULL; c; c = c->next, k++) {
+        const cJSON *jp = cJSON_GetObjectItem(c, "prompt");
+        const char *p = cJSON_GetStringValue(jp);
+        if (!p) {
+            CHECK(0, "case %d has no prompt", k);
+            continue;
+        }
+        size_t plen = strlen(p);
+        zt_err err = {0};
+        char why[128];
+
+        int32_t chat[ZT_TOKENIZER_MAX_IDS];
+        int nc = -1;
+        zt_status s = zt_tokenizer_encode_chat(tok, p, plen, chat, &nc, &err);
+        CHECK(s == ZT_OK, "case %d chat: %s", k, err.msg);
+        if (!s)
+            CHECK(same_ids(chat, (size_t)nc, cJSON_GetObjectItem(c, "ids"), why, sizeof why),
+                  "case %d ids %s: %.40s", k, why, p);
+
+        /* The templated text through the plain encoder, cut by hand, too. */
+        const char *ct = cJSON_GetStringValue(cJSON_GetObjectItem(c, "chat_text"));
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (ct) {
+            s = zt_tokenizer_encode(tok, ct, strlen(ct), &ids, &n, &err);
+            CHECK(s == ZT_OK, "case %d chat_text: %s", k, err.msg);
+            if (n > ZT_TOKENIZER_MAX_IDS)
+                n = ZT_TOKENIZER_MAX_IDS;
+            CHECK(same_ids(ids, n, cJSON_GetObjectItem(c, "ids"), why, sizeof why),
+                  "case %d chat_text ids %s", k, why);
+            free(ids);
+        }
+
+        s = zt_tokenizer_encode(tok, p, plen, &ids, &n, &err);
+        CHECK(s == ZT_OK, "case %d raw: %s", k, err.msg);
+        CHECK(same_ids(ids, n, cJSON_GetObjectItem(c, "raw_ids"), why, sizeof why),
+              "case %d raw_ids %s: %.40s", k, why, p);
+
+        /* Decoding gives back the NFC form of the prompt. */
+        char *text = NULL;
+        size_t tl = 0;
+        s = zt_tokenizer_decode(tok, ids, n, 0, &text, &tl, &err);
+        utf8proc_uint8_t *want = utf8proc_NFC((const utf8proc_uint8_t *)p);
+        CHECK(s == ZT_OK && want && tl == strlen((char *)want) && !memcmp(text, want, tl),
+              "case %d decode round trip: '%.60s'", k, text ? text : "");
+        free(want);
+        free(text);
+        free(ids);
+    }
+    cJSON_Delete(root);
+}
+
+static void test_decode(void)
+{
+    if (!tok)
+        return;
+    zt_err err = {0};
+    int32_t ids[] = {151644, 872, 198, 64, 151645};
+    char *text;
+    size_t n;
+    CHECK(zt_tokenizer_decode(tok, ids, 5, 0, &text, &n, &err) == ZT_OK &&
+              n == strlen("<|im_start|>user\na<|im_end|>") &&
+              !strcmp(text, "<|im_start|>user\na<|im_end|>"),
+          "decode with specials");
+    free(text);
+    CHECK(zt_tokenizer_decode(tok, ids, 5, 1, &text, &n, &err) == ZT_OK &&
+              !strcmp(text, "user\na"),
+          "decode skipping specials: '%s'", text);
+    free(text);
+    int32_t bad[] = {64, 999999};
+    CHECK(zt_tokenizer_decode(tok, bad, 2, 0, &text, &n, &err) == ZT_ERR_INVALID && !text &&
+              strstr(err.msg, "999999"),
+          "unknown id: %s", err.msg);
+    CHECK(zt_tokenizer_decode(tok, ids, 0, 0, &text, &n, &err) == ZT_OK && n == 0 && text &&
+              !text[0],
+          "empty decode");
+    free(text);
+}
+
+static void test_invalid_utf8(void)
+{
+    if (!tok)
+        return;
+    static const struct {
+        const char *s;
+        size_t len, off;
+    } bad[] = {
+        {"ab\xED\xA0\x80" "cd", 7, 2},     /* lone surrogate U+D800 */
+        {"\xED\xBF\xBF", 3, 0},            /* U+DFFF */
+        {"x\xC0\xAF", 3, 1},               /* overlong '/' */
+        {"xy\xE0\x80\xAF", 5, 2},          /* overlong 3-byte */
+        {"\xF0\x80\x80\x80", 4, 0},        /* overlong 4-byte */
+        {"abc\xF4\x90\x80\x80", 7, 3},     /* above U+10FFFF */
+        {"\xF5\x80\x80\x80", 4, 0},
+        {"hello \xFF", 7, 6},
+        {"\x80", 1, 0},                    /* stray continuation */
+        {"ok \xE4\xB8", 5, 3},             /* cut short */
+        {"ok \xE4\xB8x", 6, 3},
+        {"\xC3", 1, 0},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t off = 999;
+        CHECK(!zt_utf8_validate(bad[i].s, bad[i].len, &off) && off == bad[i].off,
+              "validate case %zu: offset %zu want %zu", i, off, bad[i].off);
+        zt_err err = {0};
+        int32_t *ids = NULL;
+        size_t n = 0;
+        char want[64];
+        snprintf(want, sizeof want, "offset %zu", bad[i].off);
+        CHECK(zt_tokenizer_encode(tok, bad[i].s, bad[i].len, &ids, &n, &err) == ZT_ERR_UTF8 &&
+                  !ids && strstr(err.msg, want),
+              "encode case %zu: %s", i, err.msg);
+        int32_t chat[ZT_TOKENIZER_MAX_IDS];
+        int nc;
+        CHECK(zt_tokenizer_encode_chat(tok, bad[i].s, bad[i].len, chat, &nc, &err) ==
+                      ZT_ERR_UTF8 &&
+                  strstr(err.msg, want),
+              "chat case %zu: %s", i, err.msg);
+    }
+    static const char *good[] = {"", "a", "\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xED\x9F\xBF",
+                                 "\xEE\x80\x80", "\xEF\xBF\xBF", "\xF0\x90\x80\x80",
+                                 "\xF4\x8F\xBF\xBF"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK(zt_utf8_validate(good[i], strlen(good[i]), NULL), "valid case %zu", i);
+}
+
+/* Encode, require success and no id outside the vocabulary, and check the
+ * decode gives back NFC(text) (added tokens decode to themselves). */
+static void encode_ok(const char *what, const char *s, size_t len, int round_trip)
+{
+    zt_err err = {0};
+    int32_t *ids = NULL;
+    size_t n = 0;
+    zt_status st = zt_tokenizer_encode(tok, s, len, &ids, &n, &err);
+    CHECK(st == ZT_OK, "%s: %s", what, err.msg);
+    int32_t vs = zt_tokenizer_vocab_size(tok);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= vs || !zt_tokenizer_token_str(tok, ids[i], NULL)) {
+            CHECK(0, "%s: bad id %d at %zu", what, (int)ids[i], i);
+            break;
+        }
+    if (round_trip && st == ZT_OK) {
+        char *text = NULL;
+        size_t tl = 0;
+        st = zt_tokenizer_decode(tok, ids, n, 0, &text, &tl, &err);
+        utf8proc_uint8_t *want = NULL;
+        utf8proc_ssize_t wl = len ? utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len,
+                                                 &want, UTF8PROC_STABLE | UTF8PROC_COMPOSE)
+                                  : 0;
+        CHECK(st == ZT_OK && wl >= 0 && (size_t)wl == tl && (!tl || !memcmp(text, want, tl)),
+              "%s: round trip (%zu bytes back, %ld wanted)", what, tl, (long)wl);
+        free(want);
+        free(text);
+    }
+    int32_t chat[ZT_TOKENIZER_MAX_IDS];
+    int nc = -1;
+    st = zt_tokenizer_encode_chat(tok, s, len, chat, &nc, &err);
+    CHECK(st == ZT_OK && nc > 0 && nc <= ZT_TOKENIZER_MAX_IDS, "%s chat: %s (%d ids)", what,
+          err.msg, nc);
+    free(ids);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+/* Append the UTF-8 of a code point (not a surrogate). */
+static size_t put_cp(char *o, uint32_t c)
+{
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | c >> 6);
+        o[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | c >> 12);
+        o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | c >> 18);
+    o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+static uint32_t random_cp(void)
+{
+    static const uint32_t pool[] = {' ',    '\n',   '\r',   '\t',   '\'',   's',    'S',
+                                    0x85,   0xA0,   0x3000, 0x200B, 0x200D, 0x301,  0x308,
+                                    0xE9,   0x1F600, 0x0,   '<',    '|',    '>',    '1'};
+    switch (rnd() % 6) {
+    case 0:
+        return pool[rnd() % (sizeof pool / sizeof pool[0])];
+    case 1:
+        return 0x20 + rnd() % 0x5F;
+    case 2:
+        return rnd() % 0x800;
+    case 3: {
+        uint32_t c = rnd() % 0x10000;
+        return c >= 0xD800 && c < 0xE000 ? 0xFFFD : c;
+    }
+    case 4:
+        return 0x10000 + rnd() % 0x100000;
+    default:
+        return 'a' + rnd() % 26;
+    }
+}
+
+static void test_adversarial(void)
+{
+    if (!tok)
+        return;
+    /* Random bytes: either rejected as UTF-8 or tokenised; never a crash. */
+    char buf[512];
+    for (int it = 0; it < 2000; it++) {
+        size_t n = rnd() % sizeof buf, bad;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)rnd();
+        zt_err err = {0};
+        int32_t *ids = NULL;
+        size_t nid = 0;
+        zt_status s = zt_tokenizer_encode(tok, buf, n, &ids, &nid, &err);
+        int valid = zt_utf8_validate(buf, n, &bad);
+        CHECK(valid ? s == ZT_OK : s == ZT_ERR_UTF8, "random bytes %d: %s", it, err.msg);
+        free(ids);
+    }
+    /* Random valid text (combining marks, NUL, NEL, specials' characters). */
+    static char text[4 * 400 + 1];
+    for (int it = 0; it < 500; it++) {
+        size_t n = 0, m = rnd() % 400;
+        for (size_t i = 0; i < m; i++)
+            n += put_cp(text + n, random_cp());
+        encode_ok("random text", text, n, 1);
+    }
+
+    /* Embedded NULs are ordinary characters. */
+    encode_ok("NULs", "a\0b\0\0 c", 7, 1);
+    int32_t *ids = NULL;
+    size_t nid = 0;
+    zt_err err = {0};
+    CHECK(zt_tokenizer_encode(tok, "\0", 1, &ids, &nid, &err) == ZT_OK && nid == 1,
+          "one NUL gives one id (%zu)", nid);
+    free(ids);
+
+    /* Every added token, back to back, then again with text between. */
+    char all[2048];
+    size_t n = 0, count = 0;
+    for (int32_t id = 151643; id < zt_tokenizer_vocab_size(tok); id++) {
+        size_t l;
+        const char *s = zt_tokenizer_token_str(tok, id, &l);
+        if (s && n + l + 2 < sizeof all) {
+            memcpy(all + n, s, l);
+            n += l;
+            count++;
+        }
+    }
+    CHECK(zt_tokenizer_encode(tok, all, n, &ids, &nid, &err) == ZT_OK && nid == count,
+          "added tokens back to back: %zu ids for %zu tokens", nid, count);
+    for (size_t i = 0; i < nid && i < count; i++)
+        CHECK(ids[i] == 151643 + (int32_t)i, "added token %zu is %d", i, (int)ids[i]);
+    free(ids);
+    encode_ok("added tokens", all, n, 1);
+    encode_ok("cut added token", "<|im_start", 10, 1);
+    encode_ok("nested", "<|im_<|im_end|>start|>", 22, 1);
+
+    /* Megabyte prompts: one huge word, one huge space run, mixed text. */
+    size_t big = 1 << 20;
+    char *s = malloc(big * 4 + 8);
+    if (!s) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    memset(s, 'a', big);
+    encode_ok("1 MB of a", s, big, 1);
+    memset(s, ' ', big);
+    encode_ok("1 MB of spaces", s, big, 1);
+    for (size_t i = 0; i < big; i++)
+        s[i] = "\n \r\t"[rnd() % 4];
+    encode_ok("1 MB of mixed space", s, big, 1);
+    n = 0;
+    while (n < big)
+        n += put_cp(s + n, random_cp());
+    encode_ok("1 MB of random text", s, n, 1);
+    n = 0;
+    while (n < big)
+        n += put_cp(s + n, 0x4E00 + rnd() % 0x5000);
+    encode_ok("1 MB of CJK", s, n, 1);
+    n = 0;
+    while (n + 12 < big) {
+        memcpy(s + n, "<|im_end|>", 10);
+        n += 10;
+    }
+    encode_ok("1 MB of im_end", s, n, 1);
+    free(s);
+}
+
+/* Hostile or unsupported tokenizer.json texts fail cleanly. */
+static void test_bad_files(void)
+{
+    static const char *bad[] = {
+        "",
+        "{",
+        "[]",
+        "{}",
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
+        "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+        "{\"model\": {\"vocab\": {\"a\": -1}, \"merges\": []}}",
+        "{\"model\": {\"vocab\": {\"a\": 1.5}, \"merges\": []}}",
+        "{\"model\": {\"vocab\": {\"a\": 1e12}, \"merges\": []}}",
+        "{\"model\": {\"vocab\": {\"a\": \"0\"}, \"merges\": []}}",
+        "{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a b\"]}}",
+        "{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"ab\"]}}",
+        "{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [[\"a\"]]}}",
+        "{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [7]}}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": {}}}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, \"added_tokens\": [{\"id\": 1}]}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, \"added_tokens\": "
+        "[{\"id\": 1, \"content\": \"\\udc00\"}]}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, \"normalizer\": {\"type\": \"NFKC\"}}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, \"pre_tokenizer\": "
+        "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": \"Isolated\"}}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, \"pre_tokenizer\": "
+        "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, \"behavior\": \"Removed\"}}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, \"pre_tokenizer\": null}",
+        "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [], \"dropout\": 0.1}, "
+        "\"pre_tokenizer\": {\"type\": \"ByteLevel\"}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        zt_tokenizer *t = (zt_tokenizer *)&t;
+        zt_err err = {0};
+        zt_status s = zt_tokenizer_new_from_json(&t, bad[i], strlen(bad[i]), "bad.json", &err);
+        CHECK(s != ZT_OK && !t && strstr(err.msg, "bad.json"), "bad file %zu accepted (%s)", i,
+              err.msg);
+    }
+
+    /* A tiny valid byte-level file: merges as arrays, a repeated pair keeps
+     * its last rank, an added token with lstrip/rstrip. */
+    char json[8192];
+    size_t n = (size_t)snprintf(json, sizeof json, "{\"model\": {\"type\": \"BPE\", \"vocab\": {");
+    for (int b = 0; b < 256; b++) {
+        int cp = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174 ? b : -1;
+        if (cp < 0) {
+            int k = 256;
+            for (int c = 0; c < b; c++)
+                if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174))
+                    k++;
+            cp = k;
+        }
+        char u[8];
+        size_t ul = put_cp(u, (uint32_t)cp);
+        u[ul] = 0;
+        if (cp == '"' || cp == '\\')
+            n += (size_t)snprintf(json + n, sizeof json - n, "\"\\%s\": %d, ", u, b);
+        else
+            n += (size_t)snprintf(json + n, sizeof json - n, "\"%s\": %d, ", u, b);
+    }
+    n += (size_t)snprintf(json + n, sizeof json - n,
+                          "\"ab\": 256, \"abc\": 257, \"bc\": 258}, "
+                          "\"merges\": [[\"b\", \"c\"], [\"a\", \"b\"], \"ab c\", [\"b\", \"c\"]]},"
+                          "\"added_tokens\": [{\"id\": 300, \"content\": \"[X]\", "
+                          "\"lstrip\": true, \"rstrip\": true, \"special\": true}],"
+                          "\"pre_tokenizer\": {\"type\": \"ByteLevel\", \"use_regex\": false}}");
+    zt_tokenizer *t = NULL;
+    zt_err err = {0};
+    zt_status s = zt_tokenizer_new_from_json(&t, json, n, "mini.json", &err);
+    CHECK(s == ZT_OK, "mini tokenizer: %s", err.msg);
+    if (!t)
+        return;
+    int32_t *ids = NULL;
+    size_t nid = 0;
+    /* Ranks: (a,b)=1, (ab,c)=2, (b,c)=3 (the repeat). So "abc" -> ab + c -> abc. */
+    CHECK(zt_tokenizer_encode(t, "abc", 3, &ids, &nid, &err) == ZT_OK && nid == 1 &&
+              ids[0] == 257,
+          "mini abc: %zu ids, first %d", nid, nid ? (int)ids[0] : -1);
+    free(ids);
+    /* lstrip/rstrip: the spaces around [X] belong to it. */
+    CHECK(zt_tokenizer_encode(t, "a  [X]  b", 9, &ids, &nid, &err) == ZT_OK && nid == 3 &&
+              ids[0] == 'a' && ids[1] == 300 && ids[2] == 'b',
+          "mini strip: %zu ids", nid);
+    free(ids);
+    zt_tokenizer_free(t);
+    zt_tokenizer_free(NULL);
+}
+
+int main(void)
+{
+    RUN(test_load);
+    RUN(test_cases);
+    RUN(test_decode);
+    RUN(test_invalid_utf8);
+    RUN(test_adversarial);
+    RUN(test_bad_files);
+    zt_tokenizer_free(tok);
+    return zt_test_summary("test_tokenizer");
+}

@@ -1,0 +1,105 @@
+/* test_vae.c - the VAE decoder against tiny-ref/vae.safetensors: two
+ * decodes, and every activation of case 0.
+ * Tolerance (fixtures README): |a-b| <= 1e-3 + 1e-3|b|. */
+#include "fixture.h"
+#include "vae.h"
+
+static zt_backend *be;
+static zt_st_file *ref;
+static zt_model_config cfg;
+static zt_weights *weights;
+static zt_vae *vae;
+
+static void on_tap(void *ud, const char *name, const zt_tensor *t)
+{
+    int *seen = ud;
+    char key[96];
+    snprintf(key, sizeof key, "case0.act.%s", name);
+    const zt_tensor *want = fx_get(ref, key);
+    CHECK(zt_tensor_numel(t) == zt_tensor_numel(want), "%s: size", key);
+    fx_expect_close(be, key, t, want, (long)zt_tensor_numel(want), 1e-3, 1e-3);
+    (*seen)++;
+}
+
+static void run_case(int k, int *seen)
+{
+    char key[64];
+    snprintf(key, sizeof key, "case%d.z", k);
+    const zt_tensor *z = fx_get(ref, key);
+    snprintf(key, sizeof key, "case%d.out", k);
+    const zt_tensor *want = fx_get(ref, key);
+    int C = (int)z->shape[1], h = (int)z->shape[2], w = (int)z->shape[3];
+    int s = zt_vae_scale(&cfg.vae);
+    zt_err err = {0};
+    zt_arena arena = {0};
+    size_t bytes = zt_vae_scratch_bytes(&cfg.vae, be->act_dtype, h, w);
+    CHECK(zt_arena_init(&arena, be, bytes, &err) == ZT_OK, "%s", err.msg);
+    zt_tensor zd = fx_upload(be, z, ZT_F32, 3, (int64_t[]){C, h, w});
+    zt_tensor out = fx_upload(be, want, ZT_F32, 3, (int64_t[]){3, h * s, w * s});
+    zt_op_scale_add(be, &out, &out, 0.0f, 1e9f); /* poison */
+    zt_status st = zt_vae_decode(vae, &zd, 0, &arena, &out, seen ? on_tap : NULL, seen, &err);
+    CHECK(st == ZT_OK, "decode: %s", err.msg);
+    fx_expect_close(be, key, &out, want, (long)zt_tensor_numel(want), 1e-3, 1e-3);
+    zt_backend_release(be, zd.data);
+    zt_backend_release(be, out.data);
+    zt_arena_free(&arena);
+}
+
+static void test_decode_cases(void)
+{
+    run_case(0, NULL);
+    run_case(1, NULL);
+}
+
+static void test_activations(void)
+{
+    int seen = 0;
+    run_case(0, &seen);
+    CHECK(seen == 3 + cfg.vae.n_blocks + 1, "saw %d activations", seen);
+}
+
+static void test_rgb8(void)
+{
+    /* x/2 + 0.5 clamped, * 255, rounded half to even */
+    float planar[3 * 2] = {-1.0f, 1.0f, 0.0f, 2.0f, -3.0f, 1.0f / 255.0f};
+    uint8_t rgb[6];
+    zt_vae_to_rgb8(planar, 1, 2, rgb);
+    CHECK(rgb[0] == 0 && rgb[3] == 255, "R: %d %d", rgb[0], rgb[3]);
+    CHECK(rgb[1] == 128 && rgb[4] == 255, "G: %d %d", rgb[1], rgb[4]); /* 127.5 -> 128 */
+    CHECK(rgb[2] == 0 && rgb[5] == 128, "B: %d %d", rgb[2], rgb[5]);
+}
+
+static void test_bad_shapes(void)
+{
+    zt_err err = {0};
+    zt_arena arena = {0};
+    zt_arena_init(&arena, be, 1 << 16, &err);
+    zt_tensor z, out;
+    zt_arena_tensor(&arena, &z, ZT_F32, 3, (int64_t[]){4, 2, 2}, &err);
+    zt_arena_tensor(&arena, &out, ZT_F32, 3, (int64_t[]){3, 16, 16}, &err);
+    CHECK(zt_vae_decode(vae, &z, 1, &arena, &out, NULL, NULL, &err) == ZT_ERR_SHAPE,
+          "wrong channel count accepted");
+    zt_arena_free(&arena);
+}
+
+int main(void)
+{
+    zt_err err = {0};
+    be = fx_backend();
+    ref = fx_open(TEST_DATA "/tiny-ref/vae.safetensors");
+    if (zt_model_config_load(&cfg, TINY, &err) ||
+        zt_weights_open(&weights, TINY "/vae", NULL, &err) ||
+        zt_vae_new(&vae, be, &cfg.vae, weights, 0, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    RUN(test_decode_cases);
+    RUN(test_activations);
+    RUN(test_rgb8);
+    RUN(test_bad_shapes);
+    zt_vae_free(vae);
+    zt_weights_free(weights);
+    zt_st_file_close(ref);
+    zt_backend_free(be);
+    return zt_test_summary("test_vae");
+}

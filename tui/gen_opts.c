@@ -1,0 +1,288 @@
+/* gen_opts.c - command-line generation settings (see gen_opts.h). */
+#include "gen_opts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "tokenizer.h"
+
+zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *out, zt_err *err)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno)
+        return zt_fail(err, ZT_ERR_INVALID, "%s: '%s' is not a whole number", what, s);
+    if (v < lo || v > hi)
+        return zt_fail(err, ZT_ERR_INVALID, "%s must be between %ld and %ld (got %ld)", what, lo,
+                       hi, v);
+    *out = v;
+    return ZT_OK;
+}
+
+zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, float *out,
+                         zt_err *err)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (!*s || *end || errno || !isfinite(v))
+        return zt_fail(err, ZT_ERR_INVALID, "%s: '%s' is not a number", what, s);
+    if (v < lo || v > hi)
+        return zt_fail(err, ZT_ERR_INVALID, "%s must be between %g and %g (got %g)", what, lo, hi,
+                       v);
+    *out = v;
+    return ZT_OK;
+}
+
+static int nearest16(long v)
+{
+    long r = (v + 8) / 16 * 16;
+    return r < 16 ? 16 : r > 8192 ? 8192 : (int)r;
+}
+
+zt_status zt_parse_size(const char *s, int *w, int *h, zt_err *err)
+{
+    char *end;
+    errno = 0;
+    long a = strtol(s, &end, 10);
+    if (end == s || (*end != 'x' && *end != 'X') || errno)
+        return zt_fail(err, ZT_ERR_INVALID, "size '%s' is not WIDTHxHEIGHT (e.g. 1024x768)", s);
+    const char *p = end + 1;
+    errno = 0;
+    long b = strtol(p, &end, 10);
+    if (end == p || *end || errno)
+        return zt_fail(err, ZT_ERR_INVALID, "size '%s' is not WIDTHxHEIGHT (e.g. 1024x768)", s);
+    if (a <= 0 || b <= 0 || a % 16 || b % 16 || a > 8192 || b > 8192)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "size %ldx%ld: width and height must be multiples of 16 between 16 and "
+                       "8192 (nearest valid size: %dx%d)",
+                       a, b, nearest16(a), nearest16(b));
+    *w = (int)a;
+    *h = (int)b;
+    return ZT_OK;
+}
+
+zt_status zt_parse_seed(const char *s, uint64_t *seed, int *random, zt_err *err)
+{
+    *random = 0;
+    if (!strcmp(s, "-1") || !strcmp(s, "random")) {
+        *random = 1;
+        return ZT_OK;
+    }
+    if (!*s || *s == '-' || *s == '+')
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "seed '%s' is not valid: use 0 to 18446744073709551615, or -1 for random",
+                       s);
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return zt_fail(err, ZT_ERR_INVALID,
+                           "seed '%s' is not a number: use 0 to 18446744073709551615, or -1 for "
+                           "random",
+                           s);
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno)
+        return zt_fail(err, ZT_ERR_INVALID, "seed '%s' is larger than 18446744073709551615", s);
+    *seed = (uint64_t)v;
+    return ZT_OK;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+            v = 0;
+        close(fd);
+    }
+    if (!v)
+        v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    /* Keep seeds short enough to type: 32 bits, like most front ends. */
+    return v & 0xffffffffu;
+}
+
+zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
+{
+    memset(o, 0, sizeof *o);
+    static const struct {
+        const char *name;
+        size_t off;
+    } valued[] = {
+        {"--model", offsetof(zt_gen_opts, model)},   {"--prompt", offsetof(zt_gen_opts, prompt)},
+        {"--negative", offsetof(zt_gen_opts, negative)}, {"--size", offsetof(zt_gen_opts, size)},
+        {"--steps", offsetof(zt_gen_opts, steps)},   {"--seed", offsetof(zt_gen_opts, seed)},
+        {"--guidance", offsetof(zt_gen_opts, guidance)}, {"--rng", offsetof(zt_gen_opts, rng)},
+        {"--device", offsetof(zt_gen_opts, device)}, {"--from", offsetof(zt_gen_opts, from)},
+        {"-o", offsetof(zt_gen_opts, output)},       {"--output", offsetof(zt_gen_opts, output)},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            o->help = 1;
+            continue;
+        }
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            o->quiet = 1;
+            continue;
+        }
+        size_t k;
+        for (k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            if (!strcmp(a, valued[k].name))
+                break;
+        if (k == sizeof valued / sizeof valued[0])
+            return zt_fail(err, ZT_ERR_INVALID, "unknown option '%s'", a);
+        if (i + 1 >= argc)
+            return zt_fail(err, ZT_ERR_INVALID, "option %s needs a value", a);
+        *(const char **)((char *)o + valued[k].off) = argv[++i];
+    }
+    return ZT_OK;
+}
+
+static zt_status check_text(const char *what, const char *s, zt_err *err)
+{
+    size_t bad;
+    if (!zt_utf8_validate(s, strlen(s), &bad))
+        return zt_fail(err, ZT_ERR_UTF8, "%s is not valid UTF-8 (bad byte at offset %zu)", what,
+                       bad);
+    return ZT_OK;
+}
+
+/* The output must not exist and its directory must be writable, so that a
+ * long run never ends in an error it could have reported at once. */
+static zt_status check_output(const char *path, zt_err *err)
+{
+    struct stat stt;
+    if (!*path)
+        return zt_fail(err, ZT_ERR_INVALID, "empty output path");
+    if (lstat(path, &stt) == 0)
+        return zt_fail(err, ZT_ERR_EXISTS, "%s already exists; not overwriting it", path);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (stat(dir, &stt) != 0 || !S_ISDIR(stt.st_mode))
+        return zt_fail(err, ZT_ERR_IO, "cannot write %s: directory %s does not exist", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return zt_fail(err, ZT_ERR_IO, "cannot write %s: directory %s is not writable (%s)", path,
+                       dir, strerror(errno));
+    return ZT_OK;
+}
+
+zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
+{
+    zt_status st;
+    zt_gen_params *p = &o->params;
+    if ((st = zt_gen_params_init(p)))
+        return zt_fail(err, st, "out of memory");
+    p->width = p->height = 1024;
+    p->steps = 8;
+    p->guidance = 0.0f;
+    snprintf(p->rng, sizeof p->rng, "cuda");
+    snprintf(p->sampler, sizeof p->sampler, "Euler");
+    snprintf(p->model, sizeof p->model, "Z-Image-Turbo");
+    int have_seed = 0;
+
+    if (o->from) {
+        uint8_t *rgb = NULL;
+        int w, h, has = 0;
+        if ((st = zt_png_read(o->from, &rgb, &w, &h, p, &has, err)))
+            return st;
+        free(rgb);
+        if (!has)
+            return zt_fail(err, ZT_ERR_MISSING, "%s carries no generation settings", o->from);
+        have_seed = 1;
+    }
+    if (o->prompt && (st = zt_gen_params_set_prompt(p, o->prompt, err)))
+        return st;
+    if (o->negative && (st = zt_gen_params_set_negative(p, o->negative, err)))
+        return st;
+    if (!o->prompt && !o->from)
+        return zt_fail(err, ZT_ERR_INVALID, "no prompt: give --prompt TEXT (or --from PNG)");
+    if ((st = check_text("the prompt", p->prompt, err)) ||
+        (st = check_text("the negative prompt", p->negative_prompt, err)))
+        return st;
+    if (o->size && (st = zt_parse_size(o->size, &p->width, &p->height, err)))
+        return st;
+    long v;
+    if (o->steps) {
+        if ((st = zt_parse_int("steps", o->steps, 1, ZT_STEPS_MAX, &v, err)))
+            return st;
+        p->steps = (int)v;
+    }
+    if (o->guidance && (st = zt_parse_float("guidance", o->guidance, 0.0f, 100.0f, &p->guidance, err)))
+        return st;
+    if (o->seed) {
+        int rnd;
+        if ((st = zt_parse_seed(o->seed, &p->seed, &rnd, err)))
+            return st;
+        have_seed = !rnd;
+    }
+    if (!have_seed)
+        p->seed = random_seed();
+    if (o->rng)
+        snprintf(p->rng, sizeof p->rng, "%s", o->rng);
+    if ((st = zt_rng_kind_parse(p->rng, &o->rng_kind, err)))
+        return st;
+    if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
+        strcmp(o->device, "cuda"))
+        return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);
+    snprintf(o->model_dir, sizeof o->model_dir, "%s", o->model ? o->model : ZT_DEFAULT_MODEL);
+
+    if (o->output) {
+        o->output_path = o->output;
+    } else {
+        snprintf(o->output_buf, sizeof o->output_buf, "zimt-%llu.png",
+                 (unsigned long long)p->seed);
+        o->output_path = o->output_buf;
+    }
+    return check_output(o->output_path, err);
+}
+
+void zt_gen_opts_free(zt_gen_opts *o)
+{
+    zt_gen_params_free(&o->params);
+}
+
+zt_job_params zt_gen_opts_job(const zt_gen_opts *o)
+{
+    const zt_gen_params *p = &o->params;
+    zt_job_params j = {
+        .prompt = p->prompt,
+        .negative = p->negative_prompt,
+        .width = p->width,
+        .height = p->height,
+        .steps = p->steps,
+        .guidance = p->guidance,
+        .seed = p->seed,
+        .rng = o->rng_kind,
+    };
+    return j;
+}
+
+zt_status zt_gen_opts_open_backend(const zt_gen_opts *o, zt_backend **be, zt_err *err)
+{
+    const char *dev = o->device ? o->device : "auto";
+    if (strcmp(dev, "cpu")) {
+        zt_status st = zt_backend_cuda_new(be, 0, err);
+        if (st == ZT_OK || !strcmp(dev, "cuda"))
+            return st;
+        if (!o->quiet)
+            fprintf(stderr, "zimt: %s; using the CPU\n", err->msg);
+    }
+    return zt_backend_cpu_new(be, 0, err);
+}

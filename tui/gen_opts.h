@@ -1,0 +1,42 @@
+/*
+ * gen_opts.h - generation settings from the command line (and --from PNG),
+ * shared by zimt gen and zimt bench. Parsing checks syntax; resolving
+ * fills defaults, applies --from, and checks every value and the output
+ * path before any model is loaded.
+ */
+#ifndef ZT_GEN_OPTS_H
+#define ZT_GEN_OPTS_H
+
+#include "backend.h"
+#include "image.h"
+#include "pipeline.h"
+
+typedef struct zt_gen_opts {
+    /* as given; NULL when absent */
+    const char *model, *prompt, *negative, *size, *steps, *seed, *guidance, *rng, *device;
+    const char *from, *output;
+    int quiet, help;
+    /* resolved */
+    zt_gen_params params;      /* owned */
+    zt_rng_kind rng_kind;
+    char model_dir[4096];
+    char output_buf[4096];
+    const char *output_path;   /* points at output or output_buf */
+} zt_gen_opts;
+
+/* Parse argv (argv[0] is the subcommand). Unknown options are errors. */
+zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err);
+zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err);
+void zt_gen_opts_free(zt_gen_opts *o);
+zt_job_params zt_gen_opts_job(const zt_gen_opts *o);
+/* --device: auto tries CUDA and falls back to the CPU. */
+zt_status zt_gen_opts_open_backend(const zt_gen_opts *o, zt_backend **be, zt_err *err);
+
+/* Value parsers used by several commands. */
+zt_status zt_parse_size(const char *s, int *w, int *h, zt_err *err);
+zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *out, zt_err *err);
+zt_status zt_parse_seed(const char *s, uint64_t *seed, int *random, zt_err *err);
+zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, float *out,
+                         zt_err *err);
+
+#endif
