@@ -7,7 +7,8 @@
  * head h / (Hq / Hkv). Causal masks key j > query i (absolute indices).
  *
  * A block of 4 warps owns 64 query rows of one head (16 rows a warp) and
- * walks the keys 64 at a time. Tiles live in shared memory as BF16 with
+ * walks the keys 64 at a time, two tiles in flight: BF16 tiles stream in
+ * with cp.async into one stage while the other is computed on. Tiles live in shared memory as BF16 with
  * rows padded by 16 bytes, which makes the ldmatrix reads below free of bank
  * conflicts. Products use the m16n8k16 BF16 tensor-core MMA with F32
  * accumulators:
@@ -68,8 +69,28 @@ static __device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const void *p)
                  : "r"(a));
 }
 
+static __device__ __forceinline__ void cp_async16(void *smem_dst, const void *gsrc, int nbytes)
+{
+    uint32_t d = (uint32_t)__cvta_generic_to_shared(smem_dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(gsrc),
+                 "r"(nbytes));
+}
+
+static __device__ __forceinline__ void cp_async_commit(void)
+{
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+
+template <int N>
+static __device__ __forceinline__ void cp_async_wait(void)
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 /* Rows [r0, r0 + 64) of head hoff of a [rows, H*hd] tensor into s[64][HD+8]
- * as BF16, zeros past nrows and past hd. */
+ * as BF16, zeros past nrows and past hd. The BF16 path copies 16 bytes a
+ * thread asynchronously (zero-filled past nrows): the caller commits and
+ * waits. Other dtypes convert through registers and are done on return. */
 template <int HD>
 static __device__ __forceinline__ void load_tile(uint16_t *s, const void *g, int dt, int vec,
                                                  int64_t r0, int64_t nrows, int64_t rstride,
@@ -80,10 +101,9 @@ static __device__ __forceinline__ void load_tile(uint16_t *s, const void *g, int
         const int CPR = HD / 8; /* 16-byte chunks per row */
         for (int i = threadIdx.x; i < BQ * CPR; i += NW * 32) {
             int r = i / CPR, c = (i % CPR) * 8;
-            uint4 val = make_uint4(0, 0, 0, 0);
-            if (r0 + r < nrows)
-                val = *(const uint4 *)((const uint16_t *)g + (r0 + r) * rstride + hoff + c);
-            *(uint4 *)(s + r * LD + c) = val;
+            int64_t rr = r0 + r < nrows ? r0 + r : 0; /* in bounds even when skipped */
+            cp_async16(s + r * LD + c, (const uint16_t *)g + rr * rstride + hoff + c,
+                       r0 + r < nrows ? 16 : 0);
         }
     } else {
         for (int i = threadIdx.x; i < BQ * HD; i += NW * 32) {
@@ -102,7 +122,8 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
 {
     const int LD = HD + 8;
     extern __shared__ __align__(16) uint16_t smem[];
-    uint16_t *sQ = smem, *sK = sQ + BQ * LD, *sV = sK + BK * LD;
+    /* Q, then two stages of (K, V): the next tile streams in during compute */
+    uint16_t *sQ = smem;
 
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, t = lane % 4;
@@ -111,6 +132,8 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
     const int hd = (int)a.hd;
 
     load_tile<HD>(sQ, a.q, a.qdt, a.qvec, q0, a.Sq, a.Hq * a.hd, h * a.hd, hd);
+    cp_async_commit();
+    cp_async_wait<0>();
     __syncthreads();
 
     /* Q fragments for this warp's 16 rows, all of HD */
@@ -140,10 +163,26 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
     /* ldmatrix lane addressing: matrix mi = lane / 8, row ri = lane % 8 */
     const int mi = lane / 8, ri = lane % 8;
 
-    for (int64_t kv0 = 0; kv0 < kv_end; kv0 += BK) {
-        __syncthreads(); /* everyone is done with the previous K, V */
-        load_tile<HD>(sK, a.k, a.kdt, a.kvec, kv0, a.Skv, a.Hkv * a.hd, kvh * a.hd, hd);
-        load_tile<HD>(sV, a.v, a.vdt, a.vvec, kv0, a.Skv, a.Hkv * a.hd, kvh * a.hd, hd);
+    const int64_t kvstride = a.Hkv * a.hd;
+    if (kv_end > 0) {
+        load_tile<HD>(smem + BQ * LD, a.k, a.kdt, a.kvec, 0, a.Skv, kvstride, kvh * a.hd, hd);
+        load_tile<HD>(smem + (BQ + BK) * LD, a.v, a.vdt, a.vvec, 0, a.Skv, kvstride, kvh * a.hd,
+                      hd);
+        cp_async_commit();
+    }
+    int stage = 0;
+    for (int64_t kv0 = 0; kv0 < kv_end; kv0 += BK, stage ^= 1) {
+        const uint16_t *sK = smem + (BQ + stage * 2 * BK) * LD, *sV = sK + BK * LD;
+        if (kv0 + BK < kv_end) { /* prefetch the next tile into the other stage */
+            uint16_t *nK = smem + (BQ + (stage ^ 1) * 2 * BK) * LD;
+            load_tile<HD>(nK, a.k, a.kdt, a.kvec, kv0 + BK, a.Skv, kvstride, kvh * a.hd, hd);
+            load_tile<HD>(nK + BK * LD, a.v, a.vdt, a.vvec, kv0 + BK, a.Skv, kvstride,
+                          kvh * a.hd, hd);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
         __syncthreads();
 
         /* S = Q K^T: 8 n-tiles of 8 keys */
@@ -165,15 +204,18 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
 
         /* scale into log2 units, mask, row maxima (rows g and g+8 of the warp) */
         float mx0 = -INFINITY, mx1 = -INFINITY;
+        const bool need_mask = kv0 + BK > a.Skv || (a.causal && kv0 + BK - 1 > q0);
 #pragma unroll
         for (int nt = 0; nt < BK / 8; nt++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int64_t key = kv0 + nt * 8 + 2 * t + (e & 1);
-                int64_t qi = e < 2 ? qi0 : qi1;
                 float v = s[nt][e] * a.scale_log2;
-                if (key >= a.Skv || (a.causal && key > qi))
-                    v = -INFINITY;
+                if (need_mask) {
+                    int64_t key = kv0 + nt * 8 + 2 * t + (e & 1);
+                    int64_t qi = e < 2 ? qi0 : qi1;
+                    if (key >= a.Skv || (a.causal && key > qi))
+                        v = -INFINITY;
+                }
                 s[nt][e] = v;
             }
             mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
@@ -226,6 +268,7 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
                 mma_bf16(o[nt + 1], pa, b[2], b[3]);
             }
         }
+        __syncthreads(); /* this stage is refilled two tiles from now */
     }
 
     l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
@@ -259,7 +302,7 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
 template <int HD>
 static cudaError_t launch(const attn_args &a, cudaStream_t st)
 {
-    size_t smem = (size_t)(BQ + 2 * BK) * (HD + 8) * sizeof(uint16_t);
+    size_t smem = (size_t)(BQ + 4 * BK) * (HD + 8) * sizeof(uint16_t);
     cudaError_t e = cudaFuncSetAttribute(k_attention<HD>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          (int)smem);

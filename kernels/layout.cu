@@ -105,24 +105,27 @@ cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xd
 }
 
 /* col[r][q] for r = (ci*k + ky)*k + kx, q = p - p0: x[ci][y+ky-k/2][x+kx-k/2]
- * or 0 outside the image. Consecutive threads take consecutive q, so writes
- * are coalesced and reads nearly so. */
-__global__ void k_im2col(void *col, int cdt, const void *x, int xdt, int64_t Ci, int64_t H,
-                         int64_t W, int k, int64_t p0, int64_t np)
+ * or 0 outside the image. blockIdx.y is the row r (so its (ci, ky, kx) are
+ * block constants) and threads take consecutive q: writes are coalesced,
+ * reads nearly so, and the per-element index work is one 32-bit div/mod.
+ * Rows past 65535 wrap through blockIdx.z. */
+__global__ void k_im2col(void *col, int cdt, const void *x, int xdt, int64_t rows, int H, int W,
+                         int k, int64_t p0, int np)
 {
-    int64_t n = Ci * k * k * np;
+    int64_t r = (int64_t)blockIdx.z * 65535 + blockIdx.y;
+    if (r >= rows)
+        return;
+    int kx = (int)(r % k), ky = (int)((r / k) % k);
+    int64_t ci = r / (k * k);
     int pad = k / 2;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t q = i % np, r = i / np;
-        int kx = (int)(r % k), ky = (int)((r / k) % k);
-        int64_t ci = r / (k * k);
-        int64_t p = p0 + q;
-        int64_t yy = p / W + ky - pad, xx = p % W + kx - pad;
+    const int64_t cbase = ci * H * W;
+    for (int q = blockIdx.x * blockDim.x + threadIdx.x; q < np; q += gridDim.x * blockDim.x) {
+        int p = (int)p0 + q;
+        int yy = p / W + ky - pad, xx = p % W + kx - pad;
         float v = 0.0f;
         if (yy >= 0 && yy < H && xx >= 0 && xx < W)
-            v = ld_f(x, xdt, (ci * H + yy) * W + xx);
-        st_f(col, cdt, i, v);
+            v = ld_f(x, xdt, cbase + (int64_t)yy * W + xx);
+        st_f(col, cdt, r * np + q, v);
     }
 }
 
@@ -132,9 +135,13 @@ cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt,
 {
     if (!float_dt(cdt) || !float_dt(xdt) || k <= 0 || p0 < 0 || p0 + np > H * W)
         return cudaErrorInvalidValue;
-    int64_t n = Ci * k * k * np;
-    if (n <= 0)
+    int64_t rows = Ci * k * k;
+    if (H * W > INT32_MAX || np > INT32_MAX || rows > 65535LL * 65535)
+        return cudaErrorInvalidValue;
+    if (rows <= 0 || np <= 0)
         return cudaSuccess;
-    k_im2col<<<grid_for(n, BS), BS, 0, st>>>(col, cdt, x, xdt, Ci, H, W, k, p0, np);
+    unsigned gx = (unsigned)((np + BS * 4 - 1) / (BS * 4)); /* 4 columns a thread */
+    dim3 grid(gx, (unsigned)(rows < 65535 ? rows : 65535), (unsigned)((rows + 65534) / 65535));
+    k_im2col<<<grid, BS, 0, st>>>(col, cdt, x, xdt, rows, (int)H, (int)W, k, p0, (int)np);
     return cudaGetLastError();
 }

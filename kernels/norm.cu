@@ -181,23 +181,22 @@ __global__ void k_gn_merge(const float *part, float *stats, int groups, int64_t 
     stats[2 * g + 1] = (float)(1.0 / sqrt(m2 / n + (double)eps));
 }
 
+/* grid (column blocks, C): channel constants are per block */
 __global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *stats,
-                           const void *w, int wdt, const void *b, int bdt, int64_t C, int64_t P,
-                           int cpg, int silu)
+                           const void *w, int wdt, const void *b, int bdt, int64_t P, int cpg,
+                           int silu)
 {
-    int64_t n = C * P;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t c = i / P;
-        int64_t g = c / cpg;
-        float v = (ld_f(x, xdt, i) - stats[2 * g]) * stats[2 * g + 1];
-        if (w)
-            v *= ld_f(w, wdt, c);
-        if (b)
-            v += ld_f(b, bdt, c);
+    int64_t c = blockIdx.y, g = c / cpg;
+    float mean = stats[2 * g], inv = stats[2 * g + 1];
+    float wv = w ? ld_f(w, wdt, c) : 1.0f, bv = b ? ld_f(b, bdt, c) : 0.0f;
+    float mul = inv * wv, add = bv - mean * inv * wv;
+    const int64_t base = c * P;
+    for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < P;
+         p += (int64_t)gridDim.x * blockDim.x) {
+        float v = ld_f(x, xdt, base + p) * mul + add;
         if (silu)
             v = silu_f(v);
-        st_f(y, ydt, i, v);
+        st_f(y, ydt, base + p, v);
     }
 }
 
@@ -207,7 +206,7 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
                               void *scratch, cudaStream_t st)
 {
     if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) || (b && !float_dt(bdt)) ||
-        groups <= 0 || C % groups || P <= 0 || !scratch)
+        groups <= 0 || C % groups || P <= 0 || C > 65535 || !scratch)
         return cudaErrorInvalidValue;
     int64_t slices = gn_slices(C, P, groups), gsz = C / groups * P;
     if (slices > 65535)
@@ -216,8 +215,9 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
     k_gn_partial<<<dim3((unsigned)slices, (unsigned)groups), GN_BS, 0, st>>>(x, xdt, gsz,
                                                                               slices, part);
     k_gn_merge<<<(groups + 63) / 64, 64, 0, st>>>(part, stats, groups, gsz, slices, eps);
-    k_gn_apply<<<grid_for(C * P, GN_BS), GN_BS, 0, st>>>(y, ydt, x, xdt, stats, w, wdt, b, bdt,
-                                                         C, P, (int)(C / groups), silu);
+    unsigned gx = (unsigned)((P + GN_BS * 4 - 1) / (GN_BS * 4)); /* 4 a thread */
+    k_gn_apply<<<dim3(gx, (unsigned)C), GN_BS, 0, st>>>(y, ydt, x, xdt, stats, w, wdt, b, bdt, P,
+                                                        (int)(C / groups), silu);
     return cudaGetLastError();
 }
 
