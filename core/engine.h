@@ -1,0 +1,110 @@
+/*
+ * engine.h - the one interface front ends use to generate images.
+ *
+ * An engine owns a worker thread that owns the backend and the resident
+ * model; jobs run one at a time in submission order. The front end never
+ * blocks on the worker: it submits jobs, cancels them, waits on a file
+ * descriptor that becomes readable when events are queued, and polls the
+ * events, which are copies it owns (free each with zt_event_free).
+ *
+ * Threads: every function may be called from any one front-end thread;
+ * none of them blocks on GPU work except zt_engine_free, which cancels
+ * queued jobs, waits for the running one to stop and joins the worker.
+ */
+#ifndef ZT_ENGINE_H
+#define ZT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+#include "pipeline.h"
+#include "status.h"
+
+typedef struct zt_engine zt_engine;
+
+typedef struct zt_engine_opts {
+    const char *model_dir;     /* NULL with synthetic */
+    int synthetic;             /* full-size synthetic weights */
+    uint32_t synth_seed;
+    const char *tokenizer_path;/* synthetic: a tokenizer.json to use */
+    const char *device;        /* "auto" (default), "cpu" or "cuda" */
+    int threads;               /* CPU backend threads; 0 = all cores */
+    int release_text_encoder;  /* free the encoder after each encode (16 GB cards) */
+    int previews;              /* emit live previews */
+    size_t mem_limit;          /* >0: plan against this many bytes instead of the device's */
+} zt_engine_opts;
+
+typedef enum zt_event_kind {
+    ZT_EV_LOAD_PROGRESS,   /* component, index/count, bytes */
+    ZT_EV_LOADED,          /* backend name, weight bytes */
+    ZT_EV_LOAD_FAILED,     /* status, msg: the engine serves no jobs */
+    ZT_EV_JOB_QUEUED,
+    ZT_EV_JOB_STARTED,
+    ZT_EV_JOB_STEP,        /* step, steps, ms, eta_ms */
+    ZT_EV_JOB_PREVIEW,     /* rgb [h, w, 3] of the predicted image, latent size */
+    ZT_EV_JOB_FINISHED,    /* rgb [h, w, 3], params, path (NULL if none), timings */
+    ZT_EV_JOB_FAILED,      /* status, msg */
+    ZT_EV_JOB_CANCELLED,
+} zt_event_kind;
+
+typedef struct zt_event {
+    zt_event_kind kind;
+    uint64_t job;              /* 0 for load events */
+    /* load */
+    char component[32];
+    int index, count;
+    uint64_t bytes_done, bytes_total;
+    char backend[32];
+    /* steps */
+    int step, steps;
+    double ms, eta_ms;
+    /* images (owned by the event) */
+    uint8_t *rgb;
+    int w, h;
+    /* results */
+    zt_gen_params params;      /* owned; valid for FINISHED */
+    char *path;                /* owned; the file written, or NULL */
+    zt_timings timings;
+    int prompt_cached;
+    zt_status status;
+    char msg[512];
+} zt_event;
+
+typedef struct zt_mem_snapshot {
+    int have_device;           /* 0 on the CPU backend */
+    size_t device_total, device_free;
+    size_t text_encoder, transformer, vae, activations; /* zimt's own */
+} zt_mem_snapshot;
+
+/* Start the worker; loading proceeds in the background with events. */
+zt_status zt_engine_new(zt_engine **out, const zt_engine_opts *opts, zt_err *err);
+void zt_engine_free(zt_engine *e); /* NULL is fine */
+
+/* Queue a job. params are copied. output_path: where to write the PNG (it
+ * must not exist), or NULL for none. *job receives the id (>= 1). */
+zt_status zt_engine_submit(zt_engine *e, const zt_gen_params *params, const char *output_path,
+                           uint64_t *job, zt_err *err);
+/* Cancel a queued or running job (0: the running one). A running job stops
+ * within one step and writes nothing. Returns ZT_ERR_MISSING if unknown. */
+zt_status zt_engine_cancel(zt_engine *e, uint64_t job);
+void zt_engine_cancel_all(zt_engine *e);
+/* Jobs queued or running. */
+int zt_engine_pending(zt_engine *e);
+
+/* Readable while events wait. */
+int zt_engine_event_fd(const zt_engine *e);
+/* 1 with *ev filled (free it with zt_event_free), 0 when none wait. */
+int zt_engine_poll(zt_engine *e, zt_event *ev);
+void zt_event_free(zt_event *ev);
+
+void zt_engine_memory(zt_engine *e, zt_mem_snapshot *m);
+
+/* Peak bytes a job of these settings would need on this engine's model
+ * (weights included), for front ends' "fits" hints. 0 before loading. */
+size_t zt_engine_estimate(zt_engine *e, int width, int height, float guidance);
+
+/* Preview projection of a latent x0 [C, h, w] (C = 16) to RGB [h, w, 3]. */
+void zt_latent_preview(const float *x0, int C, int h, int w, uint8_t *rgb);
+
+#endif
