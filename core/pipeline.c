@@ -203,6 +203,8 @@ void zt_model_set_release_text_encoder(zt_model *m, int on)
     if (on) {
         zt_textenc_free(m->te);
         m->te = NULL;
+        zt_weights_free(m->w[0]);
+        m->w[0] = NULL;
     }
 }
 
@@ -216,7 +218,9 @@ static zt_status ensure_text_encoder(zt_model *m, zt_err *err)
     zt_status st = open_component(m, m->dir, "text_encoder", "model.", &w, err);
     if (st == ZT_OK)
         st = zt_textenc_new(&m->te, m->be, &m->cfg.te, w, 0, 0, err);
-    if (st == ZT_OK && m->be->vt->host_memory && !m->w[0]) {
+    if (st == ZT_OK && m->be->vt->host_memory) {
+        /* the encoder reads its weights from this mapping */
+        zt_weights_free(m->w[0]);
         m->w[0] = w;
         w = NULL;
     }
@@ -390,10 +394,8 @@ static zt_status encode_prompt(zt_model *m, const char *prompt, const int32_t *i
             free(host);
     }
     zt_arena_reset(a, mark);
-    if (m->release_te) {
-        zt_textenc_free(m->te);
-        m->te = NULL;
-    }
+    if (m->release_te)
+        zt_model_set_release_text_encoder(m, 1);
     return ZT_OK;
 }
 
