@@ -18,10 +18,14 @@
 #include "tokenizer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <pcre2.h>
@@ -1314,52 +1318,31 @@ fail:
     return s;
 }
 
-static zt_status read_file(const char *path, char **out, size_t *len, zt_err *err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return zt_fail(err, ZT_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    zt_status s = ZT_OK;
-    long size;
-    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        s = zt_fail(err, ZT_ERR_IO, "%s: cannot get its size", path);
-        goto done;
-    }
-    if ((size_t)size > MAX_FILE_BYTES) {
-        s = zt_fail(err, ZT_ERR_TOO_BIG, "%s: %ld bytes is too large", path, size);
-        goto done;
-    }
-    buf = malloc((size_t)size + 1);
-    if (!buf) {
-        s = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        s = zt_fail(err, ZT_ERR_IO, "%s: short read", path);
-        free(buf);
-        buf = NULL;
-        goto done;
-    }
-    buf[size] = 0;
-    *out = buf;
-    *len = (size_t)size;
-done:
-    fclose(f);
-    return s;
-}
-
 zt_status zt_tokenizer_new(zt_tokenizer **out, const char *path, zt_err *err)
 {
-    char *json = NULL;
-    size_t len = 0;
     *out = NULL;
-    zt_status s = read_file(path, &json, &len, err);
-    if (s)
-        return s;
-    s = zt_tokenizer_new_from_json(out, json, len, path, err);
-    free(json);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return zt_fail(err, ZT_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_IO, "%s: not a readable file", path);
+    }
+    if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_TOO_BIG, "%s: %lld bytes is too large", path,
+                       (long long)st.st_size);
+    }
+    size_t len = (size_t)st.st_size;
+    /* Mapped, not read: the text is only walked once and then dropped. */
+    void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (len && map == MAP_FAILED)
+        return zt_fail(err, ZT_ERR_IO, "%s: mmap: %s", path, strerror(errno));
+    zt_status s = zt_tokenizer_new_from_json(out, len ? map : "", len, path, err);
+    if (len)
+        munmap(map, len);
     return s;
 }
 
