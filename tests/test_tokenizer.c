@@ -6,6 +6,7 @@
  * their templated+truncated ids and their raw ids, computed with the
  * reference implementation on the real Qwen3 tokenizer.json.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -542,6 +543,46 @@ static void test_bad_files(void)
           "lone surrogate escape accepted");
 }
 
+/* One tokenizer, several threads: each encodes the same prompts and must
+ * get what a lone thread gets. */
+static const char *const thread_prompts[] = {
+    "a red fox in the snow, 35mm photo", "\xe4\xb8\x80\xe5\x8f\xaa cat <|im_end|> x",
+    "  multiple   spaces\n\nnew\r\nlines\t\ttabs  ", "it's I'M we'll they'd",
+};
+
+static void *thread_main(void *arg)
+{
+    int *bad = arg;
+    for (int rep = 0; rep < 200; rep++)
+        for (size_t i = 0; i < 4; i++) {
+            int32_t a[ZT_TOKENIZER_MAX_IDS], b[ZT_TOKENIZER_MAX_IDS];
+            int na = 0, nb = -1;
+            zt_err err;
+            const char *p = thread_prompts[i];
+            zt_tokenizer_encode_chat(tok, p, strlen(p), a, &na, &err);
+            if (rep == 0)
+                continue;
+            zt_tokenizer_encode_chat(tok, p, strlen(p), b, &nb, &err);
+            if (na != nb || memcmp(a, b, (size_t)na * sizeof a[0]))
+                (*bad)++;
+        }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    if (!tok)
+        return;
+    pthread_t th[4];
+    int bad[4] = {0};
+    for (int i = 0; i < 4; i++)
+        CHECK(!pthread_create(&th[i], NULL, thread_main, &bad[i]), "pthread_create");
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(!bad[i], "thread %d saw %d differing encodings", i, bad[i]);
+    }
+}
+
 int main(void)
 {
     RUN(test_load);
@@ -550,6 +591,7 @@ int main(void)
     RUN(test_invalid_utf8);
     RUN(test_adversarial);
     RUN(test_bad_files);
+    RUN(test_threads);
     zt_tokenizer_free(tok);
     return zt_test_summary("test_tokenizer");
 }
