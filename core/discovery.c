@@ -114,7 +114,7 @@ static void candidate(ctx *c, const char *source, const char *dir, const char *p
         add_place(c, source, dir, ZT_PLACE_ABSENT, "does not exist");
     else if (mc.n_problems)
         add_place(c, source, dir, ZT_PLACE_INCOMPLETE, "%s%s", zt_modelcheck_reason(&mc),
-                  mc.n_problems > 1 ? " (and more: see zimt doctor)" : "");
+                  mc.n_problems > 1 ? " (and more)" : "");
     else if (mc.incomplete)
         add_place(c, source, dir, ZT_PLACE_COMPLETE,
                   "complete; an unrelated unfinished download sits in %s", mc.incomplete_where);

@@ -422,15 +422,22 @@ int zt_cmd_doctor(int argc, char **argv)
     zt_err err = {0};
     zt_status st = zt_discover_model(explicit_dir, dir, sizeof dir, rep, &err);
     show_search(rep);
-    free(rep);
     if (st) {
         problem(&d, "%s", err.msg);
         printf("model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
                "or `modelscope download Tongyi-MAI/Z-Image-Turbo`, or point ZIMT_MODEL or "
                "--model at a copy\n");
+        /* The closest candidate in full: every missing piece, not just one. */
+        for (int i = 0; i < rep->n_places; i++)
+            if (rep->places[i].state == ZT_PLACE_INCOMPLETE) {
+                printf("closest candidate, in detail:\n");
+                show_model(&d, rep->places[i].path);
+                break;
+            }
     } else {
         show_model(&d, dir);
     }
+    free(rep);
 
     size_t gfree, gtotal;
     show_gpu(&gfree, &gtotal);
