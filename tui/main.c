@@ -33,6 +33,8 @@ static void usage(FILE *f)
           "  info      describe a model directory and check its tensors\n"
           "  tokenize  print the token ids of a prompt\n"
           "  gen       generate an image\n"
+          "  doctor    find the model and check that generation can work\n"
+          "  synth     write a model folder with synthetic weights\n"
           "\n"
           "See zimt(1) for details.\n",
           f);
@@ -45,6 +47,8 @@ static const struct {
     {"info", zt_cmd_info},
     {"tokenize", zt_cmd_tokenize},
     {"gen", zt_cmd_gen},
+    {"doctor", zt_cmd_doctor},
+    {"synth", zt_cmd_synth},
 };
 
 int main(int argc, char **argv)
