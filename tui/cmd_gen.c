@@ -1,30 +1,38 @@
 /*
- * cmd_gen.c - zimt gen: headless generation.
+ * cmd_gen.c - zimt gen: headless, scriptable generation through the engine.
  *
  *   zimt gen [--model DIR] --prompt TEXT [--negative TEXT] [--size WxH]
- *            [--steps N] [--seed S] [--guidance G] [--rng cuda|cpu]
- *            [--device auto|cpu|cuda] [--from PNG] [-o FILE]
+ *            [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]
+ *            [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]
+ *            [--from PNG] [-o FILE | --outdir DIR] [--json] [--quiet]
  *
- * Every setting is checked before the model loads, so a typo costs no
- * time. The PNG is written atomically and never over an existing file;
- * Ctrl-C (or SIGTERM/SIGHUP) stops after the current step and writes
- * nothing.
+ * Every setting and every output path is checked before the model loads,
+ * so a typo costs no time. One PNG per job, written atomically and never
+ * over an existing file. Ctrl-C (or SIGTERM/SIGHUP) cancels: finished
+ * images are kept, the running one is not written.
  */
+#include <cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
+#include "engine.h"
 #include "gen_opts.h"
 #include "image.h"
-#include "pipeline.h"
+
+#define MAX_JOBS 10000
+
+typedef struct gen_job {
+    zt_gen_params params;
+    char path[4096];
+    uint64_t id;
+    int done;
+} gen_job;
 
 static volatile sig_atomic_t interrupted;
 
@@ -34,32 +42,277 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static int on_step(void *ud, int step, int total, double ms, const float *x0, int C, int h,
-                   int w)
-{
-    (void)x0;
-    (void)C;
-    (void)h;
-    (void)w;
-    const int *quiet = ud;
-    if (!*quiet)
-        fprintf(stderr, "zimt: step %d/%d  %.0f ms\n", step, total, ms);
-    return interrupted;
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: zimt gen [--model DIR] --prompt TEXT [--negative TEXT] [--size WxH]\n"
-          "                [--steps N] [--seed S] [--guidance G] [--rng cuda|cpu]\n"
-          "                [--device auto|cpu|cuda] [--from PNG] [-o FILE] [--quiet]\n",
+          "                [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
+          "                [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]\n"
+          "                [--from PNG] [-o FILE | --outdir DIR] [--json] [--quiet]\n",
           f);
+}
+
+/* "out.png" -> "out-3.png" for the third job of a batch. */
+static void numbered(char *dst, size_t n, const char *path, int k)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash))
+        dot = path + strlen(path);
+    snprintf(dst, n, "%.*s-%d%s", (int)(dot - path), path, k, dot);
+}
+
+/* Override base settings with one JSON-lines job. */
+static zt_status job_from_json(gen_job *j, const cJSON *o, const char *where, zt_err *err)
+{
+    zt_status st;
+    const cJSON *v;
+    if (!cJSON_IsObject(o))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", where);
+    if ((v = cJSON_GetObjectItem(o, "prompt"))) {
+        if (!cJSON_IsString(v))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"prompt\" must be a string", where);
+        if ((st = zt_gen_params_set_prompt(&j->params, v->valuestring, err)))
+            return st;
+    }
+    if ((v = cJSON_GetObjectItem(o, "negative_prompt")) || (v = cJSON_GetObjectItem(o, "negative"))) {
+        if (!cJSON_IsString(v))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"negative\" must be a string", where);
+        if ((st = zt_gen_params_set_negative(&j->params, v->valuestring, err)))
+            return st;
+    }
+    if ((v = cJSON_GetObjectItem(o, "size"))) {
+        if (!cJSON_IsString(v))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"size\" must be a string like \"1024x768\"", where);
+        if ((st = zt_parse_size(v->valuestring, &j->params.width, &j->params.height, err)))
+            return zt_err_prefix(err, "%s", where);
+    }
+    if ((v = cJSON_GetObjectItem(o, "steps"))) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != (int)v->valuedouble || v->valueint < 1 ||
+            v->valueint > ZT_STEPS_MAX)
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"steps\" must be a whole number 1..%d", where,
+                           ZT_STEPS_MAX);
+        j->params.steps = v->valueint;
+    }
+    if ((v = cJSON_GetObjectItem(o, "guidance"))) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100)
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"guidance\" must be a number 0..100", where);
+        j->params.guidance = (float)v->valuedouble;
+    }
+    if ((v = cJSON_GetObjectItem(o, "seed"))) {
+        char buf[64];
+        if (cJSON_IsString(v))
+            snprintf(buf, sizeof buf, "%s", v->valuestring);
+        else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0)
+            snprintf(buf, sizeof buf, "%.0f", v->valuedouble);
+        else
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"seed\" must be a number or a string", where);
+        int rnd;
+        if ((st = zt_parse_seed(buf, &j->params.seed, &rnd, err)))
+            return zt_err_prefix(err, "%s", where);
+    }
+    if ((v = cJSON_GetObjectItem(o, "rng"))) {
+        zt_rng_kind k;
+        if (!cJSON_IsString(v) || (st = zt_rng_kind_parse(v->valuestring, &k, err)))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"rng\" must be \"cuda\" or \"cpu\"", where);
+        snprintf(j->params.rng, sizeof j->params.rng, "%s", v->valuestring);
+    }
+    if ((v = cJSON_GetObjectItem(o, "output"))) {
+        if (!cJSON_IsString(v))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"output\" must be a string", where);
+        snprintf(j->path, sizeof j->path, "%s", v->valuestring);
+    }
+    return ZT_OK;
+}
+
+static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err *err)
+{
+    char *text = NULL;
+    size_t len;
+    zt_status st = zt_read_file(o->jobs, 64u << 20, &text, &len, err);
+    if (st)
+        return st;
+    int cap = 16, count = 0, line_no = 0;
+    gen_job *js = calloc((size_t)cap, sizeof *js);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && js; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        while (*line == ' ' || *line == '\t' || *line == '\r')
+            line++;
+        if (!*line || *line == '#')
+            continue;
+        if (count == MAX_JOBS) {
+            st = zt_fail(err, ZT_ERR_INVALID, "%s: more than %d jobs", o->jobs, MAX_JOBS);
+            break;
+        }
+        if (count == cap) {
+            gen_job *g = realloc(js, (size_t)cap * 2 * sizeof *g);
+            if (!g) {
+                st = zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+                break;
+            }
+            memset(g + cap, 0, (size_t)cap * sizeof *g);
+            js = g;
+            cap *= 2;
+        }
+        gen_job *j = &js[count++];
+        zt_gen_params_init(&j->params);
+        if ((st = zt_gen_params_copy(&j->params, &o->params, err)))
+            break;
+        char where[4200];
+        snprintf(where, sizeof where, "%s line %d", o->jobs, line_no);
+        cJSON *obj = cJSON_Parse(line);
+        if (!obj) {
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: not valid JSON", where);
+            break;
+        }
+        st = job_from_json(j, obj, where, err);
+        cJSON_Delete(obj);
+        if (st)
+            break;
+        if (!j->params.prompt[0] && !o->prompt) {
+            st = zt_fail(err, ZT_ERR_INVALID, "%s: no \"prompt\"", where);
+            break;
+        }
+    }
+    free(text);
+    if (!js)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    if (st == ZT_OK && count == 0)
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: no jobs", o->jobs);
+    *jobs = js;
+    *n = count;
+    return st;
+}
+
+/* The job list: --jobs, several --seed, --count, or the single job. */
+static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *err)
+{
+    zt_status st;
+    gen_job *js = NULL;
+    int n = 0;
+    long count = 1;
+    if (o->count && (st = zt_parse_int("count", o->count, 1, MAX_JOBS, &count, err)))
+        return st;
+    if (o->jobs) {
+        if ((st = read_jobs(o, &js, &n, err))) {
+            *out = js;
+            *n_out = n;
+            return st;
+        }
+    } else {
+        n = o->n_seeds > 1 ? o->n_seeds : (int)count;
+        js = calloc((size_t)n, sizeof *js);
+        if (!js)
+            return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < n; i++) {
+            zt_gen_params_init(&js[i].params);
+            if ((st = zt_gen_params_copy(&js[i].params, &o->params, err))) {
+                *out = js;
+                *n_out = i + 1;
+                return st;
+            }
+            if (o->n_seeds > 1) {
+                int rnd;
+                if ((st = zt_parse_seed(o->seeds[i], &js[i].params.seed, &rnd, err))) {
+                    *out = js;
+                    *n_out = i + 1;
+                    return st;
+                }
+                if (rnd)
+                    js[i].params.seed = o->params.seed + (uint64_t)i;
+            } else {
+                js[i].params.seed = o->params.seed + (uint64_t)i;
+            }
+        }
+    }
+    *out = js;
+    *n_out = n;
+    /* outputs: explicit per job, -o numbered, or DIR/zimt-SEED.png */
+    for (int i = 0; i < n; i++) {
+        gen_job *j = &js[i];
+        if (j->path[0])
+            continue;
+        if (n == 1 && o->output_path)
+            snprintf(j->path, sizeof j->path, "%s", o->output_path);
+        else if (o->output)
+            numbered(j->path, sizeof j->path, o->output, i + 1);
+        else
+            snprintf(j->path, sizeof j->path, "%s/zimt-%llu.png", o->outdir ? o->outdir : ".",
+                     (unsigned long long)j->params.seed);
+        for (int k = 0; k < i; k++)
+            if (!strcmp(js[k].path, j->path)) {
+                char base[4096];
+                snprintf(base, sizeof base, "%s", j->path);
+                numbered(j->path, sizeof j->path, base, i + 1);
+                break;
+            }
+    }
+    for (int i = 0; i < n; i++) {
+        size_t bad;
+        if (!zt_utf8_validate(js[i].params.prompt, strlen(js[i].params.prompt), &bad))
+            return zt_fail(err, ZT_ERR_UTF8,
+                           "job %d: the prompt is not valid UTF-8 (bad byte at offset %zu)", i + 1,
+                           bad);
+        for (int k = 0; k < i; k++)
+            if (!strcmp(js[k].path, js[i].path))
+                return zt_fail(err, ZT_ERR_INVALID, "jobs %d and %d both write %s", k + 1, i + 1,
+                               js[i].path);
+        if ((st = zt_check_output(js[i].path, err)))
+            return st;
+    }
+    return ZT_OK;
+}
+
+static void print_json_result(const gen_job *j, const zt_event *ev)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *settings = NULL;
+    cJSON_AddNumberToObject(o, "job", (double)j->id);
+    if (ev->kind == ZT_EV_JOB_FINISHED) {
+        cJSON_AddStringToObject(o, "status", "ok");
+        cJSON_AddStringToObject(o, "path", j->path);
+        if (zt_gen_params_to_json(&j->params, &settings, NULL) == ZT_OK) {
+            cJSON *s = cJSON_Parse(settings);
+            if (s)
+                cJSON_AddItemToObject(o, "settings", s);
+            free(settings);
+        }
+        cJSON_AddNumberToObject(o, "seconds", ev->timings.total_ms / 1000.0);
+        cJSON_AddNumberToObject(o, "encode_ms", ev->timings.encode_ms);
+        cJSON_AddNumberToObject(o, "decode_ms", ev->timings.decode_ms);
+        cJSON *steps = cJSON_AddArrayToObject(o, "step_ms");
+        for (int i = 0; i < ev->timings.steps; i++)
+            cJSON_AddItemToArray(steps, cJSON_CreateNumber(ev->timings.step_ms[i]));
+    } else {
+        cJSON_AddStringToObject(o, "status",
+                                ev->kind == ZT_EV_JOB_CANCELLED ? "cancelled" : "failed");
+        cJSON_AddStringToObject(o, "path", j->path);
+        if (ev->msg[0])
+            cJSON_AddStringToObject(o, "error", ev->msg);
+    }
+    char *line = cJSON_PrintUnformatted(o);
+    if (line)
+        printf("%s\n", line);
+    fflush(stdout);
+    free(line);
+    cJSON_Delete(o);
+}
+
+static gen_job *find_job(gen_job *js, int n, uint64_t id)
+{
+    for (int i = 0; i < n; i++)
+        if (js[i].id == id)
+            return &js[i];
+    return NULL;
 }
 
 int zt_cmd_gen(int argc, char **argv)
 {
     zt_gen_opts o;
     zt_err err = {0};
-    int rc = 1;
+    int rc = 1, n = 0;
+    gen_job *js = NULL;
+    zt_engine *eng = NULL;
     if (zt_gen_opts_parse(&o, argc, argv, &err) != ZT_OK) {
         zt_cli_error(&err);
         usage(stderr);
@@ -70,60 +323,94 @@ int zt_cmd_gen(int argc, char **argv)
         zt_gen_opts_free(&o);
         return 0;
     }
-    zt_backend *be = NULL;
-    zt_model *model = NULL;
-    uint8_t *rgb = NULL;
-
-    if (zt_gen_opts_resolve(&o, &err) != ZT_OK) {
-        rc = zt_cli_error(&err);
-        goto done;
-    }
-    if (zt_gen_opts_open_backend(&o, &be, &err) != ZT_OK) {
-        rc = zt_cli_error(&err);
-        goto done;
-    }
-    if (zt_model_open(&model, be, o.model_dir, NULL, NULL, &err) != ZT_OK) {
+    if (zt_gen_opts_resolve(&o, &err) != ZT_OK || build_jobs(&o, &js, &n, &err) != ZT_OK) {
         rc = zt_cli_error(&err);
         goto done;
     }
 
+    zt_engine_opts eo = {.model_dir = o.model_dir, .device = o.device ? o.device : "auto"};
+    if (zt_engine_new(&eng, &eo, &err) != ZT_OK) {
+        rc = zt_cli_error(&err);
+        goto done;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
-    zt_job_params jp = zt_gen_opts_job(&o);
-    zt_timings tm;
-    zt_run_hooks hk = {.on_step = on_step, .ud = &o.quiet};
-    zt_status st = zt_pipeline_run(model, &jp, &hk, &rgb, &tm, &err);
-    if (st == ZT_ERR_CANCELLED) {
-        fprintf(stderr, "zimt: interrupted: %s; nothing written\n", err.msg);
-        rc = 130;
-        goto done;
+    for (int i = 0; i < n; i++)
+        if (zt_engine_submit(eng, &js[i].params, js[i].path, &js[i].id, &err) != ZT_OK) {
+            rc = zt_cli_error(&err);
+            goto done;
+        }
+
+    int remaining = n, failed = 0, cancelled_all = 0;
+    while (remaining > 0) {
+        if (interrupted && !cancelled_all) {
+            fprintf(stderr, "zimt: interrupted: cancelling; finished images are kept\n");
+            zt_engine_cancel_all(eng);
+            cancelled_all = 1;
+        }
+        zt_event ev;
+        if (!zt_engine_poll(eng, &ev)) {
+            struct pollfd pfd = {.fd = zt_engine_event_fd(eng), .events = POLLIN};
+            poll(&pfd, 1, 200);
+            continue;
+        }
+        gen_job *j = find_job(js, n, ev.job);
+        switch (ev.kind) {
+        case ZT_EV_LOAD_FAILED:
+            /* every job fails next with the same message */
+            fprintf(stderr, "zimt: %s\n", ev.msg);
+            break;
+        case ZT_EV_LOADED:
+            if (!o.quiet)
+                fprintf(stderr, "zimt: model loaded on %s (%.2f GiB of weights)\n", ev.backend,
+                        ev.bytes_total / 1073741824.0);
+            break;
+        case ZT_EV_JOB_STEP:
+            if (!o.quiet)
+                fprintf(stderr, "zimt: job %llu step %d/%d  %.0f ms\n",
+                        (unsigned long long)ev.job, ev.step, ev.steps, ev.ms);
+            break;
+        case ZT_EV_JOB_FINISHED:
+        case ZT_EV_JOB_FAILED:
+        case ZT_EV_JOB_CANCELLED:
+            if (!j || j->done)
+                break;
+            j->done = 1;
+            remaining--;
+            if (ev.kind != ZT_EV_JOB_FINISHED)
+                failed++;
+            if (o.json)
+                print_json_result(j, &ev);
+            else if (ev.kind == ZT_EV_JOB_FINISHED)
+                printf("%s\n", j->path);
+            fflush(stdout);
+            if (ev.kind == ZT_EV_JOB_FAILED)
+                fprintf(stderr, "zimt: job %llu failed: %s\n", (unsigned long long)ev.job, ev.msg);
+            else if (ev.kind == ZT_EV_JOB_FINISHED && !o.quiet)
+                fprintf(stderr, "zimt: wrote %s (%dx%d, seed %llu, %.2f s)\n", j->path,
+                        j->params.width, j->params.height, (unsigned long long)j->params.seed,
+                        ev.timings.total_ms / 1000.0);
+            if (ev.kind == ZT_EV_JOB_FINISHED && ev.timings.prompt_truncated)
+                fprintf(stderr, "zimt: warning: job %llu: the prompt was truncated to %d tokens\n",
+                        (unsigned long long)ev.job, 512);
+            break;
+        default:
+            break;
+        }
+        zt_event_free(&ev);
     }
-    if (st != ZT_OK) {
-        rc = zt_cli_error(&err);
-        goto done;
-    }
-    if (tm.prompt_truncated)
-        fprintf(stderr, "zimt: warning: the prompt was truncated to %d tokens\n",
-                ZT_TOKENIZER_MAX_IDS);
-    if (zt_png_write(o.output_path, rgb, o.params.width, o.params.height, &o.params, &err) != ZT_OK) {
-        rc = zt_cli_error(&err);
-        goto done;
-    }
-    if (!o.quiet)
-        fprintf(stderr, "zimt: wrote %s (%dx%d, seed %llu, %.2f s)\n", o.output_path,
-                o.params.width, o.params.height, (unsigned long long)o.params.seed,
-                tm.total_ms / 1000.0);
-    printf("%s\n", o.output_path);
-    rc = 0;
+    rc = interrupted ? 130 : failed ? 1 : 0;
 done:
-    free(rgb);
-    zt_model_free(model);
-    zt_backend_free(be);
+    zt_engine_free(eng);
+    for (int i = 0; i < n; i++)
+        zt_gen_params_free(&js[i].params);
+    free(js);
     zt_gen_opts_free(&o);
     return rc;
 }

@@ -125,6 +125,8 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
         {"--guidance", offsetof(zt_gen_opts, guidance)}, {"--rng", offsetof(zt_gen_opts, rng)},
         {"--device", offsetof(zt_gen_opts, device)}, {"--from", offsetof(zt_gen_opts, from)},
         {"-o", offsetof(zt_gen_opts, output)},       {"--output", offsetof(zt_gen_opts, output)},
+        {"--count", offsetof(zt_gen_opts, count)},   {"--jobs", offsetof(zt_gen_opts, jobs)},
+        {"--outdir", offsetof(zt_gen_opts, outdir)},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -136,6 +138,10 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
             o->quiet = 1;
             continue;
         }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
         size_t k;
         for (k = 0; k < sizeof valued / sizeof valued[0]; k++)
             if (!strcmp(a, valued[k].name))
@@ -145,6 +151,12 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
         if (i + 1 >= argc)
             return zt_fail(err, ZT_ERR_INVALID, "option %s needs a value", a);
         *(const char **)((char *)o + valued[k].off) = argv[++i];
+        if (!strcmp(a, "--seed")) {
+            if (o->n_seeds == (int)(sizeof o->seeds / sizeof o->seeds[0]))
+                return zt_fail(err, ZT_ERR_INVALID, "too many --seed values (at most %d)",
+                               o->n_seeds);
+            o->seeds[o->n_seeds++] = argv[i];
+        }
     }
     return ZT_OK;
 }
@@ -160,7 +172,7 @@ static zt_status check_text(const char *what, const char *s, zt_err *err)
 
 /* The output must not exist and its directory must be writable, so that a
  * long run never ends in an error it could have reported at once. */
-static zt_status check_output(const char *path, zt_err *err)
+zt_status zt_check_output(const char *path, zt_err *err)
 {
     struct stat stt;
     if (!*path)
@@ -212,7 +224,7 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         return st;
     if (o->negative && (st = zt_gen_params_set_negative(p, o->negative, err)))
         return st;
-    if (!o->prompt && !o->from)
+    if (!o->prompt && !o->from && !o->jobs)
         return zt_fail(err, ZT_ERR_INVALID, "no prompt: give --prompt TEXT (or --from PNG)");
     if ((st = check_text("the prompt", p->prompt, err)) ||
         (st = check_text("the negative prompt", p->negative_prompt, err)))
@@ -252,14 +264,16 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         snprintf(o->model_dir, sizeof o->model_dir, "%s", ZT_DEFAULT_MODEL);
     }
 
+    if (o->n_seeds > 1 || o->count || o->jobs)
+        return ZT_OK; /* a batch names and checks its outputs per job */
     if (o->output) {
         o->output_path = o->output;
     } else {
-        snprintf(o->output_buf, sizeof o->output_buf, "zimt-%llu.png",
-                 (unsigned long long)p->seed);
+        snprintf(o->output_buf, sizeof o->output_buf, "%s/zimt-%llu.png",
+                 o->outdir ? o->outdir : ".", (unsigned long long)p->seed);
         o->output_path = o->output_buf;
     }
-    return check_output(o->output_path, err);
+    return zt_check_output(o->output_path, err);
 }
 
 void zt_gen_opts_free(zt_gen_opts *o)

@@ -15,7 +15,10 @@ typedef struct zt_gen_opts {
     /* as given; NULL when absent */
     const char *model, *prompt, *negative, *size, *steps, *seed, *guidance, *rng, *device;
     const char *from, *output;
-    int quiet, help;
+    const char *count, *jobs, *outdir;  /* batches */
+    const char *seeds[256];             /* every --seed, in order */
+    int n_seeds;
+    int quiet, help, json;
     /* resolved */
     zt_gen_params params;      /* owned */
     zt_rng_kind rng_kind;
@@ -31,6 +34,9 @@ void zt_gen_opts_free(zt_gen_opts *o);
 zt_job_params zt_gen_opts_job(const zt_gen_opts *o);
 /* --device: auto tries CUDA and falls back to the CPU. */
 zt_status zt_gen_opts_open_backend(const zt_gen_opts *o, zt_backend **be, zt_err *err);
+
+/* An output path must not exist and its directory must be writable. */
+zt_status zt_check_output(const char *path, zt_err *err);
 
 /* Value parsers used by several commands. */
 zt_status zt_parse_size(const char *s, int *w, int *h, zt_err *err);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# zimt gen: bad settings give a clear error, a non-zero exit and no file;
+# batches write one PNG per job and a JSON line per result.
+. tests/lib.sh
+lib_init gen.sh
+M=tests/data/tiny-zimage
+G="./zimt gen -q --model $M --device cpu --steps 2 --size 64x64"
+out=$LIB_TMP/o
+mkdir -p "$out"
+
+no_files() { [ -z "$(ls -A "$out")" ]; }
+
+run $G --prompt x --size 100x64 -o "$out/a.png"
+expect_error "size not a multiple of 16" "multiples of 16" "96x64"
+check "no file after a bad size" no_files
+run $G --prompt x --size 0x64 -o "$out/a.png"
+expect_error "zero size" "multiples of 16"
+run $G --prompt x --size -64x64 -o "$out/a.png"
+expect_error "negative size" "multiples of 16"
+run $G --prompt x --size big -o "$out/a.png"
+expect_error "size not WxH" "WIDTHxHEIGHT"
+run $G --prompt x --steps 0 -o "$out/a.png"
+expect_error "zero steps" "steps must be between"
+run $G --prompt x --steps -3 -o "$out/a.png"
+expect_error "negative steps" "steps must be between"
+run $G --prompt x --seed 12abc -o "$out/a.png"
+expect_error "non-numeric seed" "seed" "not a number"
+run $G --prompt x --seed 18446744073709551616 -o "$out/a.png"
+expect_error "seed over 64 bits" "larger than"
+run $G --prompt x --guidance much -o "$out/a.png"
+expect_error "non-numeric guidance" "guidance"
+run $G --prompt x --rng gpu -o "$out/a.png"
+expect_error "unknown rng" "gpu"
+run $G --prompt x -o /nonexistent/dir/a.png
+expect_error "missing output directory" "/nonexistent/dir" "does not exist"
+mkdir -p "$LIB_TMP/ro" && chmod 555 "$LIB_TMP/ro"
+if [ "$(id -u)" -ne 0 ]; then
+    run $G --prompt x -o "$LIB_TMP/ro/a.png"
+    expect_error "unwritable output directory" "not writable"
+fi
+run $G --prompt "$(printf 'caf\xc3')" -o "$out/a.png"
+expect_error "invalid UTF-8 prompt" "UTF-8" "offset 3"
+check "no file after bad settings" no_files
+touch "$out/exists.png"
+run $G --prompt x -o "$out/exists.png"
+expect_error "output exists" "already exists"
+check "existing file untouched" test ! -s "$out/exists.png"
+rm -f "$out/exists.png"
+run ./zimt gen --model "$LIB_TMP/nomodel" --device cpu --prompt x -o "$out/a.png"
+expect_error "missing model" "nomodel"
+check "no file after a missing model" no_files
+run $G --prompt x --bogus
+expect_error "unknown option" "--bogus"
+
+run $G --prompt "a cat" --seed 1 --seed 2 --outdir "$out" --json
+expect_ok "two seeds" '"status":"ok"' "zimt-1.png" "zimt-2.png"
+check "two PNGs" test -s "$out/zimt-1.png" -a -s "$out/zimt-2.png"
+check "one JSON line per job" test "$(wc -l <"$LIB_TMP/out")" -eq 2
+run $G --prompt "a cat" --count 2 --seed 7 -o "$out/c.png"
+expect_ok "count" "c-1.png" "c-2.png"
+printf '{"prompt":"a cat","seed":3}\n{"prompt":"a dog","output":"%s/dog.png"}\n' "$out" >"$LIB_TMP/j.jsonl"
+run $G --jobs "$LIB_TMP/j.jsonl" --outdir "$out"
+expect_ok "jobs file" "zimt-3.png" "dog.png"
+printf '{"prompt":"a cat"}\nnot json\n' >"$LIB_TMP/bad.jsonl"
+run $G --jobs "$LIB_TMP/bad.jsonl" --outdir "$out"
+expect_error "bad jobs file" "line 2" "not valid JSON"
+lib_summary
