@@ -212,7 +212,7 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
     if ((st = zt_arena_tensor(a, &j->f1, act, 2, (int64_t[]){frows, fcols}, err)) ||
         (st = zt_arena_tensor(a, &j->f3, act, 2, (int64_t[]){S, g.F}, err)) ||
         (st = zt_arena_tensor(a, &j->patches, act, 2, (int64_t[]){g.N, g.P}, err)) ||
-        (st = zt_arena_tensor(a, &j->temb, ZT_F32, 2, (int64_t[]){1, T_FREQ_DIM}, err)) ||
+        (st = zt_arena_tensor(a, &j->temb, ZT_F32, 2, (int64_t[]){ZT_STEPS_MAX, T_FREQ_DIM}, err)) ||
         (st = zt_arena_tensor(a, &j->t1, act, 2, (int64_t[]){1, T_MID}, err)) ||
         (st = zt_arena_tensor(a, &j->c, act, 2, (int64_t[]){1, g.A}, err)) ||
         (st = zt_arena_tensor(a, &j->c_silu, act, 2, (int64_t[]){1, g.A}, err)) ||
@@ -449,8 +449,34 @@ static void timestep_embedding(float *e, float t, float t_scale)
     }
 }
 
+zt_status zt_dit_job_set_times(zt_dit_job *j, const float *t, int n, zt_err *err)
+{
+    if (n < 1 || n > ZT_STEPS_MAX)
+        return zt_fail(err, ZT_ERR_INVALID, "transformer: %d timesteps (1..%d)", n, ZT_STEPS_MAX);
+    float *e = malloc((size_t)n * T_FREQ_DIM * sizeof(float));
+    if (!e)
+        return zt_fail(err, ZT_ERR_NOMEM, "transformer: out of memory");
+    for (int i = 0; i < n; i++)
+        timestep_embedding(e + (size_t)i * T_FREQ_DIM, t[i], j->dit->cfg.t_scale);
+    zt_tensor rows = zt_tensor_rows(&j->temb, 0, n);
+    zt_status st = zt_backend_upload(j->dit->be, &rows, e, err);
+    free(e);
+    return st;
+}
+
 void zt_dit_forward(zt_dit_job *j, int cap, const zt_tensor *x, float t, zt_tensor *out,
                     zt_tap_fn tap, void *tap_ud)
+{
+    zt_err err;
+    if (zt_dit_job_set_times(j, &t, 1, &err) != ZT_OK) {
+        zt_backend_set_error(j->dit->be, err.code, "%s", err.msg);
+        return;
+    }
+    zt_dit_forward_step(j, cap, x, 0, out, tap, tap_ud);
+}
+
+void zt_dit_forward_step(zt_dit_job *j, int cap, const zt_tensor *x, int k, zt_tensor *out,
+                         zt_tap_fn tap, void *tap_ud)
 {
     zt_dit *d = j->dit;
     zt_backend *be = d->be;
@@ -461,15 +487,13 @@ void zt_dit_forward(zt_dit_job *j, int cap, const zt_tensor *x, float t, zt_tens
     zt_dit_caption *cp = &j->caps[cap];
     const int S = j->Np + cp->Lp;
 
-    /* c [1, A] from the model time */
-    float e[T_FREQ_DIM];
-    timestep_embedding(e, t, d->cfg.t_scale);
-    zt_err uerr;
-    if (zt_backend_upload(be, &j->temb, e, &uerr) != ZT_OK) {
-        zt_backend_set_error(be, uerr.code, "%s", uerr.msg);
+    /* c [1, A] from step k's embedding */
+    if (k < 0 || k >= ZT_STEPS_MAX) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "transformer: step %d", k);
         return;
     }
-    zt_op_matmul(be, &j->t1, &j->temb, &d->t0w, &d->t0b);
+    zt_tensor temb = zt_tensor_rows(&j->temb, k, 1);
+    zt_op_matmul(be, &j->t1, &temb, &d->t0w, &d->t0b);
     zt_op_unary(be, &j->t1, &j->t1, ZT_UNARY_SILU);
     zt_op_matmul(be, &j->c, &j->t1, &d->t2w, &d->t2b);
     tap_k(tap, tap_ud, "t_embedder", -1, &j->c);

@@ -13,6 +13,7 @@
 #include "backend.h"
 #include "config.h"
 #include "safetensors.h"
+#include "scheduler.h" /* ZT_STEPS_MAX */
 #include "textenc.h" /* zt_tap_fn */
 
 typedef struct zt_dit zt_dit;
@@ -41,7 +42,7 @@ typedef struct zt_dit_job {
     zt_tensor h1, q, k, v, att, o; /* [S, D] */
     zt_tensor f1, f3;     /* [S, F] */
     zt_tensor patches;    /* [N, p*p*C] */
-    zt_tensor temb;       /* F32 [1, 256] sinusoidal embedding */
+    zt_tensor temb;       /* F32 [ZT_STEPS_MAX, 256] sinusoidal embeddings, per step */
     zt_tensor t1;         /* [1, 1024] */
     zt_tensor c, c_silu;  /* [1, A] */
     zt_tensor mod;        /* [1, 4D] */
@@ -61,8 +62,17 @@ size_t zt_dit_job_bytes(const zt_dit_config *cfg, zt_dtype act, int h, int w,
 zt_status zt_dit_job_set_caption(zt_dit_job *j, int i, const zt_tensor *feats,
                                  zt_tap_fn tap, void *tap_ud, zt_err *err);
 
-/* One forward: x F32 [C, h, w] latent, model time t = 1 - sigma, caption i
- * -> out F32 [C, h, w]. Ops are queued; no synchronisation, no allocation. */
+/* Upload the timestep embeddings of model times t[0..n) (n <= ZT_STEPS_MAX)
+ * once per job, so the steps themselves transfer nothing from the host. */
+zt_status zt_dit_job_set_times(zt_dit_job *j, const float *t, int n, zt_err *err);
+
+/* One forward at step k (model time t[k] of set_times): x F32 [C, h, w]
+ * latent, caption i -> out F32 [C, h, w]. Ops are queued; no host transfer,
+ * no synchronisation, no allocation. */
+void zt_dit_forward_step(zt_dit_job *j, int cap, const zt_tensor *x, int k, zt_tensor *out,
+                         zt_tap_fn tap, void *tap_ud);
+
+/* One forward at model time t (set_times with one entry, then step 0). */
 void zt_dit_forward(zt_dit_job *j, int cap, const zt_tensor *x, float t, zt_tensor *out,
                     zt_tap_fn tap, void *tap_ud);
 

@@ -484,17 +484,18 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         (st = zt_backend_upload(be, &jt.x, host, err)))
         goto done;
     tap_named(hk, "noise", &jt.x);
-    if ((st = zt_schedule_init(&sched, p->steps, c->sched.shift, 0, err)))
+    if ((st = zt_schedule_init(&sched, p->steps, c->sched.shift, 0, err)) ||
+        (st = zt_dit_job_set_times(&job, sched.model_t, p->steps, err)))
         goto done;
 
     /* 4. denoising: x += (sigma[i+1] - sigma[i]) * (-pred); nothing is
      * allocated in here */
     for (int i = 0; i < p->steps; i++) {
         double ts = now_ms();
-        zt_dit_forward(&job, 0, &jt.x, sched.model_t[i], &jt.pred, NULL, NULL);
+        zt_dit_forward_step(&job, 0, &jt.x, i, &jt.pred, NULL, NULL);
         if (cfg_on) {
             /* pred = pos + g (pos - neg) = (1 + g) pos - g neg */
-            zt_dit_forward(&job, 1, &jt.x, sched.model_t[i], &jt.predn, NULL, NULL);
+            zt_dit_forward_step(&job, 1, &jt.x, i, &jt.predn, NULL, NULL);
             zt_op_scale_add(be, &jt.pred, &jt.pred, 1.0f + p->guidance, 0.0f);
             zt_op_axpy(be, &jt.pred, -p->guidance, &jt.predn);
         }
