@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct job {
@@ -78,6 +79,9 @@ static void push_event(zt_engine *e, const zt_event *ev)
     if (!n)
         return; /* an event lost to OOM; the job itself goes on */
     n->ev = *ev;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    n->ev.t_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
     pthread_mutex_lock(&e->mu);
     if (e->ev_tail)
         e->ev_tail->next = n;

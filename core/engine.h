@@ -51,6 +51,7 @@ typedef enum zt_event_kind {
 typedef struct zt_event {
     zt_event_kind kind;
     uint64_t job;              /* 0 for load events */
+    double t_ms;               /* when it was emitted, CLOCK_MONOTONIC in ms */
     /* load */
     char component[32];
     int index, count;
