@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -33,6 +34,7 @@ static void usage(FILE *f)
           "  info      describe a model directory and check its tensors\n"
           "  tokenize  print the token ids of a prompt\n"
           "  gen       generate an image\n"
+          "  ui        open the terminal workbench (also: zimt with no command, on a terminal)\n"
           "\n"
           "See zimt(1) for details.\n",
           f);
@@ -45,10 +47,18 @@ static const struct {
     {"info", zt_cmd_info},
     {"tokenize", zt_cmd_tokenize},
     {"gen", zt_cmd_gen},
+    {"ui", zt_cmd_ui},
 };
 
 int main(int argc, char **argv)
 {
+    if (argc < 2 || argv[1][0] == '-') {
+        /* On a terminal, no command (or only workbench options) opens the
+         * workbench; scripts and pipes get the usage text. */
+        if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) &&
+            (argc < 2 || (strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))))
+            return zt_cmd_ui(argc, argv);
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;
