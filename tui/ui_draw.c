@@ -170,7 +170,7 @@ static void draw_memory(zt_ui_app *a, int y, int x, int w)
     human(t, sizeof t, total);
     human(u, sizeof u, used);
     putf(y, x, w, ZT_UI_ROLE_LABEL, "%s memory", m->have_device ? "GPU" : "Host");
-    putf(y, x + 11, w - 11, ZT_UI_ROLE_VALUE, "%s / %s%s", u, t,
+    putf(y, x + 12, w - 12, ZT_UI_ROLE_VALUE, "%s / %s%s", u, t,
          m->have_device ? "" : " (zimt's share)");
     int bw = w;
     int cx = x;
@@ -231,11 +231,11 @@ static void draw_left(zt_ui_app *a)
     if (a->set.seed_locked)
         putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%llu  [locked]",
              (unsigned long long)p->seed);
+    else if (a->last_seed)
+        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random  (last %llu; l keeps it)",
+             (unsigned long long)a->last_seed);
     else
-        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random%s%llu",
-             a->last_seed ? "  (last " : "", (unsigned long long)a->last_seed);
-    if (!a->set.seed_locked && a->last_seed)
-        addstr(")");
+        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random");
     y++;
     putf(y, x, 10, label_role(a, ZT_UI_FOCUS_SIZE), "Size");
     {
