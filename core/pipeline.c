@@ -45,6 +45,7 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     m->be = be;
     zt_weights *w = NULL;
     char path[ZT_PATH_MAX];
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
     zt_status st = zt_model_config_load(&m->cfg, dir, err);
     if (st != ZT_OK)
         goto fail;
@@ -63,6 +64,7 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     if ((st = open_component(m, dir, "text_encoder", "model.", &w, err)) ||
         (st = zt_textenc_new(&m->te, be, &m->cfg.te, w, 0, 0, err)))
         goto fail;
+    m->te_bytes = zt_textenc_weight_bytes(m->te);
     if (be->vt->host_memory)
         m->w[0] = w;
     else
@@ -108,6 +110,7 @@ zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
     m->be = be;
     m->synthetic = 1;
+    m->synth_seed = seed;
     if (cfg)
         m->cfg = *cfg;
     else
@@ -116,6 +119,7 @@ zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
     if (tokenizer_path && (st = zt_tokenizer_new(&m->tok, tokenizer_path, err)))
         goto fail;
     if ((st = zt_textenc_new(&m->te, be, &m->cfg.te, NULL, seed, 0, err)) ||
+        (m->te_bytes = zt_textenc_weight_bytes(m->te), 0) ||
         (st = zt_dit_new(&m->dit, be, &m->cfg.dit, NULL, seed, err)) ||
         (st = zt_vae_new(&m->vae, be, &m->cfg.vae, NULL, seed, err)))
         goto fail;
@@ -126,10 +130,110 @@ fail:
     return st;
 }
 
+typedef struct cache_entry {
+    char *prompt;      /* NULL: free slot */
+    float *feats;      /* [L, hidden] F32 */
+    int L;
+    uint64_t used;     /* LRU clock */
+} cache_entry;
+
+struct zt_prompt_cache {
+    cache_entry e[ZT_PROMPT_CACHE_SIZE];
+    uint64_t clock;
+};
+
+static void cache_free(struct zt_prompt_cache *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < ZT_PROMPT_CACHE_SIZE; i++) {
+        free(c->e[i].prompt);
+        free(c->e[i].feats);
+    }
+    free(c);
+}
+
+static cache_entry *cache_find(zt_model *m, const char *prompt)
+{
+    if (!m->cache)
+        return NULL;
+    for (int i = 0; i < ZT_PROMPT_CACHE_SIZE; i++) {
+        cache_entry *e = &m->cache->e[i];
+        if (e->prompt && !strcmp(e->prompt, prompt)) {
+            e->used = ++m->cache->clock;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Take ownership of feats; on failure it is freed (caching is best effort). */
+static void cache_put(zt_model *m, const char *prompt, float *feats, int L)
+{
+    if (!m->cache && !(m->cache = calloc(1, sizeof *m->cache))) {
+        free(feats);
+        return;
+    }
+    cache_entry *victim = &m->cache->e[0];
+    for (int i = 0; i < ZT_PROMPT_CACHE_SIZE; i++) {
+        cache_entry *e = &m->cache->e[i];
+        if (!e->prompt) {
+            victim = e;
+            break;
+        }
+        if (e->used < victim->used)
+            victim = e;
+    }
+    char *dup = strdup(prompt);
+    if (!dup) {
+        free(feats);
+        return;
+    }
+    free(victim->prompt);
+    free(victim->feats);
+    victim->prompt = dup;
+    victim->feats = feats;
+    victim->L = L;
+    victim->used = ++m->cache->clock;
+}
+
+void zt_model_set_release_text_encoder(zt_model *m, int on)
+{
+    m->release_te = on;
+    if (on) {
+        zt_textenc_free(m->te);
+        m->te = NULL;
+        zt_weights_free(m->w[0]);
+        m->w[0] = NULL;
+    }
+}
+
+static zt_status ensure_text_encoder(zt_model *m, zt_err *err)
+{
+    if (m->te)
+        return ZT_OK;
+    if (m->synthetic)
+        return zt_textenc_new(&m->te, m->be, &m->cfg.te, NULL, m->synth_seed, 0, err);
+    zt_weights *w = NULL;
+    zt_status st = open_component(m, m->dir, "text_encoder", "model.", &w, err);
+    if (st == ZT_OK)
+        st = zt_textenc_new(&m->te, m->be, &m->cfg.te, w, 0, 0, err);
+    if (st == ZT_OK && m->be->vt->host_memory) {
+        /* the encoder reads its weights from this mapping */
+        zt_weights_free(m->w[0]);
+        m->w[0] = w;
+        w = NULL;
+    }
+    zt_weights_free(w);
+    return st;
+}
+
 void zt_model_free(zt_model *m)
 {
     if (!m)
         return;
+    zt_arena_free(&m->arena);
+    cache_free(m->cache);
     zt_textenc_free(m->te);
     zt_dit_free(m->dit);
     zt_vae_free(m->vae);
@@ -141,8 +245,14 @@ void zt_model_free(zt_model *m)
 
 size_t zt_model_weight_bytes(const zt_model *m)
 {
-    return zt_textenc_weight_bytes(m->te) + zt_dit_weight_bytes(m->dit) +
+    return (m->te ? zt_textenc_weight_bytes(m->te) : 0) + zt_dit_weight_bytes(m->dit) +
            zt_vae_weight_bytes(m->vae);
+}
+
+size_t zt_model_job_bytes(const zt_model *m, const zt_job_params *p)
+{
+    return m->te_bytes + zt_dit_weight_bytes(m->dit) + zt_vae_weight_bytes(m->vae) +
+           zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
 }
 
 static int nearest16(int v)
@@ -210,7 +320,10 @@ size_t zt_pipeline_plan(const zt_model_config *c, zt_dtype act, const zt_job_par
     carve_persistent(&a, c, act, p, L, Ln, &t, NULL);
     const int s = zt_vae_scale(&c->vae);
     const int h = p->height / s, w = p->width / s;
-    size_t te = zt_textenc_scratch_bytes(&c->te, L > Ln ? L : Ln);
+    int Lm = L > Ln ? L : Ln;
+    /* encoder scratch plus the F32 copy of the features for the cache */
+    size_t te = zt_textenc_scratch_bytes(&c->te, Lm) +
+                (((size_t)Lm * (size_t)c->te.hidden * 4 + 255) & ~(size_t)255);
     int lens[2] = {L, Ln};
     size_t dit = zt_dit_job_bytes(&c->dit, act, h, w, lens, Ln > 0 ? 2 : 1);
     size_t vae = zt_vae_scratch_bytes(&c->vae, act, h, w);
@@ -240,6 +353,49 @@ zt_status zt_pipeline_tokenize(const zt_model *m, const char *prompt, int32_t *i
         zt_tokenizer_encode_chat(m->tok, "", 0, tmpl, &n_tmpl, NULL) == ZT_OK)
         *truncated = n_all + (size_t)n_tmpl > (size_t)ZT_TOKENIZER_MAX_IDS;
     free(all);
+    return ZT_OK;
+}
+
+/* Caption features for one prompt into out [L, hidden]: from the cache, or
+ * by running the encoder (reloaded if it was released) and caching them.
+ * Uses the arena above its current position as scratch. */
+static zt_status encode_prompt(zt_model *m, const char *prompt, const int32_t *ids, int L,
+                               zt_arena *a, zt_tensor *out, int *cached, zt_err *err)
+{
+    zt_backend *be = m->be;
+    size_t mark = zt_arena_mark(a);
+    zt_tensor f32;
+    zt_status st = zt_arena_tensor(a, &f32, ZT_F32, 2, (int64_t[]){L, m->cfg.te.hidden}, err);
+    if (st != ZT_OK)
+        return st;
+    cache_entry *hit = cache_find(m, prompt);
+    if (hit && hit->L == L) {
+        *cached = 1;
+        st = zt_backend_upload(be, &f32, hit->feats, err);
+        if (st == ZT_OK) {
+            zt_op_copy(be, out, &f32);
+            st = zt_backend_sync(be, err);
+        }
+        zt_arena_reset(a, mark);
+        return st;
+    }
+    *cached = 0;
+    if ((st = ensure_text_encoder(m, err)) ||
+        (st = zt_textenc_encode(m->te, ids, L, -1, 0, a, out, NULL, NULL, err))) {
+        zt_arena_reset(a, mark);
+        return st;
+    }
+    float *host = malloc((size_t)L * (size_t)m->cfg.te.hidden * sizeof(float));
+    if (host) {
+        zt_op_copy(be, &f32, out);
+        if (zt_backend_sync(be, NULL) == ZT_OK && zt_backend_download(be, host, &f32, NULL) == ZT_OK)
+            cache_put(m, prompt, host, L);
+        else
+            free(host);
+    }
+    zt_arena_reset(a, mark);
+    if (m->release_te)
+        zt_model_set_release_text_encoder(m, 1);
     return ZT_OK;
 }
 
@@ -276,24 +432,32 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         return st;
     tm->prompt_tokens = L;
 
-    zt_arena arena = {0};
+    /* The job arena persists in the model and only grows, so back-to-back
+     * jobs of one size allocate nothing. */
+    zt_arena *arena = &m->arena;
     zt_schedule sched = {0};
     float *host = NULL;
     size_t bytes = zt_pipeline_plan(c, be->act_dtype, p, L, Ln);
-    if ((st = zt_arena_init(&arena, be, bytes, err)))
-        return st;
+    if (arena->cap < bytes) {
+        zt_arena_free(arena);
+        if ((st = zt_arena_init(arena, be, bytes, err)))
+            return st;
+    }
+    zt_arena_reset(arena, 0);
     job_tensors jt;
-    if ((st = carve_persistent(&arena, c, be->act_dtype, p, L, Ln, &jt, err)))
+    if ((st = carve_persistent(arena, c, be->act_dtype, p, L, Ln, &jt, err)))
         goto done;
-    size_t mark = zt_arena_mark(&arena);
+    size_t mark = zt_arena_mark(arena);
 
     /* 1. captions */
     double t0 = now_ms();
-    if ((st = zt_textenc_encode(m->te, ids, L, -1, 0, &arena, &jt.cap, NULL, NULL, err)))
+    int cached_neg = 1;
+    if ((st = encode_prompt(m, p->prompt, ids, L, arena, &jt.cap, &tm->prompt_cached, err)))
         goto done;
-    if (cfg_on &&
-        (st = zt_textenc_encode(m->te, nids, Ln, -1, 0, &arena, &jt.neg, NULL, NULL, err)))
+    if (cfg_on && (st = encode_prompt(m, p->negative ? p->negative : "", nids, Ln, arena,
+                                      &jt.neg, &cached_neg, err)))
         goto done;
+    tm->prompt_cached = tm->prompt_cached && cached_neg;
     tm->encode_ms = now_ms() - t0;
     tap_named(hk, "prompt_embeds", &jt.cap);
     if (cfg_on)
@@ -302,7 +466,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     /* 2. the DiT job: scratch and refined captions, once */
     zt_dit_job job;
     int lens[2] = {L, Ln};
-    if ((st = zt_dit_job_carve(&job, m->dit, &arena, h, w, lens, cfg_on ? 2 : 1, err)) ||
+    if ((st = zt_dit_job_carve(&job, m->dit, arena, h, w, lens, cfg_on ? 2 : 1, err)) ||
         (st = zt_dit_job_set_caption(&job, 0, &jt.cap, NULL, NULL, err)) ||
         (cfg_on && (st = zt_dit_job_set_caption(&job, 1, &jt.neg, NULL, NULL, err))))
         goto done;
@@ -366,9 +530,9 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     }
 
     /* 5. decode; the DiT's space is free again */
-    zt_arena_reset(&arena, mark);
+    zt_arena_reset(arena, mark);
     t0 = now_ms();
-    if ((st = zt_vae_decode(m->vae, &jt.x, 1, &arena, &jt.image, NULL, NULL, err)))
+    if ((st = zt_vae_decode(m->vae, &jt.x, 1, arena, &jt.image, NULL, NULL, err)))
         goto done;
     tap_named(hk, "decoded", &jt.image);
     size_t npx = (size_t)p->width * p->height;
@@ -393,6 +557,6 @@ done:
     tm->total_ms = now_ms() - t_start;
     free(host);
     zt_schedule_free(&sched);
-    zt_arena_free(&arena);
+    zt_arena_reset(arena, 0);
     return st;
 }

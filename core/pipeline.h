@@ -30,7 +30,13 @@ typedef struct zt_model {
     zt_dit *dit;
     zt_vae *vae;
     int synthetic;
+    uint32_t synth_seed;
+    char dir[ZT_PATH_MAX];   /* model directory, to reload the text encoder */
     zt_weights *w[3];        /* file mappings kept while host backends read them */
+    size_t te_bytes;         /* text-encoder weights, also while released */
+    int release_te;          /* free the text encoder after each encode */
+    zt_arena arena;          /* job activations, reused and grown across jobs */
+    struct zt_prompt_cache *cache; /* recent prompts' features, host memory */
 } zt_model;
 
 /* Where a load is: a component name and bytes done / total, for progress. */
@@ -45,6 +51,10 @@ zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
                                   const zt_model_config *cfg, const char *tokenizer_path,
                                   zt_err *err);
 void zt_model_free(zt_model *m);
+/* Free the text encoder now and after every encode; it reloads on demand. */
+void zt_model_set_release_text_encoder(zt_model *m, int on);
+/* Features of up to this many recent prompts are kept to skip re-encoding. */
+#define ZT_PROMPT_CACHE_SIZE 8
 size_t zt_model_weight_bytes(const zt_model *m);
 
 typedef struct zt_job_params {
@@ -60,6 +70,10 @@ typedef struct zt_job_params {
 /* Check sizes and steps; the message suggests the nearest valid size. */
 zt_status zt_job_params_check(const zt_job_params *p, zt_err *err);
 
+/* Peak backend bytes a job needs on this model, weights included (with the
+ * text encoder counted even while released, since it reloads to encode). */
+size_t zt_model_job_bytes(const zt_model *m, const zt_job_params *p);
+
 /* Arena bytes a job needs (the caption lengths at their 512-token maximum
  * when not known). */
 size_t zt_pipeline_plan(const zt_model_config *cfg, zt_dtype act, const zt_job_params *p,
@@ -70,6 +84,7 @@ typedef struct zt_timings {
     double step_ms[ZT_STEPS_MAX];
     int steps;
     int prompt_tokens, prompt_truncated;
+    int prompt_cached;       /* the encoder was skipped: features from the cache */
 } zt_timings;
 
 /* Called after each step with the step's time. latent is the F32 [C, h, w]

@@ -18,10 +18,14 @@
 #include "tokenizer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <pcre2.h>
@@ -39,6 +43,7 @@ typedef struct str_ref {
 
 typedef struct vocab_slot {
     uint32_t off, len;          /* key in arena */
+    uint32_t hash;              /* full hash of the key: most misses stop here */
     int32_t id;                 /* -1 = empty slot */
 } vocab_slot;
 
@@ -213,27 +218,44 @@ static uint32_t hash_pair(uint64_t k)
     return (uint32_t)k;
 }
 
-static uint32_t table_size(size_t n)
+/* FNV-1a is a stream: the hash of a+b continues from the hash of a. */
+static uint32_t hash_more(uint32_t h, const char *s, size_t n)
 {
-    uint32_t sz = 16;
-    while (sz < 2 * n)
-        sz <<= 1;
-    return sz;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void prefetch(const void *p)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(p);
+#else
+    (void)p;
+#endif
+}
+
+/* Lookup with the key's hash h already known. */
+static int32_t vocab_find_h(const zt_tokenizer *t, const char *s, size_t n, uint32_t h)
+{
+    uint32_t i = h & t->vocab_mask;
+    for (;;) {
+        const vocab_slot *v = &t->vocab[i];
+        if (v->id < 0)
+            return -1;
+        if (v->hash == h && v->len == n && !memcmp(t->arena + v->off, s, n))
+            return v->id;
+        i = (i + 1) & t->vocab_mask;
+    }
 }
 
 static int32_t vocab_find(const zt_tokenizer *t, const char *s, size_t n)
 {
     if (!t->vocab)
         return -1;
-    uint32_t i = hash_bytes(s, n) & t->vocab_mask;
-    for (;;) {
-        const vocab_slot *v = &t->vocab[i];
-        if (v->id < 0)
-            return -1;
-        if (v->len == n && !memcmp(t->arena + v->off, s, n))
-            return v->id;
-        i = (i + 1) & t->vocab_mask;
-    }
+    return vocab_find_h(t, s, n, hash_bytes(s, n));
 }
 
 static const merge_slot *merge_find(const zt_tokenizer *t, int32_t a, int32_t b)
@@ -248,6 +270,321 @@ static const merge_slot *merge_find(const zt_tokenizer *t, int32_t a, int32_t b)
             return NULL;
         i = (i + 1) & t->merge_mask;
     }
+}
+
+/* ------------------------------------------------------- the JSON scanner
+ *
+ * The vocab and merges are ~300k small strings; building a cJSON tree for
+ * them costs more than the rest of loading. This scanner walks the text in
+ * place instead. It accepts only well-formed JSON (RFC 8259: no control
+ * characters in strings, no lone surrogate escapes, valid UTF-8, nesting
+ * at most SCAN_DEPTH) and never reads past end. Everything outside vocab
+ * and merges is small and still goes through cJSON, one value at a time.
+ */
+
+#define SCAN_DEPTH 128
+
+typedef struct scan {
+    const char *p, *end, *base; /* cursor, end of text, start (for offsets) */
+    char *buf[2];               /* decoded strings that had escapes */
+    size_t cap[2];
+    int nomem;
+} scan;
+
+static void scan_ws(scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static int scan_eat(scan *s, char c)
+{
+    scan_ws(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
+
+static int hex4(const char *p, uint32_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return 0;
+        *v = *v << 4 | (uint32_t)d;
+    }
+    return 1;
+}
+
+/* A string at the cursor. *out points into the text when it has no escapes,
+ * else into buf[which]; valid until the next call with the same which. */
+static int scan_str(scan *s, int which, const char **out, size_t *len)
+{
+    scan_ws(s);
+    if (s->p >= s->end || *s->p != '"')
+        return 0;
+    const char *start = ++s->p, *q = start;
+    int high = 0, esc = 0;
+    while (q < s->end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c < 0x20)
+            return 0;
+        high |= c & 0x80;
+        if (c == '\\') {
+            esc = 1;
+            if (++q >= s->end)
+                return 0;
+        }
+        q++;
+    }
+    if (q >= s->end)
+        return 0;
+    size_t n = (size_t)(q - start);
+    if (!esc) {
+        if (high && !zt_utf8_validate(start, n, NULL))
+            return 0;
+        *out = start;
+        *len = n;
+        s->p = q + 1;
+        return 1;
+    }
+    /* Escapes only shrink the text, so n bytes always suffice. */
+    if (n + 1 > s->cap[which]) {
+        char *b = realloc(s->buf[which], n + 1);
+        if (!b) {
+            s->nomem = 1;
+            return 0;
+        }
+        s->buf[which] = b;
+        s->cap[which] = n + 1;
+    }
+    char *o = s->buf[which];
+    for (const char *r = start; r < q;) {
+        if (*r != '\\') {
+            *o++ = *r++;
+            continue;
+        }
+        r++;
+        char c = *r++;
+        uint32_t cp;
+        switch (c) {
+        case '"': case '\\': case '/':
+            *o++ = c;
+            continue;
+        case 'b': *o++ = '\b'; continue;
+        case 'f': *o++ = '\f'; continue;
+        case 'n': *o++ = '\n'; continue;
+        case 'r': *o++ = '\r'; continue;
+        case 't': *o++ = '\t'; continue;
+        case 'u':
+            if (q - r < 4 || !hex4(r, &cp))
+                return 0;
+            r += 4;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return 0; /* lone low surrogate */
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                uint32_t lo;
+                if (q - r < 6 || r[0] != '\\' || r[1] != 'u' || !hex4(r + 2, &lo) ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return 0; /* lone high surrogate */
+                r += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            if (cp < 0x80) {
+                *o++ = (char)cp;
+            } else if (cp < 0x800) {
+                *o++ = (char)(0xC0 | cp >> 6);
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                *o++ = (char)(0xE0 | cp >> 12);
+                *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *o++ = (char)(0xF0 | cp >> 18);
+                *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+                *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            }
+            continue;
+        default:
+            return 0;
+        }
+    }
+    *len = (size_t)(o - s->buf[which]);
+    *out = s->buf[which];
+    if (!zt_utf8_validate(*out, *len, NULL))
+        return 0;
+    s->p = q + 1;
+    return 1;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Any JSON value, checked and passed over. */
+static int scan_skip(scan *s, int depth)
+{
+    const char *o;
+    size_t l;
+    if (depth > SCAN_DEPTH)
+        return 0;
+    scan_ws(s);
+    if (s->p >= s->end)
+        return 0;
+    char c = *s->p;
+    if (c == '"')
+        return scan_str(s, 0, &o, &l);
+    if (c == '{') {
+        s->p++;
+        if (scan_eat(s, '}'))
+            return 1;
+        do {
+            if (!scan_str(s, 0, &o, &l) || !scan_eat(s, ':') || !scan_skip(s, depth + 1))
+                return 0;
+        } while (scan_eat(s, ','));
+        return scan_eat(s, '}');
+    }
+    if (c == '[') {
+        s->p++;
+        if (scan_eat(s, ']'))
+            return 1;
+        do {
+            if (!scan_skip(s, depth + 1))
+                return 0;
+        } while (scan_eat(s, ','));
+        return scan_eat(s, ']');
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t wl = strlen(words[i]);
+        if ((size_t)(s->end - s->p) >= wl && !memcmp(s->p, words[i], wl)) {
+            s->p += wl;
+            return 1;
+        }
+    }
+    /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+    const char *p = s->p, *e = s->end;
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e || !is_digit(*p))
+        return 0;
+    if (*p == '0')
+        p++;
+    else
+        while (p < e && is_digit(*p))
+            p++;
+    if (p < e && *p == '.') {
+        if (++p >= e || !is_digit(*p))
+            return 0;
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        if (++p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || !is_digit(*p))
+            return 0;
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    s->p = p;
+    return 1;
+}
+
+/* A whole number in [0, MAX_ID) at the cursor (the form ids take). */
+static int scan_id(scan *s, int32_t *id)
+{
+    scan_ws(s);
+    const char *p = s->p;
+    uint32_t v = 0;
+    if (p >= s->end || !is_digit(*p))
+        return 0;
+    if (*p == '0' && p + 1 < s->end && is_digit(p[1]))
+        return 0;
+    while (p < s->end && is_digit(*p)) {
+        v = v * 10 + (uint32_t)(*p++ - '0');
+        if (v >= MAX_ID)
+            return 0;
+    }
+    if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))
+        return 0;
+    s->p = p;
+    *id = (int32_t)v;
+    return 1;
+}
+
+static zt_status scan_error(scan *s, zt_status st, const char *what, const char *where,
+                            zt_err *err)
+{
+    if (st == ZT_ERR_NOMEM || s->nomem)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory reading %s", what, where);
+    return zt_fail(err, ZT_ERR_FORMAT, "%s: JSON error in %s near byte %zu", what, where,
+                   (size_t)(s->p - s->base));
+}
+
+/* Called for a member named in scan_members' keys; must consume its value
+ * and fill err when it fails. */
+typedef zt_status (*member_fn)(scan *s, int which, void *ctx, zt_err *err);
+
+/* Walk an object's members. A key named in keys[] goes to fn (which reads
+ * the value itself); every other member is parsed with cJSON and added to
+ * obj (a repeated key keeps its last value). where names the object in
+ * messages. */
+static zt_status scan_members(scan *s, cJSON *obj, const char *const *keys, int n_keys,
+                              member_fn fn, void *ctx, const char *what, const char *where,
+                              zt_err *err)
+{
+    if (!scan_eat(s, '{'))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: %s is not an object", what, where);
+    if (scan_eat(s, '}'))
+        return ZT_OK;
+    do {
+        const char *k;
+        size_t kl;
+        if (!scan_str(s, 0, &k, &kl) || !scan_eat(s, ':'))
+            return scan_error(s, ZT_ERR_FORMAT, what, where, err);
+        int which = -1;
+        for (int i = 0; i < n_keys; i++)
+            if (strlen(keys[i]) == kl && !memcmp(keys[i], k, kl))
+                which = i;
+        if (which >= 0) {
+            zt_status st = fn(s, which, ctx, err);
+            if (st)
+                return st;
+            continue;
+        }
+        char *key = malloc(kl + 1);
+        if (!key)
+            return scan_error(s, ZT_ERR_NOMEM, what, where, err);
+        memcpy(key, k, kl);
+        key[kl] = 0;
+        scan_ws(s);
+        const char *v = s->p;
+        cJSON *item = NULL;
+        if (!scan_skip(s, 1) || !(item = cJSON_ParseWithLength(v, (size_t)(s->p - v)))) {
+            free(key);
+            if (!s->nomem)
+                s->p = v;
+            return scan_error(s, ZT_ERR_FORMAT, what, where, err);
+        }
+        if (cJSON_GetObjectItemCaseSensitive(obj, key))
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+        else
+            cJSON_AddItemToObject(obj, key, item);
+        free(key);
+    } while (scan_eat(s, ','));
+    if (!scan_eat(s, '}'))
+        return scan_error(s, ZT_ERR_FORMAT, what, where, err);
+    return ZT_OK;
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -327,81 +664,156 @@ static zt_status ensure_id(zt_tokenizer *t, int32_t id, zt_err *err)
     return ZT_OK;
 }
 
-static zt_status load_vocab(zt_tokenizer *t, const cJSON *vocab, const char *what, zt_err *err)
+static zt_status vocab_grow(zt_tokenizer *t, zt_err *err)
 {
-    if (!cJSON_IsObject(vocab))
-        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.vocab is not an object", what);
-    size_t n = 0;
-    int32_t max_id = -1;
-    for (const cJSON *e = vocab->child; e; e = e->next) {
-        int32_t id;
-        if (!e->string || !json_id(e, &id))
-            return zt_fail(err, ZT_ERR_FORMAT,
-                           "%s: model.vocab entry '%.64s' is not an id in [0, %d)", what,
-                           e->string ? e->string : "", MAX_ID);
-        if (id > max_id)
-            max_id = id;
-        n++;
-    }
-    if (n == 0)
-        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.vocab is empty", what);
-    zt_status s = ensure_id(t, max_id, err);
-    if (s)
-        return s;
-    uint32_t sz = table_size(n);
-    t->vocab = malloc((size_t)sz * sizeof *t->vocab);
-    if (!t->vocab)
-        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory for the vocab", what);
+    uint32_t old = t->vocab ? t->vocab_mask + 1 : 0;
+    if (old >= 1u << 28)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "vocab too large");
+    uint32_t sz = old ? old * 2 : 1u << 12;
+    vocab_slot *nv = malloc((size_t)sz * sizeof *nv);
+    if (!nv)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory for the vocab");
     for (uint32_t i = 0; i < sz; i++)
-        t->vocab[i].id = -1;
-    t->vocab_mask = sz - 1;
-    for (const cJSON *e = vocab->child; e; e = e->next) {
-        int32_t id = (int32_t)e->valuedouble;
-        size_t len = strlen(e->string);
-        uint32_t h = hash_bytes(e->string, len) & t->vocab_mask;
-        int dup = 0;
-        while (t->vocab[h].id >= 0) {
-            vocab_slot *v = &t->vocab[h];
-            if (v->len == len && !memcmp(t->arena + v->off, e->string, len)) {
-                dup = 1; /* JSON objects keep the last value of a key */
-                break;
-            }
-            h = (h + 1) & t->vocab_mask;
-        }
-        uint32_t off;
-        if (dup) {
-            off = t->vocab[h].off;
-        } else {
-            s = arena_add(t, e->string, len, &off, err);
-            if (s)
-                return s;
-            t->n_vocab++;
-        }
-        t->vocab[h].off = off;
-        t->vocab[h].len = (uint32_t)len;
-        t->vocab[h].id = id;
-        t->strs[id].off = off;
-        t->strs[id].len = (uint32_t)len;
+        nv[i].id = -1;
+    for (uint32_t i = 0; i < old; i++) {
+        if (t->vocab[i].id < 0)
+            continue;
+        uint32_t h = t->vocab[i].hash & (sz - 1);
+        while (nv[h].id >= 0)
+            h = (h + 1) & (sz - 1);
+        nv[h] = t->vocab[i];
     }
+    free(t->vocab);
+    t->vocab = nv;
+    t->vocab_mask = sz - 1;
+    return ZT_OK;
+}
+
+static zt_status vocab_put(zt_tokenizer *t, const char *key, size_t len, int32_t id, zt_err *err)
+{
+    zt_status s;
+    if (!t->vocab || (size_t)(t->n_vocab + 1) * 2 > (size_t)t->vocab_mask + 1)
+        if ((s = vocab_grow(t, err)))
+            return s;
+    if ((s = ensure_id(t, id, err)))
+        return s;
+    uint32_t hash = hash_bytes(key, len), h = hash & t->vocab_mask;
+    uint32_t off;
+    while (t->vocab[h].id >= 0) {
+        vocab_slot *v = &t->vocab[h];
+        if (v->hash == hash && v->len == len && !memcmp(t->arena + v->off, key, len))
+            break; /* a repeated key keeps its last id */
+        h = (h + 1) & t->vocab_mask;
+    }
+    if (t->vocab[h].id >= 0) {
+        off = t->vocab[h].off;
+        if (t->vocab[h].id != id) /* the old id loses its string, as in a map */
+            t->strs[t->vocab[h].id].len = UINT32_MAX;
+    } else {
+        if ((s = arena_add(t, key, len, &off, err)))
+            return s;
+        t->n_vocab++;
+    }
+    t->vocab[h].off = off;
+    t->vocab[h].len = (uint32_t)len;
+    t->vocab[h].hash = hash;
+    t->vocab[h].id = id;
+    t->strs[id].off = off;
+    t->strs[id].len = (uint32_t)len;
+    return ZT_OK;
+}
+
+/* model.vocab: {"token": id, ...} at the cursor. */
+static zt_status load_vocab(zt_tokenizer *t, scan *sc, const char *what, zt_err *err)
+{
+    if (!scan_eat(sc, '{'))
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.vocab is not an object", what);
+    if (!scan_eat(sc, '}')) {
+        do {
+            const char *k;
+            size_t kl;
+            int32_t id;
+            if (!scan_str(sc, 0, &k, &kl) || !scan_eat(sc, ':'))
+                return scan_error(sc, ZT_ERR_FORMAT, what, "model.vocab", err);
+            if (!scan_id(sc, &id))
+                return zt_fail(err, ZT_ERR_FORMAT,
+                               "%s: model.vocab entry '%.*s' is not an id in [0, %d) (byte %zu)",
+                               what, (int)(kl > 64 ? 64 : kl), k, MAX_ID,
+                               (size_t)(sc->p - sc->base));
+            zt_status s = vocab_put(t, k, kl, id, err);
+            if (s)
+                return zt_err_prefix(err, "%s", what);
+        } while (scan_eat(sc, ','));
+        if (!scan_eat(sc, '}'))
+            return scan_error(sc, ZT_ERR_FORMAT, what, "model.vocab", err);
+    }
+    if (t->n_vocab == 0)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.vocab is empty", what);
+    return ZT_OK;
+}
+
+static zt_status merge_grow(zt_tokenizer *t, zt_err *err)
+{
+    uint32_t old = t->merges ? t->merge_mask + 1 : 0;
+    if (old >= 1u << 28)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "too many merges");
+    uint32_t sz = old ? old * 2 : 1u << 12;
+    merge_slot *nm = malloc((size_t)sz * sizeof *nm);
+    if (!nm)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory for merges");
+    for (uint32_t i = 0; i < sz; i++)
+        nm[i].key = UINT64_MAX;
+    for (uint32_t i = 0; i < old; i++) {
+        if (t->merges[i].key == UINT64_MAX)
+            continue;
+        uint32_t h = hash_pair(t->merges[i].key) & (sz - 1);
+        while (nm[h].key != UINT64_MAX)
+            h = (h + 1) & (sz - 1);
+        nm[h] = t->merges[i];
+    }
+    free(t->merges);
+    t->merges = nm;
+    t->merge_mask = sz - 1;
     return ZT_OK;
 }
 
 static zt_status add_merge(zt_tokenizer *t, const char *a, size_t na, const char *b, size_t nb,
-                           int32_t rank, char **tmp, size_t *tmp_cap, const char *what,
-                           zt_err *err)
+                           int32_t rank, char **tmp, size_t *tmp_cap, int32_t *guess,
+                           const char *what, zt_err *err)
 {
-    int32_t ia = vocab_find(t, a, na), ib = vocab_find(t, b, nb);
-    if (na + nb > *tmp_cap) {
-        size_t cap = 2 * (na + nb);
-        char *p = realloc(*tmp, cap);
-        if (!p)
-            return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
-        *tmp = p;
-        *tmp_cap = cap;
+    zt_status s;
+    if (!t->merges || (size_t)(t->n_merges + 1) * 2 > (size_t)t->merge_mask + 1)
+        if ((s = merge_grow(t, err)))
+            return zt_err_prefix(err, "%s", what);
+    /* Loading is bound by cache misses on the vocab table: start all
+     * three lookups' loads before using any of them. */
+    uint32_t ha = hash_bytes(a, na), hb = hash_bytes(b, nb), hab = hash_more(ha, b, nb);
+    prefetch(&t->vocab[ha & t->vocab_mask]);
+    prefetch(&t->vocab[hb & t->vocab_mask]);
+    /* In BPE files the merged token's id usually follows the previous
+     * merge's; checking that guess reads the arena in order. */
+    int32_t im = -1, g = *guess;
+    if (g >= 0 && g < t->n_ids && t->strs[g].len == na + nb &&
+        !memcmp(t->arena + t->strs[g].off, a, na) &&
+        !memcmp(t->arena + t->strs[g].off + na, b, nb))
+        im = g;
+    else
+        prefetch(&t->vocab[hab & t->vocab_mask]);
+    int32_t ia = vocab_find_h(t, a, na, ha), ib = vocab_find_h(t, b, nb, hb);
+    if (im < 0) {
+        if (na + nb > *tmp_cap) {
+            size_t cap = 2 * (na + nb);
+            char *p = realloc(*tmp, cap);
+            if (!p)
+                return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+            *tmp = p;
+            *tmp_cap = cap;
+        }
+        memcpy(*tmp, a, na);
+        memcpy(*tmp + na, b, nb);
+        im = vocab_find_h(t, *tmp, na + nb, hab);
     }
-    memcpy(*tmp, a, na);
-    memcpy(*tmp + na, b, nb);
-    int32_t im = vocab_find(t, *tmp, na + nb);
+    *guess = im + 1;
     if (ia < 0 || ib < 0 || im < 0)
         return zt_fail(err, ZT_ERR_FORMAT, "%s: merge %d ('%.*s' '%.*s'): %s not in the vocab",
                        what, rank, (int)(na > 64 ? 64 : na), a, (int)(nb > 64 ? 64 : nb), b,
@@ -419,49 +831,55 @@ static zt_status add_merge(zt_tokenizer *t, const char *a, size_t na, const char
     return ZT_OK;
 }
 
-static zt_status load_merges(zt_tokenizer *t, const cJSON *merges, const char *what,
-                             zt_err *err)
+/* model.merges at the cursor: ["a b", ...] or [["a", "b"], ...], in rank
+ * order. A "a b" string splits at its first space. */
+static zt_status load_merges(zt_tokenizer *t, scan *sc, const char *what, zt_err *err)
 {
-    if (!cJSON_IsArray(merges))
+    if (!scan_eat(sc, '['))
         return zt_fail(err, ZT_ERR_FORMAT, "%s: model.merges is not an array", what);
-    size_t n = 0;
-    for (const cJSON *e = merges->child; e; e = e->next)
-        n++;
-    if (n >= INT32_MAX / 2)
-        return zt_fail(err, ZT_ERR_TOO_BIG, "%s: too many merges", what);
-    uint32_t sz = table_size(n);
-    t->merges = malloc((size_t)sz * sizeof *t->merges);
-    if (!t->merges)
-        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory for merges", what);
-    for (uint32_t i = 0; i < sz; i++)
-        t->merges[i].key = UINT64_MAX;
-    t->merge_mask = sz - 1;
+    if (scan_eat(sc, ']'))
+        return ZT_OK;
     char *tmp = NULL;
     size_t tmp_cap = 0;
     zt_status s = ZT_OK;
-    int32_t rank = 0;
-    for (const cJSON *e = merges->child; e; e = e->next, rank++) {
-        if (cJSON_IsString(e)) {
-            /* "a b": the parts are split at the first space. */
-            const char *sp = strchr(e->valuestring, ' ');
-            if (!sp) {
-                s = zt_fail(err, ZT_ERR_FORMAT, "%s: merge %d '%.64s' has no space", what, rank,
-                            e->valuestring);
+    int32_t rank = 0, guess = -1;
+    do {
+        const char *a, *b;
+        size_t na, nb;
+        if (rank == INT32_MAX - 1) {
+            s = zt_fail(err, ZT_ERR_TOO_BIG, "%s: too many merges", what);
+            break;
+        }
+        if (scan_eat(sc, '[')) {
+            if (!scan_str(sc, 0, &a, &na) || !scan_eat(sc, ',') || !scan_str(sc, 1, &b, &nb) ||
+                !scan_eat(sc, ']')) {
+                s = zt_fail(err, ZT_ERR_FORMAT,
+                            "%s: merge %d is not [\"a\", \"b\"] (byte %zu)", what, rank,
+                            (size_t)(sc->p - sc->base));
                 break;
             }
-            s = add_merge(t, e->valuestring, (size_t)(sp - e->valuestring), sp + 1,
-                          strlen(sp + 1), rank, &tmp, &tmp_cap, what, err);
-        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
-                   cJSON_IsString(e->child) && cJSON_IsString(e->child->next)) {
-            const char *a = e->child->valuestring, *b = e->child->next->valuestring;
-            s = add_merge(t, a, strlen(a), b, strlen(b), rank, &tmp, &tmp_cap, what, err);
+        } else if (scan_str(sc, 0, &a, &na)) {
+            const char *sp = memchr(a, ' ', na);
+            if (!sp) {
+                s = zt_fail(err, ZT_ERR_FORMAT, "%s: merge %d '%.*s' has no space", what, rank,
+                            (int)(na > 64 ? 64 : na), a);
+                break;
+            }
+            b = sp + 1;
+            nb = na - (size_t)(b - a);
+            na = (size_t)(sp - a);
         } else {
             s = zt_fail(err, ZT_ERR_FORMAT,
-                        "%s: merge %d is neither \"a b\" nor [\"a\", \"b\"]", what, rank);
-        }
-        if (s)
+                        "%s: merge %d is neither \"a b\" nor [\"a\", \"b\"] (byte %zu)", what,
+                        rank, (size_t)(sc->p - sc->base));
             break;
-    }
+        }
+        if ((s = add_merge(t, a, na, b, nb, rank, &tmp, &tmp_cap, &guess, what, err)))
+            break;
+        rank++;
+    } while (scan_eat(sc, ','));
+    if (!s && !scan_eat(sc, ']'))
+        s = scan_error(sc, ZT_ERR_FORMAT, what, "model.merges", err);
     free(tmp);
     return s;
 }
@@ -729,10 +1147,52 @@ static int empty_or_null(const cJSON *v)
     return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[0]);
 }
 
+/* State of one load while the scanner walks the file. */
+typedef struct load_ctx {
+    zt_tokenizer *t;
+    cJSON *model;               /* the model's small members */
+    const char *what;
+    const char *merges_at;      /* merges seen before vocab: read them later */
+    int have_model, have_vocab, have_merges;
+} load_ctx;
+
+static zt_status model_member(scan *s, int which, void *ctx, zt_err *err)
+{
+    load_ctx *c = ctx;
+    if (which == 0) {
+        if (c->have_vocab)
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: model.vocab given twice", c->what);
+        c->have_vocab = 1;
+        return load_vocab(c->t, s, c->what, err);
+    }
+    if (c->have_merges || c->merges_at)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: model.merges given twice", c->what);
+    if (c->have_vocab) {
+        c->have_merges = 1;
+        return load_merges(c->t, s, c->what, err);
+    }
+    /* Merges name vocab entries, so they wait for the vocab. */
+    scan_ws(s);
+    c->merges_at = s->p;
+    if (!scan_skip(s, 1))
+        return scan_error(s, ZT_ERR_FORMAT, c->what, "model.merges", err);
+    return ZT_OK;
+}
+
+static zt_status top_member(scan *s, int which, void *ctx, zt_err *err)
+{
+    static const char *const model_keys[] = {"vocab", "merges"};
+    load_ctx *c = ctx;
+    (void)which;
+    if (c->have_model)
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: model given twice", c->what);
+    c->have_model = 1;
+    return scan_members(s, c->model, model_keys, 2, model_member, c, c->what, "model", err);
+}
+
+/* The model's settings, once vocab and merges are in. */
 static zt_status load_model(zt_tokenizer *t, const cJSON *m, const char *what, zt_err *err)
 {
-    if (!cJSON_IsObject(m))
-        return zt_fail(err, ZT_ERR_FORMAT, "%s: no model object", what);
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
     if (type && !(cJSON_IsString(type) && !strcmp(type->valuestring, "BPE")))
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: model type is not BPE", what);
@@ -744,11 +1204,6 @@ static zt_status load_model(zt_tokenizer *t, const cJSON *m, const char *what, z
         !empty_or_null(cJSON_GetObjectItemCaseSensitive(m, "end_of_word_suffix")))
         return zt_fail(err, ZT_ERR_UNSUPPORTED,
                        "%s: BPE subword prefixes/suffixes are not supported", what);
-    zt_status s = load_vocab(t, cJSON_GetObjectItemCaseSensitive(m, "vocab"), what, err);
-    if (!s)
-        s = load_merges(t, cJSON_GetObjectItemCaseSensitive(m, "merges"), what, err);
-    if (s)
-        return s;
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(m, "unk_token");
     t->unk_id = -1;
     if (cJSON_IsString(unk)) {
@@ -795,25 +1250,43 @@ zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_
     if (!what)
         what = "tokenizer.json";
     zt_tokenizer *t = calloc(1, sizeof *t);
-    if (!t)
-        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
-    t->unk_id = -1;
-    zt_status s = ZT_OK;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = at && at >= json && at <= json + len ? (size_t)(at - json) : 0;
-        s = zt_fail(err, ZT_ERR_FORMAT, "%s: JSON syntax error near byte %zu", what, off);
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_CreateObject();
+    scan sc = {.p = json, .end = json + len, .base = json};
+    zt_status s;
+    if (!t || !root || !model) {
+        s = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
         goto fail;
     }
-    if (!cJSON_IsObject(root)) {
-        s = zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", what);
+    t->unk_id = -1;
+
+    /* One pass over the text: everything but the model's vocab and merges
+     * becomes cJSON (small); those two load straight into the tables. */
+    static const char *const top_keys[] = {"model"};
+    load_ctx ctx = {.t = t, .model = model, .what = what};
+    s = scan_members(&sc, root, top_keys, 1, top_member, &ctx, what, "the top-level object",
+                     err);
+    if (s)
         goto fail;
+    scan_ws(&sc);
+    if (sc.p != sc.end) {
+        s = zt_fail(err, ZT_ERR_FORMAT, "%s: text after the JSON object at byte %zu", what,
+                    (size_t)(sc.p - sc.base));
+        goto fail;
+    }
+    if (!ctx.have_model || !ctx.have_vocab || (!ctx.have_merges && !ctx.merges_at)) {
+        s = zt_fail(err, ZT_ERR_FORMAT, "%s: %s", what,
+                    !ctx.have_model ? "no model object" : "model needs vocab and merges");
+        goto fail;
+    }
+    if (ctx.merges_at) {
+        sc.p = ctx.merges_at;
+        if ((s = load_merges(t, &sc, what, err)))
+            goto fail;
     }
     s = load_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), what, err);
     if (s)
         goto fail;
-    s = load_model(t, cJSON_GetObjectItemCaseSensitive(root, "model"), what, err);
+    s = load_model(t, model, what, err);
     if (s)
         goto fail;
     s = load_added(t, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), what, err);
@@ -831,60 +1304,45 @@ zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_
     }
     build_byte_map(t);
     cJSON_Delete(root);
+    cJSON_Delete(model);
+    free(sc.buf[0]);
+    free(sc.buf[1]);
     *out = t;
     return ZT_OK;
 fail:
     cJSON_Delete(root);
+    cJSON_Delete(model);
+    free(sc.buf[0]);
+    free(sc.buf[1]);
     zt_tokenizer_free(t);
-    return s;
-}
-
-static zt_status read_file(const char *path, char **out, size_t *len, zt_err *err)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return zt_fail(err, ZT_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    zt_status s = ZT_OK;
-    long size;
-    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        s = zt_fail(err, ZT_ERR_IO, "%s: cannot get its size", path);
-        goto done;
-    }
-    if ((size_t)size > MAX_FILE_BYTES) {
-        s = zt_fail(err, ZT_ERR_TOO_BIG, "%s: %ld bytes is too large", path, size);
-        goto done;
-    }
-    buf = malloc((size_t)size + 1);
-    if (!buf) {
-        s = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        s = zt_fail(err, ZT_ERR_IO, "%s: short read", path);
-        free(buf);
-        buf = NULL;
-        goto done;
-    }
-    buf[size] = 0;
-    *out = buf;
-    *len = (size_t)size;
-done:
-    fclose(f);
     return s;
 }
 
 zt_status zt_tokenizer_new(zt_tokenizer **out, const char *path, zt_err *err)
 {
-    char *json = NULL;
-    size_t len = 0;
     *out = NULL;
-    zt_status s = read_file(path, &json, &len, err);
-    if (s)
-        return s;
-    s = zt_tokenizer_new_from_json(out, json, len, path, err);
-    free(json);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return zt_fail(err, ZT_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_IO, "%s: not a readable file", path);
+    }
+    if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_TOO_BIG, "%s: %lld bytes is too large", path,
+                       (long long)st.st_size);
+    }
+    size_t len = (size_t)st.st_size;
+    /* Mapped, not read: the text is only walked once and then dropped. */
+    void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (len && map == MAP_FAILED)
+        return zt_fail(err, ZT_ERR_IO, "%s: mmap: %s", path, strerror(errno));
+    zt_status s = zt_tokenizer_new_from_json(out, len ? map : "", len, path, err);
+    if (len)
+        munmap(map, len);
     return s;
 }
 

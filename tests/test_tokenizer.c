@@ -6,6 +6,7 @@
  * their templated+truncated ids and their raw ids, computed with the
  * reference implementation on the real Qwen3 tokenizer.json.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,6 +486,101 @@ static void test_bad_files(void)
     free(ids);
     zt_tokenizer_free(t);
     zt_tokenizer_free(NULL);
+
+    /* Every prefix of a valid file, and random byte changes: an error or a
+     * working tokenizer, never a crash (the sanitizer builds check the rest). */
+    for (size_t cut = 0; cut < n; cut += 7) {
+        t = NULL;
+        s = zt_tokenizer_new_from_json(&t, json, cut, "cut.json", &err);
+        CHECK(s != ZT_OK && !t, "prefix of %zu bytes accepted", cut);
+        zt_tokenizer_free(t);
+    }
+    static char mut[8192];
+    for (int it = 0; it < 1500; it++) {
+        memcpy(mut, json, n);
+        for (int k = 1 + (int)(rnd() % 4); k > 0; k--)
+            mut[rnd() % n] = "\"{}[],:\\u0 a9\x80\xff\n"[rnd() % 16];
+        t = NULL;
+        s = zt_tokenizer_new_from_json(&t, mut, n, "mut.json", &err);
+        if (s == ZT_OK && t) {
+            int32_t *mids = NULL;
+            size_t mn = 0;
+            zt_tokenizer_encode(t, "abc [X] b\xc3\xa9", 12, &mids, &mn, &err);
+            free(mids);
+        }
+        CHECK((s == ZT_OK) == (t != NULL), "mutation %d: status and object disagree", it);
+        zt_tokenizer_free(t);
+    }
+
+    /* Deep nesting anywhere is refused, not recursed into without bound. */
+    size_t deep_n = 200000;
+    char *deep = malloc(deep_n + 64);
+    if (deep) {
+        size_t k = (size_t)snprintf(deep, 64, "{\"x\": ");
+        while (k < deep_n)
+            deep[k++] = '[';
+        t = NULL;
+        CHECK(zt_tokenizer_new_from_json(&t, deep, k, "deep.json", &err) == ZT_ERR_FORMAT && !t,
+              "deep nesting: %s", err.msg);
+        free(deep);
+    }
+    /* Escapes in vocab keys decode; a lone surrogate escape is refused. */
+    static const char esc_ok[] =
+        "{\"model\": {\"vocab\": {\"\\u0061\": 0, \"\\ud83d\\ude00\": 1}, \"merges\": []},"
+        " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"use_regex\": false}}";
+    t = NULL;
+    CHECK(zt_tokenizer_new_from_json(&t, esc_ok, strlen(esc_ok), "esc.json", &err) == ZT_OK &&
+              zt_tokenizer_token_id(t, "a", 1) == 0 &&
+              zt_tokenizer_token_id(t, "\xF0\x9F\x98\x80", 4) == 1,
+          "escaped keys: %s", err.msg);
+    zt_tokenizer_free(t);
+    static const char esc_bad[] =
+        "{\"model\": {\"vocab\": {\"\\ud83d\": 0}, \"merges\": []},"
+        " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"use_regex\": false}}";
+    t = NULL;
+    CHECK(zt_tokenizer_new_from_json(&t, esc_bad, strlen(esc_bad), "esc.json", &err) ==
+                  ZT_ERR_FORMAT && !t,
+          "lone surrogate escape accepted");
+}
+
+/* One tokenizer, several threads: each encodes the same prompts and must
+ * get what a lone thread gets. */
+static const char *const thread_prompts[] = {
+    "a red fox in the snow, 35mm photo", "\xe4\xb8\x80\xe5\x8f\xaa cat <|im_end|> x",
+    "  multiple   spaces\n\nnew\r\nlines\t\ttabs  ", "it's I'M we'll they'd",
+};
+
+static void *thread_main(void *arg)
+{
+    int *bad = arg;
+    for (int rep = 0; rep < 200; rep++)
+        for (size_t i = 0; i < 4; i++) {
+            int32_t a[ZT_TOKENIZER_MAX_IDS], b[ZT_TOKENIZER_MAX_IDS];
+            int na = 0, nb = -1;
+            zt_err err;
+            const char *p = thread_prompts[i];
+            zt_tokenizer_encode_chat(tok, p, strlen(p), a, &na, &err);
+            if (rep == 0)
+                continue;
+            zt_tokenizer_encode_chat(tok, p, strlen(p), b, &nb, &err);
+            if (na != nb || memcmp(a, b, (size_t)na * sizeof a[0]))
+                (*bad)++;
+        }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    if (!tok)
+        return;
+    pthread_t th[4];
+    int bad[4] = {0};
+    for (int i = 0; i < 4; i++)
+        CHECK(!pthread_create(&th[i], NULL, thread_main, &bad[i]), "pthread_create");
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(!bad[i], "thread %d saw %d differing encodings", i, bad[i]);
+    }
 }
 
 int main(void)
@@ -495,6 +591,7 @@ int main(void)
     RUN(test_invalid_utf8);
     RUN(test_adversarial);
     RUN(test_bad_files);
+    RUN(test_threads);
     zt_tokenizer_free(tok);
     return zt_test_summary("test_tokenizer");
 }

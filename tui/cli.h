@@ -11,6 +11,8 @@
 int zt_cmd_info(int argc, char **argv);
 int zt_cmd_tokenize(int argc, char **argv);
 int zt_cmd_gen(int argc, char **argv);
+int zt_cmd_doctor(int argc, char **argv);
+int zt_cmd_synth(int argc, char **argv);
 /* The terminal workbench (ui_app.c): zimt ui, or zimt alone on a tty. */
 int zt_cmd_ui(int argc, char **argv);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "discovery.h"
 #include "tokenizer.h"
 
 zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *out, zt_err *err)
@@ -241,7 +242,15 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
         return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);
-    snprintf(o->model_dir, sizeof o->model_dir, "%s", o->model ? o->model : ZT_DEFAULT_MODEL);
+    /* --model, $ZIMT_MODEL, then the download caches; the bundled tiny model
+     * only when none holds a complete model. */
+    zt_err derr = {0};
+    if (zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr)) {
+        if (!o->quiet)
+            fprintf(stderr, "zimt: %s; using the bundled %s (zimt doctor explains)\n", derr.msg,
+                    ZT_DEFAULT_MODEL);
+        snprintf(o->model_dir, sizeof o->model_dir, "%s", ZT_DEFAULT_MODEL);
+    }
 
     if (o->output) {
         o->output_path = o->output;

@@ -34,6 +34,8 @@ static void usage(FILE *f)
           "  info      describe a model directory and check its tensors\n"
           "  tokenize  print the token ids of a prompt\n"
           "  gen       generate an image\n"
+          "  doctor    find the model and check that generation can work\n"
+          "  synth     write a model folder with synthetic weights\n"
           "  ui        open the terminal workbench (also: zimt with no command, on a terminal)\n"
           "\n"
           "See zimt(1) for details.\n",
@@ -47,6 +49,8 @@ static const struct {
     {"info", zt_cmd_info},
     {"tokenize", zt_cmd_tokenize},
     {"gen", zt_cmd_gen},
+    {"doctor", zt_cmd_doctor},
+    {"synth", zt_cmd_synth},
     {"ui", zt_cmd_ui},
 };
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "discovery.h"
 #include "gen_opts.h"
 #include "ui_text.h"
 
@@ -991,11 +992,19 @@ int zt_cmd_ui(int argc, char **argv)
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     a->phys_mem = pages > 0 && psz > 0 ? pages * psz : 0;
 
-    if (model) {
-        snprintf(a->model_dir, sizeof a->model_dir, "%s", model);
-    } else {
+    /* --model, $ZIMT_MODEL, the download caches; else the bundled tiny
+     * model with a notice in the title bar. */
+    zt_err derr = {0};
+    if (zt_discover_model(model, a->model_dir, sizeof a->model_dir, NULL, &derr) != ZT_OK) {
+        if (model) {
+            free_app(a);
+            return zt_cli_error(&derr);
+        }
         snprintf(a->model_dir, sizeof a->model_dir, "%s", ZT_DEFAULT_MODEL);
-        snprintf(a->notice, sizeof a->notice, "bundled tiny model: noise-like images (--model)");
+        snprintf(a->notice, sizeof a->notice,
+                 "no model found: bundled tiny model (noise images; see zimt doctor)");
+    } else if (!strcmp(a->model_dir, ZT_DEFAULT_MODEL)) {
+        snprintf(a->notice, sizeof a->notice, "bundled tiny model: noise-like images");
     }
     zt_engine_opts eo = {0};
     eo.model_dir = a->model_dir;

@@ -1,0 +1,679 @@
+/*
+ * engine.c - worker thread, job queue, writer thread and events
+ * (see engine.h for the contract).
+ *
+ * Threads:
+ *   front end  submit / cancel / poll / memory (any one thread)
+ *   worker     owns the backend and the model; runs jobs in order
+ *   writer     writes finished PNGs, so the next job starts at once
+ * One mutex guards the job queue, the writer queue, the event queue and
+ * the published state. Each queued event has one byte in a pipe, so the
+ * pipe's read end is readable exactly while events wait.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct job {
+    uint64_t id;
+    zt_gen_params params;
+    char *path;             /* NULL: no file */
+    struct job *next;
+} job;
+
+typedef struct result {     /* a finished job on its way to the writer */
+    job *j;
+    uint8_t *rgb;
+    zt_timings tm;
+    struct result *next;
+} result;
+
+typedef struct ev_node {
+    zt_event ev;
+    struct ev_node *next;
+} ev_node;
+
+struct zt_engine {
+    zt_engine_opts opts;    /* strings below are owned copies */
+    char *model_dir, *tokenizer_path, *device;
+    pthread_t worker, writer;
+    int worker_started, writer_started;
+    pthread_mutex_t mu;
+    pthread_cond_t job_cv, write_cv;
+    int stop;
+    job *q_head, *q_tail;
+    int q_len;
+    uint64_t next_id;
+    uint64_t running;       /* id of the running job, 0 when idle */
+    atomic_int cancel_running;
+    result *w_head, *w_tail;
+    int writing;            /* results queued or being written */
+    ev_node *ev_head, *ev_tail;
+    int pipe_r, pipe_w;
+    /* published by the worker for the front end */
+    int loaded;             /* 1 loaded, -1 failed */
+    zt_err load_err;
+    zt_mem_snapshot mem;
+    zt_model_config cfg;
+    zt_dtype act;
+    size_t te_bytes, dit_bytes, vae_bytes;
+    /* worker-owned */
+    zt_backend *be;
+    zt_model *model;
+};
+
+/* ---- events ---- */
+
+static void push_event(zt_engine *e, const zt_event *ev)
+{
+    ev_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return; /* an event lost to OOM; the job itself goes on */
+    n->ev = *ev;
+    pthread_mutex_lock(&e->mu);
+    if (e->ev_tail)
+        e->ev_tail->next = n;
+    else
+        e->ev_head = n;
+    e->ev_tail = n;
+    pthread_mutex_unlock(&e->mu);
+    char b = 1;
+    while (write(e->pipe_w, &b, 1) < 0 && errno == EINTR)
+        ;
+}
+
+static void emit(zt_engine *e, zt_event_kind kind, uint64_t id)
+{
+    zt_event ev = {.kind = kind, .job = id};
+    push_event(e, &ev);
+}
+
+static void emit_error(zt_engine *e, zt_event_kind kind, uint64_t id, const zt_err *err)
+{
+    zt_event ev = {.kind = kind, .job = id, .status = err->code};
+    snprintf(ev.msg, sizeof ev.msg, "%s", err->msg[0] ? err->msg : zt_status_str(err->code));
+    push_event(e, &ev);
+}
+
+int zt_engine_event_fd(const zt_engine *e)
+{
+    return e->pipe_r;
+}
+
+int zt_engine_poll(zt_engine *e, zt_event *ev)
+{
+    pthread_mutex_lock(&e->mu);
+    ev_node *n = e->ev_head;
+    if (n) {
+        e->ev_head = n->next;
+        if (!e->ev_head)
+            e->ev_tail = NULL;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (!n)
+        return 0;
+    char b;
+    while (read(e->pipe_r, &b, 1) < 0 && errno == EINTR)
+        ;
+    *ev = n->ev;
+    free(n);
+    return 1;
+}
+
+void zt_event_free(zt_event *ev)
+{
+    if (!ev)
+        return;
+    free(ev->rgb);
+    free(ev->path);
+    zt_gen_params_free(&ev->params);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* ---- preview ---- */
+
+/* Latent (16 channels) -> RGB factors for the Flux VAE's latent space,
+ * rows = channels, columns = R, G, B; then a bias. */
+static const float preview_w[16][3] = {
+    {-0.0346f, 0.0244f, 0.0681f}, {0.0034f, 0.0210f, 0.0687f},  {0.0275f, -0.0668f, -0.0433f},
+    {-0.0174f, 0.0160f, 0.0617f}, {0.0859f, 0.0721f, 0.0329f},  {0.0004f, 0.0383f, 0.0115f},
+    {0.0405f, 0.0861f, 0.0915f},  {-0.0236f, -0.0185f, -0.0259f}, {-0.0245f, 0.0250f, 0.1180f},
+    {0.1008f, 0.0755f, -0.0421f}, {-0.0515f, 0.0201f, 0.0011f}, {0.0428f, -0.0012f, -0.0036f},
+    {0.0817f, 0.0765f, 0.0749f},  {-0.1264f, -0.0522f, -0.1103f}, {-0.0280f, -0.0881f, -0.0499f},
+    {-0.1262f, -0.0982f, -0.0778f},
+};
+static const float preview_b[3] = {-0.0329f, -0.0718f, -0.0851f};
+
+void zt_latent_preview(const float *x0, int C, int h, int w, uint8_t *rgb)
+{
+    size_t plane = (size_t)h * w;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = preview_b[c];
+            for (int k = 0; k < C && k < 16; k++)
+                v += x0[(size_t)k * plane + i] * preview_w[k][c];
+            v = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
+            rgb[i * 3 + c] = (uint8_t)lrintf((v + 1.0f) * 127.5f);
+        }
+}
+
+/* ---- worker ---- */
+
+typedef struct step_ctx {
+    zt_engine *e;
+    uint64_t id;
+    double sum_ms;      /* steps after the first (warm-up) */
+    int n_ms;
+} step_ctx;
+
+static void publish_memory(zt_engine *e)
+{
+    zt_mem_snapshot m = {0};
+    if (e->be && e->be->vt->mem_info && !e->be->vt->host_memory) {
+        size_t fr = 0, tot = 0;
+        if (e->be->vt->mem_info(e->be, &fr, &tot, NULL) == ZT_OK) {
+            m.have_device = 1;
+            m.device_free = fr;
+            m.device_total = tot;
+        }
+    }
+    if (e->model) {
+        m.text_encoder = e->model->te ? zt_textenc_weight_bytes(e->model->te) : 0;
+        m.transformer = zt_dit_weight_bytes(e->model->dit);
+        m.vae = zt_vae_weight_bytes(e->model->vae);
+        m.activations = e->model->arena.cap;
+    }
+    pthread_mutex_lock(&e->mu);
+    e->mem = m;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static int on_step(void *ud, int step, int total, double ms, const float *x0, int C, int h,
+                   int w)
+{
+    step_ctx *s = ud;
+    zt_engine *e = s->e;
+    if (step > 1) {
+        s->sum_ms += ms;
+        s->n_ms++;
+    }
+    double per = s->n_ms ? s->sum_ms / s->n_ms : ms;
+    zt_event ev = {.kind = ZT_EV_JOB_STEP, .job = s->id, .step = step, .steps = total,
+                   .ms = ms, .eta_ms = per * (total - step)};
+    push_event(e, &ev);
+    if (x0 && e->opts.previews) {
+        zt_event pv = {.kind = ZT_EV_JOB_PREVIEW, .job = s->id, .step = step, .steps = total,
+                       .w = w, .h = h};
+        pv.rgb = malloc((size_t)w * h * 3);
+        if (pv.rgb) {
+            zt_latent_preview(x0, C, h, w, pv.rgb);
+            push_event(e, &pv);
+        }
+    }
+    publish_memory(e);
+    return atomic_load(&e->cancel_running);
+}
+
+static void load_progress(void *ud, const char *component, int index, int count)
+{
+    zt_engine *e = ud;
+    zt_event ev = {.kind = ZT_EV_LOAD_PROGRESS, .index = index, .count = count};
+    snprintf(ev.component, sizeof ev.component, "%s", component);
+    push_event(e, &ev);
+}
+
+static void free_job(job *j)
+{
+    if (!j)
+        return;
+    zt_gen_params_free(&j->params);
+    free(j->path);
+    free(j);
+}
+
+static zt_status open_backend(zt_engine *e, zt_err *err)
+{
+    const char *dev = e->device ? e->device : "auto";
+    if (strcmp(dev, "cpu")) {
+        zt_status st = zt_backend_cuda_new(&e->be, 0, err);
+        if (st == ZT_OK || !strcmp(dev, "cuda"))
+            return st;
+    }
+    return zt_backend_cpu_new(&e->be, e->opts.threads, err);
+}
+
+static zt_status load(zt_engine *e, zt_err *err)
+{
+    zt_status st = open_backend(e, err);
+    if (st != ZT_OK)
+        return st;
+    if (e->opts.synthetic)
+        st = zt_model_open_synthetic(&e->model, e->be, e->opts.synth_seed, NULL,
+                                     e->tokenizer_path, err);
+    else
+        st = zt_model_open(&e->model, e->be, e->model_dir, load_progress, e, err);
+    if (st != ZT_OK)
+        return st;
+    if (e->opts.release_text_encoder)
+        zt_model_set_release_text_encoder(e->model, 1);
+    return ZT_OK;
+}
+
+/* Largest size of the same aspect, in steps of 16, whose job fits. */
+static void fitting_size(const zt_model *m, const zt_job_params *p, size_t avail, int *fw,
+                         int *fh)
+{
+    *fw = *fh = 0;
+    for (int k = 1; k < 512; k++) {
+        double f = 1.0 - k / 64.0;
+        if (f <= 0)
+            break;
+        zt_job_params q = *p;
+        q.width = (int)(p->width * f) / 16 * 16;
+        q.height = (int)(p->height * f) / 16 * 16;
+        if (q.width < 16 || q.height < 16)
+            break;
+        if (zt_model_job_bytes(m, &q) <= avail) {
+            *fw = q.width;
+            *fh = q.height;
+            return;
+        }
+    }
+}
+
+/* Refuse a job that cannot fit before anything is allocated for it. */
+static zt_status check_memory(zt_engine *e, const zt_job_params *p, zt_err *err)
+{
+    zt_model *m = e->model;
+    size_t need = zt_model_job_bytes(m, p);
+    size_t held = zt_model_weight_bytes(m) + m->arena.cap;
+    size_t avail;
+    if (e->opts.mem_limit) {
+        avail = e->opts.mem_limit;
+    } else {
+        size_t fr = 0, tot = 0;
+        if (!e->be->vt->mem_info || e->be->vt->mem_info(e->be, &fr, &tot, NULL) != ZT_OK)
+            return ZT_OK; /* nothing to plan against */
+        avail = fr + held;
+    }
+    if (need <= avail)
+        return ZT_OK;
+    int fw, fh;
+    fitting_size(m, p, avail, &fw, &fh);
+    const double G = 1024.0 * 1024.0 * 1024.0;
+    size_t weights = need - zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
+    if (fw)
+        return zt_fail(err, ZT_ERR_TOO_BIG,
+                       "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but "
+                       "%.2f GiB is available; %dx%d would fit",
+                       p->width, p->height, need / G, weights / G, (need - weights) / G,
+                       avail / G, fw, fh);
+    return zt_fail(err, ZT_ERR_TOO_BIG,
+                   "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but %.2f GiB "
+                   "is available; no size fits",
+                   p->width, p->height, need / G, weights / G, (need - weights) / G, avail / G);
+}
+
+static void run_job(zt_engine *e, job *j)
+{
+    zt_err err = {0};
+    zt_job_params p = {
+        .prompt = j->params.prompt,
+        .negative = j->params.negative_prompt,
+        .width = j->params.width,
+        .height = j->params.height,
+        .steps = j->params.steps,
+        .guidance = j->params.guidance,
+        .seed = j->params.seed,
+    };
+    zt_status st = zt_rng_kind_parse(j->params.rng, &p.rng, &err);
+    if (st == ZT_OK)
+        st = zt_job_params_check(&p, &err);
+    if (st == ZT_OK)
+        st = check_memory(e, &p, &err);
+    uint8_t *rgb = NULL;
+    zt_timings tm = {0};
+    if (st == ZT_OK) {
+        step_ctx sc = {.e = e, .id = j->id};
+        zt_run_hooks hk = {.on_step = on_step, .want_latents = e->opts.previews, .ud = &sc};
+        st = zt_pipeline_run(e->model, &p, &hk, &rgb, &tm, &err);
+    }
+    publish_memory(e);
+    if (st == ZT_ERR_CANCELLED) {
+        emit(e, ZT_EV_JOB_CANCELLED, j->id);
+        free_job(j);
+        return;
+    }
+    if (st != ZT_OK) {
+        emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
+        free_job(j);
+        return;
+    }
+    result *r = calloc(1, sizeof *r);
+    if (!r) {
+        zt_fail(&err, ZT_ERR_NOMEM, "out of memory");
+        emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
+        free(rgb);
+        free_job(j);
+        return;
+    }
+    r->j = j;
+    r->rgb = rgb;
+    r->tm = tm;
+    pthread_mutex_lock(&e->mu);
+    if (e->w_tail)
+        e->w_tail->next = r;
+    else
+        e->w_head = r;
+    e->w_tail = r;
+    pthread_cond_signal(&e->write_cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    zt_engine *e = arg;
+    zt_err err = {0};
+    zt_status st = load(e, &err);
+    if (st == ZT_OK) {
+        pthread_mutex_lock(&e->mu);
+        e->cfg = e->model->cfg;
+        e->act = e->be->act_dtype;
+        e->te_bytes = e->model->te_bytes;
+        e->dit_bytes = zt_dit_weight_bytes(e->model->dit);
+        e->vae_bytes = zt_vae_weight_bytes(e->model->vae);
+        e->loaded = 1;
+        pthread_mutex_unlock(&e->mu);
+        publish_memory(e);
+        zt_event ev = {.kind = ZT_EV_LOADED, .bytes_total = zt_model_weight_bytes(e->model)};
+        snprintf(ev.backend, sizeof ev.backend, "%s", e->be->vt->name);
+        push_event(e, &ev);
+    } else {
+        pthread_mutex_lock(&e->mu);
+        e->loaded = -1;
+        e->load_err = err;
+        pthread_mutex_unlock(&e->mu);
+        emit_error(e, ZT_EV_LOAD_FAILED, 0, &err);
+    }
+    for (;;) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->stop && !e->q_head)
+            pthread_cond_wait(&e->job_cv, &e->mu);
+        if (e->stop) {
+            pthread_mutex_unlock(&e->mu);
+            break;
+        }
+        job *j = e->q_head;
+        e->q_head = j->next;
+        if (!e->q_head)
+            e->q_tail = NULL;
+        e->q_len--;
+        e->running = j->id;
+        atomic_store(&e->cancel_running, 0);
+        pthread_mutex_unlock(&e->mu);
+
+        emit(e, ZT_EV_JOB_STARTED, j->id);
+        if (st != ZT_OK) {
+            emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
+            free_job(j);
+        } else {
+            run_job(e, j);
+        }
+        pthread_mutex_lock(&e->mu);
+        e->running = 0;
+        pthread_mutex_unlock(&e->mu);
+    }
+    zt_model_free(e->model);
+    e->model = NULL;
+    zt_backend_free(e->be);
+    e->be = NULL;
+    return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+    zt_engine *e = arg;
+    for (;;) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->w_head && !(e->stop && !e->worker_started))
+            pthread_cond_wait(&e->write_cv, &e->mu);
+        result *r = e->w_head;
+        if (!r) {
+            pthread_mutex_unlock(&e->mu);
+            break;
+        }
+        e->w_head = r->next;
+        if (!e->w_head)
+            e->w_tail = NULL;
+        pthread_mutex_unlock(&e->mu);
+
+        job *j = r->j;
+        zt_err err = {0};
+        zt_status st = ZT_OK;
+        if (j->path)
+            st = zt_png_write(j->path, r->rgb, j->params.width, j->params.height, &j->params,
+                              &err);
+        if (st != ZT_OK) {
+            emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
+            free(r->rgb);
+            free_job(j);
+        } else {
+            zt_event ev = {.kind = ZT_EV_JOB_FINISHED, .job = j->id, .rgb = r->rgb,
+                           .w = j->params.width, .h = j->params.height, .timings = r->tm,
+                           .prompt_cached = r->tm.prompt_cached, .path = j->path};
+            ev.params = j->params; /* moved into the event */
+            j->path = NULL;
+            free(j);
+            push_event(e, &ev);
+        }
+        free(r);
+        pthread_mutex_lock(&e->mu);
+        e->writing--;
+        pthread_mutex_unlock(&e->mu);
+    }
+    return NULL;
+}
+
+/* ---- front-end calls ---- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+zt_status zt_engine_new(zt_engine **out, const zt_engine_opts *opts, zt_err *err)
+{
+    *out = NULL;
+    zt_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    e->opts = *opts;
+    e->model_dir = dup_or_null(opts->model_dir);
+    e->tokenizer_path = dup_or_null(opts->tokenizer_path);
+    e->device = dup_or_null(opts->device);
+    e->next_id = 1;
+    e->pipe_r = e->pipe_w = -1;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->job_cv, NULL);
+    pthread_cond_init(&e->write_cv, NULL);
+    int fds[2];
+    if (pipe(fds) != 0) {
+        zt_engine_free(e);
+        return zt_fail(err, ZT_ERR_IO, "cannot create the event pipe: %s", strerror(errno));
+    }
+    e->pipe_r = fds[0];
+    e->pipe_w = fds[1];
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    }
+    if (!opts->synthetic && !opts->model_dir) {
+        zt_engine_free(e);
+        return zt_fail(err, ZT_ERR_INVALID, "no model directory given");
+    }
+    if (pthread_create(&e->writer, NULL, writer_main, e) != 0) {
+        zt_engine_free(e);
+        return zt_fail(err, ZT_ERR_NOMEM, "cannot start the writer thread");
+    }
+    e->writer_started = 1;
+    e->worker_started = 1;
+    if (pthread_create(&e->worker, NULL, worker_main, e) != 0) {
+        e->worker_started = 0;
+        zt_engine_free(e);
+        return zt_fail(err, ZT_ERR_NOMEM, "cannot start the worker thread");
+    }
+    *out = e;
+    return ZT_OK;
+}
+
+void zt_engine_free(zt_engine *e)
+{
+    if (!e)
+        return;
+    zt_engine_cancel_all(e);
+    pthread_mutex_lock(&e->mu);
+    e->stop = 1;
+    pthread_cond_broadcast(&e->job_cv);
+    pthread_mutex_unlock(&e->mu);
+    if (e->worker_started)
+        pthread_join(e->worker, NULL);
+    /* the writer finishes what the worker handed over, then stops */
+    pthread_mutex_lock(&e->mu);
+    e->worker_started = 0;
+    pthread_cond_broadcast(&e->write_cv);
+    pthread_mutex_unlock(&e->mu);
+    if (e->writer_started)
+        pthread_join(e->writer, NULL);
+    zt_event ev;
+    while (zt_engine_poll(e, &ev))
+        zt_event_free(&ev);
+    if (e->pipe_r >= 0)
+        close(e->pipe_r);
+    if (e->pipe_w >= 0)
+        close(e->pipe_w);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->job_cv);
+    pthread_cond_destroy(&e->write_cv);
+    free(e->model_dir);
+    free(e->tokenizer_path);
+    free(e->device);
+    free(e);
+}
+
+zt_status zt_engine_submit(zt_engine *e, const zt_gen_params *params, const char *output_path,
+                           uint64_t *id, zt_err *err)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    zt_status st = zt_gen_params_init(&j->params);
+    if (st == ZT_OK)
+        st = zt_gen_params_copy(&j->params, params, err);
+    if (st == ZT_OK && output_path && !(j->path = strdup(output_path)))
+        st = zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    if (st != ZT_OK) {
+        free_job(j);
+        return st;
+    }
+    pthread_mutex_lock(&e->mu);
+    j->id = e->next_id++;
+    if (e->q_tail)
+        e->q_tail->next = j;
+    else
+        e->q_head = j;
+    e->q_tail = j;
+    e->q_len++;
+    *id = j->id;
+    pthread_mutex_unlock(&e->mu);
+    /* queued is emitted before the worker can emit started for it */
+    emit(e, ZT_EV_JOB_QUEUED, *id);
+    pthread_mutex_lock(&e->mu);
+    pthread_cond_signal(&e->job_cv);
+    pthread_mutex_unlock(&e->mu);
+    return ZT_OK;
+}
+
+zt_status zt_engine_cancel(zt_engine *e, uint64_t id)
+{
+    pthread_mutex_lock(&e->mu);
+    if (id == 0 || id == e->running) {
+        int running = e->running != 0;
+        if (running)
+            atomic_store(&e->cancel_running, 1);
+        pthread_mutex_unlock(&e->mu);
+        return running ? ZT_OK : ZT_ERR_MISSING;
+    }
+    job **pp = &e->q_head, *prev = NULL;
+    while (*pp && (*pp)->id != id) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    job *j = *pp;
+    if (j) {
+        *pp = j->next;
+        if (e->q_tail == j)
+            e->q_tail = prev;
+        e->q_len--;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (!j)
+        return ZT_ERR_MISSING;
+    emit(e, ZT_EV_JOB_CANCELLED, j->id);
+    free_job(j);
+    return ZT_OK;
+}
+
+void zt_engine_cancel_all(zt_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    job *j = e->q_head;
+    e->q_head = e->q_tail = NULL;
+    e->q_len = 0;
+    if (e->running)
+        atomic_store(&e->cancel_running, 1);
+    pthread_mutex_unlock(&e->mu);
+    while (j) {
+        job *next = j->next;
+        emit(e, ZT_EV_JOB_CANCELLED, j->id);
+        free_job(j);
+        j = next;
+    }
+}
+
+int zt_engine_pending(zt_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    int n = e->q_len + (e->running != 0);
+    for (result *r = e->w_head; r; r = r->next)
+        n++;
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+void zt_engine_memory(zt_engine *e, zt_mem_snapshot *m)
+{
+    pthread_mutex_lock(&e->mu);
+    *m = e->mem;
+    pthread_mutex_unlock(&e->mu);
+}
+
+size_t zt_engine_estimate(zt_engine *e, int width, int height, float guidance)
+{
+    pthread_mutex_lock(&e->mu);
+    size_t n = 0;
+    if (e->loaded == 1) {
+        zt_job_params p = {.width = width, .height = height, .steps = 1, .guidance = guidance};
+        n = e->te_bytes + e->dit_bytes + e->vae_bytes +
+            zt_pipeline_plan(&e->cfg, e->act, &p, 0, 0);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# doctor.sh - model discovery and `zimt doctor` on fake download caches built
+# from the tiny model: a Hugging Face snapshot with symlinked blobs, the two
+# ModelScope layouts, an unfinished download, a missing tokenizer and
+# conflicting cache variables. The caches must be left exactly as they were.
+set -u
+. tests/lib.sh
+lib_init doctor.sh
+
+ZIMT=$PWD/zimt
+FIX=$PWD/tests/data/tiny-zimage
+REV=0123456789abcdef0123456789abcdef01234567
+
+# hf_cache ROOT: the tiny model as huggingface_hub stores it under ROOT
+# (a hub folder): blobs named by hash, snapshot files as relative links.
+hf_cache() {
+    local repo=$1/models--Tongyi-MAI--Z-Image-Turbo f h
+    mkdir -p "$repo/blobs" "$repo/refs" "$repo/snapshots/$REV"
+    printf '%s' "$REV" >"$repo/refs/main"
+    (cd "$FIX" && find . -type f | sed 's#^\./##') | while read -r f; do
+        h=$(printf '%s' "$f" | sha1sum | cut -c1-40)
+        ln "$FIX/$f" "$repo/blobs/$h" 2>/dev/null || cp "$FIX/$f" "$repo/blobs/$h"
+        mkdir -p "$(dirname "$repo/snapshots/$REV/$f")"
+        local up=../..
+        case $f in */*) up=../../.. ;; esac
+        ln -s "$up/blobs/$h" "$repo/snapshots/$REV/$f"
+    done
+}
+
+# ms_cache DIR: a plain copy (ModelScope stores files as they are).
+ms_cache() {
+    mkdir -p "$(dirname "$1")"
+    cp -al "$FIX" "$1" 2>/dev/null || cp -r "$FIX" "$1"
+}
+
+listing() {
+    (cd "$1" && find . -printf '%p %y %s %l %T@\n' | sort)
+}
+
+# doctor_env ARGS...: zimt with only the variables the test sets.
+H=$LIB_TMP/home
+mkdir -p "$H"
+zenv() {
+    env -u HF_HUB_CACHE -u HF_HOME -u XDG_CACHE_HOME -u MODELSCOPE_CACHE -u ZIMT_MODEL \
+        -u HUGGINGFACE_HUB_CACHE HOME="$H" "$@"
+}
+
+# ---- nothing anywhere
+run zenv "$ZIMT" doctor
+[ "$RC" -eq 1 ] && grep -q "model: none found" "$LIB_TMP/out" && pass "no model: exit 1" ||
+    fail "no model: exit 1" "exit $RC"
+expect_error "no model: says so" "no Z-Image-Turbo model found"
+
+run zenv "$ZIMT" gen --prompt x -o "$LIB_TMP/nodir/x.png"
+expect_error "gen falls back with a notice" "using the bundled tests/data/tiny-zimage"
+
+# ---- Hugging Face cache in the default place, symlinked blobs
+hf_cache "$H/.cache/huggingface/hub"
+before=$(listing "$H")
+run zenv "$ZIMT" doctor
+expect_ok "hf default cache" "chosen" "refs/main" "snapshots/$REV" "all present with the right shapes" \
+    "result: ok"
+run zenv "$ZIMT" info --model "$H/.cache/huggingface/hub/models--Tongyi-MAI--Z-Image-Turbo/snapshots/$REV"
+expect_ok "symlinked snapshot loads its headers" "result: ok"
+run zenv "$ZIMT" doctor --model "$H/.cache/huggingface/hub/models--Tongyi-MAI--Z-Image-Turbo"
+expect_ok "--model at the repo folder" "snapshots/$REV" "result: ok"
+check "hf cache unchanged" test "$before" = "$(listing "$H")"
+
+# The rest runs with an empty home, so the default locations hold nothing.
+H=$LIB_TMP/home2
+mkdir -p "$H"
+
+# ---- an unfinished download under HF_HUB_CACHE, a good copy in ModelScope
+A=$LIB_TMP/a/hub
+hf_cache "$A"
+repo=$A/models--Tongyi-MAI--Z-Image-Turbo
+rm "$repo/snapshots/$REV/transformer/diffusion_pytorch_model.safetensors"
+head -c 1000 "$FIX/transformer/diffusion_pytorch_model.safetensors" >"$repo/blobs/deadbeef.incomplete"
+M=$LIB_TMP/ms
+ms_cache "$M/models/Tongyi-MAI/Z-Image-Turbo"
+beforeA=$(listing "$LIB_TMP/a")
+beforeM=$(listing "$M")
+run zenv HF_HUB_CACHE="$A" MODELSCOPE_CACHE="$M" "$ZIMT" doctor
+expect_ok "incomplete hf, modelscope chosen" "incomplete" "download unfinished" ".incomplete" \
+    "$M/models/Tongyi-MAI/Z-Image-Turbo" "result: ok"
+grep -B1 -A2 "incomplete " "$LIB_TMP/out" | grep -q "HF_HUB_CACHE" &&
+    pass "incomplete place named" || fail "incomplete place named" "$(cat "$LIB_TMP/out")"
+check "hf cache unchanged (incomplete)" test "$beforeA" = "$(listing "$LIB_TMP/a")"
+check "modelscope cache unchanged" test "$beforeM" = "$(listing "$M")"
+
+# the same unfinished download alone: doctor fails and says why
+run zenv HF_HUB_CACHE="$A" "$ZIMT" doctor
+[ "$RC" -eq 1 ] && pass "only incomplete: exit 1" || fail "only incomplete: exit 1" "exit $RC"
+expect_error "only incomplete: reason" "download unfinished"
+
+# doctor --model on the damaged snapshot names the missing file
+run zenv "$ZIMT" doctor --model "$repo/snapshots/$REV"
+expect_error "explicit incomplete model" "transformer" "no weights"
+
+# ---- ModelScope older layout, missing tokenizer
+M2=$LIB_TMP/ms2
+ms_cache "$M2/Tongyi-MAI/Z-Image-Turbo"
+rm "$M2/Tongyi-MAI/Z-Image-Turbo/tokenizer/tokenizer.json"
+run zenv MODELSCOPE_CACHE="$M2" "$ZIMT" doctor
+expect_error "missing tokenizer" "tokenizer/tokenizer.json missing"
+grep -q "$M2/Tongyi-MAI/Z-Image-Turbo" "$LIB_TMP/out" && pass "old modelscope layout seen" ||
+    fail "old modelscope layout seen" "path not shown"
+
+# ModelScope old layout, complete
+M3=$LIB_TMP/ms3
+ms_cache "$M3/Tongyi-MAI/Z-Image-Turbo"
+run zenv MODELSCOPE_CACHE="$M3" "$ZIMT" doctor
+expect_ok "old modelscope layout" "chosen" "$M3/Tongyi-MAI/Z-Image-Turbo" "result: ok"
+
+# ---- conflicting variables: the model sits under HF_HOME, HF_HUB_CACHE elsewhere
+B=$LIB_TMP/b
+hf_cache "$B/hub"
+mkdir -p "$LIB_TMP/empty"
+run zenv HF_HUB_CACHE="$LIB_TMP/empty" HF_HOME="$B" "$ZIMT" doctor
+expect_ok "conflicting variables" "warning: HF_HUB_CACHE" "point to different places" \
+    "$B/hub/models--Tongyi-MAI--Z-Image-Turbo/snapshots/$REV" "result: ok"
+# equal ones: no warning
+run zenv HF_HUB_CACHE="$B/hub/" HF_HOME="$B" "$ZIMT" doctor
+expect_ok "agreeing variables" "result: ok"
+grep -q "warning" "$LIB_TMP/out" && fail "agreeing variables: no warning" "warned" ||
+    pass "agreeing variables: no warning"
+
+# ---- ZIMT_MODEL comes before the caches
+run zenv ZIMT_MODEL="$FIX" HF_HOME="$B" "$ZIMT" doctor
+expect_ok "ZIMT_MODEL first" "\$ZIMT_MODEL" "result: ok"
+grep -A1 "chosen" "$LIB_TMP/out" | grep -q "$FIX" && pass "ZIMT_MODEL chosen" ||
+    fail "ZIMT_MODEL chosen" "$(cat "$LIB_TMP/out")"
+
+# an incomplete ZIMT_MODEL is passed over for the cache
+run zenv ZIMT_MODEL="$LIB_TMP/empty" HF_HOME="$B" "$ZIMT" doctor
+expect_ok "bad ZIMT_MODEL passed over" "\$ZIMT_MODEL" "$B/hub" "result: ok"
+
+run zenv "$ZIMT" doctor --model "$LIB_TMP/nonexistent"
+expect_error "no such --model" "$LIB_TMP/nonexistent"
+run "$ZIMT" doctor --bogus
+expect_error "bad argument" "--bogus"
+
+lib_summary

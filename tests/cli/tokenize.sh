@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tokenize.sh - zimt tokenize from the command line: ids, --chat, --json,
+# stdin with NULs, bad UTF-8 refused with its offset, bad options.
+# Runs from the repository root against the bundled tiny model.
+set -u
+zimt=./zimt
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() { # name, got, want
+    if [ "$2" == "$3" ]; then ok; else bad "$1: got '$2' want '$3'"; fi
+}
+
+expect "raw ids" "$($zimt tokenize 'a red fox in the snow, 35mm photo')" \
+    "64 2518 38835 304 279 11794 11 220 18 20 3821 6548"
+expect "joined args" "$($zimt tokenize a red fox in the snow, 35mm photo)" \
+    "64 2518 38835 304 279 11794 11 220 18 20 3821 6548"
+expect "chat ids" "$($zimt tokenize --chat 'Hello, World!')" \
+    "151644 872 198 9707 11 4337 0 151645 198 151644 77091 198"
+expect "explicit model" "$($zimt tokenize --model tests/data/tiny-zimage --chat 'Hello, World!')" \
+    "151644 872 198 9707 11 4337 0 151645 198 151644 77091 198"
+expect "json" "$($zimt tokenize --json 'Hello, World!')" \
+    '{"ids":[9707,11,4337,0],"tokens":["Hello",","," World","!"]}'
+expect "stdin" "$(printf 'Hello, World!' | $zimt tokenize -)" "9707 11 4337 0"
+expect "empty chat" "$($zimt tokenize --chat '')" "151644 872 198 151645 198 151644 77091 198"
+
+# Embedded NULs come through stdin whole.
+out=$(printf 'a\0b' | $zimt tokenize -)
+if [ "$(echo "$out" | wc -w)" -ge 3 ]; then ok; else bad "NUL: '$out'"; fi
+
+# Long prompts are cut to 512 ids with --chat.
+long=$(printf 'word %.0s' $(seq 1 700))
+n=$($zimt tokenize --chat "$long" | wc -w)
+expect "chat cut" "$n" "512"
+
+# Invalid UTF-8 (a lone surrogate at byte 3) is refused with the offset.
+err=$(printf 'abc\xed\xa0\x80' | $zimt tokenize - 2>&1 >/dev/null)
+rc=$?
+if [ $rc -ne 0 ] && [[ "$err" == *"offset 3"* ]]; then ok; else bad "surrogate: rc $rc '$err'"; fi
+err=$($zimt tokenize $'x\xff' 2>&1 >/dev/null)
+rc=$?
+if [ $rc -ne 0 ] && [[ "$err" == *"offset 1"* ]]; then ok; else bad "0xFF: rc $rc '$err'"; fi
+
+# Missing model and unknown options fail with a message.
+err=$($zimt tokenize --model /nonexistent x 2>&1 >/dev/null)
+if [ $? -ne 0 ] && [[ "$err" == *"/nonexistent/tokenizer/tokenizer.json"* ]]; then ok; else bad "missing model: '$err'"; fi
+$zimt tokenize --bogus x >/dev/null 2>&1 && bad "unknown option accepted" || ok
+$zimt tokenize >/dev/null 2>&1 && bad "no text accepted" || ok
+
+echo "tokenize.sh: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,290 @@
+/* test_engine.c - the engine on the tiny model and the CPU backend: queue
+ * order, step and preview events, cancellation, a failing job followed by a
+ * good one, the memory plan's refusal, and the prompt cache. */
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "engine.h"
+
+static char outdir[] = "/tmp/zt-engine-XXXXXX";
+
+/* Wait up to ms for the next event. */
+static int next_event(zt_engine *e, zt_event *ev, int ms)
+{
+    for (;;) {
+        if (zt_engine_poll(e, ev))
+            return 1;
+        struct pollfd p = {.fd = zt_engine_event_fd(e), .events = POLLIN};
+        int r = poll(&p, 1, ms);
+        if (r <= 0)
+            return 0;
+    }
+}
+
+/* Events of one job until it ends; returns the final kind. */
+typedef struct job_log {
+    int queued, started, steps[64], n_steps, previews, pw, ph;
+    zt_event_kind end;
+    int cached;
+    char msg[512];
+    char path[512];
+} job_log;
+
+static zt_engine *new_engine(size_t mem_limit, int previews)
+{
+    zt_engine_opts o = {.model_dir = TEST_DATA "/tiny-zimage", .device = "cpu",
+                        .previews = previews, .mem_limit = mem_limit, .threads = 2};
+    zt_engine *e = NULL;
+    zt_err err = {0};
+    if (zt_engine_new(&e, &o, &err) != ZT_OK) {
+        fprintf(stderr, "engine: %s\n", err.msg);
+        exit(1);
+    }
+    return e;
+}
+
+static void params(zt_gen_params *p, const char *prompt, int steps, uint64_t seed)
+{
+    zt_gen_params_init(p);
+    zt_gen_params_set_prompt(p, prompt, NULL);
+    p->width = 64;
+    p->height = 64;
+    p->steps = steps;
+    p->seed = seed;
+    snprintf(p->rng, sizeof p->rng, "cuda");
+}
+
+/* Drive events until `count` jobs have ended, logging per job id (1-based,
+ * below 16). The order of job ends is recorded in order[]. */
+static void drain(zt_engine *e, job_log *logs, int count, uint64_t *order, uint64_t cancel_id,
+                  int cancel_at_step)
+{
+    int ended = 0;
+    zt_event ev;
+    while (ended < count && next_event(e, &ev, 60000)) {
+        if (ev.job > 0 && ev.job < 16) {
+            job_log *l = &logs[ev.job];
+            switch (ev.kind) {
+            case ZT_EV_JOB_QUEUED: l->queued++; break;
+            case ZT_EV_JOB_STARTED: l->started++; break;
+            case ZT_EV_JOB_STEP:
+                if (l->n_steps < 64)
+                    l->steps[l->n_steps++] = ev.step;
+                if (ev.job == cancel_id && ev.step == cancel_at_step)
+                    zt_engine_cancel(e, ev.job);
+                break;
+            case ZT_EV_JOB_PREVIEW:
+                l->previews++;
+                l->pw = ev.w;
+                l->ph = ev.h;
+                break;
+            case ZT_EV_JOB_FINISHED:
+            case ZT_EV_JOB_FAILED:
+            case ZT_EV_JOB_CANCELLED:
+                l->end = ev.kind;
+                l->cached = ev.prompt_cached;
+                snprintf(l->msg, sizeof l->msg, "%s", ev.msg);
+                if (ev.path)
+                    snprintf(l->path, sizeof l->path, "%s", ev.path);
+                if (order)
+                    order[ended] = ev.job;
+                ended++;
+                break;
+            default: break;
+            }
+        }
+        CHECK(ev.kind != ZT_EV_LOAD_FAILED, "load failed: %s", ev.msg);
+        zt_event_free(&ev);
+    }
+    CHECK(ended == count, "only %d of %d jobs ended", ended, count);
+}
+
+static void test_queue_steps_previews(void)
+{
+    zt_engine *e = new_engine(0, 1);
+    zt_gen_params p;
+    uint64_t ids[3];
+    char path[3][256];
+    for (int i = 0; i < 3; i++) {
+        params(&p, "a lighthouse", 3, (uint64_t)i);
+        snprintf(path[i], sizeof path[i], "%s/q%d.png", outdir, i);
+        CHECK(zt_engine_submit(e, &p, path[i], &ids[i], NULL) == ZT_OK, "submit");
+        zt_gen_params_free(&p);
+    }
+    job_log logs[16] = {0};
+    uint64_t order[3] = {0};
+    drain(e, logs, 3, order, 0, 0);
+    for (int i = 0; i < 3; i++) {
+        job_log *l = &logs[ids[i]];
+        CHECK(order[i] == ids[i], "job %d ended in position %d", (int)ids[i], i);
+        CHECK(l->end == ZT_EV_JOB_FINISHED, "job %d: %s", (int)ids[i], l->msg);
+        CHECK(l->queued == 1 && l->started == 1, "queued %d started %d", l->queued, l->started);
+        CHECK(l->n_steps == 3, "%d step events", l->n_steps);
+        for (int s = 0; s < l->n_steps; s++)
+            CHECK(l->steps[s] == s + 1, "step event %d says %d", s, l->steps[s]);
+        CHECK(l->previews == 3 && l->pw == 8 && l->ph == 8, "previews %d of %dx%d", l->previews,
+              l->pw, l->ph);
+        struct stat st;
+        CHECK(stat(path[i], &st) == 0 && st.st_size > 0, "%s not written", path[i]);
+        CHECK(!strcmp(l->path, path[i]), "finished path %s", l->path);
+    }
+    /* the same prompt again is served from the cache */
+    CHECK(logs[ids[1]].cached && logs[ids[2]].cached, "prompt cache missed");
+    CHECK(!logs[ids[0]].cached, "first encode cannot be cached");
+    zt_engine_free(e);
+}
+
+static void test_cancel_running(void)
+{
+    zt_engine *e = new_engine(0, 0);
+    zt_gen_params p;
+    params(&p, "a storm over the sea", 6, 5);
+    char path[256];
+    snprintf(path, sizeof path, "%s/cancelled.png", outdir);
+    uint64_t id;
+    zt_engine_submit(e, &p, path, &id, NULL);
+    zt_gen_params_free(&p);
+    job_log logs[16] = {0};
+    const int k = 2;
+    drain(e, logs, 1, NULL, id, k);
+    CHECK(logs[id].end == ZT_EV_JOB_CANCELLED, "ended with %d", logs[id].end);
+    /* cancel during step k: step k+1 may finish, k+2 never starts */
+    CHECK(logs[id].n_steps <= k + 1, "ran %d steps after a cancel at %d", logs[id].n_steps, k);
+    CHECK(access(path, F_OK) != 0, "a cancelled job wrote %s", path);
+    zt_engine_free(e);
+}
+
+static void test_cancel_queued(void)
+{
+    zt_engine *e = new_engine(0, 0);
+    zt_gen_params p;
+    params(&p, "one", 2, 1);
+    uint64_t a, b;
+    zt_engine_submit(e, &p, NULL, &a, NULL);
+    zt_engine_submit(e, &p, NULL, &b, NULL);
+    zt_gen_params_free(&p);
+    CHECK(zt_engine_cancel(e, b) == ZT_OK, "cancel queued");
+    CHECK(zt_engine_cancel(e, 999) == ZT_ERR_MISSING, "unknown id");
+    job_log logs[16] = {0};
+    drain(e, logs, 2, NULL, 0, 0);
+    CHECK(logs[a].end == ZT_EV_JOB_FINISHED, "first: %s", logs[a].msg);
+    CHECK(logs[b].end == ZT_EV_JOB_CANCELLED && logs[b].started == 0, "second started");
+    zt_engine_free(e);
+}
+
+static void test_failure_then_success(void)
+{
+    zt_engine *e = new_engine(0, 0);
+    zt_gen_params p;
+    params(&p, "bad", 2, 1);
+    p.width = 72; /* not a multiple of 16 */
+    uint64_t a, b, c;
+    zt_engine_submit(e, &p, NULL, &a, NULL);
+    p.width = 64;
+    char path[256];
+    snprintf(path, sizeof path, "%s/q0.png", outdir); /* exists: write fails */
+    zt_engine_submit(e, &p, path, &b, NULL);
+    zt_engine_submit(e, &p, NULL, &c, NULL);
+    zt_gen_params_free(&p);
+    job_log logs[16] = {0};
+    drain(e, logs, 3, NULL, 0, 0);
+    CHECK(logs[a].end == ZT_EV_JOB_FAILED && strstr(logs[a].msg, "16"), "bad size: %s",
+          logs[a].msg);
+    CHECK(logs[b].end == ZT_EV_JOB_FAILED && strstr(logs[b].msg, "exists"), "existing file: %s",
+          logs[b].msg);
+    CHECK(logs[c].end == ZT_EV_JOB_FINISHED, "good job after failures: %s", logs[c].msg);
+    zt_engine_free(e);
+}
+
+static void test_memory_plan(void)
+{
+    zt_engine *e = new_engine(40u << 20, 0); /* pretend 40 MiB */
+    zt_gen_params p;
+    params(&p, "huge", 2, 1);
+    p.width = p.height = 2048;
+    uint64_t a, b;
+    zt_engine_submit(e, &p, NULL, &a, NULL);
+    p.width = p.height = 64;
+    zt_engine_submit(e, &p, NULL, &b, NULL);
+    zt_gen_params_free(&p);
+    job_log logs[16] = {0};
+    drain(e, logs, 2, NULL, 0, 0);
+    CHECK(logs[a].end == ZT_EV_JOB_FAILED, "2048^2 in 40 MiB ran");
+    CHECK(strstr(logs[a].msg, "needs") && strstr(logs[a].msg, "would fit"), "message: %s",
+          logs[a].msg);
+    CHECK(logs[b].end == ZT_EV_JOB_FINISHED, "small job: %s", logs[b].msg);
+    CHECK(zt_engine_estimate(e, 2048, 2048, 0) > (40u << 20), "estimate");
+    zt_mem_snapshot m;
+    zt_engine_memory(e, &m);
+    CHECK(m.transformer > 0 && m.vae > 0 && m.activations > 0, "memory snapshot empty");
+    zt_engine_free(e);
+}
+
+static void test_release_text_encoder(void)
+{
+    zt_engine_opts o = {.model_dir = TEST_DATA "/tiny-zimage", .device = "cpu",
+                        .release_text_encoder = 1};
+    zt_engine *e = NULL;
+    CHECK(zt_engine_new(&e, &o, NULL) == ZT_OK, "engine");
+    zt_gen_params p;
+    params(&p, "first", 2, 1);
+    uint64_t a, b;
+    zt_engine_submit(e, &p, NULL, &a, NULL);
+    zt_gen_params_set_prompt(&p, "second", NULL);
+    zt_engine_submit(e, &p, NULL, &b, NULL);
+    zt_gen_params_free(&p);
+    job_log logs[16] = {0};
+    drain(e, logs, 2, NULL, 0, 0);
+    CHECK(logs[a].end == ZT_EV_JOB_FINISHED && logs[b].end == ZT_EV_JOB_FINISHED,
+          "jobs with a released encoder: %s %s", logs[a].msg, logs[b].msg);
+    zt_mem_snapshot m;
+    zt_engine_memory(e, &m);
+    CHECK(m.text_encoder == 0, "encoder still resident: %zu bytes", m.text_encoder);
+    zt_engine_free(e);
+}
+
+static void test_load_failure(void)
+{
+    zt_engine_opts o = {.model_dir = "/nonexistent/model", .device = "cpu"};
+    zt_engine *e = NULL;
+    CHECK(zt_engine_new(&e, &o, NULL) == ZT_OK, "engine");
+    zt_gen_params p;
+    params(&p, "x", 1, 1);
+    uint64_t a;
+    zt_engine_submit(e, &p, NULL, &a, NULL);
+    zt_gen_params_free(&p);
+    zt_event ev;
+    int load_failed = 0, job_failed = 0;
+    while (next_event(e, &ev, 10000)) {
+        load_failed |= ev.kind == ZT_EV_LOAD_FAILED && strstr(ev.msg, "/nonexistent") != NULL;
+        job_failed |= ev.kind == ZT_EV_JOB_FAILED && ev.job == a;
+        zt_event_free(&ev);
+        if (job_failed)
+            break;
+    }
+    CHECK(load_failed && job_failed, "load failure not reported (%d, %d)", load_failed,
+          job_failed);
+    zt_engine_free(e);
+}
+
+int main(void)
+{
+    if (!mkdtemp(outdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_queue_steps_previews);
+    RUN(test_cancel_running);
+    RUN(test_cancel_queued);
+    RUN(test_failure_then_success);
+    RUN(test_memory_plan);
+    RUN(test_release_text_encoder);
+    RUN(test_load_failure);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", outdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", outdir);
+    return zt_test_summary("test_engine");
+}

@@ -1,0 +1,462 @@
+/*
+ * cmd_doctor.c - zimt doctor [--model DIR]: find the model, say what is
+ * wrong with the set-up and what to do about it.
+ *
+ * Sections, in order: every place searched and what was found there; the
+ * chosen model per component (files against the index, sizes against
+ * total_size, unfinished downloads, tensors against the config via the
+ * headers only); the GPU, its driver and free memory; the estimated peak
+ * memory of each size preset and whether it fits; whether this terminal
+ * shows sixel and its cell size. Exit 0 only when a generation would work:
+ * a complete model, and a GPU large enough for the smallest preset or no
+ * GPU at all (the CPU works, slowly). Nothing is loaded, nothing written.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "config.h"
+#include "discovery.h"
+#include "manifest.h"
+#include "modelcheck.h"
+#include "pipeline.h"
+#include "safetensors.h"
+
+typedef struct doctor {
+    int problems;
+    int model_ok;
+    zt_model_config cfg;
+    int have_cfg;
+    uint64_t weight_bytes; /* te + dit + vae as stored */
+} doctor;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void problem(doctor *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("zimt: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    d->problems++;
+}
+
+static const char *gib(uint64_t b, char *buf, size_t n)
+{
+    if (b >= (1ull << 30))
+        snprintf(buf, n, "%.1f GiB", (double)b / (double)(1ull << 30));
+    else if (b >= (1ull << 20))
+        snprintf(buf, n, "%.1f MiB", (double)b / (double)(1ull << 20));
+    else
+        snprintf(buf, n, "%llu B", (unsigned long long)b);
+    return buf;
+}
+
+/* ---- where the model is --------------------------------------------------- */
+
+static void show_search(const zt_discovery_report *r)
+{
+    printf("model search:\n");
+    for (int i = 0; i < r->n_places; i++) {
+        const zt_discovery_place *p = &r->places[i];
+        printf("  %-10s %s\n             %s", zt_place_state_str(p->state), p->source, p->path);
+        if (p->detail[0] && p->state != ZT_PLACE_CHOSEN && strcmp(p->detail, "complete"))
+            printf("\n             %s", p->detail);
+        putchar('\n');
+    }
+    for (int i = 0; i < r->n_warnings; i++)
+        printf("  warning: %s\n", r->warnings[i]);
+}
+
+/* ---- the chosen model ----------------------------------------------------- */
+
+static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
+                      const zt_manifest *m, const char *strip)
+{
+    char a[32];
+    printf("  %s:\n    files: ", p->name);
+    if (p->indexed)
+        printf("%d of %d shards named by the index", p->files_present, p->files_expected);
+    else
+        printf("%s", p->files_present ? "1 weight file" : "no weight file");
+    printf(", %s on disk", gib(p->bytes, a, sizeof a));
+    if (p->total_size >= 0)
+        printf(" (index total_size %s)", gib((uint64_t)p->total_size, a, sizeof a));
+    printf("\n");
+    if (!p->files_present || p->files_present < p->files_expected)
+        return;
+    char cdir[ZT_PATH_MAX + 32];
+    snprintf(cdir, sizeof cdir, "%s/%s", dir, p->name);
+    zt_weights *w = NULL;
+    zt_err err = {0};
+    if (zt_weights_open(&w, cdir, strip, &err)) {
+        printf("    tensors: unreadable\n");
+        problem(d, "%s", err.msg);
+        return;
+    }
+    d->weight_bytes += zt_weights_total_bytes(w);
+    if (m) {
+        int bad = zt_manifest_check(m, w, NULL, NULL);
+        printf("    tensors: %d, %s\n", zt_weights_count(w),
+               bad ? "some missing or misshapen" : "all present with the right shapes");
+        if (bad)
+            problem(d, "%s: %d tensor problems; `zimt info --model %s` lists them", p->name,
+                    bad, dir);
+    }
+    zt_weights_free(w);
+}
+
+static void show_model(doctor *d, const char *dir)
+{
+    zt_modelcheck mc;
+    zt_modelcheck_run(&mc, dir, NULL);
+    printf("model: %s\n", dir);
+    printf("  model_index.json: %s\n  scheduler: %s\n  tokenizer/tokenizer.json: %s\n",
+           mc.model_index ? "present" : "missing", mc.scheduler ? "present" : "missing",
+           mc.tokenizer ? "present" : "missing");
+    for (int i = 0; i < mc.n_problems; i++)
+        problem(d, "%s: %s", dir, mc.problems[i]);
+
+    zt_err err = {0};
+    zt_manifest m[3] = {{0}};
+    int have_m = 0;
+    if (zt_model_config_load(&d->cfg, dir, &err) == ZT_OK) {
+        d->have_cfg = 1;
+        have_m = !zt_manifest_te(&m[0], &d->cfg.te, &err) &&
+                 !zt_manifest_dit(&m[1], &d->cfg.dit, &err) &&
+                 !zt_manifest_vae(&m[2], &d->cfg.vae, &err);
+        if (!have_m)
+            problem(d, "%s", err.msg);
+    } else if (mc.model_index) {
+        problem(d, "%s", err.msg);
+    }
+    static const char *const strip[3] = {"model.", NULL, NULL};
+    for (int i = 0; i < ZT_MODELCHECK_PARTS; i++)
+        show_part(d, &mc.part[i], dir, have_m ? &m[i] : NULL, strip[i]);
+    for (int i = 0; i < 3; i++)
+        zt_manifest_free(&m[i]);
+    if (mc.incomplete)
+        printf("  downloads: %d unfinished (*.incomplete), e.g. %s\n", mc.incomplete,
+               mc.incomplete_where);
+    else
+        printf("  downloads: none unfinished\n");
+    d->model_ok = d->problems == 0 && d->have_cfg;
+}
+
+/* ---- GPU ------------------------------------------------------------------ */
+
+/* The first line of a small text file, without its newline. */
+static int first_line(const char *path, const char *prefix, char *out, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        if (!prefix || !strncmp(line, prefix, strlen(prefix))) {
+            line[strcspn(line, "\n")] = 0;
+            const char *v = line + (prefix ? strlen(prefix) : 0);
+            while (*v == ' ' || *v == '\t')
+                v++;
+            snprintf(out, n, "%s", v);
+            found = 1;
+        }
+    fclose(f);
+    return found;
+}
+
+/* What the kernel driver says, which needs no CUDA in this build. */
+static void show_driver(void)
+{
+    char v[512];
+    if (first_line("/proc/driver/nvidia/version", NULL, v, sizeof v))
+        printf("  driver: %s\n", v);
+    DIR *dd = opendir("/proc/driver/nvidia/gpus");
+    if (!dd)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dd)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[512];
+        snprintf(p, sizeof p, "/proc/driver/nvidia/gpus/%.200s/information", de->d_name);
+        if (first_line(p, "Model:", v, sizeof v))
+            printf("  card: %s (%s)\n", v, de->d_name);
+    }
+    closedir(dd);
+}
+
+/* *free_b > 0 when a usable GPU answered. */
+static void show_gpu(size_t *free_b, size_t *total_b)
+{
+    *free_b = *total_b = 0;
+    printf("gpu:\n");
+    show_driver();
+    zt_backend *be = NULL;
+    zt_err err = {0};
+    if (zt_backend_cuda_new(&be, 0, &err) == ZT_OK &&
+        be->vt->mem_info(be, free_b, total_b, &err) == ZT_OK) {
+        char a[32], b[32];
+        printf("  cuda: device 0, %s free of %s\n", gib(*free_b, a, sizeof a),
+               gib(*total_b, b, sizeof b));
+    } else {
+        *free_b = *total_b = 0;
+#ifdef ZT_HAVE_CUDA
+        printf("  no GPU: %s\n", err.msg[0] ? err.msg : "no usable device");
+#else
+        printf("  no GPU: this build has no CUDA (make CUDA=1 with nvcc installed)\n");
+#endif
+        printf("  generation runs on the CPU: it works, but takes minutes per image\n");
+    }
+    zt_backend_free(be);
+}
+
+/* ---- memory per size ------------------------------------------------------ */
+
+/* The official demo's sizes (transposes need the same memory). */
+static const int presets[][2] = {
+    {1024, 1024}, {1152, 896}, {1152, 864}, {1248, 832}, {1280, 720},  {1344, 576},
+    {1280, 1280}, {1440, 1120}, {1472, 1104}, {1536, 1024}, {1536, 864}, {1680, 720},
+    {1536, 1536}, {1728, 1344}, {1728, 1296}, {1872, 1248}, {2048, 1152}, {2016, 864},
+};
+
+/* Prints the table; returns how many sizes fit. */
+static int show_memory(doctor *d, size_t gpu_free)
+{
+    int n = (int)(sizeof presets / sizeof presets[0]), fit = 0;
+    zt_dtype act = gpu_free ? ZT_BF16 : ZT_F32;
+    size_t avail = gpu_free;
+    const char *where = "GPU memory free";
+    if (!gpu_free) {
+        size_t tot = 0;
+        zt_backend *cpu = NULL;
+        zt_err err = {0};
+        if (zt_backend_cpu_new(&cpu, 1, &err) == ZT_OK)
+            cpu->vt->mem_info(cpu, &avail, &tot, &err);
+        zt_backend_free(cpu);
+        where = "host memory free";
+    }
+    char a[32], b[32];
+    printf("memory (weights %s + activations, %s; %s: %s):\n",
+           gib(d->weight_bytes, a, sizeof a), act == ZT_BF16 ? "BF16" : "F32", where,
+           gib(avail, b, sizeof b));
+    for (int i = 0; i < n; i++) {
+        zt_job_params p = {.width = presets[i][0], .height = presets[i][1], .steps = 8};
+        size_t peak = d->weight_bytes + zt_pipeline_plan(&d->cfg, act, &p, 0, 0);
+        int ok = avail && peak <= avail;
+        fit += ok;
+        printf("  %4dx%-4d %10s  %s\n", p.width, p.height, gib(peak, a, sizeof a),
+               ok ? "fits" : "does not fit");
+    }
+    printf("  %d of %d sizes fit\n", fit, n);
+    return fit;
+}
+
+/* ---- terminal ------------------------------------------------------------- */
+
+/* Reads the replies to the queries until DA1's (it comes last) or 1 s. */
+static size_t read_replies(int fd, char *buf, size_t n)
+{
+    size_t len = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = 1000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (ms <= 0 || len + 1 >= n)
+            break;
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, (int)ms) <= 0)
+            break;
+        ssize_t k = read(fd, buf + len, n - 1 - len);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+        buf[len] = 0;
+        const char *da = strstr(buf, "\033[?");
+        if (da && strchr(da, 'c'))
+            break;
+    }
+    buf[len] = 0;
+    return len;
+}
+
+/* DA1 "ESC[?63;1;2;4;6c": sixel when a parameter equals 4. */
+static int da1_sixel(const char *buf)
+{
+    const char *p = strstr(buf, "\033[?");
+    while (p) {
+        const char *q = p + 3;
+        const char *end = q + strspn(q, "0123456789;");
+        if (*end == 'c') {
+            while (q < end) {
+                if (atoi(q) == 4)
+                    return 1;
+                q += strcspn(q, ";");
+                if (*q == ';')
+                    q++;
+            }
+            return 0;
+        }
+        p = strstr(p + 1, "\033[?");
+    }
+    return -1; /* no DA1 answer */
+}
+
+/* "ESC[<kind>;<a>;<b>t" replies. */
+static int csi_t(const char *buf, int kind, int *a, int *b)
+{
+    char pre[8];
+    snprintf(pre, sizeof pre, "\033[%d;", kind);
+    const char *p = strstr(buf, pre);
+    return p && sscanf(p + strlen(pre), "%d;%dt", a, b) == 2 && *a > 0 && *b > 0;
+}
+
+static void show_terminal(void)
+{
+    printf("terminal:\n");
+    if (!isatty(1)) {
+        printf("  not a terminal (output is redirected; run zimt doctor in the terminal to "
+               "check sixel)\n");
+        return;
+    }
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    struct termios old, raw;
+    if (fd < 0 || tcgetattr(fd, &old) != 0) {
+        printf("  cannot open the terminal for queries\n");
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    raw = old;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    raw.c_cc[VMIN] = 0;
+    raw.c_cc[VTIME] = 0;
+    tcsetattr(fd, TCSANOW, &raw);
+    static const char q[] = "\033[16t\033[14t\033[c"; /* DA1 last: everyone answers it */
+    char buf[512] = "";
+    if (write(fd, q, sizeof q - 1) == (ssize_t)(sizeof q - 1))
+        read_replies(fd, buf, sizeof buf);
+    tcsetattr(fd, TCSANOW, &old);
+
+    struct winsize ws = {0};
+    int cw = 0, ch = 0, a, b;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row &&
+        ws.ws_xpixel >= 2 * ws.ws_col && ws.ws_ypixel >= 4 * ws.ws_row) {
+        cw = ws.ws_xpixel / ws.ws_col;
+        ch = ws.ws_ypixel / ws.ws_row;
+    } else if (csi_t(buf, 6, &a, &b)) {
+        ch = a;
+        cw = b;
+    } else if (csi_t(buf, 4, &a, &b) && ws.ws_col && ws.ws_row) {
+        ch = a / ws.ws_row;
+        cw = b / ws.ws_col;
+    }
+    close(fd);
+
+    int sixel = da1_sixel(buf);
+    const char *tp = getenv("TERM_PROGRAM"), *term = getenv("TERM");
+    int hint = (tp && (!strcmp(tp, "WezTerm") || !strcmp(tp, "mintty"))) ||
+               (term && (strstr(term, "foot") || strstr(term, "mlterm") ||
+                         strstr(term, "contour")));
+    if (sixel == 1)
+        printf("  sixel: yes (the terminal says so)\n");
+    else if (sixel == 0 && hint)
+        printf("  sixel: probably (%s usually has it, but it did not say so)\n",
+               tp ? tp : term);
+    else if (sixel == 0)
+        printf("  sixel: no; previews use half blocks (for sixel try xterm -ti vt340, foot, "
+               "WezTerm, mlterm or Konsole)\n");
+    else
+        printf("  sixel: unknown (no answer to the device query); previews use half blocks\n");
+    if (cw && ch)
+        printf("  cell size: %dx%d px\n", cw, ch);
+    else
+        printf("  cell size: unknown (the terminal does not report it)\n");
+    if (getenv("TMUX"))
+        printf("  inside tmux: sixel needs tmux >= 3.4 built with sixel\n");
+}
+
+/* ---- command -------------------------------------------------------------- */
+
+static int usage(FILE *f)
+{
+    fputs("usage: zimt doctor [--model DIR]\n", f);
+    return f == stdout ? 0 : 2;
+}
+
+int zt_cmd_doctor(int argc, char **argv)
+{
+    const char *explicit_dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+            explicit_dir = argv[++i];
+        } else if (!strncmp(argv[i], "--model=", 8)) {
+            explicit_dir = argv[i] + 8;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            return usage(stdout);
+        } else {
+            zt_cli_fail("doctor: unknown argument '%s'", argv[i]);
+            return usage(stderr);
+        }
+    }
+    doctor d = {0};
+    zt_discovery_report *rep = malloc(sizeof *rep);
+    if (!rep)
+        return zt_cli_fail("doctor: out of memory");
+    char dir[ZT_PATH_MAX];
+    zt_err err = {0};
+    zt_status st = zt_discover_model(explicit_dir, dir, sizeof dir, rep, &err);
+    show_search(rep);
+    if (st) {
+        problem(&d, "%s", err.msg);
+        printf("model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
+               "or `modelscope download Tongyi-MAI/Z-Image-Turbo`, or point ZIMT_MODEL or "
+               "--model at a copy\n");
+        /* The closest candidate in full: every missing piece, not just one. */
+        for (int i = 0; i < rep->n_places; i++)
+            if (rep->places[i].state == ZT_PLACE_INCOMPLETE) {
+                printf("closest candidate, in detail:\n");
+                show_model(&d, rep->places[i].path);
+                break;
+            }
+    } else {
+        show_model(&d, dir);
+    }
+    free(rep);
+
+    size_t gfree, gtotal;
+    show_gpu(&gfree, &gtotal);
+    if (d.have_cfg) {
+        int fit = show_memory(&d, gfree);
+        if (gfree && !fit)
+            problem(&d, "the GPU has %zu MiB free, too little for any preset size; free GPU "
+                        "memory or use --device cpu",
+                    gfree >> 20);
+    } else {
+        printf("memory: no estimate without the model's configs\n");
+    }
+    show_terminal();
+
+    if (d.problems) {
+        printf("result: %d problem%s; generation would fail\n", d.problems,
+               d.problems == 1 ? "" : "s");
+        return 1;
+    }
+    printf("result: ok, generation will work%s\n", gfree ? "" : " (on the CPU, slowly)");
+    return 0;
+}
