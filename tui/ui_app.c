@@ -569,6 +569,11 @@ static void popup_key(zt_ui_app *a, key k)
         a->popup_sel = n - 1;
     else if (!k.is_key && (k.code == 'q'))
         a->popup = ZT_UI_POPUP_NONE;
+    else if (!k.is_key && k.code == 'c' && a->popup == ZT_UI_POPUP_PRESETS) {
+        a->popup = ZT_UI_POPUP_NONE;
+        open_input(a, ZT_UI_INPUT_SIZE, "");
+        return;
+    }
     else if (!k.is_key && (k.code == '\r' || k.code == '\n') && n > 0) {
         int s = a->popup_sel;
         if (a->popup == ZT_UI_POPUP_PRESETS) {
@@ -869,7 +874,13 @@ static int drain_keys(zt_ui_app *a)
                     handled++;
                     continue;
                 }
-                continue; /* an unknown sequence: ignore it whole */
+                /* Home/End as some terminals send them without keypad mode. */
+                if (!strcmp(seq, "H") || !strcmp(seq, "1~") || !strcmp(seq, "7~"))
+                    handle_key(a, (key){KEY_HOME, 1, 0});
+                else if (!strcmp(seq, "F") || !strcmp(seq, "4~") || !strcmp(seq, "8~"))
+                    handle_key(a, (key){KEY_END, 1, 0});
+                handled++;
+                continue; /* any other sequence is ignored whole */
             }
         }
         handle_key(a, k);
