@@ -829,7 +829,14 @@ static int drain_keys(zt_ui_app *a)
         if (!k.is_key && ch == 27) {
             wint_t n2;
             int r2 = get_wch(&n2);
-            if (r2 != ERR && !(r2 == OK && n2 == '[')) {
+            if (r2 == KEY_CODE_YES || (r2 == OK && n2 == 27)) {
+                /* A bare Esc typed just before another key: push that key
+                 * back and handle the Esc alone. */
+                if (r2 == KEY_CODE_YES)
+                    ungetch((int)n2);
+                else
+                    unget_wch(n2);
+            } else if (r2 != ERR && !(r2 == OK && n2 == '[')) {
                 k = (key){(int)n2, r2 == KEY_CODE_YES, 1};
             } else if (r2 == OK && n2 == '[') {
                 char seq[16];

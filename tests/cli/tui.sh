@@ -93,7 +93,7 @@ tm send-keys -t "$S" -l '8'
 tm send-keys -t "$S" Tab Tab Enter
 expect_screen "second job queued" "queued job #2" 10
 tm send-keys -t "$S" Escape
-expect_screen "job cancelled" "job #2 cancelled" 120
+expect_screen "job cancelled" "job #2 cancelled" 40
 
 tm resize-window -t "$S" -x 90 -y 30
 sleep 0.5
