@@ -13,6 +13,8 @@ int zt_cmd_tokenize(int argc, char **argv);
 int zt_cmd_gen(int argc, char **argv);
 int zt_cmd_doctor(int argc, char **argv);
 int zt_cmd_synth(int argc, char **argv);
+/* The terminal workbench (ui_app.c): zimt ui, or zimt alone on a tty. */
+int zt_cmd_ui(int argc, char **argv);
 
 /* Print "zimt: <msg>" (or the status text) to stderr; returns 1. */
 int zt_cli_error(const zt_err *err);

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -35,6 +36,7 @@ static void usage(FILE *f)
           "  gen       generate an image\n"
           "  doctor    find the model and check that generation can work\n"
           "  synth     write a model folder with synthetic weights\n"
+          "  ui        open the terminal workbench (also: zimt with no command, on a terminal)\n"
           "\n"
           "See zimt(1) for details.\n",
           f);
@@ -49,10 +51,18 @@ static const struct {
     {"gen", zt_cmd_gen},
     {"doctor", zt_cmd_doctor},
     {"synth", zt_cmd_synth},
+    {"ui", zt_cmd_ui},
 };
 
 int main(int argc, char **argv)
 {
+    if (argc < 2 || argv[1][0] == '-') {
+        /* On a terminal, no command (or only workbench options) opens the
+         * workbench; scripts and pipes get the usage text. */
+        if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) &&
+            (argc < 2 || (strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))))
+            return zt_cmd_ui(argc, argv);
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# tui.sh - the workbench driven through tmux with the tiny model on the CPU:
+# open, type, pick a preset and a custom size, generate, see the steps and
+# the finished entry, check the PNG's settings, cancel, resize, switch the
+# theme, quit, and find the terminal sane afterwards.
+set -u
+. tests/lib.sh
+lib_init tui.sh
+
+if ! command -v tmux >/dev/null; then
+    echo "tui.sh: tmux missing; skipped"
+    lib_summary
+    exit 0
+fi
+
+S=zt-tui-$$
+OUT=$LIB_TMP/out
+TMUX_SOCK=$LIB_TMP/tmux.sock
+tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server 2>/dev/null; rm -rf "$LIB_TMP"' EXIT
+
+screen() { tm capture-pane -p -t "$S"; }
+# wait_for TEXT SECONDS: poll the screen until it shows TEXT.
+wait_for() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        screen | grep -qF -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+expect_screen() {
+    if wait_for "$2" "${3:-10}"; then pass "$1"; else
+        fail "$1" "screen lacks '$2'"
+        screen | sed 's/^/    | /' | head -40
+    fi
+}
+
+tm new-session -d -s "$S" -x 120 -y 40 \
+    "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$LIB_TMP/cfg XDG_STATE_HOME=$LIB_TMP/state \
+     ./zimt ui --model tests/data/tiny-zimage --device cpu --graphics blocks --output-dir $OUT; \
+     echo EXIT=\$?; stty -a | tr ' ' '\n' | grep -x -e icanon -e echo | tr '\n' ' '; echo; sleep 60"
+
+expect_screen "opens with the model" "tiny-zimage" 10
+expect_screen "model loads on the CPU" "cpu" 30
+
+tm send-keys -t "$S" -l 'a red fox 狐狸 in snow'
+expect_screen "typed prompt with CJK" "a red fox 狐狸 in snow"
+
+tm send-keys -t "$S" F4
+expect_screen "size presets popup" "Size (Enter picks"
+tm send-keys -t "$S" Down Enter
+expect_screen "preset picked" "768x1024  (preset 3/"
+
+tm send-keys -t "$S" F4
+wait_for "Size (Enter picks" 5
+tm send-keys -t "$S" c
+expect_screen "custom size popup" "Custom size WxH"
+tm send-keys -t "$S" -l '100x100'
+tm send-keys -t "$S" Enter
+expect_screen "size not a multiple of 16 refused" "multiples of 16"
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l '64x64'
+tm send-keys -t "$S" Enter
+expect_screen "custom size set" "64x64  (custom)"
+
+# fewer steps: Tab to Steps (prompt -> seed -> size -> steps)
+tm send-keys -t "$S" Tab Tab Tab - - - - Tab Tab
+expect_screen "steps lowered" "Steps     4"
+
+tm send-keys -t "$S" Enter
+expect_screen "step progress shown" "ms/step" 60
+expect_screen "finished entry" "done #1" 120
+png=$(ls "$OUT"/*.png 2>/dev/null | head -n 1)
+check "PNG written" test -n "$png"
+if [ -n "$png" ]; then
+    check "PNG carries the prompt" grep -aqF 'a red fox 狐狸 in snow' "$png"
+    check "PNG carries the size and steps" grep -aqE 'Steps: 4.*Size: 64x64' "$png"
+fi
+
+tm send-keys -t "$S" F3
+expect_screen "gallery lists the result" "64x64  4 steps"
+tm send-keys -t "$S" Escape
+
+# cancel: a larger job, Esc as soon as it runs
+tm send-keys -t "$S" F4
+wait_for "Size (Enter picks" 5
+tm send-keys -t "$S" c
+wait_for "Custom size WxH" 5
+tm send-keys -t "$S" -l '512x512'
+tm send-keys -t "$S" Enter Tab Tab Tab
+tm send-keys -t "$S" -l '8'
+tm send-keys -t "$S" Tab Tab Enter
+expect_screen "second job queued" "queued job #2" 10
+tm send-keys -t "$S" Escape
+expect_screen "job cancelled" "job #2 cancelled" 40
+
+tm resize-window -t "$S" -x 90 -y 30
+sleep 0.5
+expect_screen "redrawn after resize" "Prompt"
+tm send-keys -t "$S" C-l
+expect_screen "redrawn after Ctrl-L" "Preview"
+
+tm send-keys -t "$S" F2
+expect_screen "theme popup" "Theme (Enter picks)"
+tm send-keys -t "$S" Home Down Enter
+expect_screen "theme switched" "theme: light"
+
+tm send-keys -t "$S" F1
+expect_screen "help overlay" "Keys (any key closes)"
+tm send-keys -t "$S" x
+
+tm send-keys -t "$S" C-q
+sleep 0.5
+screen | grep -qF "Quit anyway" && tm send-keys -t "$S" y
+expect_screen "quits cleanly" "EXIT=0" 30
+expect_screen "terminal sane after" "icanon echo" 5
+check "theme remembered" grep -q '"theme":[[:space:]]*"light"' "$LIB_TMP/cfg/zimt/settings.json"
+check "history kept" grep -qF 'a red fox' "$LIB_TMP/state/zimt/history.json"
+
+lib_summary

@@ -1,0 +1,1143 @@
+/*
+ * ui_app.c - zimt's terminal workbench: the main loop, keys and engine
+ * events.
+ *
+ * One thread does everything visible. It sleeps in poll() on the tty, the
+ * engine's event fd and a 1 Hz tick (memory readings), then drains all
+ * keys (nodelay) and all events, and redraws at most once per wake-up, so
+ * typing never waits on the GPU. Signals (INT, TERM, HUP) only set a flag;
+ * the loop then restores the terminal and lets the engine finish cleanly.
+ * Results already written stay on disk.
+ */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include "ui_app.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "discovery.h"
+#include "gen_opts.h"
+#include "ui_text.h"
+
+const zt_ui_size_preset zt_ui_size_presets[] = {
+    {1024, 1024}, {1024, 768},  {768, 1024},  {1152, 896},  {896, 1152},  {1152, 864},
+    {864, 1152},  {1248, 832},  {832, 1248},  {1280, 720},  {720, 1280},  {1344, 576},
+    {576, 1344},  {1280, 1280}, {1440, 1120}, {1120, 1440}, {1472, 1104}, {1104, 1472},
+    {1536, 1024}, {1024, 1536}, {1536, 864},  {864, 1536},  {1680, 720},  {720, 1680},
+    {1536, 1536}, {1728, 1344}, {1344, 1728}, {1728, 1296}, {1296, 1728}, {1872, 1248},
+    {1248, 1872}, {2048, 1152}, {1152, 2048}, {2016, 864},  {864, 2016},
+};
+const int zt_ui_size_preset_count = sizeof zt_ui_size_presets / sizeof zt_ui_size_presets[0];
+
+const zt_ui_binding zt_ui_bindings[] = {
+    {"Enter, Ctrl-G", "generate with the current settings"},
+    {"Esc", "cancel the running job (closes popups first)"},
+    {"Tab, Shift-Tab", "next / previous field"},
+    {"Alt-Enter, Ctrl-J", "new line in the prompt"},
+    {"Left Right Home End", "move by character / line (Ctrl-A, Ctrl-E)"},
+    {"Ctrl-Left/Right", "move by word (also Alt-b, Alt-f)"},
+    {"Up Down", "move by row; on the edges: prompt history"},
+    {"Ctrl-P, Ctrl-N", "previous / next prompt from history"},
+    {"Ctrl-W, Ctrl-K, Ctrl-U", "delete word / to end / to start of line"},
+    {"Ctrl-Z, Ctrl-_", "undo"},
+    {"Seed: + - r l digits", "seed +1/-1, new random, lock, type a value"},
+    {"Size: Left Right", "previous / next preset; Enter or F4 lists all"},
+    {"Steps/Guidance: + -", "change the value; Enter types guidance"},
+    {"F2, Ctrl-T", "choose a theme (remembered)"},
+    {"F3, Ctrl-B", "gallery of this run's results"},
+    {"F4", "size presets and custom size"},
+    {"Ctrl-O", "load settings from a PNG (zimt or A1111)"},
+    {"F5", "set the output directory"},
+    {"Ctrl-L", "redraw the screen"},
+    {"F1, ?", "this help"},
+    {"q, Ctrl-Q, Ctrl-C", "quit (asks while jobs are queued)"},
+};
+const int zt_ui_binding_count = sizeof zt_ui_bindings / sizeof zt_ui_bindings[0];
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+void zt_ui_say(zt_ui_app *a, int role, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->status, sizeof a->status, fmt, ap);
+    va_end(ap);
+    a->status_role = role;
+}
+
+static long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static void save_settings(zt_ui_app *a)
+{
+    char why[512] = "";
+    zt_gen_params_set_prompt(&a->set.params, a->prompt.buf, NULL);
+    zt_gen_params_set_negative(&a->set.params, a->negative.buf, NULL);
+    if (zt_ui_settings_save(&a->set, why, sizeof why))
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings not saved: %s", why);
+}
+
+static void set_theme(zt_ui_app *a, const char *name)
+{
+    char why[256] = "";
+    if (zt_ui_theme_load(&a->theme, name, why, sizeof why)) {
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "theme %s: %s", name, why);
+        return;
+    }
+    snprintf(a->set.theme, sizeof a->set.theme, "%s", name);
+    reset_color_pairs();
+    zt_ui_theme_apply(&a->theme, a->no_color);
+    a->img_dirty = 1;
+}
+
+/* ---- jobs and results ---------------------------------------------------- */
+
+static int make_dirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0755) && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int output_path(zt_ui_app *a, uint64_t seed, char *out, size_t n)
+{
+    const char *dir = a->set.output_dir[0] ? a->set.output_dir : ".";
+    if (make_dirs(dir))
+        return -1;
+    time_t t = time(NULL);
+    struct tm tmv;
+    localtime_r(&t, &tmv);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tmv);
+    for (int k = 0; k < 1000; k++) {
+        if (k)
+            snprintf(out, n, "%s/zimt-%s-%llu-%d.png", dir, stamp, (unsigned long long)seed, k);
+        else
+            snprintf(out, n, "%s/zimt-%s-%llu.png", dir, stamp, (unsigned long long)seed);
+        int taken = access(out, F_OK) == 0;
+        if (!taken)
+            return 0;
+    }
+    return -1;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t s = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&s, sizeof s, 1, f) != 1)
+            s = 0;
+        fclose(f);
+    }
+    if (!s)
+        s = (uint64_t)time(NULL) * 6364136223846793005ULL + (uint64_t)getpid();
+    return s >> 1; /* keep seeds readable and exact in JSON numbers */
+}
+
+static char *one_line(const char *s)
+{
+    char *c = zt_ui_sanitize(s, strlen(s), 1);
+    if (c)
+        for (char *p = c; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+    return c;
+}
+
+static void generate(zt_ui_app *a)
+{
+    if (a->loaded < 0) {
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "the model did not load: %s", a->load_msg);
+        return;
+    }
+    zt_gen_params *p = &a->set.params;
+    zt_gen_params_set_prompt(p, a->prompt.buf, NULL);
+    zt_gen_params_set_negative(p, p->guidance > 0 ? a->negative.buf : "", NULL);
+    if (!a->set.seed_locked)
+        p->seed = random_seed();
+    char path[4200];
+    static uint64_t serial;
+    if (output_path(a, p->seed, path, sizeof path)) {
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "cannot create the output directory %s",
+                  a->set.output_dir);
+        return;
+    }
+    /* Two jobs queued within one second with a locked seed would share a
+     * name: the engine refuses existing files, so make queued names unique. */
+    if (a->njobs) {
+        size_t l = strlen(path);
+        if (l > 4)
+            snprintf(path + l - 4, sizeof path - (l - 4), "-q%llu.png",
+                     (unsigned long long)++serial);
+    }
+    uint64_t id = 0;
+    zt_err err = {0};
+    if (zt_engine_submit(a->eng, p, path, &id, &err) != ZT_OK) {
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg[0] ? err.msg : zt_status_str(err.code));
+        return;
+    }
+    zt_ui_job *v = realloc(a->jobs, (size_t)(a->njobs + 1) * sizeof *v);
+    if (!v)
+        return;
+    a->jobs = v;
+    a->jobs[a->njobs++] = (zt_ui_job){id, one_line(p->prompt), p->seed, p->width, p->height,
+                                      p->steps, 0};
+    a->last_seed = p->seed;
+    zt_ui_history_add(&a->hist, p->prompt);
+    a->hist_pos = a->hist.n;
+    char why[256];
+    zt_ui_history_save(&a->hist, why, sizeof why);
+    save_settings(a);
+    zt_ui_say(a, ZT_UI_ROLE_NOTICE, "queued job #%llu (seed %llu)", (unsigned long long)id,
+              (unsigned long long)p->seed);
+}
+
+static int job_index(zt_ui_app *a, uint64_t id)
+{
+    for (int i = 0; i < a->njobs; i++)
+        if (a->jobs[i].id == id)
+            return i;
+    return -1;
+}
+
+static void drop_job(zt_ui_app *a, uint64_t id)
+{
+    int i = job_index(a, id);
+    if (i < 0)
+        return;
+    free(a->jobs[i].prompt);
+    memmove(a->jobs + i, a->jobs + i + 1, (size_t)(a->njobs - i - 1) * sizeof *a->jobs);
+    a->njobs--;
+}
+
+static void set_image(zt_ui_app *a, uint8_t *rgb, int w, int h, int final)
+{
+    free(a->img);
+    a->img = rgb;
+    a->img_w = w;
+    a->img_h = h;
+    a->img_final = final;
+    a->img_dirty = 1;
+}
+
+static void load_params(zt_ui_app *a, const zt_gen_params *p)
+{
+    zt_gen_params_copy(&a->set.params, p, NULL);
+    zt_ui_editor_set(&a->prompt, p->prompt);
+    zt_ui_editor_set(&a->negative, p->negative_prompt);
+    a->set.seed_locked = 1; /* reloading a result means keeping its seed */
+    a->focus = ZT_UI_FOCUS_PROMPT;
+}
+
+static void on_event(zt_ui_app *a, zt_event *ev)
+{
+    switch (ev->kind) {
+    case ZT_EV_LOAD_PROGRESS:
+        snprintf(a->load_msg, sizeof a->load_msg, "loading %s (%d/%d)", ev->component,
+                 ev->index, ev->count);
+        break;
+    case ZT_EV_LOADED:
+        a->loaded = 1;
+        snprintf(a->backend, sizeof a->backend, "%s", ev->backend);
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "model loaded (%s)", ev->backend);
+        break;
+    case ZT_EV_LOAD_FAILED:
+        a->loaded = -1;
+        snprintf(a->load_msg, sizeof a->load_msg, "%s", ev->msg);
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "model failed to load: %s", ev->msg);
+        break;
+    case ZT_EV_JOB_QUEUED:
+        break;
+    case ZT_EV_JOB_STARTED: {
+        int i = job_index(a, ev->job);
+        if (i > 0) { /* keep the running job first */
+            zt_ui_job j = a->jobs[i];
+            memmove(a->jobs + 1, a->jobs, (size_t)i * sizeof *a->jobs);
+            a->jobs[0] = j;
+        }
+        if (i >= 0)
+            a->jobs[0].running = 1;
+        a->step = 0;
+        a->steps = i >= 0 ? a->jobs[0].steps : 0;
+        a->step_ms = a->eta_ms = 0;
+        break;
+    }
+    case ZT_EV_JOB_STEP:
+        a->step = ev->step;
+        a->steps = ev->steps;
+        a->step_ms = ev->ms;
+        a->eta_ms = ev->eta_ms;
+        break;
+    case ZT_EV_JOB_PREVIEW:
+        if (ev->rgb) {
+            set_image(a, ev->rgb, ev->w, ev->h, 0);
+            ev->rgb = NULL;
+        }
+        break;
+    case ZT_EV_JOB_FINISHED: {
+        zt_ui_result *v = realloc(a->results, (size_t)(a->nresults + 1) * sizeof *v);
+        if (v) {
+            a->results = v;
+            zt_ui_result *r = &a->results[a->nresults++];
+            memset(r, 0, sizeof *r);
+            zt_gen_params_init(&r->params);
+            zt_gen_params_copy(&r->params, &ev->params, NULL);
+            r->path = ev->path ? strdup(ev->path) : NULL;
+            r->total_ms = ev->timings.total_ms;
+            r->when = time(NULL);
+            if (ev->rgb) {
+                int tw, th;
+                zt_ui_fit(ev->w, ev->h, 64, 64, &tw, &th);
+                r->thumb = zt_ui_scale(ev->rgb, ev->w, ev->h, tw, th);
+                r->tw = tw;
+                r->th = th;
+            }
+        }
+        a->last_timings = ev->timings;
+        a->have_last_timings = 1;
+        if (ev->rgb) {
+            set_image(a, ev->rgb, ev->w, ev->h, 1);
+            ev->rgb = NULL;
+        }
+        drop_job(a, ev->job);
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "done #%llu: %s (seed %llu, %.2f s)",
+                  (unsigned long long)ev->job, ev->path ? ev->path : "not saved",
+                  (unsigned long long)ev->params.seed, ev->timings.total_ms / 1000.0);
+        break;
+    }
+    case ZT_EV_JOB_FAILED:
+        drop_job(a, ev->job);
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "job #%llu failed: %s", (unsigned long long)ev->job,
+                  ev->msg[0] ? ev->msg : zt_status_str(ev->status));
+        break;
+    case ZT_EV_JOB_CANCELLED:
+        drop_job(a, ev->job);
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "job #%llu cancelled", (unsigned long long)ev->job);
+        break;
+    }
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+typedef struct key {
+    int code;     /* KEY_* or a character */
+    int is_key;   /* code is a KEY_* */
+    int alt;
+} key;
+
+static int k_cleft, k_cright;
+
+static void history_move(zt_ui_app *a, int dir)
+{
+    int np = a->hist_pos + dir;
+    if (np < 0 || np > a->hist.n)
+        return;
+    a->hist_pos = np;
+    zt_ui_editor_set(&a->prompt, np < a->hist.n ? a->hist.items[np] : "");
+}
+
+static int text_width(zt_ui_app *a)
+{
+    (void)a;
+    int lw = COLS >= 80 ? (COLS * 45 / 100 < 40 ? 40 : COLS * 45 / 100) : COLS;
+    return lw - 2;
+}
+
+/* Keys shared by every text field. Returns 1 when handled. */
+static int edit_key(zt_ui_editor *e, key k, int width, int multiline)
+{
+    if (k.is_key) {
+        if (k.code == KEY_LEFT)
+            zt_ui_editor_left(e);
+        else if (k.code == KEY_RIGHT)
+            zt_ui_editor_right(e);
+        else if (k.code == k_cleft && k_cleft)
+            zt_ui_editor_word_left(e);
+        else if (k.code == k_cright && k_cright)
+            zt_ui_editor_word_right(e);
+        else if (k.code == KEY_HOME)
+            zt_ui_editor_home(e);
+        else if (k.code == KEY_END)
+            zt_ui_editor_end(e);
+        else if (k.code == KEY_BACKSPACE)
+            zt_ui_editor_backspace(e);
+        else if (k.code == KEY_DC)
+            zt_ui_editor_delete(e);
+        else if (k.code == KEY_UP && multiline)
+            return zt_ui_editor_up(e, width);
+        else if (k.code == KEY_DOWN && multiline)
+            return zt_ui_editor_down(e, width);
+        else
+            return 0;
+        return 1;
+    }
+    if (k.alt) {
+        if (k.code == 'b')
+            zt_ui_editor_word_left(e);
+        else if (k.code == 'f')
+            zt_ui_editor_word_right(e);
+        else if (k.code == 127 || k.code == 8)
+            zt_ui_editor_delete_word_back(e);
+        else if ((k.code == '\r' || k.code == '\n') && multiline)
+            zt_ui_editor_insert(e, "\n", 1);
+        else
+            return 0;
+        return 1;
+    }
+    switch (k.code) {
+    case 1: zt_ui_editor_home(e); return 1;          /* Ctrl-A */
+    case 5: zt_ui_editor_end(e); return 1;           /* Ctrl-E */
+    case 2: zt_ui_editor_left(e); return 1;          /* Ctrl-B is the gallery; kept for fields */
+    case 6: zt_ui_editor_right(e); return 1;         /* Ctrl-F */
+    case 8:
+    case 127: zt_ui_editor_backspace(e); return 1;
+    case 4: zt_ui_editor_delete(e); return 1;        /* Ctrl-D */
+    case 23: zt_ui_editor_delete_word_back(e); return 1;
+    case 11: zt_ui_editor_kill_to_eol(e); return 1;
+    case 21: zt_ui_editor_kill_to_bol(e); return 1;
+    case 26:
+    case 31: zt_ui_editor_undo(e); return 1;         /* Ctrl-Z, Ctrl-_ */
+    case '\n':
+        if (multiline) {
+            zt_ui_editor_insert(e, "\n", 1);
+            return 1;
+        }
+        return 0;
+    default:
+        break;
+    }
+    if (k.code >= 0x20 && k.code != 127 && !(k.code >= 0x80 && k.code < 0xA0)) {
+        zt_ui_editor_insert_cp(e, (uint32_t)k.code);
+        return 1;
+    }
+    return 0;
+}
+
+static void open_popup(zt_ui_app *a, int p, int sel)
+{
+    a->popup = p;
+    a->popup_sel = sel;
+    a->popup_scroll = 0;
+}
+
+static void open_input(zt_ui_app *a, int kind, const char *initial)
+{
+    zt_ui_editor_set(&a->input, initial);
+    a->input.nundo = 0;
+    a->input_kind = kind;
+    open_popup(a, ZT_UI_POPUP_INPUT, 0);
+}
+
+static void request_quit(zt_ui_app *a)
+{
+    if (a->njobs)
+        open_popup(a, ZT_UI_POPUP_QUIT, 0);
+    else
+        a->quit = 1;
+}
+
+static void input_done(zt_ui_app *a)
+{
+    zt_err err = {0};
+    const char *s = a->input.buf;
+    switch (a->input_kind) {
+    case ZT_UI_INPUT_SIZE: {
+        int w, h;
+        if (zt_parse_size(s, &w, &h, &err) != ZT_OK) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
+            return; /* stay open to fix it */
+        }
+        a->set.params.width = w;
+        a->set.params.height = h;
+        break;
+    }
+    case ZT_UI_INPUT_GUIDANCE: {
+        float g;
+        if (zt_parse_float("guidance", s, 0, 30, &g, &err) != ZT_OK) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
+            return;
+        }
+        a->set.params.guidance = g;
+        break;
+    }
+    case ZT_UI_INPUT_PNG: {
+        zt_gen_params p;
+        int has = 0;
+        zt_gen_params_init(&p);
+        if (zt_png_read(s, NULL, NULL, NULL, &p, &has, &err) != ZT_OK) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
+        } else if (!has) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s carries no zimt or A1111 settings", s);
+        } else {
+            load_params(a, &p);
+            zt_ui_say(a, ZT_UI_ROLE_NOTICE, "settings loaded from %s", s);
+        }
+        zt_gen_params_free(&p);
+        break;
+    }
+    case ZT_UI_INPUT_OUTDIR:
+        if (!*s || strlen(s) >= sizeof a->set.output_dir) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "bad directory");
+            return;
+        }
+        snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", s);
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "outputs go to %s", s);
+        break;
+    }
+    a->popup = ZT_UI_POPUP_NONE;
+    save_settings(a);
+}
+
+static int list_len(zt_ui_app *a)
+{
+    switch (a->popup) {
+    case ZT_UI_POPUP_PRESETS:
+        return zt_ui_size_preset_count + 1;
+    case ZT_UI_POPUP_THEMES:
+        return a->ntheme_names;
+    case ZT_UI_POPUP_GALLERY:
+        return a->nresults;
+    default:
+        return 0;
+    }
+}
+
+static void popup_key(zt_ui_app *a, key k)
+{
+    if (a->popup == ZT_UI_POPUP_HELP) {
+        a->popup = ZT_UI_POPUP_NONE;
+        return;
+    }
+    if (a->popup == ZT_UI_POPUP_QUIT) {
+        if (!k.is_key && (k.code == 'y' || k.code == 'Y'))
+            a->quit = 1;
+        else
+            a->popup = ZT_UI_POPUP_NONE;
+        return;
+    }
+    if (!k.is_key && k.code == 27) {
+        a->popup = ZT_UI_POPUP_NONE;
+        return;
+    }
+    if (a->popup == ZT_UI_POPUP_INPUT) {
+        if (!k.is_key && !k.alt && (k.code == '\r' || k.code == '\n'))
+            input_done(a);
+        else
+            edit_key(&a->input, k, 60, 0);
+        return;
+    }
+    int n = list_len(a);
+    if (k.is_key && k.code == KEY_UP)
+        a->popup_sel--;
+    else if (k.is_key && k.code == KEY_DOWN)
+        a->popup_sel++;
+    else if (k.is_key && k.code == KEY_PPAGE)
+        a->popup_sel -= 10;
+    else if (k.is_key && k.code == KEY_NPAGE)
+        a->popup_sel += 10;
+    else if (k.is_key && k.code == KEY_HOME)
+        a->popup_sel = 0;
+    else if (k.is_key && k.code == KEY_END)
+        a->popup_sel = n - 1;
+    else if (!k.is_key && (k.code == 'q'))
+        a->popup = ZT_UI_POPUP_NONE;
+    else if (!k.is_key && k.code == 'c' && a->popup == ZT_UI_POPUP_PRESETS) {
+        a->popup = ZT_UI_POPUP_NONE;
+        open_input(a, ZT_UI_INPUT_SIZE, "");
+        return;
+    }
+    else if (!k.is_key && (k.code == '\r' || k.code == '\n') && n > 0) {
+        int s = a->popup_sel;
+        if (a->popup == ZT_UI_POPUP_PRESETS) {
+            a->popup = ZT_UI_POPUP_NONE;
+            if (s < zt_ui_size_preset_count) {
+                a->set.params.width = zt_ui_size_presets[s].w;
+                a->set.params.height = zt_ui_size_presets[s].h;
+                save_settings(a);
+            } else {
+                char cur[32];
+                snprintf(cur, sizeof cur, "%dx%d", a->set.params.width, a->set.params.height);
+                open_input(a, ZT_UI_INPUT_SIZE, cur);
+            }
+        } else if (a->popup == ZT_UI_POPUP_THEMES) {
+            a->popup = ZT_UI_POPUP_NONE;
+            set_theme(a, a->theme_names[s]);
+            save_settings(a);
+        } else if (a->popup == ZT_UI_POPUP_GALLERY) {
+            a->popup = ZT_UI_POPUP_NONE;
+            zt_ui_result *r = &a->results[a->nresults - 1 - s];
+            load_params(a, &r->params);
+            zt_ui_say(a, ZT_UI_ROLE_NOTICE, "settings of seed %llu loaded",
+                      (unsigned long long)r->params.seed);
+        }
+        return;
+    }
+    if (a->popup_sel < 0)
+        a->popup_sel = 0;
+    if (a->popup_sel >= n)
+        a->popup_sel = n > 0 ? n - 1 : 0;
+}
+
+static int preset_index(const zt_ui_app *a)
+{
+    for (int i = 0; i < zt_ui_size_preset_count; i++)
+        if (zt_ui_size_presets[i].w == a->set.params.width &&
+            zt_ui_size_presets[i].h == a->set.params.height)
+            return i;
+    return -1;
+}
+
+static void field_key(zt_ui_app *a, key k)
+{
+    zt_gen_params *p = &a->set.params;
+    int c = k.is_key ? 0 : k.code;
+    switch (a->focus) {
+    case ZT_UI_FOCUS_SEED:
+        if (c == '+' || c == '=' || (k.is_key && k.code == KEY_RIGHT)) {
+            p->seed++;
+            a->set.seed_locked = 1;
+        } else if (c == '-' || (k.is_key && k.code == KEY_LEFT)) {
+            p->seed--;
+            a->set.seed_locked = 1;
+        } else if (c == 'r') {
+            p->seed = random_seed();
+            a->set.seed_locked = 1;
+        } else if (c == 'l' || c == ' ') {
+            if (!a->set.seed_locked && a->last_seed)
+                p->seed = a->last_seed;
+            a->set.seed_locked = !a->set.seed_locked;
+        } else if (c >= '0' && c <= '9') {
+            uint64_t d = (uint64_t)(c - '0');
+            if (!a->set.seed_locked)
+                p->seed = 0;
+            if (p->seed <= (UINT64_MAX - d) / 10)
+                p->seed = p->seed * 10 + d;
+            a->set.seed_locked = 1;
+        } else if (c == 127 || c == 8 || (k.is_key && k.code == KEY_BACKSPACE)) {
+            p->seed /= 10;
+        }
+        break;
+    case ZT_UI_FOCUS_SIZE: {
+        int i = preset_index(a);
+        if ((k.is_key && k.code == KEY_RIGHT) || c == '+') {
+            i = (i + 1) % zt_ui_size_preset_count;
+        } else if ((k.is_key && k.code == KEY_LEFT) || c == '-') {
+            i = i <= 0 ? zt_ui_size_preset_count - 1 : i - 1;
+        } else if (c == 'c') {
+            open_input(a, ZT_UI_INPUT_SIZE, "");
+            return;
+        } else {
+            return;
+        }
+        p->width = zt_ui_size_presets[i].w;
+        p->height = zt_ui_size_presets[i].h;
+        break;
+    }
+    case ZT_UI_FOCUS_STEPS:
+        if ((c == '+' || c == '=' || (k.is_key && k.code == KEY_RIGHT)) && p->steps < ZT_STEPS_MAX)
+            p->steps++;
+        else if ((c == '-' || (k.is_key && k.code == KEY_LEFT)) && p->steps > 1)
+            p->steps--;
+        else if (c >= '1' && c <= '9')
+            p->steps = c - '0';
+        break;
+    case ZT_UI_FOCUS_GUIDANCE:
+        if (c == '+' || c == '=' || (k.is_key && k.code == KEY_RIGHT))
+            p->guidance = p->guidance + 0.5f > 30 ? 30 : p->guidance + 0.5f;
+        else if (c == '-' || (k.is_key && k.code == KEY_LEFT))
+            p->guidance = p->guidance - 0.5f < 0 ? 0 : p->guidance - 0.5f;
+        else if (c >= '0' && c <= '9') {
+            char init[2] = {(char)c, 0};
+            open_input(a, ZT_UI_INPUT_GUIDANCE, init);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void next_focus(zt_ui_app *a, int dir)
+{
+    do
+        a->focus = (a->focus + dir + ZT_UI_FOCUS_COUNT) % ZT_UI_FOCUS_COUNT;
+    while (a->focus == ZT_UI_FOCUS_NEGATIVE && a->set.params.guidance <= 0);
+}
+
+static void handle_key(zt_ui_app *a, key k)
+{
+    int c = k.is_key ? -1 : k.code;
+    if (k.is_key && k.code == KEY_RESIZE) {
+        a->redraw_all = 1;
+        zt_ui_term_cell_size(&a->term, a->tty_fd);
+        return;
+    }
+    if (c == 12) { /* Ctrl-L */
+        a->redraw_all = 1;
+        return;
+    }
+    if (c == 17 || c == 3) { /* Ctrl-Q, Ctrl-C */
+        request_quit(a);
+        return;
+    }
+    if (a->popup) {
+        popup_key(a, k);
+        return;
+    }
+    if (k.is_key) {
+        switch (k.code) {
+        case KEY_F(1):
+            open_popup(a, ZT_UI_POPUP_HELP, 0);
+            return;
+        case KEY_F(2):
+            for (int i = 0; i < a->ntheme_names; i++)
+                if (!strcmp(a->theme_names[i], a->theme.name))
+                    a->popup_sel = i;
+            open_popup(a, ZT_UI_POPUP_THEMES, a->popup_sel);
+            return;
+        case KEY_F(3):
+            open_popup(a, ZT_UI_POPUP_GALLERY, 0);
+            return;
+        case KEY_F(4):
+            open_popup(a, ZT_UI_POPUP_PRESETS, preset_index(a) < 0 ? 0 : preset_index(a));
+            return;
+        case KEY_F(5):
+            open_input(a, ZT_UI_INPUT_OUTDIR, a->set.output_dir);
+            return;
+        case KEY_BTAB:
+            next_focus(a, -1);
+            return;
+        default:
+            break;
+        }
+    }
+    switch (c) {
+    case 7: /* Ctrl-G */
+        generate(a);
+        return;
+    case '\r':
+        if (k.alt)
+            break;
+        if (a->focus == ZT_UI_FOCUS_SIZE) {
+            open_popup(a, ZT_UI_POPUP_PRESETS, preset_index(a) < 0 ? 0 : preset_index(a));
+            return;
+        }
+        if (a->focus == ZT_UI_FOCUS_GUIDANCE) {
+            char cur[32];
+            snprintf(cur, sizeof cur, "%g", a->set.params.guidance);
+            open_input(a, ZT_UI_INPUT_GUIDANCE, cur);
+            return;
+        }
+        generate(a);
+        return;
+    case 27:
+        if (k.alt)
+            break;
+        if (a->njobs) {
+            zt_engine_cancel(a->eng, 0);
+            zt_ui_say(a, ZT_UI_ROLE_NOTICE, "cancelling...");
+        }
+        return;
+    case '\t':
+        next_focus(a, 1);
+        return;
+    case 20: /* Ctrl-T */
+        open_popup(a, ZT_UI_POPUP_THEMES, 0);
+        return;
+    case 2: /* Ctrl-B */
+        open_popup(a, ZT_UI_POPUP_GALLERY, 0);
+        return;
+    case 15: /* Ctrl-O */
+        open_input(a, ZT_UI_INPUT_PNG, "");
+        return;
+    case 16: /* Ctrl-P */
+        history_move(a, -1);
+        return;
+    case 14: /* Ctrl-N */
+        history_move(a, 1);
+        return;
+    default:
+        break;
+    }
+    int w = text_width(a);
+    if (a->focus == ZT_UI_FOCUS_PROMPT || a->focus == ZT_UI_FOCUS_NEGATIVE) {
+        zt_ui_editor *e = a->focus == ZT_UI_FOCUS_PROMPT ? &a->prompt : &a->negative;
+        if (edit_key(e, k, w, 1))
+            return;
+        if (a->focus == ZT_UI_FOCUS_PROMPT && k.is_key && k.code == KEY_UP)
+            history_move(a, -1);
+        else if (a->focus == ZT_UI_FOCUS_PROMPT && k.is_key && k.code == KEY_DOWN)
+            history_move(a, 1);
+        return;
+    }
+    if (c == 'q') {
+        request_quit(a);
+        return;
+    }
+    if (c == '?') {
+        open_popup(a, ZT_UI_POPUP_HELP, 0);
+        return;
+    }
+    if (k.is_key && k.code == KEY_UP) {
+        next_focus(a, -1);
+        return;
+    }
+    if (k.is_key && k.code == KEY_DOWN) {
+        next_focus(a, 1);
+        return;
+    }
+    field_key(a, k);
+}
+
+/* Read every waiting key. ESC followed at once by more input is Alt+key or
+ * a bracketed paste (ESC[200~ ... ESC[201~), whose text goes into the
+ * focused editor verbatim, newlines included. Returns keys handled. */
+static int drain_keys(zt_ui_app *a)
+{
+    int handled = 0;
+    wint_t ch;
+    int r;
+    while ((r = get_wch(&ch)) != ERR) {
+        key k = {(int)ch, r == KEY_CODE_YES, 0};
+        if (!k.is_key && ch == 27) {
+            wint_t n2;
+            int r2 = get_wch(&n2);
+            if (r2 == KEY_CODE_YES || (r2 == OK && n2 == 27)) {
+                /* A bare Esc typed just before another key: push that key
+                 * back and handle the Esc alone. */
+                if (r2 == KEY_CODE_YES)
+                    ungetch((int)n2);
+                else
+                    unget_wch(n2);
+            } else if (r2 != ERR && !(r2 == OK && n2 == '[')) {
+                k = (key){(int)n2, r2 == KEY_CODE_YES, 1};
+            } else if (r2 == OK && n2 == '[') {
+                char seq[16];
+                int m = 0;
+                wint_t c3;
+                while (m < 15 && get_wch(&c3) == OK) {
+                    seq[m++] = (char)c3;
+                    if (c3 >= 0x40 && c3 <= 0x7E)
+                        break;
+                }
+                seq[m] = 0;
+                if (!strcmp(seq, "200~")) {
+                    zt_ui_buf paste = {0};
+                    wint_t pc;
+                    int pr;
+                    long t0 = mono_ms();
+                    while (mono_ms() - t0 < 2000) {
+                        pr = get_wch(&pc);
+                        if (pr == ERR) {
+                            struct pollfd p = {a->tty_fd, POLLIN, 0};
+                            poll(&p, 1, 50);
+                            continue;
+                        }
+                        if (pr == KEY_CODE_YES)
+                            continue;
+                        char u[8];
+                        int ul = zt_ui_utf8_encode((uint32_t)pc, u);
+                        zt_ui_buf_put(&paste, u, (size_t)ul);
+                        if (paste.n >= 6 && !memcmp(paste.p + paste.n - 6, "\033[201~", 6)) {
+                            paste.n -= 6;
+                            break;
+                        }
+                    }
+                    zt_ui_editor *e = a->popup == ZT_UI_POPUP_INPUT ? &a->input
+                                      : a->focus == ZT_UI_FOCUS_NEGATIVE ? &a->negative
+                                                                         : &a->prompt;
+                    if (a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_NEGATIVE)
+                        a->focus = ZT_UI_FOCUS_PROMPT;
+                    if (paste.n)
+                        zt_ui_editor_insert(e, paste.p, paste.n);
+                    zt_ui_buf_free(&paste);
+                    handled++;
+                    continue;
+                }
+                /* Home/End as some terminals send them without keypad mode. */
+                if (!strcmp(seq, "H") || !strcmp(seq, "1~") || !strcmp(seq, "7~"))
+                    handle_key(a, (key){KEY_HOME, 1, 0});
+                else if (!strcmp(seq, "F") || !strcmp(seq, "4~") || !strcmp(seq, "8~"))
+                    handle_key(a, (key){KEY_END, 1, 0});
+                handled++;
+                continue; /* any other sequence is ignored whole */
+            }
+        }
+        handle_key(a, k);
+        handled++;
+    }
+    return handled;
+}
+
+/* ---- setup and the loop -------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fputs("usage: zimt [ui] [--model DIR] [--device auto|cpu|cuda] [--graphics auto|sixel|blocks|none]\n"
+          "              [--theme NAME] [--output-dir DIR]\n",
+          f);
+}
+
+static int pick_gfx(zt_ui_app *a)
+{
+    const char *g = a->gfx_override[0] ? a->gfx_override : a->set.graphics;
+    int colors = has_colors() && COLORS >= 8;
+    if (!strcmp(g, "none"))
+        return ZT_UI_GFX_NONE;
+    if (!strcmp(g, "sixel"))
+        return ZT_UI_GFX_SIXEL;
+    if (!strcmp(g, "blocks") || !a->term.sixel) {
+        if (a->term.truecolor)
+            return ZT_UI_GFX_BLOCKS_TRUE;
+        return colors && COLORS >= 256 ? ZT_UI_GFX_BLOCKS_256 : colors ? ZT_UI_GFX_BLOCKS_256
+                                                                       : ZT_UI_GFX_ASCII;
+    }
+    return ZT_UI_GFX_SIXEL;
+}
+
+static void free_app(zt_ui_app *a)
+{
+    for (int i = 0; i < a->njobs; i++)
+        free(a->jobs[i].prompt);
+    free(a->jobs);
+    for (int i = 0; i < a->nresults; i++) {
+        zt_gen_params_free(&a->results[i].params);
+        free(a->results[i].path);
+        free(a->results[i].thumb);
+    }
+    free(a->results);
+    for (int i = 0; i < a->ntheme_names; i++)
+        free(a->theme_names[i]);
+    free(a->theme_names);
+    free(a->img);
+    free(a->blocks);
+    zt_ui_editor_free(&a->prompt);
+    zt_ui_editor_free(&a->negative);
+    zt_ui_editor_free(&a->input);
+    zt_ui_settings_free(&a->set);
+    zt_ui_history_free(&a->hist);
+}
+
+int zt_cmd_ui(int argc, char **argv)
+{
+    static zt_ui_app app;
+    zt_ui_app *a = &app;
+    const char *model = NULL, *device = "auto", *theme = NULL, *outdir = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!v) {
+            zt_cli_fail("option '%s' needs a value or is unknown", o);
+            usage(stderr);
+            return 2;
+        }
+        if (!strcmp(o, "--model"))
+            model = v;
+        else if (!strcmp(o, "--device"))
+            device = v;
+        else if (!strcmp(o, "--graphics")) {
+            if (strcmp(v, "auto") && strcmp(v, "sixel") && strcmp(v, "blocks") &&
+                strcmp(v, "none"))
+                return zt_cli_fail("--graphics must be auto, sixel, blocks or none"), 2;
+            snprintf(a->gfx_override, sizeof a->gfx_override, "%s", v);
+        } else if (!strcmp(o, "--theme"))
+            theme = v;
+        else if (!strcmp(o, "--output-dir"))
+            outdir = v;
+        else {
+            zt_cli_fail("unknown option '%s'", o);
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+        return zt_cli_fail("the workbench needs a terminal (use 'zimt gen' in scripts)");
+    setlocale(LC_ALL, "");
+
+    char why[512] = "";
+    if (zt_ui_settings_load(&a->set, why, sizeof why))
+        fprintf(stderr, "zimt: ignoring settings: %s\n", why);
+    if (zt_ui_history_load(&a->hist, why, sizeof why))
+        fprintf(stderr, "zimt: ignoring history: %s\n", why);
+    a->hist_pos = a->hist.n;
+    if (outdir)
+        snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", outdir);
+    if (theme)
+        snprintf(a->set.theme, sizeof a->set.theme, "%s", theme);
+    zt_ui_editor_init(&a->prompt);
+    zt_ui_editor_init(&a->negative);
+    zt_ui_editor_init(&a->input);
+    zt_ui_editor_set(&a->prompt, a->set.params.prompt);
+    zt_ui_editor_set(&a->negative, a->set.params.negative_prompt);
+    a->prompt.nundo = 0;
+    a->negative.nundo = 0;
+    const char *nc = getenv("NO_COLOR");
+    a->no_color = nc && *nc;
+    a->ntheme_names = zt_ui_theme_list(&a->theme_names);
+    a->tty_fd = STDOUT_FILENO;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    a->phys_mem = pages > 0 && psz > 0 ? pages * psz : 0;
+
+    /* --model, $ZIMT_MODEL, the download caches; else the bundled tiny
+     * model with a notice in the title bar. */
+    zt_err derr = {0};
+    if (zt_discover_model(model, a->model_dir, sizeof a->model_dir, NULL, &derr) != ZT_OK) {
+        if (model) {
+            free_app(a);
+            return zt_cli_error(&derr);
+        }
+        snprintf(a->model_dir, sizeof a->model_dir, "%s", ZT_DEFAULT_MODEL);
+        snprintf(a->notice, sizeof a->notice,
+                 "no model found: bundled tiny model (noise images; see zimt doctor)");
+    } else if (!strcmp(a->model_dir, ZT_DEFAULT_MODEL)) {
+        snprintf(a->notice, sizeof a->notice, "bundled tiny model: noise-like images");
+    }
+    zt_engine_opts eo = {0};
+    eo.model_dir = a->model_dir;
+    eo.device = device;
+    eo.previews = 1;
+    zt_err err = {0};
+    if (zt_engine_new(&a->eng, &eo, &err) != ZT_OK) {
+        free_app(a);
+        return zt_cli_error(&err);
+    }
+
+    /* Ask the terminal before curses owns it. */
+    zt_ui_term_detect(&a->term, STDIN_FILENO, 1000);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll() must wake */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    set_escdelay(25);
+    initscr();
+    raw();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    if (has_colors()) {
+        start_color();
+        use_default_colors();
+    }
+    k_cleft = key_defined("\033[1;5D");
+    k_cright = key_defined("\033[1;5C");
+    /* bracketed paste: pasted newlines must not start jobs */
+    fputs("\033[?2004h", stdout);
+    fflush(stdout);
+    set_theme(a, a->set.theme[0] ? a->set.theme : "dark");
+    a->gfx = pick_gfx(a);
+    a->status[0] = 0;
+
+    long next_tick = 0;
+    int dirty = 1;
+    while (!a->quit && !got_signal) {
+        long now = mono_ms();
+        if (now >= next_tick) {
+            zt_engine_memory(a->eng, &a->mem);
+            next_tick = now + 1000;
+            dirty = 1;
+        }
+        if (dirty) {
+            if (a->redraw_all) {
+                clearok(curscr, TRUE);
+                a->img_shown = 0; /* the clear removed it */
+                a->img_dirty = 1;
+                a->redraw_all = 0;
+            }
+            int had_popup = a->popup;
+            zt_ui_draw(a);
+            if (had_popup && a->img_shown && (a->gfx == ZT_UI_GFX_SIXEL ||
+                                              a->gfx == ZT_UI_GFX_BLOCKS_TRUE)) {
+                /* Erase the image before curses paints the popup, so no
+                 * pixels show through the popup's blank cells. */
+                zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows,
+                                    a->img_cols);
+                a->img_shown = 0;
+                touchwin(stdscr);
+            }
+            refresh();
+            zt_ui_draw_overlay(a);
+            dirty = 0;
+        }
+        /* Wait for input, an engine event or the next tick; a pending live
+         * preview that was rate-limited asks to be woken sooner. */
+        int timeout = (int)(next_tick - mono_ms());
+        if (a->img && a->img_dirty && !a->popup && timeout > 100)
+            timeout = 100;
+        if (timeout < 0)
+            timeout = 0;
+        struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0},
+                                {zt_engine_event_fd(a->eng), POLLIN, 0}};
+        int pr = poll(fds, 2, timeout);
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents & (POLLHUP | POLLERR))
+            break; /* the terminal went away */
+        zt_event ev;
+        while (zt_engine_poll(a->eng, &ev) == 1) {
+            on_event(a, &ev);
+            zt_event_free(&ev);
+            dirty = 1;
+        }
+        int was_popup = a->popup;
+        if (drain_keys(a))
+            dirty = 1;
+        if (was_popup && !a->popup)
+            a->img_dirty = 1; /* send the image again over the closed popup */
+        if (a->img_dirty)
+            dirty = 1;
+        if (pr == 0 || got_signal)
+            dirty = 1;
+    }
+    fputs("\033[?2004l", stdout);
+    fflush(stdout);
+    endwin();
+    save_settings(a);
+    int sig = got_signal;
+    int pending = a->eng ? zt_engine_pending(a->eng) : 0;
+    if (pending)
+        fprintf(stderr, "zimt: cancelling %d job%s\n", pending, pending == 1 ? "" : "s");
+    zt_engine_free(a->eng);
+    for (int i = 0; i < a->nresults; i++)
+        if (a->results[i].path)
+            printf("%s\n", a->results[i].path);
+    free_app(a);
+    return sig ? 128 + sig : 0;
+}

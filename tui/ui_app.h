@@ -1,0 +1,148 @@
+/*
+ * ui_app.h - the workbench's state, shared by the main loop (ui_app.c) and
+ * the drawing code (ui_draw.c). Everything here lives on the UI thread;
+ * the engine is reached only through engine.h.
+ */
+#ifndef ZT_UI_APP_H
+#define ZT_UI_APP_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "engine.h"
+#include "ui_editor.h"
+#include "ui_preview.h"
+#include "ui_settings.h"
+#include "ui_term.h"
+#include "ui_theme.h"
+
+typedef enum zt_ui_focus {
+    ZT_UI_FOCUS_PROMPT,
+    ZT_UI_FOCUS_NEGATIVE,
+    ZT_UI_FOCUS_SEED,
+    ZT_UI_FOCUS_SIZE,
+    ZT_UI_FOCUS_STEPS,
+    ZT_UI_FOCUS_GUIDANCE,
+    ZT_UI_FOCUS_COUNT
+} zt_ui_focus;
+
+typedef enum zt_ui_popup {
+    ZT_UI_POPUP_NONE,
+    ZT_UI_POPUP_HELP,
+    ZT_UI_POPUP_PRESETS,
+    ZT_UI_POPUP_GALLERY,
+    ZT_UI_POPUP_THEMES,
+    ZT_UI_POPUP_QUIT,
+    ZT_UI_POPUP_INPUT, /* one line of text: see input_kind */
+} zt_ui_popup;
+
+typedef enum zt_ui_input_kind {
+    ZT_UI_INPUT_SIZE,
+    ZT_UI_INPUT_PNG,
+    ZT_UI_INPUT_GUIDANCE,
+    ZT_UI_INPUT_OUTDIR,
+} zt_ui_input_kind;
+
+typedef struct zt_ui_job {
+    uint64_t id;
+    char *prompt; /* sanitised one-line summary */
+    uint64_t seed;
+    int w, h, steps;
+    int running;
+} zt_ui_job;
+
+typedef struct zt_ui_result {
+    zt_gen_params params;
+    char *path;      /* NULL when nothing was written */
+    uint8_t *thumb;  /* [th, tw, 3] */
+    int tw, th;
+    double total_ms;
+    time_t when;
+} zt_ui_result;
+
+typedef struct zt_ui_size_preset {
+    int w, h;
+} zt_ui_size_preset;
+
+extern const zt_ui_size_preset zt_ui_size_presets[];
+extern const int zt_ui_size_preset_count;
+
+typedef struct zt_ui_binding {
+    const char *keys, *what;
+} zt_ui_binding;
+extern const zt_ui_binding zt_ui_bindings[];
+extern const int zt_ui_binding_count;
+
+typedef struct zt_ui_app {
+    zt_engine *eng;
+    char model_dir[4096];
+    char notice[256];       /* shown in the title bar (e.g. the bundled model) */
+    char backend[32];
+    int loaded;             /* 0 loading, 1 ready, -1 failed */
+    char load_msg[600];
+
+    zt_ui_settings set;
+    zt_ui_history hist;
+    int hist_pos;           /* == hist.n when not browsing */
+    zt_ui_editor prompt, negative;
+    zt_ui_theme theme;
+    int no_color;
+    char **theme_names;
+    int ntheme_names;
+
+    int focus;
+    int popup, popup_sel, popup_scroll;
+    int input_kind;
+    zt_ui_editor input;
+
+    zt_ui_job *jobs;
+    int njobs;
+    int step, steps;        /* of the running job */
+    double step_ms, eta_ms;
+    uint64_t last_seed;
+    zt_timings last_timings;
+    int have_last_timings;
+
+    zt_ui_result *results;
+    int nresults;
+
+    /* the image in the preview panel */
+    uint8_t *img;
+    int img_w, img_h, img_final;
+    int img_dirty;          /* must be sent again (raw modes) or rescaled */
+    int img_shown;          /* raw overlay currently on screen */
+    int img_row, img_col, img_rows, img_cols; /* its cells */
+    uint8_t *blocks;        /* cached scaled pixels for block modes */
+    int blocks_cols, blocks_rows;
+    long last_send_ms;
+
+    zt_ui_term term;
+    int gfx;                /* zt_ui_gfx */
+    char gfx_override[16];
+
+    zt_mem_snapshot mem;
+    long phys_mem;
+
+    char status[512];
+    int status_role;
+    int quit;
+    int redraw_all;         /* Ctrl-L / resize */
+    int tty_fd;
+} zt_ui_app;
+
+/* Draw every panel and the popup into curses' buffers (no doupdate). */
+void zt_ui_draw(zt_ui_app *a);
+/* After doupdate: send or erase the raw image overlay as needed. */
+void zt_ui_draw_overlay(zt_ui_app *a);
+/* The preview rectangle for the current screen size. */
+void zt_ui_preview_area(const zt_ui_app *a, int *row, int *col, int *rows, int *cols);
+
+/* Set a status-bar message with a role. */
+void zt_ui_say(zt_ui_app *a, int role, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+
+#endif

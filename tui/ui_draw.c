@@ -1,0 +1,642 @@
+/*
+ * ui_draw.c - the workbench's panels, status bar and popups.
+ *
+ * Layout (columns split when the screen is 80 wide or more):
+ *
+ *   title: model, backend, notice                                  theme
+ *   Prompt editor         | Preview (sixel / half-blocks)
+ *   Negative (guidance>0) |
+ *   Seed Size Steps CFG   |
+ *   Queue and progress    |
+ *   Memory bar, timings   |
+ *   status bar: message or key hints
+ *
+ * Text from outside (prompts, paths, messages) is sanitised before it
+ * reaches the screen. The image's last row stays above the status bar so
+ * the terminal never scrolls.
+ */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <curses.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ui_app.h"
+#include "ui_text.h"
+
+static long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Print at most maxw cells of UTF-8 s (sanitised) at (y, x). Returns cells. */
+static int put(int y, int x, int maxw, int role, const char *s)
+{
+    if (maxw <= 0 || !s)
+        return 0;
+    char *clean = zt_ui_sanitize(s, strlen(s), 0);
+    if (!clean)
+        return 0;
+    size_t len = strlen(clean), i = 0;
+    int w = 0;
+    while (i < len) {
+        size_t j = zt_ui_utf8_next(clean, len, i);
+        int cw = zt_ui_str_width(clean + i, j - i);
+        if (w + cw > maxw)
+            break;
+        w += cw;
+        i = j;
+    }
+    attrset(zt_ui_attr(role));
+    mvaddnstr(y, x, clean, (int)i);
+    free(clean);
+    return w;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+static int putf(int y, int x, int maxw, int role, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return put(y, x, maxw, role, buf);
+}
+
+static void fill(int y, int x, int w, int role)
+{
+    attrset(zt_ui_attr(role));
+    for (int i = 0; i < w; i++)
+        mvaddch(y, x + i, ' ');
+}
+
+static void human(char *out, size_t n, double bytes)
+{
+    const char *u[] = {"B", "K", "M", "G", "T"};
+    int k = 0;
+    while (bytes >= 1024 && k < 4) {
+        bytes /= 1024;
+        k++;
+    }
+    snprintf(out, n, k >= 3 ? "%.1f%s" : "%.0f%s", bytes, u[k]);
+}
+
+static int left_width(void)
+{
+    return COLS >= 80 ? (COLS * 45 / 100 < 40 ? 40 : COLS * 45 / 100) : COLS;
+}
+
+void zt_ui_preview_area(const zt_ui_app *a, int *row, int *col, int *rows, int *cols)
+{
+    (void)a;
+    int lw = left_width();
+    if (lw >= COLS) {
+        *row = *col = *rows = *cols = 0;
+        return;
+    }
+    *row = 2;
+    *col = lw + 2;
+    *rows = LINES - 4; /* title, panel title, bottom border, status bar */
+    *cols = COLS - lw - 3;
+    if (*rows < 0)
+        *rows = 0;
+    if (*cols < 0)
+        *cols = 0;
+}
+
+/* Where the text cursor goes once everything is drawn. */
+static int cursor_y, cursor_x, cursor_on;
+
+static void draw_editor(zt_ui_editor *e, int y, int x, int w, int h, int focused)
+{
+    zt_ui_row rows[256];
+    int n = zt_ui_editor_layout(e, w, rows, 256);
+    if (n > 256)
+        n = 256;
+    int cr, cc;
+    zt_ui_editor_cursor_pos(e, w, &cr, &cc);
+    int top = cr >= h ? cr - h + 1 : 0;
+    for (int r = 0; r < h; r++) {
+        fill(y + r, x, w, ZT_UI_ROLE_NORMAL);
+        if (top + r < n) {
+            zt_ui_row *rw = &rows[top + r];
+            char *line = strndup(e->buf + rw->start, rw->end - rw->start);
+            put(y + r, x, w, ZT_UI_ROLE_VALUE, line);
+            free(line);
+        }
+    }
+    if (focused) {
+        cursor_y = y + cr - top;
+        cursor_x = x + cc;
+        cursor_on = 1;
+    }
+}
+
+static int label_role(const zt_ui_app *a, int f)
+{
+    return a->focus == f && a->popup == ZT_UI_POPUP_NONE ? ZT_UI_ROLE_FOCUS : ZT_UI_ROLE_LABEL;
+}
+
+static void draw_bar(int y, int x, int w, double frac, int role_fg, int role_bg)
+{
+    int n = (int)(frac * w + 0.5);
+    if (n > w)
+        n = w;
+    fill(y, x, n, role_fg);
+    fill(y, x + n, w - n, role_bg);
+}
+
+static void draw_memory(zt_ui_app *a, int y, int x, int w)
+{
+    const zt_mem_snapshot *m = &a->mem;
+    double total = m->have_device ? (double)m->device_total : (double)a->phys_mem;
+    double used = m->have_device ? (double)(m->device_total - m->device_free) : 0;
+    double parts[4] = {(double)m->text_encoder, (double)m->transformer, (double)m->vae,
+                       (double)m->activations};
+    static const int roles[4] = {ZT_UI_ROLE_MEM_TEXT_ENCODER, ZT_UI_ROLE_MEM_DIT,
+                                 ZT_UI_ROLE_MEM_VAE, ZT_UI_ROLE_MEM_ACTIVATIONS};
+    static const char *names[4] = {"TE", "DiT", "VAE", "act"};
+    double own = parts[0] + parts[1] + parts[2] + parts[3];
+    if (used < own)
+        used = own;
+    char t[32], u[32];
+    human(t, sizeof t, total);
+    human(u, sizeof u, used);
+    putf(y, x, w, ZT_UI_ROLE_LABEL, "%s memory", m->have_device ? "GPU" : "Host");
+    putf(y, x + 12, w - 12, ZT_UI_ROLE_VALUE, "%s / %s%s", u, t,
+         m->have_device ? "" : " (zimt's share)");
+    int bw = w;
+    int cx = x;
+    if (total > 0) {
+        for (int i = 0; i < 4; i++) {
+            int n = (int)(parts[i] / total * bw + 0.5);
+            if (parts[i] > 0 && n == 0)
+                n = 1;
+            if (cx + n > x + bw)
+                n = x + bw - cx;
+            fill(y + 1, cx, n, roles[i]);
+            cx += n;
+        }
+        int other = (int)((used - own) / total * bw + 0.5);
+        if (cx + other > x + bw)
+            other = x + bw - cx;
+        fill(y + 1, cx, other, ZT_UI_ROLE_MEM_OTHER);
+        cx += other;
+    }
+    fill(y + 1, cx, x + bw - cx, ZT_UI_ROLE_PROGRESS_BG);
+    int lx = x;
+    for (int i = 0; i < 4 && lx < x + w; i++) {
+        char h[32];
+        human(h, sizeof h, parts[i]);
+        lx += put(y + 2, lx, x + w - lx, roles[i], " ");
+        lx += putf(y + 2, lx, x + w - lx, ZT_UI_ROLE_DIM, " %s %s  ", names[i], h);
+    }
+}
+
+static void draw_left(zt_ui_app *a)
+{
+    int lw = left_width();
+    int w = lw - 2, x = 1, y = 1;
+    int bottom = LINES - 2;
+    int guidance_on = a->set.params.guidance > 0;
+    int fixed = 4 /* fields */ + 1 + 3 /* queue */ + 4 /* memory+timings */ + 2;
+    int ph = bottom - y - fixed - (guidance_on ? 4 : 0) - 1;
+    if (ph > 8)
+        ph = 8;
+    if (ph < 1)
+        ph = 1;
+    int nh = 2;
+
+    putf(y, x, w, label_role(a, ZT_UI_FOCUS_PROMPT), "Prompt");
+    if (a->hist_pos < a->hist.n)
+        putf(y, x + 8, w - 8, ZT_UI_ROLE_DIM, "(history %d/%d)", a->hist_pos + 1, a->hist.n);
+    y++;
+    draw_editor(&a->prompt, y, x, w, ph, a->focus == ZT_UI_FOCUS_PROMPT && !a->popup);
+    y += ph;
+    if (guidance_on) {
+        putf(y++, x, w, label_role(a, ZT_UI_FOCUS_NEGATIVE), "Negative prompt");
+        draw_editor(&a->negative, y, x, w, nh, a->focus == ZT_UI_FOCUS_NEGATIVE && !a->popup);
+        y += nh;
+    }
+    y++;
+    const zt_gen_params *p = &a->set.params;
+    putf(y, x, 10, label_role(a, ZT_UI_FOCUS_SEED), "Seed");
+    if (a->set.seed_locked)
+        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%llu  [locked]",
+             (unsigned long long)p->seed);
+    else if (a->last_seed)
+        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random  (last %llu; l keeps it)",
+             (unsigned long long)a->last_seed);
+    else
+        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random");
+    y++;
+    putf(y, x, 10, label_role(a, ZT_UI_FOCUS_SIZE), "Size");
+    {
+        int idx = -1;
+        for (int i = 0; i < zt_ui_size_preset_count; i++)
+            if (zt_ui_size_presets[i].w == p->width && zt_ui_size_presets[i].h == p->height)
+                idx = i;
+        if (idx >= 0)
+            putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%dx%d  (preset %d/%d)", p->width,
+                 p->height, idx + 1, zt_ui_size_preset_count);
+        else
+            putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%dx%d  (custom)", p->width, p->height);
+    }
+    y++;
+    putf(y, x, 10, label_role(a, ZT_UI_FOCUS_STEPS), "Steps");
+    putf(y++, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%d", p->steps);
+    putf(y, x, 10, label_role(a, ZT_UI_FOCUS_GUIDANCE), "Guidance");
+    putf(y++, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%.1f%s", p->guidance,
+         p->guidance > 0 ? "" : "  (off)");
+    y++;
+
+    /* queue and progress */
+    putf(y, x, w, ZT_UI_ROLE_LABEL, "Queue");
+    putf(y, x + 7, w - 7, ZT_UI_ROLE_DIM, "%d job%s", a->njobs, a->njobs == 1 ? "" : "s");
+    y++;
+    if (a->njobs && a->jobs[0].running) {
+        zt_ui_job *j = &a->jobs[0];
+        int done = a->step;
+        int bw = w / 3;
+        draw_bar(y, x, bw, j->steps ? (double)done / j->steps : 0, ZT_UI_ROLE_PROGRESS,
+                 ZT_UI_ROLE_PROGRESS_BG);
+        if (done > 0)
+            putf(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, "step %d/%d  %.0f ms/step  ETA %.1f s",
+                 done, a->steps ? a->steps : j->steps, a->step_ms, a->eta_ms / 1000.0);
+        else
+            putf(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, "#%llu encoding the prompt...",
+                 (unsigned long long)j->id);
+    } else if (a->loaded == 0) {
+        putf(y, x, w, ZT_UI_ROLE_NOTICE, "%s", a->load_msg[0] ? a->load_msg : "loading...");
+    } else {
+        putf(y, x, w, ZT_UI_ROLE_DIM, "idle");
+    }
+    y++;
+    for (int i = 0; i < a->njobs && i < 2; i++) {
+        int k = a->jobs[0].running ? i + 1 : i;
+        if (k >= a->njobs)
+            break;
+        zt_ui_job *j = &a->jobs[k];
+        putf(y++, x, w, ZT_UI_ROLE_DIM, "#%llu queued %dx%d seed %llu  %s",
+             (unsigned long long)j->id, j->w, j->h, (unsigned long long)j->seed, j->prompt);
+    }
+    if (y < bottom - 6)
+        y = bottom - 6;
+    draw_memory(a, y, x, w);
+    y += 3;
+    if (a->have_last_timings) {
+        double steps = 0;
+        for (int i = 0; i < a->last_timings.steps; i++)
+            steps += a->last_timings.step_ms[i];
+        putf(y, x, w, ZT_UI_ROLE_LABEL, "Last");
+        putf(y, x + 6, w - 6, ZT_UI_ROLE_VALUE,
+             "encode %.0f ms  steps %.0f ms  decode %.0f ms  total %.2f s",
+             a->last_timings.encode_ms, steps, a->last_timings.decode_ms,
+             a->last_timings.total_ms / 1000.0);
+    }
+    y++;
+    putf(y, x, w, ZT_UI_ROLE_DIM, "Results: %d  (F3 gallery)", a->nresults);
+}
+
+static void draw_frame(int y, int x, int h, int w, int role, const char *title)
+{
+    attrset(zt_ui_attr(role));
+    mvhline(y, x + 1, ACS_HLINE, w - 2);
+    mvhline(y + h - 1, x + 1, ACS_HLINE, w - 2);
+    mvvline(y + 1, x, ACS_VLINE, h - 2);
+    mvvline(y + 1, x + w - 1, ACS_VLINE, h - 2);
+    mvaddch(y, x, ACS_ULCORNER);
+    mvaddch(y, x + w - 1, ACS_URCORNER);
+    mvaddch(y + h - 1, x, ACS_LLCORNER);
+    mvaddch(y + h - 1, x + w - 1, ACS_LRCORNER);
+    if (title)
+        putf(y, x + 2, w - 4, role, " %s ", title);
+}
+
+static const char *gfx_name(int g)
+{
+    switch (g) {
+    case ZT_UI_GFX_SIXEL:
+        return "sixel";
+    case ZT_UI_GFX_BLOCKS_TRUE:
+        return "blocks, truecolor";
+    case ZT_UI_GFX_BLOCKS_256:
+        return "blocks, 256 colours";
+    case ZT_UI_GFX_ASCII:
+        return "text";
+    default:
+        return "off";
+    }
+}
+
+/* Cell rectangle of the image inside the preview area, and for block modes
+ * the scaled pixels. */
+static void place_image(zt_ui_app *a)
+{
+    int row, col, rows, cols;
+    zt_ui_preview_area(a, &row, &col, &rows, &cols);
+    a->img_rows = a->img_cols = 0;
+    if (!a->img || rows < 2 || cols < 2 || a->gfx == ZT_UI_GFX_NONE)
+        return;
+    if (a->gfx == ZT_UI_GFX_SIXEL) {
+        int cw = a->term.cell_w ? a->term.cell_w : 8, ch = a->term.cell_h ? a->term.cell_h : 16;
+        int pw, ph;
+        zt_ui_fit(a->img_w, a->img_h, cols * cw, rows * ch, &pw, &ph);
+        a->img_cols = (pw + cw - 1) / cw;
+        a->img_rows = (ph + ch - 1) / ch;
+    } else {
+        int pw, ph;
+        zt_ui_fit(a->img_w, a->img_h, cols, rows * 2, &pw, &ph);
+        ph &= ~1;
+        if (ph < 2)
+            ph = 2;
+        a->img_cols = pw;
+        a->img_rows = ph / 2;
+    }
+    a->img_row = row + (rows - a->img_rows) / 2;
+    a->img_col = col + (cols - a->img_cols) / 2;
+}
+
+static void draw_preview(zt_ui_app *a)
+{
+    int row, col, rows, cols;
+    zt_ui_preview_area(a, &row, &col, &rows, &cols);
+    if (cols <= 0)
+        return;
+    char title[96];
+    snprintf(title, sizeof title, "Preview (%s)%s", gfx_name(a->gfx),
+             a->img && !a->img_final ? " - live" : "");
+    draw_frame(row - 1, col - 1, rows + 2, cols + 2, ZT_UI_ROLE_BORDER, title);
+    for (int r = 0; r < rows; r++)
+        fill(row + r, col, cols, ZT_UI_ROLE_NORMAL);
+    if (!a->img) {
+        putf(row + rows / 2, col + (cols > 20 ? (cols - 20) / 2 : 0), cols, ZT_UI_ROLE_DIM,
+             "no image yet");
+        return;
+    }
+    int old_r = a->img_row, old_c = a->img_col, old_rs = a->img_rows, old_cs = a->img_cols;
+    place_image(a);
+    if (old_r != a->img_row || old_c != a->img_col || old_rs != a->img_rows ||
+        old_cs != a->img_cols)
+        a->img_dirty = 1;
+    if (a->gfx == ZT_UI_GFX_BLOCKS_256 || a->gfx == ZT_UI_GFX_ASCII) {
+        if (a->popup)
+            return;
+        if (a->img_dirty || !a->blocks || a->blocks_cols != a->img_cols ||
+            a->blocks_rows != a->img_rows) {
+            free(a->blocks);
+            a->blocks = zt_ui_scale(a->img, a->img_w, a->img_h, a->img_cols, a->img_rows * 2);
+            a->blocks_cols = a->img_cols;
+            a->blocks_rows = a->img_rows;
+            a->img_dirty = 0;
+        }
+        if (a->blocks)
+            zt_ui_blocks_curses(a->blocks, a->img_cols, a->img_rows, a->img_row, a->img_col,
+                                a->gfx == ZT_UI_GFX_ASCII);
+    }
+}
+
+static void draw_title(zt_ui_app *a)
+{
+    fill(0, 0, COLS, ZT_UI_ROLE_TITLE);
+    const char *slash = strrchr(a->model_dir, '/');
+    const char *name = slash && slash[1] ? slash + 1 : a->model_dir;
+    int x = putf(0, 0, COLS, ZT_UI_ROLE_TITLE, " zimt  %s  %s", name,
+                 a->loaded == 1 ? a->backend : a->loaded < 0 ? "failed" : "loading");
+    if (a->notice[0])
+        putf(0, x + 2, COLS - x - 2, ZT_UI_ROLE_NOTICE, " %s ", a->notice);
+    char th[100];
+    snprintf(th, sizeof th, "theme: %s  F1 help ", a->no_color ? "mono (NO_COLOR)" : a->theme.name);
+    int tw = (int)strlen(th);
+    if (COLS > tw + x + 2)
+        put(0, COLS - tw, tw, ZT_UI_ROLE_TITLE, th);
+}
+
+static void draw_status(zt_ui_app *a)
+{
+    fill(LINES - 1, 0, COLS, ZT_UI_ROLE_STATUSBAR);
+    if (a->status[0]) {
+        put(LINES - 1, 1, COLS - 2, a->status_role, a->status);
+        return;
+    }
+    put(LINES - 1, 1, COLS - 2, ZT_UI_ROLE_STATUSBAR,
+        "Enter generate  Tab next field  Esc cancel  F2 theme  F3 gallery  F4 sizes  "
+        "Ctrl-O open PNG  F1 help  Ctrl-Q quit");
+}
+
+static void popup_box(int h, int w, const char *title, int *y, int *x)
+{
+    if (w > COLS - 2)
+        w = COLS - 2;
+    if (h > LINES - 2)
+        h = LINES - 2;
+    *y = (LINES - h) / 2;
+    *x = (COLS - w) / 2;
+    for (int r = 0; r < h; r++)
+        fill(*y + r, *x, w, ZT_UI_ROLE_POPUP);
+    draw_frame(*y, *x, h, w, ZT_UI_ROLE_POPUP, title);
+}
+
+static int list_top(zt_ui_app *a, int n, int visible)
+{
+    if (a->popup_sel < 0)
+        a->popup_sel = 0;
+    if (a->popup_sel >= n)
+        a->popup_sel = n ? n - 1 : 0;
+    if (a->popup_sel < a->popup_scroll)
+        a->popup_scroll = a->popup_sel;
+    if (a->popup_sel >= a->popup_scroll + visible)
+        a->popup_scroll = a->popup_sel - visible + 1;
+    return a->popup_scroll;
+}
+
+static void draw_popup(zt_ui_app *a)
+{
+    int y, x, w, h;
+    switch (a->popup) {
+    case ZT_UI_POPUP_HELP: {
+        h = zt_ui_binding_count + 4;
+        w = 72;
+        popup_box(h, w, "Keys (any key closes)", &y, &x);
+        for (int i = 0; i < zt_ui_binding_count && i < h - 3; i++) {
+            put(y + 2 + i, x + 2, 22, ZT_UI_ROLE_KEY, zt_ui_bindings[i].keys);
+            put(y + 2 + i, x + 24, w - 26, ZT_UI_ROLE_POPUP, zt_ui_bindings[i].what);
+        }
+        break;
+    }
+    case ZT_UI_POPUP_PRESETS: {
+        int n = zt_ui_size_preset_count + 1;
+        h = LINES - 4 < n + 3 ? LINES - 4 : n + 3;
+        w = 40;
+        popup_box(h, w, "Size (Enter picks, Esc closes)", &y, &x);
+        int vis = h - 3, top = list_top(a, n, vis);
+        for (int i = 0; i < vis && top + i < n; i++) {
+            int k = top + i, role = k == a->popup_sel ? ZT_UI_ROLE_SELECTION : ZT_UI_ROLE_POPUP;
+            fill(y + 2 + i, x + 1, w - 2, role);
+            if (k < zt_ui_size_preset_count) {
+                const zt_ui_size_preset *s = &zt_ui_size_presets[k];
+                size_t need = a->loaded == 1 ? zt_engine_estimate(a->eng, s->w, s->h,
+                                                                  a->set.params.guidance)
+                                             : 0;
+                int fits = !a->mem.have_device || !need || need <= a->mem.device_total;
+                putf(y + 2 + i, x + 2, w - 4, role, "%4d x %-4d  %s%s", s->w, s->h,
+                     s->w == s->h ? "1:1" : s->w > s->h ? "landscape" : "portrait",
+                     fits ? "" : "  (too big)");
+            } else {
+                put(y + 2 + i, x + 2, w - 4, role, "Custom size...");
+            }
+        }
+        break;
+    }
+    case ZT_UI_POPUP_THEMES: {
+        int n = a->ntheme_names;
+        h = n + 3 > LINES - 4 ? LINES - 4 : n + 3;
+        w = 36;
+        popup_box(h, w, "Theme (Enter picks)", &y, &x);
+        int vis = h - 3, top = list_top(a, n, vis);
+        for (int i = 0; i < vis && top + i < n; i++) {
+            int k = top + i, role = k == a->popup_sel ? ZT_UI_ROLE_SELECTION : ZT_UI_ROLE_POPUP;
+            fill(y + 2 + i, x + 1, w - 2, role);
+            put(y + 2 + i, x + 2, w - 4, role, a->theme_names[k]);
+        }
+        break;
+    }
+    case ZT_UI_POPUP_GALLERY: {
+        h = LINES - 4;
+        w = COLS - 6;
+        popup_box(h, w, "Gallery (Enter loads settings, Esc closes)", &y, &x);
+        if (!a->nresults) {
+            put(y + 2, x + 2, w - 4, ZT_UI_ROLE_DIM, "No results yet in this run.");
+            break;
+        }
+        int tcols = 16, trows = 8;
+        int vis = (h - 3) / (trows + 1);
+        if (vis < 1)
+            vis = 1;
+        int top = list_top(a, a->nresults, vis);
+        for (int i = 0; i < vis && top + i < a->nresults; i++) {
+            int k = a->nresults - 1 - (top + i); /* newest first */
+            zt_ui_result *r = &a->results[k];
+            int yy = y + 2 + i * (trows + 1);
+            int role = top + i == a->popup_sel ? ZT_UI_ROLE_SELECTION : ZT_UI_ROLE_POPUP;
+            if (r->thumb && a->gfx != ZT_UI_GFX_NONE && has_colors()) {
+                uint8_t *px = zt_ui_scale(r->thumb, r->tw, r->th, tcols, trows * 2);
+                if (px)
+                    zt_ui_blocks_curses(px, tcols, trows, yy, x + 2, 0);
+                free(px);
+            }
+            struct tm tmv;
+            localtime_r(&r->when, &tmv);
+            char when[16];
+            strftime(when, sizeof when, "%H:%M:%S", &tmv);
+            int tx = x + 4 + tcols, tw = w - tcols - 6;
+            fill(yy, tx, tw, role);
+            putf(yy, tx, tw, role, "%s  seed %llu  %dx%d  %d steps  %.1f s", when,
+                 (unsigned long long)r->params.seed, r->params.width, r->params.height,
+                 r->params.steps, r->total_ms / 1000.0);
+            put(yy + 1, tx, tw, ZT_UI_ROLE_POPUP, r->params.prompt);
+            put(yy + 2, tx, tw, ZT_UI_ROLE_DIM, r->path ? r->path : "(not saved)");
+        }
+        break;
+    }
+    case ZT_UI_POPUP_QUIT: {
+        h = 5;
+        w = 54;
+        popup_box(h, w, "Quit?", &y, &x);
+        putf(y + 2, x + 2, w - 4, ZT_UI_ROLE_POPUP,
+             "%d job%s queued or running. Quit anyway? (y/n)", a->njobs,
+             a->njobs == 1 ? "" : "s");
+        break;
+    }
+    case ZT_UI_POPUP_INPUT: {
+        static const char *titles[] = {"Custom size WxH (multiples of 16)", "Open PNG settings",
+                                       "Guidance (0 = off)", "Output directory"};
+        h = 5;
+        w = COLS - 10 > 70 ? 70 : COLS - 10;
+        popup_box(h, w, titles[a->input_kind], &y, &x);
+        draw_editor(&a->input, y + 2, x + 2, w - 4, 1, 1);
+        return; /* keep the cursor in the field */
+    }
+    default:
+        break;
+    }
+    cursor_on = 0;
+}
+
+void zt_ui_draw(zt_ui_app *a)
+{
+    attrset(zt_ui_attr(ZT_UI_ROLE_NORMAL));
+    bkgdset((chtype)zt_ui_attr(ZT_UI_ROLE_NORMAL) | ' ');
+    erase();
+    cursor_on = 0;
+    if (LINES < 12 || COLS < 40) {
+        put(0, 0, COLS, ZT_UI_ROLE_ERROR, "zimt: the terminal is too small (40x12 at least)");
+        return;
+    }
+    draw_title(a);
+    draw_preview(a);
+    draw_left(a);
+    draw_status(a);
+    if (a->popup)
+        draw_popup(a);
+    if (cursor_on)
+        move(cursor_y, cursor_x);
+    curs_set(cursor_on);
+}
+
+void zt_ui_draw_overlay(zt_ui_app *a)
+{
+    int raw = a->gfx == ZT_UI_GFX_SIXEL || a->gfx == ZT_UI_GFX_BLOCKS_TRUE;
+    if (!raw)
+        return;
+    if (a->popup || !a->img || a->img_rows == 0 || LINES < 12 || COLS < 40) {
+        if (a->img_shown) {
+            /* curses thinks these cells are blank and will not repaint
+             * them: erase the pixels ourselves. */
+            zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows, a->img_cols);
+            a->img_shown = 0;
+        }
+        return;
+    }
+    if (a->img_shown && !a->img_dirty)
+        return;
+    long now = mono_ms();
+    /* Live previews at most a few per second; the final image at once. */
+    if (!a->img_final && a->img_shown && now - a->last_send_ms < 250)
+        return;
+    zt_ui_buf b = {0};
+    if (a->gfx == ZT_UI_GFX_SIXEL) {
+        int cw = a->term.cell_w ? a->term.cell_w : 8, ch = a->term.cell_h ? a->term.cell_h : 16;
+        int pw, ph;
+        zt_ui_fit(a->img_w, a->img_h, a->img_cols * cw, a->img_rows * ch, &pw, &ph);
+        if (!a->img_final) {
+            /* previews: small and cheap over SSH */
+            int mw = pw > 256 ? 256 : pw, mh = ph > 256 ? 256 : ph;
+            zt_ui_fit(a->img_w, a->img_h, mw, mh, &pw, &ph);
+        }
+        uint8_t *px = zt_ui_scale(a->img, a->img_w, a->img_h, pw, ph);
+        if (px)
+            zt_ui_sixel_encode(&b, px, pw, ph, a->img_final, a->term.in_tmux);
+        free(px);
+        if (a->img_shown)
+            zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows, a->img_cols);
+    } else {
+        uint8_t *px = zt_ui_scale(a->img, a->img_w, a->img_h, a->img_cols, a->img_rows * 2);
+        if (px)
+            zt_ui_blocks_true(&b, px, a->img_cols, a->img_rows, a->img_row, a->img_col);
+        free(px);
+    }
+    if (b.n)
+        zt_ui_overlay_write(a->tty_fd, &b, a->img_row, a->img_col);
+    zt_ui_buf_free(&b);
+    a->img_shown = 1;
+    a->img_dirty = 0;
+    a->last_send_ms = now;
+}

@@ -1,0 +1,302 @@
+/* ui_settings.c - settings and prompt history as JSON files (see ui_settings.h). */
+#include "ui_settings.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void xdg_dir(const char *var, const char *fallback, char *out, int len)
+{
+    const char *x = getenv(var), *home = getenv("HOME");
+    if (x && *x == '/')
+        snprintf(out, (size_t)len, "%s/zimt", x);
+    else
+        snprintf(out, (size_t)len, "%s/%s/zimt", home && *home ? home : ".", fallback);
+}
+
+void zt_ui_config_dir(char *out, int len)
+{
+    xdg_dir("XDG_CONFIG_HOME", ".config", out, len);
+}
+
+void zt_ui_state_dir(char *out, int len)
+{
+    xdg_dir("XDG_STATE_HOME", ".local/state", out, len);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0755) && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    if (mkdir(p, 0755) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static char *slurp(const char *path, int *missing)
+{
+    *missing = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *missing = errno == ENOENT;
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 + 1 > cap) {
+            cap = cap ? cap * 2 : 131072;
+            if (cap > (64u << 20))
+                break;
+            char *b = realloc(buf, cap);
+            if (!b)
+                break;
+            buf = b;
+        }
+        size_t k = fread(buf + len, 1, 65536, f);
+        len += k;
+        if (k < 65536)
+            break;
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
+static int write_atomic(const char *dir, const char *name, const char *text, char *why,
+                        int why_len)
+{
+    char path[4200], tmp[4300];
+    if (make_dirs(dir)) {
+        snprintf(why, (size_t)why_len, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(why, (size_t)why_len, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path)) {
+        snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void defaults(zt_ui_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->theme, sizeof s->theme, "dark");
+    snprintf(s->graphics, sizeof s->graphics, "auto");
+    snprintf(s->output_dir, sizeof s->output_dir, ".");
+    zt_gen_params_init(&s->params);
+    s->params.width = 1024;
+    s->params.height = 768;
+}
+
+void zt_ui_settings_free(zt_ui_settings *s)
+{
+    if (s)
+        zt_gen_params_free(&s->params);
+}
+
+char *zt_ui_settings_to_json(const zt_ui_settings *s)
+{
+    cJSON *root = cJSON_CreateObject();
+    char *pj = NULL, *out = NULL;
+    zt_err err;
+    if (!root)
+        return NULL;
+    cJSON_AddStringToObject(root, "theme", s->theme);
+    cJSON_AddStringToObject(root, "graphics", s->graphics);
+    cJSON_AddStringToObject(root, "output_dir", s->output_dir);
+    cJSON_AddBoolToObject(root, "seed_locked", s->seed_locked);
+    if (zt_gen_params_to_json(&s->params, &pj, &err) == ZT_OK) {
+        cJSON *p = cJSON_Parse(pj);
+        if (p)
+            cJSON_AddItemToObject(root, "params", p);
+    }
+    out = cJSON_Print(root);
+    free(pj);
+    cJSON_Delete(root);
+    return out;
+}
+
+static void copy_str(const cJSON *root, const char *key, char *dst, size_t n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (cJSON_IsString(v) && strlen(v->valuestring) < n)
+        snprintf(dst, n, "%s", v->valuestring);
+}
+
+int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int why_len)
+{
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        snprintf(why, (size_t)why_len, "not a JSON object");
+        return -1;
+    }
+    copy_str(root, "theme", s->theme, sizeof s->theme);
+    copy_str(root, "graphics", s->graphics, sizeof s->graphics);
+    copy_str(root, "output_dir", s->output_dir, sizeof s->output_dir);
+    const cJSON *lk = cJSON_GetObjectItemCaseSensitive(root, "seed_locked");
+    if (cJSON_IsBool(lk))
+        s->seed_locked = cJSON_IsTrue(lk);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "params");
+    int rc = 0;
+    if (cJSON_IsObject(p)) {
+        char *pj = cJSON_PrintUnformatted(p);
+        zt_gen_params tmp;
+        zt_err err = {0};
+        zt_gen_params_init(&tmp);
+        if (pj && zt_gen_params_from_json(&tmp, pj, &err) == ZT_OK) {
+            zt_gen_params_free(&s->params);
+            s->params = tmp;
+        } else {
+            zt_gen_params_free(&tmp);
+            snprintf(why, (size_t)why_len, "params: %s", err.msg);
+            rc = -1;
+        }
+        free(pj);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
+{
+    char dir[4096], path[4200];
+    defaults(s);
+    zt_ui_config_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/settings.json", dir);
+    int missing;
+    char *json = slurp(path, &missing);
+    if (!json) {
+        if (missing)
+            return 0;
+        snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char sub[256] = "";
+    int rc = zt_ui_settings_from_json(s, json, sub, sizeof sub);
+    free(json);
+    if (rc)
+        snprintf(why, (size_t)why_len, "%s: %s", path, sub);
+    return rc;
+}
+
+int zt_ui_settings_save(const zt_ui_settings *s, char *why, int why_len)
+{
+    char dir[4096];
+    zt_ui_config_dir(dir, sizeof dir);
+    char *json = zt_ui_settings_to_json(s);
+    if (!json) {
+        snprintf(why, (size_t)why_len, "out of memory");
+        return -1;
+    }
+    int rc = write_atomic(dir, "settings.json", json, why, why_len);
+    free(json);
+    return rc;
+}
+
+void zt_ui_history_free(zt_ui_history *h)
+{
+    if (!h)
+        return;
+    for (int i = 0; i < h->n; i++)
+        free(h->items[i]);
+    free(h->items);
+    h->items = NULL;
+    h->n = 0;
+}
+
+void zt_ui_history_add(zt_ui_history *h, const char *prompt)
+{
+    if (!prompt || !*prompt)
+        return;
+    if (h->n && !strcmp(h->items[h->n - 1], prompt))
+        return;
+    char *c = strdup(prompt);
+    if (!c)
+        return;
+    if (h->n == ZT_UI_HISTORY_MAX) {
+        free(h->items[0]);
+        memmove(h->items, h->items + 1, (size_t)(h->n - 1) * sizeof *h->items);
+        h->n--;
+    }
+    char **v = realloc(h->items, (size_t)(h->n + 1) * sizeof *v);
+    if (!v) {
+        free(c);
+        return;
+    }
+    h->items = v;
+    h->items[h->n++] = c;
+}
+
+int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
+{
+    char dir[4096], path[4200];
+    h->items = NULL;
+    h->n = 0;
+    zt_ui_state_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/history.json", dir);
+    int missing;
+    char *json = slurp(path, &missing);
+    if (!json) {
+        if (missing)
+            return 0;
+        snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    cJSON *root = cJSON_Parse(json);
+    free(json);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "prompts"), *it;
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(root);
+        snprintf(why, (size_t)why_len, "%s: no 'prompts' list", path);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it)) zt_ui_history_add(h, it->valuestring);
+    cJSON_Delete(root);
+    return 0;
+}
+
+int zt_ui_history_save(const zt_ui_history *h, char *why, int why_len)
+{
+    char dir[4096];
+    zt_ui_state_dir(dir, sizeof dir);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "prompts");
+    for (int i = 0; i < h->n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(h->items[i]));
+    char *json = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!json) {
+        snprintf(why, (size_t)why_len, "out of memory");
+        return -1;
+    }
+    int rc = write_atomic(dir, "history.json", json, why, why_len);
+    free(json);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * ui_settings.h - what the workbench remembers between runs.
+ *
+ *   $XDG_CONFIG_HOME/zimt/settings.json   (default ~/.config/zimt)
+ *       {"theme": "dark", "graphics": "auto", "output_dir": ".",
+ *        "seed_locked": false, "params": {<zt_gen_params JSON>}}
+ *   $XDG_STATE_HOME/zimt/history.json     (default ~/.local/state/zimt)
+ *       {"prompts": ["oldest", ..., "newest"]}
+ *
+ * Files are written whole to a temporary name and renamed into place, so a
+ * crash never leaves half a file. Unreadable or malformed files are ignored
+ * (defaults are used) and reported through why; they are not overwritten
+ * until the user changes something. One thread.
+ */
+#ifndef ZT_UI_SETTINGS_H
+#define ZT_UI_SETTINGS_H
+
+#include "image.h"
+
+#define ZT_UI_HISTORY_MAX 200
+
+typedef struct zt_ui_settings {
+    char theme[64];
+    char graphics[16];    /* auto, sixel, blocks, none */
+    char output_dir[4096];
+    int seed_locked;
+    zt_gen_params params; /* owned: the last settings used */
+} zt_ui_settings;
+
+typedef struct zt_ui_history {
+    char **items; /* oldest first; heap */
+    int n;
+} zt_ui_history;
+
+/* Defaults, then the file when readable. 0 on success or no file; -1 with
+ * why when the file was malformed (defaults are kept). */
+int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len);
+int zt_ui_settings_save(const zt_ui_settings *s, char *why, int why_len);
+void zt_ui_settings_free(zt_ui_settings *s);
+/* Settings to JSON (heap) and back: exposed for tests. */
+char *zt_ui_settings_to_json(const zt_ui_settings *s);
+int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int why_len);
+
+int zt_ui_history_load(zt_ui_history *h, char *why, int why_len);
+int zt_ui_history_save(const zt_ui_history *h, char *why, int why_len);
+/* Append a prompt (an equal newest entry is not repeated; oldest dropped
+ * past ZT_UI_HISTORY_MAX). */
+void zt_ui_history_add(zt_ui_history *h, const char *prompt);
+void zt_ui_history_free(zt_ui_history *h);
+
+/* The config and state directories (created on save). */
+void zt_ui_config_dir(char *out, int len);
+void zt_ui_state_dir(char *out, int len);
+
+#endif

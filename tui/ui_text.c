@@ -1,0 +1,126 @@
+/* ui_text.c - UTF-8 stepping, widths and sanitising (see ui_text.h). */
+#include "ui_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+size_t zt_ui_utf8_decode(const char *s, size_t len, size_t i, uint32_t *cp)
+{
+    if (i >= len)
+        return 0;
+    utf8proc_int32_t c;
+    utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                          (utf8proc_ssize_t)(len - i), &c);
+    if (n <= 0 || c < 0) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    *cp = (uint32_t)c;
+    return (size_t)n;
+}
+
+size_t zt_ui_utf8_next(const char *s, size_t len, size_t i)
+{
+    uint32_t cp;
+    return i + zt_ui_utf8_decode(s, len, i, &cp);
+}
+
+size_t zt_ui_utf8_prev(const char *s, size_t i)
+{
+    if (i == 0)
+        return 0;
+    /* Back over at most three continuation bytes; a stray continuation byte
+     * on its own is one (invalid) character, matching decode. */
+    size_t j = i - 1;
+    int k = 0;
+    while (j > 0 && k < 3 && ((unsigned char)s[j] & 0xC0) == 0x80) {
+        j--;
+        k++;
+    }
+    uint32_t cp;
+    if (j + zt_ui_utf8_decode(s, i, j, &cp) == i)
+        return j;
+    return i - 1;
+}
+
+int zt_ui_cp_width(uint32_t cp)
+{
+    if (cp < 0x20 || cp == 0x7F)
+        return 2; /* ^X */
+    if (cp >= 0x80 && cp < 0xA0)
+        return 4; /* <XX> */
+    int w = utf8proc_charwidth((utf8proc_int32_t)cp);
+    return w < 0 ? 1 : w > 2 ? 2 : w;
+}
+
+int zt_ui_str_width(const char *s, size_t len)
+{
+    int w = 0;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        i += zt_ui_utf8_decode(s, len, i, &cp);
+        w += zt_ui_cp_width(cp);
+    }
+    return w;
+}
+
+int zt_ui_cp_is_word(uint32_t cp)
+{
+    if (cp == '_')
+        return 1;
+    switch (utf8proc_category((utf8proc_int32_t)cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int zt_ui_utf8_encode(uint32_t cp, char *out)
+{
+    return (int)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out);
+}
+
+char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines)
+{
+    /* Worst case: every byte becomes U+FFFD (3 bytes) or <XX> (4 bytes). */
+    char *out = malloc(len * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0, i = 0;
+    while (i < len) {
+        uint32_t cp;
+        size_t n = zt_ui_utf8_decode(s, len, i, &cp);
+        if (cp == '\n' && keep_newlines) {
+            out[o++] = '\n';
+        } else if (cp < 0x20 || cp == 0x7F) {
+            out[o++] = '^';
+            out[o++] = (char)(cp == 0x7F ? '?' : cp + 0x40);
+        } else if (cp >= 0x80 && cp < 0xA0) {
+            static const char hex[] = "0123456789ABCDEF";
+            out[o++] = '<';
+            out[o++] = hex[cp >> 4];
+            out[o++] = hex[cp & 15];
+            out[o++] = '>';
+        } else if (cp == 0xFFFD && n == 1) {
+            o += (size_t)zt_ui_utf8_encode(0xFFFD, out + o);
+        } else {
+            memcpy(out + o, s + i, n);
+            o += n;
+        }
+        i += n;
+    }
+    out[o] = 0;
+    return out;
+}

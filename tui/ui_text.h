@@ -1,0 +1,37 @@
+/*
+ * ui_text.h - UTF-8 text helpers for the workbench: stepping by character,
+ * display width (CJK and emoji take two cells, combining marks none), word
+ * boundaries, and making untrusted text safe to print.
+ *
+ * Widths come from utf8proc, not the C locale, so the layout is the same on
+ * every machine and in tests. Pure functions; any thread may call.
+ */
+#ifndef ZT_UI_TEXT_H
+#define ZT_UI_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decode one code point at s[i] (len bytes in all). Invalid bytes decode as
+ * U+FFFD one byte at a time. Returns the byte length (>= 1; 0 at the end). */
+size_t zt_ui_utf8_decode(const char *s, size_t len, size_t i, uint32_t *cp);
+/* Byte offset of the character after / before offset i. */
+size_t zt_ui_utf8_next(const char *s, size_t len, size_t i);
+size_t zt_ui_utf8_prev(const char *s, size_t i);
+/* Cells a code point takes: 0 (combining), 1 or 2. Control characters count
+ * as 2 because they are shown as ^X. */
+int zt_ui_cp_width(uint32_t cp);
+/* Cells of s[0..len). */
+int zt_ui_str_width(const char *s, size_t len);
+/* 1 when cp belongs to a word (letters, digits, marks, '_'). */
+int zt_ui_cp_is_word(uint32_t cp);
+
+/* A copy of s (len bytes) that is safe to send to a terminal: C0/C1
+ * controls and DEL become ^X / <XX>, invalid UTF-8 becomes U+FFFD; with
+ * keep_newlines, '\n' stays. Heap; caller frees; NULL on out of memory. */
+char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines);
+
+/* Append the UTF-8 encoding of cp to out (room for 4 bytes); returns bytes. */
+int zt_ui_utf8_encode(uint32_t cp, char *out);
+
+#endif
