@@ -619,6 +619,29 @@ void zt_op_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
     be->vt->unpatchify(be, y, x, p);
 }
 
+void zt_op_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias)
+{
+    const char *op = "synth_fill";
+    if (pending(be) || !HAVE_OP(be, synth_fill))
+        return;
+    if (!tensor_ok(be, op, "t", t))
+        return;
+    if (t->dtype != ZT_BF16) {
+        bad1(be, ZT_ERR_DTYPE, op, "synthetic weights are BF16", "t", t);
+        return;
+    }
+    be->vt->synth_fill(be, t, key, is_bias);
+}
+
+int zt_backend_mem_usage(zt_backend *be, size_t *now, size_t *peak)
+{
+    *now = *peak = 0;
+    if (!be || !be->vt || !be->vt->mem_usage)
+        return 0;
+    be->vt->mem_usage(be, now, peak);
+    return 1;
+}
+
 /* ---- lifetime and memory ------------------------------------------------ */
 
 void zt_backend_free(zt_backend *be)

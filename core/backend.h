@@ -85,6 +85,13 @@ typedef struct zt_backend_vt {
     void (*transpose)(zt_backend *be, zt_tensor *y, const zt_tensor *x);
     void (*patchify)(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
     void (*unpatchify)(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+
+    /* optional: fill BF16 t with synthetic weights (synth.h) for the tensor
+     * key zt_synth_key(name, seed), in place in backend memory */
+    void (*synth_fill)(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias);
+    /* optional: bytes the backend holds now and at most since it was made
+     * (allocations, scratch, workspaces) */
+    void (*mem_usage)(zt_backend *be, size_t *now, size_t *peak);
 } zt_backend_vt;
 
 /* Base of every backend; implementations embed it first. */
@@ -174,6 +181,12 @@ void zt_op_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x);
 void zt_op_transpose(zt_backend *be, zt_tensor *y, const zt_tensor *x);
 void zt_op_patchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
 void zt_op_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+/* t BF16 (any shape) = synthetic weights of key (synth.h); is_bias selects
+ * the rank-1 bias rule. Bit-identical on every backend. */
+void zt_op_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias);
+/* Backend-held bytes now and at peak; returns 0 (and zeros) when the
+ * backend does not count. */
+int zt_backend_mem_usage(zt_backend *be, size_t *now, size_t *peak);
 
 /*
  * Arena: one backend allocation carved into tensors, sized before a job.

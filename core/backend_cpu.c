@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "synth.h"
+
 typedef struct cpu_backend {
     zt_backend base; /* first: a zt_backend * is a cpu_backend * */
     int threads;
@@ -880,6 +882,18 @@ static void cpu_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int
     patch_move(y, x, p, 0);
 }
 
+/* Synthetic weights: the definition in synth.c, element by element. */
+static void cpu_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias)
+{
+    (void)be;
+    int64_t fan_in = 1, n = zt_tensor_numel(t);
+    for (int d = 1; d < t->ndim; d++)
+        fan_in *= t->shape[d];
+    uint16_t *out = t->data;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = zt_f32_to_bf16(zt_synth_value(key, (uint64_t)i, t->ndim, fan_in, is_bias));
+}
+
 /* ---- constructor ---------------------------------------------------------- */
 
 static const zt_backend_vt cpu_vt = {
@@ -915,6 +929,7 @@ static const zt_backend_vt cpu_vt = {
     .transpose = cpu_transpose,
     .patchify = cpu_patchify,
     .unpatchify = cpu_unpatchify,
+    .synth_fill = cpu_synth_fill,
 };
 
 zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err)

@@ -42,6 +42,7 @@ zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,12 @@ typedef struct cuda_be {
     int embed_pending; /* an embed ran since the last sync */
     void *stage[2];    /* pinned upload staging */
     cudaEvent_t stage_ev[2];
+    /* Own accounting: every live allocation of c_alloc (pointer, bytes);
+     * held adds the scratch buffers and the cuBLAS workspace; peak is the
+     * most held at once. */
+    struct live_alloc { void *p; size_t n; } *live;
+    int n_live, cap_live;
+    size_t held, peak;
 } cuda_be;
 
 static cuda_be *cb(zt_backend *be)
@@ -121,6 +128,42 @@ static int64_t last_dim(const zt_tensor *t)
     return t->ndim ? t->shape[t->ndim - 1] : 1;
 }
 
+static void count_bytes(cuda_be *b, size_t add, size_t sub)
+{
+    b->held = b->held + add - sub;
+    if (b->held > b->peak)
+        b->peak = b->held;
+}
+
+/* Remember allocation p of n bytes; returns 0 when the table cannot grow. */
+static int track(cuda_be *b, void *p, size_t n)
+{
+    if (b->n_live == b->cap_live) {
+        int cap = b->cap_live ? 2 * b->cap_live : 64;
+        struct live_alloc *t = realloc(b->live, (size_t)cap * sizeof *t);
+        if (!t)
+            return 0;
+        b->live = t;
+        b->cap_live = cap;
+    }
+    b->live[b->n_live].p = p;
+    b->live[b->n_live].n = n;
+    b->n_live++;
+    count_bytes(b, n, 0);
+    return 1;
+}
+
+static void untrack(cuda_be *b, void *p)
+{
+    for (int i = b->n_live - 1; i >= 0; i--) {
+        if (b->live[i].p == p) {
+            count_bytes(b, 0, b->live[i].n);
+            b->live[i] = b->live[--b->n_live];
+            return;
+        }
+    }
+}
+
 /* Scratch buffer `slot` of at least `bytes`, or NULL with the error set. */
 static void *scratch(cuda_be *b, int slot, size_t bytes)
 {
@@ -129,6 +172,7 @@ static void *scratch(cuda_be *b, int slot, size_t bytes)
     size_t cap = bytes + bytes / 4;
     if (b->scr[slot])
         cudaFree(b->scr[slot]);
+    count_bytes(b, 0, b->scr_cap[slot]);
     b->scr[slot] = NULL;
     b->scr_cap[slot] = 0;
     void *p = NULL;
@@ -142,6 +186,7 @@ static void *scratch(cuda_be *b, int slot, size_t bytes)
     }
     b->scr[slot] = p;
     b->scr_cap[slot] = cap;
+    count_bytes(b, cap, 0);
     return p;
 }
 
@@ -208,6 +253,11 @@ static zt_status c_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err)
     if (e != cudaSuccess)
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA cudaMalloc(%zu): %s", bytes,
                        cudaGetErrorString(e));
+    if (!track(b, *out, bytes ? bytes : 1)) {
+        cudaFree(*out);
+        *out = NULL;
+        return zt_fail(err, ZT_ERR_NOMEM, "CUDA: out of host memory");
+    }
     return ZT_OK;
 }
 
@@ -216,7 +266,14 @@ static void c_release(zt_backend *be, void *p)
     if (p) {
         cudaSetDevice(cb(be)->device);
         cudaFree(p);
+        untrack(cb(be), p);
     }
+}
+
+static void c_mem_usage(zt_backend *be, size_t *now, size_t *peak)
+{
+    *now = cb(be)->held;
+    *peak = cb(be)->peak;
 }
 
 static zt_status c_xfer(cuda_be *b, void *dst, const void *src, size_t n, enum cudaMemcpyKind k,
@@ -358,7 +415,7 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
     }
     if (e != cudaSuccess) {
         cudaStreamSynchronize(b->st);
-        cudaFree(dev);
+        c_release(be, dev);
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA weights: %s: %s", what, cudaGetErrorString(e));
     }
     off = 0;
@@ -784,6 +841,23 @@ static void c_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p
        "unpatchify");
 }
 
+/* ---- synthetic weights ----------------------------------------------------- */
+
+/* The rules of core/synth.c: the scale is the same host float expression,
+ * the per-element arithmetic is in kernels/synth.cu. */
+static void c_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t fan_in = 1;
+    for (int d = 1; d < t->ndim; d++)
+        fan_in *= t->shape[d];
+    int mode = t->ndim >= 2 ? 0 : is_bias ? 1 : 2;
+    float scale = mode == 0 ? sqrtf(3.0f / (float)fan_in) : 0.0f;
+    ck(b, zt_cuda_synth(t->data, zt_tensor_numel(t), key, mode, scale, b->st), "synth");
+}
+
 /* ---- construction -------------------------------------------------------- */
 
 static void c_destroy(zt_backend *be)
@@ -801,6 +875,7 @@ static void c_destroy(zt_backend *be)
             cudaEventDestroy(b->stage_ev[i]);
     }
     cudaFree(b->bad);
+    free(b->live);
     if (b->blas)
         cublasDestroy(b->blas);
     cudaFree(b->blas_ws);
@@ -842,6 +917,8 @@ static const zt_backend_vt cuda_vt = {
     .transpose = c_transpose,
     .patchify = c_patchify,
     .unpatchify = c_unpatchify,
+    .synth_fill = c_synth_fill,
+    .mem_usage = c_mem_usage,
 };
 
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
@@ -892,6 +969,7 @@ zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
         return zt_fail(err, e == cudaErrorMemoryAllocation ? ZT_ERR_NOMEM : ZT_ERR_DEVICE,
                        "CUDA backend: %s: %s", what, cudaGetErrorString(e));
     }
+    count_bytes(b, BLAS_WS_BYTES + sizeof(int), 0);
     cublasStatus_t bs = cublasCreate(&b->blas);
     if (bs == CUBLAS_STATUS_SUCCESS)
         bs = cublasSetStream(b->blas, b->st);

@@ -72,12 +72,43 @@ void zt_loader_get(zt_loader *L, zt_tensor *slot, int ndim, const int64_t *shape
     L->n++;
 }
 
-/* What *block points to: the backend's copy (if it made one) and, for
- * synthetic weights on a host-memory backend, the host block holding them. */
+/* What *block points to: the backend's copy (if it made one), for
+ * synthetic weights on a host-memory backend without synth_fill the host
+ * block holding them, or the backend block synth_fill wrote into. */
 typedef struct loaded_block {
     void *host;     /* malloc'd synthetic data, or NULL */
     void *adopted;  /* from zt_backend_adopt_weights, or NULL */
+    void *filled;   /* from zt_backend_alloc, filled by zt_op_synth_fill, or NULL */
 } loaded_block;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Synthetic weights made by the backend where they will live: one block for
+ * every tensor (each at a 256-byte boundary), no host copy at all. */
+static zt_status fill_in_backend(zt_loader *L, zt_backend *be, size_t total, loaded_block *sb,
+                                 zt_err *err)
+{
+    zt_status st = zt_backend_alloc(be, total ? total : 1, &sb->filled, err);
+    if (st != ZT_OK)
+        return zt_err_prefix(err, "synthetic weights");
+    size_t off = 0;
+    for (int i = 0; i < L->n; i++) {
+        L->slots[i]->data = (char *)sb->filled + off;
+        zt_op_synth_fill(be, L->slots[i], zt_synth_key(L->names[i], L->seed),
+                         ends_with(L->names[i], "bias"));
+        off += (zt_tensor_nbytes(L->slots[i]) + 255) & ~(size_t)255;
+    }
+    st = zt_backend_sync(be, err);
+    if (st != ZT_OK) {
+        zt_backend_release(be, sb->filled);
+        sb->filled = NULL;
+    }
+    return st;
+}
 
 zt_status zt_loader_finish(zt_loader *L, zt_backend *be, void **block, zt_err *err)
 {
@@ -114,6 +145,16 @@ zt_status zt_loader_finish(zt_loader *L, zt_backend *be, void **block, zt_err *e
         if (!zt_add_ok(total, nb, &total))
             total = SIZE_MAX;
     }
+    if (total != SIZE_MAX && be->vt->synth_fill) {
+        st = fill_in_backend(L, be, total, sb, err);
+        free_lists(L);
+        if (st != ZT_OK) {
+            free(sb);
+            return st;
+        }
+        *block = sb;
+        return ZT_OK;
+    }
     if (total == SIZE_MAX || !(sb->host = malloc(total ? total : 1))) {
         free(sb);
         free_lists(L);
@@ -148,6 +189,8 @@ void zt_loader_release(zt_backend *be, void *block)
         return;
     if (sb->adopted)
         zt_backend_release_weights(be, sb->adopted);
+    if (sb->filled)
+        zt_backend_release(be, sb->filled);
     free(sb->host);
     free(sb);
 }

@@ -124,6 +124,14 @@ cudaError_t zt_cuda_attention(void *out, zt_dtype odt, const void *q, zt_dtype q
                               int64_t Sq, int64_t Skv, int64_t Hq, int64_t Hkv, int64_t hd,
                               int causal, float scale, cudaStream_t st);
 
+/* synth.cu ----------------------------------------------------------------- */
+
+/* y BF16 [n] = synthetic weights of per-tensor key (core/synth.h): mode 0
+ * r * scale (rank >= 2, scale = sqrtf(3.0f / fan_in)), 1 bias r * 0.02,
+ * 2 gain r * 0.1 + 1. Bit-identical to core/synth.c. y 4-byte aligned. */
+cudaError_t zt_cuda_synth(void *y, int64_t n, uint32_t key, int mode, float scale,
+                          cudaStream_t st);
+
 #ifdef __cplusplus
 }
 #endif
