@@ -13,6 +13,7 @@ int zt_cmd_tokenize(int argc, char **argv);
 int zt_cmd_gen(int argc, char **argv);
 int zt_cmd_doctor(int argc, char **argv);
 int zt_cmd_synth(int argc, char **argv);
+int zt_cmd_bench(int argc, char **argv);
 /* The terminal workbench (ui_app.c): zimt ui, or zimt alone on a tty. */
 int zt_cmd_ui(int argc, char **argv);
 

@@ -36,6 +36,7 @@ static void usage(FILE *f)
           "  gen       generate an image\n"
           "  doctor    find the model and check that generation can work\n"
           "  synth     write a model folder with synthetic weights\n"
+          "  bench     time loading, each stage and whole jobs; peak memory\n"
           "  ui        open the terminal workbench (also: zimt with no command, on a terminal)\n"
           "\n"
           "See zimt(1) for details.\n",
@@ -51,6 +52,7 @@ static const struct {
     {"gen", zt_cmd_gen},
     {"doctor", zt_cmd_doctor},
     {"synth", zt_cmd_synth},
+    {"bench", zt_cmd_bench},
     {"ui", zt_cmd_ui},
 };
 

@@ -1,0 +1,411 @@
+/*
+ * cmd_bench.c - zimt bench [--model DIR | --synthetic [SEED]] [--size WxH ...]
+ * [--steps N] [--runs R] [--device cuda|cpu] [--json]: time a model's load,
+ * text encoding, each denoising step, VAE decode and the whole job, and
+ * report peak memory.
+ *
+ * Method: one warm-up job per size, then R timed jobs; every figure is the
+ * min and the median over the R jobs (the per-step figure of one job is the
+ * median of its steps). Loading is timed the same way: a warm-up load, then
+ * R loads, the last of which stays for the jobs. Each job gets a prompt of
+ * its own (the benchmark prompt and a job number of the same token length),
+ * so the prompt-feature cache never skips the text encoder.
+ *
+ * Memory: "device" is what the driver reports in use (total - free, sampled
+ * after the load, after every step and after each job; the CUDA context and
+ * other processes included); "zimt" is what the backend itself holds at its
+ * peak (weights, the job arena, scratch and workspaces), the counterpart of
+ * PyTorch's peak allocated memory.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "gen_opts.h"
+#include "pipeline.h"
+
+#define MAX_SIZES 16
+#define MAX_RUNS 100
+#define BENCH_PROMPT                                                                           \
+    "A photograph of a red fox sitting in fresh snow at the edge of a pine forest, soft "      \
+    "morning light, shallow depth of field, highly detailed fur"
+#define TOKENIZER_REL "tests/data/tiny-zimage/tokenizer/tokenizer.json"
+
+typedef struct stat2 {
+    double min, med;
+} stat2;
+
+typedef struct size_result {
+    int w, h;
+    stat2 encode, step, decode, total;
+    size_t dev_peak;   /* device bytes in use at the highest sample */
+    size_t own_peak;   /* backend-held bytes at peak */
+    size_t arena;      /* the job arena */
+    int tokens;
+} size_result;
+
+typedef struct bench {
+    zt_backend *be;
+    size_t dev_total, dev_base, dev_peak; /* total, in use before loading, highest sample */
+    size_t own_peak;                      /* highest backend-held sample */
+    size_t life_peak;                     /* the backend's own peak over everything */
+} bench;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static stat2 stats(double *v, int n)
+{
+    stat2 s = {0, 0};
+    if (n <= 0)
+        return s;
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    s.min = v[0];
+    s.med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return s;
+}
+
+/* Device bytes in use now; keeps the highest sample. */
+static void sample(bench *b)
+{
+    size_t fr = 0, tot = 0;
+    if (b->be->vt->mem_info && b->be->vt->mem_info(b->be, &fr, &tot, NULL) == ZT_OK) {
+        size_t used = tot - fr;
+        b->dev_total = tot;
+        if (used > b->dev_peak)
+            b->dev_peak = used;
+    }
+    size_t now, peak;
+    if (zt_backend_mem_usage(b->be, &now, &peak) && now > b->own_peak)
+        b->own_peak = now;
+}
+
+static int on_step(void *ud, int step, int total, double ms, const float *x0, int C, int h,
+                   int w)
+{
+    (void)step, (void)total, (void)ms, (void)x0, (void)C, (void)h, (void)w;
+    sample(ud);
+    return 0;
+}
+
+/* The GPU's name as the driver reports it, or "" when not known. */
+static void gpu_name(char *out, size_t n)
+{
+    out[0] = 0;
+    DIR *dd = opendir("/proc/driver/nvidia/gpus");
+    if (!dd)
+        return;
+    struct dirent *de;
+    while (!out[0] && (de = readdir(dd)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[512], line[256];
+        snprintf(path, sizeof path, "/proc/driver/nvidia/gpus/%.200s/information", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "Model:", 6)) {
+                const char *v = line + 6;
+                while (*v == ' ' || *v == '\t')
+                    v++;
+                snprintf(out, n, "%.*s", (int)(n - 1), v);
+                out[strcspn(out, "\n")] = 0;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(dd);
+}
+
+static int file_exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* The Qwen3 tokenizer for --synthetic: the bundled tiny model's (same
+ * tokenizer as the real model), found from the working directory, next to
+ * the binary, or in the installed share folder. NULL when none. */
+static const char *find_tokenizer(char *buf, size_t n)
+{
+    if (file_exists(TOKENIZER_REL)) {
+        snprintf(buf, n, "%s", TOKENIZER_REL);
+        return buf;
+    }
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            const char *rel[] = {"/" TOKENIZER_REL, "/../share/zimt/tokenizer.json",
+                                 "/../share/zimt/tokenizer/tokenizer.json"};
+            for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+                if ((size_t)snprintf(buf, n, "%s%s", exe, rel[i]) < n && file_exists(buf))
+                    return buf;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int usage(FILE *f)
+{
+    fputs("usage: zimt bench [--model DIR | --synthetic [SEED]] [--size WxH ...] [--steps N]\n"
+          "                  [--runs R] [--device cuda|cpu] [--json]\n"
+          "  --model DIR       a model folder in the published layout\n"
+          "  --synthetic SEED  full-size synthetic weights made on the device (default, seed 0)\n"
+          "  --size WxH        image size; repeat for a table of sizes (default 1024x1024)\n"
+          "  --steps N         denoising steps (default 8)\n"
+          "  --runs R          timed jobs after one warm-up (default 3)\n"
+          "  --device D        cuda (default) or cpu\n"
+          "  --json            one JSON object on stdout instead of the table\n",
+          f);
+    return f == stdout ? 0 : 2;
+}
+
+static zt_status open_model(zt_model **m, zt_backend *be, const char *dir, uint32_t seed,
+                            const char *tok, zt_err *err)
+{
+    if (dir)
+        return zt_model_open(m, be, dir, NULL, NULL, err);
+    return zt_model_open_synthetic(m, be, seed, NULL, tok, err);
+}
+
+static double gib(size_t b)
+{
+    return (double)b / (1024.0 * 1024.0 * 1024.0);
+}
+
+static void print_json(const char *dev, const char *gpu, const char *src, int steps, int runs,
+                       stat2 load, size_t weights, const bench *b, const size_result *r, int n)
+{
+    printf("{\"device\":\"%s\",\"gpu\":\"%s\",\"model\":\"%s\",\"steps\":%d,\"runs\":%d,"
+           "\"load_ms\":{\"min\":%.2f,\"median\":%.2f},\"weights_bytes\":%zu,"
+           "\"device_total_bytes\":%zu,\"device_used_before_load_bytes\":%zu,"
+           "\"zimt_lifetime_peak_bytes\":%zu,\"sizes\":[",
+           dev, gpu, src, steps, runs, load.min, load.med, weights, b->dev_total, b->dev_base,
+           b->life_peak);
+    for (int i = 0; i < n; i++) {
+        const size_result *s = &r[i];
+        printf("%s{\"width\":%d,\"height\":%d,\"prompt_tokens\":%d,"
+               "\"encode_ms\":{\"min\":%.2f,\"median\":%.2f},"
+               "\"step_ms\":{\"min\":%.2f,\"median\":%.2f},"
+               "\"decode_ms\":{\"min\":%.2f,\"median\":%.2f},"
+               "\"total_ms\":{\"min\":%.2f,\"median\":%.2f},"
+               "\"peak_device_used_bytes\":%zu,\"peak_zimt_bytes\":%zu,\"arena_bytes\":%zu}",
+               i ? "," : "", s->w, s->h, s->tokens, s->encode.min, s->encode.med, s->step.min,
+               s->step.med, s->decode.min, s->decode.med, s->total.min, s->total.med,
+               s->dev_peak, s->own_peak, s->arena);
+    }
+    printf("]}\n");
+}
+
+static void print_table(const char *dev, const char *gpu, const char *src, int steps, int runs,
+                        stat2 load, size_t weights, const bench *b, const size_result *r, int n)
+{
+    printf("zimt bench: %s%s%s%s, %s, %d steps, %d runs after a warm-up (min / median)\n", dev,
+           gpu[0] ? " (" : "", gpu, gpu[0] ? ")" : "", src, steps, runs);
+    printf("load: %.0f / %.0f ms, weights %.2f GiB\n\n", load.min, load.med, gib(weights));
+    printf("%-10s %6s %19s %19s %19s %21s %21s %s\n", "size", "tokens", "encode ms",
+           "step ms", "decode ms", "end to end ms", "peak device GiB", "peak zimt GiB");
+    for (int i = 0; i < n; i++) {
+        const size_result *s = &r[i];
+        char sz[32];
+        snprintf(sz, sizeof sz, "%dx%d", s->w, s->h);
+        printf("%-10s %6d %8.1f / %8.1f %8.1f / %8.1f %8.1f / %8.1f %9.1f / %9.1f %21.2f %13.2f\n",
+               sz, s->tokens, s->encode.min, s->encode.med, s->step.min, s->step.med,
+               s->decode.min, s->decode.med, s->total.min, s->total.med, gib(s->dev_peak),
+               gib(s->own_peak));
+    }
+    printf("\npeak device: in use on the device (total - free) at the highest sample, context "
+           "and other processes included (%.2f GiB in use before loading);\n"
+           "peak zimt: what zimt held at once (weights + job arena + scratch and workspaces)\n",
+           gib(b->dev_base));
+}
+
+int zt_cmd_bench(int argc, char **argv)
+{
+    const char *model = NULL, *device = "cuda";
+    int synthetic = 0, json = 0, steps = 8, runs = 3, n_sizes = 0;
+    uint32_t seed = 0;
+    int sizes[MAX_SIZES][2];
+    zt_err err = {0};
+    long v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return usage(stdout);
+        if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--synthetic")) {
+            synthetic = 1;
+            if (next && next[0] >= '0' && next[0] <= '9') {
+                if (zt_parse_int("--synthetic", next, 0, 4294967295L, &v, &err))
+                    return zt_cli_error(&err);
+                seed = (uint32_t)v;
+                i++;
+            }
+        } else if (!next) {
+            return zt_cli_fail("%s: missing value (see zimt bench --help)", a);
+        } else if (!strcmp(a, "--model")) {
+            model = next, i++;
+        } else if (!strcmp(a, "--device")) {
+            device = next, i++;
+            if (strcmp(device, "cuda") && strcmp(device, "cpu"))
+                return zt_cli_fail("--device must be cuda or cpu (got '%s')", device);
+        } else if (!strcmp(a, "--size")) {
+            if (n_sizes == MAX_SIZES)
+                return zt_cli_fail("at most %d sizes", MAX_SIZES);
+            if (zt_parse_size(next, &sizes[n_sizes][0], &sizes[n_sizes][1], &err))
+                return zt_cli_error(&err);
+            n_sizes++, i++;
+        } else if (!strcmp(a, "--steps")) {
+            if (zt_parse_int("--steps", next, 1, ZT_STEPS_MAX, &v, &err))
+                return zt_cli_error(&err);
+            steps = (int)v, i++;
+        } else if (!strcmp(a, "--runs")) {
+            if (zt_parse_int("--runs", next, 1, MAX_RUNS, &v, &err))
+                return zt_cli_error(&err);
+            runs = (int)v, i++;
+        } else {
+            fprintf(stderr, "zimt: unknown option '%s'\n", a);
+            return usage(stderr);
+        }
+    }
+    if (model && synthetic)
+        return zt_cli_fail("--model and --synthetic exclude each other");
+    if (!n_sizes)
+        sizes[0][0] = sizes[0][1] = 1024, n_sizes = 1;
+
+    char tokbuf[4096];
+    const char *tok = model ? NULL : find_tokenizer(tokbuf, sizeof tokbuf);
+    if (!model && !tok)
+        return zt_cli_fail("--synthetic needs the Qwen3 tokenizer (%s) and it was not found",
+                           TOKENIZER_REL);
+
+    bench b = {0};
+    zt_status st = !strcmp(device, "cuda") ? zt_backend_cuda_new(&b.be, 0, &err)
+                                           : zt_backend_cpu_new(&b.be, 0, &err);
+    if (st)
+        return zt_cli_error(&err);
+    char gpu[256] = "";
+    if (!strcmp(device, "cuda"))
+        gpu_name(gpu, sizeof gpu);
+    sample(&b);
+    b.dev_base = b.dev_peak;
+
+    /* loads: a warm-up, then `runs`; the last stays */
+    double load_ms[MAX_RUNS];
+    zt_model *m = NULL;
+    for (int r = 0; r <= runs; r++) {
+        zt_model_free(m);
+        m = NULL;
+        double t0 = now_ms();
+        if ((st = open_model(&m, b.be, model, seed, tok, &err)) ||
+            (st = zt_backend_sync(b.be, &err))) {
+            zt_backend_free(b.be);
+            return zt_cli_error(&err);
+        }
+        if (r > 0)
+            load_ms[r - 1] = now_ms() - t0;
+        if (!json)
+            fprintf(stderr, "\rloaded %d of %d", r + 1, runs + 1);
+    }
+    if (!json)
+        fputc('\n', stderr);
+    stat2 load = stats(load_ms, runs);
+    size_t weights = zt_model_weight_bytes(m);
+    sample(&b);
+
+    size_result res[MAX_SIZES];
+    memset(res, 0, sizeof res);
+    int rc = 0;
+    for (int si = 0; si < n_sizes && !rc; si++) {
+        size_result *s = &res[si];
+        s->w = sizes[si][0];
+        s->h = sizes[si][1];
+        double enc[MAX_RUNS], step[MAX_RUNS], dec[MAX_RUNS], tot[MAX_RUNS];
+        b.dev_peak = b.own_peak = 0;
+        for (int r = 0; r <= runs; r++) {
+            /* a new prompt each job, same length: digits are single tokens */
+            char prompt[512];
+            snprintf(prompt, sizeof prompt, "%s, take %d%d", BENCH_PROMPT, si % 10, r % 10);
+            zt_job_params p = {.prompt = prompt, .width = s->w, .height = s->h,
+                               .steps = steps, .seed = (uint64_t)r, .rng = ZT_RNG_CUDA};
+            zt_run_hooks hk = {.on_step = on_step, .ud = &b};
+            zt_timings tm;
+            memset(&tm, 0, sizeof tm);
+            uint8_t *rgb = NULL;
+            if ((st = zt_pipeline_run(m, &p, &hk, &rgb, &tm, &err))) {
+                rc = zt_cli_error(&err);
+                break;
+            }
+            free(rgb);
+            sample(&b);
+            if (!json)
+                fprintf(stderr, "\r%dx%d: job %d of %d, %.0f ms%s", s->w, s->h, r + 1, runs + 1,
+                        tm.total_ms, r == 0 ? " (warm-up)" : "          ");
+            if (r == 0)
+                continue;
+            double st_ms[ZT_STEPS_MAX];
+            memcpy(st_ms, tm.step_ms, (size_t)tm.steps * sizeof *st_ms);
+            enc[r - 1] = tm.encode_ms;
+            step[r - 1] = stats(st_ms, tm.steps).med;
+            dec[r - 1] = tm.decode_ms;
+            tot[r - 1] = tm.total_ms;
+            s->tokens = tm.prompt_tokens;
+        }
+        if (!json)
+            fputc('\n', stderr);
+        if (rc)
+            break;
+        s->encode = stats(enc, runs);
+        s->step = stats(step, runs);
+        s->decode = stats(dec, runs);
+        s->total = stats(tot, runs);
+        s->dev_peak = b.dev_peak;
+        s->arena = m->arena.cap;
+        s->own_peak = b.own_peak;
+        if (!s->own_peak) /* a backend that does not count: weights + arena */
+            s->own_peak = weights + s->arena;
+    }
+    size_t now_b;
+    zt_backend_mem_usage(b.be, &now_b, &b.life_peak);
+    if (!rc) {
+        char src[64];
+        if (model)
+            snprintf(src, sizeof src, "model folder");
+        else
+            snprintf(src, sizeof src, "synthetic seed %u", (unsigned)seed);
+        if (json)
+            print_json(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
+                       n_sizes);
+        else
+            print_table(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
+                        n_sizes);
+    }
+    zt_model_free(m);
+    zt_backend_free(b.be);
+    return rc;
+}
