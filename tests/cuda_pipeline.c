@@ -1,0 +1,170 @@
+/*
+ * cuda_pipeline.c - the tiny model end to end on the GPU against
+ * tiny-ref/pipeline.* and against the CPU backend.
+ *
+ * The GPU computes in BF16, so the fixtures' FP32 element tolerances do not
+ * apply; each stage (prompt features, noise, the latent after every step,
+ * the decoded image) must instead be within rel-L2 0.03 and cosine 0.999 of
+ * the reference, the criteria used for the full-size components. The noise
+ * is generated in F32 on the host side of the pipeline and must match to
+ * 1e-5. The u8 image is compared with the reference's and with the CPU
+ * backend's image: within +-1 on at least 99.9% of values. Every figure is
+ * printed.
+ *
+ * Without a usable CUDA device the cases are skipped: 0 passed, 0 failed.
+ */
+#include <cJSON.h>
+
+#include "fixture.h"
+#include "pipeline.h"
+
+#define MAX_REL_L2 0.03
+#define MIN_COS 0.999
+
+static zt_backend *gpu, *cpu;
+static zt_st_file *ref;
+static zt_model *mg, *mc;
+static cJSON *cases;
+
+typedef struct tap_ctx {
+    int k, seen;
+} tap_ctx;
+
+static void on_tap(void *ud, const char *name, const zt_tensor *t)
+{
+    tap_ctx *c = ud;
+    char key[96];
+    snprintf(key, sizeof key, "case%d.%s", c->k, name);
+    const zt_tensor *want = fx_get(ref, key);
+    long n = (long)zt_tensor_numel(want);
+    CHECK(zt_tensor_numel(t) == n, "%s: size", key);
+    if (zt_tensor_numel(t) != n)
+        return;
+    float *got = fx_download(gpu, t);
+    double dd = 0, rr = 0, gg = 0, gr = 0, maxabs = 0;
+    int finite = 1;
+    for (long i = 0; i < n; i++) {
+        float r;
+        memcpy(&r, (const char *)want->data + 4 * (size_t)i, 4);
+        double g = got[i], d = g - r;
+        finite &= isfinite(g) != 0;
+        dd += d * d, rr += (double)r * r, gg += g * g, gr += g * r;
+        if (fabs(d) > maxabs)
+            maxabs = fabs(d);
+    }
+    free(got);
+    double rel = sqrt(dd / (rr > 0 ? rr : 1));
+    double cos = gr / sqrt((gg > 0 ? gg : 1) * (rr > 0 ? rr : 1));
+    printf("  %-24s rel-L2 %.5f  cosine %.6f  max-abs %.3g\n", key, rel, cos, maxabs);
+    if (!strcmp(name, "noise"))
+        CHECK(finite && maxabs <= 1e-5, "%s: max-abs %g", key, maxabs);
+    else
+        CHECK(finite && rel <= MAX_REL_L2 && cos >= MIN_COS,
+              "%s: rel-L2 %.5f (max %.2f), cosine %.6f (min %.3f)", key, rel, MAX_REL_L2, cos,
+              MIN_COS);
+    c->seen++;
+}
+
+/* Values of a and b (n bytes) more than 1 apart. */
+static long off_by_more(const uint8_t *a, const uint8_t *b, long n, int *maxd)
+{
+    long off = 0;
+    *maxd = 0;
+    for (long i = 0; i < n; i++) {
+        int d = abs((int)a[i] - (int)b[i]);
+        off += d > 1;
+        if (d > *maxd)
+            *maxd = d;
+    }
+    return off;
+}
+
+static void run_case(const cJSON *cs)
+{
+    int k = cJSON_GetObjectItem(cs, "case")->valueint;
+    const cJSON *neg = cJSON_GetObjectItem(cs, "negative_prompt");
+    zt_job_params p = {
+        .prompt = cJSON_GetObjectItem(cs, "prompt")->valuestring,
+        .negative = cJSON_IsString(neg) ? neg->valuestring : NULL,
+        .width = cJSON_GetObjectItem(cs, "width")->valueint,
+        .height = cJSON_GetObjectItem(cs, "height")->valueint,
+        .steps = cJSON_GetObjectItem(cs, "steps")->valueint,
+        .guidance = (float)cJSON_GetObjectItem(cs, "guidance_scale")->valuedouble,
+        .seed = (uint64_t)cJSON_GetObjectItem(cs, "seed")->valuedouble,
+        .rng = ZT_RNG_CUDA,
+    };
+    tap_ctx tc = {k, 0};
+    zt_run_hooks hk = {.tap = on_tap, .ud = &tc};
+    uint8_t *rg = NULL, *rc = NULL;
+    zt_err err = {0};
+    zt_timings tm;
+    printf("case %d: %dx%d, %d steps, guidance %g\n", k, p.width, p.height, p.steps,
+           (double)p.guidance);
+    zt_status st = zt_pipeline_run(mg, &p, &hk, &rg, &tm, &err);
+    CHECK(st == ZT_OK, "case %d on the GPU: %s", k, err.msg);
+    int want_taps = 3 + p.steps + (p.guidance > 0);
+    CHECK(tc.seen == want_taps, "case %d: %d stages compared, want %d", k, tc.seen, want_taps);
+    st = zt_pipeline_run(mc, &p, NULL, &rc, &tm, &err);
+    CHECK(st == ZT_OK, "case %d on the CPU: %s", k, err.msg);
+    char key[64];
+    snprintf(key, sizeof key, "case%d.image_u8", k);
+    const zt_tensor *want = fx_get(ref, key);
+    long n = (long)zt_tensor_numel(want);
+    int maxd;
+    if (rg) {
+        long off = off_by_more(rg, want->data, n, &maxd);
+        printf("  GPU vs reference image: %.3f%% within +-1 (%ld of %ld off, max %d)\n",
+               100.0 * (double)(n - off) / (double)n, off, n, maxd);
+        CHECK(off * 1000 <= n, "case %d: %ld of %ld values off the reference by more than 1",
+              k, off, n);
+    }
+    if (rg && rc) {
+        long off = off_by_more(rg, rc, n, &maxd);
+        printf("  GPU vs CPU image:       %.3f%% within +-1 (%ld of %ld off, max %d)\n",
+               100.0 * (double)(n - off) / (double)n, off, n, maxd);
+        CHECK(off * 1000 <= n, "case %d: %ld of %ld values off the CPU image by more than 1", k,
+              off, n);
+    }
+    free(rg);
+    free(rc);
+}
+
+static void test_cases(void)
+{
+    const cJSON *cs;
+    int n = 0;
+    cJSON_ArrayForEach(cs, cases)
+    {
+        run_case(cs);
+        n++;
+    }
+    CHECK(n == 3, "%d cases", n);
+}
+
+int main(void)
+{
+    zt_err err = {0};
+    if (zt_backend_cuda_new(&gpu, 0, &err) != ZT_OK) {
+        printf("no CUDA device (%s): skipped\n", err.msg);
+        return zt_test_summary("cuda_pipeline");
+    }
+    cpu = fx_cpu();
+    char *text = NULL;
+    size_t len;
+    ref = fx_open(TEST_DATA "/tiny-ref/pipeline.safetensors");
+    if (zt_read_file(TEST_DATA "/tiny-ref/pipeline.json", 1 << 20, &text, &len, &err) ||
+        !(cases = cJSON_Parse(text)) || zt_model_open(&mg, gpu, TINY, NULL, NULL, &err) ||
+        zt_model_open(&mc, cpu, TINY, NULL, NULL, &err)) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        return 1;
+    }
+    free(text);
+    RUN(test_cases);
+    zt_model_free(mg);
+    zt_model_free(mc);
+    cJSON_Delete(cases);
+    zt_st_file_close(ref);
+    zt_backend_free(gpu);
+    zt_backend_free(cpu);
+    return zt_test_summary("cuda_pipeline");
+}
