@@ -775,6 +775,8 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
             return;
     } else {
         int64_t np = (int64_t)(TEMP_BUDGET / ((size_t)K * 2));
+        if (np > 8)
+            np &= ~(int64_t)7; /* whole 8-column groups for the vector im2col */
         if (np > HW)
             np = HW;
         if (np < 1)

@@ -550,6 +550,7 @@ static void test_conv(void)
     one_conv("conv 3x3 64->3 conv_out", 64, 3, 31, 33, 3, 1, ZT_BF16);
     one_conv("conv 1x1 64->32 shortcut", 64, 32, 20, 21, 1, 1, ZT_F16);
     one_conv("conv 3x3 no bias", 8, 8, 5, 7, 3, 0, ZT_BF16);
+    one_conv("conv 3x3 32->40 24x16 vector im2col", 32, 40, 24, 16, 3, 1, ZT_BF16);
 }
 
 static void test_layout(void)
