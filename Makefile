@@ -86,7 +86,7 @@ test: zimt $(TESTS)
 	@bash tests/run.sh $(TESTS)
 
 test-cuda: zimt $(CUDA_TESTS)
-	@bash tests/run.sh $(CUDA_TESTS)
+	@ZT_NO_CLI=1 bash tests/run.sh $(CUDA_TESTS)
 
 install: zimt
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/zimt/themes

@@ -105,6 +105,10 @@ struct zt_backend {
  * without CUDA or when no device is usable. threads <= 0: all cores. */
 zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err);
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err);
+/* act: ZT_BF16 (the default: BF16 tensor-core matrix products) or ZT_F32
+ * (F32 activations and F32 matrix products: slower, and close enough to the
+ * CPU reference to give the same 8-bit pixels). */
+zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_err *err);
 void zt_backend_free(zt_backend *be); /* NULL is fine */
 
 /* Memory helpers (forwarding to the vtable). */

@@ -33,7 +33,13 @@
 
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
 {
+    return zt_backend_cuda_new_ex(out, device, ZT_BF16, err);
+}
+
+zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_err *err)
+{
     (void)device;
+    (void)act;
     *out = NULL;
     return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA backend: not available in this build");
 }
@@ -79,6 +85,9 @@ typedef struct cuda_be {
     struct live_alloc { void *p; size_t n; } *live;
     int n_live, cap_live;
     size_t held, peak;
+    /* Matrix operand dtype: BF16 (tensor cores), or F32 when the backend was
+     * made for F32 activations, so results match the CPU reference closely. */
+    zt_dtype op;
 } cuda_be;
 
 static cuda_be *cb(zt_backend *be)
@@ -450,14 +459,19 @@ static void c_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
         return;
     }
     int64_t K = last_dim(x), N = w->shape[0], M = zt_tensor_numel(x) / (K ? K : 1);
-    const void *xa = as_dtype(b, x, wt, SCR_IN);
+    const void *wa = w->data;
+    if (b->op == ZT_F32 && wt != ZT_F32) {
+        wa = as_dtype(b, w, ZT_F32, SCR_W);
+        wt = ZT_F32;
+    }
+    const void *xa = wa ? as_dtype(b, x, wt, SCR_IN) : NULL;
     if (!xa)
         return;
     int direct = !bias && gemm_out_ok(wt, y->dtype);
     void *out = direct ? y->data : scratch(b, SCR_OUT, (size_t)M * N * sizeof(float));
     if (!out)
         return;
-    if (!gemm_rm(b, 1, M, N, K, xa, K, w->data, K, wt, out, N, direct ? y->dtype : ZT_F32, 0.0f))
+    if (!gemm_rm(b, 1, M, N, K, xa, K, wa, K, wt, out, N, direct ? y->dtype : ZT_F32, 0.0f))
         return;
     if (direct)
         return;
@@ -550,32 +564,34 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
                              (long long)hd);
         return;
     }
-    /* BF16 copies of q, k, v where needed, in one scratch buffer */
+    /* operand copies of q, k, v where their dtype differs, in one buffer */
+    const zt_dtype at = b->op;
+    const size_t asz = zt_dtype_size(at);
     size_t nq = (size_t)zt_tensor_numel(q), nk = (size_t)zt_tensor_numel(k);
-    size_t need = (q->dtype != ZT_BF16 ? nq : 0) + (k->dtype != ZT_BF16 ? nk : 0) +
-                  (v->dtype != ZT_BF16 ? nk : 0);
-    char *cv = need ? scratch(b, SCR_IN, need * 2) : NULL;
+    size_t need = (q->dtype != at ? nq : 0) + (k->dtype != at ? nk : 0) +
+                  (v->dtype != at ? nk : 0);
+    char *cv = need ? scratch(b, SCR_IN, need * asz) : NULL;
     if (need && !cv)
         return;
     const void *qa = q->data, *ka = k->data, *va = v->data;
-    if (q->dtype != ZT_BF16) {
-        if (!ck(b, zt_cuda_convert(cv, ZT_BF16, q->data, q->dtype, (int64_t)nq, b->st), "convert"))
+    if (q->dtype != at) {
+        if (!ck(b, zt_cuda_convert(cv, at, q->data, q->dtype, (int64_t)nq, b->st), "convert"))
             return;
         qa = cv;
-        cv += nq * 2;
+        cv += nq * asz;
     }
-    if (k->dtype != ZT_BF16) {
-        if (!ck(b, zt_cuda_convert(cv, ZT_BF16, k->data, k->dtype, (int64_t)nk, b->st), "convert"))
+    if (k->dtype != at) {
+        if (!ck(b, zt_cuda_convert(cv, at, k->data, k->dtype, (int64_t)nk, b->st), "convert"))
             return;
         ka = cv;
-        cv += nk * 2;
+        cv += nk * asz;
     }
-    if (v->dtype != ZT_BF16) {
-        if (!ck(b, zt_cuda_convert(cv, ZT_BF16, v->data, v->dtype, (int64_t)nk, b->st), "convert"))
+    if (v->dtype != at) {
+        if (!ck(b, zt_cuda_convert(cv, at, v->data, v->dtype, (int64_t)nk, b->st), "convert"))
             return;
         va = cv;
     }
-    int64_t qc = (int64_t)(TEMP_BUDGET / ((size_t)(Skv > 0 ? Skv : 1) * 6));
+    int64_t qc = (int64_t)(TEMP_BUDGET / ((size_t)(Skv > 0 ? Skv : 1) * (4 + asz)));
     if (qc >= 64)
         qc -= qc % 64;
     if (qc < 1)
@@ -583,26 +599,27 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
     if (qc > Sq)
         qc = Sq;
     float *sc = scratch(b, SCR_OUT, (size_t)qc * Skv * sizeof(float));
-    void *pr = sc ? scratch(b, SCR_AUX, (size_t)qc * Skv * 2) : NULL;
+    void *pr = sc ? scratch(b, SCR_AUX, (size_t)qc * Skv * asz) : NULL;
     if (!pr)
         return;
     size_t osz = zt_dtype_size(out->dtype);
     for (int64_t h = 0; h < Hq; h++) {
         int64_t kvh = h / (Hq / Hkv);
-        const uint16_t *kh = (const uint16_t *)ka + kvh * hd, *vh = (const uint16_t *)va + kvh * hd;
+        const char *kh = (const char *)ka + (size_t)(kvh * hd) * asz;
+        const char *vh = (const char *)va + (size_t)(kvh * hd) * asz;
         for (int64_t i0 = 0; i0 < Sq; i0 += qc) {
             int64_t n = Sq - i0 < qc ? Sq - i0 : qc;
-            const uint16_t *qh = (const uint16_t *)qa + (i0 * Hq + h) * hd;
-            if (!gemm_rm(b, 1, n, Skv, hd, qh, Hq * hd, kh, Hkv * hd, ZT_BF16, sc, Skv, ZT_F32,
+            const char *qh = (const char *)qa + (size_t)((i0 * Hq + h) * hd) * asz;
+            if (!gemm_rm(b, 1, n, Skv, hd, qh, Hq * hd, kh, Hkv * hd, at, sc, Skv, ZT_F32,
                          0.0f))
                 return;
             if (!ck(b,
-                    zt_cuda_softmax(pr, ZT_BF16, sc, ZT_F32, n, Skv, scale, causal ? i0 : -1,
+                    zt_cuda_softmax(pr, at, sc, ZT_F32, n, Skv, scale, causal ? i0 : -1,
                                     b->st),
                     "attention softmax"))
                 return;
             char *oh = (char *)out->data + (size_t)(i0 * Hq + h) * hd * osz;
-            if (!gemm_rm(b, 0, n, hd, Skv, pr, Skv, vh, Hkv * hd, ZT_BF16, oh, Hq * hd,
+            if (!gemm_rm(b, 0, n, hd, Skv, pr, Skv, vh, Hkv * hd, at, oh, Hq * hd,
                          out->dtype, 0.0f))
                 return;
         }
@@ -616,7 +633,7 @@ static void c_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, cons
     if (!enter(b))
         return;
     int64_t hd = q->shape[2];
-    if (hd > ZT_CUDA_ATTN_MAX_HD) {
+    if (hd > ZT_CUDA_ATTN_MAX_HD || b->op == ZT_F32) { /* the fused kernel is BF16 */
         attention_chunked(b, out, q, k, v, causal, scale);
         return;
     }
@@ -760,7 +777,8 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
         return;
     int64_t Ci = x->shape[0], H = x->shape[1], W = x->shape[2];
     int64_t Co = w->shape[0], k = w->shape[2], HW = H * W, K = Ci * k * k;
-    zt_dtype ct = w->dtype == ZT_F16 ? ZT_F16 : ZT_BF16; /* operand dtype */
+    zt_dtype ct = b->op == ZT_F32 ? ZT_F32 : w->dtype == ZT_F16 ? ZT_F16 : ZT_BF16; /* operands */
+    size_t csz = zt_dtype_size(ct);
     if (!gemm_out_ok(ct, y->dtype)) {
         zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA conv2d: %s output with %s weights",
                              zt_dtype_name(y->dtype), zt_dtype_name(w->dtype));
@@ -774,14 +792,14 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
         if (!xa || !gemm_rm(b, 0, Co, HW, Ci, wa, Ci, xa, HW, ct, y->data, HW, y->dtype, 0.0f))
             return;
     } else {
-        int64_t np = (int64_t)(TEMP_BUDGET / ((size_t)K * 2));
+        int64_t np = (int64_t)(TEMP_BUDGET / ((size_t)K * csz));
         if (np > 8)
             np &= ~(int64_t)7; /* whole 8-column groups for the vector im2col */
         if (np > HW)
             np = HW;
         if (np < 1)
             np = 1;
-        void *col = scratch(b, SCR_IN, (size_t)K * np * 2);
+        void *col = scratch(b, SCR_IN, (size_t)K * np * csz);
         if (!col)
             return;
         size_t ysz = zt_dtype_size(y->dtype);
@@ -925,7 +943,15 @@ static const zt_backend_vt cuda_vt = {
 
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
 {
+    return zt_backend_cuda_new_ex(out, device, ZT_BF16, err);
+}
+
+zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_err *err)
+{
     *out = NULL;
+    if (act != ZT_BF16 && act != ZT_F32)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA backend: %s activations not supported",
+                       zt_dtype_name(act));
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count == 0) {
@@ -940,7 +966,8 @@ zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)
     if (!b)
         return zt_fail(err, ZT_ERR_NOMEM, "CUDA backend: out of host memory");
     b->base.vt = &cuda_vt;
-    b->base.act_dtype = ZT_BF16;
+    b->base.act_dtype = act;
+    b->op = act;
     b->base.error.code = ZT_OK;
     b->device = device;
     const char *what = "cudaSetDevice";

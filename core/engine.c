@@ -247,7 +247,7 @@ static zt_status open_backend(zt_engine *e, zt_err *err)
 {
     const char *dev = e->device ? e->device : "auto";
     if (strcmp(dev, "cpu")) {
-        zt_status st = zt_backend_cuda_new(&e->be, 0, err);
+        zt_status st = zt_backend_cuda_new_ex(&e->be, 0, e->opts.fp32 ? ZT_F32 : ZT_BF16, err);
         if (st == ZT_OK || !strcmp(dev, "cuda"))
             return st;
     }

@@ -29,6 +29,7 @@ typedef struct zt_engine_opts {
     uint32_t synth_seed;
     const char *tokenizer_path;/* synthetic: a tokenizer.json to use */
     const char *device;        /* "auto" (default), "cpu" or "cuda" */
+    int fp32;                  /* CUDA: F32 activations and matrix products */
     int threads;               /* CPU backend threads; 0 = all cores */
     int release_text_encoder;  /* free the encoder after each encode (16 GB cards) */
     int previews;              /* emit live previews */

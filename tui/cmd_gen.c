@@ -47,7 +47,8 @@ static void usage(FILE *f)
     fputs("usage: zimt gen [--model DIR] --prompt TEXT [--negative TEXT] [--size WxH]\n"
           "                [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
           "                [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]\n"
-          "                [--from PNG] [-o FILE | --outdir DIR] [--json] [--quiet]\n",
+          "                [--precision bf16|fp32] [--from PNG] [-o FILE | --outdir DIR]\n"
+          "                [--json] [--quiet]\n",
           f);
 }
 
@@ -328,7 +329,8 @@ int zt_cmd_gen(int argc, char **argv)
         goto done;
     }
 
-    zt_engine_opts eo = {.model_dir = o.model_dir, .device = o.device ? o.device : "auto"};
+    zt_engine_opts eo = {.model_dir = o.model_dir, .device = o.device ? o.device : "auto",
+                         .fp32 = o.fp32};
     if (zt_engine_new(&eng, &eo, &err) != ZT_OK) {
         rc = zt_cli_error(&err);
         goto done;

@@ -126,7 +126,7 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
         {"--device", offsetof(zt_gen_opts, device)}, {"--from", offsetof(zt_gen_opts, from)},
         {"-o", offsetof(zt_gen_opts, output)},       {"--output", offsetof(zt_gen_opts, output)},
         {"--count", offsetof(zt_gen_opts, count)},   {"--jobs", offsetof(zt_gen_opts, jobs)},
-        {"--outdir", offsetof(zt_gen_opts, outdir)},
+        {"--outdir", offsetof(zt_gen_opts, outdir)}, {"--precision", offsetof(zt_gen_opts, precision)},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -251,6 +251,9 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         snprintf(p->rng, sizeof p->rng, "%s", o->rng);
     if ((st = zt_rng_kind_parse(p->rng, &o->rng_kind, err)))
         return st;
+    if (o->precision && strcmp(o->precision, "bf16") && strcmp(o->precision, "fp32"))
+        return zt_fail(err, ZT_ERR_INVALID, "precision '%s': use bf16 or fp32", o->precision);
+    o->fp32 = o->precision && !strcmp(o->precision, "fp32");
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
         return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);
@@ -297,15 +300,3 @@ zt_job_params zt_gen_opts_job(const zt_gen_opts *o)
     return j;
 }
 
-zt_status zt_gen_opts_open_backend(const zt_gen_opts *o, zt_backend **be, zt_err *err)
-{
-    const char *dev = o->device ? o->device : "auto";
-    if (strcmp(dev, "cpu")) {
-        zt_status st = zt_backend_cuda_new(be, 0, err);
-        if (st == ZT_OK || !strcmp(dev, "cuda"))
-            return st;
-        if (!o->quiet)
-            fprintf(stderr, "zimt: %s; using the CPU\n", err->msg);
-    }
-    return zt_backend_cpu_new(be, 0, err);
-}

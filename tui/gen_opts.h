@@ -14,6 +14,7 @@
 typedef struct zt_gen_opts {
     /* as given; NULL when absent */
     const char *model, *prompt, *negative, *size, *steps, *seed, *guidance, *rng, *device;
+    const char *precision;
     const char *from, *output;
     const char *count, *jobs, *outdir;  /* batches */
     const char *seeds[256];             /* every --seed, in order */
@@ -22,6 +23,7 @@ typedef struct zt_gen_opts {
     /* resolved */
     zt_gen_params params;      /* owned */
     zt_rng_kind rng_kind;
+    int fp32;                  /* --precision fp32 */
     char model_dir[4096];
     char output_buf[4096];
     const char *output_path;   /* points at output or output_buf */
@@ -32,8 +34,6 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err);
 zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err);
 void zt_gen_opts_free(zt_gen_opts *o);
 zt_job_params zt_gen_opts_job(const zt_gen_opts *o);
-/* --device: auto tries CUDA and falls back to the CPU. */
-zt_status zt_gen_opts_open_backend(const zt_gen_opts *o, zt_backend **be, zt_err *err);
 
 /* An output path must not exist and its directory must be writable. */
 zt_status zt_check_output(const char *path, zt_err *err);
