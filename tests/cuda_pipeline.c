@@ -24,7 +24,7 @@
 #include <cJSON.h>
 
 #include "fixture.h"
-#include "pipeline.h"
+#include "pipeline_cases.h"
 
 #define MAX_REL_L2 0.03
 #define MIN_COS 0.999
@@ -92,17 +92,7 @@ static long off_by_more(const uint8_t *a, const uint8_t *b, long n, int *maxd)
 static void run_case(const cJSON *cs)
 {
     int k = cJSON_GetObjectItem(cs, "case")->valueint;
-    const cJSON *neg = cJSON_GetObjectItem(cs, "negative_prompt");
-    zt_job_params p = {
-        .prompt = cJSON_GetObjectItem(cs, "prompt")->valuestring,
-        .negative = cJSON_IsString(neg) ? neg->valuestring : NULL,
-        .width = cJSON_GetObjectItem(cs, "width")->valueint,
-        .height = cJSON_GetObjectItem(cs, "height")->valueint,
-        .steps = cJSON_GetObjectItem(cs, "steps")->valueint,
-        .guidance = (float)cJSON_GetObjectItem(cs, "guidance_scale")->valuedouble,
-        .seed = (uint64_t)cJSON_GetObjectItem(cs, "seed")->valuedouble,
-        .rng = ZT_RNG_CUDA,
-    };
+    zt_job_params p = fx_case_params(cs);
     tap_ctx tc = {k, 0};
     zt_run_hooks hk = {.tap = on_tap, .ud = &tc};
     uint8_t *rg = NULL, *rc = NULL;
@@ -155,17 +145,7 @@ static void test_fp32(void)
         if (!m32)
             break;
         int k = cJSON_GetObjectItem(cs, "case")->valueint;
-        const cJSON *neg = cJSON_GetObjectItem(cs, "negative_prompt");
-        zt_job_params p = {
-            .prompt = cJSON_GetObjectItem(cs, "prompt")->valuestring,
-            .negative = cJSON_IsString(neg) ? neg->valuestring : NULL,
-            .width = cJSON_GetObjectItem(cs, "width")->valueint,
-            .height = cJSON_GetObjectItem(cs, "height")->valueint,
-            .steps = cJSON_GetObjectItem(cs, "steps")->valueint,
-            .guidance = (float)cJSON_GetObjectItem(cs, "guidance_scale")->valuedouble,
-            .seed = (uint64_t)cJSON_GetObjectItem(cs, "seed")->valuedouble,
-            .rng = ZT_RNG_CUDA,
-        };
+        zt_job_params p = fx_case_params(cs);
         uint8_t *rg = NULL, *rc = NULL;
         CHECK(zt_pipeline_run(m32, &p, NULL, &rg, NULL, &err) == ZT_OK, "fp32 case %d: %s", k,
               err.msg);

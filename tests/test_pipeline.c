@@ -6,7 +6,7 @@
 #include <cJSON.h>
 
 #include "fixture.h"
-#include "pipeline.h"
+#include "pipeline_cases.h"
 
 static zt_backend *be;
 static zt_st_file *ref;
@@ -54,17 +54,7 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
 static void run_case(const cJSON *cs)
 {
     int k = cJSON_GetObjectItem(cs, "case")->valueint;
-    const cJSON *neg = cJSON_GetObjectItem(cs, "negative_prompt");
-    zt_job_params p = {
-        .prompt = cJSON_GetObjectItem(cs, "prompt")->valuestring,
-        .negative = cJSON_IsString(neg) ? neg->valuestring : NULL,
-        .width = cJSON_GetObjectItem(cs, "width")->valueint,
-        .height = cJSON_GetObjectItem(cs, "height")->valueint,
-        .steps = cJSON_GetObjectItem(cs, "steps")->valueint,
-        .guidance = (float)cJSON_GetObjectItem(cs, "guidance_scale")->valuedouble,
-        .seed = (uint64_t)cJSON_GetObjectItem(cs, "seed")->valuedouble,
-        .rng = ZT_RNG_CUDA,
-    };
+    zt_job_params p = fx_case_params(cs);
     tap_ctx tc = {k, p.steps, 0};
     zt_run_hooks hk = {.on_step = on_step, .tap = on_tap, .ud = &tc};
     uint8_t *rgb = NULL;
