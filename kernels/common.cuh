@@ -72,6 +72,57 @@ static inline unsigned grid_for(int64_t n, int bs)
     return (unsigned)b;
 }
 
+/* Eight consecutive elements at index i (a multiple of 8) as F32. BF16 and
+ * F32 use 16-byte loads: the host checks that the base pointer is 16-byte
+ * aligned before choosing a path that calls these. F16 goes one by one. */
+static __device__ __forceinline__ void ld8(float *o, const void *p, int dt, int64_t i)
+{
+    if (dt == ZT_BF16) {
+        uint4 u = *(const uint4 *)((const __nv_bfloat16 *)p + i);
+        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float2 f = __bfloat1622float2(h[k]);
+            o[2 * k] = f.x;
+            o[2 * k + 1] = f.y;
+        }
+    } else if (dt == ZT_F32) {
+        const float4 *q = (const float4 *)((const float *)p + i);
+        float4 a = q[0], b = q[1];
+        o[0] = a.x, o[1] = a.y, o[2] = a.z, o[3] = a.w;
+        o[4] = b.x, o[5] = b.y, o[6] = b.z, o[7] = b.w;
+    } else {
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            o[k] = ld_f(p, dt, i + k);
+    }
+}
+
+static __device__ __forceinline__ void st8(void *p, int dt, int64_t i, const float *v)
+{
+    if (dt == ZT_BF16) {
+        __nv_bfloat162 h[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+            h[k] = __floats2bfloat162_rn(v[2 * k], v[2 * k + 1]);
+        *(uint4 *)((__nv_bfloat16 *)p + i) = *(const uint4 *)h;
+    } else if (dt == ZT_F32) {
+        float4 *q = (float4 *)((float *)p + i);
+        q[0] = make_float4(v[0], v[1], v[2], v[3]);
+        q[1] = make_float4(v[4], v[5], v[6], v[7]);
+    } else {
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            st_f(p, dt, i + k, v[k]);
+    }
+}
+
+/* True when p may be read 8 elements at a time by ld8/st8. */
+static inline int al16(const void *p)
+{
+    return ((uintptr_t)p & 15) == 0;
+}
+
 static inline int float_dt(zt_dtype t)
 {
     return t == ZT_F32 || t == ZT_BF16 || t == ZT_F16;

@@ -12,6 +12,67 @@
 
 #define BS 256
 
+/* The vector path of the pointwise ops: 8 elements a thread with 16-byte
+ * loads and stores (the scalar loops move 2 bytes a thread and reach about a
+ * quarter of the memory bandwidth). Used when n, the broadcast width and
+ * every pointer allow it; indices fit 32 bits (n < 2^31, checked). */
+enum { EW_ADD, EW_MUL, EW_GATED, EW_SWIGLU, EW_SCALE_ADD, EW_AXPY, EW_SILU, EW_TANH };
+
+template <int OP>
+__global__ void k_ew8(void *y, int ydt, const void *a, int adt, const void *b, int bdt,
+                      unsigned n8, unsigned bcols, float alpha, float beta)
+{
+    for (unsigned j = blockIdx.x * blockDim.x + threadIdx.x; j < n8; j += gridDim.x * blockDim.x) {
+        const unsigned i = j * 8;
+        float av[8], bv[8], yv[8];
+        ld8(av, a, adt, i);
+        if (OP == EW_ADD || OP == EW_MUL || OP == EW_SWIGLU)
+            ld8(bv, b, bdt, bcols ? i % bcols : i);
+        if (OP == EW_GATED) {
+            if (b)
+                ld8(bv, b, bdt, i % bcols);
+            else
+#pragma unroll
+                for (int k = 0; k < 8; k++)
+                    bv[k] = 1.0f;
+        }
+        if (OP == EW_GATED || OP == EW_AXPY)
+            ld8(yv, y, ydt, i);
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            float r;
+            switch (OP) {
+            case EW_ADD: r = av[k] + bv[k]; break;
+            case EW_MUL: r = av[k] * bv[k]; break;
+            case EW_GATED: r = yv[k] + bv[k] * av[k]; break;
+            case EW_SWIGLU: r = silu_f(av[k]) * bv[k]; break;
+            case EW_SCALE_ADD: r = alpha * av[k] + beta; break;
+            case EW_AXPY: r = yv[k] + alpha * av[k]; break;
+            case EW_SILU: r = silu_f(av[k]); break;
+            default: r = tanhf(av[k]); break;
+            }
+            yv[k] = r;
+        }
+        st8(y, ydt, i, yv);
+    }
+}
+
+/* b may be NULL (gated add without a gate); bcols 0 means b is as long as y. */
+static int ew8_ok(const void *y, const void *a, const void *b, int64_t n, int64_t bcols)
+{
+    return n % 8 == 0 && bcols % 8 == 0 && n < (1LL << 31) && al16(y) && al16(a) &&
+           (!b || al16(b));
+}
+
+template <int OP>
+static cudaError_t ew8(void *y, int ydt, const void *a, int adt, const void *b, int bdt,
+                       int64_t n, int64_t bcols, float alpha, float beta, cudaStream_t st)
+{
+    k_ew8<OP><<<grid_for(n / 8, BS), BS, 0, st>>>(y, ydt, a, adt, b, bdt, (unsigned)(n / 8),
+                                                   (unsigned)bcols, alpha, beta);
+    return cudaGetLastError();
+}
+
 __global__ void k_convert(void *y, int ydt, const void *x, int xdt, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
@@ -67,6 +128,9 @@ cudaError_t zt_cuda_unary(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, in
         return cudaErrorInvalidValue;
     if (n <= 0)
         return cudaSuccess;
+    if (ew8_ok(y, x, NULL, n, 0))
+        return op == 0 ? ew8<EW_SILU>(y, ydt, x, xdt, NULL, 0, n, 0, 0, 0, st)
+                       : ew8<EW_TANH>(y, ydt, x, xdt, NULL, 0, n, 0, 0, 0, st);
     k_unary<<<grid_for(n, BS), BS, 0, st>>>(y, ydt, x, xdt, n, op);
     return cudaGetLastError();
 }
@@ -88,6 +152,9 @@ cudaError_t zt_cuda_binary(void *y, zt_dtype ydt, const void *a, zt_dtype adt, c
         return cudaErrorInvalidValue;
     if (n <= 0)
         return cudaSuccess;
+    if (ew8_ok(y, a, b, n, bcols))
+        return op == 0 ? ew8<EW_ADD>(y, ydt, a, adt, b, bdt, n, bcols, 0, 0, st)
+                       : ew8<EW_MUL>(y, ydt, a, adt, b, bdt, n, bcols, 0, 0, st);
     k_binary<<<grid_for(n, BS), BS, 0, st>>>(y, ydt, a, adt, b, bdt, n, bcols, op);
     return cudaGetLastError();
 }
@@ -110,6 +177,8 @@ cudaError_t zt_cuda_gated_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
         return cudaErrorInvalidValue;
     if (n <= 0)
         return cudaSuccess;
+    if (ew8_ok(y, x, gate, n, C))
+        return ew8<EW_GATED>(y, ydt, x, xdt, gate, gdt, n, C, 0, 0, st);
     k_gated_add<<<grid_for(n, BS), BS, 0, st>>>(y, ydt, x, xdt, gate, gdt, n, C);
     return cudaGetLastError();
 }
@@ -129,6 +198,8 @@ cudaError_t zt_cuda_swiglu(void *y, zt_dtype ydt, const void *gate, zt_dtype gdt
         return cudaErrorInvalidValue;
     if (n <= 0)
         return cudaSuccess;
+    if (ew8_ok(y, gate, up, n, 0))
+        return ew8<EW_SWIGLU>(y, ydt, gate, gdt, up, udt, n, 0, 0, 0, st);
     k_swiglu<<<grid_for(n, BS), BS, 0, st>>>(y, ydt, gate, gdt, up, udt, n);
     return cudaGetLastError();
 }
@@ -148,6 +219,8 @@ cudaError_t zt_cuda_scale_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
         return cudaErrorInvalidValue;
     if (n <= 0)
         return cudaSuccess;
+    if (ew8_ok(y, x, NULL, n, 0))
+        return ew8<EW_SCALE_ADD>(y, ydt, x, xdt, NULL, 0, n, 0, alpha, beta, st);
     k_scale_add<<<grid_for(n, BS), BS, 0, st>>>(y, ydt, x, xdt, n, alpha, beta);
     return cudaGetLastError();
 }
@@ -166,6 +239,8 @@ cudaError_t zt_cuda_axpy(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int
         return cudaErrorInvalidValue;
     if (n <= 0)
         return cudaSuccess;
+    if (ew8_ok(y, x, NULL, n, 0))
+        return ew8<EW_AXPY>(y, ydt, x, xdt, NULL, 0, n, 0, alpha, 0, st);
     k_axpy<<<grid_for(n, BS), BS, 0, st>>>(y, ydt, x, xdt, n, alpha);
     return cudaGetLastError();
 }

@@ -41,6 +41,54 @@ __global__ void k_rmsnorm(void *y, int ydt, const void *x, int xdt, const void *
     }
 }
 
+/* Vector RMSNorm: tpr threads a row (a power of two up to 32, so a row's
+ * threads sit in one warp), 8 elements a thread with 16-byte loads. Rows of
+ * 3840 (the DiT) take a full warp; rows of 128 (per-head q/k norm) take 16
+ * threads, two rows a warp. The second pass re-reads the row, mostly from L1.
+ * Threads past the last row still take part in the shuffles (full mask). */
+__global__ void k_rmsnorm_v(void *y, int ydt, const void *x, int xdt, const void *w, int wdt,
+                            const void *scale, int sdt, int rows, int C, int tpr, float eps)
+{
+    const int sub = threadIdx.x % tpr;
+    const int r = blockIdx.x * (blockDim.x / tpr) + threadIdx.x / tpr;
+    const bool ok = r < rows;
+    const int64_t base = (int64_t)(ok ? r : 0) * C;
+    float ss = 0.0f;
+    if (ok)
+        for (int c = sub * 8; c < C; c += tpr * 8) {
+            float v[8];
+            ld8(v, x, xdt, base + c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                ss += v[k] * v[k];
+        }
+    for (int o = tpr / 2; o > 0; o >>= 1)
+        ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (!ok)
+        return;
+    const float inv = rsqrtf(ss / (float)C + eps);
+    for (int c = sub * 8; c < C; c += tpr * 8) {
+        float v[8], t[8];
+        ld8(v, x, xdt, base + c);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] *= inv;
+        if (w) {
+            ld8(t, w, wdt, c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[k] *= t[k];
+        }
+        if (scale) {
+            ld8(t, scale, sdt, c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[k] *= t[k];
+        }
+        st8(y, ydt, base + c, v);
+    }
+}
+
 cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, const void *w,
                             zt_dtype wdt, const void *scale, zt_dtype sdt, int64_t rows,
                             int64_t C, float eps, cudaStream_t st)
@@ -50,6 +98,16 @@ cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, 
         return cudaErrorInvalidValue;
     if (rows <= 0)
         return cudaSuccess;
+    if (C % 8 == 0 && C < (1 << 30) && rows < (1LL << 31) / 256 && al16(y) && al16(x) &&
+        (!w || al16(w)) && (!scale || al16(scale))) {
+        int tpr = 32;
+        while (tpr > 1 && tpr * 8 > C)
+            tpr /= 2;
+        const int rpb = 256 / tpr;
+        k_rmsnorm_v<<<(unsigned)((rows + rpb - 1) / rpb), 256, 0, st>>>(
+            y, ydt, x, xdt, w, wdt, scale, sdt, (int)rows, (int)C, tpr, eps);
+        return cudaGetLastError();
+    }
     dim3 bs(32, ROWS_PER_BLOCK);
     unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
     k_rmsnorm<<<nb, bs, 0, st>>>(y, ydt, x, xdt, w, wdt, scale, sdt, rows, C, eps);

@@ -28,6 +28,29 @@ __global__ void k_rope(void *x, int xdt, const float *cs, int64_t S, int64_t hea
     }
 }
 
+/* Interleaved pairs, 8 elements (4 pairs) a thread: one 16-byte load of x and
+ * two of cs. Needs hd % 8 == 0 and 16-byte aligned x and cs (host checks). */
+__global__ void k_rope_il8(void *x, int xdt, const float *cs, unsigned heads, unsigned hd,
+                           unsigned n8)
+{
+    const unsigned c8 = hd / 8, half = hd / 2;
+    for (unsigned j = blockIdx.x * blockDim.x + threadIdx.x; j < n8; j += gridDim.x * blockDim.x) {
+        const unsigned sh = j / c8, m0 = (j % c8) * 4, s = sh / heads;
+        float v[8];
+        ld8(v, x, xdt, (int64_t)j * 8);
+        const float4 *q = (const float4 *)(cs + ((size_t)s * half + m0) * 2);
+        float4 a = q[0], b = q[1];
+        const float c[4] = {a.x, a.z, b.x, b.z}, sn[4] = {a.y, a.w, b.y, b.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float x0 = v[2 * k], x1 = v[2 * k + 1];
+            v[2 * k] = x0 * c[k] - x1 * sn[k];
+            v[2 * k + 1] = x0 * sn[k] + x1 * c[k];
+        }
+        st8(x, xdt, (int64_t)j * 8, v);
+    }
+}
+
 cudaError_t zt_cuda_rope(void *x, zt_dtype xdt, const float *cs, int64_t S, int64_t heads,
                          int64_t hd, int kind, cudaStream_t st)
 {
@@ -36,6 +59,12 @@ cudaError_t zt_cuda_rope(void *x, zt_dtype xdt, const float *cs, int64_t S, int6
     int64_t n = S * heads * (hd / 2);
     if (n <= 0)
         return cudaSuccess;
+    if (kind == 1 && hd % 8 == 0 && S * heads * hd < (1LL << 31) && al16(x) && al16(cs)) {
+        unsigned n8 = (unsigned)(S * heads * hd / 8);
+        k_rope_il8<<<grid_for(n8, 256), 256, 0, st>>>(x, xdt, cs, (unsigned)heads,
+                                                       (unsigned)hd, n8);
+        return cudaGetLastError();
+    }
     k_rope<<<grid_for(n, 256), 256, 0, st>>>(x, xdt, cs, S, heads, hd, kind);
     return cudaGetLastError();
 }
