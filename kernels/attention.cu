@@ -87,11 +87,11 @@ static __device__ __forceinline__ void cp_async_wait(void)
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-/* Rows [r0, r0 + 64) of head hoff of a [rows, H*hd] tensor into s[64][HD+8]
+/* Rows [r0, r0 + ROWS) of head hoff of a [rows, H*hd] tensor into s[ROWS][HD+8]
  * as BF16, zeros past nrows and past hd. The BF16 path copies 16 bytes a
  * thread asynchronously (zero-filled past nrows): the caller commits and
  * waits. Other dtypes convert through registers and are done on return. */
-template <int HD>
+template <int HD, int ROWS, int NTH>
 static __device__ __forceinline__ void load_tile(uint16_t *s, const void *g, int dt, int vec,
                                                  int64_t r0, int64_t nrows, int64_t rstride,
                                                  int64_t hoff, int hd)
@@ -99,14 +99,14 @@ static __device__ __forceinline__ void load_tile(uint16_t *s, const void *g, int
     const int LD = HD + 8;
     if (vec) {
         const int CPR = HD / 8; /* 16-byte chunks per row */
-        for (int i = threadIdx.x; i < BQ * CPR; i += NW * 32) {
+        for (int i = threadIdx.x; i < ROWS * CPR; i += NTH) {
             int r = i / CPR, c = (i % CPR) * 8;
             int64_t rr = r0 + r < nrows ? r0 + r : 0; /* in bounds even when skipped */
             cp_async16(s + r * LD + c, (const uint16_t *)g + rr * rstride + hoff + c,
                        r0 + r < nrows ? 16 : 0);
         }
     } else {
-        for (int i = threadIdx.x; i < BQ * HD; i += NW * 32) {
+        for (int i = threadIdx.x; i < ROWS * HD; i += NTH) {
             int r = i / HD, c = i % HD;
             float val = 0.0f;
             if (r0 + r < nrows && c < hd)
@@ -131,7 +131,7 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
     const int64_t q0 = (int64_t)blockIdx.x * BQ;
     const int hd = (int)a.hd;
 
-    load_tile<HD>(sQ, a.q, a.qdt, a.qvec, q0, a.Sq, a.Hq * a.hd, h * a.hd, hd);
+    load_tile<HD, BQ, NW * 32>(sQ, a.q, a.qdt, a.qvec, q0, a.Sq, a.Hq * a.hd, h * a.hd, hd);
     cp_async_commit();
     cp_async_wait<0>();
     __syncthreads();
@@ -165,8 +165,8 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
 
     const int64_t kvstride = a.Hkv * a.hd;
     if (kv_end > 0) {
-        load_tile<HD>(smem + BQ * LD, a.k, a.kdt, a.kvec, 0, a.Skv, kvstride, kvh * a.hd, hd);
-        load_tile<HD>(smem + (BQ + BK) * LD, a.v, a.vdt, a.vvec, 0, a.Skv, kvstride, kvh * a.hd,
+        load_tile<HD, BK, NW * 32>(smem + BQ * LD, a.k, a.kdt, a.kvec, 0, a.Skv, kvstride, kvh * a.hd, hd);
+        load_tile<HD, BK, NW * 32>(smem + (BQ + BK) * LD, a.v, a.vdt, a.vvec, 0, a.Skv, kvstride, kvh * a.hd,
                       hd);
         cp_async_commit();
     }
@@ -175,8 +175,8 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
         const uint16_t *sK = smem + (BQ + stage * 2 * BK) * LD, *sV = sK + BK * LD;
         if (kv0 + BK < kv_end) { /* prefetch the next tile into the other stage */
             uint16_t *nK = smem + (BQ + (stage ^ 1) * 2 * BK) * LD;
-            load_tile<HD>(nK, a.k, a.kdt, a.kvec, kv0 + BK, a.Skv, kvstride, kvh * a.hd, hd);
-            load_tile<HD>(nK + BK * LD, a.v, a.vdt, a.vvec, kv0 + BK, a.Skv, kvstride,
+            load_tile<HD, BK, NW * 32>(nK, a.k, a.kdt, a.kvec, kv0 + BK, a.Skv, kvstride, kvh * a.hd, hd);
+            load_tile<HD, BK, NW * 32>(nK + BK * LD, a.v, a.vdt, a.vvec, kv0 + BK, a.Skv, kvstride,
                           kvh * a.hd, hd);
             cp_async_commit();
             cp_async_wait<1>();
@@ -299,6 +299,219 @@ __global__ void __launch_bounds__(NW * 32) k_attention(attn_args a)
     }
 }
 
+/*
+ * The head-dim-128 kernel: 4 warps of 32 query rows each (two m16 tiles a
+ * warp), keys 32 at a time. Every K and V fragment read from shared memory
+ * feeds two MMAs instead of one, which is what limits the 16-row kernel above
+ * (ldmatrix bandwidth, not the tensor cores). Q fragments come from shared
+ * memory on each use so that O (2 x 16 x 4 F32) fits the register file at two
+ * blocks an SM. Shared memory: Q 128 rows + 2 stages of K, V 32 rows each.
+ */
+#define W_BQ 128
+#define W_BK 32
+
+__global__ void __launch_bounds__(4 * 32, 2) k_attention_w(attn_args a)
+{
+    constexpr int HD = 128, LD = HD + 8;
+    extern __shared__ __align__(16) uint16_t smem[];
+    uint16_t *sQ = smem;
+
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int g = lane / 4, t = lane % 4;
+    const int mi = lane / 8, ri = lane % 8;
+    const int64_t h = blockIdx.y, kvh = h / (a.Hq / a.Hkv);
+    const int64_t q0 = (int64_t)blockIdx.x * W_BQ;
+    const int hd = (int)a.hd;
+    const int64_t kvstride = a.Hkv * a.hd;
+
+    load_tile<HD, W_BQ, 128>(sQ, a.q, a.qdt, a.qvec, q0, a.Sq, a.Hq * a.hd, h * a.hd, hd);
+    cp_async_commit();
+
+    float o[2][HD / 8][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int i = 0; i < HD / 8; i++)
+            o[mt][i][0] = o[mt][i][1] = o[mt][i][2] = o[mt][i][3] = 0.0f;
+    /* running max and sum for rows (mt, g) at [2 mt] and (mt, g + 8) at [2 mt + 1] */
+    float m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, l[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const int64_t qrow = q0 + warp * 32 + g;
+
+    int64_t kv_end = a.Skv;
+    if (a.causal && q0 + W_BQ < kv_end)
+        kv_end = q0 + W_BQ;
+    if (kv_end > 0) {
+        load_tile<HD, W_BK, 128>(smem + W_BQ * LD, a.k, a.kdt, a.kvec, 0, a.Skv, kvstride,
+                                 kvh * a.hd, hd);
+        load_tile<HD, W_BK, 128>(smem + (W_BQ + W_BK) * LD, a.v, a.vdt, a.vvec, 0, a.Skv,
+                                 kvstride, kvh * a.hd, hd);
+        cp_async_commit();
+    }
+    int stage = 0;
+    for (int64_t kv0 = 0; kv0 < kv_end; kv0 += W_BK, stage ^= 1) {
+        const uint16_t *sK = smem + (W_BQ + stage * 2 * W_BK) * LD, *sV = sK + W_BK * LD;
+        if (kv0 + W_BK < kv_end) {
+            uint16_t *nK = smem + (W_BQ + (stage ^ 1) * 2 * W_BK) * LD;
+            load_tile<HD, W_BK, 128>(nK, a.k, a.kdt, a.kvec, kv0 + W_BK, a.Skv, kvstride,
+                                     kvh * a.hd, hd);
+            load_tile<HD, W_BK, 128>(nK + W_BK * LD, a.v, a.vdt, a.vvec, kv0 + W_BK, a.Skv,
+                                     kvstride, kvh * a.hd, hd);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+
+        /* S[mt] = Q[mt] K^T: 32 rows x 32 keys a warp */
+        float s[2][W_BK / 8][4];
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+            for (int i = 0; i < W_BK / 8; i++)
+                s[mt][i][0] = s[mt][i][1] = s[mt][i][2] = s[mt][i][3] = 0.0f;
+#pragma unroll
+        for (int kc = 0; kc < HD / 16; kc++) {
+            uint32_t qa[2][4];
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++) /* (rows lo, d lo) (rows hi, d lo) (lo, hi) (hi, hi) */
+                ldsm_x4(qa[mt], sQ + (warp * 32 + mt * 16 + (mi & 1) * 8 + ri) * LD + kc * 16 +
+                                    (mi >> 1) * 8);
+#pragma unroll
+            for (int nt = 0; nt < W_BK / 8; nt += 2) {
+                uint32_t b[4];
+                ldsm_x4(b, sK + (nt * 8 + (mi >> 1) * 8 + ri) * LD + kc * 16 + (mi & 1) * 8);
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++) {
+                    mma_bf16(s[mt][nt], qa[mt], b[0], b[1]);
+                    mma_bf16(s[mt][nt + 1], qa[mt], b[2], b[3]);
+                }
+            }
+        }
+
+        const bool need_mask = kv0 + W_BK > a.Skv || (a.causal && kv0 + W_BK - 1 > q0);
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++) {
+            const int64_t qi0 = qrow + mt * 16, qi1 = qi0 + 8;
+            float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < W_BK / 8; nt++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float v = s[mt][nt][e] * a.scale_log2;
+                    if (need_mask) {
+                        int64_t key = kv0 + nt * 8 + 2 * t + (e & 1);
+                        int64_t qi = e < 2 ? qi0 : qi1;
+                        if (key >= a.Skv || (a.causal && key > qi))
+                            v = -INFINITY;
+                    }
+                    s[mt][nt][e] = v;
+                }
+                mx0 = fmaxf(mx0, fmaxf(s[mt][nt][0], s[mt][nt][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[mt][nt][2], s[mt][nt][3]));
+            }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            float mn0 = fmaxf(m[2 * mt], mx0), mn1 = fmaxf(m[2 * mt + 1], mx1);
+            /* a row with every key masked so far keeps reference 0: p = 0, no NaN */
+            float b0 = mn0 == -INFINITY ? 0.0f : mn0, b1 = mn1 == -INFINITY ? 0.0f : mn1;
+            float al0 = exp2f(m[2 * mt] - b0), al1 = exp2f(m[2 * mt + 1] - b1);
+            m[2 * mt] = mn0;
+            m[2 * mt + 1] = mn1;
+            float ps0 = 0.0f, ps1 = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < W_BK / 8; nt++) {
+                s[mt][nt][0] = exp2f(s[mt][nt][0] - b0);
+                s[mt][nt][1] = exp2f(s[mt][nt][1] - b0);
+                s[mt][nt][2] = exp2f(s[mt][nt][2] - b1);
+                s[mt][nt][3] = exp2f(s[mt][nt][3] - b1);
+                ps0 += s[mt][nt][0] + s[mt][nt][1];
+                ps1 += s[mt][nt][2] + s[mt][nt][3];
+            }
+            l[2 * mt] = l[2 * mt] * al0 + ps0;
+            l[2 * mt + 1] = l[2 * mt + 1] * al1 + ps1;
+#pragma unroll
+            for (int nt = 0; nt < HD / 8; nt++) {
+                o[mt][nt][0] *= al0;
+                o[mt][nt][1] *= al0;
+                o[mt][nt][2] *= al1;
+                o[mt][nt][3] *= al1;
+            }
+        }
+
+        /* O[mt] += P[mt] V: 2 k-chunks of 16 keys */
+#pragma unroll
+        for (int kc = 0; kc < W_BK / 16; kc++) {
+            uint32_t pa[2][4];
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++) {
+                pa[mt][0] = pack_bf16(s[mt][2 * kc][0], s[mt][2 * kc][1]);
+                pa[mt][1] = pack_bf16(s[mt][2 * kc][2], s[mt][2 * kc][3]);
+                pa[mt][2] = pack_bf16(s[mt][2 * kc + 1][0], s[mt][2 * kc + 1][1]);
+                pa[mt][3] = pack_bf16(s[mt][2 * kc + 1][2], s[mt][2 * kc + 1][3]);
+            }
+#pragma unroll
+            for (int nt = 0; nt < HD / 8; nt += 2) {
+                uint32_t b[4];
+                ldsm_x4_t(b, sV + (kc * 16 + (mi & 1) * 8 + ri) * LD + nt * 8 + (mi >> 1) * 8);
+#pragma unroll
+                for (int mt = 0; mt < 2; mt++) {
+                    mma_bf16(o[mt][nt], pa[mt], b[0], b[1]);
+                    mma_bf16(o[mt][nt + 1], pa[mt], b[2], b[3]);
+                }
+            }
+        }
+        __syncthreads(); /* this stage is refilled two tiles from now */
+    }
+
+    const int64_t ostride = a.Hq * a.hd;
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++) {
+        float l0 = l[2 * mt], l1 = l[2 * mt + 1];
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+        const int64_t qi0 = qrow + mt * 16, qi1 = qi0 + 8;
+#pragma unroll
+        for (int nt = 0; nt < HD / 8; nt++) {
+            int c = nt * 8 + 2 * t;
+            if (a.odt == ZT_BF16 && c + 1 < hd) {
+                if (qi0 < a.Sq)
+                    *(uint32_t *)((uint16_t *)a.out + qi0 * ostride + h * a.hd + c) =
+                        pack_bf16(o[mt][nt][0] * inv0, o[mt][nt][1] * inv0);
+                if (qi1 < a.Sq)
+                    *(uint32_t *)((uint16_t *)a.out + qi1 * ostride + h * a.hd + c) =
+                        pack_bf16(o[mt][nt][2] * inv1, o[mt][nt][3] * inv1);
+                continue;
+            }
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int64_t qi = e < 2 ? qi0 : qi1;
+                int cc = c + (e & 1);
+                if (qi < a.Sq && cc < hd)
+                    st_f(a.out, a.odt, qi * ostride + h * a.hd + cc,
+                         o[mt][nt][e] * (e < 2 ? inv0 : inv1));
+            }
+        }
+    }
+}
+
+static cudaError_t launch_w(const attn_args &a, cudaStream_t st)
+{
+    size_t smem = (size_t)(W_BQ + 4 * W_BK) * (128 + 8) * sizeof(uint16_t);
+    cudaError_t e = cudaFuncSetAttribute(k_attention_w,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess)
+        return e;
+    dim3 grid((unsigned)((a.Sq + W_BQ - 1) / W_BQ), (unsigned)a.Hq);
+    k_attention_w<<<grid, 128, smem, st>>>(a);
+    return cudaGetLastError();
+}
+
 template <int HD>
 static cudaError_t launch(const attn_args &a, cudaStream_t st)
 {
@@ -357,6 +570,11 @@ cudaError_t zt_cuda_attention(void *out, zt_dtype odt, const void *q, zt_dtype q
     case 64:
         return launch<64>(a, st);
     default:
+        /* 128-row blocks where they still make two waves' worth on 132 SMs
+         * (the DiT: 33 x 30 blocks); the text encoder's 512 x 32 stays on
+         * 64-row blocks, which fill more of the device there. */
+        if ((Sq + W_BQ - 1) / W_BQ * Hq >= 264)
+            return launch_w(a, st);
         return launch<128>(a, st);
     }
 }
