@@ -4,6 +4,7 @@
 #   make CUDA=0          without CUDA
 #   make SANITIZE=address|undefined|thread
 #   make test            CPU tests (no GPU), ends with "N passed, M failed"
+#   make test-sixel      the sixel image in xterm under Xvfb (xterm xvfb imagemagick xdotool)
 #   make test-cuda       GPU tests
 #   make install PREFIX=/usr/local
 #   make clean
@@ -85,6 +86,9 @@ $(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
 test: zimt $(TESTS)
 	@bash tests/run.sh $(TESTS)
 
+test-sixel: zimt
+	@bash tests/sixel_check.sh
+
 test-cuda: zimt $(CUDA_TESTS)
 	@bash tests/run.sh $(CUDA_TESTS)
 
@@ -97,7 +101,7 @@ install: zimt
 clean:
 	rm -rf $(B) zimt
 
-.PHONY: all test test-cuda install clean
+.PHONY: all test test-sixel test-cuda install clean
 
 
 -include $(wildcard $(B)/*/*.d)

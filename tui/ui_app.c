@@ -1090,6 +1090,7 @@ int zt_cmd_ui(int argc, char **argv)
                 zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows,
                                     a->img_cols);
                 a->img_shown = 0;
+                zt_ui_log_layout(a, "erase", 0, 0);
                 touchwin(stdscr);
             }
             refresh();

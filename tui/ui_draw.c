@@ -591,6 +591,25 @@ void zt_ui_draw(zt_ui_app *a)
     curs_set(cursor_on);
 }
 
+/* With ZIMT_DEBUG_LAYOUT=FILE, each send or erase of the raw image appends
+ * one line to FILE: what happened, the cell rectangle, the pixel size sent,
+ * the cell size assumed and whether the image was final. A screenshot test
+ * needs exactly these numbers to know where to look. */
+void zt_ui_log_layout(const zt_ui_app *a, const char *what, int pw, int ph)
+{
+    const char *path = getenv("ZIMT_DEBUG_LAYOUT");
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;
+    fprintf(f, "%s row=%d col=%d rows=%d cols=%d px=%dx%d cell=%dx%d final=%d\n", what,
+            a->img_row, a->img_col, a->img_rows, a->img_cols, pw, ph,
+            a->term.cell_w ? a->term.cell_w : 8, a->term.cell_h ? a->term.cell_h : 16,
+            a->img_final);
+    fclose(f);
+}
+
 void zt_ui_draw_overlay(zt_ui_app *a)
 {
     int raw = a->gfx == ZT_UI_GFX_SIXEL || a->gfx == ZT_UI_GFX_BLOCKS_TRUE;
@@ -602,6 +621,7 @@ void zt_ui_draw_overlay(zt_ui_app *a)
              * them: erase the pixels ourselves. */
             zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows, a->img_cols);
             a->img_shown = 0;
+            zt_ui_log_layout(a, "erase", 0, 0);
         }
         return;
     }
@@ -612,9 +632,9 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     if (!a->img_final && a->img_shown && now - a->last_send_ms < 250)
         return;
     zt_ui_buf b = {0};
+    int pw = a->img_cols, ph = a->img_rows * 2;
     if (a->gfx == ZT_UI_GFX_SIXEL) {
         int cw = a->term.cell_w ? a->term.cell_w : 8, ch = a->term.cell_h ? a->term.cell_h : 16;
-        int pw, ph;
         zt_ui_fit(a->img_w, a->img_h, a->img_cols * cw, a->img_rows * ch, &pw, &ph);
         if (!a->img_final) {
             /* previews: small and cheap over SSH */
@@ -636,6 +656,7 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     if (b.n)
         zt_ui_overlay_write(a->tty_fd, &b, a->img_row, a->img_col);
     zt_ui_buf_free(&b);
+    zt_ui_log_layout(a, "send", pw, ph);
     a->img_shown = 1;
     a->img_dirty = 0;
     a->last_send_ms = now;
