@@ -79,6 +79,12 @@ $(LIB): $(CORE_OBJ) $(KERNEL_OBJ)
 zimt: $(TUI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TUI_OBJ) $(LIB) $(LDLIBS)
 
+# Workbench unit tests link the pure tui/ui_* objects (not the main loop).
+UI_TEST_OBJ := $(patsubst %,$(B)/tui/ui_%.o,editor text theme settings preview term)
+$(B)/tests/test_ui_%: tests/test_ui_%.c $(UI_TEST_OBJ) $(LIB) tests/harness.h $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Itui -MMD -MP $(LDFLAGS) -o $@ $< $(UI_TEST_OBJ) $(LIB) $(LDLIBS)
+
 $(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
