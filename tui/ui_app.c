@@ -498,7 +498,15 @@ static void input_done(zt_ui_app *a)
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s carries no zimt or A1111 settings", s);
         } else {
             load_params(a, &p);
-            zt_ui_say(a, ZT_UI_ROLE_NOTICE, "settings loaded from %s", s);
+            /* The editor drops control characters; say so and show the
+             * prompt as the file had it (the status bar makes controls
+             * visible as ^X), so nothing is changed behind the user's back. */
+            if (strcmp(a->prompt.buf, p.prompt) || strcmp(a->negative.buf, p.negative_prompt))
+                zt_ui_say(a, ZT_UI_ROLE_NOTICE,
+                          "settings loaded from %s; control characters dropped from: %s", s,
+                          strcmp(a->prompt.buf, p.prompt) ? p.prompt : p.negative_prompt);
+            else
+                zt_ui_say(a, ZT_UI_ROLE_NOTICE, "settings loaded from %s", s);
         }
         zt_gen_params_free(&p);
         break;

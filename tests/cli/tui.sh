@@ -82,6 +82,30 @@ tm send-keys -t "$S" F3
 expect_screen "gallery lists the result" "64x64  4 steps"
 tm send-keys -t "$S" Escape
 
+# Ctrl-O: settings from a PNG whose prompt carries escape sequences (clear
+# screen, set the window title). They must show as ^[ and never act.
+evil=$LIB_TMP/evil.png
+./zimt gen --model tests/data/tiny-zimage --device cpu --size 32x32 --steps 1 --seed 5 \
+    --prompt "$(printf 'evil\033[2Jprompt\033]2;pwned\007 end')" -o "$evil" >/dev/null 2>&1
+check "PNG with escapes in its prompt written" test -s "$evil"
+tm send-keys -t "$S" C-o
+expect_screen "open PNG popup" "Open PNG settings"
+tm send-keys -t "$S" -l "$evil"
+tm send-keys -t "$S" Enter
+expect_screen "settings loaded from the PNG" "settings loaded from"
+expect_screen "escapes shown as ^[" "evil^[[2Jprompt^[]2;pwned^G end"
+expect_screen "prompt loaded without controls" "evil[2Jprompt]2;pwned end"
+expect_screen "PNG's size loaded" "32x32  (custom)"
+expect_screen "PNG's seed loaded and locked" "5  [locked]"
+expect_screen "screen not cleared by the file" "tiny-zimage"
+check "window title not set by the file" test "$(tm display -p -t "$S" '#{pane_title}')" != pwned
+tm send-keys -t "$S" C-o
+wait_for "Open PNG settings" 5
+tm send-keys -t "$S" -l "$LIB_TMP/none.png"
+tm send-keys -t "$S" Enter
+expect_screen "missing PNG reported" "none.png"
+tm send-keys -t "$S" Escape
+
 # cancel: a larger job, Esc as soon as it runs
 tm send-keys -t "$S" F4
 wait_for "Size (Enter picks" 5
