@@ -54,7 +54,7 @@ const zt_ui_binding zt_ui_bindings[] = {
     {"Size: Left Right", "previous / next preset; Enter or F4 lists all"},
     {"Steps/Guidance: + -", "change the value; Enter types guidance"},
     {"F2, Ctrl-T", "choose a theme (remembered)"},
-    {"F3, Ctrl-B", "gallery of this run's results"},
+    {"F3, Ctrl-B", "gallery of this run's results; m marks one to compare"},
     {"F4", "size presets and custom size"},
     {"Ctrl-O", "load settings from a PNG (zimt or A1111)"},
     {"F5", "set the output directory"},
@@ -577,6 +577,11 @@ static void popup_key(zt_ui_app *a, key k)
         a->popup_sel = n - 1;
     else if (!k.is_key && (k.code == 'q'))
         a->popup = ZT_UI_POPUP_NONE;
+    else if (!k.is_key && k.code == 'm' && a->popup == ZT_UI_POPUP_GALLERY && n > 0) {
+        /* mark for side-by-side compare; again on the marked one unmarks */
+        int idx = a->nresults - 1 - a->popup_sel;
+        a->gallery_mark = a->gallery_mark == idx + 1 ? 0 : idx + 1;
+    }
     else if (!k.is_key && k.code == 'c' && a->popup == ZT_UI_POPUP_PRESETS) {
         a->popup = ZT_UI_POPUP_NONE;
         open_input(a, ZT_UI_INPUT_SIZE, "");

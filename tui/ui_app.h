@@ -105,6 +105,7 @@ typedef struct zt_ui_app {
 
     zt_ui_result *results;
     int nresults;
+    int gallery_mark;       /* result index + 1 marked for compare; 0 none */
 
     /* the image in the preview panel */
     uint8_t *img;

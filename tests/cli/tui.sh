@@ -104,6 +104,21 @@ wait_for "Open PNG settings" 5
 tm send-keys -t "$S" -l "$LIB_TMP/none.png"
 tm send-keys -t "$S" Enter
 expect_screen "missing PNG reported" "none.png"
+
+# A second result from the loaded settings, then the gallery: the selected
+# result's image beside the list, and two side by side once one is marked.
+tm send-keys -t "$S" Enter
+expect_screen "second result" "done #2" 60
+tm send-keys -t "$S" F3
+expect_screen "gallery shows the selected result" "seed 5  32x32"
+tm send-keys -t "$S" Down m Up
+expect_screen "marked result shown" "marked:"
+expect_screen "beside the selected one" "selected:"
+if screen | grep -q "marked: .*selected:" && screen | grep -q "seed [0-9]* .*seed 5  32x32"; then pass "side by side"; else
+    fail "side by side" "not on one row"
+    screen | sed 's/^/    | /' | head -40
+fi
+[ -z "${ZT_TUI_SHOW:-}" ] || screen
 tm send-keys -t "$S" Escape
 
 # cancel: a larger job, Esc as soon as it runs
@@ -115,9 +130,9 @@ tm send-keys -t "$S" -l '512x512'
 tm send-keys -t "$S" Enter Tab Tab Tab
 tm send-keys -t "$S" -l '8'
 tm send-keys -t "$S" Tab Tab Enter
-expect_screen "second job queued" "queued job #2" 10
+expect_screen "third job queued" "queued job #3" 10
 tm send-keys -t "$S" Escape
-expect_screen "job cancelled" "job #2 cancelled" 40
+expect_screen "job cancelled" "job #3 cancelled" 40
 
 tm resize-window -t "$S" -x 90 -y 30
 sleep 0.5
