@@ -4,6 +4,7 @@
 #   make CUDA=0          without CUDA
 #   make SANITIZE=address|undefined|thread
 #   make test            CPU tests (no GPU), ends with "N passed, M failed"
+#   make test-sixel      the sixel image in xterm under Xvfb (xterm xvfb imagemagick xdotool)
 #   make test-cuda       GPU tests
 #   make install PREFIX=/usr/local
 #   make clean
@@ -78,12 +79,21 @@ $(LIB): $(CORE_OBJ) $(KERNEL_OBJ)
 zimt: $(TUI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TUI_OBJ) $(LIB) $(LDLIBS)
 
+# Workbench unit tests link the pure tui/ui_* objects (not the main loop).
+UI_TEST_OBJ := $(patsubst %,$(B)/tui/ui_%.o,editor text theme settings preview term)
+$(B)/tests/test_ui_%: tests/test_ui_%.c $(UI_TEST_OBJ) $(LIB) tests/harness.h $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Itui -MMD -MP $(LDFLAGS) -o $@ $< $(UI_TEST_OBJ) $(LIB) $(LDLIBS)
+
 $(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 test: zimt $(TESTS)
 	@bash tests/run.sh $(TESTS)
+
+test-sixel: zimt
+	@bash tests/sixel_check.sh
 
 test-cuda: zimt $(CUDA_TESTS)
 	@ZT_NO_CLI=1 bash tests/run.sh $(CUDA_TESTS)
@@ -97,7 +107,7 @@ install: zimt
 clean:
 	rm -rf $(B) zimt
 
-.PHONY: all test test-cuda install clean
+.PHONY: all test test-sixel test-cuda install clean
 
 
 -include $(wildcard $(B)/*/*.d)

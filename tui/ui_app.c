@@ -54,7 +54,7 @@ const zt_ui_binding zt_ui_bindings[] = {
     {"Size: Left Right", "previous / next preset; Enter or F4 lists all"},
     {"Steps/Guidance: + -", "change the value; Enter types guidance"},
     {"F2, Ctrl-T", "choose a theme (remembered)"},
-    {"F3, Ctrl-B", "gallery of this run's results"},
+    {"F3, Ctrl-B", "gallery of this run's results; m marks one to compare"},
     {"F4", "size presets and custom size"},
     {"Ctrl-O", "load settings from a PNG (zimt or A1111)"},
     {"F5", "set the output directory"},
@@ -498,7 +498,15 @@ static void input_done(zt_ui_app *a)
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s carries no zimt or A1111 settings", s);
         } else {
             load_params(a, &p);
-            zt_ui_say(a, ZT_UI_ROLE_NOTICE, "settings loaded from %s", s);
+            /* The editor drops control characters; say so and show the
+             * prompt as the file had it (the status bar makes controls
+             * visible as ^X), so nothing is changed behind the user's back. */
+            if (strcmp(a->prompt.buf, p.prompt) || strcmp(a->negative.buf, p.negative_prompt))
+                zt_ui_say(a, ZT_UI_ROLE_NOTICE,
+                          "settings loaded from %s; control characters dropped from: %s", s,
+                          strcmp(a->prompt.buf, p.prompt) ? p.prompt : p.negative_prompt);
+            else
+                zt_ui_say(a, ZT_UI_ROLE_NOTICE, "settings loaded from %s", s);
         }
         zt_gen_params_free(&p);
         break;
@@ -569,6 +577,11 @@ static void popup_key(zt_ui_app *a, key k)
         a->popup_sel = n - 1;
     else if (!k.is_key && (k.code == 'q'))
         a->popup = ZT_UI_POPUP_NONE;
+    else if (!k.is_key && k.code == 'm' && a->popup == ZT_UI_POPUP_GALLERY && n > 0) {
+        /* mark for side-by-side compare; again on the marked one unmarks */
+        int idx = a->nresults - 1 - a->popup_sel;
+        a->gallery_mark = a->gallery_mark == idx + 1 ? 0 : idx + 1;
+    }
     else if (!k.is_key && k.code == 'c' && a->popup == ZT_UI_POPUP_PRESETS) {
         a->popup = ZT_UI_POPUP_NONE;
         open_input(a, ZT_UI_INPUT_SIZE, "");
@@ -1090,6 +1103,7 @@ int zt_cmd_ui(int argc, char **argv)
                 zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows,
                                     a->img_cols);
                 a->img_shown = 0;
+                zt_ui_log_layout(a, "erase", 0, 0);
                 touchwin(stdscr);
             }
             refresh();

@@ -105,6 +105,7 @@ typedef struct zt_ui_app {
 
     zt_ui_result *results;
     int nresults;
+    int gallery_mark;       /* result index + 1 marked for compare; 0 none */
 
     /* the image in the preview panel */
     uint8_t *img;
@@ -134,6 +135,8 @@ typedef struct zt_ui_app {
 void zt_ui_draw(zt_ui_app *a);
 /* After doupdate: send or erase the raw image overlay as needed. */
 void zt_ui_draw_overlay(zt_ui_app *a);
+/* Append what happened to the raw image (send/erase) to $ZIMT_DEBUG_LAYOUT. */
+void zt_ui_log_layout(const zt_ui_app *a, const char *what, int pw, int ph);
 /* The preview rectangle for the current screen size. */
 void zt_ui_preview_area(const zt_ui_app *a, int *row, int *col, int *rows, int *cols);
 

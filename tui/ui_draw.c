@@ -457,6 +457,53 @@ static int list_top(zt_ui_app *a, int n, int visible)
     return a->popup_scroll;
 }
 
+/* One result's thumbnail as half-blocks at the top of a cols x rows box,
+ * with two caption lines under it. */
+static void draw_result_image(const zt_ui_app *a, const zt_ui_result *r, int y, int x,
+                              int rows, int cols, const char *label)
+{
+    int pw = 0, ph = 0;
+    rows -= 2; /* two caption lines */
+    if (r->thumb && a->gfx != ZT_UI_GFX_NONE && rows >= 1 && cols >= 2) {
+        zt_ui_fit(r->tw, r->th, cols, rows * 2, &pw, &ph);
+        ph &= ~1;
+        if (ph < 2)
+            ph = 2;
+        uint8_t *px = zt_ui_scale(r->thumb, r->tw, r->th, pw, ph);
+        if (px)
+            zt_ui_blocks_curses(px, pw, ph / 2, y, x + (cols - pw) / 2, !has_colors());
+        free(px);
+    }
+    putf(y + ph / 2, x, cols, ZT_UI_ROLE_KEY, "%s", label);
+    putf(y + ph / 2 + 1, x, cols, ZT_UI_ROLE_POPUP, "seed %llu  %dx%d",
+         (unsigned long long)r->params.seed, r->params.width, r->params.height);
+}
+
+/* The gallery's right pane: the selected result, or the marked one and the
+ * selected one side by side. */
+static void draw_gallery_view(zt_ui_app *a, int y, int x, int h, int w)
+{
+    attrset(zt_ui_attr(ZT_UI_ROLE_POPUP));
+    mvvline(y, x, ACS_VLINE, h);
+    x += 2;
+    w -= 3;
+    int sel = a->nresults - 1 - a->popup_sel;
+    if (sel < 0 || sel >= a->nresults)
+        return;
+    int mark = a->gallery_mark - 1;
+    if (mark >= a->nresults)
+        mark = -1;
+    int rows = h - 1;
+    if (mark >= 0 && mark != sel) {
+        int cw = (w - 2) / 2;
+        draw_result_image(a, &a->results[mark], y, x, rows, cw, "marked:");
+        draw_result_image(a, &a->results[sel], y, x + cw + 2, rows, cw, "selected:");
+    } else {
+        draw_result_image(a, &a->results[sel], y, x, rows, w,
+                          mark == sel ? "marked:" : "selected:");
+    }
+}
+
 static void draw_popup(zt_ui_app *a)
 {
     int y, x, w, h;
@@ -511,10 +558,18 @@ static void draw_popup(zt_ui_app *a)
     case ZT_UI_POPUP_GALLERY: {
         h = LINES - 4;
         w = COLS - 6;
-        popup_box(h, w, "Gallery (Enter loads settings, Esc closes)", &y, &x);
+        popup_box(h, w, "Gallery (Enter loads settings, m marks to compare, Esc closes)", &y,
+                  &x);
         if (!a->nresults) {
             put(y + 2, x + 2, w - 4, ZT_UI_ROLE_DIM, "No results yet in this run.");
             break;
+        }
+        /* Wide enough: the list takes the left half, the selected result's
+         * image (and the marked one beside it) the right. */
+        int full_w = w;
+        if (w >= 80) {
+            w = w / 2;
+            draw_gallery_view(a, y + 1, x + w, h - 2, full_w - w - 1);
         }
         int tcols = 16, trows = 8;
         int vis = (h - 3) / (trows + 1);
@@ -538,11 +593,12 @@ static void draw_popup(zt_ui_app *a)
             strftime(when, sizeof when, "%H:%M:%S", &tmv);
             int tx = x + 4 + tcols, tw = w - tcols - 6;
             fill(yy, tx, tw, role);
-            putf(yy, tx, tw, role, "%s  seed %llu  %dx%d  %d steps  %.1f s", when,
-                 (unsigned long long)r->params.seed, r->params.width, r->params.height,
-                 r->params.steps, r->total_ms / 1000.0);
-            put(yy + 1, tx, tw, ZT_UI_ROLE_POPUP, r->params.prompt);
-            put(yy + 2, tx, tw, ZT_UI_ROLE_DIM, r->path ? r->path : "(not saved)");
+            putf(yy, tx, tw, role, "%s%s  seed %llu", k == a->gallery_mark - 1 ? "* " : "",
+                 when, (unsigned long long)r->params.seed);
+            putf(yy + 1, tx, tw, ZT_UI_ROLE_POPUP, "%dx%d  %d steps  %.1f s", r->params.width,
+                 r->params.height, r->params.steps, r->total_ms / 1000.0);
+            put(yy + 2, tx, tw, ZT_UI_ROLE_POPUP, r->params.prompt);
+            put(yy + 3, tx, tw, ZT_UI_ROLE_DIM, r->path ? r->path : "(not saved)");
         }
         break;
     }
@@ -591,6 +647,25 @@ void zt_ui_draw(zt_ui_app *a)
     curs_set(cursor_on);
 }
 
+/* With ZIMT_DEBUG_LAYOUT=FILE, each send or erase of the raw image appends
+ * one line to FILE: what happened, the cell rectangle, the pixel size sent,
+ * the cell size assumed and whether the image was final. A screenshot test
+ * needs exactly these numbers to know where to look. */
+void zt_ui_log_layout(const zt_ui_app *a, const char *what, int pw, int ph)
+{
+    const char *path = getenv("ZIMT_DEBUG_LAYOUT");
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;
+    fprintf(f, "%s row=%d col=%d rows=%d cols=%d px=%dx%d cell=%dx%d final=%d\n", what,
+            a->img_row, a->img_col, a->img_rows, a->img_cols, pw, ph,
+            a->term.cell_w ? a->term.cell_w : 8, a->term.cell_h ? a->term.cell_h : 16,
+            a->img_final);
+    fclose(f);
+}
+
 void zt_ui_draw_overlay(zt_ui_app *a)
 {
     int raw = a->gfx == ZT_UI_GFX_SIXEL || a->gfx == ZT_UI_GFX_BLOCKS_TRUE;
@@ -602,6 +677,7 @@ void zt_ui_draw_overlay(zt_ui_app *a)
              * them: erase the pixels ourselves. */
             zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows, a->img_cols);
             a->img_shown = 0;
+            zt_ui_log_layout(a, "erase", 0, 0);
         }
         return;
     }
@@ -612,9 +688,9 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     if (!a->img_final && a->img_shown && now - a->last_send_ms < 250)
         return;
     zt_ui_buf b = {0};
+    int pw = a->img_cols, ph = a->img_rows * 2;
     if (a->gfx == ZT_UI_GFX_SIXEL) {
         int cw = a->term.cell_w ? a->term.cell_w : 8, ch = a->term.cell_h ? a->term.cell_h : 16;
-        int pw, ph;
         zt_ui_fit(a->img_w, a->img_h, a->img_cols * cw, a->img_rows * ch, &pw, &ph);
         if (!a->img_final) {
             /* previews: small and cheap over SSH */
@@ -636,6 +712,7 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     if (b.n)
         zt_ui_overlay_write(a->tty_fd, &b, a->img_row, a->img_col);
     zt_ui_buf_free(&b);
+    zt_ui_log_layout(a, "send", pw, ph);
     a->img_shown = 1;
     a->img_dirty = 0;
     a->last_send_ms = now;

@@ -86,9 +86,9 @@ int zt_ui_editor_undo(zt_ui_editor *e)
 /* Raw insert of already-clean bytes. */
 static int put(zt_ui_editor *e, const char *s, size_t n)
 {
-    if (e->len + n > ZT_UI_EDITOR_MAX)
-        n = ZT_UI_EDITOR_MAX - e->len;
-    if (n == 0)
+    /* Callers hand over one whole character at a time: past the limit the
+     * character is dropped whole, never cut into invalid UTF-8. */
+    if (n == 0 || e->len + n > ZT_UI_EDITOR_MAX)
         return 0;
     if (reserve(e, e->len + n))
         return -1;

@@ -100,13 +100,14 @@ int zt_ui_color_parse(const char *s)
     }
     if (!strcasecmp(s, "gray") || !strcasecmp(s, "grey"))
         return 8;
-    if (s[0] == '#' && strlen(s) == 7) {
-        char *end;
-        unsigned long v = strtoul(s + 1, &end, 16);
-        if (!*end)
-            return (int)(RGB_FLAG | v);
-        return -2;
+    if (s[0] == '#') {
+        /* exactly six hex digits: strtoul alone would take "#-00001" */
+        if (strlen(s) != 7 || strspn(s + 1, "0123456789abcdefABCDEF") != 6)
+            return -2;
+        return (int)(RGB_FLAG | strtoul(s + 1, NULL, 16));
     }
+    if (strspn(s, "0123456789") != strlen(s) || strlen(s) > 3)
+        return -2; /* digits only: no sign, spaces or exponent */
     char *end;
     long v = strtol(s, &end, 10);
     if (*s && !*end && v >= 0 && v <= 255)

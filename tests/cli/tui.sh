@@ -82,6 +82,45 @@ tm send-keys -t "$S" F3
 expect_screen "gallery lists the result" "64x64  4 steps"
 tm send-keys -t "$S" Escape
 
+# Ctrl-O: settings from a PNG whose prompt carries escape sequences (clear
+# screen, set the window title). They must show as ^[ and never act.
+evil=$LIB_TMP/evil.png
+./zimt gen --model tests/data/tiny-zimage --device cpu --size 32x32 --steps 1 --seed 5 \
+    --prompt "$(printf 'evil\033[2Jprompt\033]2;pwned\007 end')" -o "$evil" >/dev/null 2>&1
+check "PNG with escapes in its prompt written" test -s "$evil"
+tm send-keys -t "$S" C-o
+expect_screen "open PNG popup" "Open PNG settings"
+tm send-keys -t "$S" -l "$evil"
+tm send-keys -t "$S" Enter
+expect_screen "settings loaded from the PNG" "settings loaded from"
+expect_screen "escapes shown as ^[" "evil^[[2Jprompt^[]2;pwned^G end"
+expect_screen "prompt loaded without controls" "evil[2Jprompt]2;pwned end"
+expect_screen "PNG's size loaded" "32x32  (custom)"
+expect_screen "PNG's seed loaded and locked" "5  [locked]"
+expect_screen "screen not cleared by the file" "tiny-zimage"
+check "window title not set by the file" test "$(tm display -p -t "$S" '#{pane_title}')" != pwned
+tm send-keys -t "$S" C-o
+wait_for "Open PNG settings" 5
+tm send-keys -t "$S" -l "$LIB_TMP/none.png"
+tm send-keys -t "$S" Enter
+expect_screen "missing PNG reported" "none.png"
+
+# A second result from the loaded settings, then the gallery: the selected
+# result's image beside the list, and two side by side once one is marked.
+tm send-keys -t "$S" Enter
+expect_screen "second result" "done #2" 60
+tm send-keys -t "$S" F3
+expect_screen "gallery shows the selected result" "seed 5  32x32"
+tm send-keys -t "$S" Down m Up
+expect_screen "marked result shown" "marked:"
+expect_screen "beside the selected one" "selected:"
+if screen | grep -q "marked: .*selected:" && screen | grep -q "seed [0-9]* .*seed 5  32x32"; then pass "side by side"; else
+    fail "side by side" "not on one row"
+    screen | sed 's/^/    | /' | head -40
+fi
+[ -z "${ZT_TUI_SHOW:-}" ] || screen
+tm send-keys -t "$S" Escape
+
 # cancel: a larger job, Esc as soon as it runs
 tm send-keys -t "$S" F4
 wait_for "Size (Enter picks" 5
@@ -91,9 +130,9 @@ tm send-keys -t "$S" -l '512x512'
 tm send-keys -t "$S" Enter Tab Tab Tab
 tm send-keys -t "$S" -l '8'
 tm send-keys -t "$S" Tab Tab Enter
-expect_screen "second job queued" "queued job #2" 10
+expect_screen "third job queued" "queued job #3" 10
 tm send-keys -t "$S" Escape
-expect_screen "job cancelled" "job #2 cancelled" 40
+expect_screen "job cancelled" "job #3 cancelled" 40
 
 tm resize-window -t "$S" -x 90 -y 30
 sleep 0.5

@@ -1,0 +1,206 @@
+/*
+ * test_ui_editor.c - the prompt editor and the text helpers under it:
+ * UTF-8 stepping, CJK double width, combining marks, movement by character
+ * and word, undo, paste filtering, wrapping, and the sanitiser that keeps
+ * escape sequences from files off the terminal.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ui_editor.h"
+#include "ui_text.h"
+
+static zt_ui_editor ed(const char *s)
+{
+    zt_ui_editor e;
+    zt_ui_editor_init(&e);
+    zt_ui_editor_set(&e, s);
+    e.nundo = 0; /* start each case with a clean history */
+    return e;
+}
+
+static void test_width(void)
+{
+    CHECK(zt_ui_str_width("abc", 3) == 3, "ascii");
+    CHECK(zt_ui_str_width("狐狸", strlen("狐狸")) == 4, "CJK is two cells each");
+    CHECK(zt_ui_str_width("e\xcc\x81", 3) == 1, "combining acute takes no cell");
+    CHECK(zt_ui_cp_width(0x1F98A) == 2, "emoji fox is wide");
+    CHECK(zt_ui_cp_width(0x1B) == 2, "ESC is shown as ^[");
+}
+
+static void test_decode_invalid(void)
+{
+    uint32_t cp;
+    const char bad[] = "\xff" "a";
+    CHECK(zt_ui_utf8_decode(bad, 2, 0, &cp) == 1 && cp == 0xFFFD, "stray byte is U+FFFD");
+    const char cut[] = "\xe7\x8b"; /* first two bytes of 狐 */
+    CHECK(zt_ui_utf8_decode(cut, 2, 0, &cp) == 1 && cp == 0xFFFD, "truncated sequence");
+    const char over[] = "\xc0\xaf"; /* overlong '/' */
+    CHECK(zt_ui_utf8_decode(over, 2, 0, &cp) == 1 && cp == 0xFFFD, "overlong form");
+    CHECK(zt_ui_utf8_next("狐", 3, 0) == 3, "next skips a whole character");
+    CHECK(zt_ui_utf8_prev("a狐", 4) == 1, "prev lands on the lead byte");
+}
+
+static void test_sanitize(void)
+{
+    const char in[] = "x\033[2Jy\x9b" "1m\x7f\n!";
+    char *s = zt_ui_sanitize(in, strlen(in), 0);
+    if (!s) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    CHECK(!strchr(s, 033), "no ESC left: %s", s);
+    CHECK(strstr(s, "^[[2J"), "ESC shown as ^[: %s", s);
+    CHECK(s && !strchr(s, '\n'), "newline made visible");
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+        CHECK(*p >= 0x20 && *p != 0x7f, "control byte %02x", *p);
+    free(s);
+    s = zt_ui_sanitize("a\nb", 3, 1);
+    CHECK(s && !strcmp(s, "a\nb"), "newline kept on request");
+    free(s);
+    s = zt_ui_sanitize("\xe2\x80", 2, 0);
+    CHECK(s && !strcmp(s, "\xef\xbf\xbd\xef\xbf\xbd"), "cut UTF-8 becomes U+FFFD");
+    free(s);
+}
+
+static void test_move_by_char(void)
+{
+    zt_ui_editor e = ed("a狐e\xcc\x81z");
+    zt_ui_editor_home(&e);
+    CHECK(e.cur == 0, "home");
+    zt_ui_editor_right(&e);
+    CHECK(e.cur == 1, "past a");
+    zt_ui_editor_right(&e);
+    CHECK(e.cur == 4, "past the CJK character in one step");
+    zt_ui_editor_right(&e);
+    CHECK(e.cur == 7, "e and its combining mark move together (%zu)", e.cur);
+    zt_ui_editor_left(&e);
+    CHECK(e.cur == 4, "back over e + mark");
+    zt_ui_editor_end(&e);
+    zt_ui_editor_backspace(&e);
+    zt_ui_editor_backspace(&e);
+    CHECK(!strcmp(e.buf, "a狐"), "backspace removes e + mark whole: %s", e.buf);
+    zt_ui_editor_left(&e);
+    zt_ui_editor_delete(&e);
+    CHECK(!strcmp(e.buf, "a"), "delete removes the CJK character: %s", e.buf);
+    zt_ui_editor_free(&e);
+}
+
+static void test_move_by_word(void)
+{
+    zt_ui_editor e = ed("red fox, 狐狸  snow");
+    zt_ui_editor_home(&e);
+    zt_ui_editor_word_right(&e);
+    CHECK(e.cur == 3, "end of 'red' (%zu)", e.cur);
+    zt_ui_editor_word_right(&e);
+    CHECK(e.cur == 7, "end of 'fox' (%zu)", e.cur);
+    zt_ui_editor_word_right(&e);
+    CHECK(e.cur == 9 + 6, "end of the CJK word (%zu)", e.cur);
+    zt_ui_editor_end(&e);
+    zt_ui_editor_word_left(&e);
+    CHECK(!strcmp(e.buf + e.cur, "snow"), "start of 'snow'");
+    zt_ui_editor_end(&e);
+    zt_ui_editor_delete_word_back(&e);
+    CHECK(!strcmp(e.buf, "red fox, 狐狸  "), "Ctrl-W: %s", e.buf);
+    zt_ui_editor_delete_word_back(&e);
+    CHECK(!strcmp(e.buf, "red fox, "), "Ctrl-W over spaces: %s", e.buf);
+    zt_ui_editor_free(&e);
+}
+
+static void test_undo(void)
+{
+    zt_ui_editor e = ed("");
+    const char *typed = "red fox";
+    for (const char *p = typed; *p; p++)
+        zt_ui_editor_insert_cp(&e, (uint32_t)(unsigned char)*p);
+    CHECK(!strcmp(e.buf, "red fox"), "typed");
+    CHECK(zt_ui_editor_undo(&e) && !strcmp(e.buf, "red "), "undo a word run: %s", e.buf);
+    CHECK(zt_ui_editor_undo(&e) && !strcmp(e.buf, "red"), "undo the space: %s", e.buf);
+    CHECK(zt_ui_editor_undo(&e) && !strcmp(e.buf, ""), "undo the first word: %s", e.buf);
+    CHECK(!zt_ui_editor_undo(&e), "nothing left to undo");
+
+    zt_ui_editor_set(&e, "keep this");
+    zt_ui_editor_kill_to_bol(&e);
+    CHECK(!strcmp(e.buf, ""), "Ctrl-U");
+    zt_ui_editor_undo(&e);
+    CHECK(!strcmp(e.buf, "keep this") && e.cur == 9, "undo restores text and cursor");
+    for (int i = 0; i < ZT_UI_UNDO_MAX + 10; i++)
+        zt_ui_editor_insert(&e, "!", 1);
+    int n = 0;
+    while (zt_ui_editor_undo(&e))
+        n++;
+    CHECK(n == ZT_UI_UNDO_MAX, "undo depth is bounded (%d)", n);
+    zt_ui_editor_free(&e);
+}
+
+static void test_paste(void)
+{
+    zt_ui_editor e = ed("");
+    const char paste[] = "line one\r\nline\ttwo\033[31m red\x07\xff\nend";
+    zt_ui_editor_insert(&e, paste, sizeof paste - 1);
+    CHECK(!strcmp(e.buf, "line one\nline two[31m red\nend"), "paste filtered: '%s'", e.buf);
+    CHECK(zt_ui_editor_undo(&e) && e.len == 0, "a paste undoes as one step");
+
+    /* At the size limit a wide character is dropped whole, never cut. */
+    char *big = malloc(ZT_UI_EDITOR_MAX);
+    memset(big, 'a', ZT_UI_EDITOR_MAX - 1);
+    big[ZT_UI_EDITOR_MAX - 1] = 0;
+    zt_ui_editor_set(&e, big);
+    zt_ui_editor_insert(&e, "狐", 3);
+    CHECK(e.len == ZT_UI_EDITOR_MAX - 1, "CJK past the limit dropped (%zu)", e.len);
+    zt_ui_editor_insert(&e, "b狐", 4);
+    CHECK(e.len == ZT_UI_EDITOR_MAX && e.buf[e.len - 1] == 'b', "one byte still fits");
+    char *s = zt_ui_sanitize(e.buf, e.len, 0);
+    CHECK(s && !strstr(s, "\xef\xbf\xbd"), "buffer stays valid UTF-8");
+    free(s);
+    free(big);
+    zt_ui_editor_free(&e);
+}
+
+static void test_layout(void)
+{
+    /* width 6 leaves 5 cells of text per row (one for the cursor) */
+    zt_ui_editor e = ed("ab狐狸cd\nx");
+    zt_ui_row rows[8];
+    int n = zt_ui_editor_layout(&e, 6, rows, 8);
+    CHECK(n == 3, "rows %d", n);
+    CHECK(rows[0].start == 0 && rows[0].end == 5, "a CJK character that would pass the "
+                                                  "width moves down (%zu)", rows[0].end);
+    CHECK(rows[1].start == 5 && rows[1].end == 10, "row 2 (%zu..%zu)", rows[1].start,
+          rows[1].end);
+    int r, c;
+    zt_ui_editor_cursor_pos(&e, 6, &r, &c);
+    CHECK(r == 2 && c == 1, "cursor after x: %d,%d", r, c);
+    CHECK(zt_ui_editor_up(&e, 6) && e.cur == 5 + 0, "up keeps column 1 -> start of 狸 (%zu)",
+          e.cur);
+    zt_ui_editor_end(&e);
+    CHECK(zt_ui_editor_down(&e, 6), "down");
+    CHECK(!zt_ui_editor_down(&e, 6), "no row below the last");
+    zt_ui_editor_free(&e);
+
+    zt_ui_editor empty = ed("");
+    CHECK(zt_ui_editor_layout(&empty, 10, rows, 8) == 1, "empty text is one row");
+    zt_ui_editor_free(&empty);
+}
+
+static void test_set_filters(void)
+{
+    zt_ui_editor e = ed("from a file \033]52;c;ZXZpbA==\007 end");
+    CHECK(!strchr(e.buf, 033) && !strchr(e.buf, 7), "set drops controls: %s", e.buf);
+    zt_ui_editor_free(&e);
+}
+
+int main(void)
+{
+    RUN(test_width);
+    RUN(test_decode_invalid);
+    RUN(test_sanitize);
+    RUN(test_move_by_char);
+    RUN(test_move_by_word);
+    RUN(test_undo);
+    RUN(test_paste);
+    RUN(test_layout);
+    RUN(test_set_filters);
+    return zt_test_summary("test_ui_editor");
+}

@@ -1,0 +1,180 @@
+/*
+ * test_ui_settings.c - settings.json and history.json: a round trip through
+ * the files, and hostile files (truncated, wrong types, huge, not JSON)
+ * that must leave the defaults in place and never crash.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "ui_settings.h"
+
+static char dir[256];
+
+static void write_file(const char *sub, const char *name, const char *text, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+    if (system(cmd) != 0)
+        CHECK(0, "mkdir %s", path);
+    snprintf(path, sizeof path, "%s/%s/zimt/%s", dir, sub, name);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/%s/zimt'", dir, sub);
+    if (system(cmd) != 0)
+        CHECK(0, "mkdir");
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL, "open %s", path);
+    if (f) {
+        fwrite(text, 1, n, f);
+        fclose(f);
+    }
+}
+
+static void test_round_trip(void)
+{
+    zt_ui_settings s, r;
+    char why[512] = "";
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == 0, "no file is fine: %s", why);
+    CHECK(!strcmp(s.theme, "dark") && s.params.width == 1024, "defaults");
+    snprintf(s.theme, sizeof s.theme, "light");
+    snprintf(s.graphics, sizeof s.graphics, "sixel");
+    snprintf(s.output_dir, sizeof s.output_dir, "/tmp/out \"quoted\"");
+    s.seed_locked = 1;
+    s.params.seed = 9007199254740993ULL; /* past 2^53: must survive exactly */
+    s.params.steps = 5;
+    s.params.guidance = 2.5f;
+    zt_gen_params_set_prompt(&s.params, "a fox, 狐狸\n\"line two\"", NULL);
+    zt_gen_params_set_negative(&s.params, "blur", NULL);
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save: %s", why);
+    CHECK(zt_ui_settings_load(&r, why, sizeof why) == 0, "load: %s", why);
+    CHECK(!strcmp(r.theme, "light") && !strcmp(r.graphics, "sixel") &&
+              !strcmp(r.output_dir, s.output_dir) && r.seed_locked == 1,
+          "top-level fields");
+    CHECK(zt_gen_params_equal(&s.params, &r.params), "params equal (seed %llu)",
+          (unsigned long long)r.params.seed);
+    zt_ui_settings_free(&s);
+    zt_ui_settings_free(&r);
+}
+
+static void expect_defaults(const char *name, const char *json, size_t n, int want_rc)
+{
+    write_file("cfg", "settings.json", json, n);
+    zt_ui_settings s;
+    char why[512] = "";
+    int rc = zt_ui_settings_load(&s, why, sizeof why);
+    CHECK(rc == want_rc, "%s: rc %d (%s)", name, rc, why);
+    if (want_rc)
+        CHECK(why[0], "%s: a reason is given", name);
+    CHECK(s.params.width == 1024 && s.params.height == 768 && s.params.steps > 0,
+          "%s: default params kept", name);
+    CHECK(s.theme[0] && strlen(s.theme) < sizeof s.theme, "%s: theme sane", name);
+    zt_ui_settings_free(&s);
+}
+
+static void test_hostile_settings(void)
+{
+    const char trunc[] = "{\"theme\": \"light\", \"params\": {\"width\": 512, \"hei";
+    expect_defaults("truncated", trunc, sizeof trunc - 1, -1);
+    expect_defaults("empty", "", 0, -1);
+    expect_defaults("binary", "\x89PNG\r\n\x1a\n\0\0", 10, -1);
+    expect_defaults("array", "[1,2,3]", 7, -1);
+    const char types[] = "{\"theme\": 5, \"graphics\": [], \"output_dir\": null, "
+                         "\"seed_locked\": \"yes\", \"params\": {\"width\": \"wide\"}}";
+    expect_defaults("wrong types", types, sizeof types - 1, -1);
+    const char ptype[] = "{\"params\": 7}";
+    expect_defaults("params not an object", ptype, sizeof ptype - 1, 0);
+
+    /* A theme name longer than the field is ignored, not cut. */
+    char big[300];
+    memset(big, 'x', sizeof big);
+    int k = snprintf(big, sizeof big, "{\"theme\": \"");
+    memset(big + k, 'y', 200);
+    snprintf(big + k + 200, sizeof big - (size_t)k - 200, "\"}");
+    write_file("cfg", "settings.json", big, strlen(big));
+    zt_ui_settings s;
+    char why[512] = "";
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == 0, "long theme: %s", why);
+    CHECK(!strcmp(s.theme, "dark"), "long theme ignored: %s", s.theme);
+    zt_ui_settings_free(&s);
+
+    /* Huge: 80 MB of spaces then an object. It is refused or read, but
+     * quickly and without holding it all. */
+    size_t n = 80u << 20;
+    char *huge = malloc(n + 3);
+    if (huge) {
+        memset(huge, ' ', n);
+        memcpy(huge + n, "{}", 3);
+        write_file("cfg", "settings.json", huge, n + 2);
+        free(huge);
+        CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1, "huge file refused");
+        CHECK(s.params.width == 1024, "huge: defaults");
+        zt_ui_settings_free(&s);
+    }
+}
+
+static void test_history(void)
+{
+    zt_ui_history h = {0}, r = {0};
+    char why[512] = "";
+    CHECK(zt_ui_history_load(&h, why, sizeof why) == 0 && h.n == 0, "no history file");
+    zt_ui_history_add(&h, "first");
+    zt_ui_history_add(&h, "first"); /* repeated newest is kept once */
+    zt_ui_history_add(&h, "");
+    zt_ui_history_add(&h, "second \033[2J 狐");
+    CHECK(h.n == 2, "n %d", h.n);
+    for (int i = 0; i < ZT_UI_HISTORY_MAX + 20; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "prompt %d", i);
+        zt_ui_history_add(&h, p);
+    }
+    CHECK(h.n == ZT_UI_HISTORY_MAX, "bounded: %d", h.n);
+    CHECK(!strcmp(h.items[h.n - 1], "prompt 219"), "newest last");
+    CHECK(zt_ui_history_save(&h, why, sizeof why) == 0, "save: %s", why);
+    CHECK(zt_ui_history_load(&r, why, sizeof why) == 0, "load: %s", why);
+    CHECK(r.n == h.n, "round trip count %d", r.n);
+    int same = r.n == h.n;
+    for (int i = 0; same && i < r.n; i++)
+        same = !strcmp(r.items[i], h.items[i]);
+    CHECK(same, "round trip items");
+    zt_ui_history_free(&h);
+    zt_ui_history_free(&r);
+
+    const char *bad[] = {"{\"prompts\": 5}", "{\"prompts\": [", "null", "{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file("state", "history.json", bad[i], strlen(bad[i]));
+        zt_ui_history x = {0};
+        CHECK(zt_ui_history_load(&x, why, sizeof why) == -1 && x.n == 0, "'%s' refused",
+              bad[i]);
+        zt_ui_history_free(&x);
+    }
+    const char mixed[] = "{\"prompts\": [1, \"ok\", null, {\"a\": 1}, \"also ok\", true]}";
+    write_file("state", "history.json", mixed, sizeof mixed - 1);
+    zt_ui_history x = {0};
+    CHECK(zt_ui_history_load(&x, why, sizeof why) == 0 && x.n == 2, "only strings kept: %d",
+          x.n);
+    zt_ui_history_free(&x);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/zt-ui-settings-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char cfg[300], state[300];
+    snprintf(cfg, sizeof cfg, "%s/cfg", dir);
+    snprintf(state, sizeof state, "%s/state", dir);
+    setenv("XDG_CONFIG_HOME", cfg, 1);
+    setenv("XDG_STATE_HOME", state, 1);
+    RUN(test_round_trip);
+    RUN(test_hostile_settings);
+    RUN(test_history);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return zt_test_summary("test_ui_settings");
+}
