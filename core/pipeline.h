@@ -80,7 +80,10 @@ size_t zt_pipeline_plan(const zt_model_config *cfg, zt_dtype act, const zt_job_p
                         int cap_len, int neg_len);
 
 typedef struct zt_timings {
-    double encode_ms, decode_ms, total_ms;
+    double encode_ms;        /* text encoder (or the prompt cache) */
+    double decode_ms;        /* the VAE decoder on the backend */
+    double output_ms;        /* image download and conversion to 8-bit RGB */
+    double total_ms;         /* everything, from tokenizing to 8-bit pixels */
     double step_ms[ZT_STEPS_MAX];
     int steps;
     int prompt_tokens, prompt_truncated;
