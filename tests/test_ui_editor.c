@@ -16,7 +16,7 @@ static zt_ui_editor ed(const char *s)
     zt_ui_editor e;
     zt_ui_editor_init(&e);
     zt_ui_editor_set(&e, s);
-    e.nundo = 0; /* start each case with a clean history */
+    zt_ui_editor_forget_undo(&e); /* start each case with a clean history */
     return e;
 }
 

@@ -451,7 +451,7 @@ static void open_popup(zt_ui_app *a, int p, int sel)
 static void open_input(zt_ui_app *a, int kind, const char *initial)
 {
     zt_ui_editor_set(&a->input, initial);
-    a->input.nundo = 0;
+    zt_ui_editor_forget_undo(&a->input);
     a->input_kind = kind;
     open_popup(a, ZT_UI_POPUP_INPUT, 0);
 }
@@ -1014,8 +1014,8 @@ int zt_cmd_ui(int argc, char **argv)
     zt_ui_editor_init(&a->input);
     zt_ui_editor_set(&a->prompt, a->set.params.prompt);
     zt_ui_editor_set(&a->negative, a->set.params.negative_prompt);
-    a->prompt.nundo = 0;
-    a->negative.nundo = 0;
+    zt_ui_editor_forget_undo(&a->prompt);
+    zt_ui_editor_forget_undo(&a->negative);
     const char *nc = getenv("NO_COLOR");
     a->no_color = nc && *nc;
     a->ntheme_names = zt_ui_theme_list(&a->theme_names);

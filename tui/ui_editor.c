@@ -15,7 +15,7 @@ int zt_ui_editor_init(zt_ui_editor *e)
     return e->buf ? 0 : -1;
 }
 
-static void drop_undo(zt_ui_editor *e)
+void zt_ui_editor_forget_undo(zt_ui_editor *e)
 {
     for (int i = 0; i < e->nundo; i++)
         free(e->undo[i].text);
@@ -26,7 +26,7 @@ void zt_ui_editor_free(zt_ui_editor *e)
 {
     if (!e)
         return;
-    drop_undo(e);
+    zt_ui_editor_forget_undo(e);
     free(e->buf);
     memset(e, 0, sizeof *e);
 }

@@ -51,6 +51,8 @@ void zt_ui_editor_delete_word_back(zt_ui_editor *e);
 void zt_ui_editor_kill_to_eol(zt_ui_editor *e);
 void zt_ui_editor_kill_to_bol(zt_ui_editor *e);
 int zt_ui_editor_undo(zt_ui_editor *e); /* 0 when nothing to undo */
+/* Drop the undo history (a loaded text starts a new one). */
+void zt_ui_editor_forget_undo(zt_ui_editor *e);
 
 void zt_ui_editor_left(zt_ui_editor *e);
 void zt_ui_editor_right(zt_ui_editor *e);
