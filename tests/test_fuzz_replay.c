@@ -22,6 +22,7 @@
 #include "fuzz/fuzz_gen_params.c"
 #include "fuzz/fuzz_png.c"
 #include "fuzz/fuzz_safetensors.c"
+#include "fuzz/fuzz_st_index.c"
 #include "fuzz/fuzz_tokenizer.c"
 
 #define CORPUS "tests/fuzz/corpus"
@@ -101,6 +102,7 @@ static int replay_dir(const char *name, int (*fn)(const uint8_t *, size_t))
     }
 
 REPLAY(safetensors)
+REPLAY(st_index)
 REPLAY(config)
 REPLAY(tokenizer)
 REPLAY(encode)
@@ -110,6 +112,7 @@ REPLAY(gen_params)
 int main(void)
 {
     RUN(test_replay_safetensors);
+    RUN(test_replay_st_index);
     RUN(test_replay_config);
     RUN(test_replay_tokenizer);
     RUN(test_replay_encode);
