@@ -594,7 +594,9 @@ static zt_status arena_add(zt_tokenizer *t, const char *s, size_t n, uint32_t *o
 {
     if (n >= UINT32_MAX || t->arena_len + n >= UINT32_MAX)
         return zt_fail(err, ZT_ERR_TOO_BIG, "token strings exceed 4 GiB");
-    if (t->arena_len + n > t->arena_cap) {
+    /* Allocate even for an empty first string (a file may hold "" as a
+     * token): every string's pointer is arena + offset, never NULL + 0. */
+    if (!t->arena || t->arena_len + n > t->arena_cap) {
         size_t cap = t->arena_cap ? t->arena_cap : 1 << 16;
         while (cap < t->arena_len + n)
             cap *= 2;
