@@ -305,6 +305,14 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
         return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);
+    /* A model directory named on the command line must exist: say so now,
+     * not after the engine has started. */
+    struct stat msb;
+    if (o->model && (stat(o->model, &msb) != 0 || !S_ISDIR(msb.st_mode)))
+        return zt_fail(err, ZT_ERR_MISSING,
+                       "model directory %s does not exist (zimt doctor shows where models "
+                       "are looked for)",
+                       o->model);
     /* --model, $ZIMT_MODEL, then the download caches; the bundled tiny model
      * only when none holds a complete model. */
     zt_err derr = {0};
