@@ -707,6 +707,12 @@ static zt_status vocab_put(zt_tokenizer *t, const char *key, size_t len, int32_t
             break; /* a repeated key keeps its last id */
         h = (h + 1) & t->vocab_mask;
     }
+    /* One id for two different strings would make encoding and decoding
+     * disagree (the fuzzer found one such file): refuse it. A repeated
+     * key with its own id again is fine. */
+    if (t->strs[id].len != UINT32_MAX && !(t->vocab[h].id == id))
+        return zt_fail(err, ZT_ERR_FORMAT, "model.vocab gives id %d to two different tokens",
+                       id);
     if (t->vocab[h].id >= 0) {
         off = t->vocab[h].off;
         if (t->vocab[h].id != id) /* the old id loses its string, as in a map */
