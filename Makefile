@@ -6,6 +6,7 @@
 #   make test            CPU tests (no GPU), ends with "N passed, M failed"
 #   make test-sixel      the sixel image in xterm under Xvfb (xterm xvfb imagemagick xdotool)
 #   make test-cuda       GPU tests
+#   make fuzz            libFuzzer targets (clang) in build-fuzz/, see tests/fuzz/run.sh
 #   make install PREFIX=/usr/local
 #   make clean
 
@@ -98,6 +99,26 @@ test-sixel: zimt
 test-cuda: zimt $(CUDA_TESTS)
 	@ZT_NO_CLI=1 bash tests/run.sh $(CUDA_TESTS)
 
+# Fuzz targets: core built again with clang, libFuzzer and ASan+UBSan, in
+# its own directory so the normal build is untouched.
+FUZZ_CC     ?= clang
+FUZZ_B      := build-fuzz
+FUZZ_CFLAGS := -g -O1 -std=c11 $(WARN) -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
+               -Icore -Ikernels -Itests/fuzz $(PKG_CFLAGS) \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+FUZZ_CORE   := $(patsubst core/%.c,$(FUZZ_B)/core/%.o,$(wildcard core/*.c))
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_B)/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_CORE)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CORE) $(PKG_LIBS) -lm -pthread
+
+fuzz: $(FUZZ_BINS)
+
 install: zimt
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/zimt/themes
 	install -m 755 zimt $(DESTDIR)$(PREFIX)/bin/zimt
@@ -105,9 +126,9 @@ install: zimt
 	install -m 644 themes/*.json $(DESTDIR)$(PREFIX)/share/zimt/themes/
 
 clean:
-	rm -rf $(B) zimt
+	rm -rf $(B) $(FUZZ_B) zimt
 
-.PHONY: all test test-sixel test-cuda install clean
+.PHONY: all test test-sixel test-cuda fuzz install clean
 
 
--include $(wildcard $(B)/*/*.d)
+-include $(wildcard $(B)/*/*.d) $(wildcard $(FUZZ_B)/*/*.d)

@@ -632,13 +632,16 @@ zt_status zt_gen_params_from_a1111(zt_gen_params *p, const char *text, zt_err *e
 
 typedef struct png_msg {
     char text[200];
+    int sys_errno; /* errno when the error was raised: why a write failed */
 } png_msg;
 
 static void on_png_error(png_structp png, png_const_charp msg)
 {
     png_msg *m = png_get_error_ptr(png);
-    if (m)
+    if (m) {
+        m->sys_errno = errno;
         snprintf(m->text, sizeof m->text, "%s", msg);
+    }
     png_longjmp(png, 1);
 }
 
@@ -814,7 +817,13 @@ zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
     job.w = w;
     job.h = h;
     if (encode_png(&job) != 0) {
-        st = zt_fail(err, ZT_ERR_IO, "%s: writing PNG failed: %s", path, job.msg.text);
+        /* libpng only says "Write Error"; the stream knows whether the
+         * disk was full or a file size limit was hit. */
+        if (ferror(f) && job.msg.sys_errno)
+            st = zt_fail(err, ZT_ERR_IO, "%s: writing PNG failed: %s", path,
+                         strerror(job.msg.sys_errno));
+        else
+            st = zt_fail(err, ZT_ERR_IO, "%s: writing PNG failed: %s", path, job.msg.text);
         goto fail;
     }
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {

@@ -509,23 +509,55 @@ static zt_status add_entries(zt_weights *w, int fi, const char *strip, zt_err *e
     return ZT_OK;
 }
 
-/* Reads the index; opens each shard it names, in order of first mention. */
-static zt_status open_index(zt_weights *w, const char *index_name, const char *strip,
+/* ---- the shard index ------------------------------------------------------ */
+
+void zt_st_index_free(zt_st_index *ix)
+{
+    if (!ix)
+        return;
+    for (int i = 0; i < ix->n_shards; i++)
+        free(ix->shards[i]);
+    for (int i = 0; i < ix->n_names; i++)
+        free(ix->names[i]);
+    free(ix->shards);
+    free(ix->names);
+    free(ix->shard_of);
+    memset(ix, 0, sizeof *ix);
+    ix->total_size = -1;
+}
+
+/* A weight_map value and where it was mentioned, for sorting. */
+typedef struct shard_ref {
+    const char *file;
+    int pos;
+} shard_ref;
+
+static int cmp_shard_ref(const void *a, const void *b)
+{
+    const shard_ref *x = a, *y = b;
+    int c = strcmp(x->file, y->file);
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int cmp_int_pair(const void *a, const void *b)
+{
+    const int *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* Distinct shard names are found by sorting, not by comparing every pair:
+ * an index may map millions of names, and a hostile one to as many files. */
+zt_status zt_st_index_parse(zt_st_index *ix, const char *json, size_t len, const char *what,
                             zt_err *err)
 {
-    char *path = join(w->dir, index_name);
-    char *text = NULL;
-    size_t len = 0;
-    cJSON *root = NULL;
+    memset(ix, 0, sizeof *ix);
+    ix->total_size = -1;
+    shard_ref *refs = NULL;
+    int *runs = NULL;
     zt_status st = ZT_OK;
-    if (!path)
-        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", w->dir);
-    st = zt_read_file(path, INDEX_MAX_BYTES, &text, &len, err);
-    if (st)
-        goto done;
-    root = cJSON_ParseWithLength(text, len);
+    cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root || !cJSON_IsObject(root)) {
-        st = zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", path);
+        st = zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", what);
         goto done;
     }
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
@@ -533,42 +565,118 @@ static zt_status open_index(zt_weights *w, const char *index_name, const char *s
                                            : NULL;
     uint64_t total;
     if (ts && json_uint(ts, &total))
-        w->index_total = (int64_t)total;
+        ix->total_size = (int64_t)total;
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(map)) {
-        st = zt_fail(err, ZT_ERR_FORMAT, "%s: key 'weight_map' missing or not an object", path);
+        st = zt_fail(err, ZT_ERR_FORMAT, "%s: key 'weight_map' missing or not an object", what);
         goto done;
     }
+    int n = cJSON_GetArraySize(map);
     const cJSON *it;
     cJSON_ArrayForEach(it, map)
     {
         if (!cJSON_IsString(it)) {
-            st = zt_fail(err, ZT_ERR_FORMAT, "%s: weight_map['%s'] is not a string", path,
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: weight_map['%s'] is not a string", what,
                          it->string);
             goto done;
         }
         if (!plain_file_name(it->valuestring)) {
             st = zt_fail(err, ZT_ERR_FORMAT,
-                         "%s: weight_map['%s'] names '%s', not a plain file name", path,
+                         "%s: weight_map['%s'] names '%s', not a plain file name", what,
                          it->string, it->valuestring);
             goto done;
         }
     }
-    /* Open the shards, each once. */
+    if (n == 0)
+        goto done;
+    ix->names = calloc((size_t)n, sizeof *ix->names);
+    ix->shard_of = calloc((size_t)n, sizeof *ix->shard_of);
+    refs = calloc((size_t)n, sizeof *refs);
+    runs = calloc((size_t)n * 2, sizeof *runs);
+    if (!ix->names || !ix->shard_of || !refs || !runs)
+        goto nomem;
+    int i = 0;
     cJSON_ArrayForEach(it, map)
     {
-        int seen = 0;
-        for (int i = 0; i < w->n_files && !seen; i++) {
-            const char *base = strrchr(w->files[i].path, '/');
-            seen = !strcmp(base ? base + 1 : w->files[i].path, it->valuestring);
+        if (!(ix->names[i] = strdup(it->string)))
+            goto nomem;
+        ix->n_names = i + 1;
+        refs[i].file = it->valuestring;
+        refs[i].pos = i;
+        i++;
+    }
+    /* Runs of equal file names; each run's first element is its first
+     * mention. shard_of holds the run number until the runs are ranked. */
+    qsort(refs, (size_t)n, sizeof *refs, cmp_shard_ref);
+    int n_runs = 0;
+    for (int k = 0; k < n; k++) {
+        if (k == 0 || strcmp(refs[k].file, refs[k - 1].file)) {
+            runs[2 * n_runs] = refs[k].pos;
+            runs[2 * n_runs + 1] = n_runs;
+            n_runs++;
         }
-        if (seen)
-            continue;
-        st = add_file(w, it->valuestring, err);
+        ix->shard_of[refs[k].pos] = n_runs - 1;
+    }
+    /* Rank runs by first mention: runs[2r] = first position, runs[2r+1] = run. */
+    qsort(runs, (size_t)n_runs, 2 * sizeof *runs, cmp_int_pair);
+    ix->shards = calloc((size_t)n_runs, sizeof *ix->shards);
+    int *rank = calloc((size_t)n_runs, sizeof *rank);
+    if (!ix->shards || !rank) {
+        free(rank);
+        goto nomem;
+    }
+    for (int r = 0; r < n_runs; r++) {
+        rank[runs[2 * r + 1]] = r;
+    }
+    for (int k = 0; k < n; k++)
+        ix->shard_of[k] = rank[ix->shard_of[k]];
+    free(rank);
+    ix->n_shards = n_runs;
+    i = 0;
+    cJSON_ArrayForEach(it, map)
+    {
+        int s = ix->shard_of[i++];
+        if (!ix->shards[s] && !(ix->shards[s] = strdup(it->valuestring)))
+            goto nomem;
+    }
+    goto done;
+nomem:
+    st = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+done:
+    free(refs);
+    free(runs);
+    cJSON_Delete(root);
+    if (st)
+        zt_st_index_free(ix);
+    return st;
+}
+
+/* Reads the index; opens each shard it names, in order of first mention. */
+static zt_status open_index(zt_weights *w, const char *index_name, const char *strip,
+                            zt_err *err)
+{
+    char *path = join(w->dir, index_name);
+    char *text = NULL;
+    size_t len = 0;
+    zt_st_index ix;
+    memset(&ix, 0, sizeof ix);
+    zt_status st = ZT_OK;
+    if (!path)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", w->dir);
+    st = zt_read_file(path, INDEX_MAX_BYTES, &text, &len, err);
+    if (st)
+        goto done;
+    st = zt_st_index_parse(&ix, text, len, path, err);
+    if (st)
+        goto done;
+    w->index_total = ix.total_size;
+    /* File k of w is shard k of the index. */
+    for (int k = 0; k < ix.n_shards; k++) {
+        st = add_file(w, ix.shards[k], err);
         if (st) {
             if (st == ZT_ERR_MISSING)
                 st = zt_fail(err, ZT_ERR_MISSING, "%s: shard '%s' named in %s is missing",
-                             w->dir, it->valuestring, index_name);
+                             w->dir, ix.shards[k], index_name);
             goto done;
         }
         st = add_entries(w, w->n_files - 1, strip, err);
@@ -578,21 +686,19 @@ static zt_status open_index(zt_weights *w, const char *index_name, const char *s
     /* Every mapped tensor must be in the shard the index names. */
     qsort(w->entries, (size_t)w->count, sizeof *w->entries, cmp_entry_name);
     size_t sl = strip ? strlen(strip) : 0;
-    cJSON_ArrayForEach(it, map)
-    {
-        const char *nm = it->string;
+    for (int k = 0; k < ix.n_names; k++) {
+        const char *nm = ix.names[k];
         if (sl && !strncmp(nm, strip, sl))
             nm += sl;
         const zt_st_entry *e = find_sorted(w->entries, w->count, nm);
-        const char *base = e ? strrchr(w->files[e->file].path, '/') : NULL;
-        if (!e || strcmp(base ? base + 1 : w->files[e->file].path, it->valuestring)) {
+        if (!e || e->file != ix.shard_of[k]) {
             st = zt_fail(err, ZT_ERR_MISSING, "%s/%s: tensor '%s' (listed in %s) not found",
-                         w->dir, it->valuestring, it->string, index_name);
+                         w->dir, ix.shards[ix.shard_of[k]], ix.names[k], index_name);
             goto done;
         }
     }
 done:
-    cJSON_Delete(root);
+    zt_st_index_free(&ix);
     free(text);
     free(path);
     return st;

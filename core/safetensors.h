@@ -59,6 +59,23 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
                       zt_st_entry **entries, int *count, zt_err *err);
 void zt_st_entries_free(zt_st_entry *entries, int count);
 
+/* A sharded component's *.safetensors.index.json, parsed but not opened:
+ * every weight_map value is checked to be a plain file name in the same
+ * directory (no '/', '\\' or ".."). Strings are malloc'd and owned. */
+typedef struct zt_st_index {
+    char **shards;      /* distinct shard file names, in order of first mention */
+    int n_shards;
+    char **names;       /* weight_map keys, tensor names as written */
+    int *shard_of;      /* names[i] lives in shards[shard_of[i]] */
+    int n_names;
+    int64_t total_size; /* metadata.total_size, or -1 when absent */
+} zt_st_index;
+/* Parse json[0..len) (no NUL needed); what names it in messages. On
+ * failure *ix is empty and safe to free. */
+zt_status zt_st_index_parse(zt_st_index *ix, const char *json, size_t len, const char *what,
+                            zt_err *err);
+void zt_st_index_free(zt_st_index *ix); /* NULL is fine; *ix is emptied */
+
 /* A single standalone safetensors file (fixtures, tests): mmap + parse. */
 typedef struct zt_st_file zt_st_file;
 zt_status zt_st_file_open(zt_st_file **out, const char *path, zt_err *err);

@@ -594,7 +594,9 @@ static zt_status arena_add(zt_tokenizer *t, const char *s, size_t n, uint32_t *o
 {
     if (n >= UINT32_MAX || t->arena_len + n >= UINT32_MAX)
         return zt_fail(err, ZT_ERR_TOO_BIG, "token strings exceed 4 GiB");
-    if (t->arena_len + n > t->arena_cap) {
+    /* Allocate even for an empty first string (a file may hold "" as a
+     * token): every string's pointer is arena + offset, never NULL + 0. */
+    if (!t->arena || t->arena_len + n > t->arena_cap) {
         size_t cap = t->arena_cap ? t->arena_cap : 1 << 16;
         while (cap < t->arena_len + n)
             cap *= 2;
@@ -705,6 +707,12 @@ static zt_status vocab_put(zt_tokenizer *t, const char *key, size_t len, int32_t
             break; /* a repeated key keeps its last id */
         h = (h + 1) & t->vocab_mask;
     }
+    /* One id for two different strings would make encoding and decoding
+     * disagree (the fuzzer found one such file): refuse it. A repeated
+     * key with its own id again is fine. */
+    if (t->strs[id].len != UINT32_MAX && !(t->vocab[h].id == id))
+        return zt_fail(err, ZT_ERR_FORMAT, "model.vocab gives id %d to two different tokens",
+                       id);
     if (t->vocab[h].id >= 0) {
         off = t->vocab[h].off;
         if (t->vocab[h].id != id) /* the old id loses its string, as in a map */

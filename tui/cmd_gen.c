@@ -4,7 +4,14 @@
  *   zimt gen [--model DIR] --prompt TEXT [--negative TEXT] [--size WxH]
  *            [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]
  *            [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]
- *            [--from PNG] [-o FILE | --outdir DIR] [--json] [--quiet]
+ *            [--from PNG] [-o FILE | --outdir DIR [--name TEMPLATE]]
+ *            [--json] [--quiet]
+ *
+ * Without -o, names come from TEMPLATE (default "{date}-{seed}-{slug}.png",
+ * see outpath.h) inside --outdir; "output" entries of a jobs file are names
+ * inside --outdir too. Neither may leave that directory. -o is the user's
+ * own path and may be anywhere. $ZIMT_MEM_LIMIT (bytes, or 8G, 512M)
+ * makes the engine plan against that much memory instead of the device's.
  *
  * Every setting and every output path is checked before the model loads,
  * so a typo costs no time. One PNG per job, written atomically and never
@@ -24,6 +31,7 @@
 #include "engine.h"
 #include "gen_opts.h"
 #include "image.h"
+#include "outpath.h"
 
 #define MAX_JOBS 10000
 
@@ -47,8 +55,9 @@ static void usage(FILE *f)
     fputs("usage: zimt gen [--model DIR] --prompt TEXT [--negative TEXT] [--size WxH]\n"
           "                [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
           "                [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]\n"
-          "                [--precision bf16|fp32] [--from PNG] [-o FILE | --outdir DIR]\n"
-          "                [--json] [--quiet]\n",
+          "                [--precision bf16|fp32] [--from PNG]\n"
+          "                [-o FILE | --outdir DIR [--name TEMPLATE]] [--json] [--quiet]\n"
+          "TEMPLATE fields: {date} {seed} {slug} {n} {w} {h}; default {date}-{seed}-{slug}.png\n",
           f);
 }
 
@@ -63,7 +72,8 @@ static void numbered(char *dst, size_t n, const char *path, int k)
 }
 
 /* Override base settings with one JSON-lines job. */
-static zt_status job_from_json(gen_job *j, const cJSON *o, const char *where, zt_err *err)
+static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, const char *where,
+                               zt_err *err)
 {
     zt_status st;
     const cJSON *v;
@@ -120,7 +130,11 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *where, zt
     if ((v = cJSON_GetObjectItem(o, "output"))) {
         if (!cJSON_IsString(v))
             return zt_fail(err, ZT_ERR_FORMAT, "%s: \"output\" must be a string", where);
-        snprintf(j->path, sizeof j->path, "%s", v->valuestring);
+        /* A name inside --outdir: a jobs file may come from anywhere, so it
+         * never chooses where on disk a file lands. */
+        if ((st = zt_outpath_resolve(outdir ? outdir : ".", v->valuestring, 0, j->path,
+                                     sizeof j->path, err)))
+            return zt_err_prefix(err, "%s", where);
     }
     return ZT_OK;
 }
@@ -166,7 +180,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: not valid JSON", where);
             break;
         }
-        st = job_from_json(j, obj, where, err);
+        st = job_from_json(j, obj, o->outdir, where, err);
         cJSON_Delete(obj);
         if (st)
             break;
@@ -237,9 +251,9 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
             snprintf(j->path, sizeof j->path, "%s", o->output_path);
         else if (o->output)
             numbered(j->path, sizeof j->path, o->output, i + 1);
-        else
-            snprintf(j->path, sizeof j->path, "%s/zimt-%llu.png", o->outdir ? o->outdir : ".",
-                     (unsigned long long)j->params.seed);
+        else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, j->path, sizeof j->path,
+                                                 err)))
+            return st;
         for (int k = 0; k < i; k++)
             if (!strcmp(js[k].path, j->path)) {
                 char base[4096];
@@ -329,8 +343,12 @@ int zt_cmd_gen(int argc, char **argv)
         goto done;
     }
 
-    zt_engine_opts eo = {.model_dir = o.model_dir, .device = o.device ? o.device : "auto",
-                         .fp32 = o.fp32};
+    zt_engine_opts eo = {
+        .model_dir = o.model_dir,
+        .device = o.device ? o.device : "auto",
+        .mem_limit = o.mem_limit,
+        .fp32 = o.fp32,
+    };
     if (zt_engine_new(&eng, &eo, &err) != ZT_OK) {
         rc = zt_cli_error(&err);
         goto done;

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "discovery.h"
+#include "outpath.h"
 #include "tokenizer.h"
 
 zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *out, zt_err *err)
@@ -126,7 +127,8 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
         {"--device", offsetof(zt_gen_opts, device)}, {"--from", offsetof(zt_gen_opts, from)},
         {"-o", offsetof(zt_gen_opts, output)},       {"--output", offsetof(zt_gen_opts, output)},
         {"--count", offsetof(zt_gen_opts, count)},   {"--jobs", offsetof(zt_gen_opts, jobs)},
-        {"--outdir", offsetof(zt_gen_opts, outdir)}, {"--precision", offsetof(zt_gen_opts, precision)},
+        {"--outdir", offsetof(zt_gen_opts, outdir)}, {"--name", offsetof(zt_gen_opts, name)},
+        {"--precision", offsetof(zt_gen_opts, precision)},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -196,6 +198,50 @@ zt_status zt_check_output(const char *path, zt_err *err)
     return ZT_OK;
 }
 
+/* "4G", "512M", "1073741824": a byte count with an optional K/M/G/T
+ * (binary) suffix. */
+static zt_status parse_bytes(const char *what, const char *s, size_t *out, zt_err *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    else if (*end == 'T' || *end == 't')
+        shift = 40;
+    if (shift)
+        end++;
+    if (end == s || *end || errno || *s == '-' || v == 0 || v > (SIZE_MAX >> shift))
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "%s: '%s' is not a byte count (e.g. 8G, 512M or 1073741824)", what, s);
+    *out = (size_t)(v << shift);
+    return ZT_OK;
+}
+
+zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p, int index,
+                                    char *out, size_t cap, zt_err *err)
+{
+    zt_outpath_vars v = {
+        .prompt = p->prompt,
+        .seed = p->seed,
+        .index = index,
+        .width = p->width,
+        .height = p->height,
+        .when = o->when,
+    };
+    char name[1024];
+    zt_status st = zt_outpath_expand(o->name ? o->name : ZT_OUTPATH_TEMPLATE, &v, name,
+                                     sizeof name, err);
+    if (st)
+        return st;
+    return zt_outpath_resolve(o->outdir ? o->outdir : ".", name, 1, out, cap, err);
+}
+
 zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
 {
     zt_status st;
@@ -209,6 +255,12 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     snprintf(p->sampler, sizeof p->sampler, "Euler");
     snprintf(p->model, sizeof p->model, "Z-Image-Turbo");
     int have_seed = 0;
+    o->when = time(NULL);
+    const char *lim = getenv("ZIMT_MEM_LIMIT");
+    if (lim && *lim && (st = parse_bytes("ZIMT_MEM_LIMIT", lim, &o->mem_limit, err)))
+        return st;
+    if (o->output && o->name)
+        return zt_fail(err, ZT_ERR_INVALID, "give -o FILE or --name TEMPLATE, not both");
 
     if (o->from) {
         uint8_t *rgb = NULL;
@@ -257,6 +309,14 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
         return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);
+    /* A model directory named on the command line must exist: say so now,
+     * not after the engine has started. */
+    struct stat msb;
+    if (o->model && (stat(o->model, &msb) != 0 || !S_ISDIR(msb.st_mode)))
+        return zt_fail(err, ZT_ERR_MISSING,
+                       "model directory %s does not exist (zimt doctor shows where models "
+                       "are looked for)",
+                       o->model);
     /* --model, $ZIMT_MODEL, then the download caches; the bundled tiny model
      * only when none holds a complete model. */
     zt_err derr = {0};
@@ -270,10 +330,10 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->n_seeds > 1 || o->count || o->jobs)
         return ZT_OK; /* a batch names and checks its outputs per job */
     if (o->output) {
-        o->output_path = o->output;
+        o->output_path = o->output; /* the user's own path: anywhere they say */
     } else {
-        snprintf(o->output_buf, sizeof o->output_buf, "%s/zimt-%llu.png",
-                 o->outdir ? o->outdir : ".", (unsigned long long)p->seed);
+        if ((st = zt_gen_opts_template_path(o, p, 1, o->output_buf, sizeof o->output_buf, err)))
+            return st;
         o->output_path = o->output_buf;
     }
     return zt_check_output(o->output_path, err);

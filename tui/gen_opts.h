@@ -7,6 +7,9 @@
 #ifndef ZT_GEN_OPTS_H
 #define ZT_GEN_OPTS_H
 
+#include <stddef.h>
+#include <time.h>
+
 #include "backend.h"
 #include "image.h"
 #include "pipeline.h"
@@ -17,6 +20,7 @@ typedef struct zt_gen_opts {
     const char *precision;
     const char *from, *output;
     const char *count, *jobs, *outdir;  /* batches */
+    const char *name;                   /* --name TEMPLATE (outpath.h) */
     const char *seeds[256];             /* every --seed, in order */
     int n_seeds;
     int quiet, help, json;
@@ -27,6 +31,8 @@ typedef struct zt_gen_opts {
     char model_dir[4096];
     char output_buf[4096];
     const char *output_path;   /* points at output or output_buf */
+    time_t when;               /* the batch's {date} */
+    size_t mem_limit;          /* $ZIMT_MEM_LIMIT in bytes, 0 when unset */
 } zt_gen_opts;
 
 /* Parse argv (argv[0] is the subcommand). Unknown options are errors. */
@@ -34,6 +40,11 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err);
 zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err);
 void zt_gen_opts_free(zt_gen_opts *o);
 zt_job_params zt_gen_opts_job(const zt_gen_opts *o);
+
+/* The PNG path for a job named by the template (--name, else the default)
+ * inside --outdir (else "."); an existing name gets a number. */
+zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p, int index,
+                                    char *out, size_t cap, zt_err *err);
 
 /* An output path must not exist and its directory must be writable. */
 zt_status zt_check_output(const char *path, zt_err *err);

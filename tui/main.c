@@ -1,4 +1,5 @@
 /* main.c - zimt entry point: dispatches subcommands (see cli.h). */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +59,10 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    /* Past a file size limit (ulimit -f, a full quota) a write must fail
+     * with EFBIG, so the writer cleans up and says so; the default action
+     * would kill the process and leave a temporary file behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || argv[1][0] == '-') {
         /* On a terminal, no command (or only workbench options) opens the
          * workbench; scripts and pipes get the usage text. */

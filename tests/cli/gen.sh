@@ -52,14 +52,14 @@ check "no file after a missing model" no_files
 run $G --prompt x --bogus
 expect_error "unknown option" "--bogus"
 
-run $G --prompt "a cat" --seed 1 --seed 2 --outdir "$out" --json
+run $G --prompt "a cat" --seed 1 --seed 2 --outdir "$out" --name 'zimt-{seed}.png' --json
 expect_ok "two seeds" '"status":"ok"' "zimt-1.png" "zimt-2.png"
 check "two PNGs" test -s "$out/zimt-1.png" -a -s "$out/zimt-2.png"
 check "one JSON line per job" test "$(wc -l <"$LIB_TMP/out")" -eq 2
 run $G --prompt "a cat" --count 2 --seed 7 -o "$out/c.png"
 expect_ok "count" "c-1.png" "c-2.png"
-printf '{"prompt":"a cat","seed":3}\n{"prompt":"a dog","output":"%s/dog.png"}\n' "$out" >"$LIB_TMP/j.jsonl"
-run $G --jobs "$LIB_TMP/j.jsonl" --outdir "$out"
+printf '{"prompt":"a cat","seed":3}\n{"prompt":"a dog","output":"dog.png"}\n' >"$LIB_TMP/j.jsonl"
+run $G --jobs "$LIB_TMP/j.jsonl" --outdir "$out" --name 'zimt-{seed}.png'
 expect_ok "jobs file" "zimt-3.png" "dog.png"
 printf '{"prompt":"a cat"}\nnot json\n' >"$LIB_TMP/bad.jsonl"
 run $G --jobs "$LIB_TMP/bad.jsonl" --outdir "$out"

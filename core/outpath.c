@@ -1,0 +1,225 @@
+/* outpath.c - output names from templates, kept inside their directory
+ * (see outpath.h). */
+#include "outpath.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void zt_outpath_slug(const char *prompt, char out[ZT_OUTPATH_SLUG_MAX + 1])
+{
+    size_t n = 0, last_cut = 0;
+    int pending_dash = 0;
+    for (const unsigned char *p = (const unsigned char *)(prompt ? prompt : ""); *p; p++) {
+        unsigned char c = *p;
+        int word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!word) {
+            pending_dash = n > 0;
+            continue;
+        }
+        if (pending_dash) {
+            if (n + 2 > ZT_OUTPATH_SLUG_MAX)
+                break;
+            last_cut = n;
+            out[n++] = '-';
+            pending_dash = 0;
+        }
+        if (n + 1 > ZT_OUTPATH_SLUG_MAX) {
+            /* Cut mid-word: back up to the last word boundary when that
+             * keeps at least half the room. */
+            if (last_cut >= ZT_OUTPATH_SLUG_MAX / 2)
+                n = last_cut;
+            break;
+        }
+        out[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    while (n > 0 && out[n - 1] == '-')
+        n--;
+    if (n == 0) {
+        memcpy(out, "image", 6);
+        return;
+    }
+    out[n] = 0;
+}
+
+/* Appends s to out[*n..cap); 0 when it does not fit. */
+static int put(char *out, size_t cap, size_t *n, const char *s, size_t len)
+{
+    if (len >= cap - *n)
+        return 0;
+    memcpy(out + *n, s, len);
+    *n += len;
+    out[*n] = 0;
+    return 1;
+}
+
+zt_status zt_outpath_expand(const char *tmpl, const zt_outpath_vars *v, char *out, size_t cap,
+                            zt_err *err)
+{
+    size_t n = 0;
+    if (!cap)
+        return zt_fail(err, ZT_ERR_INVALID, "no room for the output name");
+    out[0] = 0;
+    for (const char *p = tmpl; *p;) {
+        char buf[64];
+        const char *s = buf;
+        size_t len;
+        if (p[0] == '{' && p[1] == '{') {
+            s = "{", len = 1, p += 2;
+        } else if (p[0] == '}' && p[1] == '}') {
+            s = "}", len = 1, p += 2;
+        } else if (*p == '}') {
+            return zt_fail(err, ZT_ERR_INVALID, "name template '%s': unmatched '}'", tmpl);
+        } else if (*p == '{') {
+            const char *end = strchr(p, '}');
+            if (!end)
+                return zt_fail(err, ZT_ERR_INVALID, "name template '%s': unmatched '{'", tmpl);
+            size_t k = (size_t)(end - p - 1);
+            const char *key = p + 1;
+            char slug[ZT_OUTPATH_SLUG_MAX + 1];
+            if (k == 4 && !memcmp(key, "date", 4)) {
+                struct tm tm;
+                time_t t = v->when;
+                if (!localtime_r(&t, &tm) || !strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm))
+                    snprintf(buf, sizeof buf, "%lld", (long long)t);
+            } else if (k == 4 && !memcmp(key, "seed", 4)) {
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long)v->seed);
+            } else if (k == 4 && !memcmp(key, "slug", 4)) {
+                zt_outpath_slug(v->prompt, slug);
+                s = slug;
+            } else if (k == 1 && *key == 'n') {
+                snprintf(buf, sizeof buf, "%d", v->index);
+            } else if (k == 1 && *key == 'w') {
+                snprintf(buf, sizeof buf, "%d", v->width);
+            } else if (k == 1 && *key == 'h') {
+                snprintf(buf, sizeof buf, "%d", v->height);
+            } else {
+                return zt_fail(err, ZT_ERR_INVALID,
+                               "name template '%s': unknown field '{%.*s}' (use {date}, "
+                               "{seed}, {slug}, {n}, {w}, {h})",
+                               tmpl, (int)(k > 32 ? 32 : k), key);
+            }
+            len = strlen(s);
+            p = end + 1;
+        } else {
+            const char *q = p;
+            while (*q && *q != '{' && *q != '}')
+                q++;
+            s = p, len = (size_t)(q - p), p = q;
+        }
+        if (!put(out, cap, &n, s, len))
+            return zt_fail(err, ZT_ERR_INVALID, "name template '%s': the name is too long",
+                           tmpl);
+    }
+    if (!n)
+        return zt_fail(err, ZT_ERR_INVALID, "name template '%s' gives an empty name", tmpl);
+    return ZT_OK;
+}
+
+/* Why name may not be used as given, or NULL when its spelling is fine. */
+static const char *bad_name(const char *name)
+{
+    if (!*name)
+        return "it is empty";
+    if (name[0] == '/')
+        return "it is an absolute path";
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return "it holds a control character";
+    const char *c = name;
+    while (*c) {
+        const char *e = strchr(c, '/');
+        size_t len = e ? (size_t)(e - c) : strlen(c);
+        if (len == 2 && c[0] == '.' && c[1] == '.')
+            return "it has a '..' component";
+        if (!e)
+            return len == 0 || (len == 1 && c[0] == '.') ? "it names a directory" : NULL;
+        c = e + 1;
+    }
+    return "it names a directory";
+}
+
+/* "a.png" -> "a-K.png" */
+static int numbered_name(char *dst, size_t cap, const char *name, int k)
+{
+    const char *dot = strrchr(name, '.');
+    const char *slash = strrchr(name, '/');
+    if (!dot || (slash && dot < slash) || dot == name || (slash && dot == slash + 1))
+        dot = name + strlen(name);
+    int r = snprintf(dst, cap, "%.*s-%d%s", (int)(dot - name), name, k, dot);
+    return r > 0 && (size_t)r < cap;
+}
+
+zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char *out,
+                             size_t cap, zt_err *err)
+{
+    const char *why = bad_name(name);
+    if (why)
+        return zt_fail(err, ZT_ERR_INVALID, "output name '%s' refused: %s", name, why);
+    char *root = realpath(dir, NULL);
+    if (!root)
+        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
+                       "output directory %s: %s", dir, strerror(errno));
+    zt_status st = ZT_OK;
+    char *parent_real = NULL;
+    char path[PATH_MAX + 256];
+    struct stat sb;
+    if (stat(root, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        st = zt_fail(err, ZT_ERR_IO, "output directory %s is not a directory", dir);
+        goto done;
+    }
+    /* The directory the file lands in, with every link resolved, must be
+     * root or below it. */
+    const char *slash = strrchr(name, '/');
+    if (snprintf(path, sizeof path, "%s/%.*s", dir, slash ? (int)(slash - name) : 0, name) >=
+        (int)sizeof path) {
+        st = zt_fail(err, ZT_ERR_INVALID, "output name '%s' is too long", name);
+        goto done;
+    }
+    parent_real = realpath(path, NULL);
+    if (!parent_real) {
+        st = zt_fail(err, ZT_ERR_MISSING, "cannot write %s/%s: directory %s: %s", dir, name,
+                     path, strerror(errno));
+        goto done;
+    }
+    size_t rl = strlen(root);
+    int inside = !strcmp(parent_real, root) ||
+                 (!strncmp(parent_real, root, rl) && (parent_real[rl] == '/' || rl == 1));
+    if (!inside) {
+        st = zt_fail(err, ZT_ERR_INVALID,
+                     "output name '%s' refused: it leads out of the output directory %s (to %s)",
+                     name, dir, parent_real);
+        goto done;
+    }
+    char cand[PATH_MAX];
+    snprintf(cand, sizeof cand, "%s", name);
+    for (int k = 2;; k++) {
+        int r = snprintf(out, cap, "%s/%s", dir, cand);
+        if (r < 0 || (size_t)r >= cap) {
+            st = zt_fail(err, ZT_ERR_INVALID, "output name '%s' is too long", name);
+            goto done;
+        }
+        /* lstat: a link (even a dangling one) counts as taken. */
+        if (lstat(out, &sb) != 0) {
+            if (errno == ENOENT)
+                break;
+            st = zt_fail(err, ZT_ERR_IO, "cannot write %s: %s", out, strerror(errno));
+            goto done;
+        }
+        if (!unique) {
+            st = zt_fail(err, ZT_ERR_EXISTS, "%s already exists; not overwriting it", out);
+            goto done;
+        }
+        if (k > 9999 || !numbered_name(cand, sizeof cand, name, k)) {
+            st = zt_fail(err, ZT_ERR_EXISTS, "%s/%s: no free name left", dir, name);
+            goto done;
+        }
+    }
+done:
+    free(parent_real);
+    free(root);
+    return st;
+}

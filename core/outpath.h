@@ -1,0 +1,67 @@
+/*
+ * outpath.h - where generated images may land.
+ *
+ * Output names are made from a template, for example the default
+ * "{date}-{seed}-{slug}.png". Fields:
+ *   {date}  local time of the batch, YYYYMMDD-HHMMSS
+ *   {seed}  the job's seed
+ *   {slug}  the prompt made safe for a file name (see zt_outpath_slug)
+ *   {n}     the job's number in the batch, from 1
+ *   {w} {h} the image size
+ *   {{ }}   literal braces
+ * A name, from a template or from a jobs file, is a path relative to an
+ * output directory, and it must stay there: absolute names and ".."
+ * components are refused, the directory it lands in must be the output
+ * directory or below it after every symbolic link is resolved, and nothing
+ * that already exists under that name (a file, a dangling link) is ever
+ * replaced. Control characters are refused in names so that no file name
+ * can carry a terminal escape sequence.
+ *
+ * The check happens before the model loads; the PNG writer then links the
+ * file into place, which also fails rather than replace anything that
+ * appeared in between.
+ *
+ * Thread safety: no shared state (localtime_r); any thread may call.
+ */
+#ifndef ZT_OUTPATH_H
+#define ZT_OUTPATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "status.h"
+
+#define ZT_OUTPATH_TEMPLATE "{date}-{seed}-{slug}.png"
+/* Longest slug, in bytes, without the NUL. */
+#define ZT_OUTPATH_SLUG_MAX 48
+
+typedef struct zt_outpath_vars {
+    const char *prompt; /* UTF-8; NULL is "" */
+    uint64_t seed;
+    int index;          /* 1-based job number */
+    int width, height;
+    time_t when;        /* for {date} */
+} zt_outpath_vars;
+
+/* The prompt as ASCII letters, digits and single '-' between words, at most
+ * ZT_OUTPATH_SLUG_MAX bytes, cut at a word boundary when one is near, never
+ * starting or ending with '-'; "image" when nothing is left. out needs
+ * ZT_OUTPATH_SLUG_MAX + 1 bytes. */
+void zt_outpath_slug(const char *prompt, char out[ZT_OUTPATH_SLUG_MAX + 1]);
+
+/* Expand tmpl into out (cap bytes). Unknown fields, unbalanced braces and
+ * results that do not fit are ZT_ERR_INVALID. The result is not yet
+ * checked: pass it to zt_outpath_resolve. */
+zt_status zt_outpath_expand(const char *tmpl, const zt_outpath_vars *v, char *out, size_t cap,
+                            zt_err *err);
+
+/* Check that name (relative) lands inside dir and write dir/name to out.
+ * Refused: empty, absolute or ".." names, control characters, a missing
+ * target directory, one outside dir after symlinks, and an existing entry
+ * (ZT_ERR_EXISTS). With unique set, an existing entry is instead avoided
+ * by numbering: "a.png", "a-2.png", "a-3.png", ... */
+zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char *out,
+                             size_t cap, zt_err *err);
+
+#endif

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The bad-input matrix: for every way input from outside can be wrong, zimt
+# gen stops with a clear message and a known exit code, and leaves no output
+# file behind (no partial PNG, no temporary file). One row per case:
+#
+#   name | command | exit | stderr holds (';' between strings) | must exist
+#
+# The command runs through eval, from the repository root, with $G (zimt gen
+# on the tiny model, CPU, 64x64), $V (a folder of broken model variants) and
+# $OUT (the output directory, emptied before each row). After a row, $OUT
+# must hold exactly the files in the last column ('-' for none): nothing
+# else, temporary files included.
+. tests/lib.sh
+lib_init badinput.sh
+M=tests/data/tiny-zimage
+G="./zimt gen -q --model $M --device cpu --steps 1 --size 64x64 --seed 1"
+V=$LIB_TMP/variants
+OUT=$LIB_TMP/outdir
+mkdir -p "$V" "$OUT"
+
+# ---- broken models: a tree of links to the tiny model, one file replaced
+variant() {
+    cp -as "$PWD/$M" "$V/$1"
+}
+own() { # replace the link at $1 with a copy of what it points to
+    cp --remove-destination "$(readlink -f "$1")" "$1"
+}
+variant shard
+rm "$V/shard/text_encoder/model-00002-of-00002.safetensors"
+variant trunc
+f=$V/trunc/transformer/diffusion_pytorch_model.safetensors
+head -c 100000 "$(readlink -f "$f")" >"$f.part" && rm "$f" && mv "$f.part" "$f"
+variant dtype
+f=$V/dtype/vae/diffusion_pytorch_model.safetensors
+own "$f"
+st_edit_header "$f" 's/"decoder.conv_in.bias":{"dtype":"BF16"/"decoder.conv_in.bias":{"dtype":"I16"/'
+variant shape
+f=$V/shape/vae/diffusion_pytorch_model.safetensors
+own "$f"
+st_edit_header "$f" 's/"decoder.conv_in.weight":{"dtype":"BF16","shape":\[64,16,3,3\]/"decoder.conv_in.weight":{"dtype":"BF16","shape":[16,64,3,3]/'
+variant json
+rm "$V/json/transformer/config.json"
+printf '{"_class_name": "ZImageTransformer2DModel", "dim": 64,' >"$V/json/transformer/config.json"
+
+LONG=$(printf 'a small red fox %.0s' $(seq 200))
+BADUTF8=$(printf 'caf\xc3')
+mkdir -p "$LIB_TMP/ro" && chmod 555 "$LIB_TMP/ro"
+
+# interrupt SIG: a batch of two long jobs; SIG arrives once the first PNG
+# is on disk, while the second runs. $RC is zimt's exit status.
+interrupt() {
+    ./zimt gen -q --model $M --device cpu --steps 60 --size 256x256 --prompt "a cat" \
+        --seed 1 --seed 2 --outdir "$OUT" --name 'j-{seed}.png' &
+    local pid=$! i
+    for i in $(seq 600); do
+        [ -e "$OUT/j-1.png" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -"$1" "$pid"
+    wait "$pid"
+}
+
+# the same as a shell function, so `run` can time it as one command
+unwritable() {
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "zimt: not writable (skipped: root can write anywhere)" >&2
+        return 1
+    fi
+    $G --prompt x --outdir "$LIB_TMP/ro" --name a.png
+}
+
+while IFS='|' read -r name cmd want msg keep; do
+    name=$(echo "$name" | xargs)
+    [ -n "$name" ] && [ "${name#\#}" = "$name" ] || continue
+    want=$(echo "$want" | xargs)
+    keep=$(echo "$keep" | xargs)
+    rm -rf "${OUT:?}"/* "$OUT"/.[!.]* 2>/dev/null
+    eval "run $cmd"
+    if [ "$RC" -ne "$want" ]; then
+        fail "$name" "exit $RC, expected $want"
+        continue
+    fi
+    ok=1
+    msg=${msg//\$V/$V}
+    IFS=';' read -ra parts <<<"$msg"
+    for s in "${parts[@]}"; do
+        s=$(echo "$s" | sed -e 's/^ *//' -e 's/ *$//')
+        [ -z "$s" ] && continue
+        if ! grep -qF -- "$s" "$LIB_TMP/err"; then
+            fail "$name" "stderr lacks '$s'"
+            ok=0
+            break
+        fi
+    done
+    [ "$ok" -eq 1 ] || continue
+    got=$(cd "$OUT" && ls -A | tr '\n' ' ' | xargs)
+    [ -n "$got" ] || got=-
+    if [ "$got" != "$keep" ]; then
+        fail "$name" "output directory holds '$got', expected '$keep'"
+        continue
+    fi
+    pass "$name"
+done <<'ROWS'
+# name               | command                                                        | exit | stderr holds                                   | must exist
+missing model dir    | ./zimt gen -q --model $V/none --device cpu --prompt x --outdir $OUT | 1 | model directory $V/none does not exist   | -
+missing shard        | ${G/$M/$V/shard} --prompt x --outdir $OUT                    | 1    | shard 'model-00002-of-00002.safetensors' ; is missing | -
+truncated shard      | ${G/$M/$V/trunc} --prompt x --outdir $OUT                    | 1    | diffusion_pytorch_model.safetensors ; past the data area | -
+wrong dtype          | ${G/$M/$V/dtype} --prompt x --outdir $OUT                    | 1    | decoder.conv_in.bias ; dtype 'I16'             | -
+wrong shape          | ${G/$M/$V/shape} --prompt x --outdir $OUT                    | 1    | decoder.conv_in.weight ; expected shape [64, 16, 3, 3], found [16, 64, 3, 3] | -
+invalid JSON         | ${G/$M/$V/json} --prompt x --outdir $OUT                     | 1    | transformer/config.json: not valid JSON        | -
+invalid UTF-8 prompt | $G --prompt "$BADUTF8" --outdir $OUT                          | 1    | not valid UTF-8 ; offset 3                     | -
+over-long prompt     | $G --prompt "$LONG" --outdir $OUT --name long.png             | 0    | warning ; truncated to 512 tokens              | long.png
+size not 16-multiple | $G --prompt x --size 100x64 --outdir $OUT                     | 1    | multiples of 16 ; 96x64                        | -
+size too big         | env ZIMT_MEM_LIMIT=1G $G --prompt x --size 8192x8192 --outdir $OUT | 1   | 8192x8192 needs ; 1.00 GiB is available ; would fit | -
+bad memory limit     | env ZIMT_MEM_LIMIT=lots $G --prompt x --outdir $OUT               | 1    | ZIMT_MEM_LIMIT ; not a byte count              | -
+unwritable out dir   | unwritable                                                    | 1    | not writable                                   | -
+full disk            | prlimit --fsize=2000 $G --prompt x --outdir $OUT --name a.png | 1    | a.png: writing PNG failed: File too large      | -
+name leaves outdir   | $G --prompt x --outdir $OUT --name '../{seed}.png'            | 1    | refused ; '..'                                  | -
+SIGINT during batch  | interrupt INT                                                 | 130  | interrupted ; finished images are kept         | j-1.png
+SIGHUP during batch  | interrupt HUP                                                 | 130  | interrupted                                    | j-1.png
+ROWS
+lib_summary
