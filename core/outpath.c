@@ -64,7 +64,7 @@ zt_status zt_outpath_expand(const char *tmpl, const zt_outpath_vars *v, char *ou
         return zt_fail(err, ZT_ERR_INVALID, "no room for the output name");
     out[0] = 0;
     for (const char *p = tmpl; *p;) {
-        char buf[64];
+        char buf[64], slug[ZT_OUTPATH_SLUG_MAX + 1]; /* s may point at either */
         const char *s = buf;
         size_t len;
         if (p[0] == '{' && p[1] == '{') {
@@ -79,7 +79,6 @@ zt_status zt_outpath_expand(const char *tmpl, const zt_outpath_vars *v, char *ou
                 return zt_fail(err, ZT_ERR_INVALID, "name template '%s': unmatched '{'", tmpl);
             size_t k = (size_t)(end - p - 1);
             const char *key = p + 1;
-            char slug[ZT_OUTPATH_SLUG_MAX + 1];
             if (k == 4 && !memcmp(key, "date", 4)) {
                 struct tm tm;
                 time_t t = v->when;

@@ -20,6 +20,7 @@
 #include "fuzz/fuzz_config.c"
 #include "fuzz/fuzz_encode.c"
 #include "fuzz/fuzz_gen_params.c"
+#include "fuzz/fuzz_outpath.c"
 #include "fuzz/fuzz_png.c"
 #include "fuzz/fuzz_safetensors.c"
 #include "fuzz/fuzz_st_index.c"
@@ -108,6 +109,7 @@ REPLAY(tokenizer)
 REPLAY(encode)
 REPLAY(png)
 REPLAY(gen_params)
+REPLAY(outpath)
 
 int main(void)
 {
@@ -118,7 +120,9 @@ int main(void)
     RUN(test_replay_encode);
     RUN(test_replay_png);
     RUN(test_replay_gen_params);
+    RUN(test_replay_outpath);
     if (fuzz_png_fd >= 0)
         close(fuzz_png_fd);
+
     return zt_test_summary("test_fuzz_replay");
 }

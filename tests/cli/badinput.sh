@@ -61,12 +61,10 @@ interrupt() {
     wait "$pid"
 }
 
-# the same as a shell function, so `run` can time it as one command
+# Root writes through any mode bits, so as root this row is skipped (exit
+# 77 below), and said so, rather than counted as passed.
 unwritable() {
-    if [ "$(id -u)" -eq 0 ]; then
-        echo "zimt: not writable (skipped: root can write anywhere)" >&2
-        return 1
-    fi
+    [ "$(id -u)" -ne 0 ] || return 77
     $G --prompt x --outdir "$LIB_TMP/ro" --name a.png
 }
 
@@ -77,6 +75,10 @@ while IFS='|' read -r name cmd want msg keep; do
     keep=$(echo "$keep" | xargs)
     rm -rf "${OUT:?}"/* "$OUT"/.[!.]* 2>/dev/null
     eval "run $cmd"
+    if [ "$RC" -eq 77 ]; then
+        echo "skip $name: running as root"
+        continue
+    fi
     if [ "$RC" -ne "$want" ]; then
         fail "$name" "exit $RC, expected $want"
         continue
