@@ -283,8 +283,9 @@ static zt_status json_int(const cJSON *o, const char *key, int lo, int hi, int *
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v)
         return ZT_OK;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-        v->valuedouble < lo || v->valuedouble > hi)
+    /* range first: casting a huge double to an integer is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != (double)(int)v->valuedouble)
         return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: \"%s\" must be an integer in [%d, %d]",
                        key, lo, hi);
     *out = (int)v->valuedouble;
