@@ -105,7 +105,7 @@ static const float *stage_in(zt_backend *be, const zt_tensor *t, float **tmp)
 }
 
 /* An F32 buffer for output y: y's own data, or a scratch that stage_done
- * converts into y. keep != 0 loads y's current values (ops that add to y). */
+ * converts into y (and frees). keep != 0 loads y's current values (ops that add to y). */
 static float *stage_out(zt_backend *be, zt_tensor *y, int keep, float **tmp)
 {
     *tmp = NULL;
@@ -118,13 +118,14 @@ static float *stage_out(zt_backend *be, zt_tensor *y, int keep, float **tmp)
     return *tmp;
 }
 
-static void stage_done(zt_tensor *y, float *tmp)
+static void stage_done(zt_backend *be, zt_tensor *y, float *tmp)
 {
-    if (!tmp)
-        return;
-    int64_t n = zt_tensor_numel(y);
-    for (int64_t i = 0; i < n; i++)
-        store1(y->data, y->dtype, i, tmp[i]);
+    /* After a failure y keeps its old contents: the op did not happen. */
+    if (tmp && be->error.code == ZT_OK) {
+        int64_t n = zt_tensor_numel(y);
+        for (int64_t i = 0; i < n; i++)
+            store1(y->data, y->dtype, i, tmp[i]);
+    }
     free(tmp);
 }
 
@@ -315,10 +316,7 @@ static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
     free(c.scratch);
     free(tx);
     free(tb);
-    if (be->error.code == ZT_OK)
-        stage_done(y, ty);
-    else
-        free(ty);
+    stage_done(be, y, ty);
 }
 
 /* ---- normalisations ----------------------------------------------------- */
@@ -385,10 +383,7 @@ static void run_norm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
     free(tw);
     free(tb);
     free(ts);
-    if (be->error.code == ZT_OK)
-        stage_done(y, ty);
-    else
-        free(ty);
+    stage_done(be, y, ty);
 }
 
 static void cpu_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
@@ -463,10 +458,7 @@ static void cpu_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int 
     free(tx);
     free(tw);
     free(tb);
-    if (be->error.code == ZT_OK)
-        stage_done(y, ty);
-    else
-        free(ty);
+    stage_done(be, y, ty);
 }
 
 /* ---- rope and attention -------------------------------------------------- */
@@ -498,7 +490,7 @@ static void cpu_rope(zt_backend *be, zt_tensor *xt, const zt_tensor *cst, zt_rop
             }
         }
     }
-    stage_done(xt, tx);
+    stage_done(be, xt, tx);
 }
 
 typedef struct attn_ctx {
@@ -569,10 +561,7 @@ static void cpu_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q,
     free(tq);
     free(tk);
     free(tv);
-    if (be->error.code == ZT_OK)
-        stage_done(out, to);
-    else
-        free(to);
+    stage_done(be, out, to);
 }
 
 static void cpu_softmax(zt_backend *be, zt_tensor *yt, const zt_tensor *xt)
@@ -602,7 +591,7 @@ static void cpu_softmax(zt_backend *be, zt_tensor *yt, const zt_tensor *xt)
             yr[i] /= sum;
     }
     free(tx);
-    stage_done(yt, ty);
+    stage_done(be, yt, ty);
 }
 
 /* ---- elementwise --------------------------------------------------------- */
@@ -618,10 +607,7 @@ static void cpu_unary(zt_backend *be, zt_tensor *yt, const zt_tensor *xt, zt_una
             y[i] = op == ZT_UNARY_SILU ? silu(x[i]) : tanhf(x[i]);
     }
     free(tx);
-    if (be->error.code == ZT_OK)
-        stage_done(yt, ty);
-    else
-        free(ty);
+    stage_done(be, yt, ty);
 }
 
 /* y = a op b; b full size or a row [C] repeated over a's rows. */
@@ -641,10 +627,7 @@ static void binary(zt_backend *be, zt_tensor *yt, const zt_tensor *at, const zt_
     }
     free(ta);
     free(tb);
-    if (be->error.code == ZT_OK)
-        stage_done(yt, ty);
-    else
-        free(ty);
+    stage_done(be, yt, ty);
 }
 
 static void cpu_add(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b)
@@ -672,10 +655,7 @@ static void cpu_gated_add(zt_backend *be, zt_tensor *yt, const zt_tensor *xt,
     }
     free(tx);
     free(tg);
-    if (be->error.code == ZT_OK)
-        stage_done(yt, ty);
-    else
-        free(ty);
+    stage_done(be, yt, ty);
 }
 
 static void cpu_swiglu(zt_backend *be, zt_tensor *yt, const zt_tensor *gt, const zt_tensor *ut)
@@ -691,10 +671,7 @@ static void cpu_swiglu(zt_backend *be, zt_tensor *yt, const zt_tensor *gt, const
     }
     free(tg);
     free(tu);
-    if (be->error.code == ZT_OK)
-        stage_done(yt, ty);
-    else
-        free(ty);
+    stage_done(be, yt, ty);
 }
 
 /* keep == 0: y = alpha * x + beta (scale_add); keep != 0: y += alpha * x (axpy). */
@@ -710,10 +687,7 @@ static void affine(zt_backend *be, zt_tensor *yt, const zt_tensor *xt, float alp
             y[i] = keep ? y[i] + alpha * x[i] : alpha * x[i] + beta;
     }
     free(tx);
-    if (be->error.code == ZT_OK)
-        stage_done(yt, ty);
-    else
-        free(ty);
+    stage_done(be, yt, ty);
 }
 
 static void cpu_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
@@ -821,10 +795,7 @@ static void cpu_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
     free(tx);
     free(tw);
     free(tb);
-    if (be->error.code == ZT_OK)
-        stage_done(y, ty);
-    else
-        free(ty);
+    stage_done(be, y, ty);
 }
 
 static void cpu_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x)
