@@ -32,28 +32,12 @@ static void compare(const char *what, const zt_tensor *t, const zt_tensor *want)
           (long long)zt_tensor_numel(t), n);
     if (zt_tensor_numel(t) != n)
         return;
-    float *got = fx_download(be, t);
-    double dd = 0, rr = 0, gg = 0, gr = 0, maxabs = 0;
-    int finite = 1;
-    for (long i = 0; i < n; i++) {
-        float r;
-        memcpy(&r, (const char *)want->data + 4 * (size_t)i, 4);
-        double g = got[i], d = g - r;
-        finite &= isfinite(g) != 0;
-        dd += d * d;
-        rr += (double)r * r;
-        gg += g * g;
-        gr += g * r;
-        if (fabs(d) > maxabs)
-            maxabs = fabs(d);
-    }
-    double rel = sqrt(dd / (rr > 0 ? rr : 1)), cos = gr / sqrt((gg > 0 ? gg : 1) * (rr > 0 ? rr : 1));
-    printf("  %-14s rel-L2 %.5f  cosine %.6f  max-abs %.4g  (%ld values)\n", what, rel, cos,
-           maxabs, n);
-    CHECK(finite && rel <= MAX_REL_L2 && cos >= MIN_COS,
-          "%s: rel-L2 %.5f (max %.2f), cosine %.6f (min %.3f)", what, rel, MAX_REL_L2, cos,
-          MIN_COS);
-    free(got);
+    fx_error e = fx_measure(be, t, want);
+    printf("  %-14s rel-L2 %.5f  cosine %.6f  max-abs %.4g  (%ld values)\n", what, e.rel_l2,
+           e.cosine, e.max_abs, n);
+    CHECK(e.finite && e.rel_l2 <= MAX_REL_L2 && e.cosine >= MIN_COS,
+          "%s: rel-L2 %.5f (max %.2f), cosine %.6f (min %.3f)", what, e.rel_l2, MAX_REL_L2,
+          e.cosine, MIN_COS);
 }
 
 static void test_text_encoder(void)

@@ -50,45 +50,19 @@ static void on_tap(void *ud, const char *name, const zt_tensor *t)
     CHECK(zt_tensor_numel(t) == n, "%s: size", key);
     if (zt_tensor_numel(t) != n)
         return;
-    float *got = fx_download(gpu, t);
-    double dd = 0, rr = 0, gg = 0, gr = 0, maxabs = 0;
-    int finite = 1;
-    for (long i = 0; i < n; i++) {
-        float r;
-        memcpy(&r, (const char *)want->data + 4 * (size_t)i, 4);
-        double g = got[i], d = g - r;
-        finite &= isfinite(g) != 0;
-        dd += d * d, rr += (double)r * r, gg += g * g, gr += g * r;
-        if (fabs(d) > maxabs)
-            maxabs = fabs(d);
-    }
-    free(got);
-    double rel = sqrt(dd / (rr > 0 ? rr : 1));
-    double cos = gr / sqrt((gg > 0 ? gg : 1) * (rr > 0 ? rr : 1));
-    printf("  %-24s rel-L2 %.5f  cosine %.6f  max-abs %.3g\n", key, rel, cos, maxabs);
+    fx_error e = fx_measure(gpu, t, want);
+    printf("  %-24s rel-L2 %.5f  cosine %.6f  max-abs %.3g\n", key, e.rel_l2, e.cosine,
+           e.max_abs);
     if (!strcmp(name, "noise"))
-        CHECK(finite && maxabs <= 1e-5, "%s: max-abs %g", key, maxabs);
+        CHECK(e.finite && e.max_abs <= 1e-5, "%s: max-abs %g", key, e.max_abs);
     else
-        CHECK(finite && rel <= MAX_REL_L2 && cos >= MIN_COS,
-              "%s: rel-L2 %.5f (max %.2f), cosine %.6f (min %.3f)", key, rel, MAX_REL_L2, cos,
-              MIN_COS);
+        CHECK(e.finite && e.rel_l2 <= MAX_REL_L2 && e.cosine >= MIN_COS,
+              "%s: rel-L2 %.5f (max %.2f), cosine %.6f (min %.3f)", key, e.rel_l2, MAX_REL_L2,
+              e.cosine, MIN_COS);
     c->seen++;
 }
 
 /* Values of a and b (n bytes) more than 1 apart. */
-static long off_by_more(const uint8_t *a, const uint8_t *b, long n, int *maxd)
-{
-    long off = 0;
-    *maxd = 0;
-    for (long i = 0; i < n; i++) {
-        int d = abs((int)a[i] - (int)b[i]);
-        off += d > 1;
-        if (d > *maxd)
-            *maxd = d;
-    }
-    return off;
-}
-
 static void run_case(const cJSON *cs)
 {
     int k = cJSON_GetObjectItem(cs, "case")->valueint;
@@ -112,7 +86,7 @@ static void run_case(const cJSON *cs)
     long n = (long)zt_tensor_numel(want);
     int maxd;
     if (rg) {
-        long off = off_by_more(rg, want->data, n, &maxd);
+        long off = fx_u8_off_by_more(rg, want->data, n, &maxd);
         printf("  GPU vs reference image: %.3f%% within +-1 (%ld of %ld off, max %d)\n",
                100.0 * (double)(n - off) / (double)n, off, n, maxd);
         CHECK(maxd <= IMG_MAX_DIFF && (double)(n - off) >= IMG_MIN_WITHIN1 * (double)n,
@@ -120,7 +94,7 @@ static void run_case(const cJSON *cs)
               maxd);
     }
     if (rg && rc) {
-        long off = off_by_more(rg, rc, n, &maxd);
+        long off = fx_u8_off_by_more(rg, rc, n, &maxd);
         printf("  GPU vs CPU image:       %.3f%% within +-1 (%ld of %ld off, max %d)\n",
                100.0 * (double)(n - off) / (double)n, off, n, maxd);
         CHECK(maxd <= IMG_MAX_DIFF && (double)(n - off) >= IMG_MIN_WITHIN1 * (double)n,
@@ -157,8 +131,8 @@ static void test_fp32(void)
         long n = (long)zt_tensor_numel(want);
         if (rg && rc) {
             int md1, md2;
-            long o1 = off_by_more(rg, want->data, n, &md1);
-            long o2 = off_by_more(rg, rc, n, &md2);
+            long o1 = fx_u8_off_by_more(rg, want->data, n, &md1);
+            long o2 = fx_u8_off_by_more(rg, rc, n, &md2);
             printf("fp32 case %d: vs reference %.3f%% within +-1 (max %d); vs CPU %.3f%% (max %d)\n",
                    k, 100.0 * (n - o1) / n, md1, 100.0 * (n - o2) / n, md2);
             CHECK(o1 * 1000 <= n, "fp32 case %d: %ld of %ld values off the reference by > 1", k,

@@ -98,6 +98,52 @@ static inline int fx_expect_close(zt_backend *be, const char *what, const zt_ten
     return ok;
 }
 
+/* How far backend tensor t is from reference F32 tensor want (same count). */
+typedef struct fx_error {
+    double rel_l2, cosine, max_abs;
+    int finite; /* 0 when t holds a NaN or an infinity */
+} fx_error;
+
+static inline fx_error fx_measure(zt_backend *be, const zt_tensor *t, const zt_tensor *want)
+{
+    long n = (long)zt_tensor_numel(want);
+    float *got = fx_download(be, t);
+    double dd = 0, rr = 0, gg = 0, gr = 0;
+    fx_error e = {.finite = 1};
+    for (long i = 0; i < n; i++) {
+        float r;
+        memcpy(&r, (const char *)want->data + 4 * (size_t)i, 4); /* may be unaligned */
+        double g = got[i], d = g - r;
+        e.finite &= isfinite(g) != 0;
+        dd += d * d;
+        rr += (double)r * r;
+        gg += g * g;
+        gr += g * r;
+        if (fabs(d) > e.max_abs)
+            e.max_abs = fabs(d);
+    }
+    free(got);
+    e.rel_l2 = sqrt(dd / (rr > 0 ? rr : 1));
+    e.cosine = gr / sqrt((gg > 0 ? gg : 1) * (rr > 0 ? rr : 1));
+    return e;
+}
+
+/* 8-bit images: how many of n values differ by more than 1, and the most. */
+static inline long fx_u8_off_by_more(const uint8_t *a, const uint8_t *b, long n, int *maxd)
+{
+    long off = 0;
+    int md = 0;
+    for (long i = 0; i < n; i++) {
+        int d = abs((int)a[i] - (int)b[i]);
+        off += d > 1;
+        if (d > md)
+            md = d;
+    }
+    if (maxd)
+        *maxd = md;
+    return off;
+}
+
 static inline zt_backend *fx_cpu(void)
 {
     zt_backend *be = NULL;

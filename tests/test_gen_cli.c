@@ -14,14 +14,6 @@ static int run(const char *cmd)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static long pixels_off(const uint8_t *a, const uint8_t *b, long n)
-{
-    long off = 0;
-    for (long i = 0; i < n; i++)
-        off += abs((int)a[i] - (int)b[i]) > 1;
-    return off;
-}
-
 static void test_case0_and_from(void)
 {
     zt_st_file *ref = fx_open(TEST_DATA "/tiny-ref/pipeline.safetensors");
@@ -42,7 +34,7 @@ static void test_case0_and_from(void)
     if (rgb) {
         long n = (long)zt_tensor_numel(want);
         CHECK(w == 128 && h == 128, "size %dx%d", w, h);
-        long off = pixels_off(rgb, want->data, n);
+        long off = fx_u8_off_by_more(rgb, want->data, n, NULL);
         CHECK(off * 1000 <= n, "%ld of %ld values off by more than 1", off, n);
         CHECK(has && p.seed == 42 && p.steps == 8 && !strcmp(p.prompt, "a red fox in the snow, 35mm photo"),
               "metadata: seed %llu steps %d prompt %s", (unsigned long long)p.seed, p.steps, p.prompt);
