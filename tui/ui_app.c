@@ -111,25 +111,10 @@ static void set_theme(zt_ui_app *a, const char *name)
 
 /* ---- jobs and results ---------------------------------------------------- */
 
-static int make_dirs(const char *dir)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return mkdir(p, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 static int output_path(zt_ui_app *a, uint64_t seed, char *out, size_t n)
 {
     const char *dir = a->set.output_dir[0] ? a->set.output_dir : ".";
-    if (make_dirs(dir))
+    if (zt_ui_make_dirs(dir))
         return -1;
     time_t t = time(NULL);
     struct tm tmv;

@@ -29,7 +29,7 @@ void zt_ui_state_dir(char *out, int len)
 }
 
 /* mkdir -p */
-static int make_dirs(const char *dir)
+int zt_ui_make_dirs(const char *dir)
 {
     char p[4096];
     snprintf(p, sizeof p, "%s", dir);
@@ -81,7 +81,7 @@ static int write_atomic(const char *dir, const char *name, const char *text, cha
                         int why_len)
 {
     char path[4200], tmp[4300];
-    if (make_dirs(dir)) {
+    if (zt_ui_make_dirs(dir)) {
         snprintf(why, (size_t)why_len, "%s: %s", dir, strerror(errno));
         return -1;
     }
