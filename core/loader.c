@@ -72,11 +72,9 @@ void zt_loader_get(zt_loader *L, zt_tensor *slot, int ndim, const int64_t *shape
     L->n++;
 }
 
-/* What *block points to: the backend's copy (if it made one), for
- * synthetic weights on a host-memory backend without synth_fill the host
- * block holding them, or the backend block synth_fill wrote into. */
+/* What *block points to: the backend's copy of file weights (if it made
+ * one), or the backend block synth_fill wrote synthetic weights into. */
 typedef struct loaded_block {
-    void *host;     /* malloc'd synthetic data, or NULL */
     void *adopted;  /* from zt_backend_adopt_weights, or NULL */
     void *filled;   /* from zt_backend_alloc, filled by zt_op_synth_fill, or NULL */
 } loaded_block;
@@ -126,7 +124,7 @@ zt_status zt_loader_finish(zt_loader *L, zt_backend *be, void **block, zt_err *e
         return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", L->component);
     }
     if (L->w) {
-        /* Synthetic fill below is skipped: the views point into the files. */
+        /* the views point into the files */
         st = zt_backend_adopt_weights(be, L->slots, L->n, &sb->adopted, err);
         free_lists(L);
         if (st != ZT_OK) {
@@ -137,46 +135,23 @@ zt_status zt_loader_finish(zt_loader *L, zt_backend *be, void **block, zt_err *e
         return ZT_OK;
     }
 
-    /* Synthetic: fill one host block with every tensor, then hand it to the
-     * backend like file views; a copying backend lets us drop it at once. */
+    /* Synthetic: made by the backend itself (a backend without synth_fill
+     * reports it as a missing op). */
     size_t total = 0;
     for (int i = 0; i < L->n; i++) {
         size_t nb = (zt_tensor_nbytes(L->slots[i]) + 255) & ~(size_t)255;
-        if (!zt_add_ok(total, nb, &total))
-            total = SIZE_MAX;
-    }
-    if (total != SIZE_MAX && be->vt->synth_fill) {
-        st = fill_in_backend(L, be, total, sb, err);
-        free_lists(L);
-        if (st != ZT_OK) {
+        if (!zt_add_ok(total, nb, &total)) {
             free(sb);
-            return st;
+            free_lists(L);
+            return zt_fail(err, ZT_ERR_TOO_BIG, "%s: synthetic weights overflow the address space",
+                           L->component);
         }
-        *block = sb;
-        return ZT_OK;
     }
-    if (total == SIZE_MAX || !(sb->host = malloc(total ? total : 1))) {
-        free(sb);
-        free_lists(L);
-        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of host memory for %zu bytes of synthetic weights",
-                       L->component, total);
-    }
-    size_t off = 0;
-    for (int i = 0; i < L->n; i++) {
-        L->slots[i]->data = (char *)sb->host + off;
-        zt_synth_fill(L->slots[i], L->names[i], L->seed);
-        off += (zt_tensor_nbytes(L->slots[i]) + 255) & ~(size_t)255;
-    }
-    st = zt_backend_adopt_weights(be, L->slots, L->n, &sb->adopted, err);
+    st = fill_in_backend(L, be, total, sb, err);
     free_lists(L);
     if (st != ZT_OK) {
-        free(sb->host);
         free(sb);
         return st;
-    }
-    if (!be->vt->host_memory || sb->adopted) {
-        free(sb->host); /* the backend made its own copy */
-        sb->host = NULL;
     }
     *block = sb;
     return ZT_OK;
@@ -191,6 +166,5 @@ void zt_loader_release(zt_backend *be, void *block)
         zt_backend_release_weights(be, sb->adopted);
     if (sb->filled)
         zt_backend_release(be, sb->filled);
-    free(sb->host);
     free(sb);
 }
