@@ -17,8 +17,6 @@
 
 #include "scheduler.h"
 
-#define ZT_SIDE_MAX 8192
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -26,13 +24,35 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static zt_status open_component(zt_model *m, const char *dir, const char *sub,
-                                const char *strip, zt_weights **w, zt_err *err)
+static const struct {
+    const char *sub, *strip;
+} components[3] = {{"text_encoder", "model."}, {"transformer", NULL}, {"vae", NULL}};
+
+/* Open component i's files (0 text encoder, 1 DiT, 2 VAE) and build it.
+ * Weights are views into the files until adopted: a host-memory backend
+ * keeps reading the mapping, so the model holds it in m->w[i]; a copying
+ * backend lets it go at once. */
+static zt_status load_component(zt_model *m, int i, zt_err *err)
 {
-    char path[ZT_PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, sub);
-    (void)m;
-    return zt_weights_open(w, path, strip, err);
+    char path[ZT_PATH_MAX + 32];
+    zt_weights *w = NULL;
+    snprintf(path, sizeof path, "%s/%s", m->dir, components[i].sub);
+    zt_status st = zt_weights_open(&w, path, components[i].strip, err);
+    if (st == ZT_OK) {
+        if (i == 0)
+            st = zt_textenc_new(&m->te, m->be, &m->cfg.te, w, 0, 0, err);
+        else if (i == 1)
+            st = zt_dit_new(&m->dit, m->be, &m->cfg.dit, w, 0, err);
+        else
+            st = zt_vae_new(&m->vae, m->be, &m->cfg.vae, w, 0, err);
+    }
+    if (st == ZT_OK && m->be->vt->host_memory) {
+        zt_weights_free(m->w[i]);
+        m->w[i] = w;
+        return ZT_OK;
+    }
+    zt_weights_free(w);
+    return st;
 }
 
 zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
@@ -43,7 +63,6 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     if (!m)
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
     m->be = be;
-    zt_weights *w = NULL;
     char path[ZT_PATH_MAX];
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     zt_status st = zt_model_config_load(&m->cfg, dir, err);
@@ -54,48 +73,18 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", dir);
     if ((st = zt_tokenizer_new(&m->tok, path, err)) != ZT_OK)
         goto fail;
-
-    /* Weights are views into the files until adopted; a copying backend
-     * lets the mapping go right after each component is loaded. A host
-     * backend keeps using the mapping, so it stays open for the model's
-     * lifetime (owned through the component). */
-    if (progress)
-        progress(ud, "text_encoder", 1, 4);
-    if ((st = open_component(m, dir, "text_encoder", "model.", &w, err)) ||
-        (st = zt_textenc_new(&m->te, be, &m->cfg.te, w, 0, 0, err)))
-        goto fail;
+    for (int i = 0; i < 3; i++) {
+        if (progress)
+            progress(ud, components[i].sub, i + 1, 4);
+        if ((st = load_component(m, i, err)) != ZT_OK)
+            goto fail;
+    }
     m->te_bytes = zt_textenc_weight_bytes(m->te);
-    if (be->vt->host_memory)
-        m->w[0] = w;
-    else
-        zt_weights_free(w);
-    w = NULL;
-    if (progress)
-        progress(ud, "transformer", 2, 4);
-    if ((st = open_component(m, dir, "transformer", NULL, &w, err)) ||
-        (st = zt_dit_new(&m->dit, be, &m->cfg.dit, w, 0, err)))
-        goto fail;
-    if (be->vt->host_memory)
-        m->w[1] = w;
-    else
-        zt_weights_free(w);
-    w = NULL;
-    if (progress)
-        progress(ud, "vae", 3, 4);
-    if ((st = open_component(m, dir, "vae", NULL, &w, err)) ||
-        (st = zt_vae_new(&m->vae, be, &m->cfg.vae, w, 0, err)))
-        goto fail;
-    if (be->vt->host_memory)
-        m->w[2] = w;
-    else
-        zt_weights_free(w);
-    w = NULL;
     if (progress)
         progress(ud, "done", 4, 4);
     *out = m;
     return ZT_OK;
 fail:
-    zt_weights_free(w);
     zt_model_free(m);
     return st;
 }
@@ -214,18 +203,7 @@ static zt_status ensure_text_encoder(zt_model *m, zt_err *err)
         return ZT_OK;
     if (m->synthetic)
         return zt_textenc_new(&m->te, m->be, &m->cfg.te, NULL, m->synth_seed, 0, err);
-    zt_weights *w = NULL;
-    zt_status st = open_component(m, m->dir, "text_encoder", "model.", &w, err);
-    if (st == ZT_OK)
-        st = zt_textenc_new(&m->te, m->be, &m->cfg.te, w, 0, 0, err);
-    if (st == ZT_OK && m->be->vt->host_memory) {
-        /* the encoder reads its weights from this mapping */
-        zt_weights_free(m->w[0]);
-        m->w[0] = w;
-        w = NULL;
-    }
-    zt_weights_free(w);
-    return st;
+    return load_component(m, 0, err);
 }
 
 void zt_model_free(zt_model *m)
@@ -255,21 +233,28 @@ size_t zt_model_job_bytes(const zt_model *m, const zt_job_params *p)
            zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
 }
 
-static int nearest16(int v)
+static long nearest16(long v)
 {
-    int r = (v + 8) / 16 * 16;
+    long r = (v + 8) / 16 * 16;
     return r < 16 ? 16 : r > ZT_SIDE_MAX ? ZT_SIDE_MAX : r;
+}
+
+zt_status zt_size_check(long width, long height, zt_err *err)
+{
+    if (width <= 0 || height <= 0 || width % 16 || height % 16 || width > ZT_SIDE_MAX ||
+        height > ZT_SIDE_MAX)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "size %ldx%ld is not valid: width and height must be multiples of 16 "
+                       "between 16 and %d (nearest valid size: %ldx%ld)",
+                       width, height, ZT_SIDE_MAX, nearest16(width), nearest16(height));
+    return ZT_OK;
 }
 
 zt_status zt_job_params_check(const zt_job_params *p, zt_err *err)
 {
-    if (p->width <= 0 || p->height <= 0 || p->width % 16 || p->height % 16 ||
-        p->width > ZT_SIDE_MAX || p->height > ZT_SIDE_MAX)
-        return zt_fail(err, ZT_ERR_INVALID,
-                       "size %dx%d is not valid: width and height must be multiples of 16 "
-                       "between 16 and %d (nearest valid size: %dx%d)",
-                       p->width, p->height, ZT_SIDE_MAX, nearest16(p->width),
-                       nearest16(p->height));
+    zt_status st = zt_size_check(p->width, p->height, err);
+    if (st != ZT_OK)
+        return st;
     if (p->steps < 1 || p->steps > ZT_STEPS_MAX)
         return zt_fail(err, ZT_ERR_INVALID, "steps must be between 1 and %d (got %d)",
                        ZT_STEPS_MAX, p->steps);

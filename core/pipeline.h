@@ -67,6 +67,11 @@ typedef struct zt_job_params {
     zt_rng_kind rng;
 } zt_job_params;
 
+/* Image sides: multiples of 16 (8 for the VAE x 2 for the patch), at most: */
+#define ZT_SIDE_MAX 8192
+/* Check an image size; the message suggests the nearest valid size. */
+zt_status zt_size_check(long width, long height, zt_err *err);
+
 /* Check sizes and steps; the message suggests the nearest valid size. */
 zt_status zt_job_params_check(const zt_job_params *p, zt_err *err);
 

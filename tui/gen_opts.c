@@ -45,12 +45,6 @@ zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, fl
     return ZT_OK;
 }
 
-static int nearest16(long v)
-{
-    long r = (v + 8) / 16 * 16;
-    return r < 16 ? 16 : r > 8192 ? 8192 : (int)r;
-}
-
 zt_status zt_parse_size(const char *s, int *w, int *h, zt_err *err)
 {
     char *end;
@@ -63,11 +57,9 @@ zt_status zt_parse_size(const char *s, int *w, int *h, zt_err *err)
     long b = strtol(p, &end, 10);
     if (end == p || *end || errno)
         return zt_fail(err, ZT_ERR_INVALID, "size '%s' is not WIDTHxHEIGHT (e.g. 1024x768)", s);
-    if (a <= 0 || b <= 0 || a % 16 || b % 16 || a > 8192 || b > 8192)
-        return zt_fail(err, ZT_ERR_INVALID,
-                       "size %ldx%ld: width and height must be multiples of 16 between 16 and "
-                       "8192 (nearest valid size: %dx%d)",
-                       a, b, nearest16(a), nearest16(b));
+    zt_status st = zt_size_check(a, b, err);
+    if (st != ZT_OK)
+        return st;
     *w = (int)a;
     *h = (int)b;
     return ZT_OK;
@@ -342,21 +334,5 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
 void zt_gen_opts_free(zt_gen_opts *o)
 {
     zt_gen_params_free(&o->params);
-}
-
-zt_job_params zt_gen_opts_job(const zt_gen_opts *o)
-{
-    const zt_gen_params *p = &o->params;
-    zt_job_params j = {
-        .prompt = p->prompt,
-        .negative = p->negative_prompt,
-        .width = p->width,
-        .height = p->height,
-        .steps = p->steps,
-        .guidance = p->guidance,
-        .seed = p->seed,
-        .rng = o->rng_kind,
-    };
-    return j;
 }
 

@@ -39,7 +39,6 @@ typedef struct zt_gen_opts {
 zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err);
 zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err);
 void zt_gen_opts_free(zt_gen_opts *o);
-zt_job_params zt_gen_opts_job(const zt_gen_opts *o);
 
 /* The PNG path for a job named by the template (--name, else the default)
  * inside --outdir (else "."); an existing name gets a number. */
