@@ -218,7 +218,9 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
         (st = zt_arena_tensor(a, &j->c_silu, act, 2, (int64_t[]){1, g.A}, err)) ||
         (st = zt_arena_tensor(a, &j->mod, act, 2, (int64_t[]){1, 4 * D}, err)) ||
         (st = zt_arena_tensor(a, &j->fscale, act, 2, (int64_t[]){1, D}, err)) ||
-        (st = zt_arena_tensor(a, &j->fout, act, 2, (int64_t[]){g.N, g.P}, err)))
+        (st = zt_arena_tensor(a, &j->fout, act, 2, (int64_t[]){g.N, g.P}, err)) ||
+        (st = zt_arena_tensor(a, &j->xpads, act, 2,
+                              (int64_t[]){g.Np > g.N ? g.Np - g.N : 1, D}, err)))
         return st;
     return ZT_OK;
 }
@@ -461,6 +463,11 @@ zt_status zt_dit_job_set_times(zt_dit_job *j, const float *t, int n, zt_err *err
     zt_tensor rows = zt_tensor_rows(&j->temb, 0, n);
     zt_status st = zt_backend_upload(j->dit->be, &rows, e, err);
     free(e);
+    /* the image pad rows every step starts from: Np - N copies of x_pad_token */
+    for (int r = 0; st == ZT_OK && r < j->Np - j->N; r++) {
+        zt_tensor row = zt_tensor_rows(&j->xpads, r, 1);
+        zt_op_copy(j->dit->be, &row, &j->dit->xpad);
+    }
     return st;
 }
 
@@ -503,9 +510,10 @@ void zt_dit_forward_step(zt_dit_job *j, int cap, const zt_tensor *x, int k, zt_t
     zt_tensor xi = zt_tensor_rows(&j->u, 0, j->N);
     zt_op_matmul(be, &xi, &j->patches, &d->xw, &d->xb);
     tap_k(tap, tap_ud, "x_embedder", -1, &xi);
-    for (int r = j->N; r < j->Np; r++) {
-        zt_tensor row = zt_tensor_rows(&j->u, r, 1);
-        zt_op_copy(be, &row, &d->xpad);
+    if (j->Np > j->N) {
+        zt_tensor pads = zt_tensor_rows(&j->u, j->N, j->Np - j->N);
+        zt_tensor src = zt_tensor_rows(&j->xpads, 0, j->Np - j->N);
+        zt_op_copy(be, &pads, &src);
     }
     zt_tensor X = zt_tensor_rows(&j->u, 0, j->Np);
     zt_tensor rope_x = zt_tensor_rows(&cp->rope, 0, j->Np);

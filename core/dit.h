@@ -48,6 +48,7 @@ typedef struct zt_dit_job {
     zt_tensor mod;        /* [1, 4D] */
     zt_tensor fscale;     /* [1, D] */
     zt_tensor fout;       /* [N, p*p*C] */
+    zt_tensor xpads;      /* [Np - N, D] x_pad_token rows, filled once per job */
 } zt_dit_job;
 
 /* Carve the job's tensors for a latent of h x w and captions of the given
@@ -62,8 +63,9 @@ size_t zt_dit_job_bytes(const zt_dit_config *cfg, zt_dtype act, int h, int w,
 zt_status zt_dit_job_set_caption(zt_dit_job *j, int i, const zt_tensor *feats,
                                  zt_tap_fn tap, void *tap_ud, zt_err *err);
 
-/* Upload the timestep embeddings of model times t[0..n) (n <= ZT_STEPS_MAX)
- * once per job, so the steps themselves transfer nothing from the host. */
+/* Per-job constants, once before the steps: the timestep embeddings of
+ * model times t[0..n) (n <= ZT_STEPS_MAX) and the image pad rows, so a step
+ * transfers nothing from the host and copies its pad rows in one op. */
 zt_status zt_dit_job_set_times(zt_dit_job *j, const float *t, int n, zt_err *err);
 
 /* One forward at step k (model time t[k] of set_times): x F32 [C, h, w]
