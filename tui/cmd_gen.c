@@ -242,7 +242,7 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
     }
     *out = js;
     *n_out = n;
-    /* outputs: explicit per job, -o numbered, or DIR/zimt-SEED.png */
+    /* outputs: explicit per job, -o numbered, or the --name template in --outdir */
     for (int i = 0; i < n; i++) {
         gen_job *j = &js[i];
         if (j->path[0])
