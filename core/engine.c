@@ -378,6 +378,7 @@ static void run_job(zt_engine *e, job *j)
     else
         e->w_head = r;
     e->w_tail = r;
+    e->writing++;
     pthread_cond_signal(&e->write_cv);
     pthread_mutex_unlock(&e->mu);
 }
@@ -465,6 +466,10 @@ static void *writer_main(void *arg)
         if (j->path)
             st = zt_png_write(j->path, r->rgb, j->params.width, j->params.height, &j->params,
                               &err);
+        /* no longer pending once its last event is out */
+        pthread_mutex_lock(&e->mu);
+        e->writing--;
+        pthread_mutex_unlock(&e->mu);
         if (st != ZT_OK) {
             emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
             free(r->rgb);
@@ -479,9 +484,6 @@ static void *writer_main(void *arg)
             push_event(e, &ev);
         }
         free(r);
-        pthread_mutex_lock(&e->mu);
-        e->writing--;
-        pthread_mutex_unlock(&e->mu);
     }
     return NULL;
 }
@@ -655,9 +657,7 @@ void zt_engine_cancel_all(zt_engine *e)
 int zt_engine_pending(zt_engine *e)
 {
     pthread_mutex_lock(&e->mu);
-    int n = e->q_len + (e->running != 0);
-    for (result *r = e->w_head; r; r = r->next)
-        n++;
+    int n = e->q_len + (e->running != 0) + e->writing;
     pthread_mutex_unlock(&e->mu);
     return n;
 }

@@ -113,9 +113,12 @@ static void test_queue_steps_previews(void)
         CHECK(zt_engine_submit(e, &p, path[i], &ids[i], NULL) == ZT_OK, "submit");
         zt_gen_params_free(&p);
     }
+    CHECK(zt_engine_pending(e) >= 1, "nothing pending after three submits");
     job_log logs[16] = {0};
     uint64_t order[3] = {0};
     drain(e, logs, 3, order, 0, 0);
+    CHECK(zt_engine_pending(e) == 0, "%d jobs still pending after all ended",
+          zt_engine_pending(e));
     for (int i = 0; i < 3; i++) {
         job_log *l = &logs[ids[i]];
         CHECK(order[i] == ids[i], "job %d ended in position %d", (int)ids[i], i);
