@@ -86,6 +86,11 @@ $(B)/tests/test_ui_%: tests/test_ui_%.c $(UI_TEST_OBJ) $(LIB) tests/harness.h $(
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Itui -MMD -MP $(LDFLAGS) -o $@ $< $(UI_TEST_OBJ) $(LIB) $(LDLIBS)
 
+# The fuzz replay also drives the settings and history parsers.
+$(B)/tests/test_fuzz_replay: tests/test_fuzz_replay.c $(B)/tui/ui_settings.o $(LIB) tests/harness.h $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Itui -MMD -MP $(LDFLAGS) -o $@ $< $(B)/tui/ui_settings.o $(LIB) $(LDLIBS)
+
 $(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -104,13 +109,17 @@ test-cuda: zimt $(CUDA_TESTS)
 FUZZ_CC     ?= clang
 FUZZ_B      := build-fuzz
 FUZZ_CFLAGS := -g -O1 -std=c11 $(WARN) -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
-               -Icore -Ikernels -Itests/fuzz $(PKG_CFLAGS) \
+               -Icore -Ikernels -Itui -Itests/fuzz $(PKG_CFLAGS) \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                -fno-omit-frame-pointer
-FUZZ_CORE   := $(patsubst core/%.c,$(FUZZ_B)/core/%.o,$(wildcard core/*.c))
+FUZZ_CORE   := $(patsubst core/%.c,$(FUZZ_B)/core/%.o,$(wildcard core/*.c)) $(FUZZ_B)/tui/ui_settings.o
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(FUZZ_B)/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_B)/tui/%.o: tui/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 

@@ -23,6 +23,7 @@
 #include "fuzz/fuzz_outpath.c"
 #include "fuzz/fuzz_png.c"
 #include "fuzz/fuzz_safetensors.c"
+#include "fuzz/fuzz_settings.c"
 #include "fuzz/fuzz_st_index.c"
 #include "fuzz/fuzz_tokenizer.c"
 
@@ -110,6 +111,7 @@ REPLAY(encode)
 REPLAY(png)
 REPLAY(gen_params)
 REPLAY(outpath)
+REPLAY(settings)
 
 int main(void)
 {
@@ -121,6 +123,7 @@ int main(void)
     RUN(test_replay_png);
     RUN(test_replay_gen_params);
     RUN(test_replay_outpath);
+    RUN(test_replay_settings);
     if (fuzz_png_fd >= 0)
         close(fuzz_png_fd);
 

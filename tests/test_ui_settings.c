@@ -155,6 +155,21 @@ static void test_history(void)
     CHECK(zt_ui_history_load(&x, why, sizeof why) == 0 && x.n == 2, "only strings kept: %d",
           x.n);
     zt_ui_history_free(&x);
+
+    /* Raw bytes that are not UTF-8 (cJSON passes them through) are dropped,
+     * in history and in settings text fields. */
+    const char raw[] = "{\"prompts\": [\"\xff\xfe bad\", \"good\", \"\xed\xa0\x80\"]}";
+    CHECK(zt_ui_history_from_json(&x, raw, why, sizeof why) == 0 && x.n == 1 &&
+              !strcmp(x.items[0], "good"),
+          "non-UTF-8 entries dropped: %d", x.n);
+    zt_ui_history_free(&x);
+    zt_ui_settings s;
+    zt_ui_settings_defaults(&s);
+    CHECK(zt_ui_settings_from_json(&s, "{\"theme\": \"\xc0\xaf\", \"output_dir\": \"\xff\"}",
+                                   why, sizeof why) == 0 &&
+              !strcmp(s.theme, "dark") && !strcmp(s.output_dir, "."),
+          "non-UTF-8 settings text ignored: %s %s", s.theme, s.output_dir);
+    zt_ui_settings_free(&s);
 }
 
 int main(void)

@@ -1,6 +1,8 @@
 /* ui_settings.c - settings and prompt history as JSON files (see ui_settings.h). */
 #include "ui_settings.h"
 
+#include "tokenizer.h"
+
 #include <cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -103,7 +105,7 @@ static int write_atomic(const char *dir, const char *name, const char *text, cha
     return 0;
 }
 
-static void defaults(zt_ui_settings *s)
+void zt_ui_settings_defaults(zt_ui_settings *s)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->theme, sizeof s->theme, "dark");
@@ -145,7 +147,8 @@ char *zt_ui_settings_to_json(const zt_ui_settings *s)
 static void copy_str(const cJSON *root, const char *key, char *dst, size_t n)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (cJSON_IsString(v) && strlen(v->valuestring) < n)
+    if (cJSON_IsString(v) && strlen(v->valuestring) < n &&
+        zt_utf8_validate(v->valuestring, strlen(v->valuestring), NULL))
         snprintf(dst, n, "%s", v->valuestring);
 }
 
@@ -187,7 +190,7 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
 int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
 {
     char dir[4096], path[4200];
-    defaults(s);
+    zt_ui_settings_defaults(s);
     zt_ui_config_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/settings.json", dir);
     int missing;
@@ -269,15 +272,30 @@ int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
         snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
         return -1;
     }
-    cJSON *root = cJSON_Parse(json);
+    char sub[256] = "";
+    int rc = zt_ui_history_from_json(h, json, sub, sizeof sub);
     free(json);
+    if (rc)
+        snprintf(why, (size_t)why_len, "%s: %s", path, sub);
+    return rc;
+}
+
+int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len)
+{
+    cJSON *root = cJSON_Parse(json);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "prompts"), *it;
     if (!cJSON_IsArray(arr)) {
         cJSON_Delete(root);
-        snprintf(why, (size_t)why_len, "%s: no 'prompts' list", path);
+        snprintf(why, (size_t)why_len, "no 'prompts' list");
         return -1;
     }
-    cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it)) zt_ui_history_add(h, it->valuestring);
+    /* Entries that are not text are skipped: a prompt from the file must
+     * be something the editor and the tokenizer accept as it is. */
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (cJSON_IsString(it) && zt_utf8_validate(it->valuestring, strlen(it->valuestring), NULL))
+            zt_ui_history_add(h, it->valuestring);
+    }
     cJSON_Delete(root);
     return 0;
 }

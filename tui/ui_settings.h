@@ -32,6 +32,8 @@ typedef struct zt_ui_history {
     int n;
 } zt_ui_history;
 
+/* Built-in defaults (s is overwritten; free with zt_ui_settings_free). */
+void zt_ui_settings_defaults(zt_ui_settings *s);
 /* Defaults, then the file when readable. 0 on success or no file; -1 with
  * why when the file was malformed (defaults are kept). */
 int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len);
@@ -43,6 +45,9 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
 
 int zt_ui_history_load(zt_ui_history *h, char *why, int why_len);
 int zt_ui_history_save(const zt_ui_history *h, char *why, int why_len);
+/* History from JSON (appended to h; entries that are not UTF-8 text are
+ * skipped): exposed for tests. 0, or -1 with why. */
+int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len);
 /* Append a prompt (an equal newest entry is not repeated; oldest dropped
  * past ZT_UI_HISTORY_MAX). */
 void zt_ui_history_add(zt_ui_history *h, const char *prompt);
