@@ -99,6 +99,12 @@ struct zt_backend {
     const zt_backend_vt *vt;
     zt_dtype act_dtype;
     zt_err error;   /* sticky; error.code == ZT_OK when none */
+    /* Optional, set by the caller around zt_backend_adopt_weights: told
+     * after each piece of the host tensors [src, src + n) has been read, so
+     * the caller can report progress and give the pages back. Backends that
+     * keep the host views never call it. */
+    void (*on_read)(void *ud, const void *src, size_t n);
+    void *on_read_ud;
 };
 
 /* Constructors. zt_backend_cuda_new fails with ZT_ERR_UNSUPPORTED when built

@@ -408,7 +408,10 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
             e = cudaEventSynchronize(b->stage_ev[cur]); /* buffer free again */
             if (e != cudaSuccess)
                 break;
-            stage_fill(b->stage[cur], (const char *)ts[i]->data + done * esz_from, from, to, m);
+            const char *src = (const char *)ts[i]->data + done * esz_from;
+            stage_fill(b->stage[cur], src, from, to, m);
+            if (be->on_read)
+                be->on_read(be->on_read_ud, src, m * esz_from);
             what = "weight upload";
             e = cudaMemcpyAsync(dev + off + done * esz_to, b->stage[cur], m * esz_to,
                                 cudaMemcpyHostToDevice, b->st);

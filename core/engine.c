@@ -226,11 +226,18 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
     return atomic_load(&e->cancel_running);
 }
 
-static void load_progress(void *ud, const char *component, int index, int count)
+static void load_progress(void *ud, const zt_load_progress *p)
 {
     zt_engine *e = ud;
-    zt_event ev = {.kind = ZT_EV_LOAD_PROGRESS, .index = index, .count = count};
-    snprintf(ev.component, sizeof ev.component, "%s", component);
+    zt_event ev = {.kind = ZT_EV_LOAD_PROGRESS,
+                   .index = p->index,
+                   .count = p->count,
+                   .bytes_done = p->bytes_done,
+                   .bytes_total = p->bytes_total,
+                   .mb_s = p->mb_s,
+                   .eta_ms = p->eta_s < 0 ? -1 : p->eta_s * 1e3};
+    snprintf(ev.component, sizeof ev.component, "%s", p->component);
+    snprintf(ev.file, sizeof ev.file, "%s", p->file ? p->file : "");
     push_event(e, &ev);
 }
 
@@ -241,6 +248,26 @@ static void free_job(job *j)
     zt_gen_params_free(&j->params);
     free(j->path);
     free(j);
+}
+
+void zt_event_load_text(const zt_event *ev, char *buf, size_t n)
+{
+    if (!n)
+        return;
+    int k = ev->index >= 1 && ev->index < ev->count
+                ? snprintf(buf, n, "loading %s (%d/%d)", ev->component, ev->index, ev->count - 1)
+                : snprintf(buf, n, "loading %s", ev->component);
+    if (k < 0 || (size_t)k >= n)
+        return;
+    if (ev->file[0])
+        k += snprintf(buf + k, n - (size_t)k, " %s", ev->file);
+    if ((size_t)k < n && ev->bytes_total)
+        k += snprintf(buf + k, n - (size_t)k, ": %.1f of %.1f GB", ev->bytes_done / 1e9,
+                      ev->bytes_total / 1e9);
+    if ((size_t)k < n && ev->mb_s > 0)
+        k += snprintf(buf + k, n - (size_t)k, ", %.0f MB/s", ev->mb_s);
+    if ((size_t)k < n && ev->eta_ms >= 0 && ev->bytes_done < ev->bytes_total)
+        snprintf(buf + k, n - (size_t)k, ", %.0f s left", ev->eta_ms / 1e3);
 }
 
 static zt_status open_backend(zt_engine *e, zt_err *err)

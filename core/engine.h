@@ -37,7 +37,7 @@ typedef struct zt_engine_opts {
 } zt_engine_opts;
 
 typedef enum zt_event_kind {
-    ZT_EV_LOAD_PROGRESS,   /* component, index/count, bytes */
+    ZT_EV_LOAD_PROGRESS,   /* component, index/count, file, bytes, mb_s, eta_ms */
     ZT_EV_LOADED,          /* backend name, weight bytes */
     ZT_EV_LOAD_FAILED,     /* status, msg: the engine serves no jobs */
     ZT_EV_JOB_QUEUED,
@@ -56,11 +56,13 @@ typedef struct zt_event {
     /* load */
     char component[32];
     int index, count;
+    char file[96];             /* shard being read, or "" */
     uint64_t bytes_done, bytes_total;
+    double mb_s;               /* load rate so far, 1e6 bytes/s (0 until known) */
     char backend[32];
     /* steps */
     int step, steps;
-    double ms, eta_ms;
+    double ms, eta_ms;         /* eta_ms: also for loads (-1 until known) */
     /* images (owned by the event) */
     uint8_t *rgb;
     int w, h;
@@ -99,6 +101,9 @@ int zt_engine_event_fd(const zt_engine *e);
 /* 1 with *ev filled (free it with zt_event_free), 0 when none wait. */
 int zt_engine_poll(zt_engine *e, zt_event *ev);
 void zt_event_free(zt_event *ev);
+/* One line for a LOAD_PROGRESS event, for front ends:
+ * "transformer (2/3) shard.safetensors: 4.1 of 20.4 GB, 2950 MB/s, 6 s left". */
+void zt_event_load_text(const zt_event *ev, char *buf, size_t n);
 
 void zt_engine_memory(zt_engine *e, zt_mem_snapshot *m);
 

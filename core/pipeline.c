@@ -9,10 +9,12 @@
  */
 #include "pipeline.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "scheduler.h"
@@ -28,16 +30,87 @@ static const struct {
     const char *sub, *strip;
 } components[3] = {{"text_encoder", "model."}, {"transformer", NULL}, {"vae", NULL}};
 
+/* Progress over the whole model's weight files while they load. */
+typedef struct load_meter {
+    zt_load_progress_fn fn;
+    void *ud;
+    zt_load_progress p;    /* what is reported; p.file points into file */
+    char file[256];
+    const zt_weights *w;   /* the component being read */
+    int shard;             /* its shard last reported, -1 before */
+    double t0, last;       /* ms: load start, last report */
+} load_meter;
+
+static void meter_report(load_meter *lm)
+{
+    double t = now_ms(), s = (t - lm->t0) / 1e3;
+    lm->last = t;
+    lm->p.mb_s = s > 0 && lm->p.bytes_done ? lm->p.bytes_done / 1e6 / s : 0;
+    lm->p.eta_s = lm->p.mb_s > 0 && lm->p.bytes_total >= lm->p.bytes_done
+                      ? (lm->p.bytes_total - lm->p.bytes_done) / 1e6 / lm->p.mb_s
+                      : -1;
+    lm->p.file = lm->file;
+    lm->fn(lm->ud, &lm->p);
+}
+
+/* The backend has read [src, src + n) of the mapping (be->on_read): count
+ * it, give the pages back (the resident set stays at the staging buffers,
+ * not the model), and report when a shard starts or 100 ms have passed. */
+static void meter_on_read(void *ud, const void *src, size_t n)
+{
+    load_meter *lm = ud;
+    zt_weights_drop_pages(lm->w, src, n);
+    lm->p.bytes_done += n;
+    int f = zt_weights_file_of(lm->w, src);
+    if (f != lm->shard && f >= 0) {
+        const char *path = zt_weights_file(lm->w, f), *base = strrchr(path, '/');
+        snprintf(lm->file, sizeof lm->file, "%s", base ? base + 1 : path);
+        lm->shard = f;
+        meter_report(lm);
+    } else if (now_ms() - lm->last >= 100) {
+        meter_report(lm);
+    }
+}
+
+/* Bytes of the *.safetensors files in dir (0 when unreadable: the load
+ * itself reports what is wrong). */
+static uint64_t shard_bytes(const char *dir)
+{
+    uint64_t sum = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        char path[ZT_PATH_MAX + 300];
+        struct stat sb;
+        if (n < 12 || strcmp(de->d_name + n - 12, ".safetensors"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            sum += (uint64_t)sb.st_size;
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
 /* Open component i's files (0 text encoder, 1 DiT, 2 VAE) and build it.
  * Weights are views into the files until adopted: a host-memory backend
  * keeps reading the mapping, so the model holds it in m->w[i]; a copying
- * backend lets it go at once. */
-static zt_status load_component(zt_model *m, int i, zt_err *err)
+ * backend lets it go at once. lm (may be NULL) follows the bytes read. */
+static zt_status load_component(zt_model *m, int i, load_meter *lm, zt_err *err)
 {
     char path[ZT_PATH_MAX + 32];
     zt_weights *w = NULL;
     snprintf(path, sizeof path, "%s/%s", m->dir, components[i].sub);
+    uint64_t start = lm ? lm->p.bytes_done : 0, size = lm ? shard_bytes(path) : 0;
     zt_status st = zt_weights_open(&w, path, components[i].strip, err);
+    if (st == ZT_OK && lm) {
+        lm->w = w;
+        lm->shard = -1;
+        m->be->on_read = meter_on_read;
+        m->be->on_read_ud = lm;
+    }
     if (st == ZT_OK) {
         if (i == 0)
             st = zt_textenc_new(&m->te, m->be, &m->cfg.te, w, 0, 0, err);
@@ -45,6 +118,14 @@ static zt_status load_component(zt_model *m, int i, zt_err *err)
             st = zt_dit_new(&m->dit, m->be, &m->cfg.dit, w, 0, err);
         else
             st = zt_vae_new(&m->vae, m->be, &m->cfg.vae, w, 0, err);
+    }
+    m->be->on_read = NULL;
+    m->be->on_read_ud = NULL;
+    if (lm) {
+        /* headers and tensors the model does not use (the VAE encoder)
+         * count as read once the component is in */
+        lm->w = NULL;
+        lm->p.bytes_done = start + size;
     }
     if (st == ZT_OK && m->be->vt->host_memory) {
         zt_weights_free(m->w[i]);
@@ -68,20 +149,34 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     zt_status st = zt_model_config_load(&m->cfg, dir, err);
     if (st != ZT_OK)
         goto fail;
+    load_meter lm = {.fn = progress, .ud = ud, .t0 = now_ms(), .shard = -1};
+    lm.p.count = 4;
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, components[i].sub);
+        lm.p.bytes_total += shard_bytes(path);
+    }
+    lm.p.component = "tokenizer";
     if (progress)
-        progress(ud, "tokenizer", 0, 4);
+        meter_report(&lm);
     snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", dir);
     if ((st = zt_tokenizer_new(&m->tok, path, err)) != ZT_OK)
         goto fail;
     for (int i = 0; i < 3; i++) {
+        lm.p.component = components[i].sub;
+        lm.p.index = i + 1;
+        lm.file[0] = '\0';
         if (progress)
-            progress(ud, components[i].sub, i + 1, 4);
-        if ((st = load_component(m, i, err)) != ZT_OK)
+            meter_report(&lm);
+        if ((st = load_component(m, i, progress ? &lm : NULL, err)) != ZT_OK)
             goto fail;
     }
     m->te_bytes = zt_textenc_weight_bytes(m->te);
-    if (progress)
-        progress(ud, "done", 4, 4);
+    if (progress) {
+        lm.p.component = "done";
+        lm.p.index = 4;
+        lm.file[0] = '\0';
+        meter_report(&lm);
+    }
     *out = m;
     return ZT_OK;
 fail:
@@ -203,7 +298,7 @@ static zt_status ensure_text_encoder(zt_model *m, zt_err *err)
         return ZT_OK;
     if (m->synthetic)
         return zt_textenc_new(&m->te, m->be, &m->cfg.te, NULL, m->synth_seed, 0, err);
-    return load_component(m, 0, err);
+    return load_component(m, 0, NULL, err);
 }
 
 void zt_model_free(zt_model *m)

@@ -39,8 +39,20 @@ typedef struct zt_model {
     struct zt_prompt_cache *cache; /* recent prompts' features, host memory */
 } zt_model;
 
-/* Where a load is: a component name and bytes done / total, for progress. */
-typedef void (*zt_load_progress_fn)(void *ud, const char *component, int index, int count);
+/* Where a load is, for progress. Bytes are those of the model's weight
+ * files: read so far and in all (the whole model, not one component). On
+ * backends that copy the weights (CUDA) progress comes while each shard
+ * streams, at most about ten times a second; on the CPU backend, which
+ * reads the files in place, once per component. */
+typedef struct zt_load_progress {
+    const char *component; /* "tokenizer", "text_encoder", ..., "done" */
+    int index, count;      /* component index of count */
+    const char *file;      /* shard being read (base name), or "" */
+    uint64_t bytes_done, bytes_total;
+    double mb_s;           /* average since the load began (1e6 bytes/s); 0 until known */
+    double eta_s;          /* time left at that rate; -1 until known */
+} zt_load_progress;
+typedef void (*zt_load_progress_fn)(void *ud, const zt_load_progress *p);
 
 /* Load the model in dir onto be. */
 zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,

@@ -382,6 +382,31 @@ struct zt_weights {
     int64_t index_total;
 };
 
+int zt_weights_file_of(const zt_weights *w, const void *p)
+{
+    const uint8_t *b = p;
+    for (int i = 0; w && i < w->n_files; i++)
+        if (b >= w->files[i].buf && b < w->files[i].buf + w->files[i].len)
+            return i;
+    return -1;
+}
+
+void zt_weights_drop_pages(const zt_weights *w, const void *p, size_t n)
+{
+    int f = zt_weights_file_of(w, p);
+    long pg = sysconf(_SC_PAGESIZE);
+    if (f < 0 || pg <= 0 || !n)
+        return;
+    const mapping *m = &w->files[f];
+    uintptr_t base = (uintptr_t)m->buf, lo = (uintptr_t)p, hi = lo + n;
+    if (hi > base + m->len)
+        hi = base + m->len;
+    lo = (lo + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    hi &= ~((uintptr_t)pg - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice only: a failure costs memory */
+}
+
 void zt_weights_free(zt_weights *w)
 {
     if (!w)

@@ -47,6 +47,14 @@ const char *zt_weights_dir(const zt_weights *w);
 uint64_t zt_weights_total_bytes(const zt_weights *w);
 int64_t zt_weights_index_total_size(const zt_weights *w);
 
+/* Which file's mapping holds the byte at p: its index, or -1 when none. */
+int zt_weights_file_of(const zt_weights *w, const void *p);
+/* Give back the resident pages of [p, p + n) once their bytes have been
+ * copied elsewhere (only whole pages inside the range; later reads fault
+ * them in again from the file), so streaming a large model through the
+ * mapping keeps the resident set small. */
+void zt_weights_drop_pages(const zt_weights *w, const void *p, size_t n);
+
 /* Look up name and check its shape (ndim dims). On success *out is the view.
  * Errors name the component file, the tensor and expected vs found shape. */
 zt_status zt_weights_get(const zt_weights *w, const char *name, int ndim,

@@ -248,6 +248,62 @@ static void test_release_text_encoder(void)
     zt_engine_free(e);
 }
 
+/* Sum of the *.safetensors sizes under the tiny model (what load progress
+ * counts up to), found independently of the engine. */
+static uint64_t tiny_shard_bytes(void)
+{
+    const char *subs[] = {"text_encoder", "transformer", "vae"};
+    uint64_t sum = 0;
+    for (int i = 0; i < 3; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "cat %s/tiny-zimage/%s/*.safetensors | wc -c", TEST_DATA,
+                 subs[i]);
+        FILE *f = popen(cmd, "r");
+        unsigned long long n = 0;
+        if (f && fscanf(f, "%llu", &n) == 1)
+            sum += n;
+        if (f)
+            pclose(f);
+    }
+    return sum;
+}
+
+/* Load progress: components in order, bytes that only grow and end at the
+ * size of the weight files, then LOADED. */
+static void test_load_progress(void)
+{
+    zt_engine *e = new_engine(0, 0);
+    const char *want[] = {"tokenizer", "text_encoder", "transformer", "vae", "done"};
+    int seen = 0, order_ok = 1, loaded = 0;
+    uint64_t last = 0, total = 0;
+    int grows = 1;
+    zt_event ev;
+    while (!loaded && next_event(e, &ev, 60000)) {
+        if (ev.kind == ZT_EV_LOAD_PROGRESS) {
+            if (seen < 5 && !strcmp(ev.component, want[seen]))
+                seen++;
+            else if (!(seen > 0 && !strcmp(ev.component, want[seen - 1])))
+                order_ok = 0;
+            grows &= ev.bytes_done >= last;
+            last = ev.bytes_done;
+            total = ev.bytes_total;
+            char line[256];
+            zt_event_load_text(&ev, line, sizeof line);
+            CHECK(strstr(line, ev.component) != NULL, "progress line: %s", line);
+        }
+        CHECK(ev.kind != ZT_EV_LOAD_FAILED, "load failed: %s", ev.msg);
+        loaded = ev.kind == ZT_EV_LOADED;
+        zt_event_free(&ev);
+    }
+    CHECK(loaded, "no LOADED event");
+    CHECK(seen == 5 && order_ok, "components out of order (%d seen)", seen);
+    CHECK(grows, "bytes went backwards");
+    uint64_t files = tiny_shard_bytes();
+    CHECK(files > 0 && total == files && last == files, "bytes %llu of %llu, files %llu",
+          (unsigned long long)last, (unsigned long long)total, (unsigned long long)files);
+    zt_engine_free(e);
+}
+
 static void test_load_failure(void)
 {
     zt_engine_opts o = {.model_dir = "/nonexistent/model", .device = "cpu"};
@@ -284,6 +340,7 @@ int main(void)
     RUN(test_failure_then_success);
     RUN(test_memory_plan);
     RUN(test_release_text_encoder);
+    RUN(test_load_progress);
     RUN(test_load_failure);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", outdir);

@@ -244,6 +244,23 @@ static void test_fixture_single(void)
         CHECK(zt_weights_count(w) == 176, "count %d", zt_weights_count(w));
         CHECK(zt_weights_index_total_size(w) == -1, "no index");
         CHECK(zt_weights_find(w, "decoder.conv_in.weight") != NULL, "conv_in");
+        /* Pages given back are read again from the file, unchanged; the
+         * largest tensor spans whole pages. */
+        const zt_st_entry *big = zt_weights_at(w, 0);
+        for (int i = 1; i < zt_weights_count(w); i++)
+            if (zt_weights_at(w, i)->nbytes > big->nbytes)
+                big = zt_weights_at(w, i);
+        CHECK(big->nbytes > 3 * 4096, "largest tensor %zu bytes", big->nbytes);
+        unsigned char *copy = malloc(big->nbytes);
+        if (copy) {
+            memcpy(copy, big->t.data, big->nbytes);
+            CHECK(zt_weights_file_of(w, big->t.data) == big->file, "file_of");
+            CHECK(zt_weights_file_of(w, copy) == -1, "file_of outside the mappings");
+            zt_weights_drop_pages(w, big->t.data, big->nbytes);
+            zt_weights_drop_pages(w, copy, 16); /* not a mapping: ignored */
+            CHECK(!memcmp(copy, big->t.data, big->nbytes), "bytes changed after drop_pages");
+            free(copy);
+        }
     }
     zt_weights_free(w);
 

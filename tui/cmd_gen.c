@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -386,7 +387,16 @@ int zt_cmd_gen(int argc, char **argv)
             /* every job fails next with the same message */
             fprintf(stderr, "zimt: %s\n", ev.msg);
             break;
+        case ZT_EV_LOAD_PROGRESS:
+            if (!o.quiet && isatty(2)) {
+                char line[256];
+                zt_event_load_text(&ev, line, sizeof line);
+                fprintf(stderr, "\r\033[Kzimt: %s", line);
+            }
+            break;
         case ZT_EV_LOADED:
+            if (!o.quiet && isatty(2))
+                fprintf(stderr, "\r\033[K");
             if (!o.quiet)
                 fprintf(stderr, "zimt: model loaded on %s (%.2f GiB of weights)\n", ev.backend,
                         ev.bytes_total / 1073741824.0);

@@ -246,8 +246,7 @@ static void on_event(zt_ui_app *a, zt_event *ev)
 {
     switch (ev->kind) {
     case ZT_EV_LOAD_PROGRESS:
-        snprintf(a->load_msg, sizeof a->load_msg, "loading %s (%d/%d)", ev->component,
-                 ev->index, ev->count);
+        zt_event_load_text(ev, a->load_msg, sizeof a->load_msg);
         break;
     case ZT_EV_LOADED:
         a->loaded = 1;
