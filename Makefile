@@ -133,6 +133,8 @@ install: zimt
 	install -m 755 zimt $(DESTDIR)$(PREFIX)/bin/zimt
 	install -m 644 man/zimt.1 $(DESTDIR)$(PREFIX)/share/man/man1/zimt.1
 	install -m 644 themes/*.json $(DESTDIR)$(PREFIX)/share/zimt/themes/
+	install -d $(DESTDIR)$(PREFIX)/share/zimt/tokenizer
+	install -m 644 tests/data/tiny-zimage/tokenizer/* $(DESTDIR)$(PREFIX)/share/zimt/tokenizer/
 
 clean:
 	rm -rf $(B) $(FUZZ_B) zimt

@@ -6,6 +6,8 @@
 #ifndef ZT_CLI_H
 #define ZT_CLI_H
 
+#include <stddef.h>
+
 #include "status.h"
 
 int zt_cmd_info(int argc, char **argv);
@@ -26,5 +28,12 @@ int zt_cli_fail(const char *fmt, ...);
 
 /* The bundled tiny model, used when no model is named. */
 #define ZT_DEFAULT_MODEL "tests/data/tiny-zimage"
+#define ZT_BUNDLED_TOKENIZER ZT_DEFAULT_MODEL "/tokenizer/tokenizer.json"
+
+/* The Qwen3 tokenizer for synthetic weights: the bundled tiny model's (the
+ * real model's tokenizer), found from the working directory, beside the
+ * binary, or installed in share/zimt/tokenizer/. buf receives the path of
+ * its tokenizer.json (the folder holds the rest); NULL when none is found. */
+const char *zt_cli_bundled_tokenizer(char *buf, size_t n);
 
 #endif

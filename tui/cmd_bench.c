@@ -35,7 +35,6 @@
 #define BENCH_PROMPT                                                                           \
     "A photograph of a red fox sitting in fresh snow at the edge of a pine forest, soft "      \
     "morning light, shallow depth of field, highly detailed fur"
-#define TOKENIZER_REL "tests/data/tiny-zimage/tokenizer/tokenizer.json"
 
 typedef struct stat2 {
     double min, med;
@@ -133,39 +132,6 @@ static void gpu_name(char *out, size_t n)
         fclose(f);
     }
     closedir(dd);
-}
-
-static int file_exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* The Qwen3 tokenizer for --synthetic: the bundled tiny model's (same
- * tokenizer as the real model), found from the working directory, next to
- * the binary, or in the installed share folder. NULL when none. */
-static const char *find_tokenizer(char *buf, size_t n)
-{
-    if (file_exists(TOKENIZER_REL)) {
-        snprintf(buf, n, "%s", TOKENIZER_REL);
-        return buf;
-    }
-    char exe[4096];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            const char *rel[] = {"/" TOKENIZER_REL, "/../share/zimt/tokenizer.json",
-                                 "/../share/zimt/tokenizer/tokenizer.json"};
-            for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-                if ((size_t)snprintf(buf, n, "%s%s", exe, rel[i]) < n && file_exists(buf))
-                    return buf;
-            }
-        }
-    }
-    return NULL;
 }
 
 static int usage(FILE *f)
@@ -299,10 +265,10 @@ int zt_cmd_bench(int argc, char **argv)
         sizes[0][0] = sizes[0][1] = 1024, n_sizes = 1;
 
     char tokbuf[4096];
-    const char *tok = model ? NULL : find_tokenizer(tokbuf, sizeof tokbuf);
+    const char *tok = model ? NULL : zt_cli_bundled_tokenizer(tokbuf, sizeof tokbuf);
     if (!model && !tok)
         return zt_cli_fail("--synthetic needs the Qwen3 tokenizer (%s) and it was not found",
-                           TOKENIZER_REL);
+                           ZT_BUNDLED_TOKENIZER);
 
     bench b = {0};
     zt_status st = !strcmp(device, "cuda") ? zt_backend_cuda_new(&b.be, 0, &err)

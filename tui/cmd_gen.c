@@ -53,8 +53,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fputs("usage: zimt gen [--model DIR] --prompt TEXT [--negative TEXT] [--size WxH]\n"
-          "                [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
+    fputs("usage: zimt gen [--model DIR | --synthetic [SEED]] --prompt TEXT [--negative TEXT]\n"
+          "                [--size WxH] [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
           "                [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]\n"
           "                [--precision bf16|fp32] [--from PNG]\n"
           "                [-o FILE | --outdir DIR [--name TEMPLATE]] [--json] [--quiet]\n"
@@ -345,7 +345,10 @@ int zt_cmd_gen(int argc, char **argv)
     }
 
     zt_engine_opts eo = {
-        .model_dir = o.model_dir,
+        .model_dir = o.synthetic ? NULL : o.model_dir,
+        .synthetic = o.synthetic,
+        .synth_seed = o.synth_seed_v,
+        .tokenizer_path = o.synthetic ? o.tokenizer : NULL,
         .device = o.device ? o.device : "auto",
         .mem_limit = o.mem_limit,
         .fp32 = o.fp32,

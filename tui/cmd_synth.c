@@ -9,6 +9,7 @@
  * its weights exactly. Progress goes to stderr when it is a terminal; the
  * summary goes to stdout.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -34,10 +35,22 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Also the way out on Ctrl-C, SIGTERM or SIGHUP: a non-zero return stops
+ * the writer, which removes its temporary folder. */
 static int on_progress(void *ud, const char *file, uint64_t done, uint64_t total)
 {
     progress *p = ud;
     double t = now_s();
+    if (interrupted)
+        return 1;
     if (!p->show || (t - p->last < 0.25 && done < total))
         return 0;
     p->last = t;
@@ -66,7 +79,7 @@ static int usage(FILE *f)
 
 int zt_cmd_synth(int argc, char **argv)
 {
-    const char *out = NULL, *tok = TOKENIZER_DIR, *seed_s = NULL, *shard_s = NULL;
+    const char *out = NULL, *tok = NULL, *seed_s = NULL, *shard_s = NULL;
     int tiny = 0, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -96,6 +109,16 @@ int zt_cmd_synth(int argc, char **argv)
         zt_cli_fail("synth: --out DIR is required");
         return usage(stderr);
     }
+    char tokbuf[4096];
+    if (!tok) {
+        /* the bundled tokenizer's folder, wherever it was found */
+        if (!zt_cli_bundled_tokenizer(tokbuf, sizeof tokbuf))
+            return zt_cli_fail("synth: the bundled tokenizer (%s) was not found; give "
+                               "--tokenizer DIR",
+                               TOKENIZER_DIR);
+        *strrchr(tokbuf, '/') = 0;
+        tok = tokbuf;
+    }
     zt_err err = {0};
     long seed = 0, shard_mb = 5000;
     if (seed_s && zt_parse_int("seed", seed_s, 0, 4294967295L, &seed, &err))
@@ -119,11 +142,19 @@ int zt_cmd_synth(int argc, char **argv)
         .progress = on_progress,
         .ud = &pr,
     };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     zt_status st = zt_synthdir_write(out, &o, &err);
     if (pr.show)
         fputs("\r\033[K", stderr);
-    if (st)
-        return zt_cli_error(&err);
+    if (st) {
+        zt_cli_error(&err);
+        return interrupted ? 130 : 1;
+    }
     uint64_t bytes = 0;
     zt_synthdir_bytes(&cfg, &bytes, NULL);
     double secs = now_s() - pr.t0;

@@ -136,6 +136,13 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
             o->json = 1;
             continue;
         }
+        if (!strcmp(a, "--synthetic")) {
+            /* an optional seed: the next argument when it is a number */
+            o->synthetic = 1;
+            if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
+                o->synth_seed = argv[++i];
+            continue;
+        }
         size_t k;
         for (k = 0; k < sizeof valued / sizeof valued[0]; k++)
             if (!strcmp(a, valued[k].name))
@@ -301,6 +308,21 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
         return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);
+    if (o->synthetic) {
+        /* full-size synthetic weights made on the device: no model folder */
+        if (o->model)
+            return zt_fail(err, ZT_ERR_INVALID, "--model and --synthetic exclude each other");
+        if (o->synth_seed) {
+            if ((st = zt_parse_int("--synthetic seed", o->synth_seed, 0, 4294967295L, &v, err)))
+                return st;
+            o->synth_seed_v = (uint32_t)v;
+        }
+        if (!zt_cli_bundled_tokenizer(o->tokenizer, sizeof o->tokenizer))
+            return zt_fail(err, ZT_ERR_MISSING,
+                           "--synthetic needs the Qwen3 tokenizer (%s) and it was not found",
+                           ZT_BUNDLED_TOKENIZER);
+        o->model_dir[0] = 0;
+    }
     /* A model directory named on the command line must exist: say so now,
      * not after the engine has started. */
     struct stat msb;
@@ -312,7 +334,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     /* --model, $ZIMT_MODEL, then the download caches; the bundled tiny model
      * only when none holds a complete model. */
     zt_err derr = {0};
-    if (zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr)) {
+    if (!o->synthetic &&
+        zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr)) {
         if (!o->quiet)
             fprintf(stderr, "zimt: %s; using the bundled %s (zimt doctor explains)\n", derr.msg,
                     ZT_DEFAULT_MODEL);

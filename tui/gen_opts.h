@@ -24,10 +24,14 @@ typedef struct zt_gen_opts {
     const char *seeds[256];             /* every --seed, in order */
     int n_seeds;
     int quiet, help, json;
+    int synthetic;                      /* --synthetic [SEED] */
+    const char *synth_seed;             /* its SEED, or NULL */
     /* resolved */
     zt_gen_params params;      /* owned */
     zt_rng_kind rng_kind;
     int fp32;                  /* --precision fp32 */
+    uint32_t synth_seed_v;     /* --synthetic's seed (0 by default) */
+    char tokenizer[4096];      /* --synthetic: the bundled tokenizer.json */
     char model_dir[4096];
     char output_buf[4096];
     const char *output_path;   /* points at output or output_buf */

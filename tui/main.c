@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -14,6 +15,34 @@ int zt_cli_error(const zt_err *err)
     else
         fprintf(stderr, "zimt: %s\n", zt_status_str(err ? err->code : ZT_ERR_INVALID));
     return 1;
+}
+
+static int file_exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+const char *zt_cli_bundled_tokenizer(char *buf, size_t n)
+{
+    if (file_exists(ZT_BUNDLED_TOKENIZER)) {
+        snprintf(buf, n, "%s", ZT_BUNDLED_TOKENIZER);
+        return buf;
+    }
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return NULL;
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = 0;
+    const char *rel[] = {"/" ZT_BUNDLED_TOKENIZER, "/../share/zimt/tokenizer/tokenizer.json"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+        if ((size_t)snprintf(buf, n, "%s%s", exe, rel[i]) < n && file_exists(buf))
+            return buf;
+    return NULL;
 }
 
 int zt_cli_fail(const char *fmt, ...)

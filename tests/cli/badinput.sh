@@ -63,6 +63,18 @@ interrupt() {
 
 # Root writes through any mode bits, so as root this row is skipped (exit
 # 77 below), and said so, rather than counted as passed.
+synth_interrupt() { # Ctrl-C while the full-size model is being written
+    ./zimt synth -q --out "$OUT/m" &
+    local pid=$! i
+    for i in $(seq 100); do
+        [ -n "$(ls -A "$OUT")" ] && break
+        sleep 0.05
+    done
+    sleep 0.5
+    kill -"$1" "$pid"
+    wait "$pid"
+}
+
 unwritable() {
     [ "$(id -u)" -ne 0 ] || return 77
     $G --prompt x --outdir "$LIB_TMP/ro" --name a.png
@@ -119,6 +131,10 @@ bad memory limit     | env ZIMT_MEM_LIMIT=lots $G --prompt x --outdir $OUT      
 unwritable out dir   | unwritable                                                    | 1    | not writable                                   | -
 full disk            | prlimit --fsize=2000 $G --prompt x --outdir $OUT --name a.png | 1    | a.png: writing PNG failed: File too large      | -
 name leaves outdir   | $G --prompt x --outdir $OUT --name '../{seed}.png'            | 1    | refused ; '..'                                  | -
+synth full disk      | prlimit --fsize=50000000 ./zimt synth -q --out $OUT/m          | 1    | File too large                                 | -
+synth SIGINT         | synth_interrupt INT                                           | 130  | cancelled                                      | -
+synth SIGTERM        | synth_interrupt TERM                                          | 130  | cancelled                                      | -
+synthetic and model  | $G --synthetic --prompt x --outdir $OUT                       | 1    | --model and --synthetic exclude each other     | -
 SIGINT during batch  | interrupt INT                                                 | 130  | interrupted ; finished images are kept         | j-1.png
 SIGHUP during batch  | interrupt HUP                                                 | 130  | interrupted                                    | j-1.png
 ROWS
