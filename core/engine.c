@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "manifest.h"
+
 typedef struct job {
     uint64_t id;
     zt_gen_params params;
@@ -270,11 +272,37 @@ void zt_event_load_text(const zt_event *ev, char *buf, size_t n)
         snprintf(buf + k, n - (size_t)k, ", %.0f s left", ev->eta_ms / 1e3);
 }
 
+/* Parameters of the text encoder and DiT a model directory describes (0
+ * when its configs cannot be read: the load then says why). */
+static uint64_t model_params(const char *dir)
+{
+    zt_model_config cfg;
+    zt_manifest te = {0}, dit = {0};
+    uint64_t n = 0;
+    if (zt_model_config_load(&cfg, dir, NULL) == ZT_OK &&
+        zt_manifest_te(&te, &cfg.te, NULL) == ZT_OK &&
+        zt_manifest_dit(&dit, &cfg.dit, NULL) == ZT_OK)
+        n = zt_manifest_numel(&te) + zt_manifest_numel(&dit);
+    zt_manifest_free(&te);
+    zt_manifest_free(&dit);
+    return n;
+}
+
+static zt_dtype cuda_act_dtype(const zt_engine *e)
+{
+    if (e->opts.precision == ZT_PRECISION_FP32)
+        return ZT_F32;
+    if (e->opts.precision == ZT_PRECISION_BF16 || e->opts.synthetic)
+        return ZT_BF16; /* synthetic weights are always full size */
+    uint64_t n = model_params(e->model_dir);
+    return n && n < ZT_PRECISION_AUTO_PARAMS ? ZT_F32 : ZT_BF16;
+}
+
 static zt_status open_backend(zt_engine *e, zt_err *err)
 {
     const char *dev = e->device ? e->device : "auto";
     if (strcmp(dev, "cpu")) {
-        zt_status st = zt_backend_cuda_new_ex(&e->be, 0, e->opts.fp32 ? ZT_F32 : ZT_BF16, err);
+        zt_status st = zt_backend_cuda_new_ex(&e->be, 0, cuda_act_dtype(e), err);
         if (st == ZT_OK || !strcmp(dev, "cuda"))
             return st;
     }
@@ -426,7 +454,11 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&e->mu);
         publish_memory(e);
         zt_event ev = {.kind = ZT_EV_LOADED, .bytes_total = zt_model_weight_bytes(e->model)};
-        snprintf(ev.backend, sizeof ev.backend, "%s", e->be->vt->name);
+        if (e->be->vt->host_memory)
+            snprintf(ev.backend, sizeof ev.backend, "%s", e->be->vt->name);
+        else
+            snprintf(ev.backend, sizeof ev.backend, "%s %s", e->be->vt->name,
+                     e->be->act_dtype == ZT_F32 ? "fp32" : "bf16");
         push_event(e, &ev);
     } else {
         pthread_mutex_lock(&e->mu);

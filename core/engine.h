@@ -23,13 +23,24 @@
 
 typedef struct zt_engine zt_engine;
 
+/* Activations and matrix products on CUDA. AUTO: FP32 for models under
+ * ZT_PRECISION_AUTO_PARAMS parameters (text encoder and DiT together), where
+ * it costs little and gives the CPU reference's 8-bit pixels; BF16 above
+ * (the published model). The CPU backend always computes in F32. */
+typedef enum zt_precision {
+    ZT_PRECISION_AUTO,
+    ZT_PRECISION_BF16,
+    ZT_PRECISION_FP32,
+} zt_precision;
+#define ZT_PRECISION_AUTO_PARAMS 1000000000ull
+
 typedef struct zt_engine_opts {
     const char *model_dir;     /* NULL with synthetic */
     int synthetic;             /* full-size synthetic weights */
     uint32_t synth_seed;
     const char *tokenizer_path;/* synthetic: a tokenizer.json to use */
     const char *device;        /* "auto" (default), "cpu" or "cuda" */
-    int fp32;                  /* CUDA: F32 activations and matrix products */
+    zt_precision precision;    /* CUDA only; AUTO by default */
     int threads;               /* CPU backend threads; 0 = all cores */
     int release_text_encoder;  /* free the encoder after each encode (16 GB cards) */
     int previews;              /* emit live previews */
@@ -59,7 +70,7 @@ typedef struct zt_event {
     char file[96];             /* shard being read, or "" */
     uint64_t bytes_done, bytes_total;
     double mb_s;               /* load rate so far, 1e6 bytes/s (0 until known) */
-    char backend[32];
+    char backend[32];          /* LOADED: "cpu", "cuda bf16", "cuda fp32" */
     /* steps */
     int step, steps;
     double ms, eta_ms;         /* eta_ms: also for loads (-1 until known) */

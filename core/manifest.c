@@ -403,3 +403,17 @@ const char *zt_manifest_shape_str(const zt_manifest_entry *e, char *buf, size_t 
     memcpy(t.shape, e->shape, sizeof t.shape);
     return zt_shape_str(&t, buf, n);
 }
+
+uint64_t zt_manifest_numel(const zt_manifest *m)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < m->n; i++) {
+        if (m->v[i].optional)
+            continue;
+        uint64_t k = 1;
+        for (int d = 0; d < m->v[i].ndim; d++)
+            k *= (uint64_t)m->v[i].shape[d];
+        sum += k;
+    }
+    return sum;
+}

@@ -43,6 +43,8 @@ void zt_manifest_free(zt_manifest *m);
 const zt_manifest_entry *zt_manifest_find(const zt_manifest *m, const char *name);
 /* Whether an unlisted name falls under one of m->extra_prefixes. */
 int zt_manifest_allows_extra(const zt_manifest *m, const char *name);
+/* Elements of the required entries together (the component's parameters). */
+uint64_t zt_manifest_numel(const zt_manifest *m);
 /* Required entries (not optional). */
 int zt_manifest_required_count(const zt_manifest *m);
 

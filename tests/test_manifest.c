@@ -139,6 +139,9 @@ static void test_full(void)
           zt_manifest_required_count(&m));
     const zt_manifest_entry *e = zt_manifest_find(&m, "layers.35.self_attn.o_proj.weight");
     CHECK(e && e->shape[0] == 2560 && e->shape[1] == 4096, "o_proj");
+    /* Qwen3-4B: 4,022,468,096 parameters with its (tied) embedding */
+    CHECK(zt_manifest_numel(&m) == 4022468096ull, "te parameters %llu",
+          (unsigned long long)zt_manifest_numel(&m));
     zt_manifest_free(&m);
 
     CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
@@ -150,6 +153,9 @@ static void test_full(void)
     e = zt_manifest_find(&m, "all_x_embedder.2-1.weight");
     CHECK(e && e->shape[0] == 3840 && e->shape[1] == 64, "x_embedder");
     CHECK(!zt_manifest_find(&m, "context_refiner.0.adaLN_modulation.0.weight"), "ctx unmod");
+    /* the published "6B" transformer, far above the auto-fp32 bound */
+    CHECK(zt_manifest_numel(&m) > 6000000000ull && zt_manifest_numel(&m) < 6300000000ull,
+          "dit parameters %llu", (unsigned long long)zt_manifest_numel(&m));
     zt_manifest_free(&m);
 
     CHECK(zt_manifest_vae(&m, &c.vae, &err) == ZT_OK, "%s", err.msg);

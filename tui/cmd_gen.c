@@ -56,7 +56,7 @@ static void usage(FILE *f)
     fputs("usage: zimt gen [--model DIR | --synthetic [SEED]] --prompt TEXT [--negative TEXT]\n"
           "                [--size WxH] [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
           "                [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]\n"
-          "                [--precision bf16|fp32] [--from PNG]\n"
+          "                [--precision auto|bf16|fp32] [--from PNG]\n"
           "                [-o FILE | --outdir DIR [--name TEMPLATE]] [--json] [--quiet]\n"
           "TEMPLATE fields: {date} {seed} {slug} {n} {w} {h}; default {date}-{seed}-{slug}.png\n",
           f);
@@ -351,7 +351,7 @@ int zt_cmd_gen(int argc, char **argv)
         .tokenizer_path = o.synthetic ? o.tokenizer : NULL,
         .device = o.device ? o.device : "auto",
         .mem_limit = o.mem_limit,
-        .fp32 = o.fp32,
+        .precision = o.precision_v,
     };
     if (zt_engine_new(&eng, &eo, &err) != ZT_OK) {
         rc = zt_cli_error(&err);

@@ -302,9 +302,15 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         snprintf(p->rng, sizeof p->rng, "%s", o->rng);
     if ((st = zt_rng_kind_parse(p->rng, &o->rng_kind, err)))
         return st;
-    if (o->precision && strcmp(o->precision, "bf16") && strcmp(o->precision, "fp32"))
-        return zt_fail(err, ZT_ERR_INVALID, "precision '%s': use bf16 or fp32", o->precision);
-    o->fp32 = o->precision && !strcmp(o->precision, "fp32");
+    if (!o->precision || !strcmp(o->precision, "auto"))
+        o->precision_v = ZT_PRECISION_AUTO;
+    else if (!strcmp(o->precision, "bf16"))
+        o->precision_v = ZT_PRECISION_BF16;
+    else if (!strcmp(o->precision, "fp32"))
+        o->precision_v = ZT_PRECISION_FP32;
+    else
+        return zt_fail(err, ZT_ERR_INVALID, "precision '%s': use auto, bf16 or fp32",
+                       o->precision);
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
         return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "engine.h"
 #include "image.h"
 #include "pipeline.h"
 
@@ -29,7 +30,7 @@ typedef struct zt_gen_opts {
     /* resolved */
     zt_gen_params params;      /* owned */
     zt_rng_kind rng_kind;
-    int fp32;                  /* --precision fp32 */
+    zt_precision precision_v;  /* --precision (auto by default) */
     uint32_t synth_seed_v;     /* --synthetic's seed (0 by default) */
     char tokenizer[4096];      /* --synthetic: the bundled tokenizer.json */
     char model_dir[4096];
