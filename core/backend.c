@@ -39,8 +39,36 @@ static int unsupported(zt_backend *be, const char *op)
     return 0;
 }
 
-/* Evaluates to 1 when the vtable has the op, else records the error. */
-#define HAVE_OP(be, op) ((be)->vt->op ? 1 : unsupported((be), #op))
+/* Evaluates to 1 when the vtable has the op (telling a profiler its name),
+ * else records the error. */
+#define HAVE_OP(be, op) ((be)->vt->op ? (mark_op((be), #op), 1) : unsupported((be), #op))
+
+static void mark_op(zt_backend *be, const char *op)
+{
+    if (be->vt->mark)
+        be->vt->mark(be, op, 0);
+}
+
+zt_status zt_backend_profile(zt_backend *be, int on, zt_err *err)
+{
+    if (!be || !be->vt || !be->vt->profile)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "backend %s has no op profile",
+                       be && be->vt ? be->vt->name : "?");
+    return be->vt->profile(be, on, err);
+}
+
+void zt_backend_phase(zt_backend *be, const char *phase)
+{
+    if (be && be->vt && be->vt->mark)
+        be->vt->mark(be, phase, 1);
+}
+
+int zt_backend_profile_read(zt_backend *be, zt_prof_row *rows, int max)
+{
+    if (!be || !be->vt || !be->vt->profile_read || max <= 0)
+        return 0;
+    return be->vt->profile_read(be, rows, max);
+}
 
 /* ---- argument checks (each records the error and returns 0) ---------- */
 
@@ -680,6 +708,7 @@ zt_status zt_backend_upload(zt_backend *be, zt_tensor *dst, const void *src, zt_
     if (!be->vt->upload)
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "op upload not implemented by backend %s",
                        be->vt->name);
+    mark_op(be, "upload");
     return be->vt->upload(be, dst->data, src, n, err);
 }
 
@@ -695,6 +724,7 @@ zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, z
     if (!be->vt->download)
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "op download not implemented by backend %s",
                        be->vt->name);
+    mark_op(be, "download");
     return be->vt->download(be, dst, src->data, n, err);
 }
 

@@ -38,6 +38,15 @@ typedef enum zt_rope_kind {
     ZT_ROPE_INTERLEAVED  /* pairs (x[2m], x[2m+1]) (DiT) */
 } zt_rope_kind;
 
+/* One line of an op profile: the time the device spent in op during
+ * phase (as marked by zt_backend_phase), over calls launches. */
+typedef struct zt_prof_row {
+    char phase[16];
+    char op[24];
+    int calls;
+    double ms;
+} zt_prof_row;
+
 typedef struct zt_backend_vt {
     const char *name;
     int host_memory; /* 1 when backend memory is ordinary host memory */
@@ -92,6 +101,13 @@ typedef struct zt_backend_vt {
     /* optional: bytes the backend holds now and at most since it was made
      * (allocations, scratch, workspaces) */
     void (*mem_usage)(zt_backend *be, size_t *now, size_t *peak);
+    /* optional op profile: mark is told each op's name (or, with phase
+     * set, a phase name) just before the op is issued; profile starts
+     * (clearing) or stops recording; profile_read waits for the device and
+     * fills up to max rows, most time first, returning how many. */
+    void (*mark)(zt_backend *be, const char *what, int phase);
+    zt_status (*profile)(zt_backend *be, int on, zt_err *err);
+    int (*profile_read)(zt_backend *be, zt_prof_row *rows, int max);
 } zt_backend_vt;
 
 /* Base of every backend; implementations embed it first. */
@@ -116,6 +132,14 @@ zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err);
  * CPU reference to give the same 8-bit pixels). */
 zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_err *err);
 void zt_backend_free(zt_backend *be); /* NULL is fine */
+
+/* Op profile (CUDA: device time between consecutive ops, from events).
+ * zt_backend_profile fails with ZT_ERR_UNSUPPORTED on backends without
+ * one; zt_backend_phase names the phase the following ops belong to (a
+ * no-op unless recording); zt_backend_profile_read returns the rows. */
+zt_status zt_backend_profile(zt_backend *be, int on, zt_err *err);
+void zt_backend_phase(zt_backend *be, const char *phase);
+int zt_backend_profile_read(zt_backend *be, zt_prof_row *rows, int max);
 
 /* Memory helpers (forwarding to the vtable). */
 zt_status zt_backend_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err);

@@ -49,6 +49,7 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +89,28 @@ typedef struct cuda_be {
     /* Matrix operand dtype: BF16 (tensor cores), or F32 when the backend was
      * made for F32 activations, so results match the CPU reference closely. */
     zt_dtype op;
+    struct prof *prof; /* op profile while recording, else NULL */
 } cuda_be;
+
+/* ---- op profile ------------------------------------------------------- */
+
+/* An event is recorded on the stream as each op is issued; the device time
+ * from one op's event to the next is that op's. Recording stops silently
+ * when the marks run out (profile_read says how many were kept). */
+#define PROF_MARKS 32768
+
+typedef struct prof_mark {
+    const char *op;    /* static strings: op and phase names */
+    const char *phase;
+} prof_mark;
+
+struct prof {
+    cudaEvent_t ev[PROF_MARKS + 1];
+    prof_mark m[PROF_MARKS];
+    int n, made;
+    int on;            /* recording; when stopped, ev[n] ends the last op */
+    const char *phase;
+};
 
 static cuda_be *cb(zt_backend *be)
 {
@@ -445,6 +467,105 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
 static void c_weights_release(zt_backend *be, void *block)
 {
     c_release(be, block);
+}
+
+static void c_mark(zt_backend *be, const char *what, int phase)
+{
+    cuda_be *b = cb(be);
+    struct prof *p = b->prof;
+    if (!p || !p->on)
+        return;
+    if (phase) {
+        p->phase = what;
+        return;
+    }
+    if (p->n >= PROF_MARKS)
+        return;
+    if (p->n >= p->made) {
+        if (cudaEventCreate(&p->ev[p->n]) != cudaSuccess)
+            return;
+        p->made++;
+    }
+    if (cudaEventRecord(p->ev[p->n], b->st) != cudaSuccess)
+        return;
+    p->m[p->n].op = what;
+    p->m[p->n].phase = p->phase;
+    p->n++;
+}
+
+static void prof_free(struct prof *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->made; i++)
+        cudaEventDestroy(p->ev[i]);
+    free(p);
+}
+
+static zt_status c_profile(zt_backend *be, int on, zt_err *err)
+{
+    cuda_be *b = cb(be);
+    struct prof *p = b->prof;
+    if (!on) {
+        /* stop: one more event closes the last op; the marks stay readable */
+        if (!p || !p->on)
+            return ZT_OK;
+        p->on = 0;
+        if (p->n && p->n >= p->made) {
+            if (cudaEventCreate(&p->ev[p->n]) != cudaSuccess)
+                return zt_fail(err, ZT_ERR_DEVICE, "op profile: cannot create an event");
+            p->made++;
+        }
+        if (p->n && cudaEventRecord(p->ev[p->n], b->st) != cudaSuccess)
+            return zt_fail(err, ZT_ERR_DEVICE, "op profile: cannot record an event");
+        return ZT_OK;
+    }
+    if (!p && !(p = b->prof = calloc(1, sizeof *b->prof)))
+        return zt_fail(err, ZT_ERR_NOMEM, "op profile: out of memory");
+    p->n = 0;
+    p->on = 1;
+    p->phase = "-";
+    return ZT_OK;
+}
+
+static int c_profile_read(zt_backend *be, zt_prof_row *rows, int max)
+{
+    cuda_be *b = cb(be);
+    struct prof *p = b->prof;
+    if (!p || p->n == 0 || (p->on && c_profile(be, 0, NULL) != ZT_OK) ||
+        cudaEventSynchronize(p->ev[p->n]) != cudaSuccess)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < p->n; i++) {
+        float ms = 0;
+        if (cudaEventElapsedTime(&ms, p->ev[i], p->ev[i + 1]) != cudaSuccess)
+            continue;
+        const char *ph = p->m[i].phase ? p->m[i].phase : "-";
+        int r;
+        for (r = 0; r < n; r++)
+            if (!strcmp(rows[r].op, p->m[i].op) && !strcmp(rows[r].phase, ph))
+                break;
+        if (r == n) {
+            if (n == max)
+                continue;
+            memset(&rows[n], 0, sizeof rows[n]);
+            snprintf(rows[n].op, sizeof rows[n].op, "%s", p->m[i].op);
+            snprintf(rows[n].phase, sizeof rows[n].phase, "%s", ph);
+            n++;
+        }
+        rows[r].calls++;
+        rows[r].ms += ms;
+    }
+    /* most time first (insertion sort: a few dozen rows) */
+    for (int i = 1; i < n; i++) {
+        zt_prof_row t = rows[i];
+        int j = i;
+        for (; j > 0 && rows[j - 1].ms < t.ms; j--)
+            rows[j] = rows[j - 1];
+        rows[j] = t;
+    }
+    p->n = 0;
+    return n;
 }
 
 /* ---- ops ----------------------------------------------------------------- */
@@ -898,6 +1019,7 @@ static void c_destroy(zt_backend *be)
             cudaEventDestroy(b->stage_ev[i]);
     }
     cudaFree(b->bad);
+    prof_free(b->prof);
     free(b->live);
     if (b->blas)
         cublasDestroy(b->blas);
@@ -942,6 +1064,9 @@ static const zt_backend_vt cuda_vt = {
     .unpatchify = c_unpatchify,
     .synth_fill = c_synth_fill,
     .mem_usage = c_mem_usage,
+    .mark = c_mark,
+    .profile = c_profile,
+    .profile_read = c_profile_read,
 };
 
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)

@@ -530,6 +530,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     size_t mark = zt_arena_mark(arena);
 
     /* 1. captions */
+    zt_backend_phase(be, "encode");
     double t0 = now_ms();
     int cached_neg = 1;
     if ((st = encode_prompt(m, p->prompt, ids, L, arena, &jt.cap, &tm->prompt_cached, err)))
@@ -539,6 +540,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         goto done;
     tm->prompt_cached = tm->prompt_cached && cached_neg;
     tm->encode_ms = now_ms() - t0;
+    zt_backend_phase(be, "prepare");
     tap_named(hk, "prompt_embeds", &jt.cap);
     if (cfg_on)
         tap_named(hk, "negative_embeds", &jt.neg);
@@ -571,6 +573,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     /* 4. denoising: x += (sigma[i+1] - sigma[i]) * (-pred); nothing is
      * allocated in here */
     for (int i = 0; i < p->steps; i++) {
+        zt_backend_phase(be, "step");
         double ts = now_ms();
         zt_dit_forward_step(&job, 0, &jt.x, i, &jt.pred, NULL, NULL);
         if (cfg_on) {
@@ -612,11 +615,13 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
 
     /* 5. decode; the DiT's space is free again */
     zt_arena_reset(arena, mark);
+    zt_backend_phase(be, "decode");
     t0 = now_ms();
     if ((st = zt_vae_decode(m->vae, &jt.x, 1, arena, &jt.image, NULL, NULL, err)))
         goto done;
     /* zt_vae_decode synchronises: this is the decoder's own time */
     tm->decode_ms = now_ms() - t0;
+    zt_backend_phase(be, "output");
     t0 = now_ms();
     tap_named(hk, "decoded", &jt.image);
     size_t npx = (size_t)p->width * p->height;

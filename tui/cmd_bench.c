@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ typedef struct bench {
     size_t dev_total, dev_base, dev_peak; /* total, in use before loading, highest sample */
     size_t own_peak;                      /* highest backend-held sample */
     size_t life_peak;                     /* the backend's own peak over everything */
+    long load_rss_kib;                    /* peak resident host memory after the loads */
 } bench;
 
 static double now_ms(void)
@@ -137,14 +139,16 @@ static void gpu_name(char *out, size_t n)
 static int usage(FILE *f)
 {
     fputs("usage: zimt bench [--model DIR | --synthetic [SEED]] [--size WxH ...] [--steps N]\n"
-          "                  [--runs R] [--device cuda|cpu] [--json]\n"
+          "                  [--runs R] [--device cuda|cpu] [--json] [--profile]\n"
           "  --model DIR       a model folder in the published layout\n"
           "  --synthetic SEED  full-size synthetic weights made on the device (default, seed 0)\n"
           "  --size WxH        image size; repeat for a table of sizes (default 1024x1024)\n"
           "  --steps N         denoising steps (default 8)\n"
           "  --runs R          timed jobs after one warm-up (default 3)\n"
           "  --device D        cuda (default) or cpu\n"
-          "  --json            one JSON object on stdout instead of the table\n",
+          "  --json            one JSON object on stdout instead of the table\n"
+          "  --profile         after the runs, one more job per size with an op profile:\n"
+          "                    device time per phase and op (CUDA)\n",
           f);
     return f == stdout ? 0 : 2;
 }
@@ -157,6 +161,51 @@ static zt_status open_model(zt_model **m, zt_backend *be, const char *dir, uint3
     return zt_model_open_synthetic(m, be, seed, NULL, tok, err);
 }
 
+/* One more job with the backend's op profile on; the table goes to stdout
+ * (stderr with --json) at once: device time per phase and op, per step for
+ * the denoising phase. */
+static void profile_job(zt_model *m, const size_result *s, int steps, int json)
+{
+    FILE *f = json ? stderr : stdout;
+    zt_err err = {0};
+    if (zt_backend_profile(m->be, 1, &err) != ZT_OK) {
+        fprintf(stderr, "zimt: --profile: %s\n", err.msg);
+        return;
+    }
+    zt_job_params p = {.prompt = BENCH_PROMPT, .width = s->w, .height = s->h, .steps = steps,
+                       .seed = 1, .rng = ZT_RNG_CUDA};
+    zt_timings tm;
+    memset(&tm, 0, sizeof tm);
+    uint8_t *rgb = NULL;
+    zt_status st = zt_pipeline_run(m, &p, NULL, &rgb, &tm, &err);
+    free(rgb);
+    zt_backend_profile(m->be, 0, NULL);
+    static zt_prof_row rows[256];
+    int n = zt_backend_profile_read(m->be, rows, 256);
+    if (st != ZT_OK) {
+        fprintf(stderr, "zimt: --profile job: %s\n", err.msg);
+        return;
+    }
+    const char *phases[] = {"encode", "prepare", "step", "decode", "output"};
+    fprintf(f, "\nop profile, %dx%d (device time from an event at each op; %.0f ms end to end)\n",
+            s->w, s->h, tm.total_ms);
+    for (size_t k = 0; k < sizeof phases / sizeof phases[0]; k++) {
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(rows[i].phase, phases[k]))
+                sum += rows[i].ms;
+        if (sum <= 0)
+            continue;
+        int per_step = !strcmp(phases[k], "step");
+        double div = per_step ? steps : 1;
+        fprintf(f, "  %s: %.2f ms%s\n", phases[k], sum / div, per_step ? " a step" : "");
+        for (int i = 0; i < n; i++)
+            if (!strcmp(rows[i].phase, phases[k]))
+                fprintf(f, "    %-12s %7d calls %9.3f ms %5.1f%%\n", rows[i].op,
+                        (int)(rows[i].calls / div), rows[i].ms / div, 100 * rows[i].ms / sum);
+    }
+}
+
 static double gib(size_t b)
 {
     return (double)b / (1024.0 * 1024.0 * 1024.0);
@@ -166,10 +215,12 @@ static void print_json(const char *dev, const char *gpu, const char *src, int st
                        stat2 load, size_t weights, const bench *b, const size_result *r, int n)
 {
     printf("{\"device\":\"%s\",\"gpu\":\"%s\",\"model\":\"%s\",\"steps\":%d,\"runs\":%d,"
-           "\"load_ms\":{\"min\":%.2f,\"median\":%.2f},\"weights_bytes\":%zu,"
+           "\"load_ms\":{\"min\":%.2f,\"median\":%.2f},\"load_peak_rss_bytes\":%ld,"
+           "\"weights_bytes\":%zu,"
            "\"device_total_bytes\":%zu,\"device_used_before_load_bytes\":%zu,"
            "\"zimt_lifetime_peak_bytes\":%zu,\"sizes\":[",
-           dev, gpu, src, steps, runs, load.min, load.med, weights, b->dev_total, b->dev_base,
+           dev, gpu, src, steps, runs, load.min, load.med, b->load_rss_kib * 1024, weights,
+           b->dev_total, b->dev_base,
            b->life_peak);
     for (int i = 0; i < n; i++) {
         const size_result *s = &r[i];
@@ -191,7 +242,10 @@ static void print_table(const char *dev, const char *gpu, const char *src, int s
 {
     printf("zimt bench: %s%s%s%s, %s, %d steps, %d runs after a warm-up (min / median)\n", dev,
            gpu[0] ? " (" : "", gpu, gpu[0] ? ")" : "", src, steps, runs);
-    printf("load: %.0f / %.0f ms, weights %.2f GiB\n\n", load.min, load.med, gib(weights));
+    printf("load: %.0f / %.0f ms, weights %.2f GiB (%.0f MB/s at the median), peak resident "
+           "host memory %.0f MiB\n\n",
+           load.min, load.med, gib(weights), load.med > 0 ? weights / 1e3 / load.med : 0,
+           b->load_rss_kib / 1024.0);
     printf("%-10s %6s %19s %19s %19s %21s %21s %s\n", "size", "tokens", "encode ms",
            "step ms", "decode ms", "end to end ms", "peak device GiB", "peak zimt GiB");
     for (int i = 0; i < n; i++) {
@@ -212,7 +266,7 @@ static void print_table(const char *dev, const char *gpu, const char *src, int s
 int zt_cmd_bench(int argc, char **argv)
 {
     const char *model = NULL, *device = "cuda";
-    int synthetic = 0, json = 0, steps = 8, runs = 3, n_sizes = 0;
+    int synthetic = 0, json = 0, profile = 0, steps = 8, runs = 3, n_sizes = 0;
     uint32_t seed = 0;
     int sizes[MAX_SIZES][2];
     zt_err err = {0};
@@ -224,6 +278,8 @@ int zt_cmd_bench(int argc, char **argv)
             return usage(stdout);
         if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--profile")) {
+            profile = 1;
         } else if (!strcmp(a, "--synthetic")) {
             synthetic = 1;
             if (next && next[0] >= '0' && next[0] <= '9') {
@@ -302,6 +358,9 @@ int zt_cmd_bench(int argc, char **argv)
         fputc('\n', stderr);
     stat2 load = stats(load_ms, runs);
     size_t weights = zt_model_weight_bytes(m);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        b.load_rss_kib = ru.ru_maxrss;
     sample(&b);
 
     size_result res[MAX_SIZES];
@@ -346,6 +405,8 @@ int zt_cmd_bench(int argc, char **argv)
             fputc('\n', stderr);
         if (rc)
             break;
+        if (profile && !rc)
+            profile_job(m, s, steps, json);
         s->encode = stats(enc, runs);
         s->step = stats(step, runs);
         s->decode = stats(dec, runs);
