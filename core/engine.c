@@ -442,7 +442,11 @@ static void *worker_main(void *arg)
 {
     zt_engine *e = arg;
     zt_err err = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     zt_status st = load(e, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double load_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     if (st == ZT_OK) {
         pthread_mutex_lock(&e->mu);
         e->cfg = e->model->cfg;
@@ -453,7 +457,9 @@ static void *worker_main(void *arg)
         e->loaded = 1;
         pthread_mutex_unlock(&e->mu);
         publish_memory(e);
-        zt_event ev = {.kind = ZT_EV_LOADED, .bytes_total = zt_model_weight_bytes(e->model)};
+        zt_event ev = {.kind = ZT_EV_LOADED,
+                       .bytes_total = zt_model_weight_bytes(e->model),
+                       .ms = load_ms};
         if (e->be->vt->host_memory)
             snprintf(ev.backend, sizeof ev.backend, "%s", e->be->vt->name);
         else

@@ -49,7 +49,7 @@ typedef struct zt_engine_opts {
 
 typedef enum zt_event_kind {
     ZT_EV_LOAD_PROGRESS,   /* component, index/count, file, bytes, mb_s, eta_ms */
-    ZT_EV_LOADED,          /* backend name, weight bytes */
+    ZT_EV_LOADED,          /* backend name, weight bytes, ms the load took */
     ZT_EV_LOAD_FAILED,     /* status, msg: the engine serves no jobs */
     ZT_EV_JOB_QUEUED,
     ZT_EV_JOB_STARTED,

@@ -50,7 +50,8 @@ static void meter_report(load_meter *lm)
                       ? (lm->p.bytes_total - lm->p.bytes_done) / 1e6 / lm->p.mb_s
                       : -1;
     lm->p.file = lm->file;
-    lm->fn(lm->ud, &lm->p);
+    if (lm->fn)
+        lm->fn(lm->ud, &lm->p);
 }
 
 /* The backend has read [src, src + n) of the mapping (be->on_read): count
@@ -97,7 +98,8 @@ static uint64_t shard_bytes(const char *dir)
 /* Open component i's files (0 text encoder, 1 DiT, 2 VAE) and build it.
  * Weights are views into the files until adopted: a host-memory backend
  * keeps reading the mapping, so the model holds it in m->w[i]; a copying
- * backend lets it go at once. lm (may be NULL) follows the bytes read. */
+ * backend lets it go at once. lm follows the bytes read and gives back
+ * the pages already copied. */
 static zt_status load_component(zt_model *m, int i, load_meter *lm, zt_err *err)
 {
     char path[ZT_PATH_MAX + 32];
@@ -156,8 +158,7 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
         lm.p.bytes_total += shard_bytes(path);
     }
     lm.p.component = "tokenizer";
-    if (progress)
-        meter_report(&lm);
+    meter_report(&lm);
     snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", dir);
     if ((st = zt_tokenizer_new(&m->tok, path, err)) != ZT_OK)
         goto fail;
@@ -165,18 +166,15 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
         lm.p.component = components[i].sub;
         lm.p.index = i + 1;
         lm.file[0] = '\0';
-        if (progress)
-            meter_report(&lm);
-        if ((st = load_component(m, i, progress ? &lm : NULL, err)) != ZT_OK)
+        meter_report(&lm);
+        if ((st = load_component(m, i, &lm, err)) != ZT_OK)
             goto fail;
     }
     m->te_bytes = zt_textenc_weight_bytes(m->te);
-    if (progress) {
-        lm.p.component = "done";
-        lm.p.index = 4;
-        lm.file[0] = '\0';
-        meter_report(&lm);
-    }
+    lm.p.component = "done";
+    lm.p.index = 4;
+    lm.file[0] = '\0';
+    meter_report(&lm);
     *out = m;
     return ZT_OK;
 fail:
@@ -298,7 +296,8 @@ static zt_status ensure_text_encoder(zt_model *m, zt_err *err)
         return ZT_OK;
     if (m->synthetic)
         return zt_textenc_new(&m->te, m->be, &m->cfg.te, NULL, m->synth_seed, 0, err);
-    return load_component(m, 0, NULL, err);
+    load_meter lm = {.t0 = now_ms(), .shard = -1}; /* no report: pages given back only */
+    return load_component(m, 0, &lm, err);
 }
 
 void zt_model_free(zt_model *m)

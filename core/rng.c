@@ -24,6 +24,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- Philox */
@@ -63,36 +64,85 @@ static void box_muller_curand(uint32_t x, uint32_t y, float *a, float *b)
     float v = fmaf((float)y, inv_2pi, inv_2pi / 2.0f);
     float s = sqrtf(-2.0f * logf(u));
     *a = s * sinf(v);
-    *b = s * cosf(v);
+    if (b) /* the cosine only when its value is used */
+        *b = s * cosf(v);
 }
 
-static void randn_philox(uint64_t seed, uint64_t offset, int64_t n, int64_t grid,
-                         float *out)
+typedef struct philox_job {
+    uint64_t seed, base;
+    int64_t n, threads, rounds;
+    int64_t t0, t1; /* this part's torch threads */
+    float *out;
+} philox_job;
+
+/* Torch's thread t draws four values a round and writes them at t + k *
+ * threads; values past n are never computed (with one round, as for most
+ * latents, only the first of the four is used). */
+static void *randn_philox_part(void *arg)
 {
-    const int64_t threads = 256 * grid;
-    const int64_t per_round = 4 * threads;
-    const int64_t rounds = (n - 1) / per_round + 1;
-    const uint64_t base = offset / 4; /* torch's offsets are multiples of 4 */
-    for (int64_t t = 0; t < threads; t++) {
-        for (int64_t r = 0; r < rounds; r++) {
+    const philox_job *j = arg;
+    const int64_t per_round = 4 * j->threads;
+    for (int64_t t = j->t0; t < j->t1; t++) {
+        for (int64_t r = 0; r < j->rounds; r++) {
             int64_t first = r * per_round + t;
-            if (first >= n)
+            if (first >= j->n)
                 break;
-            uint64_t c = base + (uint64_t)r;
+            uint64_t c = j->base + (uint64_t)r;
             uint32_t ctr[4] = {(uint32_t)c, (uint32_t)(c >> 32), (uint32_t)t,
                                (uint32_t)((uint64_t)t >> 32)};
             uint32_t x[4];
             float f[4];
-            zt_philox4x32_10(ctr, seed, x);
-            box_muller_curand(x[0], x[1], &f[0], &f[1]);
-            box_muller_curand(x[2], x[3], &f[2], &f[3]);
-            for (int k = 0; k < 4; k++) {
-                int64_t i = first + k * threads;
-                if (i < n)
-                    out[i] = f[k];
-            }
+            int used = (int)((j->n - first + j->threads - 1) / j->threads);
+            zt_philox4x32_10(ctr, j->seed, x);
+            box_muller_curand(x[0], x[1], &f[0], used > 1 ? &f[1] : NULL);
+            if (used > 2)
+                box_muller_curand(x[2], x[3], &f[2], used > 3 ? &f[3] : NULL);
+            for (int k = 0; k < 4 && k < used; k++)
+                j->out[first + k * j->threads] = f[k];
         }
     }
+    return NULL;
+}
+
+/* Large draws are split over threads by torch thread index: each value is
+ * computed exactly as alone, so the result does not depend on the split. */
+#define PHILOX_PARTS 8
+#define PHILOX_PART_MIN 16384
+
+static void randn_philox(uint64_t seed, uint64_t offset, int64_t n, int64_t grid,
+                         float *out)
+{
+    philox_job j = {.seed = seed, .base = offset / 4, /* torch's offsets are multiples of 4 */
+                    .n = n, .threads = 256 * grid, .out = out};
+    j.rounds = (n - 1) / (4 * j.threads) + 1;
+    int64_t active = j.threads < n ? j.threads : n; /* threads that write anything */
+    int parts = (int)(active / PHILOX_PART_MIN);
+    if (parts > PHILOX_PARTS)
+        parts = PHILOX_PARTS;
+    philox_job pj[PHILOX_PARTS];
+    pthread_t tid[PHILOX_PARTS];
+    int started = 0;
+    for (int i = 1; i < parts; i++) {
+        pj[i] = j;
+        pj[i].t0 = active * i / parts;
+        pj[i].t1 = active * (i + 1) / parts;
+        if (pthread_create(&tid[i], NULL, randn_philox_part, &pj[i]) != 0)
+            break;
+        started = i;
+    }
+    /* this thread takes the first part and any part that did not start */
+    pj[0] = j;
+    pj[0].t0 = 0;
+    pj[0].t1 = parts > 1 ? active * 1 / parts : active;
+    randn_philox_part(&pj[0]);
+    if (started + 1 < parts) {
+        philox_job rest = j;
+        rest.t0 = active * (started + 1) / parts;
+        rest.t1 = active;
+        randn_philox_part(&rest);
+    }
+    for (int i = 1; i <= started; i++)
+        pthread_join(tid[i], NULL);
 }
 
 /* grid and per-thread offset increment of PyTorch's calc_execution_policy */

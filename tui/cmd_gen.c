@@ -401,8 +401,8 @@ int zt_cmd_gen(int argc, char **argv)
             if (!o.quiet && isatty(2))
                 fprintf(stderr, "\r\033[K");
             if (!o.quiet)
-                fprintf(stderr, "zimt: model loaded on %s (%.2f GiB of weights)\n", ev.backend,
-                        ev.bytes_total / 1073741824.0);
+                fprintf(stderr, "zimt: model loaded on %s (%.2f GiB of weights in %.1f s)\n",
+                        ev.backend, ev.bytes_total / 1073741824.0, ev.ms / 1e3);
             break;
         case ZT_EV_JOB_STEP:
             if (!o.quiet)
