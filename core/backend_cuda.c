@@ -55,21 +55,6 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
 
 #include "zt_kernels.h"
 
-#ifdef ZT_HAVE_CUDNN
-#include <cudnn.h>
-
-/* A 3x3 convolution shape and the cuDNN algorithm measured fastest for it
- * (cudnnFind, the first time the shape is met), or ok = 0 when cuDNN has
- * none within the scratch budget (the im2col path is used then). */
-typedef struct dnn_plan {
-    int64_t Ci, Co, H, W;
-    cudnnConvolutionFwdAlgo_t algo;
-    size_t ws;
-    int ok;
-} dnn_plan;
-#define DNN_PLANS 32
-#endif
-
 enum {
     SCR_IN,   /* converted inputs */
     SCR_OUT,  /* F32 results before the final rounding */
@@ -105,16 +90,6 @@ typedef struct cuda_be {
      * made for F32 activations, so results match the CPU reference closely. */
     zt_dtype op;
     struct prof *prof; /* op profile while recording, else NULL */
-#ifdef ZT_HAVE_CUDNN
-    /* cuDNN for the BF16 3x3 convolutions (the VAE decoder); NULL when it
-     * could not start or ZT_CUDNN=0: the im2col + GEMM path does them */
-    cudnnHandle_t dnn;
-    cudnnTensorDescriptor_t dnn_x, dnn_y;
-    cudnnFilterDescriptor_t dnn_w;
-    cudnnConvolutionDescriptor_t dnn_conv;
-    dnn_plan plans[DNN_PLANS];
-    int n_plans;
-#endif
 } cuda_be;
 
 /* ---- op profile ------------------------------------------------------- */
@@ -918,99 +893,6 @@ static void c_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const 
  * that keep the chunk under TEMP_BUDGET (at 1024x1024 with 128 channels the
  * whole matrix would be 2.4 GB), each chunk writing its own columns of y.
  */
-#ifdef ZT_HAVE_CUDNN
-static int dnn_ok(cudnnStatus_t s)
-{
-    return s == CUDNN_STATUS_SUCCESS;
-}
-
-static void dnn_destroy(cuda_be *b)
-{
-    if (b->dnn_x)
-        cudnnDestroyTensorDescriptor(b->dnn_x);
-    if (b->dnn_y)
-        cudnnDestroyTensorDescriptor(b->dnn_y);
-    if (b->dnn_w)
-        cudnnDestroyFilterDescriptor(b->dnn_w);
-    if (b->dnn_conv)
-        cudnnDestroyConvolutionDescriptor(b->dnn_conv);
-    if (b->dnn)
-        cudnnDestroy(b->dnn);
-    b->dnn = NULL;
-}
-
-/* cuDNN is optional: any failure here leaves it off. */
-static void dnn_start(cuda_be *b)
-{
-    const char *env = getenv("ZT_CUDNN");
-    if (env && !strcmp(env, "0"))
-        return;
-    if (!dnn_ok(cudnnCreate(&b->dnn))) {
-        b->dnn = NULL;
-        return;
-    }
-    if (!dnn_ok(cudnnSetStream(b->dnn, b->st)) ||
-        !dnn_ok(cudnnCreateTensorDescriptor(&b->dnn_x)) ||
-        !dnn_ok(cudnnCreateTensorDescriptor(&b->dnn_y)) ||
-        !dnn_ok(cudnnCreateFilterDescriptor(&b->dnn_w)) ||
-        !dnn_ok(cudnnCreateConvolutionDescriptor(&b->dnn_conv)) ||
-        !dnn_ok(cudnnSetConvolution2dDescriptor(b->dnn_conv, 1, 1, 1, 1, 1, 1,
-                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
-        !dnn_ok(cudnnSetConvolutionMathType(b->dnn_conv, CUDNN_TENSOR_OP_MATH)))
-        dnn_destroy(b);
-}
-
-/* y[Co,H,W] = conv3x3(x[Ci,H,W], w[Co,Ci,3,3]), all BF16, F32 accumulation,
- * through cuDNN. 0 when cuDNN cannot (the caller falls back). */
-static int dnn_conv3x3(cuda_be *b, void *y, const void *x, const void *w, int64_t Ci,
-                       int64_t Co, int64_t H, int64_t W)
-{
-    if (!b->dnn || Ci > INT32_MAX || Co > INT32_MAX || H > INT32_MAX || W > INT32_MAX)
-        return 0;
-    if (!dnn_ok(cudnnSetTensor4dDescriptor(b->dnn_x, CUDNN_TENSOR_NCHW, CUDNN_DATA_BFLOAT16, 1,
-                                           (int)Ci, (int)H, (int)W)) ||
-        !dnn_ok(cudnnSetTensor4dDescriptor(b->dnn_y, CUDNN_TENSOR_NCHW, CUDNN_DATA_BFLOAT16, 1,
-                                           (int)Co, (int)H, (int)W)) ||
-        !dnn_ok(cudnnSetFilter4dDescriptor(b->dnn_w, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NCHW,
-                                           (int)Co, (int)Ci, 3, 3)))
-        return 0;
-    dnn_plan *pl = NULL;
-    for (int i = 0; i < b->n_plans; i++)
-        if (b->plans[i].Ci == Ci && b->plans[i].Co == Co && b->plans[i].H == H &&
-            b->plans[i].W == W)
-            pl = &b->plans[i];
-    if (!pl) {
-        if (b->n_plans == DNN_PLANS)
-            return 0;
-        pl = &b->plans[b->n_plans++];
-        memset(pl, 0, sizeof *pl);
-        pl->Ci = Ci, pl->Co = Co, pl->H = H, pl->W = W;
-        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-        int got = 0;
-        if (dnn_ok(cudnnFindConvolutionForwardAlgorithm(b->dnn, b->dnn_x, b->dnn_w, b->dnn_conv,
-                                                        b->dnn_y,
-                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
-                                                        perf)))
-            for (int i = 0; i < got; i++) /* fastest first */
-                if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= TEMP_BUDGET) {
-                    pl->algo = perf[i].algo;
-                    pl->ws = perf[i].memory;
-                    pl->ok = 1;
-                    break;
-                }
-        cudaGetLastError(); /* a failed trial must not stick */
-    }
-    if (!pl->ok)
-        return 0;
-    void *ws = pl->ws ? scratch(b, SCR_AUX, pl->ws) : NULL;
-    if (pl->ws && !ws)
-        return 0;
-    const float one = 1.0f, zero = 0.0f;
-    return dnn_ok(cudnnConvolutionForward(b->dnn, &one, b->dnn_x, x, b->dnn_w, w, b->dnn_conv,
-                                          pl->algo, ws, pl->ws, &zero, b->dnn_y, y));
-}
-#endif
-
 static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *bias)
 {
@@ -1029,15 +911,6 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
     const void *wa = as_dtype(b, w, ct, SCR_W);
     if (!wa)
         return;
-#ifdef ZT_HAVE_CUDNN
-    if (k == 3 && ct == ZT_BF16 && x->dtype == ZT_BF16 && y->dtype == ZT_BF16 &&
-        dnn_conv3x3(b, y->data, x->data, wa, Ci, Co, H, W)) {
-        if (bias)
-            ck(b, zt_cuda_channel_bias(y->data, y->dtype, bias->data, bias->dtype, Co, HW, b->st),
-               "conv2d bias");
-        return;
-    }
-#endif
     if (k == 1) {
         const void *xa = as_dtype(b, x, ct, SCR_IN);
         if (!xa || !gemm_rm(b, 0, Co, HW, Ci, wa, Ci, xa, HW, ct, y->data, HW, y->dtype, 0.0f))
@@ -1147,9 +1020,6 @@ static void c_destroy(zt_backend *be)
     }
     cudaFree(b->bad);
     prof_free(b->prof);
-#ifdef ZT_HAVE_CUDNN
-    dnn_destroy(b);
-#endif
     free(b->live);
     if (b->blas)
         cublasDestroy(b->blas);
@@ -1267,9 +1137,6 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA backend: cuBLAS setup: %s",
                        cublasGetStatusString(bs));
     }
-#ifdef ZT_HAVE_CUDNN
-    dnn_start(b);
-#endif
     *out = &b->base;
     return ZT_OK;
 }
