@@ -1,7 +1,7 @@
 # zimt - Z-Image-Turbo inference engine and terminal workbench.
 #
 #   make                 libzimt + zimt (CUDA backend when nvcc is found)
-#   make CUDA=0          without CUDA
+#   make CUDA=0          without CUDA (CUDNN=0: CUDA without cuDNN)
 #   make SANITIZE=address|undefined|thread
 #   make test            CPU tests (no GPU), ends with "N passed, M failed"
 #   make test-sixel      the sixel image in xterm under Xvfb (xterm xvfb imagemagick xdotool)
@@ -43,6 +43,15 @@ CFLAGS     += -DZT_HAVE_CUDA -isystem $(CUDA_HOME)/include
 NVCCFLAGS  ?= -O3 -arch=$(CUDA_ARCH) -std=c++17 -Xcompiler -Wall,-Wextra,-Werror -Ikernels -Icore
 LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lcublas -lstdc++
 KERNEL_OBJ := $(patsubst kernels/%.cu,$(B)/kernels/%.o,$(wildcard kernels/*.cu))
+# cuDNN (optional): its fused attention for the DiT when the header and the
+# library are found (core/cuda_sdpa.h); CUDNN=0 builds without it.
+CUDNN      ?= $(shell printf '\043include <cudnn.h>\nint main(void){return cudnnGetVersion() == 0;}\n' | \
+                $(CC) -x c - -o /dev/null -isystem $(CUDA_HOME)/include -L$(CUDA_HOME)/lib64 -lcudnn \
+                >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(CUDNN),1)
+CFLAGS     += -DZT_HAVE_CUDNN
+LDLIBS     += -lcudnn
+endif
 endif
 
 CORE_OBJ := $(patsubst core/%.c,$(B)/core/%.o,$(wildcard core/*.c))

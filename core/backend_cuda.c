@@ -53,6 +53,7 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_sdpa.h"
 #include "zt_kernels.h"
 
 enum {
@@ -90,6 +91,7 @@ typedef struct cuda_be {
      * made for F32 activations, so results match the CPU reference closely. */
     zt_dtype op;
     struct prof *prof; /* op profile while recording, else NULL */
+    zt_sdpa *sdpa;     /* cuDNN fused attention, or NULL (cuda_sdpa.h) */
 } cuda_be;
 
 /* ---- op profile ------------------------------------------------------- */
@@ -750,6 +752,11 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
     }
 }
 
+static void *sdpa_ws(void *ud, size_t n)
+{
+    return scratch(ud, SCR_AUX, n);
+}
+
 static void c_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,
                         const zt_tensor *v, int causal, float scale)
 {
@@ -757,6 +764,12 @@ static void c_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, cons
     if (!enter(b))
         return;
     int64_t hd = q->shape[2];
+    if (b->sdpa && !causal && q->shape[1] == k->shape[1] && q->dtype == ZT_BF16 &&
+        k->dtype == ZT_BF16 && v->dtype == ZT_BF16 && out->dtype == ZT_BF16 && hd % 8 == 0 &&
+        hd <= 128 &&
+        zt_sdpa_run(b->sdpa, out->data, q->data, k->data, v->data, q->shape[0], k->shape[0],
+                    q->shape[1], hd, scale, sdpa_ws, b))
+        return;
     if (hd > ZT_CUDA_ATTN_MAX_HD || b->op == ZT_F32) { /* the fused kernel is BF16 */
         attention_chunked(b, out, q, k, v, causal, scale);
         return;
@@ -1020,6 +1033,7 @@ static void c_destroy(zt_backend *be)
     }
     cudaFree(b->bad);
     prof_free(b->prof);
+    zt_sdpa_free(b->sdpa);
     free(b->live);
     if (b->blas)
         cublasDestroy(b->blas);
@@ -1137,6 +1151,8 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA backend: cuBLAS setup: %s",
                        cublasGetStatusString(bs));
     }
+    if (act == ZT_BF16)
+        b->sdpa = zt_sdpa_new(b->st); /* NULL without cuDNN: our kernel */
     *out = &b->base;
     return ZT_OK;
 }

@@ -425,6 +425,7 @@ static void one_attn(const char *name, int64_t Sq, int64_t Skv, int64_t Hq, int6
 static void test_attention(void)
 {
     one_attn("attention S300 2x128", 300, 300, 2, 2, 128, 0, ZT_BF16);
+    one_attn("attention DiT rows S1040 6x128", 1040, 1040, 6, 6, 128, 0, ZT_BF16);
     one_attn("attention tiny hd16", 77, 77, 4, 4, 16, 0, ZT_BF16);
     one_attn("attention causal GQA 32/8", 200, 200, 32, 8, 128, 1, ZT_BF16);
     one_attn("attention causal hd 64", 129, 129, 4, 2, 64, 1, ZT_BF16);
