@@ -53,6 +53,7 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda_conv.h"
 #include "cuda_sdpa.h"
 #include "zt_kernels.h"
 
@@ -92,6 +93,12 @@ typedef struct cuda_be {
     zt_dtype op;
     struct prof *prof; /* op profile while recording, else NULL */
     zt_sdpa *sdpa;     /* cuDNN fused attention, or NULL (cuda_sdpa.h) */
+    /* cuDNN channels-last 3x3 convolutions, or NULL (cuda_conv.h), with the
+     * filters it needs: [Co, 3, 3, Ci] copies of weights [Co, Ci, 3, 3],
+     * made on first use and dropped when their weights are released */
+    zt_dnnconv *dconv;
+    struct krsc { const void *src; void *dst; } *krsc;
+    int n_krsc, cap_krsc;
 } cuda_be;
 
 /* ---- op profile ------------------------------------------------------- */
@@ -468,6 +475,19 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
 
 static void c_weights_release(zt_backend *be, void *block)
 {
+    cuda_be *b = cb(be);
+    size_t n = 0;
+    for (int i = 0; i < b->n_live; i++)
+        if (b->live[i].p == block)
+            n = b->live[i].n;
+    /* filter copies made from these weights go with them */
+    for (int i = b->n_krsc - 1; i >= 0; i--) {
+        const char *src = b->krsc[i].src;
+        if (src >= (const char *)block && src < (const char *)block + n) {
+            c_release(be, b->krsc[i].dst);
+            b->krsc[i] = b->krsc[--b->n_krsc];
+        }
+    }
     c_release(be, block);
 }
 
@@ -906,6 +926,62 @@ static void c_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const 
  * that keep the chunk under TEMP_BUDGET (at 1024x1024 with 128 channels the
  * whole matrix would be 2.4 GB), each chunk writing its own columns of y.
  */
+static void *conv_ws(void *ud, size_t n)
+{
+    return scratch(ud, SCR_AUX, n);
+}
+
+/* w [Co, Ci, 3, 3] BF16 as [Co, 3, 3, Ci] (one transpose of [Ci, 9] per
+ * output channel, once per weight), or NULL. */
+static const void *krsc_weight(cuda_be *b, const zt_tensor *w)
+{
+    for (int i = 0; i < b->n_krsc; i++)
+        if (b->krsc[i].src == w->data)
+            return b->krsc[i].dst;
+    if (b->n_krsc == b->cap_krsc) {
+        int cap = b->cap_krsc ? 2 * b->cap_krsc : 64;
+        struct krsc *t = realloc(b->krsc, (size_t)cap * sizeof *t);
+        if (!t)
+            return NULL;
+        b->krsc = t;
+        b->cap_krsc = cap;
+    }
+    int64_t Co = w->shape[0], Ci = w->shape[1];
+    void *dst = NULL;
+    if (c_alloc(&b->base, (size_t)(Co * Ci * 9) * 2, &dst, NULL) != ZT_OK)
+        return NULL;
+    for (int64_t o = 0; o < Co; o++)
+        if (zt_cuda_transpose((char *)dst + o * Ci * 9 * 2, ZT_BF16,
+                              (const char *)w->data + o * Ci * 9 * 2, ZT_BF16, Ci, 9,
+                              b->st) != cudaSuccess) {
+            c_release(&b->base, dst);
+            return NULL;
+        }
+    b->krsc[b->n_krsc].src = w->data;
+    b->krsc[b->n_krsc].dst = dst;
+    b->n_krsc++;
+    return dst;
+}
+
+/* A BF16 3x3 convolution through cuDNN in channels-last layout: x [Ci, HW]
+ * is transposed into scratch, convolved, and the result transposed back
+ * into y. 0 when it cannot (the caller's path then does it). */
+static int conv3x3_dnn(cuda_be *b, zt_tensor *y, const zt_tensor *x, const zt_tensor *w)
+{
+    int64_t Ci = x->shape[0], H = x->shape[1], W = x->shape[2], Co = w->shape[0], HW = H * W;
+    if (!b->dconv || x->dtype != ZT_BF16 || y->dtype != ZT_BF16 || w->dtype != ZT_BF16 ||
+        (HW + 31) / 32 > 65535) /* the transpose's grid */
+        return 0;
+    const void *wk = krsc_weight(b, w);
+    void *xt = wk ? scratch(b, SCR_IN, (size_t)(Ci * HW) * 2) : NULL;
+    void *yt = xt ? scratch(b, SCR_OUT, (size_t)(Co * HW) * 2) : NULL;
+    if (!yt || zt_cuda_transpose(xt, ZT_BF16, x->data, ZT_BF16, Ci, HW, b->st) != cudaSuccess ||
+        !zt_dnnconv_run(b->dconv, yt, xt, wk, Ci, Co, H, W, conv_ws, b))
+        return 0;
+    return ck(b, zt_cuda_transpose(y->data, ZT_BF16, yt, ZT_BF16, HW, Co, b->st),
+              "conv2d transpose");
+}
+
 static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *bias)
 {
@@ -919,6 +995,12 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
     if (!gemm_out_ok(ct, y->dtype)) {
         zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA conv2d: %s output with %s weights",
                              zt_dtype_name(y->dtype), zt_dtype_name(w->dtype));
+        return;
+    }
+    if (k == 3 && ct == ZT_BF16 && conv3x3_dnn(b, y, x, w)) {
+        if (bias)
+            ck(b, zt_cuda_channel_bias(y->data, y->dtype, bias->data, bias->dtype, Co, HW, b->st),
+               "conv2d bias");
         return;
     }
     const void *wa = as_dtype(b, w, ct, SCR_W);
@@ -1034,6 +1116,10 @@ static void c_destroy(zt_backend *be)
     cudaFree(b->bad);
     prof_free(b->prof);
     zt_sdpa_free(b->sdpa);
+    zt_dnnconv_free(b->dconv);
+    for (int i = 0; i < b->n_krsc; i++)
+        cudaFree(b->krsc[i].dst);
+    free(b->krsc);
     free(b->live);
     if (b->blas)
         cublasDestroy(b->blas);
@@ -1151,8 +1237,10 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA backend: cuBLAS setup: %s",
                        cublasGetStatusString(bs));
     }
-    if (act == ZT_BF16)
-        b->sdpa = zt_sdpa_new(b->st); /* NULL without cuDNN: our kernel */
+    if (act == ZT_BF16) { /* NULL without cuDNN: our own kernels */
+        b->sdpa = zt_sdpa_new(b->st);
+        b->dconv = zt_dnnconv_new(b->st);
+    }
     *out = &b->base;
     return ZT_OK;
 }

@@ -7,13 +7,18 @@
 #include "cuda_sdpa.h"
 
 #if defined(ZT_HAVE_CUDA) && defined(ZT_HAVE_CUDNN)
-
 #include <cudnn.h>
+#if CUDNN_VERSION >= 91301
+#define ZT_SDPA_CUDNN 1 /* the SDPA operation exists in this cuDNN */
+#endif
+#endif
+
+#ifdef ZT_SDPA_CUDNN
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if CUDNN_VERSION >= 91301
 #define SDPA_PLANS 16
 #define SDPA_CFGS 8
 
@@ -220,7 +225,7 @@ int zt_sdpa_run(zt_sdpa *s, void *out, const void *q, const void *k, const void 
     return done;
 }
 
-#else /* cuDNN older than 9.13.1: no SDPA operation */
+#elif defined(ZT_HAVE_CUDA) /* no cuDNN, or one without SDPA: always our kernel */
 
 zt_sdpa *zt_sdpa_new(void *stream)
 {
@@ -240,8 +245,7 @@ int zt_sdpa_run(zt_sdpa *s, void *out, const void *q, const void *k, const void 
     (void)scale, (void)ws, (void)ud;
     return 0;
 }
-#endif
 
 #else
-typedef int zt_cuda_sdpa_unused; /* built without cuDNN: nothing here */
+typedef int zt_cuda_sdpa_unused; /* built without CUDA: nothing here */
 #endif
