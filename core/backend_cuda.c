@@ -93,12 +93,7 @@ typedef struct cuda_be {
     zt_dtype op;
     struct prof *prof; /* op profile while recording, else NULL */
     zt_sdpa *sdpa;     /* cuDNN fused attention, or NULL (cuda_sdpa.h) */
-    /* cuDNN channels-last 3x3 convolutions, or NULL (cuda_conv.h), with the
-     * filters it needs: [Co, 3, 3, Ci] copies of weights [Co, Ci, 3, 3],
-     * made on first use and dropped when their weights are released */
-    zt_dnnconv *dconv;
-    struct krsc { const void *src; void *dst; } *krsc;
-    int n_krsc, cap_krsc;
+    zt_dnnconv *dconv; /* cuDNN channels-last 3x3 convolutions, or NULL (cuda_conv.h) */
 } cuda_be;
 
 /* ---- op profile ------------------------------------------------------- */
@@ -475,19 +470,6 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
 
 static void c_weights_release(zt_backend *be, void *block)
 {
-    cuda_be *b = cb(be);
-    size_t n = 0;
-    for (int i = 0; i < b->n_live; i++)
-        if (b->live[i].p == block)
-            n = b->live[i].n;
-    /* filter copies made from these weights go with them */
-    for (int i = b->n_krsc - 1; i >= 0; i--) {
-        const char *src = b->krsc[i].src;
-        if (src >= (const char *)block && src < (const char *)block + n) {
-            c_release(be, b->krsc[i].dst);
-            b->krsc[i] = b->krsc[--b->n_krsc];
-        }
-    }
     c_release(be, block);
 }
 
@@ -931,55 +913,54 @@ static void *conv_ws(void *ud, size_t n)
     return scratch(ud, SCR_AUX, n);
 }
 
-/* w [Co, Ci, 3, 3] BF16 as [Co, 3, 3, Ci] (one transpose of [Ci, 9] per
- * output channel, once per weight), or NULL. */
-static const void *krsc_weight(cuda_be *b, const zt_tensor *w)
-{
-    for (int i = 0; i < b->n_krsc; i++)
-        if (b->krsc[i].src == w->data)
-            return b->krsc[i].dst;
-    if (b->n_krsc == b->cap_krsc) {
-        int cap = b->cap_krsc ? 2 * b->cap_krsc : 64;
-        struct krsc *t = realloc(b->krsc, (size_t)cap * sizeof *t);
-        if (!t)
-            return NULL;
-        b->krsc = t;
-        b->cap_krsc = cap;
-    }
-    int64_t Co = w->shape[0], Ci = w->shape[1];
-    void *dst = NULL;
-    if (c_alloc(&b->base, (size_t)(Co * Ci * 9) * 2, &dst, NULL) != ZT_OK)
-        return NULL;
-    for (int64_t o = 0; o < Co; o++)
-        if (zt_cuda_transpose((char *)dst + o * Ci * 9 * 2, ZT_BF16,
-                              (const char *)w->data + o * Ci * 9 * 2, ZT_BF16, Ci, 9,
-                              b->st) != cudaSuccess) {
-            c_release(&b->base, dst);
-            return NULL;
-        }
-    b->krsc[b->n_krsc].src = w->data;
-    b->krsc[b->n_krsc].dst = dst;
-    b->n_krsc++;
-    return dst;
-}
+/* Bytes of the channels-last input and output bands (each): the decoder's
+ * activations are moved through cuDNN a band of rows at a time, so scratch
+ * stays near what the im2col path uses. */
+#define CONV_BAND_BYTES ((size_t)96 << 20)
 
-/* A BF16 3x3 convolution through cuDNN in channels-last layout: x [Ci, HW]
- * is transposed into scratch, convolved, and the result transposed back
- * into y. 0 when it cannot (the caller's path then does it). */
+/* A BF16 3x3 convolution through cuDNN in channels-last layout, a band of
+ * rows at a time: the band's rows with one halo row above and below (zeros
+ * at the image edges) are transposed from x [Ci, H*W] into scratch,
+ * convolved without vertical padding, and transposed back into y's rows.
+ * The filter is reordered [Co, Ci, 9] -> [Co, 9, Ci] into scratch per call
+ * (under 5 MB). 0 when cuDNN cannot (y is then written whole by the
+ * caller's path). */
 static int conv3x3_dnn(cuda_be *b, zt_tensor *y, const zt_tensor *x, const zt_tensor *w)
 {
     int64_t Ci = x->shape[0], H = x->shape[1], W = x->shape[2], Co = w->shape[0], HW = H * W;
     if (!b->dconv || x->dtype != ZT_BF16 || y->dtype != ZT_BF16 || w->dtype != ZT_BF16 ||
-        (HW + 31) / 32 > 65535) /* the transpose's grid */
+        Co > 65535)
         return 0;
-    const void *wk = krsc_weight(b, w);
-    void *xt = wk ? scratch(b, SCR_IN, (size_t)(Ci * HW) * 2) : NULL;
-    void *yt = xt ? scratch(b, SCR_OUT, (size_t)(Co * HW) * 2) : NULL;
-    if (!yt || zt_cuda_transpose(xt, ZT_BF16, x->data, ZT_BF16, Ci, HW, b->st) != cudaSuccess ||
-        !zt_dnnconv_run(b->dconv, yt, xt, wk, Ci, Co, H, W, conv_ws, b))
+    size_t row_in = (size_t)(W * Ci) * 2, row_out = (size_t)(W * Co) * 2;
+    int64_t rows = (int64_t)(CONV_BAND_BYTES / (row_in > row_out ? row_in : row_out)) - 2;
+    if (rows > H)
+        rows = H;
+    if (rows < 1 || (rows * W + 31) / 32 > 65535)
         return 0;
-    return ck(b, zt_cuda_transpose(y->data, ZT_BF16, yt, ZT_BF16, HW, Co, b->st),
-              "conv2d transpose");
+    char *xt = scratch(b, SCR_IN, (size_t)(rows + 2) * row_in);
+    void *yt = xt ? scratch(b, SCR_OUT, (size_t)rows * row_out) : NULL;
+    void *wk = yt ? scratch(b, SCR_W, (size_t)(Co * Ci * 9) * 2) : NULL;
+    if (!wk || zt_cuda_transpose_strided(wk, ZT_BF16, w->data, ZT_BF16, Co, Ci, 9, 9, Ci,
+                                         Ci * 9, Ci * 9, b->st) != cudaSuccess)
+        return 0;
+    for (int64_t r0 = 0; r0 < H; r0 += rows) {
+        int64_t n = H - r0 < rows ? H - r0 : rows;
+        int64_t first = r0 > 0 ? r0 - 1 : 0, last = r0 + n < H ? r0 + n : H - 1; /* inclusive */
+        /* xt row k holds image row r0 - 1 + k */
+        if ((r0 == 0 && cudaMemsetAsync(xt, 0, row_in, b->st) != cudaSuccess) ||
+            (r0 + n == H && cudaMemsetAsync(xt + (size_t)(n + 1) * row_in, 0, row_in, b->st) !=
+                                cudaSuccess) ||
+            zt_cuda_transpose_strided(xt + (size_t)(first - (r0 - 1)) * row_in, ZT_BF16,
+                                      (const char *)x->data + (size_t)(first * W) * 2, ZT_BF16,
+                                      1, Ci, (last - first + 1) * W, HW, Ci, 0, 0,
+                                      b->st) != cudaSuccess ||
+            !zt_dnnconv_run(b->dconv, yt, xt, wk, Ci, Co, n + 2, W, conv_ws, b) ||
+            zt_cuda_transpose_strided((char *)y->data + (size_t)(r0 * W) * 2, ZT_BF16, yt,
+                                      ZT_BF16, 1, n * W, Co, Co, HW, 0, 0,
+                                      b->st) != cudaSuccess)
+            return 0;
+    }
+    return 1;
 }
 
 static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
@@ -1117,9 +1098,6 @@ static void c_destroy(zt_backend *be)
     prof_free(b->prof);
     zt_sdpa_free(b->sdpa);
     zt_dnnconv_free(b->dconv);
-    for (int i = 0; i < b->n_krsc; i++)
-        cudaFree(b->krsc[i].dst);
-    free(b->krsc);
     free(b->live);
     if (b->blas)
         cublasDestroy(b->blas);

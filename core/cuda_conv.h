@@ -4,7 +4,9 @@
  * where its tensor-core kernels need no layout changes of their own. The
  * backend transposes around it (our tensors are channel-first).
  *
- * The fastest algorithm for a shape is measured once (cudnnFind) and kept.
+ * The fastest algorithm for a shape is measured once (cudnnFind) and kept
+ * (a shape here is a band of rows: the backend convolves large images a
+ * band at a time).
  * Built only with ZT_HAVE_CUDNN; internal to backend_cuda.c.
  */
 #ifndef ZT_CUDA_CONV_H
@@ -22,9 +24,10 @@ typedef void *(*zt_dnnconv_ws_fn)(void *ud, size_t n);
 zt_dnnconv *zt_dnnconv_new(void *stream);
 void zt_dnnconv_free(zt_dnnconv *c);
 
-/* y [H, W, Co] = conv3x3 (padding 1) of x [H, W, Ci] with w [Co, 3, 3, Ci],
- * BF16, F32 accumulation. 1 when cuDNN ran it; 0 when it cannot (nothing
- * was launched). */
+/* y [H-2, W, Co] = conv3x3 of x [H, W, Ci] with w [Co, 3, 3, Ci], padded
+ * by one column at each side and not vertically (x carries a halo row above
+ * and below the rows wanted), BF16, F32 accumulation. 1 when cuDNN ran it;
+ * 0 when it cannot (nothing was launched). */
 int zt_dnnconv_run(zt_dnnconv *c, void *y, const void *x, const void *w, int64_t Ci, int64_t Co,
                    int64_t H, int64_t W, zt_dnnconv_ws_fn ws, void *ud);
 
