@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONV_PLANS 32
+#define CONV_PLANS 64
 #define CONV_WS_MAX ((size_t)256 << 20)
 
 typedef struct conv_plan {
@@ -96,8 +96,10 @@ int zt_dnnconv_run(zt_dnnconv *c, void *y, const void *x, const void *w, int64_t
             c->plans[i].W == W)
             p = &c->plans[i];
     if (!p) {
-        if (c->n == CONV_PLANS)
-            return 0;
+        if (c->n == CONV_PLANS) { /* forget the oldest shape */
+            memmove(c->plans, c->plans + 1, (CONV_PLANS - 1) * sizeof *c->plans);
+            c->n--;
+        }
         p = &c->plans[c->n++];
         memset(p, 0, sizeof *p);
         p->Ci = Ci, p->Co = Co, p->H = H, p->W = W;
