@@ -196,21 +196,41 @@ static __device__ float block_sum(float v, float *sh)
     return sh[0];
 }
 
-/* grid (slices, groups): slice s of group g -> part[(g*slices+s)*2 + {0,1}] */
-__global__ void k_gn_partial(const void *x, int xdt, int64_t gsz, int64_t slices, float *part)
+/* grid (slices, groups): slice s of group g -> part[(g*slices+s)*2 + {0,1}].
+ * vec: 8 elements a load (x 16-byte aligned, gsz a multiple of 8). */
+__global__ void k_gn_partial(const void *x, int xdt, int64_t gsz, int64_t slices, float *part,
+                             int vec)
 {
     __shared__ float sh[32];
     int64_t g = blockIdx.y, s = blockIdx.x;
     int64_t lo = s * GN_SLICE, hi = min(lo + (int64_t)GN_SLICE, gsz);
     const int64_t base = g * gsz;
-    float sum = 0.0f;
-    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
-        sum += ld_f(x, xdt, base + i);
+    float sum = 0.0f, v[8];
+    if (vec) {
+        for (int64_t i = lo + 8 * threadIdx.x; i < hi; i += 8 * blockDim.x) {
+            ld8(v, x, xdt, base + i);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                sum += v[k];
+        }
+    } else {
+        for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
+            sum += ld_f(x, xdt, base + i);
+    }
     float mean = block_sum(sum, sh) / (float)(hi - lo);
     float m2 = 0.0f;
-    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-        float d = ld_f(x, xdt, base + i) - mean;
-        m2 += d * d;
+    if (vec) {
+        for (int64_t i = lo + 8 * threadIdx.x; i < hi; i += 8 * blockDim.x) {
+            ld8(v, x, xdt, base + i);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                m2 += (v[k] - mean) * (v[k] - mean);
+        }
+    } else {
+        for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+            float d = ld_f(x, xdt, base + i) - mean;
+            m2 += d * d;
+        }
     }
     m2 = block_sum(m2, sh);
     if (threadIdx.x == 0) {
@@ -239,16 +259,32 @@ __global__ void k_gn_merge(const float *part, float *stats, int groups, int64_t 
     stats[2 * g + 1] = (float)(1.0 / sqrt(m2 / n + (double)eps));
 }
 
-/* grid (column blocks, C): channel constants are per block */
+/* grid (column blocks, C): channel constants are per block. vec: 8
+ * elements a load and store (x, y 16-byte aligned, P a multiple of 8). */
 __global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *stats,
                            const void *w, int wdt, const void *b, int bdt, int64_t P, int cpg,
-                           int silu)
+                           int silu, int vec)
 {
     int64_t c = blockIdx.y, g = c / cpg;
     float mean = stats[2 * g], inv = stats[2 * g + 1];
     float wv = w ? ld_f(w, wdt, c) : 1.0f, bv = b ? ld_f(b, bdt, c) : 0.0f;
     float mul = inv * wv, add = bv - mean * inv * wv;
     const int64_t base = c * P;
+    if (vec) {
+        float v[8];
+        for (int64_t p = 8 * (blockIdx.x * (int64_t)blockDim.x + threadIdx.x); p < P;
+             p += 8 * (int64_t)gridDim.x * blockDim.x) {
+            ld8(v, x, xdt, base + p);
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                v[k] = v[k] * mul + add;
+                if (silu)
+                    v[k] = silu_f(v[k]);
+            }
+            st8(y, ydt, base + p, v);
+        }
+        return;
+    }
     for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < P;
          p += (int64_t)gridDim.x * blockDim.x) {
         float v = ld_f(x, xdt, base + p) * mul + add;
@@ -270,12 +306,15 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
     if (slices > 65535)
         return cudaErrorInvalidValue;
     float *part = (float *)scratch, *stats = part + groups * slices * 2;
+    int vx = al16(x) && gsz % 8 == 0, vy = vx && al16(y) && P % 8 == 0;
     k_gn_partial<<<dim3((unsigned)slices, (unsigned)groups), GN_BS, 0, st>>>(x, xdt, gsz,
-                                                                              slices, part);
+                                                                              slices, part, vx);
     k_gn_merge<<<(groups + 63) / 64, 64, 0, st>>>(part, stats, groups, gsz, slices, eps);
-    unsigned gx = (unsigned)((P + GN_BS * 4 - 1) / (GN_BS * 4)); /* 4 a thread */
+    /* 4 elements a thread, or 8 with the vector path */
+    int per = vy ? 8 : 4;
+    unsigned gx = (unsigned)((P + GN_BS * per - 1) / (GN_BS * per));
     k_gn_apply<<<dim3(gx, (unsigned)C), GN_BS, 0, st>>>(y, ydt, x, xdt, stats, w, wdt, b, bdt, P,
-                                                        (int)(C / groups), silu);
+                                                        (int)(C / groups), silu, vy);
     return cudaGetLastError();
 }
 
