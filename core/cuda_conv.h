@@ -4,7 +4,9 @@
  * where its tensor-core kernels need no layout changes of their own. The
  * backend transposes around it (our tensors are channel-first).
  *
- * The fastest algorithm for a shape is measured once (cudnnFind) and kept
+ * The algorithm for a shape comes from cuDNN's heuristics (deterministic
+ * ones only, the same choice in every run, so a seed always gives the same
+ * pixels) and is kept
  * (a shape here is a band of rows: the backend convolves large images a
  * band at a time).
  * Built only with ZT_HAVE_CUDNN; internal to backend_cuda.c.
