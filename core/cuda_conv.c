@@ -54,7 +54,7 @@ void zt_dnnconv_free(zt_dnnconv *c)
 
 zt_dnnconv *zt_dnnconv_new(void *stream)
 {
-    const char *env = getenv("ZT_CUDNN");
+    const char *env = getenv("ZIMT_CUDNN");
     if (env && !strcmp(env, "0"))
         return NULL;
     zt_dnnconv *c = calloc(1, sizeof *c);

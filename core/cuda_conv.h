@@ -22,7 +22,7 @@ typedef struct zt_dnnconv zt_dnnconv;
 /* As zt_sdpa_ws_fn: device scratch of at least n bytes, or NULL. */
 typedef void *(*zt_dnnconv_ws_fn)(void *ud, size_t n);
 
-/* NULL without cuDNN (or with ZT_CUDNN=0). stream: a cudaStream_t. */
+/* NULL without cuDNN (or with ZIMT_CUDNN=0). stream: a cudaStream_t. */
 zt_dnnconv *zt_dnnconv_new(void *stream);
 void zt_dnnconv_free(zt_dnnconv *c);
 

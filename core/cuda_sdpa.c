@@ -154,7 +154,7 @@ done:
 
 zt_sdpa *zt_sdpa_new(void *stream)
 {
-    const char *env = getenv("ZT_CUDNN");
+    const char *env = getenv("ZIMT_CUDNN");
     if ((env && !strcmp(env, "0")) || cudnnGetVersion() < 91301)
         return NULL;
     zt_sdpa *s = calloc(1, sizeof *s);

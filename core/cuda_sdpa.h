@@ -24,7 +24,7 @@ typedef struct zt_sdpa zt_sdpa;
  * call (the backend's scratch), or NULL. */
 typedef void *(*zt_sdpa_ws_fn)(void *ud, size_t n);
 
-/* NULL when cuDNN or its SDPA operation is not available (or ZT_CUDNN=0
+/* NULL when cuDNN or its SDPA operation is not available (or ZIMT_CUDNN=0
  * is set): callers then use their own kernel. stream: a cudaStream_t. */
 zt_sdpa *zt_sdpa_new(void *stream);
 void zt_sdpa_free(zt_sdpa *s);
