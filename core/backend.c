@@ -328,37 +328,51 @@ void zt_op_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int group
     be->vt->groupnorm(be, y, x, groups, w, b, eps, silu);
 }
 
-void zt_op_rope(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_kind kind)
+/* rope's argument checks (also for rmsnorm_rope); 0 after recording why. */
+static int rope_args_ok(zt_backend *be, const char *op, zt_tensor *x, const zt_tensor *cs,
+                        zt_rope_kind kind)
 {
-    const char *op = "rope";
-    if (pending(be) || !HAVE_OP(be, rope))
-        return;
     if (!float_ok(be, op, "x", x) || !tensor_ok(be, op, "cs", cs) ||
         !ndim_is(be, op, "x", x, 3))
-        return;
+        return 0;
     if (cs->dtype != ZT_F32) {
         zt_backend_set_error(be, ZT_ERR_DTYPE, "%s: cs has dtype %s, want F32", op,
                              zt_dtype_name(cs->dtype));
-        return;
+        return 0;
     }
     if (kind != ZT_ROPE_NEOX && kind != ZT_ROPE_INTERLEAVED) {
         zt_backend_set_error(be, ZT_ERR_INVALID, "%s: unknown kind %d", op, (int)kind);
-        return;
+        return 0;
     }
     /* x [S, heads, hd]; cs [S, hd/2, 2] */
     int64_t s = x->shape[0], hd = x->shape[2];
     if (hd % 2 != 0) {
         bad1(be, ZT_ERR_SHAPE, op, "head dim must be even", "x", x);
-        return;
+        return 0;
     }
     int64_t want[3] = {s, hd / 2, 2};
     if (!zt_shape_eq(cs, 3, want)) {
         bad2(be, ZT_ERR_SHAPE, op, "cs must be [S, hd/2, 2]", "x", x, "cs", cs);
-        return;
+        return 0;
     }
-    if (!apart(be, op, "x", x, "cs", cs))
+    return apart(be, op, "x", x, "cs", cs);
+}
+
+void zt_op_rope(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_kind kind)
+{
+    if (pending(be) || !HAVE_OP(be, rope) || !rope_args_ok(be, "rope", x, cs, kind))
         return;
     be->vt->rope(be, x, cs, kind);
+}
+
+void zt_op_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
+                        const zt_tensor *cs, zt_rope_kind kind)
+{
+    const char *op = "rmsnorm_rope";
+    if (pending(be) || !HAVE_OP(be, rmsnorm_rope) || !rope_args_ok(be, op, x, cs, kind) ||
+        !vec_ok(be, op, "w", w, "x", x, last_dim(x)) || !apart(be, op, "x", x, "w", w))
+        return;
+    be->vt->rmsnorm_rope(be, x, w, eps, cs, kind);
 }
 
 void zt_op_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,
@@ -452,6 +466,21 @@ void zt_op_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor
     if (pending(be) || !HAVE_OP(be, mul) || !binary_ok(be, "mul", y, a, b))
         return;
     be->vt->mul(be, y, a, b);
+}
+
+void zt_op_norm_gated_add(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
+                          const zt_tensor *gate, float eps)
+{
+    const char *op = "norm_gated_add";
+    if (pending(be) || !HAVE_OP(be, norm_gated_add))
+        return;
+    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
+        !same_rows(be, op, "y", y, "x", x) || !vec_ok(be, op, "w", w, "x", x, last_dim(x)) ||
+        !vec_ok(be, op, "gate", gate, "y", y, last_dim(y)) || !apart(be, op, "y", y, "x", x) ||
+        !apart(be, op, "y", y, "w", w) || !apart(be, op, "y", y, "gate", gate) ||
+        !apart(be, op, "x", x, "w", w) || !apart(be, op, "x", x, "gate", gate))
+        return;
+    be->vt->norm_gated_add(be, y, x, w, gate, eps);
 }
 
 void zt_op_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate)

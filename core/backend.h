@@ -83,6 +83,10 @@ typedef struct zt_backend_vt {
     void (*add)(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
     void (*mul)(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
     void (*gated_add)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate);
+    void (*norm_gated_add)(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
+                           const zt_tensor *gate, float eps);
+    void (*rmsnorm_rope)(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
+                         const zt_tensor *cs, zt_rope_kind kind);
     void (*swiglu)(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);
     void (*scale_add)(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha, float beta);
     void (*axpy)(zt_backend *be, zt_tensor *y, float alpha, const zt_tensor *x);
@@ -169,12 +173,16 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *             silu != 0 applies SiLU after.
  *  rope       x [S, heads, hd] in place; cs F32 [S, hd/2, 2] holds (cos, sin)
  *             for each position and pair.
+ *  rmsnorm_rope  x [S, heads, hd] in place: rmsnorm over hd with w [hd], then
+ *             rope (the q/k norm before attention, in one pass).
  *  attention  q [Sq,Hq,hd], k,v [Skv,Hkv,hd], out [Sq,Hq,hd]; Hq % Hkv == 0 and
  *             query head h reads kv head h/(Hq/Hkv); causal masks j > i.
  *  softmax    over the last dim.
  *  unary      y = f(x), same numel.
  *  add, mul   y = a op b; b has a's shape, or is a row vector [C] broadcast.
  *  gated_add  y += gate * x (gate [C] broadcast over rows, or NULL for 1).
+ *  norm_gated_add  y += gate * rmsnorm(x) * w (w [C], gate [C] or NULL): the
+ *             DiT's normed, gated residual in one pass; x may be overwritten.
  *  swiglu     y = silu(gate) * up.
  *  scale_add  y = alpha * x + beta.
  *  axpy       y += alpha * x.
@@ -203,6 +211,10 @@ void zt_op_unary(zt_backend *be, zt_tensor *y, const zt_tensor *x, zt_unary_op o
 void zt_op_add(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
 void zt_op_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor *b);
 void zt_op_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate);
+void zt_op_norm_gated_add(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
+                          const zt_tensor *gate, float eps);
+void zt_op_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
+                        const zt_tensor *cs, zt_rope_kind kind);
 void zt_op_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);
 void zt_op_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
                      float beta);

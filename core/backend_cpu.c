@@ -658,6 +658,24 @@ static void cpu_gated_add(zt_backend *be, zt_tensor *yt, const zt_tensor *xt,
     stage_done(be, yt, ty);
 }
 
+/* The fused ops of backend.h are their two steps here, in place: the same
+ * arithmetic as calling them one after the other. */
+static void cpu_norm_gated_add(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
+                               const zt_tensor *gate, float eps)
+{
+    cpu_rmsnorm(be, x, x, w, NULL, eps);
+    if (be->error.code == ZT_OK)
+        cpu_gated_add(be, y, x, gate);
+}
+
+static void cpu_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
+                             const zt_tensor *cs, zt_rope_kind kind)
+{
+    cpu_rmsnorm(be, x, x, w, NULL, eps);
+    if (be->error.code == ZT_OK)
+        cpu_rope(be, x, cs, kind);
+}
+
 static void cpu_swiglu(zt_backend *be, zt_tensor *yt, const zt_tensor *gt, const zt_tensor *ut)
 {
     float *tg, *tu, *ty;
@@ -890,6 +908,8 @@ static const zt_backend_vt cpu_vt = {
     .add = cpu_add,
     .mul = cpu_mul,
     .gated_add = cpu_gated_add,
+    .norm_gated_add = cpu_norm_gated_add,
+    .rmsnorm_rope = cpu_rmsnorm_rope,
     .swiglu = cpu_swiglu,
     .scale_add = cpu_scale_add,
     .axpy = cpu_axpy,

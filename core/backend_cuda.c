@@ -838,6 +838,34 @@ static void c_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const 
        "gated_add");
 }
 
+static void c_norm_gated_add(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
+                             const zt_tensor *gate, float eps)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t C = last_dim(x);
+    ck(b,
+       zt_cuda_norm_gated_add(y->data, y->dtype, x->data, x->dtype, w ? w->data : NULL,
+                              w ? w->dtype : ZT_F32, gate ? gate->data : NULL,
+                              gate ? gate->dtype : ZT_F32, zt_tensor_numel(x) / C, C, eps,
+                              b->st),
+       "norm_gated_add");
+}
+
+static void c_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
+                           const zt_tensor *cs, zt_rope_kind kind)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_rmsnorm_rope(x->data, x->dtype, w ? w->data : NULL, w ? w->dtype : ZT_F32,
+                            cs->data, x->shape[0], x->shape[1], x->shape[2],
+                            kind == ZT_ROPE_NEOX ? 0 : 1, eps, b->st),
+       "rmsnorm_rope");
+}
+
 static void c_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up)
 {
     cuda_be *b = cb(be);
@@ -1130,6 +1158,8 @@ static const zt_backend_vt cuda_vt = {
     .add = c_add,
     .mul = c_mul,
     .gated_add = c_gated_add,
+    .norm_gated_add = c_norm_gated_add,
+    .rmsnorm_rope = c_rmsnorm_rope,
     .swiglu = c_swiglu,
     .scale_add = c_scale_add,
     .axpy = c_axpy,

@@ -367,15 +367,15 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     zt_tensor v3 = zt_tensor_reshape(&v, 3, (int64_t[]){S, KVH, hd});
     zt_tensor a3 = zt_tensor_reshape(&att, 3, (int64_t[]){S, H, hd});
     if (d->cfg.qk_norm) {
-        zt_op_rmsnorm(be, &q3, &q3, &b->norm_q, NULL, eps);
-        zt_op_rmsnorm(be, &k3, &k3, &b->norm_k, NULL, eps);
+        zt_op_rmsnorm_rope(be, &q3, &b->norm_q, eps, rope, ZT_ROPE_INTERLEAVED);
+        zt_op_rmsnorm_rope(be, &k3, &b->norm_k, eps, rope, ZT_ROPE_INTERLEAVED);
+    } else {
+        zt_op_rope(be, &q3, rope, ZT_ROPE_INTERLEAVED);
+        zt_op_rope(be, &k3, rope, ZT_ROPE_INTERLEAVED);
     }
-    zt_op_rope(be, &q3, rope, ZT_ROPE_INTERLEAVED);
-    zt_op_rope(be, &k3, rope, ZT_ROPE_INTERLEAVED);
     zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)hd));
     zt_op_matmul(be, &o, &att, &b->o, NULL);
-    zt_op_rmsnorm(be, &o, &o, &b->n2, NULL, eps);
-    zt_op_gated_add(be, x, &o, gt_msa);
+    zt_op_norm_gated_add(be, x, &o, &b->n2, gt_msa, eps); /* x += gate * norm(o) */
 
     /* feed-forward */
     zt_op_rmsnorm(be, &h1, x, &b->fn1, sc_mlp, eps);
@@ -383,8 +383,7 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     zt_op_matmul(be, &f3, &h1, &b->w3, NULL);
     zt_op_swiglu(be, &f1, &f1, &f3);
     zt_op_matmul(be, &o, &f1, &b->w2, NULL);
-    zt_op_rmsnorm(be, &o, &o, &b->fn2, NULL, eps);
-    zt_op_gated_add(be, x, &o, gt_mlp);
+    zt_op_norm_gated_add(be, x, &o, &b->fn2, gt_mlp, eps);
 }
 
 static void tap_k(zt_tap_fn tap, void *ud, const char *what, int k, const zt_tensor *t)

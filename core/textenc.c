@@ -222,10 +222,8 @@ zt_status zt_textenc_encode(zt_textenc *te, const int32_t *ids, int L, int layer
         zt_op_matmul(be, &s.q, &s.h, &y->q, NULL);
         zt_op_matmul(be, &s.k, &s.h, &y->k, NULL);
         zt_op_matmul(be, &s.v, &s.h, &y->v, NULL);
-        zt_op_rmsnorm(be, &q3, &q3, &y->q_norm, NULL, c->rms_eps);
-        zt_op_rmsnorm(be, &k3, &k3, &y->k_norm, NULL, c->rms_eps);
-        zt_op_rope(be, &q3, &s.rope, ZT_ROPE_NEOX);
-        zt_op_rope(be, &k3, &s.rope, ZT_ROPE_NEOX);
+        zt_op_rmsnorm_rope(be, &q3, &y->q_norm, c->rms_eps, &s.rope, ZT_ROPE_NEOX);
+        zt_op_rmsnorm_rope(be, &k3, &y->k_norm, c->rms_eps, &s.rope, ZT_ROPE_NEOX);
         zt_op_attention(be, &a3, &q3, &k3, &v3, 1, scale);
         zt_op_matmul(be, &s.h, &s.att, &y->o, NULL);
         zt_op_add(be, &s.x, &s.x, &s.h);

@@ -114,6 +114,206 @@ cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, 
     return cudaGetLastError();
 }
 
+/* ---- RMSNorm fused with what follows it ------------------------------- */
+
+/* rope: x [rows = S*heads, C = hd] in place, v = rmsnorm(x) * w, then the
+ * rotation of each pair with cs [S, hd/2, 2] (kind 0 NEOX, 1 interleaved).
+ * resid: y [rows, C] += gate[C] * rmsnorm(x) * w (x is only read).
+ * One warp a row; the pairs / columns of a row are spread over its lanes. */
+__global__ void k_rmsnorm_rope(void *x, int xdt, const void *w, int wdt, const float *cs,
+                               int64_t rows, int64_t heads, int64_t hd, int kind, float eps)
+{
+    int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
+    if (r >= rows)
+        return;
+    const int64_t base = r * hd, half = hd / 2, s = r / heads;
+    float ss = 0.0f;
+    for (int64_t c = threadIdx.x; c < hd; c += 32) {
+        float v = ld_f(x, xdt, base + c);
+        ss += v * v;
+    }
+    const float inv = rsqrtf(warp_sum(ss) / (float)hd + eps);
+    for (int64_t m = threadIdx.x; m < half; m += 32) {
+        int64_t i0 = kind == 0 ? m : 2 * m, i1 = kind == 0 ? m + half : 2 * m + 1;
+        float a = ld_f(x, xdt, base + i0) * inv, b = ld_f(x, xdt, base + i1) * inv;
+        if (w) {
+            a *= ld_f(w, wdt, i0);
+            b *= ld_f(w, wdt, i1);
+        }
+        float c = cs[(s * half + m) * 2], sn = cs[(s * half + m) * 2 + 1];
+        st_f(x, xdt, base + i0, a * c - b * sn);
+        st_f(x, xdt, base + i1, a * sn + b * c);
+    }
+}
+
+/* Interleaved pairs, 8 elements a thread, tpr threads a row (as
+ * k_rmsnorm_v): hd % 8 == 0, x, w and cs 16-byte aligned. */
+__global__ void k_rmsnorm_rope_v(void *x, int xdt, const void *w, int wdt, const float *cs,
+                                 int rows, int heads, int hd, int tpr, float eps)
+{
+    const int sub = threadIdx.x % tpr;
+    const int r = blockIdx.x * (blockDim.x / tpr) + threadIdx.x / tpr;
+    const bool ok = r < rows;
+    const int64_t base = (int64_t)(ok ? r : 0) * hd;
+    float ss = 0.0f;
+    if (ok)
+        for (int c = sub * 8; c < hd; c += tpr * 8) {
+            float v[8];
+            ld8(v, x, xdt, base + c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                ss += v[k] * v[k];
+        }
+    for (int o = tpr / 2; o > 0; o >>= 1)
+        ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (!ok)
+        return;
+    const float inv = rsqrtf(ss / (float)hd + eps);
+    const int64_t s = r / heads, half = hd / 2;
+    for (int c = sub * 8; c < hd; c += tpr * 8) {
+        float v[8], t[8];
+        ld8(v, x, xdt, base + c);
+        if (w)
+            ld8(t, w, wdt, c);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] *= w ? inv * t[k] : inv;
+        const float4 *q = (const float4 *)(cs + (s * half + c / 2) * 2);
+        float4 a = q[0], b = q[1];
+        const float cc[4] = {a.x, a.z, b.x, b.z}, sn[4] = {a.y, a.w, b.y, b.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float x0 = v[2 * k], x1 = v[2 * k + 1];
+            v[2 * k] = x0 * cc[k] - x1 * sn[k];
+            v[2 * k + 1] = x0 * sn[k] + x1 * cc[k];
+        }
+        st8(x, xdt, base + c, v);
+    }
+}
+
+cudaError_t zt_cuda_rmsnorm_rope(void *x, zt_dtype xdt, const void *w, zt_dtype wdt,
+                                 const float *cs, int64_t S, int64_t heads, int64_t hd,
+                                 int kind, float eps, cudaStream_t st)
+{
+    if (!float_dt(xdt) || (w && !float_dt(wdt)) || hd <= 0 || hd % 2 || kind < 0 || kind > 1)
+        return cudaErrorInvalidValue;
+    int64_t rows = S * heads;
+    if (rows <= 0)
+        return cudaSuccess;
+    if (kind == 1 && hd % 8 == 0 && hd <= 256 && rows < (1LL << 31) / 256 && al16(x) &&
+        (!w || al16(w)) && al16(cs)) {
+        int tpr = 32;
+        while (tpr > 1 && tpr * 8 > hd)
+            tpr /= 2;
+        const int rpb = 256 / tpr;
+        k_rmsnorm_rope_v<<<(unsigned)((rows + rpb - 1) / rpb), 256, 0, st>>>(
+            x, xdt, w, wdt, cs, (int)rows, (int)heads, (int)hd, tpr, eps);
+        return cudaGetLastError();
+    }
+    unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
+    k_rmsnorm_rope<<<nb, dim3(32, ROWS_PER_BLOCK), 0, st>>>(x, xdt, w, wdt, cs, rows, heads, hd,
+                                                            kind, eps);
+    return cudaGetLastError();
+}
+
+__global__ void k_norm_gated_add(void *y, int ydt, const void *x, int xdt, const void *w,
+                                 int wdt, const void *g, int gdt, int64_t rows, int64_t C,
+                                 float eps)
+{
+    int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
+    if (r >= rows)
+        return;
+    const int64_t base = r * C;
+    float ss = 0.0f;
+    for (int64_t c = threadIdx.x; c < C; c += 32) {
+        float v = ld_f(x, xdt, base + c);
+        ss += v * v;
+    }
+    const float inv = rsqrtf(warp_sum(ss) / (float)C + eps);
+    for (int64_t c = threadIdx.x; c < C; c += 32) {
+        float v = ld_f(x, xdt, base + c) * inv;
+        if (w)
+            v *= ld_f(w, wdt, c);
+        if (g)
+            v *= ld_f(g, gdt, c);
+        st_f(y, ydt, base + c, ld_f(y, ydt, base + c) + v);
+    }
+}
+
+/* 8 elements a thread, tpr threads a row (as k_rmsnorm_v). */
+__global__ void k_norm_gated_add_v(void *y, int ydt, const void *x, int xdt, const void *w,
+                                   int wdt, const void *g, int gdt, int rows, int C, int tpr,
+                                   float eps)
+{
+    const int sub = threadIdx.x % tpr;
+    const int r = blockIdx.x * (blockDim.x / tpr) + threadIdx.x / tpr;
+    const bool ok = r < rows;
+    const int64_t base = (int64_t)(ok ? r : 0) * C;
+    float ss = 0.0f;
+    if (ok)
+        for (int c = sub * 8; c < C; c += tpr * 8) {
+            float v[8];
+            ld8(v, x, xdt, base + c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                ss += v[k] * v[k];
+        }
+    for (int o = tpr / 2; o > 0; o >>= 1)
+        ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (!ok)
+        return;
+    const float inv = rsqrtf(ss / (float)C + eps);
+    for (int c = sub * 8; c < C; c += tpr * 8) {
+        float v[8], t[8], o[8];
+        ld8(v, x, xdt, base + c);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] *= inv;
+        if (w) {
+            ld8(t, w, wdt, c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[k] *= t[k];
+        }
+        if (g) {
+            ld8(t, g, gdt, c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[k] *= t[k];
+        }
+        ld8(o, y, ydt, base + c);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            o[k] += v[k];
+        st8(y, ydt, base + c, o);
+    }
+}
+
+cudaError_t zt_cuda_norm_gated_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                                   const void *w, zt_dtype wdt, const void *g, zt_dtype gdt,
+                                   int64_t rows, int64_t C, float eps, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) || (g && !float_dt(gdt)) ||
+        C <= 0)
+        return cudaErrorInvalidValue;
+    if (rows <= 0)
+        return cudaSuccess;
+    if (C % 8 == 0 && C < (1 << 30) && rows < (1LL << 31) / 256 && al16(y) && al16(x) &&
+        (!w || al16(w)) && (!g || al16(g))) {
+        int tpr = 32;
+        while (tpr > 1 && tpr * 8 > C)
+            tpr /= 2;
+        const int rpb = 256 / tpr;
+        k_norm_gated_add_v<<<(unsigned)((rows + rpb - 1) / rpb), 256, 0, st>>>(
+            y, ydt, x, xdt, w, wdt, g, gdt, (int)rows, (int)C, tpr, eps);
+        return cudaGetLastError();
+    }
+    unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
+    k_norm_gated_add<<<nb, dim3(32, ROWS_PER_BLOCK), 0, st>>>(y, ydt, x, xdt, w, wdt, g, gdt,
+                                                              rows, C, eps);
+    return cudaGetLastError();
+}
+
 __global__ void k_layernorm(void *y, int ydt, const void *x, int xdt, const void *w, int wdt,
                             const void *b, int bdt, const void *scale, int sdt, int64_t rows,
                             int64_t C, float eps)

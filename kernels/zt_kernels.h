@@ -61,6 +61,15 @@ cudaError_t zt_cuda_embed(void *y, zt_dtype ydt, const void *table, zt_dtype tdt
 /* norm.cu ------------------------------------------------------------------ */
 
 /* y = x / sqrt(mean(x^2) + eps) (* w) (* scale) over rows of C; w, scale NULL-able. */
+/* x [S*heads, hd] in place: rmsnorm over hd (times w, or NULL), then RoPE
+ * with cs [S, hd/2, 2] (kind 0 rotate-half, 1 interleaved). */
+cudaError_t zt_cuda_rmsnorm_rope(void *x, zt_dtype xdt, const void *w, zt_dtype wdt,
+                                 const float *cs, int64_t S, int64_t heads, int64_t hd,
+                                 int kind, float eps, cudaStream_t st);
+/* y [rows, C] += g[C] * rmsnorm(x) * w[C] (g, w NULL-able); x only read. */
+cudaError_t zt_cuda_norm_gated_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                                   const void *w, zt_dtype wdt, const void *g, zt_dtype gdt,
+                                   int64_t rows, int64_t C, float eps, cudaStream_t st);
 cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, const void *w,
                             zt_dtype wdt, const void *scale, zt_dtype sdt, int64_t rows,
                             int64_t C, float eps, cudaStream_t st);

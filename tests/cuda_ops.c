@@ -376,11 +376,10 @@ static void test_groupnorm(void)
     one_groupnorm("groupnorm 128x128x128 f32", 3, S4(128, 128, 128, 0), 1, ZT_F32);
 }
 
-static void one_rope(const char *name, int64_t S, int64_t H, int64_t hd, zt_rope_kind kind)
+/* A (cos, sin) table [S, hd/2, 2] of real rotations on both sides. */
+static buf mk_rotations(int64_t S, int64_t hd)
 {
-    buf x = mk(ZT_BF16, 3, S4(S, H, hd, 0), -2, 2);
     buf cs = mk(ZT_F32, 3, S4(S, hd / 2, 2, 0), 0, 1);
-    /* make (cos, sin) pairs real rotations */
     float *v = malloc(sizeof(float) * (size_t)(S * hd));
     for (int64_t i = 0; i < S * hd / 2; i++) {
         float a = frand(-20, 20);
@@ -390,6 +389,59 @@ static void one_rope(const char *name, int64_t S, int64_t H, int64_t hd, zt_rope
     upload_floats(cpu, &cs.c, v);
     upload_floats(gpu, &cs.g, v);
     free(v);
+    return cs;
+}
+
+/* The q/k norm fused with RoPE against the CPU's two steps. */
+static void one_rmsnorm_rope(const char *name, int64_t S, int64_t H, int64_t hd,
+                             zt_rope_kind kind, int with_w)
+{
+    buf x = mk(ZT_BF16, 3, S4(S, H, hd, 0), -3, 3);
+    buf w = mk_w(ZT_BF16, 1, S4(hd, 0, 0, 0), 0.5f, 1.5f);
+    buf cs = mk_rotations(S, hd);
+    zt_op_rmsnorm_rope(cpu, &x.c, with_w ? &w.c : NULL, 1e-6f, &cs.c, kind);
+    zt_op_rmsnorm_rope(gpu, &x.g, with_w ? &w.g : NULL, 1e-6f, &cs.g, kind);
+    compare(name, &x, BF_TOL);
+    free_buf(&x);
+    free_buf(&w);
+    free_buf(&cs);
+}
+
+/* y += gate * rmsnorm(x) * w against the CPU's two steps (which normalise x
+ * in place: only y is compared). */
+static void one_norm_gated_add(const char *name, int64_t rows, int64_t C, int with_gate)
+{
+    buf y = mk(ZT_BF16, 2, S4(rows, C, 0, 0), -2, 2);
+    buf x = mk(ZT_BF16, 2, S4(rows, C, 0, 0), -40, 40);
+    buf w = mk_w(ZT_BF16, 1, S4(C, 0, 0, 0), 0.5f, 1.5f);
+    buf g = mk(ZT_BF16, 1, S4(C, 0, 0, 0), -1, 1);
+    zt_op_norm_gated_add(cpu, &y.c, &x.c, &w.c, with_gate ? &g.c : NULL, 1e-5f);
+    zt_op_norm_gated_add(gpu, &y.g, &x.g, &w.g, with_gate ? &g.g : NULL, 1e-5f);
+    compare(name, &y, BF_TOL);
+    free_buf(&y);
+    free_buf(&x);
+    free_buf(&w);
+    free_buf(&g);
+}
+
+static void test_fused_norms(void)
+{
+    one_rmsnorm_rope("rmsnorm_rope interleaved 300x6x128", 300, 6, 128, ZT_ROPE_INTERLEAVED,
+                     1);
+    one_rmsnorm_rope("rmsnorm_rope neox 200x8x128", 200, 8, 128, ZT_ROPE_NEOX, 1);
+    one_rmsnorm_rope("rmsnorm_rope interleaved hd 16, no w", 77, 4, 16, ZT_ROPE_INTERLEAVED,
+                     0);
+    one_rmsnorm_rope("rmsnorm_rope interleaved hd 10 (scalar)", 50, 3, 10, ZT_ROPE_INTERLEAVED,
+                     1);
+    one_norm_gated_add("norm_gated_add 300x3840", 300, 3840, 1);
+    one_norm_gated_add("norm_gated_add 300x3840 no gate", 300, 3840, 0);
+    one_norm_gated_add("norm_gated_add 77x100 (scalar)", 77, 100, 1);
+}
+
+static void one_rope(const char *name, int64_t S, int64_t H, int64_t hd, zt_rope_kind kind)
+{
+    buf x = mk(ZT_BF16, 3, S4(S, H, hd, 0), -2, 2);
+    buf cs = mk_rotations(S, hd);
     zt_op_rope(cpu, &x.c, &cs.c, kind);
     zt_op_rope(gpu, &x.g, &cs.g, kind);
     compare(name, &x, BF_TOL);
@@ -775,6 +827,7 @@ int main(void)
     RUN(test_norms);
     RUN(test_groupnorm);
     RUN(test_rope);
+    RUN(test_fused_norms);
     RUN(test_attention);
     RUN(test_elementwise);
     RUN(test_embed);

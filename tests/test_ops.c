@@ -429,6 +429,73 @@ static void test_rope(void)
     free(cs), free(x), free(ref), free(xi), free(xb), free(xbq), free(got);
 }
 
+/* The fused ops against their formulas in double: the q/k norm with RoPE
+ * (interleaved pairs as complex numbers) and the normed, gated residual. */
+static void test_fused_norms(void)
+{
+    long s = 4, heads = 2, hd = 8, n = s * heads * hd;
+    float *cs = malloc((size_t)(s * hd) * 4), *x = frand_buf(n), *ref = malloc((size_t)n * 4);
+    float w[8] = {1.0f, 0.5f, 2.0f, 1.5f, 0.25f, 1.0f, 3.0f, 0.75f};
+    double ang[4][4];
+    for (long p = 0; p < s; p++)
+        for (long i = 0; i < hd / 2; i++) {
+            ang[p][i] = 0.7 * (double)p + 0.3 * (double)i;
+            cs[(p * hd / 2 + i) * 2] = (float)cos(ang[p][i]);
+            cs[(p * hd / 2 + i) * 2 + 1] = (float)sin(ang[p][i]);
+        }
+    const float eps = 1e-6f;
+    for (long r = 0; r < s * heads; r++) {
+        const float *v = x + r * hd;
+        double ss = 0;
+        for (long d = 0; d < hd; d++)
+            ss += (double)v[d] * v[d];
+        double inv = 1.0 / sqrt(ss / (double)hd + eps);
+        for (long m = 0; m < hd / 2; m++) {
+            double complex z = v[2 * m] * inv * w[2 * m] + I * (v[2 * m + 1] * inv * w[2 * m + 1]);
+            z *= cexp(I * ang[r / heads][m]);
+            ref[r * hd + 2 * m] = (float)creal(z);
+            ref[r * hd + 2 * m + 1] = (float)cimag(z);
+        }
+    }
+    zt_tensor X = t3d(ZT_F32, s, heads, hd, x), W = t1d(ZT_F32, hd, w);
+    zt_tensor CS = t3d(ZT_F32, s, hd / 2, 2, cs);
+    zt_op_rmsnorm_rope(be, &X, &W, eps, &CS, ZT_ROPE_INTERLEAVED);
+    if (sync_ok("rmsnorm_rope"))
+        zt_test_close("rmsnorm_rope", x, ref, n, 1e-6, 1e-5);
+    /* a w of the wrong length is refused */
+    zt_tensor W3 = t1d(ZT_F32, 3, w);
+    zt_op_rmsnorm_rope(be, &X, &W3, eps, &CS, ZT_ROPE_INTERLEAVED);
+    zt_err err = {0};
+    CHECK(zt_backend_sync(be, &err) == ZT_ERR_SHAPE && strstr(err.msg, "rmsnorm_rope"),
+          "short w: %s", err.msg);
+
+    /* y += g * x / rms(x) * w over rows of 8 */
+    float y[16], y0[16], xr[16], g[8] = {0.5f, -1, 2, 0, 1, 1, -0.5f, 0.25f}, want[16];
+    float *xs = frand_buf(16);
+    for (int i = 0; i < 16; i++) {
+        y[i] = y0[i] = (float)i / 4 - 2;
+        xr[i] = xs[i] * 30;
+    }
+    for (int r = 0; r < 2; r++) {
+        double ss = 0;
+        for (int c = 0; c < 8; c++)
+            ss += (double)xr[r * 8 + c] * xr[r * 8 + c];
+        double inv = 1.0 / sqrt(ss / 8 + 1e-5);
+        for (int c = 0; c < 8; c++)
+            want[r * 8 + c] = (float)(y0[r * 8 + c] + g[c] * xr[r * 8 + c] * inv * w[c]);
+    }
+    zt_tensor Y = zt_tensor_2d(ZT_F32, 2, 8, y), XR = zt_tensor_2d(ZT_F32, 2, 8, xr);
+    zt_tensor G = t1d(ZT_F32, 8, g);
+    zt_op_norm_gated_add(be, &Y, &XR, &W, &G, 1e-5f);
+    if (sync_ok("norm_gated_add"))
+        zt_test_close("norm_gated_add", y, want, 16, 1e-6, 1e-5);
+    /* y and x may not be the same tensor */
+    zt_op_norm_gated_add(be, &Y, &Y, &W, &G, 1e-5f);
+    CHECK(zt_backend_sync(be, &err) == ZT_ERR_INVALID && strstr(err.msg, "overlap"),
+          "in place: %s", err.msg);
+    free(cs), free(x), free(ref), free(xs);
+}
+
 /* ---- attention ------------------------------------------------------------------- */
 
 static void test_attention_hand(void)
@@ -928,6 +995,7 @@ int main(void)
     RUN(test_groupnorm);
     RUN(test_rope_hand);
     RUN(test_rope);
+    RUN(test_fused_norms);
     RUN(test_attention_hand);
     RUN(test_attention);
     RUN(test_softmax);

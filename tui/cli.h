@@ -6,6 +6,7 @@
 #ifndef ZT_CLI_H
 #define ZT_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "status.h"
@@ -25,6 +26,12 @@ int zt_cli_error(const zt_err *err);
 __attribute__((format(printf, 1, 2)))
 #endif
 int zt_cli_fail(const char *fmt, ...);
+
+/* Catch SIGINT, SIGTERM and SIGHUP (without SA_RESTART, so poll() wakes)
+ * and ignore SIGPIPE: afterwards zt_cli_stop holds the last such signal
+ * number, 0 while none came. */
+extern volatile sig_atomic_t zt_cli_stop;
+void zt_cli_catch_stop(void);
 
 /* The bundled tiny model, used when no model is named. */
 #define ZT_DEFAULT_MODEL "tests/data/tiny-zimage"

@@ -21,7 +21,6 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +41,6 @@ typedef struct gen_job {
     uint64_t id;
     int done;
 } gen_job;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -357,13 +348,7 @@ int zt_cmd_gen(int argc, char **argv)
         rc = zt_cli_error(&err);
         goto done;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    zt_cli_catch_stop();
 
     for (int i = 0; i < n; i++)
         if (zt_engine_submit(eng, &js[i].params, js[i].path, &js[i].id, &err) != ZT_OK) {
@@ -373,7 +358,7 @@ int zt_cmd_gen(int argc, char **argv)
 
     int remaining = n, failed = 0, cancelled_all = 0;
     while (remaining > 0) {
-        if (interrupted && !cancelled_all) {
+        if (zt_cli_stop && !cancelled_all) {
             fprintf(stderr, "zimt: interrupted: cancelling; finished images are kept\n");
             zt_engine_cancel_all(eng);
             cancelled_all = 1;
@@ -438,7 +423,7 @@ int zt_cmd_gen(int argc, char **argv)
         }
         zt_event_free(&ev);
     }
-    rc = interrupted ? 130 : failed ? 1 : 0;
+    rc = zt_cli_stop ? 130 : failed ? 1 : 0;
 done:
     zt_engine_free(eng);
     for (int i = 0; i < n; i++)

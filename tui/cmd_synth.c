@@ -9,7 +9,6 @@
  * its weights exactly. Progress goes to stderr when it is a terminal; the
  * summary goes to stdout.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,21 +34,13 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 /* Also the way out on Ctrl-C, SIGTERM or SIGHUP: a non-zero return stops
  * the writer, which removes its temporary folder. */
 static int on_progress(void *ud, const char *file, uint64_t done, uint64_t total)
 {
     progress *p = ud;
     double t = now_s();
-    if (interrupted)
+    if (zt_cli_stop)
         return 1;
     if (!p->show || (t - p->last < 0.25 && done < total))
         return 0;
@@ -142,18 +133,13 @@ int zt_cmd_synth(int argc, char **argv)
         .progress = on_progress,
         .ud = &pr,
     };
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    zt_cli_catch_stop();
     zt_status st = zt_synthdir_write(out, &o, &err);
     if (pr.show)
         fputs("\r\033[K", stderr);
     if (st) {
         zt_cli_error(&err);
-        return interrupted ? 130 : 1;
+        return zt_cli_stop ? 130 : 1;
     }
     uint64_t bytes = 0;
     zt_synthdir_bytes(&cfg, &bytes, NULL);

@@ -17,6 +17,24 @@ int zt_cli_error(const zt_err *err)
     return 1;
 }
 
+volatile sig_atomic_t zt_cli_stop;
+
+static void on_stop(int sig)
+{
+    zt_cli_stop = sig;
+}
+
+void zt_cli_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 static int file_exists(const char *p)
 {
     struct stat sb;

@@ -64,13 +64,6 @@ const zt_ui_binding zt_ui_bindings[] = {
 };
 const int zt_ui_binding_count = sizeof zt_ui_bindings / sizeof zt_ui_bindings[0];
 
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-    got_signal = sig;
-}
-
 void zt_ui_say(zt_ui_app *a, int role, const char *fmt, ...)
 {
     va_list ap;
@@ -1034,13 +1027,7 @@ int zt_cmd_ui(int argc, char **argv)
     /* Ask the terminal before curses owns it. */
     zt_ui_term_detect(&a->term, STDIN_FILENO, 1000);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; /* no SA_RESTART: poll() must wake */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    zt_cli_catch_stop(); /* no SA_RESTART: poll() wakes */
 
     set_escdelay(25);
     initscr();
@@ -1064,7 +1051,7 @@ int zt_cmd_ui(int argc, char **argv)
 
     long next_tick = 0;
     int dirty = 1;
-    while (!a->quit && !got_signal) {
+    while (!a->quit && !zt_cli_stop) {
         long now = mono_ms();
         if (now >= next_tick) {
             zt_engine_memory(a->eng, &a->mem);
@@ -1121,14 +1108,14 @@ int zt_cmd_ui(int argc, char **argv)
             a->img_dirty = 1; /* send the image again over the closed popup */
         if (a->img_dirty)
             dirty = 1;
-        if (pr == 0 || got_signal)
+        if (pr == 0 || zt_cli_stop)
             dirty = 1;
     }
     fputs("\033[?2004l", stdout);
     fflush(stdout);
     endwin();
     save_settings(a);
-    int sig = got_signal;
+    int sig = zt_cli_stop;
     int pending = a->eng ? zt_engine_pending(a->eng) : 0;
     if (pending)
         fprintf(stderr, "zimt: cancelling %d job%s\n", pending, pending == 1 ? "" : "s");
