@@ -187,7 +187,9 @@ static void profile_job(zt_model *m, const size_result *s, int steps, int json)
         return;
     }
     const char *phases[] = {"encode", "prepare", "step", "decode", "output"};
-    fprintf(f, "\nop profile, %dx%d (device time from an event at each op; %.0f ms end to end)\n",
+    fprintf(f,
+            "\nop profile, %dx%d (device time from an event at each op to the next, so host "
+            "time between ops counts to the op before; %.0f ms end to end)\n",
             s->w, s->h, tm.total_ms);
     for (size_t k = 0; k < sizeof phases / sizeof phases[0]; k++) {
         double sum = 0;
