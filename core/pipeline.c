@@ -32,13 +32,14 @@ static const struct {
 
 /* Progress over the whole model's weight files while they load. */
 typedef struct load_meter {
-    zt_load_progress_fn fn;
+    zt_load_progress_fn fn;   /* NULL: pages are given back, nothing is reported */
     void *ud;
-    zt_load_progress p;    /* what is reported; p.file points into file */
+    zt_load_progress p;       /* what is reported; p.file points into file */
     char file[256];
-    const zt_weights *w;   /* the component being read */
-    int shard;             /* its shard last reported, -1 before */
-    double t0, last;       /* ms: load start, last report */
+    uint64_t part_bytes[3];   /* each component's weight files (shard_bytes) */
+    const zt_weights *w;      /* the component being read */
+    int shard;                /* its shard last reported, -1 before */
+    double t0, last;          /* ms: load start, last report */
 } load_meter;
 
 static void meter_report(load_meter *lm)
@@ -105,15 +106,13 @@ static zt_status load_component(zt_model *m, int i, load_meter *lm, zt_err *err)
     char path[ZT_PATH_MAX + 32];
     zt_weights *w = NULL;
     snprintf(path, sizeof path, "%s/%s", m->dir, components[i].sub);
-    uint64_t start = lm ? lm->p.bytes_done : 0, size = lm ? shard_bytes(path) : 0;
+    uint64_t start = lm->p.bytes_done;
     zt_status st = zt_weights_open(&w, path, components[i].strip, err);
-    if (st == ZT_OK && lm) {
+    if (st == ZT_OK) {
         lm->w = w;
         lm->shard = -1;
         m->be->on_read = meter_on_read;
         m->be->on_read_ud = lm;
-    }
-    if (st == ZT_OK) {
         if (i == 0)
             st = zt_textenc_new(&m->te, m->be, &m->cfg.te, w, 0, 0, err);
         else if (i == 1)
@@ -123,12 +122,10 @@ static zt_status load_component(zt_model *m, int i, load_meter *lm, zt_err *err)
     }
     m->be->on_read = NULL;
     m->be->on_read_ud = NULL;
-    if (lm) {
-        /* headers and tensors the model does not use (the VAE encoder)
-         * count as read once the component is in */
-        lm->w = NULL;
-        lm->p.bytes_done = start + size;
-    }
+    /* headers and tensors the model does not use (the VAE encoder) count
+     * as read once the component is in */
+    lm->w = NULL;
+    lm->p.bytes_done = start + lm->part_bytes[i];
     if (st == ZT_OK && m->be->vt->host_memory) {
         zt_weights_free(m->w[i]);
         m->w[i] = w;
@@ -155,7 +152,8 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     lm.p.count = 4;
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, components[i].sub);
-        lm.p.bytes_total += shard_bytes(path);
+        lm.part_bytes[i] = shard_bytes(path);
+        lm.p.bytes_total += lm.part_bytes[i];
     }
     lm.p.component = "tokenizer";
     meter_report(&lm);
