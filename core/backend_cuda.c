@@ -225,6 +225,13 @@ static void *scratch(cuda_be *b, int slot, size_t bytes)
     return p;
 }
 
+/* The auxiliary scratch as a workspace for cuDNN (cuda_sdpa.h, cuda_conv.h);
+ * ud is the backend. */
+static void *aux_workspace(void *ud, size_t n)
+{
+    return scratch(ud, SCR_AUX, n);
+}
+
 /* x as dtype dt: x's own data, or a converted copy in scratch slot. */
 static const void *as_dtype(cuda_be *b, const zt_tensor *x, zt_dtype dt, int slot)
 {
@@ -754,11 +761,6 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
     }
 }
 
-static void *sdpa_ws(void *ud, size_t n)
-{
-    return scratch(ud, SCR_AUX, n);
-}
-
 static void c_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,
                         const zt_tensor *v, int causal, float scale)
 {
@@ -770,7 +772,7 @@ static void c_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, cons
         k->dtype == ZT_BF16 && v->dtype == ZT_BF16 && out->dtype == ZT_BF16 && hd % 8 == 0 &&
         hd <= 128 &&
         zt_sdpa_run(b->sdpa, out->data, q->data, k->data, v->data, q->shape[0], k->shape[0],
-                    q->shape[1], hd, scale, sdpa_ws, b))
+                    q->shape[1], hd, scale, aux_workspace, b))
         return;
     if (hd > ZT_CUDA_ATTN_MAX_HD || b->op == ZT_F32) { /* the fused kernel is BF16 */
         attention_chunked(b, out, q, k, v, causal, scale);
@@ -930,17 +932,6 @@ static void c_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const 
        "embed");
 }
 
-/*
- * conv2d as a GEMM: y[Co, HW] = w[Co, Ci*k*k] . col[Ci*k*k, HW]. A 1x1
- * kernel uses x itself as col. A 3x3 kernel builds col in chunks of pixels
- * that keep the chunk under TEMP_BUDGET (at 1024x1024 with 128 channels the
- * whole matrix would be 2.4 GB), each chunk writing its own columns of y.
- */
-static void *conv_ws(void *ud, size_t n)
-{
-    return scratch(ud, SCR_AUX, n);
-}
-
 /* Bytes of the channels-last input and output bands (each): the decoder's
  * activations are moved through cuDNN a band of rows at a time, so scratch
  * stays near what the im2col path uses. */
@@ -982,7 +973,7 @@ static int conv3x3_dnn(cuda_be *b, zt_tensor *y, const zt_tensor *x, const zt_te
                                       (const char *)x->data + (size_t)(first * W) * 2, ZT_BF16,
                                       1, Ci, (last - first + 1) * W, HW, Ci, 0, 0,
                                       b->st) != cudaSuccess ||
-            !zt_dnnconv_run(b->dconv, yt, xt, wk, Ci, Co, n + 2, W, conv_ws, b) ||
+            !zt_dnnconv_run(b->dconv, yt, xt, wk, Ci, Co, n + 2, W, aux_workspace, b) ||
             zt_cuda_transpose_strided((char *)y->data + (size_t)(r0 * W) * 2, ZT_BF16, yt,
                                       ZT_BF16, 1, n * W, Co, Co, HW, 0, 0,
                                       b->st) != cudaSuccess)
@@ -991,6 +982,14 @@ static int conv3x3_dnn(cuda_be *b, zt_tensor *y, const zt_tensor *x, const zt_te
     return 1;
 }
 
+/*
+ * conv2d as a GEMM: y[Co, HW] = w[Co, Ci*k*k] . col[Ci*k*k, HW]. A 1x1
+ * kernel uses x itself as col. A 3x3 kernel builds col in chunks of pixels
+ * that keep the chunk under TEMP_BUDGET (at 1024x1024 with 128 channels the
+ * whole matrix would be 2.4 GB), each chunk writing its own columns of y.
+ * BF16 3x3 convolutions go through cuDNN first when it is there
+ * (conv3x3_dnn).
+ */
 static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *bias)
 {
