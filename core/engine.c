@@ -75,15 +75,21 @@ struct zt_engine {
 
 /* ---- events ---- */
 
+/* CLOCK_MONOTONIC in ms (the events' t_ms). */
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void push_event(zt_engine *e, const zt_event *ev)
 {
     ev_node *n = calloc(1, sizeof *n);
     if (!n)
         return; /* an event lost to OOM; the job itself goes on */
     n->ev = *ev;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    n->ev.t_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    n->ev.t_ms = now_ms();
     pthread_mutex_lock(&e->mu);
     if (e->ev_tail)
         e->ev_tail->next = n;
@@ -442,11 +448,9 @@ static void *worker_main(void *arg)
 {
     zt_engine *e = arg;
     zt_err err = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = now_ms();
     zt_status st = load(e, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double load_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    double load_ms = now_ms() - t0;
     if (st == ZT_OK) {
         pthread_mutex_lock(&e->mu);
         e->cfg = e->model->cfg;

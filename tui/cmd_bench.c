@@ -407,7 +407,7 @@ int zt_cmd_bench(int argc, char **argv)
             fputc('\n', stderr);
         if (rc)
             break;
-        if (profile && !rc)
+        if (profile)
             profile_job(m, s, steps, json);
         s->encode = stats(enc, runs);
         s->step = stats(step, runs);

@@ -327,7 +327,6 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
             return zt_fail(err, ZT_ERR_MISSING,
                            "--synthetic needs the Qwen3 tokenizer (%s) and it was not found",
                            ZT_BUNDLED_TOKENIZER);
-        o->model_dir[0] = 0;
     }
     /* A model directory named on the command line must exist: say so now,
      * not after the engine has started. */
