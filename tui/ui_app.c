@@ -1071,10 +1071,7 @@ int zt_cmd_ui(int argc, char **argv)
                                               a->gfx == ZT_UI_GFX_BLOCKS_TRUE)) {
                 /* Erase the image before curses paints the popup, so no
                  * pixels show through the popup's blank cells. */
-                zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows,
-                                    a->img_cols);
-                a->img_shown = 0;
-                zt_ui_log_layout(a, "erase", 0, 0);
+                zt_ui_image_erase(a);
                 touchwin(stdscr);
             }
             refresh();

@@ -135,8 +135,9 @@ typedef struct zt_ui_app {
 void zt_ui_draw(zt_ui_app *a);
 /* After doupdate: send or erase the raw image overlay as needed. */
 void zt_ui_draw_overlay(zt_ui_app *a);
-/* Append what happened to the raw image (send/erase) to $ZIMT_DEBUG_LAYOUT. */
-void zt_ui_log_layout(const zt_ui_app *a, const char *what, int pw, int ph);
+/* Erase the raw image (sixel or truecolor) if one is on screen: curses
+ * does not know about its pixels. */
+void zt_ui_image_erase(zt_ui_app *a);
 /* The preview rectangle for the current screen size. */
 void zt_ui_preview_area(const zt_ui_app *a, int *row, int *col, int *rows, int *cols);
 

@@ -651,7 +651,7 @@ void zt_ui_draw(zt_ui_app *a)
  * one line to FILE: what happened, the cell rectangle, the pixel size sent,
  * the cell size assumed and whether the image was final. A screenshot test
  * needs exactly these numbers to know where to look. */
-void zt_ui_log_layout(const zt_ui_app *a, const char *what, int pw, int ph)
+static void log_layout(const zt_ui_app *a, const char *what, int pw, int ph)
 {
     const char *path = getenv("ZIMT_DEBUG_LAYOUT");
     if (!path || !*path)
@@ -666,19 +666,24 @@ void zt_ui_log_layout(const zt_ui_app *a, const char *what, int pw, int ph)
     fclose(f);
 }
 
+void zt_ui_image_erase(zt_ui_app *a)
+{
+    if (!a->img_shown)
+        return;
+    zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows, a->img_cols);
+    a->img_shown = 0;
+    log_layout(a, "erase", 0, 0);
+}
+
 void zt_ui_draw_overlay(zt_ui_app *a)
 {
     int raw = a->gfx == ZT_UI_GFX_SIXEL || a->gfx == ZT_UI_GFX_BLOCKS_TRUE;
     if (!raw)
         return;
     if (a->popup || !a->img || a->img_rows == 0 || LINES < 12 || COLS < 40) {
-        if (a->img_shown) {
-            /* curses thinks these cells are blank and will not repaint
-             * them: erase the pixels ourselves. */
-            zt_ui_overlay_erase(a->tty_fd, a->img_row, a->img_col, a->img_rows, a->img_cols);
-            a->img_shown = 0;
-            zt_ui_log_layout(a, "erase", 0, 0);
-        }
+        /* curses thinks these cells are blank and will not repaint them:
+         * erase the pixels ourselves. */
+        zt_ui_image_erase(a);
         return;
     }
     if (a->img_shown && !a->img_dirty)
@@ -712,7 +717,7 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     if (b.n)
         zt_ui_overlay_write(a->tty_fd, &b, a->img_row, a->img_col);
     zt_ui_buf_free(&b);
-    zt_ui_log_layout(a, "send", pw, ph);
+    log_layout(a, "send", pw, ph);
     a->img_shown = 1;
     a->img_dirty = 0;
     a->last_send_ms = now;
