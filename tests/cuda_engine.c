@@ -12,7 +12,7 @@ int main(void)
     const char *tok = TEST_DATA "/tiny-zimage/tokenizer/tokenizer.json";
     int jobs = getenv("ZT_ENGINE_JOBS") ? atoi(getenv("ZT_ENGINE_JOBS")) : 5;
     int size = getenv("ZT_ENGINE_SIZE") ? atoi(getenv("ZT_ENGINE_SIZE")) : 1024;
-    if (jobs < 2 || jobs > 64)
+    if (jobs < 2 || jobs > 63) /* and the first again: ids up to 64 */
         jobs = 5;
     zt_engine_opts o = {.synthetic = 1, .synth_seed = 0, .tokenizer_path = tok, .device = "cuda"};
     zt_engine *e = NULL;
@@ -57,12 +57,6 @@ int main(void)
         if (ev.kind == ZT_EV_JOB_FINISHED && (ev.job == ids[0] || ev.job == again)) {
             *(ev.job == again ? &again_rgb : &first_rgb) = ev.rgb;
             ev.rgb = NULL; /* kept */
-        }
-        if (ev.job == again && ev.kind != ZT_EV_JOB_QUEUED && ev.kind != ZT_EV_JOB_STARTED &&
-            ev.kind != ZT_EV_JOB_STEP && ev.kind != ZT_EV_JOB_PREVIEW) {
-            done++;
-            zt_event_free(&ev);
-            continue;
         }
         if (ev.job >= 1 && ev.job <= 64) {
             if (ev.kind == ZT_EV_JOB_STARTED)
