@@ -9,7 +9,8 @@
  * pixels) and is kept
  * (a shape here is a band of rows: the backend convolves large images a
  * band at a time).
- * Built only with ZT_HAVE_CUDNN; internal to backend_cuda.c.
+ * Internal to backend_cuda.c. Without cuDNN (ZT_HAVE_CUDNN unset) the
+ * constructor returns NULL and the backend uses its own kernels.
  */
 #ifndef ZT_CUDA_CONV_H
 #define ZT_CUDA_CONV_H

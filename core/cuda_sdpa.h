@@ -10,7 +10,8 @@
  * plan is built once per (Sq, Skv, H, hd) and kept; the first call for a
  * shape pays for cuDNN's heuristics and plan finalisation.
  *
- * Built only with ZT_HAVE_CUDNN; internal to backend_cuda.c.
+ * Internal to backend_cuda.c. Without cuDNN (ZT_HAVE_CUDNN unset) the
+ * constructor returns NULL and the backend uses its own kernels.
  */
 #ifndef ZT_CUDA_SDPA_H
 #define ZT_CUDA_SDPA_H
