@@ -4,8 +4,7 @@
  * Channels ch[] = block_out_channels; the decoder runs them reversed. With
  * h x w latents and 4 blocks: conv_in -> ch[-1] @ h x w; mid block; up block
  * i has layers_per_block+1 resnets and (except the last) a x2 upsampler.
- * Activations are [C, H, W]; four ping-pong buffers sized for the largest
- * C*H*W seen anywhere hold everything.
+ * Activations are [C, H, W] in four scratch buffers (vae_sizes below).
  */
 #include "vae.h"
 
@@ -155,42 +154,58 @@ size_t zt_vae_weight_bytes(const zt_vae *v)
     return v->weight_bytes;
 }
 
-/* Largest C*H*W any activation takes, walking the decoder's shapes. */
-static int64_t max_act(const zt_vae_config *c, int h, int w)
+/*
+ * Scratch: three activation buffers and one small one for the mid attention.
+ * A resnet keeps x in buf[0] (cin), normalises into buf[1], convolves into
+ * buf[2] (cout), and takes its shortcut back into buf[1]; an upsampler goes
+ * buf[0] -> buf[1] -> buf[0]. So buf[0] and buf[1] hold the widest
+ * activation, buf[2] only the widest resnet output, and buf[3] one [top, h, w]
+ * tensor. At 1024x1024 that is 1.3 GB instead of four 536 MB buffers.
+ */
+typedef struct vae_sizes {
+    int64_t wide;  /* buf[0], buf[1]: max over cin, cout and upsampled C*H*W */
+    int64_t out;   /* buf[2]: max cout*H*W, and 2*top*h*w for attention's gt|v */
+    int64_t attn;  /* buf[3]: top*h*w (attention's k and output) */
+} vae_sizes;
+
+static vae_sizes vae_buf_sizes(const zt_vae_config *c, int h, int w)
 {
     const int nb = c->n_blocks;
-    int64_t hw = (int64_t)h * w, best = (int64_t)c->latent_channels * hw;
+    int64_t hw = (int64_t)h * w;
     int cin = c->block_out[nb - 1];
-    /* the mid attention keeps v in the second half of a buffer */
-    if (2 * cin * hw > best)
-        best = 2 * cin * hw;
+    vae_sizes s = {(int64_t)c->latent_channels * hw, 2 * (int64_t)cin * hw, (int64_t)cin * hw};
+    if (s.attn > s.wide)
+        s.wide = s.attn; /* conv_in's output and the mid block */
     for (int i = 0; i < nb; i++) {
         int cout = c->block_out[nb - 1 - i];
         int64_t a = (int64_t)(cin > cout ? cin : cout) * hw;
-        if (a > best)
-            best = a;
+        if (a > s.wide)
+            s.wide = a;
+        if ((int64_t)cout * hw > s.out)
+            s.out = (int64_t)cout * hw;
         if (i < nb - 1) {
             hw *= 4;
-            if ((int64_t)cout * hw > best)
-                best = (int64_t)cout * hw;
+            if ((int64_t)cout * hw > s.wide)
+                s.wide = (int64_t)cout * hw;
         }
         cin = cout;
     }
-    return best;
+    return s;
 }
 
 typedef struct vae_scratch {
-    zt_tensor buf[4];     /* [max_act] each */
+    zt_tensor buf[4];     /* flat, sized by vae_buf_sizes */
     zt_tensor zin;        /* [C, h, w] decoder input */
 } vae_scratch;
 
 static zt_status carve(zt_arena *a, const zt_vae_config *c, zt_dtype act, int h, int w,
                        vae_scratch *s, zt_err *err)
 {
-    int64_t n = max_act(c, h, w);
+    vae_sizes z = vae_buf_sizes(c, h, w);
+    int64_t n[4] = {z.wide, z.wide, z.out, z.attn};
     zt_status st;
     for (int i = 0; i < 4; i++)
-        if ((st = zt_arena_tensor(a, &s->buf[i], act, 1, (int64_t[]){n}, err)))
+        if ((st = zt_arena_tensor(a, &s->buf[i], act, 1, (int64_t[]){n[i]}, err)))
             return st;
     return zt_arena_tensor(a, &s->zin, act, 3, (int64_t[]){c->latent_channels, h, w}, err);
 }
@@ -211,7 +226,7 @@ static zt_tensor view3(const zt_tensor *buf, int64_t C, int64_t H, int64_t W)
 }
 
 /* out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))).
- * x in bufs[0]; result in bufs[0]; bufs[1..3] are scratch. */
+ * x in bufs[0]; result in bufs[0]; bufs[1..2] are scratch (see vae_sizes). */
 static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, int64_t W)
 {
     zt_backend *be = v->be;
@@ -227,7 +242,7 @@ static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, i
     zt_op_conv2d(be, &c2, &t2, &r->c2w, &r->c2b);
     zt_tensor y = view3(&bufs[0], r->cout, H, W);
     if (r->scw.data) {
-        zt_tensor sc = view3(&bufs[3], r->cout, H, W);
+        zt_tensor sc = view3(&bufs[1], r->cout, H, W); /* t2 is dead after conv2 */
         zt_op_conv2d(be, &sc, &x, &r->scw, &r->scb);
         zt_op_add(be, &y, &sc, &c2);
     } else {
