@@ -308,13 +308,13 @@ void zt_op_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int group
         return;
     if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x))
         return;
-    /* x, y [C, H, W] or [C, N]: channels first */
+    /* x, y [H, W, C] or [N, C]: channels last */
     if (x->ndim < 2 || y->ndim != x->ndim || zt_tensor_numel(y) != zt_tensor_numel(x) ||
-        y->shape[0] != x->shape[0]) {
-        bad2(be, ZT_ERR_SHAPE, op, "want equal shapes [C, H, W] or [C, N]", "y", y, "x", x);
+        y->shape[y->ndim - 1] != x->shape[x->ndim - 1]) {
+        bad2(be, ZT_ERR_SHAPE, op, "want equal shapes [H, W, C] or [N, C]", "y", y, "x", x);
         return;
     }
-    int64_t c = x->shape[0];
+    int64_t c = x->shape[x->ndim - 1];
     if (groups <= 0 || c % groups != 0) {
         char why[64];
         snprintf(why, sizeof why, "%d groups do not divide the channels", groups);
@@ -577,19 +577,19 @@ void zt_op_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_ten
         !ndim_is(be, op, "x", x, 3) || !ndim_is(be, op, "y", y, 3) ||
         !ndim_is(be, op, "w", w, 4))
         return;
-    /* x [Ci, H, W]; w [Co, Ci, k, k]; y [Co, H, W] */
+    /* x [H, W, Ci]; w [Co, Ci, k, k]; y [H, W, Co] */
     int64_t kk = w->shape[2];
     if ((kk != 1 && kk != 3) || w->shape[3] != kk) {
         bad1(be, ZT_ERR_SHAPE, op, "kernel must be 1x1 or 3x3", "w", w);
         return;
     }
-    if (w->shape[1] != x->shape[0]) {
+    if (w->shape[1] != x->shape[2]) {
         bad2(be, ZT_ERR_SHAPE, op, "input channels differ", "x", x, "w", w);
         return;
     }
-    int64_t want[3] = {w->shape[0], x->shape[1], x->shape[2]};
+    int64_t want[3] = {x->shape[0], x->shape[1], w->shape[0]};
     if (!zt_shape_eq(y, 3, want)) {
-        bad3(be, ZT_ERR_SHAPE, op, "y must be [Co, H, W]", "y", y, "x", x, "w", w);
+        bad3(be, ZT_ERR_SHAPE, op, "y must be [H, W, Co]", "y", y, "x", x, "w", w);
         return;
     }
     if (!vec_ok(be, op, "b", b, "w", w, w->shape[0]) || !apart(be, op, "y", y, "x", x) ||
@@ -605,9 +605,9 @@ void zt_op_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x)
         return;
     if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) || !ndim_is(be, op, "x", x, 3))
         return;
-    int64_t want[3] = {x->shape[0], 2 * x->shape[1], 2 * x->shape[2]};
+    int64_t want[3] = {2 * x->shape[0], 2 * x->shape[1], x->shape[2]};
     if (!zt_shape_eq(y, 3, want)) {
-        bad2(be, ZT_ERR_SHAPE, op, "y must be [C, 2H, 2W]", "y", y, "x", x);
+        bad2(be, ZT_ERR_SHAPE, op, "y must be [2H, 2W, C]", "y", y, "x", x);
         return;
     }
     if (!apart(be, op, "y", y, "x", x))

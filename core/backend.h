@@ -169,8 +169,9 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *  rmsnorm    y = x / sqrt(mean(x^2) + eps) * w (* scale): over the last dim C of
  *             x; w [C] or NULL; scale [C] or NULL (the DiT's 1 + s).
  *  layernorm  y = (x - mean) / sqrt(var + eps) (* w + b) (* scale); w,b,scale NULL-able.
- *  groupnorm  x,y [C,H,W] (or [C,N]); groups divide C; affine w,b [C];
- *             silu != 0 applies SiLU after.
+ *  groupnorm  x,y [..., C] channels last (an image [H,W,C] or rows [N,C]);
+ *             groups divide C, statistics over all rows of a group's
+ *             channels; affine w,b [C]; silu != 0 applies SiLU after.
  *  rope       x [S, heads, hd] in place; cs F32 [S, hd/2, 2] holds (cos, sin)
  *             for each position and pair.
  *  rmsnorm_rope  x [S, heads, hd] in place: rmsnorm over hd with w [hd], then
@@ -188,9 +189,9 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *  axpy       y += alpha * x.
  *  copy       y = x with dtype conversion (equal numel).
  *  embed      y[L,H] = table[ids[l]]; ids I32 [L] in backend memory, checked < V.
- *  conv2d     x [Ci,H,W] -> y [Co,H,W]; w [Co,Ci,k,k], k 1 or 3 (padding k/2);
- *             b [Co] or NULL.
- *  upsample2x nearest: x [C,H,W] -> y [C,2H,2W].
+ *  conv2d     channels last: x [H,W,Ci] -> y [H,W,Co]; w [Co,Ci,k,k] as
+ *             checkpoints store it, k 1 or 3 (padding k/2); b [Co] or NULL.
+ *  upsample2x nearest, channels last: x [H,W,C] -> y [2H,2W,C].
  *  transpose  x [M,N] -> y [N,M].
  *  patchify   x [C,H,W] -> y [(H/p)(W/p), p*p*C] with
  *             y[i*(W/p)+j][(py*p+px)*C + c] = x[c][i*p+py][j*p+px]; unpatchify inverts.

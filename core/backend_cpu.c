@@ -295,18 +295,14 @@ static void mm_range(void *arg, int64_t lo, int64_t hi, int tid)
     }
 }
 
-static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
-                       const zt_tensor *bias)
+/* y [m, N] = x [m, K] . w [N, K]^T (+ bias [N]) on F32 x, y; w any float
+ * dtype (converted a block of rows at a time). Errors go to be. */
+static void gemm_f32(zt_backend *be, float *y, const float *x, const zt_tensor *w,
+                     const float *bias, int64_t m)
 {
-    /* y [M, N] = x [M, K] . w [N, K]^T + bias [N] */
-    float *tx, *tb, *ty;
-    mm_ctx c = {.w = w};
+    mm_ctx c = {.x = x, .w = w, .bias = bias, .y = y, .m = m};
     c.n = w->shape[0];
-    c.k = w->shape[1];
-    c.m = c.k ? zt_tensor_numel(x) / c.k : zt_tensor_numel(y) / (c.n ? c.n : 1);
-    c.x = stage_in(be, x, &tx);
-    c.bias = stage_in(be, bias, &tb);
-    c.y = stage_out(be, y, 0, &ty);
+    c.k = zt_tensor_numel(w) / (c.n ? c.n : 1);
     c.nblocks = (c.n + MM_COLS - 1) / MM_COLS;
     int64_t items = (c.m + MM_ROWS - 1) / MM_ROWS * c.nblocks;
     int nt = plan_threads(be, items, (double)c.m * (double)c.n * (double)c.k);
@@ -314,6 +310,20 @@ static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
     if (be->error.code == ZT_OK)
         parallel_for(nt, items, mm_range, &c);
     free(c.scratch);
+}
+
+static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
+                       const zt_tensor *bias)
+{
+    /* y [M, N] = x [M, K] . w [N, K]^T + bias [N] */
+    float *tx, *tb, *ty;
+    int64_t n = w->shape[0], k = w->shape[1];
+    int64_t m = k ? zt_tensor_numel(x) / k : zt_tensor_numel(y) / (n ? n : 1);
+    const float *xf = stage_in(be, x, &tx);
+    const float *bf = stage_in(be, bias, &tb);
+    float *yf = stage_out(be, y, 0, &ty);
+    if (be->error.code == ZT_OK)
+        gemm_f32(be, yf, xf, w, bf, m);
     free(tx);
     free(tb);
     stage_done(be, y, ty);
@@ -404,9 +414,9 @@ static float silu(float v)
 }
 
 typedef struct gn_ctx {
-    const float *x, *w, *b; /* x [C, HW]; w, b [C] or NULL */
+    const float *x, *w, *b; /* x [N, C] channels last; w, b [C] or NULL */
     float *y;
-    int64_t cpg, hw; /* channels per group, pixels per channel */
+    int64_t c, cpg, n; /* channels, channels per group, rows */
     float eps;
     int silu;
 } gn_ctx;
@@ -415,28 +425,28 @@ static void gn_range(void *arg, int64_t lo, int64_t hi, int tid)
 {
     (void)tid;
     gn_ctx *g = arg;
-    int64_t len = g->cpg * g->hw; /* one group: cpg channels x hw, contiguous */
+    const int64_t c = g->c, cpg = g->cpg;
     for (int64_t grp = lo; grp < hi; grp++) {
-        const float *xg = g->x + grp * len;
-        float *yg = g->y + grp * len;
+        /* the group is cpg channels of every row: two passes in double */
+        const int64_t c0 = grp * cpg;
         double mean = 0, var = 0;
-        for (int64_t i = 0; i < len; i++)
-            mean += xg[i];
-        mean /= (double)len;
-        for (int64_t i = 0; i < len; i++) {
-            double d = xg[i] - mean;
-            var += d * d;
-        }
-        var /= (double)len;
-        float inv = (float)(1.0 / sqrt(var + (double)g->eps)), fmean = (float)mean;
-        for (int64_t ci = 0; ci < g->cpg; ci++) {
-            int64_t ch = grp * g->cpg + ci;
-            float wv = g->w ? g->w[ch] : 1.0f, bv = g->b ? g->b[ch] : 0.0f;
-            for (int64_t i = ci * g->hw; i < (ci + 1) * g->hw; i++) {
-                float v = (xg[i] - fmean) * inv * wv + bv;
-                yg[i] = g->silu ? silu(v) : v;
+        for (int64_t r = 0; r < g->n; r++)
+            for (int64_t ci = c0; ci < c0 + cpg; ci++)
+                mean += g->x[r * c + ci];
+        mean /= (double)(g->n * cpg);
+        for (int64_t r = 0; r < g->n; r++)
+            for (int64_t ci = c0; ci < c0 + cpg; ci++) {
+                double d = g->x[r * c + ci] - mean;
+                var += d * d;
             }
-        }
+        var /= (double)(g->n * cpg);
+        float inv = (float)(1.0 / sqrt(var + (double)g->eps)), fmean = (float)mean;
+        for (int64_t r = 0; r < g->n; r++)
+            for (int64_t ci = c0; ci < c0 + cpg; ci++) {
+                float wv = g->w ? g->w[ci] : 1.0f, bv = g->b ? g->b[ci] : 0.0f;
+                float v = (g->x[r * c + ci] - fmean) * inv * wv + bv;
+                g->y[r * c + ci] = g->silu ? silu(v) : v;
+            }
     }
 }
 
@@ -445,9 +455,9 @@ static void cpu_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int 
 {
     float *tx, *tw, *tb, *ty;
     gn_ctx g = {.eps = eps, .silu = silu_after};
-    int64_t c = x->shape[0];
-    g.cpg = c / groups;
-    g.hw = c ? zt_tensor_numel(x) / c : 0;
+    g.c = x->shape[x->ndim - 1];
+    g.cpg = g.c / groups;
+    g.n = g.c ? zt_tensor_numel(x) / g.c : 0;
     g.x = stage_in(be, x, &tx);
     g.w = stage_in(be, w, &tw);
     g.b = stage_in(be, b, &tb);
@@ -752,66 +762,59 @@ static void cpu_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table,
             store1(y->data, y->dtype, r * h + i, load1(table->data, table->dtype, ids[r] * h + i));
 }
 
-typedef struct conv_ctx {
-    const float *x, *w, *b; /* x [Ci, H, W]; w [Co, Ci, k, k]; b [Co] or NULL */
-    float *y;               /* [Co, H, W] */
-    int64_t ci, h, wd, k;
-} conv_ctx;
+/* Floats of im2col rows built at a time (64 MB). */
+#define CONV_COL_FLOATS ((int64_t)16 << 20)
 
-static void conv_range(void *arg, int64_t lo, int64_t hi, int tid)
-{
-    (void)tid;
-    conv_ctx *c = arg;
-    int64_t h = c->h, wd = c->wd, k = c->k, pad = k / 2, hw = h * wd;
-    for (int64_t co = lo; co < hi; co++) {
-        float *yp = c->y + co * hw;
-        float bias = c->b ? c->b[co] : 0.0f;
-        for (int64_t i = 0; i < hw; i++)
-            yp[i] = bias;
-        /* shift and accumulate: each weight tap adds a shifted input plane;
-         * rows and columns that would read the zero padding are skipped */
-        for (int64_t ci = 0; ci < c->ci; ci++) {
-            const float *xp = c->x + ci * hw;
-            const float *wk = c->w + (co * c->ci + ci) * k * k;
-            for (int64_t ky = 0; ky < k; ky++) {
-                for (int64_t kx = 0; kx < k; kx++) {
-                    float wv = wk[ky * k + kx];
-                    int64_t dy = ky - pad, dx = kx - pad;
-                    int64_t x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? wd - dx : wd;
-                    for (int64_t oy = 0; oy < h; oy++) {
-                        int64_t iy = oy + dy;
-                        if (iy < 0 || iy >= h)
-                            continue;
-                        float *yr = yp + oy * wd;
-                        const float *xr = xp + iy * wd + dx;
-                        for (int64_t ox = x0; ox < x1; ox++)
-                            yr[ox] += wv * xr[ox];
-                    }
-                }
-            }
-        }
-    }
-}
-
+/*
+ * conv2d channels last as a GEMM over pixels: y [P, Co] = col [P, k*k*Ci] .
+ * wr [Co, k*k*Ci]^T + b, with the weights reordered tap-major ([Co, k, k, Ci],
+ * so one column row is the k*k neighbours' channel runs, zeros outside the
+ * image). col is built for a band of image rows at a time; a 1x1 kernel
+ * multiplies x itself.
+ */
 static void cpu_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                        const zt_tensor *b)
 {
-    float *tx, *tw, *tb, *ty;
-    conv_ctx c;
-    c.ci = x->shape[0];
-    c.h = x->shape[1];
-    c.wd = x->shape[2];
-    c.k = w->shape[2];
-    int64_t co = w->shape[0];
-    c.x = stage_in(be, x, &tx);
-    c.w = stage_in(be, w, &tw); /* a conv weight is small next to its activations */
-    c.b = stage_in(be, b, &tb);
-    c.y = stage_out(be, y, 0, &ty);
-    double work = (double)co * (double)c.ci * (double)(c.k * c.k) * (double)(c.h * c.wd);
-    if (be->error.code == ZT_OK)
-        parallel_for(plan_threads(be, co, work), co, conv_range, &c);
+    const int64_t H = x->shape[0], W = x->shape[1], ci = x->shape[2];
+    const int64_t co = w->shape[0], k = w->shape[2], pad = k / 2, K = ci * k * k;
+    float *tx, *tb, *ty;
+    const float *xf = stage_in(be, x, &tx);
+    const float *bf = stage_in(be, b, &tb);
+    float *yf = stage_out(be, y, 0, &ty);
+    int64_t rows = CONV_COL_FLOATS / (W * K > 0 ? W * K : 1);
+    rows = rows < 1 ? 1 : rows > H ? H : rows;
+    float *wr = alloc_f32(be, co * K);
+    float *col = k == 1 ? NULL : alloc_f32(be, rows * W * K);
+    if (be->error.code == ZT_OK) {
+        for (int64_t o = 0; o < co; o++)
+            for (int64_t c = 0; c < ci; c++)
+                for (int64_t t = 0; t < k * k; t++)
+                    wr[(o * k * k + t) * ci + c] = load1(w->data, w->dtype, (o * ci + c) * k * k + t);
+        zt_tensor wt = zt_tensor_2d(ZT_F32, co, K, wr);
+        for (int64_t r0 = 0; r0 < H && be->error.code == ZT_OK; r0 += rows) {
+            int64_t n = H - r0 < rows ? H - r0 : rows;
+            const float *src = xf + r0 * W * ci;
+            if (col) {
+                for (int64_t r = 0; r < n; r++)
+                    for (int64_t j = 0; j < W; j++) {
+                        float *dst = col + (r * W + j) * K;
+                        for (int64_t u = 0; u < k; u++)
+                            for (int64_t v = 0; v < k; v++, dst += ci) {
+                                int64_t iy = r0 + r + u - pad, ix = j + v - pad;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                                    memset(dst, 0, (size_t)ci * sizeof *dst);
+                                else
+                                    memcpy(dst, xf + (iy * W + ix) * ci, (size_t)ci * sizeof *dst);
+                            }
+                    }
+                src = col;
+            }
+            gemm_f32(be, yf + r0 * W * co, src, &wt, bf, n * W);
+        }
+    }
+    free(wr);
+    free(col);
     free(tx);
-    free(tw);
     free(tb);
     stage_done(be, y, ty);
 }
@@ -819,13 +822,13 @@ static void cpu_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
 static void cpu_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x)
 {
     (void)be;
-    /* x [C, H, W] -> y [C, 2H, 2W], each pixel repeated in a 2x2 square */
-    int64_t c = x->shape[0], h = x->shape[1], w = x->shape[2];
-    for (int64_t ch = 0; ch < c; ch++)
-        for (int64_t oy = 0; oy < 2 * h; oy++)
-            for (int64_t ox = 0; ox < 2 * w; ox++)
-                store1(y->data, y->dtype, (ch * 2 * h + oy) * 2 * w + ox,
-                       load1(x->data, x->dtype, (ch * h + oy / 2) * w + ox / 2));
+    /* x [H, W, C] -> y [2H, 2W, C], each pixel repeated in a 2x2 square */
+    int64_t h = x->shape[0], w = x->shape[1], c = x->shape[2];
+    for (int64_t oy = 0; oy < 2 * h; oy++)
+        for (int64_t ox = 0; ox < 2 * w; ox++)
+            for (int64_t ch = 0; ch < c; ch++)
+                store1(y->data, y->dtype, (oy * 2 * w + ox) * c + ch,
+                       load1(x->data, x->dtype, ((oy / 2) * w + ox / 2) * c + ch));
 }
 
 static void cpu_transpose(zt_backend *be, zt_tensor *y, const zt_tensor *x)

@@ -653,7 +653,7 @@ static void c_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int gr
     cuda_be *b = cb(be);
     if (!enter(b))
         return;
-    int64_t C = x->shape[0], P = zt_tensor_numel(x) / C;
+    int64_t C = last_dim(x), P = zt_tensor_numel(x) / C; /* channels last */
     void *s = scratch(b, SCR_AUX, zt_cuda_groupnorm_scratch(C, P, groups));
     if (!s)
         return;
@@ -932,63 +932,28 @@ static void c_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const 
        "embed");
 }
 
-/* Bytes of the channels-last input and output bands (each): the decoder's
- * activations are moved through cuDNN a band of rows at a time, so scratch
- * stays near what the im2col path uses. */
-#define CONV_BAND_BYTES ((size_t)96 << 20)
-
-/* A BF16 3x3 convolution through cuDNN in channels-last layout, a band of
- * rows at a time: the band's rows with one halo row above and below (zeros
- * at the image edges) are transposed from x [Ci, H*W] into scratch,
- * convolved without vertical padding, and transposed back into y's rows.
- * The filter is reordered [Co, Ci, 9] -> [Co, 9, Ci] into scratch per call
- * (under 5 MB). 0 when cuDNN cannot (y is then written whole by the
- * caller's path). */
-static int conv3x3_dnn(cuda_be *b, zt_tensor *y, const zt_tensor *x, const zt_tensor *w)
+/* The filter [Co, Ci, 3, 3] reordered tap-major, [Co, 3, 3, Ci], as dtype
+ * dt in scratch (the layout both cuDNN's NHWC convolution and our
+ * channels-last im2col rows want); under 5 MB for the decoder's widest. */
+static const void *conv_filter_hwc(cuda_be *b, const zt_tensor *w, zt_dtype dt)
 {
-    int64_t Ci = x->shape[0], H = x->shape[1], W = x->shape[2], Co = w->shape[0], HW = H * W;
-    if (!b->dconv || x->dtype != ZT_BF16 || y->dtype != ZT_BF16 || w->dtype != ZT_BF16 ||
-        Co > 65535)
-        return 0;
-    size_t row_in = (size_t)(W * Ci) * 2, row_out = (size_t)(W * Co) * 2;
-    int64_t rows = (int64_t)(CONV_BAND_BYTES / (row_in > row_out ? row_in : row_out)) - 2;
-    if (rows > H)
-        rows = H;
-    if (rows < 1 || (rows * W + 31) / 32 > 65535)
-        return 0;
-    char *xt = scratch(b, SCR_IN, (size_t)(rows + 2) * row_in);
-    void *yt = xt ? scratch(b, SCR_OUT, (size_t)rows * row_out) : NULL;
-    void *wk = yt ? scratch(b, SCR_W, (size_t)(Co * Ci * 9) * 2) : NULL;
-    if (!wk || zt_cuda_transpose_strided(wk, ZT_BF16, w->data, ZT_BF16, Co, Ci, 9, 9, Ci,
-                                         Ci * 9, Ci * 9, b->st) != cudaSuccess)
-        return 0;
-    for (int64_t r0 = 0; r0 < H; r0 += rows) {
-        int64_t n = H - r0 < rows ? H - r0 : rows;
-        int64_t first = r0 > 0 ? r0 - 1 : 0, last = r0 + n < H ? r0 + n : H - 1; /* inclusive */
-        /* xt row k holds image row r0 - 1 + k */
-        if ((r0 == 0 && cudaMemsetAsync(xt, 0, row_in, b->st) != cudaSuccess) ||
-            (r0 + n == H && cudaMemsetAsync(xt + (size_t)(n + 1) * row_in, 0, row_in, b->st) !=
-                                cudaSuccess) ||
-            zt_cuda_transpose_strided(xt + (size_t)(first - (r0 - 1)) * row_in, ZT_BF16,
-                                      (const char *)x->data + (size_t)(first * W) * 2, ZT_BF16,
-                                      1, Ci, (last - first + 1) * W, HW, Ci, 0, 0,
-                                      b->st) != cudaSuccess ||
-            !zt_dnnconv_run(b->dconv, yt, xt, wk, Ci, Co, n + 2, W, aux_workspace, b) ||
-            zt_cuda_transpose_strided((char *)y->data + (size_t)(r0 * W) * 2, ZT_BF16, yt,
-                                      ZT_BF16, 1, n * W, Co, Co, HW, 0, 0,
-                                      b->st) != cudaSuccess)
-            return 0;
-    }
-    return 1;
+    int64_t Co = w->shape[0], Ci = w->shape[1];
+    void *wk = scratch(b, SCR_W, (size_t)(Co * Ci * 9) * zt_dtype_size(dt));
+    if (!wk || !ck(b, zt_cuda_transpose_strided(wk, dt, w->data, w->dtype, Co, Ci, 9, 9, Ci,
+                                                 Ci * 9, Ci * 9, b->st),
+                   "conv2d filter"))
+        return NULL;
+    return wk;
 }
 
 /*
- * conv2d as a GEMM: y[Co, HW] = w[Co, Ci*k*k] . col[Ci*k*k, HW]. A 1x1
- * kernel uses x itself as col. A 3x3 kernel builds col in chunks of pixels
- * that keep the chunk under TEMP_BUDGET (at 1024x1024 with 128 channels the
- * whole matrix would be 2.4 GB), each chunk writing its own columns of y.
- * BF16 3x3 convolutions go through cuDNN first when it is there
- * (conv3x3_dnn).
+ * conv2d, channels last: x [H, W, Ci] -> y [H, W, Co]; the bias is added
+ * after, in place.
+ * A 1x1 kernel is the GEMM y [HW, Co] = x [HW, Ci] . w [Co, Ci]^T.
+ * A BF16 3x3 kernel goes to cuDNN's NHWC convolution when it is there (its
+ * tensor-core kernels take this layout as it is). Otherwise the 3x3 kernel
+ * is a GEMM over pixels, y [P, Co] = col [P, 9 Ci] . w' [Co, 9 Ci]^T, with
+ * col built a band of image rows at a time under TEMP_BUDGET.
  */
 static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *bias)
@@ -996,8 +961,8 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
     cuda_be *b = cb(be);
     if (!enter(b))
         return;
-    int64_t Ci = x->shape[0], H = x->shape[1], W = x->shape[2];
-    int64_t Co = w->shape[0], k = w->shape[2], HW = H * W, K = Ci * k * k;
+    const int64_t H = x->shape[0], W = x->shape[1], Ci = x->shape[2], Co = w->shape[0];
+    const int64_t P = H * W, K = Ci * 9;
     zt_dtype ct = b->op == ZT_F32 ? ZT_F32 : w->dtype == ZT_F16 ? ZT_F16 : ZT_BF16; /* operands */
     size_t csz = zt_dtype_size(ct);
     if (!gemm_out_ok(ct, y->dtype)) {
@@ -1005,43 +970,37 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
                              zt_dtype_name(y->dtype), zt_dtype_name(w->dtype));
         return;
     }
-    if (k == 3 && ct == ZT_BF16 && conv3x3_dnn(b, y, x, w)) {
-        if (bias)
-            ck(b, zt_cuda_channel_bias(y->data, y->dtype, bias->data, bias->dtype, Co, HW, b->st),
-               "conv2d bias");
-        return;
-    }
-    const void *wa = as_dtype(b, w, ct, SCR_W);
-    if (!wa)
-        return;
-    if (k == 1) {
-        const void *xa = as_dtype(b, x, ct, SCR_IN);
-        if (!xa || !gemm_rm(b, 0, Co, HW, Ci, wa, Ci, xa, HW, ct, y->data, HW, y->dtype, 0.0f))
+    if (w->shape[2] == 1) {
+        /* straight into y: no F32 staging of the whole output */
+        const void *wa = as_dtype(b, w, ct, SCR_W);
+        const void *xa = wa ? as_dtype(b, x, ct, SCR_IN) : NULL;
+        if (!xa || !gemm_rm(b, 1, P, Co, Ci, xa, Ci, wa, Ci, ct, y->data, Co, y->dtype, 0.0f))
             return;
     } else {
-        int64_t np = (int64_t)(TEMP_BUDGET / ((size_t)K * csz));
-        if (np > 8)
-            np &= ~(int64_t)7; /* whole 8-column groups for the vector im2col */
-        if (np > HW)
-            np = HW;
-        if (np < 1)
-            np = 1;
-        void *col = scratch(b, SCR_IN, (size_t)K * np * csz);
-        if (!col)
+        const void *wk = conv_filter_hwc(b, w, ct);
+        if (!wk)
+            return;
+        int done = ct == ZT_BF16 && x->dtype == ZT_BF16 && y->dtype == ZT_BF16 &&
+                   zt_dnnconv_run(b->dconv, y->data, x->data, wk, Ci, Co, H, W, aux_workspace, b);
+        int64_t rows = (int64_t)(TEMP_BUDGET / ((size_t)(W * K) * csz));
+        rows = rows < 1 ? 1 : rows > H ? H : rows;
+        void *col = done ? NULL : scratch(b, SCR_IN, (size_t)(rows * W * K) * csz);
+        if (!done && !col)
             return;
         size_t ysz = zt_dtype_size(y->dtype);
-        for (int64_t p0 = 0; p0 < HW; p0 += np) {
-            int64_t n = HW - p0 < np ? HW - p0 : np;
-            if (!ck(b, zt_cuda_im2col(col, ct, x->data, x->dtype, Ci, H, W, (int)k, p0, n, b->st),
-                    "im2col"))
-                return;
-            if (!gemm_rm(b, 0, Co, n, K, wa, K, col, n, ct, (char *)y->data + (size_t)p0 * ysz,
-                         HW, y->dtype, 0.0f))
+        for (int64_t r0 = 0; !done && r0 < H; r0 += rows) {
+            int64_t n = H - r0 < rows ? H - r0 : rows;
+            if (!ck(b, zt_cuda_im2col(col, ct, x->data, x->dtype, H, W, Ci, 3, r0, n, b->st),
+                    "im2col") ||
+                !gemm_rm(b, 1, n * W, Co, K, col, K, wk, K, ct,
+                         (char *)y->data + (size_t)(r0 * W * Co) * ysz, Co, y->dtype, 0.0f))
                 return;
         }
     }
     if (bias)
-        ck(b, zt_cuda_channel_bias(y->data, y->dtype, bias->data, bias->dtype, Co, HW, b->st),
+        ck(b,
+           zt_cuda_binary(y->data, y->dtype, y->data, y->dtype, bias->data, bias->dtype, P * Co,
+                          Co, 0, b->st),
            "conv2d bias");
 }
 

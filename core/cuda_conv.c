@@ -69,7 +69,7 @@ zt_dnnconv *zt_dnnconv_new(void *stream)
         !ok(cudnnCreateTensorDescriptor(&c->x)) || !ok(cudnnCreateTensorDescriptor(&c->y)) ||
         !ok(cudnnCreateFilterDescriptor(&c->w)) ||
         !ok(cudnnCreateConvolutionDescriptor(&c->conv)) ||
-        !ok(cudnnSetConvolution2dDescriptor(c->conv, 0, 1, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
+        !ok(cudnnSetConvolution2dDescriptor(c->conv, 1, 1, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
                                             CUDNN_DATA_FLOAT)) ||
         !ok(cudnnSetConvolutionMathType(c->conv, CUDNN_TENSOR_OP_MATH))) {
         zt_dnnconv_free(c);
@@ -81,12 +81,12 @@ zt_dnnconv *zt_dnnconv_new(void *stream)
 int zt_dnnconv_run(zt_dnnconv *c, void *y, const void *x, const void *w, int64_t Ci, int64_t Co,
                    int64_t H, int64_t W, zt_dnnconv_ws_fn ws, void *ud)
 {
-    if (!c || H < 3 || Ci > INT32_MAX || Co > INT32_MAX || H > INT32_MAX || W > INT32_MAX)
+    if (!c || H < 1 || W < 1 || Ci > INT32_MAX || Co > INT32_MAX || H > INT32_MAX || W > INT32_MAX)
         return 0;
     if (!ok(cudnnSetTensor4dDescriptor(c->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, 1, (int)Ci,
                                        (int)H, (int)W)) ||
         !ok(cudnnSetTensor4dDescriptor(c->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_BFLOAT16, 1, (int)Co,
-                                       (int)H - 2, (int)W)) ||
+                                       (int)H, (int)W)) ||
         !ok(cudnnSetFilter4dDescriptor(c->w, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NHWC, (int)Co,
                                        (int)Ci, 3, 3)))
         return 0;

@@ -1,14 +1,12 @@
 /*
  * cuda_conv.h - cuDNN's 3x3 convolution for the CUDA backend's BF16 decoder
- * convolutions, in channels-last layout (NHWC activations, KRSC filters),
- * where its tensor-core kernels need no layout changes of their own. The
- * backend transposes around it (our tensors are channel-first).
+ * convolutions. The decoder is channels last (NHWC activations) and the
+ * backend hands over KRSC filters, the layout cuDNN's tensor-core kernels
+ * take as it is.
  *
  * The algorithm for a shape comes from cuDNN's heuristics (deterministic
  * ones only, the same choice in every run, so a seed always gives the same
- * pixels) and is kept
- * (a shape here is a band of rows: the backend convolves large images a
- * band at a time).
+ * pixels) and is kept.
  * Internal to backend_cuda.c. Without cuDNN (ZT_HAVE_CUDNN unset) the
  * constructor returns NULL and the backend uses its own kernels.
  */
@@ -27,10 +25,9 @@ typedef void *(*zt_dnnconv_ws_fn)(void *ud, size_t n);
 zt_dnnconv *zt_dnnconv_new(void *stream);
 void zt_dnnconv_free(zt_dnnconv *c);
 
-/* y [H-2, W, Co] = conv3x3 of x [H, W, Ci] with w [Co, 3, 3, Ci], padded
- * by one column at each side and not vertically (x carries a halo row above
- * and below the rows wanted), BF16, F32 accumulation. 1 when cuDNN ran it;
- * 0 when it cannot (nothing was launched). */
+/* y [H, W, Co] = conv3x3 of x [H, W, Ci] with w [Co, 3, 3, Ci], zero
+ * padding of one pixel on every side, BF16, F32 accumulation. 1 when cuDNN
+ * ran it; 0 when it cannot (nothing was launched). */
 int zt_dnnconv_run(zt_dnnconv *c, void *y, const void *x, const void *w, int64_t Ci, int64_t Co,
                    int64_t H, int64_t W, zt_dnnconv_ws_fn ws, void *ud);
 

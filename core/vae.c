@@ -4,7 +4,10 @@
  * Channels ch[] = block_out_channels; the decoder runs them reversed. With
  * h x w latents and 4 blocks: conv_in -> ch[-1] @ h x w; mid block; up block
  * i has layers_per_block+1 resnets and (except the last) a x2 upsampler.
- * Activations are [C, H, W] in four scratch buffers (vae_sizes below).
+ * Activations are channels last, [H, W, C] (rows of pixels: the attention
+ * reads them as [S, C] with no transposes, and convolutions run on tensor
+ * cores without layout changes), in four scratch buffers (vae_sizes below).
+ * The latents come in and the image goes out channel-first, [C, h, w].
  */
 #include "vae.h"
 
@@ -195,7 +198,8 @@ static vae_sizes vae_buf_sizes(const zt_vae_config *c, int h, int w)
 
 typedef struct vae_scratch {
     zt_tensor buf[4];     /* flat, sized by vae_buf_sizes */
-    zt_tensor zin;        /* [C, h, w] decoder input */
+    zt_tensor zin;        /* [h, w, C] decoder input */
+    zt_tensor rgb;        /* F32 [H, W, out_channels]: conv_out before the final transpose */
 } vae_scratch;
 
 static zt_status carve(zt_arena *a, const zt_vae_config *c, zt_dtype act, int h, int w,
@@ -207,7 +211,11 @@ static zt_status carve(zt_arena *a, const zt_vae_config *c, zt_dtype act, int h,
     for (int i = 0; i < 4; i++)
         if ((st = zt_arena_tensor(a, &s->buf[i], act, 1, (int64_t[]){n[i]}, err)))
             return st;
-    return zt_arena_tensor(a, &s->zin, act, 3, (int64_t[]){c->latent_channels, h, w}, err);
+    const int sc = zt_vae_scale(c);
+    if ((st = zt_arena_tensor(a, &s->zin, act, 3, (int64_t[]){h, w, c->latent_channels}, err)))
+        return st;
+    return zt_arena_tensor(a, &s->rgb, ZT_F32, 3,
+                           (int64_t[]){(int64_t)h * sc, (int64_t)w * sc, c->out_channels}, err);
 }
 
 size_t zt_vae_scratch_bytes(const zt_vae_config *cfg, zt_dtype act, int h, int w)
@@ -219,10 +227,10 @@ size_t zt_vae_scratch_bytes(const zt_vae_config *cfg, zt_dtype act, int h, int w
     return a.peak;
 }
 
-/* A [C, H, W] view at the start of a flat scratch buffer. */
+/* A [H, W, C] view at the start of a flat scratch buffer. */
 static zt_tensor view3(const zt_tensor *buf, int64_t C, int64_t H, int64_t W)
 {
-    return zt_tensor_make(buf->dtype, 3, (int64_t[]){C, H, W}, buf->data);
+    return zt_tensor_make(buf->dtype, 3, (int64_t[]){H, W, C}, buf->data);
 }
 
 /* out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))).
@@ -250,45 +258,51 @@ static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, i
     }
 }
 
-/* Single-head attention over the H*W pixels, C wide, plus the residual. */
+/* Single-head attention over the H*W pixels, C wide, plus the residual.
+ * x [S, C] in bufs[0]; q and v share bufs[2] (2*C*S), k is bufs[3]. */
 static void run_attention(zt_vae *v, zt_tensor *bufs, int64_t C, int64_t H, int64_t W)
 {
     zt_backend *be = v->be;
     const int64_t S = H * W;
-    zt_tensor x = zt_tensor_2d(bufs[0].dtype, C, S, bufs[0].data);
-    zt_tensor g = zt_tensor_2d(bufs[1].dtype, C, S, bufs[1].data);
+    zt_tensor x = zt_tensor_2d(bufs[0].dtype, S, C, bufs[0].data);
+    zt_tensor g = zt_tensor_2d(bufs[1].dtype, S, C, bufs[1].data);
     zt_op_groupnorm(be, &g, &x, v->cfg.norm_groups, &v->an_w, &v->an_b, VAE_EPS, 0);
-    /* [C, S] -> [S, C] rows of pixels; q, k, v share bufs[2..3] and bufs[1]. */
-    zt_tensor gt = zt_tensor_2d(bufs[2].dtype, S, C, bufs[2].data);
-    zt_op_transpose(be, &gt, &g);
-    zt_tensor q = zt_tensor_2d(bufs[1].dtype, S, C, bufs[1].data);
+    zt_tensor q = zt_tensor_2d(bufs[2].dtype, S, C, bufs[2].data);
     zt_tensor k = zt_tensor_2d(bufs[3].dtype, S, C, bufs[3].data);
-    zt_op_matmul(be, &q, &gt, &v->aq_w, &v->aq_b);
-    zt_op_matmul(be, &k, &gt, &v->ak_w, &v->ak_b);
-    /* v goes to the second half of bufs[2] (max_act >= 2*C*S), beside gt. */
     zt_tensor vv = zt_tensor_2d(bufs[2].dtype, S, C, (char *)bufs[2].data +
                                 (size_t)S * C * zt_dtype_size(bufs[2].dtype));
-    zt_op_matmul(be, &vv, &gt, &v->av_w, &v->av_b);
-    zt_tensor a = gt; /* gt no longer needed */
+    zt_op_matmul(be, &q, &g, &v->aq_w, &v->aq_b);
+    zt_op_matmul(be, &k, &g, &v->ak_w, &v->ak_b);
+    zt_op_matmul(be, &vv, &g, &v->av_w, &v->av_b);
+    zt_tensor a = g; /* the normalised input is no longer needed */
     zt_tensor q3 = zt_tensor_reshape(&q, 3, (int64_t[]){S, 1, C});
     zt_tensor k3 = zt_tensor_reshape(&k, 3, (int64_t[]){S, 1, C});
     zt_tensor v3 = zt_tensor_reshape(&vv, 3, (int64_t[]){S, 1, C});
     zt_tensor a3 = zt_tensor_reshape(&a, 3, (int64_t[]){S, 1, C});
     zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)C));
-    zt_tensor o = zt_tensor_2d(bufs[1].dtype, S, C, bufs[1].data);
+    zt_tensor o = q; /* q is no longer needed */
     zt_op_matmul(be, &o, &a, &v->ao_w, &v->ao_b);
-    zt_tensor ot = zt_tensor_2d(bufs[3].dtype, C, S, bufs[3].data);
-    zt_op_transpose(be, &ot, &o);
-    zt_op_add(be, &x, &x, &ot);
+    zt_op_add(be, &x, &x, &o);
 }
 
-static void tap_view(zt_tap_fn tap, void *ud, const char *name, const zt_tensor *buf,
+/* Hand a [H, W, C] activation to the tap as [C, H, W], the reference's
+ * layout, through a temporary (taps are for tests, never in a job). */
+static void tap_view(zt_vae *v, zt_tap_fn tap, void *ud, const char *name, const zt_tensor *buf,
                      int64_t C, int64_t H, int64_t W)
 {
     if (!tap)
         return;
-    zt_tensor t = view3(buf, C, H, W);
+    zt_tensor t = zt_tensor_make(buf->dtype, 3, (int64_t[]){C, H, W}, NULL);
+    zt_err err = {0};
+    if (zt_backend_alloc(v->be, zt_tensor_nbytes(&t), &t.data, &err) != ZT_OK) {
+        zt_backend_set_error(v->be, err.code, "vae tap %s: %s", name, err.msg);
+        return;
+    }
+    zt_tensor src = zt_tensor_2d(buf->dtype, H * W, C, buf->data);
+    zt_tensor dst = zt_tensor_2d(buf->dtype, C, H * W, t.data);
+    zt_op_transpose(v->be, &dst, &src);
     tap(ud, name, &t);
+    zt_backend_release(v->be, t.data);
 }
 
 zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *arena,
@@ -309,27 +323,31 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
     zt_status st = carve(arena, c, be->act_dtype, h, w, &sc, err);
     if (st != ZT_OK)
         return st;
-    const int top = c->block_out[nb - 1];
+    const int top = c->block_out[nb - 1], lc = c->latent_channels;
     int64_t H = h, W = w;
 
-    if (unscale)
-        zt_op_scale_add(be, &sc.zin, z, 1.0f / c->scaling_factor, c->shift_factor);
-    else
-        zt_op_copy(be, &sc.zin, z);
+    /* [C, h, w] latents -> [h, w, C] rows of pixels (unscaled first, in buf[1]) */
+    zt_tensor zt = zt_tensor_2d(be->act_dtype, h * w, lc, sc.zin.data);
+    zt_tensor zc = zt_tensor_2d(z->dtype, lc, (int64_t)h * w, z->data);
+    if (unscale) {
+        zc = zt_tensor_2d(be->act_dtype, lc, (int64_t)h * w, sc.buf[1].data);
+        zt_op_scale_add(be, &zc, z, 1.0f / c->scaling_factor, c->shift_factor);
+    }
+    zt_op_transpose(be, &zt, &zc);
     if (c->use_post_quant_conv) {
-        zt_tensor t = view3(&sc.buf[1], c->latent_channels, H, W);
+        zt_tensor t = view3(&sc.buf[1], lc, H, W);
         zt_op_conv2d(be, &t, &sc.zin, &v->pq_w, &v->pq_b);
         zt_op_copy(be, &sc.zin, &t);
     }
     zt_tensor h0 = view3(&sc.buf[0], top, H, W);
     zt_op_conv2d(be, &h0, &sc.zin, &v->cin_w, &v->cin_b);
-    tap_view(tap, tap_ud, "conv_in", &sc.buf[0], top, H, W);
+    tap_view(v, tap, tap_ud, "conv_in", &sc.buf[0], top, H, W);
 
     run_resnet(v, &v->mid0, sc.buf, H, W);
     if (c->mid_attention)
         run_attention(v, sc.buf, top, H, W);
     run_resnet(v, &v->mid1, sc.buf, H, W);
-    tap_view(tap, tap_ud, "mid_block", &sc.buf[0], top, H, W);
+    tap_view(v, tap, tap_ud, "mid_block", &sc.buf[0], top, H, W);
 
     int ch = top;
     for (int i = 0; i < nb; i++) {
@@ -348,14 +366,18 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
         }
         char name[32];
         snprintf(name, sizeof name, "up_blocks.%d", i);
-        tap_view(tap, tap_ud, name, &sc.buf[0], ch, H, W);
+        tap_view(v, tap, tap_ud, name, &sc.buf[0], ch, H, W);
     }
     zt_tensor x = view3(&sc.buf[0], ch, H, W);
     zt_tensor n = view3(&sc.buf[1], ch, H, W);
     zt_op_groupnorm(be, &n, &x, c->norm_groups, &v->no_w, &v->no_b, VAE_EPS, 0);
-    tap_view(tap, tap_ud, "conv_norm_out", &sc.buf[1], ch, H, W);
+    tap_view(v, tap, tap_ud, "conv_norm_out", &sc.buf[1], ch, H, W);
     zt_op_unary(be, &n, &n, ZT_UNARY_SILU);
-    zt_op_conv2d(be, out, &n, &v->cout_w, &v->cout_b);
+    /* conv_out in F32, then [H*W, 3] -> the planar [3, H, W] image */
+    zt_op_conv2d(be, &sc.rgb, &n, &v->cout_w, &v->cout_b);
+    zt_tensor rows = zt_tensor_2d(ZT_F32, H * W, c->out_channels, sc.rgb.data);
+    zt_tensor planes = zt_tensor_2d(out->dtype, c->out_channels, H * W, out->data);
+    zt_op_transpose(be, &planes, &rows);
     if (tap)
         tap(tap_ud, "conv_out", out);
     st = zt_backend_sync(be, err);

@@ -1,7 +1,7 @@
 /*
  * elementwise.cu - pointwise ops: dtype conversion, unary functions, add/mul
- * with row broadcast, gated residual add, SwiGLU, scale-add, axpy, channel
- * bias, and the embedding gather.
+ * with row broadcast, gated residual add, SwiGLU, scale-add, axpy, and the
+ * embedding gather.
  *
  * All are memory-bound grid-stride loops over flat element indices; the
  * dtype of each operand is chosen at run time (common.cuh), and arithmetic
@@ -242,25 +242,6 @@ cudaError_t zt_cuda_axpy(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int
     if (ew8_ok(y, x, NULL, n, 0))
         return ew8<EW_AXPY>(y, ydt, x, xdt, NULL, 0, n, 0, alpha, 0, st);
     k_axpy<<<grid_for(n, BS), BS, 0, st>>>(y, ydt, x, xdt, n, alpha);
-    return cudaGetLastError();
-}
-
-__global__ void k_channel_bias(void *y, int ydt, const void *b, int bdt, int64_t C, int64_t P)
-{
-    int64_t n = C * P;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x)
-        st_f(y, ydt, i, ld_f(y, ydt, i) + ld_f(b, bdt, i / P));
-}
-
-cudaError_t zt_cuda_channel_bias(void *y, zt_dtype ydt, const void *b, zt_dtype bdt,
-                                 int64_t C, int64_t P, cudaStream_t st)
-{
-    if (!float_dt(ydt) || !float_dt(bdt))
-        return cudaErrorInvalidValue;
-    if (C * P <= 0)
-        return cudaSuccess;
-    k_channel_bias<<<grid_for(C * P, BS), BS, 0, st>>>(y, ydt, b, bdt, C, P);
     return cudaGetLastError();
 }
 

@@ -1,7 +1,8 @@
 /*
  * layout.cu - data movement: 2-D transpose, patchify / unpatchify between
- * channel-first latents and token rows, nearest 2x upsampling, and im2col
- * for the convolution GEMM. Each converts dtype on the way.
+ * channel-first latents and token rows, and for the channels-last decoder
+ * nearest 2x upsampling and im2col for the convolution GEMM. Each converts
+ * dtype on the way.
  */
 #include "common.cuh"
 #include "zt_kernels.h"
@@ -93,109 +94,78 @@ cudaError_t zt_cuda_unpatchify(void *y, zt_dtype ydt, const void *x, zt_dtype xd
     return cudaGetLastError();
 }
 
-__global__ void k_upsample2x(void *y, int ydt, const void *x, int xdt, int64_t C, int64_t H,
-                             int64_t W)
+/* Channels last, x [H, W, C] -> y [2H, 2W, C]: item i is element i of y,
+ * or with vec the 8 channels starting at 8 * i (C a multiple of 8). */
+__global__ void k_upsample2x(void *y, int ydt, const void *x, int xdt, int64_t H, int64_t W,
+                             int64_t C, int vec)
 {
-    int64_t W2 = 2 * W, n = C * 4 * H * W;
+    const int per = vec ? 8 : 1;
+    const int64_t cv = C / per, n = 4 * H * W * cv;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t xx = i % W2, rest = i / W2;
-        int64_t yy = rest % (2 * H), c = rest / (2 * H);
-        st_f(y, ydt, i, ld_f(x, xdt, (c * H + yy / 2) * W + xx / 2));
+        int64_t c = i % cv * per, pix = i / cv;
+        int64_t ox = pix % (2 * W), oy = pix / (2 * W);
+        int64_t src = ((oy / 2) * W + ox / 2) * C + c, dst = pix * C + c;
+        if (vec) {
+            float v[8];
+            ld8(v, x, xdt, src);
+            st8(y, ydt, dst, v);
+        } else {
+            st_f(y, ydt, dst, ld_f(x, xdt, src));
+        }
     }
 }
 
-cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
-                               int64_t H, int64_t W, cudaStream_t st)
+cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t H,
+                               int64_t W, int64_t C, cudaStream_t st)
 {
     if (!float_dt(ydt) || !float_dt(xdt))
         return cudaErrorInvalidValue;
     if (C * H * W <= 0)
         return cudaSuccess;
-    k_upsample2x<<<grid_for(4 * C * H * W, BS), BS, 0, st>>>(y, ydt, x, xdt, C, H, W);
+    int vec = C % 8 == 0 && al16(x) && al16(y);
+    k_upsample2x<<<grid_for(4 * H * W * C / (vec ? 8 : 1), BS), BS, 0, st>>>(y, ydt, x, xdt, H,
+                                                                            W, C, vec);
     return cudaGetLastError();
 }
 
-/* col[r][q] for r = (ci*k + ky)*k + kx, q = p - p0: x[ci][y+ky-k/2][x+kx-k/2]
- * or 0 outside the image. blockIdx.y is the row r (so its (ci, ky, kx) are
- * block constants) and threads take consecutive q: writes are coalesced,
- * reads nearly so, and the per-element index work is one 32-bit div/mod.
- * Rows past 65535 wrap through blockIdx.z. */
-__global__ void k_im2col(void *col, int cdt, const void *x, int xdt, int64_t rows, int H, int W,
-                         int k, int64_t p0, int np)
+/* col [n*W, k*k*Ci] for image rows [r0, r0 + n) of x [H, W, Ci]: the row of
+ * pixel (yy, xx) is its k*k neighbours' channel runs, tap-major (tap t = ky*k
+ * + kx at columns t*Ci ..), zeros outside the image. Item i is one element
+ * of col, or with vec 8 channels (Ci a multiple of 8). */
+__global__ void k_im2col(void *col, int cdt, const void *x, int xdt, int64_t H, int64_t W,
+                         int64_t Ci, int k, int64_t r0, int64_t n, int vec)
 {
-    int64_t r = (int64_t)blockIdx.z * 65535 + blockIdx.y;
-    if (r >= rows)
-        return;
-    int kx = (int)(r % k), ky = (int)((r / k) % k);
-    int64_t ci = r / (k * k);
-    int pad = k / 2;
-    const int64_t cbase = ci * H * W;
-    for (int q = blockIdx.x * blockDim.x + threadIdx.x; q < np; q += gridDim.x * blockDim.x) {
-        int p = (int)p0 + q;
-        int yy = p / W + ky - pad, xx = p % W + kx - pad;
-        float v = 0.0f;
-        if (yy >= 0 && yy < H && xx >= 0 && xx < W)
-            v = ld_f(x, xdt, cbase + (int64_t)yy * W + xx);
-        st_f(col, cdt, r * np + q, v);
-    }
-}
-
-/* The BF16 -> BF16 case, 8 columns a thread and one 16-byte store: the
- * conv's hot path, limited by the bytes it writes. Needs np and p0
- * multiples of 8 and col 16-byte aligned. */
-__global__ void k_im2col_bf16x8(uint4 *col, const uint16_t *x, int64_t rows, int H, int W, int k,
-                                int64_t p0, int np8)
-{
-    int64_t r = (int64_t)blockIdx.z * 65535 + blockIdx.y;
-    if (r >= rows)
-        return;
-    int kx = (int)(r % k), ky = (int)((r / k) % k);
-    int pad = k / 2;
-    const uint16_t *xc = x + (r / (k * k)) * H * W;
-    for (int q8 = blockIdx.x * blockDim.x + threadIdx.x; q8 < np8;
-         q8 += gridDim.x * blockDim.x) {
-        int p = (int)p0 + 8 * q8;
-        int yy = p / W, xx = p % W;
-        uint16_t v[8];
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            int sy = yy + ky - pad, sx = xx + kx - pad;
-            v[e] = (sy >= 0 && sy < H && sx >= 0 && sx < W) ? xc[sy * W + sx] : (uint16_t)0;
-            if (++xx == W)
-                xx = 0, yy++;
+    const int per = vec ? 8 : 1, pad = k / 2;
+    const int64_t cv = Ci / per, items = n * W * k * k * cv;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < items;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t c = i % cv * per, rest = i / cv;
+        int t = (int)(rest % (k * k));
+        int64_t p = rest / (k * k); /* pixel within the band */
+        int64_t yy = r0 + p / W + t / k - pad, xx = p % W + t % k - pad;
+        int inside = yy >= 0 && yy < H && xx >= 0 && xx < W;
+        int64_t src = (yy * W + xx) * Ci + c, dst = (p * k * k + t) * Ci + c;
+        if (vec) {
+            float v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            if (inside)
+                ld8(v, x, xdt, src);
+            st8(col, cdt, dst, v);
+        } else {
+            st_f(col, cdt, dst, inside ? ld_f(x, xdt, src) : 0.0f);
         }
-        uint4 o;
-        o.x = v[0] | ((uint32_t)v[1] << 16);
-        o.y = v[2] | ((uint32_t)v[3] << 16);
-        o.z = v[4] | ((uint32_t)v[5] << 16);
-        o.w = v[6] | ((uint32_t)v[7] << 16);
-        col[r * (np8) + q8] = o;
     }
 }
 
-cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt, int64_t Ci,
-                           int64_t H, int64_t W, int k, int64_t p0, int64_t np,
-                           cudaStream_t st)
+cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt, int64_t H,
+                           int64_t W, int64_t Ci, int k, int64_t r0, int64_t n, cudaStream_t st)
 {
-    if (!float_dt(cdt) || !float_dt(xdt) || k <= 0 || p0 < 0 || p0 + np > H * W)
+    if (!float_dt(cdt) || !float_dt(xdt) || k <= 0 || r0 < 0 || n < 0 || r0 + n > H)
         return cudaErrorInvalidValue;
-    int64_t rows = Ci * k * k;
-    if (H * W > INT32_MAX || np > INT32_MAX || rows > 65535LL * 65535)
-        return cudaErrorInvalidValue;
-    if (rows <= 0 || np <= 0)
+    if (n * W * Ci <= 0)
         return cudaSuccess;
-    if (cdt == ZT_BF16 && xdt == ZT_BF16 && np % 8 == 0 && p0 % 8 == 0 &&
-        ((uintptr_t)col & 15) == 0) {
-        int64_t np8 = np / 8;
-        unsigned gx = (unsigned)((np8 + BS - 1) / BS);
-        dim3 grid(gx, (unsigned)(rows < 65535 ? rows : 65535), (unsigned)((rows + 65534) / 65535));
-        k_im2col_bf16x8<<<grid, BS, 0, st>>>((uint4 *)col, (const uint16_t *)x, rows, (int)H,
-                                              (int)W, k, p0, (int)np8);
-        return cudaGetLastError();
-    }
-    unsigned gx = (unsigned)((np + BS * 4 - 1) / (BS * 4)); /* 4 columns a thread */
-    dim3 grid(gx, (unsigned)(rows < 65535 ? rows : 65535), (unsigned)((rows + 65534) / 65535));
-    k_im2col<<<grid, BS, 0, st>>>(col, cdt, x, xdt, rows, (int)H, (int)W, k, p0, (int)np);
+    int vec = Ci % 8 == 0 && al16(x) && al16(col);
+    int64_t items = n * W * k * k * Ci / (vec ? 8 : 1);
+    k_im2col<<<grid_for(items, BS), BS, 0, st>>>(col, cdt, x, xdt, H, W, Ci, k, r0, n, vec);
     return cudaGetLastError();
 }

@@ -1,13 +1,13 @@
 /*
  * norm.cu - row normalisations (RMSNorm, LayerNorm), GroupNorm over
- * channel-first images, and row softmax. Statistics and exponentials in F32.
+ * channels-last images, and row softmax. Statistics and exponentials in F32.
  *
  * Row ops use one warp per row (rows are 128..16384 wide here; there are
- * always many rows). GroupNorm groups are contiguous ranges of C/G * P
- * elements, up to 4M at 1024x1024, so statistics come from many blocks per
- * group: each block reduces a slice to (count, mean, M2) with two passes over
- * its slice (the second hits L2), a small kernel merges the slices with
- * Chan's formula in double, and a pointwise kernel applies the result.
+ * always many rows). A GroupNorm group is C/G channels of every pixel, up
+ * to 4M values at 1024x1024, so its statistics come from many blocks: each
+ * reduces a slice of rows to (count, mean, M2) per channel with two passes
+ * (the second hits L2), a small kernel merges them with Chan's formula in
+ * double, and a pointwise kernel applies the result.
  */
 #include <math.h>
 
@@ -361,136 +361,172 @@ cudaError_t zt_cuda_layernorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
     return cudaGetLastError();
 }
 
-/* ---- GroupNorm ---------------------------------------------------------- */
+/* ---- GroupNorm, channels last -------------------------------------------- */
 
+/*
+ * x, y [P, C]. The statistics of a group (its C/groups channels of all P
+ * rows) are built in two stages so that every read runs along the channels:
+ * k_gn_partial gives each (slice of GN_ROWS rows, channel) its mean and M2,
+ * two passes over the slice, 8 channels a thread (16-byte loads) when it
+ * can; k_gn_merge folds a group's slices and channels with Chan's formula in
+ * double, a block a group, and leaves each channel's affine (mul, add);
+ * k_gn_apply is then y = x * mul + add with the same channel tiles.
+ */
 #define GN_BS 256
-#define GN_SLICE 16384 /* elements per statistics block */
+#define GN_ROWS 256 /* rows of a statistics slice */
 
-static int64_t gn_slices(int64_t C, int64_t P, int groups)
+static int64_t gn_slices(int64_t P)
 {
-    int64_t gsz = C / groups * P;
-    return (gsz + GN_SLICE - 1) / GN_SLICE;
+    return (P + GN_ROWS - 1) / GN_ROWS;
 }
 
 size_t zt_cuda_groupnorm_scratch(int64_t C, int64_t P, int groups)
 {
-    /* per slice (mean, M2) + per group (mean, inv std) */
-    return (size_t)(groups * gn_slices(C, P, groups) * 2 + groups * 2) * sizeof(float);
+    (void)groups;
+    /* per (slice, channel) (mean, M2) + per channel (mul, add) */
+    return (size_t)(gn_slices(P) * C * 2 + C * 2) * sizeof(float);
 }
 
-static __device__ float block_sum(float v, float *sh)
+/* a[k] = the sum of a[k] over the block's row lanes (threadIdx.y), for
+ * every thread; sh holds GN_BS * 8 floats. */
+static __device__ void gn_lane_sum(float *a, float *sh)
 {
-    v = warp_sum(v);
-    int w = threadIdx.x / 32, l = threadIdx.x % 32;
-    __syncthreads();
-    if (l == 0)
-        sh[w] = v;
-    __syncthreads();
-    if (w == 0) {
-        v = l < (int)(blockDim.x / 32) ? sh[l] : 0.0f;
-        v = warp_sum(v);
-        if (l == 0)
-            sh[0] = v;
-    }
-    __syncthreads();
-    return sh[0];
-}
-
-/* grid (slices, groups): slice s of group g -> part[(g*slices+s)*2 + {0,1}].
- * vec: 8 elements a load (x 16-byte aligned, gsz a multiple of 8). */
-__global__ void k_gn_partial(const void *x, int xdt, int64_t gsz, int64_t slices, float *part,
-                             int vec)
-{
-    __shared__ float sh[32];
-    int64_t g = blockIdx.y, s = blockIdx.x;
-    int64_t lo = s * GN_SLICE, hi = min(lo + (int64_t)GN_SLICE, gsz);
-    const int64_t base = g * gsz;
-    float sum = 0.0f, v[8];
-    if (vec) {
-        for (int64_t i = lo + 8 * threadIdx.x; i < hi; i += 8 * blockDim.x) {
-            ld8(v, x, xdt, base + i);
+    /* sh[k][thread]: neighbouring threads touch neighbouring words */
+    const int tx = blockDim.x, t = threadIdx.y * tx + threadIdx.x;
 #pragma unroll
-            for (int k = 0; k < 8; k++)
-                sum += v[k];
-        }
-    } else {
-        for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
-            sum += ld_f(x, xdt, base + i);
-    }
-    float mean = block_sum(sum, sh) / (float)(hi - lo);
-    float m2 = 0.0f;
-    if (vec) {
-        for (int64_t i = lo + 8 * threadIdx.x; i < hi; i += 8 * blockDim.x) {
-            ld8(v, x, xdt, base + i);
+    for (int k = 0; k < 8; k++)
+        sh[k * GN_BS + t] = a[k];
+    __syncthreads();
 #pragma unroll
-            for (int k = 0; k < 8; k++)
-                m2 += (v[k] - mean) * (v[k] - mean);
-        }
-    } else {
-        for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-            float d = ld_f(x, xdt, base + i) - mean;
-            m2 += d * d;
-        }
+    for (int k = 0; k < 8; k++) {
+        float sum = 0.0f;
+        for (int l = 0; l < (int)blockDim.y; l++)
+            sum += sh[k * GN_BS + l * tx + threadIdx.x];
+        a[k] = sum;
     }
-    m2 = block_sum(m2, sh);
-    if (threadIdx.x == 0) {
-        part[(g * slices + s) * 2] = mean;
-        part[(g * slices + s) * 2 + 1] = m2;
-    }
+    __syncthreads();
 }
 
-/* one thread per group: merge slices (Chan et al.) in double */
-__global__ void k_gn_merge(const float *part, float *stats, int groups, int64_t gsz,
-                           int64_t slices, float eps)
+/* Block (tx, GN_BS / tx): threadIdx.x takes channels [c0, c0 + per), c0 =
+ * per * (blockIdx.y * tx + threadIdx.x); threadIdx.y a lane of the rows of
+ * slice blockIdx.x. per is 8 (16-byte loads) or 1. */
+__global__ void k_gn_partial(const void *x, int xdt, int64_t P, int64_t C, float *part, int per)
 {
-    int g = blockIdx.x * blockDim.x + threadIdx.x;
-    if (g >= groups)
+    __shared__ float sh[GN_BS * 8];
+    const int64_t s = blockIdx.x, c0 = ((int64_t)blockIdx.y * blockDim.x + threadIdx.x) * per;
+    const int64_t lo = s * GN_ROWS, hi = min(lo + (int64_t)GN_ROWS, P);
+    const int on = c0 < C;
+    float v[8] = {0, 0, 0, 0, 0, 0, 0, 0}, m[8], q[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        q[k] = 0.0f;
+    for (int64_t r = lo + threadIdx.y; on && r < hi; r += blockDim.y) {
+        if (per == 8)
+            ld8(v, x, xdt, r * C + c0);
+        else
+            v[0] = ld_f(x, xdt, r * C + c0);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            q[k] += v[k];
+    }
+    gn_lane_sum(q, sh);
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+        m[k] = q[k] / (float)(hi - lo);
+        q[k] = 0.0f;
+    }
+    for (int64_t r = lo + threadIdx.y; on && r < hi; r += blockDim.y) {
+        if (per == 8)
+            ld8(v, x, xdt, r * C + c0);
+        else
+            v[0] = ld_f(x, xdt, r * C + c0);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            q[k] += (v[k] - m[k]) * (v[k] - m[k]);
+    }
+    gn_lane_sum(q, sh);
+    if (threadIdx.y == 0 && on)
+        for (int k = 0; k < per; k++) {
+            part[(s * C + c0 + k) * 2] = m[k];
+            part[(s * C + c0 + k) * 2 + 1] = q[k];
+        }
+}
+
+/* Chan et al.: (n, mean, m2) += (nb, mb, m2b) */
+static __device__ void chan_merge(double &n, double &mean, double &m2, double nb, double mb,
+                                  double m2b)
+{
+    double nn = n + nb;
+    if (nn == 0.0)
         return;
+    double d = mb - mean;
+    mean += d * nb / nn;
+    m2 += m2b + d * d * n * nb / nn;
+    n = nn;
+}
+
+/* A block of GN_BS threads a group; leaves coef[c] = (mul, add) for the
+ * group's channels: y = x * mul + add is the normalised, affine value. */
+__global__ void k_gn_merge(const float *part, float *coef, int64_t P, int64_t C, int cpg,
+                           int64_t slices, float eps, const void *w, int wdt, const void *b,
+                           int bdt)
+{
+    __shared__ double sn[GN_BS], sm[GN_BS], s2[GN_BS];
+    const int g = blockIdx.x;
     double n = 0, mean = 0, m2 = 0;
-    for (int64_t s = 0; s < slices; s++) {
-        double nb = (double)(min((s + 1) * (int64_t)GN_SLICE, gsz) - s * GN_SLICE);
-        double mb = part[(g * slices + s) * 2], m2b = part[(g * slices + s) * 2 + 1];
-        double d = mb - mean, nn = n + nb;
-        mean += d * nb / nn;
-        m2 += m2b + d * d * n * nb / nn;
-        n = nn;
+    for (int64_t i = threadIdx.x; i < slices * cpg; i += GN_BS) {
+        int64_t s = i / cpg, c = (int64_t)g * cpg + i % cpg;
+        double nb = (double)(min((s + 1) * (int64_t)GN_ROWS, P) - s * GN_ROWS);
+        chan_merge(n, mean, m2, nb, part[(s * C + c) * 2], part[(s * C + c) * 2 + 1]);
     }
-    stats[2 * g] = (float)mean;
-    stats[2 * g + 1] = (float)(1.0 / sqrt(m2 / n + (double)eps));
+    sn[threadIdx.x] = n, sm[threadIdx.x] = mean, s2[threadIdx.x] = m2;
+    __syncthreads();
+    for (int half = GN_BS / 2; half > 0; half /= 2) {
+        if ((int)threadIdx.x < half) {
+            int o = threadIdx.x + half;
+            chan_merge(n, mean, m2, sn[o], sm[o], s2[o]);
+            sn[threadIdx.x] = n, sm[threadIdx.x] = mean, s2[threadIdx.x] = m2;
+        }
+        __syncthreads();
+    }
+    const float fm = (float)sm[0], inv = (float)(1.0 / sqrt(s2[0] / sn[0] + (double)eps));
+    for (int k = threadIdx.x; k < cpg; k += GN_BS) {
+        int64_t c = (int64_t)g * cpg + k;
+        float wv = w ? ld_f(w, wdt, c) : 1.0f, bv = b ? ld_f(b, bdt, c) : 0.0f;
+        coef[2 * c] = inv * wv;
+        coef[2 * c + 1] = bv - fm * inv * wv;
+    }
 }
 
-/* grid (column blocks, C): channel constants are per block. vec: 8
- * elements a load and store (x, y 16-byte aligned, P a multiple of 8). */
-__global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *stats,
-                           const void *w, int wdt, const void *b, int bdt, int64_t P, int cpg,
-                           int silu, int vec)
+/* Block and channel tiles as k_gn_partial; blocks stride over the rows, so
+ * each thread keeps its channels' (mul, add) in registers. */
+__global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *coef,
+                           int64_t P, int64_t C, int silu, int per)
 {
-    int64_t c = blockIdx.y, g = c / cpg;
-    float mean = stats[2 * g], inv = stats[2 * g + 1];
-    float wv = w ? ld_f(w, wdt, c) : 1.0f, bv = b ? ld_f(b, bdt, c) : 0.0f;
-    float mul = inv * wv, add = bv - mean * inv * wv;
-    const int64_t base = c * P;
-    if (vec) {
-        float v[8];
-        for (int64_t p = 8 * (blockIdx.x * (int64_t)blockDim.x + threadIdx.x); p < P;
-             p += 8 * (int64_t)gridDim.x * blockDim.x) {
-            ld8(v, x, xdt, base + p);
-#pragma unroll
-            for (int k = 0; k < 8; k++) {
-                v[k] = v[k] * mul + add;
-                if (silu)
-                    v[k] = silu_f(v[k]);
-            }
-            st8(y, ydt, base + p, v);
-        }
+    const int64_t c0 = ((int64_t)blockIdx.y * blockDim.x + threadIdx.x) * per;
+    if (c0 >= C)
         return;
+    float mul[8], add[8], v[8];
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+        mul[k] = k < per ? coef[2 * (c0 + k)] : 0.0f;
+        add[k] = k < per ? coef[2 * (c0 + k) + 1] : 0.0f;
     }
-    for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < P;
-         p += (int64_t)gridDim.x * blockDim.x) {
-        float v = ld_f(x, xdt, base + p) * mul + add;
-        if (silu)
-            v = silu_f(v);
-        st_f(y, ydt, base + p, v);
+    for (int64_t r = (int64_t)blockIdx.x * blockDim.y + threadIdx.y; r < P;
+         r += (int64_t)gridDim.x * blockDim.y) {
+        if (per == 8)
+            ld8(v, x, xdt, r * C + c0);
+        else
+            v[0] = ld_f(x, xdt, r * C + c0);
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            float t = v[k] * mul[k] + add[k];
+            v[k] = silu ? silu_f(t) : t;
+        }
+        if (per == 8)
+            st8(y, ydt, r * C + c0, v);
+        else
+            st_f(y, ydt, r * C + c0, v[0]);
     }
 }
 
@@ -500,21 +536,23 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
                               void *scratch, cudaStream_t st)
 {
     if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) || (b && !float_dt(bdt)) ||
-        groups <= 0 || C % groups || P <= 0 || C > 65535 || !scratch)
+        groups <= 0 || C % groups || P <= 0 || !scratch || ((uintptr_t)scratch & 7))
         return cudaErrorInvalidValue;
-    int64_t slices = gn_slices(C, P, groups), gsz = C / groups * P;
-    if (slices > 65535)
+    const int per = C % 8 == 0 && al16(x) && al16(y) ? 8 : 1;
+    const int64_t slices = gn_slices(P), cv = C / per;
+    const int tx = (int)(cv < GN_BS ? cv : GN_BS);
+    const int64_t cb = (cv + tx - 1) / tx;
+    if (slices > INT32_MAX || cb > 65535)
         return cudaErrorInvalidValue;
-    float *part = (float *)scratch, *stats = part + groups * slices * 2;
-    int vx = al16(x) && gsz % 8 == 0, vy = vx && al16(y) && P % 8 == 0;
-    k_gn_partial<<<dim3((unsigned)slices, (unsigned)groups), GN_BS, 0, st>>>(x, xdt, gsz,
-                                                                              slices, part, vx);
-    k_gn_merge<<<(groups + 63) / 64, 64, 0, st>>>(part, stats, groups, gsz, slices, eps);
-    /* 4 elements a thread, or 8 with the vector path */
-    int per = vy ? 8 : 4;
-    unsigned gx = (unsigned)((P + GN_BS * per - 1) / (GN_BS * per));
-    k_gn_apply<<<dim3(gx, (unsigned)C), GN_BS, 0, st>>>(y, ydt, x, xdt, stats, w, wdt, b, bdt, P,
-                                                        (int)(C / groups), silu, vy);
+    float *part = (float *)scratch, *coef = part + slices * C * 2;
+    k_gn_partial<<<dim3((unsigned)slices, (unsigned)cb), dim3(tx, GN_BS / tx), 0, st>>>(
+        x, xdt, P, C, part, per);
+    k_gn_merge<<<groups, GN_BS, 0, st>>>(part, coef, P, C, (int)(C / groups), slices, eps, w,
+                                         wdt, b, bdt);
+    const int64_t ty = GN_BS / tx, rb = (P + ty - 1) / ty;
+    const unsigned gx = (unsigned)(rb < 8192 ? rb : 8192);
+    k_gn_apply<<<dim3(gx, (unsigned)cb), dim3(tx, GN_BS / tx), 0, st>>>(y, ydt, x, xdt, coef, P,
+                                                                       C, silu, per);
     return cudaGetLastError();
 }
 

@@ -49,9 +49,6 @@ cudaError_t zt_cuda_scale_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
 /* y += alpha * x. */
 cudaError_t zt_cuda_axpy(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t n,
                          float alpha, cudaStream_t st);
-/* y[c][p] += b[c] for a channel-first [C, P] tensor (conv bias). */
-cudaError_t zt_cuda_channel_bias(void *y, zt_dtype ydt, const void *b, zt_dtype bdt,
-                                 int64_t C, int64_t P, cudaStream_t st);
 /* y[l][:] = table[ids[l]][:], table [V, H], ids I32 [L]. An id outside
  * [0, V) writes zeros and stores 1 into *bad (device int). */
 cudaError_t zt_cuda_embed(void *y, zt_dtype ydt, const void *table, zt_dtype tdt,
@@ -80,8 +77,9 @@ cudaError_t zt_cuda_layernorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
                               float eps, cudaStream_t st);
 /* Bytes of F32 scratch zt_cuda_groupnorm needs for these sizes. */
 size_t zt_cuda_groupnorm_scratch(int64_t C, int64_t P, int groups);
-/* x, y [C, P]; statistics over each group of C/groups channels; affine w, b
- * [C] (NULL-able); silu != 0 applies SiLU after. */
+/* x, y [P, C] channels last; statistics over each group of C/groups
+ * channels of all P rows; affine w, b [C] (NULL-able); silu != 0 applies
+ * SiLU after. y may be x. */
 cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
                               int64_t P, int groups, const void *w, zt_dtype wdt,
                               const void *b, zt_dtype bdt, float eps, int silu,
@@ -114,15 +112,14 @@ cudaError_t zt_cuda_patchify(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
                              int64_t H, int64_t W, int p, cudaStream_t st);
 cudaError_t zt_cuda_unpatchify(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
                                int64_t H, int64_t W, int p, cudaStream_t st);
-/* Nearest: x [C, H, W] -> y [C, 2H, 2W]. */
-cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t C,
-                               int64_t H, int64_t W, cudaStream_t st);
-/* Columns [p0, p0+np) of the im2col matrix of x [Ci, H, W] for a k x k
- * kernel with padding k/2: col [Ci*k*k, np], row (ci*k + ky)*k + kx,
- * column p - p0 for pixel p = y*W + x. */
-cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt, int64_t Ci,
-                           int64_t H, int64_t W, int k, int64_t p0, int64_t np,
-                           cudaStream_t st);
+/* Nearest, channels last: x [H, W, C] -> y [2H, 2W, C]. */
+cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t H,
+                               int64_t W, int64_t C, cudaStream_t st);
+/* Rows of the im2col matrix of x [H, W, Ci] (channels last) for a k x k
+ * kernel with padding k/2, for image rows [r0, r0 + n): col [n*W, k*k*Ci],
+ * the row of a pixel holding its neighbours tap-major, (ky*k + kx)*Ci + ci. */
+cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt, int64_t H,
+                           int64_t W, int64_t Ci, int k, int64_t r0, int64_t n, cudaStream_t st);
 
 /* attention.cu ------------------------------------------------------------- */
 

@@ -349,10 +349,11 @@ static void test_norms(void)
     free_buf(&y);
 }
 
+/* shape channels last: [H, W, C] or [N, C] */
 static void one_groupnorm(const char *name, int ndim, const int64_t *shape, int silu,
                           zt_dtype dt)
 {
-    int64_t C = shape[0];
+    int64_t C = shape[ndim - 1];
     buf x = mk(dt, ndim, shape, -1, 3);
     buf w = mk_w(ZT_BF16, 1, S4(C, 0, 0, 0), 0.5f, 1.5f);
     buf b = mk_w(ZT_BF16, 1, S4(C, 0, 0, 0), -1, 1);
@@ -371,9 +372,12 @@ static void one_groupnorm(const char *name, int ndim, const int64_t *shape, int 
 
 static void test_groupnorm(void)
 {
-    one_groupnorm("groupnorm 128x33x45 silu", 3, S4(128, 33, 45, 0), 1, ZT_BF16);
-    one_groupnorm("groupnorm 64x1000", 2, S4(64, 1000, 0, 0), 0, ZT_BF16);
+    one_groupnorm("groupnorm 33x45x128 silu", 3, S4(33, 45, 128, 0), 1, ZT_BF16);
+    one_groupnorm("groupnorm 1000x64", 2, S4(1000, 64, 0, 0), 0, ZT_BF16);
     one_groupnorm("groupnorm 128x128x128 f32", 3, S4(128, 128, 128, 0), 1, ZT_F32);
+    one_groupnorm("groupnorm 200x512 16 channels a group", 2, S4(200, 512, 0, 0), 1,
+                  ZT_BF16);
+    one_groupnorm("groupnorm 9x7x96 odd channels a group", 3, S4(9, 7, 96, 0), 0, ZT_BF16);
 }
 
 /* A (cos, sin) table [S, hd/2, 2] of real rotations on both sides. */
@@ -580,12 +584,12 @@ static void test_embed(void)
 static void one_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_t W, int k,
                      int bias, zt_dtype wdt)
 {
-    buf x = mk(ZT_BF16, 3, S4(Ci, H, W, 0), -2, 2);
+    buf x = mk(ZT_BF16, 3, S4(H, W, Ci, 0), -2, 2);
     buf w = mk_w(wdt, 4, S4(Co, Ci, k, k), -0.3f, 0.3f);
     buf b = {0};
     if (bias)
         b = mk_w(wdt, 1, S4(Co, 0, 0, 0), -1, 1);
-    buf y = mk_out(ZT_BF16, 3, S4(Co, H, W, 0));
+    buf y = mk_out(ZT_BF16, 3, S4(H, W, Co, 0));
     zt_op_conv2d(cpu, &y.c, &x.c, &w.c, bias ? &b.c : NULL);
     zt_op_conv2d(gpu, &y.g, &x.g, &w.g, bias ? &b.g : NULL);
     compare(name, &y, BF_TOL);
@@ -604,15 +608,25 @@ static void test_conv(void)
     one_conv("conv 1x1 64->32 shortcut", 64, 32, 20, 21, 1, 1, ZT_F16);
     one_conv("conv 3x3 no bias", 8, 8, 5, 7, 3, 0, ZT_BF16);
     one_conv("conv 3x3 32->40 24x16 vector im2col", 32, 40, 24, 16, 3, 1, ZT_BF16);
+    one_conv("conv 3x3 12->20 9x11 odd channels", 12, 20, 9, 11, 3, 1, ZT_BF16);
+    one_conv("conv 3x3 128->128 40x40", 128, 128, 40, 40, 3, 1, ZT_BF16);
 }
 
 static void test_layout(void)
 {
-    buf x = mk(ZT_BF16, 3, S4(16, 13, 17, 0), -2, 2);
-    buf y = mk_out(ZT_BF16, 3, S4(16, 26, 34, 0));
+    buf x = mk(ZT_BF16, 3, S4(13, 17, 16, 0), -2, 2);
+    buf y = mk_out(ZT_BF16, 3, S4(26, 34, 16, 0));
     zt_op_upsample2x(cpu, &y.c, &x.c);
     zt_op_upsample2x(gpu, &y.g, &x.g);
     compare("upsample2x", &y, 0, 0, 0);
+    free_buf(&x);
+    free_buf(&y);
+
+    x = mk(ZT_BF16, 3, S4(5, 3, 6, 0), -2, 2); /* rows of 6: no 16-byte path */
+    y = mk_out(ZT_BF16, 3, S4(10, 6, 6, 0));
+    zt_op_upsample2x(cpu, &y.c, &x.c);
+    zt_op_upsample2x(gpu, &y.g, &x.g);
+    compare("upsample2x narrow rows", &y, 0, 0, 0);
     free_buf(&x);
     free_buf(&y);
 
@@ -758,10 +772,10 @@ static void bench_matmul(const char *name, int64_t M, int64_t N, int64_t K, int 
 
 static void bench_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_t W, int iters)
 {
-    zt_tensor x = dev_rand(ZT_BF16, 3, S4(Ci, H, W, 0), -1, 1);
+    zt_tensor x = dev_rand(ZT_BF16, 3, S4(H, W, Ci, 0), -1, 1);
     zt_tensor w = dev_rand(ZT_BF16, 4, S4(Co, Ci, 3, 3), -0.1f, 0.1f);
     zt_tensor b = dev_rand(ZT_BF16, 1, S4(Co, 0, 0, 0), -0.1f, 0.1f);
-    zt_tensor y = alloc_on(gpu, ZT_BF16, 3, S4(Co, H, W, 0));
+    zt_tensor y = alloc_on(gpu, ZT_BF16, 3, S4(H, W, Co, 0));
     bctx c = {&y, &x, &w, &b, 0, 0};
     double t = bench(b_conv, &c, iters);
     printf("bench %-40s %9.3f ms %7.1f TFLOP/s\n", name, t * 1e3,
@@ -782,9 +796,10 @@ static void run_bench(void)
     bench_matmul("matmul 4128x3840x10240 (w2)", 4128, 3840, 10240, 10);
     bench_conv("conv3x3 128->128 1024x1024", 128, 128, 1024, 1024, 3);
     bench_conv("conv3x3 512->512 128x128", 512, 512, 128, 128, 10);
+    bench_conv("conv3x3 256->256 1024x1024", 256, 256, 1024, 1024, 3);
 
-    zt_tensor x = dev_rand(ZT_BF16, 3, S4(128, 1024, 1024, 0), -1, 1);
-    zt_tensor y = alloc_on(gpu, ZT_BF16, 3, S4(128, 1024, 1024, 0));
+    zt_tensor x = dev_rand(ZT_BF16, 3, S4(1024, 1024, 128, 0), -1, 1);
+    zt_tensor y = alloc_on(gpu, ZT_BF16, 3, S4(1024, 1024, 128, 0));
     zt_tensor w = dev_rand(ZT_BF16, 1, S4(128, 0, 0, 0), 0.5f, 1.5f);
     zt_tensor b = dev_rand(ZT_BF16, 1, S4(128, 0, 0, 0), -1, 1);
     bctx c = {&y, &x, &w, &b, 0, 0};

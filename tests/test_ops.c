@@ -305,6 +305,7 @@ static void test_layernorm(void)
     free(v), free(w), free(b), free(s), free(out), free(ref);
 }
 
+/* x [h, w, c] channels last; the reference walks it by channel and pixel */
 static void groupnorm_case(long c, long h, long w, int groups, int silu, int affine)
 {
     long hw = h * w, n = c * hw, cpg = c / groups;
@@ -318,23 +319,23 @@ static void groupnorm_case(long c, long h, long w, int groups, int silu, int aff
         double mean = 0, var = 0;
         for (long ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
             for (long p = 0; p < hw; p++)
-                mean += x[ch * hw + p];
+                mean += x[p * c + ch];
         mean /= (double)(cpg * hw);
         for (long ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
             for (long p = 0; p < hw; p++)
-                var += (x[ch * hw + p] - mean) * (x[ch * hw + p] - mean);
+                var += (x[p * c + ch] - mean) * (x[p * c + ch] - mean);
         var /= (double)(cpg * hw);
         for (long ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
             for (long p = 0; p < hw; p++) {
-                double v = (x[ch * hw + p] - mean) / sqrt(var + eps);
+                double v = (x[p * c + ch] - mean) / sqrt(var + eps);
                 if (affine)
                     v = v * g[ch] + b[ch];
                 if (silu)
                     v = v / (1 + exp(-v));
-                ref[ch * hw + p] = (float)v;
+                ref[p * c + ch] = (float)v;
             }
     }
-    zt_tensor X = t3d(ZT_F32, c, h, w, x), Y = t3d(ZT_F32, c, h, w, y);
+    zt_tensor X = t3d(ZT_F32, h, w, c, x), Y = t3d(ZT_F32, h, w, c, y);
     zt_tensor G = t1d(ZT_F32, c, g), B = t1d(ZT_F32, c, b);
     zt_op_groupnorm(be, &Y, &X, groups, affine ? &G : NULL, affine ? &B : NULL, eps, silu);
     if (sync_ok("groupnorm")) {
@@ -702,13 +703,14 @@ static void test_conv_hand(void)
     for (int i = 0; i < 9; i++)
         x[i] = w[i] = 1;
     int64_t ws[4] = {1, 1, 3, 3};
-    zt_tensor X = t3d(ZT_F32, 1, 3, 3, x), W = zt_tensor_make(ZT_F32, 4, ws, w);
-    zt_tensor Y = t3d(ZT_F32, 1, 3, 3, y);
+    zt_tensor X = t3d(ZT_F32, 3, 3, 1, x), W = zt_tensor_make(ZT_F32, 4, ws, w);
+    zt_tensor Y = t3d(ZT_F32, 3, 3, 1, y);
     zt_op_conv2d(be, &Y, &X, &W, NULL);
     if (sync_ok("conv2d"))
         zt_test_close("conv2d ones", y, want, 9, 0, 0);
 }
 
+/* channels last: x [h, wd, ci] -> y [h, wd, co]; w [co, ci, k, k] */
 static void conv_case(long ci, long co, long h, long wd, long k, int bias, zt_dtype wdt)
 {
     long pad = k / 2, nx = ci * h * wd, nw = co * ci * k * k, ny = co * h * wd;
@@ -722,7 +724,7 @@ static void conv_case(long ci, long co, long h, long wd, long k, int bias, zt_dt
     for (long c = 0; c < ci; c++)
         for (long i = 0; i < h; i++)
             for (long j = 0; j < wd; j++)
-                xp[(c * ph + i + pad) * pw + j + pad] = x[(c * h + i) * wd + j];
+                xp[(c * ph + i + pad) * pw + j + pad] = x[(i * wd + j) * ci + c];
     for (long o = 0; o < co; o++)
         for (long i = 0; i < h; i++)
             for (long j = 0; j < wd; j++) {
@@ -732,11 +734,11 @@ static void conv_case(long ci, long co, long h, long wd, long k, int bias, zt_dt
                         for (long v = 0; v < k; v++)
                             s += w[((o * ci + c) * k + u) * k + v] *
                                  xp[(c * ph + i + u) * pw + j + v];
-                ref[(o * h + i) * wd + j] = (float)s;
+                ref[(i * wd + j) * co + o] = (float)s;
             }
     int64_t ws[4] = {co, ci, k, k};
-    zt_tensor X = t3d(ZT_F32, ci, h, wd, x), W = zt_tensor_make(wdt, 4, ws, wq);
-    zt_tensor B = t1d(ZT_F32, co, b), Y = t3d(ZT_F32, co, h, wd, y);
+    zt_tensor X = t3d(ZT_F32, h, wd, ci, x), W = zt_tensor_make(wdt, 4, ws, wq);
+    zt_tensor B = t1d(ZT_F32, co, b), Y = t3d(ZT_F32, h, wd, co, y);
     zt_op_conv2d(be, &Y, &X, &W, bias ? &B : NULL);
     if (sync_ok("conv2d")) {
         char what[80];
@@ -758,12 +760,15 @@ static void test_conv2d(void)
 
 static void test_upsample_transpose(void)
 {
-    float x[4] = {1, 2, 3, 4}, y[16];
-    float want[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
-    zt_tensor X = t3d(ZT_F32, 1, 2, 2, x), Y = t3d(ZT_F32, 1, 4, 4, y);
+    /* [2, 2, 2] channels last: channel 1 is channel 0 times ten */
+    float x[8] = {1, 10, 2, 20, 3, 30, 4, 40}, y[32], want[32];
+    const float plane[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    for (int i = 0; i < 16; i++)
+        want[2 * i] = plane[i], want[2 * i + 1] = 10 * plane[i];
+    zt_tensor X = t3d(ZT_F32, 2, 2, 2, x), Y = t3d(ZT_F32, 4, 4, 2, y);
     zt_op_upsample2x(be, &Y, &X);
     if (sync_ok("upsample2x"))
-        zt_test_close("upsample2x", y, want, 16, 0, 0);
+        zt_test_close("upsample2x", y, want, 32, 0, 0);
 
     float m[6] = {1, 2, 3, 4, 5, 6}, t[6], want_t[6] = {1, 4, 2, 5, 3, 6};
     zt_tensor M = zt_tensor_2d(ZT_F32, 2, 3, m), T = zt_tensor_2d(ZT_F32, 3, 2, t);
@@ -847,8 +852,8 @@ static void test_validation_others(void)
     sync_expect(ZT_ERR_INVALID, "out and q overlap");
 
     int64_t ws[4] = {2, 3, 2, 2};
-    zt_tensor X = t3d(ZT_F32, 3, 4, 4, buf), W = zt_tensor_make(ZT_F32, 4, ws, buf + 100);
-    zt_tensor Y = t3d(ZT_F32, 2, 4, 4, buf2);
+    zt_tensor X = t3d(ZT_F32, 4, 4, 3, buf), W = zt_tensor_make(ZT_F32, 4, ws, buf + 100);
+    zt_tensor Y = t3d(ZT_F32, 4, 4, 2, buf2);
     zt_op_conv2d(be, &Y, &X, &W, NULL);
     sync_expect(ZT_ERR_SHAPE, "kernel must be 1x1 or 3x3");
 
@@ -856,7 +861,7 @@ static void test_validation_others(void)
     zt_op_patchify(be, &PY, &P, 2);
     sync_expect(ZT_ERR_SHAPE, "patch 2 does not divide");
 
-    zt_tensor G = t3d(ZT_F32, 6, 2, 2, buf), GY = t3d(ZT_F32, 6, 2, 2, buf2);
+    zt_tensor G = t3d(ZT_F32, 2, 2, 6, buf), GY = t3d(ZT_F32, 2, 2, 6, buf2);
     zt_op_groupnorm(be, &GY, &G, 4, NULL, NULL, 1e-6f, 0);
     sync_expect(ZT_ERR_SHAPE, "4 groups do not divide");
 
