@@ -12,23 +12,27 @@
 
 /* x [M, N] (row stride ldx) -> y [N, M] (row stride ldy), one matrix per
  * blockIdx.z (batch strides bx, by elements), through a shared tile, so
- * both sides are coalesced. */
+ * both sides are coalesced. Row tiles stride by gridDim.y, so M may exceed
+ * 65535 tiles (a 1536x1536 image's [H*W, 3] pixels). */
 __global__ void k_transpose(void *y, int ydt, const void *x, int xdt, int64_t M, int64_t N,
                             int64_t ldx, int64_t ldy, int64_t bx, int64_t by)
 {
     __shared__ float tile[TT][TT + 1];
-    int64_t r0 = (int64_t)blockIdx.y * TT, c0 = (int64_t)blockIdx.x * TT;
-    int64_t xo = (int64_t)blockIdx.z * bx, yo = (int64_t)blockIdx.z * by;
-    for (int j = threadIdx.y; j < TT; j += blockDim.y) {
-        int64_t r = r0 + j, c = c0 + threadIdx.x;
-        if (r < M && c < N)
-            tile[j][threadIdx.x] = ld_f(x, xdt, xo + r * ldx + c);
-    }
-    __syncthreads();
-    for (int j = threadIdx.y; j < TT; j += blockDim.y) {
-        int64_t c = c0 + j, r = r0 + threadIdx.x; /* y[c][r] */
-        if (r < M && c < N)
-            st_f(y, ydt, yo + c * ldy + r, tile[threadIdx.x][j]);
+    const int64_t c0 = (int64_t)blockIdx.x * TT;
+    const int64_t xo = (int64_t)blockIdx.z * bx, yo = (int64_t)blockIdx.z * by;
+    for (int64_t r0 = (int64_t)blockIdx.y * TT; r0 < M; r0 += (int64_t)gridDim.y * TT) {
+        for (int j = threadIdx.y; j < TT; j += blockDim.y) {
+            int64_t r = r0 + j, c = c0 + threadIdx.x;
+            if (r < M && c < N)
+                tile[j][threadIdx.x] = ld_f(x, xdt, xo + r * ldx + c);
+        }
+        __syncthreads();
+        for (int j = threadIdx.y; j < TT; j += blockDim.y) {
+            int64_t c = c0 + j, r = r0 + threadIdx.x; /* y[c][r] */
+            if (r < M && c < N)
+                st_f(y, ydt, yo + c * ldy + r, tile[threadIdx.x][j]);
+        }
+        __syncthreads();
     }
 }
 
@@ -36,12 +40,13 @@ cudaError_t zt_cuda_transpose_strided(void *y, zt_dtype ydt, const void *x, zt_d
                                       int64_t batch, int64_t M, int64_t N, int64_t ldx,
                                       int64_t ldy, int64_t bx, int64_t by, cudaStream_t st)
 {
-    if (!float_dt(ydt) || !float_dt(xdt) || (M + TT - 1) / TT > 65535 || batch > 65535 ||
+    if (!float_dt(ydt) || !float_dt(xdt) || (N + TT - 1) / TT > INT32_MAX || batch > 65535 ||
         ldx < N || ldy < M)
         return cudaErrorInvalidValue;
     if (M <= 0 || N <= 0 || batch <= 0)
         return cudaSuccess;
-    dim3 grid((unsigned)((N + TT - 1) / TT), (unsigned)((M + TT - 1) / TT), (unsigned)batch);
+    int64_t mt = (M + TT - 1) / TT;
+    dim3 grid((unsigned)((N + TT - 1) / TT), (unsigned)(mt < 65535 ? mt : 65535), (unsigned)batch);
     k_transpose<<<grid, dim3(TT, 8), 0, st>>>(y, ydt, x, xdt, M, N, ldx, ldy, bx, by);
     return cudaGetLastError();
 }

@@ -102,8 +102,8 @@ cudaError_t zt_cuda_rope(void *x, zt_dtype xdt, const float *cs, int64_t S, int6
 cudaError_t zt_cuda_transpose(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t M,
                               int64_t N, cudaStream_t st);
 /* batch matrices: x_b [M, N] with row stride ldx -> y_b [N, M] with row
- * stride ldy; x_b = x + b * bx, y_b = y + b * by (elements). M / 32 and
- * batch at most 65535. */
+ * stride ldy; x_b = x + b * bx, y_b = y + b * by (elements). batch at
+ * most 65535. */
 cudaError_t zt_cuda_transpose_strided(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
                                       int64_t batch, int64_t M, int64_t N, int64_t ldx,
                                       int64_t ldy, int64_t bx, int64_t by, cudaStream_t st);

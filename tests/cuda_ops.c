@@ -638,6 +638,16 @@ static void test_layout(void)
     free_buf(&x);
     free_buf(&y);
 
+    /* the decoder's last step at 1536x1536: [H*W, 3] F32 -> [3, H*W], more
+     * than 65535 row tiles */
+    x = mk(ZT_F32, 2, S4(1536 * 1536, 3, 0, 0), -2, 2);
+    y = mk_out(ZT_F32, 2, S4(3, 1536 * 1536, 0, 0));
+    zt_op_transpose(cpu, &y.c, &x.c);
+    zt_op_transpose(gpu, &y.g, &x.g);
+    compare("transpose tall", &y, 0, 0, 0);
+    free_buf(&x);
+    free_buf(&y);
+
     /* latents [16, 64, 48] <-> tokens [32*24, 64], F32 in, BF16 tokens */
     x = mk(ZT_F32, 3, S4(16, 64, 48, 0), -3, 3);
     y = mk_out(ZT_BF16, 2, S4(32 * 24, 64, 0, 0));
