@@ -416,35 +416,27 @@ __global__ void k_gn_partial(const void *x, int xdt, int64_t P, int64_t C, float
     const int64_t s = blockIdx.x, c0 = ((int64_t)blockIdx.y * blockDim.x + threadIdx.x) * per;
     const int64_t lo = s * GN_ROWS, hi = min(lo + (int64_t)GN_ROWS, P);
     const int on = c0 < C;
-    float v[8] = {0, 0, 0, 0, 0, 0, 0, 0}, m[8], q[8];
-#pragma unroll
-    for (int k = 0; k < 8; k++)
-        q[k] = 0.0f;
-    for (int64_t r = lo + threadIdx.y; on && r < hi; r += blockDim.y) {
-        if (per == 8)
-            ld8(v, x, xdt, r * C + c0);
-        else
-            v[0] = ld_f(x, xdt, r * C + c0);
+    float v[8] = {0, 0, 0, 0, 0, 0, 0, 0}, m[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8];
+    /* pass 0 sums the values, pass 1 the squares about the mean of pass 0 */
+    for (int pass = 0; pass < 2; pass++) {
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            q[k] += v[k];
-    }
-    gn_lane_sum(q, sh);
+            q[k] = 0.0f;
+        for (int64_t r = lo + threadIdx.y; on && r < hi; r += blockDim.y) {
+            if (per == 8)
+                ld8(v, x, xdt, r * C + c0);
+            else
+                v[0] = ld_f(x, xdt, r * C + c0);
 #pragma unroll
-    for (int k = 0; k < 8; k++) {
-        m[k] = q[k] / (float)(hi - lo);
-        q[k] = 0.0f;
-    }
-    for (int64_t r = lo + threadIdx.y; on && r < hi; r += blockDim.y) {
-        if (per == 8)
-            ld8(v, x, xdt, r * C + c0);
-        else
-            v[0] = ld_f(x, xdt, r * C + c0);
+            for (int k = 0; k < 8; k++)
+                q[k] += pass ? (v[k] - m[k]) * (v[k] - m[k]) : v[k];
+        }
+        gn_lane_sum(q, sh);
+        if (pass == 0)
 #pragma unroll
-        for (int k = 0; k < 8; k++)
-            q[k] += (v[k] - m[k]) * (v[k] - m[k]);
+            for (int k = 0; k < 8; k++)
+                m[k] = q[k] / (float)(hi - lo);
     }
-    gn_lane_sum(q, sh);
     if (threadIdx.y == 0 && on)
         for (int k = 0; k < per; k++) {
             part[(s * C + c0 + k) * 2] = m[k];

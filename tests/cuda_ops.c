@@ -612,45 +612,41 @@ static void test_conv(void)
     one_conv("conv 3x3 128->128 40x40", 128, 128, 40, 40, 3, 1, ZT_BF16);
 }
 
+/* nearest 2x of x [H, W, C] */
+static void one_upsample(const char *name, int64_t H, int64_t W, int64_t C)
+{
+    buf x = mk(ZT_BF16, 3, S4(H, W, C, 0), -2, 2);
+    buf y = mk_out(ZT_BF16, 3, S4(2 * H, 2 * W, C, 0));
+    zt_op_upsample2x(cpu, &y.c, &x.c);
+    zt_op_upsample2x(gpu, &y.g, &x.g);
+    compare(name, &y, 0, 0, 0);
+    free_buf(&x);
+    free_buf(&y);
+}
+
+static void one_transpose(const char *name, zt_dtype dt, int64_t M, int64_t N)
+{
+    buf x = mk(dt, 2, S4(M, N, 0, 0), -2, 2);
+    buf y = mk_out(dt, 2, S4(N, M, 0, 0));
+    zt_op_transpose(cpu, &y.c, &x.c);
+    zt_op_transpose(gpu, &y.g, &x.g);
+    compare(name, &y, 0, 0, 0);
+    free_buf(&x);
+    free_buf(&y);
+}
+
 static void test_layout(void)
 {
-    buf x = mk(ZT_BF16, 3, S4(13, 17, 16, 0), -2, 2);
-    buf y = mk_out(ZT_BF16, 3, S4(26, 34, 16, 0));
-    zt_op_upsample2x(cpu, &y.c, &x.c);
-    zt_op_upsample2x(gpu, &y.g, &x.g);
-    compare("upsample2x", &y, 0, 0, 0);
-    free_buf(&x);
-    free_buf(&y);
-
-    x = mk(ZT_BF16, 3, S4(5, 3, 6, 0), -2, 2); /* rows of 6: no 16-byte path */
-    y = mk_out(ZT_BF16, 3, S4(10, 6, 6, 0));
-    zt_op_upsample2x(cpu, &y.c, &x.c);
-    zt_op_upsample2x(gpu, &y.g, &x.g);
-    compare("upsample2x narrow rows", &y, 0, 0, 0);
-    free_buf(&x);
-    free_buf(&y);
-
-    x = mk(ZT_BF16, 2, S4(300, 257, 0, 0), -2, 2);
-    y = mk_out(ZT_BF16, 2, S4(257, 300, 0, 0));
-    zt_op_transpose(cpu, &y.c, &x.c);
-    zt_op_transpose(gpu, &y.g, &x.g);
-    compare("transpose", &y, 0, 0, 0);
-    free_buf(&x);
-    free_buf(&y);
-
-    /* the decoder's last step at 1536x1536: [H*W, 3] F32 -> [3, H*W], more
-     * than 65535 row tiles */
-    x = mk(ZT_F32, 2, S4(1536 * 1536, 3, 0, 0), -2, 2);
-    y = mk_out(ZT_F32, 2, S4(3, 1536 * 1536, 0, 0));
-    zt_op_transpose(cpu, &y.c, &x.c);
-    zt_op_transpose(gpu, &y.g, &x.g);
-    compare("transpose tall", &y, 0, 0, 0);
-    free_buf(&x);
-    free_buf(&y);
+    one_upsample("upsample2x", 13, 17, 16);
+    one_upsample("upsample2x narrow rows", 5, 3, 6); /* rows of 6: no 16-byte path */
+    one_transpose("transpose", ZT_BF16, 300, 257);
+    /* the decoder's last step at 1536x1536: [H*W, 3] -> [3, H*W], more than
+     * 65535 row tiles */
+    one_transpose("transpose tall", ZT_F32, 1536 * 1536, 3);
 
     /* latents [16, 64, 48] <-> tokens [32*24, 64], F32 in, BF16 tokens */
-    x = mk(ZT_F32, 3, S4(16, 64, 48, 0), -3, 3);
-    y = mk_out(ZT_BF16, 2, S4(32 * 24, 64, 0, 0));
+    buf x = mk(ZT_F32, 3, S4(16, 64, 48, 0), -3, 3);
+    buf y = mk_out(ZT_BF16, 2, S4(32 * 24, 64, 0, 0));
     zt_op_patchify(cpu, &y.c, &x.c, 2);
     zt_op_patchify(gpu, &y.g, &x.g, 2);
     compare("patchify", &y, 0, 4e-3, 4e-3);
