@@ -60,9 +60,9 @@ tm send-keys -t "$S" -l '100x100'
 tm send-keys -t "$S" Enter
 expect_screen "size not a multiple of 16 refused" "multiples of 16"
 tm send-keys -t "$S" C-u
-tm send-keys -t "$S" -l '64x64'
+tm send-keys -t "$S" -l '208x208'
 tm send-keys -t "$S" Enter
-expect_screen "custom size set" "64x64  (custom)"
+expect_screen "custom size set" "208x208  (custom)"
 
 # fewer steps: Tab to Steps (prompt -> seed -> size -> steps)
 tm send-keys -t "$S" Tab Tab Tab - - - - Tab Tab
@@ -75,11 +75,11 @@ png=$(ls "$OUT"/*.png 2>/dev/null | head -n 1)
 check "PNG written" test -n "$png"
 if [ -n "$png" ]; then
     check "PNG carries the prompt" grep -aqF 'a red fox 狐狸 in snow' "$png"
-    check "PNG carries the size and steps" grep -aqE 'Steps: 4.*Size: 64x64' "$png"
+    check "PNG carries the size and steps" grep -aqE 'Steps: 4.*Size: 208x208' "$png"
 fi
 
 tm send-keys -t "$S" F3
-expect_screen "gallery lists the result" "64x64  4 steps"
+expect_screen "gallery lists the result" "208x208  4 steps"
 tm send-keys -t "$S" Escape
 
 # Ctrl-O: settings from a PNG whose prompt carries escape sequences (clear
