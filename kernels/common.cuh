@@ -53,6 +53,21 @@ static __device__ __forceinline__ float warp_sum(float v)
     return v;
 }
 
+/* Interleaved RoPE on 8 values (4 pairs (v[2k], v[2k+1])) with their 4
+ * (cos, sin) pairs at cs (16-byte aligned): two 16-byte loads. */
+static __device__ __forceinline__ void rope_il8(float *v, const float *cs)
+{
+    const float4 *q = (const float4 *)cs;
+    float4 a = q[0], b = q[1];
+    const float c[4] = {a.x, a.z, b.x, b.z}, sn[4] = {a.y, a.w, b.y, b.w};
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        float x0 = v[2 * k], x1 = v[2 * k + 1];
+        v[2 * k] = x0 * c[k] - x1 * sn[k];
+        v[2 * k + 1] = x0 * sn[k] + x1 * c[k];
+    }
+}
+
 static __device__ __forceinline__ float warp_max(float v)
 {
     for (int o = 16; o > 0; o >>= 1)

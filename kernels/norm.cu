@@ -16,82 +16,139 @@
 
 #define ROWS_PER_BLOCK 8 /* warps per block */
 
+/* ---- row helpers -------------------------------------------------------- */
+
+/* 1 / sqrt(mean(x^2) + eps) of the row x[base .. base + C), a warp a row
+ * (lane threadIdx.x); every lane gets it. */
+static __device__ float row_inv_rms(const void *x, int xdt, int64_t base, int64_t C, float eps)
+{
+    float ss = 0.0f;
+    for (int64_t c = threadIdx.x; c < C; c += 32) {
+        float v = ld_f(x, xdt, base + c);
+        ss += v * v;
+    }
+    return rsqrtf(warp_sum(ss) / (float)C + eps);
+}
+
+/* Vector rows: tpr threads a row (a power of two up to 32, so a row's
+ * threads sit in one warp), 8 elements a thread with 16-byte loads. Rows of
+ * 3840 (the DiT) take a full warp; rows of 128 (per-head q/k norm) take 16
+ * threads, two rows a warp. Second passes re-read the row, mostly from L1.
+ * Blocks are 256 threads. */
+typedef struct vrow {
+    int row, sub, tpr; /* this thread's row, its index among the row's threads */
+    bool ok;           /* row < rows */
+    int64_t base;      /* the row's first element (0 past the last row) */
+} vrow;
+
+static __device__ vrow vrow_at(int rows, int C, int tpr)
+{
+    vrow r;
+    r.tpr = tpr;
+    r.sub = threadIdx.x % tpr;
+    r.row = blockIdx.x * (blockDim.x / tpr) + threadIdx.x / tpr;
+    r.ok = r.row < rows;
+    r.base = (int64_t)(r.ok ? r.row : 0) * C;
+    return r;
+}
+
+/* row_inv_rms for a vector row. Every thread calls it (full-mask
+ * shuffles); threads past the last row add nothing. */
+static __device__ float vrow_inv_rms(const vrow &r, const void *x, int xdt, int C, float eps)
+{
+    float ss = 0.0f;
+    if (r.ok)
+        for (int c = r.sub * 8; c < C; c += r.tpr * 8) {
+            float v[8];
+            ld8(v, x, xdt, r.base + c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                ss += v[k] * v[k];
+        }
+    for (int o = r.tpr / 2; o > 0; o >>= 1)
+        ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    return rsqrtf(ss / (float)C + eps);
+}
+
+/* v[0..8) *= p[c .. c + 8) when p is given */
+static __device__ __forceinline__ void mul8(float *v, const void *p, int dt, int64_t c)
+{
+    if (!p)
+        return;
+    float t[8];
+    ld8(t, p, dt, c);
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        v[k] *= t[k];
+}
+
+/* Host: a vector row's threads, and blocks of 256 threads for rows. */
+static int vrow_tpr(int64_t C)
+{
+    int tpr = 32;
+    while (tpr > 1 && tpr * 8 > C)
+        tpr /= 2;
+    return tpr;
+}
+
+static unsigned vrow_blocks(int64_t rows, int tpr)
+{
+    const int rpb = 256 / tpr;
+    return (unsigned)((rows + rpb - 1) / rpb);
+}
+
+/* ---- RMSNorm ---------------------------------------------------------- */
+
+/* y = rmsnorm(x) (* w) (* scale), or with acc y += that (the DiT's gated
+ * residual, the gate as scale; x is then only read). */
 __global__ void k_rmsnorm(void *y, int ydt, const void *x, int xdt, const void *w, int wdt,
-                          const void *scale, int sdt, int64_t rows, int64_t C, float eps)
+                          const void *scale, int sdt, int64_t rows, int64_t C, float eps, int acc)
 {
     int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
     if (r >= rows)
         return;
-    int lane = threadIdx.x;
-    int64_t base = r * C;
-    float ss = 0.0f;
-    for (int64_t c = lane; c < C; c += 32) {
-        float v = ld_f(x, xdt, base + c);
-        ss += v * v;
-    }
-    ss = warp_sum(ss);
-    float inv = rsqrtf(ss / (float)C + eps);
-    for (int64_t c = lane; c < C; c += 32) {
+    const int64_t base = r * C;
+    const float inv = row_inv_rms(x, xdt, base, C, eps);
+    for (int64_t c = threadIdx.x; c < C; c += 32) {
         float v = ld_f(x, xdt, base + c) * inv;
         if (w)
             v *= ld_f(w, wdt, c);
         if (scale)
             v *= ld_f(scale, sdt, c);
-        st_f(y, ydt, base + c, v);
+        st_f(y, ydt, base + c, acc ? ld_f(y, ydt, base + c) + v : v);
     }
 }
 
-/* Vector RMSNorm: tpr threads a row (a power of two up to 32, so a row's
- * threads sit in one warp), 8 elements a thread with 16-byte loads. Rows of
- * 3840 (the DiT) take a full warp; rows of 128 (per-head q/k norm) take 16
- * threads, two rows a warp. The second pass re-reads the row, mostly from L1.
- * Threads past the last row still take part in the shuffles (full mask). */
 __global__ void k_rmsnorm_v(void *y, int ydt, const void *x, int xdt, const void *w, int wdt,
-                            const void *scale, int sdt, int rows, int C, int tpr, float eps)
+                            const void *scale, int sdt, int rows, int C, int tpr, float eps,
+                            int acc)
 {
-    const int sub = threadIdx.x % tpr;
-    const int r = blockIdx.x * (blockDim.x / tpr) + threadIdx.x / tpr;
-    const bool ok = r < rows;
-    const int64_t base = (int64_t)(ok ? r : 0) * C;
-    float ss = 0.0f;
-    if (ok)
-        for (int c = sub * 8; c < C; c += tpr * 8) {
-            float v[8];
-            ld8(v, x, xdt, base + c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                ss += v[k] * v[k];
-        }
-    for (int o = tpr / 2; o > 0; o >>= 1)
-        ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (!ok)
+    const vrow r = vrow_at(rows, C, tpr);
+    const float inv = vrow_inv_rms(r, x, xdt, C, eps);
+    if (!r.ok)
         return;
-    const float inv = rsqrtf(ss / (float)C + eps);
-    for (int c = sub * 8; c < C; c += tpr * 8) {
-        float v[8], t[8];
-        ld8(v, x, xdt, base + c);
+    for (int c = r.sub * 8; c < C; c += tpr * 8) {
+        float v[8];
+        ld8(v, x, xdt, r.base + c);
 #pragma unroll
         for (int k = 0; k < 8; k++)
             v[k] *= inv;
-        if (w) {
-            ld8(t, w, wdt, c);
+        mul8(v, w, wdt, c);
+        mul8(v, scale, sdt, c);
+        if (acc) {
+            float o[8];
+            ld8(o, y, ydt, r.base + c);
 #pragma unroll
             for (int k = 0; k < 8; k++)
-                v[k] *= t[k];
+                v[k] += o[k];
         }
-        if (scale) {
-            ld8(t, scale, sdt, c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] *= t[k];
-        }
-        st8(y, ydt, base + c, v);
+        st8(y, ydt, r.base + c, v);
     }
 }
 
-cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, const void *w,
-                            zt_dtype wdt, const void *scale, zt_dtype sdt, int64_t rows,
-                            int64_t C, float eps, cudaStream_t st)
+static cudaError_t rmsnorm_launch(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                                  const void *w, zt_dtype wdt, const void *scale, zt_dtype sdt,
+                                  int64_t rows, int64_t C, float eps, int acc, cudaStream_t st)
 {
     if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) ||
         (scale && !float_dt(sdt)) || C <= 0)
@@ -100,26 +157,37 @@ cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, 
         return cudaSuccess;
     if (C % 8 == 0 && C < (1 << 30) && rows < (1LL << 31) / 256 && al16(y) && al16(x) &&
         (!w || al16(w)) && (!scale || al16(scale))) {
-        int tpr = 32;
-        while (tpr > 1 && tpr * 8 > C)
-            tpr /= 2;
-        const int rpb = 256 / tpr;
-        k_rmsnorm_v<<<(unsigned)((rows + rpb - 1) / rpb), 256, 0, st>>>(
-            y, ydt, x, xdt, w, wdt, scale, sdt, (int)rows, (int)C, tpr, eps);
+        const int tpr = vrow_tpr(C);
+        k_rmsnorm_v<<<vrow_blocks(rows, tpr), 256, 0, st>>>(y, ydt, x, xdt, w, wdt, scale, sdt,
+                                                            (int)rows, (int)C, tpr, eps, acc);
         return cudaGetLastError();
     }
     dim3 bs(32, ROWS_PER_BLOCK);
     unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
-    k_rmsnorm<<<nb, bs, 0, st>>>(y, ydt, x, xdt, w, wdt, scale, sdt, rows, C, eps);
+    k_rmsnorm<<<nb, bs, 0, st>>>(y, ydt, x, xdt, w, wdt, scale, sdt, rows, C, eps, acc);
     return cudaGetLastError();
+}
+
+cudaError_t zt_cuda_rmsnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, const void *w,
+                            zt_dtype wdt, const void *scale, zt_dtype sdt, int64_t rows,
+                            int64_t C, float eps, cudaStream_t st)
+{
+    return rmsnorm_launch(y, ydt, x, xdt, w, wdt, scale, sdt, rows, C, eps, 0, st);
+}
+
+cudaError_t zt_cuda_norm_gated_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                                   const void *w, zt_dtype wdt, const void *g, zt_dtype gdt,
+                                   int64_t rows, int64_t C, float eps, cudaStream_t st)
+{
+    return rmsnorm_launch(y, ydt, x, xdt, w, wdt, g, gdt, rows, C, eps, 1, st);
 }
 
 /* ---- RMSNorm fused with what follows it ------------------------------- */
 
-/* rope: x [rows = S*heads, C = hd] in place, v = rmsnorm(x) * w, then the
+/* x [rows = S*heads, C = hd] in place, v = rmsnorm(x) * w, then the
  * rotation of each pair with cs [S, hd/2, 2] (kind 0 NEOX, 1 interleaved).
- * resid: y [rows, C] += gate[C] * rmsnorm(x) * w (x is only read).
- * One warp a row; the pairs / columns of a row are spread over its lanes. */
+ * One warp a row; the pairs of a row are spread over its lanes. (The norm
+ * fused with the gated residual is k_rmsnorm with acc.) */
 __global__ void k_rmsnorm_rope(void *x, int xdt, const void *w, int wdt, const float *cs,
                                int64_t rows, int64_t heads, int64_t hd, int kind, float eps)
 {
@@ -127,12 +195,7 @@ __global__ void k_rmsnorm_rope(void *x, int xdt, const void *w, int wdt, const f
     if (r >= rows)
         return;
     const int64_t base = r * hd, half = hd / 2, s = r / heads;
-    float ss = 0.0f;
-    for (int64_t c = threadIdx.x; c < hd; c += 32) {
-        float v = ld_f(x, xdt, base + c);
-        ss += v * v;
-    }
-    const float inv = rsqrtf(warp_sum(ss) / (float)hd + eps);
+    const float inv = row_inv_rms(x, xdt, base, hd, eps);
     for (int64_t m = threadIdx.x; m < half; m += 32) {
         int64_t i0 = kind == 0 ? m : 2 * m, i1 = kind == 0 ? m + half : 2 * m + 1;
         float a = ld_f(x, xdt, base + i0) * inv, b = ld_f(x, xdt, base + i1) * inv;
@@ -146,48 +209,25 @@ __global__ void k_rmsnorm_rope(void *x, int xdt, const void *w, int wdt, const f
     }
 }
 
-/* Interleaved pairs, 8 elements a thread, tpr threads a row (as
- * k_rmsnorm_v): hd % 8 == 0, x, w and cs 16-byte aligned. */
+/* Interleaved pairs on vector rows: hd % 8 == 0, x, w and cs 16-byte
+ * aligned. */
 __global__ void k_rmsnorm_rope_v(void *x, int xdt, const void *w, int wdt, const float *cs,
                                  int rows, int heads, int hd, int tpr, float eps)
 {
-    const int sub = threadIdx.x % tpr;
-    const int r = blockIdx.x * (blockDim.x / tpr) + threadIdx.x / tpr;
-    const bool ok = r < rows;
-    const int64_t base = (int64_t)(ok ? r : 0) * hd;
-    float ss = 0.0f;
-    if (ok)
-        for (int c = sub * 8; c < hd; c += tpr * 8) {
-            float v[8];
-            ld8(v, x, xdt, base + c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                ss += v[k] * v[k];
-        }
-    for (int o = tpr / 2; o > 0; o >>= 1)
-        ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (!ok)
+    const vrow r = vrow_at(rows, hd, tpr);
+    const float inv = vrow_inv_rms(r, x, xdt, hd, eps);
+    if (!r.ok)
         return;
-    const float inv = rsqrtf(ss / (float)hd + eps);
-    const int64_t s = r / heads, half = hd / 2;
-    for (int c = sub * 8; c < hd; c += tpr * 8) {
-        float v[8], t[8];
-        ld8(v, x, xdt, base + c);
-        if (w)
-            ld8(t, w, wdt, c);
+    const int64_t s = r.row / heads, half = hd / 2;
+    for (int c = r.sub * 8; c < hd; c += tpr * 8) {
+        float v[8];
+        ld8(v, x, xdt, r.base + c);
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            v[k] *= w ? inv * t[k] : inv;
-        const float4 *q = (const float4 *)(cs + (s * half + c / 2) * 2);
-        float4 a = q[0], b = q[1];
-        const float cc[4] = {a.x, a.z, b.x, b.z}, sn[4] = {a.y, a.w, b.y, b.w};
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-            float x0 = v[2 * k], x1 = v[2 * k + 1];
-            v[2 * k] = x0 * cc[k] - x1 * sn[k];
-            v[2 * k + 1] = x0 * sn[k] + x1 * cc[k];
-        }
-        st8(x, xdt, base + c, v);
+            v[k] *= inv;
+        mul8(v, w, wdt, c);
+        rope_il8(v, cs + (s * half + c / 2) * 2);
+        st8(x, xdt, r.base + c, v);
     }
 }
 
@@ -202,115 +242,14 @@ cudaError_t zt_cuda_rmsnorm_rope(void *x, zt_dtype xdt, const void *w, zt_dtype 
         return cudaSuccess;
     if (kind == 1 && hd % 8 == 0 && hd <= 256 && rows < (1LL << 31) / 256 && al16(x) &&
         (!w || al16(w)) && al16(cs)) {
-        int tpr = 32;
-        while (tpr > 1 && tpr * 8 > hd)
-            tpr /= 2;
-        const int rpb = 256 / tpr;
-        k_rmsnorm_rope_v<<<(unsigned)((rows + rpb - 1) / rpb), 256, 0, st>>>(
-            x, xdt, w, wdt, cs, (int)rows, (int)heads, (int)hd, tpr, eps);
+        const int tpr = vrow_tpr(hd);
+        k_rmsnorm_rope_v<<<vrow_blocks(rows, tpr), 256, 0, st>>>(x, xdt, w, wdt, cs, (int)rows,
+                                                                 (int)heads, (int)hd, tpr, eps);
         return cudaGetLastError();
     }
     unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
     k_rmsnorm_rope<<<nb, dim3(32, ROWS_PER_BLOCK), 0, st>>>(x, xdt, w, wdt, cs, rows, heads, hd,
                                                             kind, eps);
-    return cudaGetLastError();
-}
-
-__global__ void k_norm_gated_add(void *y, int ydt, const void *x, int xdt, const void *w,
-                                 int wdt, const void *g, int gdt, int64_t rows, int64_t C,
-                                 float eps)
-{
-    int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
-    if (r >= rows)
-        return;
-    const int64_t base = r * C;
-    float ss = 0.0f;
-    for (int64_t c = threadIdx.x; c < C; c += 32) {
-        float v = ld_f(x, xdt, base + c);
-        ss += v * v;
-    }
-    const float inv = rsqrtf(warp_sum(ss) / (float)C + eps);
-    for (int64_t c = threadIdx.x; c < C; c += 32) {
-        float v = ld_f(x, xdt, base + c) * inv;
-        if (w)
-            v *= ld_f(w, wdt, c);
-        if (g)
-            v *= ld_f(g, gdt, c);
-        st_f(y, ydt, base + c, ld_f(y, ydt, base + c) + v);
-    }
-}
-
-/* 8 elements a thread, tpr threads a row (as k_rmsnorm_v). */
-__global__ void k_norm_gated_add_v(void *y, int ydt, const void *x, int xdt, const void *w,
-                                   int wdt, const void *g, int gdt, int rows, int C, int tpr,
-                                   float eps)
-{
-    const int sub = threadIdx.x % tpr;
-    const int r = blockIdx.x * (blockDim.x / tpr) + threadIdx.x / tpr;
-    const bool ok = r < rows;
-    const int64_t base = (int64_t)(ok ? r : 0) * C;
-    float ss = 0.0f;
-    if (ok)
-        for (int c = sub * 8; c < C; c += tpr * 8) {
-            float v[8];
-            ld8(v, x, xdt, base + c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                ss += v[k] * v[k];
-        }
-    for (int o = tpr / 2; o > 0; o >>= 1)
-        ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (!ok)
-        return;
-    const float inv = rsqrtf(ss / (float)C + eps);
-    for (int c = sub * 8; c < C; c += tpr * 8) {
-        float v[8], t[8], o[8];
-        ld8(v, x, xdt, base + c);
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] *= inv;
-        if (w) {
-            ld8(t, w, wdt, c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] *= t[k];
-        }
-        if (g) {
-            ld8(t, g, gdt, c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] *= t[k];
-        }
-        ld8(o, y, ydt, base + c);
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            o[k] += v[k];
-        st8(y, ydt, base + c, o);
-    }
-}
-
-cudaError_t zt_cuda_norm_gated_add(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
-                                   const void *w, zt_dtype wdt, const void *g, zt_dtype gdt,
-                                   int64_t rows, int64_t C, float eps, cudaStream_t st)
-{
-    if (!float_dt(ydt) || !float_dt(xdt) || (w && !float_dt(wdt)) || (g && !float_dt(gdt)) ||
-        C <= 0)
-        return cudaErrorInvalidValue;
-    if (rows <= 0)
-        return cudaSuccess;
-    if (C % 8 == 0 && C < (1 << 30) && rows < (1LL << 31) / 256 && al16(y) && al16(x) &&
-        (!w || al16(w)) && (!g || al16(g))) {
-        int tpr = 32;
-        while (tpr > 1 && tpr * 8 > C)
-            tpr /= 2;
-        const int rpb = 256 / tpr;
-        k_norm_gated_add_v<<<(unsigned)((rows + rpb - 1) / rpb), 256, 0, st>>>(
-            y, ydt, x, xdt, w, wdt, g, gdt, (int)rows, (int)C, tpr, eps);
-        return cudaGetLastError();
-    }
-    unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
-    k_norm_gated_add<<<nb, dim3(32, ROWS_PER_BLOCK), 0, st>>>(y, ydt, x, xdt, w, wdt, g, gdt,
-                                                              rows, C, eps);
     return cudaGetLastError();
 }
 

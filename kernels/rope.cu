@@ -38,15 +38,7 @@ __global__ void k_rope_il8(void *x, int xdt, const float *cs, unsigned heads, un
         const unsigned sh = j / c8, m0 = (j % c8) * 4, s = sh / heads;
         float v[8];
         ld8(v, x, xdt, (int64_t)j * 8);
-        const float4 *q = (const float4 *)(cs + ((size_t)s * half + m0) * 2);
-        float4 a = q[0], b = q[1];
-        const float c[4] = {a.x, a.z, b.x, b.z}, sn[4] = {a.y, a.w, b.y, b.w};
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-            float x0 = v[2 * k], x1 = v[2 * k + 1];
-            v[2 * k] = x0 * c[k] - x1 * sn[k];
-            v[2 * k + 1] = x0 * sn[k] + x1 * c[k];
-        }
+        rope_il8(v, cs + ((size_t)s * half + m0) * 2);
         st8(x, xdt, (int64_t)j * 8, v);
     }
 }
