@@ -44,8 +44,8 @@ NVCCFLAGS  ?= -O3 -arch=$(CUDA_ARCH) -std=c++17 -Xcompiler -Wall,-Wextra,-Werror
 LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lcublas -lstdc++
 KERNEL_OBJ := $(patsubst kernels/%.cu,$(B)/kernels/%.o,$(wildcard kernels/*.cu))
 # cuDNN (optional): its fused attention for the DiT and its convolutions for
-# the VAE decoder when the header and the library are found (core/cuda_sdpa.h,
-# core/cuda_conv.h); CUDNN=0 builds without it.
+# the VAE decoder when the header and the library are found (core/cuda_dnn.h);
+# CUDNN=0 builds without it.
 CUDNN      ?= $(shell printf '\043include <cudnn.h>\nint main(void){return cudnnGetVersion() == 0;}\n' | \
                 $(CC) -x c - -o /dev/null -isystem $(CUDA_HOME)/include -L$(CUDA_HOME)/lib64 -lcudnn \
                 >/dev/null 2>&1 && echo 1 || echo 0)

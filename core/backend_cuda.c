@@ -53,8 +53,7 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_conv.h"
-#include "cuda_sdpa.h"
+#include "cuda_dnn.h"
 #include "zt_kernels.h"
 
 enum {
@@ -92,8 +91,7 @@ typedef struct cuda_be {
      * made for F32 activations, so results match the CPU reference closely. */
     zt_dtype op;
     struct prof *prof; /* op profile while recording, else NULL */
-    zt_sdpa *sdpa;     /* cuDNN fused attention, or NULL (cuda_sdpa.h) */
-    zt_dnnconv *dconv; /* cuDNN channels-last 3x3 convolutions, or NULL (cuda_conv.h) */
+    zt_dnn *dnn;       /* cuDNN attention and convolutions, or NULL (cuda_dnn.h) */
 } cuda_be;
 
 /* ---- op profile ------------------------------------------------------- */
@@ -225,7 +223,7 @@ static void *scratch(cuda_be *b, int slot, size_t bytes)
     return p;
 }
 
-/* The auxiliary scratch as a workspace for cuDNN (cuda_sdpa.h, cuda_conv.h);
+/* The auxiliary scratch as a workspace for cuDNN (cuda_dnn.h);
  * ud is the backend. */
 static void *aux_workspace(void *ud, size_t n)
 {
@@ -768,10 +766,10 @@ static void c_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, cons
     if (!enter(b))
         return;
     int64_t hd = q->shape[2];
-    if (b->sdpa && !causal && q->shape[1] == k->shape[1] && q->dtype == ZT_BF16 &&
+    if (b->dnn && !causal && q->shape[1] == k->shape[1] && q->dtype == ZT_BF16 &&
         k->dtype == ZT_BF16 && v->dtype == ZT_BF16 && out->dtype == ZT_BF16 && hd % 8 == 0 &&
         hd <= 128 &&
-        zt_sdpa_run(b->sdpa, out->data, q->data, k->data, v->data, q->shape[0], k->shape[0],
+        zt_dnn_sdpa(b->dnn, out->data, q->data, k->data, v->data, q->shape[0], k->shape[0],
                     q->shape[1], hd, scale, aux_workspace, b))
         return;
     if (hd > ZT_CUDA_ATTN_MAX_HD || b->op == ZT_F32) { /* the fused kernel is BF16 */
@@ -981,7 +979,7 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
         if (!wk)
             return;
         int done = ct == ZT_BF16 && x->dtype == ZT_BF16 && y->dtype == ZT_BF16 &&
-                   zt_dnnconv_run(b->dconv, y->data, x->data, wk, Ci, Co, H, W, aux_workspace, b);
+                   zt_dnn_conv3x3(b->dnn, y->data, x->data, wk, Ci, Co, H, W, aux_workspace, b);
         int64_t rows = (int64_t)(TEMP_BUDGET / ((size_t)(W * K) * csz));
         rows = rows < 1 ? 1 : rows > H ? H : rows;
         void *col = done ? NULL : scratch(b, SCR_IN, (size_t)(rows * W * K) * csz);
@@ -1082,8 +1080,7 @@ static void c_destroy(zt_backend *be)
     }
     cudaFree(b->bad);
     prof_free(b->prof);
-    zt_sdpa_free(b->sdpa);
-    zt_dnnconv_free(b->dconv);
+    zt_dnn_free(b->dnn);
     free(b->live);
     if (b->blas)
         cublasDestroy(b->blas);
@@ -1203,10 +1200,8 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA backend: cuBLAS setup: %s",
                        cublasGetStatusString(bs));
     }
-    if (act == ZT_BF16) { /* NULL without cuDNN: our own kernels */
-        b->sdpa = zt_sdpa_new(b->st);
-        b->dconv = zt_dnnconv_new(b->st);
-    }
+    if (act == ZT_BF16) /* NULL without cuDNN: our own kernels */
+        b->dnn = zt_dnn_new(b->st);
     *out = &b->base;
     return ZT_OK;
 }
