@@ -478,6 +478,18 @@ static void c_weights_release(zt_backend *be, void *block)
     c_release(be, block);
 }
 
+/* Record event ev[n] on the stream (made on first use): the start of op n,
+ * and the end of op n - 1. */
+static int prof_event(cuda_be *b, struct prof *p)
+{
+    if (p->n >= p->made) {
+        if (cudaEventCreate(&p->ev[p->n]) != cudaSuccess)
+            return 0;
+        p->made++;
+    }
+    return cudaEventRecord(p->ev[p->n], b->st) == cudaSuccess;
+}
+
 static void c_mark(zt_backend *be, const char *what, int phase)
 {
     cuda_be *b = cb(be);
@@ -488,14 +500,7 @@ static void c_mark(zt_backend *be, const char *what, int phase)
         p->phase = what;
         return;
     }
-    if (p->n >= PROF_MARKS)
-        return;
-    if (p->n >= p->made) {
-        if (cudaEventCreate(&p->ev[p->n]) != cudaSuccess)
-            return;
-        p->made++;
-    }
-    if (cudaEventRecord(p->ev[p->n], b->st) != cudaSuccess)
+    if (p->n >= PROF_MARKS || !prof_event(b, p))
         return;
     p->m[p->n].op = what;
     p->m[p->n].phase = p->phase;
@@ -520,12 +525,7 @@ static zt_status c_profile(zt_backend *be, int on, zt_err *err)
         if (!p || !p->on)
             return ZT_OK;
         p->on = 0;
-        if (p->n && p->n >= p->made) {
-            if (cudaEventCreate(&p->ev[p->n]) != cudaSuccess)
-                return zt_fail(err, ZT_ERR_DEVICE, "op profile: cannot create an event");
-            p->made++;
-        }
-        if (p->n && cudaEventRecord(p->ev[p->n], b->st) != cudaSuccess)
+        if (p->n && !prof_event(b, p))
             return zt_fail(err, ZT_ERR_DEVICE, "op profile: cannot record an event");
         return ZT_OK;
     }
@@ -944,14 +944,34 @@ static const void *conv_filter_hwc(cuda_be *b, const zt_tensor *w, zt_dtype dt)
     return wk;
 }
 
+/* The 3x3 convolution as a GEMM over pixels, y [P, Co] = col [P, 9 Ci] .
+ * wk [Co, 9 Ci]^T (operands of dtype ct), with col built a band of image
+ * rows at a time under TEMP_BUDGET. */
+static void conv3x3_gemm(cuda_be *b, zt_tensor *y, const zt_tensor *x, const void *wk, zt_dtype ct)
+{
+    const int64_t H = x->shape[0], W = x->shape[1], Ci = x->shape[2], Co = y->shape[2];
+    const int64_t K = Ci * 9;
+    const size_t csz = zt_dtype_size(ct), ysz = zt_dtype_size(y->dtype);
+    int64_t rows = (int64_t)(TEMP_BUDGET / ((size_t)(W * K) * csz));
+    rows = rows < 1 ? 1 : rows > H ? H : rows;
+    void *col = scratch(b, SCR_IN, (size_t)(rows * W * K) * csz);
+    for (int64_t r0 = 0; col && r0 < H; r0 += rows) {
+        int64_t n = H - r0 < rows ? H - r0 : rows;
+        if (!ck(b, zt_cuda_im2col(col, ct, x->data, x->dtype, H, W, Ci, 3, r0, n, b->st),
+                "im2col") ||
+            !gemm_rm(b, 1, n * W, Co, K, col, K, wk, K, ct,
+                     (char *)y->data + (size_t)(r0 * W * Co) * ysz, Co, y->dtype, 0.0f))
+            return;
+    }
+}
+
 /*
  * conv2d, channels last: x [H, W, Ci] -> y [H, W, Co]; the bias is added
  * after, in place.
- * A 1x1 kernel is the GEMM y [HW, Co] = x [HW, Ci] . w [Co, Ci]^T.
- * A BF16 3x3 kernel goes to cuDNN's NHWC convolution when it is there (its
- * tensor-core kernels take this layout as it is). Otherwise the 3x3 kernel
- * is a GEMM over pixels, y [P, Co] = col [P, 9 Ci] . w' [Co, 9 Ci]^T, with
- * col built a band of image rows at a time under TEMP_BUDGET.
+ * A 1x1 kernel is the GEMM y [HW, Co] = x [HW, Ci] . w [Co, Ci]^T, straight
+ * into y. A BF16 3x3 kernel goes to cuDNN's NHWC convolution when it is
+ * there (its tensor-core kernels take this layout as it is), else to
+ * conv3x3_gemm; both take the filter reordered tap-major.
  */
 static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *bias)
@@ -960,45 +980,29 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
     if (!enter(b))
         return;
     const int64_t H = x->shape[0], W = x->shape[1], Ci = x->shape[2], Co = w->shape[0];
-    const int64_t P = H * W, K = Ci * 9;
     zt_dtype ct = b->op == ZT_F32 ? ZT_F32 : w->dtype == ZT_F16 ? ZT_F16 : ZT_BF16; /* operands */
-    size_t csz = zt_dtype_size(ct);
     if (!gemm_out_ok(ct, y->dtype)) {
         zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA conv2d: %s output with %s weights",
                              zt_dtype_name(y->dtype), zt_dtype_name(w->dtype));
         return;
     }
     if (w->shape[2] == 1) {
-        /* straight into y: no F32 staging of the whole output */
         const void *wa = as_dtype(b, w, ct, SCR_W);
         const void *xa = wa ? as_dtype(b, x, ct, SCR_IN) : NULL;
-        if (!xa || !gemm_rm(b, 1, P, Co, Ci, xa, Ci, wa, Ci, ct, y->data, Co, y->dtype, 0.0f))
+        if (!xa || !gemm_rm(b, 1, H * W, Co, Ci, xa, Ci, wa, Ci, ct, y->data, Co, y->dtype, 0.0f))
             return;
     } else {
         const void *wk = conv_filter_hwc(b, w, ct);
         if (!wk)
             return;
-        int done = ct == ZT_BF16 && x->dtype == ZT_BF16 && y->dtype == ZT_BF16 &&
-                   zt_dnn_conv3x3(b->dnn, y->data, x->data, wk, Ci, Co, H, W, aux_workspace, b);
-        int64_t rows = (int64_t)(TEMP_BUDGET / ((size_t)(W * K) * csz));
-        rows = rows < 1 ? 1 : rows > H ? H : rows;
-        void *col = done ? NULL : scratch(b, SCR_IN, (size_t)(rows * W * K) * csz);
-        if (!done && !col)
-            return;
-        size_t ysz = zt_dtype_size(y->dtype);
-        for (int64_t r0 = 0; !done && r0 < H; r0 += rows) {
-            int64_t n = H - r0 < rows ? H - r0 : rows;
-            if (!ck(b, zt_cuda_im2col(col, ct, x->data, x->dtype, H, W, Ci, 3, r0, n, b->st),
-                    "im2col") ||
-                !gemm_rm(b, 1, n * W, Co, K, col, K, wk, K, ct,
-                         (char *)y->data + (size_t)(r0 * W * Co) * ysz, Co, y->dtype, 0.0f))
-                return;
-        }
+        if (!(ct == ZT_BF16 && x->dtype == ZT_BF16 && y->dtype == ZT_BF16 &&
+              zt_dnn_conv3x3(b->dnn, y->data, x->data, wk, Ci, Co, H, W, aux_workspace, b)))
+            conv3x3_gemm(b, y, x, wk, ct);
     }
-    if (bias)
+    if (bias && b->base.error.code == ZT_OK)
         ck(b,
-           zt_cuda_binary(y->data, y->dtype, y->data, y->dtype, bias->data, bias->dtype, P * Co,
-                          Co, 0, b->st),
+           zt_cuda_binary(y->data, y->dtype, y->data, y->dtype, bias->data, bias->dtype,
+                          H * W * Co, Co, 0, b->st),
            "conv2d bias");
 }
 
