@@ -119,30 +119,24 @@ static void randn_philox(uint64_t seed, uint64_t offset, int64_t n, int64_t grid
     int parts = (int)(active / PHILOX_PART_MIN);
     if (parts > PHILOX_PARTS)
         parts = PHILOX_PARTS;
+    if (parts < 1)
+        parts = 1;
     philox_job pj[PHILOX_PARTS];
     pthread_t tid[PHILOX_PARTS];
-    int started = 0;
-    for (int i = 1; i < parts; i++) {
+    int on_thread[PHILOX_PARTS] = {0};
+    for (int i = 0; i < parts; i++) {
         pj[i] = j;
         pj[i].t0 = active * i / parts;
         pj[i].t1 = active * (i + 1) / parts;
-        if (pthread_create(&tid[i], NULL, randn_philox_part, &pj[i]) != 0)
-            break;
-        started = i;
+        on_thread[i] = i > 0 && pthread_create(&tid[i], NULL, randn_philox_part, &pj[i]) == 0;
     }
-    /* this thread takes the first part and any part that did not start */
-    pj[0] = j;
-    pj[0].t0 = 0;
-    pj[0].t1 = parts > 1 ? active * 1 / parts : active;
-    randn_philox_part(&pj[0]);
-    if (started + 1 < parts) {
-        philox_job rest = j;
-        rest.t0 = active * (started + 1) / parts;
-        rest.t1 = active;
-        randn_philox_part(&rest);
-    }
-    for (int i = 1; i <= started; i++)
-        pthread_join(tid[i], NULL);
+    /* this thread takes the first part and any part whose thread did not start */
+    for (int i = 0; i < parts; i++)
+        if (!on_thread[i])
+            randn_philox_part(&pj[i]);
+    for (int i = 1; i < parts; i++)
+        if (on_thread[i])
+            pthread_join(tid[i], NULL);
 }
 
 /* grid and per-thread offset increment of PyTorch's calc_execution_policy */
