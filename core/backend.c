@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- sticky error ---------------------------------------------------- */
@@ -54,7 +55,10 @@ zt_status zt_backend_profile(zt_backend *be, int on, zt_err *err)
     if (!be || !be->vt || !be->vt->profile)
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "backend %s has no op profile",
                        be && be->vt ? be->vt->name : "?");
-    return be->vt->profile(be, on, err);
+    zt_status st = be->vt->profile(be, on, err);
+    if (st == ZT_OK)
+        be->profiling = on;
+    return st;
 }
 
 void zt_backend_phase(zt_backend *be, const char *phase)
@@ -688,6 +692,100 @@ void zt_op_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias)
         return;
     }
     be->vt->synth_fill(be, t, key, is_bias);
+}
+
+/* ---- replays ------------------------------------------------------------ */
+
+static int can_record(const zt_backend *be)
+{
+    const char *env = getenv("ZIMT_GRAPHS");
+    return !pending(be) && be->vt->record_begin && !be->profiling && !(env && !strcmp(env, "0"));
+}
+
+static void slot_drop(zt_backend *be, zt_replay_slot *sl)
+{
+    if (sl->rec && be && be->vt && be->vt->record_free)
+        be->vt->record_free(be, sl->rec);
+    sl->rec = NULL;
+}
+
+void zt_replay_drop(zt_backend *be, zt_replay *r)
+{
+    for (int i = 0; i < ZT_REPLAY_SLOTS; i++)
+        slot_drop(be, &r->slot[i]);
+}
+
+/* The slot holding key, or the least recently used one made over to it. */
+static zt_replay_slot *slot_for(zt_backend *be, zt_replay *r, const uint64_t *key, int nkey)
+{
+    int lru = 0;
+    for (int i = 0; i < ZT_REPLAY_SLOTS; i++) {
+        zt_replay_slot *sl = &r->slot[i];
+        if (sl->nkey == nkey && !memcmp(sl->key, key, (size_t)nkey * sizeof *key)) {
+            r->cur = i;
+            return sl;
+        }
+        if (sl->used < r->slot[lru].used)
+            lru = i;
+    }
+    zt_replay_slot *sl = &r->slot[lru];
+    slot_drop(be, sl);
+    memcpy(sl->key, key, (size_t)nkey * sizeof *key);
+    sl->nkey = nkey;
+    sl->seen = 0;
+    r->cur = lru;
+    return sl;
+}
+
+int zt_replay_enter(zt_backend *be, zt_replay *r, const uint64_t *key, int nkey)
+{
+    r->recording = 0;
+    r->cur = -1;
+    if (nkey > ZT_REPLAY_KEY)
+        nkey = ZT_REPLAY_KEY;
+    if (r->off || !can_record(be))
+        return 1;
+    zt_replay_slot *sl = slot_for(be, r, key, nkey);
+    sl->used = ++r->tick;
+    zt_err e;
+    if (sl->rec) {
+        zt_status st = be->vt->replay(be, sl->rec, &e);
+        if (st == ZT_OK) {
+            be->replays++;
+            return 0;
+        }
+        slot_drop(be, sl);
+        if (st != ZT_ERR_TOO_BIG) {
+            zt_backend_set_error(be, st, "%s", e.msg);
+            return 1; /* skipped: the error is pending */
+        }
+    }
+    /* a new sequence runs directly once; recorded if it comes back */
+    if (sl->seen)
+        r->recording = be->vt->record_begin(be, &e) == ZT_OK;
+    return 1;
+}
+
+int zt_replay_leave(zt_backend *be, zt_replay *r)
+{
+    if (r->cur < 0)
+        return 0;
+    zt_replay_slot *sl = &r->slot[r->cur];
+    if (!r->recording) {
+        sl->seen = 1;
+        return 0;
+    }
+    r->recording = 0;
+    zt_err e;
+    zt_status st = be->vt->record_end(be, &sl->rec, &e);
+    if (st == ZT_OK && (st = be->vt->replay(be, sl->rec, &e)) == ZT_OK) {
+        be->replays++;
+        return 0;
+    }
+    /* nothing ran: issue the ops again, directly */
+    slot_drop(be, sl);
+    r->off = st != ZT_ERR_TOO_BIG;
+    return 1;
 }
 
 int zt_backend_mem_usage(zt_backend *be, size_t *now, size_t *peak)

@@ -112,6 +112,18 @@ typedef struct zt_backend_vt {
     void (*mark)(zt_backend *be, const char *what, int phase);
     zt_status (*profile)(zt_backend *be, int on, zt_err *err);
     int (*profile_read)(zt_backend *be, zt_prof_row *rows, int max);
+    /* optional recording (CUDA graphs): ops issued between record_begin
+     * and record_end are recorded, not run. record_end hands back the
+     * recording in *rec, or fails with ZT_ERR_TOO_BIG when an op needed a
+     * scratch buffer to grow (worth trying again later) or another code
+     * when the ops cannot be recorded at all; either way the ops did not
+     * run and any error they recorded is cleared. replay queues a
+     * recording; it fails with ZT_ERR_TOO_BIG when a scratch buffer it
+     * used has moved since (record again). */
+    zt_status (*record_begin)(zt_backend *be, zt_err *err);
+    zt_status (*record_end)(zt_backend *be, void **rec, zt_err *err);
+    zt_status (*replay)(zt_backend *be, void *rec, zt_err *err);
+    void (*record_free)(zt_backend *be, void *rec);
 } zt_backend_vt;
 
 /* Base of every backend; implementations embed it first. */
@@ -125,6 +137,8 @@ struct zt_backend {
      * keep the host views never call it. */
     void (*on_read)(void *ud, const void *src, size_t n);
     void *on_read_ud;
+    unsigned long replays; /* recordings queued by zt_replay_enter so far */
+    int profiling;         /* an op profile is recording: every op is issued */
 };
 
 /* Constructors. zt_backend_cuda_new fails with ZT_ERR_UNSUPPORTED when built
@@ -234,6 +248,53 @@ void zt_op_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias);
 /* Backend-held bytes now and at peak; returns 0 (and zeros) when the
  * backend does not count. */
 int zt_backend_mem_usage(zt_backend *be, size_t *now, size_t *peak);
+
+/*
+ * Replays: a fixed sequence of ops (a text encoder pass, a denoising step)
+ * issued once directly, recorded the second time its key is seen, and
+ * replayed from then on while the key stays the same. The key holds
+ * everything the sequence bakes in: shapes, and the addresses of every
+ * tensor it reads or writes. The values in those tensors may change
+ * between replays; a replayed sequence runs exactly the kernels the
+ * direct one ran, so results are bit-identical. Backends without
+ * recording, an op profile being recorded, and ZIMT_GRAPHS=0 make every
+ * pass direct. The caller issues its ops in a loop:
+ *
+ *     do {
+ *         if (zt_replay_enter(be, &r, key, nkey))
+ *             issue_the_ops(...);
+ *     } while (zt_replay_leave(be, &r));
+ *
+ * Taps and anything else that reads results back mid-sequence must not
+ * run inside it. One zt_replay belongs to one backend.
+ */
+#define ZT_REPLAY_KEY 12
+#define ZT_REPLAY_SLOTS 4 /* sequences kept per site, the least recently used replaced */
+
+typedef struct zt_replay_slot {
+    uint64_t key[ZT_REPLAY_KEY];
+    int nkey;
+    int seen;            /* the key ran directly once */
+    void *rec;           /* backend recording for key, or NULL */
+    unsigned long used;  /* tick of the last pass */
+} zt_replay_slot;
+
+typedef struct zt_replay {
+    zt_replay_slot slot[ZT_REPLAY_SLOTS];
+    unsigned long tick;
+    int cur;        /* slot of the pass between enter and leave */
+    int recording;  /* between enter and leave, ops are being recorded */
+    int off;        /* recording failed for good: always direct */
+} zt_replay;
+
+/* Returns 1 when the caller must issue the ops (run directly or being
+ * recorded), 0 when a recording was queued in their place. */
+int zt_replay_enter(zt_backend *be, zt_replay *r, const uint64_t *key, int nkey);
+/* Ends a pass; returns 1 when the ops must be issued again, directly (the
+ * recording failed and nothing ran). */
+int zt_replay_leave(zt_backend *be, zt_replay *r);
+/* Frees the recordings (before the backend or the tensors they name go). */
+void zt_replay_drop(zt_backend *be, zt_replay *r);
 
 /*
  * Arena: one backend allocation carved into tensors, sized before a job.

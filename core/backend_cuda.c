@@ -92,7 +92,20 @@ typedef struct cuda_be {
     zt_dtype op;
     struct prof *prof; /* op profile while recording, else NULL */
     zt_dnn *dnn;       /* cuDNN attention and convolutions, or NULL (cuda_dnn.h) */
+    /* Recording (stream capture into a CUDA graph): scratch buffers cannot
+     * move while ops are captured, so a scratch that would have to grow
+     * spoils the capture instead; scr_epoch counts the moves, so a graph
+     * made before one is known to be stale. */
+    int capturing, spoiled, cap_embed;
+    unsigned scr_epoch;
 } cuda_be;
+
+/* A recording: the instantiated graph and what it was made against. */
+typedef struct cuda_rec {
+    cudaGraphExec_t exec;
+    unsigned epoch;
+    int embed; /* it holds an embed, whose range flag the next sync reads */
+} cuda_rec;
 
 /* ---- op profile ------------------------------------------------------- */
 
@@ -202,6 +215,11 @@ static void *scratch(cuda_be *b, int slot, size_t bytes)
 {
     if (bytes <= b->scr_cap[slot])
         return b->scr[slot];
+    if (b->capturing) {
+        b->spoiled = 1; /* record_end reports it; the capture is dropped */
+        return NULL;
+    }
+    b->scr_epoch++;
     size_t cap = bytes + bytes / 4;
     if (b->scr[slot])
         cudaFree(b->scr[slot]);
@@ -924,6 +942,7 @@ static void c_embed(zt_backend *be, zt_tensor *y, const zt_tensor *table, const 
         return;
     }
     b->embed_pending = 1;
+    b->cap_embed = 1;
     ck(b,
        zt_cuda_embed(y->data, y->dtype, table->data, table->dtype, ids->data,
                      zt_tensor_numel(ids), table->shape[1], table->shape[0], b->bad, b->st),
@@ -1094,6 +1113,93 @@ static void c_destroy(zt_backend *be)
     free(b);
 }
 
+/* ---- recording ------------------------------------------------------------ */
+
+static zt_status c_record_begin(zt_backend *be, zt_err *err)
+{
+    cuda_be *b = cb(be);
+    if (b->prof && b->prof->on)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA: no recording while profiling");
+    if (!enter(b))
+        return zt_fail(err, be->error.code, "%s", be->error.msg);
+    cudaError_t e = cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA stream capture: %s", cudaGetErrorString(e));
+    }
+    b->capturing = 1;
+    b->spoiled = 0;
+    b->cap_embed = 0;
+    return ZT_OK;
+}
+
+static zt_status c_record_end(zt_backend *be, void **rec, zt_err *err)
+{
+    cuda_be *b = cb(be);
+    *rec = NULL;
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(b->st, &g);
+    b->capturing = 0;
+    zt_status st = ZT_OK;
+    if (b->spoiled)
+        st = zt_fail(err, ZT_ERR_TOO_BIG, "CUDA capture: a scratch buffer had to grow");
+    else if (e != cudaSuccess)
+        st = zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA capture: %s", cudaGetErrorString(e));
+    else if (be->error.code != ZT_OK)
+        st = zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA capture: %s", be->error.msg);
+    /* nothing ran: errors recorded while capturing (a call refused inside
+     * a capture) would come back when the ops are issued directly */
+    be->error.code = ZT_OK;
+    be->error.msg[0] = 0;
+    cudaGetLastError();
+    cuda_rec *r = NULL;
+    if (st == ZT_OK && !(r = calloc(1, sizeof *r)))
+        st = zt_fail(err, ZT_ERR_NOMEM, "CUDA capture: out of host memory");
+    if (st == ZT_OK) {
+        e = cudaGraphInstantiate(&r->exec, g, 0);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            free(r);
+            st = zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA graph: %s", cudaGetErrorString(e));
+        }
+    }
+    if (g)
+        cudaGraphDestroy(g);
+    if (st != ZT_OK)
+        return st;
+    r->epoch = b->scr_epoch;
+    r->embed = b->cap_embed;
+    *rec = r;
+    return ZT_OK;
+}
+
+static zt_status c_replay(zt_backend *be, void *rec, zt_err *err)
+{
+    cuda_be *b = cb(be);
+    cuda_rec *r = rec;
+    if (r->epoch != b->scr_epoch)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "CUDA graph: made before a scratch buffer moved");
+    if (!enter(b))
+        return zt_fail(err, be->error.code, "%s", be->error.msg);
+    cudaError_t e = cudaGraphLaunch(r->exec, b->st);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return zt_fail(err, ZT_ERR_DEVICE, "CUDA graph launch: %s", cudaGetErrorString(e));
+    }
+    b->embed_pending |= r->embed;
+    return ZT_OK;
+}
+
+static void c_record_free(zt_backend *be, void *rec)
+{
+    cuda_rec *r = rec;
+    if (!r)
+        return;
+    cudaSetDevice(cb(be)->device);
+    cudaGraphExecDestroy(r->exec);
+    free(r);
+}
+
 static const zt_backend_vt cuda_vt = {
     .name = "cuda",
     .host_memory = 0,
@@ -1134,6 +1240,10 @@ static const zt_backend_vt cuda_vt = {
     .mark = c_mark,
     .profile = c_profile,
     .profile_read = c_profile_read,
+    .record_begin = c_record_begin,
+    .record_end = c_record_end,
+    .replay = c_replay,
+    .record_free = c_record_free,
 };
 
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err)

@@ -40,6 +40,7 @@ struct zt_dit {
     dit_block *noise, *ctx, *layers;
     void *block;
     size_t weight_bytes;
+    zt_replay step[ZT_DIT_MAX_CAPTIONS]; /* a step after its t-embedder, per caption */
 };
 
 static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *prefix, int i,
@@ -139,6 +140,8 @@ void zt_dit_free(zt_dit *d)
 {
     if (!d)
         return;
+    for (int i = 0; i < ZT_DIT_MAX_CAPTIONS; i++)
+        zt_replay_drop(d->be, &d->step[i]);
     zt_loader_release(d->be, d->block);
     free(d->noise);
     free(d->ctx);
@@ -481,29 +484,15 @@ void zt_dit_forward(zt_dit_job *j, int cap, const zt_tensor *x, float t, zt_tens
     zt_dit_forward_step(j, cap, x, 0, out, tap, tap_ud);
 }
 
-void zt_dit_forward_step(zt_dit_job *j, int cap, const zt_tensor *x, int k, zt_tensor *out,
-                         zt_tap_fn tap, void *tap_ud)
+/* The rest of a step once c holds its conditioning: embed x, the noise
+ * refiner, the main layers over image and caption rows, the final layer
+ * into out. */
+static void dit_pass(zt_dit_job *j, zt_dit_caption *cp, const zt_tensor *x, zt_tensor *out,
+                     zt_tap_fn tap, void *tap_ud)
 {
     zt_dit *d = j->dit;
     zt_backend *be = d->be;
-    if (cap < 0 || cap >= j->n_caps) {
-        zt_backend_set_error(be, ZT_ERR_INVALID, "transformer: caption %d of %d", cap, j->n_caps);
-        return;
-    }
-    zt_dit_caption *cp = &j->caps[cap];
     const int S = j->Np + cp->Lp;
-
-    /* c [1, A] from step k's embedding */
-    if (k < 0 || k >= ZT_STEPS_MAX) {
-        zt_backend_set_error(be, ZT_ERR_INVALID, "transformer: step %d", k);
-        return;
-    }
-    zt_tensor temb = zt_tensor_rows(&j->temb, k, 1);
-    zt_op_matmul(be, &j->t1, &temb, &d->t0w, &d->t0b);
-    zt_op_unary(be, &j->t1, &j->t1, ZT_UNARY_SILU);
-    zt_op_matmul(be, &j->c, &j->t1, &d->t2w, &d->t2b);
-    tap_k(tap, tap_ud, "t_embedder", -1, &j->c);
-
     /* image tokens: patchify [C, h, w] -> [N, P], embed into u[:N], pads */
     zt_op_patchify(be, &j->patches, x, d->cfg.patch);
     zt_tensor xi = zt_tensor_rows(&j->u, 0, j->N);
@@ -540,4 +529,45 @@ void zt_dit_forward_step(zt_dit_job *j, int cap, const zt_tensor *x, int k, zt_t
     zt_op_matmul(be, &j->fout, &hn, &d->fw, &d->fb);
     tap_k(tap, tap_ud, "final_layer", -1, &j->fout);
     zt_op_unpatchify(be, out, &j->fout, d->cfg.patch);
+}
+
+void zt_dit_forward_step(zt_dit_job *j, int cap, const zt_tensor *x, int k, zt_tensor *out,
+                         zt_tap_fn tap, void *tap_ud)
+{
+    zt_dit *d = j->dit;
+    zt_backend *be = d->be;
+    if (cap < 0 || cap >= j->n_caps) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "transformer: caption %d of %d", cap, j->n_caps);
+        return;
+    }
+    zt_dit_caption *cp = &j->caps[cap];
+
+    /* c [1, A] from step k's embedding */
+    if (k < 0 || k >= ZT_STEPS_MAX) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "transformer: step %d", k);
+        return;
+    }
+    zt_tensor temb = zt_tensor_rows(&j->temb, k, 1);
+    zt_op_matmul(be, &j->t1, &temb, &d->t0w, &d->t0b);
+    zt_op_unary(be, &j->t1, &j->t1, ZT_UNARY_SILU);
+    zt_op_matmul(be, &j->c, &j->t1, &d->t2w, &d->t2b);
+    tap_k(tap, tap_ud, "t_embedder", -1, &j->c);
+
+    /* Without taps nothing is read back mid-step, so the rest is replayed:
+     * it bakes in the job's shapes and addresses (its tensors are carved
+     * in order from the first caption's rows on), the caption and x, out. */
+    if (tap) {
+        dit_pass(j, cp, x, out, tap, tap_ud);
+        return;
+    }
+    const uint64_t key[] = {(uint64_t)(uintptr_t)j->caps[0].y.data, (uint64_t)j->h,
+                            (uint64_t)j->w, (uint64_t)j->n_caps, (uint64_t)cap,
+                            (uint64_t)j->caps[0].Lp, (uint64_t)j->caps[j->n_caps - 1].Lp,
+                            (uint64_t)(uintptr_t)x->data, (uint64_t)x->dtype,
+                            (uint64_t)(uintptr_t)out->data, (uint64_t)out->dtype};
+    zt_replay *r = &d->step[cap];
+    do {
+        if (zt_replay_enter(be, r, key, (int)(sizeof key / sizeof *key)))
+            dit_pass(j, cp, x, out, NULL, NULL);
+    } while (zt_replay_leave(be, r));
 }

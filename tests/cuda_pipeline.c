@@ -146,6 +146,64 @@ static void test_fp32(void)
     zt_backend_free(g32);
 }
 
+/* Run case cs without hooks; returns the u8 image (caller frees). */
+static uint8_t *plain_run(const cJSON *cs, const char *what)
+{
+    zt_job_params p = fx_case_params(cs);
+    uint8_t *img = NULL;
+    zt_err err = {0};
+    CHECK(zt_pipeline_run(mg, &p, NULL, &img, NULL, &err) == ZT_OK, "%s: %s", what, err.msg);
+    return img;
+}
+
+/* Recorded passes (backend.h replays): the text encoder pass and each
+ * denoising step are run directly the first time, recorded the second and
+ * replayed after; every run of a case must give the same bytes as the
+ * first, with the cases interleaved (so keys change between jobs), and as
+ * a run with recording off (ZIMT_GRAPHS=0). */
+static void test_replay(void)
+{
+    enum { NC = 3, RUNS = 4 };
+    const cJSON *cs[NC] = {0};
+    uint8_t *first[NC] = {0};
+    long n[NC] = {0};
+    int k = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases)
+    {
+        if (k == NC)
+            break;
+        cs[k] = c;
+        char key[64];
+        snprintf(key, sizeof key, "case%d.image_u8", cJSON_GetObjectItem(c, "case")->valueint);
+        n[k++] = (long)zt_tensor_numel(fx_get(ref, key));
+    }
+    CHECK(k == NC, "%d cases", k);
+    setenv("ZIMT_GRAPHS", "0", 1);
+    for (int i = 0; i < k; i++)
+        first[i] = plain_run(cs[i], "recording off");
+    unsetenv("ZIMT_GRAPHS");
+    unsigned long before = gpu->replays;
+    int same = 0, total = 0;
+    for (int r = 0; r < RUNS; r++)
+        for (int i = 0; i < k; i++) {
+            uint8_t *img = plain_run(cs[i], "recording on");
+            if (img && first[i]) {
+                total++;
+                same += !memcmp(img, first[i], (size_t)n[i]);
+            }
+            free(img);
+        }
+    /* per job: 1 encoder pass (2 with a negative prompt) and steps (x2) */
+    unsigned long got = gpu->replays - before;
+    printf("replays: %lu queued; %d of %d runs identical to the run without them\n", got, same,
+           total);
+    CHECK(total == RUNS * k && same == total, "%d of %d runs differ", total - same, total);
+    CHECK(got > 0, "no pass was replayed");
+    for (int i = 0; i < k; i++)
+        free(first[i]);
+}
+
 static void test_cases(void)
 {
     const cJSON *cs;
@@ -177,6 +235,7 @@ int main(void)
     }
     free(text);
     RUN(test_cases);
+    RUN(test_replay);
     RUN(test_fp32);
     zt_model_free(mg);
     zt_model_free(mc);
