@@ -273,6 +273,69 @@ void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_ten
     be->vt->matmul(be, y, x, w, bias);
 }
 
+/* A zt_qmat of R rows of K: q F8E4M3 [..., K] with R rows, s F32 of R. */
+static int qmat_ok(zt_backend *be, const char *op, const char *name, const zt_qmat *m,
+                   int64_t *rows, int64_t *k)
+{
+    char qn[32], sn[32];
+    snprintf(qn, sizeof qn, "%s.q", name);
+    snprintf(sn, sizeof sn, "%s.s", name);
+    if (!m) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "%s: %s is NULL", op, name);
+        return 0;
+    }
+    if (!tensor_ok(be, op, qn, &m->q) || !tensor_ok(be, op, sn, &m->s))
+        return 0;
+    if (m->q.dtype != ZT_F8E4M3 || m->s.dtype != ZT_F32) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "%s: %s is %s with %s scales, want F8_E4M3 with F32",
+                             op, name, zt_dtype_name(m->q.dtype), zt_dtype_name(m->s.dtype));
+        return 0;
+    }
+    *k = last_dim(&m->q);
+    *rows = *k ? zt_tensor_numel(&m->q) / *k : 0;
+    if (zt_tensor_numel(&m->s) != *rows) {
+        bad2(be, ZT_ERR_SHAPE, op, "one scale per row", qn, &m->q, sn, &m->s);
+        return 0;
+    }
+    return apart(be, op, qn, &m->q, sn, &m->s);
+}
+
+void zt_op_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
+{
+    const char *op = "quantize";
+    int64_t rows, k;
+    if (pending(be) || !HAVE_OP(be, quantize))
+        return;
+    if (!float_ok(be, op, "x", x) || !qmat_ok(be, op, "y", y, &rows, &k) ||
+        !same_rows(be, op, "y.q", &y->q, "x", x) || !apart(be, op, "y.q", &y->q, "x", x) ||
+        !apart(be, op, "y.s", &y->s, "x", x))
+        return;
+    be->vt->quantize(be, y, x);
+}
+
+void zt_op_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w)
+{
+    const char *op = "matmul_q";
+    int64_t m, k, n, kw;
+    if (pending(be) || !HAVE_OP(be, matmul_q))
+        return;
+    if (!float_ok(be, op, "y", y) || !qmat_ok(be, op, "x", x, &m, &k) ||
+        !qmat_ok(be, op, "w", w, &n, &kw) || !ndim_is(be, op, "w.q", &w->q, 2))
+        return;
+    if (k != kw) {
+        bad2(be, ZT_ERR_SHAPE, op, "K differs", "x.q", &x->q, "w.q", &w->q);
+        return;
+    }
+    if (last_dim(y) != n || (n ? zt_tensor_numel(y) / n : 0) != m) {
+        bad2(be, ZT_ERR_SHAPE, op, "y must be [M, N]", "y", y, "x.q", &x->q);
+        return;
+    }
+    if (!apart(be, op, "y", y, "x.q", &x->q) || !apart(be, op, "y", y, "x.s", &x->s) ||
+        !apart(be, op, "y", y, "w.q", &w->q) || !apart(be, op, "y", y, "w.s", &w->s))
+        return;
+    be->vt->matmul_q(be, y, x, w);
+}
+
 void zt_op_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                    const zt_tensor *scale, float eps)
 {

@@ -32,6 +32,14 @@
 
 typedef struct zt_backend zt_backend;
 
+/* A matrix of E4M3 values with one F32 scale per row: row r stands for
+ * q[r, :] * s[r]. q is F8E4M3 [..., K] viewed as [R, K], s F32 [R]. The
+ * --precision fp8 transformer keeps its block weights so (a scale per
+ * output channel) and quantizes their inputs so (a scale per token). */
+typedef struct zt_qmat {
+    zt_tensor q, s;
+} zt_qmat;
+
 typedef enum zt_unary_op { ZT_UNARY_SILU, ZT_UNARY_TANH } zt_unary_op;
 typedef enum zt_rope_kind {
     ZT_ROPE_NEOX,        /* rotate-half: pairs (x[i], x[i+hd/2]) (Qwen3) */
@@ -69,6 +77,8 @@ typedef struct zt_backend_vt {
     /* ops: arguments already validated by the zt_op_* wrappers */
     void (*matmul)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                    const zt_tensor *bias);
+    void (*quantize)(zt_backend *be, zt_qmat *y, const zt_tensor *x);
+    void (*matmul_q)(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w);
     void (*rmsnorm)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                     const zt_tensor *scale, float eps);
     void (*layernorm)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
@@ -139,6 +149,10 @@ struct zt_backend {
     void *on_read_ud;
     unsigned long replays; /* recordings queued by zt_replay_enter so far */
     int profiling;         /* an op profile is recording: every op is issued */
+    /* Set by the caller before loading: the transformer's block weights
+     * become E4M3 with per-output-channel scales, and their products FP8
+     * (--precision fp8; never the default). */
+    int fp8;
 };
 
 /* Constructors. zt_backend_cuda_new fails with ZT_ERR_UNSUPPORTED when built
@@ -180,6 +194,10 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  * Ops. Shapes (x viewed as [rows, C] where C is the last dim):
  *  matmul     y[M,N] = x[M,K] . w[N,K]^T (+ bias[N]); x,y may be any rank whose
  *             last dim is K / N and leading dims multiply to M.
+ *  quantize   y = x as a zt_qmat: per row s = max|x| / 448 (1 for a zero row),
+ *             q = E4M3(x * (1 / s)), rounded to nearest even, saturating.
+ *  matmul_q   y[M,N] = (x.q[M,K] . w.q[N,K]^T) * x.s[m] * w.s[n], products of
+ *             E4M3 values summed in F32.
  *  rmsnorm    y = x / sqrt(mean(x^2) + eps) * w (* scale): over the last dim C of
  *             x; w [C] or NULL; scale [C] or NULL (the DiT's 1 + s).
  *  layernorm  y = (x - mean) / sqrt(var + eps) (* w + b) (* scale); w,b,scale NULL-able.
@@ -212,6 +230,8 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  */
 void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                   const zt_tensor *bias);
+void zt_op_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x);
+void zt_op_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w);
 void zt_op_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                    const zt_tensor *scale, float eps);
 void zt_op_layernorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,

@@ -44,6 +44,8 @@ static float load1(const void *p, zt_dtype dt, int64_t i)
         return zt_bf16_to_f32(((const uint16_t *)p)[i]);
     case ZT_F16:
         return zt_f16_to_f32(((const uint16_t *)p)[i]);
+    case ZT_F8E4M3:
+        return zt_e4m3_to_f32(((const uint8_t *)p)[i]);
     default:
         return ((const float *)p)[i];
     }
@@ -326,6 +328,47 @@ static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
         gemm_f32(be, yf, xf, w, bf, m);
     free(tx);
     free(tb);
+    stage_done(be, y, ty);
+}
+
+/* Per row r of x [R, K]: s[r] = max|x| / 448 (1 for a zero row), q = E4M3(x * (1 / s)). */
+static void cpu_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
+{
+    float *tx;
+    const float *xf = stage_in(be, x, &tx);
+    int64_t k = y->q.shape[y->q.ndim - 1], rows = k ? zt_tensor_numel(x) / k : 0;
+    uint8_t *q = y->q.data;
+    float *sc = y->s.data;
+    for (int64_t r = 0; xf && r < rows; r++) {
+        const float *xr = xf + r * k;
+        float amax = 0.0f;
+        for (int64_t i = 0; i < k; i++)
+            amax = fmaxf(amax, fabsf(xr[i]));
+        float sr = amax > 0.0f ? amax / ZT_E4M3_MAX : 1.0f, inv = 1.0f / sr;
+        for (int64_t i = 0; i < k; i++)
+            q[r * k + i] = zt_f32_to_e4m3(xr[i] * inv);
+        sc[r] = sr;
+    }
+    free(tx);
+}
+
+/* y [M, N] = (x.q . w.q^T) * x.s[m] * w.s[n]: the E4M3 values are exact in
+ * F32, so this is gemm_f32 on them and the two scales after. */
+static void cpu_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w)
+{
+    float *tx, *ty;
+    int64_t n = w->q.shape[0], k = w->q.shape[1];
+    int64_t m = k ? zt_tensor_numel(&x->q) / k : 0;
+    const float *xf = stage_in(be, &x->q, &tx);
+    float *yf = stage_out(be, y, 0, &ty);
+    if (be->error.code == ZT_OK) {
+        gemm_f32(be, yf, xf, &w->q, NULL, m);
+        const float *xs = x->s.data, *ws = w->s.data;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                yf[i * n + j] = yf[i * n + j] * xs[i] * ws[j];
+    }
+    free(tx);
     stage_done(be, y, ty);
 }
 
@@ -901,6 +944,8 @@ static const zt_backend_vt cpu_vt = {
     .weights_adopt = NULL, /* weights stay in their host mapping */
     .weights_release = NULL,
     .matmul = cpu_matmul,
+    .quantize = cpu_quantize,
+    .matmul_q = cpu_matmul_q,
     .rmsnorm = cpu_rmsnorm,
     .layernorm = cpu_layernorm,
     .groupnorm = cpu_groupnorm,

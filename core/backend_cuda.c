@@ -46,6 +46,7 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
 
 #else
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -98,7 +99,22 @@ typedef struct cuda_be {
      * made before one is known to be stale. */
     int capturing, spoiled, cap_embed;
     unsigned scr_epoch;
+    /* FP8 products (matmul_q): cuBLASLt, made on first use, one plan per
+     * shape (the heuristic query costs more than the product's launch) */
+    cublasLtHandle_t lt;
+    struct lt_plan *plans;
+    int n_plans;
 } cuda_be;
+
+#define LT_PLANS 32
+
+typedef struct lt_plan {
+    int64_t m, n, k;
+    zt_dtype yt;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t a, b, c;
+    cublasLtMatmulAlgo_t algo;
+} lt_plan;
 
 /* A recording: the instantiated graph and what it was made against. */
 typedef struct cuda_rec {
@@ -634,6 +650,150 @@ static void c_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
         ck(b, zt_cuda_convert(y->data, y->dtype, out, ZT_F32, M * N, b->st), "matmul convert");
 }
 
+static void c_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t K = last_dim(x);
+    ck(b, zt_cuda_quantize_rows(y->q.data, y->s.data, x->data, x->dtype, zt_tensor_numel(x) / K, K,
+                                b->st),
+       "quantize");
+}
+
+static void lt_plan_free(lt_plan *p)
+{
+    if (p->op)
+        cublasLtMatmulDescDestroy(p->op);
+    if (p->a)
+        cublasLtMatrixLayoutDestroy(p->a);
+    if (p->b)
+        cublasLtMatrixLayoutDestroy(p->b);
+    if (p->c)
+        cublasLtMatrixLayoutDestroy(p->c);
+    memset(p, 0, sizeof *p);
+}
+
+/*
+ * The FP8 product for y [M, N] (dtype yt) = x.q [M, K] . w.q [N, K]^T, as
+ * cuBLASLt sees it in column-major: D [N, M] = W^T-op . X with W "T" and
+ * X "N" (the layout FP8 needs), each side's scales a vector over its rows
+ * (OUTER_VEC: w.s over D's N rows, x.s over its M columns). Returns the
+ * plan, or NULL with the error set when cuBLASLt has no algorithm (FP8
+ * with per-row scales needs sm_90 and cuBLAS 12.9 or later).
+ */
+#define LT_OK(call) ckb(b, (call), "matmul_q setup")
+
+static int set_scales(cuda_be *b, cublasLtMatmulDesc_t op, const void *sa, const void *sb)
+{
+    return LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa,
+                                                sizeof sa)) &&
+           LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb,
+                                                sizeof sb));
+}
+
+/* (sa, sb: this call's scale vectors; the heuristics want them set) */
+static lt_plan *lt_plan_for(cuda_be *b, int64_t M, int64_t N, int64_t K, zt_dtype yt,
+                            const void *sa, const void *sb)
+{
+    for (int i = 0; i < b->n_plans; i++) {
+        lt_plan *p = &b->plans[i];
+        if (p->m == M && p->n == N && p->k == K && p->yt == yt)
+            return p;
+    }
+    if (!b->lt && !ckb(b, cublasLtCreate(&b->lt), "cublasLtCreate"))
+        return NULL;
+    if (!b->plans && !(b->plans = calloc(LT_PLANS, sizeof *b->plans))) {
+        zt_backend_set_error(&b->base, ZT_ERR_NOMEM, "CUDA: out of host memory");
+        return NULL;
+    }
+    if (b->n_plans == LT_PLANS) { /* forget the oldest shape */
+        lt_plan_free(&b->plans[0]);
+        memmove(b->plans, b->plans + 1, (LT_PLANS - 1) * sizeof *b->plans);
+        b->n_plans--;
+    }
+    lt_plan *p = &b->plans[b->n_plans];
+    memset(p, 0, sizeof *p);
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+    cudaDataType_t ct = cu_type(yt);
+    size_t ws = BLAS_WS_BYTES;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res;
+    int got = 0;
+    cublasLtMatmulDesc_t op = NULL;
+    int ok = LT_OK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    p->op = op;
+    ok = ok &&
+         LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta)) &&
+         LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb)) &&
+         LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode,
+                                              sizeof mode)) &&
+         LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode,
+                                              sizeof mode)) &&
+         set_scales(b, op, sa, sb) &&
+         LT_OK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_8F_E4M3, (uint64_t)K, (uint64_t)N, K)) &&
+         LT_OK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_8F_E4M3, (uint64_t)K, (uint64_t)M, K)) &&
+         LT_OK(cublasLtMatrixLayoutCreate(&p->c, ct, (uint64_t)N, (uint64_t)M, N)) &&
+         LT_OK(cublasLtMatmulPreferenceCreate(&pref)) &&
+         LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                    &ws, sizeof ws));
+    if (ok && (cublasLtMatmulAlgoGetHeuristic(b->lt, p->op, p->a, p->b, p->c, p->c, pref, 1, &res,
+                                              &got) != CUBLAS_STATUS_SUCCESS ||
+               got < 1)) {
+        zt_backend_set_error(&b->base, ZT_ERR_UNSUPPORTED,
+                             "CUDA matmul_q: cuBLASLt has no FP8 product with per-row scales for "
+                             "%lld x %lld x %lld here (needs sm_90 and cuBLAS 12.9 or later)",
+                             (long long)M, (long long)N, (long long)K);
+        ok = 0;
+    }
+    if (pref)
+        cublasLtMatmulPreferenceDestroy(pref);
+    if (!ok) {
+        lt_plan_free(p);
+        return NULL;
+    }
+    p->m = M, p->n = N, p->k = K, p->yt = yt;
+    p->algo = res.algo;
+    b->n_plans++;
+    return p;
+}
+
+static void c_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t N = w->q.shape[0], K = w->q.shape[1], M = zt_tensor_numel(&x->q) / K;
+    if (y->dtype != ZT_BF16 && y->dtype != ZT_F32) {
+        zt_backend_set_error(be, ZT_ERR_DTYPE, "CUDA matmul_q: y must be BF16 or F32, not %s",
+                             zt_dtype_name(y->dtype));
+        return;
+    }
+    uintptr_t addr = (uintptr_t)x->q.data | (uintptr_t)w->q.data | (uintptr_t)y->data;
+    if (K % 16 || N % 16 || (addr & 15)) {
+        /* FP8 GEMMs want K, N multiples of 16 and aligned operands: other
+         * shapes (small test models) take both sides back to BF16 */
+        void *xb = scratch(b, SCR_IN, (size_t)(M * K) * 2);
+        void *wb = scratch(b, SCR_W, (size_t)(N * K) * 2);
+        if (xb && wb &&
+            ck(b, zt_cuda_dequantize_rows(xb, ZT_BF16, x->q.data, x->s.data, M, K, b->st),
+               "matmul_q dequantize") &&
+            ck(b, zt_cuda_dequantize_rows(wb, ZT_BF16, w->q.data, w->s.data, N, K, b->st),
+               "matmul_q dequantize"))
+            gemm_rm(b, 1, M, N, K, xb, K, wb, K, ZT_BF16, y->data, N, y->dtype, 0.0f);
+        return;
+    }
+    const void *sa = w->s.data, *sb = x->s.data;
+    lt_plan *p = lt_plan_for(b, M, N, K, y->dtype, sa, sb);
+    float one = 1.0f, zero = 0.0f;
+    if (p && set_scales(b, p->op, sa, sb))
+        ckb(b,
+            cublasLtMatmul(b->lt, p->op, &one, w->q.data, p->a, x->q.data, p->b, &zero, y->data,
+                           p->c, y->data, p->c, &p->algo, b->blas_ws, BLAS_WS_BYTES, b->st),
+            "cublasLtMatmul");
+}
+
 static void c_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                       const zt_tensor *scale, float eps)
 {
@@ -1105,6 +1265,11 @@ static void c_destroy(zt_backend *be)
     prof_free(b->prof);
     zt_dnn_free(b->dnn);
     free(b->live);
+    for (int i = 0; i < b->n_plans; i++)
+        lt_plan_free(&b->plans[i]);
+    free(b->plans);
+    if (b->lt)
+        cublasLtDestroy(b->lt);
     if (b->blas)
         cublasDestroy(b->blas);
     cudaFree(b->blas_ws);
@@ -1213,6 +1378,8 @@ static const zt_backend_vt cuda_vt = {
     .weights_adopt = c_weights_adopt,
     .weights_release = c_weights_release,
     .matmul = c_matmul,
+    .quantize = c_quantize,
+    .matmul_q = c_matmul_q,
     .rmsnorm = c_rmsnorm,
     .layernorm = c_layernorm,
     .groupnorm = c_groupnorm,

@@ -18,6 +18,12 @@
 #define T_FREQ_DIM 256 /* sinusoidal timestep embedding width */
 #define T_MID 1024     /* t_embedder hidden width */
 
+/* A block's seven matrix products, in the order of lin8 below. */
+enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_W1, LIN_W2, LIN_W3, N_LIN };
+static const char *const lin_names[N_LIN] = {
+    "attention.to_q", "attention.to_k",  "attention.to_v", "attention.to_out.0",
+    "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
+
 typedef struct dit_block {
     int modulated;
     zt_tensor ada_w, ada_b;          /* [4D, A], [4D] */
@@ -25,6 +31,11 @@ typedef struct dit_block {
     zt_tensor norm_q, norm_k;        /* [hd] */
     zt_tensor n1, n2, fn1, fn2;      /* [D] */
     zt_tensor w1, w2, w3;            /* [F, D], [D, F], [F, D] */
+    /* --precision fp8 (modulated blocks): the seven product weights as E4M3
+     * rows with a scale per output channel, in the lin_names order, held
+     * in the model's block8; q .. w3 above are then not loaded */
+    int fp8;
+    zt_qmat lin8[N_LIN];
 } dit_block;
 
 struct zt_dit {
@@ -39,34 +50,103 @@ struct zt_dit {
     zt_tensor fw, fb;                /* [P, D], [P] */
     dit_block *noise, *ctx, *layers;
     void *block;
+    void *block8;                    /* the fp8 weights and scales, or NULL */
     size_t weight_bytes;
     zt_replay step[ZT_DIT_MAX_CAPTIONS]; /* a step after its t-embedder, per caption */
 };
 
-static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *prefix, int i,
-                       int modulated)
+/* Weight i of the block's products: [n, k] and its BF16 slot. */
+static void lin_shape(const zt_dit *d, int i, int64_t *n, int64_t *k)
 {
-    const int64_t D = d->D, F = d->F, hd = d->hd, KV = (int64_t)d->kv * d->hd;
+    const int64_t D = d->D, F = d->F, KV = (int64_t)d->kv * d->hd;
+    *n = i == LIN_K || i == LIN_V ? KV : i == LIN_W1 || i == LIN_W3 ? F : D;
+    *k = i == LIN_W2 ? F : D;
+}
+
+
+/* Requests block i of prefix into L; the seven products' weights too
+ * unless the block is to be FP8 (load_block_fp8 reads those). */
+static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *prefix, int i,
+                       int modulated, int fp8)
+{
+    const int64_t D = d->D, hd = d->hd;
     char p[64];
     snprintf(p, sizeof p, "%s.%d", prefix, i);
     b->modulated = modulated;
+    b->fp8 = fp8;
     if (modulated) {
         zt_loader_get(L, &b->ada_w, ZT_SHAPE(4 * D, d->A), "%s.adaLN_modulation.0.weight", p);
         zt_loader_get(L, &b->ada_b, ZT_SHAPE(4 * D), "%s.adaLN_modulation.0.bias", p);
     }
-    zt_loader_get(L, &b->q, ZT_SHAPE(D, D), "%s.attention.to_q.weight", p);
-    zt_loader_get(L, &b->k, ZT_SHAPE(KV, D), "%s.attention.to_k.weight", p);
-    zt_loader_get(L, &b->v, ZT_SHAPE(KV, D), "%s.attention.to_v.weight", p);
-    zt_loader_get(L, &b->o, ZT_SHAPE(D, D), "%s.attention.to_out.0.weight", p);
+    zt_tensor *slot[N_LIN] = {&b->q, &b->k, &b->v, &b->o, &b->w1, &b->w2, &b->w3};
+    for (int l = 0; l < N_LIN && !fp8; l++) {
+        int64_t n, k;
+        lin_shape(d, l, &n, &k);
+        zt_loader_get(L, slot[l], ZT_SHAPE(n, k), "%s.%s.weight", p, lin_names[l]);
+    }
     zt_loader_get(L, &b->norm_q, ZT_SHAPE(hd), "%s.attention.norm_q.weight", p);
     zt_loader_get(L, &b->norm_k, ZT_SHAPE(hd), "%s.attention.norm_k.weight", p);
     zt_loader_get(L, &b->n1, ZT_SHAPE(D), "%s.attention_norm1.weight", p);
     zt_loader_get(L, &b->n2, ZT_SHAPE(D), "%s.attention_norm2.weight", p);
     zt_loader_get(L, &b->fn1, ZT_SHAPE(D), "%s.ffn_norm1.weight", p);
     zt_loader_get(L, &b->fn2, ZT_SHAPE(D), "%s.ffn_norm2.weight", p);
-    zt_loader_get(L, &b->w1, ZT_SHAPE(F, D), "%s.feed_forward.w1.weight", p);
-    zt_loader_get(L, &b->w2, ZT_SHAPE(D, F), "%s.feed_forward.w2.weight", p);
-    zt_loader_get(L, &b->w3, ZT_SHAPE(F, D), "%s.feed_forward.w3.weight", p);
+}
+
+#define ALIGN8 256 /* carving alignment in block8 (FP8 products want 16) */
+
+static size_t align_up(size_t n)
+{
+    return (n + ALIGN8 - 1) / ALIGN8 * ALIGN8;
+}
+
+/* Bytes of one FP8 block's weights and scales in block8. */
+static size_t block8_bytes(const zt_dit *d)
+{
+    size_t n8 = 0;
+    for (int l = 0; l < N_LIN; l++) {
+        int64_t n, k;
+        lin_shape(d, l, &n, &k);
+        n8 += align_up((size_t)(n * k)) + align_up((size_t)n * sizeof(float));
+    }
+    return n8;
+}
+
+/*
+ * --precision fp8: block i of prefix's seven product weights, read in
+ * their stored dtype into an allocation of their own (354 MB at full
+ * size), quantized a row (an output channel) at a time into b->lin8 at
+ * *cursor in block8, then let go, so the BF16 copies never all coexist.
+ */
+static zt_status load_block_fp8(zt_dit *d, dit_block *b, const zt_weights *w, uint32_t seed,
+                                const char *prefix, int i, char **cursor, zt_err *err)
+{
+    zt_loader L;
+    zt_tensor tmp[N_LIN];
+    char p[64];
+    snprintf(p, sizeof p, "%s.%d", prefix, i);
+    zt_loader_init(&L, w, seed, "transformer");
+    for (int l = 0; l < N_LIN; l++) {
+        int64_t n, k;
+        lin_shape(d, l, &n, &k);
+        zt_loader_get(&L, &tmp[l], ZT_SHAPE(n, k), "%s.%s.weight", p, lin_names[l]);
+    }
+    void *blk = NULL;
+    zt_status st = zt_loader_finish(&L, d->be, &blk, err);
+    if (st != ZT_OK)
+        return st;
+    for (int l = 0; l < N_LIN; l++) {
+        int64_t n = tmp[l].shape[0], k = tmp[l].shape[1];
+        b->lin8[l].q = zt_tensor_2d(ZT_F8E4M3, n, k, *cursor);
+        *cursor += align_up((size_t)(n * k));
+        b->lin8[l].s = zt_tensor_make(ZT_F32, 1, &n, *cursor);
+        *cursor += align_up((size_t)n * sizeof(float));
+        zt_op_quantize(d->be, &b->lin8[l], &tmp[l]);
+    }
+    st = zt_backend_sync(d->be, err);
+    zt_loader_release(d->be, blk);
+    if (st != ZT_OK)
+        zt_err_prefix(err, "transformer: fp8 weights");
+    return st;
 }
 
 zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
@@ -117,21 +197,34 @@ zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
     zt_loader_get(&L, &d->fada_b, ZT_SHAPE(D), "all_final_layer.%s.adaLN_modulation.1.bias", emb);
     zt_loader_get(&L, &d->fw, ZT_SHAPE(P, D), "all_final_layer.%s.linear.weight", emb);
     zt_loader_get(&L, &d->fb, ZT_SHAPE(P), "all_final_layer.%s.linear.bias", emb);
+    /* fp8: the modulated blocks' products (the caption refiner runs once a
+     * job and stays BF16, as do the embedders and the final layer) */
+    const int fp8 = be->fp8;
     for (int i = 0; i < nr; i++) {
-        load_block(&L, d, &d->noise[i], "noise_refiner", i, 1);
-        load_block(&L, d, &d->ctx[i], "context_refiner", i, 0);
+        load_block(&L, d, &d->noise[i], "noise_refiner", i, 1, fp8);
+        load_block(&L, d, &d->ctx[i], "context_refiner", i, 0, 0);
     }
     for (int i = 0; i < nl; i++)
-        load_block(&L, d, &d->layers[i], "layers", i, 1);
+        load_block(&L, d, &d->layers[i], "layers", i, 1, fp8);
     size_t total = 0;
     for (int i = 0; i < L.n; i++)
         total += zt_tensor_nbytes(L.slots[i]);
-    d->weight_bytes = total;
     zt_status st = zt_loader_finish(&L, be, &d->block, err);
+    if (st == ZT_OK && fp8) {
+        size_t n8 = block8_bytes(d) * (size_t)(nr + nl);
+        st = zt_backend_alloc(be, n8, &d->block8, err);
+        char *cursor = d->block8;
+        for (int i = 0; st == ZT_OK && i < nr + nl; i++)
+            st = load_block_fp8(d, i < nr ? &d->noise[i] : &d->layers[i - nr], w, synth_seed,
+                                i < nr ? "noise_refiner" : "layers", i < nr ? i : i - nr,
+                                &cursor, err);
+        total += n8;
+    }
     if (st != ZT_OK) {
         zt_dit_free(d);
         return st;
     }
+    d->weight_bytes = total;
     *out = d;
     return ZT_OK;
 }
@@ -143,6 +236,7 @@ void zt_dit_free(zt_dit *d)
     for (int i = 0; i < ZT_DIT_MAX_CAPTIONS; i++)
         zt_replay_drop(d->be, &d->step[i]);
     zt_loader_release(d->be, d->block);
+    zt_backend_release(d->be, d->block8);
     free(d->noise);
     free(d->ctx);
     free(d->layers);
@@ -223,7 +317,8 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
         (st = zt_arena_tensor(a, &j->fscale, act, 2, (int64_t[]){1, D}, err)) ||
         (st = zt_arena_tensor(a, &j->fout, act, 2, (int64_t[]){g.N, g.P}, err)) ||
         (st = zt_arena_tensor(a, &j->xpads, act, 2,
-                              (int64_t[]){g.Np > g.N ? g.Np - g.N : 1, D}, err)))
+                              (int64_t[]){g.Np > g.N ? g.Np - g.N : 1, D}, err)) ||
+        (st = zt_arena_tensor(a, &j->qs, ZT_F32, 1, (int64_t[]){S}, err)))
         return st;
     return ZT_OK;
 }
@@ -323,6 +418,31 @@ static zt_tensor vec(const zt_tensor *t, int64_t off, int64_t n)
     return v;
 }
 
+/* FP8 blocks: x [rows, K] quantized into E4M3 rows over buf (scratch free
+ * at this point, at least rows x K bytes) with scales in j->qs, the input
+ * of the lin() calls that follow. A no-op for BF16 blocks. */
+static void lin_in(zt_dit_job *j, const dit_block *b, zt_qmat *xq, const zt_tensor *x,
+                   const zt_tensor *buf)
+{
+    if (!b->fp8)
+        return;
+    int64_t K = x->shape[x->ndim - 1], rows = zt_tensor_numel(x) / K;
+    xq->q = zt_tensor_2d(ZT_F8E4M3, rows, K, buf->data);
+    xq->s = zt_tensor_rows(&j->qs, 0, rows);
+    zt_op_quantize(j->dit->be, xq, x);
+}
+
+/* y = x . W^T for the block's product i: BF16, or FP8 from xq (lin_in). */
+static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const zt_tensor *x,
+                const zt_qmat *xq)
+{
+    const zt_tensor *w[N_LIN] = {&b->q, &b->k, &b->v, &b->o, &b->w1, &b->w2, &b->w3};
+    if (b->fp8)
+        zt_op_matmul_q(be, y, xq, &b->lin8[i]);
+    else
+        zt_op_matmul(be, y, x, w[i], NULL);
+}
+
 /* One transformer block on x [S, D] (a view into the unified stream) with
  * RoPE rows rope [S, hd/2, 2]. Modulated blocks read the step's c. */
 static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_tensor *rope)
@@ -360,11 +480,13 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
         gt_mlp = &g_mlp;
     }
 
-    /* attention */
+    /* attention (fp8: the normed input quantized over f3, free until the FFN) */
+    zt_qmat xq;
     zt_op_rmsnorm(be, &h1, x, &b->n1, sc_msa, eps);
-    zt_op_matmul(be, &q, &h1, &b->q, NULL);
-    zt_op_matmul(be, &k, &h1, &b->k, NULL);
-    zt_op_matmul(be, &v, &h1, &b->v, NULL);
+    lin_in(j, b, &xq, &h1, &j->f3);
+    lin(be, b, LIN_Q, &q, &h1, &xq);
+    lin(be, b, LIN_K, &k, &h1, &xq);
+    lin(be, b, LIN_V, &v, &h1, &xq);
     zt_tensor q3 = zt_tensor_reshape(&q, 3, (int64_t[]){S, H, hd});
     zt_tensor k3 = zt_tensor_reshape(&k, 3, (int64_t[]){S, KVH, hd});
     zt_tensor v3 = zt_tensor_reshape(&v, 3, (int64_t[]){S, KVH, hd});
@@ -377,15 +499,19 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
         zt_op_rope(be, &k3, rope, ZT_ROPE_INTERLEAVED);
     }
     zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)hd));
-    zt_op_matmul(be, &o, &att, &b->o, NULL);
+    lin_in(j, b, &xq, &att, &j->f3);
+    lin(be, b, LIN_O, &o, &att, &xq);
     zt_op_norm_gated_add(be, x, &o, &b->n2, gt_msa, eps); /* x += gate * norm(o) */
 
-    /* feed-forward */
+    /* feed-forward (fp8: its normed input over q, free after attention;
+     * the SwiGLU output over f3, free once SwiGLU has read it) */
     zt_op_rmsnorm(be, &h1, x, &b->fn1, sc_mlp, eps);
-    zt_op_matmul(be, &f1, &h1, &b->w1, NULL);
-    zt_op_matmul(be, &f3, &h1, &b->w3, NULL);
+    lin_in(j, b, &xq, &h1, &j->q);
+    lin(be, b, LIN_W1, &f1, &h1, &xq);
+    lin(be, b, LIN_W3, &f3, &h1, &xq);
     zt_op_swiglu(be, &f1, &f1, &f3);
-    zt_op_matmul(be, &o, &f1, &b->w2, NULL);
+    lin_in(j, b, &xq, &f1, &j->f3);
+    lin(be, b, LIN_W2, &o, &f1, &xq);
     zt_op_norm_gated_add(be, x, &o, &b->fn2, gt_mlp, eps);
 }
 

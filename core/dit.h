@@ -49,6 +49,8 @@ typedef struct zt_dit_job {
     zt_tensor fscale;     /* [1, D] */
     zt_tensor fout;       /* [N, p*p*C] */
     zt_tensor xpads;      /* [Np - N, D] x_pad_token rows, filled once per job */
+    zt_tensor qs;         /* F32 [S] per-row scales of a quantized product input
+                             (fp8; the E4M3 rows reuse buffers free at the time) */
 } zt_dit_job;
 
 /* Carve the job's tensors for a latent of h x w and captions of the given

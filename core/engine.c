@@ -309,6 +309,8 @@ static zt_status open_backend(zt_engine *e, zt_err *err)
     const char *dev = e->device ? e->device : "auto";
     if (strcmp(dev, "cpu")) {
         zt_status st = zt_backend_cuda_new_ex(&e->be, 0, cuda_act_dtype(e), err);
+        if (st == ZT_OK)
+            e->be->fp8 = e->opts.precision == ZT_PRECISION_FP8;
         if (st == ZT_OK || !strcmp(dev, "cuda"))
             return st;
     }

@@ -26,11 +26,14 @@ typedef struct zt_engine zt_engine;
 /* Activations and matrix products on CUDA. AUTO: FP32 for models under
  * ZT_PRECISION_AUTO_PARAMS parameters (text encoder and DiT together), where
  * it costs little and gives the CPU reference's 8-bit pixels; BF16 above
- * (the published model). The CPU backend always computes in F32. */
+ * (the published model). FP8 is never chosen by AUTO: it trades accuracy
+ * (rel-L2 against the BF16 reference grows) for speed. The CPU backend
+ * always computes in F32. */
 typedef enum zt_precision {
     ZT_PRECISION_AUTO,
     ZT_PRECISION_BF16,
     ZT_PRECISION_FP32,
+    ZT_PRECISION_FP8, /* BF16, with the transformer blocks' products in FP8 (backend.h) */
 } zt_precision;
 #define ZT_PRECISION_AUTO_PARAMS 1000000000ull
 

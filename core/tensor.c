@@ -11,6 +11,7 @@ static const struct {
 } dtypes[ZT_DTYPE_COUNT] = {
     [ZT_F32] = {4, "F32"}, [ZT_BF16] = {2, "BF16"}, [ZT_F16] = {2, "F16"},
     [ZT_I64] = {8, "I64"}, [ZT_I32] = {4, "I32"},   [ZT_U8] = {1, "U8"},
+    [ZT_F8E4M3] = {1, "F8_E4M3"},
 };
 
 size_t zt_dtype_size(zt_dtype t)
@@ -126,6 +127,41 @@ float zt_f16_to_f32(uint16_t h)
     u |= sign;
     memcpy(&f, &u, 4);
     return f;
+}
+
+float zt_e4m3_to_f32(uint8_t b)
+{
+    int exp = (b >> 3) & 15, man = b & 7;
+    float f;
+    if (exp == 15 && man == 7)
+        f = NAN;
+    else if (exp == 0)
+        f = ldexpf((float)man, -9); /* zero or subnormal: man * 2^-9 */
+    else
+        f = ldexpf((float)(8 | man), exp - 10); /* 1.man * 2^(exp-7) */
+    return (b & 0x80) ? -f : f;
+}
+
+uint8_t zt_f32_to_e4m3(float f)
+{
+    if (isnan(f))
+        return 0x7f;
+    uint8_t sign = signbit(f) ? 0x80 : 0;
+    float a = fabsf(f);
+    if (a >= ZT_E4M3_MAX)
+        return sign | 0x7e;
+    /* scaling by a power of two is exact, so nearbyintf (round to nearest
+     * even in the default mode) rounds exactly once */
+    if (a < 0x1p-6f) /* subnormal range: steps of 2^-9; 8 steps is the smallest normal */
+        return sign | (uint8_t)nearbyintf(ldexpf(a, 9));
+    int e = ilogbf(a);                   /* -6 .. 8 */
+    int q = (int)nearbyintf(ldexpf(a, 3 - e)); /* 8 .. 16 */
+    if (q == 16) {
+        q = 8;
+        e++;
+    }
+    int code = ((e + 7) << 3) | (q - 8);
+    return sign | (uint8_t)(code > 0x7e ? 0x7e : code);
 }
 
 uint16_t zt_f32_to_f16(float f)

@@ -20,6 +20,8 @@ typedef enum zt_dtype {
     ZT_I64,
     ZT_I32,
     ZT_U8,
+    ZT_F8E4M3, /* OCP E4M3 (finite, max 448): --precision fp8 weights and
+                  matrix-product inputs only, always with per-row scales */
     ZT_DTYPE_COUNT
 } zt_dtype;
 
@@ -58,6 +60,11 @@ float zt_bf16_to_f32(uint16_t h);
 uint16_t zt_f32_to_bf16(float f);
 float zt_f16_to_f32(uint16_t h);
 uint16_t zt_f32_to_f16(float f);
+/* E4M3: saturating (|f| > 448 gives 448), NaN gives 0x7f, as CUDA's
+ * __nv_cvt_float_to_fp8(f, __NV_SATFINITE, __NV_E4M3). */
+#define ZT_E4M3_MAX 448.0f
+float zt_e4m3_to_f32(uint8_t b);
+uint8_t zt_f32_to_e4m3(float f);
 
 /* Overflow-checked size arithmetic: return 0 on overflow. */
 int zt_mul_ok(size_t a, size_t b, size_t *out);

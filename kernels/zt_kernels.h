@@ -55,6 +55,17 @@ cudaError_t zt_cuda_embed(void *y, zt_dtype ydt, const void *table, zt_dtype tdt
                           const int32_t *ids, int64_t L, int64_t H, int64_t V, int *bad,
                           cudaStream_t st);
 
+/* quant.cu ----------------------------------------------------------------- */
+
+/* Per row r of x [rows, K]: s[r] = max|x| / 448 (1 for a zero row), q
+ * (E4M3 bytes) = x * (1 / s[r]) converted saturating, nearest even. */
+cudaError_t zt_cuda_quantize_rows(void *q, float *s, const void *x, zt_dtype xdt, int64_t rows,
+                                  int64_t K, cudaStream_t st);
+/* y [rows, K] = q * s[row], the inverse (products of shapes FP8 GEMMs
+ * cannot take run in BF16 from these). */
+cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void *q, const float *s,
+                                    int64_t rows, int64_t K, cudaStream_t st);
+
 /* norm.cu ------------------------------------------------------------------ */
 
 /* y = x / sqrt(mean(x^2) + eps) (* w) (* scale) over rows of C; w, scale NULL-able. */

@@ -7,6 +7,14 @@
  *
  * BF16 criteria (fixtures README): rel-L2 <= 0.03 and cosine >= 0.999; the
  * reference's own BF16 run was at 0.022 (DiT) and 0.018 (text encoder).
+ * The DiT with --precision fp8 (E4M3 block products, backend.h) has no
+ * reference of its own. E4M3 keeps 3 mantissa bits, so each product is
+ * about 3.3% off (rel-L2, test_ops), and the 32 modulated blocks compound
+ * it: measured on an H200, rel-L2 0.115 / 0.118 and cosine 0.9933 / 0.9931
+ * for the two cases (the 4-block tiny model on the CPU: 0.046-0.070). The
+ * bound, rel-L2 <= 0.15 and cosine >= 0.99, is that measurement with a
+ * margin; it still catches a wrong scale, layout or operand, which give
+ * rel-L2 near 1.
  * Every comparison prints its figures, passing or not.
  *
  * Needs about 13 GB of device memory (one component at a time). Without a
@@ -25,7 +33,8 @@ static zt_st_file *ref;
 static zt_model_config cfg;
 
 /* rel-L2 and cosine of backend tensor t against reference tensor want. */
-static void compare(const char *what, const zt_tensor *t, const zt_tensor *want)
+static void compare_within(const char *what, const zt_tensor *t, const zt_tensor *want,
+                           double max_rel, double min_cos)
 {
     long n = (long)zt_tensor_numel(want);
     CHECK(zt_tensor_numel(t) == n, "%s: %lld elements, want %ld", what,
@@ -35,9 +44,14 @@ static void compare(const char *what, const zt_tensor *t, const zt_tensor *want)
     fx_error e = fx_measure(be, t, want);
     printf("  %-14s rel-L2 %.5f  cosine %.6f  max-abs %.4g  (%ld values)\n", what, e.rel_l2,
            e.cosine, e.max_abs, n);
-    CHECK(e.finite && e.rel_l2 <= MAX_REL_L2 && e.cosine >= MIN_COS,
-          "%s: rel-L2 %.5f (max %.2f), cosine %.6f (min %.3f)", what, e.rel_l2, MAX_REL_L2,
-          e.cosine, MIN_COS);
+    CHECK(e.finite && e.rel_l2 <= max_rel && e.cosine >= min_cos,
+          "%s: rel-L2 %.5f (max %.2f), cosine %.6f (min %.3f)", what, e.rel_l2, max_rel,
+          e.cosine, min_cos);
+}
+
+static void compare(const char *what, const zt_tensor *t, const zt_tensor *want)
+{
+    compare_within(what, t, want, MAX_REL_L2, MIN_COS);
 }
 
 static void test_text_encoder(void)
@@ -75,7 +89,7 @@ static void test_text_encoder(void)
     zt_textenc_free(te);
 }
 
-static void dit_case(zt_dit *dit, int k)
+static void dit_case(zt_dit *dit, int k, double max_rel, double min_cos)
 {
     char key[64];
     snprintf(key, sizeof key, "dit.case%d.x", k);
@@ -111,7 +125,7 @@ static void dit_case(zt_dit *dit, int k)
     st = zt_backend_sync(be, &err);
     CHECK(st == ZT_OK, "forward: %s", err.msg);
     if (st == ZT_OK)
-        compare(key, &outd, want);
+        compare_within(key, &outd, want, max_rel, min_cos);
     zt_backend_release(be, xd.data);
     zt_backend_release(be, capd.data);
     zt_backend_release(be, outd.data);
@@ -125,8 +139,24 @@ static void test_dit(void)
     CHECK(zt_dit_new(&dit, be, &cfg.dit, NULL, 0, &err) == ZT_OK, "%s", err.msg);
     if (!dit)
         return;
-    dit_case(dit, 0);
-    dit_case(dit, 1);
+    dit_case(dit, 0, MAX_REL_L2, MIN_COS);
+    dit_case(dit, 1, MAX_REL_L2, MIN_COS);
+    zt_dit_free(dit);
+}
+
+static void test_dit_fp8(void)
+{
+    zt_dit *dit = NULL;
+    zt_err err = {0};
+    be->fp8 = 1;
+    zt_status st = zt_dit_new(&dit, be, &cfg.dit, NULL, 0, &err);
+    be->fp8 = 0;
+    CHECK(st == ZT_OK, "%s", err.msg);
+    if (!dit)
+        return;
+    printf("  fp8 weights: %.2f GiB\n", zt_dit_weight_bytes(dit) / 1073741824.0);
+    dit_case(dit, 0, 0.15, 0.99);
+    dit_case(dit, 1, 0.15, 0.99);
     zt_dit_free(dit);
 }
 
@@ -168,6 +198,7 @@ int main(void)
     zt_model_config_full(&cfg);
     RUN(test_text_encoder);
     RUN(test_dit);
+    RUN(test_dit_fp8);
     RUN(test_vae);
     zt_st_file_close(ref);
     zt_backend_free(be);

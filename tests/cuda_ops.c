@@ -289,6 +289,92 @@ static void test_matmul(void)
     one_matmul("matmul odd sizes", ZT_BF16, ZT_BF16, ZT_BF16, 2, 7, 13, 29, 1);
 }
 
+/* x [M, K] quantized on both backends (the GPU from x's BF16 or F32 copy,
+ * the CPU from the same values in F32) into a qmat on each. */
+typedef struct qbuf {
+    zt_qmat c, g;
+} qbuf;
+
+static zt_qmat alloc_qmat(zt_backend *be, int64_t M, int64_t K)
+{
+    zt_qmat m = {alloc_on(be, ZT_F8E4M3, 2, S4(M, K, 0, 0)),
+                 alloc_on(be, ZT_F32, 1, S4(M, 0, 0, 0))};
+    return m;
+}
+
+static qbuf quantize_both(const buf *x, int64_t M, int64_t K)
+{
+    qbuf q = {alloc_qmat(cpu, M, K), alloc_qmat(gpu, M, K)};
+    zt_op_quantize(cpu, &q.c, &x->c);
+    zt_op_quantize(gpu, &q.g, &x->g);
+    return q;
+}
+
+static void free_qbuf(qbuf *q)
+{
+    zt_backend_release(cpu, q->c.q.data);
+    zt_backend_release(cpu, q->c.s.data);
+    zt_backend_release(gpu, q->g.q.data);
+    zt_backend_release(gpu, q->g.s.data);
+}
+
+/* The E4M3 bytes and the scales must be identical: both backends do the
+ * same correctly rounded F32 operations (kernels/quant.cu). */
+static void one_quantize(const char *name, zt_dtype xdt, int64_t M, int64_t K)
+{
+    buf x = mk(xdt, 2, S4(M, K, 0, 0), -3, 3);
+    qbuf q = quantize_both(&x, M, K);
+    zt_err e1 = {0}, e2 = {0};
+    CHECK(zt_backend_sync(cpu, &e1) == ZT_OK && zt_backend_sync(gpu, &e2) == ZT_OK, "%s: %s %s",
+          name, e1.msg, e2.msg);
+    size_t nq = (size_t)(M * K);
+    uint8_t *qc = malloc(nq), *qg = malloc(nq);
+    float *sc = malloc((size_t)M * 4), *sg = malloc((size_t)M * 4);
+    zt_backend_download(cpu, qc, &q.c.q, &e1);
+    zt_backend_download(gpu, qg, &q.g.q, &e2);
+    zt_backend_download(cpu, sc, &q.c.s, &e1);
+    zt_backend_download(gpu, sg, &q.g.s, &e2);
+    long dq = 0, ds = 0;
+    for (size_t i = 0; i < nq; i++)
+        dq += qc[i] != qg[i];
+    for (int64_t i = 0; i < M; i++)
+        ds += memcmp(&sc[i], &sg[i], 4) != 0;
+    printf("  %-36s %ld of %zu codes and %ld of %lld scales differ\n", name, dq, nq, ds,
+           (long long)M);
+    CHECK(dq == 0 && ds == 0, "%s: %ld codes, %ld scales differ from the CPU", name, dq, ds);
+    free(qc), free(qg), free(sc), free(sg);
+    free_qbuf(&q);
+    free_buf(&x);
+}
+
+/* FP8 product on both backends from their (identical) quantized operands. */
+static void one_matmul_q(const char *name, zt_dtype ydt, int64_t M, int64_t N, int64_t K)
+{
+    buf x = mk(ZT_BF16, 2, S4(M, K, 0, 0), -1, 1), w = mk(ZT_BF16, 2, S4(N, K, 0, 0), -1, 1);
+    qbuf xq = quantize_both(&x, M, K), wq = quantize_both(&w, N, K);
+    buf y = mk_out(ydt, 2, S4(M, N, 0, 0));
+    zt_op_matmul_q(cpu, &y.c, &xq.c, &wq.c);
+    zt_op_matmul_q(gpu, &y.g, &xq.g, &wq.g);
+    /* same E4M3 inputs; sums in another order (the tensor cores' FP8
+     * accumulation is narrower than F32 between cuBLAS's promotions), and
+     * for a BF16 result its rounding */
+    if (ydt == ZT_BF16)
+        compare(name, &y, BF_TOL);
+    else
+        compare(name, &y, 1e-3, 1e-3, 1e-3);
+    free_qbuf(&xq), free_qbuf(&wq);
+    free_buf(&x), free_buf(&w), free_buf(&y);
+}
+
+static void test_fp8(void)
+{
+    one_quantize("quantize bf16 300x256 (vector)", ZT_BF16, 300, 256);
+    one_quantize("quantize f32 64x512 (vector)", ZT_F32, 64, 512);
+    one_quantize("quantize bf16 37x100 (scalar)", ZT_BF16, 37, 100);
+    one_matmul_q("matmul_q 300x384x256 -> bf16", ZT_BF16, 300, 384, 256);
+    one_matmul_q("matmul_q 33x1024x512 -> f32", ZT_F32, 33, 1024, 512);
+}
+
 static void test_norms(void)
 {
     /* rmsnorm with weight and scale over D 256 */
@@ -845,6 +931,7 @@ int main(void)
     }
     RUN(test_copy);
     RUN(test_matmul);
+    RUN(test_fp8);
     RUN(test_norms);
     RUN(test_groupnorm);
     RUN(test_rope);

@@ -151,6 +151,45 @@ static void test_f16_conversion(void)
     CHECK(isnan(zt_f16_to_f32(0x7e00)), "NaN");
 }
 
+/* E4M3 (OCP): 4 exponent bits (bias 7), 3 mantissa bits, no infinities,
+ * 0x7f / 0xff NaN, largest finite 448, subnormals m * 2^-9. */
+static void test_e4m3_conversion(void)
+{
+    CHECK(zt_f32_to_e4m3(1.0f) == 0x38, "1.0 -> %#x", zt_f32_to_e4m3(1.0f));
+    CHECK(zt_f32_to_e4m3(-2.0f) == 0xc0, "-2.0 -> %#x", zt_f32_to_e4m3(-2.0f));
+    CHECK(zt_f32_to_e4m3(448.0f) == 0x7e, "448 -> %#x", zt_f32_to_e4m3(448.0f));
+    CHECK(zt_f32_to_e4m3(1e6f) == 0x7e && zt_f32_to_e4m3(-1e6f) == 0xfe, "saturates");
+    CHECK(zt_f32_to_e4m3(INFINITY) == 0x7e, "inf saturates");
+    CHECK((zt_f32_to_e4m3(NAN) & 0x7f) == 0x7f, "NaN");
+    CHECK(zt_f32_to_e4m3(ldexpf(1.0f, -6)) == 0x08, "smallest normal");
+    CHECK(zt_f32_to_e4m3(ldexpf(1.0f, -9)) == 0x01, "smallest subnormal");
+    CHECK(zt_f32_to_e4m3(ldexpf(1.0f, -10)) == 0x00, "subnormal tie to even (0)");
+    CHECK(zt_f32_to_e4m3(ldexpf(3.0f, -10)) == 0x02, "subnormal tie to even (2)");
+    CHECK(zt_f32_to_e4m3(1.0625f) == 0x38, "tie down to even (1 + 1/16)");
+    CHECK(zt_f32_to_e4m3(1.1875f) == 0x3a, "tie up to even (1 + 3/16)");
+    CHECK(zt_f32_to_e4m3(1.07f) == 0x39, "above the tie rounds up");
+    CHECK(zt_f32_to_e4m3(15.5f) == 0x58, "carry into the exponent (15.5 -> 16)");
+    CHECK(zt_e4m3_to_f32(0x7e) == 448.0f && zt_e4m3_to_f32(0x01) == ldexpf(1.0f, -9),
+          "decode ends");
+    CHECK(zt_e4m3_to_f32(0x3b) == 1.375f && zt_e4m3_to_f32(0xd6) == -14.0f, "decode");
+    CHECK(isnan(zt_e4m3_to_f32(0x7f)) && isnan(zt_e4m3_to_f32(0xff)), "decode NaN");
+    /* every finite code decodes to a value that encodes back to it, and the
+     * midpoint between neighbours goes to the one with an even code */
+    int bad = 0;
+    for (int c = 0; c < 256; c++) {
+        if ((c & 0x7f) == 0x7f)
+            continue;
+        float v = zt_e4m3_to_f32((uint8_t)c);
+        bad += zt_f32_to_e4m3(v) != (c == 0x80 ? 0x80 : c);
+        if ((c & 0x7f) < 0x7e) {
+            float mid = 0.5f * (v + zt_e4m3_to_f32((uint8_t)(c + 1)));
+            int want = (c & 1) ? c + 1 : c;
+            bad += zt_f32_to_e4m3(mid) != want;
+        }
+    }
+    CHECK(bad == 0, "%d codes fail the round trip or the tie rule", bad);
+}
+
 /* ---- matmul ------------------------------------------------------------------ */
 
 static void test_matmul_small(void)
@@ -803,6 +842,74 @@ static void test_patchify(void)
 
 /* ---- argument checks and the sticky error ------------------------------------------- */
 
+/* quantize: per row s = max|x| / 448, q = E4M3(x / s); worked by hand:
+ * row 0 has max 7, s = 2^-6, 1/s = 64 exactly; row 1 is zero (s = 1). */
+static void test_quantize_hand(void)
+{
+    float x[8] = {3.5f, -7.0f, 0.25f, 0.0f, 0, 0, 0, 0};
+    uint8_t q[8];
+    float s[2];
+    zt_tensor X = zt_tensor_2d(ZT_F32, 2, 4, x);
+    zt_qmat Q = {zt_tensor_2d(ZT_F8E4M3, 2, 4, q), t1d(ZT_F32, 2, s)};
+    zt_op_quantize(be, &Q, &X);
+    sync_ok("quantize");
+    /* 224 = 1.75 * 2^7, -448, 16 = 2^4, 0 */
+    const uint8_t want[8] = {0x76, 0xfe, 0x58, 0x00, 0, 0, 0, 0};
+    CHECK(!memcmp(q, want, 8), "codes %02x %02x %02x %02x / %02x", q[0], q[1], q[2], q[3], q[4]);
+    CHECK(s[0] == ldexpf(1.0f, -6) && s[1] == 1.0f, "scales %g %g", s[0], s[1]);
+}
+
+/* matmul_q against the plain double formulation on the decoded values. */
+static void test_matmul_q(void)
+{
+    enum { M = 5, N = 7, K = 48 };
+    float *x = frand_buf(M * K), *w = frand_buf(N * K);
+    for (int i = 0; i < K; i++)
+        x[2 * K + i] *= 100.0f; /* rows of different magnitudes */
+    uint8_t xq[M * K], wq[N * K];
+    float xs[M], ws[N], y[M * N];
+    zt_tensor X = zt_tensor_2d(ZT_F32, M, K, x), W = zt_tensor_2d(ZT_F32, N, K, w);
+    zt_qmat XQ = {zt_tensor_2d(ZT_F8E4M3, M, K, xq), t1d(ZT_F32, M, xs)};
+    zt_qmat WQ = {zt_tensor_2d(ZT_F8E4M3, N, K, wq), t1d(ZT_F32, N, ws)};
+    zt_tensor Y = zt_tensor_2d(ZT_F32, M, N, y);
+    zt_op_quantize(be, &XQ, &X);
+    zt_op_quantize(be, &WQ, &W);
+    zt_op_matmul_q(be, &Y, &XQ, &WQ);
+    sync_ok("matmul_q");
+    double worst = 0, qerr = 0, ref2 = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0, exact = 0;
+            for (int k = 0; k < K; k++) {
+                acc += (double)zt_e4m3_to_f32(xq[i * K + k]) * zt_e4m3_to_f32(wq[j * K + k]);
+                exact += (double)x[i * K + k] * w[j * K + k];
+            }
+            double want = acc * xs[i] * ws[j];
+            double e = fabs(y[i * N + j] - want) / (fabs(want) + 1e-3 * xs[i] * 448.0);
+            worst = e > worst ? e : worst;
+            qerr += (want - exact) * (want - exact);
+            ref2 += exact * exact;
+        }
+    CHECK(worst < 1e-5, "matmul_q off the double formulation by %.3g (relative)", worst);
+    /* E4M3 keeps 3 mantissa bits: the product's error against unquantized
+     * inputs is a few percent (rel-L2), never more */
+    double rel = sqrt(qerr / ref2);
+    printf("  matmul_q vs the unquantized product: rel-L2 %.4f\n", rel);
+    CHECK(rel < 0.05, "quantized product rel-L2 %.4f", rel);
+    /* checks: dtypes, scales, K */
+    zt_qmat BAD = {zt_tensor_2d(ZT_F32, M, K, x), t1d(ZT_F32, M, xs)};
+    zt_op_matmul_q(be, &Y, &BAD, &WQ);
+    sync_expect(ZT_ERR_DTYPE, "x is F32 with F32 scales, want F8_E4M3");
+    zt_qmat SHORT = {zt_tensor_2d(ZT_F8E4M3, M, K, xq), t1d(ZT_F32, M - 1, xs)};
+    zt_op_matmul_q(be, &Y, &SHORT, &WQ);
+    sync_expect(ZT_ERR_SHAPE, "one scale per row");
+    zt_qmat WK = {zt_tensor_2d(ZT_F8E4M3, N, K / 2, wq), t1d(ZT_F32, N, ws)};
+    zt_op_matmul_q(be, &Y, &XQ, &WK);
+    sync_expect(ZT_ERR_SHAPE, "K differs");
+    free(x);
+    free(w);
+}
+
 static void test_validation_matmul(void)
 {
     static float x[20 * 32], w[64 * 48], y[20 * 64], a[4] = {1, 2, 3, 4}, out[4];
@@ -992,6 +1099,7 @@ int main(void)
     }
     RUN(test_bf16_conversion);
     RUN(test_f16_conversion);
+    RUN(test_e4m3_conversion);
     RUN(test_matmul_small);
     RUN(test_matmul_dtypes);
     RUN(test_matmul_threads_agree);
@@ -1013,6 +1121,8 @@ int main(void)
     RUN(test_conv2d);
     RUN(test_upsample_transpose);
     RUN(test_patchify);
+    RUN(test_quantize_hand);
+    RUN(test_matmul_q);
     RUN(test_validation_matmul);
     RUN(test_validation_others);
     RUN(test_missing_op);

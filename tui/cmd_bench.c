@@ -56,6 +56,7 @@ typedef struct bench {
     size_t own_peak;                      /* highest backend-held sample */
     size_t life_peak;                     /* the backend's own peak over everything */
     long load_rss_kib;                    /* peak resident host memory after the loads */
+    const char *precision;                /* "bf16" or "fp8" */
 } bench;
 
 static double now_ms(void)
@@ -139,13 +140,15 @@ static void gpu_name(char *out, size_t n)
 static int usage(FILE *f)
 {
     fputs("usage: zimt bench [--model DIR | --synthetic [SEED]] [--size WxH ...] [--steps N]\n"
-          "                  [--runs R] [--device cuda|cpu] [--json] [--profile]\n"
+          "                  [--runs R] [--device cuda|cpu] [--precision bf16|fp8] [--json]\n"
+          "                  [--profile]\n"
           "  --model DIR       a model folder in the published layout\n"
           "  --synthetic SEED  full-size synthetic weights made on the device (default, seed 0)\n"
           "  --size WxH        image size; repeat for a table of sizes (default 1024x1024)\n"
           "  --steps N         denoising steps (default 8)\n"
           "  --runs R          timed jobs after one warm-up (default 3)\n"
           "  --device D        cuda (default) or cpu\n"
+          "  --precision P     bf16 (default) or fp8: the transformer blocks' products in FP8\n"
           "  --json            one JSON object on stdout instead of the table\n"
           "  --profile         after the runs, one more job per size with an op profile:\n"
           "                    device time per phase and op (CUDA)\n",
@@ -216,12 +219,14 @@ static double gib(size_t b)
 static void print_json(const char *dev, const char *gpu, const char *src, int steps, int runs,
                        stat2 load, size_t weights, const bench *b, const size_result *r, int n)
 {
-    printf("{\"device\":\"%s\",\"gpu\":\"%s\",\"model\":\"%s\",\"steps\":%d,\"runs\":%d,"
+    printf("{\"device\":\"%s\",\"gpu\":\"%s\",\"model\":\"%s\",\"precision\":\"%s\","
+           "\"steps\":%d,\"runs\":%d,"
            "\"load_ms\":{\"min\":%.2f,\"median\":%.2f},\"load_peak_rss_bytes\":%ld,"
            "\"weights_bytes\":%zu,"
            "\"device_total_bytes\":%zu,\"device_used_before_load_bytes\":%zu,"
            "\"zimt_lifetime_peak_bytes\":%zu,\"sizes\":[",
-           dev, gpu, src, steps, runs, load.min, load.med, b->load_rss_kib * 1024, weights,
+           dev, gpu, src, b->precision, steps, runs, load.min, load.med, b->load_rss_kib * 1024,
+           weights,
            b->dev_total, b->dev_base,
            b->life_peak);
     for (int i = 0; i < n; i++) {
@@ -242,8 +247,8 @@ static void print_json(const char *dev, const char *gpu, const char *src, int st
 static void print_table(const char *dev, const char *gpu, const char *src, int steps, int runs,
                         stat2 load, size_t weights, const bench *b, const size_result *r, int n)
 {
-    printf("zimt bench: %s%s%s%s, %s, %d steps, %d runs after a warm-up (min / median)\n", dev,
-           gpu[0] ? " (" : "", gpu, gpu[0] ? ")" : "", src, steps, runs);
+    printf("zimt bench: %s%s%s%s, %s, %s, %d steps, %d runs after a warm-up (min / median)\n",
+           dev, gpu[0] ? " (" : "", gpu, gpu[0] ? ")" : "", src, b->precision, steps, runs);
     printf("load: %.0f / %.0f ms, weights %.2f GiB (%.0f MB/s at the median), peak resident "
            "host memory %.0f MiB\n\n",
            load.min, load.med, gib(weights), load.med > 0 ? weights / 1e3 / load.med : 0,
@@ -267,7 +272,7 @@ static void print_table(const char *dev, const char *gpu, const char *src, int s
 
 int zt_cmd_bench(int argc, char **argv)
 {
-    const char *model = NULL, *device = "cuda";
+    const char *model = NULL, *device = "cuda", *precision = "bf16";
     int synthetic = 0, json = 0, profile = 0, steps = 8, runs = 3, n_sizes = 0;
     uint32_t seed = 0;
     int sizes[MAX_SIZES][2];
@@ -298,6 +303,10 @@ int zt_cmd_bench(int argc, char **argv)
             device = next, i++;
             if (strcmp(device, "cuda") && strcmp(device, "cpu"))
                 return zt_cli_fail("--device must be cuda or cpu (got '%s')", device);
+        } else if (!strcmp(a, "--precision")) {
+            precision = next, i++;
+            if (strcmp(precision, "bf16") && strcmp(precision, "fp8"))
+                return zt_cli_fail("--precision must be bf16 or fp8 (got '%s')", precision);
         } else if (!strcmp(a, "--size")) {
             if (n_sizes == MAX_SIZES)
                 return zt_cli_fail("at most %d sizes", MAX_SIZES);
@@ -333,6 +342,8 @@ int zt_cmd_bench(int argc, char **argv)
                                            : zt_backend_cpu_new(&b.be, 0, &err);
     if (st)
         return zt_cli_error(&err);
+    b.be->fp8 = !strcmp(precision, "fp8");
+    b.precision = precision;
     char gpu[256] = "";
     if (!strcmp(device, "cuda"))
         gpu_name(gpu, sizeof gpu);

@@ -47,7 +47,7 @@ static void usage(FILE *f)
     fputs("usage: zimt gen [--model DIR | --synthetic [SEED]] --prompt TEXT [--negative TEXT]\n"
           "                [--size WxH] [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
           "                [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]\n"
-          "                [--precision auto|bf16|fp32] [--from PNG]\n"
+          "                [--precision auto|bf16|fp32|fp8] [--from PNG]\n"
           "                [-o FILE | --outdir DIR [--name TEMPLATE]] [--json] [--quiet]\n"
           "TEMPLATE fields: {date} {seed} {slug} {n} {w} {h}; default {date}-{seed}-{slug}.png\n",
           f);

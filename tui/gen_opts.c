@@ -308,8 +308,10 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         o->precision_v = ZT_PRECISION_BF16;
     else if (!strcmp(o->precision, "fp32"))
         o->precision_v = ZT_PRECISION_FP32;
+    else if (!strcmp(o->precision, "fp8"))
+        o->precision_v = ZT_PRECISION_FP8;
     else
-        return zt_fail(err, ZT_ERR_INVALID, "precision '%s': use auto, bf16 or fp32",
+        return zt_fail(err, ZT_ERR_INVALID, "precision '%s': use auto, bf16, fp32 or fp8",
                        o->precision);
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
