@@ -300,17 +300,41 @@ static int qmat_ok(zt_backend *be, const char *op, const char *name, const zt_qm
     return apart(be, op, qn, &m->q, sn, &m->s);
 }
 
+/* y, a qmat of x's rows, written apart from x */
+static int qmat_out_ok(zt_backend *be, const char *op, zt_qmat *y, const char *xn,
+                       const zt_tensor *x)
+{
+    int64_t rows, k;
+    return float_ok(be, op, xn, x) && qmat_ok(be, op, "y", y, &rows, &k) &&
+           same_rows(be, op, "y.q", &y->q, xn, x) && apart(be, op, "y.q", &y->q, xn, x) &&
+           apart(be, op, "y.s", &y->s, xn, x);
+}
+
 void zt_op_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
 {
-    const char *op = "quantize";
-    int64_t rows, k;
-    if (pending(be) || !HAVE_OP(be, quantize))
-        return;
-    if (!float_ok(be, op, "x", x) || !qmat_ok(be, op, "y", y, &rows, &k) ||
-        !same_rows(be, op, "y.q", &y->q, "x", x) || !apart(be, op, "y.q", &y->q, "x", x) ||
-        !apart(be, op, "y.s", &y->s, "x", x))
+    if (pending(be) || !HAVE_OP(be, quantize) || !qmat_out_ok(be, "quantize", y, "x", x))
         return;
     be->vt->quantize(be, y, x);
+}
+
+void zt_op_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                     const zt_tensor *scale, float eps)
+{
+    const char *op = "rmsnorm_q";
+    if (pending(be) || !HAVE_OP(be, rmsnorm_q) || !qmat_out_ok(be, op, y, "x", x) ||
+        !vec_ok(be, op, "w", w, "x", x, last_dim(x)) ||
+        !vec_ok(be, op, "scale", scale, "x", x, last_dim(x)))
+        return;
+    be->vt->rmsnorm_q(be, y, x, w, scale, eps);
+}
+
+void zt_op_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
+{
+    const char *op = "swiglu_q";
+    if (pending(be) || !HAVE_OP(be, swiglu_q) || !qmat_out_ok(be, op, y, "gate", gate) ||
+        !qmat_out_ok(be, op, y, "up", up) || !same_rows(be, op, "gate", gate, "up", up))
+        return;
+    be->vt->swiglu_q(be, y, gate, up);
 }
 
 void zt_op_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w)

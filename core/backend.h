@@ -79,6 +79,9 @@ typedef struct zt_backend_vt {
                    const zt_tensor *bias);
     void (*quantize)(zt_backend *be, zt_qmat *y, const zt_tensor *x);
     void (*matmul_q)(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w);
+    void (*rmsnorm_q)(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                      const zt_tensor *scale, float eps);
+    void (*swiglu_q)(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up);
     void (*rmsnorm)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                     const zt_tensor *scale, float eps);
     void (*layernorm)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
@@ -198,6 +201,8 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *             q = E4M3(x * (1 / s)), rounded to nearest even, saturating.
  *  matmul_q   y[M,N] = (x.q[M,K] . w.q[N,K]^T) * x.s[m] * w.s[n], products of
  *             E4M3 values summed in F32.
+ *  rmsnorm_q, swiglu_q  quantize(rmsnorm(x, w, scale)), quantize(swiglu(gate,
+ *             up)) in one pass: the F32 results are quantized directly.
  *  rmsnorm    y = x / sqrt(mean(x^2) + eps) * w (* scale): over the last dim C of
  *             x; w [C] or NULL; scale [C] or NULL (the DiT's 1 + s).
  *  layernorm  y = (x - mean) / sqrt(var + eps) (* w + b) (* scale); w,b,scale NULL-able.
@@ -232,6 +237,9 @@ void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_ten
                   const zt_tensor *bias);
 void zt_op_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x);
 void zt_op_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w);
+void zt_op_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                     const zt_tensor *scale, float eps);
+void zt_op_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up);
 void zt_op_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                    const zt_tensor *scale, float eps);
 void zt_op_layernorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,

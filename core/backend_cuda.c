@@ -661,6 +661,49 @@ static void c_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
        "quantize");
 }
 
+/* The fused kernels, or (shapes and alignments they cannot take) the op
+ * into an F32 scratch and quantize from there. */
+static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                        const zt_tensor *scale, float eps)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t K = last_dim(x), rows = zt_tensor_numel(x) / K;
+    const void *wp = w ? w->data : NULL, *sp = scale ? scale->data : NULL;
+    zt_dtype wt = w ? w->dtype : ZT_F32, sdt = scale ? scale->dtype : ZT_F32;
+    cudaError_t e = zt_cuda_rmsnorm_q(y->q.data, y->s.data, x->data, x->dtype, wp, wt, sp, sdt,
+                                      rows, K, eps, b->st);
+    if (e == cudaErrorNotSupported) {
+        void *t = scratch(b, SCR_OUT, (size_t)(rows * K) * sizeof(float));
+        if (!t || !ck(b, zt_cuda_rmsnorm(t, ZT_F32, x->data, x->dtype, wp, wt, sp, sdt, rows, K,
+                                         eps, b->st),
+                      "rmsnorm_q"))
+            return;
+        e = zt_cuda_quantize_rows(y->q.data, y->s.data, t, ZT_F32, rows, K, b->st);
+    }
+    ck(b, e, "rmsnorm_q");
+}
+
+static void c_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t K = last_dim(gate), n = zt_tensor_numel(gate), rows = n / K;
+    cudaError_t e = zt_cuda_swiglu_q(y->q.data, y->s.data, gate->data, gate->dtype, up->data,
+                                     up->dtype, rows, K, b->st);
+    if (e == cudaErrorNotSupported) {
+        void *t = scratch(b, SCR_OUT, (size_t)n * sizeof(float));
+        if (!t || !ck(b, zt_cuda_swiglu(t, ZT_F32, gate->data, gate->dtype, up->data, up->dtype,
+                                        n, b->st),
+                      "swiglu_q"))
+            return;
+        e = zt_cuda_quantize_rows(y->q.data, y->s.data, t, ZT_F32, rows, K, b->st);
+    }
+    ck(b, e, "swiglu_q");
+}
+
 static void lt_plan_free(lt_plan *p)
 {
     if (p->op)
@@ -1380,6 +1423,8 @@ static const zt_backend_vt cuda_vt = {
     .matmul = c_matmul,
     .quantize = c_quantize,
     .matmul_q = c_matmul_q,
+    .rmsnorm_q = c_rmsnorm_q,
+    .swiglu_q = c_swiglu_q,
     .rmsnorm = c_rmsnorm,
     .layernorm = c_layernorm,
     .groupnorm = c_groupnorm,

@@ -298,10 +298,19 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
                                   (int64_t[]){g.Np + cp->Lp, g.hd / 2, 2}, err)))
             return st;
     }
-    zt_tensor *sd[] = {&j->u, &j->h1, &j->q, &j->k, &j->v, &j->att, &j->o};
+    zt_tensor *sd[] = {&j->u, &j->h1, &j->o};
     for (size_t i = 0; i < sizeof sd / sizeof sd[0]; i++)
         if ((st = zt_arena_tensor(a, sd[i], act, 2, (int64_t[]){S, D}, err)))
             return st;
+    /* q, k, v, att: four [S, D] parts of one region, which the fp8
+     * feed-forward uses whole for its E4M3 hidden rows ([S, F] bytes,
+     * F = 8D/3, within 4 x S x D activations) */
+    if ((st = zt_arena_tensor(a, &j->qkva, act, 2, (int64_t[]){4 * S, D}, err)))
+        return st;
+    j->q = zt_tensor_rows(&j->qkva, 0, S);
+    j->k = zt_tensor_rows(&j->qkva, S, S);
+    j->v = zt_tensor_rows(&j->qkva, 2 * S, S);
+    j->att = zt_tensor_rows(&j->qkva, 3 * S, S);
     /* f1 also holds the normed caption features [L, Cf] during set_caption */
     int64_t fcols = g.F, frows = S;
     if ((int64_t)g.Lmax * g.Cf > frows * fcols)
@@ -418,21 +427,15 @@ static zt_tensor vec(const zt_tensor *t, int64_t off, int64_t n)
     return v;
 }
 
-/* FP8 blocks: x [rows, K] quantized into E4M3 rows over buf (scratch free
- * at this point, at least rows x K bytes) with scales in j->qs, the input
- * of the lin() calls that follow. A no-op for BF16 blocks. */
-static void lin_in(zt_dit_job *j, const dit_block *b, zt_qmat *xq, const zt_tensor *x,
-                   const zt_tensor *buf)
+/* FP8 blocks' product inputs: E4M3 rows [rows, K] over buf's memory (free
+ * at that point, at least rows x K bytes) with their scales in j->qs. */
+static zt_qmat qrows(zt_dit_job *j, const zt_tensor *buf, int64_t rows, int64_t K)
 {
-    if (!b->fp8)
-        return;
-    int64_t K = x->shape[x->ndim - 1], rows = zt_tensor_numel(x) / K;
-    xq->q = zt_tensor_2d(ZT_F8E4M3, rows, K, buf->data);
-    xq->s = zt_tensor_rows(&j->qs, 0, rows);
-    zt_op_quantize(j->dit->be, xq, x);
+    zt_qmat m = {zt_tensor_2d(ZT_F8E4M3, rows, K, buf->data), zt_tensor_rows(&j->qs, 0, rows)};
+    return m;
 }
 
-/* y = x . W^T for the block's product i: BF16, or FP8 from xq (lin_in). */
+/* y = x . W^T for the block's product i: BF16 from x, or FP8 from xq. */
 static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const zt_tensor *x,
                 const zt_qmat *xq)
 {
@@ -480,10 +483,12 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
         gt_mlp = &g_mlp;
     }
 
-    /* attention (fp8: the normed input quantized over f3, free until the FFN) */
-    zt_qmat xq;
-    zt_op_rmsnorm(be, &h1, x, &b->n1, sc_msa, eps);
-    lin_in(j, b, &xq, &h1, &j->f3);
+    /* attention; FP8 blocks norm straight into E4M3 rows over h1 */
+    zt_qmat xq = qrows(j, &j->h1, S, D);
+    if (b->fp8)
+        zt_op_rmsnorm_q(be, &xq, x, &b->n1, sc_msa, eps);
+    else
+        zt_op_rmsnorm(be, &h1, x, &b->n1, sc_msa, eps);
     lin(be, b, LIN_Q, &q, &h1, &xq);
     lin(be, b, LIN_K, &k, &h1, &xq);
     lin(be, b, LIN_V, &v, &h1, &xq);
@@ -499,19 +504,25 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
         zt_op_rope(be, &k3, rope, ZT_ROPE_INTERLEAVED);
     }
     zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)hd));
-    lin_in(j, b, &xq, &att, &j->f3);
+    if (b->fp8)
+        zt_op_quantize(be, &xq, &att);
     lin(be, b, LIN_O, &o, &att, &xq);
     zt_op_norm_gated_add(be, x, &o, &b->n2, gt_msa, eps); /* x += gate * norm(o) */
 
-    /* feed-forward (fp8: its normed input over q, free after attention;
-     * the SwiGLU output over f3, free once SwiGLU has read it) */
-    zt_op_rmsnorm(be, &h1, x, &b->fn1, sc_mlp, eps);
-    lin_in(j, b, &xq, &h1, &j->q);
+    /* feed-forward; FP8 blocks norm into rows over h1 again, and their
+     * SwiGLU goes straight to E4M3 rows over q .. att (free by now) */
+    if (b->fp8)
+        zt_op_rmsnorm_q(be, &xq, x, &b->fn1, sc_mlp, eps);
+    else
+        zt_op_rmsnorm(be, &h1, x, &b->fn1, sc_mlp, eps);
     lin(be, b, LIN_W1, &f1, &h1, &xq);
     lin(be, b, LIN_W3, &f3, &h1, &xq);
-    zt_op_swiglu(be, &f1, &f1, &f3);
-    lin_in(j, b, &xq, &f1, &j->f3);
-    lin(be, b, LIN_W2, &o, &f1, &xq);
+    zt_qmat hq = qrows(j, &j->qkva, S, d->F);
+    if (b->fp8)
+        zt_op_swiglu_q(be, &hq, &f1, &f3);
+    else
+        zt_op_swiglu(be, &f1, &f1, &f3);
+    lin(be, b, LIN_W2, &o, &f1, &hq);
     zt_op_norm_gated_add(be, x, &o, &b->fn2, gt_mlp, eps);
 }
 

@@ -39,7 +39,8 @@ typedef struct zt_dit_job {
     zt_dit_caption caps[ZT_DIT_MAX_CAPTIONS];
     /* scratch (act dtype unless noted), S = Np + max Lp */
     zt_tensor u;          /* [S, D] unified stream */
-    zt_tensor h1, q, k, v, att, o; /* [S, D] */
+    zt_tensor h1, q, k, v, att, o; /* [S, D]; q .. att are rows of qkva */
+    zt_tensor qkva;       /* [4S, D] */
     zt_tensor f1, f3;     /* [S, F] */
     zt_tensor patches;    /* [N, p*p*C] */
     zt_tensor temb;       /* F32 [ZT_STEPS_MAX, 256] sinusoidal embeddings, per step */

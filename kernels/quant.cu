@@ -1,22 +1,24 @@
 /*
- * quant.cu - rows to E4M3 with a per-row scale (--precision fp8).
+ * quant.cu - rows to E4M3 with a per-row scale (--precision fp8): plain
+ * rows, and fused with the op that makes them (RMSNorm, SwiGLU), so the
+ * BF16 intermediate is never written.
  *
- * A warp a row: one pass for max|x|, one to scale and convert (the row is
- * at most 20 KB, so the second read comes from cache). The arithmetic is
- * the CPU reference's, operation for operation and correctly rounded
- * (s = amax / 448, inv = 1 / s, x * inv, then the saturating
- * round-to-nearest-even conversion), so both backends give the same bytes.
+ * A block a row with the row held in registers (up to 16384 wide), so the
+ * input is read once (two passes over a 40 KB SwiGLU row pair went back to
+ * DRAM: 161 us against 69 + 40 us unfused at 4128 x 10240); other widths
+ * take a warp a row and two passes. The quantization is the CPU reference's, operation for operation and
+ * correctly rounded (s = amax / 448, inv = 1 / s, y * inv, then the
+ * saturating round-to-nearest-even conversion), so plain rows give the
+ * same bytes on both backends.
  */
 #include <cuda_fp8.h>
 
 #include "common.cuh"
 #include "zt_kernels.h"
 
-#define QROWS 8 /* warps (rows) a block */
-
-static __device__ __forceinline__ uint8_t e4m3(float v)
+static __device__ __forceinline__ uint32_t e4m3(float v)
 {
-    return (uint8_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+    return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
 }
 
 static __device__ __forceinline__ float row_scale(float amax)
@@ -24,35 +26,168 @@ static __device__ __forceinline__ float row_scale(float amax)
     return amax > 0.0f ? __fdiv_rn(amax, 448.0f) : 1.0f;
 }
 
-/* K % 8 == 0, x 16-byte and q 8-byte aligned: 8 elements a lane a step */
-__global__ void quant_rows8(uint8_t *q, float *s, const void *x, int xdt, int64_t rows, int K)
-{
-    int64_t r = (int64_t)blockIdx.x * QROWS + threadIdx.x / 32;
-    int lane = threadIdx.x % 32;
-    if (r >= rows)
-        return;
-    const int64_t base = r * K;
-    float amax = 0.0f, v[8];
-    for (int i = lane * 8; i < K; i += 256) {
-        ld8(v, x, xdt, base + i);
+/* Row sources: get8() gives 8 values of the row at column c (c % 8 == 0);
+ * for RMSNorm they are x itself, and norm8() applies the row's 1/rms and
+ * the weights once the sum of squares is known. */
+struct plain_src {
+    static const bool rms = false;
+    const void *x;
+    int xdt;
+    __device__ void get8(float *v, int64_t base, int c) const { ld8(v, x, xdt, base + c); }
+    __device__ void norm8(float *, int, float) const {}
+};
+
+/* rmsnorm(x) (* w) (* scale), as norm.cu computes it */
+struct rms_src {
+    static const bool rms = true;
+    const void *x, *w, *sc;
+    int xdt, wdt, sdt;
+    __device__ void get8(float *v, int64_t base, int c) const { ld8(v, x, xdt, base + c); }
+    __device__ void norm8(float *v, int c, float inv) const
+    {
+        float t[8];
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            amax = fmaxf(amax, fabsf(v[k]));
+            v[k] *= inv;
+        if (w) {
+            ld8(t, w, wdt, c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[k] *= t[k];
+        }
+        if (sc) {
+            ld8(t, sc, sdt, c);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[k] *= t[k];
+        }
     }
-    const float sr = row_scale(warp_max(amax)), inv = __frcp_rn(sr);
-    for (int i = lane * 8; i < K; i += 256) {
-        ld8(v, x, xdt, base + i);
+};
+
+/* silu(gate) * up, as elementwise.cu computes it */
+struct glu_src {
+    static const bool rms = false;
+    const void *g, *u;
+    int gdt, udt;
+    __device__ void get8(float *v, int64_t base, int c) const
+    {
+        float t[8];
+        ld8(v, g, gdt, base + c);
+        ld8(t, u, udt, base + c);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[k] = silu_f(v[k]) * t[k];
+    }
+    __device__ void norm8(float *, int, float) const {}
+};
+
+#define QTHREADS 256 /* a block a row: 8 elements a thread per chunk */
+
+/* Sum (or max) over the block; every thread gets it. */
+template <bool MAX>
+static __device__ float block_reduce(float x, float *red)
+{
+    x = MAX ? warp_max(x) : warp_sum(x);
+    if (threadIdx.x % 32 == 0)
+        red[threadIdx.x / 32] = x;
+    __syncthreads();
+    float t = red[0];
+#pragma unroll
+    for (int i = 1; i < QTHREADS / 32; i++)
+        t = MAX ? fmaxf(t, red[i]) : t + red[i];
+    __syncthreads(); /* red is reused */
+    return t;
+}
+
+/*
+ * A block a row with the row in registers (at most CH chunks of 8 a
+ * thread, K <= CH * 2048), so the input is read once: the values, for
+ * RMSNorm their sum of squares and then the normed values, max|y|, and the
+ * E4M3 bytes. K % 8 == 0, inputs 16-byte and q 8-byte aligned.
+ */
+template <class Src, int CH>
+__global__ void k_quant_row(uint8_t *q, float *s, Src src, int K, float eps)
+{
+    __shared__ float red[QTHREADS / 32];
+    const int64_t base = (int64_t)blockIdx.x * K;
+    float v[CH][8];
+#pragma unroll
+    for (int j = 0; j < CH; j++) {
+        int c = (j * QTHREADS + (int)threadIdx.x) * 8;
+        if (c < K)
+            src.get8(v[j], base, c);
+    }
+    if (Src::rms) {
+        float ss = 0.0f;
+#pragma unroll
+        for (int j = 0; j < CH; j++)
+            if ((j * QTHREADS + (int)threadIdx.x) * 8 < K)
+#pragma unroll
+                for (int k = 0; k < 8; k++)
+                    ss += v[j][k] * v[j][k];
+        const float inv = rsqrtf(block_reduce<false>(ss, red) / (float)K + eps);
+#pragma unroll
+        for (int j = 0; j < CH; j++) {
+            int c = (j * QTHREADS + (int)threadIdx.x) * 8;
+            if (c < K)
+                src.norm8(v[j], c, inv);
+        }
+    }
+    float amax = 0.0f;
+#pragma unroll
+    for (int j = 0; j < CH; j++)
+        if ((j * QTHREADS + (int)threadIdx.x) * 8 < K)
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                amax = fmaxf(amax, fabsf(v[j][k]));
+    const float sr = row_scale(block_reduce<true>(amax, red)), inv = __frcp_rn(sr);
+#pragma unroll
+    for (int j = 0; j < CH; j++) {
+        int c = (j * QTHREADS + (int)threadIdx.x) * 8;
+        if (c >= K)
+            continue;
         uint32_t w[2] = {0, 0};
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            w[k / 4] |= (uint32_t)e4m3(__fmul_rn(v[k], inv)) << (8 * (k % 4));
-        *(uint2 *)(q + base + i) = make_uint2(w[0], w[1]);
+            w[k / 4] |= e4m3(__fmul_rn(v[j][k], inv)) << (8 * (k % 4));
+        *(uint2 *)(q + base + c) = make_uint2(w[0], w[1]);
     }
-    if (lane == 0)
-        s[r] = sr;
+    if (threadIdx.x == 0)
+        s[blockIdx.x] = sr;
 }
 
-__global__ void quant_rows1(uint8_t *q, float *s, const void *x, int xdt, int64_t rows, int K)
+#define QROW_MAX_K (8 * QTHREADS * 8) /* 16384 */
+
+/* Launch k_quant_row with the fewest register chunks that hold K. */
+template <class Src>
+static cudaError_t quant_row_launch(void *q, float *s, const Src &src, int64_t rows, int64_t K,
+                                    float eps, cudaStream_t st)
+{
+    if (rows < 1)
+        return cudaSuccess;
+    if (rows > INT32_MAX)
+        return cudaErrorNotSupported;
+    /* exactly the chunks K needs: spare ones cost registers, and with a
+     * block a row the SM needs many blocks in flight to keep loads going */
+    const int chunks = (int)((K + 8 * QTHREADS - 1) / (8 * QTHREADS));
+    uint8_t *qb = (uint8_t *)q;
+    unsigned nb = (unsigned)rows;
+    switch (chunks) {
+    case 1: k_quant_row<Src, 1><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    case 2: k_quant_row<Src, 2><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    case 3: k_quant_row<Src, 3><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    case 4: k_quant_row<Src, 4><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    case 5: k_quant_row<Src, 5><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    case 6: k_quant_row<Src, 6><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    case 7: k_quant_row<Src, 7><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    default: k_quant_row<Src, 8><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
+    }
+    return cudaGetLastError();
+}
+
+#define QROWS 8 /* warps (rows) a block, for the one-by-one kernel */
+
+__global__ void k_quant1(uint8_t *q, float *s, const void *x, int xdt, int64_t rows, int K)
 {
     int64_t r = (int64_t)blockIdx.x * QROWS + threadIdx.x / 32;
     int lane = threadIdx.x % 32;
@@ -64,9 +199,54 @@ __global__ void quant_rows1(uint8_t *q, float *s, const void *x, int xdt, int64_
         amax = fmaxf(amax, fabsf(ld_f(x, xdt, base + i)));
     const float sr = row_scale(warp_max(amax)), inv = __frcp_rn(sr);
     for (int i = lane; i < K; i += 32)
-        q[base + i] = e4m3(__fmul_rn(ld_f(x, xdt, base + i), inv));
+        q[base + i] = (uint8_t)e4m3(__fmul_rn(ld_f(x, xdt, base + i), inv));
     if (lane == 0)
         s[r] = sr;
+}
+
+/* Whether k_quant_row can take rows of K with these pointers (F16 inputs
+ * go one by one in ld8, so they are left to the unfused path too). */
+static bool row_ok(int64_t K, const void *q, const void *a, int adt, const void *b, int bdt)
+{
+    return K % 8 == 0 && K <= QROW_MAX_K && ((uintptr_t)q & 7) == 0 && al16(a) &&
+           adt != ZT_F16 && (!b || (al16(b) && bdt != ZT_F16));
+}
+
+extern "C" cudaError_t zt_cuda_quantize_rows(void *q, float *s, const void *x, zt_dtype xdt,
+                                             int64_t rows, int64_t K, cudaStream_t st)
+{
+    if (!float_dt(xdt) || K < 1 || K > INT32_MAX)
+        return cudaErrorInvalidValue;
+    if (rows < 1)
+        return cudaSuccess;
+    if (row_ok(K, q, x, xdt, NULL, 0) && rows <= INT32_MAX)
+        return quant_row_launch(q, s, plain_src{x, xdt}, rows, K, 0.0f, st);
+    unsigned nb = (unsigned)((rows + QROWS - 1) / QROWS);
+    k_quant1<<<nb, QROWS * 32, 0, st>>>((uint8_t *)q, s, x, xdt, rows, (int)K);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t zt_cuda_rmsnorm_q(void *q, float *s, const void *x, zt_dtype xdt,
+                                         const void *w, zt_dtype wdt, const void *scale,
+                                         zt_dtype sdt, int64_t rows, int64_t K, float eps,
+                                         cudaStream_t st)
+{
+    if (!float_dt(xdt) || (w && !float_dt(wdt)) || (scale && !float_dt(sdt)) || K < 1)
+        return cudaErrorInvalidValue;
+    if (!row_ok(K, q, x, xdt, w, wdt) || (scale && (!al16(scale) || sdt == ZT_F16)))
+        return cudaErrorNotSupported;
+    return quant_row_launch(q, s, rms_src{x, w, scale, xdt, wdt, sdt}, rows, K, eps, st);
+}
+
+extern "C" cudaError_t zt_cuda_swiglu_q(void *q, float *s, const void *gate, zt_dtype gdt,
+                                        const void *up, zt_dtype udt, int64_t rows, int64_t K,
+                                        cudaStream_t st)
+{
+    if (!float_dt(gdt) || !float_dt(udt) || K < 1)
+        return cudaErrorInvalidValue;
+    if (!row_ok(K, q, gate, gdt, up, udt))
+        return cudaErrorNotSupported;
+    return quant_row_launch(q, s, glu_src{gate, up, gdt, udt}, rows, K, 0.0f, st);
 }
 
 __global__ void dequant_rows(void *y, int ydt, const uint8_t *q, const float *s, int64_t n,
@@ -80,8 +260,9 @@ __global__ void dequant_rows(void *y, int ydt, const uint8_t *q, const float *s,
     }
 }
 
-extern "C" cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void *q, const float *s,
-                                               int64_t rows, int64_t K, cudaStream_t st)
+extern "C" cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void *q,
+                                               const float *s, int64_t rows, int64_t K,
+                                               cudaStream_t st)
 {
     if (!float_dt(ydt) || K < 1)
         return cudaErrorInvalidValue;
@@ -89,20 +270,5 @@ extern "C" cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void
     if (n < 1)
         return cudaSuccess;
     dequant_rows<<<grid_for(n, 256), 256, 0, st>>>(y, ydt, (const uint8_t *)q, s, n, K);
-    return cudaGetLastError();
-}
-
-extern "C" cudaError_t zt_cuda_quantize_rows(void *q, float *s, const void *x, zt_dtype xdt,
-                                             int64_t rows, int64_t K, cudaStream_t st)
-{
-    if (!float_dt(xdt) || K < 1 || K > INT32_MAX)
-        return cudaErrorInvalidValue;
-    if (rows < 1)
-        return cudaSuccess;
-    unsigned blocks = (unsigned)((rows + QROWS - 1) / QROWS);
-    if (K % 8 == 0 && xdt != ZT_F16 && al16(x) && ((uintptr_t)q & 7) == 0)
-        quant_rows8<<<blocks, QROWS * 32, 0, st>>>((uint8_t *)q, s, x, xdt, rows, (int)K);
-    else
-        quant_rows1<<<blocks, QROWS * 32, 0, st>>>((uint8_t *)q, s, x, xdt, rows, (int)K);
     return cudaGetLastError();
 }

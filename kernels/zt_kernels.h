@@ -61,6 +61,14 @@ cudaError_t zt_cuda_embed(void *y, zt_dtype ydt, const void *table, zt_dtype tdt
  * (E4M3 bytes) = x * (1 / s[r]) converted saturating, nearest even. */
 cudaError_t zt_cuda_quantize_rows(void *q, float *s, const void *x, zt_dtype xdt, int64_t rows,
                                   int64_t K, cudaStream_t st);
+/* The same from rmsnorm(x) (* w) (* scale) and from silu(gate) * up over
+ * rows of K, without writing those: cudaErrorNotSupported when K % 8 or
+ * an alignment rules the fused kernel out (run the op, then quantize). */
+cudaError_t zt_cuda_rmsnorm_q(void *q, float *s, const void *x, zt_dtype xdt, const void *w,
+                              zt_dtype wdt, const void *scale, zt_dtype sdt, int64_t rows,
+                              int64_t K, float eps, cudaStream_t st);
+cudaError_t zt_cuda_swiglu_q(void *q, float *s, const void *gate, zt_dtype gdt, const void *up,
+                             zt_dtype udt, int64_t rows, int64_t K, cudaStream_t st);
 /* y [rows, K] = q * s[row], the inverse (products of shapes FP8 GEMMs
  * cannot take run in BF16 from these). */
 cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void *q, const float *s,

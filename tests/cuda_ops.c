@@ -318,6 +318,21 @@ static void free_qbuf(qbuf *q)
     zt_backend_release(gpu, q->g.s.data);
 }
 
+/* A qmat's values, q * s, on the host. */
+static float *decode_qmat(zt_backend *be, const zt_qmat *m, int64_t M, int64_t K)
+{
+    uint8_t *q = malloc((size_t)(M * K));
+    float *s = malloc((size_t)M * 4), *v = malloc((size_t)(M * K) * 4);
+    zt_err err = {0};
+    zt_backend_download(be, q, &m->q, &err);
+    zt_backend_download(be, s, &m->s, &err);
+    for (int64_t i = 0; i < M * K; i++)
+        v[i] = zt_e4m3_to_f32(q[i]) * s[i / K];
+    free(q);
+    free(s);
+    return v;
+}
+
 /* The E4M3 bytes and the scales must be identical: both backends do the
  * same correctly rounded F32 operations (kernels/quant.cu). */
 static void one_quantize(const char *name, zt_dtype xdt, int64_t M, int64_t K)
@@ -366,6 +381,46 @@ static void one_matmul_q(const char *name, zt_dtype ydt, int64_t M, int64_t N, i
     free_buf(&x), free_buf(&w), free_buf(&y);
 }
 
+/* rmsnorm_q / swiglu_q on both backends, compared as decoded values: the
+ * F32 results before quantizing differ in the last bits (rsqrtf, __expf),
+ * which can move a value across a rounding boundary, one E4M3 step (1/8
+ * relative) at most. */
+static void one_fused_q(const char *name, int glu, int64_t M, int64_t K)
+{
+    buf x = mk(ZT_BF16, 2, S4(M, K, 0, 0), -2, 2), u = mk(ZT_BF16, 2, S4(M, K, 0, 0), -2, 2);
+    buf w = mk_w(ZT_BF16, 1, S4(K, 0, 0, 0), 0.5f, 1.5f);
+    buf sc = mk(ZT_BF16, 1, S4(K, 0, 0, 0), 0.5f, 1.5f);
+    qbuf q = {alloc_qmat(cpu, M, K), alloc_qmat(gpu, M, K)};
+    if (glu) {
+        zt_op_swiglu_q(cpu, &q.c, &x.c, &u.c);
+        zt_op_swiglu_q(gpu, &q.g, &x.g, &u.g);
+    } else {
+        zt_op_rmsnorm_q(cpu, &q.c, &x.c, &w.c, &sc.c, 1e-6f);
+        zt_op_rmsnorm_q(gpu, &q.g, &x.g, &w.g, &sc.g, 1e-6f);
+    }
+    zt_err e1 = {0}, e2 = {0};
+    CHECK(zt_backend_sync(cpu, &e1) == ZT_OK && zt_backend_sync(gpu, &e2) == ZT_OK, "%s: %s %s",
+          name, e1.msg, e2.msg);
+    float *vc = decode_qmat(cpu, &q.c, M, K), *vg = decode_qmat(gpu, &q.g, M, K);
+    double num = 0, den = 0, amax = 0;
+    long off = 0;
+    for (int64_t i = 0; i < M * K; i++)
+        amax = fmax(amax, fabs(vc[i]));
+    for (int64_t i = 0; i < M * K; i++) {
+        double d = (double)vg[i] - vc[i];
+        num += d * d;
+        den += (double)vc[i] * vc[i];
+        /* a step: 1/8 of a normal value, 2^-9 of the scale below those */
+        off += fabs(d) > fabs(vc[i]) * 0.13 + amax / 448.0 / 256.0;
+    }
+    double rel = den > 0 ? sqrt(num / den) : 0;
+    printf("  %-36s rel-L2 %.5f, %ld values more than a step apart\n", name, rel, off);
+    CHECK(rel <= 0.01 && off == 0, "%s: rel-L2 %.5f, %ld values off", name, rel, off);
+    free(vc), free(vg);
+    free_qbuf(&q);
+    free_buf(&x), free_buf(&u), free_buf(&w), free_buf(&sc);
+}
+
 static void test_fp8(void)
 {
     one_quantize("quantize bf16 300x256 (vector)", ZT_BF16, 300, 256);
@@ -373,6 +428,11 @@ static void test_fp8(void)
     one_quantize("quantize bf16 37x100 (scalar)", ZT_BF16, 37, 100);
     one_matmul_q("matmul_q 300x384x256 -> bf16", ZT_BF16, 300, 384, 256);
     one_matmul_q("matmul_q 33x1024x512 -> f32", ZT_F32, 33, 1024, 512);
+    one_matmul_q("matmul_q odd 20x40x24 (BF16 path)", ZT_BF16, 20, 40, 24);
+    one_fused_q("rmsnorm_q 300x3840 (fused)", 0, 300, 3840);
+    one_fused_q("rmsnorm_q 37x100 (unfused)", 0, 37, 100);
+    one_fused_q("swiglu_q 300x10240 (fused)", 1, 300, 10240);
+    one_fused_q("swiglu_q 37x100 (unfused)", 1, 37, 100);
 }
 
 static void test_norms(void)
@@ -831,6 +891,58 @@ static void b_rms(void *p)
     zt_op_rmsnorm(gpu, c->o, c->a, c->b, c->c, 1e-5f);
 }
 
+static zt_qmat bq; /* E4M3 rows for the fp8 timings */
+
+static void b_rms_q(void *p)
+{
+    bctx *c = p;
+    zt_op_rmsnorm_q(gpu, &bq, c->a, c->b, c->c, 1e-5f);
+}
+
+static void b_glu_q(void *p)
+{
+    bctx *c = p;
+    zt_op_swiglu_q(gpu, &bq, c->a, c->b);
+}
+
+static void b_glu_then_q(void *p)
+{
+    bctx *c = p;
+    zt_op_swiglu(gpu, c->o, c->a, c->b);
+    zt_op_quantize(gpu, &bq, c->o);
+}
+
+/* The fp8 feed-forward's fused SwiGLU -> E4M3 against the two ops, and
+ * the fused RMSNorm -> E4M3, at the 1024x1024 DiT's rows. */
+static void bench_fp8_rows(void)
+{
+    const int64_t S = 4128, D = 3840, F = 10240;
+    zt_tensor g = dev_rand(ZT_BF16, 2, S4(S, F, 0, 0), -2, 2);
+    zt_tensor u = dev_rand(ZT_BF16, 2, S4(S, F, 0, 0), -2, 2);
+    zt_tensor o = alloc_on(gpu, ZT_BF16, 2, S4(S, F, 0, 0));
+    zt_tensor w = dev_rand(ZT_BF16, 1, S4(D, 0, 0, 0), 0.5f, 1.5f);
+    bq = alloc_qmat(gpu, S, F);
+    bctx c = {&o, &g, &u, NULL, 0, 0};
+    double bytes = (double)S * F * (2 + 2 + 1);
+    double t = bench(b_glu_q, &c, 20);
+    printf("bench %-40s %9.3f ms %7.1f GB/s\n", "swiglu_q 4128x10240", t * 1e3, bytes / t * 1e-9);
+    t = bench(b_glu_then_q, &c, 20);
+    printf("bench %-40s %9.3f ms\n", "swiglu then quantize 4128x10240", t * 1e3);
+    zt_qmat big = bq;
+    bq = (zt_qmat){zt_tensor_2d(ZT_F8E4M3, S, D, big.q.data), zt_tensor_rows(&big.s, 0, S)};
+    zt_tensor x = zt_tensor_2d(ZT_BF16, S, D, g.data);
+    c = (bctx){&o, &x, &w, &w, 0, 0};
+    t = bench(b_rms_q, &c, 20);
+    printf("bench %-40s %9.3f ms %7.1f GB/s\n", "rmsnorm_q 4128x3840", t * 1e3,
+           (double)S * D * 3 / t * 1e-9);
+    zt_backend_release(gpu, g.data);
+    zt_backend_release(gpu, u.data);
+    zt_backend_release(gpu, o.data);
+    zt_backend_release(gpu, w.data);
+    zt_backend_release(gpu, big.q.data);
+    zt_backend_release(gpu, big.s.data);
+}
+
 static void bench_attn(const char *name, int64_t S, int64_t Hq, int64_t Hkv, int64_t hd,
                        int causal, int iters)
 {
@@ -886,6 +998,7 @@ static void run_bench(void)
     bench_matmul("matmul 4128x3840x3840", 4128, 3840, 3840, 20);
     bench_matmul("matmul 4128x10240x3840 (w1/w3)", 4128, 10240, 3840, 10);
     bench_matmul("matmul 4128x3840x10240 (w2)", 4128, 3840, 10240, 10);
+    bench_fp8_rows();
     bench_conv("conv3x3 128->128 1024x1024", 128, 128, 1024, 1024, 3);
     bench_conv("conv3x3 512->512 128x128", 512, 512, 128, 128, 10);
     bench_conv("conv3x3 256->256 1024x1024", 256, 256, 1024, 1024, 3);

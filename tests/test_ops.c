@@ -910,6 +910,59 @@ static void test_matmul_q(void)
     free(w);
 }
 
+/* rmsnorm_q and swiglu_q against the plain double formulas: every value
+ * decodes to within E4M3's rounding (half a step: 2^-4 relative for
+ * normals, 2^-10 s for subnormals) of the exact one. */
+static double q_worst(const uint8_t *q, const float *s, const double *want, int rows, int k)
+{
+    double worst = 0;
+    for (int r = 0; r < rows; r++)
+        for (int i = 0; i < k; i++) {
+            double got = (double)zt_e4m3_to_f32(q[r * k + i]) * s[r], w = want[r * k + i];
+            double e = fabs(got - w) / (fabs(w) / 16.0 + s[r] / 1024.0);
+            worst = e > worst ? e : worst;
+        }
+    return worst; /* <= 1 within the rounding */
+}
+
+static void test_fused_quantize(void)
+{
+    enum { R = 6, K = 40 };
+    float *x = frand_buf(R * K), *g = frand_buf(R * K), *u = frand_buf(R * K);
+    float *w = frand_buf(K), *sc = frand_buf(K);
+    for (int i = 0; i < R * K; i++)
+        x[i] *= (float)(1 + i / K * 7); /* rows of different scales */
+    uint8_t q[R * K];
+    float s[R];
+    double want[R * K];
+    zt_tensor X = zt_tensor_2d(ZT_F32, R, K, x), G = zt_tensor_2d(ZT_F32, R, K, g);
+    zt_tensor U = zt_tensor_2d(ZT_F32, R, K, u), W = t1d(ZT_F32, K, w), SC = t1d(ZT_F32, K, sc);
+    zt_qmat Q = {zt_tensor_2d(ZT_F8E4M3, R, K, q), t1d(ZT_F32, R, s)};
+    const double eps = 1e-5;
+    zt_op_rmsnorm_q(be, &Q, &X, &W, &SC, (float)eps);
+    sync_ok("rmsnorm_q");
+    for (int r = 0; r < R; r++) {
+        double ss = 0;
+        for (int i = 0; i < K; i++)
+            ss += (double)x[r * K + i] * x[r * K + i];
+        double inv = 1.0 / sqrt(ss / K + eps);
+        for (int i = 0; i < K; i++)
+            want[r * K + i] = x[r * K + i] * inv * w[i] * sc[i];
+    }
+    double e = q_worst(q, s, want, R, K);
+    CHECK(e <= 1.0001, "rmsnorm_q: off by %.3f of E4M3's rounding", e);
+    zt_op_swiglu_q(be, &Q, &G, &U);
+    sync_ok("swiglu_q");
+    for (int i = 0; i < R * K; i++)
+        want[i] = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+    e = q_worst(q, s, want, R, K);
+    CHECK(e <= 1.0001, "swiglu_q: off by %.3f of E4M3's rounding", e);
+    zt_tensor U2 = zt_tensor_2d(ZT_F32, R - 1, K, u);
+    zt_op_swiglu_q(be, &Q, &G, &U2);
+    sync_expect(ZT_ERR_SHAPE, "swiglu_q");
+    free(x), free(g), free(u), free(w), free(sc);
+}
+
 static void test_validation_matmul(void)
 {
     static float x[20 * 32], w[64 * 48], y[20 * 64], a[4] = {1, 2, 3, 4}, out[4];
@@ -1123,6 +1176,7 @@ int main(void)
     RUN(test_patchify);
     RUN(test_quantize_hand);
     RUN(test_matmul_q);
+    RUN(test_fused_quantize);
     RUN(test_validation_matmul);
     RUN(test_validation_others);
     RUN(test_missing_op);
