@@ -435,6 +435,17 @@ static zt_qmat qrows(zt_dit_job *j, const zt_tensor *buf, int64_t rows, int64_t 
     return m;
 }
 
+/* The normed input of the block's products: rmsnorm(x) * w * scale into h1,
+ * or for FP8 blocks straight into the E4M3 rows xq. */
+static void norm_in(zt_backend *be, const dit_block *b, zt_qmat *xq, zt_tensor *h1,
+                    const zt_tensor *x, const zt_tensor *w, const zt_tensor *scale, float eps)
+{
+    if (b->fp8)
+        zt_op_rmsnorm_q(be, xq, x, w, scale, eps);
+    else
+        zt_op_rmsnorm(be, h1, x, w, scale, eps);
+}
+
 /* y = x . W^T for the block's product i: BF16 from x, or FP8 from xq. */
 static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const zt_tensor *x,
                 const zt_qmat *xq)
@@ -485,10 +496,7 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
 
     /* attention; FP8 blocks norm straight into E4M3 rows over h1 */
     zt_qmat xq = qrows(j, &j->h1, S, D);
-    if (b->fp8)
-        zt_op_rmsnorm_q(be, &xq, x, &b->n1, sc_msa, eps);
-    else
-        zt_op_rmsnorm(be, &h1, x, &b->n1, sc_msa, eps);
+    norm_in(be, b, &xq, &h1, x, &b->n1, sc_msa, eps);
     lin(be, b, LIN_Q, &q, &h1, &xq);
     lin(be, b, LIN_K, &k, &h1, &xq);
     lin(be, b, LIN_V, &v, &h1, &xq);
@@ -511,10 +519,7 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
 
     /* feed-forward; FP8 blocks norm into rows over h1 again, and their
      * SwiGLU goes straight to E4M3 rows over q .. att (free by now) */
-    if (b->fp8)
-        zt_op_rmsnorm_q(be, &xq, x, &b->fn1, sc_mlp, eps);
-    else
-        zt_op_rmsnorm(be, &h1, x, &b->fn1, sc_mlp, eps);
+    norm_in(be, b, &xq, &h1, x, &b->fn1, sc_mlp, eps);
     lin(be, b, LIN_W1, &f1, &h1, &xq);
     lin(be, b, LIN_W3, &f3, &h1, &xq);
     zt_qmat hq = qrows(j, &j->qkva, S, d->F);
