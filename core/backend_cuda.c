@@ -98,7 +98,7 @@ typedef struct cuda_be {
      * spoils the capture instead; scr_epoch counts the moves, so a graph
      * made before one is known to be stale. */
     int capturing, spoiled, cap_embed;
-    unsigned scr_epoch;
+    unsigned scr_epoch, cap_epoch; /* cap_epoch: rec_epoch() when the capture began */
     /* FP8 products (matmul_q): cuBLASLt, made on first use, one plan per
      * shape (the heuristic query costs more than the product's launch) */
     cublasLtHandle_t lt;
@@ -119,7 +119,7 @@ typedef struct lt_plan {
 /* A recording: the instantiated graph and what it was made against. */
 typedef struct cuda_rec {
     cudaGraphExec_t exec;
-    unsigned epoch;
+    unsigned epoch; /* rec_epoch when captured */
     int embed; /* it holds an embed, whose range flag the next sync reads */
 } cuda_rec;
 
@@ -1323,6 +1323,14 @@ static void c_destroy(zt_backend *be)
 
 /* ---- recording ------------------------------------------------------------ */
 
+/* Changes whenever something a graph may have captured goes away: a
+ * scratch buffer moving, or cuDNN letting an attention plan (and the
+ * kernels it built) go. */
+static unsigned rec_epoch(cuda_be *b)
+{
+    return b->scr_epoch + zt_dnn_evictions(b->dnn);
+}
+
 static zt_status c_record_begin(zt_backend *be, zt_err *err)
 {
     cuda_be *b = cb(be);
@@ -1338,6 +1346,7 @@ static zt_status c_record_begin(zt_backend *be, zt_err *err)
     b->capturing = 1;
     b->spoiled = 0;
     b->cap_embed = 0;
+    b->cap_epoch = rec_epoch(b);
     return ZT_OK;
 }
 
@@ -1349,8 +1358,9 @@ static zt_status c_record_end(zt_backend *be, void **rec, zt_err *err)
     cudaError_t e = cudaStreamEndCapture(b->st, &g);
     b->capturing = 0;
     zt_status st = ZT_OK;
-    if (b->spoiled)
-        st = zt_fail(err, ZT_ERR_TOO_BIG, "CUDA capture: a scratch buffer had to grow");
+    if (b->spoiled || rec_epoch(b) != b->cap_epoch) /* something it captured went */
+        st = zt_fail(err, ZT_ERR_TOO_BIG,
+                     "CUDA capture: a scratch buffer had to grow or an attention plan went");
     else if (e != cudaSuccess)
         st = zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA capture: %s", cudaGetErrorString(e));
     else if (be->error.code != ZT_OK)
@@ -1375,7 +1385,7 @@ static zt_status c_record_end(zt_backend *be, void **rec, zt_err *err)
         cudaGraphDestroy(g);
     if (st != ZT_OK)
         return st;
-    r->epoch = b->scr_epoch;
+    r->epoch = rec_epoch(b);
     r->embed = b->cap_embed;
     *rec = r;
     return ZT_OK;
@@ -1385,8 +1395,9 @@ static zt_status c_replay(zt_backend *be, void *rec, zt_err *err)
 {
     cuda_be *b = cb(be);
     cuda_rec *r = rec;
-    if (r->epoch != b->scr_epoch)
-        return zt_fail(err, ZT_ERR_TOO_BIG, "CUDA graph: made before a scratch buffer moved");
+    if (r->epoch != rec_epoch(b))
+        return zt_fail(err, ZT_ERR_TOO_BIG,
+                       "CUDA graph: made before a scratch buffer or an attention plan went");
     if (!enter(b))
         return zt_fail(err, be->error.code, "%s", be->error.msg);
     cudaError_t e = cudaGraphLaunch(r->exec, b->st);

@@ -47,6 +47,7 @@ struct zt_dnn {
     cudnnConvolutionDescriptor_t conv;
     conv_plan convs[CONV_PLANS];
     int n_conv;
+    unsigned evicted; /* attention plans destroyed to make room */
 };
 
 static int ok(cudnnStatus_t s)
@@ -234,6 +235,7 @@ int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *
     if (!p) {
         if (d->n_sdpa == SDPA_PLANS) { /* forget the oldest shape */
             destroy(&d->sdpa[0].plan);
+            d->evicted++;
             memmove(d->sdpa, d->sdpa + 1, (SDPA_PLANS - 1) * sizeof *d->sdpa);
             d->n_sdpa--;
         }
@@ -270,6 +272,11 @@ int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *
 }
 
 /* ---- convolutions -------------------------------------------------------- */
+
+unsigned zt_dnn_evictions(const zt_dnn *d)
+{
+    return d ? d->evicted : 0;
+}
 
 int zt_dnn_conv3x3(zt_dnn *d, void *y, const void *x, const void *w, int64_t Ci, int64_t Co,
                    int64_t H, int64_t W, zt_dnn_ws_fn ws, void *ud)
@@ -344,6 +351,12 @@ int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *
 {
     (void)d, (void)out, (void)q, (void)k, (void)v, (void)Sq, (void)Skv, (void)H, (void)hd;
     (void)scale, (void)ws, (void)ud;
+    return 0;
+}
+
+unsigned zt_dnn_evictions(const zt_dnn *d)
+{
+    (void)d;
     return 0;
 }
 

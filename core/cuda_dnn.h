@@ -41,6 +41,10 @@ void zt_dnn_free(zt_dnn *d);
 int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *v, int64_t Sq,
                 int64_t Skv, int64_t H, int64_t hd, float scale, zt_dnn_ws_fn ws, void *ud);
 
+/* Attention plans let go so far (the oldest shape goes when the cache is
+ * full): a CUDA graph that captured one of them must not be replayed. */
+unsigned zt_dnn_evictions(const zt_dnn *d);
+
 /* y [H, W, Co] = conv3x3 of x [H, W, Ci] with w [Co, 3, 3, Ci], zero
  * padding of one pixel on every side, BF16, F32 accumulation. 1 when cuDNN
  * ran it; 0 when it cannot. */

@@ -204,6 +204,47 @@ static void test_replay(void)
         free(first[i]);
 }
 
+/* A recorded step holds cuDNN's attention kernels; when cuDNN lets that
+ * plan go (its cache keeps 16 shapes), the recording must be made again,
+ * not replayed. Largest size first, so no scratch grows later and only the
+ * plan cache changes: 64x64 is recorded, 17 other sizes push its attention
+ * shapes out, and 64x64 must then give the same bytes again. */
+static void test_replay_after_eviction(void)
+{
+    zt_job_params p = {.prompt = "a lighthouse", .width = 336, .height = 336, .steps = 2,
+                       .seed = 3, .rng = ZT_RNG_CUDA};
+    zt_err err = {0};
+    uint8_t *img = NULL, *first = NULL;
+    CHECK(zt_pipeline_run(mg, &p, NULL, &img, NULL, &err) == ZT_OK, "336: %s", err.msg);
+    free(img);
+    p.width = p.height = 64;
+    for (int r = 0; r < 3; r++) { /* direct, recorded, replayed */
+        img = NULL;
+        CHECK(zt_pipeline_run(mg, &p, NULL, &img, NULL, &err) == ZT_OK, "64: %s", err.msg);
+        if (!first)
+            first = img;
+        else
+            free(img);
+    }
+    for (int s = 80; s <= 320; s += 16) {
+        zt_job_params q = p;
+        q.width = s, q.height = 64;
+        img = NULL;
+        CHECK(zt_pipeline_run(mg, &q, NULL, &img, NULL, &err) == ZT_OK, "%d: %s", s, err.msg);
+        free(img);
+    }
+    unsigned long before = gpu->replays;
+    for (int r = 0; r < 2; r++) {
+        img = NULL;
+        CHECK(zt_pipeline_run(mg, &p, NULL, &img, NULL, &err) == ZT_OK, "64 again: %s", err.msg);
+        CHECK(img && first && !memcmp(img, first, 64 * 64 * 3), "64x64 differs after evictions");
+        free(img);
+    }
+    printf("after 17 other sizes: %lu replays in two more 64x64 jobs\n", gpu->replays - before);
+    CHECK(gpu->replays > before, "not replayed again");
+    free(first);
+}
+
 static void test_cases(void)
 {
     const cJSON *cs;
@@ -236,6 +277,7 @@ int main(void)
     free(text);
     RUN(test_cases);
     RUN(test_replay);
+    RUN(test_replay_after_eviction);
     RUN(test_fp32);
     zt_model_free(mg);
     zt_model_free(mc);
