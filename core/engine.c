@@ -294,6 +294,23 @@ static uint64_t model_params(const char *dir)
     return n;
 }
 
+zt_status zt_precision_parse(const char *s, zt_precision *out, zt_err *err)
+{
+    static const struct {
+        const char *name;
+        zt_precision v;
+    } names[] = {{"auto", ZT_PRECISION_AUTO},
+                 {"bf16", ZT_PRECISION_BF16},
+                 {"fp32", ZT_PRECISION_FP32},
+                 {"fp8", ZT_PRECISION_FP8}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!s || !strcmp(s, names[i].name)) {
+            *out = s ? names[i].v : ZT_PRECISION_AUTO;
+            return ZT_OK;
+        }
+    return zt_fail(err, ZT_ERR_INVALID, "precision '%s': use auto, bf16, fp32 or fp8", s);
+}
+
 static zt_dtype cuda_act_dtype(const zt_engine *e)
 {
     if (e->opts.precision == ZT_PRECISION_FP32)

@@ -36,6 +36,8 @@ typedef enum zt_precision {
     ZT_PRECISION_FP8, /* BF16, with the transformer blocks' products in FP8 (backend.h) */
 } zt_precision;
 #define ZT_PRECISION_AUTO_PARAMS 1000000000ull
+/* "auto", "bf16", "fp32" or "fp8" (NULL: auto); anything else is refused. */
+zt_status zt_precision_parse(const char *s, zt_precision *out, zt_err *err);
 
 typedef struct zt_engine_opts {
     const char *model_dir;     /* NULL with synthetic */

@@ -302,17 +302,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         snprintf(p->rng, sizeof p->rng, "%s", o->rng);
     if ((st = zt_rng_kind_parse(p->rng, &o->rng_kind, err)))
         return st;
-    if (!o->precision || !strcmp(o->precision, "auto"))
-        o->precision_v = ZT_PRECISION_AUTO;
-    else if (!strcmp(o->precision, "bf16"))
-        o->precision_v = ZT_PRECISION_BF16;
-    else if (!strcmp(o->precision, "fp32"))
-        o->precision_v = ZT_PRECISION_FP32;
-    else if (!strcmp(o->precision, "fp8"))
-        o->precision_v = ZT_PRECISION_FP8;
-    else
-        return zt_fail(err, ZT_ERR_INVALID, "precision '%s': use auto, bf16, fp32 or fp8",
-                       o->precision);
+    if ((st = zt_precision_parse(o->precision, &o->precision_v, err)))
+        return st;
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
         strcmp(o->device, "cuda"))
         return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);

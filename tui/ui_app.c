@@ -891,7 +891,7 @@ static int drain_keys(zt_ui_app *a)
 static void usage(FILE *f)
 {
     fputs("usage: zimt [ui] [--model DIR] [--device auto|cpu|cuda] [--graphics auto|sixel|blocks|none]\n"
-          "              [--theme NAME] [--output-dir DIR]\n",
+          "              [--theme NAME] [--output-dir DIR] [--precision auto|bf16|fp32|fp8]\n",
           f);
 }
 
@@ -940,6 +940,7 @@ int zt_cmd_ui(int argc, char **argv)
     static zt_ui_app app;
     zt_ui_app *a = &app;
     const char *model = NULL, *device = "auto", *theme = NULL, *outdir = NULL;
+    zt_precision prec = ZT_PRECISION_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -965,7 +966,11 @@ int zt_cmd_ui(int argc, char **argv)
             theme = v;
         else if (!strcmp(o, "--output-dir"))
             outdir = v;
-        else {
+        else if (!strcmp(o, "--precision")) {
+            zt_err perr = {0};
+            if (zt_precision_parse(v, &prec, &perr) != ZT_OK)
+                return zt_cli_error(&perr), 2;
+        } else {
             zt_cli_fail("unknown option '%s'", o);
             usage(stderr);
             return 2;
@@ -1017,6 +1022,7 @@ int zt_cmd_ui(int argc, char **argv)
     zt_engine_opts eo = {0};
     eo.model_dir = a->model_dir;
     eo.device = device;
+    eo.precision = prec;
     eo.previews = 1;
     zt_err err = {0};
     if (zt_engine_new(&a->eng, &eo, &err) != ZT_OK) {

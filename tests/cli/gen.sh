@@ -33,6 +33,8 @@ run $G --prompt x --rng gpu -o "$out/a.png"
 expect_error "unknown rng" "gpu"
 run $G --prompt x --precision fp16 -o "$out/a.png"
 expect_error "unknown precision" "fp16" "auto, bf16, fp32 or fp8"
+run ./zimt ui --precision fp16
+expect_error "workbench: unknown precision" "fp16" "auto, bf16, fp32 or fp8"
 run $G --prompt x -o /nonexistent/dir/a.png
 expect_error "missing output directory" "/nonexistent/dir" "does not exist"
 mkdir -p "$LIB_TMP/ro" && chmod 555 "$LIB_TMP/ro"
