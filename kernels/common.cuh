@@ -132,6 +132,30 @@ static __device__ __forceinline__ void st8(void *p, int dt, int64_t i, const flo
     }
 }
 
+/* v[0..8) *= p[c .. c + 8) when p is given */
+static __device__ __forceinline__ void mul8(float *v, const void *p, int dt, int64_t c)
+{
+    if (!p)
+        return;
+    float t[8];
+    ld8(t, p, dt, c);
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        v[k] *= t[k];
+}
+
+/* The RMSNorm of 8 values at column c of a row whose 1/rms is inv:
+ * v * inv (* w[c..]) (* scale[c..]), w and scale NULL-able. */
+static __device__ __forceinline__ void norm8(float *v, float inv, const void *w, int wdt,
+                                             const void *scale, int sdt, int64_t c)
+{
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        v[k] *= inv;
+    mul8(v, w, wdt, c);
+    mul8(v, scale, sdt, c);
+}
+
 /* True when p may be read 8 elements at a time by ld8/st8. */
 static inline int al16(const void *p)
 {

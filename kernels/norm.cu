@@ -70,18 +70,6 @@ static __device__ float vrow_inv_rms(const vrow &r, const void *x, int xdt, int 
     return rsqrtf(ss / (float)C + eps);
 }
 
-/* v[0..8) *= p[c .. c + 8) when p is given */
-static __device__ __forceinline__ void mul8(float *v, const void *p, int dt, int64_t c)
-{
-    if (!p)
-        return;
-    float t[8];
-    ld8(t, p, dt, c);
-#pragma unroll
-    for (int k = 0; k < 8; k++)
-        v[k] *= t[k];
-}
-
 /* Host: a vector row's threads, and blocks of 256 threads for rows. */
 static int vrow_tpr(int64_t C)
 {
@@ -130,11 +118,7 @@ __global__ void k_rmsnorm_v(void *y, int ydt, const void *x, int xdt, const void
     for (int c = r.sub * 8; c < C; c += tpr * 8) {
         float v[8];
         ld8(v, x, xdt, r.base + c);
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] *= inv;
-        mul8(v, w, wdt, c);
-        mul8(v, scale, sdt, c);
+        norm8(v, inv, w, wdt, scale, sdt, c);
         if (acc) {
             float o[8];
             ld8(o, y, ydt, r.base + c);
@@ -222,10 +206,7 @@ __global__ void k_rmsnorm_rope_v(void *x, int xdt, const void *w, int wdt, const
     for (int c = r.sub * 8; c < hd; c += tpr * 8) {
         float v[8];
         ld8(v, x, xdt, r.base + c);
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] *= inv;
-        mul8(v, w, wdt, c);
+        norm8(v, inv, w, wdt, NULL, 0, c);
         rope_il8(v, cs + (s * half + c / 2) * 2);
         st8(x, xdt, r.base + c, v);
     }

@@ -45,22 +45,7 @@ struct rms_src {
     __device__ void get8(float *v, int64_t base, int c) const { ld8(v, x, xdt, base + c); }
     __device__ void norm8(float *v, int c, float inv) const
     {
-        float t[8];
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            v[k] *= inv;
-        if (w) {
-            ld8(t, w, wdt, c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] *= t[k];
-        }
-        if (sc) {
-            ld8(t, sc, sdt, c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[k] *= t[k];
-        }
+        ::norm8(v, inv, w, wdt, sc, sdt, c);
     }
 };
 
