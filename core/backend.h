@@ -125,14 +125,16 @@ typedef struct zt_backend_vt {
     void (*mark)(zt_backend *be, const char *what, int phase);
     zt_status (*profile)(zt_backend *be, int on, zt_err *err);
     int (*profile_read)(zt_backend *be, zt_prof_row *rows, int max);
-    /* optional recording (CUDA graphs): ops issued between record_begin
-     * and record_end are recorded, not run. record_end hands back the
-     * recording in *rec, or fails with ZT_ERR_TOO_BIG when an op needed a
-     * scratch buffer to grow (worth trying again later) or another code
-     * when the ops cannot be recorded at all; either way the ops did not
-     * run and any error they recorded is cleared. replay queues a
-     * recording; it fails with ZT_ERR_TOO_BIG when a scratch buffer it
-     * used has moved since (record again). */
+    /* optional recording (CUDA graphs), used through zt_replay below,
+     * which never records while an op profile is on: ops issued between
+     * record_begin and record_end are recorded, not run. record_end hands
+     * back the recording in *rec, or fails with ZT_ERR_TOO_BIG when
+     * something it would hold went away meanwhile (a scratch buffer had to
+     * grow; worth trying again later) or another code when the ops cannot
+     * be recorded at all; either way the ops did not run and any error
+     * they recorded is cleared. replay queues a recording; it fails with
+     * ZT_ERR_TOO_BIG when something it holds has gone since (record
+     * again). */
     zt_status (*record_begin)(zt_backend *be, zt_err *err);
     zt_status (*record_end)(zt_backend *be, void **rec, zt_err *err);
     zt_status (*replay)(zt_backend *be, void *rec, zt_err *err);

@@ -352,40 +352,6 @@ static void cpu_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
     free(tx);
 }
 
-/* rmsnorm_q, swiglu_q: the op into an F32 temporary, then quantize. */
-static void cpu_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
-                        const zt_tensor *scale, float eps);
-static void cpu_swiglu(zt_backend *be, zt_tensor *yt, const zt_tensor *gt, const zt_tensor *ut);
-
-static zt_tensor f32_like(zt_backend *be, const zt_tensor *x)
-{
-    zt_tensor t = *x;
-    t.dtype = ZT_F32;
-    t.data = alloc_f32(be, zt_tensor_numel(x));
-    return t;
-}
-
-static void cpu_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
-                          const zt_tensor *scale, float eps)
-{
-    zt_tensor t = f32_like(be, x);
-    if (t.data)
-        cpu_rmsnorm(be, &t, x, w, scale, eps);
-    if (be->error.code == ZT_OK)
-        cpu_quantize(be, y, &t);
-    free(t.data);
-}
-
-static void cpu_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
-{
-    zt_tensor t = f32_like(be, gate);
-    if (t.data)
-        cpu_swiglu(be, &t, gate, up);
-    if (be->error.code == ZT_OK)
-        cpu_quantize(be, y, &t);
-    free(t.data);
-}
-
 /* y [M, N] = (x.q . w.q^T) * x.s[m] * w.s[n]: the E4M3 values are exact in
  * F32, so this is gemm_f32 on them and the two scales after. */
 static void cpu_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w)
@@ -777,6 +743,36 @@ static void cpu_swiglu(zt_backend *be, zt_tensor *yt, const zt_tensor *gt, const
     free(tg);
     free(tu);
     stage_done(be, yt, ty);
+}
+
+/* rmsnorm_q, swiglu_q: the op into an F32 temporary, then quantize. */
+static zt_tensor f32_like(zt_backend *be, const zt_tensor *x)
+{
+    zt_tensor t = *x;
+    t.dtype = ZT_F32;
+    t.data = alloc_f32(be, zt_tensor_numel(x));
+    return t;
+}
+
+static void cpu_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                          const zt_tensor *scale, float eps)
+{
+    zt_tensor t = f32_like(be, x);
+    if (t.data)
+        cpu_rmsnorm(be, &t, x, w, scale, eps);
+    if (be->error.code == ZT_OK)
+        cpu_quantize(be, y, &t);
+    free(t.data);
+}
+
+static void cpu_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
+{
+    zt_tensor t = f32_like(be, gate);
+    if (t.data)
+        cpu_swiglu(be, &t, gate, up);
+    if (be->error.code == ZT_OK)
+        cpu_quantize(be, y, &t);
+    free(t.data);
 }
 
 /* keep == 0: y = alpha * x + beta (scale_add); keep != 0: y += alpha * x (axpy). */

@@ -661,49 +661,6 @@ static void c_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
        "quantize");
 }
 
-/* The fused kernels, or (shapes and alignments they cannot take) the op
- * into an F32 scratch and quantize from there. */
-static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
-                        const zt_tensor *scale, float eps)
-{
-    cuda_be *b = cb(be);
-    if (!enter(b))
-        return;
-    int64_t K = last_dim(x), rows = zt_tensor_numel(x) / K;
-    const void *wp = w ? w->data : NULL, *sp = scale ? scale->data : NULL;
-    zt_dtype wt = w ? w->dtype : ZT_F32, sdt = scale ? scale->dtype : ZT_F32;
-    cudaError_t e = zt_cuda_rmsnorm_q(y->q.data, y->s.data, x->data, x->dtype, wp, wt, sp, sdt,
-                                      rows, K, eps, b->st);
-    if (e == cudaErrorNotSupported) {
-        void *t = scratch(b, SCR_OUT, (size_t)(rows * K) * sizeof(float));
-        if (!t || !ck(b, zt_cuda_rmsnorm(t, ZT_F32, x->data, x->dtype, wp, wt, sp, sdt, rows, K,
-                                         eps, b->st),
-                      "rmsnorm_q"))
-            return;
-        e = zt_cuda_quantize_rows(y->q.data, y->s.data, t, ZT_F32, rows, K, b->st);
-    }
-    ck(b, e, "rmsnorm_q");
-}
-
-static void c_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
-{
-    cuda_be *b = cb(be);
-    if (!enter(b))
-        return;
-    int64_t K = last_dim(gate), n = zt_tensor_numel(gate), rows = n / K;
-    cudaError_t e = zt_cuda_swiglu_q(y->q.data, y->s.data, gate->data, gate->dtype, up->data,
-                                     up->dtype, rows, K, b->st);
-    if (e == cudaErrorNotSupported) {
-        void *t = scratch(b, SCR_OUT, (size_t)n * sizeof(float));
-        if (!t || !ck(b, zt_cuda_swiglu(t, ZT_F32, gate->data, gate->dtype, up->data, up->dtype,
-                                        n, b->st),
-                      "swiglu_q"))
-            return;
-        e = zt_cuda_quantize_rows(y->q.data, y->s.data, t, ZT_F32, rows, K, b->st);
-    }
-    ck(b, e, "swiglu_q");
-}
-
 static void lt_plan_free(lt_plan *p)
 {
     if (p->op)
@@ -717,16 +674,9 @@ static void lt_plan_free(lt_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-/*
- * The FP8 product for y [M, N] (dtype yt) = x.q [M, K] . w.q [N, K]^T, as
- * cuBLASLt sees it in column-major: D [N, M] = W^T-op . X with W "T" and
- * X "N" (the layout FP8 needs), each side's scales a vector over its rows
- * (OUTER_VEC: w.s over D's N rows, x.s over its M columns). Returns the
- * plan, or NULL with the error set when cuBLASLt has no algorithm (FP8
- * with per-row scales needs sm_90 and cuBLAS 12.9 or later).
- */
 #define LT_OK(call) ckb(b, (call), "matmul_q setup")
 
+/* This call's scale vectors: A's (w.s) and B's (x.s). */
 static int set_scales(cuda_be *b, cublasLtMatmulDesc_t op, const void *sa, const void *sb)
 {
     return LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa,
@@ -735,7 +685,15 @@ static int set_scales(cuda_be *b, cublasLtMatmulDesc_t op, const void *sa, const
                                                 sizeof sb));
 }
 
-/* (sa, sb: this call's scale vectors; the heuristics want them set) */
+/*
+ * The FP8 product for y [M, N] (dtype yt) = x.q [M, K] . w.q [N, K]^T, as
+ * cuBLASLt sees it in column-major: D [N, M] = W^T-op . X with W "T" and
+ * X "N" (the layout FP8 needs), each side's scales a vector over its rows
+ * (OUTER_VEC: w.s over D's N rows, x.s over its M columns). sa, sb are
+ * this call's scale vectors (the heuristics find nothing without them).
+ * Returns the plan, or NULL with the error set when cuBLASLt has no
+ * algorithm (FP8 with per-row scales needs sm_90 and cuBLAS 12.9 or later).
+ */
 static lt_plan *lt_plan_for(cuda_be *b, int64_t M, int64_t N, int64_t K, zt_dtype yt,
                             const void *sa, const void *sb)
 {
@@ -1098,6 +1056,58 @@ static void c_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const 
        "swiglu");
 }
 
+/* x's shape in F32 over the output scratch: where rmsnorm_q and swiglu_q
+ * put the op's result for shapes the fused kernels cannot take, before
+ * quantizing it (data NULL, error set, when it cannot grow). */
+static zt_tensor f32_scratch_like(cuda_be *b, const zt_tensor *x)
+{
+    zt_tensor t = *x;
+    t.dtype = ZT_F32;
+    t.data = scratch(b, SCR_OUT, (size_t)zt_tensor_numel(x) * sizeof(float));
+    return t;
+}
+
+static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                        const zt_tensor *scale, float eps)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t K = last_dim(x);
+    cudaError_t e = zt_cuda_rmsnorm_q(y->q.data, y->s.data, x->data, x->dtype,
+                                      w ? w->data : NULL, w ? w->dtype : ZT_F32,
+                                      scale ? scale->data : NULL, scale ? scale->dtype : ZT_F32,
+                                      zt_tensor_numel(x) / K, K, eps, b->st);
+    if (e != cudaErrorNotSupported) {
+        ck(b, e, "rmsnorm_q");
+        return;
+    }
+    zt_tensor t = f32_scratch_like(b, x);
+    if (t.data) { /* c_quantize skips itself after an error */
+        c_rmsnorm(be, &t, x, w, scale, eps);
+        c_quantize(be, y, &t);
+    }
+}
+
+static void c_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    int64_t K = last_dim(gate);
+    cudaError_t e = zt_cuda_swiglu_q(y->q.data, y->s.data, gate->data, gate->dtype, up->data,
+                                     up->dtype, zt_tensor_numel(gate) / K, K, b->st);
+    if (e != cudaErrorNotSupported) {
+        ck(b, e, "swiglu_q");
+        return;
+    }
+    zt_tensor t = f32_scratch_like(b, gate);
+    if (t.data) { /* c_quantize skips itself after an error */
+        c_swiglu(be, &t, gate, up);
+        c_quantize(be, y, &t);
+    }
+}
+
 static void c_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
                         float beta)
 {
@@ -1334,8 +1344,6 @@ static unsigned rec_epoch(cuda_be *b)
 static zt_status c_record_begin(zt_backend *be, zt_err *err)
 {
     cuda_be *b = cb(be);
-    if (b->prof && b->prof->on)
-        return zt_fail(err, ZT_ERR_UNSUPPORTED, "CUDA: no recording while profiling");
     if (!enter(b))
         return zt_fail(err, be->error.code, "%s", be->error.msg);
     cudaError_t e = cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal);
