@@ -824,23 +824,31 @@ static zt_replay_slot *slot_for(zt_backend *be, zt_replay *r, const uint64_t *ke
     return sl;
 }
 
+/* Queue slot sl's recording, counting it. */
+static zt_status replay_slot(zt_backend *be, zt_replay_slot *sl, zt_err *e)
+{
+    zt_status st = be->vt->replay(be, sl->rec, e);
+    if (st == ZT_OK)
+        be->replays++;
+    return st;
+}
+
 int zt_replay_enter(zt_backend *be, zt_replay *r, const uint64_t *key, int nkey)
 {
+    if (!r)
+        return 1;
     r->recording = 0;
     r->cur = -1;
-    if (nkey > ZT_REPLAY_KEY)
-        nkey = ZT_REPLAY_KEY;
-    if (r->off || !can_record(be))
+    /* a key that does not fit could not tell sequences apart: direct */
+    if (r->off || nkey > ZT_REPLAY_KEY || !can_record(be))
         return 1;
     zt_replay_slot *sl = slot_for(be, r, key, nkey);
     sl->used = ++r->tick;
     zt_err e;
     if (sl->rec) {
-        zt_status st = be->vt->replay(be, sl->rec, &e);
-        if (st == ZT_OK) {
-            be->replays++;
+        zt_status st = replay_slot(be, sl, &e);
+        if (st == ZT_OK)
             return 0;
-        }
         slot_drop(be, sl);
         if (st != ZT_ERR_TOO_BIG) {
             zt_backend_set_error(be, st, "%s", e.msg);
@@ -855,7 +863,7 @@ int zt_replay_enter(zt_backend *be, zt_replay *r, const uint64_t *key, int nkey)
 
 int zt_replay_leave(zt_backend *be, zt_replay *r)
 {
-    if (r->cur < 0)
+    if (!r || r->cur < 0)
         return 0;
     zt_replay_slot *sl = &r->slot[r->cur];
     if (!r->recording) {
@@ -865,10 +873,8 @@ int zt_replay_leave(zt_backend *be, zt_replay *r)
     r->recording = 0;
     zt_err e;
     zt_status st = be->vt->record_end(be, &sl->rec, &e);
-    if (st == ZT_OK && (st = be->vt->replay(be, sl->rec, &e)) == ZT_OK) {
-        be->replays++;
+    if (st == ZT_OK && (st = replay_slot(be, sl, &e)) == ZT_OK)
         return 0;
-    }
     /* nothing ran: issue the ops again, directly */
     slot_drop(be, sl);
     r->off = st != ZT_ERR_TOO_BIG;

@@ -295,8 +295,9 @@ int zt_backend_mem_usage(zt_backend *be, size_t *now, size_t *peak);
  *             issue_the_ops(...);
  *     } while (zt_replay_leave(be, &r));
  *
- * Taps and anything else that reads results back mid-sequence must not
- * run inside it. One zt_replay belongs to one backend.
+ * A NULL r runs the ops directly, once: for passes with taps or anything
+ * else that reads results back mid-sequence, which must not be recorded.
+ * One zt_replay belongs to one backend.
  */
 #define ZT_REPLAY_KEY 12
 #define ZT_REPLAY_SLOTS 4 /* sequences kept per site, the least recently used replaced */

@@ -55,14 +55,13 @@ struct zt_dit {
     zt_replay step[ZT_DIT_MAX_CAPTIONS]; /* a step after its t-embedder, per caption */
 };
 
-/* Weight i of the block's products: [n, k] and its BF16 slot. */
+/* Weight i of the block's products is [n, k]. */
 static void lin_shape(const zt_dit *d, int i, int64_t *n, int64_t *k)
 {
     const int64_t D = d->D, F = d->F, KV = (int64_t)d->kv * d->hd;
     *n = i == LIN_K || i == LIN_V ? KV : i == LIN_W1 || i == LIN_W3 ? F : D;
     *k = i == LIN_W2 ? F : D;
 }
-
 
 /* Requests block i of prefix into L; the seven products' weights too
  * unless the block is to be FP8 (load_block_fp8 reads those). */
@@ -695,21 +694,17 @@ void zt_dit_forward_step(zt_dit_job *j, int cap, const zt_tensor *x, int k, zt_t
     zt_op_matmul(be, &j->c, &j->t1, &d->t2w, &d->t2b);
     tap_k(tap, tap_ud, "t_embedder", -1, &j->c);
 
-    /* Without taps nothing is read back mid-step, so the rest is replayed:
-     * it bakes in the job's shapes and addresses (its tensors are carved
-     * in order from the first caption's rows on), the caption and x, out. */
-    if (tap) {
-        dit_pass(j, cp, x, out, tap, tap_ud);
-        return;
-    }
+    /* The rest is replayed unless taps read results back mid-step: it bakes
+     * in the job's shapes and addresses (its tensors are carved in order
+     * from the first caption's rows on), the caption and x, out. */
     const uint64_t key[] = {(uint64_t)(uintptr_t)j->caps[0].y.data, (uint64_t)j->h,
                             (uint64_t)j->w, (uint64_t)j->n_caps, (uint64_t)cap,
                             (uint64_t)j->caps[0].Lp, (uint64_t)j->caps[j->n_caps - 1].Lp,
                             (uint64_t)(uintptr_t)x->data, (uint64_t)x->dtype,
                             (uint64_t)(uintptr_t)out->data, (uint64_t)out->dtype};
-    zt_replay *r = &d->step[cap];
+    zt_replay *r = tap ? NULL : &d->step[cap];
     do {
         if (zt_replay_enter(be, r, key, (int)(sizeof key / sizeof *key)))
-            dit_pass(j, cp, x, out, NULL, NULL);
+            dit_pass(j, cp, x, out, tap, tap_ud);
     } while (zt_replay_leave(be, r));
 }

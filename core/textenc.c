@@ -254,19 +254,16 @@ zt_status zt_textenc_encode(zt_textenc *te, const int32_t *ids, int L, int layer
         return st;
     }
 
-    /* Without taps the pass reads nothing back, so it can be replayed; it
-     * bakes in L, the layer count and every address it touches. */
-    if (tap) {
-        te_pass(te, &s, L, layers, final_norm, out, tap, tap_ud);
-    } else {
-        const uint64_t key[] = {(uint64_t)L, (uint64_t)layers, (uint64_t)final_norm,
-                                (uint64_t)(uintptr_t)s.ids.data, (uint64_t)(uintptr_t)out->data,
-                                (uint64_t)out->dtype, (uint64_t)zt_tensor_numel(out)};
-        do {
-            if (zt_replay_enter(be, &te->replay, key, (int)(sizeof key / sizeof *key)))
-                te_pass(te, &s, L, layers, final_norm, out, NULL, NULL);
-        } while (zt_replay_leave(be, &te->replay));
-    }
+    /* Replayed unless taps read results back mid-pass; the pass bakes in
+     * L, the layer count and every address it touches. */
+    const uint64_t key[] = {(uint64_t)L, (uint64_t)layers, (uint64_t)final_norm,
+                            (uint64_t)(uintptr_t)s.ids.data, (uint64_t)(uintptr_t)out->data,
+                            (uint64_t)out->dtype, (uint64_t)zt_tensor_numel(out)};
+    zt_replay *r = tap ? NULL : &te->replay;
+    do {
+        if (zt_replay_enter(be, r, key, (int)(sizeof key / sizeof *key)))
+            te_pass(te, &s, L, layers, final_norm, out, tap, tap_ud);
+    } while (zt_replay_leave(be, r));
     st = zt_backend_sync(be, err);
     zt_arena_reset(arena, mark);
     if (st != ZT_OK)
