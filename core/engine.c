@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "manifest.h"
@@ -75,21 +74,13 @@ struct zt_engine {
 
 /* ---- events ---- */
 
-/* CLOCK_MONOTONIC in ms (the events' t_ms). */
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void push_event(zt_engine *e, const zt_event *ev)
 {
     ev_node *n = calloc(1, sizeof *n);
     if (!n)
         return; /* an event lost to OOM; the job itself goes on */
     n->ev = *ev;
-    n->ev.t_ms = now_ms();
+    n->ev.t_ms = zt_now_ms();
     pthread_mutex_lock(&e->mu);
     if (e->ev_tail)
         e->ev_tail->next = n;
@@ -467,9 +458,9 @@ static void *worker_main(void *arg)
 {
     zt_engine *e = arg;
     zt_err err = {0};
-    double t0 = now_ms();
+    double t0 = zt_now_ms();
     zt_status st = load(e, &err);
-    double load_ms = now_ms() - t0;
+    double load_ms = zt_now_ms() - t0;
     if (st == ZT_OK) {
         pthread_mutex_lock(&e->mu);
         e->cfg = e->model->cfg;

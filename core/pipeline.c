@@ -15,16 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "scheduler.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static const struct {
     const char *sub, *strip;
@@ -44,7 +36,7 @@ typedef struct load_meter {
 
 static void meter_report(load_meter *lm)
 {
-    double t = now_ms(), s = (t - lm->t0) / 1e3;
+    double t = zt_now_ms(), s = (t - lm->t0) / 1e3;
     lm->last = t;
     lm->p.mb_s = s > 0 && lm->p.bytes_done ? lm->p.bytes_done / 1e6 / s : 0;
     lm->p.eta_s = lm->p.mb_s > 0 && lm->p.bytes_total >= lm->p.bytes_done
@@ -69,7 +61,7 @@ static void meter_on_read(void *ud, const void *src, size_t n)
         snprintf(lm->file, sizeof lm->file, "%s", base ? base + 1 : path);
         lm->shard = f;
         meter_report(lm);
-    } else if (now_ms() - lm->last >= 100) {
+    } else if (zt_now_ms() - lm->last >= 100) {
         meter_report(lm);
     }
 }
@@ -148,7 +140,7 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     zt_status st = zt_model_config_load(&m->cfg, dir, err);
     if (st != ZT_OK)
         goto fail;
-    load_meter lm = {.fn = progress, .ud = ud, .t0 = now_ms(), .shard = -1};
+    load_meter lm = {.fn = progress, .ud = ud, .t0 = zt_now_ms(), .shard = -1};
     lm.p.count = 4;
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, components[i].sub);
@@ -294,7 +286,7 @@ static zt_status ensure_text_encoder(zt_model *m, zt_err *err)
         return ZT_OK;
     if (m->synthetic)
         return zt_textenc_new(&m->te, m->be, &m->cfg.te, NULL, m->synth_seed, 0, err);
-    load_meter lm = {.t0 = now_ms(), .shard = -1}; /* no report: pages given back only */
+    load_meter lm = {.t0 = zt_now_ms(), .shard = -1}; /* no report: pages given back only */
     return load_component(m, 0, &lm, err);
 }
 
@@ -498,7 +490,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     const int s = zt_vae_scale(&c->vae), C = c->vae.latent_channels;
     const int h = p->height / s, w = p->width / s;
     const int cfg_on = p->guidance > 0.0f;
-    double t_start = now_ms();
+    double t_start = zt_now_ms();
 
     int32_t ids[ZT_TOKENIZER_MAX_IDS], nids[ZT_TOKENIZER_MAX_IDS];
     int L = 0, Ln = 0;
@@ -528,7 +520,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
 
     /* 1. captions */
     zt_backend_phase(be, "encode");
-    double t0 = now_ms();
+    double t0 = zt_now_ms();
     int cached_neg = 1;
     if ((st = encode_prompt(m, p->prompt, ids, L, arena, &jt.cap, &tm->prompt_cached, err)))
         goto done;
@@ -536,7 +528,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
                                       &jt.neg, &cached_neg, err)))
         goto done;
     tm->prompt_cached = tm->prompt_cached && cached_neg;
-    tm->encode_ms = now_ms() - t0;
+    tm->encode_ms = zt_now_ms() - t0;
     zt_backend_phase(be, "prepare");
     tap_named(hk, "prompt_embeds", &jt.cap);
     if (cfg_on)
@@ -571,7 +563,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
      * allocated in here */
     for (int i = 0; i < p->steps; i++) {
         zt_backend_phase(be, "step");
-        double ts = now_ms();
+        double ts = zt_now_ms();
         zt_dit_forward_step(&job, 0, &jt.x, i, &jt.pred, NULL, NULL);
         if (cfg_on) {
             /* pred = pos + g (pos - neg) = (1 + g) pos - g neg */
@@ -583,7 +575,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         zt_op_axpy(be, &jt.x, -dt, &jt.pred);
         if ((st = zt_backend_sync(be, err)))
             goto done;
-        tm->step_ms[i] = now_ms() - ts;
+        tm->step_ms[i] = zt_now_ms() - ts;
         tm->steps = i + 1;
         if (hk && hk->tap) {
             char name[32];
@@ -613,13 +605,13 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     /* 5. decode; the DiT's space is free again */
     zt_arena_reset(arena, mark);
     zt_backend_phase(be, "decode");
-    t0 = now_ms();
+    t0 = zt_now_ms();
     if ((st = zt_vae_decode(m->vae, &jt.x, 1, arena, &jt.image, NULL, NULL, err)))
         goto done;
     /* zt_vae_decode synchronises: this is the decoder's own time */
-    tm->decode_ms = now_ms() - t0;
+    tm->decode_ms = zt_now_ms() - t0;
     zt_backend_phase(be, "output");
-    t0 = now_ms();
+    t0 = zt_now_ms();
     tap_named(hk, "decoded", &jt.image);
     size_t npx = (size_t)p->width * p->height;
     float *planar = malloc(3 * npx * sizeof(float));
@@ -637,10 +629,10 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     }
     zt_vae_to_rgb8(planar, p->height, p->width, out);
     free(planar);
-    tm->output_ms = now_ms() - t0;
+    tm->output_ms = zt_now_ms() - t0;
     *rgb = out;
 done:
-    tm->total_ms = now_ms() - t_start;
+    tm->total_ms = zt_now_ms() - t_start;
     free(host);
     zt_schedule_free(&sched);
     zt_arena_reset(arena, 0);

@@ -58,6 +58,10 @@ __attribute__((format(printf, 2, 3)))
 #endif
 zt_status zt_err_prefix(zt_err *err, const char *fmt, ...);
 
+/* CLOCK_MONOTONIC in milliseconds: the one clock of timings, event times
+ * and timeouts. */
+double zt_now_ms(void);
+
 /* Broken invariants only: never for bad input. */
 #define ZT_ASSERT(c) \
     ((c) ? (void)0 : zt_assert_fail(#c, __FILE__, __LINE__))

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend.h"
 #include "harness.h"
@@ -809,13 +808,6 @@ static void test_layout(void)
 
 /* ---- timings (ZT_BENCH=1) ------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static zt_tensor dev_rand(zt_dtype dt, int ndim, const int64_t *shape, float lo, float hi)
 {
     zt_tensor t = alloc_on(gpu, dt, ndim, shape);
@@ -838,12 +830,12 @@ static double bench(bench_fn fn, void *ctx, int iters)
     zt_backend_sync(gpu, &err);
     double t[5];
     for (int r = 0; r < 5; r++) {
-        double t0 = now_s();
+        double t0 = zt_now_ms() / 1e3;
         for (int i = 0; i < iters; i++)
             fn(ctx);
         if (zt_backend_sync(gpu, &err) != ZT_OK)
             fprintf(stderr, "bench: %s\n", err.msg);
-        t[r] = (now_s() - t0) / iters;
+        t[r] = (zt_now_ms() / 1e3 - t0) / iters;
     }
     for (int i = 0; i < 5; i++)
         for (int j = i + 1; j < 5; j++)

@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -58,13 +57,6 @@ typedef struct bench {
     long load_rss_kib;                    /* peak resident host memory after the loads */
     const char *precision;                /* "bf16" or "fp8" */
 } bench;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -356,14 +348,14 @@ int zt_cmd_bench(int argc, char **argv)
     for (int r = 0; r <= runs; r++) {
         zt_model_free(m);
         m = NULL;
-        double t0 = now_ms();
+        double t0 = zt_now_ms();
         if ((st = open_model(&m, b.be, model, seed, tok, &err)) ||
             (st = zt_backend_sync(b.be, &err))) {
             zt_backend_free(b.be);
             return zt_cli_error(&err);
         }
         if (r > 0)
-            load_ms[r - 1] = now_ms() - t0;
+            load_ms[r - 1] = zt_now_ms() - t0;
         if (!json)
             fprintf(stderr, "\rloaded %d of %d", r + 1, runs + 1);
     }

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -272,11 +271,9 @@ static int show_memory(doctor *d, size_t gpu_free)
 static size_t read_replies(int fd, char *buf, size_t n)
 {
     size_t len = 0;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = zt_now_ms();
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long ms = 1000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long ms = 1000 - (long)(zt_now_ms() - t0);
         if (ms <= 0 || len + 1 >= n)
             break;
         struct pollfd pf = {fd, POLLIN, 0};

@@ -11,7 +11,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -27,19 +26,12 @@ typedef struct progress {
     double t0, last;
 } progress;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Also the way out on Ctrl-C, SIGTERM or SIGHUP: a non-zero return stops
  * the writer, which removes its temporary folder. */
 static int on_progress(void *ud, const char *file, uint64_t done, uint64_t total)
 {
     progress *p = ud;
-    double t = now_s();
+    double t = zt_now_ms() / 1e3;
     if (zt_cli_stop)
         return 1;
     if (!p->show || (t - p->last < 0.25 && done < total))
@@ -124,7 +116,7 @@ int zt_cmd_synth(int argc, char **argv)
     } else {
         zt_model_config_full(&cfg);
     }
-    progress pr = {!quiet && isatty(2), now_s(), 0};
+    progress pr = {!quiet && isatty(2), zt_now_ms() / 1e3, 0};
     zt_synthdir_opts o = {
         .cfg = &cfg,
         .seed = (uint32_t)seed,
@@ -143,7 +135,7 @@ int zt_cmd_synth(int argc, char **argv)
     }
     uint64_t bytes = 0;
     zt_synthdir_bytes(&cfg, &bytes, NULL);
-    double secs = now_s() - pr.t0;
+    double secs = zt_now_ms() / 1e3 - pr.t0;
     printf("wrote %s: %s model, seed %ld, %.1f MB of weights in %.1f s\n", out,
            tiny ? "tiny" : "full-size", seed, (double)bytes / 1e6, secs);
     return 0;

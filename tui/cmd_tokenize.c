@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cJSON.h>
 
@@ -83,13 +82,6 @@ static char *lossy_utf8(const char *s, size_t n)
     return out;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -113,10 +105,10 @@ static int bench(const char *path)
     zt_tokenizer *tok = NULL;
     for (int i = 0; i < LOADS; i++) {
         zt_tokenizer_free(tok);
-        double t0 = now_ms();
+        double t0 = zt_now_ms();
         if (zt_tokenizer_new(&tok, path, &err))
             return zt_cli_error(&err);
-        t_load[i] = now_ms() - t0;
+        t_load[i] = zt_now_ms() - t0;
     }
     qsort(t_load, LOADS, sizeof t_load[0], cmp_double);
 
@@ -142,20 +134,20 @@ static int bench(const char *path)
     free(ids);
     double t_enc[9];
     for (int r = 0; r < 9; r++) {
-        double t0 = now_ms();
+        double t0 = zt_now_ms();
         for (int i = 0; i < ENCODES / 9; i++) {
             zt_tokenizer_encode(tok, text, len, &ids, &n, &err);
             free(ids);
         }
-        t_enc[r] = (now_ms() - t0) / (ENCODES / 9);
+        t_enc[r] = (zt_now_ms() - t0) / (ENCODES / 9);
     }
     qsort(t_enc, 9, sizeof t_enc[0], cmp_double);
     int32_t chat[ZT_TOKENIZER_MAX_IDS];
     int n_chat;
-    double t0 = now_ms();
+    double t0 = zt_now_ms();
     for (int i = 0; i < ENCODES; i++)
         zt_tokenizer_encode_chat(tok, text, len, chat, &n_chat, &err);
-    double t_chat = (now_ms() - t0) / ENCODES;
+    double t_chat = (zt_now_ms() - t0) / ENCODES;
     printf("load %s: median %.1f ms (min %.1f, max %.1f, %d runs)\n", path, t_load[LOADS / 2],
            t_load[0], t_load[LOADS - 1], LOADS);
     printf("encode %zu bytes -> %zu tokens: median %.3f ms (min %.3f)\n", len, n, t_enc[4],

@@ -73,13 +73,6 @@ void zt_ui_say(zt_ui_app *a, int role, const char *fmt, ...)
     a->status_role = role;
 }
 
-static long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 static void save_settings(zt_ui_app *a)
 {
     char why[512] = "";
@@ -842,8 +835,8 @@ static int drain_keys(zt_ui_app *a)
                     zt_ui_buf paste = {0};
                     wint_t pc;
                     int pr;
-                    long t0 = mono_ms();
-                    while (mono_ms() - t0 < 2000) {
+                    long t0 = (long)zt_now_ms();
+                    while ((long)zt_now_ms() - t0 < 2000) {
                         pr = get_wch(&pc);
                         if (pr == ERR) {
                             struct pollfd p = {a->tty_fd, POLLIN, 0};
@@ -1058,7 +1051,7 @@ int zt_cmd_ui(int argc, char **argv)
     long next_tick = 0;
     int dirty = 1;
     while (!a->quit && !zt_cli_stop) {
-        long now = mono_ms();
+        long now = (long)zt_now_ms();
         if (now >= next_tick) {
             zt_engine_memory(a->eng, &a->mem);
             next_tick = now + 1000;
@@ -1086,7 +1079,7 @@ int zt_cmd_ui(int argc, char **argv)
         }
         /* Wait for input, an engine event or the next tick; a pending live
          * preview that was rate-limited asks to be woken sooner. */
-        int timeout = (int)(next_tick - mono_ms());
+        int timeout = (int)(next_tick - (long)zt_now_ms());
         if (a->img && a->img_dirty && !a->popup && timeout > 100)
             timeout = 100;
         if (timeout < 0)

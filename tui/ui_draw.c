@@ -26,13 +26,6 @@
 #include "ui_app.h"
 #include "ui_text.h"
 
-static long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /* Print at most maxw cells of UTF-8 s (sanitised) at (y, x). Returns cells. */
 static int put(int y, int x, int maxw, int role, const char *s)
 {
@@ -688,7 +681,7 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     }
     if (a->img_shown && !a->img_dirty)
         return;
-    long now = mono_ms();
+    long now = (long)zt_now_ms();
     /* Live previews at most a few per second; the final image at once. */
     if (!a->img_final && a->img_shown && now - a->last_send_ms < 250)
         return;

@@ -6,8 +6,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "status.h"
 
 int zt_ui_term_da1_has_sixel(const char *r, int len)
 {
@@ -36,13 +37,6 @@ int zt_ui_term_da1_has_sixel(const char *r, int len)
         }
     }
     return 0;
-}
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 /* The end of a DA1 reply: ESC [ ? ... c. */
@@ -122,9 +116,9 @@ void zt_ui_term_detect(zt_ui_term *t, int fd, int timeout_ms)
         if (write(fd, q, sizeof q - 1) == (ssize_t)(sizeof q - 1)) {
             char buf[512];
             int n = 0;
-            long end = now_ms() + timeout_ms;
+            long end = (long)zt_now_ms() + timeout_ms;
             while (n < (int)sizeof buf - 1) {
-                long left = end - now_ms();
+                long left = end - (long)zt_now_ms();
                 if (left <= 0)
                     break;
                 struct pollfd p = {fd, POLLIN, 0};
