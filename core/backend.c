@@ -71,6 +71,7 @@ int zt_backend_profile_read(zt_backend *be, zt_prof_row *rows, int max)
 {
     if (!be || !be->vt || !be->vt->profile_read || max <= 0)
         return 0;
+    be->profiling = 0; /* reading stops the recording */
     return be->vt->profile_read(be, rows, max);
 }
 

@@ -120,8 +120,9 @@ typedef struct zt_backend_vt {
     void (*mem_usage)(zt_backend *be, size_t *now, size_t *peak);
     /* optional op profile: mark is told each op's name (or, with phase
      * set, a phase name) just before the op is issued; profile starts
-     * (clearing) or stops recording; profile_read waits for the device and
-     * fills up to max rows, most time first, returning how many. */
+     * (clearing) or stops recording; profile_read stops recording, waits
+     * for the device and fills up to max rows, most time first, returning
+     * how many. */
     void (*mark)(zt_backend *be, const char *what, int phase);
     zt_status (*profile)(zt_backend *be, int on, zt_err *err);
     int (*profile_read)(zt_backend *be, zt_prof_row *rows, int max);
@@ -153,7 +154,8 @@ struct zt_backend {
     void (*on_read)(void *ud, const void *src, size_t n);
     void *on_read_ud;
     unsigned long replays; /* recordings queued by zt_replay_enter so far */
-    int profiling;         /* an op profile is recording: every op is issued */
+    int profiling;         /* an op profile is recording (zt_backend_profile on, not yet
+                              off or read): every op is issued, none replayed */
     /* Set by the caller before loading: the transformer's block weights
      * become E4M3 with per-output-channel scales, and their products FP8
      * (--precision fp8; never the default). */
