@@ -190,6 +190,18 @@ static int64_t last_dim(const zt_tensor *t)
     return t->ndim ? t->shape[t->ndim - 1] : 1;
 }
 
+/* An optional tensor argument's data and dtype for the launchers (NULL and
+ * any float dtype when absent). */
+static const void *opt_data(const zt_tensor *t)
+{
+    return t ? t->data : NULL;
+}
+
+static zt_dtype opt_dtype(const zt_tensor *t)
+{
+    return t ? t->dtype : ZT_F32;
+}
+
 static void count_bytes(cuda_be *b, size_t add, size_t sub)
 {
     b->held = b->held + add - sub;
@@ -803,9 +815,8 @@ static void c_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt
         return;
     int64_t C = last_dim(x);
     ck(b,
-       zt_cuda_rmsnorm(y->data, y->dtype, x->data, x->dtype, w ? w->data : NULL,
-                       w ? w->dtype : ZT_F32, scale ? scale->data : NULL,
-                       scale ? scale->dtype : ZT_F32, zt_tensor_numel(x) / C, C, eps, b->st),
+       zt_cuda_rmsnorm(y->data, y->dtype, x->data, x->dtype, opt_data(w), opt_dtype(w),
+                       opt_data(scale), opt_dtype(scale), zt_tensor_numel(x) / C, C, eps, b->st),
        "rmsnorm");
 }
 
@@ -817,9 +828,8 @@ static void c_layernorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const 
         return;
     int64_t C = last_dim(x);
     ck(b,
-       zt_cuda_layernorm(y->data, y->dtype, x->data, x->dtype, w ? w->data : NULL,
-                         w ? w->dtype : ZT_F32, bb ? bb->data : NULL, bb ? bb->dtype : ZT_F32,
-                         scale ? scale->data : NULL, scale ? scale->dtype : ZT_F32,
+       zt_cuda_layernorm(y->data, y->dtype, x->data, x->dtype, opt_data(w), opt_dtype(w),
+                         opt_data(bb), opt_dtype(bb), opt_data(scale), opt_dtype(scale),
                          zt_tensor_numel(x) / C, C, eps, b->st),
        "layernorm");
 }
@@ -835,9 +845,8 @@ static void c_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int gr
     if (!s)
         return;
     ck(b,
-       zt_cuda_groupnorm(y->data, y->dtype, x->data, x->dtype, C, P, groups,
-                         w ? w->data : NULL, w ? w->dtype : ZT_F32, bb ? bb->data : NULL,
-                         bb ? bb->dtype : ZT_F32, eps, silu, s, b->st),
+       zt_cuda_groupnorm(y->data, y->dtype, x->data, x->dtype, C, P, groups, opt_data(w),
+                         opt_dtype(w), opt_data(bb), opt_dtype(bb), eps, silu, s, b->st),
        "groupnorm");
 }
 
@@ -1012,8 +1021,8 @@ static void c_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const 
     if (!enter(b))
         return;
     ck(b,
-       zt_cuda_gated_add(y->data, y->dtype, x->data, x->dtype, gate ? gate->data : NULL,
-                         gate ? gate->dtype : ZT_F32, zt_tensor_numel(x), last_dim(x), b->st),
+       zt_cuda_gated_add(y->data, y->dtype, x->data, x->dtype, opt_data(gate), opt_dtype(gate),
+                         zt_tensor_numel(x), last_dim(x), b->st),
        "gated_add");
 }
 
@@ -1025,9 +1034,8 @@ static void c_norm_gated_add(zt_backend *be, zt_tensor *y, zt_tensor *x, const z
         return;
     int64_t C = last_dim(x);
     ck(b,
-       zt_cuda_norm_gated_add(y->data, y->dtype, x->data, x->dtype, w ? w->data : NULL,
-                              w ? w->dtype : ZT_F32, gate ? gate->data : NULL,
-                              gate ? gate->dtype : ZT_F32, zt_tensor_numel(x) / C, C, eps,
+       zt_cuda_norm_gated_add(y->data, y->dtype, x->data, x->dtype, opt_data(w), opt_dtype(w),
+                              opt_data(gate), opt_dtype(gate), zt_tensor_numel(x) / C, C, eps,
                               b->st),
        "norm_gated_add");
 }
@@ -1039,7 +1047,7 @@ static void c_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, flo
     if (!enter(b))
         return;
     ck(b,
-       zt_cuda_rmsnorm_rope(x->data, x->dtype, w ? w->data : NULL, w ? w->dtype : ZT_F32,
+       zt_cuda_rmsnorm_rope(x->data, x->dtype, opt_data(w), opt_dtype(w),
                             cs->data, x->shape[0], x->shape[1], x->shape[2],
                             kind == ZT_ROPE_NEOX ? 0 : 1, eps, b->st),
        "rmsnorm_rope");
@@ -1074,9 +1082,8 @@ static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt
     if (!enter(b))
         return;
     int64_t K = last_dim(x);
-    cudaError_t e = zt_cuda_rmsnorm_q(y->q.data, y->s.data, x->data, x->dtype,
-                                      w ? w->data : NULL, w ? w->dtype : ZT_F32,
-                                      scale ? scale->data : NULL, scale ? scale->dtype : ZT_F32,
+    cudaError_t e = zt_cuda_rmsnorm_q(y->q.data, y->s.data, x->data, x->dtype, opt_data(w),
+                                      opt_dtype(w), opt_data(scale), opt_dtype(scale),
                                       zt_tensor_numel(x) / K, K, eps, b->st);
     if (e != cudaErrorNotSupported) {
         ck(b, e, "rmsnorm_q");
