@@ -35,28 +35,29 @@ done
 T=$LIB_TMP
 XVFB_PID=
 XTERM_PID=
-cleanup() {
+stop_x() {
     [ -n "$XTERM_PID" ] && kill "$XTERM_PID" 2>/dev/null
     [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
     wait 2>/dev/null
+    XTERM_PID=
+    XVFB_PID=
+}
+cleanup() {
+    stop_x
     rm -rf "$T"
 }
 trap cleanup EXIT
 
-# Xvfb picks a free display number itself and writes it to fd 3.
-Xvfb -displayfd 3 -screen 0 1280x900x24 -nolisten tcp 3>"$T/display" 2>"$T/xvfb.log" &
-XVFB_PID=$!
-for ((i = 0; i < 50; i++)); do
-    [ -s "$T/display" ] && break
-    sleep 0.1
-done
-if ! [ -s "$T/display" ]; then
-    fail "Xvfb starts" "no display number"
-    cat "$T/xvfb.log"
-    lib_summary
-    exit 1
-fi
-export DISPLAY=":$(head -n 1 "$T/display")"
+# wait_until SECONDS COMMAND...: poll every 0.1 s.
+wait_until() {
+    local n=$(($1 * 10)) i
+    shift
+    for ((i = 0; i < n; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 # Small, fast and exact: a 64x64 image upscaled 4x (the workbench's cap).
 mkdir -p "$T/cfg/zimt"
@@ -76,35 +77,64 @@ echo \$? >"$T/exit"
 EOF
 chmod +x "$T/run.sh"
 
-xterm -ti vt340 -xrm 'XTerm*decTerminalID: vt340' -xrm 'XTerm*numColorRegisters: 256' \
-    -xrm 'XTerm*allowWindowOps: true' -xrm 'XTerm*borderWidth: 0' -b 0 \
-    -bg black -fg white -geometry 120x40+0+0 -fa Monospace -fs 10 \
-    -T zimt-sixel-check -e "$T/run.sh" >"$T/xterm.log" 2>&1 &
-XTERM_PID=$!
-
-# wait_until SECONDS COMMAND...: poll every 0.1 s.
-wait_until() {
-    local n=$(($1 * 10)) i
-    shift
-    for ((i = 0; i < n; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
+# start_x: an Xvfb that answers a client, then xterm running the workbench
+# with its window mapped. Either can fail to come up on a busy or shared
+# machine (a display number another server answers for, a server that dies
+# after announcing itself), so each attempt starts both afresh on a new
+# display and says why it gave up; three attempts before the test fails.
+display_up() { xdotool getdisplaygeometry >/dev/null 2>&1; }
+window() { xdotool search --name zimt-sixel-check 2>/dev/null | head -n 1; }
+has_window() { [ -n "$(window)" ]; }
+xterm_gone() { ! kill -0 "$XTERM_PID" 2>/dev/null; }
+has_window_or_gone() { has_window || xterm_gone; }
+start_x() {
+    rm -f "$T/display" "$T/layout" "$T/exit"
+    # Xvfb picks a free display number itself and writes it to fd 3.
+    Xvfb -displayfd 3 -screen 0 1280x900x24 -nolisten tcp 3>"$T/display" 2>"$T/xvfb.log" &
+    XVFB_PID=$!
+    if ! wait_until 5 test -s "$T/display"; then
+        X_WHY="Xvfb gave no display number"
+        return 1
+    fi
+    export DISPLAY=":$(head -n 1 "$T/display")"
+    if ! wait_until 5 display_up; then
+        X_WHY="Xvfb on $DISPLAY does not answer"
+        return 1
+    fi
+    xterm -ti vt340 -xrm 'XTerm*decTerminalID: vt340' -xrm 'XTerm*numColorRegisters: 256' \
+        -xrm 'XTerm*allowWindowOps: true' -xrm 'XTerm*borderWidth: 0' -b 0 \
+        -bg black -fg white -geometry 120x40+0+0 -fa Monospace -fs 10 \
+        -T zimt-sixel-check -e "$T/run.sh" >"$T/xterm.log" 2>&1 &
+    XTERM_PID=$!
+    wait_until 10 has_window_or_gone
+    if ! has_window; then
+        X_WHY="xterm on $DISPLAY shows no window"
+        return 1
+    fi
+    return 0
 }
+X_WHY=
+x_ok=0
+for attempt in 1 2 3; do
+    if start_x; then
+        x_ok=1
+        break
+    fi
+    echo "sixel_check.sh: attempt $attempt: $X_WHY"
+    sed 's/^/    xvfb: /' "$T/xvfb.log" 2>/dev/null | tail -n 5
+    sed 's/^/    xterm: /' "$T/xterm.log" 2>/dev/null | tail -n 5
+    stop_x
+    rm -f "$T/xterm.log"
+done
+if [ "$x_ok" != 1 ]; then
+    fail "xterm opens" "$X_WHY (3 attempts)"
+    lib_summary
+    exit 1
+fi
 sends() { cat "$T/layout" 2>/dev/null | grep -c "^send .*final=1"; }
 erases() { cat "$T/layout" 2>/dev/null | grep -c "^erase"; }
 has_sends() { [ "$(sends)" -ge "$1" ]; }
 has_erases() { [ "$(erases)" -ge "$1" ]; }
-
-window() { xdotool search --name zimt-sixel-check 2>/dev/null | head -n 1; }
-has_window() { [ -n "$(window)" ]; }
-if ! wait_until 10 has_window; then
-    fail "xterm opens" "no window"
-    cat "$T/xterm.log"
-    lib_summary
-    exit 1
-fi
 WIN=$(window)
 keys() {
     xdotool windowfocus --sync "$WIN"
