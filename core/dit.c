@@ -56,9 +56,10 @@ struct zt_dit {
 };
 
 /* Weight i of the block's products is [n, k]. */
-static void lin_shape(const zt_dit *d, int i, int64_t *n, int64_t *k)
+static void lin_shape(const zt_dit_config *cfg, int i, int64_t *n, int64_t *k)
 {
-    const int64_t D = d->D, F = d->F, KV = (int64_t)d->kv * d->hd;
+    const int64_t D = cfg->dim, F = zt_dit_ffn_hidden(cfg);
+    const int64_t KV = (int64_t)cfg->n_kv_heads * (cfg->dim / cfg->n_heads);
     *n = i == LIN_K || i == LIN_V ? KV : i == LIN_W1 || i == LIN_W3 ? F : D;
     *k = i == LIN_W2 ? F : D;
 }
@@ -80,7 +81,7 @@ static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *
     zt_tensor *slot[N_LIN] = {&b->q, &b->k, &b->v, &b->o, &b->w1, &b->w2, &b->w3};
     for (int l = 0; l < N_LIN && !fp8; l++) {
         int64_t n, k;
-        lin_shape(d, l, &n, &k);
+        lin_shape(&d->cfg, l, &n, &k);
         zt_loader_get(L, slot[l], ZT_SHAPE(n, k), "%s.%s.weight", p, lin_names[l]);
     }
     zt_loader_get(L, &b->norm_q, ZT_SHAPE(hd), "%s.attention.norm_q.weight", p);
@@ -98,15 +99,27 @@ static size_t align_up(size_t n)
     return (n + ALIGN8 - 1) / ALIGN8 * ALIGN8;
 }
 
-/* Bytes of one FP8 block's weights and scales in block8. */
-static size_t block8_bytes(const zt_dit *d)
+/* Bytes of one FP8 block's weights and scales in block8; *plain gets the
+ * bytes the same products take stored in dtype stored. */
+static size_t block8_bytes(const zt_dit_config *cfg, zt_dtype stored, size_t *plain)
 {
     size_t n8 = 0;
+    *plain = 0;
     for (int l = 0; l < N_LIN; l++) {
         int64_t n, k;
-        lin_shape(d, l, &n, &k);
+        lin_shape(cfg, l, &n, &k);
         n8 += align_up((size_t)(n * k)) + align_up((size_t)n * sizeof(float));
+        *plain += (size_t)(n * k) * zt_dtype_size(stored);
     }
+    return n8;
+}
+
+size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, zt_dtype stored, size_t *replaced)
+{
+    size_t plain = 0, blocks = (size_t)(cfg->n_refiner_layers + cfg->n_layers);
+    size_t n8 = block8_bytes(cfg, stored, &plain) * blocks;
+    if (replaced)
+        *replaced = plain * blocks;
     return n8;
 }
 
@@ -126,7 +139,7 @@ static zt_status load_block_fp8(zt_dit *d, dit_block *b, const zt_weights *w, ui
     zt_loader_init(&L, w, seed, "transformer");
     for (int l = 0; l < N_LIN; l++) {
         int64_t n, k;
-        lin_shape(d, l, &n, &k);
+        lin_shape(&d->cfg, l, &n, &k);
         zt_loader_get(&L, &tmp[l], ZT_SHAPE(n, k), "%s.%s.weight", p, lin_names[l]);
     }
     void *blk = NULL;
@@ -210,7 +223,7 @@ zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
         total += zt_tensor_nbytes(L.slots[i]);
     zt_status st = zt_loader_finish(&L, be, &d->block, err);
     if (st == ZT_OK && fp8) {
-        size_t n8 = block8_bytes(d) * (size_t)(nr + nl);
+        size_t n8 = zt_dit_fp8_weight_bytes(&d->cfg, ZT_BF16, NULL);
         st = zt_backend_alloc(be, n8, &d->block8, err);
         char *cursor = d->block8;
         for (int i = 0; st == ZT_OK && i < nr + nl; i++)

@@ -22,6 +22,12 @@ zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
                      const zt_weights *w, uint32_t synth_seed, zt_err *err);
 void zt_dit_free(zt_dit *d);
 size_t zt_dit_weight_bytes(const zt_dit *d);
+/* --precision fp8, before loading: the bytes the modulated blocks' E4M3
+ * product weights and their per-channel scales take (what zt_dit_new adds
+ * to the weights), and in *replaced (may be NULL) the bytes those products
+ * take stored in dtype stored (the weights stay in their stored dtype, so
+ * that is what it then leaves out; the published model stores BF16). */
+size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, zt_dtype stored, size_t *replaced);
 
 #define ZT_DIT_MAX_CAPTIONS 2
 

@@ -100,8 +100,16 @@ static void test_fp8(void)
     zt_status st = zt_dit_new(&d8, be, &cfg.dit, weights, 0, &err);
     be->fp8 = 0;
     CHECK(st == ZT_OK, "fp8 load: %s", err.msg);
-    CHECK(zt_dit_weight_bytes(d8) < zt_dit_weight_bytes(dit), "fp8 weights %zu, F32 %zu",
-          zt_dit_weight_bytes(d8), zt_dit_weight_bytes(dit));
+    /* What the estimate before loading says FP8 adds and leaves out is
+     * what loading did. */
+    const zt_st_entry *q = zt_weights_find(weights, "layers.0.attention.to_q.weight");
+    CHECK(q != NULL, "layers.0.attention.to_q.weight missing");
+    zt_dtype stored = q ? q->t.dtype : ZT_BF16;
+    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&cfg.dit, stored, &replaced);
+    size_t want = zt_dit_weight_bytes(dit) - replaced + n8;
+    CHECK(d8 && zt_dit_weight_bytes(d8) == want, "fp8 weights %zu, estimated %zu",
+          d8 ? zt_dit_weight_bytes(d8) : 0, want);
+    CHECK(n8 < replaced, "fp8 %zu bytes in place of %zu", n8, replaced);
     for (int k = 0; d8 && k < 3; k++) {
         fx_error e = {0};
         run_case_on(d8, k, NULL, &e);
@@ -110,6 +118,22 @@ static void test_fp8(void)
               k, e.rel_l2, e.cosine);
     }
     zt_dit_free(d8);
+}
+
+/* The FP8 estimate at the published size (transformer/config.json: dim
+ * 3840, 30 heads, 30 layers, 2 refiner layers): per block q, k, v, o are
+ * 3840 x 3840 and w1, w2, w3 10240 x 3840, 176,947,200 weights; each
+ * takes 1 byte in E4M3 against 2 in BF16, plus a 4-byte scale per output
+ * channel (4 x 3840 + 2 x 10240 + 3840 = 39,680), each of the seven
+ * parts rounded up to 256 bytes (they already are). */
+static void test_fp8_estimate_full(void)
+{
+    zt_dit_config c = cfg.dit;
+    c.dim = 3840, c.n_heads = 30, c.n_kv_heads = 30, c.n_layers = 30, c.n_refiner_layers = 2;
+    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&c, ZT_BF16, &replaced);
+    const size_t per = 176947200, scales = 39680 * 4;
+    CHECK(replaced == 32 * per * 2, "replaced %zu, want %zu", replaced, (size_t)32 * per * 2);
+    CHECK(n8 == 32 * (per + scales), "fp8 %zu, want %zu", n8, (size_t)32 * (per + scales));
 }
 
 static void test_forward_cases(void)
@@ -156,6 +180,7 @@ int main(void)
     RUN(test_activations);
     RUN(test_bad_sizes);
     RUN(test_fp8);
+    RUN(test_fp8_estimate_full);
     zt_dit_free(dit);
     zt_weights_free(weights);
     zt_st_file_close(ref);

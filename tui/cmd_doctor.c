@@ -37,6 +37,7 @@ typedef struct doctor {
     zt_model_config cfg;
     int have_cfg;
     uint64_t weight_bytes; /* te + dit + vae as stored */
+    zt_dtype dit_products; /* the transformer blocks' product weights as stored */
 } doctor;
 
 #if defined(__GNUC__)
@@ -107,6 +108,9 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         return;
     }
     d->weight_bytes += zt_weights_total_bytes(w);
+    const zt_st_entry *q = zt_weights_find(w, "layers.0.attention.to_q.weight");
+    if (!strcmp(p->name, "transformer") && q)
+        d->dit_products = q->t.dtype;
     if (m) {
         int bad = zt_manifest_check(m, w, NULL, NULL);
         printf("    tensors: %d, %s\n", zt_weights_count(w),
@@ -233,10 +237,15 @@ static const int presets[][2] = {
     {1536, 1536}, {1728, 1344}, {1728, 1296}, {1872, 1248}, {2048, 1152}, {2016, 864},
 };
 
-/* Prints the table; returns how many sizes fit. */
-static int show_memory(doctor *d, size_t gpu_free)
+/* Prints the table; returns how many sizes fit at the default precision.
+ * On a GPU each size also gets its peak with --precision fp8 (the blocks'
+ * products in E4M3, zt_dit_fp8_weight_bytes), and *fit8 how many fit so. */
+static int show_memory(doctor *d, size_t gpu_free, int *fit8)
 {
     int n = (int)(sizeof presets / sizeof presets[0]), fit = 0;
+    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&d->cfg.dit, d->dit_products, &replaced);
+    size_t w8 = d->weight_bytes - replaced + n8;
+    *fit8 = 0;
     zt_dtype act = gpu_free ? ZT_BF16 : ZT_F32;
     size_t avail = gpu_free;
     const char *where = "GPU memory free";
@@ -255,13 +264,21 @@ static int show_memory(doctor *d, size_t gpu_free)
            gib(avail, b, sizeof b));
     for (int i = 0; i < n; i++) {
         zt_job_params p = {.width = presets[i][0], .height = presets[i][1], .steps = 8};
-        size_t peak = d->weight_bytes + zt_pipeline_plan(&d->cfg, act, &p, 0, 0);
-        int ok = avail && peak <= avail;
+        size_t act_bytes = zt_pipeline_plan(&d->cfg, act, &p, 0, 0);
+        size_t peak = d->weight_bytes + act_bytes, peak8 = w8 + act_bytes;
+        int ok = avail && peak <= avail, ok8 = gpu_free && peak8 <= avail;
         fit += ok;
-        printf("  %4dx%-4d %10s  %s\n", p.width, p.height, gib(peak, a, sizeof a),
-               ok ? "fits" : "does not fit");
+        *fit8 += ok8;
+        printf("  %4dx%-4d %10s  %-*s", p.width, p.height, gib(peak, a, sizeof a),
+               gpu_free ? 12 : 0, ok ? "fits" : "does not fit");
+        if (gpu_free)
+            printf("  fp8 %10s  %s", gib(peak8, b, sizeof b), ok8 ? "fits" : "does not fit");
+        printf("\n");
     }
-    printf("  %d of %d sizes fit\n", fit, n);
+    printf("  %d of %d sizes fit", fit, n);
+    if (gpu_free)
+        printf("; %d with --precision fp8", *fit8);
+    printf("\n");
     return fit;
 }
 
@@ -411,7 +428,7 @@ int zt_cmd_doctor(int argc, char **argv)
             return usage(stderr);
         }
     }
-    doctor d = {0};
+    doctor d = {.dit_products = ZT_BF16};
     zt_discovery_report *rep = malloc(sizeof *rep);
     if (!rep)
         return zt_cli_fail("doctor: out of memory");
@@ -439,11 +456,11 @@ int zt_cmd_doctor(int argc, char **argv)
     size_t gfree, gtotal;
     show_gpu(&gfree, &gtotal);
     if (d.have_cfg) {
-        int fit = show_memory(&d, gfree);
+        int fit8 = 0, fit = show_memory(&d, gfree, &fit8);
         if (gfree && !fit)
-            problem(&d, "the GPU has %zu MiB free, too little for any preset size; free GPU "
+            problem(&d, "the GPU has %zu MiB free, too little for any preset size%s; free GPU "
                         "memory or use --device cpu",
-                    gfree >> 20);
+                    gfree >> 20, fit8 ? " (some fit with --precision fp8)" : "");
     } else {
         printf("memory: no estimate without the model's configs\n");
     }
