@@ -269,20 +269,16 @@ void zt_event_load_text(const zt_event *ev, char *buf, size_t n)
         snprintf(buf + k, n - (size_t)k, ", %.0f s left", ev->eta_ms / 1e3);
 }
 
-/* Parameters of the text encoder and DiT a model directory describes (0
- * when its configs cannot be read: the load then says why). */
-static uint64_t model_params(const char *dir)
+zt_dtype zt_precision_auto_dtype(const zt_model_config *cfg)
 {
-    zt_model_config cfg;
     zt_manifest te = {0}, dit = {0};
     uint64_t n = 0;
-    if (zt_model_config_load(&cfg, dir, NULL) == ZT_OK &&
-        zt_manifest_te(&te, &cfg.te, NULL) == ZT_OK &&
-        zt_manifest_dit(&dit, &cfg.dit, NULL) == ZT_OK)
+    if (zt_manifest_te(&te, &cfg->te, NULL) == ZT_OK &&
+        zt_manifest_dit(&dit, &cfg->dit, NULL) == ZT_OK)
         n = zt_manifest_numel(&te) + zt_manifest_numel(&dit);
     zt_manifest_free(&te);
     zt_manifest_free(&dit);
-    return n;
+    return n && n < ZT_PRECISION_AUTO_PARAMS ? ZT_F32 : ZT_BF16;
 }
 
 zt_status zt_precision_parse(const char *s, zt_precision *out, zt_err *err)
@@ -308,8 +304,11 @@ static zt_dtype cuda_act_dtype(const zt_engine *e)
         return ZT_F32;
     if (e->opts.precision == ZT_PRECISION_BF16 || e->opts.synthetic)
         return ZT_BF16; /* synthetic weights are always full size */
-    uint64_t n = model_params(e->model_dir);
-    return n && n < ZT_PRECISION_AUTO_PARAMS ? ZT_F32 : ZT_BF16;
+    /* configs that cannot be read: BF16 here, and the load says why */
+    zt_model_config cfg;
+    if (zt_model_config_load(&cfg, e->model_dir, NULL) != ZT_OK)
+        return ZT_BF16;
+    return zt_precision_auto_dtype(&cfg);
 }
 
 static zt_status open_backend(zt_engine *e, zt_err *err)

@@ -38,6 +38,9 @@ typedef enum zt_precision {
 #define ZT_PRECISION_AUTO_PARAMS 1000000000ull
 /* "auto", "bf16", "fp32" or "fp8" (NULL: auto); anything else is refused. */
 zt_status zt_precision_parse(const char *s, zt_precision *out, zt_err *err);
+/* What AUTO computes in on CUDA for a model of these configs: ZT_F32 under
+ * ZT_PRECISION_AUTO_PARAMS, ZT_BF16 otherwise. */
+zt_dtype zt_precision_auto_dtype(const zt_model_config *cfg);
 
 typedef struct zt_engine_opts {
     const char *model_dir;     /* NULL with synthetic */

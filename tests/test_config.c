@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "engine.h"
 #include "harness.h"
 
 #define TINY TEST_DATA "/tiny-zimage"
@@ -201,6 +202,8 @@ static void test_model(void)
     CHECK(c.te.hidden == 32 && c.dit.dim == 64 && c.vae.n_blocks == 4 && c.sched.shift == 3.0f,
           "values");
     CHECK(!strcmp(c.dir, TINY), "dir");
+    /* 5.6 M parameters in text encoder and DiT: auto computes in FP32 */
+    CHECK(zt_precision_auto_dtype(&c) == ZT_F32, "auto precision of the tiny model");
     EXPECT_ERR(zt_model_config_load(&c, TEST_DATA "/nope", &e_), "nope/model_index.json");
 
     CHECK(zt_model_index_parse("{\"transformer\":[],\"vae\":[],\"text_encoder\":[],"
@@ -232,6 +235,8 @@ static void test_full(void)
               c.vae.out_channels == 3 && !c.vae.use_post_quant_conv && c.vae.mid_attention,
           "vae");
     CHECK(c.sched.shift == 3.0f && c.sched.num_train_timesteps == 1000, "sched");
+    /* 10.2 B parameters: auto computes in BF16 */
+    CHECK(zt_precision_auto_dtype(&c) == ZT_BF16, "auto precision of the published model");
 }
 
 static void test_read_file(void)

@@ -128,9 +128,9 @@ static void test_fp8(void)
  * parts rounded up to 256 bytes (they already are). */
 static void test_fp8_estimate_full(void)
 {
-    zt_dit_config c = cfg.dit;
-    c.dim = 3840, c.n_heads = 30, c.n_kv_heads = 30, c.n_layers = 30, c.n_refiner_layers = 2;
-    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&c, ZT_BF16, &replaced);
+    zt_model_config full;
+    zt_model_config_full(&full);
+    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&full.dit, ZT_BF16, &replaced);
     const size_t per = 176947200, scales = 39680 * 4;
     CHECK(replaced == 32 * per * 2, "replaced %zu, want %zu", replaced, (size_t)32 * per * 2);
     CHECK(n8 == 32 * (per + scales), "fp8 %zu, want %zu", n8, (size_t)32 * (per + scales));

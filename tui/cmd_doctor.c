@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "config.h"
 #include "discovery.h"
+#include "engine.h"
 #include "manifest.h"
 #include "modelcheck.h"
 #include "pipeline.h"
@@ -246,7 +247,8 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
     size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&d->cfg.dit, d->dit_products, &replaced);
     size_t w8 = d->weight_bytes - replaced + n8;
     *fit8 = 0;
-    zt_dtype act = gpu_free ? ZT_BF16 : ZT_F32;
+    /* what `zimt gen` computes in by default */
+    zt_dtype act = gpu_free ? zt_precision_auto_dtype(&d->cfg) : ZT_F32;
     size_t avail = gpu_free;
     const char *where = "GPU memory free";
     if (!gpu_free) {
