@@ -27,13 +27,14 @@ static const char *const lin_names[N_LIN] = {
 typedef struct dit_block {
     int modulated;
     zt_tensor ada_w, ada_b;          /* [4D, A], [4D] */
-    zt_tensor q, k, v, o;            /* [D, D] (k, v: [kv*hd, D]) */
     zt_tensor norm_q, norm_k;        /* [hd] */
     zt_tensor n1, n2, fn1, fn2;      /* [D] */
-    zt_tensor w1, w2, w3;            /* [F, D], [D, F], [F, D] */
-    /* --precision fp8 (modulated blocks): the seven product weights as E4M3
-     * rows with a scale per output channel, in the lin_names order, held
-     * in the model's block8; q .. w3 above are then not loaded */
+    /* the seven product weights in the lin_names order, [n, k] by
+     * lin_shape: q, o [D, D], k, v [kv*hd, D], w1, w3 [F, D], w2 [D, F] */
+    zt_tensor lin[N_LIN];
+    /* --precision fp8 (modulated blocks): the same as E4M3 rows with a
+     * scale per output channel, held in the model's block8; lin is then
+     * not loaded */
     int fp8;
     zt_qmat lin8[N_LIN];
 } dit_block;
@@ -78,11 +79,10 @@ static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *
         zt_loader_get(L, &b->ada_w, ZT_SHAPE(4 * D, d->A), "%s.adaLN_modulation.0.weight", p);
         zt_loader_get(L, &b->ada_b, ZT_SHAPE(4 * D), "%s.adaLN_modulation.0.bias", p);
     }
-    zt_tensor *slot[N_LIN] = {&b->q, &b->k, &b->v, &b->o, &b->w1, &b->w2, &b->w3};
     for (int l = 0; l < N_LIN && !fp8; l++) {
         int64_t n, k;
         lin_shape(&d->cfg, l, &n, &k);
-        zt_loader_get(L, slot[l], ZT_SHAPE(n, k), "%s.%s.weight", p, lin_names[l]);
+        zt_loader_get(L, &b->lin[l], ZT_SHAPE(n, k), "%s.%s.weight", p, lin_names[l]);
     }
     zt_loader_get(L, &b->norm_q, ZT_SHAPE(hd), "%s.attention.norm_q.weight", p);
     zt_loader_get(L, &b->norm_k, ZT_SHAPE(hd), "%s.attention.norm_k.weight", p);
@@ -462,11 +462,10 @@ static void norm_in(zt_backend *be, const dit_block *b, zt_qmat *xq, zt_tensor *
 static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const zt_tensor *x,
                 const zt_qmat *xq)
 {
-    const zt_tensor *w[N_LIN] = {&b->q, &b->k, &b->v, &b->o, &b->w1, &b->w2, &b->w3};
     if (b->fp8)
         zt_op_matmul_q(be, y, xq, &b->lin8[i]);
     else
-        zt_op_matmul(be, y, x, w[i], NULL);
+        zt_op_matmul(be, y, x, &b->lin[i], NULL);
 }
 
 /* One transformer block on x [S, D] (a view into the unified stream) with
