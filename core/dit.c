@@ -99,28 +99,20 @@ static size_t align_up(size_t n)
     return (n + ALIGN8 - 1) / ALIGN8 * ALIGN8;
 }
 
-/* Bytes of one FP8 block's weights and scales in block8; *plain gets the
- * bytes the same products take stored in dtype stored. */
-static size_t block8_bytes(const zt_dit_config *cfg, zt_dtype stored, size_t *plain)
+size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced)
 {
-    size_t n8 = 0;
-    *plain = 0;
+    /* per block: each product's E4M3 rows and F32 scales, carved as
+     * load_block_fp8 carves them */
+    size_t n8 = 0, weights = 0, blocks = (size_t)(cfg->n_refiner_layers + cfg->n_layers);
     for (int l = 0; l < N_LIN; l++) {
         int64_t n, k;
         lin_shape(cfg, l, &n, &k);
         n8 += align_up((size_t)(n * k)) + align_up((size_t)n * sizeof(float));
-        *plain += (size_t)(n * k) * zt_dtype_size(stored);
+        weights += (size_t)(n * k);
     }
-    return n8;
-}
-
-size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, zt_dtype stored, size_t *replaced)
-{
-    size_t plain = 0, blocks = (size_t)(cfg->n_refiner_layers + cfg->n_layers);
-    size_t n8 = block8_bytes(cfg, stored, &plain) * blocks;
     if (replaced)
-        *replaced = plain * blocks;
-    return n8;
+        *replaced = weights * blocks;
+    return n8 * blocks;
 }
 
 /*
@@ -223,7 +215,7 @@ zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
         total += zt_tensor_nbytes(L.slots[i]);
     zt_status st = zt_loader_finish(&L, be, &d->block, err);
     if (st == ZT_OK && fp8) {
-        size_t n8 = zt_dit_fp8_weight_bytes(&d->cfg, ZT_BF16, NULL);
+        size_t n8 = zt_dit_fp8_weight_bytes(&d->cfg, NULL);
         st = zt_backend_alloc(be, n8, &d->block8, err);
         char *cursor = d->block8;
         for (int i = 0; st == ZT_OK && i < nr + nl; i++)

@@ -24,10 +24,9 @@ void zt_dit_free(zt_dit *d);
 size_t zt_dit_weight_bytes(const zt_dit *d);
 /* --precision fp8, before loading: the bytes the modulated blocks' E4M3
  * product weights and their per-channel scales take (what zt_dit_new adds
- * to the weights), and in *replaced (may be NULL) the bytes those products
- * take stored in dtype stored (the weights stay in their stored dtype, so
- * that is what it then leaves out; the published model stores BF16). */
-size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, zt_dtype stored, size_t *replaced);
+ * to the weights), and in *replaced (may be NULL) how many product weights
+ * they stand for (what it then leaves out, in their stored dtype). */
+size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced);
 
 #define ZT_DIT_MAX_CAPTIONS 2
 

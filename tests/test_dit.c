@@ -105,7 +105,8 @@ static void test_fp8(void)
     const zt_st_entry *q = zt_weights_find(weights, "layers.0.attention.to_q.weight");
     CHECK(q != NULL, "layers.0.attention.to_q.weight missing");
     zt_dtype stored = q ? q->t.dtype : ZT_BF16;
-    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&cfg.dit, stored, &replaced);
+    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&cfg.dit, &replaced);
+    replaced *= zt_dtype_size(stored);
     size_t want = zt_dit_weight_bytes(dit) - replaced + n8;
     CHECK(d8 && zt_dit_weight_bytes(d8) == want, "fp8 weights %zu, estimated %zu",
           d8 ? zt_dit_weight_bytes(d8) : 0, want);
@@ -130,9 +131,10 @@ static void test_fp8_estimate_full(void)
 {
     zt_model_config full;
     zt_model_config_full(&full);
-    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&full.dit, ZT_BF16, &replaced);
+    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&full.dit, &replaced);
     const size_t per = 176947200, scales = 39680 * 4;
-    CHECK(replaced == 32 * per * 2, "replaced %zu, want %zu", replaced, (size_t)32 * per * 2);
+    CHECK(replaced * zt_dtype_size(ZT_BF16) == 32 * per * 2, "replaced %zu BF16 bytes, want %zu",
+          replaced * zt_dtype_size(ZT_BF16), (size_t)32 * per * 2);
     CHECK(n8 == 32 * (per + scales), "fp8 %zu, want %zu", n8, (size_t)32 * (per + scales));
 }
 

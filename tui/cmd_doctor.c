@@ -244,8 +244,8 @@ static const int presets[][2] = {
 static int show_memory(doctor *d, size_t gpu_free, int *fit8)
 {
     int n = (int)(sizeof presets / sizeof presets[0]), fit = 0;
-    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&d->cfg.dit, d->dit_products, &replaced);
-    size_t w8 = d->weight_bytes - replaced + n8;
+    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&d->cfg.dit, &replaced);
+    size_t w8 = d->weight_bytes - replaced * zt_dtype_size(d->dit_products) + n8;
     *fit8 = 0;
     /* what `zimt gen` computes in by default */
     zt_dtype act = gpu_free ? zt_precision_auto_dtype(&d->cfg) : ZT_F32;
