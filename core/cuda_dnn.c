@@ -219,12 +219,9 @@ done:
     destroy(&ts);
 }
 
-#endif /* ZT_SDPA_CUDNN */
-
 int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *v, int64_t Sq,
                 int64_t Skv, int64_t H, int64_t hd, float scale, zt_dnn_ws_fn ws, void *ud)
 {
-#ifdef ZT_SDPA_CUDNN
     if (!d || !d->sdpa_ok)
         return 0;
     sdpa_plan *p = NULL;
@@ -264,19 +261,16 @@ int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *
     if (!done)
         destroy(&p->plan); /* it will not work later either: our kernel from now on */
     return done;
-#else
-    (void)d, (void)out, (void)q, (void)k, (void)v, (void)Sq, (void)Skv, (void)H, (void)hd;
-    (void)scale, (void)ws, (void)ud;
-    return 0;
-#endif
 }
 
-/* ---- convolutions -------------------------------------------------------- */
+#endif /* ZT_SDPA_CUDNN */
 
 unsigned zt_dnn_evictions(const zt_dnn *d)
 {
     return d ? d->evicted : 0;
 }
+
+/* ---- convolutions -------------------------------------------------------- */
 
 int zt_dnn_conv3x3(zt_dnn *d, void *y, const void *x, const void *w, int64_t Ci, int64_t Co,
                    int64_t H, int64_t W, zt_dnn_ws_fn ws, void *ud)
@@ -346,14 +340,6 @@ void zt_dnn_free(zt_dnn *d)
     (void)d;
 }
 
-int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *v, int64_t Sq,
-                int64_t Skv, int64_t H, int64_t hd, float scale, zt_dnn_ws_fn ws, void *ud)
-{
-    (void)d, (void)out, (void)q, (void)k, (void)v, (void)Sq, (void)Skv, (void)H, (void)hd;
-    (void)scale, (void)ws, (void)ud;
-    return 0;
-}
-
 unsigned zt_dnn_evictions(const zt_dnn *d)
 {
     (void)d;
@@ -367,6 +353,19 @@ int zt_dnn_conv3x3(zt_dnn *d, void *y, const void *x, const void *w, int64_t Ci,
     return 0;
 }
 
-#else
+#endif
+
+#if defined(ZT_HAVE_CUDA) && !defined(ZT_SDPA_CUDNN)
+/* No cuDNN, or one without the SDPA operation: always our attention kernel. */
+int zt_dnn_sdpa(zt_dnn *d, void *out, const void *q, const void *k, const void *v, int64_t Sq,
+                int64_t Skv, int64_t H, int64_t hd, float scale, zt_dnn_ws_fn ws, void *ud)
+{
+    (void)d, (void)out, (void)q, (void)k, (void)v, (void)Sq, (void)Skv, (void)H, (void)hd;
+    (void)scale, (void)ws, (void)ud;
+    return 0;
+}
+#endif
+
+#ifndef ZT_HAVE_CUDA
 typedef int zt_cuda_dnn_unused; /* built without CUDA: nothing here */
 #endif
