@@ -6,10 +6,10 @@
  * A block a row with the row held in registers (up to 16384 wide), so the
  * input is read once (two passes over a 40 KB SwiGLU row pair went back to
  * DRAM: 161 us against 69 + 40 us unfused at 4128 x 10240); other widths
- * take a warp a row and two passes. The quantization is the CPU reference's, operation for operation and
- * correctly rounded (s = amax / 448, inv = 1 / s, y * inv, then the
- * saturating round-to-nearest-even conversion), so plain rows give the
- * same bytes on both backends.
+ * take a warp a row and two passes. The quantization is the CPU
+ * reference's, operation for operation and correctly rounded (s = amax /
+ * 448, inv = 1 / s, y * inv, then the saturating round-to-nearest-even
+ * conversion), so plain rows give the same bytes on both backends.
  */
 #include <cuda_fp8.h>
 
@@ -84,6 +84,12 @@ static __device__ float block_reduce(float x, float *red)
     return t;
 }
 
+/* The first column of this thread's chunk j of 8 in a block-a-row kernel. */
+static __device__ __forceinline__ int chunk_col(int j)
+{
+    return (j * QTHREADS + (int)threadIdx.x) * 8;
+}
+
 /*
  * A block a row with the row in registers (at most CH chunks of 8 a
  * thread, K <= CH * 2048), so the input is read once: the values, for
@@ -98,37 +104,34 @@ __global__ void k_quant_row(uint8_t *q, float *s, Src src, int K, float eps)
     float v[CH][8];
 #pragma unroll
     for (int j = 0; j < CH; j++) {
-        int c = (j * QTHREADS + (int)threadIdx.x) * 8;
-        if (c < K)
-            src.get8(v[j], base, c);
+        if (chunk_col(j) < K)
+            src.get8(v[j], base, chunk_col(j));
     }
     if (Src::rms) {
         float ss = 0.0f;
 #pragma unroll
         for (int j = 0; j < CH; j++)
-            if ((j * QTHREADS + (int)threadIdx.x) * 8 < K)
+            if (chunk_col(j) < K)
 #pragma unroll
                 for (int k = 0; k < 8; k++)
                     ss += v[j][k] * v[j][k];
         const float inv = rsqrtf(block_reduce<false>(ss, red) / (float)K + eps);
 #pragma unroll
-        for (int j = 0; j < CH; j++) {
-            int c = (j * QTHREADS + (int)threadIdx.x) * 8;
-            if (c < K)
-                src.norm8(v[j], c, inv);
-        }
+        for (int j = 0; j < CH; j++)
+            if (chunk_col(j) < K)
+                src.norm8(v[j], chunk_col(j), inv);
     }
     float amax = 0.0f;
 #pragma unroll
     for (int j = 0; j < CH; j++)
-        if ((j * QTHREADS + (int)threadIdx.x) * 8 < K)
+        if (chunk_col(j) < K)
 #pragma unroll
             for (int k = 0; k < 8; k++)
                 amax = fmaxf(amax, fabsf(v[j][k]));
     const float sr = row_scale(block_reduce<true>(amax, red)), inv = __frcp_rn(sr);
 #pragma unroll
     for (int j = 0; j < CH; j++) {
-        int c = (j * QTHREADS + (int)threadIdx.x) * 8;
+        const int c = chunk_col(j);
         if (c >= K)
             continue;
         uint32_t w[2] = {0, 0};
