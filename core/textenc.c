@@ -171,47 +171,46 @@ static void tap_hidden(zt_tap_fn tap, void *ud, int k, const zt_tensor *x)
 
 /* The ops of one encoder pass over scratch s (ids and RoPE rows already
  * uploaded), ending with the copy into out. */
-static void te_pass(zt_textenc *te, te_scratch *sp, int L, int layers, int final_norm,
+static void te_pass(zt_textenc *te, te_scratch *s, int L, int layers, int final_norm,
                     zt_tensor *out, zt_tap_fn tap, void *tap_ud)
 {
     const zt_te_config *c = &te->cfg;
     zt_backend *be = te->be;
-    te_scratch s = *sp;
     const int64_t hd = c->head_dim;
     /* Head views: [L, heads, hd] over the projection outputs. */
-    zt_tensor q3 = zt_tensor_reshape(&s.q, 3, (int64_t[]){L, c->n_heads, hd});
-    zt_tensor k3 = zt_tensor_reshape(&s.k, 3, (int64_t[]){L, c->n_kv_heads, hd});
-    zt_tensor v3 = zt_tensor_reshape(&s.v, 3, (int64_t[]){L, c->n_kv_heads, hd});
-    zt_tensor a3 = zt_tensor_reshape(&s.att, 3, (int64_t[]){L, c->n_heads, hd});
+    zt_tensor q3 = zt_tensor_reshape(&s->q, 3, (int64_t[]){L, c->n_heads, hd});
+    zt_tensor k3 = zt_tensor_reshape(&s->k, 3, (int64_t[]){L, c->n_kv_heads, hd});
+    zt_tensor v3 = zt_tensor_reshape(&s->v, 3, (int64_t[]){L, c->n_kv_heads, hd});
+    zt_tensor a3 = zt_tensor_reshape(&s->att, 3, (int64_t[]){L, c->n_heads, hd});
     float scale = 1.0f / sqrtf((float)hd);
 
-    zt_op_embed(be, &s.x, &te->embed, &s.ids);
-    tap_hidden(tap, tap_ud, 0, &s.x);
+    zt_op_embed(be, &s->x, &te->embed, &s->ids);
+    tap_hidden(tap, tap_ud, 0, &s->x);
     for (int l = 0; l < layers; l++) {
         const te_layer *y = &te->layers[l];
-        zt_op_rmsnorm(be, &s.h, &s.x, &y->in_norm, NULL, c->rms_eps);
-        zt_op_matmul(be, &s.q, &s.h, &y->q, NULL);
-        zt_op_matmul(be, &s.k, &s.h, &y->k, NULL);
-        zt_op_matmul(be, &s.v, &s.h, &y->v, NULL);
-        zt_op_rmsnorm_rope(be, &q3, &y->q_norm, c->rms_eps, &s.rope, ZT_ROPE_NEOX);
-        zt_op_rmsnorm_rope(be, &k3, &y->k_norm, c->rms_eps, &s.rope, ZT_ROPE_NEOX);
+        zt_op_rmsnorm(be, &s->h, &s->x, &y->in_norm, NULL, c->rms_eps);
+        zt_op_matmul(be, &s->q, &s->h, &y->q, NULL);
+        zt_op_matmul(be, &s->k, &s->h, &y->k, NULL);
+        zt_op_matmul(be, &s->v, &s->h, &y->v, NULL);
+        zt_op_rmsnorm_rope(be, &q3, &y->q_norm, c->rms_eps, &s->rope, ZT_ROPE_NEOX);
+        zt_op_rmsnorm_rope(be, &k3, &y->k_norm, c->rms_eps, &s->rope, ZT_ROPE_NEOX);
         zt_op_attention(be, &a3, &q3, &k3, &v3, 1, scale);
-        zt_op_matmul(be, &s.h, &s.att, &y->o, NULL);
-        zt_op_add(be, &s.x, &s.x, &s.h);
-        zt_op_rmsnorm(be, &s.h, &s.x, &y->post_norm, NULL, c->rms_eps);
-        zt_op_matmul(be, &s.g, &s.h, &y->gate, NULL);
-        zt_op_matmul(be, &s.u, &s.h, &y->up, NULL);
-        zt_op_swiglu(be, &s.g, &s.g, &s.u);
-        zt_op_matmul(be, &s.h, &s.g, &y->down, NULL);
-        zt_op_add(be, &s.x, &s.x, &s.h);
+        zt_op_matmul(be, &s->h, &s->att, &y->o, NULL);
+        zt_op_add(be, &s->x, &s->x, &s->h);
+        zt_op_rmsnorm(be, &s->h, &s->x, &y->post_norm, NULL, c->rms_eps);
+        zt_op_matmul(be, &s->g, &s->h, &y->gate, NULL);
+        zt_op_matmul(be, &s->u, &s->h, &y->up, NULL);
+        zt_op_swiglu(be, &s->g, &s->g, &s->u);
+        zt_op_matmul(be, &s->h, &s->g, &y->down, NULL);
+        zt_op_add(be, &s->x, &s->x, &s->h);
         if (!(final_norm && l == layers - 1))
-            tap_hidden(tap, tap_ud, l + 1, &s.x);
+            tap_hidden(tap, tap_ud, l + 1, &s->x);
     }
     if (final_norm) {
-        zt_op_rmsnorm(be, &s.x, &s.x, &te->norm, NULL, c->rms_eps);
-        tap_hidden(tap, tap_ud, layers, &s.x);
+        zt_op_rmsnorm(be, &s->x, &s->x, &te->norm, NULL, c->rms_eps);
+        tap_hidden(tap, tap_ud, layers, &s->x);
     }
-    zt_op_copy(be, out, &s.x);
+    zt_op_copy(be, out, &s->x);
 }
 
 zt_status zt_textenc_encode(zt_textenc *te, const int32_t *ids, int L, int layers,
