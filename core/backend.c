@@ -768,6 +768,27 @@ void zt_op_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p)
     be->vt->unpatchify(be, y, x, p);
 }
 
+void zt_op_to_rgb8(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    const char *op = "to_rgb8";
+    if (pending(be) || !HAVE_OP(be, to_rgb8))
+        return;
+    if (!float_ok(be, op, "x", x) || !ndim_is(be, op, "x", x, 3) || !tensor_ok(be, op, "y", y))
+        return;
+    if (y->dtype != ZT_U8) {
+        bad1(be, ZT_ERR_DTYPE, op, "y must be U8", "y", y);
+        return;
+    }
+    int64_t want[3] = {x->shape[1], x->shape[2], x->shape[0]};
+    if (!zt_shape_eq(y, 3, want)) {
+        bad2(be, ZT_ERR_SHAPE, op, "y must be [H, W, C]", "y", y, "x", x);
+        return;
+    }
+    if (!apart(be, op, "y", y, "x", x))
+        return;
+    be->vt->to_rgb8(be, y, x);
+}
+
 void zt_op_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias)
 {
     const char *op = "synth_fill";

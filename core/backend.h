@@ -111,6 +111,7 @@ typedef struct zt_backend_vt {
     void (*transpose)(zt_backend *be, zt_tensor *y, const zt_tensor *x);
     void (*patchify)(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
     void (*unpatchify)(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+    void (*to_rgb8)(zt_backend *be, zt_tensor *y, const zt_tensor *x);
 
     /* optional: fill BF16 t with synthetic weights (synth.h) for the tensor
      * key zt_synth_key(name, seed), in place in backend memory */
@@ -236,6 +237,9 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *  transpose  x [M,N] -> y [N,M].
  *  patchify   x [C,H,W] -> y [(H/p)(W/p), p*p*C] with
  *             y[i*(W/p)+j][(py*p+px)*C + c] = x[c][i*p+py][j*p+px]; unpatchify inverts.
+ *  to_rgb8    a decoded image x [C,H,W] (values in [-1, 1]) -> y U8 [H,W,C]:
+ *             rint(clamp(x/2 + 1/2, 0, 1) * 255), halves to even as numpy's
+ *             round, NaN to 0; the same bytes on every backend.
  */
 void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                   const zt_tensor *bias);
@@ -274,6 +278,7 @@ void zt_op_upsample2x(zt_backend *be, zt_tensor *y, const zt_tensor *x);
 void zt_op_transpose(zt_backend *be, zt_tensor *y, const zt_tensor *x);
 void zt_op_patchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
 void zt_op_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p);
+void zt_op_to_rgb8(zt_backend *be, zt_tensor *y, const zt_tensor *x);
 /* t BF16 (any shape) = synthetic weights of key (synth.h); is_bias selects
  * the rank-1 bias rule. Bit-identical on every backend. */
 void zt_op_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias);

@@ -947,6 +947,25 @@ static void cpu_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int
     patch_move(y, x, p, 0);
 }
 
+static void cpu_to_rgb8(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    (void)be;
+    /* x [C, H, W] -> y [H, W, C]. Adding and taking away 1.5 * 2^23 rounds
+     * a float in [0, 255] to an integer in the default rounding mode (half
+     * to even, as numpy's round), exactly as rintf, without a libm call per
+     * value; the CUDA kernel computes the same bytes. */
+    const float magic = 12582912.0f;
+    int64_t C = x->shape[0], plane = x->shape[1] * x->shape[2];
+    uint8_t *out = y->data;
+    for (int64_t i = 0; i < plane; i++)
+        for (int64_t ch = 0; ch < C; ch++) {
+            float v = load1(x->data, x->dtype, ch * plane + i) / 2.0f + 0.5f;
+            v = v > 0.0f ? v : 0.0f; /* NaN goes to 0 too */
+            v = v < 1.0f ? v : 1.0f;
+            out[i * C + ch] = (uint8_t)((v * 255.0f + magic) - magic);
+        }
+}
+
 /* Synthetic weights: the definition in synth.c, element by element. */
 static void cpu_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias)
 {
@@ -1000,6 +1019,7 @@ static const zt_backend_vt cpu_vt = {
     .transpose = cpu_transpose,
     .patchify = cpu_patchify,
     .unpatchify = cpu_unpatchify,
+    .to_rgb8 = cpu_to_rgb8,
     .synth_fill = cpu_synth_fill,
 };
 

@@ -1288,6 +1288,15 @@ static void c_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int p
        "unpatchify");
 }
 
+static void c_to_rgb8(zt_backend *be, zt_tensor *y, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b, zt_cuda_to_rgb8(y->data, x->data, x->dtype, x->shape[0], x->shape[1] * x->shape[2], b->st),
+       "to_rgb8");
+}
+
 /* ---- synthetic weights ----------------------------------------------------- */
 
 /* The rules of core/synth.c: the scale is the same host float expression,
@@ -1473,6 +1482,7 @@ static const zt_backend_vt cuda_vt = {
     .transpose = c_transpose,
     .patchify = c_patchify,
     .unpatchify = c_unpatchify,
+    .to_rgb8 = c_to_rgb8,
     .synth_fill = c_synth_fill,
     .mem_usage = c_mem_usage,
     .mark = c_mark,

@@ -359,7 +359,12 @@ zt_status zt_vae_config_parse(zt_vae_config *c, const char *json, const char *wh
 
     TRY(positive(c->layers_per_block, what, "layers_per_block", err));
     TRY(positive(c->latent_channels, what, "latent_channels", err));
-    TRY(positive(c->out_channels, what, "out_channels", err));
+    if (c->out_channels != 3) {
+        /* the decoder's output is handed back as 8-bit RGB */
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'out_channels' must be 3 for RGB (got %d)",
+                     what, c->out_channels);
+        goto done;
+    }
     TRY(positive(c->norm_groups, what, "norm_num_groups", err));
     for (int i = 0; i < c->n_blocks; i++) {
         if (c->block_out[i] <= 0 || c->block_out[i] % c->norm_groups) {

@@ -3,7 +3,7 @@
  *
  * Arena layout for a job (one allocation, planned by zt_pipeline_plan):
  *   persistent: cap [L, Hte], neg [Ln, Hte], x, pred, predn F32 [C, h, w],
- *               image F32 [3, H, W]
+ *               image F32 [3, H, W], rgb U8 [H, W, 3]
  *   then, one after the other from the same mark: text-encoder scratch,
  *   the DiT job (captions' refined streams, scratch), VAE scratch.
  */
@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,7 @@ typedef struct job_tensors {
     zt_tensor cap, neg;        /* [L, Hte], [Ln, Hte] */
     zt_tensor x, pred, predn;  /* F32 [C, h, w] */
     zt_tensor image;           /* F32 [3, H, W] */
+    zt_tensor rgb;             /* U8 [H, W, 3]: the image as it is handed back */
 } job_tensors;
 
 static zt_status carve_persistent(zt_arena *a, const zt_model_config *c, zt_dtype act,
@@ -369,7 +371,9 @@ static zt_status carve_persistent(zt_arena *a, const zt_model_config *c, zt_dtyp
         (st = zt_arena_tensor(a, &t->pred, ZT_F32, 3, (int64_t[]){C, h, w}, err)) ||
         (Ln > 0 && (st = zt_arena_tensor(a, &t->predn, ZT_F32, 3, (int64_t[]){C, h, w}, err))) ||
         (st = zt_arena_tensor(a, &t->image, ZT_F32, 3,
-                              (int64_t[]){c->vae.out_channels, p->height, p->width}, err)))
+                              (int64_t[]){c->vae.out_channels, p->height, p->width}, err)) ||
+        (st = zt_arena_tensor(a, &t->rgb, ZT_U8, 3,
+                              (int64_t[]){p->height, p->width, c->vae.out_channels}, err)))
         return st;
     return ZT_OK;
 }
@@ -474,6 +478,23 @@ static void tap_named(const zt_run_hooks *hk, const char *name, const zt_tensor 
         hk->tap(hk->ud, name, t);
 }
 
+/* The job's initial noise, drawn on the host by a thread of its own while
+ * the device encodes the prompt. out is the caller's, n floats. */
+typedef struct noise_job {
+    zt_rng rng;
+    float *out;
+    int64_t n;
+    zt_status st;
+    zt_err err;
+} noise_job;
+
+static void *draw_noise(void *arg)
+{
+    noise_job *nj = arg;
+    nj->st = zt_rng_randn(&nj->rng, nj->out, nj->n, &nj->err);
+    return NULL;
+}
+
 zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hooks *hk,
                           uint8_t **rgb, zt_timings *tm, zt_err *err)
 {
@@ -505,7 +526,10 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
      * jobs of one size allocate nothing. */
     zt_arena *arena = &m->arena;
     zt_schedule sched = {0};
-    float *host = NULL;
+    float *host = NULL; /* [2, C, h, w]: the noise, then x and pred for on_step */
+    noise_job nj = {.st = ZT_OK};
+    pthread_t noise_tid;
+    int noise_running = 0;
     size_t bytes = zt_pipeline_plan(c, be->act_dtype, p, L, Ln);
     if (arena->cap < bytes) {
         zt_arena_free(arena);
@@ -517,6 +541,23 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     if ((st = carve_persistent(arena, c, be->act_dtype, p, L, Ln, &jt, err)))
         goto done;
     size_t mark = zt_arena_mark(arena);
+
+    /* 0. noise, as torch.randn with a generator seeded with the seed, on the
+     * host while the prompt is encoded (a few ms on the job's critical path
+     * otherwise); drawn here when no thread can be had */
+    size_t nlat = (size_t)C * h * w;
+    host = malloc(2 * nlat * sizeof(float));
+    if (!host) {
+        st = zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    nj.out = host;
+    nj.n = (int64_t)nlat;
+    zt_rng_init(&nj.rng, p->rng, p->seed, ZT_RNG_SM_COUNT_DEFAULT,
+                ZT_RNG_THREADS_PER_SM_DEFAULT);
+    noise_running = pthread_create(&noise_tid, NULL, draw_noise, &nj) == 0;
+    if (!noise_running)
+        draw_noise(&nj);
 
     /* 1. captions */
     zt_backend_phase(be, "encode");
@@ -542,17 +583,16 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         (cfg_on && (st = zt_dit_job_set_caption(&job, 1, &jt.neg, NULL, NULL, err))))
         goto done;
 
-    /* 3. noise, as torch.randn with a generator seeded with the seed */
-    size_t nlat = (size_t)C * h * w;
-    host = malloc(2 * nlat * sizeof(float));
-    if (!host) {
-        st = zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    /* 3. the noise drawn in 0. */
+    if (noise_running) {
+        pthread_join(noise_tid, NULL);
+        noise_running = 0;
+    }
+    if (nj.st != ZT_OK) {
+        st = zt_fail(err, nj.st, "%s", nj.err.msg);
         goto done;
     }
-    zt_rng rng;
-    zt_rng_init(&rng, p->rng, p->seed, ZT_RNG_SM_COUNT_DEFAULT, ZT_RNG_THREADS_PER_SM_DEFAULT);
-    if ((st = zt_rng_randn(&rng, host, (int64_t)nlat, err)) ||
-        (st = zt_backend_upload(be, &jt.x, host, err)))
+    if ((st = zt_backend_upload(be, &jt.x, host, err)))
         goto done;
     tap_named(hk, "noise", &jt.x);
     if ((st = zt_schedule_init(&sched, p->steps, c->sched.shift, 0, err)) ||
@@ -613,25 +653,22 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     zt_backend_phase(be, "output");
     t0 = zt_now_ms();
     tap_named(hk, "decoded", &jt.image);
-    size_t npx = (size_t)p->width * p->height;
-    float *planar = malloc(3 * npx * sizeof(float));
-    uint8_t *out = malloc(3 * npx);
-    if (!planar || !out) {
-        free(planar);
-        free(out);
+    /* Bytes are made where the image is, so only they cross the bus. */
+    zt_op_to_rgb8(be, &jt.rgb, &jt.image);
+    uint8_t *out = malloc((size_t)zt_tensor_numel(&jt.rgb));
+    if (!out) {
         st = zt_fail(err, ZT_ERR_NOMEM, "out of memory for a %dx%d image", p->width, p->height);
         goto done;
     }
-    if ((st = zt_backend_download(be, planar, &jt.image, err))) {
-        free(planar);
+    if ((st = zt_backend_download(be, out, &jt.rgb, err))) {
         free(out);
         goto done;
     }
-    zt_vae_to_rgb8(planar, p->height, p->width, out);
-    free(planar);
     tm->output_ms = zt_now_ms() - t0;
     *rgb = out;
 done:
+    if (noise_running)
+        pthread_join(noise_tid, NULL);
     tm->total_ms = zt_now_ms() - t_start;
     free(host);
     zt_schedule_free(&sched);

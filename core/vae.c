@@ -386,19 +386,3 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
         zt_err_prefix(err, "vae");
     return st;
 }
-
-void zt_vae_to_rgb8(const float *planar, int H, int W, uint8_t *rgb)
-{
-    /* Half to even, as the reference's numpy round: adding and taking away
-     * 1.5 * 2^23 rounds a float in [0, 255] to an integer in the default
-     * rounding mode, exactly as rintf, without a libm call per value. */
-    const float magic = 12582912.0f;
-    size_t plane = (size_t)H * W;
-    for (size_t i = 0; i < plane; i++)
-        for (int ch = 0; ch < 3; ch++) {
-            float x = planar[(size_t)ch * plane + i] / 2.0f + 0.5f;
-            x = x > 0.0f ? x : 0.0f; /* NaN goes to 0 too */
-            x = x < 1.0f ? x : 1.0f;
-            rgb[i * 3 + ch] = (uint8_t)((x * 255.0f + magic) - magic);
-        }
-}

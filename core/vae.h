@@ -32,7 +32,4 @@ int zt_vae_scale(const zt_vae_config *cfg);
 zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *arena,
                         zt_tensor *out, zt_tap_fn tap, void *tap_ud, zt_err *err);
 
-/* u8 = round(clamp(x/2 + 0.5, 0, 1) * 255), planar [3, H, W] -> RGB [H, W, 3]. */
-void zt_vae_to_rgb8(const float *planar, int H, int W, uint8_t *rgb);
-
 #endif

@@ -134,6 +134,32 @@ cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xd
     return cudaGetLastError();
 }
 
+/* Item i is pixel i. The products and sums are spelled out so that nvcc
+ * does not fuse them into an FMA, which rounds once where the CPU rounds
+ * twice; __float2int_rn rounds half to even like the CPU's magic number. */
+__global__ void k_to_rgb8(uint8_t *y, const void *x, int xdt, int64_t C, int64_t P)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < P;
+         i += (int64_t)gridDim.x * blockDim.x)
+        for (int64_t ch = 0; ch < C; ch++) {
+            float v = __fadd_rn(__fmul_rn(ld_f(x, xdt, ch * P + i), 0.5f), 0.5f);
+            v = v > 0.0f ? v : 0.0f; /* NaN goes to 0 too */
+            v = v < 1.0f ? v : 1.0f;
+            y[i * C + ch] = (uint8_t)__float2int_rn(__fmul_rn(v, 255.0f));
+        }
+}
+
+cudaError_t zt_cuda_to_rgb8(uint8_t *y, const void *x, zt_dtype xdt, int64_t C, int64_t P,
+                            cudaStream_t st)
+{
+    if (!float_dt(xdt))
+        return cudaErrorInvalidValue;
+    if (C * P <= 0)
+        return cudaSuccess;
+    k_to_rgb8<<<grid_for(P, BS), BS, 0, st>>>(y, x, xdt, C, P);
+    return cudaGetLastError();
+}
+
 /* col [n*W, k*k*Ci] for image rows [r0, r0 + n) of x [H, W, Ci]: the row of
  * pixel (yy, xx) is its k*k neighbours' channel runs, tap-major (tap t = ky*k
  * + kx at columns t*Ci ..), zeros outside the image. Item i is one element

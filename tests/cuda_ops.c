@@ -806,6 +806,60 @@ static void test_layout(void)
     free_buf(&y);
 }
 
+/* The decoded image to bytes, F32 or BF16 in: the GPU must give the CPU's
+ * bytes exactly, also where x/2 + 0.5 lands next to a rounding half, where
+ * a fused multiply-add would round differently. */
+static void one_rgb8(const char *name, zt_dtype dt, int64_t H, int64_t W)
+{
+    int64_t n = 3 * H * W;
+    float *v = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (i % 4 == 0) /* next to (k + 1/2) / 255 */
+            v[i] = 2.0f * (((float)(i % 255) + 0.5f) / 255.0f) - 1.0f;
+        else if (i % 4 == 1)
+            v[i] = nextafterf(2.0f * (((float)(i % 255) + 0.5f) / 255.0f) - 1.0f, 2.0f);
+        else
+            v[i] = frand(-1.3f, 1.3f);
+    }
+    v[0] = NAN, v[1] = INFINITY, v[2] = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        v[i] = round_to(dt, v[i]);
+    int64_t xs[3] = {3, H, W}, ys[3] = {H, W, 3};
+    zt_tensor xc = alloc_on(cpu, dt, 3, xs), xg = alloc_on(gpu, dt, 3, xs);
+    zt_tensor yc = alloc_on(cpu, ZT_U8, 3, ys), yg = alloc_on(gpu, ZT_U8, 3, ys);
+    upload_floats(cpu, &xc, v);
+    upload_floats(gpu, &xg, v);
+    zt_op_to_rgb8(cpu, &yc, &xc);
+    zt_op_to_rgb8(gpu, &yg, &xg);
+    uint8_t *bc = malloc((size_t)n), *bg = malloc((size_t)n);
+    zt_err ec = {0}, eg = {0};
+    memset(bg, 0xAA, (size_t)n);
+    int ok = zt_backend_sync(cpu, &ec) == ZT_OK && zt_backend_sync(gpu, &eg) == ZT_OK &&
+             zt_backend_download(cpu, bc, &yc, &ec) == ZT_OK &&
+             zt_backend_download(gpu, bg, &yg, &eg) == ZT_OK;
+    CHECK(ok, "%s: %s%s", name, ec.msg, eg.msg);
+    int64_t diff = 0, first = -1;
+    for (int64_t i = 0; ok && i < n; i++)
+        if (bc[i] != bg[i] && diff++ == 0)
+            first = i;
+    CHECK(ok && diff == 0, "%s: %lld of %lld bytes differ, first at %lld (%d cpu, %d gpu)", name,
+          (long long)diff, (long long)n, (long long)first, first >= 0 ? bc[first] : 0,
+          first >= 0 ? bg[first] : 0);
+    free(bc);
+    free(bg);
+    free(v);
+    zt_backend_release(cpu, xc.data);
+    zt_backend_release(cpu, yc.data);
+    zt_backend_release(gpu, xg.data);
+    zt_backend_release(gpu, yg.data);
+}
+
+static void test_rgb8(void)
+{
+    one_rgb8("to_rgb8 F32", ZT_F32, 67, 129);
+    one_rgb8("to_rgb8 BF16", ZT_BF16, 16, 24);
+}
+
 /* ---- timings (ZT_BENCH=1) ------------------------------------------------- */
 
 static zt_tensor dev_rand(zt_dtype dt, int ndim, const int64_t *shape, float lo, float hi)
@@ -1046,6 +1100,7 @@ int main(void)
     RUN(test_embed);
     RUN(test_conv);
     RUN(test_layout);
+    RUN(test_rgb8);
     const char *bv = getenv("ZT_BENCH");
     if (bv && *bv && strcmp(bv, "0"))
         run_bench();

@@ -167,6 +167,9 @@ static void test_vae(void)
     s = subst(vae_json, "\"scaling_factor\": 0.3611", "\"scaling_factor\": \"0.3611\"");
     EXPECT_ERR(zt_vae_config_parse(&c, s, "vae.json", &e_), "'scaling_factor'", "number");
     free(s);
+    s = subst(vae_json, "\"latent_channels\": 16,", "\"latent_channels\": 16, \"out_channels\": 1,");
+    EXPECT_ERR(zt_vae_config_parse(&c, s, "vae.json", &e_), "'out_channels'", "3");
+    free(s);
     s = subst(vae_json, "\"latent_channels\": 16,", "");
     EXPECT_ERR(zt_vae_config_parse(&c, s, "vae.json", &e_), "'latent_channels'", "missing");
     free(s);

@@ -816,6 +816,27 @@ static void test_upsample_transpose(void)
         zt_test_close("transpose", t, want_t, 6, 0, 0);
 }
 
+static void test_to_rgb8(void)
+{
+    /* x [3, 1, 3] planar -> y [1, 3, 3]: x/2 + 0.5 clamped, * 255, rounded
+     * half to even (0 -> 127.5 -> 128; 0.5 -> 191.25 -> 191), NaN and -inf
+     * to 0. cuda_ops compares the GPU's bytes with these on random values. */
+    float x[9] = {-1.0f, 1.0f, 0.0f, 2.0f, -3.0f, 1.0f / 255.0f, NAN, -INFINITY, 0.5f};
+    uint8_t y[9], want[9] = {0, 255, 0, 255, 0, 0, 128, 128, 191};
+    memset(y, 0xAA, sizeof y);
+    zt_tensor X = t3d(ZT_F32, 3, 1, 3, x), Y = t3d(ZT_U8, 1, 3, 3, y);
+    zt_op_to_rgb8(be, &Y, &X);
+    if (sync_ok("to_rgb8"))
+        CHECK(!memcmp(y, want, 9), "to_rgb8: %d %d %d  %d %d %d  %d %d %d", y[0], y[1], y[2],
+              y[3], y[4], y[5], y[6], y[7], y[8]);
+    zt_tensor P = t3d(ZT_U8, 3, 1, 3, y); /* planar, not [H, W, C] */
+    zt_op_to_rgb8(be, &P, &X);
+    sync_expect(ZT_ERR_SHAPE, "[H, W, C]");
+    zt_tensor F = t3d(ZT_F32, 1, 3, 3, x);
+    zt_op_to_rgb8(be, &F, &X);
+    sync_expect(ZT_ERR_DTYPE, "U8");
+}
+
 static void test_patchify(void)
 {
     long c = 3, h = 4, w = 6, p = 2, n = c * h * w;
@@ -1173,6 +1194,7 @@ int main(void)
     RUN(test_conv_hand);
     RUN(test_conv2d);
     RUN(test_upsample_transpose);
+    RUN(test_to_rgb8);
     RUN(test_patchify);
     RUN(test_quantize_hand);
     RUN(test_matmul_q);
