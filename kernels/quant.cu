@@ -90,6 +90,22 @@ static __device__ __forceinline__ int chunk_col(int j)
     return (j * QTHREADS + (int)threadIdx.x) * 8;
 }
 
+/* Over this thread's chunks of a row held in registers (those below K),
+ * then over the block: the sum of squares, or with MAX the largest |v|.
+ * Every thread gets it. */
+template <bool MAX, int CH>
+static __device__ __forceinline__ float row_reduce(const float (&v)[CH][8], int K, float *red)
+{
+    float t = 0.0f;
+#pragma unroll
+    for (int j = 0; j < CH; j++)
+        if (chunk_col(j) < K)
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                t = MAX ? fmaxf(t, fabsf(v[j][k])) : t + v[j][k] * v[j][k];
+    return block_reduce<MAX>(t, red);
+}
+
 /*
  * A block a row with the row in registers (at most CH chunks of 8 a
  * thread, K <= CH * 2048), so the input is read once: the values, for
@@ -108,27 +124,13 @@ __global__ void k_quant_row(uint8_t *q, float *s, Src src, int K, float eps)
             src.get8(v[j], base, chunk_col(j));
     }
     if (Src::rms) {
-        float ss = 0.0f;
-#pragma unroll
-        for (int j = 0; j < CH; j++)
-            if (chunk_col(j) < K)
-#pragma unroll
-                for (int k = 0; k < 8; k++)
-                    ss += v[j][k] * v[j][k];
-        const float inv = rsqrtf(block_reduce<false>(ss, red) / (float)K + eps);
+        const float inv = rsqrtf(row_reduce<false>(v, K, red) / (float)K + eps);
 #pragma unroll
         for (int j = 0; j < CH; j++)
             if (chunk_col(j) < K)
                 src.norm8(v[j], chunk_col(j), inv);
     }
-    float amax = 0.0f;
-#pragma unroll
-    for (int j = 0; j < CH; j++)
-        if (chunk_col(j) < K)
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                amax = fmaxf(amax, fabsf(v[j][k]));
-    const float sr = row_scale(block_reduce<true>(amax, red)), inv = __frcp_rn(sr);
+    const float sr = row_scale(row_reduce<true>(v, K, red)), inv = __frcp_rn(sr);
 #pragma unroll
     for (int j = 0; j < CH; j++) {
         const int c = chunk_col(j);
