@@ -508,7 +508,25 @@ zt_status zt_model_config_load(zt_model_config *c, const char *dir, zt_err *err)
     if ((st = zt_vae_config_load(&c->vae, path, err)))
         return st;
     snprintf(path, sizeof path, "%s/scheduler/scheduler_config.json", dir);
-    return zt_sched_config_load(&c->sched, path, err);
+    if ((st = zt_sched_config_load(&c->sched, path, err)))
+        return st;
+    return zt_model_config_check(c, err);
+}
+
+zt_status zt_model_config_check(const zt_model_config *c, zt_err *err)
+{
+    const char *dir = c->dir[0] ? c->dir : "model";
+    if (c->te.hidden != c->dit.cap_feat_dim)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "%s: the text encoder's hidden_size %d is not the transformer's "
+                       "cap_feat_dim %d",
+                       dir, c->te.hidden, c->dit.cap_feat_dim);
+    if (c->vae.latent_channels != c->dit.in_channels)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "%s: the VAE's latent_channels %d is not the transformer's "
+                       "in_channels %d",
+                       dir, c->vae.latent_channels, c->dit.in_channels);
+    return ZT_OK;
 }
 
 void zt_model_config_full(zt_model_config *c)

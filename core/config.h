@@ -71,8 +71,13 @@ zt_status zt_te_config_load(zt_te_config *c, const char *path, zt_err *err);
 zt_status zt_dit_config_load(zt_dit_config *c, const char *path, zt_err *err);
 zt_status zt_vae_config_load(zt_vae_config *c, const char *path, zt_err *err);
 zt_status zt_sched_config_load(zt_sched_config *c, const char *path, zt_err *err);
-/* Checks model_index.json names the expected components, then loads all four. */
+/* Checks model_index.json names the expected components, then loads all four
+ * and checks they fit together (zt_model_config_check). */
 zt_status zt_model_config_load(zt_model_config *c, const char *dir, zt_err *err);
+/* The components' sizes where they meet: the text encoder's hidden size is
+ * the transformer's caption width, and the transformer works on the VAE's
+ * latent channels. */
+zt_status zt_model_config_check(const zt_model_config *c, zt_err *err);
 
 /* Parse from a string (fuzzing, tests); what names it in messages. */
 zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what, zt_err *err);

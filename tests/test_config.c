@@ -240,6 +240,14 @@ static void test_full(void)
     CHECK(c.sched.shift == 3.0f && c.sched.num_train_timesteps == 1000, "sched");
     /* 10.2 B parameters: auto computes in BF16 */
     CHECK(zt_precision_auto_dtype(&c) == ZT_BF16, "auto precision of the published model");
+
+    zt_err err = {0};
+    CHECK(zt_model_config_check(&c, &err) == ZT_OK, "%s", err.msg);
+    c.dit.cap_feat_dim = 2048;
+    EXPECT_ERR(zt_model_config_check(&c, &e_), "hidden_size 2560", "cap_feat_dim 2048");
+    c.dit.cap_feat_dim = 2560;
+    c.vae.latent_channels = 4;
+    EXPECT_ERR(zt_model_config_check(&c, &e_), "latent_channels 4", "in_channels 16");
 }
 
 static void test_read_file(void)
