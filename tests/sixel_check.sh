@@ -90,7 +90,11 @@ has_window_or_gone() { has_window || xterm_gone; }
 start_x() {
     rm -f "$T/display" "$T/layout" "$T/exit"
     # Xvfb picks a free display number itself and writes it to fd 3.
-    Xvfb -displayfd 3 -screen 0 1280x900x24 -nolisten tcp 3>"$T/display" 2>"$T/xvfb.log" &
+    # -noreset: an X server resets when its last client leaves, which the
+    # probe below makes happen just before xterm connects; one attempt in a
+    # CI run had xterm refused ("Can't open display") right after the probe
+    # had been answered.
+    Xvfb -displayfd 3 -screen 0 1280x900x24 -nolisten tcp -noreset 3>"$T/display" 2>"$T/xvfb.log" &
     XVFB_PID=$!
     if ! wait_until 5 test -s "$T/display"; then
         X_WHY="Xvfb gave no display number"
