@@ -660,7 +660,8 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         st = zt_fail(err, ZT_ERR_NOMEM, "out of memory for a %dx%d image", p->width, p->height);
         goto done;
     }
-    if ((st = zt_backend_download(be, out, &jt.rgb, err))) {
+    /* the sync reports what the op may have raised before its bytes are taken */
+    if ((st = zt_backend_sync(be, err)) || (st = zt_backend_download(be, out, &jt.rgb, err))) {
         free(out);
         goto done;
     }
