@@ -99,7 +99,7 @@ size_t zt_pipeline_plan(const zt_model_config *cfg, zt_dtype act, const zt_job_p
 typedef struct zt_timings {
     double encode_ms;        /* text encoder (or the prompt cache) */
     double decode_ms;        /* the VAE decoder on the backend */
-    double output_ms;        /* image download and conversion to 8-bit RGB */
+    double output_ms;        /* 8-bit RGB made on the backend, its bytes downloaded */
     double total_ms;         /* everything, from tokenizing to 8-bit pixels */
     double step_ms[ZT_STEPS_MAX];
     int steps;
