@@ -1064,15 +1064,21 @@ static void c_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const 
        "swiglu");
 }
 
-/* x's shape in F32 over the output scratch: where rmsnorm_q and swiglu_q
- * put the op's result for shapes the fused kernels cannot take, before
- * quantizing it (data NULL, error set, when it cannot grow). */
-static zt_tensor f32_scratch_like(cuda_be *b, const zt_tensor *x)
+/* After a fused _q kernel's launch e: 1 when the kernel could not take
+ * the shape (cudaErrorNotSupported) and *t, x's shape in F32 over the
+ * output scratch, is ready for the unfused op, which the caller runs and
+ * then quantizes; 0 when the kernel ran or failed (the error set), or the
+ * scratch could not grow. */
+static int unfused(cuda_be *b, cudaError_t e, const char *what, const zt_tensor *x, zt_tensor *t)
 {
-    zt_tensor t = *x;
-    t.dtype = ZT_F32;
-    t.data = scratch(b, SCR_OUT, (size_t)zt_tensor_numel(x) * sizeof(float));
-    return t;
+    if (e != cudaErrorNotSupported) {
+        ck(b, e, what);
+        return 0;
+    }
+    *t = *x;
+    t->dtype = ZT_F32;
+    t->data = scratch(b, SCR_OUT, (size_t)zt_tensor_numel(x) * sizeof(float));
+    return t->data != NULL;
 }
 
 static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
@@ -1082,17 +1088,14 @@ static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt
     if (!enter(b))
         return;
     int64_t K = last_dim(x);
-    cudaError_t e = zt_cuda_rmsnorm_q(y->q.data, y->s.data, x->data, x->dtype, opt_data(w),
-                                      opt_dtype(w), opt_data(scale), opt_dtype(scale),
-                                      zt_tensor_numel(x) / K, K, eps, b->st);
-    if (e != cudaErrorNotSupported) {
-        ck(b, e, "rmsnorm_q");
-        return;
-    }
-    zt_tensor t = f32_scratch_like(b, x);
-    if (t.data) { /* c_quantize skips itself after an error */
+    zt_tensor t;
+    if (unfused(b,
+                zt_cuda_rmsnorm_q(y->q.data, y->s.data, x->data, x->dtype, opt_data(w),
+                                  opt_dtype(w), opt_data(scale), opt_dtype(scale),
+                                  zt_tensor_numel(x) / K, K, eps, b->st),
+                "rmsnorm_q", x, &t)) {
         c_rmsnorm(be, &t, x, w, scale, eps);
-        c_quantize(be, y, &t);
+        c_quantize(be, y, &t); /* skips itself after an error */
     }
 }
 
@@ -1102,16 +1105,13 @@ static void c_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const 
     if (!enter(b))
         return;
     int64_t K = last_dim(gate);
-    cudaError_t e = zt_cuda_swiglu_q(y->q.data, y->s.data, gate->data, gate->dtype, up->data,
-                                     up->dtype, zt_tensor_numel(gate) / K, K, b->st);
-    if (e != cudaErrorNotSupported) {
-        ck(b, e, "swiglu_q");
-        return;
-    }
-    zt_tensor t = f32_scratch_like(b, gate);
-    if (t.data) { /* c_quantize skips itself after an error */
+    zt_tensor t;
+    if (unfused(b,
+                zt_cuda_swiglu_q(y->q.data, y->s.data, gate->data, gate->dtype, up->data,
+                                 up->dtype, zt_tensor_numel(gate) / K, K, b->st),
+                "swiglu_q", gate, &t)) {
         c_swiglu(be, &t, gate, up);
-        c_quantize(be, y, &t);
+        c_quantize(be, y, &t); /* skips itself after an error */
     }
 }
 
