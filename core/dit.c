@@ -115,6 +115,14 @@ size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced)
     return n8 * blocks;
 }
 
+zt_dtype zt_dit_product_dtype(const zt_weights *w)
+{
+    char name[64];
+    snprintf(name, sizeof name, "layers.0.%s.weight", lin_names[LIN_Q]);
+    const zt_st_entry *e = w ? zt_weights_find(w, name) : NULL;
+    return e ? e->t.dtype : ZT_BF16;
+}
+
 /*
  * --precision fp8: block i of prefix's seven product weights, read in
  * their stored dtype into an allocation of their own (354 MB at full

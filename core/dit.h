@@ -27,6 +27,9 @@ size_t zt_dit_weight_bytes(const zt_dit *d);
  * to the weights), and in *replaced (may be NULL) how many product weights
  * they stand for (what it then leaves out, in their stored dtype). */
 size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced);
+/* The dtype the transformer's weights w store the block products' weights
+ * in (BF16 when w lacks them): what those *replaced weights weigh each. */
+zt_dtype zt_dit_product_dtype(const zt_weights *w);
 
 #define ZT_DIT_MAX_CAPTIONS 2
 

@@ -109,9 +109,8 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         return;
     }
     d->weight_bytes += zt_weights_total_bytes(w);
-    const zt_st_entry *q = zt_weights_find(w, "layers.0.attention.to_q.weight");
-    if (!strcmp(p->name, "transformer") && q)
-        d->dit_products = q->t.dtype;
+    if (!strcmp(p->name, "transformer"))
+        d->dit_products = zt_dit_product_dtype(w);
     if (m) {
         int bad = zt_manifest_check(m, w, NULL, NULL);
         printf("    tensors: %d, %s\n", zt_weights_count(w),
