@@ -148,9 +148,7 @@ static void test_dit_fp8(void)
 {
     zt_dit *dit = NULL;
     zt_err err = {0};
-    be->fp8 = 1;
-    zt_status st = zt_dit_new(&dit, be, &cfg.dit, NULL, 0, &err);
-    be->fp8 = 0;
+    zt_status st = fx_dit_new_fp8(&dit, be, &cfg.dit, NULL, &err);
     CHECK(st == ZT_OK, "%s", err.msg);
     if (!dit)
         return;

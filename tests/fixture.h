@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "backend.h"
 #include "config.h"
+#include "dit.h"
 #include "safetensors.h"
 
 static inline zt_st_file *fx_open(const char *path)
@@ -169,6 +170,17 @@ static inline zt_backend *fx_backend(void)
         return be;
     }
     return fx_cpu();
+}
+
+/* The transformer loaded as with --precision fp8: the backend's switch is
+ * on only while it loads (w NULL: synthetic weights of seed 0). */
+static inline zt_status fx_dit_new_fp8(zt_dit **d, zt_backend *be, const zt_dit_config *cfg,
+                                       const zt_weights *w, zt_err *err)
+{
+    be->fp8 = 1;
+    zt_status st = zt_dit_new(d, be, cfg, w, 0, err);
+    be->fp8 = 0;
+    return st;
 }
 
 #define TINY TEST_DATA "/tiny-zimage"

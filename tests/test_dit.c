@@ -96,9 +96,7 @@ static void test_fp8(void)
 {
     zt_dit *d8 = NULL;
     zt_err err = {0};
-    be->fp8 = 1;
-    zt_status st = zt_dit_new(&d8, be, &cfg.dit, weights, 0, &err);
-    be->fp8 = 0;
+    zt_status st = fx_dit_new_fp8(&d8, be, &cfg.dit, weights, &err);
     CHECK(st == ZT_OK, "fp8 load: %s", err.msg);
     /* What the estimate before loading says FP8 adds and leaves out is
      * what loading did. */
