@@ -317,6 +317,29 @@ static void free_qbuf(qbuf *q)
     zt_backend_release(gpu, q->g.s.data);
 }
 
+/* How many elements of c (on the CPU) and g (its GPU twin, same dtype
+ * and shape) differ bit for bit; *first gets the first such index (-1
+ * when none). -1 when a download fails. */
+static long bits_differ(const zt_tensor *c, const zt_tensor *g, int64_t *first)
+{
+    size_t n = zt_tensor_nbytes(c), es = zt_dtype_size(c->dtype);
+    uint8_t *bc = malloc(n + 1), *bg = malloc(n + 1);
+    zt_err err = {0};
+    long d = 0;
+    *first = -1;
+    if (zt_backend_download(cpu, bc, c, &err) != ZT_OK ||
+        zt_backend_download(gpu, bg, g, &err) != ZT_OK) {
+        fprintf(stderr, "download: %s\n", err.msg);
+        d = -1;
+    }
+    for (size_t i = 0; d >= 0 && i < n; i += es)
+        if (memcmp(bc + i, bg + i, es) && d++ == 0)
+            *first = (int64_t)(i / es);
+    free(bc);
+    free(bg);
+    return d;
+}
+
 /* A qmat's values, q * s, on the host. */
 static float *decode_qmat(zt_backend *be, const zt_qmat *m, int64_t M, int64_t K)
 {
@@ -341,22 +364,11 @@ static void one_quantize(const char *name, zt_dtype xdt, int64_t M, int64_t K)
     zt_err e1 = {0}, e2 = {0};
     CHECK(zt_backend_sync(cpu, &e1) == ZT_OK && zt_backend_sync(gpu, &e2) == ZT_OK, "%s: %s %s",
           name, e1.msg, e2.msg);
-    size_t nq = (size_t)(M * K);
-    uint8_t *qc = malloc(nq), *qg = malloc(nq);
-    float *sc = malloc((size_t)M * 4), *sg = malloc((size_t)M * 4);
-    zt_backend_download(cpu, qc, &q.c.q, &e1);
-    zt_backend_download(gpu, qg, &q.g.q, &e2);
-    zt_backend_download(cpu, sc, &q.c.s, &e1);
-    zt_backend_download(gpu, sg, &q.g.s, &e2);
-    long dq = 0, ds = 0;
-    for (size_t i = 0; i < nq; i++)
-        dq += qc[i] != qg[i];
-    for (int64_t i = 0; i < M; i++)
-        ds += memcmp(&sc[i], &sg[i], 4) != 0;
-    printf("  %-36s %ld of %zu codes and %ld of %lld scales differ\n", name, dq, nq, ds,
-           (long long)M);
+    int64_t first;
+    long dq = bits_differ(&q.c.q, &q.g.q, &first), ds = bits_differ(&q.c.s, &q.g.s, &first);
+    printf("  %-36s %ld of %lld codes and %ld of %lld scales differ\n", name, dq,
+           (long long)(M * K), ds, (long long)M);
     CHECK(dq == 0 && ds == 0, "%s: %ld codes, %ld scales differ from the CPU", name, dq, ds);
-    free(qc), free(qg), free(sc), free(sg);
     free_qbuf(&q);
     free_buf(&x);
 }
@@ -831,22 +843,13 @@ static void one_rgb8(const char *name, zt_dtype dt, int64_t H, int64_t W)
     upload_floats(gpu, &xg, v);
     zt_op_to_rgb8(cpu, &yc, &xc);
     zt_op_to_rgb8(gpu, &yg, &xg);
-    uint8_t *bc = malloc((size_t)n), *bg = malloc((size_t)n);
     zt_err ec = {0}, eg = {0};
-    memset(bg, 0xAA, (size_t)n);
-    int ok = zt_backend_sync(cpu, &ec) == ZT_OK && zt_backend_sync(gpu, &eg) == ZT_OK &&
-             zt_backend_download(cpu, bc, &yc, &ec) == ZT_OK &&
-             zt_backend_download(gpu, bg, &yg, &eg) == ZT_OK;
+    int ok = zt_backend_sync(cpu, &ec) == ZT_OK && zt_backend_sync(gpu, &eg) == ZT_OK;
     CHECK(ok, "%s: %s%s", name, ec.msg, eg.msg);
-    int64_t diff = 0, first = -1;
-    for (int64_t i = 0; ok && i < n; i++)
-        if (bc[i] != bg[i] && diff++ == 0)
-            first = i;
-    CHECK(ok && diff == 0, "%s: %lld of %lld bytes differ, first at %lld (%d cpu, %d gpu)", name,
-          (long long)diff, (long long)n, (long long)first, first >= 0 ? bc[first] : 0,
-          first >= 0 ? bg[first] : 0);
-    free(bc);
-    free(bg);
+    int64_t first = -1;
+    long diff = ok ? bits_differ(&yc, &yg, &first) : -1;
+    CHECK(ok && diff == 0, "%s: %ld of %lld bytes differ, first at %lld", name, diff,
+          (long long)n, (long long)first);
     free(v);
     zt_backend_release(cpu, xc.data);
     zt_backend_release(cpu, yc.data);
