@@ -312,7 +312,7 @@ int zt_dnn_conv3x3(zt_dnn *d, void *y, const void *x, const void *w, int64_t Ci,
                     p->ws = perf[i].memory;
                     p->ok = 1;
                 }
-        cudaGetLastError(); /* a failed trial must not stick */
+        cudaGetLastError(); /* a failed query must not leave a CUDA error behind */
     }
     if (!p->ok)
         return 0;
