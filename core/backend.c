@@ -318,13 +318,17 @@ void zt_op_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
     be->vt->quantize(be, y, x);
 }
 
+static int rmsnorm_q_ok(zt_backend *be, const char *op, zt_qmat *y, const zt_tensor *x,
+                        const zt_tensor *w, const zt_tensor *scale)
+{
+    return qmat_out_ok(be, op, y, "x", x) && vec_ok(be, op, "w", w, "x", x, last_dim(x)) &&
+           vec_ok(be, op, "scale", scale, "x", x, last_dim(x));
+}
+
 void zt_op_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *scale, float eps)
 {
-    const char *op = "rmsnorm_q";
-    if (pending(be) || !HAVE_OP(be, rmsnorm_q) || !qmat_out_ok(be, op, y, "x", x) ||
-        !vec_ok(be, op, "w", w, "x", x, last_dim(x)) ||
-        !vec_ok(be, op, "scale", scale, "x", x, last_dim(x)))
+    if (pending(be) || !HAVE_OP(be, rmsnorm_q) || !rmsnorm_q_ok(be, "rmsnorm_q", y, x, w, scale))
         return;
     be->vt->rmsnorm_q(be, y, x, w, scale, eps);
 }
@@ -361,17 +365,20 @@ void zt_op_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qma
     be->vt->matmul_q(be, y, x, w);
 }
 
+static int rmsnorm_ok(zt_backend *be, const char *op, const zt_tensor *y, const zt_tensor *x,
+                      const zt_tensor *w, const zt_tensor *scale)
+{
+    return float_ok(be, op, "y", y) && float_ok(be, op, "x", x) &&
+           same_rows(be, op, "y", y, "x", x) && vec_ok(be, op, "w", w, "x", x, last_dim(x)) &&
+           vec_ok(be, op, "scale", scale, "x", x, last_dim(x)) &&
+           same_or_apart(be, op, "y", y, "x", x) && apart(be, op, "y", y, "w", w) &&
+           apart(be, op, "y", y, "scale", scale);
+}
+
 void zt_op_rmsnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                    const zt_tensor *scale, float eps)
 {
-    const char *op = "rmsnorm";
-    if (pending(be) || !HAVE_OP(be, rmsnorm))
-        return;
-    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
-        !same_rows(be, op, "y", y, "x", x) || !vec_ok(be, op, "w", w, "x", x, last_dim(x)) ||
-        !vec_ok(be, op, "scale", scale, "x", x, last_dim(x)) ||
-        !same_or_apart(be, op, "y", y, "x", x) || !apart(be, op, "y", y, "w", w) ||
-        !apart(be, op, "y", y, "scale", scale))
+    if (pending(be) || !HAVE_OP(be, rmsnorm) || !rmsnorm_ok(be, "rmsnorm", y, x, w, scale))
         return;
     be->vt->rmsnorm(be, y, x, w, scale, eps);
 }
@@ -560,19 +567,50 @@ void zt_op_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor
     be->vt->mul(be, y, a, b);
 }
 
+/* y += gate * rmsnorm(x) * w, x overwritable: the arguments' names as
+ * norm_gated_add gives them (yn, xn, wn for residual_norm's x, o, wo). */
+static int gated_ok(zt_backend *be, const char *op, const char *yn, const zt_tensor *y,
+                    const char *xn, const zt_tensor *x, const char *wn, const zt_tensor *w,
+                    const zt_tensor *gate)
+{
+    return float_ok(be, op, yn, y) && float_ok(be, op, xn, x) && same_rows(be, op, yn, y, xn, x) &&
+           vec_ok(be, op, wn, w, xn, x, last_dim(x)) &&
+           vec_ok(be, op, "gate", gate, yn, y, last_dim(y)) && apart(be, op, yn, y, xn, x) &&
+           apart(be, op, yn, y, wn, w) && apart(be, op, yn, y, "gate", gate) &&
+           apart(be, op, xn, x, wn, w) && apart(be, op, xn, x, "gate", gate);
+}
+
 void zt_op_norm_gated_add(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
                           const zt_tensor *gate, float eps)
 {
-    const char *op = "norm_gated_add";
-    if (pending(be) || !HAVE_OP(be, norm_gated_add))
-        return;
-    if (!float_ok(be, op, "y", y) || !float_ok(be, op, "x", x) ||
-        !same_rows(be, op, "y", y, "x", x) || !vec_ok(be, op, "w", w, "x", x, last_dim(x)) ||
-        !vec_ok(be, op, "gate", gate, "y", y, last_dim(y)) || !apart(be, op, "y", y, "x", x) ||
-        !apart(be, op, "y", y, "w", w) || !apart(be, op, "y", y, "gate", gate) ||
-        !apart(be, op, "x", x, "w", w) || !apart(be, op, "x", x, "gate", gate))
+    if (pending(be) || !HAVE_OP(be, norm_gated_add) ||
+        !gated_ok(be, "norm_gated_add", "y", y, "x", x, "w", w, gate))
         return;
     be->vt->norm_gated_add(be, y, x, w, gate, eps);
+}
+
+void zt_op_residual_norm(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_tensor *wo,
+                         const zt_tensor *gate, zt_tensor *y, zt_qmat *yq, const zt_tensor *w,
+                         const zt_tensor *scale, float eps)
+{
+    const char *op = "residual_norm";
+    if (pending(be) || !HAVE_OP(be, residual_norm))
+        return;
+    if (!y == !yq) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "%s: give exactly one of y and yq", op);
+        return;
+    }
+    if (!gated_ok(be, op, "x", x, "o", o, "wo", wo, gate))
+        return;
+    /* the norm reads the new x; o, which the first half may overwrite, and
+     * the first half's inputs must not be its output */
+    if (y ? !rmsnorm_ok(be, op, y, x, w, scale) || !apart(be, op, "y", y, "x", x) ||
+                !apart(be, op, "y", y, "o", o) || !apart(be, op, "y", y, "wo", wo) ||
+                !apart(be, op, "y", y, "gate", gate)
+          : !rmsnorm_q_ok(be, op, yq, x, w, scale) || !apart(be, op, "y.q", &yq->q, "o", o) ||
+                !apart(be, op, "y.s", &yq->s, "o", o))
+        return;
+    be->vt->residual_norm(be, x, o, wo, gate, y, yq, w, scale, eps);
 }
 
 void zt_op_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate)

@@ -98,6 +98,9 @@ typedef struct zt_backend_vt {
     void (*gated_add)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate);
     void (*norm_gated_add)(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
                            const zt_tensor *gate, float eps);
+    void (*residual_norm)(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_tensor *wo,
+                          const zt_tensor *gate, zt_tensor *y, zt_qmat *yq, const zt_tensor *w,
+                          const zt_tensor *scale, float eps);
     void (*rmsnorm_rope)(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
                          const zt_tensor *cs, zt_rope_kind kind);
     void (*swiglu)(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);
@@ -226,6 +229,10 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *  gated_add  y += gate * x (gate [C] broadcast over rows, or NULL for 1).
  *  norm_gated_add  y += gate * rmsnorm(x) * w (w [C], gate [C] or NULL): the
  *             DiT's normed, gated residual in one pass; x may be overwritten.
+ *  residual_norm  norm_gated_add(x, o, wo, gate), then rmsnorm(x, w, scale)
+ *             into y, or rmsnorm_q into yq (exactly one given): a block's
+ *             gated residual and the norm that reads x next, x read and
+ *             written once; o may be overwritten.
  *  swiglu     y = silu(gate) * up.
  *  scale_add  y = alpha * x + beta.
  *  axpy       y += alpha * x.
@@ -264,6 +271,9 @@ void zt_op_mul(zt_backend *be, zt_tensor *y, const zt_tensor *a, const zt_tensor
 void zt_op_gated_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *gate);
 void zt_op_norm_gated_add(zt_backend *be, zt_tensor *y, zt_tensor *x, const zt_tensor *w,
                           const zt_tensor *gate, float eps);
+void zt_op_residual_norm(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_tensor *wo,
+                         const zt_tensor *gate, zt_tensor *y, zt_qmat *yq, const zt_tensor *w,
+                         const zt_tensor *scale, float eps);
 void zt_op_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
                         const zt_tensor *cs, zt_rope_kind kind);
 void zt_op_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);

@@ -775,6 +775,19 @@ static void cpu_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, cons
     free(t.data);
 }
 
+static void cpu_residual_norm(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_tensor *wo,
+                              const zt_tensor *gate, zt_tensor *y, zt_qmat *yq,
+                              const zt_tensor *w, const zt_tensor *scale, float eps)
+{
+    cpu_norm_gated_add(be, x, o, wo, gate, eps);
+    if (be->error.code != ZT_OK)
+        return;
+    if (y)
+        cpu_rmsnorm(be, y, x, w, scale, eps);
+    else
+        cpu_rmsnorm_q(be, yq, x, w, scale, eps);
+}
+
 /* keep == 0: y = alpha * x + beta (scale_add); keep != 0: y += alpha * x (axpy). */
 static void affine(zt_backend *be, zt_tensor *yt, const zt_tensor *xt, float alpha,
                    float beta, int keep)
@@ -1008,6 +1021,7 @@ static const zt_backend_vt cpu_vt = {
     .mul = cpu_mul,
     .gated_add = cpu_gated_add,
     .norm_gated_add = cpu_norm_gated_add,
+    .residual_norm = cpu_residual_norm,
     .rmsnorm_rope = cpu_rmsnorm_rope,
     .swiglu = cpu_swiglu,
     .scale_add = cpu_scale_add,

@@ -1099,6 +1099,35 @@ static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt
     }
 }
 
+/* One pass when the kernel takes the shape, else norm_gated_add then the
+ * norm (each skips itself after an error). */
+static void c_residual_norm(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_tensor *wo,
+                            const zt_tensor *gate, zt_tensor *y, zt_qmat *yq, const zt_tensor *w,
+                            const zt_tensor *scale, float eps)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    const int64_t C = last_dim(x);
+    const zt_resnorm_args a = {
+        .x = x->data, .o = o->data, .wo = opt_data(wo), .gate = opt_data(gate),
+        .w = opt_data(w), .scale = opt_data(scale), .y = y ? y->data : NULL,
+        .q = yq ? yq->q.data : NULL, .s = yq ? yq->s.data : NULL, .xdt = x->dtype,
+        .odt = o->dtype, .wodt = opt_dtype(wo), .gdt = opt_dtype(gate), .wdt = opt_dtype(w),
+        .sdt = opt_dtype(scale), .ydt = y ? y->dtype : ZT_F32,
+        .rows = zt_tensor_numel(x) / C, .C = C, .eps = eps};
+    cudaError_t e = zt_cuda_residual_norm(&a, b->st);
+    if (e != cudaErrorNotSupported) {
+        ck(b, e, "residual_norm");
+        return;
+    }
+    c_norm_gated_add(be, x, o, wo, gate, eps);
+    if (y)
+        c_rmsnorm(be, y, x, w, scale, eps);
+    else
+        c_rmsnorm_q(be, yq, x, w, scale, eps);
+}
+
 static void c_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
 {
     cuda_be *b = cb(be);
@@ -1471,6 +1500,7 @@ static const zt_backend_vt cuda_vt = {
     .mul = c_mul,
     .gated_add = c_gated_add,
     .norm_gated_add = c_norm_gated_add,
+    .residual_norm = c_residual_norm,
     .rmsnorm_rope = c_rmsnorm_rope,
     .swiglu = c_swiglu,
     .scale_add = c_scale_add,

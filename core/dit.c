@@ -334,7 +334,7 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
         (st = zt_arena_tensor(a, &j->t1, act, 2, (int64_t[]){1, T_MID}, err)) ||
         (st = zt_arena_tensor(a, &j->c, act, 2, (int64_t[]){1, g.A}, err)) ||
         (st = zt_arena_tensor(a, &j->c_silu, act, 2, (int64_t[]){1, g.A}, err)) ||
-        (st = zt_arena_tensor(a, &j->mod, act, 2, (int64_t[]){1, 4 * D}, err)) ||
+        (st = zt_arena_tensor(a, &j->mod, act, 2, (int64_t[]){2, 4 * D}, err)) ||
         (st = zt_arena_tensor(a, &j->fscale, act, 2, (int64_t[]){1, D}, err)) ||
         (st = zt_arena_tensor(a, &j->fout, act, 2, (int64_t[]){g.N, g.P}, err)) ||
         (st = zt_arena_tensor(a, &j->xpads, act, 2,
@@ -447,15 +447,68 @@ static zt_qmat qrows(zt_dit_job *j, const zt_tensor *buf, int64_t rows, int64_t 
     return m;
 }
 
-/* The normed input of the block's products: rmsnorm(x) * w * scale into h1,
- * or for FP8 blocks straight into the E4M3 rows xq. */
-static void norm_in(zt_backend *be, const dit_block *b, zt_qmat *xq, zt_tensor *h1,
-                    const zt_tensor *x, const zt_tensor *w, const zt_tensor *scale, float eps)
+static void tap_k(zt_tap_fn tap, void *ud, const char *what, int k, const zt_tensor *t)
 {
-    if (b->fp8)
-        zt_op_rmsnorm_q(be, xq, x, w, scale, eps);
+    if (!tap)
+        return;
+    char name[64];
+    if (k >= 0)
+        snprintf(name, sizeof name, "%s.%d", what, k);
     else
+        snprintf(name, sizeof name, "%s", what);
+    tap(ud, name, t);
+}
+
+/* A block's last gated residual, x += gate * rmsnorm(o) * w with o in
+ * j->o, left for the next block's first norm to take in the same pass
+ * (residual_norm), or for settle(). */
+typedef struct dit_tail {
+    int live;
+    const zt_tensor *w; /* [D] */
+    zt_tensor gate;     /* [D], a view into the row of j->mod the block wrote */
+    int gated;          /* 0: no gate (unmodulated blocks) */
+    int slot;           /* that row: blocks alternate, so the next block's
+                         * modulation leaves the gate alone */
+} dit_tail;
+
+static void owe(dit_tail *t, const zt_tensor *w, const zt_tensor *gate)
+{
+    t->live = 1;
+    t->w = w;
+    t->gated = gate != NULL;
+    if (gate)
+        t->gate = *gate;
+}
+
+/* Pay a pending residual into x [S, D]. */
+static void settle(zt_dit_job *j, zt_tensor *x, dit_tail *t)
+{
+    if (!t->live)
+        return;
+    zt_tensor o = zt_tensor_rows(&j->o, 0, x->shape[0]);
+    zt_op_norm_gated_add(j->dit->be, x, &o, t->w, t->gated ? &t->gate : NULL,
+                         j->dit->cfg.norm_eps);
+    t->live = 0;
+}
+
+/* The normed input of the block's products: rmsnorm(x) * w * scale into h1,
+ * or for FP8 blocks straight into the E4M3 rows xq; a pending residual is
+ * paid into x in the same pass. */
+static void norm_in(zt_dit_job *j, const dit_block *b, dit_tail *t, zt_qmat *xq, zt_tensor *h1,
+                    zt_tensor *x, const zt_tensor *w, const zt_tensor *scale)
+{
+    zt_backend *be = j->dit->be;
+    const float eps = j->dit->cfg.norm_eps;
+    if (t->live) {
+        zt_tensor o = zt_tensor_rows(&j->o, 0, x->shape[0]);
+        zt_op_residual_norm(be, x, &o, t->w, t->gated ? &t->gate : NULL, b->fp8 ? NULL : h1,
+                            b->fp8 ? xq : NULL, w, scale, eps);
+        t->live = 0;
+    } else if (b->fp8) {
+        zt_op_rmsnorm_q(be, xq, x, w, scale, eps);
+    } else {
         zt_op_rmsnorm(be, h1, x, w, scale, eps);
+    }
 }
 
 /* y = x . W^T for the block's product i: BF16 from x, or FP8 from xq. */
@@ -469,8 +522,10 @@ static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const z
 }
 
 /* One transformer block on x [S, D] (a view into the unified stream) with
- * RoPE rows rope [S, hd/2, 2]. Modulated blocks read the step's c. */
-static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_tensor *rope)
+ * RoPE rows rope [S, hd/2, 2]. Modulated blocks read the step's c. t: the
+ * previous block's residual, if still owed on x; on return, this block's. */
+static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_tensor *rope,
+                      dit_tail *t)
 {
     zt_dit *d = j->dit;
     zt_backend *be = d->be;
@@ -490,11 +545,13 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     const zt_tensor *sc_msa = NULL, *gt_msa = NULL, *sc_mlp = NULL, *gt_mlp = NULL;
     if (b->modulated) {
         /* mod [1, 4D] = c . W^T + b: (scale_msa, gate_msa, scale_mlp, gate_mlp) */
-        zt_op_matmul(be, &j->mod, &j->c, &b->ada_w, &b->ada_b);
-        s_msa = vec(&j->mod, 0, D);
-        g_msa = vec(&j->mod, D, D);
-        s_mlp = vec(&j->mod, 2 * D, D);
-        g_mlp = vec(&j->mod, 3 * D, D);
+        t->slot = !t->slot;
+        zt_tensor mod = zt_tensor_rows(&j->mod, t->slot, 1);
+        zt_op_matmul(be, &mod, &j->c, &b->ada_w, &b->ada_b);
+        s_msa = vec(&mod, 0, D);
+        g_msa = vec(&mod, D, D);
+        s_mlp = vec(&mod, 2 * D, D);
+        g_mlp = vec(&mod, 3 * D, D);
         zt_op_scale_add(be, &s_msa, &s_msa, 1.0f, 1.0f);
         zt_op_scale_add(be, &s_mlp, &s_mlp, 1.0f, 1.0f);
         zt_op_unary(be, &g_msa, &g_msa, ZT_UNARY_TANH);
@@ -507,7 +564,7 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
 
     /* attention; FP8 blocks norm straight into E4M3 rows over h1 */
     zt_qmat xq = qrows(j, &j->h1, S, D);
-    norm_in(be, b, &xq, &h1, x, &b->n1, sc_msa, eps);
+    norm_in(j, b, t, &xq, &h1, x, &b->n1, sc_msa);
     lin(be, b, LIN_Q, &q, &h1, &xq);
     lin(be, b, LIN_K, &k, &h1, &xq);
     lin(be, b, LIN_V, &v, &h1, &xq);
@@ -526,11 +583,11 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     if (b->fp8)
         zt_op_quantize(be, &xq, &att);
     lin(be, b, LIN_O, &o, &att, &xq);
-    zt_op_norm_gated_add(be, x, &o, &b->n2, gt_msa, eps); /* x += gate * norm(o) */
+    owe(t, &b->n2, gt_msa); /* x += gate * norm(o), paid by the next norm */
 
     /* feed-forward; FP8 blocks norm into rows over h1 again, and their
      * SwiGLU goes straight to E4M3 rows over q .. att (free by now) */
-    norm_in(be, b, &xq, &h1, x, &b->fn1, sc_mlp, eps);
+    norm_in(j, b, t, &xq, &h1, x, &b->fn1, sc_mlp);
     lin(be, b, LIN_W1, &f1, &h1, &xq);
     lin(be, b, LIN_W3, &f3, &h1, &xq);
     zt_qmat hq = qrows(j, &j->qkva, S, d->F);
@@ -539,19 +596,24 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     else
         zt_op_swiglu(be, &f1, &f1, &f3);
     lin(be, b, LIN_W2, &o, &f1, &hq);
-    zt_op_norm_gated_add(be, x, &o, &b->fn2, gt_mlp, eps);
+    owe(t, &b->fn2, gt_mlp);
 }
 
-static void tap_k(zt_tap_fn tap, void *ud, const char *what, int k, const zt_tensor *t)
+/* n blocks over x; a block's last residual is paid by the next block's
+ * first norm, and settled after the last (or before each tap, which
+ * reads x whole). */
+static void run_blocks(zt_dit_job *j, const dit_block *bs, int n, zt_tensor *x,
+                       const zt_tensor *rope, zt_tap_fn tap, void *tap_ud, const char *what)
 {
-    if (!tap)
-        return;
-    char name[64];
-    if (k >= 0)
-        snprintf(name, sizeof name, "%s.%d", what, k);
-    else
-        snprintf(name, sizeof name, "%s", what);
-    tap(ud, name, t);
+    dit_tail t = {0};
+    for (int l = 0; l < n; l++) {
+        run_block(j, &bs[l], x, rope, &t);
+        if (tap) {
+            settle(j, x, &t);
+            tap_k(tap, tap_ud, what, l, x);
+        }
+    }
+    settle(j, x, &t);
 }
 
 zt_status zt_dit_job_set_caption(zt_dit_job *j, int i, const zt_tensor *feats,
@@ -581,10 +643,8 @@ zt_status zt_dit_job_set_caption(zt_dit_job *j, int i, const zt_tensor *feats,
         zt_op_copy(be, &row, &d->cpad);
     }
     zt_tensor rope = zt_tensor_rows(&cp->rope, j->Np, cp->Lp);
-    for (int l = 0; l < d->cfg.n_refiner_layers; l++) {
-        run_block(j, &d->ctx[l], &cp->y, &rope);
-        tap_k(tap, tap_ud, "context_refiner", l, &cp->y);
-    }
+    run_blocks(j, d->ctx, d->cfg.n_refiner_layers, &cp->y, &rope, tap, tap_ud,
+               "context_refiner");
     st = zt_backend_sync(be, err);
     if (st != ZT_OK)
         zt_err_prefix(err, "transformer");
@@ -658,19 +718,13 @@ static void dit_pass(zt_dit_job *j, zt_dit_caption *cp, const zt_tensor *x, zt_t
     }
     zt_tensor X = zt_tensor_rows(&j->u, 0, j->Np);
     zt_tensor rope_x = zt_tensor_rows(&cp->rope, 0, j->Np);
-    for (int l = 0; l < d->cfg.n_refiner_layers; l++) {
-        run_block(j, &d->noise[l], &X, &rope_x);
-        tap_k(tap, tap_ud, "noise_refiner", l, &X);
-    }
+    run_blocks(j, d->noise, d->cfg.n_refiner_layers, &X, &rope_x, tap, tap_ud, "noise_refiner");
 
     /* unified stream: image rows, then the caption's refined rows */
     zt_tensor Y = zt_tensor_rows(&j->u, j->Np, cp->Lp);
     zt_op_copy(be, &Y, &cp->y);
     zt_tensor U = zt_tensor_rows(&j->u, 0, S);
-    for (int l = 0; l < d->cfg.n_layers; l++) {
-        run_block(j, &d->layers[l], &U, &cp->rope);
-        tap_k(tap, tap_ud, "layers", l, &U);
-    }
+    run_blocks(j, d->layers, d->cfg.n_layers, &U, &cp->rope, tap, tap_ud, "layers");
 
     /* final layer on the image rows: layernorm * (1 + scale), linear */
     zt_op_unary(be, &j->c_silu, &j->c, ZT_UNARY_SILU);

@@ -54,7 +54,7 @@ typedef struct zt_dit_job {
     zt_tensor temb;       /* F32 [ZT_STEPS_MAX, 256] sinusoidal embeddings, per step */
     zt_tensor t1;         /* [1, 1024] */
     zt_tensor c, c_silu;  /* [1, A] */
-    zt_tensor mod;        /* [1, 4D] */
+    zt_tensor mod;        /* [2, 4D]: blocks alternate rows (dit.c dit_tail) */
     zt_tensor fscale;     /* [1, D] */
     zt_tensor fout;       /* [N, p*p*C] */
     zt_tensor xpads;      /* [Np - N, D] x_pad_token rows, filled once per job */

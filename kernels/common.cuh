@@ -41,6 +41,19 @@ static __device__ __forceinline__ void st_f(void *p, int dt, int64_t i, float v)
     }
 }
 
+/* v as stored in dtype dt and read back (st_f then ld_f) */
+static __device__ __forceinline__ float rnd_f(int dt, float v)
+{
+    switch (dt) {
+    case ZT_BF16:
+        return __bfloat162float(__float2bfloat16_rn(v));
+    case ZT_F16:
+        return __half2float(__float2half_rn(v));
+    default:
+        return v;
+    }
+}
+
 static __device__ __forceinline__ float silu_f(float v)
 {
     return v / (1.0f + __expf(-v));

@@ -1,7 +1,8 @@
 /*
  * quant.cu - rows to E4M3 with a per-row scale (--precision fp8): plain
  * rows, and fused with the op that makes them (RMSNorm, SwiGLU), so the
- * BF16 intermediate is never written.
+ * BF16 intermediate is never written. Also the DiT's residual_norm, which
+ * holds two rows in registers the same way, in BF16 or to E4M3.
  *
  * A block a row with the row held in registers (up to 16384 wide), so the
  * input is read once (two passes over a 40 KB SwiGLU row pair went back to
@@ -106,6 +107,28 @@ static __device__ __forceinline__ float row_reduce(const float (&v)[CH][8], int 
     return block_reduce<MAX>(t, red);
 }
 
+/* The row's E4M3 bytes at q + base and its scale s[blockIdx.x] from the
+ * values v held in registers (the chunks below K), as the CPU quantizes. */
+template <int CH>
+static __device__ __forceinline__ void store_q_row(uint8_t *q, float *s, const float (&v)[CH][8],
+                                                   int64_t base, int K, float *red)
+{
+    const float sr = row_scale(row_reduce<true>(v, K, red)), inv = __frcp_rn(sr);
+#pragma unroll
+    for (int j = 0; j < CH; j++) {
+        const int c = chunk_col(j);
+        if (c >= K)
+            continue;
+        uint32_t w[2] = {0, 0};
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            w[k / 4] |= e4m3(__fmul_rn(v[j][k], inv)) << (8 * (k % 4));
+        *(uint2 *)(q + base + c) = make_uint2(w[0], w[1]);
+    }
+    if (threadIdx.x == 0)
+        s[blockIdx.x] = sr;
+}
+
 /*
  * A block a row with the row in registers (at most CH chunks of 8 a
  * thread, K <= CH * 2048), so the input is read once: the values, for
@@ -130,25 +153,97 @@ __global__ void k_quant_row(uint8_t *q, float *s, Src src, int K, float eps)
             if (chunk_col(j) < K)
                 src.norm8(v[j], chunk_col(j), inv);
     }
-    const float sr = row_scale(row_reduce<true>(v, K, red)), inv = __frcp_rn(sr);
+    store_q_row(q, s, v, base, K, red);
+}
+
+/*
+ * residual_norm, a block a row with both rows in registers: o's sum of
+ * squares; x + gate * rmsnorm(o) * wo written to x and kept as x holds it
+ * (rounded to its dtype, as the norm that follows would read it back);
+ * its sum of squares; then y or the E4M3 row. The arithmetic is
+ * norm_gated_add's and rmsnorm's (norm.cu); only the order of the sums
+ * differs.
+ */
+template <int CH, bool Q>
+__global__ void k_residual_norm(zt_resnorm_args a)
+{
+    __shared__ float red[QTHREADS / 32];
+    const int K = (int)a.C;
+    const int64_t base = (int64_t)blockIdx.x * K;
+    float v[CH][8];
+#pragma unroll
+    for (int j = 0; j < CH; j++)
+        if (chunk_col(j) < K)
+            ld8(v[j], a.o, a.odt, base + chunk_col(j));
+    const float io = rsqrtf(row_reduce<false>(v, K, red) / (float)K + a.eps);
 #pragma unroll
     for (int j = 0; j < CH; j++) {
         const int c = chunk_col(j);
         if (c >= K)
             continue;
-        uint32_t w[2] = {0, 0};
+        float t[8];
+        norm8(v[j], io, a.wo, a.wodt, a.gate, a.gdt, c);
+        ld8(t, a.x, a.xdt, base + c);
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            w[k / 4] |= e4m3(__fmul_rn(v[j][k], inv)) << (8 * (k % 4));
-        *(uint2 *)(q + base + c) = make_uint2(w[0], w[1]);
+            t[k] += v[j][k];
+        st8(a.x, a.xdt, base + c, t);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            v[j][k] = rnd_f(a.xdt, t[k]);
     }
-    if (threadIdx.x == 0)
-        s[blockIdx.x] = sr;
+    const float inv = rsqrtf(row_reduce<false>(v, K, red) / (float)K + a.eps);
+#pragma unroll
+    for (int j = 0; j < CH; j++) {
+        const int c = chunk_col(j);
+        if (c >= K)
+            continue;
+        norm8(v[j], inv, a.w, a.wdt, a.scale, a.sdt, c);
+        if (!Q)
+            st8(a.y, a.ydt, base + c, v[j]);
+    }
+    if (Q)
+        store_q_row((uint8_t *)a.q, a.s, v, base, K, red);
 }
 
 #define QROW_MAX_K (8 * QTHREADS * 8) /* 16384 */
 
-/* Launch k_quant_row with the fewest register chunks that hold K. */
+/* l.go<CH>() with the fewest register chunks (1..8) that hold rows of K:
+ * spare ones cost registers, and with a block a row the SM needs many
+ * blocks in flight to keep loads going. */
+template <class L>
+static cudaError_t by_chunks(int64_t K, const L &l)
+{
+    switch ((int)((K + 8 * QTHREADS - 1) / (8 * QTHREADS))) {
+    case 1: l.template go<1>(); break;
+    case 2: l.template go<2>(); break;
+    case 3: l.template go<3>(); break;
+    case 4: l.template go<4>(); break;
+    case 5: l.template go<5>(); break;
+    case 6: l.template go<6>(); break;
+    case 7: l.template go<7>(); break;
+    default: l.template go<8>(); break;
+    }
+    return cudaGetLastError();
+}
+
+template <class Src>
+struct quant_row_go {
+    uint8_t *q;
+    float *s;
+    Src src;
+    int K;
+    float eps;
+    unsigned nb;
+    cudaStream_t st;
+    template <int CH>
+    void go() const
+    {
+        k_quant_row<Src, CH><<<nb, QTHREADS, 0, st>>>(q, s, src, K, eps);
+    }
+};
+
+/* Launch k_quant_row for rows of K (at most QROW_MAX_K). */
 template <class Src>
 static cudaError_t quant_row_launch(void *q, float *s, const Src &src, int64_t rows, int64_t K,
                                     float eps, cudaStream_t st)
@@ -157,22 +252,7 @@ static cudaError_t quant_row_launch(void *q, float *s, const Src &src, int64_t r
         return cudaSuccess;
     if (rows > INT32_MAX)
         return cudaErrorNotSupported;
-    /* exactly the chunks K needs: spare ones cost registers, and with a
-     * block a row the SM needs many blocks in flight to keep loads going */
-    const int chunks = (int)((K + 8 * QTHREADS - 1) / (8 * QTHREADS));
-    uint8_t *qb = (uint8_t *)q;
-    unsigned nb = (unsigned)rows;
-    switch (chunks) {
-    case 1: k_quant_row<Src, 1><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    case 2: k_quant_row<Src, 2><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    case 3: k_quant_row<Src, 3><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    case 4: k_quant_row<Src, 4><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    case 5: k_quant_row<Src, 5><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    case 6: k_quant_row<Src, 6><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    case 7: k_quant_row<Src, 7><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    default: k_quant_row<Src, 8><<<nb, QTHREADS, 0, st>>>(qb, s, src, (int)K, eps); break;
-    }
-    return cudaGetLastError();
+    return by_chunks(K, quant_row_go<Src>{(uint8_t *)q, s, src, (int)K, eps, (unsigned)rows, st});
 }
 
 #define QROWS 8 /* warps (rows) a block, for the one-by-one kernel */
@@ -237,6 +317,50 @@ extern "C" cudaError_t zt_cuda_swiglu_q(void *q, float *s, const void *gate, zt_
     if (!row_ok(K, q, gate, gdt, up, udt))
         return cudaErrorNotSupported;
     return quant_row_launch(q, s, glu_src{gate, up, gdt, udt}, rows, K, 0.0f, st);
+}
+
+struct residual_go {
+    const zt_resnorm_args *a;
+    cudaStream_t st;
+    template <int CH>
+    void go() const
+    {
+        const unsigned nb = (unsigned)a->rows;
+        if (a->y)
+            k_residual_norm<CH, false><<<nb, QTHREADS, 0, st>>>(*a);
+        else
+            k_residual_norm<CH, true><<<nb, QTHREADS, 0, st>>>(*a);
+    }
+};
+
+/* an optional operand: absent, or of a float dtype */
+static bool opt_float(const void *p, zt_dtype dt)
+{
+    return !p || float_dt(dt);
+}
+
+/* an operand the one-pass kernel can take: absent, or 16-byte aligned and
+ * not F16 (which ld8 would load one by one) */
+static bool opt_vec(const void *p, zt_dtype dt)
+{
+    return !p || (al16(p) && dt != ZT_F16);
+}
+
+extern "C" cudaError_t zt_cuda_residual_norm(const zt_resnorm_args *a, cudaStream_t st)
+{
+    if (!float_dt(a->xdt) || !float_dt(a->odt) || !opt_float(a->wo, a->wodt) ||
+        !opt_float(a->gate, a->gdt) || !opt_float(a->w, a->wdt) ||
+        !opt_float(a->scale, a->sdt) || !opt_float(a->y, a->ydt) || !a->x || !a->o ||
+        (!a->y && (!a->q || !a->s)) || a->C < 1)
+        return cudaErrorInvalidValue;
+    if (a->rows < 1)
+        return cudaSuccess;
+    if (a->C % 8 || a->C > QROW_MAX_K || a->rows > INT32_MAX || !opt_vec(a->x, a->xdt) ||
+        !opt_vec(a->o, a->odt) || !opt_vec(a->wo, a->wodt) || !opt_vec(a->gate, a->gdt) ||
+        !opt_vec(a->w, a->wdt) || !opt_vec(a->scale, a->sdt) || !opt_vec(a->y, a->ydt) ||
+        (!a->y && ((uintptr_t)a->q & 7)))
+        return cudaErrorNotSupported;
+    return by_chunks(a->C, residual_go{a, st});
 }
 
 __global__ void dequant_rows(void *y, int ydt, const uint8_t *q, const float *s, int64_t n,

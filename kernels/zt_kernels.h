@@ -69,6 +69,21 @@ cudaError_t zt_cuda_rmsnorm_q(void *q, float *s, const void *x, zt_dtype xdt, co
                               int64_t K, float eps, cudaStream_t st);
 cudaError_t zt_cuda_swiglu_q(void *q, float *s, const void *gate, zt_dtype gdt, const void *up,
                              zt_dtype udt, int64_t rows, int64_t K, cudaStream_t st);
+/* residual_norm (backend.h) over rows of C: x += gate * rmsnorm(o) * wo,
+ * then rmsnorm(x) * w * scale into y, or (y NULL) its E4M3 rows q with
+ * scales s. wo, gate, w, scale NULL-able; o may be overwritten.
+ * cudaErrorNotSupported when C % 8, C > 16384 or an alignment rules the
+ * one-pass kernel out (run norm_gated_add, then the norm). */
+typedef struct zt_resnorm_args {
+    void *x;
+    const void *o, *wo, *gate, *w, *scale;
+    void *y, *q;
+    float *s;
+    zt_dtype xdt, odt, wodt, gdt, wdt, sdt, ydt;
+    int64_t rows, C;
+    float eps;
+} zt_resnorm_args;
+cudaError_t zt_cuda_residual_norm(const zt_resnorm_args *a, cudaStream_t st);
 /* y [rows, K] = q * s[row], the inverse (products of shapes FP8 GEMMs
  * cannot take run in BF16 from these). */
 cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void *q, const float *s,

@@ -392,27 +392,16 @@ static void one_matmul_q(const char *name, zt_dtype ydt, int64_t M, int64_t N, i
     free_buf(&x), free_buf(&w), free_buf(&y);
 }
 
-/* rmsnorm_q / swiglu_q on both backends, compared as decoded values: the
- * F32 results before quantizing differ in the last bits (rsqrtf, __expf),
- * which can move a value across a rounding boundary, one E4M3 step (1/8
- * relative) at most. */
-static void one_fused_q(const char *name, int glu, int64_t M, int64_t K)
+/* E4M3 rows from both backends, compared as decoded values: the F32
+ * results before quantizing differ in the last bits (rsqrtf, __expf, the
+ * order of sums), which can move a value across a rounding boundary, one
+ * E4M3 step (1/8 relative) at most. */
+static void q_close(const char *name, qbuf *q, int64_t M, int64_t K)
 {
-    buf x = mk(ZT_BF16, 2, S4(M, K, 0, 0), -2, 2), u = mk(ZT_BF16, 2, S4(M, K, 0, 0), -2, 2);
-    buf w = mk_w(ZT_BF16, 1, S4(K, 0, 0, 0), 0.5f, 1.5f);
-    buf sc = mk(ZT_BF16, 1, S4(K, 0, 0, 0), 0.5f, 1.5f);
-    qbuf q = {alloc_qmat(cpu, M, K), alloc_qmat(gpu, M, K)};
-    if (glu) {
-        zt_op_swiglu_q(cpu, &q.c, &x.c, &u.c);
-        zt_op_swiglu_q(gpu, &q.g, &x.g, &u.g);
-    } else {
-        zt_op_rmsnorm_q(cpu, &q.c, &x.c, &w.c, &sc.c, 1e-6f);
-        zt_op_rmsnorm_q(gpu, &q.g, &x.g, &w.g, &sc.g, 1e-6f);
-    }
     zt_err e1 = {0}, e2 = {0};
     CHECK(zt_backend_sync(cpu, &e1) == ZT_OK && zt_backend_sync(gpu, &e2) == ZT_OK, "%s: %s %s",
           name, e1.msg, e2.msg);
-    float *vc = decode_qmat(cpu, &q.c, M, K), *vg = decode_qmat(gpu, &q.g, M, K);
+    float *vc = decode_qmat(cpu, &q->c, M, K), *vg = decode_qmat(gpu, &q->g, M, K);
     double num = 0, den = 0, amax = 0;
     long off = 0;
     for (int64_t i = 0; i < M * K; i++)
@@ -428,6 +417,23 @@ static void one_fused_q(const char *name, int glu, int64_t M, int64_t K)
     printf("  %-36s rel-L2 %.5f, %ld values more than a step apart\n", name, rel, off);
     CHECK(rel <= 0.01 && off == 0, "%s: rel-L2 %.5f, %ld values off", name, rel, off);
     free(vc), free(vg);
+}
+
+/* rmsnorm_q / swiglu_q on both backends */
+static void one_fused_q(const char *name, int glu, int64_t M, int64_t K)
+{
+    buf x = mk(ZT_BF16, 2, S4(M, K, 0, 0), -2, 2), u = mk(ZT_BF16, 2, S4(M, K, 0, 0), -2, 2);
+    buf w = mk_w(ZT_BF16, 1, S4(K, 0, 0, 0), 0.5f, 1.5f);
+    buf sc = mk(ZT_BF16, 1, S4(K, 0, 0, 0), 0.5f, 1.5f);
+    qbuf q = {alloc_qmat(cpu, M, K), alloc_qmat(gpu, M, K)};
+    if (glu) {
+        zt_op_swiglu_q(cpu, &q.c, &x.c, &u.c);
+        zt_op_swiglu_q(gpu, &q.g, &x.g, &u.g);
+    } else {
+        zt_op_rmsnorm_q(cpu, &q.c, &x.c, &w.c, &sc.c, 1e-6f);
+        zt_op_rmsnorm_q(gpu, &q.g, &x.g, &w.g, &sc.g, 1e-6f);
+    }
+    q_close(name, &q, M, K);
     free_qbuf(&q);
     free_buf(&x), free_buf(&u), free_buf(&w), free_buf(&sc);
 }
@@ -585,6 +591,37 @@ static void one_norm_gated_add(const char *name, int64_t rows, int64_t C, int wi
     free_buf(&g);
 }
 
+/* residual_norm against the CPU's two ops: the new x and y in BF16, or y
+ * as E4M3 rows. x is a residual stream (values up to 40), o a block's
+ * output. */
+static void one_residual_norm(const char *name, int64_t rows, int64_t C, int with_gate, int q8)
+{
+    buf x = mk(ZT_BF16, 2, S4(rows, C, 0, 0), -40, 40);
+    buf o = mk(ZT_BF16, 2, S4(rows, C, 0, 0), -3, 3);
+    buf wo = mk_w(ZT_BF16, 1, S4(C, 0, 0, 0), 0.5f, 1.5f);
+    buf g = mk(ZT_BF16, 1, S4(C, 0, 0, 0), -1, 1);
+    buf w = mk_w(ZT_BF16, 1, S4(C, 0, 0, 0), 0.5f, 1.5f);
+    buf sc = mk(ZT_BF16, 1, S4(C, 0, 0, 0), 0.5f, 1.5f);
+    buf y = mk_out(ZT_BF16, 2, S4(rows, C, 0, 0));
+    qbuf q = {alloc_qmat(cpu, rows, C), alloc_qmat(gpu, rows, C)};
+    zt_op_residual_norm(cpu, &x.c, &o.c, &wo.c, with_gate ? &g.c : NULL, q8 ? NULL : &y.c,
+                        q8 ? &q.c : NULL, &w.c, &sc.c, 1e-6f);
+    zt_op_residual_norm(gpu, &x.g, &o.g, &wo.g, with_gate ? &g.g : NULL, q8 ? NULL : &y.g,
+                        q8 ? &q.g : NULL, &w.g, &sc.g, 1e-6f);
+    char what[96];
+    snprintf(what, sizeof what, "%s: x", name);
+    compare(what, &x, BF_TOL);
+    if (q8) {
+        q_close(name, &q, rows, C);
+    } else {
+        snprintf(what, sizeof what, "%s: y", name);
+        compare(what, &y, BF_TOL);
+    }
+    free_qbuf(&q);
+    free_buf(&x), free_buf(&o), free_buf(&wo), free_buf(&g), free_buf(&w), free_buf(&sc);
+    free_buf(&y);
+}
+
 static void test_fused_norms(void)
 {
     one_rmsnorm_rope("rmsnorm_rope interleaved 300x6x128", 300, 6, 128, ZT_ROPE_INTERLEAVED,
@@ -597,6 +634,12 @@ static void test_fused_norms(void)
     one_norm_gated_add("norm_gated_add 300x3840", 300, 3840, 1);
     one_norm_gated_add("norm_gated_add 300x3840 no gate", 300, 3840, 0);
     one_norm_gated_add("norm_gated_add 77x100 (scalar)", 77, 100, 1);
+    one_residual_norm("residual_norm 300x3840", 300, 3840, 1, 0);
+    one_residual_norm("residual_norm 300x3840 no gate", 300, 3840, 0, 0);
+    one_residual_norm("residual_norm 300x3840 to E4M3", 300, 3840, 1, 1);
+    one_residual_norm("residual_norm 64x12288 to E4M3", 64, 12288, 1, 1);
+    one_residual_norm("residual_norm 77x100 (two ops)", 77, 100, 1, 0);
+    one_residual_norm("residual_norm 37x100 to E4M3 (two ops)", 37, 100, 1, 1);
 }
 
 static void one_rope(const char *name, int64_t S, int64_t H, int64_t hd, zt_rope_kind kind)
@@ -1039,6 +1082,44 @@ static void bench_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int6
     zt_backend_release(gpu, y.data);
 }
 
+static void b_resnorm(void *p)
+{
+    bctx *c = p;
+    zt_op_residual_norm(gpu, c->a, c->b, c->c, c->c, c->flag ? NULL : c->o,
+                        c->flag ? &bq : NULL, c->c, c->c, 1e-5f);
+}
+
+static void b_resnorm_2ops(void *p)
+{
+    bctx *c = p;
+    zt_op_norm_gated_add(gpu, c->a, c->b, c->c, c->c, 1e-5f);
+    if (c->flag)
+        zt_op_rmsnorm_q(gpu, &bq, c->a, c->c, c->c, 1e-5f);
+    else
+        zt_op_rmsnorm(gpu, c->o, c->a, c->c, c->c, 1e-5f);
+}
+
+/* The DiT's gated residual and the next norm over x [4128, 3840] into y,
+ * in one pass and as two ops, to BF16 and to E4M3 rows; v [3840] serves as
+ * every weight and gate. */
+static void bench_residual(zt_tensor *x, zt_tensor *y, zt_tensor *v)
+{
+    const int64_t S = 4128, D = 3840;
+    zt_tensor o = dev_rand(ZT_BF16, 2, S4(S, D, 0, 0), -1, 1);
+    bq = alloc_qmat(gpu, S, D);
+    for (int q8 = 0; q8 < 2; q8++) {
+        bctx c = {y, x, &o, v, q8, 0};
+        double t1 = bench(b_resnorm, &c, 20), t2 = bench(b_resnorm_2ops, &c, 20);
+        double bytes = (double)S * D * (2 + 2 + 2 + (q8 ? 1 : 2));
+        printf("bench %-40s %9.3f ms %7.1f GB/s (two ops %.3f ms)\n",
+               q8 ? "residual_norm 4128x3840 to E4M3" : "residual_norm 4128x3840", t1 * 1e3,
+               bytes / t1 * 1e-9, t2 * 1e3);
+    }
+    zt_backend_release(gpu, o.data);
+    zt_backend_release(gpu, bq.q.data);
+    zt_backend_release(gpu, bq.s.data);
+}
+
 static void run_bench(void)
 {
     bench_attn("attention DiT S4128 30x128", 4128, 30, 30, 128, 0, 10);
@@ -1073,6 +1154,7 @@ static void run_bench(void)
     t = bench(b_rms, &c, 20);
     printf("bench %-40s %9.3f ms %7.1f GB/s\n", "rmsnorm 4128x3840 w scale", t * 1e3,
            2.0 * 2 * 4128 * 3840 / t * 1e-9);
+    bench_residual(&x, &y, &b);
     zt_backend_release(gpu, x.data);
     zt_backend_release(gpu, y.data);
     zt_backend_release(gpu, w.data);

@@ -984,6 +984,73 @@ static void test_fused_quantize(void)
     free(x), free(g), free(u), free(w), free(sc);
 }
 
+/* residual_norm against the formula in double: x += g * rmsnorm(o) * wo,
+ * then y = rmsnorm(x) * w * sc, and the same y as E4M3 rows. */
+static void test_residual_norm(void)
+{
+    enum { R = 3, K = 24 };
+    float *x0 = frand_buf(R * K), *o = frand_buf(R * K), *wo = frand_buf(K), *g = frand_buf(K);
+    float *w = frand_buf(K), *sc = frand_buf(K);
+    float x[R * K], y[R * K], yf[R * K], s[R];
+    double wx[R * K], wy[R * K];
+    uint8_t q[R * K];
+    const double eps = 1e-6;
+    for (int i = 0; i < R * K; i++)
+        o[i] *= (float)(1 + i / K * 20); /* rows of different scales */
+    for (int r = 0; r < R; r++) {
+        double so = 0, sx = 0;
+        for (int i = 0; i < K; i++)
+            so += (double)o[r * K + i] * o[r * K + i];
+        for (int i = 0; i < K; i++) {
+            int k = r * K + i;
+            wx[k] = x0[k] + (double)g[i] * o[k] / sqrt(so / K + eps) * wo[i];
+            sx += wx[k] * wx[k];
+        }
+        for (int i = 0; i < K; i++)
+            wy[r * K + i] = wx[r * K + i] / sqrt(sx / K + eps) * w[i] * sc[i];
+    }
+    float *oc = malloc(sizeof(float) * R * K);
+    zt_tensor X = zt_tensor_2d(ZT_F32, R, K, x), O = zt_tensor_2d(ZT_F32, R, K, oc);
+    zt_tensor Y = zt_tensor_2d(ZT_F32, R, K, y), WO = t1d(ZT_F32, K, wo), G = t1d(ZT_F32, K, g);
+    zt_tensor W = t1d(ZT_F32, K, w), SC = t1d(ZT_F32, K, sc);
+    zt_qmat Q = {zt_tensor_2d(ZT_F8E4M3, R, K, q), t1d(ZT_F32, R, s)};
+    float fx[R * K], fy[R * K];
+    for (int i = 0; i < R * K; i++)
+        fx[i] = (float)wx[i], fy[i] = (float)wy[i];
+
+    memcpy(x, x0, sizeof x);
+    memcpy(oc, o, sizeof(float) * R * K);
+    zt_op_residual_norm(be, &X, &O, &WO, &G, &Y, NULL, &W, &SC, (float)eps);
+    if (sync_ok("residual_norm")) {
+        zt_test_close("residual_norm x", x, fx, R * K, 1e-6, 1e-5);
+        zt_test_close("residual_norm y", y, fy, R * K, 1e-6, 1e-5);
+    }
+    memcpy(yf, y, sizeof y);
+    memcpy(x, x0, sizeof x);
+    memcpy(oc, o, sizeof(float) * R * K);
+    zt_op_residual_norm(be, &X, &O, &WO, &G, NULL, &Q, &W, &SC, (float)eps);
+    if (sync_ok("residual_norm to E4M3")) {
+        zt_test_close("residual_norm to E4M3, x", x, fx, R * K, 1e-6, 1e-5);
+        double e = q_worst(q, s, wy, R, K);
+        CHECK(e <= 1.0001, "residual_norm to E4M3: off by %.3f of E4M3's rounding", e);
+    }
+
+    /* exactly one output; the output apart from o and x; w's length */
+    zt_op_residual_norm(be, &X, &O, &WO, &G, &Y, &Q, &W, &SC, 1e-6f);
+    sync_expect(ZT_ERR_INVALID, "exactly one of y and yq");
+    zt_op_residual_norm(be, &X, &O, &WO, &G, NULL, NULL, &W, &SC, 1e-6f);
+    sync_expect(ZT_ERR_INVALID, "exactly one of y and yq");
+    zt_op_residual_norm(be, &X, &O, &WO, &G, &O, NULL, &W, &SC, 1e-6f);
+    sync_expect(ZT_ERR_INVALID, "y and o overlap");
+    zt_op_residual_norm(be, &X, &O, &WO, &G, &X, NULL, &W, &SC, 1e-6f);
+    sync_expect(ZT_ERR_INVALID, "y and x overlap");
+    zt_tensor W5 = t1d(ZT_F32, 5, w);
+    zt_op_residual_norm(be, &X, &O, &W5, &G, &Y, NULL, &W, &SC, 1e-6f);
+    sync_expect(ZT_ERR_SHAPE, "residual_norm");
+    CHECK(memcmp(y, yf, sizeof y) == 0, "a refused call wrote y");
+    free(x0), free(o), free(oc), free(wo), free(g), free(w), free(sc);
+}
+
 static void test_validation_matmul(void)
 {
     static float x[20 * 32], w[64 * 48], y[20 * 64], a[4] = {1, 2, 3, 4}, out[4];
@@ -1199,6 +1266,7 @@ int main(void)
     RUN(test_quantize_hand);
     RUN(test_matmul_q);
     RUN(test_fused_quantize);
+    RUN(test_residual_norm); /* after the others: it draws from the same generator */
     RUN(test_validation_matmul);
     RUN(test_validation_others);
     RUN(test_missing_op);
