@@ -66,6 +66,7 @@ enum {
 };
 
 #define STAGE_BYTES ((size_t)32 << 20)          /* each of two pinned buffers */
+#define STAGE_MIN ((size_t)256 << 10)           /* downloads staged from this size */
 #define BLAS_WS_BYTES ((size_t)32 << 20)        /* cuBLAS workspace */
 #define TEMP_BUDGET ((size_t)256 << 20)         /* im2col / score chunks */
 #define WEIGHT_ALIGN 256
@@ -80,7 +81,7 @@ typedef struct cuda_be {
     size_t scr_cap[SCR_COUNT];
     int *bad;          /* device flag set by embed on an id out of range */
     int embed_pending; /* an embed ran since the last sync */
-    void *stage[2];    /* pinned upload staging */
+    void *stage[2];    /* pinned staging: weight uploads, large downloads */
     cudaEvent_t stage_ev[2];
     /* Own accounting: every live allocation of c_alloc (pointer, bytes);
      * held adds the scratch buffers and the cuBLAS workspace; peak is the
@@ -384,9 +385,23 @@ static zt_status c_upload(zt_backend *be, void *dst, const void *src, size_t n, 
     return c_xfer(cb(be), dst, src, n, cudaMemcpyHostToDevice, "upload", err);
 }
 
+/* Downloads of a few MB (a finished image) go through pinned staging: into
+ * pageable memory the driver copies through small buffers of its own, at
+ * a fraction of the rate. Small ones (and uploads) go straight. */
 static zt_status c_download(zt_backend *be, void *dst, const void *src, size_t n, zt_err *err)
 {
-    return c_xfer(cb(be), dst, src, n, cudaMemcpyDeviceToHost, "download", err);
+    cuda_be *b = cb(be);
+    if (n < STAGE_MIN)
+        return c_xfer(b, dst, src, n, cudaMemcpyDeviceToHost, "download", err);
+    for (size_t off = 0; off < n; off += STAGE_BYTES) {
+        size_t k = n - off < STAGE_BYTES ? n - off : STAGE_BYTES;
+        zt_status s = c_xfer(b, b->stage[0], (const char *)src + off, k,
+                             cudaMemcpyDeviceToHost, "download", err);
+        if (s != ZT_OK)
+            return s;
+        memcpy((char *)dst + off, b->stage[0], k);
+    }
+    return ZT_OK;
 }
 
 static zt_status c_sync(zt_backend *be, zt_err *err)
