@@ -636,6 +636,9 @@ static void test_fused_norms(void)
     one_rmsnorm_rope("rmsnorm_rope neox 200x8x128", 200, 8, 128, ZT_ROPE_NEOX, 1);
     one_rmsnorm_rope("rmsnorm_rope interleaved hd 16, no w", 77, 4, 16, ZT_ROPE_INTERLEAVED,
                      0);
+    one_rmsnorm_rope("rmsnorm_rope interleaved hd 96 (2 chunks)", 90, 5, 96,
+                     ZT_ROPE_INTERLEAVED, 1);
+    one_rmsnorm_rope("rmsnorm_rope interleaved hd 256", 60, 3, 256, ZT_ROPE_INTERLEAVED, 1);
     one_rmsnorm_rope("rmsnorm_rope interleaved hd 10 (scalar)", 50, 3, 10, ZT_ROPE_INTERLEAVED,
                      1);
     one_norm_gated_add("norm_gated_add 300x3840", 300, 3840, 1);
@@ -1089,6 +1092,28 @@ static void bench_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int6
     zt_backend_release(gpu, y.data);
 }
 
+static void b_rope(void *p)
+{
+    bctx *c = p;
+    zt_op_rmsnorm_rope(gpu, c->a, c->b, 1e-6f, c->c, ZT_ROPE_INTERLEAVED);
+}
+
+/* The DiT's q norm and RoPE in place, [4128, 30, 128]. */
+static void bench_rope(void)
+{
+    const int64_t S = 4128, H = 30, hd = 128;
+    zt_tensor x = dev_rand(ZT_BF16, 3, S4(S, H, hd, 0), -3, 3);
+    zt_tensor w = dev_rand(ZT_BF16, 1, S4(hd, 0, 0, 0), 0.5f, 1.5f);
+    zt_tensor cs = dev_rand(ZT_F32, 3, S4(S, hd / 2, 2, 0), -1, 1);
+    bctx c = {NULL, &x, &w, &cs, 0, 0};
+    double t = bench(b_rope, &c, 20);
+    printf("bench %-40s %9.3f ms %7.1f GB/s\n", "rmsnorm_rope 4128x30x128", t * 1e3,
+           2.0 * 2 * S * H * hd / t * 1e-9);
+    zt_backend_release(gpu, x.data);
+    zt_backend_release(gpu, w.data);
+    zt_backend_release(gpu, cs.data);
+}
+
 static void b_resnorm(void *p)
 {
     bctx *c = p;
@@ -1136,6 +1161,7 @@ static void run_bench(void)
     bench_matmul("matmul 4128x10240x3840 (w1/w3)", 4128, 10240, 3840, 10);
     bench_matmul("matmul 4128x3840x10240 (w2)", 4128, 3840, 10240, 10);
     bench_fp8_rows();
+    bench_rope();
     bench_conv("conv3x3 128->128 1024x1024", 128, 128, 1024, 1024, 3);
     bench_conv("conv3x3 512->512 128x128", 512, 512, 128, 128, 10);
     bench_conv("conv3x3 256->256 1024x1024", 256, 256, 1024, 1024, 3);
