@@ -193,39 +193,22 @@ __global__ void k_rmsnorm_rope(void *x, int xdt, const void *w, int wdt, const f
     }
 }
 
-/* Interleaved pairs on vector rows: hd % 8 == 0, hd <= 256, x, w and cs
- * 16-byte aligned. vrow_tpr gives a row more than hd / 16 threads, so a
- * thread has at most two chunks of 8 and keeps them in registers: the row
- * is read once. The sum of squares is vrow_inv_rms's, in the same order. */
+/* Interleaved pairs on vector rows: hd % 8 == 0, x, w and cs 16-byte
+ * aligned. */
 __global__ void k_rmsnorm_rope_v(void *x, int xdt, const void *w, int wdt, const float *cs,
                                  int rows, int heads, int hd, int tpr, float eps)
 {
     const vrow r = vrow_at(rows, hd, tpr);
-    float v[2][8], ss = 0.0f;
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int c = (r.sub + j * tpr) * 8;
-        if (r.ok && c < hd) {
-            ld8(v[j], x, xdt, r.base + c);
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                ss += v[j][k] * v[j][k];
-        }
-    }
-    for (int o = tpr / 2; o > 0; o >>= 1)
-        ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    const float inv = rsqrtf(ss / (float)hd + eps);
+    const float inv = vrow_inv_rms(r, x, xdt, hd, eps);
     if (!r.ok)
         return;
     const int64_t s = r.row / heads, half = hd / 2;
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int c = (r.sub + j * tpr) * 8;
-        if (c < hd) {
-            norm8(v[j], inv, w, wdt, NULL, 0, c);
-            rope_il8(v[j], cs + (s * half + c / 2) * 2);
-            st8(x, xdt, r.base + c, v[j]);
-        }
+    for (int c = r.sub * 8; c < hd; c += tpr * 8) {
+        float v[8];
+        ld8(v, x, xdt, r.base + c);
+        norm8(v, inv, w, wdt, NULL, 0, c);
+        rope_il8(v, cs + (s * half + c / 2) * 2);
+        st8(x, xdt, r.base + c, v);
     }
 }
 
