@@ -129,6 +129,15 @@ static __device__ __forceinline__ void store_q_row(uint8_t *q, float *s, const f
         s[blockIdx.x] = sr;
 }
 
+/* 1 / sqrt(mean(v^2) + eps) of a row held in registers; every thread
+ * gets it. */
+template <int CH>
+static __device__ __forceinline__ float row_inv_rms(const float (&v)[CH][8], int K, float *red,
+                                                    float eps)
+{
+    return rsqrtf(row_reduce<false>(v, K, red) / (float)K + eps);
+}
+
 /*
  * A block a row with the row in registers (at most CH chunks of 8 a
  * thread, K <= CH * 2048), so the input is read once: the values, for
@@ -147,7 +156,7 @@ __global__ void k_quant_row(uint8_t *q, float *s, Src src, int K, float eps)
             src.get8(v[j], base, chunk_col(j));
     }
     if (Src::rms) {
-        const float inv = rsqrtf(row_reduce<false>(v, K, red) / (float)K + eps);
+        const float inv = row_inv_rms(v, K, red, eps);
 #pragma unroll
         for (int j = 0; j < CH; j++)
             if (chunk_col(j) < K)
@@ -175,7 +184,7 @@ __global__ void k_residual_norm(zt_resnorm_args a)
     for (int j = 0; j < CH; j++)
         if (chunk_col(j) < K)
             ld8(v[j], a.o, a.odt, base + chunk_col(j));
-    const float io = rsqrtf(row_reduce<false>(v, K, red) / (float)K + a.eps);
+    const float io = row_inv_rms(v, K, red, a.eps);
 #pragma unroll
     for (int j = 0; j < CH; j++) {
         const int c = chunk_col(j);
@@ -192,7 +201,7 @@ __global__ void k_residual_norm(zt_resnorm_args a)
         for (int k = 0; k < 8; k++)
             v[j][k] = rnd_f(a.xdt, t[k]);
     }
-    const float inv = rsqrtf(row_reduce<false>(v, K, red) / (float)K + a.eps);
+    const float inv = row_inv_rms(v, K, red, a.eps);
 #pragma unroll
     for (int j = 0; j < CH; j++) {
         const int c = chunk_col(j);
