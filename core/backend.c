@@ -1004,6 +1004,10 @@ zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, z
     if (!be->vt->download)
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "op download not implemented by backend %s",
                        be->vt->name);
+    /* bytes the ops before it were to write: an error they raised is
+     * reported (and cleared, as by sync) instead of handing back stale ones */
+    if (be->error.code != ZT_OK)
+        return zt_backend_sync(be, err);
     mark_op(be, "download");
     return be->vt->download(be, dst, src->data, n, err);
 }

@@ -16,7 +16,8 @@
  *
  * Errors: ops do not return a status. A wrapper that finds a shape or dtype
  * mismatch, or a backend that fails, records a sticky error in the backend;
- * later ops are skipped until zt_backend_sync() reports and clears it. A
+ * later ops are skipped until zt_backend_sync() (or a download, which
+ * would otherwise hand back bytes never written) reports and clears it. A
  * missing op is an error, never a silent fallback.
  *
  * Threads: a backend is used by one thread at a time.
@@ -188,6 +189,8 @@ int zt_backend_profile_read(zt_backend *be, zt_prof_row *rows, int max);
 zt_status zt_backend_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err);
 void zt_backend_release(zt_backend *be, void *p);
 zt_status zt_backend_upload(zt_backend *be, zt_tensor *dst, const void *src, zt_err *err);
+/* Waits for the ops before it; with a sticky error pending, reports and
+ * clears it (as zt_backend_sync) and leaves dst untouched. */
 zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, zt_err *err);
 /* Wait for queued work; returns and clears the sticky error if any. */
 zt_status zt_backend_sync(zt_backend *be, zt_err *err);

@@ -461,7 +461,7 @@ static zt_status encode_prompt(zt_model *m, const char *prompt, const int32_t *i
     float *host = malloc((size_t)L * (size_t)m->cfg.te.hidden * sizeof(float));
     if (host) {
         zt_op_copy(be, &f32, out);
-        if (zt_backend_sync(be, NULL) == ZT_OK && zt_backend_download(be, host, &f32, NULL) == ZT_OK)
+        if (zt_backend_download(be, host, &f32, NULL) == ZT_OK)
             cache_put(m, prompt, host, L);
         else
             free(host);
@@ -660,8 +660,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         st = zt_fail(err, ZT_ERR_NOMEM, "out of memory for a %dx%d image", p->width, p->height);
         goto done;
     }
-    /* the sync reports what the op may have raised before its bytes are taken */
-    if ((st = zt_backend_sync(be, err)) || (st = zt_backend_download(be, out, &jt.rgb, err))) {
+    if ((st = zt_backend_download(be, out, &jt.rgb, err))) { /* reports the op's error */
         free(out);
         goto done;
     }

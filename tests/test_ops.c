@@ -1158,6 +1158,13 @@ static void test_memory(void)
     CHECK(zt_backend_upload(be, &T, src, &e) == ZT_OK, "upload");
     CHECK(zt_backend_download(be, dst, &T, &e) == ZT_OK, "download");
     CHECK(dst[0] == 1 && dst[2] == 3, "round trip");
+    /* with an op's error pending, a download reports it and copies nothing */
+    zt_tensor T2 = t1d(ZT_F32, 2, p);
+    zt_op_add(be, &T, &T, &T2);
+    dst[0] = -1;
+    CHECK(zt_backend_download(be, dst, &T, &e) == ZT_ERR_SHAPE && strstr(e.msg, "add"),
+          "download after a failed op: %s", e.msg);
+    CHECK(dst[0] == -1 && be->error.code == ZT_OK, "download copied, or kept the error");
     zt_backend_release(be, p);
 
     /* weights stay in their host views on the CPU */
