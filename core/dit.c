@@ -463,32 +463,35 @@ static void tap_k(zt_tap_fn tap, void *ud, const char *what, int k, const zt_ten
  * j->o, left for the next block's first norm to take in the same pass
  * (residual_norm), or for settle(). */
 typedef struct dit_tail {
-    int live;
-    const zt_tensor *w; /* [D] */
-    zt_tensor gate;     /* [D], a view into the row of j->mod the block wrote */
-    int gated;          /* 0: no gate (unmodulated blocks) */
+    const zt_tensor *w; /* [D]; NULL: nothing owed */
+    zt_tensor gate;     /* [D], a view into the row of j->mod the block wrote;
+                         * no data for unmodulated blocks */
     int slot;           /* that row: blocks alternate, so the next block's
                          * modulation leaves the gate alone */
 } dit_tail;
 
 static void owe(dit_tail *t, const zt_tensor *w, const zt_tensor *gate)
 {
-    t->live = 1;
     t->w = w;
-    t->gated = gate != NULL;
-    if (gate)
-        t->gate = *gate;
+    t->gate = gate ? *gate : (zt_tensor){0};
+}
+
+/* What t owes x [S, D]: o's rows into *o, and the gate (NULL for none). */
+static const zt_tensor *owed(zt_dit_job *j, const dit_tail *t, const zt_tensor *x, zt_tensor *o)
+{
+    *o = zt_tensor_rows(&j->o, 0, x->shape[0]);
+    return t->gate.data ? &t->gate : NULL;
 }
 
 /* Pay a pending residual into x [S, D]. */
 static void settle(zt_dit_job *j, zt_tensor *x, dit_tail *t)
 {
-    if (!t->live)
+    if (!t->w)
         return;
-    zt_tensor o = zt_tensor_rows(&j->o, 0, x->shape[0]);
-    zt_op_norm_gated_add(j->dit->be, x, &o, t->w, t->gated ? &t->gate : NULL,
-                         j->dit->cfg.norm_eps);
-    t->live = 0;
+    zt_tensor o;
+    const zt_tensor *gate = owed(j, t, x, &o);
+    zt_op_norm_gated_add(j->dit->be, x, &o, t->w, gate, j->dit->cfg.norm_eps);
+    t->w = NULL;
 }
 
 /* The normed input of the block's products: rmsnorm(x) * w * scale into h1,
@@ -499,11 +502,12 @@ static void norm_in(zt_dit_job *j, const dit_block *b, dit_tail *t, zt_qmat *xq,
 {
     zt_backend *be = j->dit->be;
     const float eps = j->dit->cfg.norm_eps;
-    if (t->live) {
-        zt_tensor o = zt_tensor_rows(&j->o, 0, x->shape[0]);
-        zt_op_residual_norm(be, x, &o, t->w, t->gated ? &t->gate : NULL, b->fp8 ? NULL : h1,
-                            b->fp8 ? xq : NULL, w, scale, eps);
-        t->live = 0;
+    if (t->w) {
+        zt_tensor o;
+        const zt_tensor *gate = owed(j, t, x, &o);
+        zt_op_residual_norm(be, x, &o, t->w, gate, b->fp8 ? NULL : h1, b->fp8 ? xq : NULL, w,
+                            scale, eps);
+        t->w = NULL;
     } else if (b->fp8) {
         zt_op_rmsnorm_q(be, xq, x, w, scale, eps);
     } else {
