@@ -283,12 +283,18 @@ __global__ void k_quant1(uint8_t *q, float *s, const void *x, int xdt, int64_t r
         s[r] = sr;
 }
 
-/* Whether k_quant_row can take rows of K with these pointers (F16 inputs
- * go one by one in ld8, so they are left to the unfused path too). */
-static bool row_ok(int64_t K, const void *q, const void *a, int adt, const void *b, int bdt)
+/* Whether the register-row kernels take rows of K, writing E4M3 rows at q
+ * (8-byte aligned) when q is given. */
+static bool rows_ok(int64_t K, const void *q)
 {
-    return K % 8 == 0 && K <= QROW_MAX_K && ((uintptr_t)q & 7) == 0 && al16(a) &&
-           adt != ZT_F16 && (!b || (al16(b) && bdt != ZT_F16));
+    return K % 8 == 0 && K <= QROW_MAX_K && ((uintptr_t)q & 7) == 0;
+}
+
+/* an operand they can take: absent, or 16-byte aligned and not F16 (which
+ * ld8 would load one by one: left to the unfused path) */
+static bool opt_vec(const void *p, zt_dtype dt)
+{
+    return !p || (al16(p) && dt != ZT_F16);
 }
 
 extern "C" cudaError_t zt_cuda_quantize_rows(void *q, float *s, const void *x, zt_dtype xdt,
@@ -298,7 +304,7 @@ extern "C" cudaError_t zt_cuda_quantize_rows(void *q, float *s, const void *x, z
         return cudaErrorInvalidValue;
     if (rows < 1)
         return cudaSuccess;
-    if (row_ok(K, q, x, xdt, NULL, 0) && rows <= INT32_MAX)
+    if (rows_ok(K, q) && opt_vec(x, xdt) && rows <= INT32_MAX)
         return quant_row_launch(q, s, plain_src{x, xdt}, rows, K, 0.0f, st);
     unsigned nb = (unsigned)((rows + QROWS - 1) / QROWS);
     k_quant1<<<nb, QROWS * 32, 0, st>>>((uint8_t *)q, s, x, xdt, rows, (int)K);
@@ -312,7 +318,7 @@ extern "C" cudaError_t zt_cuda_rmsnorm_q(void *q, float *s, const void *x, zt_dt
 {
     if (!float_dt(xdt) || (w && !float_dt(wdt)) || (scale && !float_dt(sdt)) || K < 1)
         return cudaErrorInvalidValue;
-    if (!row_ok(K, q, x, xdt, w, wdt) || (scale && (!al16(scale) || sdt == ZT_F16)))
+    if (!rows_ok(K, q) || !opt_vec(x, xdt) || !opt_vec(w, wdt) || !opt_vec(scale, sdt))
         return cudaErrorNotSupported;
     return quant_row_launch(q, s, rms_src{x, w, scale, xdt, wdt, sdt}, rows, K, eps, st);
 }
@@ -323,7 +329,7 @@ extern "C" cudaError_t zt_cuda_swiglu_q(void *q, float *s, const void *gate, zt_
 {
     if (!float_dt(gdt) || !float_dt(udt) || K < 1)
         return cudaErrorInvalidValue;
-    if (!row_ok(K, q, gate, gdt, up, udt))
+    if (!rows_ok(K, q) || !opt_vec(gate, gdt) || !opt_vec(up, udt))
         return cudaErrorNotSupported;
     return quant_row_launch(q, s, glu_src{gate, up, gdt, udt}, rows, K, 0.0f, st);
 }
@@ -348,13 +354,6 @@ static bool opt_float(const void *p, zt_dtype dt)
     return !p || float_dt(dt);
 }
 
-/* an operand the one-pass kernel can take: absent, or 16-byte aligned and
- * not F16 (which ld8 would load one by one) */
-static bool opt_vec(const void *p, zt_dtype dt)
-{
-    return !p || (al16(p) && dt != ZT_F16);
-}
-
 extern "C" cudaError_t zt_cuda_residual_norm(const zt_resnorm_args *a, cudaStream_t st)
 {
     if (!float_dt(a->xdt) || !float_dt(a->odt) || !opt_float(a->wo, a->wodt) ||
@@ -364,10 +363,9 @@ extern "C" cudaError_t zt_cuda_residual_norm(const zt_resnorm_args *a, cudaStrea
         return cudaErrorInvalidValue;
     if (a->rows < 1)
         return cudaSuccess;
-    if (a->C % 8 || a->C > QROW_MAX_K || a->rows > INT32_MAX || !opt_vec(a->x, a->xdt) ||
+    if (!rows_ok(a->C, a->q) || a->rows > INT32_MAX || !opt_vec(a->x, a->xdt) ||
         !opt_vec(a->o, a->odt) || !opt_vec(a->wo, a->wodt) || !opt_vec(a->gate, a->gdt) ||
-        !opt_vec(a->w, a->wdt) || !opt_vec(a->scale, a->sdt) || !opt_vec(a->y, a->ydt) ||
-        (!a->y && ((uintptr_t)a->q & 7)))
+        !opt_vec(a->w, a->wdt) || !opt_vec(a->scale, a->sdt) || !opt_vec(a->y, a->ydt))
         return cudaErrorNotSupported;
     return by_chunks(a->C, residual_go{a, st});
 }
