@@ -38,7 +38,8 @@ typedef struct doctor {
     zt_model_config cfg;
     int have_cfg;
     uint64_t weight_bytes; /* te + dit + vae as stored */
-    zt_dtype dit_products; /* the transformer blocks' product weights as stored */
+    uint64_t dit_products; /* bytes of the blocks' product weights as stored (0: the
+                              transformer's weights were not read) */
 } doctor;
 
 #if defined(__GNUC__)
@@ -109,8 +110,11 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         return;
     }
     d->weight_bytes += zt_weights_total_bytes(w);
-    if (!strcmp(p->name, "transformer"))
-        d->dit_products = zt_dit_product_dtype(w);
+    if (d->have_cfg && !strcmp(p->name, "transformer")) {
+        size_t replaced = 0;
+        zt_dit_fp8_weight_bytes(&d->cfg.dit, &replaced);
+        d->dit_products = replaced * zt_dtype_size(zt_dit_product_dtype(w));
+    }
     if (m) {
         int bad = zt_manifest_check(m, w, NULL, NULL);
         printf("    tensors: %d, %s\n", zt_weights_count(w),
@@ -238,13 +242,16 @@ static const int presets[][2] = {
 };
 
 /* Prints the table; returns how many sizes fit at the default precision.
- * On a GPU each size also gets its peak with --precision fp8 (the blocks'
- * products in E4M3, zt_dit_fp8_weight_bytes), and *fit8 how many fit so. */
+ * On a GPU, once the transformer's weights were read, each size also gets
+ * its peak with --precision fp8 (the blocks' products in E4M3,
+ * zt_dit_fp8_weight_bytes), and *fit8 how many fit so. */
 static int show_memory(doctor *d, size_t gpu_free, int *fit8)
 {
     int n = (int)(sizeof presets / sizeof presets[0]), fit = 0;
-    size_t replaced = 0, n8 = zt_dit_fp8_weight_bytes(&d->cfg.dit, &replaced);
-    size_t w8 = d->weight_bytes - replaced * zt_dtype_size(d->dit_products) + n8;
+    const int with8 = gpu_free && d->dit_products && d->dit_products <= d->weight_bytes;
+    size_t w8 = with8 ? d->weight_bytes - d->dit_products +
+                            zt_dit_fp8_weight_bytes(&d->cfg.dit, NULL)
+                      : 0;
     *fit8 = 0;
     /* what `zimt gen` computes in by default */
     zt_dtype act = gpu_free ? zt_precision_auto_dtype(&d->cfg) : ZT_F32;
@@ -267,17 +274,17 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
         zt_job_params p = {.width = presets[i][0], .height = presets[i][1], .steps = 8};
         size_t act_bytes = zt_pipeline_plan(&d->cfg, act, &p, 0, 0);
         size_t peak = d->weight_bytes + act_bytes, peak8 = w8 + act_bytes;
-        int ok = avail && peak <= avail, ok8 = gpu_free && peak8 <= avail;
+        int ok = avail && peak <= avail, ok8 = with8 && peak8 <= avail;
         fit += ok;
         *fit8 += ok8;
         printf("  %4dx%-4d %10s  %-*s", p.width, p.height, gib(peak, a, sizeof a),
-               gpu_free ? 12 : 0, ok ? "fits" : "does not fit");
-        if (gpu_free)
+               with8 ? 12 : 0, ok ? "fits" : "does not fit");
+        if (with8)
             printf("  fp8 %10s  %s", gib(peak8, b, sizeof b), ok8 ? "fits" : "does not fit");
         printf("\n");
     }
     printf("  %d of %d sizes fit", fit, n);
-    if (gpu_free)
+    if (with8)
         printf("; %d with --precision fp8", *fit8);
     printf("\n");
     return fit;
@@ -429,7 +436,7 @@ int zt_cmd_doctor(int argc, char **argv)
             return usage(stderr);
         }
     }
-    doctor d = {.dit_products = ZT_BF16};
+    doctor d = {0};
     zt_discovery_report *rep = malloc(sizeof *rep);
     if (!rep)
         return zt_cli_fail("doctor: out of memory");
