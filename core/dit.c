@@ -26,6 +26,8 @@ static const char *const lin_names[N_LIN] = {
 
 typedef struct dit_block {
     int modulated;
+    int mi;                          /* modulated: its index among them, which
+                                      * picks its rows of the job's mod */
     zt_tensor ada_w, ada_b;          /* [4D, A], [4D] */
     zt_tensor norm_q, norm_k;        /* [hd] */
     zt_tensor n1, n2, fn1, fn2;      /* [D] */
@@ -66,14 +68,17 @@ static void lin_shape(const zt_dit_config *cfg, int i, int64_t *n, int64_t *k)
 }
 
 /* Requests block i of prefix into L; the seven products' weights too
- * unless the block is to be FP8 (load_block_fp8 reads those). */
+ * unless the block is to be FP8 (load_block_fp8 reads those). mi: the
+ * block's index among the modulated ones, or -1 for an unmodulated block. */
 static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *prefix, int i,
-                       int modulated, int fp8)
+                       int mi, int fp8)
 {
     const int64_t D = d->D, hd = d->hd;
+    const int modulated = mi >= 0;
     char p[64];
     snprintf(p, sizeof p, "%s.%d", prefix, i);
     b->modulated = modulated;
+    b->mi = mi;
     b->fp8 = fp8;
     if (modulated) {
         zt_loader_get(L, &b->ada_w, ZT_SHAPE(4 * D, d->A), "%s.adaLN_modulation.0.weight", p);
@@ -213,11 +218,11 @@ zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
      * job and stays BF16, as do the embedders and the final layer) */
     const int fp8 = be->fp8;
     for (int i = 0; i < nr; i++) {
-        load_block(&L, d, &d->noise[i], "noise_refiner", i, 1, fp8);
-        load_block(&L, d, &d->ctx[i], "context_refiner", i, 0, 0);
+        load_block(&L, d, &d->noise[i], "noise_refiner", i, i, fp8);
+        load_block(&L, d, &d->ctx[i], "context_refiner", i, -1, 0);
     }
     for (int i = 0; i < nl; i++)
-        load_block(&L, d, &d->layers[i], "layers", i, 1, fp8);
+        load_block(&L, d, &d->layers[i], "layers", i, nr + i, fp8);
     size_t total = 0;
     for (int i = 0; i < L.n; i++)
         total += zt_tensor_nbytes(L.slots[i]);
@@ -269,6 +274,7 @@ static int pad_to(int n)
  * be planned before weights exist. */
 typedef struct job_dims {
     int D, F, A, P, hd, Cf, N, Np, Lmax, Smax;
+    int M; /* modulated blocks: the noise refiner's and the main layers */
 } job_dims;
 
 static job_dims dims_of(const zt_dit_config *c, int h, int w, const int *cap_lens, int n_caps)
@@ -287,6 +293,7 @@ static job_dims dims_of(const zt_dit_config *c, int h, int w, const int *cap_len
         if (pad_to(cap_lens[i]) > g.Lmax)
             g.Lmax = pad_to(cap_lens[i]);
     g.Smax = g.Np + g.Lmax;
+    g.M = c->n_refiner_layers + c->n_layers;
     return g;
 }
 
@@ -334,8 +341,9 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
         (st = zt_arena_tensor(a, &j->t1, act, 2, (int64_t[]){1, T_MID}, err)) ||
         (st = zt_arena_tensor(a, &j->c, act, 2, (int64_t[]){1, g.A}, err)) ||
         (st = zt_arena_tensor(a, &j->c_silu, act, 2, (int64_t[]){1, g.A}, err)) ||
-        (st = zt_arena_tensor(a, &j->mod, act, 2, (int64_t[]){2, 4 * D}, err)) ||
-        (st = zt_arena_tensor(a, &j->fscale, act, 2, (int64_t[]){1, D}, err)) ||
+        (st = zt_arena_tensor(a, &j->mraw, act, 2, (int64_t[]){4 * g.M + 1, D}, err)) ||
+        (st = zt_arena_tensor(a, &j->mod, act, 2, (int64_t[]){4 * g.M + 1, D}, err)) ||
+        (st = zt_arena_tensor(a, &j->mids, ZT_I32, 1, (int64_t[]){4 * g.M + 1}, err)) ||
         (st = zt_arena_tensor(a, &j->fout, act, 2, (int64_t[]){g.N, g.P}, err)) ||
         (st = zt_arena_tensor(a, &j->xpads, act, 2,
                               (int64_t[]){g.Np > g.N ? g.Np - g.N : 1, D}, err)) ||
@@ -464,10 +472,9 @@ static void tap_k(zt_tap_fn tap, void *ud, const char *what, int k, const zt_ten
  * (residual_norm), or for settle(). */
 typedef struct dit_tail {
     const zt_tensor *w; /* [D]; NULL: nothing owed */
-    zt_tensor gate;     /* [D], a view into the row of j->mod the block wrote;
-                         * no data for unmodulated blocks */
-    int slot;           /* that row: blocks alternate, so the next block's
-                         * modulation leaves the gate alone */
+    zt_tensor gate;     /* [D], the block's row of j->mod (which nothing
+                         * writes until the next step); no data for
+                         * unmodulated blocks */
 } dit_tail;
 
 static void owe(dit_tail *t, const zt_tensor *w, const zt_tensor *gate)
@@ -548,18 +555,12 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     zt_tensor s_msa, g_msa, s_mlp, g_mlp;
     const zt_tensor *sc_msa = NULL, *gt_msa = NULL, *sc_mlp = NULL, *gt_mlp = NULL;
     if (b->modulated) {
-        /* mod [1, 4D] = c . W^T + b: (scale_msa, gate_msa, scale_mlp, gate_mlp) */
-        t->slot = !t->slot;
-        zt_tensor mod = zt_tensor_rows(&j->mod, t->slot, 1);
-        zt_op_matmul(be, &mod, &j->c, &b->ada_w, &b->ada_b);
-        s_msa = vec(&mod, 0, D);
-        g_msa = vec(&mod, D, D);
-        s_mlp = vec(&mod, 2 * D, D);
-        g_mlp = vec(&mod, 3 * D, D);
-        zt_op_scale_add(be, &s_msa, &s_msa, 1.0f, 1.0f);
-        zt_op_scale_add(be, &s_mlp, &s_mlp, 1.0f, 1.0f);
-        zt_op_unary(be, &g_msa, &g_msa, ZT_UNARY_TANH);
-        zt_op_unary(be, &g_mlp, &g_mlp, ZT_UNARY_TANH);
+        /* this block's rows of the step's modulation (modulate) */
+        const int64_t M = d->cfg.n_refiner_layers + d->cfg.n_layers, m = b->mi;
+        s_msa = vec(&j->mod, (2 * m) * D, D);
+        s_mlp = vec(&j->mod, (2 * m + 1) * D, D);
+        g_msa = vec(&j->mod, (2 * M + 1 + 2 * m) * D, D);
+        g_mlp = vec(&j->mod, (2 * M + 2 + 2 * m) * D, D);
         sc_msa = &s_msa;
         gt_msa = &g_msa;
         sc_mlp = &s_mlp;
@@ -670,6 +671,26 @@ static void timestep_embedding(float *e, float t, float t_scale)
     }
 }
 
+/* mod's rows from mraw's (dit.h): block m's scales to rows 2m, 2m+1, the
+ * final layer's to 2M, its gates to 2M+1+2m, 2M+2+2m. */
+static zt_status upload_mids(zt_dit_job *j, zt_err *err)
+{
+    const int M = j->dit->cfg.n_refiner_layers + j->dit->cfg.n_layers;
+    int32_t *ids = malloc((size_t)(4 * M + 1) * sizeof *ids);
+    if (!ids)
+        return zt_fail(err, ZT_ERR_NOMEM, "transformer: out of memory");
+    for (int m = 0; m < M; m++) {
+        ids[2 * m] = 4 * m;
+        ids[2 * m + 1] = 4 * m + 2;
+        ids[2 * M + 1 + 2 * m] = 4 * m + 1;
+        ids[2 * M + 2 + 2 * m] = 4 * m + 3;
+    }
+    ids[2 * M] = 4 * M;
+    zt_status st = zt_backend_upload(j->dit->be, &j->mids, ids, err);
+    free(ids);
+    return st;
+}
+
 zt_status zt_dit_job_set_times(zt_dit_job *j, const float *t, int n, zt_err *err)
 {
     if (n < 1 || n > ZT_STEPS_MAX)
@@ -682,6 +703,8 @@ zt_status zt_dit_job_set_times(zt_dit_job *j, const float *t, int n, zt_err *err
     zt_tensor rows = zt_tensor_rows(&j->temb, 0, n);
     zt_status st = zt_backend_upload(j->dit->be, &rows, e, err);
     free(e);
+    if (st == ZT_OK)
+        st = upload_mids(j, err);
     /* the image pad rows every step starts from: Np - N copies of x_pad_token */
     for (int r = 0; st == ZT_OK && r < j->Np - j->N; r++) {
         zt_tensor row = zt_tensor_rows(&j->xpads, r, 1);
@@ -701,6 +724,31 @@ void zt_dit_forward(zt_dit_job *j, int cap, const zt_tensor *x, float t, zt_tens
     zt_dit_forward_step(j, cap, x, 0, out, tap, tap_ud);
 }
 
+/* The step's modulation of every modulated block and of the final layer,
+ * before its blocks run: a product a block from c into mraw, then one
+ * gather that puts the scales before the gates, so that 1 + scale and
+ * tanh(gate) take an op each for all blocks instead of four ops a block. */
+static void modulate(zt_dit_job *j)
+{
+    zt_dit *d = j->dit;
+    zt_backend *be = d->be;
+    const int nr = d->cfg.n_refiner_layers, M = nr + d->cfg.n_layers;
+    const int64_t D = d->D;
+    for (int m = 0; m < M; m++) {
+        const dit_block *b = m < nr ? &d->noise[m] : &d->layers[m - nr];
+        zt_tensor y = zt_tensor_2d(be->act_dtype, 1, 4 * D, zt_tensor_rows(&j->mraw, 4 * m, 4).data);
+        zt_op_matmul(be, &y, &j->c, &b->ada_w, &b->ada_b);
+    }
+    zt_op_unary(be, &j->c_silu, &j->c, ZT_UNARY_SILU);
+    zt_tensor fy = zt_tensor_rows(&j->mraw, 4 * (int64_t)M, 1);
+    zt_op_matmul(be, &fy, &j->c_silu, &d->fada_w, &d->fada_b);
+    zt_op_embed(be, &j->mod, &j->mraw, &j->mids);
+    zt_tensor scales = zt_tensor_rows(&j->mod, 0, 2 * (int64_t)M + 1);
+    zt_tensor gates = zt_tensor_rows(&j->mod, 2 * (int64_t)M + 1, 2 * (int64_t)M);
+    zt_op_scale_add(be, &scales, &scales, 1.0f, 1.0f);
+    zt_op_unary(be, &gates, &gates, ZT_UNARY_TANH);
+}
+
 /* The rest of a step once c holds its conditioning: embed x, the noise
  * refiner, the main layers over image and caption rows, the final layer
  * into out. */
@@ -710,6 +758,7 @@ static void dit_pass(zt_dit_job *j, zt_dit_caption *cp, const zt_tensor *x, zt_t
     zt_dit *d = j->dit;
     zt_backend *be = d->be;
     const int S = j->Np + cp->Lp;
+    modulate(j);
     /* image tokens: patchify [C, h, w] -> [N, P], embed into u[:N], pads */
     zt_op_patchify(be, &j->patches, x, d->cfg.patch);
     zt_tensor xi = zt_tensor_rows(&j->u, 0, j->N);
@@ -731,10 +780,8 @@ static void dit_pass(zt_dit_job *j, zt_dit_caption *cp, const zt_tensor *x, zt_t
     run_blocks(j, d->layers, d->cfg.n_layers, &U, &cp->rope, tap, tap_ud, "layers");
 
     /* final layer on the image rows: layernorm * (1 + scale), linear */
-    zt_op_unary(be, &j->c_silu, &j->c, ZT_UNARY_SILU);
-    zt_op_matmul(be, &j->fscale, &j->c_silu, &d->fada_w, &d->fada_b);
-    zt_op_scale_add(be, &j->fscale, &j->fscale, 1.0f, 1.0f);
-    zt_tensor fs = vec(&j->fscale, 0, d->D);
+    const int64_t M = d->cfg.n_refiner_layers + d->cfg.n_layers;
+    zt_tensor fs = vec(&j->mod, 2 * M * d->D, d->D);
     zt_tensor hn = zt_tensor_rows(&j->h1, 0, j->N);
     zt_op_layernorm(be, &hn, &xi, NULL, NULL, &fs, 1e-6f);
     zt_op_matmul(be, &j->fout, &hn, &d->fw, &d->fb);

@@ -54,8 +54,14 @@ typedef struct zt_dit_job {
     zt_tensor temb;       /* F32 [ZT_STEPS_MAX, 256] sinusoidal embeddings, per step */
     zt_tensor t1;         /* [1, 1024] */
     zt_tensor c, c_silu;  /* [1, A] */
-    zt_tensor mod;        /* [2, 4D]: blocks alternate rows (dit.c dit_tail) */
-    zt_tensor fscale;     /* [1, D] */
+    /* a step's modulation, M = the modulated blocks (dit.c modulate) */
+    zt_tensor mraw;       /* [4M + 1, D] as the products give it: block m's
+                             scale_msa, gate_msa, scale_mlp, gate_mlp in rows
+                             4m .. 4m+3, the final layer's scale in row 4M */
+    zt_tensor mod;        /* [4M + 1, D] the same rows, scales first: 1 + scale
+                             in rows 0 .. 2M (msa 2m, mlp 2m+1, final 2M),
+                             tanh(gate) in rows 2M+1 .. 4M (msa, mlp) */
+    zt_tensor mids;       /* I32 [4M + 1] mod's row r comes from mraw's row mids[r] */
     zt_tensor fout;       /* [N, p*p*C] */
     zt_tensor xpads;      /* [Np - N, D] x_pad_token rows, filled once per job */
     zt_tensor qs;         /* F32 [S] per-row scales of a quantized product input
@@ -75,8 +81,8 @@ zt_status zt_dit_job_set_caption(zt_dit_job *j, int i, const zt_tensor *feats,
                                  zt_tap_fn tap, void *tap_ud, zt_err *err);
 
 /* Per-job constants, once before the steps: the timestep embeddings of
- * model times t[0..n) (n <= ZT_STEPS_MAX) and the image pad rows, so a step
- * transfers nothing from the host and copies its pad rows in one op. */
+ * model times t[0..n) (n <= ZT_STEPS_MAX), the image pad rows and mids, so
+ * a step transfers nothing from the host and copies its pad rows in one op. */
 zt_status zt_dit_job_set_times(zt_dit_job *j, const float *t, int n, zt_err *err);
 
 /* One forward at step k (model time t[k] of set_times): x F32 [C, h, w]
