@@ -11,6 +11,7 @@
 #define ZT_TEST_HARNESS_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,28 @@ static const char *t_cur_name;
             t_failed++;                                                     \
         else                                                                \
             t_passed++;                                                     \
+    } while (0)
+
+/* A seed for the test named name (FNV-1a of it and of ZT_TEST_SEED, if
+ * set): tests that draw random data reseed their generator with it, so
+ * that their draws do not depend on the tests before them, and a sweep
+ * over ZT_TEST_SEED tries their tolerances on other draws. Never 0. */
+static inline uint64_t zt_test_seed(const char *name)
+{
+    uint64_t h = 14695981039346656037ULL;
+    const char *extra = getenv("ZT_TEST_SEED");
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    for (const char *p = extra ? extra : ""; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* RUN(fn) after seed_fn(zt_test_seed("fn")). */
+#define RUN_SEEDED(fn, seed_fn)          \
+    do {                                 \
+        seed_fn(zt_test_seed(#fn));      \
+        RUN(fn);                         \
     } while (0)
 
 static inline int zt_test_summary(const char *name)

@@ -17,25 +17,15 @@ static zt_backend *be;
 
 static uint32_t rng_state = 12345u;
 
-/* Each test draws from its own stream, seeded from its name, so that its
- * data do not depend on what the tests before it drew. ZT_TEST_SEED mixes
- * in another seed, to try the tolerances on other draws. */
-static void seed_for(const char *name)
+/* Each test draws from its own stream (harness.h zt_test_seed). */
+static void seed_rng(uint64_t seed)
 {
-    uint32_t h = 2166136261u;
-    const char *extra = getenv("ZT_TEST_SEED");
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    for (const char *p = extra ? extra : ""; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    rng_state = h ? h : 12345u;
+    rng_state = (uint32_t)(seed ^ (seed >> 32));
+    if (!rng_state)
+        rng_state = 12345u;
 }
 
-#define RUN_SEEDED(fn)    \
-    do {                  \
-        seed_for(#fn);    \
-        RUN(fn);          \
-    } while (0)
+#define RUN_SEEDED_OPS(fn) RUN_SEEDED(fn, seed_rng)
 
 /* Uniform in [-1, 1): xorshift32, deterministic across runs. */
 static float frand(void)
@@ -1274,40 +1264,40 @@ int main(void)
         fprintf(stderr, "cpu backend: %s\n", e.msg);
         return 1;
     }
-    RUN_SEEDED(test_bf16_conversion);
-    RUN_SEEDED(test_f16_conversion);
-    RUN_SEEDED(test_e4m3_conversion);
-    RUN_SEEDED(test_matmul_small);
-    RUN_SEEDED(test_matmul_dtypes);
-    RUN_SEEDED(test_matmul_threads_agree);
-    RUN_SEEDED(test_rmsnorm);
-    RUN_SEEDED(test_layernorm);
-    RUN_SEEDED(test_groupnorm);
-    RUN_SEEDED(test_rope_hand);
-    RUN_SEEDED(test_rope);
-    RUN_SEEDED(test_fused_norms);
-    RUN_SEEDED(test_attention_hand);
-    RUN_SEEDED(test_attention);
-    RUN_SEEDED(test_softmax);
-    RUN_SEEDED(test_unary);
-    RUN_SEEDED(test_binary);
-    RUN_SEEDED(test_gated_swiglu_axpy);
-    RUN_SEEDED(test_copy_dtypes);
-    RUN_SEEDED(test_embed);
-    RUN_SEEDED(test_conv_hand);
-    RUN_SEEDED(test_conv2d);
-    RUN_SEEDED(test_upsample_transpose);
-    RUN_SEEDED(test_to_rgb8);
-    RUN_SEEDED(test_patchify);
-    RUN_SEEDED(test_quantize_hand);
-    RUN_SEEDED(test_matmul_q);
-    RUN_SEEDED(test_fused_quantize);
-    RUN_SEEDED(test_residual_norm);
-    RUN_SEEDED(test_validation_matmul);
-    RUN_SEEDED(test_validation_others);
-    RUN_SEEDED(test_missing_op);
-    RUN_SEEDED(test_memory);
-    RUN_SEEDED(test_arena);
+    RUN_SEEDED_OPS(test_bf16_conversion);
+    RUN_SEEDED_OPS(test_f16_conversion);
+    RUN_SEEDED_OPS(test_e4m3_conversion);
+    RUN_SEEDED_OPS(test_matmul_small);
+    RUN_SEEDED_OPS(test_matmul_dtypes);
+    RUN_SEEDED_OPS(test_matmul_threads_agree);
+    RUN_SEEDED_OPS(test_rmsnorm);
+    RUN_SEEDED_OPS(test_layernorm);
+    RUN_SEEDED_OPS(test_groupnorm);
+    RUN_SEEDED_OPS(test_rope_hand);
+    RUN_SEEDED_OPS(test_rope);
+    RUN_SEEDED_OPS(test_fused_norms);
+    RUN_SEEDED_OPS(test_attention_hand);
+    RUN_SEEDED_OPS(test_attention);
+    RUN_SEEDED_OPS(test_softmax);
+    RUN_SEEDED_OPS(test_unary);
+    RUN_SEEDED_OPS(test_binary);
+    RUN_SEEDED_OPS(test_gated_swiglu_axpy);
+    RUN_SEEDED_OPS(test_copy_dtypes);
+    RUN_SEEDED_OPS(test_embed);
+    RUN_SEEDED_OPS(test_conv_hand);
+    RUN_SEEDED_OPS(test_conv2d);
+    RUN_SEEDED_OPS(test_upsample_transpose);
+    RUN_SEEDED_OPS(test_to_rgb8);
+    RUN_SEEDED_OPS(test_patchify);
+    RUN_SEEDED_OPS(test_quantize_hand);
+    RUN_SEEDED_OPS(test_matmul_q);
+    RUN_SEEDED_OPS(test_fused_quantize);
+    RUN_SEEDED_OPS(test_residual_norm);
+    RUN_SEEDED_OPS(test_validation_matmul);
+    RUN_SEEDED_OPS(test_validation_others);
+    RUN_SEEDED_OPS(test_missing_op);
+    RUN_SEEDED_OPS(test_memory);
+    RUN_SEEDED_OPS(test_arena);
     zt_backend_free(be);
     return zt_test_summary("test_ops");
 }
