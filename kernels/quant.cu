@@ -29,7 +29,10 @@ static __device__ __forceinline__ float row_scale(float amax)
 
 /* Row sources: get8() gives 8 values of the row at column c (c % 8 == 0);
  * for RMSNorm they are x itself, and norm8() applies the row's 1/rms and
- * the weights once the sum of squares is known. */
+ * the weights once the sum of squares is known. A source with a raw type
+ * splits get8 into fetch() (the loads only) and make8(): k_quant_row then
+ * issues every chunk's loads before it uses any, where get8's dtype
+ * branches would keep one chunk's loads in flight at a time. */
 struct plain_src {
     static const bool rms = false;
     const void *x;
@@ -63,6 +66,33 @@ struct glu_src {
 #pragma unroll
         for (int k = 0; k < 8; k++)
             v[k] = silu_f(v[k]) * t[k];
+    }
+    __device__ void norm8(float *, int, float) const {}
+};
+
+/* silu(gate) * up with both BF16: the values glu_src gives, from raw
+ * 16-byte words fetched ahead */
+struct glu_bf16_src {
+    static const bool rms = false;
+    const __nv_bfloat16 *g, *u;
+    struct raw {
+        uint4 g, u;
+    };
+    __device__ void fetch(raw &r, int64_t base, int c) const
+    {
+        r.g = *(const uint4 *)(g + base + c);
+        r.u = *(const uint4 *)(u + base + c);
+    }
+    __device__ void make8(float *v, const raw &r) const
+    {
+        const __nv_bfloat162 *hg = (const __nv_bfloat162 *)&r.g;
+        const __nv_bfloat162 *hu = (const __nv_bfloat162 *)&r.u;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float2 a = __bfloat1622float2(hg[k]), b = __bfloat1622float2(hu[k]);
+            v[2 * k] = silu_f(a.x) * b.x;
+            v[2 * k + 1] = silu_f(a.y) * b.y;
+        }
     }
     __device__ void norm8(float *, int, float) const {}
 };
@@ -138,6 +168,34 @@ static __device__ __forceinline__ float row_inv_rms(const float (&v)[CH][8], int
     return rsqrtf(row_reduce<false>(v, K, red) / (float)K + eps);
 }
 
+/* The row's values into v: with a split source, every chunk's loads
+ * first, then their values. */
+template <class Src, int CH>
+static __device__ __forceinline__ void load_row(float (&v)[CH][8], const Src &src, int64_t base,
+                                                int K)
+{
+#pragma unroll
+    for (int j = 0; j < CH; j++) {
+        if (chunk_col(j) < K)
+            src.get8(v[j], base, chunk_col(j));
+    }
+}
+
+template <int CH>
+static __device__ __forceinline__ void load_row(float (&v)[CH][8], const glu_bf16_src &src,
+                                                int64_t base, int K)
+{
+    glu_bf16_src::raw r[CH];
+#pragma unroll
+    for (int j = 0; j < CH; j++)
+        if (chunk_col(j) < K)
+            src.fetch(r[j], base, chunk_col(j));
+#pragma unroll
+    for (int j = 0; j < CH; j++)
+        if (chunk_col(j) < K)
+            src.make8(v[j], r[j]);
+}
+
 /*
  * A block a row with the row in registers (at most CH chunks of 8 a
  * thread, K <= CH * 2048), so the input is read once: the values, for
@@ -150,11 +208,7 @@ __global__ void k_quant_row(uint8_t *q, float *s, Src src, int K, float eps)
     __shared__ float red[QTHREADS / 32];
     const int64_t base = (int64_t)blockIdx.x * K;
     float v[CH][8];
-#pragma unroll
-    for (int j = 0; j < CH; j++) {
-        if (chunk_col(j) < K)
-            src.get8(v[j], base, chunk_col(j));
-    }
+    load_row(v, src, base, K);
     if (Src::rms) {
         const float inv = row_inv_rms(v, K, red, eps);
 #pragma unroll
@@ -331,6 +385,10 @@ extern "C" cudaError_t zt_cuda_swiglu_q(void *q, float *s, const void *gate, zt_
         return cudaErrorInvalidValue;
     if (!rows_ok(K, q) || !opt_vec(gate, gdt) || !opt_vec(up, udt))
         return cudaErrorNotSupported;
+    if (gdt == ZT_BF16 && udt == ZT_BF16)
+        return quant_row_launch(q, s,
+                                glu_bf16_src{(const __nv_bfloat16 *)gate, (const __nv_bfloat16 *)up},
+                                rows, K, 0.0f, st);
     return quant_row_launch(q, s, glu_src{gate, up, gdt, udt}, rows, K, 0.0f, st);
 }
 
