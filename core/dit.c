@@ -59,6 +59,13 @@ struct zt_dit {
 };
 
 /* Weight i of the block's products is [n, k]. */
+/* The blocks that read a modulation: the noise refiner's, then the main
+ * layers (dit_block.mi counts them in that order). */
+static int n_modulated(const zt_dit_config *cfg)
+{
+    return cfg->n_refiner_layers + cfg->n_layers;
+}
+
 static void lin_shape(const zt_dit_config *cfg, int i, int64_t *n, int64_t *k)
 {
     const int64_t D = cfg->dim, F = zt_dit_ffn_hidden(cfg);
@@ -108,7 +115,7 @@ size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced)
 {
     /* per block: each product's E4M3 rows and F32 scales, carved as
      * load_block_fp8 carves them */
-    size_t n8 = 0, weights = 0, blocks = (size_t)(cfg->n_refiner_layers + cfg->n_layers);
+    size_t n8 = 0, weights = 0, blocks = (size_t)n_modulated(cfg);
     for (int l = 0; l < N_LIN; l++) {
         int64_t n, k;
         lin_shape(cfg, l, &n, &k);
@@ -274,7 +281,7 @@ static int pad_to(int n)
  * be planned before weights exist. */
 typedef struct job_dims {
     int D, F, A, P, hd, Cf, N, Np, Lmax, Smax;
-    int M; /* modulated blocks: the noise refiner's and the main layers */
+    int M; /* modulated blocks (n_modulated) */
 } job_dims;
 
 static job_dims dims_of(const zt_dit_config *c, int h, int w, const int *cap_lens, int n_caps)
@@ -293,7 +300,7 @@ static job_dims dims_of(const zt_dit_config *c, int h, int w, const int *cap_len
         if (pad_to(cap_lens[i]) > g.Lmax)
             g.Lmax = pad_to(cap_lens[i]);
     g.Smax = g.Np + g.Lmax;
-    g.M = c->n_refiner_layers + c->n_layers;
+    g.M = n_modulated(c);
     return g;
 }
 
@@ -556,7 +563,7 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     const zt_tensor *sc_msa = NULL, *gt_msa = NULL, *sc_mlp = NULL, *gt_mlp = NULL;
     if (b->modulated) {
         /* this block's rows of the step's modulation (modulate) */
-        const int64_t M = d->cfg.n_refiner_layers + d->cfg.n_layers, m = b->mi;
+        const int64_t M = n_modulated(&d->cfg), m = b->mi;
         s_msa = vec(&j->mod, (2 * m) * D, D);
         s_mlp = vec(&j->mod, (2 * m + 1) * D, D);
         g_msa = vec(&j->mod, (2 * M + 1 + 2 * m) * D, D);
@@ -675,7 +682,7 @@ static void timestep_embedding(float *e, float t, float t_scale)
  * final layer's to 2M, its gates to 2M+1+2m, 2M+2+2m. */
 static zt_status upload_mids(zt_dit_job *j, zt_err *err)
 {
-    const int M = j->dit->cfg.n_refiner_layers + j->dit->cfg.n_layers;
+    const int M = n_modulated(&j->dit->cfg);
     int32_t *ids = malloc((size_t)(4 * M + 1) * sizeof *ids);
     if (!ids)
         return zt_fail(err, ZT_ERR_NOMEM, "transformer: out of memory");
@@ -732,7 +739,7 @@ static void modulate(zt_dit_job *j)
 {
     zt_dit *d = j->dit;
     zt_backend *be = d->be;
-    const int nr = d->cfg.n_refiner_layers, M = nr + d->cfg.n_layers;
+    const int nr = d->cfg.n_refiner_layers, M = n_modulated(&d->cfg);
     const int64_t D = d->D;
     for (int m = 0; m < M; m++) {
         const dit_block *b = m < nr ? &d->noise[m] : &d->layers[m - nr];
@@ -780,7 +787,7 @@ static void dit_pass(zt_dit_job *j, zt_dit_caption *cp, const zt_tensor *x, zt_t
     run_blocks(j, d->layers, d->cfg.n_layers, &U, &cp->rope, tap, tap_ud, "layers");
 
     /* final layer on the image rows: layernorm * (1 + scale), linear */
-    const int64_t M = d->cfg.n_refiner_layers + d->cfg.n_layers;
+    const int64_t M = n_modulated(&d->cfg);
     zt_tensor fs = vec(&j->mod, 2 * M * d->D, d->D);
     zt_tensor hn = zt_tensor_rows(&j->h1, 0, j->N);
     zt_op_layernorm(be, &hn, &xi, NULL, NULL, &fs, 1e-6f);
