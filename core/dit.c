@@ -25,9 +25,9 @@ static const char *const lin_names[N_LIN] = {
     "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"};
 
 typedef struct dit_block {
-    int modulated;
-    int mi;                          /* modulated: its index among them, which
-                                      * picks its rows of the job's mod */
+    int mi;                          /* its index among the modulated blocks,
+                                      * which picks its rows of the job's mod;
+                                      * -1: unmodulated */
     zt_tensor ada_w, ada_b;          /* [4D, A], [4D] */
     zt_tensor norm_q, norm_k;        /* [hd] */
     zt_tensor n1, n2, fn1, fn2;      /* [D] */
@@ -58,7 +58,6 @@ struct zt_dit {
     zt_replay step[ZT_DIT_MAX_CAPTIONS]; /* a step after its t-embedder, per caption */
 };
 
-/* Weight i of the block's products is [n, k]. */
 /* The blocks that read a modulation: the noise refiner's, then the main
  * layers (dit_block.mi counts them in that order). */
 static int n_modulated(const zt_dit_config *cfg)
@@ -66,6 +65,21 @@ static int n_modulated(const zt_dit_config *cfg)
     return cfg->n_refiner_layers + cfg->n_layers;
 }
 
+/* The rows of a step's modulation (dit.h mod) that modulated block m of M
+ * reads, k = 0 for its attention, 1 for its feed-forward: 1 + scale in
+ * the first 2M rows, the final layer's 1 + scale in row 2M, tanh(gate) in
+ * the last 2M. */
+static int64_t scale_row(int64_t m, int k)
+{
+    return 2 * m + k;
+}
+
+static int64_t gate_row(int64_t M, int64_t m, int k)
+{
+    return 2 * M + 1 + 2 * m + k;
+}
+
+/* Weight i of the block's products is [n, k]. */
 static void lin_shape(const zt_dit_config *cfg, int i, int64_t *n, int64_t *k)
 {
     const int64_t D = cfg->dim, F = zt_dit_ffn_hidden(cfg);
@@ -81,13 +95,11 @@ static void load_block(zt_loader *L, const zt_dit *d, dit_block *b, const char *
                        int mi, int fp8)
 {
     const int64_t D = d->D, hd = d->hd;
-    const int modulated = mi >= 0;
     char p[64];
     snprintf(p, sizeof p, "%s.%d", prefix, i);
-    b->modulated = modulated;
     b->mi = mi;
     b->fp8 = fp8;
-    if (modulated) {
+    if (mi >= 0) {
         zt_loader_get(L, &b->ada_w, ZT_SHAPE(4 * D, d->A), "%s.adaLN_modulation.0.weight", p);
         zt_loader_get(L, &b->ada_b, ZT_SHAPE(4 * D), "%s.adaLN_modulation.0.bias", p);
     }
@@ -540,8 +552,9 @@ static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const z
 }
 
 /* One transformer block on x [S, D] (a view into the unified stream) with
- * RoPE rows rope [S, hd/2, 2]. Modulated blocks read the step's c. t: the
- * previous block's residual, if still owed on x; on return, this block's. */
+ * RoPE rows rope [S, hd/2, 2]. Modulated blocks read their rows of the
+ * step's mod. t: the previous block's residual, if still owed on x; on
+ * return, this block's. */
 static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_tensor *rope,
                       dit_tail *t)
 {
@@ -561,13 +574,13 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
 
     zt_tensor s_msa, g_msa, s_mlp, g_mlp;
     const zt_tensor *sc_msa = NULL, *gt_msa = NULL, *sc_mlp = NULL, *gt_mlp = NULL;
-    if (b->modulated) {
+    if (b->mi >= 0) {
         /* this block's rows of the step's modulation (modulate) */
         const int64_t M = n_modulated(&d->cfg), m = b->mi;
-        s_msa = vec(&j->mod, (2 * m) * D, D);
-        s_mlp = vec(&j->mod, (2 * m + 1) * D, D);
-        g_msa = vec(&j->mod, (2 * M + 1 + 2 * m) * D, D);
-        g_mlp = vec(&j->mod, (2 * M + 2 + 2 * m) * D, D);
+        s_msa = vec(&j->mod, scale_row(m, 0) * D, D);
+        s_mlp = vec(&j->mod, scale_row(m, 1) * D, D);
+        g_msa = vec(&j->mod, gate_row(M, m, 0) * D, D);
+        g_mlp = vec(&j->mod, gate_row(M, m, 1) * D, D);
         sc_msa = &s_msa;
         gt_msa = &g_msa;
         sc_mlp = &s_mlp;
@@ -678,21 +691,20 @@ static void timestep_embedding(float *e, float t, float t_scale)
     }
 }
 
-/* mod's rows from mraw's (dit.h): block m's scales to rows 2m, 2m+1, the
- * final layer's to 2M, its gates to 2M+1+2m, 2M+2+2m. */
+/* mod's rows from mraw's (dit.h): block m's scales and gates to the rows
+ * scale_row and gate_row give, the final layer's scale to row 2M. */
 static zt_status upload_mids(zt_dit_job *j, zt_err *err)
 {
     const int M = n_modulated(&j->dit->cfg);
     int32_t *ids = malloc((size_t)(4 * M + 1) * sizeof *ids);
     if (!ids)
         return zt_fail(err, ZT_ERR_NOMEM, "transformer: out of memory");
-    for (int m = 0; m < M; m++) {
-        ids[2 * m] = 4 * m;
-        ids[2 * m + 1] = 4 * m + 2;
-        ids[2 * M + 1 + 2 * m] = 4 * m + 1;
-        ids[2 * M + 2 + 2 * m] = 4 * m + 3;
-    }
-    ids[2 * M] = 4 * M;
+    for (int m = 0; m < M; m++)
+        for (int k = 0; k < 2; k++) { /* mraw: scale_msa, gate_msa, scale_mlp, gate_mlp */
+            ids[scale_row(m, k)] = 4 * m + 2 * k;
+            ids[gate_row(M, m, k)] = 4 * m + 2 * k + 1;
+        }
+    ids[scale_row(M, 0)] = 4 * M;
     zt_status st = zt_backend_upload(j->dit->be, &j->mids, ids, err);
     free(ids);
     return st;
@@ -750,8 +762,10 @@ static void modulate(zt_dit_job *j)
     zt_tensor fy = zt_tensor_rows(&j->mraw, 4 * (int64_t)M, 1);
     zt_op_matmul(be, &fy, &j->c_silu, &d->fada_w, &d->fada_b);
     zt_op_embed(be, &j->mod, &j->mraw, &j->mids);
-    zt_tensor scales = zt_tensor_rows(&j->mod, 0, 2 * (int64_t)M + 1);
-    zt_tensor gates = zt_tensor_rows(&j->mod, 2 * (int64_t)M + 1, 2 * (int64_t)M);
+    /* the blocks' scales and the final layer's, then the blocks' gates */
+    const int64_t g0 = gate_row(M, 0, 0);
+    zt_tensor scales = zt_tensor_rows(&j->mod, 0, g0);
+    zt_tensor gates = zt_tensor_rows(&j->mod, g0, 2 * (int64_t)M);
     zt_op_scale_add(be, &scales, &scales, 1.0f, 1.0f);
     zt_op_unary(be, &gates, &gates, ZT_UNARY_TANH);
 }
@@ -787,8 +801,7 @@ static void dit_pass(zt_dit_job *j, zt_dit_caption *cp, const zt_tensor *x, zt_t
     run_blocks(j, d->layers, d->cfg.n_layers, &U, &cp->rope, tap, tap_ud, "layers");
 
     /* final layer on the image rows: layernorm * (1 + scale), linear */
-    const int64_t M = n_modulated(&d->cfg);
-    zt_tensor fs = vec(&j->mod, 2 * M * d->D, d->D);
+    zt_tensor fs = vec(&j->mod, scale_row(n_modulated(&d->cfg), 0) * d->D, d->D);
     zt_tensor hn = zt_tensor_rows(&j->h1, 0, j->N);
     zt_op_layernorm(be, &hn, &xi, NULL, NULL, &fs, 1e-6f);
     zt_op_matmul(be, &j->fout, &hn, &d->fw, &d->fb);
