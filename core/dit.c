@@ -123,7 +123,17 @@ static size_t align_up(size_t n)
     return (n + ALIGN8 - 1) / ALIGN8 * ALIGN8;
 }
 
-size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced)
+/* The dtype w stores the block products' weights in (BF16 when w is NULL
+ * or lacks them). */
+static zt_dtype product_dtype(const zt_weights *w)
+{
+    char name[64];
+    snprintf(name, sizeof name, "layers.0.%s.weight", lin_names[LIN_Q]);
+    const zt_st_entry *e = w ? zt_weights_find(w, name) : NULL;
+    return e ? e->t.dtype : ZT_BF16;
+}
+
+size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, const zt_weights *w, size_t *replaced)
 {
     /* per block: each product's E4M3 rows and F32 scales, carved as
      * load_block_fp8 carves them */
@@ -135,16 +145,8 @@ size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced)
         weights += (size_t)(n * k);
     }
     if (replaced)
-        *replaced = weights * blocks;
+        *replaced = weights * blocks * zt_dtype_size(product_dtype(w));
     return n8 * blocks;
-}
-
-zt_dtype zt_dit_product_dtype(const zt_weights *w)
-{
-    char name[64];
-    snprintf(name, sizeof name, "layers.0.%s.weight", lin_names[LIN_Q]);
-    const zt_st_entry *e = w ? zt_weights_find(w, name) : NULL;
-    return e ? e->t.dtype : ZT_BF16;
 }
 
 /*
@@ -247,7 +249,7 @@ zt_status zt_dit_new(zt_dit **out, zt_backend *be, const zt_dit_config *cfg,
         total += zt_tensor_nbytes(L.slots[i]);
     zt_status st = zt_loader_finish(&L, be, &d->block, err);
     if (st == ZT_OK && fp8) {
-        size_t n8 = zt_dit_fp8_weight_bytes(&d->cfg, NULL);
+        size_t n8 = zt_dit_fp8_weight_bytes(&d->cfg, NULL, NULL);
         st = zt_backend_alloc(be, n8, &d->block8, err);
         char *cursor = d->block8;
         for (int i = 0; st == ZT_OK && i < nr + nl; i++)

@@ -24,12 +24,11 @@ void zt_dit_free(zt_dit *d);
 size_t zt_dit_weight_bytes(const zt_dit *d);
 /* --precision fp8, before loading: the bytes the modulated blocks' E4M3
  * product weights and their per-channel scales take (what zt_dit_new adds
- * to the weights), and in *replaced (may be NULL) how many product weights
- * they stand for (what it then leaves out, in their stored dtype). */
-size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, size_t *replaced);
-/* The dtype the transformer's weights w store the block products' weights
- * in (BF16 when w lacks them): what those *replaced weights weigh each. */
-zt_dtype zt_dit_product_dtype(const zt_weights *w);
+ * to the weights), and in *replaced (may be NULL) the bytes of the product
+ * weights they stand for (what it then leaves out), in the dtype the
+ * transformer's weights w store them in (BF16 when w is NULL or lacks
+ * them). */
+size_t zt_dit_fp8_weight_bytes(const zt_dit_config *cfg, const zt_weights *w, size_t *replaced);
 
 #define ZT_DIT_MAX_CAPTIONS 2
 

@@ -112,8 +112,8 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
     d->weight_bytes += zt_weights_total_bytes(w);
     if (d->have_cfg && !strcmp(p->name, "transformer")) {
         size_t replaced = 0;
-        zt_dit_fp8_weight_bytes(&d->cfg.dit, &replaced);
-        d->dit_products = replaced * zt_dtype_size(zt_dit_product_dtype(w));
+        zt_dit_fp8_weight_bytes(&d->cfg.dit, w, &replaced);
+        d->dit_products = replaced;
     }
     if (m) {
         int bad = zt_manifest_check(m, w, NULL, NULL);
@@ -250,7 +250,7 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
     int n = (int)(sizeof presets / sizeof presets[0]), fit = 0;
     const int with8 = gpu_free && d->dit_products && d->dit_products <= d->weight_bytes;
     size_t w8 = with8 ? d->weight_bytes - d->dit_products +
-                            zt_dit_fp8_weight_bytes(&d->cfg.dit, NULL)
+                            zt_dit_fp8_weight_bytes(&d->cfg.dit, NULL, NULL)
                       : 0;
     *fit8 = 0;
     /* what `zimt gen` computes in by default */
