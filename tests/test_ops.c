@@ -25,8 +25,6 @@ static void seed_rng(uint64_t seed)
         rng_state = 12345u;
 }
 
-#define RUN_SEEDED_OPS(fn) RUN_SEEDED(fn, seed_rng)
-
 /* Uniform in [-1, 1): xorshift32, deterministic across runs. */
 static float frand(void)
 {
@@ -1264,40 +1262,40 @@ int main(void)
         fprintf(stderr, "cpu backend: %s\n", e.msg);
         return 1;
     }
-    RUN_SEEDED_OPS(test_bf16_conversion);
-    RUN_SEEDED_OPS(test_f16_conversion);
-    RUN_SEEDED_OPS(test_e4m3_conversion);
-    RUN_SEEDED_OPS(test_matmul_small);
-    RUN_SEEDED_OPS(test_matmul_dtypes);
-    RUN_SEEDED_OPS(test_matmul_threads_agree);
-    RUN_SEEDED_OPS(test_rmsnorm);
-    RUN_SEEDED_OPS(test_layernorm);
-    RUN_SEEDED_OPS(test_groupnorm);
-    RUN_SEEDED_OPS(test_rope_hand);
-    RUN_SEEDED_OPS(test_rope);
-    RUN_SEEDED_OPS(test_fused_norms);
-    RUN_SEEDED_OPS(test_attention_hand);
-    RUN_SEEDED_OPS(test_attention);
-    RUN_SEEDED_OPS(test_softmax);
-    RUN_SEEDED_OPS(test_unary);
-    RUN_SEEDED_OPS(test_binary);
-    RUN_SEEDED_OPS(test_gated_swiglu_axpy);
-    RUN_SEEDED_OPS(test_copy_dtypes);
-    RUN_SEEDED_OPS(test_embed);
-    RUN_SEEDED_OPS(test_conv_hand);
-    RUN_SEEDED_OPS(test_conv2d);
-    RUN_SEEDED_OPS(test_upsample_transpose);
-    RUN_SEEDED_OPS(test_to_rgb8);
-    RUN_SEEDED_OPS(test_patchify);
-    RUN_SEEDED_OPS(test_quantize_hand);
-    RUN_SEEDED_OPS(test_matmul_q);
-    RUN_SEEDED_OPS(test_fused_quantize);
-    RUN_SEEDED_OPS(test_residual_norm);
-    RUN_SEEDED_OPS(test_validation_matmul);
-    RUN_SEEDED_OPS(test_validation_others);
-    RUN_SEEDED_OPS(test_missing_op);
-    RUN_SEEDED_OPS(test_memory);
-    RUN_SEEDED_OPS(test_arena);
+    RUN_SEEDED(test_bf16_conversion, seed_rng);
+    RUN_SEEDED(test_f16_conversion, seed_rng);
+    RUN_SEEDED(test_e4m3_conversion, seed_rng);
+    RUN_SEEDED(test_matmul_small, seed_rng);
+    RUN_SEEDED(test_matmul_dtypes, seed_rng);
+    RUN_SEEDED(test_matmul_threads_agree, seed_rng);
+    RUN_SEEDED(test_rmsnorm, seed_rng);
+    RUN_SEEDED(test_layernorm, seed_rng);
+    RUN_SEEDED(test_groupnorm, seed_rng);
+    RUN_SEEDED(test_rope_hand, seed_rng);
+    RUN_SEEDED(test_rope, seed_rng);
+    RUN_SEEDED(test_fused_norms, seed_rng);
+    RUN_SEEDED(test_attention_hand, seed_rng);
+    RUN_SEEDED(test_attention, seed_rng);
+    RUN_SEEDED(test_softmax, seed_rng);
+    RUN_SEEDED(test_unary, seed_rng);
+    RUN_SEEDED(test_binary, seed_rng);
+    RUN_SEEDED(test_gated_swiglu_axpy, seed_rng);
+    RUN_SEEDED(test_copy_dtypes, seed_rng);
+    RUN_SEEDED(test_embed, seed_rng);
+    RUN_SEEDED(test_conv_hand, seed_rng);
+    RUN_SEEDED(test_conv2d, seed_rng);
+    RUN_SEEDED(test_upsample_transpose, seed_rng);
+    RUN_SEEDED(test_to_rgb8, seed_rng);
+    RUN_SEEDED(test_patchify, seed_rng);
+    RUN_SEEDED(test_quantize_hand, seed_rng);
+    RUN_SEEDED(test_matmul_q, seed_rng);
+    RUN_SEEDED(test_fused_quantize, seed_rng);
+    RUN_SEEDED(test_residual_norm, seed_rng);
+    RUN_SEEDED(test_validation_matmul, seed_rng);
+    RUN_SEEDED(test_validation_others, seed_rng);
+    RUN_SEEDED(test_missing_op, seed_rng);
+    RUN_SEEDED(test_memory, seed_rng);
+    RUN_SEEDED(test_arena, seed_rng);
     zt_backend_free(be);
     return zt_test_summary("test_ops");
 }
