@@ -100,20 +100,25 @@ static inline unsigned grid_for(int64_t n, int bs)
     return (unsigned)b;
 }
 
+/* Eight BF16 values packed in a 16-byte word, as F32. */
+static __device__ __forceinline__ void bf16x8(float *o, uint4 u)
+{
+    const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        float2 f = __bfloat1622float2(h[k]);
+        o[2 * k] = f.x;
+        o[2 * k + 1] = f.y;
+    }
+}
+
 /* Eight consecutive elements at index i (a multiple of 8) as F32. BF16 and
  * F32 use 16-byte loads: the host checks that the base pointer is 16-byte
  * aligned before choosing a path that calls these. F16 goes one by one. */
 static __device__ __forceinline__ void ld8(float *o, const void *p, int dt, int64_t i)
 {
     if (dt == ZT_BF16) {
-        uint4 u = *(const uint4 *)((const __nv_bfloat16 *)p + i);
-        const __nv_bfloat162 *h = (const __nv_bfloat162 *)&u;
-#pragma unroll
-        for (int k = 0; k < 4; k++) {
-            float2 f = __bfloat1622float2(h[k]);
-            o[2 * k] = f.x;
-            o[2 * k + 1] = f.y;
-        }
+        bf16x8(o, *(const uint4 *)((const __nv_bfloat16 *)p + i));
     } else if (dt == ZT_F32) {
         const float4 *q = (const float4 *)((const float *)p + i);
         float4 a = q[0], b = q[1];

@@ -29,10 +29,10 @@ static __device__ __forceinline__ float row_scale(float amax)
 
 /* Row sources: get8() gives 8 values of the row at column c (c % 8 == 0);
  * for RMSNorm they are x itself, and norm8() applies the row's 1/rms and
- * the weights once the sum of squares is known. A source with a raw type
- * splits get8 into fetch() (the loads only) and make8(): k_quant_row then
- * issues every chunk's loads before it uses any, where get8's dtype
- * branches would keep one chunk's loads in flight at a time. */
+ * the weights once the sum of squares is known. glu_bf16_src has fetch()
+ * (the loads only) and make8() instead, and load_row issues every chunk's
+ * fetch before any make8, where get8's dtype branches keep one chunk's
+ * loads in flight at a time. */
 struct plain_src {
     static const bool rms = false;
     const void *x;
@@ -85,14 +85,12 @@ struct glu_bf16_src {
     }
     __device__ void make8(float *v, const raw &r) const
     {
-        const __nv_bfloat162 *hg = (const __nv_bfloat162 *)&r.g;
-        const __nv_bfloat162 *hu = (const __nv_bfloat162 *)&r.u;
+        float t[8];
+        bf16x8(v, r.g);
+        bf16x8(t, r.u);
 #pragma unroll
-        for (int k = 0; k < 4; k++) {
-            float2 a = __bfloat1622float2(hg[k]), b = __bfloat1622float2(hu[k]);
-            v[2 * k] = silu_f(a.x) * b.x;
-            v[2 * k + 1] = silu_f(a.y) * b.y;
-        }
+        for (int k = 0; k < 8; k++)
+            v[k] = silu_f(v[k]) * t[k];
     }
     __device__ void norm8(float *, int, float) const {}
 };
