@@ -744,6 +744,14 @@ static lt_plan *lt_plan_for(cuda_be *b, int64_t M, int64_t N, int64_t K, zt_dtyp
     memset(p, 0, sizeof *p);
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+    /* Fast accumulation: the tensor cores' FP8 sums are not promoted to F32
+     * along K. Their narrower accumulator rounds toward zero, so a product
+     * comes out up to about 1% smaller in magnitude (rel-L2 2.1e-3 at
+     * K = 10240, cuda_ops). The DiT renormalizes every product's result
+     * (q/k norms, the norms before each gated residual, the per-token
+     * quantizing), so its error against full-ref moves from 0.1167 to
+     * 0.1171; the step is 4 ms (6%) faster at 1024x1024 (kernels/NOTES.md). */
+    int8_t fastacc = 1;
     cudaDataType_t ct = cu_type(yt);
     size_t ws = BLAS_WS_BYTES;
     cublasLtMatmulPreference_t pref = NULL;
@@ -760,6 +768,8 @@ static lt_plan *lt_plan_for(cuda_be *b, int64_t M, int64_t N, int64_t K, zt_dtyp
          LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode,
                                               sizeof mode)) &&
          set_scales(b, op, sa, sb) &&
+         LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fastacc,
+                                              sizeof fastacc)) &&
          LT_OK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_8F_E4M3, (uint64_t)K, (uint64_t)N, K)) &&
          LT_OK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_8F_E4M3, (uint64_t)K, (uint64_t)M, K)) &&
          LT_OK(cublasLtMatrixLayoutCreate(&p->c, ct, (uint64_t)N, (uint64_t)M, N)) &&

@@ -205,8 +205,10 @@ static float *fetch(zt_backend *be, const zt_tensor *t)
 }
 
 /* Sync both, compare o's GPU copy with its CPU copy. tol scales the RMS of
- * the reference into atol; rtol is per element; rel-L2 must be <= l2. */
-static int compare(const char *what, buf *o, double tol, double rtol, double l2)
+ * the reference into atol; rtol is per element; rel-L2 must be <= l2 and
+ * goes to *rel_out when that is not NULL. */
+static int compare_rel(const char *what, buf *o, double tol, double rtol, double l2,
+                       double *rel_out)
 {
     zt_err e1 = {0}, e2 = {0};
     zt_status s1 = zt_backend_sync(cpu, &e1), s2 = zt_backend_sync(gpu, &e2);
@@ -225,9 +227,16 @@ static int compare(const char *what, buf *o, double tol, double rtol, double l2)
     int ok = zt_test_close(what, g, r, (long)n, tol * (rms > 0 ? rms : 1), rtol);
     double rel = ss > 0 ? sqrt(num / ss) : sqrt(num);
     CHECK(rel <= l2, "%s: rel-L2 %.3g over %.3g", what, rel, l2);
+    if (rel_out)
+        *rel_out = rel;
     free(r);
     free(g);
     return ok && rel <= l2;
+}
+
+static int compare(const char *what, buf *o, double tol, double rtol, double l2)
+{
+    return compare_rel(what, o, tol, rtol, l2, NULL);
 }
 
 /* tolerances: BF16 outputs, F32 outputs */
@@ -387,13 +396,19 @@ static void one_matmul_q(const char *name, zt_dtype ydt, int64_t M, int64_t N, i
     buf y = mk_out(ydt, 2, S4(M, N, 0, 0));
     zt_op_matmul_q(cpu, &y.c, &xq.c, &wq.c);
     zt_op_matmul_q(gpu, &y.g, &xq.g, &wq.g);
-    /* same E4M3 inputs; sums in another order (the tensor cores' FP8
-     * accumulation is narrower than F32 between cuBLAS's promotions), and
-     * for a BF16 result its rounding */
+    /* same E4M3 inputs; the CPU sums in F32, the tensor cores' FP8 fast
+     * accumulation in a narrower accumulator that rounds toward zero
+     * (backend_cuda.c lt_plan_for): measured rel-L2 2.9e-4 at K = 512,
+     * 1.1e-3 at 3840 and 2.1e-3 at 10240 (over 7 seeds), single elements
+     * up to 0.9% small at 10240. Bounds: twice the rel-L2, and an element
+     * within 1.5% plus 2% of the RMS (a sum near zero keeps the error of
+     * its larger partial sums). For a BF16 result, its rounding on top. */
+    double rel = 0;
     if (ydt == ZT_BF16)
-        compare(name, &y, BF_TOL);
+        compare_rel(name, &y, BF_TOL, &rel);
     else
-        compare(name, &y, 1e-3, 1e-3, 1e-3);
+        compare_rel(name, &y, 2e-2, 1.5e-2, 4e-3, &rel);
+    printf("  %-36s rel-L2 %.2e\n", name, rel);
     free_qbuf(&xq), free_qbuf(&wq);
     free_buf(&x), free_buf(&w), free_buf(&y);
 }
@@ -451,6 +466,8 @@ static void test_fp8(void)
     one_quantize("quantize bf16 37x100 (scalar)", ZT_BF16, 37, 100);
     one_matmul_q("matmul_q 300x384x256 -> bf16", ZT_BF16, 300, 384, 256);
     one_matmul_q("matmul_q 33x1024x512 -> f32", ZT_F32, 33, 1024, 512);
+    one_matmul_q("matmul_q 64x512x3840 -> f32", ZT_F32, 64, 512, 3840);
+    one_matmul_q("matmul_q 64x512x10240 -> f32", ZT_F32, 64, 512, 10240);
     one_matmul_q("matmul_q odd 20x40x24 (BF16 path)", ZT_BF16, 20, 40, 24);
     one_fused_q("rmsnorm_q 300x3840 (fused)", 0, 300, 3840);
     one_fused_q("rmsnorm_q 37x100 (unfused)", 0, 37, 100);
