@@ -158,46 +158,70 @@ size_t zt_vae_weight_bytes(const zt_vae *v)
 }
 
 /*
- * Scratch: three activation buffers and one small one for the mid attention.
- * A resnet keeps x in buf[0] (cin), normalises into buf[1], convolves into
- * buf[2] (cout), and takes its shortcut back into buf[1]; an upsampler goes
- * buf[0] -> buf[1] -> buf[0]. So buf[0] and buf[1] hold the widest
- * activation, buf[2] only the widest resnet output, and buf[3] one [top, h, w]
- * tensor. At 1024x1024 that is 1.3 GB instead of four 536 MB buffers.
+ * Scratch: two activation buffers. buf[0] holds the activation between
+ * layers; buf[1] holds a layer's temporaries, laid out by run_resnet and
+ * run_attention, and an upsampler's input (buf[0] -> buf[1] -> buf[0]).
+ * With a shortcut the resnet takes it first, so that its first norm can
+ * overwrite x in place; then x and the block's two cout-wide temporaries
+ * never need more than buf[0] plus 2 * cout * H * W. At 1024x1024 both
+ * buffers hold 256 x 1024 x 1024 values (the last upsampler's output and
+ * the 256 -> 128 resnet's input): 1.0 GiB in BF16, where a third buffer
+ * for the resnets' outputs made it 1.3.
  */
 typedef struct vae_sizes {
-    int64_t wide;  /* buf[0], buf[1]: max over cin, cout and upsampled C*H*W */
-    int64_t out;   /* buf[2]: max cout*H*W, and 2*top*h*w for attention's gt|v */
-    int64_t attn;  /* buf[3]: top*h*w (attention's k and output) */
+    int64_t x;    /* buf[0]: max C*H*W over the activations, upsampled ones included */
+    int64_t work; /* buf[1]: max over the layers' temporaries (see above) */
 } vae_sizes;
+
+/* Offsets inside buf[1] are rounded to 128 values, so every view stays as
+ * aligned as the arena's tensors (16-byte loads, cuDNN's alignment). */
+static int64_t al128(int64_t n)
+{
+    return (n + 127) & ~(int64_t)127;
+}
+
+static void at_least(int64_t *v, int64_t n)
+{
+    if (n > *v)
+        *v = n;
+}
+
+/* Temporaries of a resnet cin -> cout over hw pixels (run_resnet). */
+static int64_t resnet_work(int64_t cin, int64_t cout, int64_t hw)
+{
+    return cin != cout ? al128(cout * hw) + cout * hw : al128(cin * hw) + cout * hw;
+}
 
 static vae_sizes vae_buf_sizes(const zt_vae_config *c, int h, int w)
 {
     const int nb = c->n_blocks;
     int64_t hw = (int64_t)h * w;
-    int cin = c->block_out[nb - 1];
-    vae_sizes s = {(int64_t)c->latent_channels * hw, 2 * (int64_t)cin * hw, (int64_t)cin * hw};
-    if (s.attn > s.wide)
-        s.wide = s.attn; /* conv_in's output and the mid block */
+    int64_t cin = c->block_out[nb - 1];
+    /* the unscaled latents and post_quant_conv's output in buf[1], conv_in
+     * into buf[0], the mid block's resnets and attention (4 [top, hw]) */
+    vae_sizes s = {cin * hw, c->latent_channels * hw};
+    at_least(&s.work, resnet_work(cin, cin, hw));
+    if (c->mid_attention)
+        at_least(&s.work, 3 * al128(cin * hw) + cin * hw);
     for (int i = 0; i < nb; i++) {
-        int cout = c->block_out[nb - 1 - i];
-        int64_t a = (int64_t)(cin > cout ? cin : cout) * hw;
-        if (a > s.wide)
-            s.wide = a;
-        if ((int64_t)cout * hw > s.out)
-            s.out = (int64_t)cout * hw;
+        int64_t cout = c->block_out[nb - 1 - i];
+        /* the block's first resnet takes cin -> cout, the others cout -> cout */
+        at_least(&s.x, (cin > cout ? cin : cout) * hw);
+        at_least(&s.work, resnet_work(cin, cout, hw));
+        at_least(&s.work, resnet_work(cout, cout, hw));
         if (i < nb - 1) {
             hw *= 4;
-            if ((int64_t)cout * hw > s.wide)
-                s.wide = (int64_t)cout * hw;
+            at_least(&s.x, cout * hw);
+            at_least(&s.work, cout * hw);
         }
         cin = cout;
     }
+    at_least(&s.work, cin * hw); /* the output norm */
     return s;
 }
 
 typedef struct vae_scratch {
-    zt_tensor buf[4];     /* flat, sized by vae_buf_sizes */
+    zt_tensor buf[2];     /* flat, sized by vae_buf_sizes */
     zt_tensor zin;        /* [h, w, C] decoder input */
     zt_tensor rgb;        /* F32 [H, W, out_channels]: conv_out before the final transpose */
 } vae_scratch;
@@ -206,9 +230,9 @@ static zt_status carve(zt_arena *a, const zt_vae_config *c, zt_dtype act, int h,
                        vae_scratch *s, zt_err *err)
 {
     vae_sizes z = vae_buf_sizes(c, h, w);
-    int64_t n[4] = {z.wide, z.wide, z.out, z.attn};
+    int64_t n[2] = {z.x, z.work};
     zt_status st;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 2; i++)
         if ((st = zt_arena_tensor(a, &s->buf[i], act, 1, (int64_t[]){n[i]}, err)))
             return st;
     const int sc = zt_vae_scale(c);
@@ -227,50 +251,84 @@ size_t zt_vae_scratch_bytes(const zt_vae_config *cfg, zt_dtype act, int h, int w
     return a.peak;
 }
 
-/* A [H, W, C] view at the start of a flat scratch buffer. */
-static zt_tensor view3(const zt_tensor *buf, int64_t C, int64_t H, int64_t W)
+/* A view of n values at value `at` of a flat scratch buffer; a view past
+ * its end (vae_sizes out of step with the layers) fails the backend, so
+ * the decode reports it instead of writing into the next tensor. */
+static void *view_at(zt_backend *be, const zt_tensor *buf, int64_t at, int64_t n)
 {
-    return zt_tensor_make(buf->dtype, 3, (int64_t[]){H, W, C}, buf->data);
+    if (at + n > zt_tensor_numel(buf)) {
+        zt_backend_set_error(be, ZT_ERR_SHAPE,
+                             "a view of %lld values at %lld is past its %lld-value buffer",
+                             (long long)n, (long long)at, (long long)zt_tensor_numel(buf));
+        return NULL;
+    }
+    return buf->data ? (char *)buf->data + (size_t)at * zt_dtype_size(buf->dtype) : NULL;
 }
 
-/* out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))).
- * x in bufs[0]; result in bufs[0]; bufs[1..2] are scratch (see vae_sizes). */
+/* A [H, W, C] view at value `at` of a flat scratch buffer. */
+static zt_tensor view3(zt_backend *be, const zt_tensor *buf, int64_t at, int64_t C, int64_t H,
+                       int64_t W)
+{
+    return zt_tensor_make(buf->dtype, 3, (int64_t[]){H, W, C}, view_at(be, buf, at, H * W * C));
+}
+
+/* A [S, C] view at value `at` of a flat scratch buffer. */
+static zt_tensor view2(zt_backend *be, const zt_tensor *buf, int64_t at, int64_t S, int64_t C)
+{
+    return zt_tensor_2d(buf->dtype, S, C, view_at(be, buf, at, S * C));
+}
+
+/*
+ * out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))), x and out
+ * in bufs[0], n = cout * H * W values, o = al128(n) (vae_sizes):
+ *   with a shortcut: sc = bufs[1][0, n); norm1 in place in bufs[0] (x is
+ *     not read again); c1 = bufs[1][o, o + n); norm2 into bufs[0];
+ *     c2 = bufs[1][o, o + n); out = sc + c2 into bufs[0].
+ *   without: t = bufs[1][0, m) (m = cin * H * W = n); c1 = bufs[1][o, o + n);
+ *     norm2 into bufs[1][0, n); c2 = bufs[1][o, o + n); out = x + c2.
+ */
 static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, int64_t W)
 {
     zt_backend *be = v->be;
     int G = v->cfg.norm_groups;
-    zt_tensor x = view3(&bufs[0], r->cin, H, W);
-    zt_tensor t = view3(&bufs[1], r->cin, H, W);
-    zt_tensor c1 = view3(&bufs[2], r->cout, H, W);
-    zt_op_groupnorm(be, &t, &x, G, &r->n1w, &r->n1b, VAE_EPS, 1);
-    zt_op_conv2d(be, &c1, &t, &r->c1w, &r->c1b);
-    zt_tensor t2 = view3(&bufs[1], r->cout, H, W);
-    zt_op_groupnorm(be, &t2, &c1, G, &r->n2w, &r->n2b, VAE_EPS, 1);
-    zt_tensor c2 = view3(&bufs[2], r->cout, H, W);
-    zt_op_conv2d(be, &c2, &t2, &r->c2w, &r->c2b);
-    zt_tensor y = view3(&bufs[0], r->cout, H, W);
+    zt_tensor x = view3(be, &bufs[0], 0, r->cin, H, W);
+    zt_tensor y = view3(be, &bufs[0], 0, r->cout, H, W);
     if (r->scw.data) {
-        zt_tensor sc = view3(&bufs[1], r->cout, H, W); /* t2 is dead after conv2 */
+        const int64_t o = al128(r->cout * H * W);
+        zt_tensor sc = view3(be, &bufs[1], 0, r->cout, H, W);
+        zt_tensor c = view3(be, &bufs[1], o, r->cout, H, W);
         zt_op_conv2d(be, &sc, &x, &r->scw, &r->scb);
-        zt_op_add(be, &y, &sc, &c2);
+        zt_op_groupnorm(be, &x, &x, G, &r->n1w, &r->n1b, VAE_EPS, 1);
+        zt_op_conv2d(be, &c, &x, &r->c1w, &r->c1b);
+        zt_op_groupnorm(be, &y, &c, G, &r->n2w, &r->n2b, VAE_EPS, 1);
+        zt_op_conv2d(be, &c, &y, &r->c2w, &r->c2b);
+        zt_op_add(be, &y, &sc, &c);
     } else {
-        zt_op_add(be, &y, &x, &c2);
+        const int64_t o = al128(r->cin * H * W);
+        zt_tensor t = view3(be, &bufs[1], 0, r->cin, H, W);
+        zt_tensor c = view3(be, &bufs[1], o, r->cout, H, W);
+        zt_op_groupnorm(be, &t, &x, G, &r->n1w, &r->n1b, VAE_EPS, 1);
+        zt_op_conv2d(be, &c, &t, &r->c1w, &r->c1b);
+        zt_tensor t2 = view3(be, &bufs[1], 0, r->cout, H, W);
+        zt_op_groupnorm(be, &t2, &c, G, &r->n2w, &r->n2b, VAE_EPS, 1);
+        zt_op_conv2d(be, &c, &t2, &r->c2w, &r->c2b);
+        zt_op_add(be, &y, &x, &c);
     }
 }
 
 /* Single-head attention over the H*W pixels, C wide, plus the residual.
- * x [S, C] in bufs[0]; q and v share bufs[2] (2*C*S), k is bufs[3]. */
+ * x [S, C] in bufs[0]; the normalised input g, q, k and v are four
+ * [S, C] views in bufs[1], o = al128(S * C) apart. */
 static void run_attention(zt_vae *v, zt_tensor *bufs, int64_t C, int64_t H, int64_t W)
 {
     zt_backend *be = v->be;
-    const int64_t S = H * W;
-    zt_tensor x = zt_tensor_2d(bufs[0].dtype, S, C, bufs[0].data);
-    zt_tensor g = zt_tensor_2d(bufs[1].dtype, S, C, bufs[1].data);
+    const int64_t S = H * W, o = al128(S * C);
+    zt_tensor x = view2(be, &bufs[0], 0, S, C);
+    zt_tensor g = view2(be, &bufs[1], 0, S, C);
     zt_op_groupnorm(be, &g, &x, v->cfg.norm_groups, &v->an_w, &v->an_b, VAE_EPS, 0);
-    zt_tensor q = zt_tensor_2d(bufs[2].dtype, S, C, bufs[2].data);
-    zt_tensor k = zt_tensor_2d(bufs[3].dtype, S, C, bufs[3].data);
-    zt_tensor vv = zt_tensor_2d(bufs[2].dtype, S, C, (char *)bufs[2].data +
-                                (size_t)S * C * zt_dtype_size(bufs[2].dtype));
+    zt_tensor q = view2(be, &bufs[1], o, S, C);
+    zt_tensor k = view2(be, &bufs[1], 2 * o, S, C);
+    zt_tensor vv = view2(be, &bufs[1], 3 * o, S, C);
     zt_op_matmul(be, &q, &g, &v->aq_w, &v->aq_b);
     zt_op_matmul(be, &k, &g, &v->ak_w, &v->ak_b);
     zt_op_matmul(be, &vv, &g, &v->av_w, &v->av_b);
@@ -280,9 +338,9 @@ static void run_attention(zt_vae *v, zt_tensor *bufs, int64_t C, int64_t H, int6
     zt_tensor v3 = zt_tensor_reshape(&vv, 3, (int64_t[]){S, 1, C});
     zt_tensor a3 = zt_tensor_reshape(&a, 3, (int64_t[]){S, 1, C});
     zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)C));
-    zt_tensor o = q; /* q is no longer needed */
-    zt_op_matmul(be, &o, &a, &v->ao_w, &v->ao_b);
-    zt_op_add(be, &x, &x, &o);
+    zt_tensor out = q; /* q is no longer needed */
+    zt_op_matmul(be, &out, &a, &v->ao_w, &v->ao_b);
+    zt_op_add(be, &x, &x, &out);
 }
 
 /* Hand a [H, W, C] activation to the tap as [C, H, W], the reference's
@@ -335,11 +393,11 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
     }
     zt_op_transpose(be, &zt, &zc);
     if (c->use_post_quant_conv) {
-        zt_tensor t = view3(&sc.buf[1], lc, H, W);
+        zt_tensor t = view3(be, &sc.buf[1], 0, lc, H, W);
         zt_op_conv2d(be, &t, &sc.zin, &v->pq_w, &v->pq_b);
         zt_op_copy(be, &sc.zin, &t);
     }
-    zt_tensor h0 = view3(&sc.buf[0], top, H, W);
+    zt_tensor h0 = view3(be, &sc.buf[0], 0, top, H, W);
     zt_op_conv2d(be, &h0, &sc.zin, &v->cin_w, &v->cin_b);
     tap_view(v, tap, tap_ud, "conv_in", &sc.buf[0], top, H, W);
 
@@ -356,20 +414,20 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
             run_resnet(v, &b->r[r], sc.buf, H, W);
         ch = b->r[b->n_res - 1].cout;
         if (b->has_up) {
-            zt_tensor x = view3(&sc.buf[0], ch, H, W);
-            zt_tensor u = view3(&sc.buf[1], ch, 2 * H, 2 * W);
+            zt_tensor x = view3(be, &sc.buf[0], 0, ch, H, W);
+            zt_tensor u = view3(be, &sc.buf[1], 0, ch, 2 * H, 2 * W);
             zt_op_upsample2x(be, &u, &x);
             H *= 2;
             W *= 2;
-            zt_tensor y = view3(&sc.buf[0], ch, H, W);
+            zt_tensor y = view3(be, &sc.buf[0], 0, ch, H, W);
             zt_op_conv2d(be, &y, &u, &b->upw, &b->upb);
         }
         char name[32];
         snprintf(name, sizeof name, "up_blocks.%d", i);
         tap_view(v, tap, tap_ud, name, &sc.buf[0], ch, H, W);
     }
-    zt_tensor x = view3(&sc.buf[0], ch, H, W);
-    zt_tensor n = view3(&sc.buf[1], ch, H, W);
+    zt_tensor x = view3(be, &sc.buf[0], 0, ch, H, W);
+    zt_tensor n = view3(be, &sc.buf[1], 0, ch, H, W);
     zt_op_groupnorm(be, &n, &x, c->norm_groups, &v->no_w, &v->no_b, VAE_EPS, 0);
     tap_view(v, tap, tap_ud, "conv_norm_out", &sc.buf[1], ch, H, W);
     zt_op_unary(be, &n, &n, ZT_UNARY_SILU);
