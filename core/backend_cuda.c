@@ -1262,9 +1262,12 @@ static void conv3x3_gemm(cuda_be *b, zt_tensor *y, const zt_tensor *x, const voi
  * conv2d, channels last: x [H, W, Ci] -> y [H, W, Co]; the bias is added
  * after, in place.
  * A 1x1 kernel is the GEMM y [HW, Co] = x [HW, Ci] . w [Co, Ci]^T, straight
- * into y. A BF16 3x3 kernel goes to cuDNN's NHWC convolution when it is
- * there (its tensor-core kernels take this layout as it is), else to
- * conv3x3_gemm; both take the filter reordered tap-major.
+ * into y. A 3x3 kernel to a few channels (the decoder's conv_out) reads x
+ * in place (zt_cuda_conv3x3_narrow): as a GEMM its N of 3 left the tensor
+ * cores idle behind an im2col matrix of 9 Ci values a pixel. Other BF16
+ * 3x3 kernels go to cuDNN's NHWC convolution when it is there (its
+ * tensor-core kernels take this layout as it is), else to conv3x3_gemm;
+ * all take the filter reordered tap-major.
  */
 static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *bias)
@@ -1288,9 +1291,16 @@ static void c_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
         const void *wk = conv_filter_hwc(b, w, ct);
         if (!wk)
             return;
-        if (!(ct == ZT_BF16 && x->dtype == ZT_BF16 && y->dtype == ZT_BF16 &&
-              zt_dnn_conv3x3(b->dnn, y->data, x->data, wk, Ci, Co, H, W, aux_workspace, b)))
+        if (zt_cuda_conv3x3_narrow_ok(Ci, Co)) {
+            if (!ck(b, zt_cuda_conv3x3_narrow(y->data, y->dtype, x->data, x->dtype, wk, ct, H, W,
+                                              Ci, Co, b->st),
+                    "conv2d"))
+                return;
+        } else if (!(ct == ZT_BF16 && x->dtype == ZT_BF16 && y->dtype == ZT_BF16 &&
+                     zt_dnn_conv3x3(b->dnn, y->data, x->data, wk, Ci, Co, H, W, aux_workspace,
+                                    b))) {
             conv3x3_gemm(b, y, x, wk, ct);
+        }
     }
     if (bias && b->base.error.code == ZT_OK)
         ck(b,

@@ -1,8 +1,9 @@
 /*
  * layout.cu - data movement: 2-D transpose, patchify / unpatchify between
  * channel-first latents and token rows, and for the channels-last decoder
- * nearest 2x upsampling and im2col for the convolution GEMM. Each converts
- * dtype on the way.
+ * nearest 2x upsampling, im2col for the convolution GEMM and the 3x3
+ * convolution to a few channels, which reads its input in place instead.
+ * Each converts dtype on the way.
  */
 #include "common.cuh"
 #include "zt_kernels.h"
@@ -198,5 +199,77 @@ cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt,
     int vec = Ci % 8 == 0 && al16(x) && al16(col);
     int64_t items = n * W * k * k * Ci / (vec ? 8 : 1);
     k_im2col<<<grid_for(items, BS), BS, 0, st>>>(col, cdt, x, xdt, H, W, Ci, k, r0, n, vec);
+    return cudaGetLastError();
+}
+
+/* y [H*W, Co] = the 3x3 convolution of x [H, W, Ci] (channels last, zero
+ * padding 1) with wk [Co, 9*Ci] (tap-major, as for im2col), one thread a
+ * pixel, Co <= ZT_CUDA_CONV_NARROW_CO accumulators in registers. The
+ * filter sits in shared memory as F32, read by a whole warp at one
+ * address; a pixel's neighbours are read 16 bytes at a time (vec) and
+ * come from L1/L2 for the eight neighbouring threads that read them too. */
+__global__ void k_conv3x3_narrow(void *y, int ydt, const void *x, int xdt, const void *wk,
+                                 int wdt, int64_t H, int64_t W, int Ci, int Co, int vec)
+{
+    extern __shared__ float ws[]; /* [Co][9 * Ci] */
+    const int K = 9 * Ci;
+    for (int i = threadIdx.x; i < Co * K; i += blockDim.x)
+        ws[i] = ld_f(wk, wdt, i);
+    __syncthreads();
+    const int64_t P = H * W;
+    for (int64_t p = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; p < P;
+         p += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t py = p / W, px = p % W;
+        float acc[ZT_CUDA_CONV_NARROW_CO] = {0};
+        for (int t = 0; t < 9; t++) {
+            const int64_t yy = py + t / 3 - 1, xx = px + t % 3 - 1;
+            if (yy < 0 || yy >= H || xx < 0 || xx >= W)
+                continue;
+            const int64_t src = (yy * W + xx) * Ci;
+            const float *wt = ws + t * Ci;
+            for (int c = 0; c < Ci; c += vec ? 8 : 1) {
+                float v[8];
+                if (vec)
+                    ld8(v, x, xdt, src + c);
+                else
+                    v[0] = ld_f(x, xdt, src + c);
+#pragma unroll
+                for (int o = 0; o < ZT_CUDA_CONV_NARROW_CO; o++) {
+                    if (o >= Co)
+                        break;
+                    const float *w = wt + o * K + c;
+                    if (vec) {
+#pragma unroll
+                        for (int k = 0; k < 8; k++)
+                            acc[o] = fmaf(v[k], w[k], acc[o]);
+                    } else {
+                        acc[o] = fmaf(v[0], w[0], acc[o]);
+                    }
+                }
+            }
+        }
+        for (int o = 0; o < Co; o++)
+            st_f(y, ydt, p * Co + o, acc[o]);
+    }
+}
+
+int zt_cuda_conv3x3_narrow_ok(int64_t Ci, int64_t Co)
+{
+    return Co >= 1 && Co <= ZT_CUDA_CONV_NARROW_CO && Ci >= 1 &&
+           (size_t)(Co * 9 * Ci) * sizeof(float) <= 48 * 1024;
+}
+
+cudaError_t zt_cuda_conv3x3_narrow(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                                   const void *wk, zt_dtype wdt, int64_t H, int64_t W, int64_t Ci,
+                                   int64_t Co, cudaStream_t st)
+{
+    if (!float_dt(ydt) || !float_dt(xdt) || !float_dt(wdt) || !zt_cuda_conv3x3_narrow_ok(Ci, Co))
+        return cudaErrorInvalidValue;
+    if (H * W <= 0)
+        return cudaSuccess;
+    int vec = Ci % 8 == 0 && al16(x);
+    size_t smem = (size_t)(Co * 9 * Ci) * sizeof(float);
+    k_conv3x3_narrow<<<grid_for(H * W, BS), BS, smem, st>>>(y, ydt, x, xdt, wk, wdt, H, W,
+                                                            (int)Ci, (int)Co, vec);
     return cudaGetLastError();
 }

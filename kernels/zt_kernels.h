@@ -158,6 +158,16 @@ cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xd
  * the row of a pixel holding its neighbours tap-major, (ky*k + kx)*Ci + ci. */
 cudaError_t zt_cuda_im2col(void *col, zt_dtype cdt, const void *x, zt_dtype xdt, int64_t H,
                            int64_t W, int64_t Ci, int k, int64_t r0, int64_t n, cudaStream_t st);
+/* The 3x3 convolution (padding 1) of x [H, W, Ci], channels last, to a few
+ * channels: y [H, W, Co] = x * wk, wk [Co, 9*Ci] tap-major as for im2col,
+ * accumulated in F32 straight from x (no im2col matrix). Takes
+ * Co <= ZT_CUDA_CONV_NARROW_CO and a filter of at most 48 KiB as F32
+ * (zt_cuda_conv3x3_narrow_ok): the VAE's conv_out, 128 -> 3. */
+#define ZT_CUDA_CONV_NARROW_CO 4
+int zt_cuda_conv3x3_narrow_ok(int64_t Ci, int64_t Co);
+cudaError_t zt_cuda_conv3x3_narrow(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
+                                   const void *wk, zt_dtype wdt, int64_t H, int64_t W, int64_t Ci,
+                                   int64_t Co, cudaStream_t st);
 
 /* attention.cu ------------------------------------------------------------- */
 

@@ -814,18 +814,22 @@ static void test_embed(void)
     free_buf(&y);
 }
 
-static void one_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_t W, int k,
-                     int bias, zt_dtype wdt)
+static void one_conv_to(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_t W, int k,
+                        int bias, zt_dtype wdt, zt_dtype ydt)
 {
     buf x = mk(ZT_BF16, 3, S4(H, W, Ci, 0), -2, 2);
     buf w = mk_w(wdt, 4, S4(Co, Ci, k, k), -0.3f, 0.3f);
     buf b = {0};
     if (bias)
         b = mk_w(wdt, 1, S4(Co, 0, 0, 0), -1, 1);
-    buf y = mk_out(ZT_BF16, 3, S4(H, W, Co, 0));
+    buf y = mk_out(ydt, 3, S4(H, W, Co, 0));
     zt_op_conv2d(cpu, &y.c, &x.c, &w.c, bias ? &b.c : NULL);
     zt_op_conv2d(gpu, &y.g, &x.g, &w.g, bias ? &b.g : NULL);
-    compare(name, &y, BF_TOL);
+    /* an F32 result: the same BF16 products, summed in another order */
+    if (ydt == ZT_F32)
+        compare(name, &y, F32_TOL);
+    else
+        compare(name, &y, BF_TOL);
     free_buf(&x);
     free_buf(&w);
     if (bias)
@@ -833,11 +837,21 @@ static void one_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_
     free_buf(&y);
 }
 
+static void one_conv(const char *name, int64_t Ci, int64_t Co, int64_t H, int64_t W, int k,
+                     int bias, zt_dtype wdt)
+{
+    one_conv_to(name, Ci, Co, H, W, k, bias, wdt, ZT_BF16);
+}
+
 static void test_conv(void)
 {
     one_conv("conv 3x3 32->48 37x29", 32, 48, 37, 29, 3, 1, ZT_BF16);
     one_conv("conv 3x3 16->64 conv_in", 16, 64, 24, 20, 3, 1, ZT_F32);
     one_conv("conv 3x3 64->3 conv_out", 64, 3, 31, 33, 3, 1, ZT_BF16);
+    /* the decoder's conv_out: F32 pixels; odd channels take the scalar loads */
+    one_conv_to("conv 3x3 128->3 conv_out f32", 128, 3, 40, 36, 3, 1, ZT_BF16, ZT_F32);
+    one_conv_to("conv 3x3 12->4 9x11 f32", 12, 4, 9, 11, 3, 1, ZT_BF16, ZT_F32);
+    one_conv_to("conv 3x3 600->3 (filter over 48 KiB)", 600, 3, 6, 5, 3, 1, ZT_BF16, ZT_F32);
     one_conv("conv 1x1 64->32 shortcut", 64, 32, 20, 21, 1, 1, ZT_F16);
     one_conv("conv 3x3 no bias", 8, 8, 5, 7, 3, 0, ZT_BF16);
     one_conv("conv 3x3 32->40 24x16 vector im2col", 32, 40, 24, 16, 3, 1, ZT_BF16);
