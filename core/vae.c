@@ -160,13 +160,14 @@ size_t zt_vae_weight_bytes(const zt_vae *v)
 /*
  * Scratch: two activation buffers. buf[0] holds the activation between
  * layers; buf[1] holds a layer's temporaries, laid out by run_resnet and
- * run_attention, and an upsampler's input (buf[0] -> buf[1] -> buf[0]).
+ * run_attention, and an upsampler's doubled input before its convolution
+ * (buf[0] -> buf[1] -> buf[0]).
  * With a shortcut the resnet takes it first, so that its first norm can
  * overwrite x in place; then x and the block's two cout-wide temporaries
  * never need more than buf[0] plus 2 * cout * H * W. At 1024x1024 both
  * buffers hold 256 x 1024 x 1024 values (the last upsampler's output and
- * the 256 -> 128 resnet's input): 1.0 GiB in BF16, where a third buffer
- * for the resnets' outputs made it 1.3.
+ * the 256 -> 128 resnet's input): 1.0 GiB in BF16, where four buffers
+ * (a third for the resnets' outputs, a fourth for attention) made it 1.3.
  */
 typedef struct vae_sizes {
     int64_t x;    /* buf[0]: max C*H*W over the activations, upsampled ones included */
