@@ -187,10 +187,11 @@ static void at_least(int64_t *v, int64_t n)
         *v = n;
 }
 
-/* Temporaries of a resnet cin -> cout over hw pixels (run_resnet). */
-static int64_t resnet_work(int64_t cin, int64_t cout, int64_t hw)
+/* What k views of n values take in buf[1], view i at i * al128(n): a
+ * resnet's two, the mid attention's four. */
+static int64_t views_work(int k, int64_t n)
 {
-    return cin != cout ? al128(cout * hw) + cout * hw : al128(cin * hw) + cout * hw;
+    return (k - 1) * al128(n) + n;
 }
 
 static vae_sizes vae_buf_sizes(const zt_vae_config *c, int h, int w)
@@ -201,15 +202,15 @@ static vae_sizes vae_buf_sizes(const zt_vae_config *c, int h, int w)
     /* the unscaled latents and post_quant_conv's output in buf[1], conv_in
      * into buf[0], the mid block's resnets and attention (4 [top, hw]) */
     vae_sizes s = {cin * hw, c->latent_channels * hw};
-    at_least(&s.work, resnet_work(cin, cin, hw));
+    at_least(&s.work, views_work(2, cin * hw));
     if (c->mid_attention)
-        at_least(&s.work, 3 * al128(cin * hw) + cin * hw);
+        at_least(&s.work, views_work(4, cin * hw));
     for (int i = 0; i < nb; i++) {
         int64_t cout = c->block_out[nb - 1 - i];
-        /* the block's first resnet takes cin -> cout, the others cout -> cout */
+        /* the block's first resnet takes cin -> cout, the others cout -> cout;
+         * each keeps two cout-wide views in buf[1] (run_resnet) */
         at_least(&s.x, (cin > cout ? cin : cout) * hw);
-        at_least(&s.work, resnet_work(cin, cout, hw));
-        at_least(&s.work, resnet_work(cout, cout, hw));
+        at_least(&s.work, views_work(2, cout * hw));
         if (i < nb - 1) {
             hw *= 4;
             at_least(&s.x, cout * hw);
@@ -281,12 +282,13 @@ static zt_tensor view2(zt_backend *be, const zt_tensor *buf, int64_t at, int64_t
 
 /*
  * out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))), x and out
- * in bufs[0], n = cout * H * W values, o = al128(n) (vae_sizes):
+ * in bufs[0], n = cout * H * W values, o = al128(n) (vae_sizes); a resnet
+ * has a shortcut exactly when cin != cout, so without one x is n wide too:
  *   with a shortcut: sc = bufs[1][0, n); norm1 in place in bufs[0] (x is
  *     not read again); c1 = bufs[1][o, o + n); norm2 into bufs[0];
  *     c2 = bufs[1][o, o + n); out = sc + c2 into bufs[0].
- *   without: t = bufs[1][0, m) (m = cin * H * W = n); c1 = bufs[1][o, o + n);
- *     norm2 into bufs[1][0, n); c2 = bufs[1][o, o + n); out = x + c2.
+ *   without: t = bufs[1][0, n); c1 = bufs[1][o, o + n); norm2 into
+ *     bufs[1][0, n); c2 = bufs[1][o, o + n); out = x + c2.
  */
 static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, int64_t W)
 {
@@ -294,10 +296,10 @@ static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, i
     int G = v->cfg.norm_groups;
     zt_tensor x = view3(be, &bufs[0], 0, r->cin, H, W);
     zt_tensor y = view3(be, &bufs[0], 0, r->cout, H, W);
+    zt_tensor t = view3(be, &bufs[1], 0, r->cout, H, W); /* sc, or t and t2 */
+    zt_tensor c = view3(be, &bufs[1], al128(r->cout * H * W), r->cout, H, W);
     if (r->scw.data) {
-        const int64_t o = al128(r->cout * H * W);
-        zt_tensor sc = view3(be, &bufs[1], 0, r->cout, H, W);
-        zt_tensor c = view3(be, &bufs[1], o, r->cout, H, W);
+        zt_tensor sc = t;
         zt_op_conv2d(be, &sc, &x, &r->scw, &r->scb);
         zt_op_groupnorm(be, &x, &x, G, &r->n1w, &r->n1b, VAE_EPS, 1);
         zt_op_conv2d(be, &c, &x, &r->c1w, &r->c1b);
@@ -305,21 +307,17 @@ static void run_resnet(zt_vae *v, const resnet *r, zt_tensor *bufs, int64_t H, i
         zt_op_conv2d(be, &c, &y, &r->c2w, &r->c2b);
         zt_op_add(be, &y, &sc, &c);
     } else {
-        const int64_t o = al128(r->cin * H * W);
-        zt_tensor t = view3(be, &bufs[1], 0, r->cin, H, W);
-        zt_tensor c = view3(be, &bufs[1], o, r->cout, H, W);
         zt_op_groupnorm(be, &t, &x, G, &r->n1w, &r->n1b, VAE_EPS, 1);
         zt_op_conv2d(be, &c, &t, &r->c1w, &r->c1b);
-        zt_tensor t2 = view3(be, &bufs[1], 0, r->cout, H, W);
-        zt_op_groupnorm(be, &t2, &c, G, &r->n2w, &r->n2b, VAE_EPS, 1);
-        zt_op_conv2d(be, &c, &t2, &r->c2w, &r->c2b);
+        zt_op_groupnorm(be, &t, &c, G, &r->n2w, &r->n2b, VAE_EPS, 1);
+        zt_op_conv2d(be, &c, &t, &r->c2w, &r->c2b);
         zt_op_add(be, &y, &x, &c);
     }
 }
 
 /* Single-head attention over the H*W pixels, C wide, plus the residual.
  * x [S, C] in bufs[0]; the normalised input g, q, k and v are four
- * [S, C] views in bufs[1], o = al128(S * C) apart. */
+ * [S, C] views in bufs[1], o = al128(S * C) apart (views_work). */
 static void run_attention(zt_vae *v, zt_tensor *bufs, int64_t C, int64_t H, int64_t W)
 {
     zt_backend *be = v->be;
@@ -389,7 +387,7 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
     zt_tensor zt = zt_tensor_2d(be->act_dtype, h * w, lc, sc.zin.data);
     zt_tensor zc = zt_tensor_2d(z->dtype, lc, (int64_t)h * w, z->data);
     if (unscale) {
-        zc = zt_tensor_2d(be->act_dtype, lc, (int64_t)h * w, sc.buf[1].data);
+        zc = view2(be, &sc.buf[1], 0, lc, (int64_t)h * w);
         zt_op_scale_add(be, &zc, z, 1.0f / c->scaling_factor, c->shift_factor);
     }
     zt_op_transpose(be, &zt, &zc);
