@@ -79,6 +79,11 @@ static int64_t gate_row(int64_t M, int64_t m, int k)
     return 2 * M + 1 + 2 * m + k;
 }
 
+static int64_t final_scale_row(int64_t M)
+{
+    return 2 * M;
+}
+
 /* Weight i of the block's products is [n, k]. */
 static void lin_shape(const zt_dit_config *cfg, int i, int64_t *n, int64_t *k)
 {
@@ -706,7 +711,7 @@ static zt_status upload_mids(zt_dit_job *j, zt_err *err)
             ids[scale_row(m, k)] = 4 * m + 2 * k;
             ids[gate_row(M, m, k)] = 4 * m + 2 * k + 1;
         }
-    ids[scale_row(M, 0)] = 4 * M;
+    ids[final_scale_row(M)] = 4 * M;
     zt_status st = zt_backend_upload(j->dit->be, &j->mids, ids, err);
     free(ids);
     return st;
@@ -757,7 +762,8 @@ static void modulate(zt_dit_job *j)
     const int64_t D = d->D;
     for (int m = 0; m < M; m++) {
         const dit_block *b = m < nr ? &d->noise[m] : &d->layers[m - nr];
-        zt_tensor y = zt_tensor_2d(be->act_dtype, 1, 4 * D, zt_tensor_rows(&j->mraw, 4 * m, 4).data);
+        zt_tensor rows = zt_tensor_rows(&j->mraw, 4 * m, 4);
+        zt_tensor y = zt_tensor_reshape(&rows, 2, (int64_t[]){1, 4 * D});
         zt_op_matmul(be, &y, &j->c, &b->ada_w, &b->ada_b);
     }
     zt_op_unary(be, &j->c_silu, &j->c, ZT_UNARY_SILU);
@@ -803,7 +809,7 @@ static void dit_pass(zt_dit_job *j, zt_dit_caption *cp, const zt_tensor *x, zt_t
     run_blocks(j, d->layers, d->cfg.n_layers, &U, &cp->rope, tap, tap_ud, "layers");
 
     /* final layer on the image rows: layernorm * (1 + scale), linear */
-    zt_tensor fs = vec(&j->mod, scale_row(n_modulated(&d->cfg), 0) * d->D, d->D);
+    zt_tensor fs = vec(&j->mod, final_scale_row(n_modulated(&d->cfg)) * d->D, d->D);
     zt_tensor hn = zt_tensor_rows(&j->h1, 0, j->N);
     zt_op_layernorm(be, &hn, &xi, NULL, NULL, &fs, 1e-6f);
     zt_op_matmul(be, &j->fout, &hn, &d->fw, &d->fb);
