@@ -47,14 +47,17 @@ static const char *t_cur_name;
  * set): tests that draw random data reseed their generator with it, so
  * that their draws do not depend on the tests before them, and a sweep
  * over ZT_TEST_SEED tries their tolerances on other draws. Never 0. */
+static inline uint64_t zt_test_fnv1a(uint64_t h, const char *s)
+{
+    for (; s && *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
 static inline uint64_t zt_test_seed(const char *name)
 {
-    uint64_t h = 14695981039346656037ULL;
-    const char *extra = getenv("ZT_TEST_SEED");
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    for (const char *p = extra ? extra : ""; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    uint64_t h = zt_test_fnv1a(zt_test_fnv1a(14695981039346656037ULL, name),
+                               getenv("ZT_TEST_SEED"));
     return h ? h : 1;
 }
 
