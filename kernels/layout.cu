@@ -253,10 +253,16 @@ __global__ void k_conv3x3_narrow(void *y, int ydt, const void *x, int xdt, const
     }
 }
 
+/* k_conv3x3_narrow's filter in shared memory */
+static size_t narrow_smem(int64_t Ci, int64_t Co)
+{
+    return (size_t)(Co * 9 * Ci) * sizeof(float);
+}
+
 int zt_cuda_conv3x3_narrow_ok(int64_t Ci, int64_t Co)
 {
     return Co >= 1 && Co <= ZT_CUDA_CONV_NARROW_CO && Ci >= 1 &&
-           (size_t)(Co * 9 * Ci) * sizeof(float) <= 48 * 1024;
+           narrow_smem(Ci, Co) <= 48 * 1024;
 }
 
 cudaError_t zt_cuda_conv3x3_narrow(void *y, zt_dtype ydt, const void *x, zt_dtype xdt,
@@ -268,8 +274,7 @@ cudaError_t zt_cuda_conv3x3_narrow(void *y, zt_dtype ydt, const void *x, zt_dtyp
     if (H * W <= 0)
         return cudaSuccess;
     int vec = Ci % 8 == 0 && al16(x);
-    size_t smem = (size_t)(Co * 9 * Ci) * sizeof(float);
-    k_conv3x3_narrow<<<grid_for(H * W, BS), BS, smem, st>>>(y, ydt, x, xdt, wk, wdt, H, W,
-                                                            (int)Ci, (int)Co, vec);
+    k_conv3x3_narrow<<<grid_for(H * W, BS), BS, narrow_smem(Ci, Co), st>>>(
+        y, ydt, x, xdt, wk, wdt, H, W, (int)Ci, (int)Co, vec);
     return cudaGetLastError();
 }
