@@ -94,6 +94,7 @@ typedef struct cuda_be {
     zt_dtype op;
     struct prof *prof; /* op profile while recording, else NULL */
     zt_dnn *dnn;       /* cuDNN attention and convolutions, or NULL (cuda_dnn.h) */
+    int64_t attn_keys; /* ZIMT_ATTN_KEYS: most keys a block in attention_chunked, 0 no limit */
     /* Recording (stream capture into a CUDA graph): scratch buffers cannot
      * move while ops are captured, so a scratch that would have to grow
      * spoils the capture instead; scr_epoch counts the moves, so a graph
@@ -893,12 +894,23 @@ static void c_rope(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_ki
 
 /*
  * Attention with a head dim over the fused kernel's limit (the VAE's single
- * head of width C, up to 512): per head and per chunk of query rows,
- * scores = Q K^T (F32, cuBLAS), P = softmax(scale * scores) (BF16, causal
- * mask by absolute row), out = P V (cuBLAS). The chunk keeps the F32 scores
- * plus the BF16 probabilities under TEMP_BUDGET: at 1024x1024 (S = 16384)
- * that is 2560 query rows at a time, not the 1 GiB of the whole matrix.
+ * head of width C, up to 512), a whole product at a time: per head, per chunk
+ * of up to ATTN_QROWS query rows and per block of keys, scores = Q K^T (F32,
+ * cuBLAS), zt_cuda_softmax_block (p = exp(scale * scores - running max),
+ * BF16, the running max and sum per row, the sum so far rescaled), o += P V
+ * (cuBLAS, F32, beta 0 on the first block); then out = o / sum.
+ *
+ * Why blocks of keys: with every key in one pass, the scores of 65536 keys
+ * (2048x2048) left room for 640 query rows under TEMP_BUDGET, and P V ran
+ * as a [640 x 65536] x [65536 x 512] product, 20 output tiles on 132 SMs.
+ * Now the chunk has 4096 rows and the keys come in blocks that keep the
+ * F32 scores and the probabilities under TEMP_BUDGET (at most
+ * ZT_CUDA_SOFTMAX_BLOCK_MAX; ZIMT_ATTN_KEYS, read at creation, sets a
+ * smaller most for tests). Scratch: SCR_OUT holds scores [rows, ld], o
+ * [rows, hd], the running max and sum [rows] each; SCR_AUX p [rows, ld].
  */
+#define ATTN_QROWS 4096
+
 static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
                               const zt_tensor *k, const zt_tensor *v, int causal, float scale)
 {
@@ -910,6 +922,8 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
                              (long long)hd);
         return;
     }
+    if (Sq <= 0 || Skv <= 0)
+        return;
     /* operand copies of q, k, v where their dtype differs, in one buffer */
     const zt_dtype at = b->op;
     const size_t asz = zt_dtype_size(at);
@@ -937,17 +951,25 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
             return;
         va = cv;
     }
-    int64_t qc = (int64_t)(TEMP_BUDGET / ((size_t)(Skv > 0 ? Skv : 1) * (4 + asz)));
-    if (qc >= 64)
-        qc -= qc % 64;
-    if (qc < 1)
-        qc = 1;
-    if (qc > Sq)
-        qc = Sq;
-    float *sc = scratch(b, SCR_OUT, (size_t)qc * Skv * sizeof(float));
-    void *pr = sc ? scratch(b, SCR_AUX, (size_t)qc * Skv * asz) : NULL;
+    /* Rows a chunk; keys a block, as even as the most allows. Blocks (and
+     * so the rows of the scores and of p) are a multiple of 64 keys: with
+     * 9364 keys (2048x2048 in 7 blocks) p's rows were not 16 bytes apart,
+     * and cuBLAS's P V took twice as long. */
+    const int64_t qc = Sq < ATTN_QROWS ? Sq : ATTN_QROWS;
+    int64_t most = (int64_t)(TEMP_BUDGET / ((size_t)qc * (4 + asz)));
+    if (most > ZT_CUDA_SOFTMAX_BLOCK_MAX)
+        most = ZT_CUDA_SOFTMAX_BLOCK_MAX;
+    if (b->attn_keys > 0 && most > b->attn_keys)
+        most = b->attn_keys;
+    const int64_t step = most >= 64 ? 64 : 4;
+    most = most < 4 ? 4 : most - most % step;
+    const int64_t nblk = (Skv + most - 1) / most;
+    const int64_t kb = ((Skv + nblk - 1) / nblk + step - 1) / step * step, ld = kb;
+    float *sc = scratch(b, SCR_OUT, (size_t)qc * (size_t)(ld + hd + 2) * sizeof(float));
+    void *pr = sc ? scratch(b, SCR_AUX, (size_t)qc * ld * asz) : NULL;
     if (!pr)
         return;
+    float *o = sc + qc * ld, *m = o + qc * hd, *l = m + qc;
     size_t osz = zt_dtype_size(out->dtype);
     for (int64_t h = 0; h < Hq; h++) {
         int64_t kvh = h / (Hq / Hkv);
@@ -956,17 +978,25 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
         for (int64_t i0 = 0; i0 < Sq; i0 += qc) {
             int64_t n = Sq - i0 < qc ? Sq - i0 : qc;
             const char *qh = (const char *)qa + (size_t)((i0 * Hq + h) * hd) * asz;
-            if (!gemm_rm(b, 1, n, Skv, hd, qh, Hq * hd, kh, Hkv * hd, at, sc, Skv, ZT_F32,
-                         0.0f))
-                return;
-            if (!ck(b,
-                    zt_cuda_softmax(pr, at, sc, ZT_F32, n, Skv, scale, causal ? i0 : -1,
-                                    b->st),
-                    "attention softmax"))
-                return;
+            for (int64_t j0 = 0; j0 < Skv; j0 += kb) {
+                if (causal && j0 > i0 + n - 1) /* every key of this block is masked */
+                    break;
+                int64_t nj = Skv - j0 < kb ? Skv - j0 : kb;
+                size_t koff = (size_t)(j0 * Hkv * hd) * asz;
+                int first = j0 == 0;
+                if (!gemm_rm(b, 1, n, nj, hd, qh, Hq * hd, kh + koff, Hkv * hd, at, sc, ld,
+                             ZT_F32, 0.0f) ||
+                    !ck(b,
+                        zt_cuda_softmax_block(pr, at, sc, ld, n, nj, scale, causal, i0 - j0, m, l,
+                                              o, hd, first, b->st),
+                        "attention softmax") ||
+                    !gemm_rm(b, 0, n, hd, nj, pr, ld, vh + koff, Hkv * hd, at, o, hd, ZT_F32,
+                             first ? 0.0f : 1.0f))
+                    return;
+            }
             char *oh = (char *)out->data + (size_t)(i0 * Hq + h) * hd * osz;
-            if (!gemm_rm(b, 0, n, hd, Skv, pr, Skv, vh, Hkv * hd, at, oh, Hq * hd,
-                         out->dtype, 0.0f))
+            if (!ck(b, zt_cuda_attn_finish(oh, out->dtype, Hq * hd, o, l, n, hd, b->st),
+                    "attention finish"))
                 return;
         }
     }
@@ -1002,8 +1032,7 @@ static void c_softmax(zt_backend *be, zt_tensor *y, const zt_tensor *x)
     if (!enter(b))
         return;
     int64_t C = last_dim(x);
-    ck(b, zt_cuda_softmax(y->data, y->dtype, x->data, x->dtype, zt_tensor_numel(x) / C, C, 1.0f,
-                          -1, b->st),
+    ck(b, zt_cuda_softmax(y->data, y->dtype, x->data, x->dtype, zt_tensor_numel(x) / C, C, b->st),
        "softmax");
 }
 
@@ -1629,6 +1658,8 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
     }
     if (act == ZT_BF16) /* NULL without cuDNN: our own kernels */
         b->dnn = zt_dnn_new(b->st);
+    const char *keys = getenv("ZIMT_ATTN_KEYS");
+    b->attn_keys = keys ? strtoll(keys, NULL, 10) : 0;
     *out = &b->base;
     return ZT_OK;
 }

@@ -470,30 +470,28 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
 
 /* ---- softmax ------------------------------------------------------------ */
 
-__global__ void k_softmax(void *y, int ydt, const void *x, int xdt, int64_t rows, int64_t C,
-                          float scale, int64_t causal_off)
+__global__ void k_softmax(void *y, int ydt, const void *x, int xdt, int64_t rows, int64_t C)
 {
     int64_t r = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.y;
     if (r >= rows)
         return;
     int lane = threadIdx.x;
     int64_t base = r * C;
-    int64_t lim = causal_off >= 0 ? min(C, r + causal_off + 1) : C; /* columns kept */
     float m = -INFINITY;
-    for (int64_t c = lane; c < lim; c += 32)
-        m = fmaxf(m, scale * ld_f(x, xdt, base + c));
+    for (int64_t c = lane; c < C; c += 32)
+        m = fmaxf(m, ld_f(x, xdt, base + c));
     m = warp_max(m);
     float s = 0.0f;
-    for (int64_t c = lane; c < lim; c += 32)
-        s += __expf(scale * ld_f(x, xdt, base + c) - m);
+    for (int64_t c = lane; c < C; c += 32)
+        s += __expf(ld_f(x, xdt, base + c) - m);
     s = warp_sum(s);
     float inv = s > 0.0f ? 1.0f / s : 0.0f;
     for (int64_t c = lane; c < C; c += 32)
-        st_f(y, ydt, base + c, c < lim ? __expf(scale * ld_f(x, xdt, base + c) - m) * inv : 0.0f);
+        st_f(y, ydt, base + c, __expf(ld_f(x, xdt, base + c) - m) * inv);
 }
 
 cudaError_t zt_cuda_softmax(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t rows,
-                            int64_t C, float scale, int64_t causal_off, cudaStream_t st)
+                            int64_t C, cudaStream_t st)
 {
     if (!float_dt(ydt) || !float_dt(xdt) || C <= 0)
         return cudaErrorInvalidValue;
@@ -501,6 +499,6 @@ cudaError_t zt_cuda_softmax(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, 
         return cudaSuccess;
     dim3 bs(32, ROWS_PER_BLOCK);
     unsigned nb = (unsigned)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
-    k_softmax<<<nb, bs, 0, st>>>(y, ydt, x, xdt, rows, C, scale, causal_off);
+    k_softmax<<<nb, bs, 0, st>>>(y, ydt, x, xdt, rows, C);
     return cudaGetLastError();
 }

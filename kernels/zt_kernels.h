@@ -118,10 +118,9 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
                               int64_t P, int groups, const void *w, zt_dtype wdt,
                               const void *b, zt_dtype bdt, float eps, int silu,
                               void *scratch, cudaStream_t st);
-/* Row softmax of scale * x over C columns. causal_off >= 0 masks column j of
- * row r when j > r + causal_off (chunked causal attention); -1: no mask. */
+/* Row softmax of x over C columns (y may be x). */
 cudaError_t zt_cuda_softmax(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t rows,
-                            int64_t C, float scale, int64_t causal_off, cudaStream_t st);
+                            int64_t C, cudaStream_t st);
 
 /* rope.cu ------------------------------------------------------------------ */
 
@@ -183,6 +182,23 @@ cudaError_t zt_cuda_attention(void *out, zt_dtype odt, const void *q, zt_dtype q
                               const void *k, zt_dtype kdt, const void *v, zt_dtype vdt,
                               int64_t Sq, int64_t Skv, int64_t Hq, int64_t Hkv, int64_t hd,
                               int causal, float scale, cudaStream_t st);
+
+/* Most keys zt_cuda_softmax_block takes in one block (a row in registers). */
+#define ZT_CUDA_SOFTMAX_BLOCK_MAX 16384
+/* One key block of attention computed a whole product at a time (head dims
+ * over ZT_CUDA_ATTN_MAX_HD): x F32 [rows, ld] the scores of the block's nk
+ * keys (ld % 4 == 0, x and p 16-byte aligned); causal masks key column c of
+ * row r when c > r + off (off = first query row - first key). Online softmax
+ * per row against m, l F32 [rows] (running max of scale * x and sum of
+ * exp): p [rows, ld] (BF16 or F32) = exp(scale * x - new max), and
+ * o F32 [rows, hd], the P V sum so far, is scaled to the new max. first != 0:
+ * the row's first block (m, l, o not read). */
+cudaError_t zt_cuda_softmax_block(void *p, zt_dtype pdt, const float *x, int64_t ld, int64_t rows,
+                                  int64_t nk, float scale, int causal, int64_t off, float *m,
+                                  float *l, float *o, int64_t hd, int first, cudaStream_t st);
+/* out [rows] rows of hd values, ostride apart, = o / l per row (rows <= 65535). */
+cudaError_t zt_cuda_attn_finish(void *out, zt_dtype odt, int64_t ostride, const float *o,
+                                const float *l, int64_t rows, int64_t hd, cudaStream_t st);
 
 /* synth.cu ----------------------------------------------------------------- */
 

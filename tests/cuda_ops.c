@@ -725,6 +725,35 @@ static void test_attention(void)
     one_attn("attention wide causal chunked", 300, 300, 2, 1, 256, 1, ZT_BF16);
 }
 
+/*
+ * Head dims over the fused kernel's take the keys a block at a time. 64 query
+ * rows against 20001 keys make two blocks of the largest size (the second
+ * ending in a short group of 4). A second backend with ZIMT_ATTN_KEYS=64 puts
+ * block edges inside sizes the CPU reference runs quickly: causal masks that
+ * cross them, GQA, F32 operands, and 4200 rows, which take two chunks of
+ * query rows (4096, then 104).
+ */
+static void test_attention_blocks(void)
+{
+    one_attn("attention hd 512, 20001 keys, 2 blocks", 64, 20001, 1, 1, 512, 0, ZT_BF16);
+    zt_backend *main_gpu = gpu;
+    zt_err err = {0};
+    setenv("ZIMT_ATTN_KEYS", "64", 1);
+    zt_status st = zt_backend_cuda_new(&gpu, 0, &err);
+    unsetenv("ZIMT_ATTN_KEYS");
+    CHECK(st == ZT_OK, "second CUDA backend: %s", err.msg);
+    if (st != ZT_OK) {
+        gpu = main_gpu;
+        return;
+    }
+    one_attn("attention 64-key blocks", 300, 301, 2, 1, 256, 0, ZT_BF16);
+    one_attn("attention 64-key blocks causal GQA", 300, 300, 4, 2, 256, 1, ZT_BF16);
+    one_attn("attention 64-key blocks F32", 130, 250, 2, 2, 144, 0, ZT_F32);
+    one_attn("attention 64-key blocks causal, 2 row chunks", 4200, 4200, 1, 1, 160, 1, ZT_BF16);
+    zt_backend_free(gpu);
+    gpu = main_gpu;
+}
+
 static void test_elementwise(void)
 {
     const int64_t *sh = S4(300, 256, 0, 0);
@@ -1194,6 +1223,8 @@ static void run_bench(void)
     bench_attn("attention DiT S4128 30x128", 4128, 30, 30, 128, 0, 10);
     bench_attn("attention textenc S512 32/8x128 causal", 512, 32, 8, 128, 1, 50);
     bench_attn("attention VAE 1024^2 S16384 1x512", 16384, 1, 1, 512, 0, 3);
+    bench_attn("attention VAE 1536^2 S36864 1x512", 36864, 1, 1, 512, 0, 2);
+    bench_attn("attention VAE 2048^2 S65536 1x512", 65536, 1, 1, 512, 0, 2);
     bench_matmul("matmul 4128x3840x3840", 4128, 3840, 3840, 20);
     bench_matmul("matmul 4128x10240x3840 (w1/w3)", 4128, 10240, 3840, 10);
     bench_matmul("matmul 4128x3840x10240 (w2)", 4128, 3840, 10240, 10);
@@ -1251,6 +1282,7 @@ int main(void)
     RUN_SEEDED(test_rope, seed_rng);
     RUN_SEEDED(test_fused_norms, seed_rng);
     RUN_SEEDED(test_attention, seed_rng);
+    RUN_SEEDED(test_attention_blocks, seed_rng);
     RUN_SEEDED(test_elementwise, seed_rng);
     RUN_SEEDED(test_embed, seed_rng);
     RUN_SEEDED(test_conv, seed_rng);
