@@ -286,14 +286,15 @@ cudaError_t zt_cuda_layernorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
 /*
  * x, y [P, C]. The statistics of a group (its C/groups channels of all P
  * rows) are built in two stages so that every read runs along the channels:
- * k_gn_partial gives each (slice of GN_ROWS rows, channel) its mean and M2,
- * two passes over the slice, 8 channels a thread (16-byte loads) when it
- * can; k_gn_merge folds a group's slices and channels with Chan's formula in
- * double, a block a group, and leaves each channel's affine (mul, add);
+ * k_gn_partial gives each (slice of GN_ROWS rows, channel) its mean and M2
+ * in one pass over the slice, 8 channels a thread (16-byte loads) when it
+ * can; k_gn_merge folds a group's slices and channels in double, a block a
+ * group, and leaves each channel's affine (mul, add);
  * k_gn_apply is then y = x * mul + add with the same channel tiles.
  */
 #define GN_BS 256
 #define GN_ROWS 256 /* rows of a statistics slice */
+#define GN_MERGE_BS 1024
 
 static int64_t gn_slices(int64_t P)
 {
@@ -327,82 +328,125 @@ static __device__ void gn_lane_sum(float *a, float *sh)
     __syncthreads();
 }
 
-/* Block (tx, GN_BS / tx): threadIdx.x takes channels [c0, c0 + per), c0 =
+/* v[k] (k < per) of row r, channels [c0, c0 + per) */
+static __device__ __forceinline__ void gn_load(float *v, const void *x, int xdt, int64_t r,
+                                               int64_t C, int64_t c0, int per)
+{
+    if (per == 8)
+        ld8(v, x, xdt, r * C + c0);
+    else
+        v[0] = ld_f(x, xdt, r * C + c0);
+}
+
+/*
+ * Block (tx, GN_BS / tx): threadIdx.x takes channels [c0, c0 + per), c0 =
  * per * (blockIdx.y * tx + threadIdx.x); threadIdx.y a lane of the rows of
- * slice blockIdx.x. per is 8 (16-byte loads) or 1. */
+ * slice blockIdx.x. per is 8 (16-byte loads) or 1.
+ *
+ * One pass over the slice: the sums of d and d^2 for d = x - (the slice's
+ * first row), then mean = ref + sum d / n and M2 = sum d^2 - (sum d)^2 / n.
+ * Shifting by a value of the data keeps the cancellation small (the
+ * channel's values in 256 neighbouring pixels lie within a few standard
+ * deviations of it). A second pass about the mean re-read the slice, from
+ * DRAM once C is 512 (256 KB slices, more than L2 holds for all blocks in
+ * flight). Four rows' loads are issued before their sums.
+ */
 __global__ void k_gn_partial(const void *x, int xdt, int64_t P, int64_t C, float *part, int per)
 {
     __shared__ float sh[GN_BS * 8];
     const int64_t s = blockIdx.x, c0 = ((int64_t)blockIdx.y * blockDim.x + threadIdx.x) * per;
     const int64_t lo = s * GN_ROWS, hi = min(lo + (int64_t)GN_ROWS, P);
-    const int on = c0 < C;
-    float v[8] = {0, 0, 0, 0, 0, 0, 0, 0}, m[8] = {0, 0, 0, 0, 0, 0, 0, 0}, q[8];
-    /* pass 0 sums the values, pass 1 the squares about the mean of pass 0 */
-    for (int pass = 0; pass < 2; pass++) {
+    const int64_t ty = blockDim.y;
+    const int on = c0 < C; /* off threads still take part in gn_lane_sum's barriers */
+    float ref[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s1[8] = {0, 0, 0, 0, 0, 0, 0, 0},
+          s2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (on)
+        gn_load(ref, x, xdt, lo, C, c0, per);
+    int64_t r = on ? lo + threadIdx.y : hi;
+    for (; r + 3 * ty < hi; r += 4 * ty) {
+        float v[4][8] = {};
 #pragma unroll
-        for (int k = 0; k < 8; k++)
-            q[k] = 0.0f;
-        for (int64_t r = lo + threadIdx.y; on && r < hi; r += blockDim.y) {
-            if (per == 8)
-                ld8(v, x, xdt, r * C + c0);
-            else
-                v[0] = ld_f(x, xdt, r * C + c0);
+        for (int u = 0; u < 4; u++)
+            gn_load(v[u], x, xdt, r + u * ty, C, c0, per);
 #pragma unroll
-            for (int k = 0; k < 8; k++)
-                q[k] += pass ? (v[k] - m[k]) * (v[k] - m[k]) : v[k];
-        }
-        gn_lane_sum(q, sh);
-        if (pass == 0)
+        for (int u = 0; u < 4; u++)
 #pragma unroll
-            for (int k = 0; k < 8; k++)
-                m[k] = q[k] / (float)(hi - lo);
+            for (int k = 0; k < 8; k++) {
+                const float d = v[u][k] - ref[k];
+                s1[k] += d;
+                s2[k] += d * d;
+            }
     }
-    if (threadIdx.y == 0 && on)
-        for (int k = 0; k < per; k++) {
-            part[(s * C + c0 + k) * 2] = m[k];
-            part[(s * C + c0 + k) * 2 + 1] = q[k];
+    for (; r < hi; r += ty) {
+        float v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        gn_load(v, x, xdt, r, C, c0, per);
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            const float d = v[k] - ref[k];
+            s1[k] += d;
+            s2[k] += d * d;
         }
+    }
+    gn_lane_sum(s1, sh);
+    gn_lane_sum(s2, sh);
+    if (threadIdx.y == 0 && on) {
+        const float n = (float)(hi - lo);
+        for (int k = 0; k < per; k++) {
+            part[(s * C + c0 + k) * 2] = ref[k] + s1[k] / n;
+            part[(s * C + c0 + k) * 2 + 1] = fmaxf(s2[k] - s1[k] * s1[k] / n, 0.0f);
+        }
+    }
 }
 
-/* Chan et al.: (n, mean, m2) += (nb, mb, m2b) */
-static __device__ void chan_merge(double &n, double &mean, double &m2, double nb, double mb,
-                                  double m2b)
+/* v summed over the block (blockDim.x a multiple of 32, at most 1024), for
+ * every thread; sh holds 32 doubles. */
+static __device__ double gn_block_sum(double v, double *sh)
 {
-    double nn = n + nb;
-    if (nn == 0.0)
-        return;
-    double d = mb - mean;
-    mean += d * nb / nn;
-    m2 += m2b + d * d * n * nb / nn;
-    n = nn;
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    for (int o = 16; o > 0; o /= 2)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads(); /* sh's previous use is over */
+    if (lane == 0)
+        sh[w] = v;
+    __syncthreads();
+    v = lane < nw ? sh[lane] : 0.0;
+    for (int o = 16; o > 0; o /= 2)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
 }
 
-/* A block of GN_BS threads a group; leaves coef[c] = (mul, add) for the
- * group's channels: y = x * mul + add is the normalised, affine value. */
+/*
+ * A block a group; leaves coef[c] = (mul, add) for the group's channels:
+ * y = x * mul + add is the normalised, affine value. The slices' (n, mean,
+ * M2) are folded in double as two sums rather than Chan's pairwise merges
+ * (a chain of divisions a thread): the group's mean = sum n mean / N, then
+ * M2 = sum (M2 + n (mean_slice - mean)^2). Each channel has P rows.
+ */
 __global__ void k_gn_merge(const float *part, float *coef, int64_t P, int64_t C, int cpg,
                            int64_t slices, float eps, const void *w, int wdt, const void *b,
                            int bdt)
 {
-    __shared__ double sn[GN_BS], sm[GN_BS], s2[GN_BS];
+    __shared__ double sh[32];
     const int g = blockIdx.x;
-    double n = 0, mean = 0, m2 = 0;
-    for (int64_t i = threadIdx.x; i < slices * cpg; i += GN_BS) {
-        int64_t s = i / cpg, c = (int64_t)g * cpg + i % cpg;
-        double nb = (double)(min((s + 1) * (int64_t)GN_ROWS, P) - s * GN_ROWS);
-        chan_merge(n, mean, m2, nb, part[(s * C + c) * 2], part[(s * C + c) * 2 + 1]);
+    const int64_t items = slices * cpg;
+    const double N = (double)P * cpg;
+    double t = 0.0;
+    for (int64_t i = threadIdx.x; i < items; i += blockDim.x) {
+        int64_t sl = i / cpg, c = (int64_t)g * cpg + i % cpg;
+        double nb = (double)(min((sl + 1) * (int64_t)GN_ROWS, P) - sl * GN_ROWS);
+        t += nb * part[(sl * C + c) * 2];
     }
-    sn[threadIdx.x] = n, sm[threadIdx.x] = mean, s2[threadIdx.x] = m2;
-    __syncthreads();
-    for (int half = GN_BS / 2; half > 0; half /= 2) {
-        if ((int)threadIdx.x < half) {
-            int o = threadIdx.x + half;
-            chan_merge(n, mean, m2, sn[o], sm[o], s2[o]);
-            sn[threadIdx.x] = n, sm[threadIdx.x] = mean, s2[threadIdx.x] = m2;
-        }
-        __syncthreads();
+    const double mean = gn_block_sum(t, sh) / N;
+    t = 0.0;
+    for (int64_t i = threadIdx.x; i < items; i += blockDim.x) {
+        int64_t sl = i / cpg, c = (int64_t)g * cpg + i % cpg;
+        double nb = (double)(min((sl + 1) * (int64_t)GN_ROWS, P) - sl * GN_ROWS);
+        double d = part[(sl * C + c) * 2] - mean;
+        t += part[(sl * C + c) * 2 + 1] + nb * d * d;
     }
-    const float fm = (float)sm[0], inv = (float)(1.0 / sqrt(s2[0] / sn[0] + (double)eps));
-    for (int k = threadIdx.x; k < cpg; k += GN_BS) {
+    const double m2 = gn_block_sum(t, sh);
+    const float fm = (float)mean, inv = (float)(1.0 / sqrt(m2 / N + (double)eps));
+    for (int k = threadIdx.x; k < cpg; k += blockDim.x) {
         int64_t c = (int64_t)g * cpg + k;
         float wv = w ? ld_f(w, wdt, c) : 1.0f, bv = b ? ld_f(b, bdt, c) : 0.0f;
         coef[2 * c] = inv * wv;
@@ -459,7 +503,7 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
     float *part = (float *)scratch, *coef = part + slices * C * 2;
     k_gn_partial<<<dim3((unsigned)slices, (unsigned)cb), dim3(tx, GN_BS / tx), 0, st>>>(
         x, xdt, P, C, part, per);
-    k_gn_merge<<<groups, GN_BS, 0, st>>>(part, coef, P, C, (int)(C / groups), slices, eps, w,
+    k_gn_merge<<<groups, GN_MERGE_BS, 0, st>>>(part, coef, P, C, (int)(C / groups), slices, eps, w,
                                          wdt, b, bdt);
     const int64_t ty = GN_BS / tx, rb = (P + ty - 1) / ty;
     const unsigned gx = (unsigned)(rb < 8192 ? rb : 8192);
