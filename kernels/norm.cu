@@ -294,7 +294,7 @@ cudaError_t zt_cuda_layernorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
  */
 #define GN_BS 256
 #define GN_ROWS 256 /* rows of a statistics slice */
-#define GN_MERGE_BS 1024
+#define GN_MERGE_BS 1024 /* threads of k_gn_merge, a block a group */
 
 static int64_t gn_slices(int64_t P)
 {
@@ -503,8 +503,8 @@ cudaError_t zt_cuda_groupnorm(void *y, zt_dtype ydt, const void *x, zt_dtype xdt
     float *part = (float *)scratch, *coef = part + slices * C * 2;
     k_gn_partial<<<dim3((unsigned)slices, (unsigned)cb), dim3(tx, GN_BS / tx), 0, st>>>(
         x, xdt, P, C, part, per);
-    k_gn_merge<<<groups, GN_MERGE_BS, 0, st>>>(part, coef, P, C, (int)(C / groups), slices, eps, w,
-                                         wdt, b, bdt);
+    k_gn_merge<<<groups, GN_MERGE_BS, 0, st>>>(part, coef, P, C, (int)(C / groups), slices,
+                                               eps, w, wdt, b, bdt);
     const int64_t ty = GN_BS / tx, rb = (P + ty - 1) / ty;
     const unsigned gx = (unsigned)(rb < 8192 ? rb : 8192);
     k_gn_apply<<<dim3(gx, (unsigned)cb), dim3(tx, GN_BS / tx), 0, st>>>(y, ydt, x, xdt, coef, P,
