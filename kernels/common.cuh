@@ -88,6 +88,38 @@ static __device__ __forceinline__ float warp_max(float v)
     return v;
 }
 
+static __device__ __forceinline__ float red_max(float a, float b)
+{
+    return fmaxf(a, b);
+}
+
+static __device__ __forceinline__ double red_max(double a, double b)
+{
+    return fmax(a, b);
+}
+
+/* x summed (or with MAX its largest) over a one-dimensional block of
+ * THREADS threads (a multiple of 32); every thread gets it. red holds
+ * THREADS / 32 values and may be used again as soon as this returns. */
+template <bool MAX, int THREADS, class T>
+static __device__ __forceinline__ T block_reduce(T x, T *red)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const T y = __shfl_xor_sync(0xffffffffu, x, o);
+        x = MAX ? red_max(x, y) : x + y;
+    }
+    if (threadIdx.x % 32 == 0)
+        red[threadIdx.x / 32] = x;
+    __syncthreads();
+    T t = red[0];
+#pragma unroll
+    for (int i = 1; i < THREADS / 32; i++)
+        t = MAX ? red_max(t, red[i]) : t + red[i];
+    __syncthreads(); /* red is reused */
+    return t;
+}
+
 /* Blocks for a grid-stride loop over n items with bs threads per block:
  * enough to fill the device several times over, never more than needed. */
 static inline unsigned grid_for(int64_t n, int bs)

@@ -398,21 +398,14 @@ __global__ void k_gn_partial(const void *x, int xdt, int64_t P, int64_t C, float
     }
 }
 
-/* v summed over the block (blockDim.x a multiple of 32, at most 1024), for
- * every thread; sh holds 32 doubles. */
-static __device__ double gn_block_sum(double v, double *sh)
+/* Item i of group g's slices x channels in part (slice i / cpg, the group's
+ * channel i % cpg): its (mean, M2), and in *n its slice's row count. */
+static __device__ __forceinline__ const float *gn_item(const float *part, int64_t i, int g,
+                                                       int cpg, int64_t C, int64_t P, double *n)
 {
-    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
-    for (int o = 16; o > 0; o /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads(); /* sh's previous use is over */
-    if (lane == 0)
-        sh[w] = v;
-    __syncthreads();
-    v = lane < nw ? sh[lane] : 0.0;
-    for (int o = 16; o > 0; o /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
+    const int64_t sl = i / cpg, c = (int64_t)g * cpg + i % cpg;
+    *n = (double)(min((sl + 1) * (int64_t)GN_ROWS, P) - sl * GN_ROWS);
+    return part + (sl * C + c) * 2;
 }
 
 /*
@@ -426,27 +419,25 @@ __global__ void k_gn_merge(const float *part, float *coef, int64_t P, int64_t C,
                            int64_t slices, float eps, const void *w, int wdt, const void *b,
                            int bdt)
 {
-    __shared__ double sh[32];
+    __shared__ double red[GN_MERGE_BS / 32];
     const int g = blockIdx.x;
     const int64_t items = slices * cpg;
     const double N = (double)P * cpg;
-    double t = 0.0;
-    for (int64_t i = threadIdx.x; i < items; i += blockDim.x) {
-        int64_t sl = i / cpg, c = (int64_t)g * cpg + i % cpg;
-        double nb = (double)(min((sl + 1) * (int64_t)GN_ROWS, P) - sl * GN_ROWS);
-        t += nb * part[(sl * C + c) * 2];
+    double t = 0.0, nb = 0.0;
+    for (int64_t i = threadIdx.x; i < items; i += GN_MERGE_BS) {
+        const float *it = gn_item(part, i, g, cpg, C, P, &nb);
+        t += nb * it[0];
     }
-    const double mean = gn_block_sum(t, sh) / N;
+    const double mean = block_reduce<false, GN_MERGE_BS>(t, red) / N;
     t = 0.0;
-    for (int64_t i = threadIdx.x; i < items; i += blockDim.x) {
-        int64_t sl = i / cpg, c = (int64_t)g * cpg + i % cpg;
-        double nb = (double)(min((sl + 1) * (int64_t)GN_ROWS, P) - sl * GN_ROWS);
-        double d = part[(sl * C + c) * 2] - mean;
-        t += part[(sl * C + c) * 2 + 1] + nb * d * d;
+    for (int64_t i = threadIdx.x; i < items; i += GN_MERGE_BS) {
+        const float *it = gn_item(part, i, g, cpg, C, P, &nb);
+        const double d = it[0] - mean;
+        t += it[1] + nb * d * d;
     }
-    const double m2 = gn_block_sum(t, sh);
+    const double m2 = block_reduce<false, GN_MERGE_BS>(t, red);
     const float fm = (float)mean, inv = (float)(1.0 / sqrt(m2 / N + (double)eps));
-    for (int k = threadIdx.x; k < cpg; k += blockDim.x) {
+    for (int k = threadIdx.x; k < cpg; k += GN_MERGE_BS) {
         int64_t c = (int64_t)g * cpg + k;
         float wv = w ? ld_f(w, wdt, c) : 1.0f, bv = b ? ld_f(b, bdt, c) : 0.0f;
         coef[2 * c] = inv * wv;
@@ -470,10 +461,7 @@ __global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float
     }
     for (int64_t r = (int64_t)blockIdx.x * blockDim.y + threadIdx.y; r < P;
          r += (int64_t)gridDim.x * blockDim.y) {
-        if (per == 8)
-            ld8(v, x, xdt, r * C + c0);
-        else
-            v[0] = ld_f(x, xdt, r * C + c0);
+        gn_load(v, x, xdt, r, C, c0, per);
 #pragma unroll
         for (int k = 0; k < 8; k++) {
             float t = v[k] * mul[k] + add[k];

@@ -97,22 +97,6 @@ struct glu_bf16_src {
 
 #define QTHREADS 256 /* a block a row: 8 elements a thread per chunk */
 
-/* Sum (or max) over the block; every thread gets it. */
-template <bool MAX>
-static __device__ float block_reduce(float x, float *red)
-{
-    x = MAX ? warp_max(x) : warp_sum(x);
-    if (threadIdx.x % 32 == 0)
-        red[threadIdx.x / 32] = x;
-    __syncthreads();
-    float t = red[0];
-#pragma unroll
-    for (int i = 1; i < QTHREADS / 32; i++)
-        t = MAX ? fmaxf(t, red[i]) : t + red[i];
-    __syncthreads(); /* red is reused */
-    return t;
-}
-
 /* The first column of this thread's chunk j of 8 in a block-a-row kernel. */
 static __device__ __forceinline__ int chunk_col(int j)
 {
@@ -132,7 +116,7 @@ static __device__ __forceinline__ float row_reduce(const float (&v)[CH][8], int 
 #pragma unroll
             for (int k = 0; k < 8; k++)
                 t = MAX ? fmaxf(t, fabsf(v[j][k])) : t + v[j][k] * v[j][k];
-    return block_reduce<MAX>(t, red);
+    return block_reduce<MAX, QTHREADS>(t, red);
 }
 
 /* The row's E4M3 bytes at q + base and its scale s[blockIdx.x] from the
