@@ -906,8 +906,8 @@ static void c_rope(zt_backend *be, zt_tensor *x, const zt_tensor *cs, zt_rope_ki
  * Now the chunk has 4096 rows and the keys come in blocks that keep the
  * F32 scores and the probabilities under TEMP_BUDGET (at most
  * ZT_CUDA_SOFTMAX_BLOCK_MAX; ZIMT_ATTN_KEYS, read at creation, sets a
- * smaller most for tests). Scratch: SCR_OUT holds scores [rows, ld], o
- * [rows, hd], the running max and sum [rows] each; SCR_AUX p [rows, ld].
+ * smaller most for tests). Scratch: SCR_OUT holds scores [rows, kb], o
+ * [rows, hd], the running max and sum [rows] each; SCR_AUX p [rows, kb].
  */
 #define ATTN_QROWS 4096
 
@@ -961,15 +961,15 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
         most = ZT_CUDA_SOFTMAX_BLOCK_MAX;
     if (b->attn_keys > 0 && most > b->attn_keys)
         most = b->attn_keys;
-    const int64_t step = most >= 64 ? 64 : 4;
-    most = most < 4 ? 4 : most - most % step;
+    const int64_t step = most >= 64 ? 64 : 8; /* zt_cuda_softmax_block: kb % 8 == 0 */
+    most = most < 8 ? 8 : most - most % step;
     const int64_t nblk = (Skv + most - 1) / most;
-    const int64_t kb = ((Skv + nblk - 1) / nblk + step - 1) / step * step, ld = kb;
-    float *sc = scratch(b, SCR_OUT, (size_t)qc * (size_t)(ld + hd + 2) * sizeof(float));
-    void *pr = sc ? scratch(b, SCR_AUX, (size_t)qc * ld * asz) : NULL;
+    const int64_t kb = ((Skv + nblk - 1) / nblk + step - 1) / step * step;
+    float *sc = scratch(b, SCR_OUT, (size_t)qc * (size_t)(kb + hd + 2) * sizeof(float));
+    void *pr = sc ? scratch(b, SCR_AUX, (size_t)qc * kb * asz) : NULL;
     if (!pr)
         return;
-    float *o = sc + qc * ld, *m = o + qc * hd, *l = m + qc;
+    float *o = sc + qc * kb, *m = o + qc * hd, *l = m + qc;
     size_t osz = zt_dtype_size(out->dtype);
     for (int64_t h = 0; h < Hq; h++) {
         int64_t kvh = h / (Hq / Hkv);
@@ -984,13 +984,13 @@ static void attention_chunked(cuda_be *b, zt_tensor *out, const zt_tensor *q,
                 int64_t nj = Skv - j0 < kb ? Skv - j0 : kb;
                 size_t koff = (size_t)(j0 * Hkv * hd) * asz;
                 int first = j0 == 0;
-                if (!gemm_rm(b, 1, n, nj, hd, qh, Hq * hd, kh + koff, Hkv * hd, at, sc, ld,
+                if (!gemm_rm(b, 1, n, nj, hd, qh, Hq * hd, kh + koff, Hkv * hd, at, sc, kb,
                              ZT_F32, 0.0f) ||
                     !ck(b,
-                        zt_cuda_softmax_block(pr, at, sc, ld, n, nj, scale, causal, i0 - j0, m, l,
+                        zt_cuda_softmax_block(pr, at, sc, kb, n, nj, scale, causal, i0 - j0, m, l,
                                               o, hd, first, b->st),
                         "attention softmax") ||
-                    !gemm_rm(b, 0, n, hd, nj, pr, ld, vh + koff, Hkv * hd, at, o, hd, ZT_F32,
+                    !gemm_rm(b, 0, n, hd, nj, pr, kb, vh + koff, Hkv * hd, at, o, hd, ZT_F32,
                              first ? 0.0f : 1.0f))
                     return;
             }

@@ -590,46 +590,16 @@ cudaError_t zt_cuda_attention(void *out, zt_dtype odt, const void *q, zt_dtype q
  */
 
 #define KB_THREADS 256
-#define KB_CHUNKS (ZT_CUDA_SOFTMAX_BLOCK_MAX / (KB_THREADS * 4))
-
-/* v reduced over the block (max or sum), returned to every thread; red holds
- * one value a warp and may be reused right after. */
-template <bool MAX>
-static __device__ __forceinline__ float kb_reduce(float v, float *red)
-{
-    const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-    v = MAX ? warp_max(v) : warp_sum(v);
-    __syncthreads(); /* red's previous use is over */
-    if (lane == 0)
-        red[w] = v;
-    __syncthreads();
-    v = lane < KB_THREADS / 32 ? red[lane] : (MAX ? -INFINITY : 0.0f);
-    return MAX ? warp_max(v) : warp_sum(v);
-}
-
-/* Four values of p's row from column c (a multiple of 4), the first `keep`
- * of them (fewer at the row's end). */
-static __device__ __forceinline__ void kb_store4(void *p, int pdt, int64_t i, const float *e,
-                                                 int keep)
-{
-    if (keep == 4 && pdt == ZT_BF16) {
-        __nv_bfloat162 h[2] = {__floats2bfloat162_rn(e[0], e[1]),
-                               __floats2bfloat162_rn(e[2], e[3])};
-        *(uint2 *)((__nv_bfloat16 *)p + i) = *(const uint2 *)h;
-    } else if (keep == 4 && pdt == ZT_F32) {
-        *(float4 *)((float *)p + i) = make_float4(e[0], e[1], e[2], e[3]);
-    } else {
-        for (int k = 0; k < keep; k++)
-            st_f(p, pdt, i + k, e[k]);
-    }
-}
+#define KB_CHUNKS (ZT_CUDA_SOFTMAX_BLOCK_MAX / (KB_THREADS * 8))
 
 /*
- * A block a row r, the row's nk scores in registers (KB_CHUNKS groups of 4 a
- * thread). s = scale * x[r, c], masked (-inf) where c > r + off when causal;
- * m' = max(m[r], max s); p[r, c] = exp(s - m'); l[r] = l[r] e^(m[r] - m') +
- * sum p; o[r, :hd] *= e^(m[r] - m'). On the first block m and l are not
- * read (nor o scaled: the product after it writes o with beta 0).
+ * A block a row r, the row's scores in registers (KB_CHUNKS chunks of 8 a
+ * thread). s = scale * x[r, c], masked (-inf) where c >= nk, or c > r + off
+ * when causal; m' = max(m[r], max s); p[r, c] = exp(s - m'); l[r] = l[r]
+ * e^(m[r] - m') + sum p; o[r, :hd] *= e^(m[r] - m'). On the first block m
+ * and l are not read (nor o scaled: the product after it writes o with
+ * beta 0). Rows are ld % 8 == 0 apart, so a chunk is always whole: columns
+ * from nk to ld are read (whatever they hold is masked) and written as 0.
  */
 __global__ void k_softmax_block(void *p, int pdt, const float *x, int64_t ld, int nk, float scale,
                                 int causal, int64_t off, float *m, float *l, float *o, int64_t hd,
@@ -637,46 +607,39 @@ __global__ void k_softmax_block(void *p, int pdt, const float *x, int64_t ld, in
 {
     __shared__ float red[KB_THREADS / 32];
     const int64_t r = blockIdx.x;
-    const float *xr = x + r * ld;
     const int64_t seen = r + off + 1; /* keys this row may see when causal */
     const int lim = !causal ? nk : seen <= 0 ? 0 : seen < nk ? (int)seen : nk;
     const float m_old = first ? -INFINITY : m[r];
-    float v[KB_CHUNKS][4];
+    float v[KB_CHUNKS][8];
     float mx = -INFINITY;
 #pragma unroll
     for (int j = 0; j < KB_CHUNKS; j++) {
-        const int c = (j * KB_THREADS + (int)threadIdx.x) * 4;
-        if (c + 4 <= lim) {
-            const float4 t = *(const float4 *)(xr + c);
-            v[j][0] = scale * t.x, v[j][1] = scale * t.y;
-            v[j][2] = scale * t.z, v[j][3] = scale * t.w;
-        } else {
+        const int c = (j * KB_THREADS + (int)threadIdx.x) * 8;
+        if (c < nk)
+            ld8(v[j], x, ZT_F32, r * ld + c);
 #pragma unroll
-            for (int k = 0; k < 4; k++)
-                v[j][k] = c + k < lim ? scale * xr[c + k] : -INFINITY;
-        }
-#pragma unroll
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 8; k++) {
+            v[j][k] = c + k < lim ? scale * v[j][k] : -INFINITY;
             mx = fmaxf(mx, v[j][k]);
+        }
     }
-    const float m_new = fmaxf(m_old, kb_reduce<true>(mx, red));
+    const float m_new = fmaxf(m_old, block_reduce<true, KB_THREADS>(mx, red));
     /* every key so far masked: nothing to add, nothing to rescale */
     const float sub = m_new == -INFINITY ? 0.0f : m_new;
     float sum = 0.0f;
 #pragma unroll
     for (int j = 0; j < KB_CHUNKS; j++) {
-        const int c = (j * KB_THREADS + (int)threadIdx.x) * 4;
+        const int c = (j * KB_THREADS + (int)threadIdx.x) * 8;
         if (c >= nk)
             break;
-        float e[4];
 #pragma unroll
-        for (int k = 0; k < 4; k++) {
-            e[k] = __expf(v[j][k] - sub); /* exp(-inf) = 0 for masked keys */
-            sum += e[k];
+        for (int k = 0; k < 8; k++) {
+            v[j][k] = __expf(v[j][k] - sub); /* exp(-inf) = 0 for masked keys */
+            sum += v[j][k];
         }
-        kb_store4(p, pdt, r * ld + c, e, nk - c < 4 ? nk - c : 4);
+        st8(p, pdt, r * ld + c, v[j]);
     }
-    sum = kb_reduce<false>(sum, red);
+    sum = block_reduce<false, KB_THREADS>(sum, red);
     const float alpha = m_new == -INFINITY ? 1.0f : __expf(m_old - m_new);
     if (!first && alpha != 1.0f)
         for (int64_t c = threadIdx.x; c < hd; c += KB_THREADS)
@@ -692,7 +655,7 @@ cudaError_t zt_cuda_softmax_block(void *p, zt_dtype pdt, const float *x, int64_t
                                   float *l, float *o, int64_t hd, int first, cudaStream_t st)
 {
     if ((pdt != ZT_BF16 && pdt != ZT_F32) || nk <= 0 || nk > ZT_CUDA_SOFTMAX_BLOCK_MAX ||
-        ld < nk || ld % 4 || ((uintptr_t)x & 15) || ((uintptr_t)p & 15) || hd <= 0 ||
+        ld < nk || ld % 8 || ((uintptr_t)x & 15) || ((uintptr_t)p & 15) || hd <= 0 ||
         rows > INT32_MAX)
         return cudaErrorInvalidValue;
     if (rows <= 0)

@@ -187,7 +187,8 @@ cudaError_t zt_cuda_attention(void *out, zt_dtype odt, const void *q, zt_dtype q
 #define ZT_CUDA_SOFTMAX_BLOCK_MAX 16384
 /* One key block of attention computed a whole product at a time (head dims
  * over ZT_CUDA_ATTN_MAX_HD): x F32 [rows, ld] the scores of the block's nk
- * keys (ld % 4 == 0, x and p 16-byte aligned); causal masks key column c of
+ * keys (ld % 8 == 0, x and p 16-byte aligned; p's columns nk to ld are
+ * written as 0); causal masks key column c of
  * row r when c > r + off (off = first query row - first key). Online softmax
  * per row against m, l F32 [rows] (running max of scale * x and sum of
  * exp): p [rows, ld] (BF16 or F32) = exp(scale * x - new max), and

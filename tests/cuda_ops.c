@@ -738,7 +738,7 @@ static void test_attention(void)
 /*
  * Head dims over the fused kernel's take the keys a block at a time. 64 query
  * rows against 20001 keys make two blocks of the largest size (the second
- * ending in a short group of 4). A second backend with ZIMT_ATTN_KEYS=64 puts
+ * ending inside a chunk of 8). A second backend with ZIMT_ATTN_KEYS=64 puts
  * block edges inside sizes the CPU reference runs quickly: causal masks that
  * cross them, GQA, F32 operands, and 4200 rows, which take two chunks of
  * query rows (4096, then 104).
