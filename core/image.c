@@ -985,8 +985,16 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
     }
     rewind(job.f);
     if (decode_png(&job) != 0) {
-        st = zt_fail(err, job.too_big ? ZT_ERR_TOO_BIG : ZT_ERR_FORMAT, "%s: %s", path,
-                     job.msg.text);
+        /* libpng's own reader says only "Read Error" when the file ends
+         * early or the read fails; say which. */
+        if (feof(job.f))
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: the PNG file is truncated", path);
+        else if (ferror(job.f))
+            st = zt_fail(err, ZT_ERR_IO, "%s: reading failed: %s", path,
+                         job.msg.sys_errno ? strerror(job.msg.sys_errno) : job.msg.text);
+        else
+            st = zt_fail(err, job.too_big ? ZT_ERR_TOO_BIG : ZT_ERR_FORMAT, "%s: %s", path,
+                         job.msg.text);
         goto done;
     }
     if (p) {

@@ -358,6 +358,9 @@ static void test_png_hostile(void)
         if (cuts[i] < n - 12) {
             CHECK(st != ZT_OK, "truncated at %zu read fine", cuts[i]);
             CHECK(st != ZT_OK && strstr(err.msg, bad) != NULL, "message: %s", err.msg);
+            if (cuts[i] >= 8)
+                CHECK(st == ZT_ERR_FORMAT && strstr(err.msg, "truncated") != NULL,
+                      "cut at %zu: %s", cuts[i], err.msg);
         }
         free(got);
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +179,13 @@ zt_status zt_check_output(const char *path, zt_err *err)
     struct stat stt;
     if (!*path)
         return zt_fail(err, ZT_ERR_INVALID, "empty output path");
+    /* Images are always PNG: a name that says otherwise would mislead
+     * whatever opens it later. A name without an extension is taken as is. */
+    const char *base = strrchr(path, '/'), *dot;
+    base = base ? base + 1 : path;
+    if ((dot = strrchr(base, '.')) && dot != base && strcasecmp(dot, ".png") != 0)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "%s: zimt writes PNG images; give the name a .png extension", path);
     if (lstat(path, &stt) == 0)
         return zt_fail(err, ZT_ERR_EXISTS, "%s already exists; not overwriting it", path);
     char dir[4096];

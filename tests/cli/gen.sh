@@ -42,6 +42,10 @@ if [ "$(id -u)" -ne 0 ]; then
     run $G --prompt x -o "$LIB_TMP/ro/a.png"
     expect_error "unwritable output directory" "not writable"
 fi
+run $G --prompt x -o "$out/a.jpg"
+expect_error "output named for another format" "a.jpg" ".png extension"
+run $G --prompt x --outdir "$out" --name '{seed}.webp'
+expect_error "template naming another format" ".webp" ".png extension"
 run $G --prompt "$(printf 'caf\xc3')" -o "$out/a.png"
 expect_error "invalid UTF-8 prompt" "UTF-8" "offset 3"
 check "no file after bad settings" no_files
