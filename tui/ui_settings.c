@@ -187,12 +187,15 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
     return rc;
 }
 
-int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
+/* Reads dir/name and hands its text to parse(obj, ...). A missing file is
+ * not an error (0, obj untouched); any other failure is -1 with why naming
+ * the file. */
+static int load_json_file(const char *dir, const char *name,
+                          int (*parse)(void *obj, const char *json, char *why, int why_len),
+                          void *obj, char *why, int why_len)
 {
-    char dir[4096], path[4200];
-    zt_ui_settings_defaults(s);
-    zt_ui_config_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/settings.json", dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     int missing;
     char *json = slurp(path, &missing);
     if (!json) {
@@ -202,11 +205,29 @@ int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
         return -1;
     }
     char sub[256] = "";
-    int rc = zt_ui_settings_from_json(s, json, sub, sizeof sub);
+    int rc = parse(obj, json, sub, sizeof sub);
     free(json);
     if (rc)
         snprintf(why, (size_t)why_len, "%s: %s", path, sub);
     return rc;
+}
+
+static int parse_settings(void *obj, const char *json, char *why, int why_len)
+{
+    return zt_ui_settings_from_json(obj, json, why, why_len);
+}
+
+static int parse_history(void *obj, const char *json, char *why, int why_len)
+{
+    return zt_ui_history_from_json(obj, json, why, why_len);
+}
+
+int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
+{
+    char dir[4096];
+    zt_ui_settings_defaults(s);
+    zt_ui_config_dir(dir, sizeof dir);
+    return load_json_file(dir, "settings.json", parse_settings, s, why, why_len);
 }
 
 int zt_ui_settings_save(const zt_ui_settings *s, char *why, int why_len)
@@ -259,25 +280,11 @@ void zt_ui_history_add(zt_ui_history *h, const char *prompt)
 
 int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
 {
-    char dir[4096], path[4200];
+    char dir[4096];
     h->items = NULL;
     h->n = 0;
     zt_ui_state_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/history.json", dir);
-    int missing;
-    char *json = slurp(path, &missing);
-    if (!json) {
-        if (missing)
-            return 0;
-        snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    char sub[256] = "";
-    int rc = zt_ui_history_from_json(h, json, sub, sizeof sub);
-    free(json);
-    if (rc)
-        snprintf(why, (size_t)why_len, "%s: %s", path, sub);
-    return rc;
+    return load_json_file(dir, "history.json", parse_history, h, why, why_len);
 }
 
 int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len)
