@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -226,15 +227,39 @@ static zt_status cpu_sync(zt_backend *be, zt_err *err)
     return ZT_OK; /* every op has finished when it returns */
 }
 
+/* The kernel's estimate of memory available without swapping (Linux's
+ * MemAvailable, in bytes), or -1 when it cannot be read. */
+static long long mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return -1;
+    char line[128];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb >= 0 ? kb * 1024 : -1;
+}
+
 static zt_status cpu_mem_info(zt_backend *be, size_t *free_b, size_t *total_b, zt_err *err)
 {
     (void)be;
     long page = sysconf(_SC_PAGESIZE);
-    long avail = sysconf(_SC_AVPHYS_PAGES), total = sysconf(_SC_PHYS_PAGES);
+    long total = sysconf(_SC_PHYS_PAGES);
+    /* Free pages alone leave out the page cache, which the kernel gives
+     * back on demand: after a model's shards have been read it can hold
+     * most of the memory, and a job that fits would be refused. */
+    long long avail = mem_available();
+    if (avail < 0 && page > 0) {
+        long pages = sysconf(_SC_AVPHYS_PAGES);
+        avail = pages >= 0 ? (long long)pages * page : -1;
+    }
     if (page <= 0 || avail < 0 || total <= 0)
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "cpu: cannot query host memory");
     if (free_b)
-        *free_b = (size_t)avail * (size_t)page;
+        *free_b = (size_t)avail;
     if (total_b)
         *total_b = (size_t)total * (size_t)page;
     return ZT_OK;

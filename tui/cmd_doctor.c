@@ -264,7 +264,7 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
         if (zt_backend_cpu_new(&cpu, 1, &err) == ZT_OK)
             cpu->vt->mem_info(cpu, &avail, &tot, &err);
         zt_backend_free(cpu);
-        where = "host memory free";
+        where = "host memory available";
     }
     char a[32], b[32];
     printf("memory (weights %s + activations, %s; %s: %s):\n",
