@@ -74,11 +74,14 @@ struct zt_engine {
 
 /* ---- events ---- */
 
-static void push_event(zt_engine *e, const zt_event *ev)
+/* Queues *ev, which gives up what it owns to the queue. */
+static void push_event(zt_engine *e, zt_event *ev)
 {
     ev_node *n = calloc(1, sizeof *n);
-    if (!n)
-        return; /* an event lost to OOM; the job itself goes on */
+    if (!n) {
+        zt_event_free(ev); /* an event lost to OOM; the job itself goes on */
+        return;
+    }
     n->ev = *ev;
     n->ev.t_ms = zt_now_ms();
     pthread_mutex_lock(&e->mu);
@@ -549,9 +552,15 @@ static void *writer_main(void *arg)
         e->writing--;
         pthread_mutex_unlock(&e->mu);
         if (st != ZT_OK) {
-            emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
-            free(r->rgb);
-            free_job(j);
+            /* The image is made but not on disk: hand it over with the
+             * error, so that a front end can keep it and save it again. */
+            zt_event ev = {.kind = ZT_EV_JOB_FAILED, .job = j->id, .status = st, .rgb = r->rgb,
+                           .w = j->params.width, .h = j->params.height, .timings = r->tm};
+            snprintf(ev.msg, sizeof ev.msg, "%s", err.msg[0] ? err.msg : zt_status_str(st));
+            ev.params = j->params; /* moved into the event */
+            free(j->path);
+            free(j);
+            push_event(e, &ev);
         } else {
             zt_event ev = {.kind = ZT_EV_JOB_FINISHED, .job = j->id, .rgb = r->rgb,
                            .w = j->params.width, .h = j->params.height, .timings = r->tm,

@@ -172,6 +172,59 @@ static void test_history(void)
     zt_ui_settings_free(&s);
 }
 
+static int file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, text) != NULL;
+}
+
+/* A save writes only what changed, and a file that could not be used is
+ * kept as NAME.bad instead of being overwritten. */
+static void test_files_kept(void)
+{
+    char path[512], bad[600];
+    snprintf(path, sizeof path, "%s/cfg/zimt/settings.json", dir);
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    unlink(path);
+    unlink(bad);
+    zt_ui_settings s;
+    char why[512] = "";
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == 0, "no file: %s", why);
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0 && access(path, F_OK) != 0,
+          "unchanged defaults are not written");
+    s.params.steps = 6;
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0 && file_has(path, "\"steps\""),
+          "a change is written: %s", why);
+    zt_ui_settings_free(&s);
+
+    const char broken[] = "{\"theme\": \"light\",, \"mine\": 1}";
+    write_file("cfg", "settings.json", broken, sizeof broken - 1);
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1 && s.bad_file, "broken file noticed");
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save over it: %s", why);
+    CHECK(file_has(bad, "\"mine\": 1"), "the broken file is kept as settings.json.bad");
+    CHECK(file_has(path, "\"theme\""), "new settings written");
+    zt_ui_settings_free(&s);
+
+    snprintf(path, sizeof path, "%s/state/zimt/history.json", dir);
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    unlink(bad);
+    const char hbroken[] = "{\"prompts\": [\"my old prompt\",]}";
+    write_file("state", "history.json", hbroken, sizeof hbroken - 1);
+    zt_ui_history h = {0};
+    CHECK(zt_ui_history_load(&h, why, sizeof why) == -1 && h.bad_file, "broken history noticed");
+    zt_ui_history_add(&h, "new prompt");
+    CHECK(zt_ui_history_save(&h, why, sizeof why) == 0, "save history: %s", why);
+    CHECK(file_has(bad, "my old prompt") && file_has(path, "new prompt"),
+          "the broken history is kept as history.json.bad");
+    zt_ui_history_free(&h);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/zt-ui-settings-XXXXXX");
@@ -187,6 +240,7 @@ int main(void)
     RUN(test_round_trip);
     RUN(test_hostile_settings);
     RUN(test_history);
+    RUN(test_files_kept);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

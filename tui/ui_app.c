@@ -73,23 +73,40 @@ void zt_ui_say(zt_ui_app *a, int role, const char *fmt, ...)
     a->status_role = role;
 }
 
+/* Writes the settings (when they changed). 0, or -1 with why. */
+static int store_settings(zt_ui_app *a, char *why, int why_len)
+{
+    zt_gen_params_set_prompt(&a->set.params, a->prompt.buf, NULL);
+    zt_gen_params_set_negative(&a->set.params, a->negative.buf, NULL);
+    return zt_ui_settings_save(&a->set, why, why_len);
+}
+
 static void save_settings(zt_ui_app *a)
 {
     char why[512] = "";
-    zt_gen_params_set_prompt(&a->set.params, a->prompt.buf, NULL);
-    zt_gen_params_set_negative(&a->set.params, a->negative.buf, NULL);
-    if (zt_ui_settings_save(&a->set, why, sizeof why))
+    if (store_settings(a, why, sizeof why))
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings not saved: %s", why);
 }
 
+/* Loads and applies the theme called name. When it cannot be loaded the
+ * status line says why and the theme in use stays; at start, when none is
+ * in use yet, dark (or else the built-in mono) takes its place. */
 static void set_theme(zt_ui_app *a, const char *name)
 {
-    char why[256] = "";
-    if (zt_ui_theme_load(&a->theme, name, why, sizeof why)) {
-        zt_ui_say(a, ZT_UI_ROLE_ERROR, "theme %s: %s", name, why);
-        return;
+    char want[sizeof a->set.theme], why[256] = "";
+    snprintf(want, sizeof want, "%s", name); /* name may be a->set.theme itself */
+    zt_ui_theme t;
+    if (zt_ui_theme_load(&t, want, why, sizeof why)) {
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "theme %s: %s", want, why);
+        if (a->theme.name[0])
+            return;
+        char why2[256];
+        if (zt_ui_theme_load(&t, "dark", why2, sizeof why2))
+            zt_ui_theme_mono(&t);
+        snprintf(want, sizeof want, "%s", t.name);
     }
-    snprintf(a->set.theme, sizeof a->set.theme, "%s", name);
+    a->theme = t;
+    snprintf(a->set.theme, sizeof a->set.theme, "%s", want);
     reset_color_pairs();
     zt_ui_theme_apply(&a->theme, a->no_color);
     a->img_dirty = 1;
@@ -184,11 +201,16 @@ static void generate(zt_ui_app *a)
     a->last_seed = p->seed;
     zt_ui_history_add(&a->hist, p->prompt);
     a->hist_pos = a->hist.n;
-    char why[256];
-    zt_ui_history_save(&a->hist, why, sizeof why);
-    save_settings(a);
-    zt_ui_say(a, ZT_UI_ROLE_NOTICE, "queued job #%llu (seed %llu)", (unsigned long long)id,
-              (unsigned long long)p->seed);
+    char hwhy[512] = "", swhy[512] = "";
+    int hbad = zt_ui_history_save(&a->hist, hwhy, sizeof hwhy);
+    int sbad = store_settings(a, swhy, sizeof swhy);
+    if (hbad || sbad)
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "queued job #%llu; %s not saved: %s",
+                  (unsigned long long)id, hbad ? "prompt history" : "settings",
+                  hbad ? hwhy : swhy);
+    else
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "queued job #%llu (seed %llu)", (unsigned long long)id,
+                  (unsigned long long)p->seed);
 }
 
 static int job_index(zt_ui_app *a, uint64_t id)
@@ -974,11 +996,17 @@ int zt_cmd_ui(int argc, char **argv)
         return zt_cli_fail("the workbench needs a terminal (use 'zimt gen' in scripts)");
     setlocale(LC_ALL, "");
 
-    char why[512] = "";
+    /* Problems with the remembered files are shown once the screen is up
+     * (stderr is hidden behind it until exit). */
+    char warn[1200] = "", why[512] = "";
     if (zt_ui_settings_load(&a->set, why, sizeof why))
-        fprintf(stderr, "zimt: ignoring settings: %s\n", why);
-    if (zt_ui_history_load(&a->hist, why, sizeof why))
-        fprintf(stderr, "zimt: ignoring history: %s\n", why);
+        snprintf(warn, sizeof warn, "settings not used: %s (kept as settings.json.bad when "
+                 "settings change)", why);
+    if (zt_ui_history_load(&a->hist, why, sizeof why)) {
+        size_t l = strlen(warn);
+        snprintf(warn + l, sizeof warn - l, "%shistory not used: %s (kept as history.json.bad "
+                 "when a prompt is added)", l ? "; " : "", why);
+    }
     a->hist_pos = a->hist.n;
     if (outdir)
         snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", outdir);
@@ -1044,9 +1072,14 @@ int zt_cmd_ui(int argc, char **argv)
     /* bracketed paste: pasted newlines must not start jobs */
     fputs("\033[?2004h", stdout);
     fflush(stdout);
+    a->status[0] = 0;
     set_theme(a, a->set.theme[0] ? a->set.theme : "dark");
     a->gfx = pick_gfx(a);
-    a->status[0] = 0;
+    if (warn[0]) {
+        char theme_msg[sizeof a->status];
+        snprintf(theme_msg, sizeof theme_msg, "%s", a->status);
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s%s%s", theme_msg, theme_msg[0] ? "; " : "", warn);
+    }
 
     long next_tick = 0;
     int dirty = 1;
@@ -1110,7 +1143,8 @@ int zt_cmd_ui(int argc, char **argv)
     fputs("\033[?2004l", stdout);
     fflush(stdout);
     endwin();
-    save_settings(a);
+    if (store_settings(a, why, sizeof why))
+        fprintf(stderr, "zimt: settings not saved: %s\n", why);
     int sig = zt_cli_stop;
     int pending = a->eng ? zt_engine_pending(a->eng) : 0;
     if (pending)

@@ -118,8 +118,42 @@ void zt_ui_settings_defaults(zt_ui_settings *s)
 
 void zt_ui_settings_free(zt_ui_settings *s)
 {
-    if (s)
-        zt_gen_params_free(&s->params);
+    if (!s)
+        return;
+    zt_gen_params_free(&s->params);
+    free(s->saved);
+    s->saved = NULL;
+}
+
+/* Writes json (heap, taken) to dir/name unless *saved already holds the
+ * same text; a file that could not be used (*bad) is first renamed to
+ * name.bad. On success *saved becomes json. */
+static int save_json_file(const char *dir, const char *name, char *json, char **saved, int *bad,
+                          char *why, int why_len)
+{
+    if (*saved && !strcmp(*saved, json)) {
+        free(json);
+        return 0;
+    }
+    if (*bad) {
+        char path[4200], aside[4300];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        snprintf(aside, sizeof aside, "%s.bad", path);
+        if (rename(path, aside) && errno != ENOENT) {
+            snprintf(why, (size_t)why_len, "%s could not be kept as %s (%s); not overwriting it",
+                     path, aside, strerror(errno));
+            free(json);
+            return -1;
+        }
+        *bad = 0;
+    }
+    if (write_atomic(dir, name, json, why, why_len)) {
+        free(json);
+        return -1;
+    }
+    free(*saved);
+    *saved = json;
+    return 0;
 }
 
 char *zt_ui_settings_to_json(const zt_ui_settings *s)
@@ -227,10 +261,15 @@ int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
     char dir[4096];
     zt_ui_settings_defaults(s);
     zt_ui_config_dir(dir, sizeof dir);
-    return load_json_file(dir, "settings.json", parse_settings, s, why, why_len);
+    int rc = load_json_file(dir, "settings.json", parse_settings, s, why, why_len);
+    if (rc)
+        s->bad_file = 1;
+    else
+        s->saved = zt_ui_settings_to_json(s);
+    return rc;
 }
 
-int zt_ui_settings_save(const zt_ui_settings *s, char *why, int why_len)
+int zt_ui_settings_save(zt_ui_settings *s, char *why, int why_len)
 {
     char dir[4096];
     zt_ui_config_dir(dir, sizeof dir);
@@ -239,9 +278,7 @@ int zt_ui_settings_save(const zt_ui_settings *s, char *why, int why_len)
         snprintf(why, (size_t)why_len, "out of memory");
         return -1;
     }
-    int rc = write_atomic(dir, "settings.json", json, why, why_len);
-    free(json);
-    return rc;
+    return save_json_file(dir, "settings.json", json, &s->saved, &s->bad_file, why, why_len);
 }
 
 void zt_ui_history_free(zt_ui_history *h)
@@ -251,7 +288,9 @@ void zt_ui_history_free(zt_ui_history *h)
     for (int i = 0; i < h->n; i++)
         free(h->items[i]);
     free(h->items);
+    free(h->saved);
     h->items = NULL;
+    h->saved = NULL;
     h->n = 0;
 }
 
@@ -278,13 +317,29 @@ void zt_ui_history_add(zt_ui_history *h, const char *prompt)
     h->items[h->n++] = c;
 }
 
+/* The history as the file holds it (heap), or NULL without memory. */
+static char *history_to_json(const zt_ui_history *h)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = root ? cJSON_AddArrayToObject(root, "prompts") : NULL;
+    for (int i = 0; arr && i < h->n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(h->items[i]));
+    char *json = arr ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    return json;
+}
+
 int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
 {
     char dir[4096];
-    h->items = NULL;
-    h->n = 0;
+    memset(h, 0, sizeof *h);
     zt_ui_state_dir(dir, sizeof dir);
-    return load_json_file(dir, "history.json", parse_history, h, why, why_len);
+    int rc = load_json_file(dir, "history.json", parse_history, h, why, why_len);
+    if (rc)
+        h->bad_file = 1;
+    else
+        h->saved = history_to_json(h);
+    return rc;
 }
 
 int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len)
@@ -307,21 +362,14 @@ int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int w
     return 0;
 }
 
-int zt_ui_history_save(const zt_ui_history *h, char *why, int why_len)
+int zt_ui_history_save(zt_ui_history *h, char *why, int why_len)
 {
     char dir[4096];
     zt_ui_state_dir(dir, sizeof dir);
-    cJSON *root = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(root, "prompts");
-    for (int i = 0; i < h->n; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(h->items[i]));
-    char *json = cJSON_Print(root);
-    cJSON_Delete(root);
+    char *json = history_to_json(h);
     if (!json) {
         snprintf(why, (size_t)why_len, "out of memory");
         return -1;
     }
-    int rc = write_atomic(dir, "history.json", json, why, why_len);
-    free(json);
-    return rc;
+    return save_json_file(dir, "history.json", json, &h->saved, &h->bad_file, why, why_len);
 }

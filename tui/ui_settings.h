@@ -8,9 +8,11 @@
  *       {"prompts": ["oldest", ..., "newest"]}
  *
  * Files are written whole to a temporary name and renamed into place, so a
- * crash never leaves half a file. Unreadable or malformed files are ignored
- * (defaults are used) and reported through why; they are not overwritten
- * until the user changes something. One thread.
+ * crash never leaves half a file. A save that would write what the file
+ * already holds writes nothing. Unreadable or malformed files are ignored
+ * (defaults are used) and reported through why; the first save after that
+ * renames the file to NAME.bad before writing, so nothing in it is lost.
+ * One thread.
  */
 #ifndef ZT_UI_SETTINGS_H
 #define ZT_UI_SETTINGS_H
@@ -25,11 +27,15 @@ typedef struct zt_ui_settings {
     char output_dir[4096];
     int seed_locked;
     zt_gen_params params; /* owned: the last settings used */
+    char *saved;          /* heap: the JSON last read from or written to the file */
+    int bad_file;         /* the file could not be used: keep it aside on save */
 } zt_ui_settings;
 
 typedef struct zt_ui_history {
     char **items; /* oldest first; heap */
     int n;
+    char *saved;  /* as in zt_ui_settings */
+    int bad_file;
 } zt_ui_history;
 
 /* Built-in defaults (s is overwritten; free with zt_ui_settings_free). */
@@ -37,14 +43,14 @@ void zt_ui_settings_defaults(zt_ui_settings *s);
 /* Defaults, then the file when readable. 0 on success or no file; -1 with
  * why when the file was malformed (defaults are kept). */
 int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len);
-int zt_ui_settings_save(const zt_ui_settings *s, char *why, int why_len);
+int zt_ui_settings_save(zt_ui_settings *s, char *why, int why_len);
 void zt_ui_settings_free(zt_ui_settings *s);
 /* Settings to JSON (heap) and back: exposed for tests. */
 char *zt_ui_settings_to_json(const zt_ui_settings *s);
 int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int why_len);
 
 int zt_ui_history_load(zt_ui_history *h, char *why, int why_len);
-int zt_ui_history_save(const zt_ui_history *h, char *why, int why_len);
+int zt_ui_history_save(zt_ui_history *h, char *why, int why_len);
 /* History from JSON (appended to h; entries that are not UTF-8 text are
  * skipped): exposed for tests. 0, or -1 with why. */
 int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len);
