@@ -57,6 +57,7 @@ const zt_ui_binding zt_ui_bindings[] = {
     {"F3, Ctrl-B", "gallery of this run's results; m marks one to compare"},
     {"F4", "size presets and custom size"},
     {"Ctrl-O", "load settings from a PNG (zimt or A1111)"},
+    {"Ctrl-S", "write the images that could not be saved (again)"},
     {"F5", "set the output directory"},
     {"Ctrl-L", "redraw the screen"},
     {"F1, ?", "this help"},
@@ -66,6 +67,11 @@ const int zt_ui_binding_count = sizeof zt_ui_bindings / sizeof zt_ui_bindings[0]
 
 void zt_ui_say(zt_ui_app *a, int role, const char *fmt, ...)
 {
+    /* An error stays until a key is pressed: a notice that comes later on
+     * its own (a model loaded, a job done) must not wipe it unread. */
+    if (role != ZT_UI_ROLE_ERROR && a->status_keep)
+        return;
+    a->status_keep = role == ZT_UI_ROLE_ERROR;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(a->status, sizeof a->status, fmt, ap);
@@ -90,18 +96,22 @@ static void save_settings(zt_ui_app *a)
 
 /* Loads and applies the theme called name. When it cannot be loaded the
  * status line says why and the theme in use stays; at start, when none is
- * in use yet, dark (or else the built-in mono) takes its place. */
-static void set_theme(zt_ui_app *a, const char *name)
+ * in use yet, fallback (the remembered theme; may be NULL), dark or else
+ * the built-in mono takes its place. */
+static void set_theme(zt_ui_app *a, const char *name, const char *fallback)
 {
-    char want[sizeof a->set.theme], why[256] = "";
-    snprintf(want, sizeof want, "%s", name); /* name may be a->set.theme itself */
+    /* both may point into a->set.theme, which is written below */
+    char want[sizeof a->set.theme], alt[sizeof a->set.theme], why[256] = "";
+    snprintf(want, sizeof want, "%s", name);
+    snprintf(alt, sizeof alt, "%s", fallback ? fallback : "dark");
     zt_ui_theme t;
     if (zt_ui_theme_load(&t, want, why, sizeof why)) {
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "theme %s: %s", want, why);
         if (a->theme.name[0])
             return;
         char why2[256];
-        if (zt_ui_theme_load(&t, "dark", why2, sizeof why2))
+        if (zt_ui_theme_load(&t, alt, why2, sizeof why2) &&
+            zt_ui_theme_load(&t, "dark", why2, sizeof why2))
             zt_ui_theme_mono(&t);
         snprintf(want, sizeof want, "%s", t.name);
     }
@@ -250,6 +260,91 @@ static void load_params(zt_ui_app *a, const zt_gen_params *p)
     a->focus = ZT_UI_FOCUS_PROMPT;
 }
 
+/* A finished image (ev->rgb, taken) into the gallery and the preview. An
+ * image that was not written (unsaved) keeps its pixels in the gallery for
+ * Ctrl-S. 1 when it is kept. */
+static int add_result(zt_ui_app *a, zt_event *ev, int unsaved)
+{
+    int kept = 0;
+    zt_ui_result *v = realloc(a->results, (size_t)(a->nresults + 1) * sizeof *v);
+    if (v) {
+        a->results = v;
+        zt_ui_result *r = &a->results[a->nresults++];
+        memset(r, 0, sizeof *r);
+        zt_gen_params_init(&r->params);
+        zt_gen_params_copy(&r->params, &ev->params, NULL);
+        r->path = ev->path && !unsaved ? strdup(ev->path) : NULL;
+        r->total_ms = ev->timings.total_ms;
+        r->when = time(NULL);
+        if (ev->rgb) {
+            int tw, th;
+            zt_ui_fit(ev->w, ev->h, 64, 64, &tw, &th);
+            r->thumb = zt_ui_scale(ev->rgb, ev->w, ev->h, tw, th);
+            r->tw = tw;
+            r->th = th;
+            if (unsaved) {
+                size_t n = (size_t)ev->w * (size_t)ev->h * 3;
+                if ((r->rgb = malloc(n)))
+                    memcpy(r->rgb, ev->rgb, n);
+                kept = r->rgb != NULL;
+            }
+        }
+    }
+    a->last_timings = ev->timings;
+    a->have_last_timings = 1;
+    if (ev->rgb) {
+        set_image(a, ev->rgb, ev->w, ev->h, 1);
+        ev->rgb = NULL;
+    }
+    return kept;
+}
+
+static int unsaved_count(const zt_ui_app *a)
+{
+    int n = 0;
+    for (int i = 0; i < a->nresults; i++)
+        n += a->results[i].rgb != NULL;
+    return n;
+}
+
+/* Ctrl-S: write every kept image that could not be written, into the
+ * output directory as it is now. */
+static void save_unsaved(zt_ui_app *a)
+{
+    int done = 0, left = 0;
+    char msg[4400] = "";
+    for (int i = 0; i < a->nresults; i++) {
+        zt_ui_result *r = &a->results[i];
+        if (!r->rgb)
+            continue;
+        char path[4200];
+        zt_err err = {0};
+        if (output_path(a, r->params.seed, path, sizeof path)) {
+            snprintf(msg, sizeof msg, "cannot create the output directory %s",
+                     a->set.output_dir);
+            left++;
+            continue;
+        }
+        if (zt_png_write(path, r->rgb, r->params.width, r->params.height, &r->params, &err)) {
+            snprintf(msg, sizeof msg, "%s", err.msg);
+            left++;
+            continue;
+        }
+        r->path = strdup(path);
+        free(r->rgb);
+        r->rgb = NULL;
+        done++;
+        snprintf(msg, sizeof msg, "%s", path);
+    }
+    if (!done && !left)
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "every image of this run is saved");
+    else if (left)
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "%d saved, %d not saved: %s", done, left, msg);
+    else
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "saved %d image%s: %s%s", done, done == 1 ? "" : "s",
+                  msg, done > 1 ? " (the last)" : "");
+}
+
 static void on_event(zt_ui_app *a, zt_event *ev)
 {
     switch (ev->kind) {
@@ -294,39 +389,23 @@ static void on_event(zt_ui_app *a, zt_event *ev)
             ev->rgb = NULL;
         }
         break;
-    case ZT_EV_JOB_FINISHED: {
-        zt_ui_result *v = realloc(a->results, (size_t)(a->nresults + 1) * sizeof *v);
-        if (v) {
-            a->results = v;
-            zt_ui_result *r = &a->results[a->nresults++];
-            memset(r, 0, sizeof *r);
-            zt_gen_params_init(&r->params);
-            zt_gen_params_copy(&r->params, &ev->params, NULL);
-            r->path = ev->path ? strdup(ev->path) : NULL;
-            r->total_ms = ev->timings.total_ms;
-            r->when = time(NULL);
-            if (ev->rgb) {
-                int tw, th;
-                zt_ui_fit(ev->w, ev->h, 64, 64, &tw, &th);
-                r->thumb = zt_ui_scale(ev->rgb, ev->w, ev->h, tw, th);
-                r->tw = tw;
-                r->th = th;
-            }
-        }
-        a->last_timings = ev->timings;
-        a->have_last_timings = 1;
-        if (ev->rgb) {
-            set_image(a, ev->rgb, ev->w, ev->h, 1);
-            ev->rgb = NULL;
-        }
+    case ZT_EV_JOB_FINISHED:
+        add_result(a, ev, 0);
         drop_job(a, ev->job);
         zt_ui_say(a, ZT_UI_ROLE_NOTICE, "done #%llu: %s (seed %llu, %.2f s)",
                   (unsigned long long)ev->job, ev->path ? ev->path : "not saved",
                   (unsigned long long)ev->params.seed, ev->timings.total_ms / 1000.0);
         break;
-    }
     case ZT_EV_JOB_FAILED:
         drop_job(a, ev->job);
+        if (ev->rgb) {
+            /* made, but the file could not be written: keep the pixels */
+            int kept = add_result(a, ev, 1);
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "job #%llu not saved: %s%s",
+                      (unsigned long long)ev->job, ev->msg,
+                      kept ? " (Ctrl-S writes it again; F5 changes the directory)" : "");
+            break;
+        }
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "job #%llu failed: %s", (unsigned long long)ev->job,
                   ev->msg[0] ? ev->msg : zt_status_str(ev->status));
         break;
@@ -450,7 +529,7 @@ static void open_input(zt_ui_app *a, int kind, const char *initial)
 
 static void request_quit(zt_ui_app *a)
 {
-    if (a->njobs)
+    if (a->njobs || unsaved_count(a))
         open_popup(a, ZT_UI_POPUP_QUIT, 0);
     else
         a->quit = 1;
@@ -533,7 +612,13 @@ static int list_len(zt_ui_app *a)
 static void popup_key(zt_ui_app *a, key k)
 {
     if (a->popup == ZT_UI_POPUP_HELP) {
-        a->popup = ZT_UI_POPUP_NONE;
+        /* the arrows scroll a help taller than the screen; drawing clamps */
+        if (k.is_key && (k.code == KEY_UP || k.code == KEY_PPAGE))
+            a->popup_scroll -= k.code == KEY_UP ? 1 : 10;
+        else if (k.is_key && (k.code == KEY_DOWN || k.code == KEY_NPAGE))
+            a->popup_scroll += k.code == KEY_DOWN ? 1 : 10;
+        else
+            a->popup = ZT_UI_POPUP_NONE;
         return;
     }
     if (a->popup == ZT_UI_POPUP_QUIT) {
@@ -594,7 +679,7 @@ static void popup_key(zt_ui_app *a, key k)
             }
         } else if (a->popup == ZT_UI_POPUP_THEMES) {
             a->popup = ZT_UI_POPUP_NONE;
-            set_theme(a, a->theme_names[s]);
+            set_theme(a, a->theme_names[s], NULL);
             save_settings(a);
         } else if (a->popup == ZT_UI_POPUP_GALLERY) {
             a->popup = ZT_UI_POPUP_NONE;
@@ -699,6 +784,7 @@ static void next_focus(zt_ui_app *a, int dir)
 static void handle_key(zt_ui_app *a, key k)
 {
     int c = k.is_key ? -1 : k.code;
+    a->status_keep = 0;
     if (k.is_key && k.code == KEY_RESIZE) {
         a->redraw_all = 1;
         zt_ui_term_cell_size(&a->term, a->tty_fd);
@@ -782,6 +868,9 @@ static void handle_key(zt_ui_app *a, key k)
     case 15: /* Ctrl-O */
         open_input(a, ZT_UI_INPUT_PNG, "");
         return;
+    case 19: /* Ctrl-S */
+        save_unsaved(a);
+        return;
     case 16: /* Ctrl-P */
         history_move(a, -1);
         return;
@@ -821,6 +910,39 @@ static void handle_key(zt_ui_app *a, key k)
     field_key(a, k);
 }
 
+#define PASTE_IDLE_MS 5000 /* a paste with no byte for this long is taken as ended */
+
+/* A finished bracketed paste into the focused editor, verbatim. */
+static void end_paste(zt_ui_app *a)
+{
+    zt_ui_editor *e = a->popup == ZT_UI_POPUP_INPUT    ? &a->input
+                      : a->focus == ZT_UI_FOCUS_NEGATIVE ? &a->negative
+                                                         : &a->prompt;
+    if (a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_NEGATIVE)
+        a->focus = ZT_UI_FOCUS_PROMPT;
+    size_t before = e->len;
+    if (a->paste.n)
+        zt_ui_editor_insert(e, a->paste.p, a->paste.n);
+    if (e->len - before + 4 < a->paste.n && e->len + 4 > ZT_UI_EDITOR_MAX)
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste was cut: a prompt holds at most %d KiB",
+                  ZT_UI_EDITOR_MAX / 1024);
+    zt_ui_buf_free(&a->paste);
+    a->pasting = 0;
+}
+
+/* One character of a paste in progress; ESC[201~ ends it. */
+static void paste_char(zt_ui_app *a, wint_t pc)
+{
+    char u[8];
+    int ul = zt_ui_utf8_encode((uint32_t)pc, u);
+    zt_ui_buf_put(&a->paste, u, (size_t)ul);
+    a->paste_ms = (long)zt_now_ms();
+    if (a->paste.n >= 6 && !memcmp(a->paste.p + a->paste.n - 6, "\033[201~", 6)) {
+        a->paste.n -= 6;
+        end_paste(a);
+    }
+}
+
 /* Read every waiting key. ESC followed at once by more input is Alt+key or
  * a bracketed paste (ESC[200~ ... ESC[201~), whose text goes into the
  * focused editor verbatim, newlines included. Returns keys handled. */
@@ -830,6 +952,12 @@ static int drain_keys(zt_ui_app *a)
     wint_t ch;
     int r;
     while ((r = get_wch(&ch)) != ERR) {
+        if (a->pasting) {
+            if (r != KEY_CODE_YES)
+                paste_char(a, ch);
+            handled++;
+            continue;
+        }
         key k = {(int)ch, r == KEY_CODE_YES, 0};
         if (!k.is_key && ch == 27) {
             wint_t n2;
@@ -854,35 +982,8 @@ static int drain_keys(zt_ui_app *a)
                 }
                 seq[m] = 0;
                 if (!strcmp(seq, "200~")) {
-                    zt_ui_buf paste = {0};
-                    wint_t pc;
-                    int pr;
-                    long t0 = (long)zt_now_ms();
-                    while ((long)zt_now_ms() - t0 < 2000) {
-                        pr = get_wch(&pc);
-                        if (pr == ERR) {
-                            struct pollfd p = {a->tty_fd, POLLIN, 0};
-                            poll(&p, 1, 50);
-                            continue;
-                        }
-                        if (pr == KEY_CODE_YES)
-                            continue;
-                        char u[8];
-                        int ul = zt_ui_utf8_encode((uint32_t)pc, u);
-                        zt_ui_buf_put(&paste, u, (size_t)ul);
-                        if (paste.n >= 6 && !memcmp(paste.p + paste.n - 6, "\033[201~", 6)) {
-                            paste.n -= 6;
-                            break;
-                        }
-                    }
-                    zt_ui_editor *e = a->popup == ZT_UI_POPUP_INPUT ? &a->input
-                                      : a->focus == ZT_UI_FOCUS_NEGATIVE ? &a->negative
-                                                                         : &a->prompt;
-                    if (a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_NEGATIVE)
-                        a->focus = ZT_UI_FOCUS_PROMPT;
-                    if (paste.n)
-                        zt_ui_editor_insert(e, paste.p, paste.n);
-                    zt_ui_buf_free(&paste);
+                    a->pasting = 1;
+                    a->paste_ms = (long)zt_now_ms();
                     handled++;
                     continue;
                 }
@@ -896,6 +997,11 @@ static int drain_keys(zt_ui_app *a)
             }
         }
         handle_key(a, k);
+        handled++;
+    }
+    /* A terminal that never ends its paste must not keep the keys. */
+    if (a->pasting && (long)zt_now_ms() - a->paste_ms > PASTE_IDLE_MS) {
+        end_paste(a);
         handled++;
     }
     return handled;
@@ -935,6 +1041,7 @@ static void free_app(zt_ui_app *a)
     for (int i = 0; i < a->nresults; i++) {
         zt_gen_params_free(&a->results[i].params);
         free(a->results[i].path);
+        free(a->results[i].rgb);
         free(a->results[i].thumb);
     }
     free(a->results);
@@ -943,6 +1050,7 @@ static void free_app(zt_ui_app *a)
     free(a->theme_names);
     free(a->img);
     free(a->blocks);
+    zt_ui_buf_free(&a->paste);
     zt_ui_editor_free(&a->prompt);
     zt_ui_editor_free(&a->negative);
     zt_ui_editor_free(&a->input);
@@ -1010,8 +1118,6 @@ int zt_cmd_ui(int argc, char **argv)
     a->hist_pos = a->hist.n;
     if (outdir)
         snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", outdir);
-    if (theme)
-        snprintf(a->set.theme, sizeof a->set.theme, "%s", theme);
     zt_ui_editor_init(&a->prompt);
     zt_ui_editor_init(&a->negative);
     zt_ui_editor_init(&a->input);
@@ -1051,10 +1157,17 @@ int zt_cmd_ui(int argc, char **argv)
         return zt_cli_error(&err);
     }
 
+    /* Signals only set a flag from here on (no SA_RESTART: poll() wakes),
+     * so Ctrl-C during the terminal query below still restores the tty. */
+    zt_cli_catch_stop();
     /* Ask the terminal before curses owns it. */
     zt_ui_term_detect(&a->term, STDIN_FILENO, 1000);
-
-    zt_cli_catch_stop(); /* no SA_RESTART: poll() wakes */
+    if (zt_cli_stop) {
+        int sig = zt_cli_stop;
+        zt_engine_free(a->eng);
+        free_app(a);
+        return 128 + sig;
+    }
 
     set_escdelay(25);
     initscr();
@@ -1073,7 +1186,8 @@ int zt_cmd_ui(int argc, char **argv)
     fputs("\033[?2004h", stdout);
     fflush(stdout);
     a->status[0] = 0;
-    set_theme(a, a->set.theme[0] ? a->set.theme : "dark");
+    /* --theme for this run; the remembered one if that does not load */
+    set_theme(a, theme ? theme : a->set.theme[0] ? a->set.theme : "dark", a->set.theme);
     a->gfx = pick_gfx(a);
     if (warn[0]) {
         char theme_msg[sizeof a->status];
@@ -1115,6 +1229,8 @@ int zt_cmd_ui(int argc, char **argv)
         int timeout = (int)(next_tick - (long)zt_now_ms());
         if (a->img && a->img_dirty && !a->popup && timeout > 100)
             timeout = 100;
+        if (a->pasting && timeout > 500)
+            timeout = 500; /* to notice a paste that stopped */
         if (timeout < 0)
             timeout = 0;
         struct pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0},

@@ -54,6 +54,7 @@ typedef struct zt_ui_job {
 typedef struct zt_ui_result {
     zt_gen_params params;
     char *path;      /* NULL when nothing was written */
+    uint8_t *rgb;    /* [params.height, params.width, 3] while not written (Ctrl-S) */
     uint8_t *thumb;  /* [th, tw, 3] */
     int tw, th;
     double total_ms;
@@ -126,9 +127,17 @@ typedef struct zt_ui_app {
 
     char status[512];
     int status_role;
+    int status_keep;        /* an error no key has been pressed since */
     int quit;
     int redraw_all;         /* Ctrl-L / resize */
     int tty_fd;
+
+    /* a bracketed paste (ESC[200~ ... ESC[201~) on its way in: its bytes
+     * are collected across wake-ups, so a slow link cannot turn the rest
+     * of it into keys (a pasted newline would start a job) */
+    int pasting;
+    zt_ui_buf paste;
+    long paste_ms;          /* when its last byte came */
 } zt_ui_app;
 
 /* Draw every panel and the popup into curses' buffers (no doupdate). */

@@ -109,10 +109,19 @@ static int cursor_y, cursor_x, cursor_on;
 
 static void draw_editor(zt_ui_editor *e, int y, int x, int w, int h, int focused)
 {
-    zt_ui_row rows[256];
+    /* Rows on the stack for ordinary prompts; a long one (pasted text) lays
+     * out again into the heap so that its last rows can be shown too. */
+    zt_ui_row local[256], *rows = local;
     int n = zt_ui_editor_layout(e, w, rows, 256);
-    if (n > 256)
-        n = 256;
+    if (n > 256) {
+        zt_ui_row *big = malloc((size_t)n * sizeof *big);
+        if (big) {
+            rows = big;
+            n = zt_ui_editor_layout(e, w, rows, n);
+        } else {
+            n = 256;
+        }
+    }
     int cr, cc;
     zt_ui_editor_cursor_pos(e, w, &cr, &cc);
     int top = cr >= h ? cr - h + 1 : 0;
@@ -130,6 +139,8 @@ static void draw_editor(zt_ui_editor *e, int y, int x, int w, int h, int focused
         cursor_x = x + cc;
         cursor_on = 1;
     }
+    if (rows != local)
+        free(rows);
 }
 
 static int label_role(const zt_ui_app *a, int f)
@@ -424,17 +435,30 @@ static void draw_status(zt_ui_app *a)
         "Ctrl-O open PNG  F1 help  Ctrl-Q quit");
 }
 
-static void popup_box(int h, int w, const char *title, int *y, int *x)
+/* A framed box of *h x *w cells in the middle of the screen, shrunk to fit
+ * it (callers lay out their content in the shrunk *h and *w). */
+static void popup_box(int *h, int *w, const char *title, int *y, int *x)
 {
-    if (w > COLS - 2)
-        w = COLS - 2;
-    if (h > LINES - 2)
-        h = LINES - 2;
-    *y = (LINES - h) / 2;
-    *x = (COLS - w) / 2;
-    for (int r = 0; r < h; r++)
-        fill(*y + r, *x, w, ZT_UI_ROLE_POPUP);
-    draw_frame(*y, *x, h, w, ZT_UI_ROLE_POPUP, title);
+    if (*w > COLS - 2)
+        *w = COLS - 2;
+    if (*h > LINES - 2)
+        *h = LINES - 2;
+    *y = (LINES - *h) / 2;
+    *x = (COLS - *w) / 2;
+    for (int r = 0; r < *h; r++)
+        fill(*y + r, *x, *w, ZT_UI_ROLE_POPUP);
+    draw_frame(*y, *x, *h, *w, ZT_UI_ROLE_POPUP, title);
+}
+
+/* The first key binding shown when vis lines fit (the help scrolls). */
+static int help_top(zt_ui_app *a, int vis)
+{
+    int max = zt_ui_binding_count - vis;
+    if (a->popup_scroll > max)
+        a->popup_scroll = max;
+    if (a->popup_scroll < 0)
+        a->popup_scroll = 0;
+    return a->popup_scroll;
 }
 
 static int list_top(zt_ui_app *a, int n, int visible)
@@ -504,10 +528,14 @@ static void draw_popup(zt_ui_app *a)
     case ZT_UI_POPUP_HELP: {
         h = zt_ui_binding_count + 4;
         w = 72;
-        popup_box(h, w, "Keys (any key closes)", &y, &x);
-        for (int i = 0; i < zt_ui_binding_count && i < h - 3; i++) {
-            put(y + 2 + i, x + 2, 22, ZT_UI_ROLE_KEY, zt_ui_bindings[i].keys);
-            put(y + 2 + i, x + 24, w - 26, ZT_UI_ROLE_POPUP, zt_ui_bindings[i].what);
+        int fits = h <= LINES - 2;
+        popup_box(&h, &w, fits ? "Keys (any key closes)" : "Keys (Up/Down scroll, other keys close)",
+                  &y, &x);
+        int vis = h - 4, top = help_top(a, vis);
+        for (int i = 0; i < vis && top + i < zt_ui_binding_count; i++) {
+            put(y + 2 + i, x + 2, 22 < w - 4 ? 22 : w - 4, ZT_UI_ROLE_KEY,
+                zt_ui_bindings[top + i].keys);
+            put(y + 2 + i, x + 24, w - 26, ZT_UI_ROLE_POPUP, zt_ui_bindings[top + i].what);
         }
         break;
     }
@@ -515,7 +543,7 @@ static void draw_popup(zt_ui_app *a)
         int n = zt_ui_size_preset_count + 1;
         h = LINES - 4 < n + 3 ? LINES - 4 : n + 3;
         w = 40;
-        popup_box(h, w, "Size (Enter picks, Esc closes)", &y, &x);
+        popup_box(&h, &w, "Size (Enter picks, Esc closes)", &y, &x);
         int vis = h - 3, top = list_top(a, n, vis);
         for (int i = 0; i < vis && top + i < n; i++) {
             int k = top + i, role = k == a->popup_sel ? ZT_UI_ROLE_SELECTION : ZT_UI_ROLE_POPUP;
@@ -539,7 +567,7 @@ static void draw_popup(zt_ui_app *a)
         int n = a->ntheme_names;
         h = n + 3 > LINES - 4 ? LINES - 4 : n + 3;
         w = 36;
-        popup_box(h, w, "Theme (Enter picks)", &y, &x);
+        popup_box(&h, &w, "Theme (Enter picks)", &y, &x);
         int vis = h - 3, top = list_top(a, n, vis);
         for (int i = 0; i < vis && top + i < n; i++) {
             int k = top + i, role = k == a->popup_sel ? ZT_UI_ROLE_SELECTION : ZT_UI_ROLE_POPUP;
@@ -551,7 +579,7 @@ static void draw_popup(zt_ui_app *a)
     case ZT_UI_POPUP_GALLERY: {
         h = LINES - 4;
         w = COLS - 6;
-        popup_box(h, w, "Gallery (Enter loads settings, m marks to compare, Esc closes)", &y,
+        popup_box(&h, &w, "Gallery (Enter loads settings, m marks to compare, Esc closes)", &y,
                   &x);
         if (!a->nresults) {
             put(y + 2, x + 2, w - 4, ZT_UI_ROLE_DIM, "No results yet in this run.");
@@ -564,17 +592,24 @@ static void draw_popup(zt_ui_app *a)
             w = w / 2;
             draw_gallery_view(a, y + 1, x + w, h - 2, full_w - w - 1);
         }
-        int tcols = 16, trows = 8;
-        int vis = (h - 3) / (trows + 1);
+        /* An entry is a thumbnail of up to 8 rows (fewer when the box is
+         * low; none under 2) beside 4 lines of text, then a gap; lines
+         * below the box's last row are not drawn. */
+        int avail = h - 3, last = y + h - 2;
+        int trows = avail - 1 < 8 ? avail - 1 : 8, tcols = 16;
+        if (trows < 2)
+            trows = 0;
+        int eh = (trows > 4 ? trows : 4) + 1;
+        int vis = avail / eh;
         if (vis < 1)
             vis = 1;
         int top = list_top(a, a->nresults, vis);
         for (int i = 0; i < vis && top + i < a->nresults; i++) {
             int k = a->nresults - 1 - (top + i); /* newest first */
             zt_ui_result *r = &a->results[k];
-            int yy = y + 2 + i * (trows + 1);
+            int yy = y + 2 + i * eh;
             int role = top + i == a->popup_sel ? ZT_UI_ROLE_SELECTION : ZT_UI_ROLE_POPUP;
-            if (r->thumb && a->gfx != ZT_UI_GFX_NONE && has_colors()) {
+            if (trows && r->thumb && a->gfx != ZT_UI_GFX_NONE && has_colors()) {
                 uint8_t *px = zt_ui_scale(r->thumb, r->tw, r->th, tcols, trows * 2);
                 if (px)
                     zt_ui_blocks_curses(px, tcols, trows, yy, x + 2, 0);
@@ -584,24 +619,36 @@ static void draw_popup(zt_ui_app *a)
             localtime_r(&r->when, &tmv);
             char when[16];
             strftime(when, sizeof when, "%H:%M:%S", &tmv);
-            int tx = x + 4 + tcols, tw = w - tcols - 6;
+            int tx = trows ? x + 4 + tcols : x + 2, tw = trows ? w - tcols - 6 : w - 4;
             fill(yy, tx, tw, role);
             putf(yy, tx, tw, role, "%s%s  seed %llu", k == a->gallery_mark - 1 ? "* " : "",
                  when, (unsigned long long)r->params.seed);
-            putf(yy + 1, tx, tw, ZT_UI_ROLE_POPUP, "%dx%d  %d steps  %.1f s", r->params.width,
-                 r->params.height, r->params.steps, r->total_ms / 1000.0);
-            put(yy + 2, tx, tw, ZT_UI_ROLE_POPUP, r->params.prompt);
-            put(yy + 3, tx, tw, ZT_UI_ROLE_DIM, r->path ? r->path : "(not saved)");
+            if (yy + 1 <= last)
+                putf(yy + 1, tx, tw, ZT_UI_ROLE_POPUP, "%dx%d  %d steps  %.1f s",
+                     r->params.width, r->params.height, r->params.steps, r->total_ms / 1000.0);
+            if (yy + 2 <= last)
+                put(yy + 2, tx, tw, ZT_UI_ROLE_POPUP, r->params.prompt);
+            if (yy + 3 <= last)
+                put(yy + 3, tx, tw, r->rgb ? ZT_UI_ROLE_ERROR : ZT_UI_ROLE_DIM,
+                    r->path ? r->path : r->rgb ? "(not saved: Ctrl-S)" : "(not saved)");
         }
         break;
     }
     case ZT_UI_POPUP_QUIT: {
-        h = 5;
-        w = 54;
-        popup_box(h, w, "Quit?", &y, &x);
-        putf(y + 2, x + 2, w - 4, ZT_UI_ROLE_POPUP,
-             "%d job%s queued or running. Quit anyway? (y/n)", a->njobs,
-             a->njobs == 1 ? "" : "s");
+        int unsaved = 0;
+        for (int i = 0; i < a->nresults; i++)
+            unsaved += a->results[i].rgb != NULL;
+        h = 6;
+        w = 60;
+        popup_box(&h, &w, "Quit?", &y, &x);
+        if (a->njobs)
+            putf(y + 2, x + 2, w - 4, ZT_UI_ROLE_POPUP, "%d job%s queued or running.",
+                 a->njobs, a->njobs == 1 ? "" : "s");
+        if (unsaved)
+            putf(y + 2 + (a->njobs > 0), x + 2, w - 4, ZT_UI_ROLE_POPUP,
+                 "%d image%s not saved (Ctrl-S writes them).", unsaved,
+                 unsaved == 1 ? "" : "s");
+        put(y + h - 2, x + 2, w - 4, ZT_UI_ROLE_POPUP, "Quit anyway? (y/n)");
         break;
     }
     case ZT_UI_POPUP_INPUT: {
@@ -609,7 +656,7 @@ static void draw_popup(zt_ui_app *a)
                                        "Guidance (0 = off)", "Output directory"};
         h = 5;
         w = COLS - 10 > 70 ? 70 : COLS - 10;
-        popup_box(h, w, titles[a->input_kind], &y, &x);
+        popup_box(&h, &w, titles[a->input_kind], &y, &x);
         draw_editor(&a->input, y + 2, x + 2, w - 4, 1, 1);
         return; /* keep the cursor in the field */
     }
@@ -673,7 +720,11 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     int raw = a->gfx == ZT_UI_GFX_SIXEL || a->gfx == ZT_UI_GFX_BLOCKS_TRUE;
     if (!raw)
         return;
-    if (a->popup || !a->img || a->img_rows == 0 || LINES < 12 || COLS < 40) {
+    int prow, pcol, prows, pcols;
+    zt_ui_preview_area(a, &prow, &pcol, &prows, &pcols);
+    /* no preview pane (a narrow screen): the image's last place is stale */
+    if (a->popup || !a->img || a->img_rows == 0 || pcols <= 0 || prows <= 0 || LINES < 12 ||
+        COLS < 40) {
         /* curses thinks these cells are blank and will not repaint them:
          * erase the pixels ourselves. */
         zt_ui_image_erase(a);

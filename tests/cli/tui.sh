@@ -157,4 +157,82 @@ expect_screen "terminal sane after" "icanon echo" 5
 check "theme remembered" grep -q '"theme":[[:space:]]*"light"' "$LIB_TMP/cfg/zimt/settings.json"
 check "history kept" grep -qF 'a red fox' "$LIB_TMP/state/zimt/history.json"
 
+# A second run with the first run's files: the theme is still light. Its
+# history file is broken (kept aside, not overwritten), pasted text that
+# arrives slowly stays text, an image whose file cannot be written stays in
+# the gallery until Ctrl-S writes it, and with no room for the preview pane
+# the truecolor image is not sent.
+tm kill-session -t "$S"
+printf '{"prompts": ["an old prompt",]}' > "$LIB_TMP/state/zimt/history.json"
+OUT2=$LIB_TMP/out2
+LAYOUT=$LIB_TMP/layout.log
+tm new-session -d -s "$S" -x 120 -y 40 \
+    "env LANG=C.UTF-8 TERM=xterm-256color COLORTERM=truecolor ZIMT_DEBUG_LAYOUT=$LAYOUT \
+     XDG_CONFIG_HOME=$LIB_TMP/cfg XDG_STATE_HOME=$LIB_TMP/state \
+     ./zimt ui --model tests/data/tiny-zimage --device cpu --graphics blocks --output-dir $OUT2; \
+     echo EXIT=\$?; sleep 60"
+expect_screen "theme remembered across runs" "theme: light" 10
+expect_screen "broken history reported" "history not used" 10
+expect_screen "model loads again" "cpu" 30
+tm send-keys -t "$S" C-u C-k
+tm send-keys -t "$S" -l $'\033[200~slow paste line one'
+sleep 1.5
+tm send-keys -t "$S" -l $'\rline two\033[201~'
+expect_screen "slow paste kept as text" "line two"
+sleep 0.5
+if screen | grep -qF "queued job"; then fail "pasted newline starts no job" "a job was queued"; else
+    pass "pasted newline starts no job"
+fi
+tm send-keys -t "$S" F4
+wait_for "Size (Enter picks" 5
+tm send-keys -t "$S" c
+wait_for "Custom size WxH" 5
+tm send-keys -t "$S" -l '256x256'
+tm send-keys -t "$S" Enter
+wait_for "256x256  (custom)" 5
+tm send-keys -t "$S" C-g
+expect_screen "job queued" "queued job #1" 10
+rm -rf "$OUT2"
+expect_screen "unwritable image reported" "not saved" 60
+check "history kept aside, not overwritten" grep -qF 'an old prompt' "$LIB_TMP/state/zimt/history.json.bad"
+check "new history written" grep -qF 'line two' "$LIB_TMP/state/zimt/history.json"
+tm send-keys -t "$S" C-q
+expect_screen "quit asks about the unsaved image" "1 image not saved" 5
+tm send-keys -t "$S" n
+tm send-keys -t "$S" C-s
+expect_screen "Ctrl-S writes it" "saved 1 image" 10
+check "the image is on disk" test -n "$(ls "$OUT2"/*.png 2>/dev/null)"
+sends=$(grep -c '^send' "$LAYOUT" 2>/dev/null)
+tm resize-window -t "$S" -x 60 -y 30
+sleep 0.5
+tm send-keys -t "$S" C-l
+sleep 0.5
+check "no image sent without a preview pane" test "$(grep -c '^send' "$LAYOUT")" = "$sends"
+# popups stay inside their frames on a small screen
+tm resize-window -t "$S" -x 40 -y 12
+sleep 0.5
+tm send-keys -t "$S" F1
+expect_screen "help scrolls on a small screen" "Up/Down scroll" 5
+check "help above the status bar" test -z "$(screen | tail -n 1 | grep -F 'generate with')"
+tm send-keys -t "$S" Down Down x
+tm send-keys -t "$S" F3
+expect_screen "gallery on a small screen" "Gallery" 5
+check "gallery above the status bar" test -z "$(screen | tail -n 1 | grep -F '256x256')"
+tm send-keys -t "$S" Escape
+tm send-keys -t "$S" C-q
+expect_screen "second run quits" "EXIT=0" 30
+
+# A theme that does not exist: said so, and the remembered one is used and
+# kept.
+tm kill-session -t "$S"
+tm new-session -d -s "$S" -x 100 -y 30 \
+    "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$LIB_TMP/cfg XDG_STATE_HOME=$LIB_TMP/state \
+     ./zimt ui --model tests/data/tiny-zimage --device cpu --graphics blocks --theme nosuch; \
+     echo EXIT=\$?; sleep 60"
+expect_screen "unknown theme reported" "theme nosuch: theme 'nosuch' not found" 10
+expect_screen "remembered theme used instead" "theme: light" 5
+tm send-keys -t "$S" C-q
+expect_screen "third run quits" "EXIT=0" 30
+check "remembered theme kept" grep -q '"theme":[[:space:]]*"light"' "$LIB_TMP/cfg/zimt/settings.json"
+
 lib_summary
