@@ -14,6 +14,7 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
 #include <signal.h>
@@ -431,8 +432,15 @@ static void history_move(zt_ui_app *a, int dir)
     int np = a->hist_pos + dir;
     if (np < 0 || np > a->hist.n)
         return;
+    /* what was typed before browsing comes back past the newest entry */
+    if (a->hist_pos == a->hist.n) {
+        free(a->hist_draft);
+        a->hist_draft = strdup(a->prompt.buf);
+    }
     a->hist_pos = np;
-    zt_ui_editor_set(&a->prompt, np < a->hist.n ? a->hist.items[np] : "");
+    zt_ui_editor_set(&a->prompt, np < a->hist.n            ? a->hist.items[np]
+                                 : a->hist_draft ? a->hist_draft
+                                                 : "");
 }
 
 static int text_width(zt_ui_app *a)
@@ -927,6 +935,7 @@ static void end_paste(zt_ui_app *a)
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste was cut: a prompt holds at most %d KiB",
                   ZT_UI_EDITOR_MAX / 1024);
     zt_ui_buf_free(&a->paste);
+    free(a->hist_draft);
     a->pasting = 0;
 }
 
@@ -1051,6 +1060,7 @@ static void free_app(zt_ui_app *a)
     free(a->img);
     free(a->blocks);
     zt_ui_buf_free(&a->paste);
+    free(a->hist_draft);
     zt_ui_editor_free(&a->prompt);
     zt_ui_editor_free(&a->negative);
     zt_ui_editor_free(&a->input);
@@ -1103,6 +1113,13 @@ int zt_cmd_ui(int argc, char **argv)
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
         return zt_cli_fail("the workbench needs a terminal (use 'zimt gen' in scripts)");
     setlocale(LC_ALL, "");
+    /* The plain C locale (common over SSH, where the client's locale is
+     * often missing) cannot write any non-ASCII text; its terminal is
+     * nearly always UTF-8, so take C.UTF-8 for the characters, as other
+     * tools coerce it. Any other locale's encoding is used as it is. */
+    if (strcmp(nl_langinfo(CODESET), "UTF-8") && !strcmp(nl_langinfo(CODESET), "ANSI_X3.4-1968"))
+        setlocale(LC_CTYPE, "C.UTF-8");
+    a->utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
 
     /* Problems with the remembered files are shown once the screen is up
      * (stderr is hidden behind it until exit). */

@@ -85,9 +85,11 @@ typedef struct zt_ui_app {
     zt_ui_settings set;
     zt_ui_history hist;
     int hist_pos;           /* == hist.n when not browsing */
+    char *hist_draft;       /* heap: the prompt as typed when browsing began */
     zt_ui_editor prompt, negative;
     zt_ui_theme theme;
     int no_color;
+    int utf8;               /* the locale writes UTF-8 (else no half blocks) */
     char **theme_names;
     int ntheme_names;
 

@@ -26,7 +26,15 @@
 #include "ui_app.h"
 #include "ui_text.h"
 
-/* Print at most maxw cells of UTF-8 s (sanitised) at (y, x). Returns cells. */
+/* Half blocks where the locale can write them. */
+static zt_ui_cells cells(const zt_ui_app *a)
+{
+    return a->utf8 ? ZT_UI_CELLS_HALF : ZT_UI_CELLS_WHOLE;
+}
+
+/* Print at most maxw cells of UTF-8 s (sanitised) at (y, x). Returns cells.
+ * The text goes to curses as wide characters, which it writes in the
+ * locale's encoding (what the locale cannot write shows as a stand-in). */
 static int put(int y, int x, int maxw, int role, const char *s)
 {
     if (maxw <= 0 || !s)
@@ -45,7 +53,18 @@ static int put(int y, int x, int maxw, int role, const char *s)
         i = j;
     }
     attrset(zt_ui_attr(role));
-    mvaddnstr(y, x, clean, (int)i);
+    wchar_t *wide = malloc((i + 1) * sizeof *wide);
+    if (wide) {
+        size_t n = 0;
+        for (size_t k = 0; k < i;) {
+            uint32_t cp;
+            k += zt_ui_utf8_decode(clean, i, k, &cp);
+            wide[n++] = (wchar_t)cp;
+        }
+        wide[n] = 0;
+        mvaddnwstr(y, x, wide, (int)n);
+        free(wide);
+    }
     free(clean);
     return w;
 }
@@ -403,7 +422,7 @@ static void draw_preview(zt_ui_app *a)
         }
         if (a->blocks)
             zt_ui_blocks_curses(a->blocks, a->img_cols, a->img_rows, a->img_row, a->img_col,
-                                a->gfx == ZT_UI_GFX_ASCII);
+                                a->gfx == ZT_UI_GFX_ASCII ? ZT_UI_CELLS_ASCII : cells(a));
     }
 }
 
@@ -488,7 +507,8 @@ static void draw_result_image(const zt_ui_app *a, const zt_ui_result *r, int y, 
             ph = 2;
         uint8_t *px = zt_ui_scale(r->thumb, r->tw, r->th, pw, ph);
         if (px)
-            zt_ui_blocks_curses(px, pw, ph / 2, y, x + (cols - pw) / 2, !has_colors());
+            zt_ui_blocks_curses(px, pw, ph / 2, y, x + (cols - pw) / 2,
+                                has_colors() ? cells(a) : ZT_UI_CELLS_ASCII);
         free(px);
     }
     putf(y + ph / 2, x, cols, ZT_UI_ROLE_KEY, "%s", label);
@@ -612,7 +632,7 @@ static void draw_popup(zt_ui_app *a)
             if (trows && r->thumb && a->gfx != ZT_UI_GFX_NONE && has_colors()) {
                 uint8_t *px = zt_ui_scale(r->thumb, r->tw, r->th, tcols, trows * 2);
                 if (px)
-                    zt_ui_blocks_curses(px, tcols, trows, yy, x + 2, 0);
+                    zt_ui_blocks_curses(px, tcols, trows, yy, x + 2, cells(a));
                 free(px);
             }
             struct tm tmv;
@@ -673,7 +693,15 @@ void zt_ui_draw(zt_ui_app *a)
     erase();
     cursor_on = 0;
     if (LINES < 12 || COLS < 40) {
-        put(0, 0, COLS, ZT_UI_ROLE_ERROR, "zimt: the terminal is too small (40x12 at least)");
+        /* in pieces that fit even a very narrow screen */
+        static const char *part[] = {"zimt: the terminal ", "is too small: ", "40x12 at least"};
+        for (int i = 0, y = 0, x = 0; i < 3; i++) {
+            if (i && y + 1 < LINES) {
+                y++;
+                x = 0;
+            }
+            x += put(y, x, COLS - x, ZT_UI_ROLE_ERROR, part[i]);
+        }
         return;
     }
     draw_title(a);
@@ -755,7 +783,8 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     } else {
         uint8_t *px = zt_ui_scale(a->img, a->img_w, a->img_h, a->img_cols, a->img_rows * 2);
         if (px)
-            zt_ui_blocks_true(&b, px, a->img_cols, a->img_rows, a->img_row, a->img_col);
+            zt_ui_blocks_true(&b, px, a->img_cols, a->img_rows, a->img_row, a->img_col,
+                              cells(a));
         free(px);
     }
     if (b.n)

@@ -147,15 +147,20 @@ done:
     return rc;
 }
 
-void zt_ui_blocks_true(zt_ui_buf *out, const uint8_t *rgb, int cols, int rows, int row, int col)
+void zt_ui_blocks_true(zt_ui_buf *out, const uint8_t *rgb, int cols, int rows, int row, int col,
+                       zt_ui_cells how)
 {
     for (int r = 0; r < rows; r++) {
         zt_ui_buf_printf(out, "\033[%d;%dH", row + r + 1, col + 1);
         for (int c = 0; c < cols; c++) {
             const uint8_t *t = rgb + ((size_t)(2 * r) * (size_t)cols + (size_t)c) * 3;
             const uint8_t *b = t + (size_t)cols * 3;
-            zt_ui_buf_printf(out, "\033[38;2;%d;%d;%d;48;2;%d;%d;%dm\xe2\x96\x80", t[0], t[1],
-                             t[2], b[0], b[1], b[2]);
+            if (how == ZT_UI_CELLS_HALF)
+                zt_ui_buf_printf(out, "\033[38;2;%d;%d;%d;48;2;%d;%d;%dm\xe2\x96\x80", t[0],
+                                 t[1], t[2], b[0], b[1], b[2]);
+            else
+                zt_ui_buf_printf(out, "\033[48;2;%d;%d;%dm ", (t[0] + b[0] + 1) / 2,
+                                 (t[1] + b[1] + 1) / 2, (t[2] + b[2] + 1) / 2);
         }
         zt_ui_buf_put(out, "\033[0m", 4);
     }
@@ -192,23 +197,29 @@ void zt_ui_overlay_erase(int fd, int row, int col, int rows, int cols)
     zt_ui_buf_free(&b);
 }
 
-void zt_ui_blocks_curses(const uint8_t *rgb, int cols, int rows, int row, int col, int ascii)
+void zt_ui_blocks_curses(const uint8_t *rgb, int cols, int rows, int row, int col,
+                         zt_ui_cells how)
 {
     static const char ramp[] = " .:-=+*#%@";
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < cols; c++) {
             const uint8_t *t = rgb + ((size_t)(2 * r) * (size_t)cols + (size_t)c) * 3;
             const uint8_t *b = t + (size_t)cols * 3;
-            if (ascii) {
+            if (how == ZT_UI_CELLS_ASCII) {
                 int lum = (t[0] * 3 + t[1] * 6 + t[2] + b[0] * 3 + b[1] * 6 + b[2]) / 20;
                 mvaddch(row + r, col + c, (chtype)ramp[lum * 10 / 256]);
                 continue;
             }
             int fg = zt_ui_color_nearest((unsigned)(t[0] << 16 | t[1] << 8 | t[2]), COLORS);
             int bg = zt_ui_color_nearest((unsigned)(b[0] << 16 | b[1] << 8 | b[2]), COLORS);
+            if (how == ZT_UI_CELLS_WHOLE) /* a blank in the pixels' mean colour */
+                fg = bg = zt_ui_color_nearest((unsigned)((t[0] + b[0] + 1) / 2 << 16 |
+                                                         (t[1] + b[1] + 1) / 2 << 8 |
+                                                         (t[2] + b[2] + 1) / 2),
+                                              COLORS);
             int pair = alloc_pair(fg, bg);
             cchar_t cc;
-            wchar_t wc[2] = {0x2580, 0};
+            wchar_t wc[2] = {how == ZT_UI_CELLS_WHOLE ? L' ' : 0x2580, 0};
             setcchar(&cc, wc, A_NORMAL, (short)(pair > 0 ? pair : 0), NULL);
             mvadd_wch(row + r, col + c, &cc);
         }

@@ -47,17 +47,25 @@ uint8_t *zt_ui_scale(const uint8_t *rgb, int iw, int ih, int w, int h);
  * previews a stable positional dither. tmux wraps it for passthrough.
  * 0 on success. */
 int zt_ui_sixel_encode(zt_ui_buf *out, const uint8_t *rgb, int w, int h, int final, int tmux);
-/* Append truecolor half-blocks of rgb [2*rows, cols, 3] with the top-left
- * cell at (row, col) (0-based screen cells). */
-void zt_ui_blocks_true(zt_ui_buf *out, const uint8_t *rgb, int cols, int rows, int row, int col);
+/* How a cell shows its two pixels: the upper half block U+2580 in the top
+ * pixel's colour over the bottom one's; one character of an ASCII ramp by
+ * brightness; or, where the locale cannot write U+2580, a blank in their
+ * mean colour. */
+typedef enum zt_ui_cells { ZT_UI_CELLS_HALF, ZT_UI_CELLS_ASCII, ZT_UI_CELLS_WHOLE } zt_ui_cells;
+
+/* Append truecolor cells of rgb [2*rows, cols, 3] (HALF or WHOLE) with the
+ * top-left cell at (row, col) (0-based screen cells). */
+void zt_ui_blocks_true(zt_ui_buf *out, const uint8_t *rgb, int cols, int rows, int row, int col,
+                       zt_ui_cells how);
 /* Write buf to fd wrapped in ESC 7, ESC[row;colH ... ESC 8 (0-based). */
 void zt_ui_overlay_write(int fd, const zt_ui_buf *b, int row, int col);
 /* Erase a rectangle of cells through the tty (ECH per row), so image
  * pixels under cells curses believes blank are gone. */
 void zt_ui_overlay_erase(int fd, int row, int col, int rows, int cols);
 
-/* Curses: draw rgb [2*rows, cols, 3] as half-blocks (256 colours) or as an
- * ASCII ramp into the standard screen at (row, col). */
-void zt_ui_blocks_curses(const uint8_t *rgb, int cols, int rows, int row, int col, int ascii);
+/* Curses: draw rgb [2*rows, cols, 3] in 256 colours (HALF or WHOLE) or as
+ * an ASCII ramp into the standard screen at (row, col). */
+void zt_ui_blocks_curses(const uint8_t *rgb, int cols, int rows, int row, int col,
+                         zt_ui_cells how);
 
 #endif

@@ -223,14 +223,23 @@ tm send-keys -t "$S" C-q
 expect_screen "second run quits" "EXIT=0" 30
 
 # A theme that does not exist: said so, and the remembered one is used and
-# kept.
+# kept. The plain C locale (as over SSH without the client's locale) still
+# shows and takes non-ASCII text.
 tm kill-session -t "$S"
 tm new-session -d -s "$S" -x 100 -y 30 \
-    "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$LIB_TMP/cfg XDG_STATE_HOME=$LIB_TMP/state \
+    "env -u LANG LC_ALL=C TERM=xterm-256color XDG_CONFIG_HOME=$LIB_TMP/cfg XDG_STATE_HOME=$LIB_TMP/state \
      ./zimt ui --model tests/data/tiny-zimage --device cpu --graphics blocks --theme nosuch; \
      echo EXIT=\$?; sleep 60"
 expect_screen "unknown theme reported" "theme nosuch: theme 'nosuch' not found" 10
 expect_screen "remembered theme used instead" "theme: light" 5
+tm send-keys -t "$S" C-u C-k
+tm send-keys -t "$S" -l 'café 狐狸'
+expect_screen "C locale: non-ASCII typed and shown" "café 狐狸" 5
+tm send-keys -t "$S" C-p
+expect_screen "history entry shown" "slow paste line one" 5
+check "the draft is replaced while browsing" test -z "$(screen | grep -F 'café')"
+tm send-keys -t "$S" C-n
+expect_screen "the draft comes back past the newest entry" "café 狐狸" 5
 tm send-keys -t "$S" C-q
 expect_screen "third run quits" "EXIT=0" 30
 check "remembered theme kept" grep -q '"theme":[[:space:]]*"light"' "$LIB_TMP/cfg/zimt/settings.json"
