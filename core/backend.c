@@ -935,8 +935,12 @@ int zt_replay_leave(zt_backend *be, zt_replay *r)
     zt_status st = be->vt->record_end(be, &sl->rec, &e);
     if (st == ZT_OK && (st = replay_slot(be, sl, &e)) == ZT_OK)
         return 0;
-    /* nothing ran: issue the ops again, directly */
+    /* Nothing ran: issue the ops again, directly. The slot counts as not
+     * seen, so that the pass now issued runs directly (and grows what the
+     * recording could not) instead of being recorded again, which would
+     * fail the same way for ever. */
     slot_drop(be, sl);
+    sl->seen = 0;
     r->off = st != ZT_ERR_TOO_BIG;
     return 1;
 }

@@ -372,12 +372,11 @@ static zt_status c_xfer(cuda_be *b, void *dst, const void *src, size_t n, enum c
         e = cudaMemcpyAsync(dst, src, n, k, b->st);
     if (e == cudaSuccess)
         e = cudaStreamSynchronize(b->st);
-    if (e != cudaSuccess) {
-        zt_backend_set_error(&b->base, ZT_ERR_DEVICE, "CUDA %s of %zu bytes: %s", what, n,
-                             cudaGetErrorString(e));
+    /* Reported to the caller only: a sticky error as well would outlive a
+     * caller that returns at once, and fail the next job's first sync. */
+    if (e != cudaSuccess)
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA %s of %zu bytes: %s", what, n,
                        cudaGetErrorString(e));
-    }
     return ZT_OK;
 }
 

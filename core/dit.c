@@ -387,8 +387,9 @@ static zt_status check_size(const zt_dit_config *c, int h, int w, const int *cap
     if (h <= 0 || w <= 0 || h % c->patch || w % c->patch)
         return zt_fail(err, ZT_ERR_INVALID, "transformer: latent %dx%d is not a multiple of the patch %d",
                        h, w, c->patch);
-    /* RoPE positions index tables of axes_lens entries in the reference. */
-    if (h / c->patch >= c->axes_lens[1] || w / c->patch >= c->axes_lens[2])
+    /* RoPE positions index tables of axes_lens entries in the reference:
+     * image rows and columns take positions 0 .. h/patch - 1. */
+    if (h / c->patch > c->axes_lens[1] || w / c->patch > c->axes_lens[2])
         return zt_fail(err, ZT_ERR_INVALID, "transformer: latent %dx%d exceeds the position range %dx%d",
                        h, w, c->axes_lens[1] * c->patch, c->axes_lens[2] * c->patch);
     for (int i = 0; i < n_caps; i++)

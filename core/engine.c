@@ -24,10 +24,13 @@
 
 #include "manifest.h"
 
+typedef struct ev_node ev_node;
+
 typedef struct job {
     uint64_t id;
     zt_gen_params params;
     char *path;             /* NULL: no file */
+    ev_node *last;          /* reserved at submit for the job's last event */
     struct job *next;
 } job;
 
@@ -38,10 +41,10 @@ typedef struct result {     /* a finished job on its way to the writer */
     struct result *next;
 } result;
 
-typedef struct ev_node {
+struct ev_node {
     zt_event ev;
     struct ev_node *next;
-} ev_node;
+};
 
 struct zt_engine {
     zt_engine_opts opts;    /* strings below are owned copies */
@@ -74,15 +77,26 @@ struct zt_engine {
 
 /* ---- events ---- */
 
-/* Queues *ev, which gives up what it owns to the queue. */
-static void push_event(zt_engine *e, zt_event *ev)
+/*
+ * Events: a list under mu, and a byte in the pipe for each, so that the
+ * pipe's read end is readable while events wait. The bytes are not paired
+ * with the events: zt_engine_poll drains the pipe whenever it finds the
+ * list empty, then looks once more, so a byte written after its event was
+ * taken cannot leave the fd readable with nothing to read.
+ */
+
+/* Queues *ev, which gives up what it owns to the queue, in node n (or a new
+ * one when n is NULL). written: the writer's last event for a result, which
+ * stops counting as pending in the same step (zt_engine_pending never reads
+ * 0 while that event is still to come, nor 1 once it is there). */
+static void queue_event(zt_engine *e, zt_event *ev, ev_node *n, int written)
 {
-    ev_node *n = calloc(1, sizeof *n);
-    if (!n) {
-        zt_event_free(ev); /* an event lost to OOM; the job itself goes on */
+    if (!n && !(n = malloc(sizeof *n))) {
+        zt_event_free(ev); /* a step or preview lost to OOM; the job goes on */
         return;
     }
     n->ev = *ev;
+    n->next = NULL;
     n->ev.t_ms = zt_now_ms();
     pthread_mutex_lock(&e->mu);
     if (e->ev_tail)
@@ -90,10 +104,17 @@ static void push_event(zt_engine *e, zt_event *ev)
     else
         e->ev_head = n;
     e->ev_tail = n;
+    e->writing -= written;
     pthread_mutex_unlock(&e->mu);
     char b = 1;
+    /* a full pipe (EAGAIN) is readable already */
     while (write(e->pipe_w, &b, 1) < 0 && errno == EINTR)
         ;
+}
+
+static void push_event(zt_engine *e, zt_event *ev)
+{
+    queue_event(e, ev, NULL, 0);
 }
 
 static void emit(zt_engine *e, zt_event_kind kind, uint64_t id)
@@ -102,11 +123,27 @@ static void emit(zt_engine *e, zt_event_kind kind, uint64_t id)
     push_event(e, &ev);
 }
 
-static void emit_error(zt_engine *e, zt_event_kind kind, uint64_t id, const zt_err *err)
+/* A job's last event (finished, failed or cancelled) goes out in the node
+ * reserved at submit: running out of memory cannot lose it, and front ends
+ * that count finished jobs never wait for it forever. */
+static void job_event(zt_engine *e, job *j, zt_event *ev, int written)
 {
-    zt_event ev = {.kind = kind, .job = id, .status = err->code};
+    ev_node *n = j->last;
+    j->last = NULL;
+    queue_event(e, ev, n, written);
+}
+
+static void job_emit(zt_engine *e, job *j, zt_event_kind kind)
+{
+    zt_event ev = {.kind = kind, .job = j->id};
+    job_event(e, j, &ev, 0);
+}
+
+static void job_error(zt_engine *e, job *j, const zt_err *err)
+{
+    zt_event ev = {.kind = ZT_EV_JOB_FAILED, .job = j->id, .status = err->code};
     snprintf(ev.msg, sizeof ev.msg, "%s", err->msg[0] ? err->msg : zt_status_str(err->code));
-    push_event(e, &ev);
+    job_event(e, j, &ev, 0);
 }
 
 int zt_engine_event_fd(const zt_engine *e)
@@ -114,7 +151,7 @@ int zt_engine_event_fd(const zt_engine *e)
     return e->pipe_r;
 }
 
-int zt_engine_poll(zt_engine *e, zt_event *ev)
+static ev_node *take_event(zt_engine *e)
 {
     pthread_mutex_lock(&e->mu);
     ev_node *n = e->ev_head;
@@ -124,11 +161,21 @@ int zt_engine_poll(zt_engine *e, zt_event *ev)
             e->ev_tail = NULL;
     }
     pthread_mutex_unlock(&e->mu);
-    if (!n)
-        return 0;
-    char b;
-    while (read(e->pipe_r, &b, 1) < 0 && errno == EINTR)
-        ;
+    return n;
+}
+
+int zt_engine_poll(zt_engine *e, zt_event *ev)
+{
+    ev_node *n = take_event(e);
+    if (!n) {
+        char buf[256];
+        ssize_t k;
+        while ((k = read(e->pipe_r, buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
+            ;
+        n = take_event(e); /* one queued while the pipe drained */
+        if (!n)
+            return 0;
+    }
     *ev = n->ev;
     free(n);
     return 1;
@@ -249,6 +296,7 @@ static void free_job(job *j)
         return;
     zt_gen_params_free(&j->params);
     free(j->path);
+    free(j->last);
     free(j);
 }
 
@@ -424,20 +472,26 @@ static void run_job(zt_engine *e, job *j)
         st = zt_pipeline_run(e->model, &p, &hk, &rgb, &tm, &err);
     }
     publish_memory(e);
+    /* a cancel that came after the last step's check (during the decode)
+     * still means nothing is written */
+    if (st == ZT_OK && atomic_load(&e->cancel_running)) {
+        free(rgb);
+        st = ZT_ERR_CANCELLED;
+    }
     if (st == ZT_ERR_CANCELLED) {
-        emit(e, ZT_EV_JOB_CANCELLED, j->id);
+        job_emit(e, j, ZT_EV_JOB_CANCELLED);
         free_job(j);
         return;
     }
     if (st != ZT_OK) {
-        emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
+        job_error(e, j, &err);
         free_job(j);
         return;
     }
     result *r = calloc(1, sizeof *r);
     if (!r) {
         zt_fail(&err, ZT_ERR_NOMEM, "out of memory");
-        emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
+        job_error(e, j, &err);
         free(rgb);
         free_job(j);
         return;
@@ -487,7 +541,9 @@ static void *worker_main(void *arg)
         e->loaded = -1;
         e->load_err = err;
         pthread_mutex_unlock(&e->mu);
-        emit_error(e, ZT_EV_LOAD_FAILED, 0, &err);
+        zt_event ev = {.kind = ZT_EV_LOAD_FAILED, .status = err.code};
+        snprintf(ev.msg, sizeof ev.msg, "%s", err.msg[0] ? err.msg : zt_status_str(err.code));
+        push_event(e, &ev);
     }
     for (;;) {
         pthread_mutex_lock(&e->mu);
@@ -508,7 +564,7 @@ static void *worker_main(void *arg)
 
         emit(e, ZT_EV_JOB_STARTED, j->id);
         if (st != ZT_OK) {
-            emit_error(e, ZT_EV_JOB_FAILED, j->id, &err);
+            job_error(e, j, &err);
             free_job(j);
         } else {
             run_job(e, j);
@@ -547,29 +603,23 @@ static void *writer_main(void *arg)
         if (j->path)
             st = zt_png_write(j->path, r->rgb, j->params.width, j->params.height, &j->params,
                               &err);
-        /* no longer pending once its last event is out */
-        pthread_mutex_lock(&e->mu);
-        e->writing--;
-        pthread_mutex_unlock(&e->mu);
+        zt_event ev = {.kind = ZT_EV_JOB_FINISHED, .job = j->id, .rgb = r->rgb,
+                       .w = j->params.width, .h = j->params.height, .timings = r->tm,
+                       .prompt_cached = r->tm.prompt_cached, .path = j->path};
         if (st != ZT_OK) {
             /* The image is made but not on disk: hand it over with the
              * error, so that a front end can keep it and save it again. */
-            zt_event ev = {.kind = ZT_EV_JOB_FAILED, .job = j->id, .status = st, .rgb = r->rgb,
-                           .w = j->params.width, .h = j->params.height, .timings = r->tm};
+            ev.kind = ZT_EV_JOB_FAILED;
+            ev.status = st;
+            ev.path = NULL;
             snprintf(ev.msg, sizeof ev.msg, "%s", err.msg[0] ? err.msg : zt_status_str(st));
-            ev.params = j->params; /* moved into the event */
-            free(j->path);
-            free(j);
-            push_event(e, &ev);
         } else {
-            zt_event ev = {.kind = ZT_EV_JOB_FINISHED, .job = j->id, .rgb = r->rgb,
-                           .w = j->params.width, .h = j->params.height, .timings = r->tm,
-                           .prompt_cached = r->tm.prompt_cached, .path = j->path};
-            ev.params = j->params; /* moved into the event */
-            j->path = NULL;
-            free(j);
-            push_event(e, &ev);
+            j->path = NULL; /* moved into the event */
         }
+        ev.params = j->params; /* moved into the event */
+        zt_gen_params_init(&j->params);
+        job_event(e, j, &ev, 1); /* and no longer pending */
+        free_job(j);
         free(r);
     }
     return NULL;
@@ -665,8 +715,10 @@ zt_status zt_engine_submit(zt_engine *e, const zt_gen_params *params, const char
                            uint64_t *id, zt_err *err)
 {
     job *j = calloc(1, sizeof *j);
-    if (!j)
+    if (!j || !(j->last = malloc(sizeof *j->last))) {
+        free(j);
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    }
     zt_status st = zt_gen_params_init(&j->params);
     if (st == ZT_OK)
         st = zt_gen_params_copy(&j->params, params, err);
@@ -678,17 +730,18 @@ zt_status zt_engine_submit(zt_engine *e, const zt_gen_params *params, const char
     }
     pthread_mutex_lock(&e->mu);
     j->id = e->next_id++;
+    pthread_mutex_unlock(&e->mu);
+    *id = j->id;
+    /* queued goes out before the job is in the queue: a worker that is not
+     * waiting takes a job at once, and its started must come after */
+    emit(e, ZT_EV_JOB_QUEUED, *id);
+    pthread_mutex_lock(&e->mu);
     if (e->q_tail)
         e->q_tail->next = j;
     else
         e->q_head = j;
     e->q_tail = j;
     e->q_len++;
-    *id = j->id;
-    pthread_mutex_unlock(&e->mu);
-    /* queued is emitted before the worker can emit started for it */
-    emit(e, ZT_EV_JOB_QUEUED, *id);
-    pthread_mutex_lock(&e->mu);
     pthread_cond_signal(&e->job_cv);
     pthread_mutex_unlock(&e->mu);
     return ZT_OK;
@@ -719,7 +772,7 @@ zt_status zt_engine_cancel(zt_engine *e, uint64_t id)
     pthread_mutex_unlock(&e->mu);
     if (!j)
         return ZT_ERR_MISSING;
-    emit(e, ZT_EV_JOB_CANCELLED, j->id);
+    job_emit(e, j, ZT_EV_JOB_CANCELLED);
     free_job(j);
     return ZT_OK;
 }
@@ -735,7 +788,7 @@ void zt_engine_cancel_all(zt_engine *e)
     pthread_mutex_unlock(&e->mu);
     while (j) {
         job *next = j->next;
-        emit(e, ZT_EV_JOB_CANCELLED, j->id);
+        job_emit(e, j, ZT_EV_JOB_CANCELLED);
         free_job(j);
         j = next;
     }

@@ -161,6 +161,19 @@ static void test_bad_sizes(void)
     CHECK(zt_dit_job_carve(&job, dit, &a, 8, 8, &L, 1, &err) == ZT_ERR_INVALID, "empty caption");
     L = 5000;
     CHECK(zt_dit_job_carve(&job, dit, &a, 8, 8, &L, 1, &err) == ZT_ERR_INVALID, "huge caption");
+    /* Image rows and columns take RoPE positions 0 .. h/patch - 1 of tables
+     * of axes_lens[1], [2] entries: exactly that many patches fit (the
+     * largest image, 8192 pixels, is a latent of 1024 = 512 patches of 2),
+     * one more does not. Measured only: nothing is allocated. */
+    L = 10;
+    const int p = cfg.dit.patch, hmax = cfg.dit.axes_lens[1] * p, wmax = cfg.dit.axes_lens[2] * p;
+    zt_arena_measure(&a);
+    CHECK(zt_dit_job_carve(&job, dit, &a, hmax, wmax, &L, 1, &err) == ZT_OK,
+          "latent %dx%d refused: %s", hmax, wmax, err.msg);
+    zt_arena_measure(&a);
+    CHECK(zt_dit_job_carve(&job, dit, &a, hmax + p, 8, &L, 1, &err) == ZT_ERR_INVALID &&
+              strstr(err.msg, "position range") != NULL,
+          "latent past the position range: %s", err.msg);
 }
 
 int main(void)

@@ -68,7 +68,10 @@ static void drain(zt_engine *e, job_log *logs, int count, uint64_t *order, uint6
             job_log *l = &logs[ev.job];
             switch (ev.kind) {
             case ZT_EV_JOB_QUEUED: l->queued++; break;
-            case ZT_EV_JOB_STARTED: l->started++; break;
+            case ZT_EV_JOB_STARTED:
+                CHECK(l->queued == 1, "job %d started before it was queued", (int)ev.job);
+                l->started++;
+                break;
             case ZT_EV_JOB_STEP:
                 if (l->n_steps < 64)
                     l->steps[l->n_steps++] = ev.step;
@@ -119,6 +122,12 @@ static void test_queue_steps_previews(void)
     drain(e, logs, 3, order, 0, 0);
     CHECK(zt_engine_pending(e) == 0, "%d jobs still pending after all ended",
           zt_engine_pending(e));
+    /* every event taken: the fd must not stay readable (a front end would
+     * wake for nothing, for ever) */
+    zt_event none;
+    struct pollfd pf = {.fd = zt_engine_event_fd(e), .events = POLLIN};
+    CHECK(zt_engine_poll(e, &none) == 0 && poll(&pf, 1, 0) == 0,
+          "event fd readable with no event waiting");
     for (int i = 0; i < 3; i++) {
         job_log *l = &logs[ids[i]];
         CHECK(order[i] == ids[i], "job %d ended in position %d", (int)ids[i], i);
@@ -156,6 +165,44 @@ static void test_cancel_running(void)
     /* cancel during step k: step k+1 may finish, k+2 never starts */
     CHECK(logs[id].n_steps <= k + 1, "ran %d steps after a cancel at %d", logs[id].n_steps, k);
     CHECK(access(path, F_OK) != 0, "a cancelled job wrote %s", path);
+    zt_engine_free(e);
+}
+
+/* A cancel after the last step's check, while the image is decoded: the
+ * job still ends cancelled and writes nothing. */
+static void test_cancel_during_decode(void)
+{
+    zt_engine *e = new_engine(0, 0);
+    zt_gen_params p;
+    params(&p, "a storm over the sea", 2, 5);
+    p.width = p.height = 512; /* a decode long enough to cancel during */
+    char path[256];
+    snprintf(path, sizeof path, "%s/cancelled-late.png", outdir);
+    uint64_t id;
+    zt_engine_submit(e, &p, path, &id, NULL);
+    zt_gen_params_free(&p);
+    zt_event ev;
+    zt_event_kind end = ZT_EV_JOB_QUEUED;
+    double t_step = 0, t_end = 0;
+    while (end == ZT_EV_JOB_QUEUED && next_event(e, &ev, 60000)) {
+        if (ev.kind == ZT_EV_JOB_STEP && ev.step == 2) {
+            /* past the last step's check: the decode is under way */
+            usleep(30000);
+            t_step = ev.t_ms;
+            CHECK(zt_engine_cancel(e, id) == ZT_OK, "cancel during the decode refused");
+        }
+        if (ev.kind == ZT_EV_JOB_FINISHED || ev.kind == ZT_EV_JOB_FAILED ||
+            ev.kind == ZT_EV_JOB_CANCELLED) {
+            end = ev.kind;
+            t_end = ev.t_ms;
+        }
+        zt_event_free(&ev);
+    }
+    CHECK(end == ZT_EV_JOB_CANCELLED, "ended with %d", end);
+    CHECK(access(path, F_OK) != 0, "a job cancelled during its decode wrote %s", path);
+    /* the cancel came 30 ms after the last step: the decode must take longer
+     * for this test to mean anything */
+    CHECK(t_end - t_step > 30, "decode of %.0f ms too short to cancel during", t_end - t_step);
     zt_engine_free(e);
 }
 
@@ -336,6 +383,7 @@ int main(void)
     }
     RUN(test_queue_steps_previews);
     RUN(test_cancel_running);
+    RUN(test_cancel_during_decode);
     RUN(test_cancel_queued);
     RUN(test_failure_then_success);
     RUN(test_memory_plan);

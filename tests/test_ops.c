@@ -1161,6 +1161,98 @@ static void test_missing_op(void)
           e.msg);
 }
 
+/* ---- replays ----------------------------------------------------------------------------- */
+
+/* A backend that records like the CUDA one: record_end fails with
+ * ZT_ERR_TOO_BIG while too_big is set (a scratch buffer that would have had
+ * to grow during the recording), and direct passes clear it. */
+static struct {
+    int too_big, recording, begun, direct, replayed;
+} rec_state;
+
+static zt_status rec_begin(zt_backend *b, zt_err *err)
+{
+    (void)b;
+    (void)err;
+    rec_state.recording = 1;
+    rec_state.begun++;
+    return ZT_OK;
+}
+
+static zt_status rec_end(zt_backend *b, void **rec, zt_err *err)
+{
+    (void)b;
+    rec_state.recording = 0;
+    if (rec_state.too_big)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "scratch must grow");
+    *rec = &rec_state;
+    return ZT_OK;
+}
+
+static zt_status rec_replay(zt_backend *b, void *rec, zt_err *err)
+{
+    (void)b;
+    (void)rec;
+    (void)err;
+    rec_state.replayed++;
+    return ZT_OK;
+}
+
+static void rec_free(zt_backend *b, void *rec)
+{
+    (void)b;
+    (void)rec;
+}
+
+/* One pass of the replay loop; returns how many times the ops were issued. */
+static int replay_pass(zt_backend *b, zt_replay *r, uint64_t key)
+{
+    int issued = 0;
+    do {
+        if (zt_replay_enter(b, r, &key, 1)) {
+            if (++issued > 10)
+                break; /* the loop did not end */
+            if (!rec_state.recording) {
+                rec_state.direct++;
+                rec_state.too_big = 0; /* a direct pass grows the scratch */
+            }
+        }
+    } while (zt_replay_leave(b, r));
+    return issued;
+}
+
+static void test_replay(void)
+{
+    zt_backend_vt vt = *be->vt;
+    vt.record_begin = rec_begin;
+    vt.record_end = rec_end;
+    vt.replay = rec_replay;
+    vt.record_free = rec_free;
+    zt_backend fake = {.vt = &vt, .act_dtype = ZT_F32, .error = {ZT_OK, ""}};
+    zt_replay r;
+    memset(&r, 0, sizeof r);
+    memset(&rec_state, 0, sizeof rec_state);
+    unsetenv("ZIMT_GRAPHS");
+    CHECK(replay_pass(&fake, &r, 7) == 1 && rec_state.direct == 1, "first pass direct");
+    CHECK(replay_pass(&fake, &r, 7) == 1 && rec_state.begun == 1 && rec_state.replayed == 1,
+          "second pass recorded and replayed");
+    CHECK(replay_pass(&fake, &r, 7) == 0 && rec_state.replayed == 2, "third pass replayed");
+
+    /* A recording that fails because the scratch must grow: the ops are
+     * issued again directly (growing it), not recorded again for ever, and
+     * the next pass records. */
+    memset(&rec_state, 0, sizeof rec_state);
+    replay_pass(&fake, &r, 8);
+    rec_state.too_big = 1;
+    int issued = replay_pass(&fake, &r, 8);
+    CHECK(issued == 2 && rec_state.begun == 1 && rec_state.direct == 2,
+          "failed recording: issued %d times, %d recordings, %d direct", issued, rec_state.begun,
+          rec_state.direct);
+    CHECK(replay_pass(&fake, &r, 8) == 1 && rec_state.begun == 2 && rec_state.replayed == 1,
+          "recorded on the next pass");
+    zt_replay_drop(&fake, &r);
+}
+
 /* ---- memory and arena ----------------------------------------------------------------- */
 
 static void test_memory(void)
@@ -1310,6 +1402,7 @@ int main(void)
     RUN_SEEDED(test_validation_matmul, seed_rng);
     RUN_SEEDED(test_validation_others, seed_rng);
     RUN_SEEDED(test_missing_op, seed_rng);
+    RUN_SEEDED(test_replay, seed_rng);
     RUN_SEEDED(test_memory, seed_rng);
     RUN_SEEDED(test_arena, seed_rng);
     zt_backend_free(be);
