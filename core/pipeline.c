@@ -467,8 +467,6 @@ static zt_status encode_prompt(zt_model *m, const char *prompt, const int32_t *i
             free(host);
     }
     zt_arena_reset(a, mark);
-    if (m->release_te)
-        zt_model_set_release_text_encoder(m, 1);
     return ZT_OK;
 }
 
@@ -568,6 +566,9 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     if (cfg_on && (st = encode_prompt(m, p->negative ? p->negative : "", nids, Ln, arena,
                                       &jt.neg, &cached_neg, err)))
         goto done;
+    /* released once both prompts are encoded, not reloaded for the second */
+    if (m->release_te && m->te)
+        zt_model_set_release_text_encoder(m, 1);
     tm->prompt_cached = tm->prompt_cached && cached_neg;
     tm->encode_ms = zt_now_ms() - t0;
     zt_backend_phase(be, "prepare");
@@ -667,6 +668,8 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     tm->output_ms = zt_now_ms() - t0;
     *rgb = out;
 done:
+    if (m->release_te && m->te) /* a job that failed while encoding */
+        zt_model_set_release_text_encoder(m, 1);
     if (noise_running)
         pthread_join(noise_tid, NULL);
     tm->total_ms = zt_now_ms() - t_start;

@@ -280,15 +280,21 @@ static void test_release_text_encoder(void)
     CHECK(zt_engine_new(&e, &o, NULL) == ZT_OK, "engine");
     zt_gen_params p;
     params(&p, "first", 2, 1);
-    uint64_t a, b;
+    uint64_t a, b, c;
     zt_engine_submit(e, &p, NULL, &a, NULL);
     zt_gen_params_set_prompt(&p, "second", NULL);
     zt_engine_submit(e, &p, NULL, &b, NULL);
+    /* with guidance, both prompts are encoded before it is released */
+    zt_gen_params_set_prompt(&p, "third", NULL);
+    zt_gen_params_set_negative(&p, "blurry", NULL);
+    p.guidance = 2.0f;
+    zt_engine_submit(e, &p, NULL, &c, NULL);
     zt_gen_params_free(&p);
     job_log logs[16] = {0};
-    drain(e, logs, 2, NULL, 0, 0);
-    CHECK(logs[a].end == ZT_EV_JOB_FINISHED && logs[b].end == ZT_EV_JOB_FINISHED,
-          "jobs with a released encoder: %s %s", logs[a].msg, logs[b].msg);
+    drain(e, logs, 3, NULL, 0, 0);
+    CHECK(logs[a].end == ZT_EV_JOB_FINISHED && logs[b].end == ZT_EV_JOB_FINISHED &&
+              logs[c].end == ZT_EV_JOB_FINISHED,
+          "jobs with a released encoder: %s %s %s", logs[a].msg, logs[b].msg, logs[c].msg);
     zt_mem_snapshot m;
     zt_engine_memory(e, &m);
     CHECK(m.text_encoder == 0, "encoder still resident: %zu bytes", m.text_encoder);
