@@ -999,12 +999,19 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
     }
     if (p) {
         int got = 0;
-        if (job.zimt && zt_gen_params_from_json(p, job.zimt, NULL) == ZT_OK)
+        zt_err why = {0}, why2 = {0};
+        if (job.zimt && zt_gen_params_from_json(p, job.zimt, &why) == ZT_OK)
             got = 1;
-        else if (job.parameters && zt_gen_params_from_a1111(p, job.parameters, NULL) == ZT_OK)
+        else if (job.parameters && zt_gen_params_from_a1111(p, job.parameters, &why2) == ZT_OK)
             got = 1;
         else if ((st = reset(p, err)) != ZT_OK)
             goto done;
+        if (!got && (job.zimt || job.parameters)) {
+            /* settings there but unusable: say why, not "none" */
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: its settings cannot be used: %s", path,
+                         job.zimt ? why.msg : why2.msg);
+            goto done;
+        }
         if (has_params)
             *has_params = got;
     }

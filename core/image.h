@@ -82,9 +82,10 @@ zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
  * alpha is dropped). *rgb is heap (caller frees) with w*h*3 bytes; rgb may
  * be NULL to read only the settings. When p is non-NULL (initialised) it
  * receives the settings from the "zimt" chunk, else from "parameters", and
- * *has_params (may be NULL) says whether either was found and parsed; when
- * not, p holds defaults. Oversized (see ZT_PNG_SIDE_MAX), truncated or
- * corrupt files are ZT_ERR_FORMAT or ZT_ERR_TOO_BIG naming the path. */
+ * *has_params (may be NULL) says whether either was found; when not, p
+ * holds defaults. Settings that are there but cannot be parsed are
+ * ZT_ERR_FORMAT with the reason. Oversized (see ZT_PNG_SIDE_MAX), truncated
+ * or corrupt files are ZT_ERR_FORMAT or ZT_ERR_TOO_BIG naming the path. */
 zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_params *p,
                       int *has_params, zt_err *err);
 

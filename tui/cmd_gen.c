@@ -71,6 +71,20 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
     const cJSON *v;
     if (!cJSON_IsObject(o))
         return zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", where);
+    /* a key zimt does not know (a typo, "width") must not be dropped quietly */
+    static const char *keys[] = {"prompt", "negative", "negative_prompt", "size", "steps",
+                                 "guidance", "seed", "rng", "output"};
+    cJSON_ArrayForEach(v, o)
+    {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof *keys && strcmp(v->string, keys[k]))
+            k++;
+        if (k == sizeof keys / sizeof *keys)
+            return zt_fail(err, ZT_ERR_FORMAT,
+                           "%s: unknown key \"%.40s\" (known: prompt, negative, size, steps, "
+                           "guidance, seed, rng, output)",
+                           where, v->string);
+    }
     if ((v = cJSON_GetObjectItem(o, "prompt"))) {
         if (!cJSON_IsString(v))
             return zt_fail(err, ZT_ERR_FORMAT, "%s: \"prompt\" must be a string", where);
@@ -90,8 +104,8 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
             return zt_err_prefix(err, "%s", where);
     }
     if ((v = cJSON_GetObjectItem(o, "steps"))) {
-        if (!cJSON_IsNumber(v) || v->valuedouble != (int)v->valuedouble || v->valueint < 1 ||
-            v->valueint > ZT_STEPS_MAX)
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1 && v->valuedouble <= ZT_STEPS_MAX) ||
+            v->valuedouble != (int)v->valuedouble)
             return zt_fail(err, ZT_ERR_FORMAT, "%s: \"steps\" must be a whole number 1..%d", where,
                            ZT_STEPS_MAX);
         j->params.steps = v->valueint;
@@ -112,6 +126,8 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
         int rnd;
         if ((st = zt_parse_seed(buf, &j->params.seed, &rnd, err)))
             return zt_err_prefix(err, "%s", where);
+        if (rnd)
+            j->params.seed = zt_random_seed();
     }
     if ((v = cJSON_GetObjectItem(o, "rng"))) {
         zt_rng_kind k;
@@ -140,9 +156,19 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
         return st;
     int cap = 16, count = 0, line_no = 0;
     gen_job *js = calloc((size_t)cap, sizeof *js);
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && js; line = strtok_r(NULL, "\n", &save)) {
+    /* Lines by hand: every line counts for the numbers in messages, and a
+     * NUL byte must not end the file early. */
+    char *next = text, *end = text + len;
+    while (js && next < end) {
+        char *line = next, *nl = memchr(line, '\n', (size_t)(end - line));
+        next = nl ? nl + 1 : end;
+        if (nl)
+            *nl = 0;
         line_no++;
+        if (strlen(line) != (size_t)((nl ? nl : end) - line)) {
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s line %d: contains a NUL byte", o->jobs, line_no);
+            break;
+        }
         while (*line == ' ' || *line == '\t' || *line == '\r')
             line++;
         if (!*line || *line == '#')
@@ -167,9 +193,22 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
             break;
         char where[4200];
         snprintf(where, sizeof where, "%s line %d", o->jobs, line_no);
-        cJSON *obj = cJSON_Parse(line);
+        /* one object a line, nothing after it; a \u0000 would cut a string
+         * short without a word */
+        cJSON *obj = cJSON_ParseWithOpts(line, NULL, 1);
         if (!obj) {
-            st = zt_fail(err, ZT_ERR_FORMAT, "%s: not valid JSON", where);
+            const char *rest = NULL;
+            cJSON *first = cJSON_ParseWithOpts(line, &rest, 0);
+            cJSON_Delete(first);
+            st = zt_fail(err, ZT_ERR_FORMAT,
+                         first ? "%s: text after the JSON object (one job a line)"
+                               : "%s: not valid JSON",
+                         where);
+            break;
+        }
+        if (strstr(line, "\\u0000")) {
+            cJSON_Delete(obj);
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: a string holds \\u0000", where);
             break;
         }
         st = job_from_json(j, obj, o->outdir, where, err);
@@ -260,6 +299,14 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
             return zt_fail(err, ZT_ERR_UTF8,
                            "job %d: the prompt is not valid UTF-8 (bad byte at offset %zu)", i + 1,
                            bad);
+        if (!zt_utf8_validate(js[i].params.negative_prompt, strlen(js[i].params.negative_prompt),
+                              &bad))
+            return zt_fail(err, ZT_ERR_UTF8,
+                           "job %d: the negative prompt is not valid UTF-8 (bad byte at offset "
+                           "%zu)",
+                           i + 1, bad);
+        if ((st = zt_gen_params_check_values(&js[i].params, err)))
+            return zt_err_prefix(err, "job %d", i + 1);
         for (int k = 0; k < i; k++)
             if (!strcmp(js[k].path, js[i].path))
                 return zt_fail(err, ZT_ERR_INVALID, "jobs %d and %d both write %s", k + 1, i + 1,

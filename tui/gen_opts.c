@@ -91,7 +91,16 @@ zt_status zt_parse_seed(const char *s, uint64_t *seed, int *random, zt_err *err)
     return ZT_OK;
 }
 
-static uint64_t random_seed(void)
+zt_status zt_gen_params_check_values(const zt_gen_params *g, zt_err *err)
+{
+    zt_job_params p = {.prompt = g->prompt, .negative = g->negative_prompt, .width = g->width,
+                       .height = g->height, .steps = g->steps, .guidance = g->guidance,
+                       .seed = g->seed};
+    zt_status st = zt_rng_kind_parse(g->rng, &p.rng, err);
+    return st ? st : zt_job_params_check(&p, err);
+}
+
+uint64_t zt_random_seed(void)
 {
     uint64_t v = 0;
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -305,11 +314,15 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         have_seed = !rnd;
     }
     if (!have_seed)
-        p->seed = random_seed();
+        p->seed = zt_random_seed();
     if (o->rng)
         snprintf(p->rng, sizeof p->rng, "%s", o->rng);
     if ((st = zt_rng_kind_parse(p->rng, &o->rng_kind, err)))
         return st;
+    /* what a PNG's settings brought in is checked here too, not after the
+     * model has loaded */
+    if ((st = zt_gen_params_check_values(p, err)))
+        return o->from ? zt_err_prefix(err, "%s", o->from) : st;
     if ((st = zt_precision_parse(o->precision, &o->precision_v, err)))
         return st;
     if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&

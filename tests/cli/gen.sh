@@ -72,4 +72,44 @@ expect_ok "jobs file" "zimt-3.png" "dog.png"
 printf '{"prompt":"a cat"}\nnot json\n' >"$LIB_TMP/bad.jsonl"
 run $G --jobs "$LIB_TMP/bad.jsonl" --outdir "$out"
 expect_error "bad jobs file" "line 2" "not valid JSON"
+
+# Jobs files never lose a job or a setting quietly; all checked before the
+# model loads (so no file is written).
+rm -f "$out"/*
+jobs_error() { # NAME TEXT WANT...
+    local name=$1 text=$2
+    shift 2
+    printf "$text" >"$LIB_TMP/e.jsonl"
+    run $G --jobs "$LIB_TMP/e.jsonl" --outdir "$out"
+    expect_error "$name" "$@"
+}
+jobs_error "two objects on a line" '{"prompt":"a","seed":5}{"prompt":"b","seed":6}\n' \
+    "line 1" "text after the JSON object"
+jobs_error "line numbers count blank lines" '{"prompt":"a"}\n\n\n\n{"prompt":5}\n' \
+    "line 5" '"prompt" must be a string'
+jobs_error "a NUL byte" '{"prompt":"a"}\n\0\n{"prompt":"b"}\n' "line 2" "NUL byte"
+jobs_error "an escaped NUL" '{"prompt":"a\\u0000b"}\n' "line 1" "\\u0000"
+jobs_error "an unknown key" '{"prompt":"a","width":512}\n' 'unknown key "width"'
+jobs_error "steps out of any range" '{"prompt":"a","steps":1e300}\n' '"steps" must be'
+jobs_error "negative prompt not UTF-8" '{"prompt":"cat","negative":"\xff"}\n' \
+    "negative prompt is not valid UTF-8"
+check "no file after bad jobs files" no_files
+printf '{"prompt":"a","seed":"random"}\n{"prompt":"b","seed":"random"}\n' >"$LIB_TMP/r.jsonl"
+run $G --jobs "$LIB_TMP/r.jsonl" --seed 7 --outdir "$out" --name 'r-{seed}.png' --json
+expect_ok "random seeds in a jobs file" '"status":"ok"'
+check "random seeds are drawn, not --seed" \
+    test "$(ls "$out" | grep -c '^r-')" -eq 2 -a ! -e "$out/r-7.png"
+
+# Settings from a PNG are checked before the model loads.
+if command -v convert >/dev/null; then
+    convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 0, Size: 16x16')" \
+        "$LIB_TMP/steps0.png"
+    run ./zimt gen --model $M --device cpu --from "$LIB_TMP/steps0.png" -o "$out/f.png"
+    expect_error "--from: steps out of range" "steps0.png" "steps must be between"
+    check "--from: refused before loading" test -z "$(grep -F 'loaded' "$LIB_TMP/err")"
+    convert -size 16x16 xc:red -set parameters \
+        "$(printf 'cat\nSteps: 2, Seed: 99999999999999999999999, Size: 16x16')" "$LIB_TMP/seed.png"
+    run ./zimt gen --model $M --device cpu --from "$LIB_TMP/seed.png" -o "$out/f.png"
+    expect_error "--from: an unreadable seed named" "settings cannot be used" "Seed"
+fi
 lib_summary
