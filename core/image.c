@@ -799,7 +799,12 @@ zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
         st = zt_fail(err, ZT_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    snprintf(tmp, tl, "%s/.%s.XXXXXX", dir, base);
+    /* the temporary name is the final one with 8 more bytes, unless that
+     * would pass the longest name a directory holds */
+    if (strlen(base) + 8 > 255)
+        snprintf(tmp, tl, "%s/.zimt-png.XXXXXX", dir);
+    else
+        snprintf(tmp, tl, "%s/.%s.XXXXXX", dir, base);
     fd = mkstemp(tmp);
     if (fd < 0) {
         st = zt_fail(err, ZT_ERR_IO, "%s: cannot create a file in %s: %s", path, dir,

@@ -197,6 +197,8 @@ zt_status zt_check_output(const char *path, zt_err *err)
                        "%s: zimt writes PNG images; give the name a .png extension", path);
     if (lstat(path, &stt) == 0)
         return zt_fail(err, ZT_ERR_EXISTS, "%s already exists; not overwriting it", path);
+    if (errno != ENOENT) /* a name too long, a path through a file, ... */
+        return zt_fail(err, ZT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');

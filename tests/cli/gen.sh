@@ -100,6 +100,15 @@ expect_ok "random seeds in a jobs file" '"status":"ok"'
 check "random seeds are drawn, not --seed" \
     test "$(ls "$out" | grep -c '^r-')" -eq 2 -a ! -e "$out/r-7.png"
 
+# Names up to the longest a directory takes are written; longer ones are
+# refused before anything runs.
+long=$(printf 'n%.0s' $(seq 1 250))
+run $G --prompt x --steps 1 --size 32x32 -o "$out/$long.png"
+expect_ok "a 254-byte file name is written"
+check "the long name is on disk" test -s "$out/$long.png"
+run $G --prompt x --steps 1 --size 32x32 -o "$out/${long}xxxxxxxxxx.png"
+expect_error "a name past 255 bytes" "File name too long"
+
 # Settings from a PNG are checked before the model loads.
 if command -v convert >/dev/null; then
     convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 0, Size: 16x16')" \
