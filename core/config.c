@@ -11,6 +11,9 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,13 +30,16 @@ zt_status zt_read_file(const char *path, size_t max_bytes, char **out, size_t *l
     *out = NULL;
     if (len)
         *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO put in the file's place must not wait for
+     * a writer for ever; it is refused below as not a regular file */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
                        "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || !(f = fdopen(fd, "rb"))) {
+        close(fd);
         return zt_fail(err, ZT_ERR_IO, "%s: not a regular file", path);
     }
     if ((uint64_t)sb.st_size > max_bytes) {
@@ -107,9 +113,16 @@ static zt_status get_float(const cJSON *o, const char *key, int required, float 
 {
     double d = *out;
     zt_status st = get_num(o, key, required, &d, what, err);
-    if (!st)
-        *out = (float)d;
-    return st;
+    if (st)
+        return st;
+    /* past FLT_MAX it would be inf, below FLT_MIN lose its precision (or
+     * become 0): either way not the value the file gives */
+    float f = (float)d;
+    if (!isfinite(f) || (d != 0 && fabs(d) < FLT_MIN))
+        return zt_fail(err, ZT_ERR_INVALID, "%s: key '%s' = %g is out of range for a float",
+                       what, key, d);
+    *out = f;
+    return ZT_OK;
 }
 
 static zt_status get_bool(const cJSON *o, const char *key, int required, int *out,
@@ -169,11 +182,27 @@ static zt_status parse_root(cJSON **root, const char *json, const char *what, zt
     return ZT_OK;
 }
 
+/* Upper bounds far above any published model, so that a damaged config
+ * cannot ask for billions of layers or sizes whose products overflow. */
+#define DIM_MAX (1 << 20)  /* widths, vocabularies, channels */
+#define COUNT_MAX 1024     /* layers, heads, blocks */
+
+static zt_status positive_max(int v, int max, const char *what, const char *key, zt_err *err)
+{
+    return v > 0 && v <= max ? ZT_OK
+                             : zt_fail(err, ZT_ERR_INVALID,
+                                       "%s: key '%s' must be positive and at most %d (got %d)",
+                                       what, key, max, v);
+}
+
 static zt_status positive(int v, const char *what, const char *key, zt_err *err)
 {
-    return v > 0 ? ZT_OK
-                 : zt_fail(err, ZT_ERR_INVALID, "%s: key '%s' must be positive (got %d)", what,
-                           key, v);
+    return positive_max(v, DIM_MAX, what, key, err);
+}
+
+static zt_status count(int v, const char *what, const char *key, zt_err *err)
+{
+    return positive_max(v, COUNT_MAX, what, key, err);
 }
 
 #define TRY(x)           \
@@ -204,9 +233,9 @@ zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what
     c->rope_theta = theta;
     TRY(positive(c->hidden, what, "hidden_size", err));
     TRY(positive(c->intermediate, what, "intermediate_size", err));
-    TRY(positive(c->n_layers, what, "num_hidden_layers", err));
-    TRY(positive(c->n_heads, what, "num_attention_heads", err));
-    TRY(positive(c->n_kv_heads, what, "num_key_value_heads", err));
+    TRY(count(c->n_layers, what, "num_hidden_layers", err));
+    TRY(count(c->n_heads, what, "num_attention_heads", err));
+    TRY(count(c->n_kv_heads, what, "num_key_value_heads", err));
     TRY(positive(c->vocab, what, "vocab_size", err));
     c->head_dim = c->hidden / c->n_heads;
     if (!item(r, "head_dim") && c->hidden % c->n_heads) {
@@ -271,16 +300,16 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
     c->f_patch = tmp[0];
 
     TRY(positive(c->dim, what, "dim", err));
-    TRY(positive(c->n_layers, what, "n_layers", err));
-    TRY(positive(c->n_heads, what, "n_heads", err));
-    TRY(positive(c->n_kv_heads, what, "n_kv_heads", err));
+    TRY(count(c->n_layers, what, "n_layers", err));
+    TRY(count(c->n_heads, what, "n_heads", err));
+    TRY(count(c->n_kv_heads, what, "n_kv_heads", err));
     TRY(positive(c->cap_feat_dim, what, "cap_feat_dim", err));
     TRY(positive(c->in_channels, what, "in_channels", err));
     TRY(positive(c->patch, what, "all_patch_size[0]", err));
     TRY(positive(c->f_patch, what, "all_f_patch_size[0]", err));
-    if (c->n_refiner_layers < 0) {
-        st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'n_refiner_layers' must not be negative",
-                     what);
+    if (c->n_refiner_layers < 0 || c->n_refiner_layers > COUNT_MAX) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'n_refiner_layers' must be between 0 and %d",
+                     what, COUNT_MAX);
         goto done;
     }
     if (c->dim % c->n_heads) {
@@ -301,9 +330,9 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
                          c->axes_dims[i]);
             goto done;
         }
-        if (c->axes_lens[i] <= 0) {
-            st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'axes_lens'[%d] must be positive", what,
-                         i);
+        if (c->axes_lens[i] <= 0 || c->axes_lens[i] > DIM_MAX) {
+            st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'axes_lens'[%d] must be between 1 and %d",
+                         what, i, DIM_MAX);
             goto done;
         }
         sum += c->axes_dims[i];
@@ -357,7 +386,7 @@ zt_status zt_vae_config_parse(zt_vae_config *c, const char *json, const char *wh
     TRY(get_bool(r, "use_post_quant_conv", 0, &c->use_post_quant_conv, what, err));
     TRY(get_bool(r, "mid_block_add_attention", 0, &c->mid_attention, what, err));
 
-    TRY(positive(c->layers_per_block, what, "layers_per_block", err));
+    TRY(count(c->layers_per_block, what, "layers_per_block", err));
     TRY(positive(c->latent_channels, what, "latent_channels", err));
     if (c->out_channels != 3) {
         /* the decoder's output is handed back as 8-bit RGB */
@@ -365,9 +394,10 @@ zt_status zt_vae_config_parse(zt_vae_config *c, const char *json, const char *wh
                      what, c->out_channels);
         goto done;
     }
-    TRY(positive(c->norm_groups, what, "norm_num_groups", err));
+    TRY(count(c->norm_groups, what, "norm_num_groups", err));
     for (int i = 0; i < c->n_blocks; i++) {
-        if (c->block_out[i] <= 0 || c->block_out[i] % c->norm_groups) {
+        if (c->block_out[i] <= 0 || c->block_out[i] > DIM_MAX ||
+            c->block_out[i] % c->norm_groups) {
             st = zt_fail(err, ZT_ERR_INVALID,
                          "%s: key 'block_out_channels'[%d] = %d must be a positive multiple "
                          "of norm_num_groups %d",

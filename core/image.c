@@ -980,9 +980,15 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         *rgb = NULL;
     if (p && (st = reset(p, err)) != ZT_OK)
         return st;
-    job.f = fopen(path, "rb");
-    if (!job.f)
+    /* O_NONBLOCK: a FIFO is refused as not a file instead of waited on */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return zt_fail(err, ZT_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || !(job.f = fdopen(fd, "rb"))) {
+        close(fd);
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: not a regular file", path);
+    }
     unsigned char sig[8];
     if (fread(sig, 1, 8, job.f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
         st = zt_fail(err, ZT_ERR_FORMAT, "%s: not a PNG file", path);

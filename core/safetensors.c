@@ -276,7 +276,8 @@ static zt_status map_file(mapping *m, const char *path, zt_err *err)
     m->path = strdup(path);
     if (!m->path)
         return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in a shard's place is refused below, not waited on */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO, "%s: cannot open: %s",
                        path, strerror(errno));

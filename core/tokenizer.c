@@ -1329,7 +1329,7 @@ fail:
 zt_status zt_tokenizer_new(zt_tokenizer **out, const char *path, zt_err *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO: refused, not waited on */
     if (fd < 0)
         return zt_fail(err, ZT_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat st;

@@ -5,6 +5,9 @@
 
 #include "config.h"
 #include "engine.h"
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 #define TINY TEST_DATA "/tiny-zimage"
@@ -75,6 +78,17 @@ static void test_te(void)
     free(s);
     s = subst(te_json, "\"hidden_size\": 32", "\"hidden_size\": 0");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'hidden_size'", "positive");
+    free(s);
+    /* sizes far past any model are refused, not allocated for */
+    s = subst(te_json, "\"num_hidden_layers\": 3", "\"num_hidden_layers\": 2000000000");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'num_hidden_layers'", "at most");
+    free(s);
+    s = subst(te_json, "\"hidden_size\": 32", "\"hidden_size\": 1073741824");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'hidden_size'", "at most");
+    free(s);
+    /* floats that a float cannot hold */
+    s = subst(te_json, "\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 1e-60");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'rms_norm_eps'", "out of range");
     free(s);
     s = subst(te_json, "\"hidden_size\": 32", "\"hidden_size\": null");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'hidden_size'");
@@ -195,6 +209,8 @@ static void test_sched(void)
                "positive");
     EXPECT_ERR(zt_sched_config_parse(&c, "{\"use_dynamic_shifting\": \"no\"}", "s.json", &e_),
                "'use_dynamic_shifting'");
+    EXPECT_ERR(zt_sched_config_parse(&c, "{\"shift\": 1e39}", "s.json", &e_), "'shift'",
+               "out of range");
 }
 
 static void test_model(void)
@@ -268,6 +284,19 @@ static void test_read_file(void)
           "%s", err.msg);
     CHECK(zt_read_file(TINY, 1 << 20, &t, &n, &err) != ZT_OK && strstr(err.msg, "regular"),
           "%s", err.msg);
+    /* a FIFO in a config's place is refused at once, not waited on */
+    char fifo[] = "/tmp/zt-config-fifo-XXXXXX";
+    int fd = mkstemp(fifo);
+    if (fd >= 0) {
+        close(fd);
+        unlink(fifo);
+        if (mkfifo(fifo, 0600) == 0) {
+            CHECK(zt_read_file(fifo, 1 << 20, &t, &n, &err) != ZT_OK &&
+                      strstr(err.msg, "regular"),
+                  "FIFO: %s", err.msg);
+            unlink(fifo);
+        }
+    }
 }
 
 int main(void)
