@@ -341,6 +341,10 @@ int zt_manifest_check(const zt_manifest *m, const zt_weights *w, zt_manifest_cb 
             problems++;
             if (cb)
                 cb(ctx, ZT_MANIFEST_SHAPE, e->name, e, s, zt_weights_file(w, s->file));
+        } else if (s && s->t.dtype != ZT_F32 && s->t.dtype != ZT_BF16 && s->t.dtype != ZT_F16) {
+            problems++;
+            if (cb)
+                cb(ctx, ZT_MANIFEST_DTYPE, e->name, e, s, zt_weights_file(w, s->file));
         }
     }
     /* Found side: anything not listed and not tolerated. */
@@ -382,6 +386,10 @@ static void keep_first(void *ctx, zt_manifest_problem kind, const char *name,
         zt_fail(fp->err, ZT_ERR_SHAPE, "%s: tensor '%s': expected shape %s, found %s", file,
                 name, zt_manifest_shape_str(want, a, sizeof a),
                 zt_shape_str(&found->t, b, sizeof b));
+        break;
+    case ZT_MANIFEST_DTYPE:
+        zt_fail(fp->err, ZT_ERR_DTYPE, "%s: tensor '%s': dtype %s, expected F32, BF16 or F16",
+                file, name, zt_dtype_name(found->t.dtype));
         break;
     }
 }

@@ -52,6 +52,7 @@ typedef enum zt_manifest_problem {
     ZT_MANIFEST_MISSING,    /* required, absent: want set, found NULL */
     ZT_MANIFEST_UNEXPECTED, /* present, not listed: want NULL, found set */
     ZT_MANIFEST_SHAPE,      /* both set, shapes differ */
+    ZT_MANIFEST_DTYPE,      /* both set, found holds no floats (weights are F32, BF16, F16) */
 } zt_manifest_problem;
 
 /* Called once per problem, in name order; file is the path holding found

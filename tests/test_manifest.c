@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "config.h"
+#include <unistd.h>
+
 #include "harness.h"
 #include "manifest.h"
 #include "safetensors.h"
@@ -128,6 +130,45 @@ static void test_mismatch(void)
     zt_weights_free(w);
 }
 
+/* Weights hold floats: a tensor of the right shape but of bytes is named,
+ * by the check behind info and doctor and by the load's verify. */
+static void test_dtype(void)
+{
+    char dir[] = "/tmp/zt-manifest-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    const char hdr[] = "{\"w\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]}}";
+    uint64_t n = sizeof hdr - 1;
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL, "create %s", path);
+    if (!f)
+        return;
+    fwrite(&n, 8, 1, f); /* little-endian hosts */
+    fwrite(hdr, 1, (size_t)n, f);
+    fwrite("\1\2\3\4", 1, 4, f);
+    fclose(f);
+    zt_weights *w = NULL;
+    zt_err err = {0};
+    CHECK(zt_weights_open(&w, dir, NULL, &err) == ZT_OK, "open: %s", err.msg);
+    zt_manifest_entry e = {.name = "w", .ndim = 1, .shape = {4}};
+    zt_manifest m = {.v = &e, .n = 1, .cap = 1};
+    seen s = {0};
+    if (w) {
+        CHECK(zt_manifest_check(&m, w, count, &s) == 1 && !strcmp(s.last, "w"),
+              "a U8 weight passed the check");
+        CHECK(zt_manifest_verify(&m, w, &err) == ZT_ERR_DTYPE && strstr(err.msg, "'w'") &&
+                  strstr(err.msg, "dtype U8"),
+              "verify: %s", err.msg);
+    }
+    zt_weights_free(w);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_full(void)
 {
     zt_model_config c;
@@ -176,6 +217,7 @@ int main(void)
 {
     RUN(test_tiny);
     RUN(test_mismatch);
+    RUN(test_dtype);
     RUN(test_full);
     return zt_test_summary("test_manifest");
 }

@@ -75,6 +75,10 @@ static void report(void *ctx, zt_manifest_problem kind, const char *name,
                     name, zt_manifest_shape_str(want, a, sizeof a),
                     zt_shape_str(&found->t, b, sizeof b));
         break;
+    case ZT_MANIFEST_DTYPE:
+        zt_cli_fail("%s: %s: tensor '%s': dtype %s, expected F32, BF16 or F16", rc->comp, file,
+                    name, zt_dtype_name(found->t.dtype));
+        break;
     }
 }
 
