@@ -472,12 +472,6 @@ static void run_job(zt_engine *e, job *j)
         st = zt_pipeline_run(e->model, &p, &hk, &rgb, &tm, &err);
     }
     publish_memory(e);
-    /* a cancel that came after the last step's check (during the decode)
-     * still means nothing is written */
-    if (st == ZT_OK && atomic_load(&e->cancel_running)) {
-        free(rgb);
-        st = ZT_ERR_CANCELLED;
-    }
     if (st == ZT_ERR_CANCELLED) {
         job_emit(e, j, ZT_EV_JOB_CANCELLED);
         free_job(j);
@@ -500,12 +494,25 @@ static void run_job(zt_engine *e, job *j)
     r->rgb = rgb;
     r->tm = tm;
     pthread_mutex_lock(&e->mu);
+    /* A cancel that came after the last step's check (during the decode)
+     * still means nothing is written. zt_engine_cancel sets the flag under
+     * mu: checked here, a cancel is either obeyed or finds nothing running,
+     * never answered and then ignored. */
+    if (atomic_load(&e->cancel_running)) {
+        pthread_mutex_unlock(&e->mu);
+        free(r);
+        free(rgb);
+        job_emit(e, j, ZT_EV_JOB_CANCELLED);
+        free_job(j);
+        return;
+    }
     if (e->w_tail)
         e->w_tail->next = r;
     else
         e->w_head = r;
     e->w_tail = r;
     e->writing++;
+    e->running = 0; /* handed over to the writer */
     pthread_cond_signal(&e->write_cv);
     pthread_mutex_unlock(&e->mu);
 }
