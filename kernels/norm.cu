@@ -212,7 +212,7 @@ __global__ void k_rmsnorm_rope_v(void *x, int xdt, const void *w, int wdt, const
 }
 
 /* k_rmsnorm_rope_v when a row is one chunk a thread (hd == 8 * tpr: the
- * DiT's and the text encoder's heads of 128 take 16 threads). A thread
+ * DiT's interleaved heads of 128 take 16 threads). A thread
  * takes its chunk of two rows, blockDim.x / tpr apart, and issues both
  * loads before either row is reduced: twice the bytes in flight, which a
  * pass of one 16-byte load a thread needs to come near DRAM's rate. The
