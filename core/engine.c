@@ -139,10 +139,17 @@ static void job_emit(zt_engine *e, job *j, zt_event_kind kind)
     job_event(e, j, &ev, 0);
 }
 
+/* ev's status and message from err (its code's name when it has no text). */
+static void set_error(zt_event *ev, const zt_err *err)
+{
+    ev->status = err->code;
+    snprintf(ev->msg, sizeof ev->msg, "%s", err->msg[0] ? err->msg : zt_status_str(err->code));
+}
+
 static void job_error(zt_engine *e, job *j, const zt_err *err)
 {
-    zt_event ev = {.kind = ZT_EV_JOB_FAILED, .job = j->id, .status = err->code};
-    snprintf(ev.msg, sizeof ev.msg, "%s", err->msg[0] ? err->msg : zt_status_str(err->code));
+    zt_event ev = {.kind = ZT_EV_JOB_FAILED, .job = j->id};
+    set_error(&ev, err);
     job_event(e, j, &ev, 0);
 }
 
@@ -548,8 +555,8 @@ static void *worker_main(void *arg)
         e->loaded = -1;
         e->load_err = err;
         pthread_mutex_unlock(&e->mu);
-        zt_event ev = {.kind = ZT_EV_LOAD_FAILED, .status = err.code};
-        snprintf(ev.msg, sizeof ev.msg, "%s", err.msg[0] ? err.msg : zt_status_str(err.code));
+        zt_event ev = {.kind = ZT_EV_LOAD_FAILED};
+        set_error(&ev, &err);
         push_event(e, &ev);
     }
     for (;;) {
@@ -617,9 +624,8 @@ static void *writer_main(void *arg)
             /* The image is made but not on disk: hand it over with the
              * error, so that a front end can keep it and save it again. */
             ev.kind = ZT_EV_JOB_FAILED;
-            ev.status = st;
             ev.path = NULL;
-            snprintf(ev.msg, sizeof ev.msg, "%s", err.msg[0] ? err.msg : zt_status_str(st));
+            set_error(&ev, &err);
         } else {
             j->path = NULL; /* moved into the event */
         }
