@@ -154,9 +154,10 @@ struct zt_backend {
     zt_err error;   /* sticky; error.code == ZT_OK when none */
     /* Optional, set by the caller around zt_backend_adopt_weights: told
      * after each piece of the host tensors [src, src + n) has been read, so
-     * the caller can report progress and give the pages back. Backends that
-     * keep the host views never call it. */
-    void (*on_read)(void *ud, const void *src, size_t n);
+     * the caller can report progress and give the pages back. A non-zero
+     * return stops the adoption, which then fails with ZT_ERR_CANCELLED
+     * and keeps nothing. Backends that keep the host views never call it. */
+    int (*on_read)(void *ud, const void *src, size_t n);
     void *on_read_ud;
     unsigned long replays; /* recordings queued by zt_replay_enter so far */
     int profiling;         /* an op profile is recording (zt_backend_profile on, not yet

@@ -488,13 +488,13 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
         return zt_err_prefix(err, "weights");
     const char *what = NULL;
     cudaError_t e = cudaSuccess;
-    int cur = 0;
+    int cur = 0, stopped = 0;
     size_t off = 0;
-    for (int i = 0; i < n && e == cudaSuccess; i++) {
+    for (int i = 0; i < n && e == cudaSuccess && !stopped; i++) {
         zt_dtype from = ts[i]->dtype, to = adopt_dtype(from);
         size_t esz_to = zt_dtype_size(to), esz_from = zt_dtype_size(from);
         size_t cnt = (size_t)zt_tensor_numel(ts[i]), per = STAGE_BYTES / esz_to;
-        for (size_t done = 0; done < cnt && e == cudaSuccess; done += per) {
+        for (size_t done = 0; done < cnt && e == cudaSuccess && !stopped; done += per) {
             size_t m = cnt - done < per ? cnt - done : per;
             what = "event synchronize";
             e = cudaEventSynchronize(b->stage_ev[cur]); /* buffer free again */
@@ -502,8 +502,10 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
                 break;
             const char *src = (const char *)ts[i]->data + done * esz_from;
             stage_fill(b->stage[cur], src, from, to, m);
-            if (be->on_read)
-                be->on_read(be->on_read_ud, src, m * esz_from);
+            if (be->on_read && be->on_read(be->on_read_ud, src, m * esz_from)) {
+                stopped = 1; /* the staged piece is not sent */
+                break;
+            }
             what = "weight upload";
             e = cudaMemcpyAsync(dev + off + done * esz_to, b->stage[cur], m * esz_to,
                                 cudaMemcpyHostToDevice, b->st);
@@ -517,9 +519,11 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
         what = "stream synchronize";
         e = cudaStreamSynchronize(b->st);
     }
-    if (e != cudaSuccess) {
+    if (e != cudaSuccess || stopped) {
         cudaStreamSynchronize(b->st);
         c_release(be, dev);
+        if (e == cudaSuccess)
+            return zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA weights: %s: %s", what, cudaGetErrorString(e));
     }
     off = 0;

@@ -59,6 +59,7 @@ struct zt_engine {
     uint64_t next_id;
     uint64_t running;       /* id of the running job, 0 when idle */
     atomic_int cancel_running;
+    atomic_int closing;     /* zt_engine_free has begun: a load in progress stops */
     result *w_head, *w_tail;
     int writing;            /* results queued or being written */
     ev_node *ev_head, *ev_tail;
@@ -282,7 +283,8 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
     return atomic_load(&e->cancel_running);
 }
 
-static void load_progress(void *ud, const zt_load_progress *p)
+/* Reports the load; stops it once zt_engine_free has begun. */
+static int load_progress(void *ud, const zt_load_progress *p)
 {
     zt_engine *e = ud;
     zt_event ev = {.kind = ZT_EV_LOAD_PROGRESS,
@@ -295,6 +297,7 @@ static void load_progress(void *ud, const zt_load_progress *p)
     snprintf(ev.component, sizeof ev.component, "%s", p->component);
     snprintf(ev.file, sizeof ev.file, "%s", p->file ? p->file : "");
     push_event(e, &ev);
+    return atomic_load(&e->closing);
 }
 
 static void free_job(job *j)
@@ -694,6 +697,7 @@ void zt_engine_free(zt_engine *e)
 {
     if (!e)
         return;
+    atomic_store(&e->closing, 1);
     zt_engine_cancel_all(e);
     pthread_mutex_lock(&e->mu);
     e->stop = 1;

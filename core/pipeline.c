@@ -32,10 +32,12 @@ typedef struct load_meter {
     uint64_t part_bytes[3];   /* each component's weight files (shard_bytes) */
     const zt_weights *w;      /* the component being read */
     int shard;                /* its shard last reported, -1 before */
+    int cancelled;            /* fn asked to stop */
     double t0, last;          /* ms: load start, last report */
 } load_meter;
 
-static void meter_report(load_meter *lm)
+/* Report where the load is; returns non-zero once fn has asked to stop. */
+static int meter_report(load_meter *lm)
 {
     double t = zt_now_ms(), s = (t - lm->t0) / 1e3;
     lm->last = t;
@@ -44,14 +46,15 @@ static void meter_report(load_meter *lm)
                       ? (lm->p.bytes_total - lm->p.bytes_done) / 1e6 / lm->p.mb_s
                       : -1;
     lm->p.file = lm->file;
-    if (lm->fn)
-        lm->fn(lm->ud, &lm->p);
+    if (lm->fn && !lm->cancelled)
+        lm->cancelled = lm->fn(lm->ud, &lm->p) != 0;
+    return lm->cancelled;
 }
 
 /* The backend has read [src, src + n) of the mapping (be->on_read): count
  * it, give the pages back (the resident set stays at the staging buffers,
  * not the model), and report when a shard starts or 100 ms have passed. */
-static void meter_on_read(void *ud, const void *src, size_t n)
+static int meter_on_read(void *ud, const void *src, size_t n)
 {
     load_meter *lm = ud;
     zt_weights_drop_pages(lm->w, src, n);
@@ -61,10 +64,9 @@ static void meter_on_read(void *ud, const void *src, size_t n)
         const char *path = zt_weights_file(lm->w, f), *base = strrchr(path, '/');
         snprintf(lm->file, sizeof lm->file, "%s", base ? base + 1 : path);
         lm->shard = f;
-        meter_report(lm);
-    } else if (zt_now_ms() - lm->last >= 100) {
-        meter_report(lm);
+        return meter_report(lm);
     }
+    return zt_now_ms() - lm->last >= 100 ? meter_report(lm) : lm->cancelled;
 }
 
 /* Bytes of the *.safetensors files in dir (0 when unreadable: the load
@@ -149,7 +151,8 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
         lm.p.bytes_total += lm.part_bytes[i];
     }
     lm.p.component = "tokenizer";
-    meter_report(&lm);
+    if (meter_report(&lm))
+        goto cancelled;
     snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", dir);
     if ((st = zt_tokenizer_new(&m->tok, path, err)) != ZT_OK)
         goto fail;
@@ -157,7 +160,8 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
         lm.p.component = components[i].sub;
         lm.p.index = i + 1;
         lm.file[0] = '\0';
-        meter_report(&lm);
+        if (meter_report(&lm))
+            goto cancelled;
         if ((st = load_component(m, i, &lm, err)) != ZT_OK)
             goto fail;
     }
@@ -165,9 +169,12 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     lm.p.component = "done";
     lm.p.index = 4;
     lm.file[0] = '\0';
-    meter_report(&lm);
+    if (meter_report(&lm))
+        goto cancelled;
     *out = m;
     return ZT_OK;
+cancelled:
+    st = zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
 fail:
     zt_model_free(m);
     return st;

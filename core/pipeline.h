@@ -52,9 +52,13 @@ typedef struct zt_load_progress {
     double mb_s;           /* average since the load began (1e6 bytes/s); 0 until known */
     double eta_s;          /* time left at that rate; -1 until known */
 } zt_load_progress;
-typedef void (*zt_load_progress_fn)(void *ud, const zt_load_progress *p);
+/* Returns non-zero to cancel the load. */
+typedef int (*zt_load_progress_fn)(void *ud, const zt_load_progress *p);
 
-/* Load the model in dir onto be. */
+/* Load the model in dir onto be. progress (may be NULL) is called as above;
+ * when it asks to cancel, the load stops within one staged piece (CUDA) or
+ * one component (CPU), frees what it built and fails with
+ * ZT_ERR_CANCELLED. */
 zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
                         zt_load_progress_fn progress, void *ud, zt_err *err);
 /* Full-size published configs with synthetic weights of the given seed.

@@ -19,6 +19,8 @@
  * cases on a CUDA backend made for F32 activations (--precision fp32) and
  * holds it to the FP32 goal against the reference and the CPU image.
  *
+ * test_load_cancel stops a load while the weights stream to the device.
+ *
  * Without a usable CUDA device the cases are skipped: 0 passed, 0 failed.
  */
 #include <cJSON.h>
@@ -257,6 +259,42 @@ static void test_cases(void)
     CHECK(n == 3, "%d cases", n);
 }
 
+/* Stops at the first report from inside the transformer's upload (a shard
+ * named: the backend is between staged pieces). */
+static int stop_in_transformer(void *ud, const zt_load_progress *p)
+{
+    int *reports = ud;
+    ++*reports;
+    return !strcmp(p->component, "transformer") && p->file && p->file[0];
+}
+
+/* A load cancelled while weights stream to the device fails with
+ * ZT_ERR_CANCELLED and gives back every byte it took; the backend then
+ * loads the model whole. */
+static void test_load_cancel(void)
+{
+    zt_backend *g = NULL;
+    zt_model *m = NULL;
+    zt_err err = {0};
+    CHECK(zt_backend_cuda_new(&g, 0, &err) == ZT_OK, "%s", err.msg);
+    if (!g)
+        return;
+    size_t before = 0, after = 0, peak = 0;
+    zt_backend_mem_usage(g, &before, &peak);
+    int reports = 0;
+    zt_status st = zt_model_open(&m, g, TINY, stop_in_transformer, &reports, &err);
+    zt_backend_mem_usage(g, &after, &peak);
+    CHECK(st == ZT_ERR_CANCELLED && m == NULL, "status %d: %s", st, err.msg);
+    CHECK(after == before && peak > before, "held %zu bytes before, %zu after (peak %zu)", before,
+          after, peak);
+    CHECK(reports >= 3, "%d reports", reports); /* tokenizer, text encoder, transformer */
+    zt_model_free(m);
+    m = NULL;
+    CHECK(zt_model_open(&m, g, TINY, NULL, NULL, &err) == ZT_OK, "reload: %s", err.msg);
+    zt_model_free(m);
+    zt_backend_free(g);
+}
+
 int main(void)
 {
     zt_err err = {0};
@@ -279,6 +317,7 @@ int main(void)
     RUN(test_replay);
     RUN(test_replay_after_eviction);
     RUN(test_fp32);
+    RUN(test_load_cancel);
     zt_model_free(mg);
     zt_model_free(mc);
     cJSON_Delete(cases);

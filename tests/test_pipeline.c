@@ -2,7 +2,8 @@
  * features, starting noise, the latents after every step, the decoded image
  * and its u8 pixels. Tolerances (fixtures README): text encoder and
  * intermediate latents 1e-4 + 1e-3|b|; final latents and decoded image
- * 1e-3 + 1e-3|b|; noise 1e-5 absolute; image_u8 within +-1 on >= 99.9%. */
+ * 1e-3 + 1e-3|b|; noise 1e-5 absolute; image_u8 within +-1 on >= 99.9%.
+ * Also: cancelling a run and a load, and parameters refused. */
 #include <cJSON.h>
 
 #include "fixture.h"
@@ -116,6 +117,38 @@ static void test_cancel(void)
     CHECK(steps_seen == 2 && rgb == NULL, "ran %d steps", steps_seen);
 }
 
+/* A load asked to stop at its k-th report stops there: no further report,
+ * ZT_ERR_CANCELLED, no model, nothing leaked (the sanitizer builds). */
+static int load_calls, load_cancel_at;
+static int cancel_load(void *ud, const zt_load_progress *p)
+{
+    (void)ud;
+    (void)p;
+    return ++load_calls == load_cancel_at;
+}
+
+static void test_load_cancel(void)
+{
+    zt_err err = {0};
+    zt_model *m = NULL;
+    load_calls = 0;
+    load_cancel_at = 0;
+    CHECK(zt_model_open(&m, be, TINY, cancel_load, NULL, &err) == ZT_OK, "%s", err.msg);
+    zt_model_free(m);
+    int reports = load_calls;
+    CHECK(reports >= 5, "%d reports", reports); /* tokenizer, three components, done */
+    for (int k = 1; k <= reports; k++) {
+        load_calls = 0;
+        load_cancel_at = k;
+        m = NULL;
+        zt_status st = zt_model_open(&m, be, TINY, cancel_load, NULL, &err);
+        CHECK(st == ZT_ERR_CANCELLED && m == NULL && load_calls == k,
+              "stop at report %d: status %d, %d reports", k, st, load_calls);
+        CHECK(strstr(err.msg, "cancelled") != NULL, "message: %s", err.msg);
+        zt_model_free(m);
+    }
+}
+
 static void test_bad_params(void)
 {
     zt_err err = {0};
@@ -147,6 +180,7 @@ int main(void)
     RUN(test_cases);
     RUN(test_cancel);
     RUN(test_bad_params);
+    RUN(test_load_cancel);
     zt_model_free(model);
     cJSON_Delete(cases);
     zt_st_file_close(ref);
