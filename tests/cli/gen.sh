@@ -89,11 +89,17 @@ jobs_error "line numbers count blank lines" '{"prompt":"a"}\n\n\n\n{"prompt":5}\
     "line 5" '"prompt" must be a string'
 jobs_error "a NUL byte" '{"prompt":"a"}\n\0\n{"prompt":"b"}\n' "line 2" "NUL byte"
 jobs_error "an escaped NUL" '{"prompt":"a\\u0000b"}\n' "line 1" "\\u0000"
+jobs_error "an escaped NUL after a backslash" '{"prompt":"a\\\\\\u0000b"}\n' "line 1" "\\u0000"
 jobs_error "an unknown key" '{"prompt":"a","width":512}\n' 'unknown key "width"'
 jobs_error "steps out of any range" '{"prompt":"a","steps":1e300}\n' '"steps" must be'
 jobs_error "negative prompt not UTF-8" '{"prompt":"cat","negative":"\xff"}\n' \
     "negative prompt is not valid UTF-8"
 check "no file after bad jobs files" no_files
+printf '{"prompt":"a\\\\u0000b \\\\\\u0041","output":"lit.png"}\n' >"$LIB_TMP/lit.jsonl"
+run $G --jobs "$LIB_TMP/lit.jsonl" --outdir "$out" --steps 1 --size 32x32
+expect_ok "a backslash before u0000 is text, not NUL"
+check "that prompt is written" test -s "$out/lit.png"
+rm -f "$out/lit.png"
 printf '{"prompt":"a","seed":"random"}\n{"prompt":"b","seed":"random"}\n' >"$LIB_TMP/r.jsonl"
 run $G --jobs "$LIB_TMP/r.jsonl" --seed 7 --outdir "$out" --name 'r-{seed}.png' --json
 expect_ok "random seeds in a jobs file" '"status":"ok"'
