@@ -343,6 +343,24 @@ static zt_status reset(zt_gen_params *p, zt_err *err)
     return ZT_OK;
 }
 
+/* cJSON keeps no string lengths, so the text is read here, escape by
+ * escape: "\\u0000" (a backslash, then u0000) is ordinary text. */
+int zt_json_has_nul_escape(const char *s)
+{
+    int in_str = 0;
+    for (; *s; s++) {
+        if (*s == '"') {
+            in_str = !in_str;
+        } else if (in_str && *s == '\\') {
+            if (s[1] == 'u' && !strncmp(s + 2, "0000", 4))
+                return 1;
+            if (s[1])
+                s++; /* the escaped character; \uXXXX's digits are plain text */
+        }
+    }
+    return 0;
+}
+
 zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err)
 {
     zt_status st = reset(p, err);
@@ -352,6 +370,10 @@ zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *er
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
         return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: not a JSON object");
+    }
+    if (zt_json_has_nul_escape(json)) {
+        cJSON_Delete(o);
+        return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");
     }
     if ((st = json_prompt(o, "prompt", &p->prompt, err)) ||
         (st = json_prompt(o, "negative_prompt", &p->negative_prompt, err)) ||

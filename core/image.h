@@ -57,8 +57,13 @@ int zt_gen_params_equal(const zt_gen_params *a, const zt_gen_params *b);
 zt_status zt_gen_params_to_json(const zt_gen_params *p, char **out, zt_err *err);
 /* Parse JSON into p (initialised). p is reset to defaults first; missing
  * keys keep them, unknown keys are ignored, wrong types are ZT_ERR_FORMAT.
- * The seed may be a number (up to 2^53) or a decimal string. */
+ * The seed may be a number (up to 2^53) or a decimal string. A string
+ * holding \u0000 is ZT_ERR_FORMAT. */
 zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err);
+/* Whether valid JSON text holds the escape \u0000 inside a string: cJSON
+ * would end that string at the NUL without a word, so readers of prompts
+ * refuse it. */
+int zt_json_has_nul_escape(const char *json);
 
 /* The A1111 "parameters" text (see the top of this file) into *out. */
 zt_status zt_gen_params_to_a1111(const zt_gen_params *p, char **out, zt_err *err);

@@ -189,6 +189,15 @@ static void test_json(void)
     CHECK(zt_gen_params_from_json(&q, "{\"seed\": -1}", &err) == ZT_ERR_FORMAT,
           "negative seed accepted");
     CHECK(zt_gen_params_from_json(&q, "[1,2]", &err) == ZT_ERR_FORMAT, "array accepted");
+    CHECK(zt_gen_params_from_json(&q, "{\"prompt\": \"a\\u0000b\"}", &err) == ZT_ERR_FORMAT &&
+              strstr(err.msg, "u0000"),
+          "a NUL escape cut the prompt short: %s", q.prompt);
+    CHECK(zt_gen_params_from_json(&q, "{\"prompt\": \"a\\\\u0000b\\\\\\u0041\"}", &err) == ZT_OK &&
+              !strcmp(q.prompt, "a\\u0000b\\A"),
+          "a backslash before u0000: %s", q.prompt);
+    CHECK(!zt_json_has_nul_escape("{\"k\": \"\\\\\", \"v\": \"u0000\"}") &&
+              zt_json_has_nul_escape("[\"\\\\\\u0000\"]"),
+          "escapes read one by one");
     CHECK(zt_gen_params_from_json(&q, "{\"width\": 512, \"future\": 1}", &err) == ZT_OK &&
               q.width == 512 && q.height == 1024,
           "partial JSON");

@@ -147,26 +147,6 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
     return ZT_OK;
 }
 
-/* Whether valid JSON text holds the escape \u0000 in a string. cJSON would
- * end that string at the NUL without a word (it keeps no length), so the
- * text is read here, escape by escape: "\\u0000" (a backslash, then
- * u0000) is ordinary text. */
-static int json_has_nul_escape(const char *s)
-{
-    int in_str = 0;
-    for (; *s; s++) {
-        if (*s == '"') {
-            in_str = !in_str;
-        } else if (in_str && *s == '\\') {
-            if (s[1] == 'u' && !strncmp(s + 2, "0000", 4))
-                return 1;
-            if (s[1])
-                s++; /* the escaped character; \uXXXX's digits are plain text */
-        }
-    }
-    return 0;
-}
-
 static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err *err)
 {
     char *text = NULL;
@@ -226,7 +206,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
                          where);
             break;
         }
-        if (json_has_nul_escape(line)) {
+        if (zt_json_has_nul_escape(line)) {
             cJSON_Delete(obj);
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: a string holds \\u0000", where);
             break;
