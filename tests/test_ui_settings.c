@@ -205,7 +205,7 @@ static void test_files_kept(void)
 
     const char broken[] = "{\"theme\": \"light\",, \"mine\": 1}";
     write_file("cfg", "settings.json", broken, sizeof broken - 1);
-    CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1 && s.bad_file, "broken file noticed");
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1 && s.file.bad_file, "broken file noticed");
     CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save over it: %s", why);
     CHECK(file_has(bad, "\"mine\": 1"), "the broken file is kept as settings.json.bad");
     CHECK(file_has(path, "\"theme\""), "new settings written");
@@ -217,7 +217,7 @@ static void test_files_kept(void)
     const char hbroken[] = "{\"prompts\": [\"my old prompt\",]}";
     write_file("state", "history.json", hbroken, sizeof hbroken - 1);
     zt_ui_history h = {0};
-    CHECK(zt_ui_history_load(&h, why, sizeof why) == -1 && h.bad_file, "broken history noticed");
+    CHECK(zt_ui_history_load(&h, why, sizeof why) == -1 && h.file.bad_file, "broken history noticed");
     zt_ui_history_add(&h, "new prompt");
     CHECK(zt_ui_history_save(&h, why, sizeof why) == 0, "save history: %s", why);
     CHECK(file_has(bad, "my old prompt") && file_has(path, "new prompt"),

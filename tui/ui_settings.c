@@ -121,21 +121,21 @@ void zt_ui_settings_free(zt_ui_settings *s)
     if (!s)
         return;
     zt_gen_params_free(&s->params);
-    free(s->saved);
-    s->saved = NULL;
+    free(s->file.saved);
+    s->file.saved = NULL;
 }
 
-/* Writes json (heap, taken) to dir/name unless *saved already holds the
- * same text; a file that could not be used (*bad) is first renamed to
- * name.bad. On success *saved becomes json. */
-static int save_json_file(const char *dir, const char *name, char *json, char **saved, int *bad,
+/* Writes json (heap, taken) to dir/name unless f->saved already holds the
+ * same text; a file that could not be used (f->bad_file) is first renamed
+ * to name.bad. On success f->saved becomes json. */
+static int save_json_file(const char *dir, const char *name, char *json, zt_ui_file *f,
                           char *why, int why_len)
 {
-    if (*saved && !strcmp(*saved, json)) {
+    if (f->saved && !strcmp(f->saved, json)) {
         free(json);
         return 0;
     }
-    if (*bad) {
+    if (f->bad_file) {
         char path[4200], aside[4300];
         snprintf(path, sizeof path, "%s/%s", dir, name);
         snprintf(aside, sizeof aside, "%s.bad", path);
@@ -145,14 +145,14 @@ static int save_json_file(const char *dir, const char *name, char *json, char **
             free(json);
             return -1;
         }
-        *bad = 0;
+        f->bad_file = 0;
     }
     if (write_atomic(dir, name, json, why, why_len)) {
         free(json);
         return -1;
     }
-    free(*saved);
-    *saved = json;
+    free(f->saved);
+    f->saved = json;
     return 0;
 }
 
@@ -221,29 +221,50 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
     return rc;
 }
 
-/* Reads dir/name and hands its text to parse(obj, ...). A missing file is
- * not an error (0, obj untouched); any other failure is -1 with why naming
- * the file. */
-static int load_json_file(const char *dir, const char *name,
-                          int (*parse)(void *obj, const char *json, char *why, int why_len),
-                          void *obj, char *why, int why_len)
+/* A kind of file the front end keeps: where it lives and how its JSON
+ * is read and written. */
+typedef struct file_kind {
+    const char *name;
+    void (*dir)(char *out, int len);
+    int (*parse)(void *obj, const char *json, char *why, int why_len);
+    char *(*to_json)(const void *obj); /* heap, or NULL without memory */
+} file_kind;
+
+/* obj (already at its defaults) takes the file's values when it can be
+ * read, and f notes the JSON they make. A missing file is not an error
+ * (0, obj untouched); any other failure is -1 with why naming the file,
+ * and f marks it to be kept aside before the first save over it. */
+static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, int why_len)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int missing;
+    char dir[4096], path[4200], sub[256] = "";
+    k->dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, k->name);
+    int missing, rc = 0;
     char *json = slurp(path, &missing);
-    if (!json) {
-        if (missing)
-            return 0;
+    if (!json && !missing) {
         snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
-        return -1;
+        rc = -1;
+    } else if (json && (rc = k->parse(obj, json, sub, sizeof sub)) != 0) {
+        snprintf(why, (size_t)why_len, "%s: %s", path, sub);
     }
-    char sub[256] = "";
-    int rc = parse(obj, json, sub, sizeof sub);
     free(json);
     if (rc)
-        snprintf(why, (size_t)why_len, "%s: %s", path, sub);
+        f->bad_file = 1;
+    else
+        f->saved = k->to_json(obj);
     return rc;
+}
+
+static int save_kind(const file_kind *k, const void *obj, zt_ui_file *f, char *why, int why_len)
+{
+    char dir[4096];
+    k->dir(dir, sizeof dir);
+    char *json = k->to_json(obj);
+    if (!json) {
+        snprintf(why, (size_t)why_len, "out of memory");
+        return -1;
+    }
+    return save_json_file(dir, k->name, json, f, why, why_len);
 }
 
 static int parse_settings(void *obj, const char *json, char *why, int why_len)
@@ -251,34 +272,23 @@ static int parse_settings(void *obj, const char *json, char *why, int why_len)
     return zt_ui_settings_from_json(obj, json, why, why_len);
 }
 
-static int parse_history(void *obj, const char *json, char *why, int why_len)
+static char *settings_json(const void *obj)
 {
-    return zt_ui_history_from_json(obj, json, why, why_len);
+    return zt_ui_settings_to_json(obj);
 }
+
+static const file_kind settings_kind = {"settings.json", zt_ui_config_dir, parse_settings,
+                                        settings_json};
 
 int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
 {
-    char dir[4096];
     zt_ui_settings_defaults(s);
-    zt_ui_config_dir(dir, sizeof dir);
-    int rc = load_json_file(dir, "settings.json", parse_settings, s, why, why_len);
-    if (rc)
-        s->bad_file = 1;
-    else
-        s->saved = zt_ui_settings_to_json(s);
-    return rc;
+    return load_kind(&settings_kind, s, &s->file, why, why_len);
 }
 
 int zt_ui_settings_save(zt_ui_settings *s, char *why, int why_len)
 {
-    char dir[4096];
-    zt_ui_config_dir(dir, sizeof dir);
-    char *json = zt_ui_settings_to_json(s);
-    if (!json) {
-        snprintf(why, (size_t)why_len, "out of memory");
-        return -1;
-    }
-    return save_json_file(dir, "settings.json", json, &s->saved, &s->bad_file, why, why_len);
+    return save_kind(&settings_kind, s, &s->file, why, why_len);
 }
 
 void zt_ui_history_free(zt_ui_history *h)
@@ -288,9 +298,9 @@ void zt_ui_history_free(zt_ui_history *h)
     for (int i = 0; i < h->n; i++)
         free(h->items[i]);
     free(h->items);
-    free(h->saved);
+    free(h->file.saved);
     h->items = NULL;
-    h->saved = NULL;
+    h->file.saved = NULL;
     h->n = 0;
 }
 
@@ -318,8 +328,9 @@ void zt_ui_history_add(zt_ui_history *h, const char *prompt)
 }
 
 /* The history as the file holds it (heap), or NULL without memory. */
-static char *history_to_json(const zt_ui_history *h)
+static char *history_to_json(const void *obj)
 {
+    const zt_ui_history *h = obj;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = root ? cJSON_AddArrayToObject(root, "prompts") : NULL;
     for (int i = 0; arr && i < h->n; i++)
@@ -327,19 +338,6 @@ static char *history_to_json(const zt_ui_history *h)
     char *json = arr ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     return json;
-}
-
-int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
-{
-    char dir[4096];
-    memset(h, 0, sizeof *h);
-    zt_ui_state_dir(dir, sizeof dir);
-    int rc = load_json_file(dir, "history.json", parse_history, h, why, why_len);
-    if (rc)
-        h->bad_file = 1;
-    else
-        h->saved = history_to_json(h);
-    return rc;
 }
 
 int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len)
@@ -362,14 +360,21 @@ int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int w
     return 0;
 }
 
+static int parse_history(void *obj, const char *json, char *why, int why_len)
+{
+    return zt_ui_history_from_json(obj, json, why, why_len);
+}
+
+static const file_kind history_kind = {"history.json", zt_ui_state_dir, parse_history,
+                                       history_to_json};
+
+int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
+{
+    memset(h, 0, sizeof *h);
+    return load_kind(&history_kind, h, &h->file, why, why_len);
+}
+
 int zt_ui_history_save(zt_ui_history *h, char *why, int why_len)
 {
-    char dir[4096];
-    zt_ui_state_dir(dir, sizeof dir);
-    char *json = history_to_json(h);
-    if (!json) {
-        snprintf(why, (size_t)why_len, "out of memory");
-        return -1;
-    }
-    return save_json_file(dir, "history.json", json, &h->saved, &h->bad_file, why, why_len);
+    return save_kind(&history_kind, h, &h->file, why, why_len);
 }

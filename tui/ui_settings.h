@@ -21,21 +21,25 @@
 
 #define ZT_UI_HISTORY_MAX 200
 
+/* What the front end knows of a JSON file it keeps (settings, history). */
+typedef struct zt_ui_file {
+    char *saved;  /* heap: the JSON last read from or written to the file */
+    int bad_file; /* the file could not be used: keep it aside on save */
+} zt_ui_file;
+
 typedef struct zt_ui_settings {
     char theme[64];
     char graphics[16];    /* auto, sixel, blocks, none */
     char output_dir[4096];
     int seed_locked;
     zt_gen_params params; /* owned: the last settings used */
-    char *saved;          /* heap: the JSON last read from or written to the file */
-    int bad_file;         /* the file could not be used: keep it aside on save */
+    zt_ui_file file;
 } zt_ui_settings;
 
 typedef struct zt_ui_history {
     char **items; /* oldest first; heap */
     int n;
-    char *saved;  /* as in zt_ui_settings */
-    int bad_file;
+    zt_ui_file file;
 } zt_ui_history;
 
 /* Built-in defaults (s is overwritten; free with zt_ui_settings_free). */
