@@ -322,27 +322,28 @@ static void print_json_result(const gen_job *j, const zt_event *ev)
     cJSON *o = cJSON_CreateObject();
     char *settings = NULL;
     cJSON_AddNumberToObject(o, "job", (double)j->id);
+    cJSON_AddStringToObject(o, "status",
+                            ev->kind == ZT_EV_JOB_FINISHED    ? "ok"
+                            : ev->kind == ZT_EV_JOB_CANCELLED ? "cancelled"
+                                                              : "failed");
+    cJSON_AddStringToObject(o, "path", j->path);
+    /* also for a job that failed or was cancelled: its settings (the seed
+     * drawn included) make the same image again */
+    if (zt_gen_params_to_json(&j->params, &settings, NULL) == ZT_OK) {
+        cJSON *s = cJSON_Parse(settings);
+        if (s)
+            cJSON_AddItemToObject(o, "settings", s);
+        free(settings);
+    }
     if (ev->kind == ZT_EV_JOB_FINISHED) {
-        cJSON_AddStringToObject(o, "status", "ok");
-        cJSON_AddStringToObject(o, "path", j->path);
-        if (zt_gen_params_to_json(&j->params, &settings, NULL) == ZT_OK) {
-            cJSON *s = cJSON_Parse(settings);
-            if (s)
-                cJSON_AddItemToObject(o, "settings", s);
-            free(settings);
-        }
         cJSON_AddNumberToObject(o, "seconds", ev->timings.total_ms / 1000.0);
         cJSON_AddNumberToObject(o, "encode_ms", ev->timings.encode_ms);
         cJSON_AddNumberToObject(o, "decode_ms", ev->timings.decode_ms);
         cJSON *steps = cJSON_AddArrayToObject(o, "step_ms");
         for (int i = 0; i < ev->timings.steps; i++)
             cJSON_AddItemToArray(steps, cJSON_CreateNumber(ev->timings.step_ms[i]));
-    } else {
-        cJSON_AddStringToObject(o, "status",
-                                ev->kind == ZT_EV_JOB_CANCELLED ? "cancelled" : "failed");
-        cJSON_AddStringToObject(o, "path", j->path);
-        if (ev->msg[0])
-            cJSON_AddStringToObject(o, "error", ev->msg);
+    } else if (ev->msg[0]) {
+        cJSON_AddStringToObject(o, "error", ev->msg);
     }
     char *line = cJSON_PrintUnformatted(o);
     if (line)
@@ -456,7 +457,8 @@ int zt_cmd_gen(int argc, char **argv)
                 printf("%s\n", j->path);
             fflush(stdout);
             if (ev.kind == ZT_EV_JOB_FAILED)
-                fprintf(stderr, "zimt: job %llu failed: %s\n", (unsigned long long)ev.job, ev.msg);
+                fprintf(stderr, "zimt: job %llu (seed %llu) failed: %s\n",
+                        (unsigned long long)ev.job, (unsigned long long)j->params.seed, ev.msg);
             else if (ev.kind == ZT_EV_JOB_FINISHED && !o.quiet)
                 fprintf(stderr, "zimt: wrote %s (%dx%d, seed %llu, %.2f s)\n", j->path,
                         j->params.width, j->params.height, (unsigned long long)j->params.seed,

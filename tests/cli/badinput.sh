@@ -129,7 +129,7 @@ size not 16-multiple | $G --prompt x --size 100x64 --outdir $OUT                
 size too big         | env ZIMT_MEM_LIMIT=1G $G --prompt x --size 8192x8192 --outdir $OUT | 1   | 8192x8192 needs ; 1.00 GiB is available ; would fit | -
 bad memory limit     | env ZIMT_MEM_LIMIT=lots $G --prompt x --outdir $OUT               | 1    | ZIMT_MEM_LIMIT ; not a byte count              | -
 unwritable out dir   | unwritable                                                    | 1    | not writable                                   | -
-full disk            | prlimit --fsize=2000 $G --prompt x --outdir $OUT --name a.png | 1    | a.png: writing PNG failed: File too large      | -
+full disk            | prlimit --fsize=2000 $G --prompt x --seed 77 --outdir $OUT --name a.png | 1 | (seed 77) failed ; a.png: writing PNG failed: File too large | -
 name leaves outdir   | $G --prompt x --outdir $OUT --name '../{seed}.png'            | 1    | refused ; '..'                                  | -
 synth full disk      | prlimit --fsize=50000000 ./zimt synth -q --out $OUT/m          | 1    | File too large                                 | -
 synth SIGINT         | synth_interrupt INT                                           | 130  | cancelled                                      | -

@@ -106,6 +106,14 @@ expect_ok "random seeds in a jobs file" '"status":"ok"'
 check "random seeds are drawn, not --seed" \
     test "$(ls "$out" | grep -c '^r-')" -eq 2 -a ! -e "$out/r-7.png"
 
+# A job that could not be written still reports its settings, the seed
+# drawn included, so the same image can be made again.
+run prlimit --fsize=2000 $G --prompt "a cat" --size 32x32 --steps 1 --outdir "$out" --name big.png --json
+check "a failed write exits 1" test "$RC" -eq 1
+check "its JSON names the failure and the seed" grep -q \
+    '"status":"failed".*"settings":{.*"seed":[0-9]*.*"error":".*File too large' "$LIB_TMP/out"
+check "no partial file" test ! -e "$out/big.png"
+
 # Names up to the longest a directory takes are written; longer ones are
 # refused before anything runs.
 long=$(printf 'n%.0s' $(seq 1 250))
