@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -225,6 +226,39 @@ static void test_files_kept(void)
     zt_ui_history_free(&h);
 }
 
+/* A FIFO in a file's place is refused at once (waiting on it would hang
+ * the workbench's start), and kept aside like a malformed file. */
+static void test_fifo(void)
+{
+    char path[512], bad[600];
+    snprintf(path, sizeof path, "%s/cfg/zimt/settings.json", dir);
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    unlink(path);
+    unlink(bad);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo %s", path);
+    zt_ui_settings s;
+    char why[512] = "";
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1 && s.file.bad_file &&
+              strstr(why, "not a regular file"),
+          "FIFO settings: %s", why);
+    s.params.steps = 5;
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save: %s", why);
+    struct stat sb;
+    CHECK(stat(bad, &sb) == 0 && S_ISFIFO(sb.st_mode) && file_has(path, "\"steps\""),
+          "the FIFO is kept as settings.json.bad, the settings written");
+    zt_ui_settings_free(&s);
+
+    snprintf(path, sizeof path, "%s/state/zimt/history.json", dir);
+    unlink(path);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo %s", path);
+    zt_ui_history h = {0};
+    CHECK(zt_ui_history_load(&h, why, sizeof why) == -1 && h.file.bad_file &&
+              strstr(why, "not a regular file"),
+          "FIFO history: %s", why);
+    zt_ui_history_free(&h);
+    unlink(path);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/zt-ui-settings-XXXXXX");
@@ -241,6 +275,7 @@ int main(void)
     RUN(test_hostile_settings);
     RUN(test_history);
     RUN(test_files_kept);
+    RUN(test_fifo);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

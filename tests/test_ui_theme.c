@@ -5,6 +5,8 @@
  * a terminal that writes to /dev/null.
  */
 #include <curses.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +112,25 @@ static void test_shipped(void)
           "missing theme: %s", why);
 }
 
+/* A theme file that cannot be read (here a FIFO, which must not be waited
+ * on) is an error naming it; the theme is then mono. */
+static void test_unreadable(void)
+{
+    char d[] = "/tmp/zt-theme-XXXXXX", path[64];
+    CHECK(mkdtemp(d) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/pipe.json", d);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    setenv("ZIMT_THEME_DIR", d, 1);
+    zt_ui_theme t;
+    char why[256] = "";
+    CHECK(zt_ui_theme_load(&t, "pipe", why, sizeof why) == -1 &&
+              strstr(why, "not a regular file") && strstr(why, "pipe.json"),
+          "FIFO theme: %s", why);
+    unsetenv("ZIMT_THEME_DIR");
+    unlink(path);
+    rmdir(d);
+}
+
 static void test_no_color(void)
 {
     FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
@@ -146,6 +167,7 @@ int main(void)
     RUN(test_bad_json);
     RUN(test_roles);
     RUN(test_shipped);
+    RUN(test_unreadable);
     RUN(test_no_color);
     return zt_test_summary("test_ui_theme");
 }

@@ -1,6 +1,7 @@
 /* ui_settings.c - settings and prompt history as JSON files (see ui_settings.h). */
 #include "ui_settings.h"
 
+#include "config.h"
 #include "tokenizer.h"
 
 #include <cJSON.h>
@@ -46,37 +47,6 @@ int zt_ui_make_dirs(const char *dir)
     if (mkdir(p, 0755) && errno != EEXIST)
         return -1;
     return 0;
-}
-
-static char *slurp(const char *path, int *missing)
-{
-    *missing = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *missing = errno == ENOENT;
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 + 1 > cap) {
-            cap = cap ? cap * 2 : 131072;
-            if (cap > (64u << 20))
-                break;
-            char *b = realloc(buf, cap);
-            if (!b)
-                break;
-            buf = b;
-        }
-        size_t k = fread(buf + len, 1, 65536, f);
-        len += k;
-        if (k < 65536)
-            break;
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = 0;
-    return buf;
 }
 
 static int write_atomic(const char *dir, const char *name, const char *text, char *why,
@@ -239,10 +209,14 @@ static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
     char dir[4096], path[4200], sub[256] = "";
     k->dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%s", dir, k->name);
-    int missing, rc = 0;
-    char *json = slurp(path, &missing);
-    if (!json && !missing) {
-        snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
+    int rc = 0;
+    char *json = NULL;
+    zt_err err = {0};
+    /* not a regular file (a FIFO would block the start for good), too
+     * large, unreadable: the file is kept aside like a malformed one */
+    zt_status st = zt_read_file(path, ZT_UI_FILE_MAX, &json, NULL, &err);
+    if (st != ZT_OK && st != ZT_ERR_MISSING) {
+        snprintf(why, (size_t)why_len, "%s", err.msg);
         rc = -1;
     } else if (json && (rc = k->parse(obj, json, sub, sizeof sub)) != 0) {
         snprintf(why, (size_t)why_len, "%s: %s", path, sub);

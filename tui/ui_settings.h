@@ -21,6 +21,9 @@
 
 #define ZT_UI_HISTORY_MAX 200
 
+/* Settings and history files larger than this are not read (kept aside). */
+#define ZT_UI_FILE_MAX (64u << 20)
+
 /* What the front end knows of a JSON file it keeps (settings, history). */
 typedef struct zt_ui_file {
     char *saved;  /* heap: the JSON last read from or written to the file */

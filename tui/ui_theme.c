@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
+
 static const char *const role_keys[] = {
 #define ZT_UI_ROLE_KEY(name, key) key,
     ZT_UI_ROLE_LIST(ZT_UI_ROLE_KEY)
@@ -222,34 +224,6 @@ static int theme_dirs(char dirs[][1024], int max)
     return n;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (1 << 20))
-                break; /* a theme is small; refuse huge files */
-            char *b = realloc(buf, cap);
-            if (!b)
-                break;
-            buf = b;
-        }
-        size_t k = fread(buf + len, 1, 4096, f);
-        len += k;
-        if (k < 4096)
-            break;
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = 0;
-    return buf;
-}
-
 static int valid_name(const char *name)
 {
     if (!*name || strlen(name) > 60)
@@ -273,9 +247,17 @@ int zt_ui_theme_load(zt_ui_theme *t, const char *name, char *why, int why_len)
     for (int i = 0; i < n; i++) {
         char path[1100];
         snprintf(path, sizeof path, "%.1023s/%.60s.json", dirs[i], name);
-        char *json = slurp(path);
-        if (!json)
+        char *json = NULL;
+        zt_err err = {0};
+        /* a theme is small; a FIFO in its place is refused, not waited on */
+        zt_status st = zt_read_file(path, 1u << 20, &json, NULL, &err);
+        if (st == ZT_ERR_MISSING)
             continue;
+        if (st != ZT_OK) {
+            snprintf(why, (size_t)why_len, "%s", err.msg);
+            zt_ui_theme_mono(t);
+            return -1;
+        }
         int rc = zt_ui_theme_parse(t, json, why, why_len);
         free(json);
         if (rc == 0)
