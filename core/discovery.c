@@ -130,12 +130,12 @@ static void read_ref(const char *repo, char *rev, size_t n)
     rev[0] = 0;
     char path[ZT_PATH_MAX + 32];
     pathf(path, sizeof path, "%s/refs/main", repo);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text = NULL;
+    /* a FIFO is refused, not waited on; anything unreadable names no revision */
+    if (zt_read_file(path, 4096, &text, NULL, NULL) != ZT_OK)
         return;
-    size_t got = fread(rev, 1, n - 1, f);
-    fclose(f);
-    rev[got] = 0;
+    snprintf(rev, n, "%s", text);
+    free(text);
     rev[strcspn(rev, " \t\r\n")] = 0;
     /* A ref is a plain name; anything else is not followed. */
     if (strchr(rev, '/') || !strcmp(rev, ".") || !strcmp(rev, ".."))

@@ -65,6 +65,14 @@ expect_ok "symlinked snapshot loads its headers" "result: ok"
 run zenv "$ZIMT" doctor --model "$H/.cache/huggingface/hub/models--Tongyi-MAI--Z-Image-Turbo"
 expect_ok "--model at the repo folder" "snapshots/$REV" "result: ok"
 check "hf cache unchanged" test "$before" = "$(listing "$H")"
+# A FIFO as refs/main names no revision (it is not waited on): the newest
+# snapshot is taken.
+refs=$H/.cache/huggingface/hub/models--Tongyi-MAI--Z-Image-Turbo/refs
+mv "$refs/main" "$refs/main.keep" && mkfifo "$refs/main"
+run timeout 20 env -u HF_HUB_CACHE -u HF_HOME -u XDG_CACHE_HOME -u MODELSCOPE_CACHE \
+    -u ZIMT_MODEL -u HUGGINGFACE_HUB_CACHE HOME="$H" "$ZIMT" doctor
+expect_ok "a FIFO as refs/main is not waited on" "snapshots/$REV" "result: ok"
+rm -f "$refs/main" && mv "$refs/main.keep" "$refs/main"
 
 # The rest runs with an empty home, so the default locations hold nothing.
 H=$LIB_TMP/home2
