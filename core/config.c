@@ -67,6 +67,49 @@ zt_status zt_read_file(const char *path, size_t max_bytes, char **out, size_t *l
     return ZT_OK;
 }
 
+zt_status zt_read_stream(FILE *f, const char *name, size_t max_bytes, char **out, size_t *len,
+                         zt_err *err)
+{
+    *out = NULL;
+    if (len)
+        *len = 0;
+    /* the buffer grows to max_bytes + 1: a stream that fills it is too long */
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    for (;;) {
+        if (n == cap) {
+            if (cap > max_bytes) {
+                free(buf);
+                return zt_fail(err, ZT_ERR_TOO_BIG, "%s: more than the limit of %zu bytes",
+                               name, max_bytes);
+            }
+            size_t want = cap ? cap * 2 : 65536;
+            if (want > max_bytes + 1)
+                want = max_bytes + 1;
+            char *b = realloc(buf, want + 1);
+            if (!b) {
+                free(buf);
+                return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", name);
+            }
+            buf = b;
+            cap = want;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        return zt_fail(err, ZT_ERR_IO, "%s: read error", name);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return ZT_OK;
+}
+
 /* ---- typed key access ----------------------------------------------------- */
 
 /* Looks up key; returns NULL when absent (or null and !required). */

@@ -10,6 +10,7 @@
 #define ZT_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -100,5 +101,9 @@ int zt_dit_adaln_dim(const zt_dit_config *c);   /* min(dim, 256) */
 /* Read a whole file into a NUL-terminated malloc'd buffer (max_bytes cap). */
 zt_status zt_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
                        zt_err *err);
+/* The same for an open stream read to its end (a pipe, stdin); name is
+ * for messages. More than max_bytes is ZT_ERR_TOO_BIG. */
+zt_status zt_read_stream(FILE *f, const char *name, size_t max_bytes, char **out, size_t *len,
+                         zt_err *err);
 
 #endif

@@ -299,6 +299,39 @@ static void test_read_file(void)
     }
 }
 
+/* Streams: read to the end through the buffer's growth; a stream of
+ * exactly the limit is read, one byte more is refused. */
+static void test_read_stream(void)
+{
+    const size_t sizes[] = {0, 1, 65535, 65536, 65537, 200000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t m = sizes[i];
+        FILE *f = tmpfile();
+        if (!f) {
+            CHECK(0, "tmpfile");
+            return;
+        }
+        for (size_t k = 0; k < m; k++)
+            fputc('a' + (int)(k % 26), f);
+        char *t = NULL;
+        size_t n = 0;
+        zt_err err = {0};
+        rewind(f);
+        CHECK(zt_read_stream(f, "s", m, &t, &n, &err) == ZT_OK && n == m && t[m] == '\0' &&
+                  (!m || (t[0] == 'a' && t[m - 1] == 'a' + (int)((m - 1) % 26))),
+              "%zu bytes at a limit of %zu: %s", m, m, err.msg);
+        free(t);
+        t = NULL;
+        rewind(f);
+        if (m) {
+            CHECK(zt_read_stream(f, "s", m - 1, &t, &n, &err) == ZT_ERR_TOO_BIG && !t &&
+                      strstr(err.msg, "s: more than"),
+                  "%zu bytes at a limit of %zu: %s", m, m - 1, err.msg);
+        }
+        fclose(f);
+    }
+}
+
 int main(void)
 {
     RUN(test_te);
@@ -308,5 +341,6 @@ int main(void)
     RUN(test_model);
     RUN(test_full);
     RUN(test_read_file);
+    RUN(test_read_stream);
     return zt_test_summary("test_config");
 }

@@ -2,7 +2,7 @@
  * cmd_gen.c - zimt gen: headless, scriptable generation through the engine.
  *
  *   zimt gen [--model DIR] --prompt TEXT [--negative TEXT] [--size WxH]
- *            [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]
+ *            [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl|-]
  *            [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]
  *            [--from PNG] [-o FILE | --outdir DIR [--name TEMPLATE]]
  *            [--json] [--quiet]
@@ -45,7 +45,7 @@ typedef struct gen_job {
 static void usage(FILE *f)
 {
     fputs("usage: zimt gen [--model DIR | --synthetic [SEED]] --prompt TEXT [--negative TEXT]\n"
-          "                [--size WxH] [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl]\n"
+          "                [--size WxH] [--steps N] [--seed S]... [--count N] [--jobs FILE.jsonl|-]\n"
           "                [--guidance G] [--rng cuda|cpu] [--device auto|cpu|cuda]\n"
           "                [--precision auto|bf16|fp32|fp8] [--from PNG]\n"
           "                [-o FILE | --outdir DIR [--name TEMPLATE]] [--json] [--quiet]\n"
@@ -151,7 +151,11 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
 {
     char *text = NULL;
     size_t len;
-    zt_status st = zt_read_file(o->jobs, 64u << 20, &text, &len, err);
+    /* "-": the jobs come on stdin, read whole before anything runs */
+    const int from_stdin = !strcmp(o->jobs, "-");
+    const char *name = from_stdin ? "stdin" : o->jobs;
+    zt_status st = from_stdin ? zt_read_stream(stdin, name, 64u << 20, &text, &len, err)
+                              : zt_read_file(o->jobs, 64u << 20, &text, &len, err);
     if (st)
         return st;
     int cap = 16, count = 0, line_no = 0;
@@ -166,7 +170,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
             *nl = 0;
         line_no++;
         if (strlen(line) != (size_t)((nl ? nl : end) - line)) {
-            st = zt_fail(err, ZT_ERR_FORMAT, "%s line %d: contains a NUL byte", o->jobs, line_no);
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s line %d: contains a NUL byte", name, line_no);
             break;
         }
         while (*line == ' ' || *line == '\t' || *line == '\r')
@@ -174,7 +178,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
         if (!*line || *line == '#')
             continue;
         if (count == MAX_JOBS) {
-            st = zt_fail(err, ZT_ERR_INVALID, "%s: more than %d jobs", o->jobs, MAX_JOBS);
+            st = zt_fail(err, ZT_ERR_INVALID, "%s: more than %d jobs", name, MAX_JOBS);
             break;
         }
         if (count == cap) {
@@ -192,7 +196,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
         if ((st = zt_gen_params_copy(&j->params, &o->params, err)))
             break;
         char where[4200];
-        snprintf(where, sizeof where, "%s line %d", o->jobs, line_no);
+        snprintf(where, sizeof where, "%s line %d", name, line_no);
         /* one object a line, nothing after it; a \u0000 would cut a string
          * short without a word */
         cJSON *obj = cJSON_ParseWithOpts(line, NULL, 1);
@@ -224,7 +228,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
     if (!js)
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
     if (st == ZT_OK && count == 0)
-        st = zt_fail(err, ZT_ERR_INVALID, "%s: no jobs", o->jobs);
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: no jobs", name);
     *jobs = js;
     *n = count;
     return st;

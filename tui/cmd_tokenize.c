@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "config.h"
 #include "tokenizer.h"
 
 static void usage(void)
@@ -28,31 +29,6 @@ static void usage(void)
 }
 
 /* Whole stdin into a malloc'd buffer (may hold NULs). */
-static char *read_stdin(size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return NULL;
-    for (;;) {
-        if (n == cap) {
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                return NULL;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, stdin);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    *len = n;
-    return buf;
-}
-
 /* Replace each bad UTF-8 sequence with U+FFFD so the JSON stays valid
  * text. Returns a malloc'd NUL-terminated string. */
 static char *lossy_utf8(const char *s, size_t n)
@@ -198,9 +174,9 @@ int zt_cmd_tokenize(int argc, char **argv)
     char *text;
     size_t len = 0;
     if (i == argc - 1 && !strcmp(argv[i], "-")) {
-        text = read_stdin(&len);
-        if (!text)
-            return zt_cli_fail("tokenize: out of memory reading stdin");
+        zt_err rerr = {0};
+        if (zt_read_stream(stdin, "stdin", 64u << 20, &text, &len, &rerr) != ZT_OK)
+            return zt_cli_error(&rerr);
     } else {
         for (int k = i; k < argc; k++)
             len += strlen(argv[k]) + 1;

@@ -69,6 +69,13 @@ expect_ok "count" "c-1.png" "c-2.png"
 printf '{"prompt":"a cat","seed":3}\n{"prompt":"a dog","output":"dog.png"}\n' >"$LIB_TMP/j.jsonl"
 run $G --jobs "$LIB_TMP/j.jsonl" --outdir "$out" --name 'zimt-{seed}.png'
 expect_ok "jobs file" "zimt-3.png" "dog.png"
+printf '{"prompt":"a cat","output":"in-1.png"}\n{"prompt":"a dog","output":"in-2.png"}\n' |
+    $G --jobs - --outdir "$out" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+RC=$?
+expect_ok "jobs from stdin" "in-1.png" "in-2.png"
+printf '{"prompt":"a cat"}\n{"prompt":5}\n' | $G --jobs - --outdir "$out" >"$LIB_TMP/out" 2>"$LIB_TMP/err"
+RC=$?
+expect_error "a bad job on stdin names the line" "stdin line 2"
 printf '{"prompt":"a cat"}\nnot json\n' >"$LIB_TMP/bad.jsonl"
 run $G --jobs "$LIB_TMP/bad.jsonl" --outdir "$out"
 expect_error "bad jobs file" "line 2" "not valid JSON"
