@@ -10,6 +10,7 @@
 #include "discovery.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -383,6 +384,21 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
     if (strlen(dir) >= n)
         return zt_fail(err, ZT_ERR_INVALID, "%.200s...: model path too long", dir);
     snprintf(out, n, "%s", dir);
+    return ZT_OK;
+}
+
+zt_status zt_model_dir_check(const char *dir, zt_err *err)
+{
+    struct stat sb;
+    if (!dir || !*dir)
+        return zt_fail(err, ZT_ERR_INVALID, "the model directory is an empty path");
+    if (stat(dir, &sb) != 0)
+        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
+                       errno == ENOENT ? "model directory %s does not exist"
+                                       : "model directory %s: %s",
+                       dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return zt_fail(err, ZT_ERR_INVALID, "model directory %s is not a directory", dir);
     return ZT_OK;
 }
 

@@ -68,6 +68,12 @@ zt_status zt_discover_model(const char *explicit_dir, char *out, size_t n,
 zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void *ud, char *out,
                                 size_t n, zt_discovery_report *rep, zt_err *err);
 
+/* A model directory named by the user (--model): ZT_OK when dir is a
+ * directory; otherwise why not, naming it ("model directory X does not
+ * exist", "... is not a directory", "the model directory is an empty
+ * path"). Whether it holds a model is for the load or zimt doctor. */
+zt_status zt_model_dir_check(const char *dir, zt_err *err);
+
 /* "absent", "incomplete", "complete", "chosen". */
 const char *zt_place_state_str(zt_place_state s);
 

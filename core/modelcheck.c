@@ -225,13 +225,18 @@ void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_d
         mc->part[i].name = part_names[i];
         mc->part[i].total_size = -1;
     }
+    /* callers name dir before each problem */
     struct stat sb;
+    if (!*dir) {
+        problem(mc, "an empty path");
+        return;
+    }
     if (stat(dir, &sb) != 0) {
-        problem(mc, "%s: %s", dir, strerror(errno));
+        problem(mc, "%s", strerror(errno));
         return;
     }
     if (!S_ISDIR(sb.st_mode)) {
-        problem(mc, "%s: not a directory", dir);
+        problem(mc, "not a directory");
         return;
     }
     mc->exists = 1;

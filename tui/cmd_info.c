@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "discovery.h"
 #include "manifest.h"
 #include "safetensors.h"
 
@@ -260,6 +261,9 @@ int zt_cmd_info(int argc, char **argv)
     }
     if (strlen(in.dir) > ZT_PATH_MAX - 64)
         return zt_cli_fail("info: model directory path too long");
+    zt_err derr = {0};
+    if (zt_model_dir_check(in.dir, &derr) != ZT_OK)
+        return zt_cli_error(&derr);
 
     printf("model: %s\n", in.dir);
     char path[ZT_PATH_MAX + 64], *text = NULL;

@@ -346,12 +346,10 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     }
     /* A model directory named on the command line must exist: say so now,
      * not after the engine has started. */
-    struct stat msb;
-    if (o->model && (stat(o->model, &msb) != 0 || !S_ISDIR(msb.st_mode)))
-        return zt_fail(err, ZT_ERR_MISSING,
-                       "model directory %s does not exist (zimt doctor shows where models "
-                       "are looked for)",
-                       o->model);
+    zt_err merr = {0};
+    if (o->model && (st = zt_model_dir_check(o->model, &merr)) != ZT_OK)
+        return zt_fail(err, st, "%s (zimt doctor shows where models are looked for)",
+                       merr.msg);
     /* --model, $ZIMT_MODEL, then the download caches; the bundled tiny model
      * only when none holds a complete model. */
     zt_err derr = {0};

@@ -30,6 +30,20 @@ run $ZIMT info --model "$FIX"
 expect_ok "good model" "text_encoder:" "transformer:" "vae:" "35 tensors" "101 tensors" \
     "176 tensors"
 
+# A --model that is no directory: one line that says so, not a problem per
+# file (the same check in gen, doctor and the workbench).
+run $ZIMT info --model "$LIB_TMP/none"
+expect_error "missing directory" "model directory $LIB_TMP/none does not exist"
+check "missing directory: one line" test "$(wc -l <"$LIB_TMP/err")" -eq 1
+run $ZIMT info --model "$FIX/model_index.json"
+expect_error "a file, not a directory" "model_index.json is not a directory"
+run $ZIMT info --model ""
+expect_error "an empty path" "the model directory is an empty path"
+run $ZIMT gen --model "$FIX/model_index.json" --prompt x -o "$LIB_TMP/x.png"
+expect_error "gen: a file as the model" "is not a directory" "zimt doctor"
+run $ZIMT doctor --model ""
+expect_error "doctor: an empty path" "the model directory is an empty path"
+
 d=$(fresh truncated)
 own "$d/$TE"
 truncate -s 20000 "$d/$TE"
