@@ -158,6 +158,8 @@ zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char
     const char *why = bad_name(name);
     if (why)
         return zt_fail(err, ZT_ERR_INVALID, "output name '%s' refused: %s", name, why);
+    if (!*dir)
+        return zt_fail(err, ZT_ERR_INVALID, "the output directory is an empty path");
     char *root = realpath(dir, NULL);
     if (!root)
         return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,

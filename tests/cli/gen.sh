@@ -37,6 +37,8 @@ run ./zimt ui --precision fp16
 expect_error "workbench: unknown precision" "fp16" "auto, bf16, fp32 or fp8"
 run $G --prompt x -o /nonexistent/dir/a.png
 expect_error "missing output directory" "/nonexistent/dir" "does not exist"
+run $G --prompt x --outdir ""
+expect_error "an empty output directory" "the output directory is an empty path"
 mkdir -p "$LIB_TMP/ro" && chmod 555 "$LIB_TMP/ro"
 if [ "$(id -u)" -ne 0 ]; then
     run $G --prompt x -o "$LIB_TMP/ro/a.png"
