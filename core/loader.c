@@ -90,6 +90,16 @@ static int ends_with(const char *s, const char *suffix)
 static zt_status fill_in_backend(zt_loader *L, zt_backend *be, size_t total, loaded_block *sb,
                                  zt_err *err)
 {
+    /* Refused up front where memory is known to be short: host memory is
+     * handed out on trust and a shortfall shows later, as the out-of-memory
+     * killer, while the weights are being written. */
+    size_t fr = 0, tot = 0;
+    const double G = 1024.0 * 1024.0 * 1024.0;
+    if (be->vt->mem_info && be->vt->mem_info(be, &fr, &tot, NULL) == ZT_OK && total > fr)
+        return zt_fail(err, ZT_ERR_NOMEM,
+                       "%s: synthetic weights need %.2f GiB of %s memory and %.2f GiB is "
+                       "available",
+                       L->component, total / G, be->vt->host_memory ? "host" : "device", fr / G);
     zt_status st = zt_backend_alloc(be, total ? total : 1, &sb->filled, err);
     if (st != ZT_OK)
         return zt_err_prefix(err, "synthetic weights");

@@ -98,9 +98,45 @@ static void test_narrow_vae(void)
     run_variant("vae3", &c, 48, 32);
 }
 
+static size_t short_free;
+static zt_status short_mem_info(zt_backend *be, size_t *free_b, size_t *total_b, zt_err *err)
+{
+    (void)be;
+    (void)err;
+    *free_b = short_free;
+    *total_b = 4 * short_free;
+    return ZT_OK;
+}
+
+/* Synthetic weights that do not fit the memory the backend reports are
+ * refused before anything is written (host memory would be promised and
+ * the shortfall found by the out-of-memory killer); with room they load. */
+static void test_synthetic_memory(void)
+{
+    zt_model_config c = base();
+    zt_backend *be = fx_cpu();
+    const zt_backend_vt *vt0 = be->vt;
+    zt_backend_vt vt = *vt0;
+    vt.mem_info = short_mem_info;
+    be->vt = &vt;
+    zt_model *m = NULL;
+    zt_err err = {0};
+    short_free = 100000; /* under the tiny text encoder's weights */
+    zt_status st = zt_model_open_synthetic(&m, be, 3, &c, NULL, &err);
+    CHECK(st == ZT_ERR_NOMEM && !m && strstr(err.msg, "synthetic weights need") &&
+              strstr(err.msg, "host memory"),
+          "status %d: %s", st, err.msg);
+    short_free = (size_t)1 << 40;
+    CHECK(zt_model_open_synthetic(&m, be, 3, &c, NULL, &err) == ZT_OK, "with room: %s", err.msg);
+    zt_model_free(m);
+    be->vt = vt0;
+    zt_backend_free(be);
+}
+
 int main(void)
 {
     RUN(test_wider_deeper);
     RUN(test_narrow_vae);
+    RUN(test_synthetic_memory);
     return zt_test_summary("test_variants");
 }
