@@ -185,15 +185,21 @@ static int file_has(const char *path, const char *text)
     return strstr(buf, text) != NULL;
 }
 
+/* The settings file's path and its .bad name, neither of them on disk. */
+static void no_settings_file(char path[512], char bad[600])
+{
+    snprintf(path, 512, "%s/cfg/zimt/settings.json", dir);
+    snprintf(bad, 600, "%s.bad", path);
+    unlink(path);
+    unlink(bad);
+}
+
 /* A save writes only what changed, and a file that could not be used is
  * kept as NAME.bad instead of being overwritten. */
 static void test_files_kept(void)
 {
     char path[512], bad[600];
-    snprintf(path, sizeof path, "%s/cfg/zimt/settings.json", dir);
-    snprintf(bad, sizeof bad, "%s.bad", path);
-    unlink(path);
-    unlink(bad);
+    no_settings_file(path, bad);
     zt_ui_settings s;
     char why[512] = "";
     CHECK(zt_ui_settings_load(&s, why, sizeof why) == 0, "no file: %s", why);
@@ -231,10 +237,7 @@ static void test_files_kept(void)
 static void test_fifo(void)
 {
     char path[512], bad[600];
-    snprintf(path, sizeof path, "%s/cfg/zimt/settings.json", dir);
-    snprintf(bad, sizeof bad, "%s.bad", path);
-    unlink(path);
-    unlink(bad);
+    no_settings_file(path, bad);
     CHECK(mkfifo(path, 0600) == 0, "mkfifo %s", path);
     zt_ui_settings s;
     char why[512] = "";
