@@ -1112,6 +1112,9 @@ int zt_cmd_ui(int argc, char **argv)
     }
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
         return zt_cli_fail("the workbench needs a terminal (use 'zimt gen' in scripts)");
+    char term_why[256];
+    if (!zt_ui_term_usable(STDOUT_FILENO, term_why, sizeof term_why))
+        return zt_cli_fail("%s", term_why);
     setlocale(LC_ALL, "");
     /* The plain C locale (common over SSH, where the client's locale is
      * often missing) cannot write any non-ASCII text; its terminal is

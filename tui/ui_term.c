@@ -1,6 +1,10 @@
 /* ui_term.c - terminal capability queries (see ui_term.h). */
 #include "ui_term.h"
 
+#include <curses.h>
+#include <stdio.h>
+#include <term.h>
+
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +144,30 @@ void zt_ui_term_detect(zt_ui_term *t, int fd, int timeout_ms)
     }
     if (!t->answered && env_hint_sixel())
         t->sixel = 1;
+}
+
+int zt_ui_term_usable(int fd, char *why, int why_len)
+{
+    const char *name = getenv("TERM");
+    int err = 0;
+    if (!name || !*name) {
+        snprintf(why, (size_t)why_len, "TERM is not set; set it to your terminal's type "
+                 "(for example TERM=xterm-256color)");
+        return 0;
+    }
+    if (setupterm(NULL, fd, &err) != OK) {
+        snprintf(why, (size_t)why_len, "the terminal type '%s' (TERM) is not in the terminfo "
+                 "database here; try TERM=xterm-256color", name);
+        return 0;
+    }
+    const char *cup = tigetstr("cup");
+    int can_move = cup && cup != (const char *)-1;
+    del_curterm(cur_term);
+    if (!can_move) {
+        snprintf(why, (size_t)why_len, "the terminal type '%s' (TERM) cannot move the cursor, "
+                 "which the workbench needs; use 'zimt gen', or a TERM such as xterm-256color",
+                 name);
+        return 0;
+    }
+    return 1;
 }

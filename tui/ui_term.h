@@ -20,6 +20,11 @@ typedef struct zt_ui_term {
 } zt_ui_term;
 
 void zt_ui_term_detect(zt_ui_term *t, int fd, int timeout_ms);
+/* Whether $TERM names a terminal the workbench can draw on (a terminfo
+ * entry with cursor addressing); if not, 0 with why. Without this check
+ * curses ends the process on an unknown TERM, and draws one line at a
+ * time on TERM=dumb. */
+int zt_ui_term_usable(int fd, char *why, int why_len);
 /* Parse a DA1 reply "ESC[?63;1;2;4c": 1 when a parameter equals 4. */
 int zt_ui_term_da1_has_sixel(const char *reply, int len);
 /* Refresh the cell size from TIOCGWINSZ (after a resize); keeps the old

@@ -244,4 +244,16 @@ tm send-keys -t "$S" C-q
 expect_screen "third run quits" "EXIT=0" 30
 check "remembered theme kept" grep -q '"theme":[[:space:]]*"light"' "$LIB_TMP/cfg/zimt/settings.json"
 
+# Terminals the workbench cannot draw on: one line that says why, exit 1
+# (curses itself would end the process on an unknown TERM, and draw one
+# line at a time on TERM=dumb).
+for t in "TERM=nosuchterm|is not in the terminfo database" "TERM=dumb|cannot move the cursor" \
+    "-u TERM|TERM is not set"; do
+    tm kill-session -t "$S"
+    tm new-session -d -s "$S" -x 120 -y 30 \
+        "env ${t%%|*} ./zimt ui --model tests/data/tiny-zimage --device cpu; echo EXIT=\$?; sleep 60"
+    expect_screen "${t%%|*}: said why" "${t#*|}" 10
+    expect_screen "${t%%|*}: exit 1" "EXIT=1" 5
+done
+
 lib_summary
