@@ -92,6 +92,8 @@ int zt_cmd_synth(int argc, char **argv)
         zt_cli_fail("synth: --out DIR is required");
         return usage(stderr);
     }
+    if (!*out || (tok && !*tok))
+        return zt_cli_fail("synth: %s is an empty path", !*out ? "--out" : "--tokenizer");
     char tokbuf[4096];
     if (!tok) {
         /* the bundled tokenizer's folder, wherever it was found */

@@ -23,6 +23,9 @@ expect_ok "info accepts it" "35 tensors" "101 tensors" "176 tensors" "result: ok
 run $ZIMT synth --tiny --out "$OUT" -q
 expect_error "existing folder refused" "$OUT" "already exists"
 
+run $ZIMT synth --tiny --out "" -q
+expect_error "an empty --out" "--out is an empty path"
+
 run $ZIMT synth --tiny --out "$LIB_TMP/small" --shard-mb 1 -q
 expect_ok "small shards" "wrote"
 check "several transformer shards" \
