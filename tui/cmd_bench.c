@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "discovery.h"
 #include "gen_opts.h"
 #include "pipeline.h"
 
@@ -320,6 +321,8 @@ int zt_cmd_bench(int argc, char **argv)
     }
     if (model && synthetic)
         return zt_cli_fail("--model and --synthetic exclude each other");
+    if (model && zt_model_dir_check(model, &err) != ZT_OK)
+        return zt_cli_error(&err);
     if (!n_sizes)
         sizes[0][0] = sizes[0][1] = 1024, n_sizes = 1;
 

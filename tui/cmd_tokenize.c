@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "discovery.h"
 #include "tokenizer.h"
 
 static void usage(void)
@@ -162,6 +163,9 @@ int zt_cmd_tokenize(int argc, char **argv)
         }
     }
     char path[4096];
+    zt_err derr = {0};
+    if (zt_model_dir_check(model, &derr) != ZT_OK)
+        return zt_cli_error(&derr);
     if (snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", model) >= (int)sizeof path)
         return zt_cli_fail("tokenize: model path too long");
     if (do_bench)

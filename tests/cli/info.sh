@@ -43,6 +43,10 @@ run $ZIMT gen --model "$FIX/model_index.json" --prompt x -o "$LIB_TMP/x.png"
 expect_error "gen: a file as the model" "is not a directory" "zimt doctor"
 run $ZIMT doctor --model ""
 expect_error "doctor: an empty path" "the model directory is an empty path"
+run $ZIMT tokenize --model "$FIX/model_index.json" "a cat"
+expect_error "tokenize: a file as the model" "is not a directory"
+run $ZIMT bench --device cpu --model "$LIB_TMP/none" --runs 1
+expect_error "bench: a missing model" "model directory $LIB_TMP/none does not exist"
 
 d=$(fresh truncated)
 own "$d/$TE"

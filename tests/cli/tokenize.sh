@@ -44,7 +44,9 @@ if [ $rc -ne 0 ] && [[ "$err" == *"offset 1"* ]]; then ok; else bad "0xFF: rc $r
 
 # Missing model and unknown options fail with a message.
 err=$($zimt tokenize --model /nonexistent x 2>&1 >/dev/null)
-if [ $? -ne 0 ] && [[ "$err" == *"/nonexistent/tokenizer/tokenizer.json"* ]]; then ok; else bad "missing model: '$err'"; fi
+if [ $? -ne 0 ] && [[ "$err" == *"model directory /nonexistent does not exist"* ]]; then ok; else bad "missing model: '$err'"; fi
+err=$($zimt tokenize --model /tmp x 2>&1 >/dev/null)
+if [ $? -ne 0 ] && [[ "$err" == *"/tmp/tokenizer/tokenizer.json"* ]]; then ok; else bad "model without a tokenizer: '$err'"; fi
 $zimt tokenize --bogus x >/dev/null 2>&1 && bad "unknown option accepted" || ok
 $zimt tokenize >/dev/null 2>&1 && bad "no text accepted" || ok
 
