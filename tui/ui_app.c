@@ -935,7 +935,6 @@ static void end_paste(zt_ui_app *a)
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste was cut: a prompt holds at most %d KiB",
                   ZT_UI_EDITOR_MAX / 1024);
     zt_ui_buf_free(&a->paste);
-    free(a->hist_draft);
     a->pasting = 0;
 }
 

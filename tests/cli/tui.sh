@@ -238,6 +238,9 @@ expect_screen "C locale: non-ASCII typed and shown" "café 狐狸" 5
 tm send-keys -t "$S" C-p
 expect_screen "history entry shown" "slow paste line one" 5
 check "the draft is replaced while browsing" test -z "$(screen | grep -F 'café')"
+# a paste into the entry shown leaves the draft alone
+tm send-keys -t "$S" -l $'\033[200~ and more\033[201~'
+expect_screen "a paste while browsing" "line two and more" 5
 tm send-keys -t "$S" C-n
 expect_screen "the draft comes back past the newest entry" "café 狐狸" 5
 tm send-keys -t "$S" C-q
