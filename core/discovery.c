@@ -328,6 +328,21 @@ static void user_dir(ctx *c, const char *source, const char *dir)
         candidate(c, source, dir, NULL);
 }
 
+zt_status zt_model_dir_check(const char *dir, zt_err *err)
+{
+    struct stat sb;
+    if (!dir || !*dir)
+        return zt_fail(err, ZT_ERR_INVALID, "the model directory is an empty path");
+    if (stat(dir, &sb) != 0)
+        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
+                       errno == ENOENT ? "model directory %s does not exist"
+                                       : "model directory %s: %s",
+                       dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return zt_fail(err, ZT_ERR_INVALID, "model directory %s is not a directory", dir);
+    return ZT_OK;
+}
+
 zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void *ud, char *out,
                                 size_t n, zt_discovery_report *rep, zt_err *err)
 {
@@ -341,6 +356,11 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
         out[0] = 0;
 
     if (explicit_dir) {
+        /* named by the user: not a directory is an error, not a place
+         * passed over */
+        zt_status st = zt_model_dir_check(explicit_dir, err);
+        if (st != ZT_OK)
+            return st;
         user_dir(&c, "--model", explicit_dir);
         rep->explicit_dir = 1;
     } else {
@@ -384,21 +404,6 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
     if (strlen(dir) >= n)
         return zt_fail(err, ZT_ERR_INVALID, "%.200s...: model path too long", dir);
     snprintf(out, n, "%s", dir);
-    return ZT_OK;
-}
-
-zt_status zt_model_dir_check(const char *dir, zt_err *err)
-{
-    struct stat sb;
-    if (!dir || !*dir)
-        return zt_fail(err, ZT_ERR_INVALID, "the model directory is an empty path");
-    if (stat(dir, &sb) != 0)
-        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
-                       errno == ENOENT ? "model directory %s does not exist"
-                                       : "model directory %s: %s",
-                       dir, strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return zt_fail(err, ZT_ERR_INVALID, "model directory %s is not a directory", dir);
     return ZT_OK;
 }
 

@@ -60,7 +60,9 @@ typedef const char *(*zt_getenv_fn)(void *ud, const char *name);
 
 /* Look everywhere. On success out holds the model directory (the snapshot
  * folder itself, so symlinked blobs resolve through it). explicit_dir may be
- * NULL. Fails with ZT_ERR_MISSING when no place holds a complete model; the
+ * NULL; when given it is the only place looked at, and one that is not a
+ * directory fails as zt_model_dir_check says (rep then lists no place).
+ * Fails with ZT_ERR_MISSING when no place holds a complete model; the
  * message then names each place and why it was passed over. rep may be NULL. */
 zt_status zt_discover_model(const char *explicit_dir, char *out, size_t n,
                             zt_discovery_report *rep, zt_err *err);
@@ -71,7 +73,9 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
 /* A model directory named by the user (--model): ZT_OK when dir is a
  * directory; otherwise why not, naming it ("model directory X does not
  * exist", "... is not a directory", "the model directory is an empty
- * path"). Whether it holds a model is for the load or zimt doctor. */
+ * path"). Whether it holds a model is for the load or zimt doctor.
+ * zt_discover_model applies it to explicit_dir; commands that take the
+ * directory as it is (info, tokenize, bench) call it themselves. */
 zt_status zt_model_dir_check(const char *dir, zt_err *err);
 
 /* "absent", "incomplete", "complete", "chosen". */

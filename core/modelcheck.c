@@ -227,10 +227,6 @@ void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_d
     }
     /* callers name dir before each problem */
     struct stat sb;
-    if (!*dir) {
-        problem(mc, "an empty path");
-        return;
-    }
     if (stat(dir, &sb) != 0) {
         problem(mc, "%s", strerror(errno));
         return;

@@ -71,7 +71,7 @@ static const char *gib(uint64_t b, char *buf, size_t n)
 
 static void show_search(const zt_discovery_report *r)
 {
-    if (!r->n_places) /* a --model that is not a directory: said already */
+    if (!r->n_places) /* a --model that is not a directory: said below */
         return;
     printf("model search:\n");
     for (int i = 0; i < r->n_places; i++) {
@@ -444,11 +444,7 @@ int zt_cmd_doctor(int argc, char **argv)
         return zt_cli_fail("doctor: out of memory");
     char dir[ZT_PATH_MAX];
     zt_err err = {0};
-    memset(rep, 0, sizeof *rep);
-    rep->chosen = -1;
-    zt_status st = explicit_dir ? zt_model_dir_check(explicit_dir, &err) : ZT_OK;
-    if (st == ZT_OK)
-        st = zt_discover_model(explicit_dir, dir, sizeof dir, rep, &err);
+    zt_status st = zt_discover_model(explicit_dir, dir, sizeof dir, rep, &err);
     show_search(rep);
     if (st) {
         problem(&d, "%s", err.msg);

@@ -344,17 +344,15 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
                            "--synthetic needs the Qwen3 tokenizer (%s) and it was not found",
                            ZT_BUNDLED_TOKENIZER);
     }
-    /* A model directory named on the command line must exist: say so now,
-     * not after the engine has started. */
-    zt_err merr = {0};
-    if (o->model && (st = zt_model_dir_check(o->model, &merr)) != ZT_OK)
-        return zt_fail(err, st, "%s (zimt doctor shows where models are looked for)",
-                       merr.msg);
     /* --model, $ZIMT_MODEL, then the download caches; the bundled tiny model
-     * only when none holds a complete model. */
+     * only when none holds a complete model and none was named (a --model
+     * that is not a directory is said now, not after the engine started). */
     zt_err derr = {0};
     if (!o->synthetic &&
-        zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr)) {
+        (st = zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr))) {
+        if (o->model)
+            return zt_fail(err, st, "%s (zimt doctor shows where models are looked for)",
+                           derr.msg);
         if (!o->quiet)
             fprintf(stderr, "zimt: %s; using the bundled %s (zimt doctor explains)\n", derr.msg,
                     ZT_DEFAULT_MODEL);

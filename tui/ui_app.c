@@ -1154,10 +1154,6 @@ int zt_cmd_ui(int argc, char **argv)
     /* --model, $ZIMT_MODEL, the download caches; else the bundled tiny
      * model with a notice in the title bar. */
     zt_err derr = {0};
-    if (model && zt_model_dir_check(model, &derr) != ZT_OK) {
-        free_app(a);
-        return zt_cli_error(&derr);
-    }
     if (zt_discover_model(model, a->model_dir, sizeof a->model_dir, NULL, &derr) != ZT_OK) {
         if (model) {
             free_app(a);

@@ -258,5 +258,11 @@ for t in "TERM=nosuchterm|is not in the terminfo database" "TERM=dumb|cannot mov
     expect_screen "${t%%|*}: said why" "${t#*|}" 10
     expect_screen "${t%%|*}: exit 1" "EXIT=1" 5
 done
+# A --model that is no directory: said before the screen opens.
+tm kill-session -t "$S"
+tm new-session -d -s "$S" -x 120 -y 30 \
+    "env TERM=xterm-256color ./zimt ui --model $LIB_TMP/none; echo EXIT=\$?; sleep 60"
+expect_screen "a missing --model: said why" "model directory $LIB_TMP/none does not exist" 10
+expect_screen "a missing --model: exit 1" "EXIT=1" 5
 
 lib_summary
