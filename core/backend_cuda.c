@@ -494,7 +494,7 @@ static zt_status c_weights_adopt(zt_backend *be, zt_tensor **ts, int n, void **b
         zt_dtype from = ts[i]->dtype, to = adopt_dtype(from);
         size_t esz_to = zt_dtype_size(to), esz_from = zt_dtype_size(from);
         size_t cnt = (size_t)zt_tensor_numel(ts[i]), per = STAGE_BYTES / esz_to;
-        for (size_t done = 0; done < cnt && e == cudaSuccess && !stopped; done += per) {
+        for (size_t done = 0; done < cnt && e == cudaSuccess; done += per) {
             size_t m = cnt - done < per ? cnt - done : per;
             what = "event synchronize";
             e = cudaEventSynchronize(b->stage_ev[cur]); /* buffer free again */

@@ -29,7 +29,6 @@ static void usage(void)
           stderr);
 }
 
-/* Whole stdin into a malloc'd buffer (may hold NULs). */
 /* Replace each bad UTF-8 sequence with U+FFFD so the JSON stays valid
  * text. Returns a malloc'd NUL-terminated string. */
 static char *lossy_utf8(const char *s, size_t n)

@@ -300,7 +300,7 @@ static int add_result(zt_ui_app *a, zt_event *ev, int unsaved)
     return kept;
 }
 
-static int unsaved_count(const zt_ui_app *a)
+int zt_ui_unsaved_count(const zt_ui_app *a)
 {
     int n = 0;
     for (int i = 0; i < a->nresults; i++)
@@ -537,7 +537,7 @@ static void open_input(zt_ui_app *a, int kind, const char *initial)
 
 static void request_quit(zt_ui_app *a)
 {
-    if (a->njobs || unsaved_count(a))
+    if (a->njobs || zt_ui_unsaved_count(a))
         open_popup(a, ZT_UI_POPUP_QUIT, 0);
     else
         a->quit = 1;

@@ -151,6 +151,8 @@ void zt_ui_draw_overlay(zt_ui_app *a);
 void zt_ui_image_erase(zt_ui_app *a);
 /* The preview rectangle for the current screen size. */
 void zt_ui_preview_area(const zt_ui_app *a, int *row, int *col, int *rows, int *cols);
+/* Images of this run that could not be written (kept for Ctrl-S). */
+int zt_ui_unsaved_count(const zt_ui_app *a);
 
 /* Set a status-bar message with a role. */
 void zt_ui_say(zt_ui_app *a, int role, const char *fmt, ...)

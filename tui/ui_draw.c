@@ -655,9 +655,7 @@ static void draw_popup(zt_ui_app *a)
         break;
     }
     case ZT_UI_POPUP_QUIT: {
-        int unsaved = 0;
-        for (int i = 0; i < a->nresults; i++)
-            unsaved += a->results[i].rgb != NULL;
+        int unsaved = zt_ui_unsaved_count(a);
         h = 6;
         w = 60;
         popup_box(&h, &w, "Quit?", &y, &x);

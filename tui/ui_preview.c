@@ -210,13 +210,16 @@ void zt_ui_blocks_curses(const uint8_t *rgb, int cols, int rows, int row, int co
                 mvaddch(row + r, col + c, (chtype)ramp[lum * 10 / 256]);
                 continue;
             }
-            int fg = zt_ui_color_nearest((unsigned)(t[0] << 16 | t[1] << 8 | t[2]), COLORS);
-            int bg = zt_ui_color_nearest((unsigned)(b[0] << 16 | b[1] << 8 | b[2]), COLORS);
-            if (how == ZT_UI_CELLS_WHOLE) /* a blank in the pixels' mean colour */
+            int fg, bg;
+            if (how == ZT_UI_CELLS_WHOLE) { /* a blank in the pixels' mean colour */
                 fg = bg = zt_ui_color_nearest((unsigned)((t[0] + b[0] + 1) / 2 << 16 |
                                                          (t[1] + b[1] + 1) / 2 << 8 |
                                                          (t[2] + b[2] + 1) / 2),
                                               COLORS);
+            } else {
+                fg = zt_ui_color_nearest((unsigned)(t[0] << 16 | t[1] << 8 | t[2]), COLORS);
+                bg = zt_ui_color_nearest((unsigned)(b[0] << 16 | b[1] << 8 | b[2]), COLORS);
+            }
             int pair = alloc_pair(fg, bg);
             cchar_t cc;
             wchar_t wc[2] = {how == ZT_UI_CELLS_WHOLE ? L' ' : 0x2580, 0};

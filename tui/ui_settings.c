@@ -95,37 +95,6 @@ void zt_ui_settings_free(zt_ui_settings *s)
     s->file.saved = NULL;
 }
 
-/* Writes json (heap, taken) to dir/name unless f->saved already holds the
- * same text; a file that could not be used (f->bad_file) is first renamed
- * to name.bad. On success f->saved becomes json. */
-static int save_json_file(const char *dir, const char *name, char *json, zt_ui_file *f,
-                          char *why, int why_len)
-{
-    if (f->saved && !strcmp(f->saved, json)) {
-        free(json);
-        return 0;
-    }
-    if (f->bad_file) {
-        char path[4200], aside[4300];
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        snprintf(aside, sizeof aside, "%s.bad", path);
-        if (rename(path, aside) && errno != ENOENT) {
-            snprintf(why, (size_t)why_len, "%s could not be kept as %s (%s); not overwriting it",
-                     path, aside, strerror(errno));
-            free(json);
-            return -1;
-        }
-        f->bad_file = 0;
-    }
-    if (write_atomic(dir, name, json, why, why_len)) {
-        free(json);
-        return -1;
-    }
-    free(f->saved);
-    f->saved = json;
-    return 0;
-}
-
 char *zt_ui_settings_to_json(const zt_ui_settings *s)
 {
     cJSON *root = cJSON_CreateObject();
@@ -229,16 +198,41 @@ static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
     return rc;
 }
 
+/* obj's JSON to its file unless f->saved already holds the same text; a
+ * file that could not be used (f->bad_file) is first renamed to NAME.bad.
+ * On success f->saved becomes that JSON. */
 static int save_kind(const file_kind *k, const void *obj, zt_ui_file *f, char *why, int why_len)
 {
-    char dir[4096];
-    k->dir(dir, sizeof dir);
     char *json = k->to_json(obj);
     if (!json) {
         snprintf(why, (size_t)why_len, "out of memory");
         return -1;
     }
-    return save_json_file(dir, k->name, json, f, why, why_len);
+    if (f->saved && !strcmp(f->saved, json)) {
+        free(json);
+        return 0;
+    }
+    char dir[4096];
+    k->dir(dir, sizeof dir);
+    if (f->bad_file) {
+        char path[4200], aside[4300];
+        snprintf(path, sizeof path, "%s/%s", dir, k->name);
+        snprintf(aside, sizeof aside, "%s.bad", path);
+        if (rename(path, aside) && errno != ENOENT) {
+            snprintf(why, (size_t)why_len, "%s could not be kept as %s (%s); not overwriting it",
+                     path, aside, strerror(errno));
+            free(json);
+            return -1;
+        }
+        f->bad_file = 0;
+    }
+    if (write_atomic(dir, k->name, json, why, why_len)) {
+        free(json);
+        return -1;
+    }
+    free(f->saved);
+    f->saved = json;
+    return 0;
 }
 
 static int parse_settings(void *obj, const char *json, char *why, int why_len)
