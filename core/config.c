@@ -12,7 +12,6 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -20,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Config files are a few KB; the cap only stops runaway reads. */
 #define CONFIG_MAX_BYTES (16u << 20)

@@ -2,13 +2,12 @@
 #include "ui_term.h"
 
 #include <curses.h>
-#include <stdio.h>
-#include <term.h>
-
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <term.h>
 #include <termios.h>
 #include <unistd.h>
 
