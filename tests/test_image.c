@@ -392,6 +392,12 @@ static void test_png_hostile(void)
     CHECK(zt_png_read(bad, &got, NULL, NULL, NULL, NULL, &err) != ZT_OK, "huge accepted");
     CHECK(zt_png_read("/nonexistent/x.png", &got, NULL, NULL, NULL, NULL, &err) == ZT_ERR_IO,
           "missing file");
+    /* a FIFO in the PNG's place (--from) is refused at once, not waited on */
+    unlink(bad);
+    CHECK(mkfifo(bad, 0600) == 0, "mkfifo %s", bad);
+    CHECK(zt_png_read(bad, &got, NULL, NULL, &p, NULL, &err) == ZT_ERR_FORMAT && !got &&
+              strstr(err.msg, "not a regular file") && strstr(err.msg, bad),
+          "FIFO: %s", err.msg);
     unlink(bad);
     free(px);
     zt_gen_params_free(&p);

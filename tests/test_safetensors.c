@@ -395,6 +395,16 @@ static void test_dirs(void)
     CHECK(open_tmp("model.", &err) == ZT_ERR_FORMAT && strstr(err.msg, "'x' appears twice"),
           "%s", err.msg);
 
+    /* A FIFO in a shard's place is refused at once, not waited on. */
+    clear_dir();
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s/a.safetensors", tmpdir);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+    CHECK(open_tmp(NULL, &err) == ZT_ERR_IO && strstr(err.msg, "not a regular file") &&
+              strstr(err.msg, "a.safetensors"),
+          "FIFO: %s", err.msg);
+    unlink(fifo);
+
     /* A truncated file. */
     write_file("a.safetensors", "\x10\0\0\0", 4);
     CHECK(open_tmp(NULL, &err) == ZT_ERR_FORMAT && strstr(err.msg, "a.safetensors"), "%s",

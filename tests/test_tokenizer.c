@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <utf8proc.h>
@@ -81,6 +83,18 @@ static void test_load(void)
     CHECK(zt_tokenizer_new(&missing, "tests/data/no/such/tokenizer.json", &err) == ZT_ERR_IO &&
               !missing && strstr(err.msg, "no/such"),
           "missing file: %s", err.msg);
+    /* a FIFO in tokenizer.json's place is refused at once, not waited on */
+    char fifo[] = "/tmp/zt-tok-fifo-XXXXXX";
+    if (mkdtemp(fifo)) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/tokenizer.json", fifo);
+        CHECK(mkfifo(path, 0600) == 0, "mkfifo %s", path);
+        CHECK(zt_tokenizer_new(&missing, path, &err) == ZT_ERR_IO && !missing &&
+                  strstr(err.msg, "not a readable file") && strstr(err.msg, path),
+              "FIFO: %s", err.msg);
+        unlink(path);
+        rmdir(fifo);
+    }
 }
 
 static void test_cases(void)
