@@ -260,6 +260,8 @@ static int32_t vocab_find(const zt_tokenizer *t, const char *s, size_t n)
 
 static const merge_slot *merge_find(const zt_tokenizer *t, int32_t a, int32_t b)
 {
+    if (!t->merges) /* "merges": [] builds no table */
+        return NULL;
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
     uint32_t i = hash_pair(key) & t->merge_mask;
     for (;;) {
@@ -1070,11 +1072,10 @@ static zt_status compile_regex(zt_tokenizer *t, const char *pattern, int literal
 {
     if (t->re)
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "%s: more than one Split pre-tokenizer", what);
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP;
+    /* PCRE2 refuses PCRE2_UCP beside PCRE2_LITERAL, which needs no classes */
+    uint32_t opts = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
     char *pat = NULL;
-    if (literal)
-        opts |= PCRE2_LITERAL;
-    else if (!(pat = rewrite_spaces(pattern)))
+    if (!literal && !(pat = rewrite_spaces(pattern)))
         return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
     int ec;
     PCRE2_SIZE eo;

@@ -547,6 +547,30 @@ static void test_bad_files(void)
               zt_tokenizer_token_id(t, "a", 1) == 0 &&
               zt_tokenizer_token_id(t, "\xF0\x9F\x98\x80", 4) == 1,
           "escaped keys: %s", err.msg);
+    /* "merges": [] builds no merge table: words of two or more bytes stay bytes */
+    int32_t *eids = NULL;
+    size_t en = 0;
+    CHECK(t && zt_tokenizer_encode(t, "aa", 2, &eids, &en, &err) == ZT_OK && en == 2 &&
+              eids[0] == 0 && eids[1] == 0,
+          "no merges: %zu ids: %s", en, err.msg);
+    free(eids);
+    zt_tokenizer_free(t);
+    /* A Split on a literal string isolates it: "a b" is a, space, b, where
+     * without the split the merge a+space would apply. */
+    static const char lit[] =
+        "{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1, \"\u0120\": 2, \"a\u0120\": 3},"
+        " \"merges\": [[\"a\", \"\u0120\"]]}, \"pre_tokenizer\": {\"type\": \"Sequence\","
+        " \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"String\": \" \"},"
+        " \"behavior\": \"Isolated\"}, {\"type\": \"ByteLevel\", \"use_regex\": false}]}}";
+    t = NULL;
+    CHECK(zt_tokenizer_new_from_json(&t, lit, strlen(lit), "lit.json", &err) == ZT_OK,
+          "literal Split: %s", err.msg);
+    eids = NULL;
+    en = 0;
+    CHECK(t && zt_tokenizer_encode(t, "a b", 3, &eids, &en, &err) == ZT_OK && en == 3 &&
+              eids[0] == 0 && eids[1] == 2 && eids[2] == 1,
+          "literal Split: %zu ids", en);
+    free(eids);
     zt_tokenizer_free(t);
     static const char esc_bad[] =
         "{\"model\": {\"vocab\": {\"\\ud83d\": 0}, \"merges\": []},"
