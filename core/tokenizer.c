@@ -894,31 +894,39 @@ static zt_status load_merges(zt_tokenizer *t, scan *sc, const char *what, zt_err
     return s;
 }
 
-static int cmp_added(const void *pa, const void *pb, const zt_tokenizer *t)
+/* An added token's sort key: by first byte, longest first, then by index
+ * (so equal keys keep the file's order). */
+typedef struct added_key {
+    uint32_t first, len;
+    int32_t idx;
+} added_key;
+
+static int cmp_added(const void *pa, const void *pb)
 {
-    const added_token *a = &t->added[*(const int32_t *)pa];
-    const added_token *b = &t->added[*(const int32_t *)pb];
-    unsigned char fa = (unsigned char)t->arena[a->off], fb = (unsigned char)t->arena[b->off];
-    if (fa != fb)
-        return fa < fb ? -1 : 1;
+    const added_key *a = pa, *b = pb;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
     if (a->len != b->len)
         return a->len > b->len ? -1 : 1;
-    return *(const int32_t *)pa < *(const int32_t *)pb ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-/* qsort has no context argument in C11: a small insertion sort will do
- * (added token lists are tens to a few thousand entries). */
-static void sort_added(int32_t *idx, int n, const zt_tokenizer *t)
+/* Sorts idx[0..n) by cmp_added. qsort has no context argument in C11, so the
+ * keys are copied out first: a file may hold any number of added tokens. */
+static zt_status sort_added(int32_t *idx, int n, const zt_tokenizer *t, zt_err *err)
 {
-    for (int i = 1; i < n; i++) {
-        int32_t v = idx[i];
-        int j = i - 1;
-        while (j >= 0 && cmp_added(&idx[j], &v, t) > 0) {
-            idx[j + 1] = idx[j];
-            j--;
-        }
-        idx[j + 1] = v;
+    added_key *k = malloc((size_t)(n ? n : 1) * sizeof *k);
+    if (!k)
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory for added tokens");
+    for (int i = 0; i < n; i++) {
+        const added_token *a = &t->added[idx[i]];
+        k[i] = (added_key){(unsigned char)t->arena[a->off], a->len, idx[i]};
     }
+    qsort(k, (size_t)n, sizeof *k, cmp_added);
+    for (int i = 0; i < n; i++)
+        idx[i] = k[i].idx;
+    free(k);
+    return ZT_OK;
 }
 
 static zt_status build_set(zt_tokenizer *t, added_set *set, int normalized, zt_err *err)
@@ -930,7 +938,9 @@ static zt_status build_set(zt_tokenizer *t, added_set *set, int normalized, zt_e
     for (int i = 0; i < t->n_added; i++)
         if (t->added[i].normalized == normalized && t->added[i].len > 0)
             set->order[set->n++] = i;
-    sort_added(set->order, set->n, t);
+    zt_status st = sort_added(set->order, set->n, t, err);
+    if (st != ZT_OK)
+        return st;
     int k = 0;
     for (int b = 0; b < 256; b++) {
         set->first[b] = k;

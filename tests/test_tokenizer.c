@@ -581,6 +581,44 @@ static void test_bad_files(void)
           "lone surrogate escape accepted");
 }
 
+/* Many added tokens load in time proportional to their number (a sort by
+ * insertion took a minute for 240k), and the longest still matches first.
+ * Contents x0, x1, ... x149999: their lengths rise through the list, the
+ * worst order for an insertion sort (about 15 s here). */
+static void test_many_added(void)
+{
+    enum { N = 150000 };
+    size_t cap = (size_t)N * 48 + 256, n = 0;
+    char *json = malloc(cap);
+    CHECK(json, "out of memory");
+    if (!json)
+        return;
+    n += (size_t)snprintf(json + n, cap - n,
+                          "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, "
+                          "\"pre_tokenizer\": {\"type\": \"ByteLevel\", \"use_regex\": false}, "
+                          "\"added_tokens\": [");
+    for (int i = 0; i < N; i++)
+        n += (size_t)snprintf(json + n, cap - n, "%s{\"id\": %d, \"content\": \"x%d\"}",
+                              i ? ", " : "", 1000 + i, i);
+    n += (size_t)snprintf(json + n, cap - n, "]}");
+    zt_tokenizer *t = NULL;
+    zt_err err = {0};
+    double t0 = zt_now_ms();
+    zt_status s = zt_tokenizer_new_from_json(&t, json, n, "many.json", &err);
+    double ms = zt_now_ms() - t0;
+    free(json);
+    CHECK(s == ZT_OK, "many added tokens: %s", err.msg);
+    /* generous for sanitizer builds: the linear-time load takes about 0.2 s */
+    CHECK(ms < 5000, "%d added tokens took %.0f ms to load", N, ms);
+    int32_t *ids = NULL;
+    size_t nid = 0;
+    CHECK(t && zt_tokenizer_encode(t, "x149999x12", 10, &ids, &nid, &err) == ZT_OK &&
+              nid == 2 && ids[0] == 1000 + 149999 && ids[1] == 1000 + 12,
+          "longest added token first: %zu ids", nid);
+    free(ids);
+    zt_tokenizer_free(t);
+}
+
 /* One tokenizer, several threads: each encodes the same prompts and must
  * get what a lone thread gets. */
 static const char *const thread_prompts[] = {
@@ -629,6 +667,7 @@ int main(void)
     RUN(test_invalid_utf8);
     RUN(test_adversarial);
     RUN(test_bad_files);
+    RUN(test_many_added);
     RUN(test_threads);
     zt_tokenizer_free(tok);
     return zt_test_summary("test_tokenizer");
