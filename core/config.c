@@ -144,9 +144,12 @@ static zt_status get_int(const cJSON *o, const char *key, int required, int *out
     zt_status st = get_num(o, key, required, &d, what, err);
     if (st)
         return st;
-    if (d != floor(d) || d < INT_MIN || d > INT_MAX)
+    if (d != floor(d))
         return zt_fail(err, ZT_ERR_FORMAT, "%s: key '%s' must be an integer (got %g)", what,
                        key, d);
+    if (d < INT_MIN || d > INT_MAX)
+        return zt_fail(err, ZT_ERR_INVALID, "%s: key '%s' = %g is out of range for an integer",
+                       what, key, d);
     *out = (int)d;
     return ZT_OK;
 }
@@ -320,7 +323,7 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
     zt_status st = parse_root(&r, json, what, err);
     if (st)
         return st;
-    double theta = 0, ts = 0;
+    double theta = 0;
     int tmp[8], n = 0;
     TRY(get_int(r, "dim", 1, &c->dim, what, err));
     TRY(get_int(r, "n_layers", 1, &c->n_layers, what, err));
@@ -331,9 +334,8 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
     TRY(get_bool(r, "qk_norm", 1, &c->qk_norm, what, err));
     TRY(get_int(r, "cap_feat_dim", 1, &c->cap_feat_dim, what, err));
     TRY(get_num(r, "rope_theta", 1, &theta, what, err));
-    TRY(get_num(r, "t_scale", 1, &ts, what, err));
+    TRY(get_float(r, "t_scale", 1, &c->t_scale, what, err));
     c->rope_theta = theta;
-    c->t_scale = (float)ts;
     TRY(get_int_array(r, "axes_dims", 3, 3, c->axes_dims, &n, what, err));
     TRY(get_int_array(r, "axes_lens", 3, 3, c->axes_lens, &n, what, err));
     TRY(get_int(r, "in_channels", 1, &c->in_channels, what, err));
@@ -355,6 +357,19 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
                      what, COUNT_MAX);
         goto done;
     }
+    /* The patch vector is a layer's width: f_patch * patch * patch *
+     * in_channels, each at most DIM_MAX, so it is bounded as it is formed. */
+    const int pf[4] = {c->f_patch, c->patch, c->patch, c->in_channels};
+    uint64_t pv = 1;
+    for (int i = 0; i < 4; i++)
+        pv = pv * (uint64_t)pf[i] > DIM_MAX ? (uint64_t)DIM_MAX + 1 : pv * (uint64_t)pf[i];
+    if (pv > DIM_MAX) {
+        st = zt_fail(err, ZT_ERR_INVALID,
+                     "%s: the patch vector (all_f_patch_size %d x all_patch_size %d squared x "
+                     "in_channels %d) is over %d values",
+                     what, c->f_patch, c->patch, c->in_channels, DIM_MAX);
+        goto done;
+    }
     if (c->dim % c->n_heads) {
         st = zt_fail(err, ZT_ERR_INVALID, "%s: dim %d not divisible by n_heads %d", what,
                      c->dim, c->n_heads);
@@ -367,10 +382,10 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
     }
     int sum = 0;
     for (int i = 0; i < 3; i++) {
-        if (c->axes_dims[i] <= 0 || c->axes_dims[i] % 2) {
+        if (c->axes_dims[i] <= 0 || c->axes_dims[i] % 2 || c->axes_dims[i] > DIM_MAX) {
             st = zt_fail(err, ZT_ERR_INVALID,
-                         "%s: key 'axes_dims'[%d] = %d must be positive and even", what, i,
-                         c->axes_dims[i]);
+                         "%s: key 'axes_dims'[%d] = %d must be positive, even and at most %d",
+                         what, i, c->axes_dims[i], DIM_MAX);
             goto done;
         }
         if (c->axes_lens[i] <= 0 || c->axes_lens[i] > DIM_MAX) {

@@ -146,6 +146,26 @@ static void test_dit(void)
     s = subst(text, "\"axes_lens\": [", "\"axes_lens\": [7, ");
     EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_lens'", "3 entries");
     free(s);
+    /* axes_dims whose int sum would wrap round to the head dim (16) */
+    char *s1 = subst(text, "\"axes_dims\": [\n  4,\n  6,",
+                     "\"axes_dims\": [2147483646, 2147483646,");
+    s = subst(s1, "6\n ],\n \"axes_lens", "20\n ],\n \"axes_lens");
+    free(s1);
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_dims'[0]", "at most");
+    free(s);
+    s = subst(text, "\"t_scale\": 1000.0", "\"t_scale\": 1e300");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'t_scale'", "out of range");
+    free(s);
+    s = subst(text, "\"n_layers\": 2", "\"n_layers\": 1e10");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'n_layers'", "out of range");
+    free(s);
+    /* each patch size within bounds, their product (the patch vector) not */
+    s = subst(text, "\"all_patch_size\": [\n  2\n ]", "\"all_patch_size\": [1048576]");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "patch vector", "1048576");
+    free(s);
+    s = subst(text, "\"all_patch_size\": [\n  2\n ]", "\"all_patch_size\": [512]");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "patch vector");
+    free(s);
     s = subst(text, "\"axes_dims\": [", "\"axes_dims\": \"x\", \"z\": [");
     EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_dims'", "array");
     free(s);
