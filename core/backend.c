@@ -11,6 +11,7 @@
 #include "backend.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1036,6 +1037,42 @@ zt_status zt_backend_sync(zt_backend *be, zt_err *err)
     return s;
 }
 
+static int misaligned(const zt_tensor *t)
+{
+    return (uintptr_t)t->data % zt_dtype_size(t->dtype) != 0;
+}
+
+/* Host views are already backend memory, but a file may place a tensor's
+ * data off its element size (safetensors asks for no alignment), and a
+ * host backend reads elements in place. Such tensors are copied into one
+ * aligned block (*block, freed by zt_backend_release_weights); the usual
+ * case, everything aligned, copies nothing. */
+static zt_status align_host_views(zt_tensor **ts, int n, void **block, zt_err *err)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (misaligned(ts[i]) &&
+            !zt_add_ok(total, (zt_tensor_nbytes(ts[i]) + 63) & ~(size_t)63, &total))
+            return zt_fail(err, ZT_ERR_TOO_BIG, "weights: size overflows");
+    if (!total)
+        return ZT_OK;
+    char *b = aligned_alloc(64, total);
+    if (!b)
+        return zt_fail(err, ZT_ERR_NOMEM, "weights: out of memory for %zu bytes of aligned copies",
+                       total);
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        if (!misaligned(ts[i]))
+            continue;
+        size_t nb = zt_tensor_nbytes(ts[i]);
+        memcpy(b + off, ts[i]->data, nb);
+        ts[i]->data = b + off;
+        off += (nb + 63) & ~(size_t)63;
+    }
+    *block = b;
+    return ZT_OK;
+}
+
 zt_status zt_backend_adopt_weights(zt_backend *be, zt_tensor **ts, int n, void **block,
                                    zt_err *err)
 {
@@ -1045,7 +1082,7 @@ zt_status zt_backend_adopt_weights(zt_backend *be, zt_tensor **ts, int n, void *
         return zt_fail(err, ZT_ERR_INVALID, "adopt weights: missing argument");
     if (!be->vt->weights_adopt) {
         if (be->vt->host_memory)
-            return ZT_OK; /* host views are already backend memory */
+            return align_host_views(ts, n, block, err);
         return zt_fail(err, ZT_ERR_UNSUPPORTED, "op weights_adopt not implemented by backend %s",
                        be->vt->name);
     }
@@ -1054,8 +1091,12 @@ zt_status zt_backend_adopt_weights(zt_backend *be, zt_tensor **ts, int n, void *
 
 void zt_backend_release_weights(zt_backend *be, void *block)
 {
-    if (be && be->vt && be->vt->weights_release && block)
+    if (!be || !be->vt || !block)
+        return;
+    if (be->vt->weights_release)
         be->vt->weights_release(be, block);
+    else if (be->vt->host_memory)
+        free(block); /* align_host_views' copies */
 }
 
 /* ---- arena -------------------------------------------------------------- */

@@ -71,7 +71,8 @@ typedef struct zt_backend_vt {
     zt_status (*mem_info)(zt_backend *be, size_t *free_b, size_t *total_b, zt_err *err);
     /* Move n host-memory weight views into backend memory, rewriting each
      * ts[i]->data. *block receives what weights_release frees later.
-     * NULL: views stay where they are (host-memory backends). */
+     * NULL: views stay where they are (host-memory backends); only views
+     * whose data is off their element size are copied, aligned. */
     zt_status (*weights_adopt)(zt_backend *be, zt_tensor **ts, int n, void **block, zt_err *err);
     void (*weights_release)(zt_backend *be, void *block);
 
