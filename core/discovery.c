@@ -75,9 +75,20 @@ static void add_place(ctx *c, const char *source, const char *path, zt_place_sta
                       const char *fmt, ...)
 {
     zt_discovery_report *r = c->rep;
-    if (r->n_places >= ZT_DISCOVERY_PLACES_MAX)
-        return;
-    zt_discovery_place *p = &r->places[r->n_places++];
+    zt_discovery_place *p;
+    if (r->n_places < ZT_DISCOVERY_PLACES_MAX) {
+        p = &r->places[r->n_places++];
+    } else {
+        /* The list is full. A complete model must still be found: the
+         * first one takes the last row unless one is listed already. */
+        r->n_omitted++;
+        int have = 0;
+        for (int i = 0; i < r->n_places && !have; i++)
+            have = r->places[i].state == ZT_PLACE_COMPLETE;
+        if (st != ZT_PLACE_COMPLETE || have)
+            return;
+        p = &r->places[r->n_places - 1];
+    }
     snprintf(p->source, sizeof p->source, "%s", source);
     snprintf(p->path, sizeof p->path, "%s", path);
     p->state = st;
@@ -180,10 +191,12 @@ static void hf_repo(ctx *c, const char *label, const char *repo)
                       "no snapshots/ folder: the download never finished a file");
         return;
     }
-    snap s[32];
-    int n = 0;
+    /* every snapshot is read before sorting, so that the newest wins
+     * whatever the directory's order */
+    snap *s = NULL;
+    int n = 0, cap = 0;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL && n < (int)(sizeof s / sizeof s[0])) {
+    while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.' || !strcmp(de->d_name, rev))
             continue;
         char p[ZT_PATH_MAX + 300];
@@ -191,11 +204,23 @@ static void hf_repo(ctx *c, const char *label, const char *repo)
         pathf(p, sizeof p, "%s/%s", path, de->d_name);
         if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
+        if (n == cap) {
+            snap *g = cap < (1 << 20) ? realloc(s, (size_t)(cap ? 2 * cap : 32) * sizeof *s)
+                                      : NULL;
+            if (!g) {
+                warn(c, "%s: only the first %d snapshots were looked at (out of memory)",
+                     path, n);
+                break;
+            }
+            s = g;
+            cap = cap ? 2 * cap : 32;
+        }
         snprintf(s[n].name, sizeof s[n].name, "%s", de->d_name);
         s[n++].mtime = (long long)sb.st_mtime;
     }
     closedir(d);
-    qsort(s, (size_t)n, sizeof s[0], snap_newest_first);
+    if (n)
+        qsort(s, (size_t)n, sizeof s[0], snap_newest_first);
     if (!n && !rev[0])
         add_place(c, label, path, ZT_PLACE_INCOMPLETE, "no snapshot in it");
     for (int i = 0; i < n; i++) {
@@ -204,6 +229,7 @@ static void hf_repo(ctx *c, const char *label, const char *repo)
         pathf(source, sizeof source, "%s, snapshot %.12s", label, s[i].name);
         candidate(c, source, p, blobs);
     }
+    free(s);
 }
 
 static void hf_root(ctx *c, const char *label, const char *root)
@@ -391,14 +417,15 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
         for (int i = 0; i < rep->n_places && !best; i++)
             if (rep->places[i].state == ZT_PLACE_INCOMPLETE)
                 best = &rep->places[i];
+        int looked = rep->n_places + rep->n_omitted;
         if (best)
             return zt_fail(err, ZT_ERR_MISSING,
                            "no complete Z-Image-Turbo model found in %d places; closest: %s: %s",
-                           rep->n_places, best->path, best->detail);
+                           looked, best->path, best->detail);
         return zt_fail(err, ZT_ERR_MISSING,
                        "no Z-Image-Turbo model found in %d places (set ZIMT_MODEL, pass "
                        "--model DIR, or download Tongyi-MAI/Z-Image-Turbo)",
-                       rep->n_places);
+                       looked);
     }
     const char *dir = rep->places[rep->chosen].path;
     if (strlen(dir) >= n)

@@ -50,6 +50,8 @@ typedef struct zt_discovery_place {
 typedef struct zt_discovery_report {
     int n_places;
     zt_discovery_place places[ZT_DISCOVERY_PLACES_MAX];
+    int n_omitted;        /* places looked at past the list's end, not listed
+                             (the first complete one still takes the last row) */
     int n_warnings;
     char warnings[ZT_DISCOVERY_WARNINGS_MAX][512];
     int chosen;           /* index into places, -1 when nothing was found */

@@ -81,6 +81,8 @@ static void show_search(const zt_discovery_report *r)
             printf("\n             %s", p->detail);
         putchar('\n');
     }
+    if (r->n_omitted)
+        printf("  (%d more places looked at, not listed)\n", r->n_omitted);
     for (int i = 0; i < r->n_warnings; i++)
         printf("  warning: %s\n", r->warnings[i]);
 }

@@ -143,6 +143,24 @@ grep -A1 "chosen" "$LIB_TMP/out" | grep -q "$FIX" && pass "ZIMT_MODEL chosen" ||
 run zenv ZIMT_MODEL="$LIB_TMP/empty" HF_HOME="$B" "$ZIMT" doctor
 expect_ok "bad ZIMT_MODEL passed over" "\$ZIMT_MODEL" "$B/hub" "result: ok"
 
+# Many snapshots, no refs/main: the complete one is the oldest, behind 40
+# empty ones, more places than the report lists. It is still found.
+M=$LIB_TMP/many
+hf_cache "$M"
+mrepo=$M/models--Tongyi-MAI--Z-Image-Turbo
+rm "$mrepo/refs/main"
+touch -h -d "2001-01-01" "$mrepo/snapshots/$REV"
+for i in $(seq 10 49); do mkdir "$mrepo/snapshots/e$i"; done
+run zenv HF_HUB_CACHE="$M" "$ZIMT" doctor
+expect_ok "many snapshots: the complete one found" "snapshots/$REV" "more places looked at" \
+    "result: ok"
+run zenv HF_HUB_CACHE="$M" "$ZIMT" gen -q --device cpu --steps 1 --size 64x64 --prompt x \
+    -o "$LIB_TMP/many.png"
+expect_ok "many snapshots: gen uses it" many.png
+rm -rf "$mrepo/snapshots/$REV"
+run zenv HF_HUB_CACHE="$M" "$ZIMT" doctor
+expect_error "many snapshots, none complete: all counted" "found in 42 places"
+
 run zenv "$ZIMT" doctor --model "$LIB_TMP/nonexistent"
 expect_error "no such --model" "$LIB_TMP/nonexistent"
 run "$ZIMT" doctor --bogus
