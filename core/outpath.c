@@ -141,8 +141,7 @@ static const char *bad_name(const char *name)
     return "it names a directory";
 }
 
-/* "a.png" -> "a-K.png" */
-static int numbered_name(char *dst, size_t cap, const char *name, int k)
+int zt_outpath_numbered(char *dst, size_t cap, const char *name, int k)
 {
     const char *dot = strrchr(name, '.');
     const char *slash = strrchr(name, '/');
@@ -152,8 +151,9 @@ static int numbered_name(char *dst, size_t cap, const char *name, int k)
     return r > 0 && (size_t)r < cap;
 }
 
-zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char *out,
-                             size_t cap, zt_err *err)
+static zt_status resolve(const char *dir, const char *name, int unique,
+                         int (*taken)(const char *path, void *ud), void *ud, char *out,
+                         size_t cap, zt_err *err)
 {
     const char *why = bad_name(name);
     if (why)
@@ -205,16 +205,18 @@ zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char
         }
         /* lstat: a link (even a dangling one) counts as taken. */
         if (lstat(out, &sb) != 0) {
-            if (errno == ENOENT)
+            if (errno != ENOENT) {
+                st = zt_fail(err, ZT_ERR_IO, "cannot write %s: %s", out, strerror(errno));
+                goto done;
+            }
+            if (!taken || !taken(out, ud))
                 break;
-            st = zt_fail(err, ZT_ERR_IO, "cannot write %s: %s", out, strerror(errno));
-            goto done;
         }
         if (!unique) {
             st = zt_fail(err, ZT_ERR_EXISTS, "%s already exists; not overwriting it", out);
             goto done;
         }
-        if (k > 9999 || !numbered_name(cand, sizeof cand, name, k)) {
+        if (k > 9999 || !zt_outpath_numbered(cand, sizeof cand, name, k)) {
             st = zt_fail(err, ZT_ERR_EXISTS, "%s/%s: no free name left", dir, name);
             goto done;
         }
@@ -223,4 +225,17 @@ done:
     free(parent_real);
     free(root);
     return st;
+}
+
+zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char *out,
+                             size_t cap, zt_err *err)
+{
+    return resolve(dir, name, unique, NULL, NULL, out, cap, err);
+}
+
+zt_status zt_outpath_resolve_unique(const char *dir, const char *name,
+                                    int (*taken)(const char *path, void *ud), void *ud,
+                                    char *out, size_t cap, zt_err *err)
+{
+    return resolve(dir, name, 1, taken, ud, out, cap, err);
 }

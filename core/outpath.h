@@ -63,5 +63,15 @@ zt_status zt_outpath_expand(const char *tmpl, const zt_outpath_vars *v, char *ou
  * by numbering: "a.png", "a-2.png", "a-3.png", ... */
 zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char *out,
                              size_t cap, zt_err *err);
+/* The same with unique set, where a path for which taken(path, ud) returns
+ * non-zero also counts as taken: a batch's earlier jobs reserve their names
+ * before any file exists. */
+zt_status zt_outpath_resolve_unique(const char *dir, const char *name,
+                                    int (*taken)(const char *path, void *ud), void *ud,
+                                    char *out, size_t cap, zt_err *err);
+/* "a.png" -> "a-K.png" into dst (cap bytes); a name without an extension,
+ * or one that starts with its only dot (".png"), gets "-K" at its end.
+ * Returns 0 when the result does not fit. */
+int zt_outpath_numbered(char *dst, size_t cap, const char *name, int k);
 
 #endif

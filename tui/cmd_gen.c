@@ -20,6 +20,8 @@
  */
 #include <cJSON.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,14 +55,36 @@ static void usage(FILE *f)
           f);
 }
 
-/* "out.png" -> "out-3.png" for the third job of a batch. */
-static void numbered(char *dst, size_t n, const char *path, int k)
+/* Two output paths name the same file: "x.png", "./x.png" and "o/../x.png"
+ * do. Their directories exist by now (zt_check_output), so they are
+ * compared with links resolved, and then the last components. */
+static int same_output(const char *a, const char *b)
 {
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    if (!dot || (slash && dot < slash))
-        dot = path + strlen(path);
-    snprintf(dst, n, "%.*s-%d%s", (int)(dot - path), path, k, dot);
+    if (!strcmp(a, b))
+        return 1;
+    const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+    const char *ba = sa ? sa + 1 : a, *bb = sb ? sb + 1 : b;
+    if (strcmp(ba, bb))
+        return 0;
+    char da[PATH_MAX], db[PATH_MAX], ra[PATH_MAX], rb[PATH_MAX];
+    snprintf(da, sizeof da, "%.*s", sa ? (int)(sa - a) + 1 : 1, sa ? a : ".");
+    snprintf(db, sizeof db, "%.*s", sb ? (int)(sb - b) + 1 : 1, sb ? b : ".");
+    return realpath(da, ra) && realpath(db, rb) && !strcmp(ra, rb);
+}
+
+/* The paths of jobs [0, n) of a batch, reserved before any file exists. */
+typedef struct earlier_jobs {
+    const gen_job *js;
+    int n;
+} earlier_jobs;
+
+static int taken_by_earlier(const char *path, void *ud)
+{
+    const earlier_jobs *e = ud;
+    for (int k = 0; k < e->n; k++)
+        if (same_output(e->js[k].path, path))
+            return 1;
+    return 0;
 }
 
 /* Override base settings with one JSON-lines job. */
@@ -117,12 +141,21 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
     }
     if ((v = cJSON_GetObjectItem(o, "seed"))) {
         char buf[64];
+        double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
         if (cJSON_IsString(v))
             snprintf(buf, sizeof buf, "%s", v->valuestring);
-        else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0)
-            snprintf(buf, sizeof buf, "%.0f", v->valuedouble);
-        else
+        else if (!cJSON_IsNumber(v))
             return zt_fail(err, ZT_ERR_FORMAT, "%s: \"seed\" must be a number or a string", where);
+        else if (d != floor(d))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"seed\" %g is not a whole number", where, d);
+        else if (d >= 9007199254740992.0)
+            /* a JSON number this large has lost its last digits already */
+            return zt_fail(err, ZT_ERR_FORMAT,
+                           "%s: \"seed\" from 2^53 up must be a string, as in \"seed\": "
+                           "\"18446744073709551615\"",
+                           where);
+        else
+            snprintf(buf, sizeof buf, "%.0f", d); /* -1: random, as on the command line */
         int rnd;
         if ((st = zt_parse_seed(buf, &j->params.seed, &rnd, err)))
             return zt_err_prefix(err, "%s", where);
@@ -268,8 +301,8 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
                     *n_out = i + 1;
                     return st;
                 }
-                if (rnd)
-                    js[i].params.seed = o->params.seed + (uint64_t)i;
+                if (rnd) /* each "random" its own draw */
+                    js[i].params.seed = zt_random_seed();
             } else {
                 js[i].params.seed = o->params.seed + (uint64_t)i;
             }
@@ -282,20 +315,15 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
         gen_job *j = &js[i];
         if (j->path[0])
             continue;
-        if (n == 1 && o->output_path)
-            snprintf(j->path, sizeof j->path, "%s", o->output_path);
-        else if (o->output)
-            numbered(j->path, sizeof j->path, o->output, i + 1);
-        else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, j->path, sizeof j->path,
-                                                 err)))
+        earlier_jobs e = {js, i};
+        if (n == 1 && (o->output_path || o->output))
+            snprintf(j->path, sizeof j->path, "%s", o->output_path ? o->output_path : o->output);
+        else if (o->output) {
+            if (!zt_outpath_numbered(j->path, sizeof j->path, o->output, i + 1))
+                return zt_fail(err, ZT_ERR_INVALID, "-o %s: too long to number", o->output);
+        } else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, taken_by_earlier, &e,
+                                                   j->path, sizeof j->path, err)))
             return st;
-        for (int k = 0; k < i; k++)
-            if (!strcmp(js[k].path, j->path)) {
-                char base[4096];
-                snprintf(base, sizeof base, "%s", j->path);
-                numbered(j->path, sizeof j->path, base, i + 1);
-                break;
-            }
     }
     for (int i = 0; i < n; i++) {
         size_t bad;
@@ -312,7 +340,7 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
         if ((st = zt_gen_params_check_values(&js[i].params, err)))
             return zt_err_prefix(err, "job %d", i + 1);
         for (int k = 0; k < i; k++)
-            if (!strcmp(js[k].path, js[i].path))
+            if (same_output(js[k].path, js[i].path))
                 return zt_fail(err, ZT_ERR_INVALID, "jobs %d and %d both write %s", k + 1, i + 1,
                                js[i].path);
         if ((st = zt_check_output(js[i].path, err)))

@@ -242,6 +242,7 @@ static zt_status parse_bytes(const char *what, const char *s, size_t *out, zt_er
 }
 
 zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p, int index,
+                                    int (*taken)(const char *path, void *ud), void *ud,
                                     char *out, size_t cap, zt_err *err)
 {
     zt_outpath_vars v = {
@@ -257,7 +258,8 @@ zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p
                                      sizeof name, err);
     if (st)
         return st;
-    return zt_outpath_resolve(o->outdir ? o->outdir : ".", name, 1, out, cap, err);
+    return zt_outpath_resolve_unique(o->outdir ? o->outdir : ".", name, taken, ud, out, cap,
+                                     err);
 }
 
 zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
@@ -279,6 +281,18 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         return st;
     if (o->output && o->name)
         return zt_fail(err, ZT_ERR_INVALID, "give -o FILE or --name TEMPLATE, not both");
+    /* options that would otherwise be dropped without a word */
+    if (o->output && o->outdir && !o->jobs)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "give -o FILE or --outdir DIR, not both (--outdir holds the names "
+                       "a --jobs file gives)");
+    if (o->n_seeds > 1 && o->count)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "give several --seed or --count, not both (each --seed is one job)");
+    if (o->jobs && (o->count || o->n_seeds > 1))
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "--jobs makes one job a line: it takes no --count and at most one "
+                       "--seed (for lines without a seed)");
 
     if (o->from) {
         uint8_t *rgb = NULL;
@@ -364,7 +378,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->output) {
         o->output_path = o->output; /* the user's own path: anywhere they say */
     } else {
-        if ((st = zt_gen_opts_template_path(o, p, 1, o->output_buf, sizeof o->output_buf, err)))
+        if ((st = zt_gen_opts_template_path(o, p, 1, NULL, NULL, o->output_buf,
+                                            sizeof o->output_buf, err)))
             return st;
         o->output_path = o->output_buf;
     }

@@ -46,8 +46,11 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err);
 void zt_gen_opts_free(zt_gen_opts *o);
 
 /* The PNG path for a job named by the template (--name, else the default)
- * inside --outdir (else "."); an existing name gets a number. */
+ * inside --outdir (else "."); a name that exists, or for which
+ * taken(path, ud) says so (a batch's earlier jobs), gets a number.
+ * taken may be NULL. */
 zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p, int index,
+                                    int (*taken)(const char *path, void *ud), void *ud,
                                     char *out, size_t cap, zt_err *err);
 
 /* An output path must not exist and its directory must be writable. */

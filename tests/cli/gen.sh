@@ -68,6 +68,31 @@ check "two PNGs" test -s "$out/zimt-1.png" -a -s "$out/zimt-2.png"
 check "one JSON line per job" test "$(wc -l <"$LIB_TMP/out")" -eq 2
 run $G --prompt "a cat" --count 2 --seed 7 -o "$out/c.png"
 expect_ok "count" "c-1.png" "c-2.png"
+run $G --prompt "a cat" --count 1 --steps 1 --size 32x32 -o "$out/one.png"
+expect_ok "a count of one keeps the name" "$out/one.png"
+# each "random" among several seeds is its own draw, not the last seed
+run $G --prompt x --steps 1 --size 32x32 --seed random --seed 5 --outdir "$out" \
+    --name 'mix-{n}.png' --json
+expect_ok "random among seeds" '"seed":5'
+check "random among seeds: two different seeds" \
+    test "$(grep -o '"seed":[0-9]*' "$LIB_TMP/out" | sort -u | wc -l)" -eq 2
+# a template name taken on disk is skipped when a batch numbers its names
+touch "$out/t-2.png"
+run $G --prompt x --steps 1 --size 32x32 --count 3 --outdir "$out" --name t.png
+expect_ok "template numbering skips names on disk" "t.png" "t-3.png" "t-4.png"
+check "the file in the way is untouched" test ! -s "$out/t-2.png"
+# the same file spelled two ways is one output, refused before the model loads
+printf '{"prompt":"a","output":"x.png"}\n{"prompt":"b","output":"./x.png"}\n' >"$LIB_TMP/x.jsonl"
+run $G --jobs "$LIB_TMP/x.jsonl" --outdir "$out"
+expect_error "one file, two spellings" "jobs 1 and 2 both write"
+check "one file, two spellings: nothing written" test ! -e "$out/x.png"
+# options that would be dropped are refused
+run $G --prompt x --seed 1 --seed 2 --count 5 -o "$out/q.png"
+expect_error "several seeds and --count" "not both"
+run $G --jobs "$LIB_TMP/x.jsonl" --count 3
+expect_error "--jobs and --count" "no --count"
+run $G --prompt x -o "$out/q.png" --outdir "$LIB_TMP/nowhere"
+expect_error "-o and --outdir" "-o FILE or --outdir DIR"
 printf '{"prompt":"a cat","seed":3}\n{"prompt":"a dog","output":"dog.png"}\n' >"$LIB_TMP/j.jsonl"
 run $G --jobs "$LIB_TMP/j.jsonl" --outdir "$out" --name 'zimt-{seed}.png'
 expect_ok "jobs file" "zimt-3.png" "dog.png"
@@ -101,6 +126,9 @@ jobs_error "an escaped NUL" '{"prompt":"a\\u0000b"}\n' "line 1" "\\u0000"
 jobs_error "an escaped NUL after a backslash" '{"prompt":"a\\\\\\u0000b"}\n' "line 1" "\\u0000"
 jobs_error "an unknown key" '{"prompt":"a","width":512}\n' 'unknown key "width"'
 jobs_error "steps out of any range" '{"prompt":"a","steps":1e300}\n' '"steps" must be'
+jobs_error "a fractional seed" '{"prompt":"a","seed":1.7}\n' '"seed" 1.7 is not a whole number'
+jobs_error "a seed past 2^53 as a number" '{"prompt":"a","seed":18446744073709551615}\n' \
+    "must be a string"
 jobs_error "negative prompt not UTF-8" '{"prompt":"cat","negative":"\xff"}\n' \
     "negative prompt is not valid UTF-8"
 check "no file after bad jobs files" no_files
