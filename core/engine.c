@@ -55,14 +55,15 @@ struct zt_engine {
     pthread_cond_t job_cv, write_cv;
     int stop;
     job *q_head, *q_tail;
-    int q_len;
     uint64_t next_id;
     uint64_t running;       /* id of the running job, 0 when idle */
     atomic_int cancel_running;
     atomic_int closing;     /* zt_engine_free has begun: a load in progress stops */
     result *w_head, *w_tail;
-    int writing;            /* results queued or being written */
+    int unfinished;         /* jobs submitted whose last event is not yet queued */
     ev_node *ev_head, *ev_tail;
+    ev_node *load_end;      /* reserved for LOADED or LOAD_FAILED, which must
+                               not be lost to OOM; the worker takes it */
     int pipe_r, pipe_w;
     /* published by the worker for the front end */
     int loaded;             /* 1 loaded, -1 failed */
@@ -87,10 +88,11 @@ struct zt_engine {
  */
 
 /* Queues *ev, which gives up what it owns to the queue, in node n (or a new
- * one when n is NULL). written: the writer's last event for a result, which
- * stops counting as pending in the same step (zt_engine_pending never reads
- * 0 while that event is still to come, nor 1 once it is there). */
-static void queue_event(zt_engine *e, zt_event *ev, ev_node *n, int written)
+ * one when n is NULL). last: a job's last event, which stops the job
+ * counting as pending in the same step (zt_engine_pending never reads 0
+ * while such an event is still to come, nor counts the job once it is
+ * there). */
+static void queue_event(zt_engine *e, zt_event *ev, ev_node *n, int last)
 {
     if (!n && !(n = malloc(sizeof *n))) {
         zt_event_free(ev); /* a step or preview lost to OOM; the job goes on */
@@ -105,7 +107,7 @@ static void queue_event(zt_engine *e, zt_event *ev, ev_node *n, int written)
     else
         e->ev_head = n;
     e->ev_tail = n;
-    e->writing -= written;
+    e->unfinished -= last;
     pthread_mutex_unlock(&e->mu);
     char b = 1;
     /* a full pipe (EAGAIN) is readable already */
@@ -127,17 +129,17 @@ static void emit(zt_engine *e, zt_event_kind kind, uint64_t id)
 /* A job's last event (finished, failed or cancelled) goes out in the node
  * reserved at submit: running out of memory cannot lose it, and front ends
  * that count finished jobs never wait for it forever. */
-static void job_event(zt_engine *e, job *j, zt_event *ev, int written)
+static void job_event(zt_engine *e, job *j, zt_event *ev)
 {
     ev_node *n = j->last;
     j->last = NULL;
-    queue_event(e, ev, n, written);
+    queue_event(e, ev, n, 1);
 }
 
 static void job_emit(zt_engine *e, job *j, zt_event_kind kind)
 {
     zt_event ev = {.kind = kind, .job = j->id};
-    job_event(e, j, &ev, 0);
+    job_event(e, j, &ev);
 }
 
 /* ev's status and message from err (its code's name when it has no text). */
@@ -151,7 +153,7 @@ static void job_error(zt_engine *e, job *j, const zt_err *err)
 {
     zt_event ev = {.kind = ZT_EV_JOB_FAILED, .job = j->id};
     set_error(&ev, err);
-    job_event(e, j, &ev, 0);
+    job_event(e, j, &ev);
 }
 
 int zt_engine_event_fd(const zt_engine *e)
@@ -183,6 +185,14 @@ int zt_engine_poll(zt_engine *e, zt_event *ev)
         n = take_event(e); /* one queued while the pipe drained */
         if (!n)
             return 0;
+        /* The drain may also have taken the bytes of events queued after
+         * this one: while any wait, the fd must stay readable. */
+        pthread_mutex_lock(&e->mu);
+        int more = e->ev_head != NULL;
+        pthread_mutex_unlock(&e->mu);
+        char b = 1;
+        while (more && write(e->pipe_w, &b, 1) < 0 && errno == EINTR)
+            ;
     }
     *ev = n->ev;
     free(n);
@@ -392,7 +402,7 @@ static zt_status load(zt_engine *e, zt_err *err)
         return st;
     if (e->opts.synthetic)
         st = zt_model_open_synthetic(&e->model, e->be, e->opts.synth_seed, NULL,
-                                     e->tokenizer_path, err);
+                                     e->tokenizer_path, load_progress, e, err);
     else
         st = zt_model_open(&e->model, e->be, e->model_dir, load_progress, e, err);
     if (st != ZT_OK)
@@ -521,7 +531,6 @@ static void run_job(zt_engine *e, job *j)
     else
         e->w_head = r;
     e->w_tail = r;
-    e->writing++;
     e->running = 0; /* handed over to the writer */
     pthread_cond_signal(&e->write_cv);
     pthread_mutex_unlock(&e->mu);
@@ -552,7 +561,8 @@ static void *worker_main(void *arg)
         else
             snprintf(ev.backend, sizeof ev.backend, "%s %s", e->be->vt->name,
                      e->be->act_dtype == ZT_F32 ? "fp32" : "bf16");
-        push_event(e, &ev);
+        queue_event(e, &ev, e->load_end, 0);
+        e->load_end = NULL;
     } else {
         pthread_mutex_lock(&e->mu);
         e->loaded = -1;
@@ -560,7 +570,8 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&e->mu);
         zt_event ev = {.kind = ZT_EV_LOAD_FAILED};
         set_error(&ev, &err);
-        push_event(e, &ev);
+        queue_event(e, &ev, e->load_end, 0);
+        e->load_end = NULL;
     }
     for (;;) {
         pthread_mutex_lock(&e->mu);
@@ -574,7 +585,6 @@ static void *worker_main(void *arg)
         e->q_head = j->next;
         if (!e->q_head)
             e->q_tail = NULL;
-        e->q_len--;
         e->running = j->id;
         atomic_store(&e->cancel_running, 0);
         pthread_mutex_unlock(&e->mu);
@@ -634,7 +644,7 @@ static void *writer_main(void *arg)
         }
         ev.params = j->params; /* moved into the event */
         zt_gen_params_init(&j->params);
-        job_event(e, j, &ev, 1); /* and no longer pending */
+        job_event(e, j, &ev); /* and no longer pending */
         free_job(j);
         free(r);
     }
@@ -655,14 +665,20 @@ zt_status zt_engine_new(zt_engine **out, const zt_engine_opts *opts, zt_err *err
     if (!e)
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
     e->opts = *opts;
-    e->model_dir = dup_or_null(opts->model_dir);
-    e->tokenizer_path = dup_or_null(opts->tokenizer_path);
-    e->device = dup_or_null(opts->device);
     e->next_id = 1;
     e->pipe_r = e->pipe_w = -1;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->job_cv, NULL);
     pthread_cond_init(&e->write_cv, NULL);
+    e->model_dir = dup_or_null(opts->model_dir);
+    e->tokenizer_path = dup_or_null(opts->tokenizer_path);
+    e->device = dup_or_null(opts->device);
+    e->load_end = malloc(sizeof *e->load_end);
+    if ((opts->model_dir && !e->model_dir) || (opts->tokenizer_path && !e->tokenizer_path) ||
+        (opts->device && !e->device) || !e->load_end) {
+        zt_engine_free(e);
+        return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+    }
     int fds[2];
     if (pipe(fds) != 0) {
         zt_engine_free(e);
@@ -725,6 +741,7 @@ void zt_engine_free(zt_engine *e)
     free(e->model_dir);
     free(e->tokenizer_path);
     free(e->device);
+    free(e->load_end);
     free(e);
 }
 
@@ -737,7 +754,9 @@ zt_status zt_engine_submit(zt_engine *e, const zt_gen_params *params, const char
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
     }
     zt_status st = zt_gen_params_init(&j->params);
-    if (st == ZT_OK)
+    if (st != ZT_OK)
+        st = zt_fail(err, st, "out of memory");
+    else
         st = zt_gen_params_copy(&j->params, params, err);
     if (st == ZT_OK && output_path && !(j->path = strdup(output_path)))
         st = zt_fail(err, ZT_ERR_NOMEM, "out of memory");
@@ -758,7 +777,7 @@ zt_status zt_engine_submit(zt_engine *e, const zt_gen_params *params, const char
     else
         e->q_head = j;
     e->q_tail = j;
-    e->q_len++;
+    e->unfinished++;
     pthread_cond_signal(&e->job_cv);
     pthread_mutex_unlock(&e->mu);
     return ZT_OK;
@@ -784,7 +803,6 @@ zt_status zt_engine_cancel(zt_engine *e, uint64_t id)
         *pp = j->next;
         if (e->q_tail == j)
             e->q_tail = prev;
-        e->q_len--;
     }
     pthread_mutex_unlock(&e->mu);
     if (!j)
@@ -799,7 +817,6 @@ void zt_engine_cancel_all(zt_engine *e)
     pthread_mutex_lock(&e->mu);
     job *j = e->q_head;
     e->q_head = e->q_tail = NULL;
-    e->q_len = 0;
     if (e->running)
         atomic_store(&e->cancel_running, 1);
     pthread_mutex_unlock(&e->mu);
@@ -814,7 +831,7 @@ void zt_engine_cancel_all(zt_engine *e)
 int zt_engine_pending(zt_engine *e)
 {
     pthread_mutex_lock(&e->mu);
-    int n = e->q_len + (e->running != 0) + e->writing;
+    int n = e->unfinished;
     pthread_mutex_unlock(&e->mu);
     return n;
 }

@@ -182,9 +182,16 @@ fail:
 
 zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
                                   const zt_model_config *cfg, const char *tokenizer_path,
-                                  zt_err *err)
+                                  zt_load_progress_fn progress, void *ud, zt_err *err)
 {
     *out = NULL;
+    /* no bytes are read: the reports name the component about to be made,
+     * and give the caller its chance to stop between them */
+    load_meter lm = {.fn = progress, .ud = ud, .t0 = zt_now_ms(), .shard = -1};
+    lm.p.count = 4;
+    lm.p.component = "tokenizer";
+    if (meter_report(&lm))
+        return zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
     zt_model *m = calloc(1, sizeof *m);
     if (!m)
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
@@ -198,11 +205,29 @@ zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
     zt_status st = ZT_OK;
     if (tokenizer_path && (st = zt_tokenizer_new(&m->tok, tokenizer_path, err)))
         goto fail;
-    if ((st = zt_textenc_new(&m->te, be, &m->cfg.te, NULL, seed, 0, err)) ||
-        (m->te_bytes = zt_textenc_weight_bytes(m->te), 0) ||
-        (st = zt_dit_new(&m->dit, be, &m->cfg.dit, NULL, seed, err)) ||
-        (st = zt_vae_new(&m->vae, be, &m->cfg.vae, NULL, seed, err)))
+    for (int i = 0; i < 3; i++) {
+        lm.p.component = components[i].sub;
+        lm.p.index = i + 1;
+        if (meter_report(&lm)) {
+            st = zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
+            goto fail;
+        }
+        if (i == 0)
+            st = zt_textenc_new(&m->te, be, &m->cfg.te, NULL, seed, 0, err);
+        else if (i == 1)
+            st = zt_dit_new(&m->dit, be, &m->cfg.dit, NULL, seed, err);
+        else
+            st = zt_vae_new(&m->vae, be, &m->cfg.vae, NULL, seed, err);
+        if (st)
+            goto fail;
+    }
+    m->te_bytes = zt_textenc_weight_bytes(m->te);
+    lm.p.component = "done";
+    lm.p.index = 4;
+    if (meter_report(&lm)) {
+        st = zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
         goto fail;
+    }
     *out = m;
     return ZT_OK;
 fail:

@@ -61,11 +61,14 @@ typedef int (*zt_load_progress_fn)(void *ud, const zt_load_progress *p);
  * ZT_ERR_CANCELLED. */
 zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
                         zt_load_progress_fn progress, void *ud, zt_err *err);
-/* Full-size published configs with synthetic weights of the given seed.
- * If tokenizer_path is not NULL, that tokenizer.json is loaded too. */
+/* Full-size published configs (cfg NULL) or cfg, with synthetic weights of
+ * the given seed. If tokenizer_path is not NULL, that tokenizer.json is
+ * loaded too. progress (may be NULL) is told each component before it is
+ * made, with no byte counts; asked to cancel, the load frees what it built
+ * and fails with ZT_ERR_CANCELLED. */
 zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
                                   const zt_model_config *cfg, const char *tokenizer_path,
-                                  zt_err *err);
+                                  zt_load_progress_fn progress, void *ud, zt_err *err);
 void zt_model_free(zt_model *m);
 /* Free the text encoder now and after every encode; it reloads on demand. */
 void zt_model_set_release_text_encoder(zt_model *m, int on);

@@ -154,7 +154,7 @@ static zt_status open_model(zt_model **m, zt_backend *be, const char *dir, uint3
 {
     if (dir)
         return zt_model_open(m, be, dir, NULL, NULL, err);
-    return zt_model_open_synthetic(m, be, seed, NULL, tok, err);
+    return zt_model_open_synthetic(m, be, seed, NULL, tok, NULL, NULL, err);
 }
 
 /* One more job with the backend's op profile on; the table goes to stdout
