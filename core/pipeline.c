@@ -375,8 +375,9 @@ zt_status zt_job_params_check(const zt_job_params *p, zt_err *err)
     if (p->steps < 1 || p->steps > ZT_STEPS_MAX)
         return zt_fail(err, ZT_ERR_INVALID, "steps must be between 1 and %d (got %d)",
                        ZT_STEPS_MAX, p->steps);
-    if (!(p->guidance >= 0.0f) || !isfinite(p->guidance))
-        return zt_fail(err, ZT_ERR_INVALID, "guidance must be a number >= 0");
+    if (!(p->guidance >= 0.0f && p->guidance <= ZT_GUIDANCE_MAX))
+        return zt_fail(err, ZT_ERR_INVALID, "guidance must be between 0 and %g (got %g)",
+                       ZT_GUIDANCE_MAX, p->guidance);
     if (!p->prompt)
         return zt_fail(err, ZT_ERR_INVALID, "no prompt");
     return ZT_OK;

@@ -91,7 +91,10 @@ typedef struct zt_job_params {
 /* Check an image size; the message suggests the nearest valid size. */
 zt_status zt_size_check(long width, long height, zt_err *err);
 
-/* Check sizes and steps; the message suggests the nearest valid size. */
+/* Largest guidance scale a job takes (far past any useful value). */
+#define ZT_GUIDANCE_MAX 100.0f
+/* Check size, steps and guidance; the message suggests the nearest valid
+ * size. */
 zt_status zt_job_params_check(const zt_job_params *p, zt_err *err);
 
 /* Peak backend bytes a job needs on this model, weights included (with the

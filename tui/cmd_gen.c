@@ -135,8 +135,9 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
         j->params.steps = v->valueint;
     }
     if ((v = cJSON_GetObjectItem(o, "guidance"))) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100)
-            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"guidance\" must be a number 0..100", where);
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= ZT_GUIDANCE_MAX))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: \"guidance\" must be a number 0..%g", where,
+                           ZT_GUIDANCE_MAX);
         j->params.guidance = (float)v->valuedouble;
     }
     if ((v = cJSON_GetObjectItem(o, "seed"))) {

@@ -302,6 +302,10 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         free(rgb);
         if (!has)
             return zt_fail(err, ZT_ERR_MISSING, "%s carries no generation settings", o->from);
+        /* the settings are taken, not the source's sampler and model names:
+         * this image is made by this model with this sampler */
+        snprintf(p->sampler, sizeof p->sampler, "Euler");
+        snprintf(p->model, sizeof p->model, "Z-Image-Turbo");
         have_seed = 1;
     }
     if (o->prompt && (st = zt_gen_params_set_prompt(p, o->prompt, err)))
@@ -321,7 +325,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
             return st;
         p->steps = (int)v;
     }
-    if (o->guidance && (st = zt_parse_float("guidance", o->guidance, 0.0f, 100.0f, &p->guidance, err)))
+    if (o->guidance && (st = zt_parse_float("guidance", o->guidance, 0.0f, ZT_GUIDANCE_MAX, &p->guidance,
+                                                  err)))
         return st;
     if (o->seed) {
         int rnd;
@@ -334,7 +339,7 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->rng)
         snprintf(p->rng, sizeof p->rng, "%s", o->rng);
     if ((st = zt_rng_kind_parse(p->rng, &o->rng_kind, err)))
-        return st;
+        return o->from && !o->rng ? zt_err_prefix(err, "%s", o->from) : st;
     /* what a PNG's settings brought in is checked here too, not after the
      * model has loaded */
     if ((st = zt_gen_params_check_values(p, err)))

@@ -171,5 +171,14 @@ if command -v convert >/dev/null; then
         "$(printf 'cat\nSteps: 2, Seed: 99999999999999999999999, Size: 16x16')" "$LIB_TMP/seed.png"
     run ./zimt gen --model $M --device cpu --from "$LIB_TMP/seed.png" -o "$out/f.png"
     expect_error "--from: an unreadable seed named" "settings cannot be used" "Seed"
+    convert -size 16x16 xc:red -set parameters \
+        "$(printf 'cat\nSteps: 2, CFG scale: 1e30, Size: 16x16')" "$LIB_TMP/cfg.png"
+    run ./zimt gen --model $M --device cpu --from "$LIB_TMP/cfg.png" -o "$out/f.png"
+    expect_error "--from: guidance past the limit" "cfg.png" "guidance must be between 0 and 100"
+    # the settings are taken, not another tool's sampler and model names
+    a1111='Steps: 1, Sampler: DPM++ 2M Karras, Seed: 4, Size: 32x32, Model: sd_xl_base_1.0'
+    convert -size 16x16 xc:red -set parameters "$(printf 'cat\n%s' "$a1111")" "$LIB_TMP/samp.png"
+    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/samp.png" -o "$out/samp.png" --json
+    expect_ok "--from: settings taken" '"seed":4' '"sampler":"Euler"' '"model":"Z-Image-Turbo"'
 fi
 lib_summary
