@@ -1,4 +1,5 @@
 /* main.c - zimt entry point: dispatches subcommands (see cli.h). */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +105,20 @@ static const struct {
     {"ui", zt_cmd_ui},
 };
 
+/* A command's status once its standard output is written out: what it
+ * printed (paths, JSON results, reports) is part of its result, so output
+ * that could not be written (a full disk, a closed pipe) fails the command
+ * even when everything else worked. */
+static int flushed(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "zimt: cannot write to standard output: %s\n",
+            errno ? strerror(errno) : "write error");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     /* Past a file size limit (ulimit -f, a full quota) a write must fail
@@ -127,7 +142,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return flushed(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "zimt: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

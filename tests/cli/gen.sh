@@ -151,6 +151,13 @@ check "its JSON names the failure and the seed" grep -q \
     '"status":"failed".*"settings":{.*"seed":[0-9]*.*"error":".*File too large' "$LIB_TMP/out"
 check "no partial file" test ! -e "$out/big.png"
 
+# Results that cannot be printed (stdout on a full disk) fail the command;
+# the image itself is still written.
+$G --prompt x --steps 1 --size 32x32 -o "$out/full.png" --json >/dev/full 2>"$LIB_TMP/err"
+RC=$?
+expect_error "stdout on a full disk" "cannot write to standard output"
+check "stdout on a full disk: the image is kept" test -s "$out/full.png"
+
 # Names up to the longest a directory takes are written; longer ones are
 # refused before anything runs.
 long=$(printf 'n%.0s' $(seq 1 250))

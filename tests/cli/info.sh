@@ -184,6 +184,10 @@ check "unaligned tensors: the same image" cmp -s "$LIB_TMP/aligned.png" "$LIB_TM
 run $ZIMT info --model "$LIB_TMP/nonexistent"
 expect_error "no such model" "$LIB_TMP/nonexistent"
 
+$ZIMT info --model "$FIX" >/dev/full 2>"$LIB_TMP/err"
+RC=$?
+expect_error "a report that cannot be written" "cannot write to standard output"
+
 run $ZIMT info --bogus
 expect_error "bad argument" "--bogus"
 
