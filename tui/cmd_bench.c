@@ -17,6 +17,7 @@
  * peak (weights, the job arena, scratch and workspaces), the counterpart of
  * PyTorch's peak allocated memory.
  */
+#include <cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,32 +210,62 @@ static double gib(size_t b)
     return (double)b / (1024.0 * 1024.0 * 1024.0);
 }
 
-static void print_json(const char *dev, const char *gpu, const char *src, int steps, int runs,
-                       stat2 load, size_t weights, const bench *b, const size_result *r, int n)
+static void add_stat(cJSON *o, const char *key, stat2 v)
 {
-    printf("{\"device\":\"%s\",\"gpu\":\"%s\",\"model\":\"%s\",\"precision\":\"%s\","
-           "\"steps\":%d,\"runs\":%d,"
-           "\"load_ms\":{\"min\":%.2f,\"median\":%.2f},\"load_peak_rss_bytes\":%ld,"
-           "\"weights_bytes\":%zu,"
-           "\"device_total_bytes\":%zu,\"device_used_before_load_bytes\":%zu,"
-           "\"zimt_lifetime_peak_bytes\":%zu,\"sizes\":[",
-           dev, gpu, src, b->precision, steps, runs, load.min, load.med, b->load_rss_kib * 1024,
-           weights,
-           b->dev_total, b->dev_base,
-           b->life_peak);
-    for (int i = 0; i < n; i++) {
-        const size_result *s = &r[i];
-        printf("%s{\"width\":%d,\"height\":%d,\"prompt_tokens\":%d,"
-               "\"encode_ms\":{\"min\":%.2f,\"median\":%.2f},"
-               "\"step_ms\":{\"min\":%.2f,\"median\":%.2f},"
-               "\"decode_ms\":{\"min\":%.2f,\"median\":%.2f},"
-               "\"total_ms\":{\"min\":%.2f,\"median\":%.2f},"
-               "\"peak_device_used_bytes\":%zu,\"peak_zimt_bytes\":%zu,\"arena_bytes\":%zu}",
-               i ? "," : "", s->w, s->h, s->tokens, s->encode.min, s->encode.med, s->step.min,
-               s->step.med, s->decode.min, s->decode.med, s->total.min, s->total.med,
-               s->dev_peak, s->own_peak, s->arena);
+    cJSON *s = cJSON_AddObjectToObject(o, key);
+    if (s) {
+        cJSON_AddNumberToObject(s, "min", v.min);
+        cJSON_AddNumberToObject(s, "median", v.med);
     }
-    printf("]}\n");
+}
+
+/* One JSON object on stdout; the strings (a model path, a GPU's name) may
+ * hold anything, so the text is cJSON's. */
+static int print_json(const char *dev, const char *gpu, const char *src, int steps, int runs,
+                      stat2 load, size_t weights, const bench *b, const size_result *r, int n)
+{
+    cJSON *o = cJSON_CreateObject(), *sizes = NULL;
+    if (o) {
+        cJSON_AddStringToObject(o, "device", dev);
+        cJSON_AddStringToObject(o, "gpu", gpu);
+        cJSON_AddStringToObject(o, "model", src);
+        cJSON_AddStringToObject(o, "precision", b->precision);
+        cJSON_AddNumberToObject(o, "steps", steps);
+        cJSON_AddNumberToObject(o, "runs", runs);
+        add_stat(o, "load_ms", load);
+        cJSON_AddNumberToObject(o, "load_peak_rss_bytes", (double)b->load_rss_kib * 1024);
+        cJSON_AddNumberToObject(o, "weights_bytes", (double)weights);
+        cJSON_AddNumberToObject(o, "device_total_bytes", (double)b->dev_total);
+        cJSON_AddNumberToObject(o, "device_used_before_load_bytes", (double)b->dev_base);
+        cJSON_AddNumberToObject(o, "zimt_lifetime_peak_bytes", (double)b->life_peak);
+        sizes = cJSON_AddArrayToObject(o, "sizes");
+    }
+    for (int i = 0; sizes && i < n; i++) {
+        const size_result *s = &r[i];
+        cJSON *e = cJSON_CreateObject();
+        if (!e || !cJSON_AddItemToArray(sizes, e)) {
+            cJSON_Delete(e);
+            sizes = NULL;
+            break;
+        }
+        cJSON_AddNumberToObject(e, "width", s->w);
+        cJSON_AddNumberToObject(e, "height", s->h);
+        cJSON_AddNumberToObject(e, "prompt_tokens", s->tokens);
+        add_stat(e, "encode_ms", s->encode);
+        add_stat(e, "step_ms", s->step);
+        add_stat(e, "decode_ms", s->decode);
+        add_stat(e, "total_ms", s->total);
+        cJSON_AddNumberToObject(e, "peak_device_used_bytes", (double)s->dev_peak);
+        cJSON_AddNumberToObject(e, "peak_zimt_bytes", (double)s->own_peak);
+        cJSON_AddNumberToObject(e, "arena_bytes", (double)s->arena);
+    }
+    char *text = sizes ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text)
+        return zt_cli_fail("out of memory for the JSON report");
+    printf("%s\n", text);
+    free(text);
+    return 0;
 }
 
 static void print_table(const char *dev, const char *gpu, const char *src, int steps, int runs,
@@ -289,7 +320,8 @@ int zt_cmd_bench(int argc, char **argv)
                 i++;
             }
         } else if (!next) {
-            return zt_cli_fail("%s: missing value (see zimt bench --help)", a);
+            zt_cli_fail("%s: missing value (see zimt bench --help)", a);
+            return 2; /* bad usage, as an unknown option */
         } else if (!strcmp(a, "--model")) {
             model = next, i++;
         } else if (!strcmp(a, "--device")) {
@@ -338,7 +370,8 @@ int zt_cmd_bench(int argc, char **argv)
     if (st)
         return zt_cli_error(&err);
     b.be->fp8 = !strcmp(precision, "fp8");
-    b.precision = precision;
+    /* the CPU backend computes in F32 whatever was asked */
+    b.precision = b.be->vt->host_memory ? "fp32" : precision;
     char gpu[256] = "";
     if (!strcmp(device, "cuda"))
         gpu_name(gpu, sizeof gpu);
@@ -434,8 +467,8 @@ int zt_cmd_bench(int argc, char **argv)
         else
             snprintf(src, sizeof src, "synthetic seed %u", (unsigned)seed);
         if (json)
-            print_json(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
-                       n_sizes);
+            rc = print_json(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
+                            n_sizes);
         else
             print_table(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
                         n_sizes);

@@ -47,6 +47,12 @@ run $ZIMT tokenize --model "$FIX/model_index.json" "a cat"
 expect_error "tokenize: a file as the model" "is not a directory"
 run $ZIMT bench --device cpu --model "$LIB_TMP/none" --runs 1
 expect_error "bench: a missing model" "model directory $LIB_TMP/none does not exist"
+# bench --json escapes the model's path; the CPU computes in F32 and says so
+ln -s "$PWD/$FIX" "$LIB_TMP/q\"m\\x"
+run $ZIMT bench --device cpu --model "$LIB_TMP/q\"m\\x" --size 32x32 --steps 1 --runs 1 --json
+expect_ok "bench --json: a quote and a backslash in the path" 'q\"m\\x"' '"precision":"fp32"'
+run $ZIMT bench --steps
+check "bench: a missing value is bad usage" test "$RC" -eq 2
 
 d=$(fresh truncated)
 own "$d/$TE"
