@@ -143,8 +143,8 @@ install: zimt
 	install -m 755 zimt $(DESTDIR)$(PREFIX)/bin/zimt
 	install -m 644 man/zimt.1 $(DESTDIR)$(PREFIX)/share/man/man1/zimt.1
 	install -m 644 themes/*.json $(DESTDIR)$(PREFIX)/share/zimt/themes/
-	install -d $(DESTDIR)$(PREFIX)/share/zimt/tokenizer
-	install -m 644 tests/data/tiny-zimage/tokenizer/* $(DESTDIR)$(PREFIX)/share/zimt/tokenizer/
+	cd tests/data && find tiny-zimage -type d -exec install -d $(DESTDIR)$(PREFIX)/share/zimt/{} \;
+	cd tests/data && find tiny-zimage -type f -exec install -m 644 {} $(DESTDIR)$(PREFIX)/share/zimt/{} \;
 
 clean:
 	rm -rf $(B) $(FUZZ_B) zimt

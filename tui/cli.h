@@ -37,10 +37,17 @@ void zt_cli_catch_stop(void);
 #define ZT_DEFAULT_MODEL "tests/data/tiny-zimage"
 #define ZT_BUNDLED_TOKENIZER ZT_DEFAULT_MODEL "/tokenizer/tokenizer.json"
 
+/* The bundled tiny model's folder, found from the working directory,
+ * beside the binary (a build tree), or installed in share/zimt/tiny-zimage/.
+ * buf receives its path; NULL when none is found. */
+const char *zt_cli_bundled_model(char *buf, size_t n);
 /* The Qwen3 tokenizer for synthetic weights: the bundled tiny model's (the
- * real model's tokenizer), found from the working directory, beside the
- * binary, or installed in share/zimt/tokenizer/. buf receives the path of
- * its tokenizer.json (the folder holds the rest); NULL when none is found. */
+ * real model's tokenizer), found the same way. buf receives the path of its
+ * tokenizer.json (the folder holds the rest); NULL when none is found. */
 const char *zt_cli_bundled_tokenizer(char *buf, size_t n);
+/* The model used when none is named: the first complete one that model
+ * discovery finds, else the bundled tiny model, with a line on stderr that
+ * says so unless quiet. Fails (saying where it looked) when neither is. */
+zt_status zt_cli_default_model(char *out, size_t n, int quiet, zt_err *err);
 
 #endif

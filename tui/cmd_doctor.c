@@ -429,7 +429,11 @@ int zt_cmd_doctor(int argc, char **argv)
 {
     const char *explicit_dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--model")) {
+            if (i + 1 == argc) {
+                zt_cli_fail("doctor: --model needs a directory");
+                return usage(stderr);
+            }
             explicit_dir = argv[++i];
         } else if (!strncmp(argv[i], "--model=", 8)) {
             explicit_dir = argv[i] + 8;

@@ -245,9 +245,13 @@ static int usage(void)
 
 int zt_cmd_info(int argc, char **argv)
 {
-    info in = {ZT_DEFAULT_MODEL, 0};
+    info in = {NULL, 0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--model")) {
+            if (i + 1 == argc) {
+                zt_cli_fail("info: --model needs a directory");
+                return usage();
+            }
             in.dir = argv[++i];
         } else if (!strncmp(argv[i], "--model=", 8)) {
             in.dir = argv[i] + 8;
@@ -259,9 +263,16 @@ int zt_cmd_info(int argc, char **argv)
             return usage();
         }
     }
+    zt_err derr = {0};
+    char found[ZT_PATH_MAX];
+    if (!in.dir) {
+        /* none named: the model gen would use */
+        if (zt_cli_default_model(found, sizeof found, 0, &derr) != ZT_OK)
+            return zt_cli_error(&derr);
+        in.dir = found;
+    }
     if (strlen(in.dir) > ZT_PATH_MAX - 64)
         return zt_cli_fail("info: model directory path too long");
-    zt_err derr = {0};
     if (zt_model_dir_check(in.dir, &derr) != ZT_OK)
         return zt_cli_error(&derr);
 

@@ -136,11 +136,15 @@ static int bench(const char *path)
 
 int zt_cmd_tokenize(int argc, char **argv)
 {
-    const char *model = ZT_DEFAULT_MODEL;
+    const char *model = NULL;
     int chat = 0, json = 0, do_bench = 0, i;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--model") && i + 1 < argc) {
+        if (!strcmp(a, "--model")) {
+            if (i + 1 == argc) {
+                usage();
+                return zt_cli_fail("tokenize: --model needs a directory");
+            }
             model = argv[++i];
         } else if (!strcmp(a, "--chat")) {
             chat = 1;
@@ -161,8 +165,15 @@ int zt_cmd_tokenize(int argc, char **argv)
             break;
         }
     }
-    char path[4096];
+    char path[4096], found[ZT_PATH_MAX];
     zt_err derr = {0};
+    /* none named: every Z-Image-Turbo has the same tokenizer, so the
+     * bundled one first, then the model gen would use */
+    if (!model && !(model = zt_cli_bundled_model(found, sizeof found))) {
+        if (zt_cli_default_model(found, sizeof found, 1, &derr) != ZT_OK)
+            return zt_cli_error(&derr);
+        model = found;
+    }
     if (zt_model_dir_check(model, &derr) != ZT_OK)
         return zt_cli_error(&derr);
     if (snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", model) >= (int)sizeof path)

@@ -367,16 +367,12 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
      * only when none holds a complete model and none was named (a --model
      * that is not a directory is said now, not after the engine started). */
     zt_err derr = {0};
-    if (!o->synthetic &&
-        (st = zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr))) {
-        if (o->model)
-            return zt_fail(err, st, "%s (zimt doctor shows where models are looked for)",
-                           derr.msg);
-        if (!o->quiet)
-            fprintf(stderr, "zimt: %s; using the bundled %s (zimt doctor explains)\n", derr.msg,
-                    ZT_DEFAULT_MODEL);
-        snprintf(o->model_dir, sizeof o->model_dir, "%s", ZT_DEFAULT_MODEL);
-    }
+    if (!o->synthetic && o->model &&
+        (st = zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr)))
+        return zt_fail(err, st, "%s (zimt doctor shows where models are looked for)", derr.msg);
+    if (!o->synthetic && !o->model &&
+        (st = zt_cli_default_model(o->model_dir, sizeof o->model_dir, o->quiet, err)))
+        return st;
 
     if (o->n_seeds > 1 || o->count || o->jobs)
         return ZT_OK; /* a batch names and checks its outputs per job */

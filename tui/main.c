@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "discovery.h"
 
 int zt_cli_error(const zt_err *err)
 {
@@ -36,18 +37,20 @@ void zt_cli_catch_stop(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int file_exists(const char *p)
+static int exists_as(const char *p, int dir)
 {
     struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+    return stat(p, &sb) == 0 && (dir ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode));
 }
 
-const char *zt_cli_bundled_tokenizer(char *buf, size_t n)
+/* rel (a file, or with dir set a folder) from the working directory, else
+ * beside the binary (a build tree), else installed in ../share/zimt/ from
+ * it. buf receives the path found; NULL when none is. */
+static const char *bundled(const char *rel, const char *installed, int dir, char *buf,
+                           size_t n)
 {
-    if (file_exists(ZT_BUNDLED_TOKENIZER)) {
-        snprintf(buf, n, "%s", ZT_BUNDLED_TOKENIZER);
+    if (exists_as(rel, dir) && (size_t)snprintf(buf, n, "%s", rel) < n)
         return buf;
-    }
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0)
@@ -57,11 +60,34 @@ const char *zt_cli_bundled_tokenizer(char *buf, size_t n)
     if (!slash)
         return NULL;
     *slash = 0;
-    const char *rel[] = {"/" ZT_BUNDLED_TOKENIZER, "/../share/zimt/tokenizer/tokenizer.json"};
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
-        if ((size_t)snprintf(buf, n, "%s%s", exe, rel[i]) < n && file_exists(buf))
+    const char *fmt[] = {"%s/%s", "%s/../share/zimt/%s"};
+    const char *tail[] = {rel, installed};
+    for (size_t i = 0; i < 2; i++)
+        if ((size_t)snprintf(buf, n, fmt[i], exe, tail[i]) < n && exists_as(buf, dir))
             return buf;
     return NULL;
+}
+
+const char *zt_cli_bundled_tokenizer(char *buf, size_t n)
+{
+    return bundled(ZT_BUNDLED_TOKENIZER, "tiny-zimage/tokenizer/tokenizer.json", 0, buf, n);
+}
+
+const char *zt_cli_bundled_model(char *buf, size_t n)
+{
+    return bundled(ZT_DEFAULT_MODEL, "tiny-zimage", 1, buf, n);
+}
+
+zt_status zt_cli_default_model(char *out, size_t n, int quiet, zt_err *err)
+{
+    zt_err derr = {0};
+    if (zt_discover_model(NULL, out, n, NULL, &derr) == ZT_OK)
+        return ZT_OK;
+    if (!zt_cli_bundled_model(out, n))
+        return zt_fail(err, derr.code, "%s; nor is the bundled tiny model installed", derr.msg);
+    if (!quiet)
+        fprintf(stderr, "zimt: %s; using the bundled %s (zimt doctor explains)\n", derr.msg, out);
+    return ZT_OK;
 }
 
 int zt_cli_fail(const char *fmt, ...)

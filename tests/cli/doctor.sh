@@ -53,6 +53,21 @@ expect_error "no model: says so" "no Z-Image-Turbo model found"
 
 run zenv "$ZIMT" gen --prompt x -o "$LIB_TMP/nodir/x.png"
 expect_error "gen falls back with a notice" "using the bundled tests/data/tiny-zimage"
+# From another directory the bundled model is found beside the binary, and
+# where make install puts it.
+run zenv env -C "$LIB_TMP" "$ZIMT" gen --device cpu --steps 1 --size 32x32 --prompt x -o far.png
+expect_ok "from another directory" far.png
+check "from another directory: the bundled model beside the binary" \
+    grep -q "using the bundled $PWD/tests/data/tiny-zimage" "$LIB_TMP/err"
+mkdir -p "$LIB_TMP/pfx/bin" "$LIB_TMP/pfx/share/zimt"
+cp "$ZIMT" "$LIB_TMP/pfx/bin/" && cp -r "$FIX" "$LIB_TMP/pfx/share/zimt/"
+run zenv env -C "$LIB_TMP" "$LIB_TMP/pfx/bin/zimt" info
+expect_ok "installed: info takes the installed tiny model" "share/zimt/tiny-zimage" "result: ok"
+run zenv env -C "$LIB_TMP" "$LIB_TMP/pfx/bin/zimt" tokenize "a cat"
+expect_ok "installed: tokenize" "64 8251"
+rm -rf "$LIB_TMP/pfx/share"
+run zenv env -C "$LIB_TMP" "$LIB_TMP/pfx/bin/zimt" gen --prompt x -o far2.png
+expect_error "no model and none bundled" "nor is the bundled tiny model installed"
 
 # ---- Hugging Face cache in the default place, symlinked blobs
 hf_cache "$H/.cache/huggingface/hub"

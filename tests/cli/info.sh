@@ -194,6 +194,13 @@ $ZIMT info --model "$FIX" >/dev/full 2>"$LIB_TMP/err"
 RC=$?
 expect_error "a report that cannot be written" "cannot write to standard output"
 
+run $ZIMT info --model
+expect_error "info: --model without a value" "--model needs a directory"
+run $ZIMT doctor --model
+expect_error "doctor: --model without a value" "--model needs a directory"
+run $ZIMT tokenize --model
+expect_error "tokenize: --model without a value" "--model needs a directory"
+
 run $ZIMT info --bogus
 expect_error "bad argument" "--bogus"
 
