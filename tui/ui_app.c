@@ -1159,7 +1159,10 @@ int zt_cmd_ui(int argc, char **argv)
             free_app(a);
             return zt_cli_error(&derr);
         }
-        snprintf(a->model_dir, sizeof a->model_dir, "%s", ZT_DEFAULT_MODEL);
+        if (!zt_cli_bundled_model(a->model_dir, sizeof a->model_dir)) {
+            free_app(a);
+            return zt_cli_fail("%s; nor is the bundled tiny model installed", derr.msg);
+        }
         snprintf(a->notice, sizeof a->notice,
                  "no model found: bundled tiny model (noise images; see zimt doctor)");
     } else if (!strcmp(a->model_dir, ZT_DEFAULT_MODEL)) {
