@@ -22,8 +22,11 @@ zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || errno)
+    if (!*s || *end || (errno && errno != ERANGE))
         return zt_fail(err, ZT_ERR_INVALID, "%s: '%s' is not a whole number", what, s);
+    if (errno == ERANGE) /* a whole number, past any limit */
+        return zt_fail(err, ZT_ERR_INVALID, "%s must be between %ld and %ld (got %s)", what, lo,
+                       hi, s);
     if (v < lo || v > hi)
         return zt_fail(err, ZT_ERR_INVALID, "%s must be between %ld and %ld (got %ld)", what, lo,
                        hi, v);
@@ -37,8 +40,13 @@ zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, fl
     char *end;
     errno = 0;
     float v = strtof(s, &end);
-    if (!*s || *end || errno || !isfinite(v))
+    if (!*s || *end || (errno && errno != ERANGE) || isnan(v))
         return zt_fail(err, ZT_ERR_INVALID, "%s: '%s' is not a number", what, s);
+    /* ERANGE: past a float's range (inf, refused below) or under it, where
+     * the value strtof gives (0 or the nearest subnormal) is taken */
+    if (isinf(v))
+        return zt_fail(err, ZT_ERR_INVALID, "%s must be between %g and %g (got %s)", what, lo,
+                       hi, s);
     if (v < lo || v > hi)
         return zt_fail(err, ZT_ERR_INVALID, "%s must be between %g and %g (got %g)", what, lo, hi,
                        v);
@@ -192,6 +200,9 @@ zt_status zt_check_output(const char *path, zt_err *err)
      * whatever opens it later. A name without an extension is taken as is. */
     const char *base = strrchr(path, '/'), *dot;
     base = base ? base + 1 : path;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+        return zt_fail(err, ZT_ERR_INVALID, "%s names a directory; give a file name such as %s%s",
+                       path, path, base[0] ? "/image.png" : "image.png");
     if ((dot = strrchr(base, '.')) && dot != base && strcasecmp(dot, ".png") != 0)
         return zt_fail(err, ZT_ERR_INVALID,
                        "%s: zimt writes PNG images; give the name a .png extension", path);
