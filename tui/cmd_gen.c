@@ -505,7 +505,7 @@ int zt_cmd_gen(int argc, char **argv)
         }
         zt_event_free(&ev);
     }
-    rc = zt_cli_stop ? 130 : failed ? 1 : 0;
+    rc = zt_cli_stop ? 128 + zt_cli_stop : failed ? 1 : 0; /* 130 for Ctrl-C */
 done:
     zt_engine_free(eng);
     for (int i = 0; i < n; i++)

@@ -133,7 +133,7 @@ int zt_cmd_synth(int argc, char **argv)
         fputs("\r\033[K", stderr);
     if (st) {
         zt_cli_error(&err);
-        return zt_cli_stop ? 130 : 1;
+        return zt_cli_stop ? 128 + zt_cli_stop : 1; /* 130 for Ctrl-C */
     }
     uint64_t bytes = 0;
     zt_synthdir_bytes(&cfg, &bytes, NULL);

@@ -133,9 +133,9 @@ full disk            | prlimit --fsize=2000 $G --prompt x --seed 77 --outdir $OU
 name leaves outdir   | $G --prompt x --outdir $OUT --name '../{seed}.png'            | 1    | refused ; '..'                                  | -
 synth full disk      | prlimit --fsize=50000000 ./zimt synth -q --out $OUT/m          | 1    | File too large                                 | -
 synth SIGINT         | synth_interrupt INT                                           | 130  | cancelled                                      | -
-synth SIGTERM        | synth_interrupt TERM                                          | 130  | cancelled                                      | -
+synth SIGTERM        | synth_interrupt TERM                                          | 143  | cancelled                                      | -
 synthetic and model  | $G --synthetic --prompt x --outdir $OUT                       | 1    | --model and --synthetic exclude each other     | -
 SIGINT during batch  | interrupt INT                                                 | 130  | interrupted ; finished images are kept         | j-1.png
-SIGHUP during batch  | interrupt HUP                                                 | 130  | interrupted                                    | j-1.png
+SIGHUP during batch  | interrupt HUP                                                 | 129  | interrupted                                    | j-1.png
 ROWS
 lib_summary
