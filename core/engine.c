@@ -293,6 +293,13 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
     return atomic_load(&e->cancel_running);
 }
 
+/* Asked inside the decode: a cancel need not wait for the whole decoder. */
+static int job_stop(void *ud)
+{
+    step_ctx *s = ud;
+    return atomic_load(&s->e->cancel_running);
+}
+
 /* Reports the load; stops it once zt_engine_free has begun. */
 static int load_progress(void *ud, const zt_load_progress *p)
 {
@@ -488,7 +495,8 @@ static void run_job(zt_engine *e, job *j)
     zt_timings tm = {0};
     if (st == ZT_OK) {
         step_ctx sc = {.e = e, .id = j->id};
-        zt_run_hooks hk = {.on_step = on_step, .want_latents = e->opts.previews, .ud = &sc};
+        zt_run_hooks hk = {.on_step = on_step, .want_latents = e->opts.previews,
+                           .stop = job_stop, .ud = &sc};
         st = zt_pipeline_run(e->model, &p, &hk, &rgb, &tm, &err);
     }
     publish_memory(e);

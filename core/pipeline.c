@@ -680,7 +680,8 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     zt_arena_reset(arena, mark);
     zt_backend_phase(be, "decode");
     t0 = zt_now_ms();
-    if ((st = zt_vae_decode(m->vae, &jt.x, 1, arena, &jt.image, NULL, NULL, err)))
+    if ((st = zt_vae_decode(m->vae, &jt.x, 1, arena, &jt.image, NULL, NULL,
+                            hk ? hk->stop : NULL, hk ? hk->ud : NULL, err)))
         goto done;
     /* zt_vae_decode synchronises: this is the decoder's own time */
     tm->decode_ms = zt_now_ms() - t0;

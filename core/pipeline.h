@@ -125,6 +125,9 @@ typedef struct zt_run_hooks {
     int (*on_step)(void *ud, int step, int total, double ms, const float *x0, int C, int h,
                    int w);
     int want_latents;
+    /* asked inside the decode (see zt_vae_decode); non-zero cancels (may
+     * be NULL: on_step's answer is the only one) */
+    int (*stop)(void *ud);
     zt_tap_fn tap;           /* tests: "prompt_embeds", "noise", "latents.stepK", "decoded" */
     void *ud;
 } zt_run_hooks;

@@ -363,7 +363,8 @@ static void tap_view(zt_vae *v, zt_tap_fn tap, void *ud, const char *name, const
 }
 
 zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *arena,
-                        zt_tensor *out, zt_tap_fn tap, void *tap_ud, zt_err *err)
+                        zt_tensor *out, zt_tap_fn tap, void *tap_ud, int (*stop)(void *ud),
+                        void *stop_ud, zt_err *err)
 {
     zt_backend *be = v->be;
     const zt_vae_config *c = &v->cfg;
@@ -406,11 +407,13 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
     run_resnet(v, &v->mid1, sc.buf, H, W);
     tap_view(v, tap, tap_ud, "mid_block", &sc.buf[0], top, H, W);
 
-    int ch = top;
+    int ch = top, stopped = 0;
     for (int i = 0; i < nb; i++) {
         up_block *b = &v->up[i];
-        for (int r = 0; r < b->n_res; r++)
+        for (int r = 0; r < b->n_res && !(stopped = stop && stop(stop_ud)); r++)
             run_resnet(v, &b->r[r], sc.buf, H, W);
+        if (stopped)
+            break;
         ch = b->r[b->n_res - 1].cout;
         if (b->has_up) {
             zt_tensor x = view3(be, &sc.buf[0], 0, ch, H, W);
@@ -424,6 +427,13 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
         char name[32];
         snprintf(name, sizeof name, "up_blocks.%d", i);
         tap_view(v, tap, tap_ud, name, &sc.buf[0], ch, H, W);
+    }
+    if (stopped) {
+        /* the ops already issued finish before their arena space is given back */
+        st = zt_backend_sync(be, err);
+        zt_arena_reset(arena, mark);
+        return st != ZT_OK ? zt_err_prefix(err, "vae")
+                           : zt_fail(err, ZT_ERR_CANCELLED, "cancelled while decoding");
     }
     zt_tensor x = view3(be, &sc.buf[0], 0, ch, H, W);
     zt_tensor n = view3(be, &sc.buf[1], 0, ch, H, W);

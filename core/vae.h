@@ -28,8 +28,11 @@ int zt_vae_scale(const zt_vae_config *cfg);
 /* z F32 [C, h, w] -> out F32 [out_channels, s*h, s*w]. unscale != 0 first
  * applies z / scaling_factor + shift_factor (pipeline latents); 0 takes z
  * as the decoder input directly. Taps: conv_in, mid_block, up_blocks.K,
- * conv_norm_out, conv_out. */
+ * conv_norm_out, conv_out. stop (may be NULL) is asked before each residual
+ * block of the upsampling path (a large image takes a while on the CPU);
+ * non-zero ends the decode with ZT_ERR_CANCELLED. */
 zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *arena,
-                        zt_tensor *out, zt_tap_fn tap, void *tap_ud, zt_err *err);
+                        zt_tensor *out, zt_tap_fn tap, void *tap_ud, int (*stop)(void *ud),
+                        void *stop_ud, zt_err *err);
 
 #endif

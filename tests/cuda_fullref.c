@@ -175,7 +175,7 @@ static void test_vae(void)
     zt_tensor zd = fx_upload(be, z, ZT_F32, 3, (int64_t[]){C, h, w});
     zt_tensor out = fx_upload(be, want, ZT_F32, 3, (int64_t[]){3, h * s, w * s});
     zt_op_scale_add(be, &out, &out, 0.0f, 1e9f); /* poison */
-    zt_status st = zt_vae_decode(vae, &zd, 0, &arena, &out, NULL, NULL, &err);
+    zt_status st = zt_vae_decode(vae, &zd, 0, &arena, &out, NULL, NULL, NULL, NULL, &err);
     CHECK(st == ZT_OK, "decode: %s", err.msg);
     if (st == ZT_OK)
         compare("vae.out", &out, want);

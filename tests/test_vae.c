@@ -37,7 +37,8 @@ static void run_case(int k, int *seen)
     zt_tensor zd = fx_upload(be, z, ZT_F32, 3, (int64_t[]){C, h, w});
     zt_tensor out = fx_upload(be, want, ZT_F32, 3, (int64_t[]){3, h * s, w * s});
     zt_op_scale_add(be, &out, &out, 0.0f, 1e9f); /* poison */
-    zt_status st = zt_vae_decode(vae, &zd, 0, &arena, &out, seen ? on_tap : NULL, seen, &err);
+    zt_status st = zt_vae_decode(vae, &zd, 0, &arena, &out, seen ? on_tap : NULL, seen, NULL, NULL,
+                                 &err);
     CHECK(st == ZT_OK, "decode: %s", err.msg);
     fx_expect_close(be, key, &out, want, (long)zt_tensor_numel(want), 1e-3, 1e-3);
     zt_backend_release(be, zd.data);
@@ -58,6 +59,57 @@ static void test_activations(void)
     CHECK(seen == 3 + cfg.vae.n_blocks + 1, "saw %d activations", seen);
 }
 
+/* stop() answers 1 from its at-th call on; the taps count the blocks run. */
+typedef struct stopper {
+    int calls, at, taps;
+} stopper;
+
+static int stop_at(void *ud)
+{
+    stopper *s = ud;
+    return ++s->calls >= s->at;
+}
+
+static void count_tap(void *ud, const char *name, const zt_tensor *t)
+{
+    (void)name;
+    (void)t;
+    ((stopper *)ud)->taps++;
+}
+
+/* Asked to stop, the decode ends at the next block with ZT_ERR_CANCELLED;
+ * never asked, it runs whole. */
+static void test_stop(void)
+{
+    const zt_tensor *z = fx_get(ref, "case0.z");
+    int C = (int)z->shape[1], h = (int)z->shape[2], w = (int)z->shape[3];
+    int s = zt_vae_scale(&cfg.vae);
+    zt_err err = {0};
+    zt_arena arena = {0};
+    CHECK(zt_arena_init(&arena, be, zt_vae_scratch_bytes(&cfg.vae, be->act_dtype, h, w), &err) ==
+              ZT_OK,
+          "%s", err.msg);
+    zt_tensor zd = fx_upload(be, z, ZT_F32, 3, (int64_t[]){C, h, w});
+    zt_tensor out = fx_upload(be, fx_get(ref, "case0.out"), ZT_F32, 3,
+                              (int64_t[]){3, h * s, w * s});
+    for (int at = 1; at <= 3; at++) {
+        stopper st = {.at = at};
+        zt_status r = zt_vae_decode(vae, &zd, 0, &arena, &out, count_tap, &st, stop_at, &st,
+                                    &err);
+        /* conv_in and mid_block are tapped before the first question */
+        CHECK(r == ZT_ERR_CANCELLED && st.calls == at && st.taps == 2 + (at > 2),
+              "stop at %d: status %d, %d questions, %d taps", at, r, st.calls, st.taps);
+    }
+    stopper never = {.at = 1 << 30};
+    CHECK(zt_vae_decode(vae, &zd, 0, &arena, &out, count_tap, &never, stop_at, &never, &err) ==
+                  ZT_OK &&
+              never.taps == 3 + cfg.vae.n_blocks + 1,
+          "not stopped: %s, %d taps", err.msg, never.taps);
+    zt_backend_release(be, zd.data);
+    zt_backend_release(be, out.data);
+    zt_arena_free(&arena);
+}
+
 static void test_bad_shapes(void)
 {
     zt_err err = {0};
@@ -66,7 +118,7 @@ static void test_bad_shapes(void)
     zt_tensor z, out;
     zt_arena_tensor(&arena, &z, ZT_F32, 3, (int64_t[]){4, 2, 2}, &err);
     zt_arena_tensor(&arena, &out, ZT_F32, 3, (int64_t[]){3, 16, 16}, &err);
-    CHECK(zt_vae_decode(vae, &z, 1, &arena, &out, NULL, NULL, &err) == ZT_ERR_SHAPE,
+    CHECK(zt_vae_decode(vae, &z, 1, &arena, &out, NULL, NULL, NULL, NULL, &err) == ZT_ERR_SHAPE,
           "wrong channel count accepted");
     zt_arena_free(&arena);
 }
@@ -84,6 +136,7 @@ int main(void)
     }
     RUN(test_decode_cases);
     RUN(test_activations);
+    RUN(test_stop);
     RUN(test_bad_shapes);
     zt_vae_free(vae);
     zt_weights_free(weights);
