@@ -656,6 +656,7 @@ zt_status zt_gen_params_from_a1111(zt_gen_params *p, const char *text, zt_err *e
 typedef struct png_msg {
     char text[200];
     int sys_errno; /* errno when the error was raised: why a write failed */
+    int cache_full; /* a text chunk was skipped: the chunk cache was full */
 } png_msg;
 
 static void on_png_error(png_structp png, png_const_charp msg)
@@ -670,8 +671,11 @@ static void on_png_error(png_structp png, png_const_charp msg)
 
 static void on_png_warning(png_structp png, png_const_charp msg)
 {
-    (void)png;
-    (void)msg; /* warnings (e.g. bad CRC of an ancillary chunk) are not fatal */
+    /* warnings (e.g. bad CRC of an ancillary chunk) are not fatal; a skipped
+     * text chunk is noted, as it may have held the settings */
+    png_msg *m = png_get_error_ptr(png);
+    if (m && strstr(msg, "chunk cache"))
+        m->cache_full = 1;
 }
 
 /* ----------------------------------------------------------- PNG write */
@@ -909,6 +913,7 @@ typedef struct read_job {
     char *parameters; /* "parameters" text converted to UTF-8, heap */
     int w, h;
     int too_big;
+    const char *bad_text; /* why a zimt or parameters text was not taken */
     png_msg msg;
 } read_job;
 
@@ -927,8 +932,9 @@ static void collect_text(png_structp png, png_infop info, read_job *job)
         char **slot = strcmp(text[i].key, "zimt") == 0         ? &job->zimt
                       : strcmp(text[i].key, "parameters") == 0 ? &job->parameters
                                                                : NULL;
-        if (slot && !*slot && text[i].text)
-            *slot = text_to_utf8(&text[i]);
+        if (slot && !*slot && text[i].text && !(*slot = text_to_utf8(&text[i])))
+            job->bad_text = utf8_valid(text[i].text) ? "out of memory"
+                                                     : "its settings text is not valid UTF-8";
     }
 }
 
@@ -1046,6 +1052,12 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
             /* settings there but unusable: say why, not "none" */
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: its settings cannot be used: %s", path,
                          job.zimt ? why.msg : why2.msg);
+            goto done;
+        }
+        if (!got && (job.bad_text || job.msg.cache_full)) {
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: its settings cannot be used: %s", path,
+                         job.bad_text ? job.bad_text
+                                      : "it holds more text chunks than are read (32)");
             goto done;
         }
         if (has_params)

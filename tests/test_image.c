@@ -443,6 +443,72 @@ static void test_png_convert(void)
     free(got);
 }
 
+/* A 1x1 PNG written by libpng directly with n_filler tEXt chunks and then
+ * one text chunk key = text (iTXt when itxt is set). */
+static int write_texts(const char *path, int n_filler, const char *key, const char *text,
+                       int itxt)
+{
+    FILE *f = fopen(path, "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (!f || !png || !info || setjmp(png_jmpbuf(png)))
+        return -1;
+    png_init_io(png, f);
+    png_set_IHDR(png, info, 1, 1, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_text t[64];
+    memset(t, 0, sizeof t);
+    char keys[64][16];
+    for (int i = 0; i < n_filler && i < 63; i++) {
+        snprintf(keys[i], sizeof keys[i], "note%d", i);
+        t[i].compression = PNG_TEXT_COMPRESSION_NONE;
+        t[i].key = keys[i];
+        t[i].text = (char *)"x";
+    }
+    int n = n_filler < 63 ? n_filler : 63;
+    t[n].compression = itxt ? PNG_ITXT_COMPRESSION_NONE : PNG_TEXT_COMPRESSION_NONE;
+    t[n].key = (char *)key;
+    t[n].text = (char *)text;
+    png_set_text(png, info, t, n + 1);
+    png_write_info(png, info);
+    unsigned char row[3] = {1, 2, 3};
+    png_write_row(png, row);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    return 0;
+}
+
+/* Settings that are there but cannot be taken are said to be so, not
+ * reported as no settings. */
+static void test_png_settings_dropped(void)
+{
+    char path[256];
+    path_in(path, sizeof path, "dropped.png");
+    zt_gen_params p;
+    zt_gen_params_init(&p);
+    zt_err err;
+    int has = -1;
+    CHECK(write_texts(path, 0, "zimt", "{\"prompt\":\"caf\xc3\"}", 1) == 0, "write");
+    CHECK(zt_png_read(path, NULL, NULL, NULL, &p, &has, &err) == ZT_ERR_FORMAT &&
+              strstr(err.msg, "cannot be used") && strstr(err.msg, "UTF-8"),
+          "invalid UTF-8 settings: %s", err.msg);
+    unlink(path);
+    CHECK(write_texts(path, 40, "parameters", "a cat\nSteps: 2, Seed: 5, Size: 64x64", 0) == 0,
+          "write");
+    CHECK(zt_png_read(path, NULL, NULL, NULL, &p, &has, &err) == ZT_ERR_FORMAT &&
+              strstr(err.msg, "text chunks"),
+          "settings past the chunk limit: %s", err.msg);
+    unlink(path);
+    CHECK(write_texts(path, 10, "parameters", "a cat\nSteps: 2, Seed: 5, Size: 64x64", 0) == 0,
+          "write");
+    CHECK(zt_png_read(path, NULL, NULL, NULL, &p, &has, &err) == ZT_OK && has == 1 &&
+              p.seed == 5,
+          "settings after ten notes: %s", err.msg);
+    unlink(path);
+    zt_gen_params_free(&p);
+}
+
 /* Only the files the tests meant to leave; then clean up. */
 static void test_no_temp_files(void)
 {
@@ -481,6 +547,7 @@ int main(void)
     RUN(test_png_write_fails);
     RUN(test_png_hostile);
     RUN(test_png_convert);
+    RUN(test_png_settings_dropped);
     RUN(test_no_temp_files);
     return zt_test_summary("test_image");
 }
