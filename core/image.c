@@ -590,6 +590,11 @@ static int parse_settings_line(zt_gen_params *p, const char *line, zt_err *err)
     for (s = line; *s;) {
         char *v = NULL;
         s = next_pair(s, key, sizeof key, &v);
+        if (!s || !v) { /* the first pass read it whole: out of memory now */
+            free(v);
+            zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+            return -1;
+        }
         zt_status st = apply_pair(p, key, v, err);
         free(v);
         if (st != ZT_OK)
