@@ -477,6 +477,8 @@ int zt_cmd_doctor(int argc, char **argv)
             problem(&d, "the GPU has %zu MiB free, too little for any preset size%s; free GPU "
                         "memory or use --device cpu",
                     gfree >> 20, fit8 ? " (some fit with --precision fp8)" : "");
+        else if (!gfree && !fit)
+            problem(&d, "the host memory available is too little for any preset size");
     } else {
         printf("memory: no estimate without the model's configs\n");
     }
