@@ -792,7 +792,8 @@ static void next_focus(zt_ui_app *a, int dir)
 static void handle_key(zt_ui_app *a, key k)
 {
     int c = k.is_key ? -1 : k.code;
-    a->status_keep = 0;
+    /* A resize or Ctrl-L only redraws: an error on the status line stays
+     * there (kept from later notices) until another key is pressed. */
     if (k.is_key && k.code == KEY_RESIZE) {
         a->redraw_all = 1;
         zt_ui_term_cell_size(&a->term, a->tty_fd);
@@ -802,6 +803,7 @@ static void handle_key(zt_ui_app *a, key k)
         a->redraw_all = 1;
         return;
     }
+    a->status_keep = 0;
     if (c == 17 || c == 3) { /* Ctrl-Q, Ctrl-C */
         request_quit(a);
         return;

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# tui_cases.sh - single workbench cases driven through tmux with the tiny
+# model on the CPU, each in a fresh session with its own settings: what the
+# status line keeps across a resize, and more below.
+set -u
+. tests/lib.sh
+lib_init tui_cases.sh
+
+if ! command -v tmux >/dev/null; then
+    echo "tui_cases.sh: tmux missing; skipped"
+    lib_summary
+    exit 0
+fi
+
+S=zt-tuic-$$
+TMUX_SOCK=$LIB_TMP/tmux.sock
+tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server 2>/dev/null; rm -rf "$LIB_TMP"' EXIT
+
+screen() { tm capture-pane -p -t "$S"; }
+# wait_for TEXT SECONDS: poll the screen until it shows TEXT.
+wait_for() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        screen | grep -qF -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+expect_screen() {
+    if wait_for "$2" "${3:-10}"; then pass "$1"; else
+        fail "$1" "screen lacks '$2'"
+        screen | sed 's/^/    | /' | head -40
+    fi
+}
+# wait_file GLOB SECONDS: poll until a file matches GLOB.
+wait_file() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        compgen -G "$1" >/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# start CASE [VAR=VALUE...]: a new workbench 120x40 with the case's own
+# config, state and output directories under $LIB_TMP/CASE ($D), the
+# model loaded.
+start() {
+    D=$LIB_TMP/$1
+    shift
+    mkdir -p "$D"
+    tm kill-session -t "$S" 2>/dev/null
+    tm new-session -d -s "$S" -x 120 -y 40 \
+        "env LANG=C.UTF-8 TERM=xterm-256color HOME=$D XDG_CONFIG_HOME=$D/cfg \
+         XDG_STATE_HOME=$D/state $* ./zimt ui --model tests/data/tiny-zimage --device cpu \
+         --graphics blocks --output-dir $D/out; echo EXIT=\$?; sleep 60"
+    wait_for "cpu" 30 || fail "start $D" "the model did not load"
+}
+# custom_size WxH: F4, c, the size, Enter.
+custom_size() {
+    tm send-keys -t "$S" F4
+    wait_for "Size (Enter picks" 5
+    tm send-keys -t "$S" c
+    wait_for "Custom size WxH" 5
+    tm send-keys -t "$S" -l "$1"
+    tm send-keys -t "$S" Enter
+    wait_for "$1  (custom)" 5
+}
+
+# An error stays on the status line through a resize and Ctrl-L: the
+# notice of a job that finishes afterwards does not replace it.
+start keep
+custom_size 512x512
+tm send-keys -t "$S" Tab Tab Tab - - - - Tab Tab
+wait_for "Steps     4" 5
+tm send-keys -t "$S" Enter
+expect_screen "keep: job queued" "queued job #1" 10
+tm send-keys -t "$S" C-o
+wait_for "Open PNG settings" 5
+tm send-keys -t "$S" -l "$D/none.png"
+tm send-keys -t "$S" Enter
+expect_screen "keep: error shown" "none.png" 5
+tm resize-window -t "$S" -x 110 -y 36
+sleep 0.5
+tm send-keys -t "$S" C-l
+wait_file "$D/out/*.png" 60 || fail "keep: job finishes" "no PNG written"
+sleep 1
+expect_screen "keep: error kept through resize and Ctrl-L" "none.png" 2
+check "keep: the later notice held back" test -z "$(screen | grep -F 'done #1')"
+
+lib_summary
