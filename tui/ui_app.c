@@ -53,7 +53,7 @@ const zt_ui_binding zt_ui_bindings[] = {
     {"Ctrl-Z, Ctrl-_", "undo"},
     {"Seed: + - r l digits", "seed +1/-1, new random, lock, type a value"},
     {"Size: Left Right", "previous / next preset; Enter or F4 lists all"},
-    {"Steps/Guidance: + -", "change the value; Enter types guidance"},
+    {"Steps/Guidance: + -", "change the value; digits type steps, Enter guidance"},
     {"F2, Ctrl-T", "choose a theme (remembered)"},
     {"F3, Ctrl-B", "gallery of this run's results; m marks one to compare"},
     {"F4", "size presets and custom size"},
@@ -764,8 +764,22 @@ static void field_key(zt_ui_app *a, key k)
             p->steps++;
         else if ((c == '-' || (k.is_key && k.code == KEY_LEFT)) && p->steps > 1)
             p->steps--;
-        else if (c >= '1' && c <= '9')
-            p->steps = c - '0';
+        else if (c >= '0' && c <= '9') {
+            /* Digits in a row make one number, as in the seed field. The
+             * first after any other key starts a new one, and so does a
+             * digit that would pass the maximum; a 0 cannot start one. */
+            int d = c - '0';
+            if (a->steps_typing && p->steps <= (ZT_STEPS_MAX - d) / 10)
+                p->steps = p->steps * 10 + d;
+            else if (d)
+                p->steps = d;
+            a->steps_typing = a->steps_typing || d;
+        } else if (c == 127 || c == 8 || (k.is_key && k.code == KEY_BACKSPACE)) {
+            /* the last digit goes; of one digit, the next typed replaces it */
+            a->steps_typing = p->steps >= 10;
+            if (p->steps >= 10)
+                p->steps /= 10;
+        }
         break;
     case ZT_UI_FOCUS_GUIDANCE:
         if (c == '+' || c == '=' || (k.is_key && k.code == KEY_RIGHT))
@@ -804,6 +818,10 @@ static void handle_key(zt_ui_app *a, key k)
         return;
     }
     a->status_keep = 0;
+    /* Any key but a digit or Backspace on Steps ends the number typed there. */
+    if (a->popup || a->focus != ZT_UI_FOCUS_STEPS ||
+        !((c >= '0' && c <= '9') || c == 127 || c == 8 || (k.is_key && k.code == KEY_BACKSPACE)))
+        a->steps_typing = 0;
     if (c == 17 || c == 3) { /* Ctrl-Q, Ctrl-C */
         request_quit(a);
         return;

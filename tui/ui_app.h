@@ -94,6 +94,7 @@ typedef struct zt_ui_app {
     int ntheme_names;
 
     int focus;
+    int steps_typing;       /* digits are being typed into Steps: the next one appends */
     int popup, popup_sel, popup_scroll;
     int input_kind;
     zt_ui_editor input;

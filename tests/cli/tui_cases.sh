@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tui_cases.sh - single workbench cases driven through tmux with the tiny
 # model on the CPU, each in a fresh session with its own settings: what the
-# status line keeps across a resize, and more below.
+# status line keeps across a resize, numbers typed into Steps.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -87,5 +87,32 @@ wait_file "$D/out/*.png" 60 || fail "keep: job finishes" "no PNG written"
 sleep 1
 expect_screen "keep: error kept through resize and Ctrl-L" "none.png" 2
 check "keep: the later notice held back" test -z "$(screen | grep -F 'done #1')"
+
+# Steps: digits in a row make one number; the first after another key
+# starts a new one, and so does one that would pass the maximum (1000).
+start steps
+custom_size 64x64
+tm send-keys -t "$S" Tab Tab Tab
+tm send-keys -t "$S" -l '12'
+expect_screen "steps: two digits make 12" "Steps     12" 5
+tm send-keys -t "$S" Tab BTab
+tm send-keys -t "$S" -l '3'
+expect_screen "steps: a digit after another key starts anew" "Steps     3 " 5
+tm send-keys -t "$S" Tab BTab
+tm send-keys -t "$S" -l '1000'
+expect_screen "steps: 1000 is the most" "Steps     1000" 5
+tm send-keys -t "$S" -l '5'
+expect_screen "steps: past it a digit starts anew" "Steps     5 " 5
+tm send-keys -t "$S" -l '0'
+tm send-keys -t "$S" BSpace
+tm send-keys -t "$S" -l '2'
+expect_screen "steps: Backspace drops the last digit" "Steps     52" 5
+tm send-keys -t "$S" BSpace BSpace
+tm send-keys -t "$S" -l '7'
+expect_screen "steps: a digit after the last is erased replaces it" "Steps     7 " 5
+tm send-keys -t "$S" -l '2'
+tm send-keys -t "$S" C-g
+wait_file "$D/out/*.png" 30
+check "steps: the job ran with 72 steps" grep -aqE 'Steps: 72.*Size: 64x64' "$D"/out/*.png
 
 lib_summary
