@@ -359,32 +359,32 @@ static const char *gfx_name(int g)
     }
 }
 
-/* Cell rectangle of the image inside the preview area, and for block modes
- * the scaled pixels. */
-static void place_image(zt_ui_app *a)
+/* Cell rectangle of the image inside the preview area; no rows when none
+ * is shown. */
+static void place_image(const zt_ui_app *a, int *irow, int *icol, int *irows, int *icols)
 {
     int row, col, rows, cols;
     zt_ui_preview_area(a, &row, &col, &rows, &cols);
-    a->img_rows = a->img_cols = 0;
+    *irow = *icol = *irows = *icols = 0;
     if (!a->img || rows < 2 || cols < 2 || a->gfx == ZT_UI_GFX_NONE)
         return;
     if (a->gfx == ZT_UI_GFX_SIXEL) {
         int cw = a->term.cell_w ? a->term.cell_w : 8, ch = a->term.cell_h ? a->term.cell_h : 16;
         int pw, ph;
         zt_ui_fit(a->img_w, a->img_h, cols * cw, rows * ch, &pw, &ph);
-        a->img_cols = (pw + cw - 1) / cw;
-        a->img_rows = (ph + ch - 1) / ch;
+        *icols = (pw + cw - 1) / cw;
+        *irows = (ph + ch - 1) / ch;
     } else {
         int pw, ph;
         zt_ui_fit(a->img_w, a->img_h, cols, rows * 2, &pw, &ph);
         ph &= ~1;
         if (ph < 2)
             ph = 2;
-        a->img_cols = pw;
-        a->img_rows = ph / 2;
+        *icols = pw;
+        *irows = ph / 2;
     }
-    a->img_row = row + (rows - a->img_rows) / 2;
-    a->img_col = col + (cols - a->img_cols) / 2;
+    *irow = row + (rows - *irows) / 2;
+    *icol = col + (cols - *icols) / 2;
 }
 
 static void draw_preview(zt_ui_app *a)
@@ -404,11 +404,19 @@ static void draw_preview(zt_ui_app *a)
              "no image yet");
         return;
     }
-    int old_r = a->img_row, old_c = a->img_col, old_rs = a->img_rows, old_cs = a->img_cols;
-    place_image(a);
-    if (old_r != a->img_row || old_c != a->img_col || old_rs != a->img_rows ||
-        old_cs != a->img_cols)
+    int r, c, rs, cs;
+    place_image(a, &r, &c, &rs, &cs);
+    if (r != a->img_row || c != a->img_col || rs != a->img_rows || cs != a->img_cols) {
+        /* A raw image (sixel, truecolor blocks) went to the terminal past
+         * curses, which takes its cells for blank and never repaints them:
+         * erase it at its old place before the new one is put elsewhere. */
+        zt_ui_image_erase(a);
+        a->img_row = r;
+        a->img_col = c;
+        a->img_rows = rs;
+        a->img_cols = cs;
         a->img_dirty = 1;
+    }
     if (a->gfx == ZT_UI_GFX_BLOCKS_256 || a->gfx == ZT_UI_GFX_ASCII) {
         if (a->popup)
             return;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tui_cases.sh - single workbench cases driven through tmux with the tiny
 # model on the CPU, each in a fresh session with its own settings: what the
-# status line keeps across a resize, numbers typed into Steps.
+# status line keeps across a resize, numbers typed into Steps, a preview
+# whose image changes shape.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -114,5 +115,22 @@ tm send-keys -t "$S" -l '2'
 tm send-keys -t "$S" C-g
 wait_file "$D/out/*.png" 30
 check "steps: the job ran with 72 steps" grep -aqE 'Steps: 72.*Size: 64x64' "$D"/out/*.png
+
+# The preview (truecolor blocks, written past curses) shows a square image,
+# then a wide one: the square one's rows are erased, not left behind.
+start shape COLORTERM=truecolor
+custom_size 128x128
+tm send-keys -t "$S" C-g
+wait_file "$D/out/*.png" 30
+wait_for "done #1" 10
+sleep 0.5
+tall=$(screen | grep -c '▀')
+custom_size 256x64
+tm send-keys -t "$S" C-g
+expect_screen "shape: second image done" "done #2" 30
+sleep 0.5
+wide=$(screen | grep -c '▀')
+check "shape: the square image fills more rows ($tall)" test "$tall" -gt 20
+check "shape: only the wide image's rows are left ($wide)" test "$wide" -gt 0 -a "$wide" -lt 10
 
 lib_summary
