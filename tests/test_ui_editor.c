@@ -1,7 +1,7 @@
 /*
  * test_ui_editor.c - the prompt editor and the text helpers under it:
  * UTF-8 stepping, CJK double width, combining marks, movement by character
- * and word, undo, paste filtering, wrapping, and the sanitiser that keeps
+ * and word, undo, paste filtering (one-line fields too), wrapping, and the sanitiser that keeps
  * escape sequences from files off the terminal.
  */
 #include <stdlib.h>
@@ -158,6 +158,23 @@ static void test_paste(void)
     zt_ui_editor_free(&e);
 }
 
+static void test_paste_one_line(void)
+{
+    /* a one-line field: a copied line's end is dropped, inner breaks are spaces */
+    zt_ui_editor e = ed("");
+    const char path[] = "\r\n/tmp/out dir\r\n\n";
+    zt_ui_editor_insert_line(&e, path, sizeof path - 1);
+    CHECK(!strcmp(e.buf, "/tmp/out dir"), "ends dropped: '%s'", e.buf);
+    zt_ui_editor_set(&e, "");
+    const char lines[] = "a\nb\r\nc\rd\te\033\n";
+    zt_ui_editor_insert_line(&e, lines, sizeof lines - 1);
+    CHECK(!strcmp(e.buf, "a b c d e"), "inner breaks are spaces: '%s'", e.buf);
+    CHECK(zt_ui_editor_undo(&e) && e.len == 0, "undoes as one step");
+    zt_ui_editor_insert_line(&e, "\n\r\n", 3);
+    CHECK(e.len == 0, "only breaks: nothing");
+    zt_ui_editor_free(&e);
+}
+
 static void test_layout(void)
 {
     /* width 6 leaves 5 cells of text per row (one for the cursor) */
@@ -200,6 +217,7 @@ int main(void)
     RUN(test_move_by_word);
     RUN(test_undo);
     RUN(test_paste);
+    RUN(test_paste_one_line);
     RUN(test_layout);
     RUN(test_set_filters);
     return zt_test_summary("test_ui_editor");

@@ -940,16 +940,21 @@ static void handle_key(zt_ui_app *a, key k)
 
 #define PASTE_IDLE_MS 5000 /* a paste with no byte for this long is taken as ended */
 
-/* A finished bracketed paste into the focused editor, verbatim. */
+/* A finished bracketed paste into the focused editor: verbatim into the
+ * prompts, on one line into a popup's input (a directory, a file, a size),
+ * where a copied line's end would otherwise become part of the name. */
 static void end_paste(zt_ui_app *a)
 {
-    zt_ui_editor *e = a->popup == ZT_UI_POPUP_INPUT    ? &a->input
+    int one_line = a->popup == ZT_UI_POPUP_INPUT;
+    zt_ui_editor *e = one_line                           ? &a->input
                       : a->focus == ZT_UI_FOCUS_NEGATIVE ? &a->negative
                                                          : &a->prompt;
     if (a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_NEGATIVE)
         a->focus = ZT_UI_FOCUS_PROMPT;
     size_t before = e->len;
-    if (a->paste.n)
+    if (a->paste.n && one_line)
+        zt_ui_editor_insert_line(e, a->paste.p, a->paste.n);
+    else if (a->paste.n)
         zt_ui_editor_insert(e, a->paste.p, a->paste.n);
     if (e->len - before + 4 < a->paste.n && e->len + 4 > ZT_UI_EDITOR_MAX)
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste was cut: a prompt holds at most %d KiB",

@@ -100,8 +100,9 @@ static int put(zt_ui_editor *e, const char *s, size_t n)
 }
 
 /* Text from outside (paste, history, PNG metadata) keeps printable
- * characters, '\n' and '\t' (as a space); CR and CRLF become '\n'. */
-static int insert_clean(zt_ui_editor *e, const char *s, size_t n)
+ * characters, '\n' and '\t' (as a space); CR and CRLF become '\n', or a
+ * space when the text must stay on one line (one_line). */
+static int insert_clean(zt_ui_editor *e, const char *s, size_t n, int one_line)
 {
     size_t i = 0;
     while (i < n) {
@@ -114,7 +115,7 @@ static int insert_clean(zt_ui_editor *e, const char *s, size_t n)
                 k++;
             cp = '\n';
         }
-        if (cp == '\t')
+        if (cp == '\t' || (cp == '\n' && one_line))
             cp = ' ';
         if ((cp < 0x20 && cp != '\n') || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) ||
             (cp == 0xFFFD && k == 1)) {
@@ -136,14 +137,29 @@ int zt_ui_editor_set(zt_ui_editor *e, const char *s)
     e->cur = 0;
     e->buf[0] = 0;
     e->goal_col = -1;
-    return insert_clean(e, s ? s : "", s ? strlen(s) : 0);
+    return insert_clean(e, s ? s : "", s ? strlen(s) : 0, 0);
 }
 
 int zt_ui_editor_insert(zt_ui_editor *e, const char *s, size_t n)
 {
     snapshot(e, 0);
     e->goal_col = -1;
-    return insert_clean(e, s, n);
+    return insert_clean(e, s, n, 0);
+}
+
+int zt_ui_editor_insert_line(zt_ui_editor *e, const char *s, size_t n)
+{
+    /* A path copied with its line's end must not keep that end: line
+     * breaks around the text are dropped, those inside become spaces. */
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    while (n && (s[0] == '\n' || s[0] == '\r')) {
+        s++;
+        n--;
+    }
+    snapshot(e, 0);
+    e->goal_col = -1;
+    return insert_clean(e, s, n, 1);
 }
 
 int zt_ui_editor_insert_cp(zt_ui_editor *e, uint32_t cp)
@@ -153,7 +169,7 @@ int zt_ui_editor_insert_cp(zt_ui_editor *e, uint32_t cp)
     /* A word boundary ends a typing run, so undo goes back word by word. */
     snapshot(e, zt_ui_cp_is_word(cp));
     e->goal_col = -1;
-    return insert_clean(e, tmp, (size_t)m);
+    return insert_clean(e, tmp, (size_t)m, 0);
 }
 
 /* Character boundaries skip combining marks so a base and its marks move

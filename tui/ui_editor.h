@@ -44,6 +44,9 @@ void zt_ui_editor_free(zt_ui_editor *e);
 int zt_ui_editor_set(zt_ui_editor *e, const char *s);
 /* Insert text at the cursor (paste or typing; same filtering as _set). */
 int zt_ui_editor_insert(zt_ui_editor *e, const char *s, size_t n);
+/* The same for a one-line field (a path, a size): line breaks at either end
+ * are dropped and those inside become spaces. */
+int zt_ui_editor_insert_line(zt_ui_editor *e, const char *s, size_t n);
 int zt_ui_editor_insert_cp(zt_ui_editor *e, uint32_t cp);
 void zt_ui_editor_backspace(zt_ui_editor *e);
 void zt_ui_editor_delete(zt_ui_editor *e);

@@ -2,7 +2,7 @@
 # tui_cases.sh - single workbench cases driven through tmux with the tiny
 # model on the CPU, each in a fresh session with its own settings: what the
 # status line keeps across a resize, numbers typed into Steps, a preview
-# whose image changes shape.
+# whose image changes shape, a path pasted with its line's end.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -13,7 +13,7 @@ if ! command -v tmux >/dev/null; then
     exit 0
 fi
 
-S=zt-tuic-$$
+S=
 TMUX_SOCK=$LIB_TMP/tmux.sock
 tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
 trap 'tm kill-server 2>/dev/null; rm -rf "$LIB_TMP"' EXIT
@@ -45,17 +45,23 @@ wait_file() {
 }
 # start CASE [VAR=VALUE...]: a new workbench 120x40 with the case's own
 # config, state and output directories under $LIB_TMP/CASE ($D), the
-# model loaded.
+# model loaded. The last case's session goes once the new one is up, so
+# the tmux server never empties and exits under the new session.
 start() {
+    local prev=$S
+    S=zt-tuic-$$-$1
     D=$LIB_TMP/$1
     shift
     mkdir -p "$D"
-    tm kill-session -t "$S" 2>/dev/null
     tm new-session -d -s "$S" -x 120 -y 40 \
         "env LANG=C.UTF-8 TERM=xterm-256color HOME=$D XDG_CONFIG_HOME=$D/cfg \
          XDG_STATE_HOME=$D/state $* ./zimt ui --model tests/data/tiny-zimage --device cpu \
          --graphics blocks --output-dir $D/out; echo EXIT=\$?; sleep 60"
-    wait_for "cpu" 30 || fail "start $D" "the model did not load"
+    [ -z "$prev" ] || tm kill-session -t "$prev" 2>/dev/null
+    if ! wait_for "cpu" 30; then
+        fail "start $D" "the model did not load"
+        screen | sed 's/^/    | /' | head -40
+    fi
 }
 # custom_size WxH: F4, c, the size, Enter.
 custom_size() {
@@ -132,5 +138,21 @@ sleep 0.5
 wide=$(screen | grep -c '▀')
 check "shape: the square image fills more rows ($tall)" test "$tall" -gt 20
 check "shape: only the wide image's rows are left ($wide)" test "$wide" -gt 0 -a "$wide" -lt 10
+
+# A path pasted with its line's end into a one-line popup (F5): the end is
+# not part of the directory's name, and the newline starts no job.
+start onepaste
+printf '%s\n' "$D/pasted" >"$D/buf"
+tm load-buffer -b p "$D/buf"
+tm send-keys -t "$S" F5
+wait_for "Output directory" 5
+tm send-keys -t "$S" C-u
+tm paste-buffer -r -p -b p -t "$S"
+sleep 0.5
+tm send-keys -t "$S" Enter
+expect_screen "onepaste: directory set" "outputs go to $D/pasted" 5
+check "onepaste: saved without the newline" \
+    grep -q "\"output_dir\":[[:space:]]*\"$D/pasted\"" "$D/cfg/zimt/settings.json"
+check "onepaste: no job started" test -z "$(screen | grep -F 'queued job')"
 
 lib_summary
