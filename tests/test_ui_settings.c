@@ -262,6 +262,35 @@ static void test_fifo(void)
     unlink(path);
 }
 
+/* A second broken file is kept as NAME.bad.1 beside the first one's
+ * NAME.bad, which stays as it was; the name is known from the load on. */
+static void test_aside_never_replaced(void)
+{
+    char path[512], bad[600], bad1[610];
+    no_settings_file(path, bad);
+    snprintf(bad1, sizeof bad1, "%s.1", bad);
+    unlink(bad1);
+    const char *texts[] = {"{\"first\": 1,,}", "{\"second\": 2,,}"};
+    const char *names[] = {"settings.json.bad", "settings.json.bad.1"};
+    for (int i = 0; i < 2; i++) {
+        write_file("cfg", "settings.json", texts[i], strlen(texts[i]));
+        zt_ui_settings s;
+        char why[512] = "";
+        CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1, "broken file %d noticed", i);
+        CHECK(!strcmp(s.file.aside, names[i]), "load %d names %s: '%s'", i, names[i],
+              s.file.aside);
+        s.params.steps = 3 + i;
+        CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save %d: %s", i, why);
+        CHECK(!strcmp(s.file.aside, names[i]), "save %d kept it as %s: '%s'", i, names[i],
+              s.file.aside);
+        zt_ui_settings_free(&s);
+    }
+    CHECK(file_has(bad, "\"first\""), "the first broken file is still settings.json.bad");
+    CHECK(file_has(bad1, "\"second\""), "the second is settings.json.bad.1");
+    CHECK(file_has(path, "\"steps\""), "the new settings written");
+    unlink(bad1);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/zt-ui-settings-XXXXXX");
@@ -279,6 +308,7 @@ int main(void)
     RUN(test_history);
     RUN(test_files_kept);
     RUN(test_fifo);
+    RUN(test_aside_never_replaced);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -1152,12 +1152,12 @@ int zt_cmd_ui(int argc, char **argv)
      * (stderr is hidden behind it until exit). */
     char warn[1200] = "", why[512] = "";
     if (zt_ui_settings_load(&a->set, why, sizeof why))
-        snprintf(warn, sizeof warn, "settings not used: %s (kept as settings.json.bad when "
-                 "settings change)", why);
+        snprintf(warn, sizeof warn, "settings not used: %s (kept as %.63s when settings change)",
+                 why, a->set.file.aside);
     if (zt_ui_history_load(&a->hist, why, sizeof why)) {
         size_t l = strlen(warn);
-        snprintf(warn + l, sizeof warn - l, "%shistory not used: %s (kept as history.json.bad "
-                 "when a prompt is added)", l ? "; " : "", why);
+        snprintf(warn + l, sizeof warn - l, "%shistory not used: %s (kept as %.63s when a prompt "
+                 "is added)", l ? "; " : "", why, a->hist.file.aside);
     }
     a->hist_pos = a->hist.n;
     if (outdir)

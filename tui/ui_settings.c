@@ -169,6 +169,59 @@ typedef struct file_kind {
     char *(*to_json)(const void *obj); /* heap, or NULL without memory */
 } file_kind;
 
+#define ASIDE_MAX 1000 /* NAME.bad, then NAME.bad.1 .. NAME.bad.999 */
+
+static void aside_name(const char *name, int k, char *out, size_t n)
+{
+    if (k)
+        snprintf(out, n, "%s.bad.%d", name, k);
+    else
+        snprintf(out, n, "%s.bad", name);
+}
+
+/* The name a bad file in dir will be kept as: the first free of NAME.bad,
+ * NAME.bad.1, ... (the last one tried when all are taken). */
+static void plan_aside(const char *dir, const char *name, zt_ui_file *f)
+{
+    for (int k = 0; k < ASIDE_MAX; k++) {
+        char path[4300];
+        struct stat st;
+        aside_name(name, k, f->aside, sizeof f->aside);
+        snprintf(path, sizeof path, "%s/%s", dir, f->aside);
+        if (lstat(path, &st) && errno == ENOENT)
+            return;
+    }
+}
+
+/* Moves dir/name to the first free NAME.bad[.K] and names it in f->aside.
+ * An earlier copy is never replaced: link() fails on a name that exists,
+ * where rename() would replace it; only a file system without hard links
+ * gets a rename onto a name seen free just before. 0 when kept or when
+ * the file is gone already; -1 with errno. */
+static int keep_aside(const char *dir, const char *name, zt_ui_file *f)
+{
+    char path[4200], aside[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    for (int k = 0; k < ASIDE_MAX; k++) {
+        aside_name(name, k, f->aside, sizeof f->aside);
+        snprintf(aside, sizeof aside, "%s/%s", dir, f->aside);
+        if (link(path, aside) == 0) {
+            unlink(path); /* if it stays, the save replaces it: the copy is kept */
+            return 0;
+        }
+        if (errno == EEXIST)
+            continue;
+        if (errno == ENOENT)
+            return 0;
+        struct stat st;
+        if (lstat(aside, &st) == 0)
+            continue;
+        return rename(path, aside) && errno != ENOENT ? -1 : 0;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 /* obj (already at its defaults) takes the file's values when it can be
  * read, and f notes the JSON they make. A missing file is not an error
  * (0, obj untouched); any other failure is -1 with why naming the file,
@@ -191,16 +244,17 @@ static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
         snprintf(why, (size_t)why_len, "%s: %s", path, sub);
     }
     free(json);
-    if (rc)
+    if (rc) {
         f->bad_file = 1;
-    else
+        plan_aside(dir, k->name, f);
+    } else
         f->saved = k->to_json(obj);
     return rc;
 }
 
 /* obj's JSON to its file unless f->saved already holds the same text; a
- * file that could not be used (f->bad_file) is first renamed to NAME.bad.
- * On success f->saved becomes that JSON. */
+ * file that could not be used (f->bad_file) is first kept aside (see
+ * keep_aside). On success f->saved becomes that JSON. */
 static int save_kind(const file_kind *k, const void *obj, zt_ui_file *f, char *why, int why_len)
 {
     char *json = k->to_json(obj);
@@ -215,12 +269,9 @@ static int save_kind(const file_kind *k, const void *obj, zt_ui_file *f, char *w
     char dir[4096];
     k->dir(dir, sizeof dir);
     if (f->bad_file) {
-        char path[4200], aside[4300];
-        snprintf(path, sizeof path, "%s/%s", dir, k->name);
-        snprintf(aside, sizeof aside, "%s.bad", path);
-        if (rename(path, aside) && errno != ENOENT) {
-            snprintf(why, (size_t)why_len, "%s could not be kept as %s (%s); not overwriting it",
-                     path, aside, strerror(errno));
+        if (keep_aside(dir, k->name, f)) {
+            snprintf(why, (size_t)why_len, "%s/%s could not be kept as %s (%s); not overwriting it",
+                     dir, k->name, f->aside, strerror(errno));
             free(json);
             return -1;
         }

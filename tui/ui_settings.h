@@ -11,7 +11,9 @@
  * crash never leaves half a file. A save that would write what the file
  * already holds writes nothing. Unreadable or malformed files are ignored
  * (defaults are used) and reported through why; the first save after that
- * renames the file to NAME.bad before writing, so nothing in it is lost.
+ * renames the file to NAME.bad before writing, so nothing in it is lost
+ * (NAME.bad.1, NAME.bad.2, ... when that is taken: a copy kept aside is
+ * never replaced; file.aside names it).
  * One thread.
  */
 #ifndef ZT_UI_SETTINGS_H
@@ -28,6 +30,7 @@
 typedef struct zt_ui_file {
     char *saved;  /* heap: the JSON last read from or written to the file */
     int bad_file; /* the file could not be used: keep it aside on save */
+    char aside[64]; /* bad_file: the name it is kept as (NAME.bad, NAME.bad.1, ...) */
 } zt_ui_file;
 
 typedef struct zt_ui_settings {
