@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "cli.h"
 #include "discovery.h"
@@ -940,6 +941,33 @@ static void handle_key(zt_ui_app *a, key k)
 
 #define PASTE_IDLE_MS 5000 /* a paste with no byte for this long is taken as ended */
 
+/* A finished paste's raw bytes as UTF-8. In a UTF-8 locale they stay as
+ * they are: the editor drops a byte that is not UTF-8 and keeps the rest.
+ * Elsewhere the locale decodes them, a byte it cannot decode dropped. */
+static void paste_to_utf8(zt_ui_app *a)
+{
+    if (a->utf8)
+        return;
+    zt_ui_buf u = {0};
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    for (size_t i = 0; i < a->paste.n;) {
+        wchar_t wc;
+        size_t k = mbrtowc(&wc, a->paste.p + i, a->paste.n - i, &st);
+        if (k == (size_t)-1 || k == (size_t)-2) {
+            memset(&st, 0, sizeof st);
+            i++;
+            continue;
+        }
+        char enc[8];
+        int m = zt_ui_utf8_encode((uint32_t)wc, enc);
+        zt_ui_buf_put(&u, enc, (size_t)m);
+        i += k ? k : 1;
+    }
+    zt_ui_buf_free(&a->paste);
+    a->paste = u;
+}
+
 /* A finished bracketed paste into the focused editor: verbatim into the
  * prompts, on one line into a popup's input (a directory, a file, a size),
  * where a copied line's end would otherwise become part of the name. */
@@ -951,6 +979,7 @@ static void end_paste(zt_ui_app *a)
                                                          : &a->prompt;
     if (a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_NEGATIVE)
         a->focus = ZT_UI_FOCUS_PROMPT;
+    paste_to_utf8(a);
     size_t before = e->len;
     if (a->paste.n && one_line)
         zt_ui_editor_insert_line(e, a->paste.p, a->paste.n);
@@ -963,12 +992,14 @@ static void end_paste(zt_ui_app *a)
     a->pasting = 0;
 }
 
-/* One character of a paste in progress; ESC[201~ ends it. */
-static void paste_char(zt_ui_app *a, wint_t pc)
+/* One byte of a paste in progress; ESC[201~ ends it. Bytes, not
+ * characters: get_wch() drops what follows a byte the locale cannot
+ * decode, the end of the paste included, which then stalled input until
+ * the idle limit and lost the rest of the text. */
+static void paste_byte(zt_ui_app *a, int byte)
 {
-    char u[8];
-    int ul = zt_ui_utf8_encode((uint32_t)pc, u);
-    zt_ui_buf_put(&a->paste, u, (size_t)ul);
+    char c = (char)byte;
+    zt_ui_buf_put(&a->paste, &c, 1);
     a->paste_ms = (long)zt_now_ms();
     if (a->paste.n >= 6 && !memcmp(a->paste.p + a->paste.n - 6, "\033[201~", 6)) {
         a->paste.n -= 6;
@@ -984,13 +1015,18 @@ static int drain_keys(zt_ui_app *a)
     int handled = 0;
     wint_t ch;
     int r;
-    while ((r = get_wch(&ch)) != ERR) {
+    for (;;) {
         if (a->pasting) {
-            if (r != KEY_CODE_YES)
-                paste_char(a, ch);
+            int b = getch();
+            if (b == ERR)
+                break;
+            if (b >= 0 && b <= 0xFF) /* not a KEY_* code */
+                paste_byte(a, b);
             handled++;
             continue;
         }
+        if ((r = get_wch(&ch)) == ERR)
+            break;
         key k = {(int)ch, r == KEY_CODE_YES, 0};
         if (!k.is_key && ch == 27) {
             wint_t n2;

@@ -137,7 +137,8 @@ typedef struct zt_ui_app {
 
     /* a bracketed paste (ESC[200~ ... ESC[201~) on its way in: its bytes
      * are collected across wake-ups, so a slow link cannot turn the rest
-     * of it into keys (a pasted newline would start a job) */
+     * of it into keys (a pasted newline would start a job), raw in the
+     * terminal's encoding until the paste ends */
     int pasting;
     zt_ui_buf paste;
     long paste_ms;          /* when its last byte came */

@@ -2,7 +2,8 @@
 # tui_cases.sh - single workbench cases driven through tmux with the tiny
 # model on the CPU, each in a fresh session with its own settings: what the
 # status line keeps across a resize, numbers typed into Steps, a preview
-# whose image changes shape, a path pasted with its line's end.
+# whose image changes shape, a path pasted with its line's end, a paste
+# with a byte that is not UTF-8.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -154,5 +155,34 @@ expect_screen "onepaste: directory set" "outputs go to $D/pasted" 5
 check "onepaste: saved without the newline" \
     grep -q "\"output_dir\":[[:space:]]*\"$D/pasted\"" "$D/cfg/zimt/settings.json"
 check "onepaste: no job started" test -z "$(screen | grep -F 'queued job')"
+
+# A paste with a byte that is not UTF-8: the byte is dropped, the text
+# after it kept, and the paste ends at once (not after the 5 s limit).
+start badbyte
+printf 'abc\377d\347\213\220ef\n' >"$D/buf"
+tm load-buffer -b p "$D/buf"
+tm send-keys -t "$S" C-u C-k
+tm paste-buffer -r -p -b p -t "$S"
+expect_screen "badbyte: the text after the bad byte kept" "abcd狐ef" 2
+tm send-keys -t "$S" -l 'X'
+expect_screen "badbyte: keys work at once after the paste" "abcd狐ef" 2
+check "badbyte: the typed key after the pasted line" \
+    test -n "$(screen | grep -E '^ +X +x')"
+check "badbyte: the pasted newline started no job" test -z "$(screen | grep -F 'queued job')"
+
+# In a Latin-1 locale a paste is decoded by the locale: é arrives as one
+# byte and is kept as é in the prompt (and its history).
+if locale -a 2>/dev/null | grep -qix 'en_US.iso88591'; then
+    start latin1 LC_ALL=en_US.ISO-8859-1
+    custom_size 64x64
+    printf 'caf\351 au lait' >"$D/buf"
+    tm load-buffer -b p "$D/buf"
+    tm send-keys -t "$S" C-u C-k
+    tm paste-buffer -r -p -b p -t "$S"
+    sleep 0.5
+    tm send-keys -t "$S" C-g
+    wait_file "$D/state/zimt/history.json" 10
+    check "latin1: the pasted prompt decoded" grep -qF 'café au lait' "$D/state/zimt/history.json"
+fi
 
 lib_summary
