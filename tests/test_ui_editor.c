@@ -1,8 +1,9 @@
 /*
  * test_ui_editor.c - the prompt editor and the text helpers under it:
- * UTF-8 stepping, CJK double width, combining marks, movement by character
- * and word, undo, paste filtering (one-line fields too), wrapping, and the sanitiser that keeps
- * escape sequences from files off the terminal.
+ * UTF-8 stepping, CJK double width, combining marks, emoji sequences and
+ * flags, movement by character and word, undo, paste filtering (one-line
+ * fields too), wrapping, and the sanitiser that keeps escape sequences
+ * from files off the terminal.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,43 @@ static void test_move_by_char(void)
     zt_ui_editor_left(&e);
     zt_ui_editor_delete(&e);
     CHECK(!strcmp(e.buf, "a"), "delete removes the CJK character: %s", e.buf);
+    zt_ui_editor_free(&e);
+}
+
+/* An emoji ZWJ sequence and a flag are one character each: stepping and
+ * deleting never leave half of one (a lone 👩 and a ZWJ) behind. */
+static void test_grapheme_clusters(void)
+{
+    const char *coder = "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb"; /* 👩‍💻 */
+    char text[64];
+    snprintf(text, sizeof text, "A%sB", coder);
+    zt_ui_editor e = ed(text);
+    zt_ui_editor_left(&e);
+    zt_ui_editor_backspace(&e);
+    CHECK(!strcmp(e.buf, "AB"), "backspace removes the ZWJ sequence whole: '%s'", e.buf);
+    zt_ui_editor_set(&e, text);
+    zt_ui_editor_home(&e);
+    zt_ui_editor_right(&e);
+    zt_ui_editor_right(&e);
+    CHECK(e.cur == 1 + strlen(coder), "right steps over the sequence (%zu)", e.cur);
+    zt_ui_editor_left(&e);
+    CHECK(e.cur == 1, "left steps back over it (%zu)", e.cur);
+    zt_ui_editor_delete(&e);
+    CHECK(!strcmp(e.buf, "AB"), "delete removes it whole: '%s'", e.buf);
+
+    /* two flags: regional indicators pair up */
+    zt_ui_editor_set(&e, "\xf0\x9f\x87\xa9\xf0\x9f\x87\xaa\xf0\x9f\x87\xab\xf0\x9f\x87\xb7");
+    zt_ui_editor_backspace(&e);
+    CHECK(!strcmp(e.buf, "\xf0\x9f\x87\xa9\xf0\x9f\x87\xaa"), "one flag removed, one kept");
+
+    /* far into a long line the sequence is still one character */
+    char big[2200];
+    memset(big, 'x', 2000);
+    snprintf(big + 2000, sizeof big - 2000, "%sB", coder);
+    zt_ui_editor_set(&e, big);
+    zt_ui_editor_left(&e);
+    zt_ui_editor_backspace(&e);
+    CHECK(e.len == 2001 && e.buf[2000] == 'B', "long line: removed whole (%zu)", e.len);
     zt_ui_editor_free(&e);
 }
 
@@ -214,6 +252,7 @@ int main(void)
     RUN(test_decode_invalid);
     RUN(test_sanitize);
     RUN(test_move_by_char);
+    RUN(test_grapheme_clusters);
     RUN(test_move_by_word);
     RUN(test_undo);
     RUN(test_paste);

@@ -172,30 +172,30 @@ int zt_ui_editor_insert_cp(zt_ui_editor *e, uint32_t cp)
     return insert_clean(e, tmp, (size_t)m, 0);
 }
 
-/* Character boundaries skip combining marks so a base and its marks move
- * and delete together. */
+/* Character boundaries are grapheme cluster boundaries, so a base and its
+ * marks, an emoji ZWJ sequence or a flag move and delete together; a
+ * cluster that starts with a zero-width code point (a stray mark, a format
+ * character) goes with the one before it, as it shows no cell of its own. */
+static int zero_width_at(const zt_ui_editor *e, size_t i)
+{
+    uint32_t cp;
+    zt_ui_utf8_decode(e->buf, e->len, i, &cp);
+    return zt_ui_cp_width(cp) == 0;
+}
+
 static size_t next_char(const zt_ui_editor *e, size_t i)
 {
-    i = zt_ui_utf8_next(e->buf, e->len, i);
-    while (i < e->len) {
-        uint32_t cp;
-        size_t n = zt_ui_utf8_decode(e->buf, e->len, i, &cp);
-        if (zt_ui_cp_width(cp) != 0)
-            break;
-        i += n;
-    }
+    i = zt_ui_grapheme_next(e->buf, e->len, i);
+    while (i < e->len && zero_width_at(e, i))
+        i = zt_ui_grapheme_next(e->buf, e->len, i);
     return i;
 }
 
 static size_t prev_char(const zt_ui_editor *e, size_t i)
 {
-    while (i > 0) {
-        i = zt_ui_utf8_prev(e->buf, i);
-        uint32_t cp;
-        zt_ui_utf8_decode(e->buf, e->len, i, &cp);
-        if (zt_ui_cp_width(cp) != 0)
-            break;
-    }
+    i = zt_ui_grapheme_prev(e->buf, e->len, i);
+    while (i > 0 && zero_width_at(e, i))
+        i = zt_ui_grapheme_prev(e->buf, e->len, i);
     return i;
 }
 
@@ -234,10 +234,11 @@ static int word_at(const zt_ui_editor *e, size_t i)
 
 static size_t word_start_before(const zt_ui_editor *e, size_t i)
 {
-    while (i > 0 && !word_at(e, prev_char(e, i)))
-        i = prev_char(e, i);
-    while (i > 0 && word_at(e, prev_char(e, i)))
-        i = prev_char(e, i);
+    size_t p; /* prev_char scans, so once per step */
+    while (i > 0 && !word_at(e, p = prev_char(e, i)))
+        i = p;
+    while (i > 0 && word_at(e, p = prev_char(e, i)))
+        i = p;
     return i;
 }
 

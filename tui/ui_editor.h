@@ -3,8 +3,9 @@
  * soft-wrapped layout: the prompt and negative-prompt editors.
  *
  * The cursor is a byte offset that always sits on a character boundary.
- * Movement is by character (a code point; combining marks travel with their
- * base), by word, by line and by visual row of a given width. Every change
+ * Movement is by character (a grapheme cluster: combining marks travel with
+ * their base, an emoji ZWJ sequence or a flag is one), by word, by line and
+ * by visual row of a given width. Every change
  * can be undone; runs of typed characters undo as one step.
  *
  * No curses here: the widget is pure so tests can drive it. One thread.

@@ -44,6 +44,46 @@ size_t zt_ui_utf8_prev(const char *s, size_t i)
     return i - 1;
 }
 
+size_t zt_ui_grapheme_next(const char *s, size_t len, size_t i)
+{
+    uint32_t c1, c2;
+    size_t n = zt_ui_utf8_decode(s, len, i, &c1);
+    utf8proc_int32_t state = 0; /* i is taken as a boundary */
+    for (i += n; n && i < len; i += n) {
+        n = zt_ui_utf8_decode(s, len, i, &c2);
+        if (utf8proc_grapheme_break_stateful((utf8proc_int32_t)c1, (utf8proc_int32_t)c2,
+                                             &state))
+            break;
+        c1 = c2;
+    }
+    return i;
+}
+
+/* Boundaries are known only scanning forward from one: the line's start
+ * ('\n' always ends a cluster), or on a long line a code point this many
+ * bytes back; a cluster longer than that (dozens of stacked marks) may be
+ * split there, still at a code point. */
+#define GRAPHEME_SCAN 512
+
+size_t zt_ui_grapheme_prev(const char *s, size_t len, size_t i)
+{
+    /* Two ASCII characters other than CR LF always have a boundary between
+     * them: the common case needs no scan (word moves step back often). */
+    if (i >= 2 && !((s[i - 2] | s[i - 1]) & 0x80) && s[i - 2] != '\r')
+        return i - 1;
+    size_t from = i;
+    while (from > 0 && s[from - 1] != '\n' && i - from < GRAPHEME_SCAN)
+        from--;
+    while (from < i && ((unsigned char)s[from] & 0xC0) == 0x80)
+        from++;
+    if (from == i)
+        return zt_ui_utf8_prev(s, i);
+    size_t start = from;
+    for (size_t p = from; p < i; p = zt_ui_grapheme_next(s, len, p))
+        start = p;
+    return start;
+}
+
 int zt_ui_cp_width(uint32_t cp)
 {
     if (cp < 0x20 || cp == 0x7F)

@@ -18,6 +18,11 @@ size_t zt_ui_utf8_decode(const char *s, size_t len, size_t i, uint32_t *cp);
 /* Byte offset of the character after / before offset i. */
 size_t zt_ui_utf8_next(const char *s, size_t len, size_t i);
 size_t zt_ui_utf8_prev(const char *s, size_t i);
+/* Byte offset of the grapheme cluster (what a reader sees as one
+ * character: a base and its marks, an emoji ZWJ sequence, a flag) after /
+ * before offset i. */
+size_t zt_ui_grapheme_next(const char *s, size_t len, size_t i);
+size_t zt_ui_grapheme_prev(const char *s, size_t len, size_t i);
 /* Cells a code point takes: 0 (combining), 1 or 2. Control characters count
  * as 2 because they are shown as ^X. */
 int zt_ui_cp_width(uint32_t cp);

@@ -3,7 +3,7 @@
 # model on the CPU, each in a fresh session with its own settings: what the
 # status line keeps across a resize, numbers typed into Steps, a preview
 # whose image changes shape, a path pasted with its line's end, a paste
-# with a byte that is not UTF-8.
+# with a byte that is not UTF-8, Backspace on an emoji sequence.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -184,5 +184,17 @@ if locale -a 2>/dev/null | grep -qix 'en_US.iso88591'; then
     wait_file "$D/state/zimt/history.json" 10
     check "latin1: the pasted prompt decoded" grep -qF 'café au lait' "$D/state/zimt/history.json"
 fi
+
+# Backspace on an emoji ZWJ sequence (👩‍💻) removes all of it.
+start zwj
+custom_size 64x64
+printf 'A\360\237\221\251\342\200\215\360\237\222\273B' >"$D/buf"
+tm load-buffer -b p "$D/buf"
+tm send-keys -t "$S" C-u C-k
+tm paste-buffer -r -p -b p -t "$S"
+sleep 0.3
+tm send-keys -t "$S" Left BSpace C-g
+wait_file "$D/state/zimt/history.json" 10
+check "zwj: the prompt left is AB" grep -qF '"AB"' "$D/state/zimt/history.json"
 
 lib_summary
