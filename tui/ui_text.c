@@ -46,7 +46,7 @@ size_t zt_ui_utf8_prev(const char *s, size_t i)
 
 size_t zt_ui_grapheme_next(const char *s, size_t len, size_t i)
 {
-    uint32_t c1, c2;
+    uint32_t c1 = 0, c2 = 0; /* set by each decode below i < len */
     size_t n = zt_ui_utf8_decode(s, len, i, &c1);
     utf8proc_int32_t state = 0; /* i is taken as a boundary */
     for (i += n; n && i < len; i += n) {
