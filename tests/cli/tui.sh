@@ -16,25 +16,8 @@ fi
 S=zt-tui-$$
 OUT=$LIB_TMP/out
 TMUX_SOCK=$LIB_TMP/tmux.sock
-tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
+. tests/tmux.sh
 trap 'tm kill-server 2>/dev/null; rm -rf "$LIB_TMP"' EXIT
-
-screen() { tm capture-pane -p -t "$S"; }
-# wait_for TEXT SECONDS: poll the screen until it shows TEXT.
-wait_for() {
-    local i
-    for ((i = 0; i < $2 * 10; i++)); do
-        screen | grep -qF -- "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-expect_screen() {
-    if wait_for "$2" "${3:-10}"; then pass "$1"; else
-        fail "$1" "screen lacks '$2'"
-        screen | sed 's/^/    | /' | head -40
-    fi
-}
 
 tm new-session -d -s "$S" -x 120 -y 40 \
     "env LANG=C.UTF-8 TERM=xterm-256color XDG_CONFIG_HOME=$LIB_TMP/cfg XDG_STATE_HOME=$LIB_TMP/state \
