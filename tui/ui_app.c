@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -561,7 +562,7 @@ static void input_done(zt_ui_app *a)
     }
     case ZT_UI_INPUT_GUIDANCE: {
         float g;
-        if (zt_parse_float("guidance", s, 0, 30, &g, &err) != ZT_OK) {
+        if (zt_parse_float("guidance", s, 0, ZT_GUIDANCE_MAX, &g, &err) != ZT_OK) {
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
             return;
         }
@@ -784,7 +785,7 @@ static void field_key(zt_ui_app *a, key k)
         break;
     case ZT_UI_FOCUS_GUIDANCE:
         if (c == '+' || c == '=' || (k.is_key && k.code == KEY_RIGHT))
-            p->guidance = p->guidance + 0.5f > 30 ? 30 : p->guidance + 0.5f;
+            p->guidance = fminf(p->guidance + 0.5f, ZT_GUIDANCE_MAX);
         else if (c == '-' || (k.is_key && k.code == KEY_LEFT))
             p->guidance = p->guidance - 0.5f < 0 ? 0 : p->guidance - 0.5f;
         else if (c >= '0' && c <= '9') {

@@ -79,6 +79,16 @@ sleep 1
 expect_screen "keep: error kept through resize and Ctrl-L" "none.png" 2
 check "keep: the later notice held back" test -z "$(screen | grep -F 'done #1')"
 
+# Guidance takes what the command line takes: up to 100.
+start guidance
+tm send-keys -t "$S" Tab Tab Tab Tab Enter
+wait_for "uidance" 5
+tm send-keys -t "$S" -l '50'
+tm send-keys -t "$S" Enter
+expect_screen "guidance: 50 is taken" "Guidance  50" 5
+tm send-keys -t "$S" +
+expect_screen "guidance: + from 50" "Guidance  50.5" 5
+
 # Steps: digits in a row make one number; the first after another key
 # starts a new one, and so does one that would pass the maximum (1000).
 start steps
