@@ -45,9 +45,12 @@ const char *zt_cli_bundled_model(char *buf, size_t n);
  * real model's tokenizer), found the same way. buf receives the path of its
  * tokenizer.json (the folder holds the rest); NULL when none is found. */
 const char *zt_cli_bundled_tokenizer(char *buf, size_t n);
-/* The model used when none is named: the first complete one that model
- * discovery finds, else the bundled tiny model, with a line on stderr that
- * says so unless quiet. Fails (saying where it looked) when neither is. */
-zt_status zt_cli_default_model(char *out, size_t n, int quiet, zt_err *err);
+/* The model a command runs into out: named (--model; one that is not a
+ * directory is an error), else the first complete one that model discovery
+ * finds, else the bundled tiny model, with a line on stderr that says so
+ * unless quiet, and *bundled (may be NULL) set. Fails, saying where it
+ * looked, when there is none. */
+zt_status zt_cli_model(const char *named, char *out, size_t n, int quiet, int *bundled,
+                       zt_err *err);
 
 #endif

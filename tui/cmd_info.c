@@ -267,7 +267,7 @@ int zt_cmd_info(int argc, char **argv)
     char found[ZT_PATH_MAX];
     if (!in.dir) {
         /* none named: the model gen would use */
-        if (zt_cli_default_model(found, sizeof found, 0, &derr) != ZT_OK)
+        if (zt_cli_model(NULL, found, sizeof found, 0, NULL, &derr) != ZT_OK)
             return zt_cli_error(&derr);
         in.dir = found;
     }

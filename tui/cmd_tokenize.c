@@ -170,7 +170,7 @@ int zt_cmd_tokenize(int argc, char **argv)
     /* none named: every Z-Image-Turbo has the same tokenizer, so the
      * bundled one first, then the model gen would use */
     if (!model && !(model = zt_cli_bundled_model(found, sizeof found))) {
-        if (zt_cli_default_model(found, sizeof found, 1, &derr) != ZT_OK)
+        if (zt_cli_model(NULL, found, sizeof found, 1, NULL, &derr) != ZT_OK)
             return zt_cli_error(&derr);
         model = found;
     }

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "discovery.h"
 #include "outpath.h"
 #include "tokenizer.h"
 
@@ -377,12 +376,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     /* --model, $ZIMT_MODEL, then the download caches; the bundled tiny model
      * only when none holds a complete model and none was named (a --model
      * that is not a directory is said now, not after the engine started). */
-    zt_err derr = {0};
-    if (!o->synthetic && o->model &&
-        (st = zt_discover_model(o->model, o->model_dir, sizeof o->model_dir, NULL, &derr)))
-        return zt_fail(err, st, "%s (zimt doctor shows where models are looked for)", derr.msg);
-    if (!o->synthetic && !o->model &&
-        (st = zt_cli_default_model(o->model_dir, sizeof o->model_dir, o->quiet, err)))
+    if (!o->synthetic &&
+        (st = zt_cli_model(o->model, o->model_dir, sizeof o->model_dir, o->quiet, NULL, err)))
         return st;
 
     if (o->n_seeds > 1 || o->count || o->jobs)

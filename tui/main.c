@@ -78,13 +78,21 @@ const char *zt_cli_bundled_model(char *buf, size_t n)
     return bundled(ZT_DEFAULT_MODEL, "tiny-zimage", 1, buf, n);
 }
 
-zt_status zt_cli_default_model(char *out, size_t n, int quiet, zt_err *err)
+zt_status zt_cli_model(const char *named, char *out, size_t n, int quiet, int *bundled,
+                       zt_err *err)
 {
     zt_err derr = {0};
-    if (zt_discover_model(NULL, out, n, NULL, &derr) == ZT_OK)
+    if (bundled)
+        *bundled = 0;
+    if (zt_discover_model(named, out, n, NULL, &derr) == ZT_OK)
         return ZT_OK;
+    if (named)
+        return zt_fail(err, derr.code, "%s (zimt doctor shows where models are looked for)",
+                       derr.msg);
     if (!zt_cli_bundled_model(out, n))
         return zt_fail(err, derr.code, "%s; nor is the bundled tiny model installed", derr.msg);
+    if (bundled)
+        *bundled = 1;
     if (!quiet)
         fprintf(stderr, "zimt: %s; using the bundled %s (zimt doctor explains)\n", derr.msg, out);
     return ZT_OK;

@@ -28,7 +28,6 @@
 #include <wchar.h>
 
 #include "cli.h"
-#include "discovery.h"
 #include "gen_opts.h"
 #include "ui_text.h"
 
@@ -1216,15 +1215,12 @@ int zt_cmd_ui(int argc, char **argv)
     /* --model, $ZIMT_MODEL, the download caches; else the bundled tiny
      * model with a notice in the title bar. */
     zt_err derr = {0};
-    if (zt_discover_model(model, a->model_dir, sizeof a->model_dir, NULL, &derr) != ZT_OK) {
-        if (model) {
-            free_app(a);
-            return zt_cli_error(&derr);
-        }
-        if (!zt_cli_bundled_model(a->model_dir, sizeof a->model_dir)) {
-            free_app(a);
-            return zt_cli_fail("%s; nor is the bundled tiny model installed", derr.msg);
-        }
+    int bundled;
+    if (zt_cli_model(model, a->model_dir, sizeof a->model_dir, 1, &bundled, &derr) != ZT_OK) {
+        free_app(a);
+        return zt_cli_error(&derr);
+    }
+    if (bundled) {
         snprintf(a->notice, sizeof a->notice,
                  "no model found: bundled tiny model (noise images; see zimt doctor)");
     } else if (!strcmp(a->model_dir, ZT_DEFAULT_MODEL)) {
