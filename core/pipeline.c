@@ -96,6 +96,18 @@ static uint64_t shard_bytes(const char *dir)
  * keeps reading the mapping, so the model holds it in m->w[i]; a copying
  * backend lets it go at once. lm follows the bytes read and gives back
  * the pages already copied. */
+/* Build component i (0 text encoder, 1 DiT, 2 VAE) from w, or from
+ * synthetic weights of seed when w is NULL. */
+static zt_status new_component(zt_model *m, int i, const zt_weights *w, uint32_t seed,
+                               zt_err *err)
+{
+    if (i == 0)
+        return zt_textenc_new(&m->te, m->be, &m->cfg.te, w, seed, 0, err);
+    if (i == 1)
+        return zt_dit_new(&m->dit, m->be, &m->cfg.dit, w, seed, err);
+    return zt_vae_new(&m->vae, m->be, &m->cfg.vae, w, seed, err);
+}
+
 static zt_status load_component(zt_model *m, int i, load_meter *lm, zt_err *err)
 {
     char path[ZT_PATH_MAX + 32];
@@ -108,12 +120,7 @@ static zt_status load_component(zt_model *m, int i, load_meter *lm, zt_err *err)
         lm->shard = -1;
         m->be->on_read = meter_on_read;
         m->be->on_read_ud = lm;
-        if (i == 0)
-            st = zt_textenc_new(&m->te, m->be, &m->cfg.te, w, 0, 0, err);
-        else if (i == 1)
-            st = zt_dit_new(&m->dit, m->be, &m->cfg.dit, w, 0, err);
-        else
-            st = zt_vae_new(&m->vae, m->be, &m->cfg.vae, w, 0, err);
+        st = new_component(m, i, w, 0, err);
     }
     m->be->on_read = NULL;
     m->be->on_read_ud = NULL;
@@ -185,13 +192,6 @@ zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
                                   zt_load_progress_fn progress, void *ud, zt_err *err)
 {
     *out = NULL;
-    /* no bytes are read: the reports name the component about to be made,
-     * and give the caller its chance to stop between them */
-    load_meter lm = {.fn = progress, .ud = ud, .t0 = zt_now_ms(), .shard = -1};
-    lm.p.count = 4;
-    lm.p.component = "tokenizer";
-    if (meter_report(&lm))
-        return zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
     zt_model *m = calloc(1, sizeof *m);
     if (!m)
         return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
@@ -202,34 +202,33 @@ zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
         m->cfg = *cfg;
     else
         zt_model_config_full(&m->cfg);
+    /* no bytes are read: the reports name the component about to be made,
+     * and give the caller its chance to stop between them */
+    load_meter lm = {.fn = progress, .ud = ud, .t0 = zt_now_ms(), .shard = -1};
+    lm.p.count = 4;
+    lm.p.component = "tokenizer";
     zt_status st = ZT_OK;
+    if (meter_report(&lm))
+        goto cancelled;
     if (tokenizer_path && (st = zt_tokenizer_new(&m->tok, tokenizer_path, err)))
         goto fail;
     for (int i = 0; i < 3; i++) {
         lm.p.component = components[i].sub;
         lm.p.index = i + 1;
-        if (meter_report(&lm)) {
-            st = zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
-            goto fail;
-        }
-        if (i == 0)
-            st = zt_textenc_new(&m->te, be, &m->cfg.te, NULL, seed, 0, err);
-        else if (i == 1)
-            st = zt_dit_new(&m->dit, be, &m->cfg.dit, NULL, seed, err);
-        else
-            st = zt_vae_new(&m->vae, be, &m->cfg.vae, NULL, seed, err);
-        if (st)
+        if (meter_report(&lm))
+            goto cancelled;
+        if ((st = new_component(m, i, NULL, seed, err)))
             goto fail;
     }
     m->te_bytes = zt_textenc_weight_bytes(m->te);
     lm.p.component = "done";
     lm.p.index = 4;
-    if (meter_report(&lm)) {
-        st = zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
-        goto fail;
-    }
+    if (meter_report(&lm))
+        goto cancelled;
     *out = m;
     return ZT_OK;
+cancelled:
+    st = zt_fail(err, ZT_ERR_CANCELLED, "load cancelled");
 fail:
     zt_model_free(m);
     return st;
@@ -318,7 +317,7 @@ static zt_status ensure_text_encoder(zt_model *m, zt_err *err)
     if (m->te)
         return ZT_OK;
     if (m->synthetic)
-        return zt_textenc_new(&m->te, m->be, &m->cfg.te, NULL, m->synth_seed, 0, err);
+        return new_component(m, 0, NULL, m->synth_seed, err);
     load_meter lm = {.t0 = zt_now_ms(), .shard = -1}; /* no report: pages given back only */
     return load_component(m, 0, &lm, err);
 }

@@ -335,8 +335,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
             return st;
         p->steps = (int)v;
     }
-    if (o->guidance && (st = zt_parse_float("guidance", o->guidance, 0.0f, ZT_GUIDANCE_MAX, &p->guidance,
-                                                  err)))
+    if (o->guidance &&
+        (st = zt_parse_float("guidance", o->guidance, 0.0f, ZT_GUIDANCE_MAX, &p->guidance, err)))
         return st;
     if (o->seed) {
         int rnd;
