@@ -551,6 +551,7 @@ static void *worker_main(void *arg)
     double t0 = zt_now_ms();
     zt_status st = load(e, &err);
     double load_ms = zt_now_ms() - t0;
+    zt_event ev = {.kind = st == ZT_OK ? ZT_EV_LOADED : ZT_EV_LOAD_FAILED};
     if (st == ZT_OK) {
         pthread_mutex_lock(&e->mu);
         e->cfg = e->model->cfg;
@@ -561,26 +562,22 @@ static void *worker_main(void *arg)
         e->loaded = 1;
         pthread_mutex_unlock(&e->mu);
         publish_memory(e);
-        zt_event ev = {.kind = ZT_EV_LOADED,
-                       .bytes_total = zt_model_weight_bytes(e->model),
-                       .ms = load_ms};
+        ev.bytes_total = zt_model_weight_bytes(e->model);
+        ev.ms = load_ms;
         if (e->be->vt->host_memory)
             snprintf(ev.backend, sizeof ev.backend, "%s", e->be->vt->name);
         else
             snprintf(ev.backend, sizeof ev.backend, "%s %s", e->be->vt->name,
                      e->be->act_dtype == ZT_F32 ? "fp32" : "bf16");
-        queue_event(e, &ev, e->load_end, 0);
-        e->load_end = NULL;
     } else {
         pthread_mutex_lock(&e->mu);
         e->loaded = -1;
         e->load_err = err;
         pthread_mutex_unlock(&e->mu);
-        zt_event ev = {.kind = ZT_EV_LOAD_FAILED};
         set_error(&ev, &err);
-        queue_event(e, &ev, e->load_end, 0);
-        e->load_end = NULL;
     }
+    queue_event(e, &ev, e->load_end, 0);
+    e->load_end = NULL;
     for (;;) {
         pthread_mutex_lock(&e->mu);
         while (!e->stop && !e->q_head)

@@ -10,7 +10,8 @@
  * Threads: every function may be called from any one front-end thread;
  * none of them blocks on GPU work except zt_engine_free, which cancels
  * queued jobs, stops a model load in progress (within one staged piece of
- * weights), waits for the running job to stop and joins the worker.
+ * weights, or one component on the CPU and for synthetic weights), waits
+ * for the running job to stop and joins the worker.
  */
 #ifndef ZT_ENGINE_H
 #define ZT_ENGINE_H

@@ -428,13 +428,8 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
         snprintf(name, sizeof name, "up_blocks.%d", i);
         tap_view(v, tap, tap_ud, name, &sc.buf[0], ch, H, W);
     }
-    if (stopped) {
-        /* the ops already issued finish before their arena space is given back */
-        st = zt_backend_sync(be, err);
-        zt_arena_reset(arena, mark);
-        return st != ZT_OK ? zt_err_prefix(err, "vae")
-                           : zt_fail(err, ZT_ERR_CANCELLED, "cancelled while decoding");
-    }
+    if (stopped)
+        goto finish;
     zt_tensor x = view3(be, &sc.buf[0], 0, ch, H, W);
     zt_tensor n = view3(be, &sc.buf[1], 0, ch, H, W);
     zt_op_groupnorm(be, &n, &x, c->norm_groups, &v->no_w, &v->no_b, VAE_EPS, 0);
@@ -447,9 +442,11 @@ zt_status zt_vae_decode(zt_vae *v, const zt_tensor *z, int unscale, zt_arena *ar
     zt_op_transpose(be, &planes, &rows);
     if (tap)
         tap(tap_ud, "conv_out", out);
+finish:
+    /* the ops issued finish before their arena space is given back */
     st = zt_backend_sync(be, err);
     zt_arena_reset(arena, mark);
     if (st != ZT_OK)
-        zt_err_prefix(err, "vae");
-    return st;
+        return zt_err_prefix(err, "vae");
+    return stopped ? zt_fail(err, ZT_ERR_CANCELLED, "cancelled while decoding") : ZT_OK;
 }
