@@ -5,6 +5,7 @@
 #   screen                # the session's screen as text
 #   wait_for TEXT SECS    # poll the screen until it shows TEXT
 #   expect_screen NAME TEXT [SECS]  # pass when it does, else fail with the screen
+#   custom_size WxH       # the workbench's size set through F4, c, WxH, Enter
 
 tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
 
@@ -24,4 +25,14 @@ expect_screen() {
         fail "$1" "screen lacks '$2'"
         screen | sed 's/^/    | /' | head -40
     fi
+}
+
+custom_size() {
+    tm send-keys -t "$S" F4
+    wait_for "Size (Enter picks" 5
+    tm send-keys -t "$S" c
+    wait_for "Custom size WxH" 5
+    tm send-keys -t "$S" -l "$1"
+    tm send-keys -t "$S" Enter
+    wait_for "$1  (custom)" 5
 }

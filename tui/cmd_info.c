@@ -270,11 +270,11 @@ int zt_cmd_info(int argc, char **argv)
         if (zt_cli_model(NULL, found, sizeof found, 0, NULL, &derr) != ZT_OK)
             return zt_cli_error(&derr);
         in.dir = found;
+    } else if (zt_model_dir_check(in.dir, &derr) != ZT_OK) {
+        return zt_cli_error(&derr);
     }
     if (strlen(in.dir) > ZT_PATH_MAX - 64)
         return zt_cli_fail("info: model directory path too long");
-    if (zt_model_dir_check(in.dir, &derr) != ZT_OK)
-        return zt_cli_error(&derr);
 
     printf("model: %s\n", in.dir);
     char path[ZT_PATH_MAX + 64], *text = NULL;

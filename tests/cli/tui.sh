@@ -166,13 +166,7 @@ sleep 0.5
 if screen | grep -qF "queued job"; then fail "pasted newline starts no job" "a job was queued"; else
     pass "pasted newline starts no job"
 fi
-tm send-keys -t "$S" F4
-wait_for "Size (Enter picks" 5
-tm send-keys -t "$S" c
-wait_for "Custom size WxH" 5
-tm send-keys -t "$S" -l '256x256'
-tm send-keys -t "$S" Enter
-wait_for "256x256  (custom)" 5
+custom_size 256x256
 tm send-keys -t "$S" C-g
 expect_screen "job queued" "queued job #1" 10
 rm -rf "$OUT2"

@@ -47,16 +47,6 @@ start() {
         screen | sed 's/^/    | /' | head -40
     fi
 }
-# custom_size WxH: F4, c, the size, Enter.
-custom_size() {
-    tm send-keys -t "$S" F4
-    wait_for "Size (Enter picks" 5
-    tm send-keys -t "$S" c
-    wait_for "Custom size WxH" 5
-    tm send-keys -t "$S" -l "$1"
-    tm send-keys -t "$S" Enter
-    wait_for "$1  (custom)" 5
-}
 
 # An error stays on the status line through a resize and Ctrl-L: the
 # notice of a job that finishes afterwards does not replace it.
