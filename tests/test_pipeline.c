@@ -118,35 +118,64 @@ static void test_cancel(void)
 }
 
 /* A load asked to stop at its k-th report stops there: no further report,
- * ZT_ERR_CANCELLED, no model, nothing leaked (the sanitizer builds). */
-static int load_calls, load_cancel_at;
+ * ZT_ERR_CANCELLED, no model, nothing leaked (the sanitizer builds). Left
+ * alone it names the tokenizer, the three components and "done" in turn.
+ * The same for a load from files and one of synthetic weights. */
+static int load_calls, load_cancel_at, n_named;
+static char named[8][16]; /* the components reported, each once in turn */
+
 static int cancel_load(void *ud, const zt_load_progress *p)
 {
     (void)ud;
-    (void)p;
+    if (n_named < 8 && (!n_named || strcmp(named[n_named - 1], p->component)))
+        snprintf(named[n_named++], sizeof named[0], "%s", p->component);
     return ++load_calls == load_cancel_at;
+}
+
+static zt_status open_files(zt_model **m, zt_err *err)
+{
+    return zt_model_open(m, be, TINY, cancel_load, NULL, err);
+}
+
+static zt_status open_synthetic(zt_model **m, zt_err *err)
+{
+    zt_model_config c;
+    zt_status st = zt_model_config_load(&c, TINY, err);
+    return st ? st : zt_model_open_synthetic(m, be, 3, &c, NULL, cancel_load, NULL, err);
+}
+
+/* exact: the number of reports when it is known (no shard progress) */
+static void cancel_each_report(const char *what, zt_status (*open)(zt_model **, zt_err *),
+                               int exact)
+{
+    static const char *const order[] = {"tokenizer", "text_encoder", "transformer", "vae",
+                                        "done"};
+    zt_err err = {0};
+    zt_model *m = NULL;
+    load_calls = load_cancel_at = n_named = 0;
+    CHECK(open(&m, &err) == ZT_OK && m, "%s: %s", what, err.msg);
+    zt_model_free(m);
+    int reports = load_calls;
+    CHECK(reports >= 5 && n_named == 5 && (!exact || reports == exact),
+          "%s: %d reports, %d components", what, reports, n_named);
+    for (int i = 0; i < n_named && i < 5; i++)
+        CHECK(!strcmp(named[i], order[i]), "%s: report %d: %s", what, i, named[i]);
+    for (int k = 1; k <= reports; k++) {
+        load_calls = n_named = 0;
+        load_cancel_at = k;
+        m = NULL;
+        zt_status st = open(&m, &err);
+        CHECK(st == ZT_ERR_CANCELLED && m == NULL && load_calls == k,
+              "%s: stop at report %d: status %d, %d reports", what, k, st, load_calls);
+        CHECK(strstr(err.msg, "cancelled") != NULL, "%s: message: %s", what, err.msg);
+        zt_model_free(m);
+    }
 }
 
 static void test_load_cancel(void)
 {
-    zt_err err = {0};
-    zt_model *m = NULL;
-    load_calls = 0;
-    load_cancel_at = 0;
-    CHECK(zt_model_open(&m, be, TINY, cancel_load, NULL, &err) == ZT_OK, "%s", err.msg);
-    zt_model_free(m);
-    int reports = load_calls;
-    CHECK(reports >= 5, "%d reports", reports); /* tokenizer, three components, done */
-    for (int k = 1; k <= reports; k++) {
-        load_calls = 0;
-        load_cancel_at = k;
-        m = NULL;
-        zt_status st = zt_model_open(&m, be, TINY, cancel_load, NULL, &err);
-        CHECK(st == ZT_ERR_CANCELLED && m == NULL && load_calls == k,
-              "stop at report %d: status %d, %d reports", k, st, load_calls);
-        CHECK(strstr(err.msg, "cancelled") != NULL, "message: %s", err.msg);
-        zt_model_free(m);
-    }
+    cancel_each_report("files", open_files, 0);
+    cancel_each_report("synthetic", open_synthetic, 5);
 }
 
 static void test_bad_params(void)

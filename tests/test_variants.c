@@ -135,49 +135,9 @@ static void test_synthetic_memory(void)
     zt_backend_free(be);
 }
 
-/* A synthetic load reports each component before making it, and stops at
- * any report that asks it to: no model, ZT_ERR_CANCELLED, no later report. */
-typedef struct stop_at {
-    int n, at;
-    char seen[5][16];
-} stop_at;
-
-static int stop_progress(void *ud, const zt_load_progress *p)
-{
-    stop_at *s = ud;
-    if (s->n < 5)
-        snprintf(s->seen[s->n], sizeof s->seen[0], "%s", p->component);
-    return ++s->n == s->at;
-}
-
-static void test_synthetic_cancel(void)
-{
-    zt_model_config c = base();
-    zt_backend *be = fx_cpu();
-    static const char *const order[] = {"tokenizer", "text_encoder", "transformer", "vae",
-                                        "done"};
-    for (int at = 0; at <= 5; at++) {
-        stop_at s = {.at = at};
-        zt_model *m = NULL;
-        zt_err err = {0};
-        zt_status st = zt_model_open_synthetic(&m, be, 3, &c, NULL, stop_progress, &s, &err);
-        if (at == 0) {
-            CHECK(st == ZT_OK && m && s.n == 5, "not stopped: %d reports: %s", s.n, err.msg);
-            for (int i = 0; i < 5; i++)
-                CHECK(!strcmp(s.seen[i], order[i]), "report %d: %s", i, s.seen[i]);
-        } else {
-            CHECK(st == ZT_ERR_CANCELLED && !m && s.n == at, "stop at %d: status %d, %d reports",
-                  at, st, s.n);
-        }
-        zt_model_free(m);
-    }
-    zt_backend_free(be);
-}
-
 int main(void)
 {
     RUN(test_wider_deeper);
-    RUN(test_synthetic_cancel);
     RUN(test_narrow_vae);
     RUN(test_synthetic_memory);
     return zt_test_summary("test_variants");
