@@ -170,7 +170,9 @@ struct zt_backend {
 };
 
 /* Constructors. zt_backend_cuda_new fails with ZT_ERR_UNSUPPORTED when built
- * without CUDA or when no device is usable. threads <= 0: all cores. */
+ * without CUDA or when no device is usable. threads <= 0: all cores; the
+ * CPU backend starts its workers when an op first needs them and keeps
+ * them, with its scratch buffers, until it is destroyed. */
 zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err);
 zt_status zt_backend_cuda_new(zt_backend **out, int device, zt_err *err);
 /* act: ZT_BF16 (the default: BF16 tensor-core matrix products) or ZT_F32

@@ -9,8 +9,14 @@
  * costs no extra memory.
  *
  * Large ops (matmul, attention, conv2d, norms over many rows) are split
- * across worker threads created per op; small ones run on the calling
- * thread, where thread start-up would cost more than the work.
+ * across a pool of worker threads, started the first time an op needs them
+ * and kept until the backend is destroyed; small ones run on the calling
+ * thread, where waking the pool would cost more than the work.
+ *
+ * Temporaries (staged copies, converted weight blocks, attention scores,
+ * im2col rows) come from a few scratch buffers the backend keeps and only
+ * grows, so a run of identical steps allocates nothing after its first.
+ * One thread at a time may issue ops on a backend.
  *
  * The wrappers in backend.c have checked every argument; the only error an
  * op here can record is running out of memory for scratch, or an embedding
@@ -27,14 +33,55 @@
 
 #include "synth.h"
 
-typedef struct cpu_backend {
-    zt_backend base; /* first: a zt_backend * is a cpu_backend * */
-    int threads;
-} cpu_backend;
-
 /* Below this many multiply-adds an op runs on one thread. */
 #define PARALLEL_MIN_WORK 200000.0
 #define MAX_THREADS 64
+/* Scratch buffers one op holds at once, at most (rmsnorm_q: its F32
+ * temporary, then x, w, scale and y staged). */
+#define SCRATCH_SLOTS 8
+
+/* fn handles items [lo, hi) on worker tid (0 .. nthreads-1). */
+typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi, int tid);
+
+struct cpu_backend;
+
+typedef struct pool_arg {
+    struct cpu_backend *cb;
+    int tid;
+} pool_arg;
+
+/* Worker threads 1 .. started (the caller is thread 0). A round: the caller
+ * sets the job under mu, bumps round and wakes them; worker t < nt runs its
+ * range and counts down left; the caller waits for left to reach 0. */
+typedef struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    pthread_t th[MAX_THREADS];
+    pool_arg args[MAX_THREADS];
+    int ready;          /* mu and the conditions are initialised */
+    int started;        /* workers running */
+    int spawn_failed;   /* a start failed: run with those there are */
+    int quit;
+    unsigned long round;
+    range_fn fn;
+    void *ctx;
+    int64_t n;
+    int nt, left;
+} pool;
+
+typedef struct scratch_slot {
+    float *p;
+    size_t cap; /* bytes */
+    int busy;
+} scratch_slot;
+
+typedef struct cpu_backend {
+    zt_backend base; /* first: a zt_backend * is a cpu_backend * */
+    int threads;
+    int in_round;    /* an op's parallel_for is running (no nesting) */
+    pool pool;
+    scratch_slot scr[SCRATCH_SLOTS];
+} cpu_backend;
 
 /* ---- dtype conversion ------------------------------------------------- */
 
@@ -78,20 +125,54 @@ static void to_f32(float *dst, const void *src, zt_dtype dt, int64_t i0, int64_t
         dst[i] = load1(src, dt, i0 + i);
 }
 
-static float *alloc_f32(zt_backend *be, int64_t n)
+/*
+ * n floats of scratch, held until scratch_put, or NULL with the error set.
+ * The lowest free slot is taken, so ops issued in the same order ask each
+ * slot for the same sizes every time: after one pass through a step the
+ * slots are large enough and nothing more is allocated. A slot grows with
+ * a quarter to spare; its old contents are not kept.
+ */
+static float *scratch_get(zt_backend *be, int64_t n)
 {
+    cpu_backend *cb = (cpu_backend *)be;
     size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
-    float *p = malloc(bytes);
-    if (!p)
-        zt_backend_set_error(be, ZT_ERR_NOMEM, "cpu: out of memory for %zu bytes of scratch",
-                             bytes);
-    return p;
+    for (int i = 0; i < SCRATCH_SLOTS; i++) {
+        scratch_slot *s = &cb->scr[i];
+        if (s->busy)
+            continue;
+        if (s->cap < bytes) {
+            free(s->p);
+            s->cap = 0;
+            size_t cap = bytes <= SIZE_MAX - bytes / 4 ? bytes + bytes / 4 : bytes;
+            if (!(s->p = malloc(cap))) {
+                zt_backend_set_error(be, ZT_ERR_NOMEM,
+                                     "cpu: out of memory for %zu bytes of scratch", cap);
+                return NULL;
+            }
+            s->cap = cap;
+        }
+        s->busy = 1;
+        return s->p;
+    }
+    zt_backend_set_error(be, ZT_ERR_UNSUPPORTED, "cpu: an op asked for more than %d scratch buffers",
+                         SCRATCH_SLOTS);
+    return NULL;
+}
+
+/* Gives back a buffer from scratch_get; NULL is fine. */
+static void scratch_put(zt_backend *be, float *p)
+{
+    cpu_backend *cb = (cpu_backend *)be;
+    for (int i = 0; p && i < SCRATCH_SLOTS; i++)
+        if (cb->scr[i].p == p)
+            cb->scr[i].busy = 0;
 }
 
 /*
  * Staging. stage_in returns t's data as F32: the tensor itself when it is
- * F32, else a converted copy kept in *tmp (free it with free()). NULL t gives
- * NULL; NULL with an error recorded means out of memory (check be->error).
+ * F32, else a converted copy in scratch, kept in *tmp (give it back with
+ * scratch_put). NULL t gives NULL; NULL with an error recorded means out of
+ * memory (check be->error).
  */
 static const float *stage_in(zt_backend *be, const zt_tensor *t, float **tmp)
 {
@@ -101,21 +182,22 @@ static const float *stage_in(zt_backend *be, const zt_tensor *t, float **tmp)
     if (t->dtype == ZT_F32)
         return t->data;
     int64_t n = zt_tensor_numel(t);
-    *tmp = alloc_f32(be, n);
+    *tmp = scratch_get(be, n);
     if (*tmp)
         to_f32(*tmp, t->data, t->dtype, 0, n);
     return *tmp;
 }
 
 /* An F32 buffer for output y: y's own data, or a scratch that stage_done
- * converts into y (and frees). keep != 0 loads y's current values (ops that add to y). */
+ * converts into y (and gives back). keep != 0 loads y's current values (ops
+ * that add to y). */
 static float *stage_out(zt_backend *be, zt_tensor *y, int keep, float **tmp)
 {
     *tmp = NULL;
     if (y->dtype == ZT_F32)
         return y->data;
     int64_t n = zt_tensor_numel(y);
-    *tmp = alloc_f32(be, n);
+    *tmp = scratch_get(be, n);
     if (*tmp && keep)
         to_f32(*tmp, y->data, y->dtype, 0, n);
     return *tmp;
@@ -129,27 +211,10 @@ static void stage_done(zt_backend *be, zt_tensor *y, float *tmp)
         for (int64_t i = 0; i < n; i++)
             store1(y->data, y->dtype, i, tmp[i]);
     }
-    free(tmp);
+    scratch_put(be, tmp);
 }
 
 /* ---- threads ------------------------------------------------------------ */
-
-/* fn handles items [lo, hi) on worker tid (0 .. nthreads-1). */
-typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi, int tid);
-
-typedef struct worker {
-    range_fn fn;
-    void *ctx;
-    int64_t lo, hi;
-    int tid;
-} worker;
-
-static void *worker_main(void *arg)
-{
-    worker *w = arg;
-    w->fn(w->ctx, w->lo, w->hi, w->tid);
-    return NULL;
-}
 
 /* How many threads n items worth `work` multiply-adds deserve. */
 static int plan_threads(const zt_backend *be, int64_t n, double work)
@@ -160,35 +225,125 @@ static int plan_threads(const zt_backend *be, int64_t n, double work)
     return n < cb->threads ? (int)n : cb->threads;
 }
 
-/* Split [0, n) into nt contiguous ranges, one per thread; the calling
- * thread takes the first. A thread that cannot start runs inline. */
-static void parallel_for(int nt, int64_t n, range_fn fn, void *ctx)
+static void *pool_main(void *arg)
 {
+    const pool_arg *a = arg;
+    pool *pl = &a->cb->pool;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        while (!pl->quit && pl->round == seen)
+            pthread_cond_wait(&pl->go, &pl->mu);
+        if (pl->quit)
+            break;
+        seen = pl->round;
+        if (a->tid >= pl->nt)
+            continue; /* not needed this round */
+        range_fn fn = pl->fn;
+        void *ctx = pl->ctx;
+        int64_t n = pl->n, nt = pl->nt;
+        pthread_mutex_unlock(&pl->mu);
+        fn(ctx, n * a->tid / nt, n * (a->tid + 1) / nt, a->tid);
+        pthread_mutex_lock(&pl->mu);
+        if (--pl->left == 0)
+            pthread_cond_signal(&pl->done);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+/* Starts workers until there are want - 1 of them (or a start fails);
+ * returns how many threads a round can have, the caller's included. */
+static int pool_grow(cpu_backend *cb, int want)
+{
+    pool *pl = &cb->pool;
+    if (!pl->ready) {
+        if (pthread_mutex_init(&pl->mu, NULL))
+            return 1;
+        if (pthread_cond_init(&pl->go, NULL)) {
+            pthread_mutex_destroy(&pl->mu);
+            return 1;
+        }
+        if (pthread_cond_init(&pl->done, NULL)) {
+            pthread_cond_destroy(&pl->go);
+            pthread_mutex_destroy(&pl->mu);
+            return 1;
+        }
+        pl->ready = 1;
+    }
+    while (!pl->spawn_failed && pl->started + 1 < want) {
+        int t = pl->started + 1;
+        pl->args[t] = (pool_arg){cb, t};
+        if (pthread_create(&pl->th[t], NULL, pool_main, &pl->args[t])) {
+            pl->spawn_failed = 1;
+            break;
+        }
+        pl->started = t;
+    }
+    return pl->started + 1 < want ? pl->started + 1 : want;
+}
+
+static void pool_stop(cpu_backend *cb)
+{
+    pool *pl = &cb->pool;
+    if (!pl->ready)
+        return;
+    pthread_mutex_lock(&pl->mu);
+    pl->quit = 1;
+    pthread_cond_broadcast(&pl->go);
+    pthread_mutex_unlock(&pl->mu);
+    for (int t = 1; t <= pl->started; t++)
+        pthread_join(pl->th[t], NULL);
+    pthread_cond_destroy(&pl->done);
+    pthread_cond_destroy(&pl->go);
+    pthread_mutex_destroy(&pl->mu);
+}
+
+/* Split [0, n) into nt contiguous ranges, one per thread; the calling
+ * thread takes the first, and any a worker could not be started for. */
+static void parallel_for(zt_backend *be, int nt, int64_t n, range_fn fn, void *ctx)
+{
+    cpu_backend *cb = (cpu_backend *)be;
     if (nt <= 1) {
         fn(ctx, 0, n, 0);
         return;
     }
-    worker w[MAX_THREADS];
-    pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int t = 0; t < nt; t++)
-        w[t] = (worker){fn, ctx, n * t / nt, n * (t + 1) / nt, t};
-    for (int t = 1; t < nt; t++)
-        started[t] = pthread_create(&th[t], NULL, worker_main, &w[t]) == 0;
-    worker_main(&w[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            worker_main(&w[t]);
+    int np = cb->in_round ? 1 : pool_grow(cb, nt);
+    if (np <= 1) { /* no worker: the ranges one after another */
+        for (int t = 0; t < nt; t++)
+            fn(ctx, n * t / nt, n * (t + 1) / nt, t);
+        return;
     }
+    pool *pl = &cb->pool;
+    cb->in_round = 1;
+    pthread_mutex_lock(&pl->mu);
+    pl->fn = fn;
+    pl->ctx = ctx;
+    pl->n = n;
+    pl->nt = nt;
+    pl->left = np - 1;
+    pl->round++;
+    pthread_cond_broadcast(&pl->go);
+    pthread_mutex_unlock(&pl->mu);
+    fn(ctx, 0, n / nt, 0);
+    for (int t = np; t < nt; t++) /* no worker for these */
+        fn(ctx, n * t / nt, n * (t + 1) / nt, t);
+    pthread_mutex_lock(&pl->mu);
+    while (pl->left > 0)
+        pthread_cond_wait(&pl->done, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+    cb->in_round = 0;
 }
 
 /* ---- memory ------------------------------------------------------------- */
 
 static void cpu_destroy(zt_backend *be)
 {
-    free(be);
+    cpu_backend *cb = (cpu_backend *)be;
+    pool_stop(cb);
+    for (int i = 0; i < SCRATCH_SLOTS; i++)
+        free(cb->scr[i].p);
+    free(cb);
 }
 
 static zt_status cpu_alloc(zt_backend *be, size_t bytes, void **out, zt_err *err)
@@ -333,10 +488,10 @@ static void gemm_f32(zt_backend *be, float *y, const float *x, const zt_tensor *
     c.nblocks = (c.n + MM_COLS - 1) / MM_COLS;
     int64_t items = (c.m + MM_ROWS - 1) / MM_ROWS * c.nblocks;
     int nt = plan_threads(be, items, (double)c.m * (double)c.n * (double)c.k);
-    c.scratch = w->dtype == ZT_F32 ? NULL : alloc_f32(be, (int64_t)nt * MM_COLS * c.k);
+    c.scratch = w->dtype == ZT_F32 ? NULL : scratch_get(be, (int64_t)nt * MM_COLS * c.k);
     if (be->error.code == ZT_OK)
-        parallel_for(nt, items, mm_range, &c);
-    free(c.scratch);
+        parallel_for(be, nt, items, mm_range, &c);
+    scratch_put(be, c.scratch);
 }
 
 static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
@@ -351,8 +506,8 @@ static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
     float *yf = stage_out(be, y, 0, &ty);
     if (be->error.code == ZT_OK)
         gemm_f32(be, yf, xf, w, bf, m);
-    free(tx);
-    free(tb);
+    scratch_put(be, tx);
+    scratch_put(be, tb);
     stage_done(be, y, ty);
 }
 
@@ -374,7 +529,7 @@ static void cpu_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
             q[r * k + i] = zt_f32_to_e4m3(xr[i] * inv);
         sc[r] = sr;
     }
-    free(tx);
+    scratch_put(be, tx);
 }
 
 /* y [M, N] = (x.q . w.q^T) * x.s[m] * w.s[n]: the E4M3 values are exact in
@@ -393,7 +548,7 @@ static void cpu_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const z
             for (int64_t j = 0; j < n; j++)
                 yf[i * n + j] = yf[i * n + j] * xs[i] * ws[j];
     }
-    free(tx);
+    scratch_put(be, tx);
     stage_done(be, y, ty);
 }
 
@@ -455,12 +610,12 @@ static void run_norm(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_
     n.scale = stage_in(be, scale, &ts);
     n.y = stage_out(be, y, 0, &ty);
     if (be->error.code == ZT_OK)
-        parallel_for(plan_threads(be, rows, 4.0 * (double)rows * (double)n.c), rows,
+        parallel_for(be, plan_threads(be, rows, 4.0 * (double)rows * (double)n.c), rows,
                      norm_range, &n);
-    free(tx);
-    free(tw);
-    free(tb);
-    free(ts);
+    scratch_put(be, tx);
+    scratch_put(be, tw);
+    scratch_put(be, tb);
+    scratch_put(be, ts);
     stage_done(be, y, ty);
 }
 
@@ -531,11 +686,11 @@ static void cpu_groupnorm(zt_backend *be, zt_tensor *y, const zt_tensor *x, int 
     g.b = stage_in(be, b, &tb);
     g.y = stage_out(be, y, 0, &ty);
     if (be->error.code == ZT_OK)
-        parallel_for(plan_threads(be, groups, 4.0 * (double)zt_tensor_numel(x)), groups,
+        parallel_for(be, plan_threads(be, groups, 4.0 * (double)zt_tensor_numel(x)), groups,
                      gn_range, &g);
-    free(tx);
-    free(tw);
-    free(tb);
+    scratch_put(be, tx);
+    scratch_put(be, tw);
+    scratch_put(be, tb);
     stage_done(be, y, ty);
 }
 
@@ -632,13 +787,13 @@ static void cpu_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q,
     a.out = stage_out(be, out, 0, &to);
     int64_t items = a.sq * a.hq;
     int nt = plan_threads(be, items, 2.0 * (double)items * (double)a.skv * (double)a.hd);
-    a.scratch = alloc_f32(be, (int64_t)nt * a.skv);
+    a.scratch = scratch_get(be, (int64_t)nt * a.skv);
     if (be->error.code == ZT_OK)
-        parallel_for(nt, items, attn_range, &a);
-    free(a.scratch);
-    free(tq);
-    free(tk);
-    free(tv);
+        parallel_for(be, nt, items, attn_range, &a);
+    scratch_put(be, a.scratch);
+    scratch_put(be, tq);
+    scratch_put(be, tk);
+    scratch_put(be, tv);
     stage_done(be, out, to);
 }
 
@@ -649,8 +804,8 @@ static void cpu_softmax(zt_backend *be, zt_tensor *yt, const zt_tensor *xt)
     const float *x = stage_in(be, xt, &tx);
     float *y = stage_out(be, yt, 0, &ty);
     if (be->error.code != ZT_OK) {
-        free(tx);
-        free(ty);
+        scratch_put(be, tx);
+        scratch_put(be, ty);
         return;
     }
     int64_t c = xt->ndim ? xt->shape[xt->ndim - 1] : 1;
@@ -668,7 +823,7 @@ static void cpu_softmax(zt_backend *be, zt_tensor *yt, const zt_tensor *xt)
         for (int64_t i = 0; i < c; i++)
             yr[i] /= sum;
     }
-    free(tx);
+    scratch_put(be, tx);
     stage_done(be, yt, ty);
 }
 
@@ -684,7 +839,7 @@ static void cpu_unary(zt_backend *be, zt_tensor *yt, const zt_tensor *xt, zt_una
         for (int64_t i = 0; i < n; i++)
             y[i] = op == ZT_UNARY_SILU ? silu(x[i]) : tanhf(x[i]);
     }
-    free(tx);
+    scratch_put(be, tx);
     stage_done(be, yt, ty);
 }
 
@@ -703,8 +858,8 @@ static void binary(zt_backend *be, zt_tensor *yt, const zt_tensor *at, const zt_
             y[i] = is_mul ? a[i] * bv : a[i] + bv;
         }
     }
-    free(ta);
-    free(tb);
+    scratch_put(be, ta);
+    scratch_put(be, tb);
     stage_done(be, yt, ty);
 }
 
@@ -731,8 +886,8 @@ static void cpu_gated_add(zt_backend *be, zt_tensor *yt, const zt_tensor *xt,
         for (int64_t i = 0; i < n; i++)
             y[i] += (g ? g[i % c] : 1.0f) * x[i];
     }
-    free(tx);
-    free(tg);
+    scratch_put(be, tx);
+    scratch_put(be, tg);
     stage_done(be, yt, ty);
 }
 
@@ -765,8 +920,8 @@ static void cpu_swiglu(zt_backend *be, zt_tensor *yt, const zt_tensor *gt, const
         for (int64_t i = 0; i < n; i++)
             y[i] = silu(g[i]) * u[i];
     }
-    free(tg);
-    free(tu);
+    scratch_put(be, tg);
+    scratch_put(be, tu);
     stage_done(be, yt, ty);
 }
 
@@ -775,7 +930,7 @@ static zt_tensor f32_like(zt_backend *be, const zt_tensor *x)
 {
     zt_tensor t = *x;
     t.dtype = ZT_F32;
-    t.data = alloc_f32(be, zt_tensor_numel(x));
+    t.data = scratch_get(be, zt_tensor_numel(x));
     return t;
 }
 
@@ -787,7 +942,7 @@ static void cpu_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const 
         cpu_rmsnorm(be, &t, x, w, scale, eps);
     if (be->error.code == ZT_OK)
         cpu_quantize(be, y, &t);
-    free(t.data);
+    scratch_put(be, t.data);
 }
 
 static void cpu_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, const zt_tensor *up)
@@ -797,7 +952,7 @@ static void cpu_swiglu_q(zt_backend *be, zt_qmat *y, const zt_tensor *gate, cons
         cpu_swiglu(be, &t, gate, up);
     if (be->error.code == ZT_OK)
         cpu_quantize(be, y, &t);
-    free(t.data);
+    scratch_put(be, t.data);
 }
 
 static void cpu_residual_norm(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_tensor *wo,
@@ -825,7 +980,7 @@ static void affine(zt_backend *be, zt_tensor *yt, const zt_tensor *xt, float alp
         for (int64_t i = 0; i < n; i++)
             y[i] = keep ? y[i] + alpha * x[i] : alpha * x[i] + beta;
     }
-    free(tx);
+    scratch_put(be, tx);
     stage_done(be, yt, ty);
 }
 
@@ -894,8 +1049,8 @@ static void cpu_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
     float *yf = stage_out(be, y, 0, &ty);
     int64_t rows = CONV_COL_FLOATS / (W * K > 0 ? W * K : 1);
     rows = rows < 1 ? 1 : rows > H ? H : rows;
-    float *wr = alloc_f32(be, co * K);
-    float *col = k == 1 ? NULL : alloc_f32(be, rows * W * K);
+    float *wr = scratch_get(be, co * K);
+    float *col = k == 1 ? NULL : scratch_get(be, rows * W * K);
     if (be->error.code == ZT_OK) {
         for (int64_t o = 0; o < co; o++)
             for (int64_t c = 0; c < ci; c++)
@@ -923,10 +1078,10 @@ static void cpu_conv2d(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
             gemm_f32(be, yf + r0 * W * co, src, &wt, bf, n * W);
         }
     }
-    free(wr);
-    free(col);
-    free(tx);
-    free(tb);
+    scratch_put(be, wr);
+    scratch_put(be, col);
+    scratch_put(be, tx);
+    scratch_put(be, tb);
     stage_done(be, y, ty);
 }
 
@@ -1029,7 +1184,7 @@ static void cpu_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bi
         fan_in *= t->shape[d];
     synth_ctx c = {t->data, key, t->ndim, is_bias, fan_in};
     /* a value costs a few dozen operations: counted as 16 multiply-adds */
-    parallel_for(plan_threads(be, n, 16.0 * (double)n), n, synth_range, &c);
+    parallel_for(be, plan_threads(be, n, 16.0 * (double)n), n, synth_range, &c);
 }
 
 /* ---- constructor ---------------------------------------------------------- */
