@@ -238,12 +238,65 @@ void zt_latent_preview(const float *x0, int C, int h, int w, uint8_t *rgb)
 
 /* ---- worker ---- */
 
+/* Previews a job emits at most: with more steps than this they come at
+ * evenly spaced steps, the last included (front ends show a few a second). */
+#define PREVIEWS_MAX 32
+
 typedef struct step_ctx {
     zt_engine *e;
     uint64_t id;
     double sum_ms;      /* steps after the first (warm-up) */
     int n_ms;
+    /* Reserved before the denoising loop so that the loop allocates
+     * nothing: a node for each STEP and PREVIEW event, and the previews'
+     * pixels [pv_h, pv_w, 3]. Each goes to the front end with its event;
+     * what a stopped job left is freed after it. An event whose node could
+     * not be reserved is not sent (as one lost to OOM). */
+    ev_node *nodes;     /* chained through next */
+    uint8_t *pv[PREVIEWS_MAX];
+    int n_pv, used_pv, pv_w, pv_h;
 } step_ctx;
+
+/* Does step (1-based) of total emit a preview? */
+static int preview_due(int step, int total)
+{
+    int n = total < PREVIEWS_MAX ? total : PREVIEWS_MAX;
+    return (long long)step * n / total > (long long)(step - 1) * n / total;
+}
+
+static void reserve_steps(step_ctx *s, int steps, int previews, int pv_w, int pv_h)
+{
+    int n_pv = !previews ? 0 : steps < PREVIEWS_MAX ? steps : PREVIEWS_MAX;
+    s->pv_w = pv_w;
+    s->pv_h = pv_h;
+    for (; s->n_pv < n_pv; s->n_pv++)
+        if (!(s->pv[s->n_pv] = malloc((size_t)pv_w * pv_h * 3)))
+            break;
+    for (int i = 0; i < steps + s->n_pv; i++) {
+        ev_node *n = malloc(sizeof *n);
+        if (!n)
+            break;
+        n->next = s->nodes;
+        s->nodes = n;
+    }
+}
+
+static ev_node *take_node(step_ctx *s)
+{
+    ev_node *n = s->nodes;
+    if (n)
+        s->nodes = n->next;
+    return n;
+}
+
+static void release_steps(step_ctx *s)
+{
+    for (ev_node *n; (n = take_node(s));)
+        free(n);
+    for (int i = s->used_pv; i < s->n_pv; i++)
+        free(s->pv[i]);
+    s->n_pv = s->used_pv = 0;
+}
 
 static void publish_memory(zt_engine *e)
 {
@@ -279,15 +332,15 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
     double per = s->n_ms ? s->sum_ms / s->n_ms : ms;
     zt_event ev = {.kind = ZT_EV_JOB_STEP, .job = s->id, .step = step, .steps = total,
                    .ms = ms, .eta_ms = per * (total - step)};
-    push_event(e, &ev);
-    if (x0 && e->opts.previews) {
+    ev_node *n = take_node(s);
+    if (n)
+        queue_event(e, &ev, n, 0);
+    if (x0 && preview_due(step, total) && w == s->pv_w && h == s->pv_h &&
+        s->used_pv < s->n_pv && (n = take_node(s))) {
         zt_event pv = {.kind = ZT_EV_JOB_PREVIEW, .job = s->id, .step = step, .steps = total,
-                       .w = w, .h = h};
-        pv.rgb = malloc((size_t)w * h * 3);
-        if (pv.rgb) {
-            zt_latent_preview(x0, C, h, w, pv.rgb);
-            push_event(e, &pv);
-        }
+                       .w = w, .h = h, .rgb = s->pv[s->used_pv++]};
+        zt_latent_preview(x0, C, h, w, pv.rgb);
+        queue_event(e, &pv, n, 0);
     }
     publish_memory(e);
     return atomic_load(&e->cancel_running);
@@ -495,9 +548,12 @@ static void run_job(zt_engine *e, job *j)
     zt_timings tm = {0};
     if (st == ZT_OK) {
         step_ctx sc = {.e = e, .id = j->id};
+        int vs = zt_vae_scale(&e->model->cfg.vae);
+        reserve_steps(&sc, p.steps, e->opts.previews, p.width / vs, p.height / vs);
         zt_run_hooks hk = {.on_step = on_step, .want_latents = e->opts.previews,
                            .stop = job_stop, .ud = &sc};
         st = zt_pipeline_run(e->model, &p, &hk, &rgb, &tm, &err);
+        release_steps(&sc);
     }
     publish_memory(e);
     if (st == ZT_ERR_CANCELLED) {

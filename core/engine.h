@@ -64,7 +64,9 @@ typedef enum zt_event_kind {
     ZT_EV_JOB_QUEUED,
     ZT_EV_JOB_STARTED,
     ZT_EV_JOB_STEP,        /* step, steps, ms, eta_ms */
-    ZT_EV_JOB_PREVIEW,     /* rgb [h, w, 3] of the predicted image, latent size */
+    ZT_EV_JOB_PREVIEW,     /* rgb [h, w, 3] of the predicted image, latent size;
+                              after each step, or after 32 evenly spaced steps
+                              (the last included) when a job has more */
     ZT_EV_JOB_FINISHED,    /* rgb [h, w, 3], params, path (NULL if none), timings */
     ZT_EV_JOB_FAILED,      /* status, msg; when the image was made but could not be
                               written, also rgb, params and timings as for FINISHED */

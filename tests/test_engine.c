@@ -26,6 +26,7 @@ static int next_event(zt_engine *e, zt_event *ev, int ms)
 /* Events of one job until it ends; returns the final kind. */
 typedef struct job_log {
     int queued, started, steps[64], n_steps, previews, pw, ph;
+    int pv_steps[64];          /* the step of each preview */
     zt_event_kind end;
     int cached;
     char msg[512];
@@ -79,6 +80,8 @@ static void drain(zt_engine *e, job_log *logs, int count, uint64_t *order, uint6
                     zt_engine_cancel(e, ev.job);
                 break;
             case ZT_EV_JOB_PREVIEW:
+                if (l->previews < 64)
+                    l->pv_steps[l->previews] = ev.step;
                 l->previews++;
                 l->pw = ev.w;
                 l->ph = ev.h;
@@ -145,6 +148,35 @@ static void test_queue_steps_previews(void)
     /* the same prompt again is served from the cache */
     CHECK(logs[ids[1]].cached && logs[ids[2]].cached, "prompt cache missed");
     CHECK(!logs[ids[0]].cached, "first encode cannot be cached");
+    zt_engine_free(e);
+}
+
+/* A job of more steps than 32 previews 32 of them, evenly spaced (no two
+ * gaps differ by more than one step), its last step included; all its step
+ * events still come. */
+static void test_previews_thinned(void)
+{
+    zt_engine *e = new_engine(0, 1);
+    zt_gen_params p;
+    params(&p, "a field of poppies", 50, 2);
+    uint64_t id = 0;
+    CHECK(zt_engine_submit(e, &p, NULL, &id, NULL) == ZT_OK, "submit");
+    zt_gen_params_free(&p);
+    job_log logs[16] = {0};
+    drain(e, logs, 1, NULL, 0, 0);
+    job_log *l = &logs[id];
+    CHECK(l->end == ZT_EV_JOB_FINISHED, "%s", l->msg);
+    CHECK(l->n_steps == 50, "%d step events", l->n_steps);
+    CHECK(l->previews == 32, "%d previews", l->previews);
+    int lo = 50, hi = 0;
+    for (int i = 0; i < l->previews && i < 32; i++) {
+        int gap = l->pv_steps[i] - (i ? l->pv_steps[i - 1] : 0);
+        lo = gap < lo ? gap : lo;
+        hi = gap > hi ? gap : hi;
+    }
+    CHECK(lo >= 1 && hi - lo <= 1, "preview gaps from %d to %d steps", lo, hi);
+    CHECK(l->previews == 32 && l->pv_steps[31] == 50, "last preview at step %d",
+          l->pv_steps[31]);
     zt_engine_free(e);
 }
 
@@ -448,6 +480,7 @@ int main(void)
         return 1;
     }
     RUN(test_queue_steps_previews);
+    RUN(test_previews_thinned);
     RUN(test_cancel_running);
     RUN(test_cancel_during_decode);
     RUN(test_cancel_queued);
