@@ -101,6 +101,10 @@ $(B)/tests/test_fuzz_replay: tests/test_fuzz_replay.c $(B)/tui/ui_settings.o $(L
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Itui -MMD -MP $(LDFLAGS) -o $@ $< $(B)/tui/ui_settings.o $(LIB) $(LDLIBS)
 
+# test_noalloc counts the calls the library makes to these (ld's --wrap).
+NOALLOC_WRAP := malloc calloc realloc aligned_alloc posix_memalign strdup pthread_create
+$(B)/tests/test_noalloc: private LDFLAGS += $(foreach f,$(NOALLOC_WRAP),-Wl,--wrap=$(f))
+
 $(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
