@@ -115,8 +115,8 @@ test: zimt $(TESTS)
 test-sixel: zimt
 	@bash tests/sixel_check.sh
 
-test-cuda: zimt $(CUDA_TESTS)
-	@ZT_NO_CLI=1 bash tests/run.sh $(CUDA_TESTS)
+test-cuda: zimt $(CUDA_TESTS) $(B)/tests/test_noalloc
+	@ZT_NO_CLI=1 bash tests/run.sh $(CUDA_TESTS) $(B)/tests/test_noalloc
 
 # Fuzz targets: core built again with clang, libFuzzer and ASan+UBSan, in
 # its own directory so the normal build is untouched.

@@ -5,8 +5,10 @@
  * (Makefile: -Wl,--wrap=...), so every call that zimt's own code makes to
  * them is logged here: when it was made and whether the test's thread made
  * it. The first step may still allocate (scratch buffers reach their size,
- * the CPU backend's workers start); from the end of the first step to the
- * end of the last, no call may be made. */
+ * the CPU backend's workers start), and on the CUDA backend the second
+ * (recorded into a graph); after those, to the end of the last step, no
+ * call may be made. `make test` runs it on the CPU, `make test-cuda` on
+ * the GPU too. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -125,38 +127,54 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
     return 0;
 }
 
-/* Steps 2..N of a job allocate nothing, with the work split over four
- * threads (a 256x256 image is large enough for the split) and the
+/* On be, the steps after `warm` of a 5-step job allocate nothing, with the
  * predicted image downloaded each step as for previews; a second job of
- * the same size allocates nothing in any step after its first either. */
-static void test_pipeline_steps(void)
+ * the same size neither. On the CPU backend (warm 1) the work is split
+ * over four threads (a 256x256 image is large enough for the split); the
+ * CUDA backend (warm 2) records the step into a graph the second time. */
+static void pipeline_steps(zt_backend *be, int warm)
 {
-    zt_backend *be = NULL;
     zt_model *m = NULL;
     zt_err err = {0};
-    if (zt_backend_cpu_new(&be, 4, &err) != ZT_OK || zt_model_open(&m, be, TINY, NULL, NULL, &err)) {
+    if (zt_model_open(&m, be, TINY, NULL, NULL, &err)) {
         CHECK(0, "open: %s", err.msg);
-        zt_backend_free(be);
         return;
     }
     for (int job = 0; job < 2; job++) {
         zt_job_params p = {.prompt = "a lighthouse at dusk", .width = 256, .height = 256,
-                           .steps = 4, .seed = 7};
+                           .steps = 5, .seed = 7};
         step_log l = {{0}, 0};
         zt_run_hooks hk = {.on_step = on_step, .want_latents = 1, .ud = &l};
         uint8_t *rgb = NULL;
         long before = atomic_load(&n_calls);
         zt_status st = zt_pipeline_run(m, &p, &hk, &rgb, NULL, &err);
         CHECK(st == ZT_OK && rgb, "job %d: %s", job, err.msg);
-        CHECK(l.steps == 4, "job %d: %d steps", job, l.steps);
-        CHECK(l.calls[3] == l.calls[0], "job %d: %ld allocator or thread calls in steps 2-4",
-              job, l.calls[3] - l.calls[0]);
+        CHECK(l.steps == 5, "job %d: %d steps", job, l.steps);
+        CHECK(l.calls[4] == l.calls[warm - 1],
+              "job %d: %ld allocator or thread calls in steps %d-5", job,
+              l.calls[4] - l.calls[warm - 1], warm + 1);
         CHECK(atomic_load(&n_calls) > before, "job %d: no call logged at all (the wrapping "
               "is not in effect)", job);
         free(rgb);
     }
     zt_model_free(m);
+}
+
+static void test_cpu_steps(void)
+{
+    zt_backend *be = NULL;
+    zt_err err = {0};
+    CHECK(zt_backend_cpu_new(&be, 4, &err) == ZT_OK, "cpu: %s", err.msg);
+    if (be)
+        pipeline_steps(be, 1);
     zt_backend_free(be);
+}
+
+static zt_backend *gpu;
+
+static void test_cuda_steps(void)
+{
+    pipeline_steps(gpu, 2);
 }
 
 /* ---- the engine: step and preview events ---- */
@@ -217,7 +235,13 @@ static void test_engine_steps(void)
 int main(void)
 {
     test_thread = pthread_self();
-    RUN(test_pipeline_steps);
+    RUN(test_cpu_steps);
     RUN(test_engine_steps);
+    zt_err err = {0};
+    if (zt_backend_cuda_new(&gpu, 0, &err) == ZT_OK)
+        RUN(test_cuda_steps);
+    else
+        printf("test_noalloc: no CUDA device (%s): test_cuda_steps skipped\n", err.msg);
+    zt_backend_free(gpu);
     return zt_test_summary("test_noalloc");
 }
