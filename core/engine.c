@@ -908,8 +908,10 @@ size_t zt_engine_estimate(zt_engine *e, int width, int height, float guidance)
 {
     pthread_mutex_lock(&e->mu);
     size_t n = 0;
-    if (e->loaded == 1) {
-        zt_job_params p = {.width = width, .height = height, .steps = 1, .guidance = guidance};
+    zt_job_params p = {.prompt = "", .width = width, .height = height, .steps = 1,
+                       .guidance = guidance};
+    /* the plan's arithmetic holds for the sizes a job may have, not past them */
+    if (e->loaded == 1 && zt_job_params_check(&p, NULL) == ZT_OK) {
         n = e->te_bytes + e->dit_bytes + e->vae_bytes +
             zt_pipeline_plan(&e->cfg, e->act, &p, 0, 0);
     }

@@ -132,7 +132,8 @@ void zt_event_load_text(const zt_event *ev, char *buf, size_t n);
 void zt_engine_memory(zt_engine *e, zt_mem_snapshot *m);
 
 /* Peak bytes a job of these settings would need on this engine's model
- * (weights included), for front ends' "fits" hints. 0 before loading. */
+ * (weights included), for front ends' "fits" hints. 0 before loading, and
+ * for a size or guidance a job would be refused. */
 size_t zt_engine_estimate(zt_engine *e, int width, int height, float guidance);
 
 /* Preview projection of a latent x0 [C, h, w] (C = 16) to RGB [h, w, 3]. */

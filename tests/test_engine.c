@@ -298,6 +298,10 @@ static void test_memory_plan(void)
           logs[a].msg);
     CHECK(logs[b].end == ZT_EV_JOB_FINISHED, "small job: %s", logs[b].msg);
     CHECK(zt_engine_estimate(e, 2048, 2048, 0) > (40u << 20), "estimate");
+    /* sizes and guidance a job would refuse have no estimate */
+    CHECK(zt_engine_estimate(e, 1 << 30, 1 << 30, 0) == 0, "estimate for 2^30 square");
+    CHECK(zt_engine_estimate(e, 2048, 100, 0) == 0, "estimate for a side not of 16");
+    CHECK(zt_engine_estimate(e, 2048, 2048, 1e9f) == 0, "estimate for guidance 1e9");
     zt_mem_snapshot m;
     zt_engine_memory(e, &m);
     CHECK(m.transformer > 0 && m.vae > 0 && m.activations > 0, "memory snapshot empty");
