@@ -5,6 +5,7 @@
  * fields too), wrapping, and the sanitiser that keeps escape sequences
  * from files off the terminal.
  */
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,13 +22,34 @@ static zt_ui_editor ed(const char *s)
     return e;
 }
 
+static void widths(const char *where)
+{
+    CHECK(zt_ui_str_width("abc", 3) == 3, "%s: ascii", where);
+    CHECK(zt_ui_str_width("狐狸", strlen("狐狸")) == 4, "%s: CJK is two cells each", where);
+    CHECK(zt_ui_str_width("e\xcc\x81", 3) == 1, "%s: combining acute takes no cell", where);
+    CHECK(zt_ui_cp_width(0x1F98A) == 2, "%s: emoji fox is wide", where);
+    CHECK(zt_ui_cp_width(0x1B) == 2, "%s: ESC is shown as ^[", where);
+}
+
+/* The same widths without a multibyte locale (utf8proc's table) and in
+ * C.UTF-8 (the C library's, which curses moves the cursor by). There, a
+ * spacing vowel sign takes its cell, as curses counts it: utf8proc's
+ * table gives it none, and a prompt of them ran past its panel. */
 static void test_width(void)
 {
-    CHECK(zt_ui_str_width("abc", 3) == 3, "ascii");
-    CHECK(zt_ui_str_width("狐狸", strlen("狐狸")) == 4, "CJK is two cells each");
-    CHECK(zt_ui_str_width("e\xcc\x81", 3) == 1, "combining acute takes no cell");
-    CHECK(zt_ui_cp_width(0x1F98A) == 2, "emoji fox is wide");
-    CHECK(zt_ui_cp_width(0x1B) == 2, "ESC is shown as ^[");
+    widths("C locale");
+    if (!setlocale(LC_CTYPE, "C.UTF-8")) {
+        printf("test_width: no C.UTF-8 locale, its cases skipped\n");
+        return;
+    }
+    widths("C.UTF-8");
+    CHECK(zt_ui_cp_width(0x93F) == 1, "U+093F DEVANAGARI VOWEL SIGN I: %d cells",
+          zt_ui_cp_width(0x93F));
+    CHECK(zt_ui_str_width("\xe0\xa4\x95\xe0\xa4\xbf", 6) == 2, "KA + I: %d cells",
+          zt_ui_str_width("\xe0\xa4\x95\xe0\xa4\xbf", 6));
+    CHECK(zt_ui_cp_width(0x378) == 1, "unassigned U+0378: %d cells (curses shows one)",
+          zt_ui_cp_width(0x378));
+    setlocale(LC_CTYPE, "C");
 }
 
 static void test_decode_invalid(void)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#include <wchar.h>
 
 size_t zt_ui_utf8_decode(const char *s, size_t len, size_t i, uint32_t *cp)
 {
@@ -90,6 +91,15 @@ int zt_ui_cp_width(uint32_t cp)
         return 2; /* ^X */
     if (cp >= 0x80 && cp < 0xA0)
         return 4; /* <XX> */
+    /* curses moves the cursor by the C library's wcwidth, one cell for a
+     * code point it calls unprintable: the same measure here keeps the
+     * layout where curses draws it (utf8proc's table differs for hundreds
+     * of code points, spacing marks among them). Without a multibyte
+     * locale, wcwidth knows nothing past ASCII, so utf8proc's widths. */
+    if (MB_CUR_MAX > 1 && cp <= (uint32_t)WCHAR_MAX) {
+        int w = wcwidth((wchar_t)cp);
+        return w < 0 ? 1 : w > 2 ? 2 : w;
+    }
     int w = utf8proc_charwidth((utf8proc_int32_t)cp);
     return w < 0 ? 1 : w > 2 ? 2 : w;
 }

@@ -23,8 +23,9 @@ size_t zt_ui_utf8_prev(const char *s, size_t i);
  * before offset i. */
 size_t zt_ui_grapheme_next(const char *s, size_t len, size_t i);
 size_t zt_ui_grapheme_prev(const char *s, size_t len, size_t i);
-/* Cells a code point takes: 0 (combining), 1 or 2. Control characters count
- * as 2 because they are shown as ^X. */
+/* Cells a code point takes: 0 (combining), 1 or 2, as curses counts them
+ * in the current locale (wcwidth; utf8proc's table when the locale is not
+ * multibyte). Control characters count as 2 because they are shown as ^X. */
 int zt_ui_cp_width(uint32_t cp);
 /* Cells of s[0..len). */
 int zt_ui_str_width(const char *s, size_t len);
