@@ -15,7 +15,8 @@
  *
  * Every setting and every output path is checked before the model loads,
  * so a typo costs no time. One PNG per job, written atomically and never
- * over an existing file. Ctrl-C (or SIGTERM/SIGHUP) cancels: finished
+ * over an existing file; an image that cannot be written there is kept
+ * under $TMPDIR instead. Ctrl-C (or SIGTERM/SIGHUP) cancels: finished
  * images are kept, the running one is not written.
  */
 #include <cJSON.h>
@@ -350,7 +351,7 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
     return ZT_OK;
 }
 
-static void print_json_result(const gen_job *j, const zt_event *ev)
+static void print_json_result(const gen_job *j, const zt_event *ev, const char *kept)
 {
     cJSON *o = cJSON_CreateObject();
     char *settings = NULL;
@@ -378,12 +379,40 @@ static void print_json_result(const gen_job *j, const zt_event *ev)
     } else if (ev->msg[0]) {
         cJSON_AddStringToObject(o, "error", ev->msg);
     }
+    if (kept[0])
+        cJSON_AddStringToObject(o, "kept", kept);
     char *line = cJSON_PrintUnformatted(o);
     if (line)
         printf("%s\n", line);
     fflush(stdout);
     free(line);
     cJSON_Delete(o);
+}
+
+/* An image made but not written (a full disk, its directory gone) is not
+ * lost: a copy with its settings goes to $TMPDIR (else /tmp) as
+ * zimt-unsaved-SEED.png, numbered past names taken. kept receives its
+ * path, or "" with why saying what stopped the copy too. */
+static void keep_unsaved(const gen_job *j, const zt_event *ev, char *kept, size_t cap,
+                         zt_err *why)
+{
+    kept[0] = '\0';
+    const char *dir = getenv("TMPDIR");
+    if (!dir || dir[0] != '/')
+        dir = "/tmp";
+    char name[64];
+    snprintf(name, sizeof name, "zimt-unsaved-%llu.png", (unsigned long long)j->params.seed);
+    /* a name taken between the look and the write is looked past again */
+    for (int tries = 0; tries < 8; tries++) {
+        if (zt_outpath_resolve(dir, name, 1, kept, cap, why) != ZT_OK)
+            break;
+        zt_status st = zt_png_write(kept, ev->rgb, ev->w, ev->h, &j->params, why);
+        if (st == ZT_OK)
+            return;
+        if (st != ZT_ERR_EXISTS)
+            break;
+    }
+    kept[0] = '\0';
 }
 
 static gen_job *find_job(gen_job *js, int n, uint64_t id)
@@ -484,14 +513,24 @@ int zt_cmd_gen(int argc, char **argv)
             remaining--;
             if (ev.kind != ZT_EV_JOB_FINISHED)
                 failed++;
+            char kept[4200] = "";
+            zt_err kept_why = {0};
+            if (ev.kind == ZT_EV_JOB_FAILED && ev.rgb)
+                keep_unsaved(j, &ev, kept, sizeof kept, &kept_why);
             if (o.json)
-                print_json_result(j, &ev);
+                print_json_result(j, &ev, kept);
             else if (ev.kind == ZT_EV_JOB_FINISHED)
                 printf("%s\n", j->path);
             fflush(stdout);
             if (ev.kind == ZT_EV_JOB_FAILED)
                 fprintf(stderr, "zimt: job %llu (seed %llu) failed: %s\n",
                         (unsigned long long)ev.job, (unsigned long long)j->params.seed, ev.msg);
+            if (kept[0])
+                fprintf(stderr, "zimt: job %llu: the image is kept as %s\n",
+                        (unsigned long long)ev.job, kept);
+            else if (ev.kind == ZT_EV_JOB_FAILED && ev.rgb)
+                fprintf(stderr, "zimt: job %llu: no copy could be kept either (%s); its seed and "
+                        "settings make it again\n", (unsigned long long)ev.job, kept_why.msg);
             else if (ev.kind == ZT_EV_JOB_FINISHED && !o.quiet)
                 fprintf(stderr, "zimt: wrote %s (%dx%d, seed %llu, %.2f s)\n", j->path,
                         j->params.width, j->params.height, (unsigned long long)j->params.seed,

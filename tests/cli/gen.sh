@@ -156,6 +156,34 @@ check "a failed write exits 1" test "$RC" -eq 1
 check "its JSON names the failure and the seed" grep -q \
     '"status":"failed".*"settings":{.*"seed":[0-9]*.*"error":".*File too large' "$LIB_TMP/out"
 check "no partial file" test ! -e "$out/big.png"
+check "the copy under TMPDIR failed the same way, and says so" grep -q \
+    "no copy could be kept either (.*File too large.*); its seed and settings" "$LIB_TMP/err"
+
+# An image whose directory went away while it was made is kept under
+# $TMPDIR with its settings, and the JSON says where.
+gone=$LIB_TMP/gone
+rescue=$LIB_TMP/rescue
+mkdir -p "$gone" "$rescue"
+TMPDIR=$rescue ./zimt gen --model $M --device cpu --steps 60 --size 256x256 --prompt "a cat" \
+    --seed 5 --outdir "$gone" --name g.png --json >"$LIB_TMP/out" 2>"$LIB_TMP/err" &
+pid=$!
+for i in $(seq 600); do
+    grep -q "step 2/60" "$LIB_TMP/err" 2>/dev/null && break
+    sleep 0.05
+done
+rm -rf "$gone"
+wait "$pid"
+RC=$?
+check "a job whose directory went away fails" test "$RC" -eq 1
+check "its image is kept under TMPDIR" test -s "$rescue/zimt-unsaved-5.png"
+check "stderr names the copy" grep -qF "the image is kept as $rescue/zimt-unsaved-5.png" \
+    "$LIB_TMP/err"
+check "the JSON names the copy" grep -qF "\"kept\":\"$rescue/zimt-unsaved-5.png\"" "$LIB_TMP/out"
+run ./zimt gen -q --model $M --device cpu --from "$rescue/zimt-unsaved-5.png" -o "$out/again.png"
+expect_ok "the copy's settings make it again"
+check "the same pixels again" test "$(identify -format '%#' "$out/again.png")" = \
+    "$(identify -format '%#' "$rescue/zimt-unsaved-5.png")"
+rm -f "$out/again.png"
 
 # Results that cannot be printed (stdout on a full disk) fail the command;
 # the image itself is still written.
