@@ -43,22 +43,22 @@
 /* fn handles items [lo, hi) on worker tid (0 .. nthreads-1). */
 typedef void (*range_fn)(void *ctx, int64_t lo, int64_t hi, int tid);
 
-struct cpu_backend;
+struct pool;
 
 typedef struct pool_arg {
-    struct cpu_backend *cb;
+    struct pool *pl;
     int tid;
 } pool_arg;
 
 /* Worker threads 1 .. started (the caller is thread 0). A round: the caller
  * sets the job under mu, bumps round and wakes them; worker t < nt runs its
- * range and counts down left; the caller waits for left to reach 0. */
+ * range and counts down left; the caller waits for left to reach 0. Ranges
+ * never issue ops, so rounds do not nest. */
 typedef struct pool {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     pthread_t th[MAX_THREADS];
     pool_arg args[MAX_THREADS];
-    int ready;          /* mu and the conditions are initialised */
     int started;        /* workers running */
     int spawn_failed;   /* a start failed: run with those there are */
     int quit;
@@ -78,7 +78,6 @@ typedef struct scratch_slot {
 typedef struct cpu_backend {
     zt_backend base; /* first: a zt_backend * is a cpu_backend * */
     int threads;
-    int in_round;    /* an op's parallel_for is running (no nesting) */
     pool pool;
     scratch_slot scr[SCRATCH_SLOTS];
 } cpu_backend;
@@ -228,7 +227,7 @@ static int plan_threads(const zt_backend *be, int64_t n, double work)
 static void *pool_main(void *arg)
 {
     const pool_arg *a = arg;
-    pool *pl = &a->cb->pool;
+    pool *pl = a->pl;
     unsigned long seen = 0;
     pthread_mutex_lock(&pl->mu);
     for (;;) {
@@ -254,26 +253,11 @@ static void *pool_main(void *arg)
 
 /* Starts workers until there are want - 1 of them (or a start fails);
  * returns how many threads a round can have, the caller's included. */
-static int pool_grow(cpu_backend *cb, int want)
+static int pool_grow(pool *pl, int want)
 {
-    pool *pl = &cb->pool;
-    if (!pl->ready) {
-        if (pthread_mutex_init(&pl->mu, NULL))
-            return 1;
-        if (pthread_cond_init(&pl->go, NULL)) {
-            pthread_mutex_destroy(&pl->mu);
-            return 1;
-        }
-        if (pthread_cond_init(&pl->done, NULL)) {
-            pthread_cond_destroy(&pl->go);
-            pthread_mutex_destroy(&pl->mu);
-            return 1;
-        }
-        pl->ready = 1;
-    }
     while (!pl->spawn_failed && pl->started + 1 < want) {
         int t = pl->started + 1;
-        pl->args[t] = (pool_arg){cb, t};
+        pl->args[t] = (pool_arg){pl, t};
         if (pthread_create(&pl->th[t], NULL, pool_main, &pl->args[t])) {
             pl->spawn_failed = 1;
             break;
@@ -283,11 +267,21 @@ static int pool_grow(cpu_backend *cb, int want)
     return pl->started + 1 < want ? pl->started + 1 : want;
 }
 
-static void pool_stop(cpu_backend *cb)
+static zt_status pool_init(pool *pl, zt_err *err)
 {
-    pool *pl = &cb->pool;
-    if (!pl->ready)
-        return;
+    if (pthread_mutex_init(&pl->mu, NULL))
+        return zt_fail(err, ZT_ERR_NOMEM, "cpu backend: cannot make a mutex");
+    if (pthread_cond_init(&pl->go, NULL) == 0) {
+        if (pthread_cond_init(&pl->done, NULL) == 0)
+            return ZT_OK;
+        pthread_cond_destroy(&pl->go);
+    }
+    pthread_mutex_destroy(&pl->mu);
+    return zt_fail(err, ZT_ERR_NOMEM, "cpu backend: cannot make a condition variable");
+}
+
+static void pool_stop(pool *pl)
+{
     pthread_mutex_lock(&pl->mu);
     pl->quit = 1;
     pthread_cond_broadcast(&pl->go);
@@ -303,36 +297,29 @@ static void pool_stop(cpu_backend *cb)
  * thread takes the first, and any a worker could not be started for. */
 static void parallel_for(zt_backend *be, int nt, int64_t n, range_fn fn, void *ctx)
 {
-    cpu_backend *cb = (cpu_backend *)be;
-    if (nt <= 1) {
-        fn(ctx, 0, n, 0);
-        return;
+    pool *pl = &((cpu_backend *)be)->pool;
+    nt = nt > 1 ? nt : 1;
+    int np = pool_grow(pl, nt);
+    if (np > 1) {
+        pthread_mutex_lock(&pl->mu);
+        pl->fn = fn;
+        pl->ctx = ctx;
+        pl->n = n;
+        pl->nt = nt;
+        pl->left = np - 1;
+        pl->round++;
+        pthread_cond_broadcast(&pl->go);
+        pthread_mutex_unlock(&pl->mu);
     }
-    int np = cb->in_round ? 1 : pool_grow(cb, nt);
-    if (np <= 1) { /* no worker: the ranges one after another */
-        for (int t = 0; t < nt; t++)
-            fn(ctx, n * t / nt, n * (t + 1) / nt, t);
-        return;
-    }
-    pool *pl = &cb->pool;
-    cb->in_round = 1;
-    pthread_mutex_lock(&pl->mu);
-    pl->fn = fn;
-    pl->ctx = ctx;
-    pl->n = n;
-    pl->nt = nt;
-    pl->left = np - 1;
-    pl->round++;
-    pthread_cond_broadcast(&pl->go);
-    pthread_mutex_unlock(&pl->mu);
     fn(ctx, 0, n / nt, 0);
     for (int t = np; t < nt; t++) /* no worker for these */
         fn(ctx, n * t / nt, n * (t + 1) / nt, t);
-    pthread_mutex_lock(&pl->mu);
-    while (pl->left > 0)
-        pthread_cond_wait(&pl->done, &pl->mu);
-    pthread_mutex_unlock(&pl->mu);
-    cb->in_round = 0;
+    if (np > 1) {
+        pthread_mutex_lock(&pl->mu);
+        while (pl->left > 0)
+            pthread_cond_wait(&pl->done, &pl->mu);
+        pthread_mutex_unlock(&pl->mu);
+    }
 }
 
 /* ---- memory ------------------------------------------------------------- */
@@ -340,7 +327,7 @@ static void parallel_for(zt_backend *be, int nt, int64_t n, range_fn fn, void *c
 static void cpu_destroy(zt_backend *be)
 {
     cpu_backend *cb = (cpu_backend *)be;
-    pool_stop(cb);
+    pool_stop(&cb->pool);
     for (int i = 0; i < SCRATCH_SLOTS; i++)
         free(cb->scr[i].p);
     free(cb);
@@ -1239,6 +1226,11 @@ zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err)
     cpu_backend *cb = calloc(1, sizeof *cb);
     if (!cb)
         return zt_fail(err, ZT_ERR_NOMEM, "cpu backend: cannot allocate %zu bytes", sizeof *cb);
+    zt_status st = pool_init(&cb->pool, err);
+    if (st != ZT_OK) {
+        free(cb);
+        return st;
+    }
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)(n < MAX_THREADS ? n : MAX_THREADS) : 1;

@@ -91,11 +91,6 @@ static uint64_t shard_bytes(const char *dir)
     return sum;
 }
 
-/* Open component i's files (0 text encoder, 1 DiT, 2 VAE) and build it.
- * Weights are views into the files until adopted: a host-memory backend
- * keeps reading the mapping, so the model holds it in m->w[i]; a copying
- * backend lets it go at once. lm follows the bytes read and gives back
- * the pages already copied. */
 /* Build component i (0 text encoder, 1 DiT, 2 VAE) from w, or from
  * synthetic weights of seed when w is NULL. */
 static zt_status new_component(zt_model *m, int i, const zt_weights *w, uint32_t seed,
@@ -108,6 +103,11 @@ static zt_status new_component(zt_model *m, int i, const zt_weights *w, uint32_t
     return zt_vae_new(&m->vae, m->be, &m->cfg.vae, w, seed, err);
 }
 
+/* Open component i's files (0 text encoder, 1 DiT, 2 VAE) and build it.
+ * Weights are views into the files until adopted: a host-memory backend
+ * keeps reading the mapping, so the model holds it in m->w[i]; a copying
+ * backend lets it go at once. lm follows the bytes read and gives back
+ * the pages already copied. */
 static zt_status load_component(zt_model *m, int i, load_meter *lm, zt_err *err)
 {
     char path[ZT_PATH_MAX + 32];
