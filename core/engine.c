@@ -257,9 +257,11 @@ typedef struct step_ctx {
     int n_pv, used_pv, pv_w, pv_h;
 } step_ctx;
 
-/* Does step (1-based) of total emit a preview? */
-static int preview_due(int step, int total)
+/* Does step (1-based) of total emit a preview? (the pipeline asks, and
+ * makes the predicted image only then) */
+static int preview_due(void *ud, int step, int total)
 {
+    (void)ud;
     int n = total < PREVIEWS_MAX ? total : PREVIEWS_MAX;
     return (long long)step * n / total > (long long)(step - 1) * n / total;
 }
@@ -335,7 +337,7 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
     ev_node *n = take_node(s);
     if (n)
         queue_event(e, &ev, n, 0);
-    if (x0 && preview_due(step, total) && w == s->pv_w && h == s->pv_h &&
+    if (x0 && w == s->pv_w && h == s->pv_h &&
         s->used_pv < s->n_pv && (n = take_node(s))) {
         zt_event pv = {.kind = ZT_EV_JOB_PREVIEW, .job = s->id, .step = step, .steps = total,
                        .w = w, .h = h, .rgb = s->pv[s->used_pv++]};
@@ -550,7 +552,8 @@ static void run_job(zt_engine *e, job *j)
         step_ctx sc = {.e = e, .id = j->id};
         int vs = zt_vae_scale(&e->model->cfg.vae);
         reserve_steps(&sc, p.steps, e->opts.previews, p.width / vs, p.height / vs);
-        zt_run_hooks hk = {.on_step = on_step, .want_latents = e->opts.previews,
+        zt_run_hooks hk = {.on_step = on_step,
+                           .want_latents = e->opts.previews ? preview_due : NULL,
                            .stop = job_stop, .ud = &sc};
         st = zt_pipeline_run(e->model, &p, &hk, &rgb, &tm, &err);
         release_steps(&sc);

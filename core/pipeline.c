@@ -657,7 +657,7 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         }
         if (hk && hk->on_step) {
             const float *x0 = NULL;
-            if (hk->want_latents) {
+            if (hk->want_latents && hk->want_latents(hk->ud, i + 1, p->steps)) {
                 /* predicted clean latent: x0 = x_{i+1} + sigma_{i+1} * pred */
                 float *xh = host, *ph = host + nlat;
                 if ((st = zt_backend_download(be, xh, &jt.x, err)) ||

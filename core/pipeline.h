@@ -117,14 +117,15 @@ typedef struct zt_timings {
     int prompt_cached;       /* the encoder was skipped: features from the cache */
 } zt_timings;
 
-/* Called after each step with the step's time. latent is the F32 [C, h, w]
- * latent after the step in host memory and x0 the predicted clean latent,
- * both valid only during the call and only when want_latents is set.
- * Return non-zero to cancel (the run stops with ZT_ERR_CANCELLED). */
+/* on_step is called after each step with the step's time, and x0 the
+ * predicted clean latent, F32 [C, h, w] in host memory, valid during the
+ * call; x0 is NULL unless want_latents (may be NULL: never) asked for it
+ * before the call (downloading it costs the step a transfer). Return
+ * non-zero to cancel (the run stops with ZT_ERR_CANCELLED). */
 typedef struct zt_run_hooks {
     int (*on_step)(void *ud, int step, int total, double ms, const float *x0, int C, int h,
                    int w);
-    int want_latents;
+    int (*want_latents)(void *ud, int step, int total);
     /* asked inside the decode (see zt_vae_decode); non-zero cancels (may
      * be NULL: on_step's answer is the only one) */
     int (*stop)(void *ud);
