@@ -513,9 +513,11 @@ int zt_cmd_gen(int argc, char **argv)
             remaining--;
             if (ev.kind != ZT_EV_JOB_FINISHED)
                 failed++;
+            /* made but not written: the image is in the event */
+            int unsaved = ev.kind == ZT_EV_JOB_FAILED && ev.rgb;
             char kept[4200] = "";
             zt_err kept_why = {0};
-            if (ev.kind == ZT_EV_JOB_FAILED && ev.rgb)
+            if (unsaved)
                 keep_unsaved(j, &ev, kept, sizeof kept, &kept_why);
             if (o.json)
                 print_json_result(j, &ev, kept);
@@ -528,7 +530,7 @@ int zt_cmd_gen(int argc, char **argv)
             if (kept[0])
                 fprintf(stderr, "zimt: job %llu: the image is kept as %s\n",
                         (unsigned long long)ev.job, kept);
-            else if (ev.kind == ZT_EV_JOB_FAILED && ev.rgb)
+            else if (unsaved)
                 fprintf(stderr, "zimt: job %llu: no copy could be kept either (%s); its seed and "
                         "settings make it again\n", (unsigned long long)ev.job, kept_why.msg);
             else if (ev.kind == ZT_EV_JOB_FINISHED && !o.quiet)

@@ -169,13 +169,14 @@ int zt_cmd_tokenize(int argc, char **argv)
     zt_err derr = {0};
     /* none named: every Z-Image-Turbo has the same tokenizer, so the
      * bundled one first, then the model gen would use */
-    if (!model && !(model = zt_cli_bundled_model(found, sizeof found))) {
+    if (model) {
+        if (zt_model_dir_check(model, &derr) != ZT_OK)
+            return zt_cli_error(&derr);
+    } else if (!(model = zt_cli_bundled_model(found, sizeof found))) {
         if (zt_cli_model(NULL, found, sizeof found, 1, NULL, &derr) != ZT_OK)
             return zt_cli_error(&derr);
         model = found;
     }
-    if (zt_model_dir_check(model, &derr) != ZT_OK)
-        return zt_cli_error(&derr);
     if (snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", model) >= (int)sizeof path)
         return zt_cli_fail("tokenize: model path too long");
     if (do_bench)
