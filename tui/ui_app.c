@@ -426,6 +426,12 @@ typedef struct key {
     int alt;
 } key;
 
+/* Backspace, as terminals send it (DEL, ^H) or curses names it. */
+static int is_backspace(key k)
+{
+    return k.is_key ? k.code == KEY_BACKSPACE : k.code == 127 || k.code == 8;
+}
+
 static int k_cleft, k_cright;
 
 static void history_move(zt_ui_app *a, int dir)
@@ -740,7 +746,7 @@ static void field_key(zt_ui_app *a, key k)
             if (p->seed <= (UINT64_MAX - d) / 10)
                 p->seed = p->seed * 10 + d;
             a->set.seed_locked = 1;
-        } else if (c == 127 || c == 8 || (k.is_key && k.code == KEY_BACKSPACE)) {
+        } else if (is_backspace(k)) {
             p->seed /= 10;
         }
         break;
@@ -775,7 +781,7 @@ static void field_key(zt_ui_app *a, key k)
             else if (d)
                 p->steps = d;
             a->steps_typing = a->steps_typing || d;
-        } else if (c == 127 || c == 8 || (k.is_key && k.code == KEY_BACKSPACE)) {
+        } else if (is_backspace(k)) {
             /* the last digit goes; of one digit, the next typed replaces it */
             a->steps_typing = p->steps >= 10;
             if (p->steps >= 10)
@@ -821,7 +827,7 @@ static void handle_key(zt_ui_app *a, key k)
     a->status_keep = 0;
     /* Any key but a digit or Backspace on Steps ends the number typed there. */
     if (a->popup || a->focus != ZT_UI_FOCUS_STEPS ||
-        !((c >= '0' && c <= '9') || c == 127 || c == 8 || (k.is_key && k.code == KEY_BACKSPACE)))
+        !((c >= '0' && c <= '9') || is_backspace(k)))
         a->steps_typing = 0;
     if (c == 17 || c == 3) { /* Ctrl-Q, Ctrl-C */
         request_quit(a);

@@ -140,11 +140,17 @@ int zt_ui_editor_set(zt_ui_editor *e, const char *s)
     return insert_clean(e, s ? s : "", s ? strlen(s) : 0, 0);
 }
 
-int zt_ui_editor_insert(zt_ui_editor *e, const char *s, size_t n)
+/* A paste: one undo step of its own. */
+static int insert_pasted(zt_ui_editor *e, const char *s, size_t n, int one_line)
 {
     snapshot(e, 0);
     e->goal_col = -1;
-    return insert_clean(e, s, n, 0);
+    return insert_clean(e, s, n, one_line);
+}
+
+int zt_ui_editor_insert(zt_ui_editor *e, const char *s, size_t n)
+{
+    return insert_pasted(e, s, n, 0);
 }
 
 int zt_ui_editor_insert_line(zt_ui_editor *e, const char *s, size_t n)
@@ -157,9 +163,7 @@ int zt_ui_editor_insert_line(zt_ui_editor *e, const char *s, size_t n)
         s++;
         n--;
     }
-    snapshot(e, 0);
-    e->goal_col = -1;
-    return insert_clean(e, s, n, 1);
+    return insert_pasted(e, s, n, 1);
 }
 
 int zt_ui_editor_insert_cp(zt_ui_editor *e, uint32_t cp)

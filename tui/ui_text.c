@@ -96,11 +96,9 @@ int zt_ui_cp_width(uint32_t cp)
      * layout where curses draws it (utf8proc's table differs for hundreds
      * of code points, spacing marks among them). Without a multibyte
      * locale, wcwidth knows nothing past ASCII, so utf8proc's widths. */
-    if (MB_CUR_MAX > 1 && cp <= (uint32_t)WCHAR_MAX) {
-        int w = wcwidth((wchar_t)cp);
-        return w < 0 ? 1 : w > 2 ? 2 : w;
-    }
-    int w = utf8proc_charwidth((utf8proc_int32_t)cp);
+    int w = MB_CUR_MAX > 1 && cp <= (uint32_t)WCHAR_MAX
+                ? wcwidth((wchar_t)cp)
+                : utf8proc_charwidth((utf8proc_int32_t)cp);
     return w < 0 ? 1 : w > 2 ? 2 : w;
 }
 
