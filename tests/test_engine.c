@@ -417,9 +417,6 @@ static void test_load_failure(void)
     zt_engine_free(e);
 }
 
-/* zt_engine_free while the model loads stops the load (its progress
- * callback sees the engine closing) and frees everything; the sanitizer
- * builds check that nothing leaks or races. */
 /* Jobs that fail at once, many of them, read the way a front end that
  * handles one event per wake-up reads them: the event fd stays readable
  * while events wait (a drain of the pipe must not strand the events it took
@@ -462,6 +459,9 @@ static void test_pending_and_wakeups(void)
     zt_engine_free(e);
 }
 
+/* zt_engine_free while the model loads stops the load (its progress
+ * callback sees the engine closing) and frees everything; the sanitizer
+ * builds check that nothing leaks or races. */
 static void test_free_during_load(void)
 {
     for (int i = 0; i < 3; i++) {

@@ -21,29 +21,51 @@ static void on_tap(void *ud, const char *name, const zt_tensor *t)
     (*seen)++;
 }
 
-static void run_case(int k, int *seen)
+/* Case k's latent and an output of the reference's shape in backend
+ * memory, with an arena for the decoder. */
+typedef struct decode_job {
+    const zt_tensor *want; /* the reference output */
+    zt_tensor z, out;
+    zt_arena arena;
+} decode_job;
+
+static void job_open(decode_job *j, int k)
 {
     char key[64];
     snprintf(key, sizeof key, "case%d.z", k);
     const zt_tensor *z = fx_get(ref, key);
     snprintf(key, sizeof key, "case%d.out", k);
-    const zt_tensor *want = fx_get(ref, key);
+    j->want = fx_get(ref, key);
     int C = (int)z->shape[1], h = (int)z->shape[2], w = (int)z->shape[3];
     int s = zt_vae_scale(&cfg.vae);
     zt_err err = {0};
-    zt_arena arena = {0};
+    j->arena = (zt_arena){0};
     size_t bytes = zt_vae_scratch_bytes(&cfg.vae, be->act_dtype, h, w);
-    CHECK(zt_arena_init(&arena, be, bytes, &err) == ZT_OK, "%s", err.msg);
-    zt_tensor zd = fx_upload(be, z, ZT_F32, 3, (int64_t[]){C, h, w});
-    zt_tensor out = fx_upload(be, want, ZT_F32, 3, (int64_t[]){3, h * s, w * s});
-    zt_op_scale_add(be, &out, &out, 0.0f, 1e9f); /* poison */
-    zt_status st = zt_vae_decode(vae, &zd, 0, &arena, &out, seen ? on_tap : NULL, seen, NULL, NULL,
-                                 &err);
+    CHECK(zt_arena_init(&j->arena, be, bytes, &err) == ZT_OK, "%s", err.msg);
+    j->z = fx_upload(be, z, ZT_F32, 3, (int64_t[]){C, h, w});
+    j->out = fx_upload(be, j->want, ZT_F32, 3, (int64_t[]){3, h * s, w * s});
+}
+
+static void job_close(decode_job *j)
+{
+    zt_backend_release(be, j->z.data);
+    zt_backend_release(be, j->out.data);
+    zt_arena_free(&j->arena);
+}
+
+static void run_case(int k, int *seen)
+{
+    decode_job j;
+    job_open(&j, k);
+    zt_err err = {0};
+    zt_op_scale_add(be, &j.out, &j.out, 0.0f, 1e9f); /* poison */
+    zt_status st = zt_vae_decode(vae, &j.z, 0, &j.arena, &j.out, seen ? on_tap : NULL, seen,
+                                 NULL, NULL, &err);
     CHECK(st == ZT_OK, "decode: %s", err.msg);
-    fx_expect_close(be, key, &out, want, (long)zt_tensor_numel(want), 1e-3, 1e-3);
-    zt_backend_release(be, zd.data);
-    zt_backend_release(be, out.data);
-    zt_arena_free(&arena);
+    char key[64];
+    snprintf(key, sizeof key, "case%d.out", k);
+    fx_expect_close(be, key, &j.out, j.want, (long)zt_tensor_numel(j.want), 1e-3, 1e-3);
+    job_close(&j);
 }
 
 static void test_decode_cases(void)
@@ -81,33 +103,23 @@ static void count_tap(void *ud, const char *name, const zt_tensor *t)
  * never asked, it runs whole. */
 static void test_stop(void)
 {
-    const zt_tensor *z = fx_get(ref, "case0.z");
-    int C = (int)z->shape[1], h = (int)z->shape[2], w = (int)z->shape[3];
-    int s = zt_vae_scale(&cfg.vae);
+    decode_job j;
+    job_open(&j, 0);
     zt_err err = {0};
-    zt_arena arena = {0};
-    CHECK(zt_arena_init(&arena, be, zt_vae_scratch_bytes(&cfg.vae, be->act_dtype, h, w), &err) ==
-              ZT_OK,
-          "%s", err.msg);
-    zt_tensor zd = fx_upload(be, z, ZT_F32, 3, (int64_t[]){C, h, w});
-    zt_tensor out = fx_upload(be, fx_get(ref, "case0.out"), ZT_F32, 3,
-                              (int64_t[]){3, h * s, w * s});
     for (int at = 1; at <= 3; at++) {
         stopper st = {.at = at};
-        zt_status r = zt_vae_decode(vae, &zd, 0, &arena, &out, count_tap, &st, stop_at, &st,
+        zt_status r = zt_vae_decode(vae, &j.z, 0, &j.arena, &j.out, count_tap, &st, stop_at, &st,
                                     &err);
         /* conv_in and mid_block are tapped before the first question */
         CHECK(r == ZT_ERR_CANCELLED && st.calls == at && st.taps == 2 + (at > 2),
               "stop at %d: status %d, %d questions, %d taps", at, r, st.calls, st.taps);
     }
     stopper never = {.at = 1 << 30};
-    CHECK(zt_vae_decode(vae, &zd, 0, &arena, &out, count_tap, &never, stop_at, &never, &err) ==
-                  ZT_OK &&
+    CHECK(zt_vae_decode(vae, &j.z, 0, &j.arena, &j.out, count_tap, &never, stop_at, &never,
+                        &err) == ZT_OK &&
               never.taps == 3 + cfg.vae.n_blocks + 1,
           "not stopped: %s, %d taps", err.msg, never.taps);
-    zt_backend_release(be, zd.data);
-    zt_backend_release(be, out.data);
-    zt_arena_free(&arena);
+    job_close(&j);
 }
 
 static void test_bad_shapes(void)
