@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <png.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -763,6 +764,15 @@ static int publish(const char *tmp, const char *path)
     return 0;
 }
 
+/* Held for reading from a write's temporary file to its publication or
+ * removal; zt_png_writes_stop takes it for writing and keeps it. */
+static pthread_rwlock_t writes_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void zt_png_writes_stop(void)
+{
+    pthread_rwlock_wrlock(&writes_lock);
+}
+
 zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
                        const zt_gen_params *p, zt_err *err)
 {
@@ -772,7 +782,7 @@ zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
                        w, h);
     zt_status st = ZT_OK;
     char *a1111 = NULL, *latin1 = NULL, *json = NULL, *dir = NULL, *base = NULL, *tmp = NULL;
-    int fd = -1;
+    int fd = -1, locked = 0;
     FILE *f = NULL;
     write_job job;
     memset(&job, 0, sizeof job);
@@ -836,6 +846,13 @@ zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
         snprintf(tmp, tl, "%s/.zimt-png.XXXXXX", dir);
     else
         snprintf(tmp, tl, "%s/.%s.XXXXXX", dir, base);
+    if (pthread_rwlock_rdlock(&writes_lock) != 0) {
+        st = zt_fail(err, ZT_ERR_IO, "%s: cannot start a write (too many at once)", path);
+        free(tmp);
+        tmp = NULL;
+        goto fail;
+    }
+    locked = 1;
     fd = mkstemp(tmp);
     if (fd < 0) {
         st = zt_fail(err, ZT_ERR_IO, "%s: cannot create a file in %s: %s", path, dir,
@@ -900,6 +917,8 @@ fail:
         unlink(tmp);
         free(tmp);
     }
+    if (locked)
+        pthread_rwlock_unlock(&writes_lock);
     free(a1111);
     free(latin1);
     free(json);

@@ -6,11 +6,13 @@
  */
 #include <dirent.h>
 #include <png.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -509,6 +511,91 @@ static void test_png_settings_dropped(void)
     zt_gen_params_free(&p);
 }
 
+typedef struct bg_write {
+    char path[256];
+    uint8_t *px;
+    int side;
+} bg_write;
+
+static void *bg_write_run(void *arg)
+{
+    bg_write *b = arg;
+    zt_err err;
+    zt_png_write(b->path, b->px, b->side, b->side, NULL, &err);
+    return NULL;
+}
+
+/* Does dir hold a temporary file of name (".name.XXXXXX")? */
+static int temp_of(const char *name)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, ".%s.", name);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && (e = readdir(d)))
+        found |= !strncmp(e->d_name, prefix, strlen(prefix));
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* zt_png_writes_stop while another thread's write has its temporary file
+ * open: it returns once that image is whole under its name, and a write
+ * started afterwards makes no file at all. In a child, since writes stay
+ * stopped; its exit code names the check that failed. */
+static void test_png_writes_stop(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        bg_write a = {.side = 2048}, b = {.side = 16};
+        path_in(a.path, sizeof a.path, "stop.png");
+        path_in(b.path, sizeof b.path, "stop2.png");
+        a.px = malloc((size_t)a.side * a.side * 3);
+        b.px = a.px;
+        uint32_t x = 777;
+        for (size_t i = 0; i < (size_t)a.side * a.side * 3; i++) { /* incompressible: slow */
+            x = x * 1664525u + 1013904223u;
+            a.px[i] = (uint8_t)(x >> 24);
+        }
+        pthread_t ta, tb;
+        if (pthread_create(&ta, NULL, bg_write_run, &a))
+            _exit(2);
+        struct timespec ms = {0, 1000000};
+        int seen = 0;
+        for (int i = 0; i < 10000 && !seen && access(a.path, F_OK) != 0; i++) {
+            seen = temp_of("stop.png");
+            if (!seen)
+                nanosleep(&ms, NULL);
+        }
+        if (!seen)
+            _exit(3); /* finished before its temporary file was seen */
+        zt_png_writes_stop();
+        uint8_t *rgb = NULL;
+        int w = 0, h = 0;
+        zt_err err;
+        if (zt_png_read(a.path, &rgb, &w, &h, NULL, NULL, &err) != ZT_OK || w != a.side ||
+            h != a.side || memcmp(rgb, a.px, (size_t)w * h * 3))
+            _exit(4); /* the running write was cut short */
+        if (temp_of("stop.png"))
+            _exit(5);
+        if (pthread_create(&tb, NULL, bg_write_run, &b))
+            _exit(2);
+        struct timespec wait = {0, 300000000};
+        nanosleep(&wait, NULL);
+        if (access(b.path, F_OK) == 0 || temp_of("stop2.png"))
+            _exit(6); /* a write started after the stop */
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writes_stop: child exit %d (see test)",
+          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    char path[256];
+    path_in(path, sizeof path, "stop.png");
+    unlink(path);
+}
+
 /* Only the files the tests meant to leave; then clean up. */
 static void test_no_temp_files(void)
 {
@@ -548,6 +635,7 @@ int main(void)
     RUN(test_png_hostile);
     RUN(test_png_convert);
     RUN(test_png_settings_dropped);
+    RUN(test_png_writes_stop);
     RUN(test_no_temp_files);
     return zt_test_summary("test_image");
 }

@@ -29,8 +29,9 @@ int zt_cli_fail(const char *fmt, ...);
 
 /* Catch SIGINT, SIGTERM and SIGHUP (without SA_RESTART, so poll() wakes)
  * and ignore SIGPIPE: afterwards zt_cli_stop holds the last such signal
- * number, 0 while none came. */
-extern volatile sig_atomic_t zt_cli_stop;
+ * number, 0 while none came, and zt_cli_stops counts them (a second one
+ * asks to stop at once rather than at the end of the running step). */
+extern volatile sig_atomic_t zt_cli_stop, zt_cli_stops;
 void zt_cli_catch_stop(void);
 
 /* The bundled tiny model, used when no model is named. */

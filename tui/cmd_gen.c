@@ -17,7 +17,8 @@
  * so a typo costs no time. One PNG per job, written atomically and never
  * over an existing file; an image that cannot be written there is kept
  * under $TMPDIR instead. Ctrl-C (or SIGTERM/SIGHUP) cancels: finished
- * images are kept, the running one is not written.
+ * images are kept, the running one is not written; a second one leaves at
+ * once instead of at the end of the running step.
  */
 #include <cJSON.h>
 #include <errno.h>
@@ -423,6 +424,23 @@ static gen_job *find_job(gen_job *js, int n, uint64_t id)
     return NULL;
 }
 
+/* Leave at once (writes already stopped): each job not reported yet is
+ * reported cancelled, as at a first interrupt, and the running step and
+ * the engine are left to the exit. */
+static void stop_now(const zt_gen_opts *o, const gen_job *js, int n, int remaining)
+{
+    zt_event ev = {.kind = ZT_EV_JOB_CANCELLED};
+    for (int i = 0; o->json && i < n; i++)
+        if (!js[i].done) {
+            ev.job = js[i].id;
+            print_json_result(&js[i], &ev, "");
+        }
+    fprintf(stderr, "zimt: interrupted again: stopped at once; %d image%s not made, finished "
+                    "images are kept\n", remaining, remaining == 1 ? "" : "s");
+    fflush(NULL);
+    _exit(128 + zt_cli_stop);
+}
+
 int zt_cmd_gen(int argc, char **argv)
 {
     zt_gen_opts o;
@@ -466,15 +484,25 @@ int zt_cmd_gen(int argc, char **argv)
             goto done;
         }
 
-    int remaining = n, failed = 0, cancelled_all = 0;
+    int remaining = n, failed = 0, cancelled_all = 0, now = 0;
     while (remaining > 0) {
         if (zt_cli_stop && !cancelled_all) {
-            fprintf(stderr, "zimt: interrupted: cancelling; finished images are kept\n");
+            fprintf(stderr, "zimt: interrupted: cancelling; finished images are kept (interrupt "
+                            "again to stop at once)\n");
             zt_engine_cancel_all(eng);
             cancelled_all = 1;
         }
+        /* A second signal: a CPU step of the full model takes minutes, so
+         * leave without waiting for it, once no image is being written and
+         * the events already queued are reported. */
+        if (zt_cli_stops > 1 && !now) {
+            zt_png_writes_stop();
+            now = 1;
+        }
         zt_event ev;
         if (!zt_engine_poll(eng, &ev)) {
+            if (now)
+                stop_now(&o, js, n, remaining);
             struct pollfd pfd = {.fd = zt_engine_event_fd(eng), .events = POLLIN};
             poll(&pfd, 1, 200);
             continue;
@@ -517,8 +545,10 @@ int zt_cmd_gen(int argc, char **argv)
             int unsaved = ev.kind == ZT_EV_JOB_FAILED && ev.rgb;
             char kept[4200] = "";
             zt_err kept_why = {0};
-            if (unsaved)
+            if (unsaved && !now)
                 keep_unsaved(j, &ev, kept, sizeof kept, &kept_why);
+            else if (unsaved)
+                zt_fail(&kept_why, ZT_ERR_IO, "stopping at once");
             if (o.json)
                 print_json_result(j, &ev, kept);
             else if (ev.kind == ZT_EV_JOB_FINISHED)

@@ -19,11 +19,13 @@ int zt_cli_error(const zt_err *err)
     return 1;
 }
 
-volatile sig_atomic_t zt_cli_stop;
+volatile sig_atomic_t zt_cli_stop, zt_cli_stops;
 
 static void on_stop(int sig)
 {
     zt_cli_stop = sig;
+    if (zt_cli_stops < 2)
+        zt_cli_stops++;
 }
 
 void zt_cli_catch_stop(void)

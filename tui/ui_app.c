@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "gen_opts.h"
+#include "image.h"
 #include "ui_text.h"
 
 const zt_ui_size_preset zt_ui_size_presets[] = {
@@ -1134,6 +1135,47 @@ static void free_app(zt_ui_app *a)
     zt_ui_history_free(&a->hist);
 }
 
+/* The paths written this session, one a line, for the shell. */
+static void print_results(const zt_ui_app *a)
+{
+    for (int i = 0; i < a->nresults; i++)
+        if (a->results[i].path)
+            printf("%s\n", a->results[i].path);
+}
+
+/* Leaving with jobs under way: they are cancelled, and the running one
+ * stops at the end of its step, which on the CPU with the full model takes
+ * minutes. Meanwhile a signal (Ctrl-C, the terminal being back in cooked
+ * mode) leaves at once, once no image is being written; so does a second
+ * one when a signal ended the session. Events still come in as before, so
+ * an image finished meanwhile is among the results printed. */
+static void wait_for_cancel(zt_ui_app *a)
+{
+    int pending = a->eng ? zt_engine_pending(a->eng) : 0;
+    if (!pending)
+        return;
+    fprintf(stderr, "zimt: cancelling %d job%s (Ctrl-C to leave at once)\n", pending,
+            pending == 1 ? "" : "s");
+    zt_engine_cancel_all(a->eng);
+    int stops = zt_cli_stops;
+    while (zt_engine_pending(a->eng) > 0) {
+        if (zt_cli_stops > stops || stops > 1) {
+            zt_png_writes_stop();
+            fprintf(stderr, "zimt: left at once\n");
+            print_results(a);
+            fflush(NULL);
+            _exit(128 + zt_cli_stop);
+        }
+        struct pollfd pfd = {zt_engine_event_fd(a->eng), POLLIN, 0};
+        poll(&pfd, 1, 200);
+        zt_event ev;
+        while (zt_engine_poll(a->eng, &ev) == 1) {
+            on_event(a, &ev);
+            zt_event_free(&ev);
+        }
+    }
+}
+
 int zt_cmd_ui(int argc, char **argv)
 {
     static zt_ui_app app;
@@ -1347,14 +1389,10 @@ int zt_cmd_ui(int argc, char **argv)
     endwin();
     if (store_settings(a, why, sizeof why))
         fprintf(stderr, "zimt: settings not saved: %s\n", why);
+    wait_for_cancel(a);
     int sig = zt_cli_stop;
-    int pending = a->eng ? zt_engine_pending(a->eng) : 0;
-    if (pending)
-        fprintf(stderr, "zimt: cancelling %d job%s\n", pending, pending == 1 ? "" : "s");
     zt_engine_free(a->eng);
-    for (int i = 0; i < a->nresults; i++)
-        if (a->results[i].path)
-            printf("%s\n", a->results[i].path);
+    print_results(a);
     free_app(a);
     return sig ? 128 + sig : 0;
 }

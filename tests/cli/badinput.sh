@@ -61,6 +61,36 @@ interrupt() {
     wait "$pid"
 }
 
+# Ctrl-C twice: a small job finishes, then a 1536x1536 one (its CPU steps
+# take seconds each) is interrupted a second into its first step, and again
+# 0.3 s later. gen must leave within 4 s of the second signal, long before
+# the step ends, with no temporary file of the running image left behind.
+interrupt_twice() {
+    printf '{"seed": 1, "size": "64x64", "output": "j-1.png"}\n{"seed": 2, "size": "1536x1536", "output": "j-2.png"}\n' >"$LIB_TMP/two.jsonl"
+    ./zimt gen -q --model $M --device cpu --prompt "a cat" --jobs "$LIB_TMP/two.jsonl" \
+        --outdir "$OUT" &
+    local pid=$! i rc
+    for i in $(seq 600); do
+        [ -e "$OUT/j-1.png" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1
+    kill -INT "$pid"
+    sleep 0.3
+    kill -INT "$pid"
+    local t0 t1
+    t0=$(date +%s%N)
+    wait "$pid"
+    rc=$?
+    t1=$(date +%s%N)
+    if [ $(((t1 - t0) / 1000000)) -gt 4000 ]; then
+        echo "left $(((t1 - t0) / 1000000)) ms after the second signal" >&2
+        return 99
+    fi
+    return $rc
+}
+
 # Root writes through any mode bits, so as root this row is skipped (exit
 # 77 below), and said so, rather than counted as passed.
 synth_interrupt() { # Ctrl-C while the full-size model is being written
@@ -137,5 +167,6 @@ synth SIGTERM        | synth_interrupt TERM                                     
 synthetic and model  | $G --synthetic --prompt x --outdir $OUT                       | 1    | --model and --synthetic exclude each other     | -
 SIGINT during batch  | interrupt INT                                                 | 130  | interrupted ; finished images are kept         | j-1.png
 SIGHUP during batch  | interrupt HUP                                                 | 129  | interrupted                                    | j-1.png
+SIGINT twice         | interrupt_twice                                               | 130  | interrupted again ; stopped at once ; 1 image not made | j-1.png
 ROWS
 lib_summary

@@ -180,4 +180,20 @@ tm send-keys -t "$S" Left BSpace C-g
 wait_file "$D/state/zimt/history.json" 10
 check "zwj: the prompt left is AB" grep -qF '"AB"' "$D/state/zimt/history.json"
 
+# Quitting during a long CPU step (1536x1536 takes seconds a step): the
+# workbench says it is cancelling, and Ctrl-C then leaves within 4 s, not
+# at the end of the step, leaving no temporary file behind.
+start quitnow
+custom_size 1536x1536
+tm send-keys -t "$S" C-g
+expect_screen "quitnow: job queued" "queued job #1" 10
+sleep 2
+tm send-keys -t "$S" C-q
+wait_for "Quit anyway?" 5
+tm send-keys -t "$S" y
+expect_screen "quitnow: cancelling" "Ctrl-C to leave at once" 5
+tm send-keys -t "$S" C-c
+expect_screen "quitnow: Ctrl-C leaves at once" "EXIT=130" 4
+check "quitnow: no file left in the output directory" test -z "$(ls -A "$D/out" 2>/dev/null)"
+
 lib_summary
