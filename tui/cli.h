@@ -8,7 +8,9 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "image.h"
 #include "status.h"
 
 int zt_cmd_info(int argc, char **argv);
@@ -26,6 +28,15 @@ int zt_cli_error(const zt_err *err);
 __attribute__((format(printf, 1, 2)))
 #endif
 int zt_cli_fail(const char *fmt, ...);
+
+/* An image made but not written (a full disk, its directory gone) is not
+ * lost: a copy of rgb ([h, w, 3]) with p's settings goes to
+ * zt_cli_keep_dir() ($TMPDIR, else /tmp) as zimt-unsaved-SEED.png,
+ * numbered past names taken. kept receives its path, or "" with why
+ * saying what stopped the copy too. */
+const char *zt_cli_keep_dir(void);
+void zt_cli_keep_unsaved(const uint8_t *rgb, int w, int h, const zt_gen_params *p, char *kept,
+                         size_t cap, zt_err *why);
 
 /* Catch SIGINT, SIGTERM and SIGHUP (without SA_RESTART, so poll() wakes)
  * and ignore SIGPIPE: afterwards zt_cli_stop holds the last such signal

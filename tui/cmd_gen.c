@@ -390,32 +390,6 @@ static void print_json_result(const gen_job *j, const zt_event *ev, const char *
     cJSON_Delete(o);
 }
 
-/* An image made but not written (a full disk, its directory gone) is not
- * lost: a copy with its settings goes to $TMPDIR (else /tmp) as
- * zimt-unsaved-SEED.png, numbered past names taken. kept receives its
- * path, or "" with why saying what stopped the copy too. */
-static void keep_unsaved(const gen_job *j, const zt_event *ev, char *kept, size_t cap,
-                         zt_err *why)
-{
-    kept[0] = '\0';
-    const char *dir = getenv("TMPDIR");
-    if (!dir || dir[0] != '/')
-        dir = "/tmp";
-    char name[64];
-    snprintf(name, sizeof name, "zimt-unsaved-%llu.png", (unsigned long long)j->params.seed);
-    /* a name taken between the look and the write is looked past again */
-    for (int tries = 0; tries < 8; tries++) {
-        if (zt_outpath_resolve(dir, name, 1, kept, cap, why) != ZT_OK)
-            break;
-        zt_status st = zt_png_write(kept, ev->rgb, ev->w, ev->h, &j->params, why);
-        if (st == ZT_OK)
-            return;
-        if (st != ZT_ERR_EXISTS)
-            break;
-    }
-    kept[0] = '\0';
-}
-
 static gen_job *find_job(gen_job *js, int n, uint64_t id)
 {
     for (int i = 0; i < n; i++)
@@ -546,7 +520,8 @@ int zt_cmd_gen(int argc, char **argv)
             char kept[4200] = "";
             zt_err kept_why = {0};
             if (unsaved && !now)
-                keep_unsaved(j, &ev, kept, sizeof kept, &kept_why);
+                zt_cli_keep_unsaved(ev.rgb, ev.w, ev.h, &j->params, kept, sizeof kept,
+                                    &kept_why);
             else if (unsaved)
                 zt_fail(&kept_why, ZT_ERR_IO, "stopping at once");
             if (o.json)

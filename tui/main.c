@@ -3,12 +3,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "discovery.h"
+#include "outpath.h"
 
 int zt_cli_error(const zt_err *err)
 {
@@ -17,6 +19,32 @@ int zt_cli_error(const zt_err *err)
     else
         fprintf(stderr, "zimt: %s\n", zt_status_str(err ? err->code : ZT_ERR_INVALID));
     return 1;
+}
+
+const char *zt_cli_keep_dir(void)
+{
+    const char *dir = getenv("TMPDIR");
+    return dir && dir[0] == '/' ? dir : "/tmp";
+}
+
+void zt_cli_keep_unsaved(const uint8_t *rgb, int w, int h, const zt_gen_params *p, char *kept,
+                         size_t cap, zt_err *why)
+{
+    kept[0] = '\0';
+    const char *dir = zt_cli_keep_dir();
+    char name[64];
+    snprintf(name, sizeof name, "zimt-unsaved-%llu.png", (unsigned long long)p->seed);
+    /* a name taken between the look and the write is looked past again */
+    for (int tries = 0; tries < 8; tries++) {
+        if (zt_outpath_resolve(dir, name, 1, kept, cap, why) != ZT_OK)
+            break;
+        zt_status st = zt_png_write(kept, rgb, w, h, p, why);
+        if (st == ZT_OK)
+            return;
+        if (st != ZT_ERR_EXISTS)
+            break;
+    }
+    kept[0] = '\0';
 }
 
 volatile sig_atomic_t zt_cli_stop, zt_cli_stops;

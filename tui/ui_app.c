@@ -1143,6 +1143,31 @@ static void print_results(const zt_ui_app *a)
             printf("%s\n", a->results[i].path);
 }
 
+/* Leaving with images that could not be written (the quit popup said so,
+ * or a signal ended the session): each goes where gen keeps such images,
+ * named on stderr, rather than being lost with the process. */
+static void keep_unsaved_all(zt_ui_app *a)
+{
+    for (int i = 0; i < a->nresults; i++) {
+        zt_ui_result *r = &a->results[i];
+        if (!r->rgb)
+            continue;
+        char kept[4200];
+        zt_err why = {0};
+        zt_cli_keep_unsaved(r->rgb, r->params.width, r->params.height, &r->params, kept,
+                            sizeof kept, &why);
+        if (kept[0])
+            fprintf(stderr, "zimt: the image not saved (seed %llu) is kept as %s\n",
+                    (unsigned long long)r->params.seed, kept);
+        else
+            fprintf(stderr, "zimt: the image not saved (seed %llu) could not be kept either "
+                            "(%s); its seed and settings make it again\n",
+                    (unsigned long long)r->params.seed, why.msg);
+        free(r->rgb); /* tried once */
+        r->rgb = NULL;
+    }
+}
+
 /* Leaving with jobs under way: they are cancelled, and the running one
  * stops at the end of its step, which on the CPU with the full model takes
  * minutes. Meanwhile a signal (Ctrl-C, the terminal being back in cooked
@@ -1389,7 +1414,9 @@ int zt_cmd_ui(int argc, char **argv)
     endwin();
     if (store_settings(a, why, sizeof why))
         fprintf(stderr, "zimt: settings not saved: %s\n", why);
+    keep_unsaved_all(a);
     wait_for_cancel(a);
+    keep_unsaved_all(a); /* any that came in meanwhile */
     int sig = zt_cli_stop;
     zt_engine_free(a->eng);
     print_results(a);

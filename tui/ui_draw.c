@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "ui_app.h"
 #include "ui_text.h"
 
@@ -664,16 +665,20 @@ static void draw_popup(zt_ui_app *a)
     }
     case ZT_UI_POPUP_QUIT: {
         int unsaved = zt_ui_unsaved_count(a);
-        h = 6;
+        h = unsaved ? 7 : 6;
         w = 60;
         popup_box(&h, &w, "Quit?", &y, &x);
         if (a->njobs)
             putf(y + 2, x + 2, w - 4, ZT_UI_ROLE_POPUP, "%d job%s queued or running.",
                  a->njobs, a->njobs == 1 ? "" : "s");
-        if (unsaved)
-            putf(y + 2 + (a->njobs > 0), x + 2, w - 4, ZT_UI_ROLE_POPUP,
-                 "%d image%s not saved (Ctrl-S writes them).", unsaved,
-                 unsaved == 1 ? "" : "s");
+        if (unsaved) {
+            int row = y + 2 + (a->njobs > 0);
+            putf(row, x + 2, w - 4, ZT_UI_ROLE_POPUP, "%d image%s not saved: Ctrl-S writes %s;",
+                 unsaved, unsaved == 1 ? "" : "s", unsaved == 1 ? "it" : "them");
+            if (row + 1 < y + h - 2)
+                putf(row + 1, x + 2, w - 4, ZT_UI_ROLE_POPUP, "quitting keeps %s in %s.",
+                     unsaved == 1 ? "a copy" : "copies", zt_cli_keep_dir());
+        }
         put(y + h - 2, x + 2, w - 4, ZT_UI_ROLE_POPUP, "Quit anyway? (y/n)");
         break;
     }

@@ -196,4 +196,22 @@ tm send-keys -t "$S" C-c
 expect_screen "quitnow: Ctrl-C leaves at once" "EXIT=130" 4
 check "quitnow: no file left in the output directory" test -z "$(ls -A "$D/out" 2>/dev/null)"
 
+# An image that could not be written, and the user quits anyway: the quit
+# popup says where it goes, and it is kept there ($TMPDIR) with its
+# settings, named on stderr, instead of being lost.
+mkdir -p "$LIB_TMP/keepexit/tmp"
+start keepexit TMPDIR=$LIB_TMP/keepexit/tmp
+custom_size 256x256
+tm send-keys -t "$S" C-g
+expect_screen "keepexit: job queued" "queued job #1" 10
+rm -rf "$D/out"
+expect_screen "keepexit: unwritable image reported" "not saved" 60
+tm send-keys -t "$S" C-q
+expect_screen "keepexit: the quit popup says where it goes" "quitting keeps a copy in" 5
+tm send-keys -t "$S" y
+expect_screen "keepexit: quits" "EXIT=0" 10
+expect_screen "keepexit: the copy is named" "is kept as $D/tmp/zimt-unsaved-" 2
+kept=$(ls "$D"/tmp/zimt-unsaved-*.png 2>/dev/null | head -1)
+check "keepexit: the copy carries its settings" grep -qa '"width":256,"height":256' "$kept"
+
 lib_summary
