@@ -56,25 +56,49 @@ static int has_da1(const char *b, int n)
     return 0;
 }
 
-/* "ESC [ 6 ; h ; w t" */
-static void parse_cell(const char *b, int n, zt_ui_term *t)
+/* The two numbers of the first "ESC [ code ; a ; b t" report in b (the
+ * window manipulation replies: 6 the cell, 4 the text area, h before w).
+ * 1 when one is there. */
+static int parse_t_report(const char *b, int n, char code, int *h, int *w)
 {
     for (int i = 0; i + 3 < n; i++) {
-        if (b[i] != 27 || b[i + 1] != '[' || b[i + 2] != '6' || b[i + 3] != ';')
+        if (b[i] != 27 || b[i + 1] != '[' || b[i + 2] != code || b[i + 3] != ';')
             continue;
         char tmp[32];
-        int k = 0;
-        for (int j = i + 4; j < n && k < 31 && b[j] != 't'; j++)
+        int k = 0, j = i + 4;
+        for (; j < n && k < 31 && b[j] != 't'; j++)
             tmp[k++] = b[j];
+        if (j >= n || b[j] != 't')
+            continue; /* cut short */
         tmp[k] = 0;
-        int h = atoi(tmp);
         char *semi = strchr(tmp, ';');
-        int w = semi ? atoi(semi + 1) : 0;
-        if (h >= 4 && w >= 2 && h < 200 && w < 200) {
-            t->cell_h = h;
-            t->cell_w = w;
-        }
+        *h = atoi(tmp);
+        *w = semi ? atoi(semi + 1) : 0;
+        return 1;
     }
+    return 0;
+}
+
+/* Take a cell of w x h pixels when it is one a terminal could have. */
+static void set_cell(zt_ui_term *t, int w, int h)
+{
+    if (h >= 4 && w >= 2 && h < 200 && w < 200) {
+        t->cell_h = h;
+        t->cell_w = w;
+    }
+}
+
+/* The cell size from the replies when the kernel had none: CSI 16 t's
+ * cell, else CSI 14 t's text area over the rows and columns. */
+static void parse_cell(const char *b, int n, int fd, zt_ui_term *t)
+{
+    int h, w;
+    if (parse_t_report(b, n, '6', &h, &w))
+        set_cell(t, w, h);
+    struct winsize ws;
+    if (!t->cell_w && parse_t_report(b, n, '4', &h, &w) && ioctl(fd, TIOCGWINSZ, &ws) == 0 &&
+        ws.ws_col && ws.ws_row)
+        set_cell(t, w / ws.ws_col, h / ws.ws_row);
 }
 
 void zt_ui_term_cell_size(zt_ui_term *t, int fd)
@@ -115,7 +139,7 @@ void zt_ui_term_detect(zt_ui_term *t, int fd, int timeout_ms)
         raw.c_cc[VMIN] = 0;
         raw.c_cc[VTIME] = 0;
         tcsetattr(fd, TCSANOW, &raw);
-        static const char q[] = "\033[16t\033[c";
+        static const char q[] = "\033[16t\033[14t\033[c";
         if (write(fd, q, sizeof q - 1) == (ssize_t)(sizeof q - 1)) {
             char buf[512];
             int n = 0;
@@ -137,7 +161,7 @@ void zt_ui_term_detect(zt_ui_term *t, int fd, int timeout_ms)
             t->answered = has_da1(buf, n);
             t->sixel = zt_ui_term_da1_has_sixel(buf, n);
             if (!t->cell_w)
-                parse_cell(buf, n, t);
+                parse_cell(buf, n, fd, t);
         }
         tcsetattr(fd, TCSANOW, &old);
     }

@@ -3,7 +3,10 @@
  * in pixels, asked before curses starts.
  *
  * All queries go out in one write with DA1 last; every terminal answers
- * DA1, so its reply ends the wait (at most timeout_ms). Sixel is on when a
+ * DA1, so its reply ends the wait (at most timeout_ms). The cell size
+ * comes from the kernel's pixel sizes (TIOCGWINSZ), else the terminal's
+ * cell report (CSI 16 t), else its text area (CSI 14 t) over the rows and
+ * columns; 0 when none gives one (the preview then assumes 8 x 16). Sixel is on when a
  * DA1 parameter equals 4, or when the environment names a terminal known
  * to have it and nothing answered. Call on the UI thread with the tty in
  * its normal mode; it restores the mode it found.
