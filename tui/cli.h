@@ -57,6 +57,10 @@ const char *zt_cli_bundled_model(char *buf, size_t n);
  * real model's tokenizer), found the same way. buf receives the path of its
  * tokenizer.json (the folder holds the rest); NULL when none is found. */
 const char *zt_cli_bundled_tokenizer(char *buf, size_t n);
+/* --model DIR or --model=DIR at argv[*i], for cmd's own parsing: 1 with
+ * *dir set (*i moved past a separate value); -1, said on stderr as cmd's,
+ * when the directory is missing; 0 for any other argument. */
+int zt_cli_model_arg(const char *cmd, int argc, char **argv, int *i, const char **dir);
 /* The model a command runs into out: named (--model; one that is not a
  * directory is an error), else the first complete one that model discovery
  * finds, else the bundled tiny model, with a line on stderr that says so

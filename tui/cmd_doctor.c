@@ -429,20 +429,15 @@ int zt_cmd_doctor(int argc, char **argv)
 {
     const char *explicit_dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model")) {
-            if (i + 1 == argc) {
-                zt_cli_fail("doctor: --model needs a directory");
-                return usage(stderr);
-            }
-            explicit_dir = argv[++i];
-        } else if (!strncmp(argv[i], "--model=", 8)) {
-            explicit_dir = argv[i] + 8;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            return usage(stdout);
-        } else {
-            zt_cli_fail("doctor: unknown argument '%s'", argv[i]);
+        int m = zt_cli_model_arg("doctor", argc, argv, &i, &explicit_dir);
+        if (m < 0)
             return usage(stderr);
-        }
+        if (m)
+            continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return usage(stdout);
+        zt_cli_fail("doctor: unknown argument '%s'", argv[i]);
+        return usage(stderr);
     }
     doctor d = {0};
     zt_discovery_report *rep = malloc(sizeof *rep);

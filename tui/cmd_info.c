@@ -247,21 +247,17 @@ int zt_cmd_info(int argc, char **argv)
 {
     info in = {NULL, 0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model")) {
-            if (i + 1 == argc) {
-                zt_cli_fail("info: --model needs a directory");
-                return usage();
-            }
-            in.dir = argv[++i];
-        } else if (!strncmp(argv[i], "--model=", 8)) {
-            in.dir = argv[i] + 8;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        int m = zt_cli_model_arg("info", argc, argv, &i, &in.dir);
+        if (m < 0)
+            return usage();
+        if (m)
+            continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs("usage: zimt info [--model DIR]\n", stdout);
             return 0;
-        } else {
-            zt_cli_fail("info: unknown argument '%s'", argv[i]);
-            return usage();
         }
+        zt_cli_fail("info: unknown argument '%s'", argv[i]);
+        return usage();
     }
     zt_err derr = {0};
     char found[ZT_PATH_MAX];

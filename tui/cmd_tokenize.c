@@ -140,13 +140,14 @@ int zt_cmd_tokenize(int argc, char **argv)
     int chat = 0, json = 0, do_bench = 0, i;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--model")) {
-            if (i + 1 == argc) {
-                usage();
-                return zt_cli_fail("tokenize: --model needs a directory");
-            }
-            model = argv[++i];
-        } else if (!strcmp(a, "--chat")) {
+        int m = zt_cli_model_arg("tokenize", argc, argv, &i, &model);
+        if (m < 0) {
+            usage();
+            return 1;
+        }
+        if (m)
+            continue;
+        if (!strcmp(a, "--chat")) {
             chat = 1;
         } else if (!strcmp(a, "--json")) {
             json = 1;

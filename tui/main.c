@@ -108,6 +108,23 @@ const char *zt_cli_bundled_model(char *buf, size_t n)
     return bundled(ZT_DEFAULT_MODEL, "tiny-zimage", 1, buf, n);
 }
 
+int zt_cli_model_arg(const char *cmd, int argc, char **argv, int *i, const char **dir)
+{
+    const char *a = argv[*i];
+    if (!strncmp(a, "--model=", 8)) {
+        *dir = a + 8;
+        return 1;
+    }
+    if (strcmp(a, "--model"))
+        return 0;
+    if (*i + 1 == argc) {
+        zt_cli_fail("%s: --model needs a directory", cmd);
+        return -1;
+    }
+    *dir = argv[++*i];
+    return 1;
+}
+
 zt_status zt_cli_model(const char *named, char *out, size_t n, int quiet, int *bundled,
                        zt_err *err)
 {
