@@ -360,6 +360,13 @@ static const char *gfx_name(int g)
     }
 }
 
+/* A cell's size in pixels, 8 x 16 when the terminal gave none. */
+static void cell_px(const zt_ui_app *a, int *cw, int *ch)
+{
+    *cw = a->term.cell_w ? a->term.cell_w : 8;
+    *ch = a->term.cell_h ? a->term.cell_h : 16;
+}
+
 /* Cell rectangle of the image inside the preview area; no rows when none
  * is shown. */
 static void place_image(const zt_ui_app *a, int *irow, int *icol, int *irows, int *icols)
@@ -370,7 +377,8 @@ static void place_image(const zt_ui_app *a, int *irow, int *icol, int *irows, in
     if (!a->img || rows < 2 || cols < 2 || a->gfx == ZT_UI_GFX_NONE)
         return;
     if (a->gfx == ZT_UI_GFX_SIXEL) {
-        int cw = a->term.cell_w ? a->term.cell_w : 8, ch = a->term.cell_h ? a->term.cell_h : 16;
+        int cw, ch;
+        cell_px(a, &cw, &ch);
         int pw, ph;
         zt_ui_fit(a->img_w, a->img_h, cols * cw, rows * ch, &pw, &ph);
         *icols = (pw + cw - 1) / cw;
@@ -738,10 +746,10 @@ static void log_layout(const zt_ui_app *a, const char *what, int pw, int ph)
     FILE *f = fopen(path, "a");
     if (!f)
         return;
+    int cw, ch;
+    cell_px(a, &cw, &ch);
     fprintf(f, "%s row=%d col=%d rows=%d cols=%d px=%dx%d cell=%dx%d final=%d\n", what,
-            a->img_row, a->img_col, a->img_rows, a->img_cols, pw, ph,
-            a->term.cell_w ? a->term.cell_w : 8, a->term.cell_h ? a->term.cell_h : 16,
-            a->img_final);
+            a->img_row, a->img_col, a->img_rows, a->img_cols, pw, ph, cw, ch, a->img_final);
     fclose(f);
 }
 
@@ -778,7 +786,8 @@ void zt_ui_draw_overlay(zt_ui_app *a)
     zt_ui_buf b = {0};
     int pw = a->img_cols, ph = a->img_rows * 2;
     if (a->gfx == ZT_UI_GFX_SIXEL) {
-        int cw = a->term.cell_w ? a->term.cell_w : 8, ch = a->term.cell_h ? a->term.cell_h : 16;
+        int cw, ch;
+        cell_px(a, &cw, &ch);
         zt_ui_fit(a->img_w, a->img_h, a->img_cols * cw, a->img_rows * ch, &pw, &ph);
         if (!a->img_final) {
             /* previews: small and cheap over SSH */
