@@ -458,7 +458,9 @@ int zt_cmd_gen(int argc, char **argv)
             goto done;
         }
 
-    int remaining = n, failed = 0, cancelled_all = 0, now = 0;
+    /* After a failed load every job fails with the load's message: it is
+     * said once, and not_loaded counts the jobs for one closing line. */
+    int remaining = n, failed = 0, cancelled_all = 0, now = 0, load_failed = 0, not_loaded = 0;
     while (remaining > 0) {
         if (zt_cli_stop && !cancelled_all) {
             fprintf(stderr, "zimt: interrupted: cancelling; finished images are kept (interrupt "
@@ -485,7 +487,8 @@ int zt_cmd_gen(int argc, char **argv)
         switch (ev.kind) {
         case ZT_EV_LOAD_FAILED:
             /* every job fails next with the same message */
-            fprintf(stderr, "zimt: %s\n", ev.msg);
+            fprintf(stderr, "zimt: the model did not load: %s\n", ev.msg);
+            load_failed = 1;
             break;
         case ZT_EV_LOAD_PROGRESS:
             if (!o.quiet && isatty(2)) {
@@ -529,7 +532,9 @@ int zt_cmd_gen(int argc, char **argv)
             else if (ev.kind == ZT_EV_JOB_FINISHED)
                 printf("%s\n", j->path);
             fflush(stdout);
-            if (ev.kind == ZT_EV_JOB_FAILED)
+            if (ev.kind == ZT_EV_JOB_FAILED && load_failed)
+                not_loaded++;
+            else if (ev.kind == ZT_EV_JOB_FAILED)
                 fprintf(stderr, "zimt: job %llu (seed %llu) failed: %s\n",
                         (unsigned long long)ev.job, (unsigned long long)j->params.seed, ev.msg);
             if (kept[0])
@@ -551,6 +556,9 @@ int zt_cmd_gen(int argc, char **argv)
         }
         zt_event_free(&ev);
     }
+    if (not_loaded)
+        fprintf(stderr, "zimt: %d %s not made: the model did not load\n", not_loaded,
+                not_loaded == 1 ? "image" : "images");
     rc = zt_cli_stop ? 128 + zt_cli_stop : failed ? 1 : 0; /* 130 for Ctrl-C */
 done:
     zt_engine_free(eng);

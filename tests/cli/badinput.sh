@@ -169,4 +169,13 @@ SIGINT during batch  | interrupt INT                                            
 SIGHUP during batch  | interrupt HUP                                                 | 129  | interrupted                                    | j-1.png
 SIGINT twice         | interrupt_twice                                               | 130  | interrupted again ; stopped at once ; 1 image not made | j-1.png
 ROWS
+
+# A model that does not load fails every job of the batch with the same
+# message: stderr says it once and counts the images, while --json still
+# gives each job its record with the message.
+run ${G/$M/$V/shard} --prompt x --seed 2 --seed 3 --outdir "$OUT" --json
+check "load failure said once" test "$(grep -c "is missing" "$LIB_TMP/err")" -eq 1
+check "load failure counts the jobs" grep -q "3 images not made: the model did not load" "$LIB_TMP/err"
+check "load failure in every JSON record" test "$(grep -c '"status":"failed".*is missing' "$LIB_TMP/out")" -eq 3
+check "load failure exit 1" test "$RC" -eq 1
 lib_summary
