@@ -563,16 +563,25 @@ static void draw_popup(zt_ui_app *a)
     int y, x, w, h;
     switch (a->popup) {
     case ZT_UI_POPUP_HELP: {
+        /* two columns as wide as their longest entries, two cells apart
+         * (the box narrows to the screen, cutting the descriptions) */
+        int kw = 0, dw = 0;
+        for (int i = 0; i < zt_ui_binding_count; i++) {
+            int k = zt_ui_str_width(zt_ui_bindings[i].keys, strlen(zt_ui_bindings[i].keys));
+            int d = zt_ui_str_width(zt_ui_bindings[i].what, strlen(zt_ui_bindings[i].what));
+            kw = k > kw ? k : kw;
+            dw = d > dw ? d : dw;
+        }
         h = zt_ui_binding_count + 4;
-        w = 72;
+        w = kw + dw + 6;
         int fits = h <= LINES - 2;
         popup_box(&h, &w, fits ? "Keys (any key closes)" : "Keys (Up/Down scroll, other keys close)",
                   &y, &x);
         int vis = h - 4, top = help_top(a, vis);
         for (int i = 0; i < vis && top + i < zt_ui_binding_count; i++) {
-            put(y + 2 + i, x + 2, 22 < w - 4 ? 22 : w - 4, ZT_UI_ROLE_KEY,
+            put(y + 2 + i, x + 2, kw < w - 4 ? kw : w - 4, ZT_UI_ROLE_KEY,
                 zt_ui_bindings[top + i].keys);
-            put(y + 2 + i, x + 24, w - 26, ZT_UI_ROLE_POPUP, zt_ui_bindings[top + i].what);
+            put(y + 2 + i, x + kw + 4, w - kw - 6, ZT_UI_ROLE_POPUP, zt_ui_bindings[top + i].what);
         }
         break;
     }

@@ -130,6 +130,9 @@ expect_screen "theme switched" "theme: light"
 
 tm send-keys -t "$S" F1
 expect_screen "help overlay" "Keys (any key closes)"
+# the longest keys keep a gap before their text; the longest text is whole
+expect_screen "help keys apart" "Ctrl-W, Ctrl-K, Ctrl-U  delete word"
+expect_screen "help text whole" "m marks one to compare"
 tm send-keys -t "$S" x
 
 tm send-keys -t "$S" C-q
