@@ -70,6 +70,16 @@ static int put(int y, int x, int maxw, int role, const char *s)
     return w;
 }
 
+/* Prints the first of n texts that fits in maxw cells, or the last one cut
+ * to fit: the longer forms say more, the shorter ones fit narrow panes. */
+static int put_fit(int y, int x, int maxw, int role, const char *const *texts, int n)
+{
+    for (int i = 0; i < n - 1; i++)
+        if (zt_ui_str_width(texts[i], strlen(texts[i])) <= maxw)
+            return put(y, x, maxw, role, texts[i]);
+    return put(y, x, maxw, role, texts[n - 1]);
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 5, 6)))
 #endif
@@ -255,10 +265,15 @@ static void draw_left(zt_ui_app *a)
     if (a->set.seed_locked)
         putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%llu  [locked]",
              (unsigned long long)p->seed);
-    else if (a->last_seed)
-        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random  (last %llu; l keeps it)",
-             (unsigned long long)a->last_seed);
-    else
+    else if (a->last_seed) {
+        char t[4][64];
+        unsigned long long last = (unsigned long long)a->last_seed;
+        snprintf(t[0], sizeof t[0], "random  (last %llu; l keeps it)", last);
+        snprintf(t[1], sizeof t[1], "random  (last %llu)", last);
+        snprintf(t[2], sizeof t[2], "random (last %llu)", last);
+        snprintf(t[3], sizeof t[3], "last %llu", last);
+        put_fit(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, (const char *[]){t[0], t[1], t[2], t[3]}, 4);
+    } else
         putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random");
     y++;
     putf(y, x, 10, label_role(a, ZT_UI_FOCUS_SIZE), "Size");
@@ -319,11 +334,17 @@ static void draw_left(zt_ui_app *a)
         double steps = 0;
         for (int i = 0; i < a->last_timings.steps; i++)
             steps += a->last_timings.step_ms[i];
+        const zt_timings *t = &a->last_timings;
+        char f[4][128];
+        snprintf(f[0], sizeof f[0], "encode %.0f ms  steps %.0f ms  decode %.0f ms  total %.2f s",
+                 t->encode_ms, steps, t->decode_ms, t->total_ms / 1000.0);
+        snprintf(f[1], sizeof f[1], "%.2f s: encode %.0f, steps %.0f, decode %.0f ms",
+                 t->total_ms / 1000.0, t->encode_ms, steps, t->decode_ms);
+        snprintf(f[2], sizeof f[2], "%.2f s: steps %.0f, decode %.0f ms", t->total_ms / 1000.0,
+                 steps, t->decode_ms);
+        snprintf(f[3], sizeof f[3], "%.2f s, steps %.0f ms", t->total_ms / 1000.0, steps);
         putf(y, x, w, ZT_UI_ROLE_LABEL, "Last");
-        putf(y, x + 6, w - 6, ZT_UI_ROLE_VALUE,
-             "encode %.0f ms  steps %.0f ms  decode %.0f ms  total %.2f s",
-             a->last_timings.encode_ms, steps, a->last_timings.decode_ms,
-             a->last_timings.total_ms / 1000.0);
+        put_fit(y, x + 6, w - 6, ZT_UI_ROLE_VALUE, (const char *[]){f[0], f[1], f[2], f[3]}, 4);
     }
     y++;
     putf(y, x, w, ZT_UI_ROLE_DIM, "Results: %d  (F3 gallery)", a->nresults);

@@ -182,6 +182,8 @@ tm send-keys -t "$S" n
 tm send-keys -t "$S" C-s
 expect_screen "Ctrl-S writes it" "saved 1 image" 10
 check "the image is on disk" test -n "$(ls "$OUT2"/*.png 2>/dev/null)"
+# at 120 columns the last job's timings take a shorter form, whole
+check "last timings fit the pane" eval 'screen | grep -qE "Last  [0-9.]+ s: encode [0-9]+, steps [0-9]+, decode [0-9]+ ms "'
 sends=$(grep -c '^send' "$LAYOUT" 2>/dev/null)
 tm resize-window -t "$S" -x 60 -y 30
 sleep 0.5

@@ -3,7 +3,8 @@
 # model on the CPU, each in a fresh session with its own settings: what the
 # status line keeps across a resize, numbers typed into Steps, a preview
 # whose image changes shape, a path pasted with its line's end, a paste
-# with a byte that is not UTF-8, Backspace on an emoji sequence.
+# with a byte that is not UTF-8, Backspace on an emoji sequence, quitting
+# during a job, an unsaved image at exit, a narrow settings pane.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -213,5 +214,24 @@ expect_screen "keepexit: quits" "EXIT=0" 10
 expect_screen "keepexit: the copy is named" "is kept as $D/tmp/zimt-unsaved-" 2
 kept=$(ls "$D"/tmp/zimt-unsaved-*.png 2>/dev/null | head -1)
 check "keepexit: the copy carries its settings" grep -qa '"width":256,"height":256' "$kept"
+
+# On narrower screens the last job's seed and timings take shorter forms
+# that fit the settings pane whole, instead of being cut (a seed has up to
+# 20 digits, so two forms can fit at 100 columns).
+start narrow
+custom_size 64x64
+tm send-keys -t "$S" C-g
+expect_screen "narrow: job done" "done #1" 30
+tm resize-window -t "$S" -x 100 -y 40
+sleep 0.5
+check "narrow: the seed whole at 100 columns" \
+    eval 'screen | grep -qE "Seed      (random \(last [0-9]+\)|last [0-9]+) "'
+check "narrow: the timings whole at 100 columns" \
+    eval 'screen | grep -qE "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) "'
+tm resize-window -t "$S" -x 80 -y 40
+sleep 0.5
+check "narrow: the seed whole at 80 columns" eval 'screen | grep -qE "Seed      last [0-9]+ "'
+check "narrow: the timings whole at 80 columns" \
+    eval 'screen | grep -qE "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) "'
 
 lib_summary
