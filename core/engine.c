@@ -474,61 +474,6 @@ static zt_status load(zt_engine *e, zt_err *err)
     return ZT_OK;
 }
 
-/* Largest size of the same aspect, in steps of 16, whose job fits. */
-static void fitting_size(const zt_model *m, const zt_job_params *p, size_t avail, int *fw,
-                         int *fh)
-{
-    *fw = *fh = 0;
-    for (int k = 1; k < 512; k++) {
-        double f = 1.0 - k / 64.0;
-        if (f <= 0)
-            break;
-        zt_job_params q = *p;
-        q.width = (int)(p->width * f) / 16 * 16;
-        q.height = (int)(p->height * f) / 16 * 16;
-        if (q.width < 16 || q.height < 16)
-            break;
-        if (zt_model_job_bytes(m, &q) <= avail) {
-            *fw = q.width;
-            *fh = q.height;
-            return;
-        }
-    }
-}
-
-/* Refuse a job that cannot fit before anything is allocated for it. */
-static zt_status check_memory(zt_engine *e, const zt_job_params *p, zt_err *err)
-{
-    zt_model *m = e->model;
-    size_t need = zt_model_job_bytes(m, p);
-    size_t held = zt_model_weight_bytes(m) + m->arena.cap;
-    size_t avail;
-    if (e->opts.mem_limit) {
-        avail = e->opts.mem_limit;
-    } else {
-        size_t fr = 0, tot = 0;
-        if (!e->be->vt->mem_info || e->be->vt->mem_info(e->be, &fr, &tot, NULL) != ZT_OK)
-            return ZT_OK; /* nothing to plan against */
-        avail = fr + held;
-    }
-    if (need <= avail)
-        return ZT_OK;
-    int fw, fh;
-    fitting_size(m, p, avail, &fw, &fh);
-    const double G = 1024.0 * 1024.0 * 1024.0;
-    size_t weights = need - zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
-    if (fw)
-        return zt_fail(err, ZT_ERR_TOO_BIG,
-                       "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but "
-                       "%.2f GiB is available; %dx%d would fit",
-                       p->width, p->height, need / G, weights / G, (need - weights) / G,
-                       avail / G, fw, fh);
-    return zt_fail(err, ZT_ERR_TOO_BIG,
-                   "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but %.2f GiB "
-                   "is available; no size fits",
-                   p->width, p->height, need / G, weights / G, (need - weights) / G, avail / G);
-}
-
 static void run_job(zt_engine *e, job *j)
 {
     zt_err err = {0};
@@ -544,8 +489,8 @@ static void run_job(zt_engine *e, job *j)
     zt_status st = zt_rng_kind_parse(j->params.rng, &p.rng, &err);
     if (st == ZT_OK)
         st = zt_job_params_check(&p, &err);
-    if (st == ZT_OK)
-        st = check_memory(e, &p, &err);
+    if (st == ZT_OK) /* refused before anything is allocated for it */
+        st = zt_model_check_fit(e->model, &p, e->opts.mem_limit, &err);
     uint8_t *rgb = NULL;
     zt_timings tm = {0};
     if (st == ZT_OK) {

@@ -349,6 +349,59 @@ size_t zt_model_job_bytes(const zt_model *m, const zt_job_params *p)
            zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
 }
 
+/* Largest size of the same aspect, in steps of 16, whose job fits. */
+static void fitting_size(const zt_model *m, const zt_job_params *p, size_t avail, int *fw,
+                         int *fh)
+{
+    *fw = *fh = 0;
+    for (int k = 1; k < 512; k++) {
+        double f = 1.0 - k / 64.0;
+        if (f <= 0)
+            break;
+        zt_job_params q = *p;
+        q.width = (int)(p->width * f) / 16 * 16;
+        q.height = (int)(p->height * f) / 16 * 16;
+        if (q.width < 16 || q.height < 16)
+            break;
+        if (zt_model_job_bytes(m, &q) <= avail) {
+            *fw = q.width;
+            *fh = q.height;
+            return;
+        }
+    }
+}
+
+zt_status zt_model_check_fit(zt_model *m, const zt_job_params *p, size_t mem_limit, zt_err *err)
+{
+    size_t need = zt_model_job_bytes(m, p);
+    size_t held = zt_model_weight_bytes(m) + m->arena.cap;
+    size_t avail;
+    if (mem_limit) {
+        avail = mem_limit;
+    } else {
+        size_t fr = 0, tot = 0;
+        if (!m->be->vt->mem_info || m->be->vt->mem_info(m->be, &fr, &tot, NULL) != ZT_OK)
+            return ZT_OK; /* nothing to plan against */
+        avail = fr + held;
+    }
+    if (need <= avail)
+        return ZT_OK;
+    int fw, fh;
+    fitting_size(m, p, avail, &fw, &fh);
+    const double G = 1024.0 * 1024.0 * 1024.0;
+    size_t weights = need - zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
+    if (fw)
+        return zt_fail(err, ZT_ERR_TOO_BIG,
+                       "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but "
+                       "%.2f GiB is available; %dx%d would fit",
+                       p->width, p->height, need / G, weights / G, (need - weights) / G,
+                       avail / G, fw, fh);
+    return zt_fail(err, ZT_ERR_TOO_BIG,
+                   "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but %.2f GiB "
+                   "is available; no size fits",
+                   p->width, p->height, need / G, weights / G, (need - weights) / G, avail / G);
+}
+
 static long nearest16(long v)
 {
     long r = (v + 8) / 16 * 16;
