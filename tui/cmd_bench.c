@@ -277,8 +277,11 @@ static void print_table(const char *dev, const char *gpu, const char *src, int s
            "host memory %.0f MiB\n\n",
            load.min, load.med, gib(weights), load.med > 0 ? weights / 1e3 / load.med : 0,
            b->load_rss_kib / 1024.0);
+    /* the CPU backend's "device" is the host's memory */
+    const int host = b->be->vt->host_memory != 0;
     printf("%-10s %6s %19s %19s %19s %21s %21s %s\n", "size", "tokens", "encode ms",
-           "step ms", "decode ms", "end to end ms", "peak device GiB", "peak zimt GiB");
+           "step ms", "decode ms", "end to end ms", host ? "peak host GiB" : "peak device GiB",
+           "peak zimt GiB");
     for (int i = 0; i < n; i++) {
         const size_result *s = &r[i];
         char sz[32];
@@ -288,10 +291,15 @@ static void print_table(const char *dev, const char *gpu, const char *src, int s
                s->decode.min, s->decode.med, s->total.min, s->total.med, gib(s->dev_peak),
                gib(s->own_peak));
     }
-    printf("\npeak device: in use on the device (total - free) at the highest sample, context "
-           "and other processes included (%.2f GiB in use before loading);\n"
-           "peak zimt: what zimt held at once (weights + job arena + scratch and workspaces)\n",
-           gib(b->dev_base));
+    if (host)
+        printf("\npeak host: host memory in use (total - available) at the highest sample, other "
+               "processes included (%.2f GiB in use before loading);\n",
+               gib(b->dev_base));
+    else
+        printf("\npeak device: in use on the device (total - free) at the highest sample, "
+               "context and other processes included (%.2f GiB in use before loading);\n",
+               gib(b->dev_base));
+    printf("peak zimt: what zimt held at once (weights + job arena + scratch and workspaces)\n");
 }
 
 int zt_cmd_bench(int argc, char **argv)
@@ -319,6 +327,10 @@ int zt_cmd_bench(int argc, char **argv)
                 seed = (uint32_t)v;
                 i++;
             }
+        } else if (strcmp(a, "--model") && strcmp(a, "--device") && strcmp(a, "--precision") &&
+                   strcmp(a, "--size") && strcmp(a, "--steps") && strcmp(a, "--runs")) {
+            fprintf(stderr, "zimt: unknown option '%s'\n", a);
+            return usage(stderr);
         } else if (!next) {
             zt_cli_fail("%s: missing value (see zimt bench --help)", a);
             return 2; /* bad usage, as an unknown option */
@@ -342,15 +354,18 @@ int zt_cmd_bench(int argc, char **argv)
             if (zt_parse_int("--steps", next, 1, ZT_STEPS_MAX, &v, &err))
                 return zt_cli_error(&err);
             steps = (int)v, i++;
-        } else if (!strcmp(a, "--runs")) {
+        } else { /* --runs, the last of the value options above */
             if (zt_parse_int("--runs", next, 1, MAX_RUNS, &v, &err))
                 return zt_cli_error(&err);
             runs = (int)v, i++;
-        } else {
-            fprintf(stderr, "zimt: unknown option '%s'\n", a);
-            return usage(stderr);
         }
     }
+    size_t mem_limit = 0;
+    const char *lim = getenv("ZIMT_MEM_LIMIT");
+    if (lim && *lim && zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &mem_limit, &err))
+        return zt_cli_error(&err);
+    /* progress on a terminal only: a log keeps the table */
+    const int tty = !json && isatty(2);
     if (model && synthetic)
         return zt_cli_fail("--model and --synthetic exclude each other");
     if (model && zt_model_dir_check(model, &err) != ZT_OK)
@@ -392,10 +407,10 @@ int zt_cmd_bench(int argc, char **argv)
         }
         if (r > 0)
             load_ms[r - 1] = zt_now_ms() - t0;
-        if (!json)
+        if (tty)
             fprintf(stderr, "\rloaded %d of %d", r + 1, runs + 1);
     }
-    if (!json)
+    if (tty)
         fputc('\n', stderr);
     stat2 load = stats(load_ms, runs);
     size_t weights = zt_model_weight_bytes(m);
@@ -406,8 +421,11 @@ int zt_cmd_bench(int argc, char **argv)
 
     size_result res[MAX_SIZES];
     memset(res, 0, sizeof res);
-    int rc = 0;
-    for (int si = 0; si < n_sizes && !rc; si++) {
+    /* done: the sizes measured; a size that fails ends the runs, and the
+     * table still reports the sizes before it */
+    int done = 0;
+    zt_err fail = {0};
+    for (int si = 0; si < n_sizes && !fail.code; si++) {
         size_result *s = &res[si];
         s->w = sizes[si][0];
         s->h = sizes[si][1];
@@ -423,13 +441,17 @@ int zt_cmd_bench(int argc, char **argv)
             zt_timings tm;
             memset(&tm, 0, sizeof tm);
             uint8_t *rgb = NULL;
-            if ((st = zt_pipeline_run(m, &p, &hk, &rgb, &tm, &err))) {
-                rc = zt_cli_error(&err);
+            if (r == 0 && zt_model_check_fit(m, &p, mem_limit, &fail))
+                break; /* its message names the size */
+            if (zt_pipeline_run(m, &p, &hk, &rgb, &tm, &fail)) {
+                char why[sizeof fail.msg];
+                snprintf(why, sizeof why, "%s", fail.msg);
+                snprintf(fail.msg, sizeof fail.msg, "%dx%d: %.480s", s->w, s->h, why);
                 break;
             }
             free(rgb);
             sample(&b);
-            if (!json)
+            if (tty)
                 fprintf(stderr, "\r%dx%d: job %d of %d, %.0f ms%s", s->w, s->h, r + 1, runs + 1,
                         tm.total_ms, r == 0 ? " (warm-up)" : "          ");
             if (r == 0)
@@ -442,9 +464,9 @@ int zt_cmd_bench(int argc, char **argv)
             tot[r - 1] = tm.total_ms;
             s->tokens = tm.prompt_tokens;
         }
-        if (!json)
+        if (tty)
             fputc('\n', stderr);
-        if (rc)
+        if (fail.code)
             break;
         if (profile)
             profile_job(m, s, steps, json);
@@ -457,10 +479,12 @@ int zt_cmd_bench(int argc, char **argv)
         s->own_peak = b.own_peak;
         if (!s->own_peak) /* a backend that does not count: weights + arena */
             s->own_peak = weights + s->arena;
+        done++;
     }
     size_t now_b;
     zt_backend_mem_usage(b.be, &now_b, &b.life_peak);
-    if (!rc) {
+    int rc = 0;
+    if (done) {
         char src[64];
         if (model)
             snprintf(src, sizeof src, "model folder");
@@ -468,10 +492,15 @@ int zt_cmd_bench(int argc, char **argv)
             snprintf(src, sizeof src, "synthetic seed %u", (unsigned)seed);
         if (json)
             rc = print_json(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
-                            n_sizes);
+                            done);
         else
             print_table(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
-                        n_sizes);
+                        done);
+    }
+    if (fail.code) {
+        fflush(stdout);
+        zt_cli_fail("%s%s", fail.msg, done ? " (the sizes before it are reported above)" : "");
+        rc = 1;
     }
     zt_model_free(m);
     zt_backend_free(b.be);

@@ -228,7 +228,7 @@ zt_status zt_check_output(const char *path, zt_err *err)
 
 /* "4G", "512M", "1073741824": a byte count with an optional K/M/G/T
  * (binary) suffix. */
-static zt_status parse_bytes(const char *what, const char *s, size_t *out, zt_err *err)
+zt_status zt_parse_bytes(const char *what, const char *s, size_t *out, zt_err *err)
 {
     char *end;
     errno = 0;
@@ -287,7 +287,7 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     int have_seed = 0;
     o->when = time(NULL);
     const char *lim = getenv("ZIMT_MEM_LIMIT");
-    if (lim && *lim && (st = parse_bytes("ZIMT_MEM_LIMIT", lim, &o->mem_limit, err)))
+    if (lim && *lim && (st = zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &o->mem_limit, err)))
         return st;
     if (o->output && o->name)
         return zt_fail(err, ZT_ERR_INVALID, "give -o FILE or --name TEMPLATE, not both");
