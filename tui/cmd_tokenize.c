@@ -141,9 +141,9 @@ int zt_cmd_tokenize(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         int m = zt_cli_model_arg("tokenize", argc, argv, &i, &model);
-        if (m < 0) {
+        if (m < 0) { /* said why */
             usage();
-            return 1;
+            return 2;
         }
         if (m)
             continue;
@@ -160,8 +160,9 @@ int zt_cmd_tokenize(int argc, char **argv)
             i++;
             break;
         } else if (a[0] == '-' && a[1]) {
+            zt_cli_fail("tokenize: unknown option '%s'", a);
             usage();
-            return zt_cli_fail("tokenize: unknown option '%s'", a);
+            return 2;
         } else {
             break;
         }

@@ -1214,8 +1214,13 @@ int zt_cmd_ui(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if (!v) {
-            zt_cli_fail("option '%s' needs a value or is unknown", o);
+        static const char *const valued[] = {"--model",  "--device",     "--graphics",
+                                             "--theme",  "--output-dir", "--precision"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
+            known |= !strcmp(o, valued[k]);
+        if (!known || !v) {
+            zt_cli_fail(known ? "option '%s' needs a value" : "unknown option '%s'", o);
             usage(stderr);
             return 2;
         }
@@ -1232,14 +1237,10 @@ int zt_cmd_ui(int argc, char **argv)
             theme = v;
         else if (!strcmp(o, "--output-dir"))
             outdir = v;
-        else if (!strcmp(o, "--precision")) {
+        else { /* --precision, the last of the valued options */
             zt_err perr = {0};
             if (zt_precision_parse(v, &prec, &perr) != ZT_OK)
                 return zt_cli_error(&perr), 2;
-        } else {
-            zt_cli_fail("unknown option '%s'", o);
-            usage(stderr);
-            return 2;
         }
         i++;
     }

@@ -41,6 +41,12 @@ run $G --prompt x --precision fp16 -o "$out/a.png"
 expect_error "unknown precision" "fp16" "auto, bf16, fp32 or fp8"
 run ./zimt ui --precision fp16
 expect_error "workbench: unknown precision" "fp16" "auto, bf16, fp32 or fp8"
+run ./zimt ui --bogus 1
+expect_error "workbench: unknown option" "unknown option '--bogus'"
+run ./zimt ui --bogus
+expect_error "workbench: unknown option last" "unknown option '--bogus'"
+run ./zimt ui --theme
+expect_error "workbench: missing value" "option '--theme' needs a value"
 run $G --prompt x -o /nonexistent/dir/a.png
 expect_error "missing output directory" "/nonexistent/dir" "does not exist"
 run $G --prompt x --outdir ""
