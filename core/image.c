@@ -937,6 +937,7 @@ typedef struct read_job {
     char *parameters; /* "parameters" text converted to UTF-8, heap */
     int w, h;
     int too_big;
+    int own_msg;          /* msg is ours, not libpng's */
     const char *bad_text; /* why a zimt or parameters text was not taken */
     png_msg msg;
 } read_job;
@@ -962,6 +963,17 @@ static void collect_text(png_structp png, png_infop info, read_job *job)
     }
 }
 
+static int too_big(unsigned long w, unsigned long h)
+{
+    return w > ZT_PNG_SIDE_MAX || h > ZT_PNG_SIDE_MAX || w * h > (unsigned long)ZT_PNG_PIXELS_MAX;
+}
+
+static void too_big_text(char *out, size_t n, unsigned long w, unsigned long h)
+{
+    snprintf(out, n, "image %lux%lu is larger than allowed (at most %d pixels a side and %ld "
+             "million pixels)", w, h, ZT_PNG_SIDE_MAX, ZT_PNG_PIXELS_MAX >> 20);
+}
+
 /* Decode job->f. 0 on success, -1 with job->msg set. Everything that
  * changes after setjmp is in *job. */
 static int decode_png(read_job *job)
@@ -970,12 +982,15 @@ static int decode_png(read_job *job)
                                              on_png_warning);
     if (!png) {
         snprintf(job->msg.text, sizeof job->msg.text, "out of memory");
+        job->own_msg = 1;
         return -1;
     }
     png_infop info = png_create_info_struct(png);
     if (!info || setjmp(png_jmpbuf(png))) {
-        if (!info)
+        if (!info) {
             snprintf(job->msg.text, sizeof job->msg.text, "out of memory");
+            job->own_msg = 1;
+        }
         png_destroy_read_struct(&png, info ? &info : NULL, NULL);
         return -1;
     }
@@ -988,11 +1003,9 @@ static int decode_png(read_job *job)
     png_set_chunk_malloc_max(png, 4u << 20);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if (w == 0 || h == 0 || w > ZT_PNG_SIDE_MAX || h > ZT_PNG_SIDE_MAX ||
-        (long)w * (long)h > ZT_PNG_PIXELS_MAX) {
+    if (w == 0 || h == 0 || too_big(w, h)) {
         job->too_big = 1;
-        snprintf(job->msg.text, sizeof job->msg.text, "image %lux%lu is larger than allowed",
-                 (unsigned long)w, (unsigned long)h);
+        too_big_text(job->msg.text, sizeof job->msg.text, w, h);
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
     }
@@ -1005,6 +1018,7 @@ static int decode_png(read_job *job)
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != (size_t)w * 3) {
         snprintf(job->msg.text, sizeof job->msg.text, "unsupported pixel layout");
+        job->own_msg = 1;
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
     }
@@ -1012,8 +1026,10 @@ static int decode_png(read_job *job)
     job->h = (int)h;
     job->rgb = malloc((size_t)w * h * 3);
     job->rows = malloc((size_t)h * sizeof *job->rows);
-    if (!job->rgb || !job->rows)
+    if (!job->rgb || !job->rows) {
+        job->own_msg = 1;
         png_error(png, "out of memory");
+    }
     for (png_uint_32 y = 0; y < h; y++)
         job->rows[y] = job->rgb + (size_t)y * w * 3;
     png_read_image(png, job->rows);
@@ -1049,6 +1065,19 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         st = zt_fail(err, ZT_ERR_FORMAT, "%s: not a PNG file", path);
         goto done;
     }
+    /* The size, from IHDR (the first chunk), refused before libpng reads
+     * on: it would call an IHDR past its limits invalid, or stop at a
+     * file's end far from IHDR and call it truncated. */
+    unsigned char ihdr[16];
+    if (fread(ihdr, 1, sizeof ihdr, job.f) == sizeof ihdr && !memcmp(ihdr + 4, "IHDR", 4)) {
+        unsigned long iw = png_get_uint_32(ihdr + 8), ih = png_get_uint_32(ihdr + 12);
+        if (too_big(iw, ih)) {
+            char why[160];
+            too_big_text(why, sizeof why, iw, ih);
+            st = zt_fail(err, ZT_ERR_TOO_BIG, "%s: %s", path, why);
+            goto done;
+        }
+    }
     rewind(job.f);
     if (decode_png(&job) != 0) {
         /* libpng's own reader says only "Read Error" when the file ends
@@ -1058,8 +1087,11 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         else if (ferror(job.f))
             st = zt_fail(err, ZT_ERR_IO, "%s: reading failed: %s", path,
                          job.msg.sys_errno ? strerror(job.msg.sys_errno) : job.msg.text);
-        else
+        else if (job.too_big || job.own_msg)
             st = zt_fail(err, job.too_big ? ZT_ERR_TOO_BIG : ZT_ERR_FORMAT, "%s: %s", path,
+                         job.msg.text);
+        else /* libpng's terse words ("bad adaptive filter value") */
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: the PNG file is damaged (%s)", path,
                          job.msg.text);
         goto done;
     }

@@ -381,17 +381,22 @@ static void test_png_hostile(void)
     unlink(bad);
     spit(bad, b, n);
     uint8_t *got = NULL;
-    CHECK(zt_png_read(bad, &got, NULL, NULL, &p, NULL, &err) != ZT_OK, "corrupt data read");
+    CHECK(zt_png_read(bad, &got, NULL, NULL, &p, NULL, &err) == ZT_ERR_FORMAT &&
+              strstr(err.msg, bad) && strstr(err.msg, "the PNG file is damaged ("),
+          "corrupt data: %s", err.msg);
     free(got);
     free(b);
 
-    /* an IHDR claiming 100000 x 100000 */
+    /* an IHDR claiming 100000 x 100000 (and nothing after it): refused for
+     * its size, which the message gives */
     static const unsigned char huge[] = {
         0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-        0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+        0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0x27, 0x30, 0x9c, 0x9f};
     unlink(bad);
     spit(bad, huge, sizeof huge);
-    CHECK(zt_png_read(bad, &got, NULL, NULL, NULL, NULL, &err) != ZT_OK, "huge accepted");
+    CHECK(zt_png_read(bad, &got, NULL, NULL, NULL, NULL, &err) == ZT_ERR_TOO_BIG && !got &&
+              strstr(err.msg, "image 100000x100000 is larger than allowed"),
+          "huge: %s", err.msg);
     CHECK(zt_png_read("/nonexistent/x.png", &got, NULL, NULL, NULL, NULL, &err) == ZT_ERR_IO,
           "missing file");
     /* a FIFO in the PNG's place (--from) is refused at once, not waited on */
