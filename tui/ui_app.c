@@ -395,9 +395,10 @@ static void on_event(zt_ui_app *a, zt_event *ev)
     case ZT_EV_JOB_FINISHED:
         add_result(a, ev, 0);
         drop_job(a, ev->job);
-        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "done #%llu: %s (seed %llu, %.2f s)",
-                  (unsigned long long)ev->job, ev->path ? ev->path : "not saved",
-                  (unsigned long long)ev->params.seed, ev->timings.total_ms / 1000.0);
+        /* the path last: a narrow status line cuts it, not the time */
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "done #%llu in %.2f s, seed %llu: %s",
+                  (unsigned long long)ev->job, ev->timings.total_ms / 1000.0,
+                  (unsigned long long)ev->params.seed, ev->path ? ev->path : "not saved");
         break;
     case ZT_EV_JOB_FAILED:
         drop_job(a, ev->job);

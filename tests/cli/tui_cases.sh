@@ -28,6 +28,15 @@ wait_file() {
     done
     return 1
 }
+# wait_re ERE SECONDS: poll until the screen matches ERE.
+wait_re() {
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        screen | grep -qE -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 # start CASE [VAR=VALUE...]: a new workbench 120x40 with the case's own
 # config, state and output directories under $LIB_TMP/CASE ($D), the
 # model loaded. The last case's session goes once the new one is up, so
@@ -221,17 +230,17 @@ check "keepexit: the copy carries its settings" grep -qa '"width":256,"height":2
 start narrow
 custom_size 64x64
 tm send-keys -t "$S" C-g
-expect_screen "narrow: job done" "done #1" 30
+expect_screen "narrow: job done" "done #1 in " 30
+check "narrow: the notice gives the time and seed before the path" \
+    wait_re "done #1 in [0-9]+\.[0-9]{2} s, seed [0-9]+: $D/out/" 5
 tm resize-window -t "$S" -x 100 -y 40
-sleep 0.5
 check "narrow: the seed whole at 100 columns" \
-    eval 'screen | grep -qE "Seed      (random \(last [0-9]+\)|last [0-9]+) "'
+    wait_re "Seed      (random \(last [0-9]+\)|last [0-9]+) " 5
 check "narrow: the timings whole at 100 columns" \
-    eval 'screen | grep -qE "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) "'
+    wait_re "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) " 5
 tm resize-window -t "$S" -x 80 -y 40
-sleep 0.5
-check "narrow: the seed whole at 80 columns" eval 'screen | grep -qE "Seed      last [0-9]+ "'
+check "narrow: the seed whole at 80 columns" wait_re "Seed      last [0-9]+ " 5
 check "narrow: the timings whole at 80 columns" \
-    eval 'screen | grep -qE "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) "'
+    wait_re "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) " 5
 
 lib_summary
