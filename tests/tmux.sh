@@ -4,6 +4,7 @@
 #   tm ARGS...            # tmux on the suite's own server
 #   screen                # the session's screen as text
 #   wait_for TEXT SECS    # poll the screen until it shows TEXT
+#   wait_re ERE SECS      # poll the screen until it matches ERE
 #   expect_screen NAME TEXT [SECS]  # pass when it does, else fail with the screen
 #   custom_size WxH       # the workbench's size set through F4, c, WxH, Enter
 
@@ -11,14 +12,18 @@ tm() { tmux -S "$TMUX_SOCK" -f /dev/null "$@"; }
 
 screen() { tm capture-pane -p -t "$S"; }
 
-wait_for() {
+# wait_grep F|E TEXT SECS: poll the screen until grep -F (fixed) or -E
+# (extended regular expression) finds TEXT.
+wait_grep() {
     local i
-    for ((i = 0; i < $2 * 10; i++)); do
-        screen | grep -qF -- "$1" && return 0
+    for ((i = 0; i < $3 * 10; i++)); do
+        screen | grep -q"$1" -- "$2" && return 0
         sleep 0.1
     done
     return 1
 }
+wait_for() { wait_grep F "$1" "$2"; }
+wait_re() { wait_grep E "$1" "$2"; }
 
 expect_screen() {
     if wait_for "$2" "${3:-10}"; then pass "$1"; else

@@ -28,15 +28,6 @@ wait_file() {
     done
     return 1
 }
-# wait_re ERE SECONDS: poll until the screen matches ERE.
-wait_re() {
-    local i
-    for ((i = 0; i < $2 * 10; i++)); do
-        screen | grep -qE -- "$1" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # start CASE [VAR=VALUE...]: a new workbench 120x40 with the case's own
 # config, state and output directories under $LIB_TMP/CASE ($D), the
 # model loaded. The last case's session goes once the new one is up, so
