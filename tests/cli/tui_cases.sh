@@ -217,7 +217,7 @@ check "keepexit: the copy carries its settings" grep -qa '"width":256,"height":2
 
 # On narrower screens the last job's seed and timings take shorter forms
 # that fit the settings pane whole, instead of being cut (a seed has up to
-# 20 digits, so two forms can fit at 100 columns).
+# 20 digits, so three forms can fit at 100 columns).
 start narrow
 custom_size 64x64
 tm send-keys -t "$S" C-g
@@ -226,11 +226,12 @@ check "narrow: the notice gives the time and seed before the path" \
     wait_re "done #1 in [0-9]+\.[0-9]{2} s, seed [0-9]+: $D/out/" 5
 tm resize-window -t "$S" -x 100 -y 40
 check "narrow: the seed whole at 100 columns" \
-    wait_re "Seed      (random \(last [0-9]+\)|last [0-9]+) " 5
+    wait_re "Seed      (random +\(last [0-9]+\)|last [0-9]+) " 5
 check "narrow: the timings whole at 100 columns" \
     wait_re "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) " 5
 tm resize-window -t "$S" -x 80 -y 40
-check "narrow: the seed whole at 80 columns" wait_re "Seed      last [0-9]+ " 5
+check "narrow: the seed whole at 80 columns" \
+    wait_re "Seed      (random +\(last [0-9]+\)|last [0-9]+) " 5
 check "narrow: the timings whole at 80 columns" \
     wait_re "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) " 5
 
