@@ -65,7 +65,7 @@ expect_screen "keep: error shown" "none.png" 5
 tm resize-window -t "$S" -x 110 -y 36
 sleep 0.5
 tm send-keys -t "$S" C-l
-wait_file "$D/out/*.png" 60 || fail "keep: job finishes" "no PNG written"
+wait_file "$D/out/*.png" 180 || fail "keep: job finishes" "no PNG written"
 sleep 1
 expect_screen "keep: error kept through resize and Ctrl-L" "none.png" 2
 check "keep: the later notice held back" test -z "$(screen | grep -F 'done #1')"
