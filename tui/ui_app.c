@@ -146,6 +146,7 @@ static int output_path(zt_ui_app *a, uint64_t seed, char *out, size_t n)
         if (!taken)
             return 0;
     }
+    errno = EEXIST;
     return -1;
 }
 
@@ -187,8 +188,8 @@ static void generate(zt_ui_app *a)
     char path[4200];
     static uint64_t serial;
     if (output_path(a, p->seed, path, sizeof path)) {
-        zt_ui_say(a, ZT_UI_ROLE_ERROR, "cannot create the output directory %s",
-                  a->set.output_dir);
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "cannot create the output directory %s: %s (F5 sets it)",
+                  a->set.output_dir, strerror(errno));
         return;
     }
     /* Two jobs queued within one second with a locked seed would share a
@@ -323,8 +324,8 @@ static void save_unsaved(zt_ui_app *a)
         char path[4200];
         zt_err err = {0};
         if (output_path(a, r->params.seed, path, sizeof path)) {
-            snprintf(msg, sizeof msg, "cannot create the output directory %s",
-                     a->set.output_dir);
+            snprintf(msg, sizeof msg, "cannot create the output directory %s: %s (F5 sets it)",
+                     a->set.output_dir, strerror(errno));
             left++;
             continue;
         }
@@ -599,14 +600,23 @@ static void input_done(zt_ui_app *a)
         zt_gen_params_free(&p);
         break;
     }
-    case ZT_UI_INPUT_OUTDIR:
+    case ZT_UI_INPUT_OUTDIR: {
         if (!*s || strlen(s) >= sizeof a->set.output_dir) {
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "bad directory");
             return;
         }
+        /* made and checked now, not when the first image has nowhere to
+         * go; the popup stays open for another try */
+        struct stat st;
+        int existed = stat(s, &st) == 0;
+        if (zt_ui_make_dirs(s) || access(s, W_OK | X_OK)) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s cannot hold the images: %s", s, strerror(errno));
+            return;
+        }
         snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", s);
-        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "outputs go to %s", s);
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "outputs go to %s%s", s, existed ? "" : " (created)");
         break;
+    }
     }
     a->popup = ZT_UI_POPUP_NONE;
     save_settings(a);

@@ -46,6 +46,14 @@ int zt_ui_make_dirs(const char *dir)
     }
     if (mkdir(p, 0755) && errno != EEXIST)
         return -1;
+    /* EEXIST also for a file of that name */
+    struct stat st;
+    if (stat(p, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
     return 0;
 }
 

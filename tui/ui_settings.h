@@ -72,7 +72,8 @@ void zt_ui_history_free(zt_ui_history *h);
 /* The config and state directories (created on save). */
 void zt_ui_config_dir(char *out, int len);
 void zt_ui_state_dir(char *out, int len);
-/* mkdir -p: 0 when dir exists afterwards. */
+/* mkdir -p: 0 when dir is a directory afterwards, else -1 with errno
+ * (ENOTDIR for a file of that name). */
 int zt_ui_make_dirs(const char *dir);
 
 #endif

@@ -4,7 +4,8 @@
 # status line keeps across a resize, numbers typed into Steps, a preview
 # whose image changes shape, a path pasted with its line's end, a paste
 # with a byte that is not UTF-8, Backspace on an emoji sequence, quitting
-# during a job, an unsaved image at exit, a narrow settings pane.
+# during a job, an unsaved image at exit, the output directory set with
+# F5, a narrow settings pane.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -214,6 +215,33 @@ expect_screen "keepexit: quits" "EXIT=0" 10
 expect_screen "keepexit: the copy is named" "is kept as $D/tmp/zimt-unsaved-" 2
 kept=$(ls "$D"/tmp/zimt-unsaved-*.png 2>/dev/null | head -1)
 check "keepexit: the copy carries its settings" grep -qa '"width":256,"height":256' "$kept"
+
+# F5 makes a missing output directory and checks it at once: a file of
+# that name is refused with why (the popup stays open, the directory stays
+# as it was), a new directory is made, and the next image goes there.
+start outdir
+: >"$D/afile"
+tm send-keys -t "$S" F5
+wait_for "Output directory" 5
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l "$D/afile/sub"
+tm send-keys -t "$S" Enter
+expect_screen "outdir: a path through a file refused" "$D/afile/sub cannot hold the images: Not a directory" 5
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l "$D/afile"
+tm send-keys -t "$S" Enter
+expect_screen "outdir: a file refused" "$D/afile cannot hold the images: Not a directory" 5
+check "outdir: the popup stays open" wait_for "Output directory" 2
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l "$D/new dir/sub"
+tm send-keys -t "$S" Enter
+expect_screen "outdir: a new directory made" "outputs go to $D/new dir/sub (created)" 5
+check "outdir: the directory exists" test -d "$D/new dir/sub"
+custom_size 64x64
+tm send-keys -t "$S" C-g
+check "outdir: the image goes there" wait_file "$D/new dir/sub/*.png" 60
+check "outdir: remembered" grep -qE "\"output_dir\":[[:space:]]*\"$D/new dir/sub\"" \
+    "$D/cfg/zimt/settings.json"
 
 # On narrower screens the last job's seed and timings take shorter forms
 # that fit the settings pane whole, instead of being cut (a seed has up to
