@@ -27,6 +27,7 @@
 #include "config.h"
 #include "discovery.h"
 #include "engine.h"
+#include "gen_opts.h"
 #include "manifest.h"
 #include "modelcheck.h"
 #include "pipeline.h"
@@ -40,6 +41,7 @@ typedef struct doctor {
     uint64_t weight_bytes; /* te + dit + vae as stored */
     uint64_t dit_products; /* bytes of the blocks' product weights as stored (0: the
                               transformer's weights were not read) */
+    size_t mem_limit;      /* $ZIMT_MEM_LIMIT when set and valid, else 0 */
 } doctor;
 
 #if defined(__GNUC__)
@@ -270,6 +272,17 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
         zt_backend_free(cpu);
         where = "host memory available";
     }
+    /* gen and bench plan against $ZIMT_MEM_LIMIT when it is set */
+    const char *lim = getenv("ZIMT_MEM_LIMIT");
+    if (lim && *lim) {
+        zt_err lerr = {0};
+        if (zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &d->mem_limit, &lerr) == ZT_OK) {
+            avail = d->mem_limit;
+            where = "ZIMT_MEM_LIMIT";
+        } else {
+            problem(d, "%s", lerr.msg);
+        }
+    }
     char a[32], b[32];
     printf("memory (weights %s + activations, %s; %s: %s):\n",
            gib(d->weight_bytes, a, sizeof a), act == ZT_BF16 ? "BF16" : "F32", where,
@@ -468,7 +481,10 @@ int zt_cmd_doctor(int argc, char **argv)
     show_gpu(&gfree, &gtotal);
     if (d.have_cfg) {
         int fit8 = 0, fit = show_memory(&d, gfree, &fit8);
-        if (gfree && !fit)
+        if (d.mem_limit && !fit)
+            problem(&d, "ZIMT_MEM_LIMIT (%zu MiB) is too little for any preset size%s",
+                    d.mem_limit >> 20, fit8 ? " (some fit with --precision fp8)" : "");
+        else if (gfree && !fit)
             problem(&d, "the GPU has %zu MiB free, too little for any preset size%s; free GPU "
                         "memory or use --device cpu",
                     gfree >> 20, fit8 ? " (some fit with --precision fp8)" : "");

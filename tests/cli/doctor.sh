@@ -181,4 +181,17 @@ expect_error "no such --model" "$LIB_TMP/nonexistent"
 run "$ZIMT" doctor --bogus
 expect_error "bad argument" "--bogus"
 
+# $ZIMT_MEM_LIMIT, which gen and bench plan against, is what the table of
+# sizes is measured against too (the tiny model needs 426.8 MiB in F32 at
+# 1024x1024 and 376.6 MiB at 1280x720).
+run zenv ZIMT_MEM_LIMIT=400M "$ZIMT" doctor --model "$FIX"
+expect_ok "memory limit: the table against it" "ZIMT_MEM_LIMIT: 400.0 MiB" "2 of 18 sizes fit"
+check "memory limit: 1024x1024 does not fit" grep -qE "1024x1024 +426.8 MiB +does not fit" \
+    "$LIB_TMP/out"
+check "memory limit: 1280x720 fits" grep -qE "1280x720 +376.6 MiB +fits" "$LIB_TMP/out"
+run zenv ZIMT_MEM_LIMIT=10M "$ZIMT" doctor --model "$FIX"
+expect_error "memory limit: no size fits" "ZIMT_MEM_LIMIT (10 MiB) is too little for any preset size"
+run zenv ZIMT_MEM_LIMIT=lots "$ZIMT" doctor --model "$FIX"
+expect_error "memory limit: not a byte count" "ZIMT_MEM_LIMIT: 'lots' is not a byte count"
+
 lib_summary
