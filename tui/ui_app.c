@@ -1255,6 +1255,11 @@ int zt_cmd_ui(int argc, char **argv)
         }
         i++;
     }
+    /* as gen plans against it */
+    const char *lim = getenv("ZIMT_MEM_LIMIT");
+    zt_err lerr = {0};
+    if (lim && *lim && zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &a->mem_limit, &lerr) != ZT_OK)
+        return zt_cli_error(&lerr);
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
         return zt_cli_fail("the workbench needs a terminal (use 'zimt gen' in scripts)");
     char term_why[256];
@@ -1316,6 +1321,7 @@ int zt_cmd_ui(int argc, char **argv)
     eo.device = device;
     eo.precision = prec;
     eo.previews = 1;
+    eo.mem_limit = a->mem_limit;
     zt_err err = {0};
     if (zt_engine_new(&a->eng, &eo, &err) != ZT_OK) {
         free_app(a);

@@ -47,6 +47,8 @@ run ./zimt ui --bogus
 expect_error "workbench: unknown option last" "unknown option '--bogus'"
 run ./zimt ui --theme
 expect_error "workbench: missing value" "option '--theme' needs a value"
+run env ZIMT_MEM_LIMIT=lots ./zimt ui
+expect_error "workbench: bad memory limit" "ZIMT_MEM_LIMIT: 'lots' is not a byte count"
 run $G --prompt x -o /nonexistent/dir/a.png
 expect_error "missing output directory" "/nonexistent/dir" "does not exist"
 run $G --prompt x --outdir ""

@@ -5,7 +5,7 @@
 # whose image changes shape, a path pasted with its line's end, a paste
 # with a byte that is not UTF-8, Backspace on an emoji sequence, quitting
 # during a job, an unsaved image at exit, the output directory set with
-# F5, a narrow settings pane.
+# F5, a memory limit, a narrow settings pane.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -242,6 +242,18 @@ tm send-keys -t "$S" C-g
 check "outdir: the image goes there" wait_file "$D/new dir/sub/*.png" 60
 check "outdir: remembered" grep -qE "\"output_dir\":[[:space:]]*\"$D/new dir/sub\"" \
     "$D/cfg/zimt/settings.json"
+
+# $ZIMT_MEM_LIMIT, as in gen: the size list marks what does not fit under
+# it (the tiny model needs 426.8 MiB at 1024x1024, 376.6 MiB at 1280x720),
+# and a job too big for it is refused with the size that would fit.
+start memlimit ZIMT_MEM_LIMIT=400M
+tm send-keys -t "$S" F4
+expect_screen "memlimit: 1024x1024 marked too big" "1024 x 1024  1:1  (too big)" 5
+check "memlimit: 1280x720 not marked" test -z "$(screen | grep -F '1280 x 720   landscape  (too big)')"
+tm send-keys -t "$S" Escape
+custom_size 1024x1024
+tm send-keys -t "$S" C-g
+expect_screen "memlimit: the job refused with what fits" "but 0.39 GiB is available; " 10
 
 # On narrower screens the last job's seed and timings take shorter forms
 # that fit the settings pane whole, instead of being cut (a seed has up to
