@@ -503,6 +503,11 @@ int zt_cmd_gen(int argc, char **argv)
             if (!o.quiet)
                 fprintf(stderr, "zimt: model loaded on %s (%.2f GiB of weights in %.1f s)\n",
                         ev.backend, ev.bytes_total / 1073741824.0, ev.ms / 1e3);
+            /* the CPU backend computes in F32 whatever was asked */
+            if (!strcmp(ev.backend, "cpu") &&
+                (o.precision_v == ZT_PRECISION_BF16 || o.precision_v == ZT_PRECISION_FP8))
+                fprintf(stderr, "zimt: warning: --precision %s applies on CUDA; the CPU computes "
+                        "in F32\n", o.precision_v == ZT_PRECISION_BF16 ? "bf16" : "fp8");
             break;
         case ZT_EV_JOB_STEP:
             if (!o.quiet)

@@ -39,6 +39,13 @@ run $G --prompt x --rng gpu -o "$out/a.png"
 expect_error "unknown rng" "gpu"
 run $G --prompt x --precision fp16 -o "$out/a.png"
 expect_error "unknown precision" "fp16" "auto, bf16, fp32 or fp8"
+# the CPU computes in F32 whatever was asked: said, not silent
+run $G --prompt x --precision fp8 -o "$LIB_TMP/p8.png"
+expect_ok "fp8 on the CPU: made" p8.png
+check "fp8 on the CPU: said to be F32" \
+    grep -qF "warning: --precision fp8 applies on CUDA; the CPU computes in F32" "$LIB_TMP/err"
+run $G --prompt x --precision fp32 -o "$LIB_TMP/p32.png"
+check "fp32 on the CPU: no warning" test ! -s "$LIB_TMP/err"
 run ./zimt ui --precision fp16
 expect_error "workbench: unknown precision" "fp16" "auto, bf16, fp32 or fp8"
 run ./zimt ui --bogus 1
