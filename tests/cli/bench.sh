@@ -26,6 +26,7 @@ expect_ok "json" '"device":"cpu"' '"precision":"fp32"' '"steps":1' '"runs":1' \
     '"sizes":[{"width":64,"height":64,"prompt_tokens":43,' '{"width":32,"height":48,'
 check "json: one line" test "$(wc -l <"$LIB_TMP/out")" -eq 1
 check "json: timings" grep -qE '"step_ms":\{"min":[0-9.e-]+,"median":[0-9.e-]+\}' "$LIB_TMP/out"
+check "json: a lifetime peak on the CPU too" grep -qE '"zimt_lifetime_peak_bytes":[1-9]' "$LIB_TMP/out"
 
 # The second size needs more than ZIMT_MEM_LIMIT: refused before its first
 # job with what would fit, after the first size's row is printed.
