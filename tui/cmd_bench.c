@@ -310,6 +310,13 @@ int zt_cmd_bench(int argc, char **argv)
     int sizes[MAX_SIZES][2];
     zt_err err = {0};
     long v;
+    const char *size_args[MAX_SIZES], *steps_arg = NULL, *runs_arg = NULL;
+    const struct {
+        const char *name;
+        const char **val; /* NULL: --size, which repeats */
+    } opts[] = {{"--model", &model}, {"--device", &device}, {"--precision", &precision},
+                {"--size", NULL},    {"--steps", &steps_arg}, {"--runs", &runs_arg}};
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -327,38 +334,44 @@ int zt_cmd_bench(int argc, char **argv)
                 seed = (uint32_t)v;
                 i++;
             }
-        } else if (strcmp(a, "--model") && strcmp(a, "--device") && strcmp(a, "--precision") &&
-                   strcmp(a, "--size") && strcmp(a, "--steps") && strcmp(a, "--runs")) {
-            fprintf(stderr, "zimt: unknown option '%s'\n", a);
-            return usage(stderr);
-        } else if (!next) {
-            zt_cli_fail("%s: missing value (see zimt bench --help)", a);
-            return 2; /* bad usage, as an unknown option */
-        } else if (!strcmp(a, "--model")) {
-            model = next, i++;
-        } else if (!strcmp(a, "--device")) {
-            device = next, i++;
-            if (strcmp(device, "cuda") && strcmp(device, "cpu"))
-                return zt_cli_fail("--device must be cuda or cpu (got '%s')", device);
-        } else if (!strcmp(a, "--precision")) {
-            precision = next, i++;
-            if (strcmp(precision, "bf16") && strcmp(precision, "fp8"))
-                return zt_cli_fail("--precision must be bf16 or fp8 (got '%s')", precision);
-        } else if (!strcmp(a, "--size")) {
-            if (n_sizes == MAX_SIZES)
+        } else {
+            /* the other options take a value; each is checked after the loop */
+            int k = 0;
+            while (k < nopts && strcmp(a, opts[k].name))
+                k++;
+            if (k == nopts) {
+                fprintf(stderr, "zimt: unknown option '%s'\n", a);
+                return usage(stderr);
+            }
+            if (!next) {
+                zt_cli_fail("%s: missing value (see zimt bench --help)", a);
+                return 2; /* bad usage, as an unknown option */
+            }
+            if (opts[k].val)
+                *opts[k].val = next;
+            else if (n_sizes == MAX_SIZES)
                 return zt_cli_fail("at most %d sizes", MAX_SIZES);
-            if (zt_parse_size(next, &sizes[n_sizes][0], &sizes[n_sizes][1], &err))
-                return zt_cli_error(&err);
-            n_sizes++, i++;
-        } else if (!strcmp(a, "--steps")) {
-            if (zt_parse_int("--steps", next, 1, ZT_STEPS_MAX, &v, &err))
-                return zt_cli_error(&err);
-            steps = (int)v, i++;
-        } else { /* --runs, the last of the value options above */
-            if (zt_parse_int("--runs", next, 1, MAX_RUNS, &v, &err))
-                return zt_cli_error(&err);
-            runs = (int)v, i++;
+            else
+                size_args[n_sizes++] = next;
+            i++;
         }
+    }
+    if (strcmp(device, "cuda") && strcmp(device, "cpu"))
+        return zt_cli_fail("--device must be cuda or cpu (got '%s')", device);
+    if (strcmp(precision, "bf16") && strcmp(precision, "fp8"))
+        return zt_cli_fail("--precision must be bf16 or fp8 (got '%s')", precision);
+    for (int k = 0; k < n_sizes; k++)
+        if (zt_parse_size(size_args[k], &sizes[k][0], &sizes[k][1], &err))
+            return zt_cli_error(&err);
+    if (steps_arg) {
+        if (zt_parse_int("--steps", steps_arg, 1, ZT_STEPS_MAX, &v, &err))
+            return zt_cli_error(&err);
+        steps = (int)v;
+    }
+    if (runs_arg) {
+        if (zt_parse_int("--runs", runs_arg, 1, MAX_RUNS, &v, &err))
+            return zt_cli_error(&err);
+        runs = (int)v;
     }
     size_t mem_limit = 0;
     const char *lim = getenv("ZIMT_MEM_LIMIT");

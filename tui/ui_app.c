@@ -1216,45 +1216,41 @@ int zt_cmd_ui(int argc, char **argv)
 {
     static zt_ui_app app;
     zt_ui_app *a = &app;
-    const char *model = NULL, *device = "auto", *theme = NULL, *outdir = NULL;
-    zt_precision prec = ZT_PRECISION_AUTO;
+    const char *model = NULL, *device = "auto", *theme = NULL, *outdir = NULL, *gfx = NULL,
+               *precision = NULL;
+    /* every option takes a value; each is checked after the loop */
+    const struct {
+        const char *name;
+        const char **val;
+    } opts[] = {{"--model", &model},   {"--device", &device},      {"--graphics", &gfx},
+                {"--theme", &theme},   {"--output-dir", &outdir}, {"--precision", &precision}};
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             usage(stdout);
             return 0;
         }
-        static const char *const valued[] = {"--model",  "--device",     "--graphics",
-                                             "--theme",  "--output-dir", "--precision"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
-            known |= !strcmp(o, valued[k]);
-        if (!known || !v) {
-            zt_cli_fail(known ? "option '%s' needs a value" : "unknown option '%s'", o);
+        int k = 0;
+        while (k < nopts && strcmp(o, opts[k].name))
+            k++;
+        if (k == nopts || i + 1 == argc) {
+            zt_cli_fail(k < nopts ? "option '%s' needs a value" : "unknown option '%s'", o);
             usage(stderr);
             return 2;
         }
-        if (!strcmp(o, "--model"))
-            model = v;
-        else if (!strcmp(o, "--device"))
-            device = v;
-        else if (!strcmp(o, "--graphics")) {
-            if (strcmp(v, "auto") && strcmp(v, "sixel") && strcmp(v, "blocks") &&
-                strcmp(v, "none"))
-                return zt_cli_fail("--graphics must be auto, sixel, blocks or none"), 2;
-            snprintf(a->gfx_override, sizeof a->gfx_override, "%s", v);
-        } else if (!strcmp(o, "--theme"))
-            theme = v;
-        else if (!strcmp(o, "--output-dir"))
-            outdir = v;
-        else { /* --precision, the last of the valued options */
-            zt_err perr = {0};
-            if (zt_precision_parse(v, &prec, &perr) != ZT_OK)
-                return zt_cli_error(&perr), 2;
-        }
-        i++;
+        *opts[k].val = argv[++i];
     }
+    if (gfx) {
+        if (strcmp(gfx, "auto") && strcmp(gfx, "sixel") && strcmp(gfx, "blocks") &&
+            strcmp(gfx, "none"))
+            return zt_cli_fail("--graphics must be auto, sixel, blocks or none"), 2;
+        snprintf(a->gfx_override, sizeof a->gfx_override, "%s", gfx);
+    }
+    zt_precision prec = ZT_PRECISION_AUTO;
+    zt_err perr = {0};
+    if (precision && zt_precision_parse(precision, &prec, &perr) != ZT_OK)
+        return zt_cli_error(&perr), 2;
     /* as gen plans against it */
     const char *lim = getenv("ZIMT_MEM_LIMIT");
     zt_err lerr = {0};
