@@ -374,8 +374,7 @@ int zt_cmd_bench(int argc, char **argv)
         runs = (int)v;
     }
     size_t mem_limit = 0;
-    const char *lim = getenv("ZIMT_MEM_LIMIT");
-    if (lim && *lim && zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &mem_limit, &err))
+    if (zt_mem_limit_env(&mem_limit, &err))
         return zt_cli_error(&err);
     /* progress on a terminal only: a log keeps the table */
     const int tty = !json && isatty(2);

@@ -273,15 +273,12 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
         where = "host memory available";
     }
     /* gen and bench plan against $ZIMT_MEM_LIMIT when it is set */
-    const char *lim = getenv("ZIMT_MEM_LIMIT");
-    if (lim && *lim) {
-        zt_err lerr = {0};
-        if (zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &d->mem_limit, &lerr) == ZT_OK) {
-            avail = d->mem_limit;
-            where = "ZIMT_MEM_LIMIT";
-        } else {
-            problem(d, "%s", lerr.msg);
-        }
+    zt_err lerr = {0};
+    if (zt_mem_limit_env(&d->mem_limit, &lerr)) {
+        problem(d, "%s", lerr.msg);
+    } else if (d->mem_limit) {
+        avail = d->mem_limit;
+        where = "ZIMT_MEM_LIMIT";
     }
     char a[32], b[32];
     printf("memory (weights %s + activations, %s; %s: %s):\n",

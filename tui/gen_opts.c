@@ -228,7 +228,7 @@ zt_status zt_check_output(const char *path, zt_err *err)
 
 /* "4G", "512M", "1073741824": a byte count with an optional K/M/G/T
  * (binary) suffix. */
-zt_status zt_parse_bytes(const char *what, const char *s, size_t *out, zt_err *err)
+static zt_status parse_bytes(const char *what, const char *s, size_t *out, zt_err *err)
 {
     char *end;
     errno = 0;
@@ -249,6 +249,13 @@ zt_status zt_parse_bytes(const char *what, const char *s, size_t *out, zt_err *e
                        "%s: '%s' is not a byte count (e.g. 8G, 512M or 1073741824)", what, s);
     *out = (size_t)(v << shift);
     return ZT_OK;
+}
+
+zt_status zt_mem_limit_env(size_t *limit, zt_err *err)
+{
+    const char *s = getenv("ZIMT_MEM_LIMIT");
+    *limit = 0;
+    return s && *s ? parse_bytes("ZIMT_MEM_LIMIT", s, limit, err) : ZT_OK;
 }
 
 zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p, int index,
@@ -286,8 +293,7 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     snprintf(p->model, sizeof p->model, "Z-Image-Turbo");
     int have_seed = 0;
     o->when = time(NULL);
-    const char *lim = getenv("ZIMT_MEM_LIMIT");
-    if (lim && *lim && (st = zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &o->mem_limit, err)))
+    if ((st = zt_mem_limit_env(&o->mem_limit, err)))
         return st;
     if (o->output && o->name)
         return zt_fail(err, ZT_ERR_INVALID, "give -o FILE or --name TEMPLATE, not both");

@@ -64,8 +64,10 @@ uint64_t zt_random_seed(void);
 /* Value parsers used by several commands. */
 zt_status zt_parse_size(const char *s, int *w, int *h, zt_err *err);
 zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *out, zt_err *err);
-/* A byte count: digits with an optional K, M, G or T (powers of 1024). */
-zt_status zt_parse_bytes(const char *what, const char *s, size_t *out, zt_err *err);
+/* $ZIMT_MEM_LIMIT, the bytes jobs are planned against instead of the
+ * device's free memory: digits with an optional K, M, G or T (powers of
+ * 1024). *limit is 0 when it is unset or empty. */
+zt_status zt_mem_limit_env(size_t *limit, zt_err *err);
 zt_status zt_parse_seed(const char *s, uint64_t *seed, int *random, zt_err *err);
 zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, float *out,
                          zt_err *err);

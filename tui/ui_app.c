@@ -1252,9 +1252,8 @@ int zt_cmd_ui(int argc, char **argv)
     if (precision && zt_precision_parse(precision, &prec, &perr) != ZT_OK)
         return zt_cli_error(&perr), 2;
     /* as gen plans against it */
-    const char *lim = getenv("ZIMT_MEM_LIMIT");
     zt_err lerr = {0};
-    if (lim && *lim && zt_parse_bytes("ZIMT_MEM_LIMIT", lim, &a->mem_limit, &lerr) != ZT_OK)
+    if (zt_mem_limit_env(&a->mem_limit, &lerr) != ZT_OK)
         return zt_cli_error(&lerr);
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
         return zt_cli_fail("the workbench needs a terminal (use 'zimt gen' in scripts)");
