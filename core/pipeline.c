@@ -374,32 +374,26 @@ static void fitting_size(const zt_model *m, const zt_job_params *p, size_t avail
 zt_status zt_model_check_fit(zt_model *m, const zt_job_params *p, size_t mem_limit, zt_err *err)
 {
     size_t need = zt_model_job_bytes(m, p);
-    size_t held = zt_model_weight_bytes(m) + m->arena.cap;
-    size_t avail;
-    if (mem_limit) {
-        avail = mem_limit;
-    } else {
+    size_t avail = mem_limit;
+    if (!avail) { /* free memory, plus what the model holds and would reuse */
         size_t fr = 0, tot = 0;
         if (!m->be->vt->mem_info || m->be->vt->mem_info(m->be, &fr, &tot, NULL) != ZT_OK)
             return ZT_OK; /* nothing to plan against */
-        avail = fr + held;
+        avail = fr + zt_model_weight_bytes(m) + m->arena.cap;
     }
     if (need <= avail)
         return ZT_OK;
     int fw, fh;
     fitting_size(m, p, avail, &fw, &fh);
-    const double G = 1024.0 * 1024.0 * 1024.0;
-    size_t weights = need - zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
+    char fits[48] = "no size fits";
     if (fw)
-        return zt_fail(err, ZT_ERR_TOO_BIG,
-                       "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but "
-                       "%.2f GiB is available; %dx%d would fit",
-                       p->width, p->height, need / G, weights / G, (need - weights) / G,
-                       avail / G, fw, fh);
+        snprintf(fits, sizeof fits, "%dx%d would fit", fw, fh);
+    const double G = 1024.0 * 1024.0 * 1024.0;
+    size_t act = zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
     return zt_fail(err, ZT_ERR_TOO_BIG,
                    "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but %.2f GiB "
-                   "is available; no size fits",
-                   p->width, p->height, need / G, weights / G, (need - weights) / G, avail / G);
+                   "is available; %s",
+                   p->width, p->height, need / G, (need - act) / G, act / G, avail / G, fits);
 }
 
 static long nearest16(long v)
