@@ -936,7 +936,6 @@ typedef struct read_job {
     char *zimt;       /* "zimt" text (UTF-8), heap */
     char *parameters; /* "parameters" text converted to UTF-8, heap */
     int w, h;
-    int too_big;
     int own_msg;          /* msg is ours, not libpng's */
     const char *bad_text; /* why a zimt or parameters text was not taken */
     png_msg msg;
@@ -961,17 +960,6 @@ static void collect_text(png_structp png, png_infop info, read_job *job)
             job->bad_text = utf8_valid(text[i].text) ? "out of memory"
                                                      : "its settings text is not valid UTF-8";
     }
-}
-
-static int too_big(unsigned long w, unsigned long h)
-{
-    return w > ZT_PNG_SIDE_MAX || h > ZT_PNG_SIDE_MAX || w * h > (unsigned long)ZT_PNG_PIXELS_MAX;
-}
-
-static void too_big_text(char *out, size_t n, unsigned long w, unsigned long h)
-{
-    snprintf(out, n, "image %lux%lu is larger than allowed (at most %d pixels a side and %ld "
-             "million pixels)", w, h, ZT_PNG_SIDE_MAX, ZT_PNG_PIXELS_MAX >> 20);
 }
 
 /* Decode job->f. 0 on success, -1 with job->msg set. Everything that
@@ -1002,13 +990,9 @@ static int decode_png(read_job *job)
     png_set_chunk_cache_max(png, 32);
     png_set_chunk_malloc_max(png, 4u << 20);
     png_read_info(png, info);
+    /* the size was checked from IHDR before (zt_png_read), and libpng
+     * refuses a zero side */
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if (w == 0 || h == 0 || too_big(w, h)) {
-        job->too_big = 1;
-        too_big_text(job->msg.text, sizeof job->msg.text, w, h);
-        png_destroy_read_struct(&png, &info, NULL);
-        return -1;
-    }
     /* any PNG -> 8-bit RGB */
     png_set_expand(png);
     png_set_strip_16(png);
@@ -1071,10 +1055,11 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
     unsigned char ihdr[16];
     if (fread(ihdr, 1, sizeof ihdr, job.f) == sizeof ihdr && !memcmp(ihdr + 4, "IHDR", 4)) {
         unsigned long iw = png_get_uint_32(ihdr + 8), ih = png_get_uint_32(ihdr + 12);
-        if (too_big(iw, ih)) {
-            char why[160];
-            too_big_text(why, sizeof why, iw, ih);
-            st = zt_fail(err, ZT_ERR_TOO_BIG, "%s: %s", path, why);
+        if (iw > ZT_PNG_SIDE_MAX || ih > ZT_PNG_SIDE_MAX || iw * ih > ZT_PNG_PIXELS_MAX) {
+            st = zt_fail(err, ZT_ERR_TOO_BIG,
+                         "%s: image %lux%lu is larger than allowed (at most %d pixels a side "
+                         "and %ld million pixels)",
+                         path, iw, ih, ZT_PNG_SIDE_MAX, ZT_PNG_PIXELS_MAX >> 20);
             goto done;
         }
     }
@@ -1087,9 +1072,8 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         else if (ferror(job.f))
             st = zt_fail(err, ZT_ERR_IO, "%s: reading failed: %s", path,
                          job.msg.sys_errno ? strerror(job.msg.sys_errno) : job.msg.text);
-        else if (job.too_big || job.own_msg)
-            st = zt_fail(err, job.too_big ? ZT_ERR_TOO_BIG : ZT_ERR_FORMAT, "%s: %s", path,
-                         job.msg.text);
+        else if (job.own_msg)
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: %s", path, job.msg.text);
         else /* libpng's terse words ("bad adaptive filter value") */
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: the PNG file is damaged (%s)", path,
                          job.msg.text);
