@@ -331,10 +331,10 @@ static void draw_left(zt_ui_app *a)
     draw_memory(a, y, x, w);
     y += 3;
     if (a->have_last_timings) {
-        double steps = 0;
-        for (int i = 0; i < a->last_timings.steps; i++)
-            steps += a->last_timings.step_ms[i];
         const zt_timings *t = &a->last_timings;
+        double steps = 0;
+        for (int i = 0; i < t->steps; i++)
+            steps += t->step_ms[i];
         char f[4][128];
         snprintf(f[0], sizeof f[0], "encode %.0f ms  steps %.0f ms  decode %.0f ms  total %.2f s",
                  t->encode_ms, steps, t->decode_ms, t->total_ms / 1000.0);
