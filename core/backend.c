@@ -28,10 +28,18 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...)
     va_end(ap);
 }
 
-/* 1 when ops must be skipped: no backend or an error already pending. */
-static int pending(const zt_backend *be)
+/* 1 when ops must be skipped: no backend, an error already pending, or a
+ * stop asked for on a backend that runs ops as they come (the answer is
+ * then recorded as the pending error). */
+static int pending(zt_backend *be)
 {
-    return !be || !be->vt || be->error.code != ZT_OK;
+    if (!be || !be->vt || be->error.code != ZT_OK)
+        return 1;
+    if (be->stop && be->vt->ops_immediate && be->stop(be->stop_ud)) {
+        zt_backend_set_error(be, ZT_ERR_CANCELLED, "cancelled");
+        return 1;
+    }
+    return 0;
 }
 
 static int unsupported(zt_backend *be, const char *op)
@@ -844,7 +852,7 @@ void zt_op_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bias)
 
 /* ---- replays ------------------------------------------------------------ */
 
-static int can_record(const zt_backend *be)
+static int can_record(zt_backend *be)
 {
     const char *env = getenv("ZIMT_GRAPHS");
     return !pending(be) && be->vt->record_begin && !be->profiling && !(env && !strcmp(env, "0"));

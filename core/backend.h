@@ -59,6 +59,8 @@ typedef struct zt_prof_row {
 typedef struct zt_backend_vt {
     const char *name;
     int host_memory; /* 1 when backend memory is ordinary host memory */
+    int ops_immediate; /* 1 when an op has run by the time its call returns (the
+                          CPU): zt_backend's stop is asked before each op */
     void (*destroy)(zt_backend *be);
 
     /* memory */
@@ -160,6 +162,14 @@ struct zt_backend {
      * and keeps nothing. Backends that keep the host views never call it. */
     int (*on_read)(void *ud, const void *src, size_t n);
     void *on_read_ud;
+    /* Optional, set by the caller around a run: on a backend whose ops run
+     * as they are issued (vt->ops_immediate), asked before each op; a
+     * non-zero answer records ZT_ERR_CANCELLED, so the rest of the pass is
+     * skipped and the next sync reports it. A CPU step of the full model
+     * takes minutes, so a cancel need not wait for it. Queued backends
+     * never ask: their ops are issued long before they run. */
+    int (*stop)(void *ud);
+    void *stop_ud;
     unsigned long replays; /* recordings queued by zt_replay_enter so far */
     int profiling;         /* an op profile is recording (zt_backend_profile on, not yet
                               off or read): every op is issued, none replayed */

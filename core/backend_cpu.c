@@ -1179,6 +1179,7 @@ static void cpu_synth_fill(zt_backend *be, zt_tensor *t, uint32_t key, int is_bi
 static const zt_backend_vt cpu_vt = {
     .name = "cpu",
     .host_memory = 1,
+    .ops_immediate = 1,
     .destroy = cpu_destroy,
     .alloc = cpu_alloc,
     .release = cpu_release,

@@ -348,7 +348,8 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
     return atomic_load(&e->cancel_running);
 }
 
-/* Asked inside the decode: a cancel need not wait for the whole decoder. */
+/* Asked inside the decode, and on the CPU before each op: a cancel need
+ * not wait for the whole decoder, nor for a CPU step. */
 static int job_stop(void *ud)
 {
     step_ctx *s = ud;

@@ -636,15 +636,25 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     if (!noise_running)
         draw_noise(&nj);
 
+    /* On the CPU the stop hook is asked before every op from here on, so
+     * a cancel ends a step of the full model (minutes there) within one
+     * op; queued backends leave it to on_step and the decoder. */
+    if (hk && hk->stop) {
+        be->stop = hk->stop;
+        be->stop_ud = hk->ud;
+    }
+
     /* 1. captions */
     zt_backend_phase(be, "encode");
     double t0 = zt_now_ms();
     int cached_neg = 1;
-    if ((st = encode_prompt(m, p->prompt, ids, L, arena, &jt.cap, &tm->prompt_cached, err)))
+    if ((st = encode_prompt(m, p->prompt, ids, L, arena, &jt.cap, &tm->prompt_cached, err)) ||
+        (cfg_on && (st = encode_prompt(m, p->negative ? p->negative : "", nids, Ln, arena,
+                                       &jt.neg, &cached_neg, err)))) {
+        if (st == ZT_ERR_CANCELLED)
+            zt_fail(err, st, "cancelled while encoding the prompt");
         goto done;
-    if (cfg_on && (st = encode_prompt(m, p->negative ? p->negative : "", nids, Ln, arena,
-                                      &jt.neg, &cached_neg, err)))
-        goto done;
+    }
     /* released once both prompts are encoded, not reloaded for the second */
     if (m->release_te && m->te)
         zt_model_set_release_text_encoder(m, 1);
@@ -693,8 +703,11 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
         }
         float dt = sched.sigmas[i + 1] - sched.sigmas[i];
         zt_op_axpy(be, &jt.x, -dt, &jt.pred);
-        if ((st = zt_backend_sync(be, err)))
+        if ((st = zt_backend_sync(be, err))) {
+            if (st == ZT_ERR_CANCELLED)
+                zt_fail(err, st, "cancelled during step %d of %d", i + 1, p->steps);
             goto done;
+        }
         tm->step_ms[i] = zt_now_ms() - ts;
         tm->steps = i + 1;
         if (hk && hk->tap) {
@@ -727,8 +740,11 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     zt_backend_phase(be, "decode");
     t0 = zt_now_ms();
     if ((st = zt_vae_decode(m->vae, &jt.x, 1, arena, &jt.image, NULL, NULL,
-                            hk ? hk->stop : NULL, hk ? hk->ud : NULL, err)))
+                            hk ? hk->stop : NULL, hk ? hk->ud : NULL, err))) {
+        if (st == ZT_ERR_CANCELLED)
+            zt_fail(err, st, "cancelled while decoding");
         goto done;
+    }
     /* zt_vae_decode synchronises: this is the decoder's own time */
     tm->decode_ms = zt_now_ms() - t0;
     zt_backend_phase(be, "output");
@@ -748,6 +764,8 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     tm->output_ms = zt_now_ms() - t0;
     *rgb = out;
 done:
+    be->stop = NULL;
+    be->stop_ud = NULL;
     if (m->release_te && m->te) /* a job that failed while encoding */
         zt_model_set_release_text_encoder(m, 1);
     if (noise_running)

@@ -117,6 +117,64 @@ static void test_cancel(void)
     CHECK(steps_seen == 2 && rgb == NULL, "ran %d steps", steps_seen);
 }
 
+/* On the CPU a cancel does not wait for the step (minutes with the full
+ * model): the stop hook is asked before each op, so a stop raised once two
+ * steps are done ends the third within one op, and the backend serves the
+ * next job as before. */
+static int stop_after, stop_asked_late;
+static int stop_when_done(void *ud)
+{
+    (void)ud;
+    if (steps_seen < stop_after)
+        return 0;
+    stop_asked_late++;
+    return 1;
+}
+
+static void test_cancel_inside_step(void)
+{
+    if (!be->vt->ops_immediate) {
+        printf("  (skipped: the backend queues its ops)\n");
+        return;
+    }
+    zt_job_params p = {.prompt = "a dog on a beach", .width = 64, .height = 64, .steps = 5,
+                       .seed = 3};
+    zt_run_hooks hk = {.on_step = on_step, .stop = stop_when_done};
+    uint8_t *rgb = NULL;
+    zt_err err = {0};
+    steps_seen = 0;
+    stop_after = 2;
+    stop_asked_late = 0;
+    zt_status st = zt_pipeline_run(model, &p, &hk, &rgb, NULL, &err);
+    CHECK(st == ZT_ERR_CANCELLED && rgb == NULL, "status %d: %s", st, err.msg);
+    CHECK(steps_seen == 2, "%d steps finished", steps_seen);
+    /* asked once: the first op after the stop is skipped with all after it */
+    CHECK(stop_asked_late == 1, "asked %d times after the stop", stop_asked_late);
+    CHECK(strstr(err.msg, "during step 3 of 5") != NULL, "message: %s", err.msg);
+
+    /* a stop before anything runs ends the encoding, with its own words */
+    steps_seen = 0;
+    stop_after = 0;
+    st = zt_pipeline_run(model, &p, &hk, &rgb, NULL, &err);
+    CHECK(st == ZT_ERR_CANCELLED && rgb == NULL, "status %d: %s", st, err.msg);
+    CHECK(strstr(err.msg, "encoding") != NULL, "message: %s", err.msg);
+    CHECK(be->stop == NULL, "the backend still asks the job's hook");
+
+    /* the same job again, not stopped: whole, as from a fresh backend */
+    steps_seen = 0;
+    stop_after = 99;
+    st = zt_pipeline_run(model, &p, &hk, &rgb, NULL, &err);
+    CHECK(st == ZT_OK && rgb != NULL && steps_seen == 5, "after a cancel: %s", err.msg);
+    uint8_t *again = NULL;
+    zt_run_hooks plain = {0};
+    st = zt_pipeline_run(model, &p, &plain, &again, NULL, &err);
+    CHECK(st == ZT_OK && again != NULL, "without hooks: %s", err.msg);
+    if (rgb && again)
+        CHECK(!memcmp(rgb, again, 64 * 64 * 3), "the images differ");
+    free(rgb);
+    free(again);
+}
+
 /* A load asked to stop at its k-th report stops there: no further report,
  * ZT_ERR_CANCELLED, no model, nothing leaked (the sanitizer builds). Left
  * alone it names the tokenizer, the three components and "done" in turn.
@@ -208,6 +266,7 @@ int main(void)
     free(text);
     RUN(test_cases);
     RUN(test_cancel);
+    RUN(test_cancel_inside_step);
     RUN(test_bad_params);
     RUN(test_load_cancel);
     zt_model_free(model);

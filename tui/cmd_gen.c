@@ -17,8 +17,9 @@
  * so a typo costs no time. One PNG per job, written atomically and never
  * over an existing file; an image that cannot be written there is kept
  * under $TMPDIR instead. Ctrl-C (or SIGTERM/SIGHUP) cancels: finished
- * images are kept, the running one is not written; a second one leaves at
- * once instead of at the end of the running step.
+ * images are kept, the running one is not written (on the CPU it stops
+ * within one op); a second one leaves at once instead of at the end of the
+ * running step.
  */
 #include <cJSON.h>
 #include <errno.h>
@@ -468,9 +469,9 @@ int zt_cmd_gen(int argc, char **argv)
             zt_engine_cancel_all(eng);
             cancelled_all = 1;
         }
-        /* A second signal: a CPU step of the full model takes minutes, so
-         * leave without waiting for it, once no image is being written and
-         * the events already queued are reported. */
+        /* A second signal: leave without waiting for the running step (or,
+         * on the CPU, op), once no image is being written and the events
+         * already queued are reported. */
         if (zt_cli_stops > 1 && !now) {
             zt_png_writes_stop();
             now = 1;
