@@ -1180,22 +1180,39 @@ static void keep_unsaved_all(zt_ui_app *a)
 }
 
 /* Leaving with jobs under way: they are cancelled, and the running one
- * stops at the end of its step, which on the CPU with the full model takes
- * minutes. Meanwhile a signal (Ctrl-C, the terminal being back in cooked
- * mode) leaves at once, once no image is being written; so does a second
- * one when a signal ended the session. Events still come in as before, so
- * an image finished meanwhile is among the results printed. */
+ * stops at the end of its step on the GPU, within one op on the CPU.
+ * Meanwhile a signal (Ctrl-C, the terminal being back in cooked mode)
+ * leaves at once, once no image is being written and any not saved are
+ * kept; so does a second one when a signal ended the session. Events still
+ * come in as before, so an image finished meanwhile is among the results
+ * printed. */
 static void wait_for_cancel(zt_ui_app *a)
 {
-    int pending = a->eng ? zt_engine_pending(a->eng) : 0;
-    if (!pending)
+    if (!a->eng)
         return;
-    fprintf(stderr, "zimt: cancelling %d job%s (Ctrl-C to leave at once)\n", pending,
-            pending == 1 ? "" : "s");
-    zt_engine_cancel_all(a->eng);
-    int stops = zt_cli_stops;
-    while (zt_engine_pending(a->eng) > 0) {
+    int stops = zt_cli_stops, said = 0;
+    for (;;) {
+        /* read before the drain: a job's last event is queued as it stops
+         * counting, so once this reads 0 the drain sees every event (an
+         * image that could not be written among them) */
+        int pending = zt_engine_pending(a->eng);
+        zt_event ev;
+        while (zt_engine_poll(a->eng, &ev) == 1) {
+            on_event(a, &ev);
+            zt_event_free(&ev);
+        }
+        if (!pending)
+            return;
+        if (!said) {
+            fprintf(stderr, "zimt: cancelling %d job%s (Ctrl-C to leave at once)\n", pending,
+                    pending == 1 ? "" : "s");
+            zt_engine_cancel_all(a->eng);
+            said = 1;
+        }
         if (zt_cli_stops > stops || stops > 1) {
+            /* an image whose file failed meanwhile (the writer finishing
+             * what came before the cancel) is kept before writes stop */
+            keep_unsaved_all(a);
             zt_png_writes_stop();
             fprintf(stderr, "zimt: left at once\n");
             print_results(a);
@@ -1204,11 +1221,6 @@ static void wait_for_cancel(zt_ui_app *a)
         }
         struct pollfd pfd = {zt_engine_event_fd(a->eng), POLLIN, 0};
         poll(&pfd, 1, 200);
-        zt_event ev;
-        while (zt_engine_poll(a->eng, &ev) == 1) {
-            on_event(a, &ev);
-            zt_event_free(&ev);
-        }
     }
 }
 
