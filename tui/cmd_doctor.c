@@ -9,7 +9,9 @@
  * memory of each size preset and whether it fits; whether this terminal
  * shows sixel and its cell size. Exit 0 only when a generation would work:
  * a complete model, and a GPU large enough for the smallest preset or no
- * GPU at all (the CPU works, slowly). Nothing is loaded, nothing written.
+ * GPU at all (the CPU works, slowly). Without a model it says whether gen
+ * and the workbench would run the bundled tiny one instead. Nothing is
+ * loaded, nothing written.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -453,7 +455,8 @@ int zt_cmd_doctor(int argc, char **argv)
     zt_discovery_report *rep = malloc(sizeof *rep);
     if (!rep)
         return zt_cli_fail("doctor: out of memory");
-    char dir[ZT_PATH_MAX];
+    char dir[ZT_PATH_MAX], tiny[ZT_PATH_MAX];
+    const char *bundled = NULL;
     zt_err err = {0};
     zt_status st = zt_discover_model(explicit_dir, dir, sizeof dir, rep, &err);
     show_search(rep);
@@ -462,6 +465,11 @@ int zt_cmd_doctor(int argc, char **argv)
         printf("model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
                "or `modelscope download Tongyi-MAI/Z-Image-Turbo`, or point ZIMT_MODEL or "
                "--model at a copy\n");
+        /* what gen and the workbench do meanwhile (zt_cli_model) */
+        if (!explicit_dir && (bundled = zt_cli_bundled_model(tiny, sizeof tiny)))
+            printf("  until then gen and the workbench run the bundled tiny model (%s); its "
+                   "weights are synthetic, so its images do not show the prompt\n",
+                   tiny);
         /* The closest candidate in full: every missing piece, not just one. */
         for (int i = 0; i < rep->n_places; i++)
             if (rep->places[i].state == ZT_PLACE_INCOMPLETE) {
@@ -493,8 +501,8 @@ int zt_cmd_doctor(int argc, char **argv)
     show_terminal();
 
     if (d.problems) {
-        printf("result: %d problem%s; generation would fail\n", d.problems,
-               d.problems == 1 ? "" : "s");
+        printf("result: %d problem%s; %s\n", d.problems, d.problems == 1 ? "" : "s",
+               bundled ? "only the bundled tiny model would run" : "generation would fail");
         return 1;
     }
     printf("result: ok, generation will work%s\n", gfree ? "" : " (on the CPU, slowly)");

@@ -50,6 +50,12 @@ run zenv "$ZIMT" doctor
 [ "$RC" -eq 1 ] && grep -q "model: none found" "$LIB_TMP/out" && pass "no model: exit 1" ||
     fail "no model: exit 1" "exit $RC"
 expect_error "no model: says so" "no Z-Image-Turbo model found"
+# what gen does without one is said too: the bundled model, and that it is no real one
+check "no model: the bundled tiny model named" grep -qF \
+    "until then gen and the workbench run the bundled tiny model (tests/data/tiny-zimage)" \
+    "$LIB_TMP/out"
+check "no model: the result says what would run" grep -qx \
+    "result: 1 problem; only the bundled tiny model would run" "$LIB_TMP/out"
 
 run zenv "$ZIMT" gen --prompt x -o "$LIB_TMP/nodir/x.png"
 expect_error "gen falls back with a notice" "using the bundled tests/data/tiny-zimage"
@@ -68,6 +74,11 @@ expect_ok "installed: tokenize" "64 8251"
 rm -rf "$LIB_TMP/pfx/share"
 run zenv env -C "$LIB_TMP" "$LIB_TMP/pfx/bin/zimt" gen --prompt x -o far2.png
 expect_error "no model and none bundled" "nor is the bundled tiny model installed"
+run zenv env -C "$LIB_TMP" "$LIB_TMP/pfx/bin/zimt" doctor
+check "no model and none bundled: doctor says generation would fail" grep -qx \
+    "result: 1 problem; generation would fail" "$LIB_TMP/out"
+check "no model and none bundled: no bundled model named" \
+    sh -c "! grep -q 'bundled' '$LIB_TMP/out'"
 
 # ---- Hugging Face cache in the default place, symlinked blobs
 hf_cache "$H/.cache/huggingface/hub"
