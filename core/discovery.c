@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "modelcheck.h"
 
@@ -438,4 +439,19 @@ zt_status zt_discover_model(const char *explicit_dir, char *out, size_t n,
                             zt_discovery_report *rep, zt_err *err)
 {
     return zt_discover_model_env(explicit_dir, NULL, NULL, out, n, rep, err);
+}
+
+int zt_exe_dir(char *buf, size_t n)
+{
+    if (n < 2)
+        return -1;
+    ssize_t len = readlink("/proc/self/exe", buf, n - 1);
+    if (len <= 0 || (size_t)len >= n - 1) /* n - 1 bytes may be a cut path */
+        return -1;
+    buf[len] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    return 0;
 }

@@ -80,6 +80,12 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
  * directory as it is (info, tokenize, bench) call it themselves. */
 zt_status zt_model_dir_check(const char *dir, zt_err *err);
 
+/* The directory of the running executable (a build tree, or PREFIX/bin)
+ * into buf; 0 on success, -1 when it cannot be told or does not fit. The
+ * bundled tiny model and the themes are looked for beside it and in
+ * ../share/zimt from it. */
+int zt_exe_dir(char *buf, size_t n);
+
 /* "absent", "incomplete", "complete", "chosen". */
 const char *zt_place_state_str(zt_place_state s);
 

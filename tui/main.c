@@ -82,14 +82,8 @@ static const char *bundled(const char *rel, const char *installed, int dir, char
     if (exists_as(rel, dir) && (size_t)snprintf(buf, n, "%s", rel) < n)
         return buf;
     char exe[4096];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
+    if (zt_exe_dir(exe, sizeof exe))
         return NULL;
-    exe[len] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = 0;
     const char *fmt[] = {"%s/%s", "%s/../share/zimt/%s"};
     const char *tail[] = {rel, installed};
     for (size_t i = 0; i < 2; i++)

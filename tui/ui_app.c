@@ -97,10 +97,12 @@ static void save_settings(zt_ui_app *a)
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings not saved: %s", why);
 }
 
-/* Loads and applies the theme called name. When it cannot be loaded the
- * status line says why and the theme in use stays; at start, when none is
- * in use yet, fallback (the remembered theme; may be NULL), dark or else
- * the built-in mono takes its place. */
+/* Loads and applies the theme called name, which is then remembered. When
+ * it cannot be loaded the status line says why and the theme in use stays;
+ * at start, when none is in use yet, fallback (the remembered theme; may be
+ * NULL), dark or else the built-in mono is shown, and the remembered name
+ * is kept: a theme missing for one run (a theme file being edited, a binary
+ * run away from its themes) is not replaced for good. */
 static void set_theme(zt_ui_app *a, const char *name, const char *fallback)
 {
     /* both may point into a->set.theme, which is written below */
@@ -108,6 +110,7 @@ static void set_theme(zt_ui_app *a, const char *name, const char *fallback)
     snprintf(want, sizeof want, "%s", name);
     snprintf(alt, sizeof alt, "%s", fallback ? fallback : "dark");
     zt_ui_theme t;
+    int chosen = 1;
     if (zt_ui_theme_load(&t, want, why, sizeof why)) {
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "theme %s: %s", want, why);
         if (a->theme.name[0])
@@ -116,10 +119,11 @@ static void set_theme(zt_ui_app *a, const char *name, const char *fallback)
         if (zt_ui_theme_load(&t, alt, why2, sizeof why2) &&
             zt_ui_theme_load(&t, "dark", why2, sizeof why2))
             zt_ui_theme_mono(&t);
-        snprintf(want, sizeof want, "%s", t.name);
+        chosen = 0;
     }
     a->theme = t;
-    snprintf(a->set.theme, sizeof a->set.theme, "%s", want);
+    if (chosen)
+        snprintf(a->set.theme, sizeof a->set.theme, "%s", want);
     reset_color_pairs();
     zt_ui_theme_apply(&a->theme, a->no_color);
     a->img_dirty = 1;

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "discovery.h"
 
 static const char *const role_keys[] = {
 #define ZT_UI_ROLE_KEY(name, key) key,
@@ -203,7 +204,10 @@ done:
 }
 
 /* Search path, first match wins: $ZIMT_THEME_DIR, ./themes, the user's data
- * directory, then the install prefixes. */
+ * directory, beside the binary (a build tree run from elsewhere) and
+ * ../share/zimt/themes from it (make install with any PREFIX), then the
+ * usual install prefixes. */
+#define THEME_DIRS 8
 static int theme_dirs(char dirs[][1024], int max)
 {
     int n = 0;
@@ -217,6 +221,13 @@ static int theme_dirs(char dirs[][1024], int max)
         snprintf(dirs[n++], 1024, "%s/zimt/themes", xd);
     else if (home && *home && n < max)
         snprintf(dirs[n++], 1024, "%s/.local/share/zimt/themes", home);
+    char exe[900];
+    if (!zt_exe_dir(exe, sizeof exe)) {
+        if (n < max)
+            snprintf(dirs[n++], 1024, "%s/themes", exe);
+        if (n < max)
+            snprintf(dirs[n++], 1024, "%s/../share/zimt/themes", exe);
+    }
     if (n < max)
         snprintf(dirs[n++], 1024, "/usr/local/share/zimt/themes");
     if (n < max)
@@ -237,8 +248,8 @@ static int valid_name(const char *name)
 
 int zt_ui_theme_load(zt_ui_theme *t, const char *name, char *why, int why_len)
 {
-    char dirs[6][1024];
-    int n = theme_dirs(dirs, 6);
+    char dirs[THEME_DIRS][1024];
+    int n = theme_dirs(dirs, THEME_DIRS);
     if (!valid_name(name)) {
         snprintf(why, (size_t)why_len, "bad theme name");
         zt_ui_theme_mono(t);
@@ -278,8 +289,8 @@ static int cmp_str(const void *a, const void *b)
 
 int zt_ui_theme_list(char ***names)
 {
-    char dirs[6][1024];
-    int nd = theme_dirs(dirs, 6), n = 0, cap = 8;
+    char dirs[THEME_DIRS][1024];
+    int nd = theme_dirs(dirs, THEME_DIRS), n = 0, cap = 8;
     char **v = malloc((size_t)cap * sizeof *v);
     if (!v) {
         *names = NULL;

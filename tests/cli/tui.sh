@@ -229,6 +229,38 @@ tm send-keys -t "$S" C-q
 expect_screen "third run quits" "EXIT=0" 30
 check "remembered theme kept" grep -q '"theme":[[:space:]]*"light"' "$LIB_TMP/cfg/zimt/settings.json"
 
+# The remembered theme itself missing (its file being edited, or a binary
+# run away from its themes): dark is shown for this run, and the name
+# stays remembered rather than being replaced by the stand-in.
+sed -i 's/"theme":[[:space:]]*"light"/"theme": "gone"/' "$LIB_TMP/cfg/zimt/settings.json"
+tm kill-session -t "$S"
+tm new-session -d -s "$S" -x 100 -y 30 \
+    "TERM=xterm-256color XDG_CONFIG_HOME=$LIB_TMP/cfg XDG_STATE_HOME=$LIB_TMP/state \
+     ./zimt ui --model tests/data/tiny-zimage --device cpu --graphics blocks; \
+     echo EXIT=\$?; sleep 60"
+expect_screen "missing remembered theme reported" "theme gone: theme 'gone' not found" 10
+expect_screen "dark stands in" "theme: dark" 5
+tm send-keys -t "$S" C-q
+expect_screen "fourth run quits" "EXIT=0" 30
+check "the missing theme stays remembered" grep -q '"theme":[[:space:]]*"gone"' \
+    "$LIB_TMP/cfg/zimt/settings.json"
+
+# Themes are found beside the binary (a build tree run from elsewhere) and
+# in ../share/zimt/themes from it (make install with any PREFIX).
+mkdir -p "$LIB_TMP/pfx/bin" "$LIB_TMP/pfx/share/zimt/themes" "$LIB_TMP/elsewhere"
+cp zimt "$LIB_TMP/pfx/bin/" && cp themes/light.json "$LIB_TMP/pfx/share/zimt/themes/"
+for bin in "$PWD/zimt|build tree" "$LIB_TMP/pfx/bin/zimt|installed"; do
+    tm kill-session -t "$S"
+    tm new-session -d -s "$S" -x 100 -y 30 \
+        "cd $LIB_TMP/elsewhere && TERM=xterm-256color XDG_CONFIG_HOME=$LIB_TMP/cfg2 \
+         XDG_STATE_HOME=$LIB_TMP/state2 XDG_DATA_HOME=$LIB_TMP/data2 ${bin%%|*} ui \
+         --model $PWD/tests/data/tiny-zimage --device cpu --graphics blocks --theme light; \
+         echo EXIT=\$?; sleep 60"
+    expect_screen "${bin#*|}: its theme found from another directory" "theme: light" 10
+    tm send-keys -t "$S" C-q
+    expect_screen "${bin#*|}: quits" "EXIT=0" 30
+done
+
 # Terminals the workbench cannot draw on: one line that says why, exit 1
 # (curses itself would end the process on an unknown TERM, and draw one
 # line at a time on TERM=dumb).
