@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void zt_outpath_slug(const char *prompt, char out[ZT_OUTPATH_SLUG_MAX + 1])
 {
@@ -197,8 +198,9 @@ static zt_status resolve(const char *dir, const char *name, int unique,
     }
     char cand[PATH_MAX];
     snprintf(cand, sizeof cand, "%s", name);
+    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/"; /* "out/" gives "out/a.png" */
     for (int k = 2;; k++) {
-        int r = snprintf(out, cap, "%s/%s", dir, cand);
+        int r = snprintf(out, cap, "%s%s%s", dir, sep, cand);
         if (r < 0 || (size_t)r >= cap) {
             st = zt_fail(err, ZT_ERR_INVALID, "output name '%s' is too long", name);
             goto done;
@@ -238,4 +240,102 @@ zt_status zt_outpath_resolve_unique(const char *dir, const char *name,
                                     char *out, size_t cap, zt_err *err)
 {
     return resolve(dir, name, 1, taken, ud, out, cap, err);
+}
+
+/* ---- making the output directory ------------------------------------- */
+
+void zt_outpath_unmake_dir(const char *dir, const char *made)
+{
+    if (!made || !*made)
+        return;
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return;
+    size_t stop = strlen(made);
+    for (;;) {
+        size_t l = strlen(p);
+        while (l > 1 && p[l - 1] == '/') /* "a/b/" is "a/b" */
+            p[--l] = 0;
+        if (l < stop)
+            return;
+        rmdir(p); /* fails, harmlessly, on one that is not empty */
+        char *slash = strrchr(p, '/');
+        if (!slash || l == stop)
+            return;
+        *slash = 0;
+    }
+}
+
+/* 1 when a component of path is "." or "..": past a new directory such a
+ * path can lead back into ones that were there before, which taking the
+ * new ones back must never reach. */
+static int has_dot_part(const char *path)
+{
+    for (const char *s = path; *s;) {
+        size_t l = strcspn(s, "/");
+        if ((l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
+            return 1;
+        s += l;
+        s += *s == '/';
+    }
+    return 0;
+}
+
+zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *err)
+{
+    if (made && cap)
+        made[0] = 0;
+    if (!dir || !*dir) {
+        errno = ENOENT;
+        return zt_fail(err, ZT_ERR_INVALID, "the output directory is an empty path");
+    }
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return zt_fail(err, ZT_ERR_INVALID, "output directory %.200s...: too long", dir);
+    }
+    char first[PATH_MAX] = ""; /* stays "" for a path with . or ..: not taken back */
+    const int dots = has_dot_part(dir);
+    struct stat sb;
+    /* each prefix that ends before a '/', then the whole path */
+    for (char *s = p + 1;; s++) {
+        int end = !*s;
+        if (!end && (*s != '/' || s[-1] == '/'))
+            continue;
+        char keep = *s;
+        *s = 0;
+        int e = 0;
+        if (mkdir(p, 0755) == 0) {
+            if (!first[0] && !dots)
+                snprintf(first, sizeof first, "%s", p);
+        } else if (errno != EEXIST) {
+            e = errno;
+        } else if (stat(p, &sb) != 0) {
+            e = errno;
+        } else if (!S_ISDIR(sb.st_mode)) {
+            e = ENOTDIR;
+        }
+        if (e) {
+            zt_outpath_unmake_dir(p, first);
+            zt_status code = e == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO;
+            if (e == ENOTDIR)
+                zt_fail(err, code, "cannot make output directory %s: %s is not a directory",
+                        dir, p);
+            else
+                zt_fail(err, code, "cannot make output directory %s: %s%s%s%s", dir,
+                        strerror(e), strcmp(p, dir) ? " (at " : "", strcmp(p, dir) ? p : "",
+                        strcmp(p, dir) ? ")" : "");
+            errno = e;
+            return code;
+        }
+        *s = keep;
+        if (end)
+            break;
+    }
+    if (made && cap && snprintf(made, cap, "%s", first) >= (int)cap) {
+        zt_outpath_unmake_dir(dir, first);
+        errno = ENAMETOOLONG;
+        return zt_fail(err, ZT_ERR_INVALID, "output directory %.200s...: too long", dir);
+    }
+    return ZT_OK;
 }

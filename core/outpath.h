@@ -74,4 +74,17 @@ zt_status zt_outpath_resolve_unique(const char *dir, const char *name,
  * Returns 0 when the result does not fit. */
 int zt_outpath_numbered(char *dst, size_t cap, const char *name, int k);
 
+/* Make directory dir and its missing parents (0755, as mkdir -p; "a/b/"
+ * and "/x//y" are fine). made (cap bytes; may be NULL) receives the
+ * outermost directory this call created, "" when dir existed, so that
+ * zt_outpath_unmake_dir can take a run's new directories back when its
+ * checks fail. On failure errno is that of the step that failed (ENOTDIR
+ * for a file in the way) and whatever this call made is removed again.
+ * A dir with "." or ".." components is made but never taken back (made is
+ * then ""): past a new directory it may lead into older ones. */
+zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *err);
+/* Remove, deepest first, the empty directories from dir up to made (as
+ * zt_outpath_make_dir gave it); nothing when made is "". */
+void zt_outpath_unmake_dir(const char *dir, const char *made);
+
 #endif

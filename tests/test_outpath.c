@@ -1,5 +1,6 @@
 /* test_outpath.c - output names: slugs, templates, and the rule that a
  * name never leads out of its directory or over an existing file. */
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,6 +118,85 @@ static void test_resolve(void)
           "missing dir: %s", err.msg);
 }
 
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* A missing output directory is made with its parents, and what a call
+ * made is what unmake takes back: nothing that existed before, nothing
+ * that is not empty. */
+static void test_make_dir(void)
+{
+    char d[512], made[512], p[600];
+    zt_err err = {0};
+    snprintf(d, sizeof d, "%s/mk/a/b/", tmp);
+    CHECK(zt_outpath_make_dir(d, made, sizeof made, &err) == ZT_OK, "%s", err.msg);
+    CHECK(is_dir(d), "%s not made", d);
+    snprintf(p, sizeof p, "%s/mk", tmp);
+    CHECK(!strcmp(made, p), "outermost made: %s", made);
+    /* the name then joins without a doubled slash */
+    char out[700];
+    CHECK(zt_outpath_resolve(d, "x.png", 0, out, sizeof out, &err) == ZT_OK, "%s", err.msg);
+    snprintf(p, sizeof p, "%sx.png", d);
+    CHECK(!strcmp(out, p), "joined: %s", out);
+
+    zt_outpath_unmake_dir(d, made);
+    snprintf(p, sizeof p, "%s/mk", tmp);
+    CHECK(!is_dir(p), "%s left behind", p);
+    CHECK(is_dir(tmp), "the directory that was there went");
+
+    /* existing: nothing made, nothing taken back */
+    CHECK(zt_outpath_make_dir(tmp, made, sizeof made, &err) == ZT_OK && made[0] == 0,
+          "existing: '%s' %s", made, err.msg);
+    zt_outpath_unmake_dir(tmp, made);
+    CHECK(is_dir(tmp), "unmake took an existing directory");
+
+    /* a directory that gained a file is kept */
+    snprintf(d, sizeof d, "%s/keep/inner", tmp);
+    CHECK(zt_outpath_make_dir(d, made, sizeof made, &err) == ZT_OK, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/keep/f.png", tmp);
+    FILE *f = fopen(p, "w");
+    if (f)
+        fclose(f);
+    zt_outpath_unmake_dir(d, made);
+    CHECK(!is_dir(d) && access(p, F_OK) == 0, "a directory with a file in it was removed");
+
+    /* a file in the way: ENOTDIR, named, and nothing left made */
+    snprintf(d, sizeof d, "%s/keep/f.png/x/y", tmp);
+    errno = 0;
+    CHECK(zt_outpath_make_dir(d, made, sizeof made, &err) == ZT_ERR_IO && errno == ENOTDIR,
+          "through a file: %d, errno %d", err.code, errno);
+    CHECK(strstr(err.msg, "f.png is not a directory") != NULL, "message: %s", err.msg);
+    /* with "..", what a failing call made stays rather than risk taking
+     * back one that was there before */
+    snprintf(d, sizeof d, "%s/new3/h/../../keep/f.png/z", tmp);
+    CHECK(zt_outpath_make_dir(d, made, sizeof made, &err) != ZT_OK, "through a file, via '..'");
+    snprintf(p, sizeof p, "%s/new3/h", tmp);
+    CHECK(is_dir(p), "made through '..': taken back");
+    snprintf(d, sizeof d, "%s/empty-before", tmp);
+    mkdir(d, 0755);
+    snprintf(d, sizeof d, "%s/new4/../empty-before/sub", tmp);
+    CHECK(zt_outpath_make_dir(d, made, sizeof made, &err) == ZT_OK && made[0] == 0,
+          "'..' path: made '%s'", made);
+    snprintf(d, sizeof d, "%s/new4/../empty-before/sub", tmp);
+    zt_outpath_unmake_dir(d, made);
+    snprintf(p, sizeof p, "%s/empty-before", tmp);
+    CHECK(is_dir(p), "a directory that was there before went");
+    /* without dots, a failure deeper (a name past NAME_MAX) takes back
+     * what the call made */
+    char longname[300];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    char dl[700];
+    snprintf(dl, sizeof dl, "%s/new5/%s", tmp, longname);
+    CHECK(zt_outpath_make_dir(dl, made, sizeof made, &err) != ZT_OK, "a name past NAME_MAX");
+    snprintf(p, sizeof p, "%s/new5", tmp);
+    CHECK(!is_dir(p), "the part made before the failure is left: %s", p);
+    CHECK(zt_outpath_make_dir("", made, sizeof made, &err) == ZT_ERR_INVALID, "empty path");
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/zt-outpath-XXXXXX");
@@ -127,6 +207,7 @@ int main(void)
     RUN(test_slug);
     RUN(test_expand);
     RUN(test_resolve);
+    RUN(test_make_dir);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0)

@@ -8,8 +8,9 @@
  *            [--json] [--quiet]
  *
  * Without -o, names come from TEMPLATE (default "{date}-{seed}-{slug}.png",
- * see outpath.h) inside --outdir; "output" entries of a jobs file are names
- * inside --outdir too. Neither may leave that directory. -o is the user's
+ * see outpath.h) inside --outdir, which is made when missing; "output"
+ * entries of a jobs file are names inside --outdir too (their own
+ * subdirectories must exist). Neither may leave that directory. -o is the user's
  * own path and may be anywhere. $ZIMT_MEM_LIMIT (bytes, or 8G, 512M)
  * makes the engine plan against that much memory instead of the device's.
  *
@@ -433,7 +434,14 @@ int zt_cmd_gen(int argc, char **argv)
         zt_gen_opts_free(&o);
         return 0;
     }
-    if (zt_gen_opts_resolve(&o, &err) != ZT_OK || build_jobs(&o, &js, &n, &err) != ZT_OK) {
+    if (zt_gen_opts_resolve(&o, &err) != ZT_OK) {
+        rc = zt_cli_error(&err);
+        goto done;
+    }
+    /* a missing --outdir was made to check the names in; a refused run
+     * leaves nothing */
+    if (build_jobs(&o, &js, &n, &err) != ZT_OK) {
+        zt_outpath_unmake_dir(o.outdir, o.outdir_made);
         rc = zt_cli_error(&err);
         goto done;
     }
@@ -448,6 +456,7 @@ int zt_cmd_gen(int argc, char **argv)
         .precision = o.precision_v,
     };
     if (zt_engine_new(&eng, &eo, &err) != ZT_OK) {
+        zt_outpath_unmake_dir(o.outdir, o.outdir_made);
         rc = zt_cli_error(&err);
         goto done;
     }

@@ -386,17 +386,26 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         (st = zt_cli_model(o->model, o->model_dir, sizeof o->model_dir, o->quiet, NULL, err)))
         return st;
 
+    /* last, so that only a run whose other settings hold makes it; the
+     * names are then checked inside it */
+    if (o->outdir &&
+        (st = zt_outpath_make_dir(o->outdir, o->outdir_made, sizeof o->outdir_made, err)))
+        return st;
     if (o->n_seeds > 1 || o->count || o->jobs)
         return ZT_OK; /* a batch names and checks its outputs per job */
     if (o->output) {
         o->output_path = o->output; /* the user's own path: anywhere they say */
+        st = ZT_OK;
     } else {
-        if ((st = zt_gen_opts_template_path(o, p, 1, NULL, NULL, o->output_buf,
-                                            sizeof o->output_buf, err)))
-            return st;
+        st = zt_gen_opts_template_path(o, p, 1, NULL, NULL, o->output_buf, sizeof o->output_buf,
+                                       err);
         o->output_path = o->output_buf;
     }
-    return zt_check_output(o->output_path, err);
+    if (st == ZT_OK)
+        st = zt_check_output(o->output_path, err);
+    if (st != ZT_OK)
+        zt_outpath_unmake_dir(o->outdir, o->outdir_made);
+    return st;
 }
 
 void zt_gen_opts_free(zt_gen_opts *o)

@@ -2,6 +2,7 @@
 #include "ui_settings.h"
 
 #include "config.h"
+#include "outpath.h"
 #include "tokenizer.h"
 
 #include <cJSON.h>
@@ -34,27 +35,7 @@ void zt_ui_state_dir(char *out, int len)
 /* mkdir -p */
 int zt_ui_make_dirs(const char *dir)
 {
-    char p[4096];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    if (mkdir(p, 0755) && errno != EEXIST)
-        return -1;
-    /* EEXIST also for a file of that name */
-    struct stat st;
-    if (stat(p, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
+    return zt_outpath_make_dir(dir, NULL, 0, NULL) == ZT_OK ? 0 : -1;
 }
 
 static int write_atomic(const char *dir, const char *name, const char *text, char *why,

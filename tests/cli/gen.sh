@@ -60,6 +60,22 @@ run $G --prompt x -o /nonexistent/dir/a.png
 expect_error "missing output directory" "/nonexistent/dir" "does not exist"
 run $G --prompt x --outdir ""
 expect_error "an empty output directory" "the output directory is an empty path"
+# A missing --outdir is made, parents included; "DIR/" names its files
+# without a doubled slash.
+run $G --prompt x --seed 3 --seed 4 --outdir "$LIB_TMP/new/a/" --name 'n-{seed}.png' --json
+expect_ok "a missing --outdir is made" "\"path\":\"$LIB_TMP/new/a/n-3.png\""
+check "both images in the new directory" test -s "$LIB_TMP/new/a/n-4.png"
+# a run refused by a later check leaves no directory behind
+run $G --prompt x --outdir "$LIB_TMP/new2/b" --name 'x.webp'
+expect_error "refused after making --outdir" "give the name a .png extension"
+check "refused: the directory made for it is gone" test ! -e "$LIB_TMP/new2"
+printf '{"prompt":"a"}\n{"prompt":"b","output":"sub/x.png"}\n' >"$LIB_TMP/sub.jsonl"
+run $G --jobs "$LIB_TMP/sub.jsonl" --outdir "$LIB_TMP/new3/c"
+expect_error "a jobs file's missing subdirectory" "new3/c/sub"
+check "refused batch: the directory made for it is gone" test ! -e "$LIB_TMP/new3"
+: >"$LIB_TMP/plainfile"
+run $G --prompt x --outdir "$LIB_TMP/plainfile/d"
+expect_error "--outdir through a file" "cannot make output directory $LIB_TMP/plainfile/d: $LIB_TMP/plainfile is not a directory"
 mkdir -p "$LIB_TMP/ro" && chmod 555 "$LIB_TMP/ro"
 if [ "$(id -u)" -ne 0 ]; then
     run $G --prompt x -o "$LIB_TMP/ro/a.png"
