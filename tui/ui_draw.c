@@ -471,12 +471,16 @@ static void draw_title(zt_ui_app *a)
     const char *name = slash && slash[1] ? slash + 1 : a->model_dir;
     int x = putf(0, 0, COLS, ZT_UI_ROLE_TITLE, " zimt  %s  %s", name,
                  a->loaded == 1 ? a->backend : a->loaded < 0 ? "failed" : "loading");
-    if (a->notice[0])
-        putf(0, x + 2, COLS - x - 2, ZT_UI_ROLE_NOTICE, " %s ", a->notice);
     char th[100];
     snprintf(th, sizeof th, "theme: %s  F1 help ", a->no_color ? "mono (NO_COLOR)" : a->theme.name);
     int tw = (int)strlen(th);
-    if (COLS > tw + x + 2)
+    /* the notice (a model stand-in, say) matters more than the theme's
+     * name: that goes when both do not fit with a cell between them */
+    int nw = a->notice[0] ? zt_ui_str_width(a->notice, strlen(a->notice)) + 2 : 0;
+    int theme_fits = COLS >= x + 2 + nw + (nw ? 1 : 0) + tw;
+    if (a->notice[0])
+        putf(0, x + 2, COLS - x - 2, ZT_UI_ROLE_NOTICE, " %s ", a->notice);
+    if (theme_fits)
         put(0, COLS - tw, tw, ZT_UI_ROLE_TITLE, th);
 }
 

@@ -274,5 +274,12 @@ check "narrow: the seed whole at 80 columns" \
     wait_re "Seed      (random +\(last [0-9]+\)|last [0-9]+) " 5
 check "narrow: the timings whole at 80 columns" \
     wait_re "Last  [0-9.]+ s(: steps [0-9]+, decode [0-9]+ ms|, steps [0-9]+ ms) " 5
+# the title's notice and the theme's name: both with a gap at 120 columns,
+# the notice alone when both do not fit (they used to run together)
+check "narrow: the title's notice whole at 80 columns" \
+    wait_re "^ zimt  tiny-zimage  cpu   bundled tiny model: noise-like images *\$" 5
+tm resize-window -t "$S" -x 120 -y 40
+check "narrow: notice and theme apart at 120 columns" \
+    wait_re "^ zimt  tiny-zimage  cpu   bundled tiny model: noise-like images +theme: dark  F1 help" 5
 
 lib_summary
