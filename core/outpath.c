@@ -152,6 +152,14 @@ int zt_outpath_numbered(char *dst, size_t cap, const char *name, int k)
     return r > 0 && (size_t)r < cap;
 }
 
+/* 1 when real (a resolved path) is root or below it. */
+static int is_inside(const char *real, const char *root)
+{
+    size_t rl = strlen(root);
+    return !strcmp(real, root) ||
+           (!strncmp(real, root, rl) && (real[rl] == '/' || rl == 1));
+}
+
 static zt_status resolve(const char *dir, const char *name, int unique,
                          int (*taken)(const char *path, void *ud), void *ud, char *out,
                          size_t cap, zt_err *err)
@@ -187,10 +195,7 @@ static zt_status resolve(const char *dir, const char *name, int unique,
                      path, strerror(errno));
         goto done;
     }
-    size_t rl = strlen(root);
-    int inside = !strcmp(parent_real, root) ||
-                 (!strncmp(parent_real, root, rl) && (parent_real[rl] == '/' || rl == 1));
-    if (!inside) {
+    if (!is_inside(parent_real, root)) {
         st = zt_fail(err, ZT_ERR_INVALID,
                      "output name '%s' refused: it leads out of the output directory %s (to %s)",
                      name, dir, parent_real);
@@ -338,4 +343,48 @@ zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *e
         return zt_fail(err, ZT_ERR_INVALID, "output directory %.200s...: too long", dir);
     }
     return ZT_OK;
+}
+
+zt_status zt_outpath_make_subdir(const char *dir, const char *name, char *made, size_t cap,
+                                 zt_err *err)
+{
+    if (made && cap)
+        made[0] = 0;
+    const char *why = bad_name(name);
+    if (why)
+        return zt_fail(err, ZT_ERR_INVALID, "output name '%s' refused: %s", name, why);
+    const char *slash = strrchr(name, '/');
+    if (!slash)
+        return ZT_OK;
+    char want[PATH_MAX], p[PATH_MAX];
+    if (snprintf(want, sizeof want, "%s/%.*s", dir, (int)(slash - name), name) >=
+        (int)sizeof want)
+        return zt_fail(err, ZT_ERR_INVALID, "output name '%s' is too long", name);
+    char *root = realpath(dir, NULL);
+    if (!root)
+        return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
+                       "output directory %s: %s", dir, strerror(errno));
+    /* the deepest part of want that exists, which must lie inside root */
+    snprintf(p, sizeof p, "%s", want);
+    char *real = NULL;
+    while (!(real = realpath(p, NULL))) {
+        char *cut = strrchr(p, '/');
+        if (errno != ENOENT || !cut || cut == p) {
+            zt_status st = zt_fail(err, ZT_ERR_IO, "cannot write %s/%s: %s: %s", dir, name, p,
+                                   strerror(errno));
+            free(root);
+            return st;
+        }
+        *cut = 0;
+    }
+    zt_status st = ZT_OK;
+    if (!is_inside(real, root))
+        st = zt_fail(err, ZT_ERR_INVALID,
+                     "output name '%s' refused: it leads out of the output directory %s (to %s)",
+                     name, dir, real);
+    free(real);
+    free(root);
+    if (st == ZT_OK && strcmp(p, want))
+        st = zt_outpath_make_dir(want, made, cap, err);
+    return st;
 }

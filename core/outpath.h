@@ -86,5 +86,13 @@ zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *e
 /* Remove, deepest first, the empty directories from dir up to made (as
  * zt_outpath_make_dir gave it); nothing when made is "". */
 void zt_outpath_unmake_dir(const char *dir, const char *made);
+/* Make the directories a name inside dir needs ("cats/a.png" needs
+ * dir/cats), once the name passes zt_outpath_resolve's rules and the
+ * deepest of them that exists is dir or below it after every link is
+ * resolved; nothing is made anywhere else. made is as for
+ * zt_outpath_make_dir (for the directory dir/cats); a name without a
+ * directory makes nothing. */
+zt_status zt_outpath_make_subdir(const char *dir, const char *name, char *made, size_t cap,
+                                 zt_err *err);
 
 #endif

@@ -197,6 +197,56 @@ static void test_make_dir(void)
     CHECK(zt_outpath_make_dir("", made, sizeof made, &err) == ZT_ERR_INVALID, "empty path");
 }
 
+/* A name's subdirectories are made inside its directory only: through a
+ * link that stays inside, not through one that leads out, and never for
+ * a name the rules refuse. */
+static void test_make_subdir(void)
+{
+    char d[512], made[512], p[600];
+    zt_err err = {0};
+    snprintf(d, sizeof d, "%s/sd", tmp);
+    mkdir(d, 0755);
+    CHECK(zt_outpath_make_subdir(d, "a.png", made, sizeof made, &err) == ZT_OK && !made[0],
+          "no directory part: '%s' %s", made, err.msg);
+    CHECK(zt_outpath_make_subdir(d, "x/y/a.png", made, sizeof made, &err) == ZT_OK, "%s",
+          err.msg);
+    snprintf(p, sizeof p, "%s/x/y", d);
+    CHECK(is_dir(p), "%s not made", p);
+    snprintf(p, sizeof p, "%s/x", d);
+    CHECK(!strcmp(made, p), "outermost made: %s", made);
+    CHECK(zt_outpath_make_subdir(d, "x/y/b.png", made, sizeof made, &err) == ZT_OK && !made[0],
+          "existing: '%s'", made);
+
+    snprintf(p, sizeof p, "%s/in", d);
+    CHECK(symlink("x", p) == 0, "symlink");
+    CHECK(zt_outpath_make_subdir(d, "in/z/a.png", made, sizeof made, &err) == ZT_OK, "%s",
+          err.msg);
+    snprintf(p, sizeof p, "%s/x/z", d);
+    CHECK(is_dir(p), "made through a link inside: %s", p);
+
+    char far[512];
+    snprintf(far, sizeof far, "%s/far", tmp);
+    mkdir(far, 0755);
+    snprintf(p, sizeof p, "%s/out", d);
+    CHECK(symlink(far, p) == 0, "symlink");
+    CHECK(zt_outpath_make_subdir(d, "out/new/a.png", made, sizeof made, &err) ==
+                  ZT_ERR_INVALID &&
+              strstr(err.msg, "leads out"),
+          "through a link out: %s", err.msg);
+    snprintf(p, sizeof p, "%s/new", far);
+    CHECK(!is_dir(p), "made at the link's far end");
+    CHECK(zt_outpath_make_subdir(d, "../esc/a.png", made, sizeof made, &err) == ZT_ERR_INVALID,
+          "'..' name");
+    CHECK(zt_outpath_make_subdir(d, "/abs/a.png", made, sizeof made, &err) == ZT_ERR_INVALID,
+          "absolute name");
+    snprintf(p, sizeof p, "%s/file", d);
+    FILE *f = fopen(p, "w");
+    if (f)
+        fclose(f);
+    CHECK(zt_outpath_make_subdir(d, "file/q/a.png", made, sizeof made, &err) != ZT_OK,
+          "through a file");
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/zt-outpath-XXXXXX");
@@ -208,6 +258,7 @@ int main(void)
     RUN(test_expand);
     RUN(test_resolve);
     RUN(test_make_dir);
+    RUN(test_make_subdir);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0)

@@ -9,8 +9,8 @@
  *
  * Without -o, names come from TEMPLATE (default "{date}-{seed}-{slug}.png",
  * see outpath.h) inside --outdir, which is made when missing; "output"
- * entries of a jobs file are names inside --outdir too (their own
- * subdirectories must exist). Neither may leave that directory. -o is the user's
+ * entries of a jobs file are names inside --outdir too, their
+ * subdirectories made as needed (never outside it). Neither may leave that directory. -o is the user's
  * own path and may be anywhere. $ZIMT_MEM_LIMIT (bytes, or 8G, 512M)
  * makes the engine plan against that much memory instead of the device's.
  *
@@ -46,7 +46,22 @@ typedef struct gen_job {
     char path[4096];
     uint64_t id;
     int done;
+    /* directories made for a jobs line's output ("sub/x.png"): the deepest
+     * and the outermost, taken back if the run is refused; NULL when none
+     * were made (owned) */
+    char *made_dir, *made_top;
 } gen_job;
+
+/* Takes back the directories made for a refused run: the jobs' own, the
+ * latest first (a later job's may lie inside an earlier one's), then a
+ * --outdir made for it. */
+static void unmake_dirs(const zt_gen_opts *o, gen_job *js, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        if (js[i].made_top)
+            zt_outpath_unmake_dir(js[i].made_dir, js[i].made_top);
+    zt_outpath_unmake_dir(o->outdir, o->outdir_made);
+}
 
 static void usage(FILE *f)
 {
@@ -177,9 +192,26 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
         if (!cJSON_IsString(v))
             return zt_fail(err, ZT_ERR_FORMAT, "%s: \"output\" must be a string", where);
         /* A name inside --outdir: a jobs file may come from anywhere, so it
-         * never chooses where on disk a file lands. */
-        if ((st = zt_outpath_resolve(outdir ? outdir : ".", v->valuestring, 0, j->path,
-                                     sizeof j->path, err)))
+         * never chooses where on disk a file lands. Its subdirectories are
+         * made, inside --outdir only. */
+        const char *dir = outdir ? outdir : ".", *name = v->valuestring;
+        char made[4096], sub[4096];
+        if ((st = zt_outpath_make_subdir(dir, name, made, sizeof made, err)))
+            return zt_err_prefix(err, "%s", where);
+        if (made[0]) {
+            const char *slash = strrchr(name, '/');
+            snprintf(sub, sizeof sub, "%s/%.*s", dir, (int)(slash - name), name);
+            j->made_dir = strdup(sub);
+            j->made_top = strdup(made);
+            if (!j->made_dir || !j->made_top) {
+                zt_outpath_unmake_dir(sub, made);
+                free(j->made_dir);
+                free(j->made_top);
+                j->made_dir = j->made_top = NULL;
+                return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
+            }
+        }
+        if ((st = zt_outpath_resolve(dir, name, 0, j->path, sizeof j->path, err)))
             return zt_err_prefix(err, "%s", where);
     }
     return ZT_OK;
@@ -441,7 +473,7 @@ int zt_cmd_gen(int argc, char **argv)
     /* a missing --outdir was made to check the names in; a refused run
      * leaves nothing */
     if (build_jobs(&o, &js, &n, &err) != ZT_OK) {
-        zt_outpath_unmake_dir(o.outdir, o.outdir_made);
+        unmake_dirs(&o, js, n);
         rc = zt_cli_error(&err);
         goto done;
     }
@@ -456,7 +488,7 @@ int zt_cmd_gen(int argc, char **argv)
         .precision = o.precision_v,
     };
     if (zt_engine_new(&eng, &eo, &err) != ZT_OK) {
-        zt_outpath_unmake_dir(o.outdir, o.outdir_made);
+        unmake_dirs(&o, js, n);
         rc = zt_cli_error(&err);
         goto done;
     }
@@ -577,8 +609,11 @@ int zt_cmd_gen(int argc, char **argv)
     rc = zt_cli_stop ? 128 + zt_cli_stop : failed ? 1 : 0; /* 130 for Ctrl-C */
 done:
     zt_engine_free(eng);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         zt_gen_params_free(&js[i].params);
+        free(js[i].made_dir);
+        free(js[i].made_top);
+    }
     free(js);
     zt_gen_opts_free(&o);
     return rc;

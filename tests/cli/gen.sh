@@ -69,10 +69,24 @@ check "both images in the new directory" test -s "$LIB_TMP/new/a/n-4.png"
 run $G --prompt x --outdir "$LIB_TMP/new2/b" --name 'x.webp'
 expect_error "refused after making --outdir" "give the name a .png extension"
 check "refused: the directory made for it is gone" test ! -e "$LIB_TMP/new2"
-printf '{"prompt":"a"}\n{"prompt":"b","output":"sub/x.png"}\n' >"$LIB_TMP/sub.jsonl"
+# A jobs file's subdirectories are made inside --outdir; a batch refused
+# by a later line takes back every directory made for it, and a link
+# that leads out is refused before anything is made at its far end.
+printf '{"prompt":"a"}\n{"prompt":"b","output":"sub/deep/x.png"}\n' >"$LIB_TMP/sub.jsonl"
 run $G --jobs "$LIB_TMP/sub.jsonl" --outdir "$LIB_TMP/new3/c"
-expect_error "a jobs file's missing subdirectory" "new3/c/sub"
-check "refused batch: the directory made for it is gone" test ! -e "$LIB_TMP/new3"
+expect_ok "a jobs line's subdirectories made"
+check "the image in the subdirectory" test -s "$LIB_TMP/new3/c/sub/deep/x.png"
+printf '{"prompt":"b","output":"one/x.png"}\n{"prompt":"c","output":"one/two/y.png"}\n{"prompt":"d","output":"z.webp"}\n' \
+    >"$LIB_TMP/sub2.jsonl"
+run $G --jobs "$LIB_TMP/sub2.jsonl" --outdir "$LIB_TMP/new4/e"
+expect_error "a batch refused by its third job" "z.webp: zimt writes PNG images"
+check "refused batch: every directory made for it is gone" test ! -e "$LIB_TMP/new4"
+mkdir -p "$LIB_TMP/new5" "$LIB_TMP/far"
+ln -s "$LIB_TMP/far" "$LIB_TMP/new5/link"
+printf '{"prompt":"b","output":"link/made/x.png"}\n' >"$LIB_TMP/sub3.jsonl"
+run $G --jobs "$LIB_TMP/sub3.jsonl" --outdir "$LIB_TMP/new5"
+expect_error "a jobs line through a link out" "leads out of the output directory"
+check "nothing made at the link's far end" test ! -e "$LIB_TMP/far/made"
 : >"$LIB_TMP/plainfile"
 run $G --prompt x --outdir "$LIB_TMP/plainfile/d"
 expect_error "--outdir through a file" "cannot make output directory $LIB_TMP/plainfile/d: $LIB_TMP/plainfile is not a directory"
