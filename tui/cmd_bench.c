@@ -92,12 +92,27 @@ static void sample(bench *b)
         b->own_peak = now;
 }
 
+/* A signal (Ctrl-C, SIGTERM, SIGHUP) ends the measuring: a load stops, a
+ * job stops at its step's end (on the CPU within an op), and the sizes
+ * measured before it are reported. */
+static int stopped(void *ud)
+{
+    (void)ud;
+    return zt_cli_stop != 0;
+}
+
+static int load_stopped(void *ud, const zt_load_progress *p)
+{
+    (void)p;
+    return stopped(ud);
+}
+
 static int on_step(void *ud, int step, int total, double ms, const float *x0, int C, int h,
                    int w)
 {
     (void)step, (void)total, (void)ms, (void)x0, (void)C, (void)h, (void)w;
     sample(ud);
-    return 0;
+    return stopped(ud);
 }
 
 /* The GPU's name as the driver reports it, or "" when not known. */
@@ -154,8 +169,8 @@ static zt_status open_model(zt_model **m, zt_backend *be, const char *dir, uint3
                             const char *tok, zt_err *err)
 {
     if (dir)
-        return zt_model_open(m, be, dir, NULL, NULL, err);
-    return zt_model_open_synthetic(m, be, seed, NULL, tok, NULL, NULL, err);
+        return zt_model_open(m, be, dir, load_stopped, NULL, err);
+    return zt_model_open_synthetic(m, be, seed, NULL, tok, load_stopped, NULL, err);
 }
 
 /* One more job with the backend's op profile on; the table goes to stdout
@@ -391,6 +406,7 @@ int zt_cmd_bench(int argc, char **argv)
         return zt_cli_fail("--synthetic needs the Qwen3 tokenizer (%s) and it was not found",
                            ZT_BUNDLED_TOKENIZER);
 
+    zt_cli_catch_stop();
     bench b = {0};
     zt_status st = !strcmp(device, "cuda") ? zt_backend_cuda_new(&b.be, 0, &err)
                                            : zt_backend_cpu_new(&b.be, 0, &err);
@@ -414,7 +430,14 @@ int zt_cmd_bench(int argc, char **argv)
         double t0 = zt_now_ms();
         if ((st = open_model(&m, b.be, model, seed, tok, &err)) ||
             (st = zt_backend_sync(b.be, &err))) {
+            zt_model_free(m);
             zt_backend_free(b.be);
+            if (zt_cli_stop) {
+                if (tty)
+                    fputc('\n', stderr);
+                zt_cli_fail("interrupted while loading; nothing measured");
+                return 128 + zt_cli_stop;
+            }
             return zt_cli_error(&err);
         }
         if (r > 0)
@@ -449,16 +472,21 @@ int zt_cmd_bench(int argc, char **argv)
             snprintf(prompt, sizeof prompt, "%s, take %d%d", BENCH_PROMPT, si % 10, r % 10);
             zt_job_params p = {.prompt = prompt, .width = s->w, .height = s->h,
                                .steps = steps, .seed = (uint64_t)r, .rng = ZT_RNG_CUDA};
-            zt_run_hooks hk = {.on_step = on_step, .ud = &b};
+            zt_run_hooks hk = {.on_step = on_step, .stop = stopped, .ud = &b};
             zt_timings tm;
             memset(&tm, 0, sizeof tm);
             uint8_t *rgb = NULL;
             if (r == 0 && zt_model_check_fit(m, &p, mem_limit, &fail))
                 break; /* its message names the size */
-            if (zt_pipeline_run(m, &p, &hk, &rgb, &tm, &fail)) {
+            if (zt_pipeline_run(m, &p, &hk, &rgb, &tm, &fail) || zt_cli_stop) {
+                free(rgb);
                 char why[sizeof fail.msg];
                 snprintf(why, sizeof why, "%s", fail.msg);
-                snprintf(fail.msg, sizeof fail.msg, "%dx%d: %.480s", s->w, s->h, why);
+                if (zt_cli_stop)
+                    zt_fail(&fail, ZT_ERR_CANCELLED, "interrupted while measuring %dx%d", s->w,
+                            s->h);
+                else
+                    snprintf(fail.msg, sizeof fail.msg, "%dx%d: %.480s", s->w, s->h, why);
                 break;
             }
             free(rgb);
@@ -480,7 +508,7 @@ int zt_cmd_bench(int argc, char **argv)
             fputc('\n', stderr);
         if (fail.code)
             break;
-        if (profile)
+        if (profile && !zt_cli_stop)
             profile_job(m, s, steps, json);
         s->encode = stats(enc, runs);
         s->step = stats(step, runs);
@@ -515,7 +543,7 @@ int zt_cmd_bench(int argc, char **argv)
     if (fail.code) {
         fflush(stdout);
         zt_cli_fail("%s%s", fail.msg, done ? " (the sizes before it are reported above)" : "");
-        rc = 1;
+        rc = zt_cli_stop ? 128 + zt_cli_stop : 1;
     }
     zt_model_free(m);
     zt_backend_free(b.be);

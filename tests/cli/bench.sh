@@ -70,4 +70,28 @@ expect_error "model and synthetic" "--model and --synthetic exclude each other"
 run ./zimt bench --model "$LIB_TMP/none" --device cpu
 expect_error "missing model" "model directory $LIB_TMP/none does not exist"
 
+# Ctrl-C while the second size runs, on a terminal (where the progress line
+# says when the first size is done): the job stops within an op, the first
+# size's row is reported, and the exit status says which signal.
+if command -v tmux >/dev/null; then
+    S=zt-bench-$$
+    TMUX_SOCK=$LIB_TMP/tmux.sock
+    . tests/tmux.sh
+    tm new-session -d -s "$S" -x 200 -y 30 \
+        "$B --size 32x32 --size 1024x1024 >$LIB_TMP/int.out; echo EXIT=\$?; sleep 60"
+    if wait_for "32x32: job 2 of 2" 60; then
+        sleep 0.3
+        tm send-keys -t "$S" C-c
+        expect_screen "interrupted: said, with the size" \
+            "interrupted while measuring 1024x1024 (the sizes before it are reported above)" 30
+        expect_screen "interrupted: exit 130" "EXIT=130" 5
+        check "interrupted: the size measured is reported" grep -qE "$(row 32x32)" "$LIB_TMP/int.out"
+        check "interrupted: no row for the size stopped" \
+            test -z "$(grep -E '^1024x1024' "$LIB_TMP/int.out")"
+    else
+        fail "interrupted: the first size measured" "$(screen)"
+    fi
+    tm kill-server 2>/dev/null
+fi
+
 lib_summary
