@@ -58,12 +58,17 @@ static void on_stop(int sig)
 
 void zt_cli_catch_stop(void)
 {
-    struct sigaction sa;
+    struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    /* SIGHUP ignored when zimt started stays ignored: nohup, so that a
+     * batch left running goes on when the SSH session ends. (SIGINT is
+     * caught even when ignored, as a script's background job starts:
+     * kill -INT is how such a script stops it.) */
+    if (sigaction(SIGHUP, NULL, &old) != 0 || old.sa_handler != SIG_IGN)
+        sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

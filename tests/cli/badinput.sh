@@ -49,8 +49,12 @@ mkdir -p "$LIB_TMP/ro" && chmod 555 "$LIB_TMP/ro"
 # interrupt SIG: a batch of two long jobs; SIG arrives once the first PNG
 # is on disk, while the second runs. $RC is zimt's exit status.
 interrupt() {
-    ./zimt gen -q --model $M --device cpu --steps 60 --size 256x256 --prompt "a cat" \
-        --seed 1 --seed 2 --outdir "$OUT" --name 'j-{seed}.png' &
+    # with "ignored", gen starts with the signal ignored, as under nohup
+    (
+        [ "${2:-}" != ignored ] || trap '' "$1"
+        exec ./zimt gen -q --model $M --device cpu --steps 60 --size 256x256 --prompt "a cat" \
+            --seed 1 --seed 2 --outdir "$OUT" --name 'j-{seed}.png'
+    ) &
     local pid=$! i
     for i in $(seq 600); do
         [ -e "$OUT/j-1.png" ] && break
@@ -167,6 +171,7 @@ synth SIGTERM        | synth_interrupt TERM                                     
 synthetic and model  | $G --synthetic --prompt x --outdir $OUT                       | 1    | --model and --synthetic exclude each other     | -
 SIGINT during batch  | interrupt INT                                                 | 130  | interrupted ; finished images are kept         | j-1.png
 SIGHUP during batch  | interrupt HUP                                                 | 129  | interrupted                                    | j-1.png
+SIGHUP under nohup   | interrupt HUP ignored                                         | 0    |                                                | j-1.png j-2.png
 SIGINT twice         | interrupt_twice                                               | 130  | interrupted again ; stopped at once ; 1 image not made | j-1.png
 ROWS
 
