@@ -271,19 +271,22 @@ void zt_outpath_unmake_dir(const char *dir, const char *made)
     }
 }
 
-/* 1 when a component of path is "." or "..": past a new directory such a
+/* first (the outermost directory made for path, a prefix of it), or ""
+ * when a component after it is "." or "..": past a new directory such a
  * path can lead back into ones that were there before, which taking the
- * new ones back must never reach. */
-static int has_dot_part(const char *path)
+ * new ones back must never reach ("./out/a" is fine; "new/../old" is not). */
+static const char *undoable(const char *path, const char *first)
 {
-    for (const char *s = path; *s;) {
+    if (!*first)
+        return first;
+    for (const char *s = path + strlen(first); *s;) {
         size_t l = strcspn(s, "/");
         if ((l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
-            return 1;
+            return "";
         s += l;
         s += *s == '/';
     }
-    return 0;
+    return first;
 }
 
 zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *err)
@@ -299,8 +302,7 @@ zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *e
         errno = ENAMETOOLONG;
         return zt_fail(err, ZT_ERR_INVALID, "output directory %.200s...: too long", dir);
     }
-    char first[PATH_MAX] = ""; /* stays "" for a path with . or ..: not taken back */
-    const int dots = has_dot_part(dir);
+    char first[PATH_MAX] = ""; /* the outermost directory made */
     struct stat sb;
     /* each prefix that ends before a '/', then the whole path */
     for (char *s = p + 1;; s++) {
@@ -311,7 +313,7 @@ zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *e
         *s = 0;
         int e = 0;
         if (mkdir(p, 0755) == 0) {
-            if (!first[0] && !dots)
+            if (!first[0])
                 snprintf(first, sizeof first, "%s", p);
         } else if (errno != EEXIST) {
             e = errno;
@@ -321,7 +323,7 @@ zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *e
             e = ENOTDIR;
         }
         if (e) {
-            zt_outpath_unmake_dir(p, first);
+            zt_outpath_unmake_dir(p, undoable(p, first));
             zt_status code = e == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO;
             if (e == ENOTDIR)
                 zt_fail(err, code, "cannot make output directory %s: %s is not a directory",
@@ -337,8 +339,8 @@ zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *e
         if (end)
             break;
     }
-    if (made && cap && snprintf(made, cap, "%s", first) >= (int)cap) {
-        zt_outpath_unmake_dir(dir, first);
+    if (made && cap && snprintf(made, cap, "%s", undoable(dir, first)) >= (int)cap) {
+        zt_outpath_unmake_dir(dir, undoable(dir, first));
         errno = ENAMETOOLONG;
         return zt_fail(err, ZT_ERR_INVALID, "output directory %.200s...: too long", dir);
     }

@@ -80,8 +80,9 @@ int zt_outpath_numbered(char *dst, size_t cap, const char *name, int k);
  * zt_outpath_unmake_dir can take a run's new directories back when its
  * checks fail. On failure errno is that of the step that failed (ENOTDIR
  * for a file in the way) and whatever this call made is removed again.
- * A dir with "." or ".." components is made but never taken back (made is
- * then ""): past a new directory it may lead into older ones. */
+ * A dir with a "." or ".." component after the first directory made is
+ * made but never taken back (made is then ""): past a new directory such a
+ * path may lead into older ones. */
 zt_status zt_outpath_make_dir(const char *dir, char *made, size_t cap, zt_err *err);
 /* Remove, deepest first, the empty directories from dir up to made (as
  * zt_outpath_make_dir gave it); nothing when made is "". */

@@ -184,6 +184,13 @@ static void test_make_dir(void)
     zt_outpath_unmake_dir(d, made);
     snprintf(p, sizeof p, "%s/empty-before", tmp);
     CHECK(is_dir(p), "a directory that was there before went");
+    /* "." before the first directory made does not matter */
+    snprintf(d, sizeof d, "%s/./dotnew/a", tmp);
+    CHECK(zt_outpath_make_dir(d, made, sizeof made, &err) == ZT_OK && made[0], "'./': '%s' %s",
+          made, err.msg);
+    zt_outpath_unmake_dir(d, made);
+    snprintf(p, sizeof p, "%s/dotnew", tmp);
+    CHECK(!is_dir(p), "'./' path: %s not taken back", p);
     /* without dots, a failure deeper (a name past NAME_MAX) takes back
      * what the call made */
     char longname[300];
