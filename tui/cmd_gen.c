@@ -10,8 +10,8 @@
  * Without -o, names come from TEMPLATE (default "{date}-{seed}-{slug}.png",
  * see outpath.h) inside --outdir, which is made when missing; "output"
  * entries of a jobs file are names inside --outdir too, their
- * subdirectories made as needed (never outside it). Neither may leave that directory. -o is the user's
- * own path and may be anywhere. $ZIMT_MEM_LIMIT (bytes, or 8G, 512M)
+ * subdirectories made as needed. Neither may leave that directory. -o is
+ * the user's own path and may be anywhere. $ZIMT_MEM_LIMIT (bytes, or 8G, 512M)
  * makes the engine plan against that much memory instead of the device's.
  *
  * Every setting and every output path is checked before the model loads,
