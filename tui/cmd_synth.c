@@ -113,7 +113,14 @@ int zt_cmd_synth(int argc, char **argv)
 
     zt_model_config cfg;
     if (tiny) {
-        if (zt_model_config_load(&cfg, TINY_DIR, &err))
+        /* the bundled tiny model's configs, wherever it was found (the
+         * working directory, beside the binary, or installed) */
+        char tiny_dir[4096];
+        if (!zt_cli_bundled_model(tiny_dir, sizeof tiny_dir))
+            return zt_cli_fail("synth: --tiny needs the bundled tiny model (%s), and it was "
+                               "not found",
+                               TINY_DIR);
+        if (zt_model_config_load(&cfg, tiny_dir, &err))
             return zt_cli_error(&err);
     } else {
         zt_model_config_full(&cfg);

@@ -23,6 +23,13 @@ expect_ok "info accepts it" "35 tensors" "101 tensors" "176 tensors" "result: ok
 run $ZIMT synth --tiny --out "$OUT" -q
 expect_error "existing folder refused" "$OUT" "already exists"
 
+# From another directory the bundled model's configs are found beside the
+# binary, and the weights are the same bytes.
+run env -C "$LIB_TMP" "$PWD/zimt" synth --tiny --out far -q
+expect_ok "tiny synth from another directory" "wrote far"
+check "the same transformer weights" cmp -s "$OUT/transformer/diffusion_pytorch_model-00001-of-00001.safetensors" \
+    "$LIB_TMP/far/transformer/diffusion_pytorch_model-00001-of-00001.safetensors"
+
 run $ZIMT synth --tiny --out "" -q
 expect_error "an empty --out" "--out is an empty path"
 
