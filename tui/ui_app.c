@@ -1228,6 +1228,20 @@ static void wait_for_cancel(zt_ui_app *a)
     }
 }
 
+/* 1 when dir is the bundled tiny model, however it was named (relative,
+ * absolute, through a link). */
+static int is_bundled_model(const char *dir)
+{
+    char tiny[4096];
+    if (!zt_cli_bundled_model(tiny, sizeof tiny))
+        return 0;
+    char *a = realpath(dir, NULL), *b = realpath(tiny, NULL);
+    int same = a && b && !strcmp(a, b);
+    free(a);
+    free(b);
+    return same;
+}
+
 int zt_cmd_ui(int argc, char **argv)
 {
     static zt_ui_app app;
@@ -1324,7 +1338,7 @@ int zt_cmd_ui(int argc, char **argv)
     if (bundled) {
         snprintf(a->notice, sizeof a->notice,
                  "no model found: bundled tiny model (noise images; see zimt doctor)");
-    } else if (!strcmp(a->model_dir, ZT_DEFAULT_MODEL)) {
+    } else if (is_bundled_model(a->model_dir)) {
         snprintf(a->notice, sizeof a->notice, "bundled tiny model: noise-like images");
     }
     zt_engine_opts eo = {0};

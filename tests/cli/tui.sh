@@ -257,6 +257,11 @@ for bin in "$PWD/zimt|build tree" "$LIB_TMP/pfx/bin/zimt|installed"; do
          --model $PWD/tests/data/tiny-zimage --device cpu --graphics blocks --theme light; \
          echo EXIT=\$?; sleep 60"
     expect_screen "${bin#*|}: its theme found from another directory" "theme: light" 10
+    # the bundled model named by its absolute path is still said to be it
+    # (the installed copy here has none of its own)
+    [ "${bin#*|}" != "build tree" ] ||
+        expect_screen "build tree: the bundled model's notice" \
+            "bundled tiny model: noise-like images" 5
     tm send-keys -t "$S" C-q
     expect_screen "${bin#*|}: quits" "EXIT=0" 30
 done
