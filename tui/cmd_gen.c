@@ -466,13 +466,9 @@ int zt_cmd_gen(int argc, char **argv)
         zt_gen_opts_free(&o);
         return 0;
     }
-    if (zt_gen_opts_resolve(&o, &err) != ZT_OK) {
-        rc = zt_cli_error(&err);
-        goto done;
-    }
-    /* a missing --outdir was made to check the names in; a refused run
+    /* a missing --outdir is made to check the names in; a refused run
      * leaves nothing */
-    if (build_jobs(&o, &js, &n, &err) != ZT_OK) {
+    if (zt_gen_opts_resolve(&o, &err) != ZT_OK || build_jobs(&o, &js, &n, &err) != ZT_OK) {
         unmake_dirs(&o, js, n);
         rc = zt_cli_error(&err);
         goto done;

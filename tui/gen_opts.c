@@ -395,17 +395,13 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         return ZT_OK; /* a batch names and checks its outputs per job */
     if (o->output) {
         o->output_path = o->output; /* the user's own path: anywhere they say */
-        st = ZT_OK;
     } else {
-        st = zt_gen_opts_template_path(o, p, 1, NULL, NULL, o->output_buf, sizeof o->output_buf,
-                                       err);
+        if ((st = zt_gen_opts_template_path(o, p, 1, NULL, NULL, o->output_buf,
+                                            sizeof o->output_buf, err)))
+            return st;
         o->output_path = o->output_buf;
     }
-    if (st == ZT_OK)
-        st = zt_check_output(o->output_path, err);
-    if (st != ZT_OK)
-        zt_outpath_unmake_dir(o->outdir, o->outdir_made);
-    return st;
+    return zt_check_output(o->output_path, err);
 }
 
 void zt_gen_opts_free(zt_gen_opts *o)

@@ -37,9 +37,9 @@ typedef struct zt_gen_opts {
     char output_buf[4096];
     const char *output_path;   /* points at output or output_buf */
     char outdir_made[4096];    /* the outermost directory made for a missing
-                                  --outdir, "" when none: taken back
-                                  (zt_outpath_unmake_dir) when a later check
-                                  refuses the run */
+                                  --outdir, "" when none: the caller takes it
+                                  back (zt_outpath_unmake_dir) when this or a
+                                  later check refuses the run */
     time_t when;               /* the batch's {date} */
     size_t mem_limit;          /* $ZIMT_MEM_LIMIT in bytes, 0 when unset */
 } zt_gen_opts;
