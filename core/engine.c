@@ -316,6 +316,7 @@ static void publish_memory(zt_engine *e)
         m.transformer = zt_dit_weight_bytes(e->model->dit);
         m.vae = zt_vae_weight_bytes(e->model->vae);
         m.activations = e->model->arena.cap;
+        m.job_avail = zt_model_job_avail(e->model, e->opts.mem_limit);
     }
     pthread_mutex_lock(&e->mu);
     e->mem = m;

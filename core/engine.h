@@ -103,6 +103,9 @@ typedef struct zt_mem_snapshot {
     int have_device;           /* 0 on the CPU backend */
     size_t device_total, device_free;
     size_t text_encoder, transformer, vae, activations; /* zimt's own */
+    /* what a job may need, counted as the check at submit counts it
+     * ($ZIMT_MEM_LIMIT, else free memory plus zimt's own); 0 unknown */
+    size_t job_avail;
 } zt_mem_snapshot;
 
 /* Start the worker; loading proceeds in the background with events. */

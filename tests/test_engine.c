@@ -305,6 +305,23 @@ static void test_memory_plan(void)
     zt_mem_snapshot m;
     zt_engine_memory(e, &m);
     CHECK(m.transformer > 0 && m.vae > 0 && m.activations > 0, "memory snapshot empty");
+    /* front ends' "fits" hints count what the check at submit counts */
+    CHECK(m.job_avail == 40u << 20, "job_avail %zu under a 40 MiB limit", m.job_avail);
+    CHECK(zt_engine_estimate(e, 2048, 2048, 0) > m.job_avail &&
+              zt_engine_estimate(e, 64, 64, 0) <= m.job_avail,
+          "estimates against job_avail");
+    zt_engine_free(e);
+
+    /* no limit: host memory available plus what the engine holds */
+    e = new_engine(0, 0);
+    params(&p, "small", 1, 1);
+    zt_engine_submit(e, &p, NULL, &a, NULL);
+    zt_gen_params_free(&p);
+    memset(logs, 0, sizeof logs);
+    drain(e, logs, 1, NULL, 0, 0);
+    zt_engine_memory(e, &m);
+    size_t own = m.text_encoder + m.transformer + m.vae + m.activations;
+    CHECK(m.activations > 0 && m.job_avail > own, "job_avail %zu, own %zu", m.job_avail, own);
     zt_engine_free(e);
 }
 

@@ -624,9 +624,7 @@ static void draw_popup(zt_ui_app *a)
                 size_t need = a->loaded == 1 ? zt_engine_estimate(a->eng, s->w, s->h,
                                                                   a->set.params.guidance)
                                              : 0;
-                int fits = !need || (a->mem_limit ? need <= a->mem_limit
-                                                  : !a->mem.have_device ||
-                                                        need <= a->mem.device_total);
+                int fits = !need || !a->mem.job_avail || need <= a->mem.job_avail;
                 putf(y + 2 + i, x + 2, w - 4, role, "%4d x %-4d  %s%s", s->w, s->h,
                      s->w == s->h ? "1:1" : s->w > s->h ? "landscape" : "portrait",
                      fits ? "" : "  (too big)");
