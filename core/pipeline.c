@@ -433,6 +433,15 @@ zt_status zt_job_params_check(const zt_job_params *p, zt_err *err)
     return ZT_OK;
 }
 
+zt_status zt_gen_params_check_values(const zt_gen_params *g, zt_err *err)
+{
+    zt_job_params p = {.prompt = g->prompt, .negative = g->negative_prompt, .width = g->width,
+                       .height = g->height, .steps = g->steps, .guidance = g->guidance,
+                       .seed = g->seed};
+    zt_status st = zt_rng_kind_parse(g->rng, &p.rng, err);
+    return st ? st : zt_job_params_check(&p, err);
+}
+
 typedef struct job_tensors {
     zt_tensor cap, neg;        /* [L, Hte], [Ln, Hte] */
     zt_tensor x, pred, predn;  /* F32 [C, h, w] */

@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "config.h"
 #include "dit.h"
+#include "image.h"
 #include "rng.h"
 #include "scheduler.h"
 #include "safetensors.h"
@@ -96,6 +97,9 @@ zt_status zt_size_check(long width, long height, zt_err *err);
 /* Check size, steps and guidance; the message suggests the nearest valid
  * size. */
 zt_status zt_job_params_check(const zt_job_params *p, zt_err *err);
+/* The values of g that a job would refuse (size, steps, guidance, rng),
+ * refused now: before a model loads, or when settings are read. */
+zt_status zt_gen_params_check_values(const zt_gen_params *g, zt_err *err);
 
 /* Peak backend bytes a job needs on this model, weights included (with the
  * text encoder counted even while released, since it reloads to encode). */

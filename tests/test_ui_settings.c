@@ -86,6 +86,32 @@ static void test_hostile_settings(void)
     expect_defaults("wrong types", types, sizeof types - 1, -1);
     const char ptype[] = "{\"params\": 7}";
     expect_defaults("params not an object", ptype, sizeof ptype - 1, 0);
+    /* values of the right type that a job would refuse */
+    const char *refused[][2] = {
+        {"steps 0", "{\"params\": {\"steps\": 0}}"},
+        {"steps 5000", "{\"params\": {\"steps\": 5000}}"},
+        {"width 100", "{\"params\": {\"width\": 100}}"},
+        {"width 8208", "{\"params\": {\"width\": 8208}}"},
+        {"guidance -5", "{\"params\": {\"guidance\": -5}}"},
+        {"guidance 1e9", "{\"params\": {\"guidance\": 1e9}}"},
+        {"rng", "{\"params\": {\"rng\": \"dice\"}}"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        expect_defaults(refused[i][0], refused[i][1], strlen(refused[i][1]), -1);
+
+    /* a file that is not used is not used in part either */
+    const char part[] = "{\"theme\": \"light\", \"output_dir\": \"/x\", \"seed_locked\": true, "
+                        "\"graphics\": \"sixel\", \"params\": {\"steps\": 0}}";
+    write_file("cfg", "settings.json", part, sizeof part - 1);
+    zt_ui_settings ps;
+    char pwhy[512] = "";
+    CHECK(zt_ui_settings_load(&ps, pwhy, sizeof pwhy) == -1 && strstr(pwhy, "steps"),
+          "steps 0 refused: %s", pwhy);
+    CHECK(!strcmp(ps.theme, "dark") && !strcmp(ps.output_dir, ".") && !ps.seed_locked &&
+              strcmp(ps.graphics, "sixel"),
+          "fields of a refused file applied: theme %s, output_dir %s, locked %d, graphics %s",
+          ps.theme, ps.output_dir, ps.seed_locked, ps.graphics);
+    zt_ui_settings_free(&ps);
 
     /* A theme name longer than the field is ignored, not cut. */
     char big[300];

@@ -98,15 +98,6 @@ zt_status zt_parse_seed(const char *s, uint64_t *seed, int *random, zt_err *err)
     return ZT_OK;
 }
 
-zt_status zt_gen_params_check_values(const zt_gen_params *g, zt_err *err)
-{
-    zt_job_params p = {.prompt = g->prompt, .negative = g->negative_prompt, .width = g->width,
-                       .height = g->height, .steps = g->steps, .guidance = g->guidance,
-                       .seed = g->seed};
-    zt_status st = zt_rng_kind_parse(g->rng, &p.rng, err);
-    return st ? st : zt_job_params_check(&p, err);
-}
-
 uint64_t zt_random_seed(void)
 {
     uint64_t v = 0;

@@ -59,9 +59,6 @@ zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p
 
 /* An output path must not exist and its directory must be writable. */
 zt_status zt_check_output(const char *path, zt_err *err);
-/* The values of g that the engine would refuse (size, steps, guidance,
- * rng), refused now: before a model loads. */
-zt_status zt_gen_params_check_values(const zt_gen_params *g, zt_err *err);
 /* A fresh random seed (32 bits, short enough to type). */
 uint64_t zt_random_seed(void);
 

@@ -589,6 +589,9 @@ static void input_done(zt_ui_app *a)
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
         } else if (!has) {
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s carries no zimt or A1111 settings", s);
+        } else if (zt_gen_params_check_values(&p, &err) != ZT_OK) {
+            /* as gen --from: settings a job would refuse are not loaded */
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s: %s; settings not loaded", s, err.msg);
         } else {
             load_params(a, &p);
             /* The editor drops control characters; say so and show the

@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "outpath.h"
+#include "pipeline.h"
 #include "tokenizer.h"
 
 #include <cJSON.h>
@@ -122,31 +123,39 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
         snprintf(why, (size_t)why_len, "not a JSON object");
         return -1;
     }
+    /* All or nothing: a file whose params a job would refuse is not used
+     * at all (it is kept aside), so its other fields are not applied
+     * either. The params are checked before anything is copied. */
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "params");
+    zt_gen_params tmp;
+    zt_gen_params_init(&tmp);
+    if (cJSON_IsObject(p)) {
+        char *pj = cJSON_PrintUnformatted(p);
+        zt_err err = {0};
+        zt_status st = pj ? zt_gen_params_from_json(&tmp, pj, &err)
+                          : zt_fail(&err, ZT_ERR_NOMEM, "out of memory");
+        if (st == ZT_OK)
+            st = zt_gen_params_check_values(&tmp, &err);
+        free(pj);
+        if (st != ZT_OK) {
+            zt_gen_params_free(&tmp);
+            cJSON_Delete(root);
+            snprintf(why, (size_t)why_len, "params: %s", err.msg);
+            return -1;
+        }
+        zt_gen_params_free(&s->params);
+        s->params = tmp;
+    } else {
+        zt_gen_params_free(&tmp);
+    }
     copy_str(root, "theme", s->theme, sizeof s->theme);
     copy_str(root, "graphics", s->graphics, sizeof s->graphics);
     copy_str(root, "output_dir", s->output_dir, sizeof s->output_dir);
     const cJSON *lk = cJSON_GetObjectItemCaseSensitive(root, "seed_locked");
     if (cJSON_IsBool(lk))
         s->seed_locked = cJSON_IsTrue(lk);
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "params");
-    int rc = 0;
-    if (cJSON_IsObject(p)) {
-        char *pj = cJSON_PrintUnformatted(p);
-        zt_gen_params tmp;
-        zt_err err = {0};
-        zt_gen_params_init(&tmp);
-        if (pj && zt_gen_params_from_json(&tmp, pj, &err) == ZT_OK) {
-            zt_gen_params_free(&s->params);
-            s->params = tmp;
-        } else {
-            zt_gen_params_free(&tmp);
-            snprintf(why, (size_t)why_len, "params: %s", err.msg);
-            rc = -1;
-        }
-        free(pj);
-    }
     cJSON_Delete(root);
-    return rc;
+    return 0;
 }
 
 /* A kind of file the front end keeps: where it lives and how its JSON

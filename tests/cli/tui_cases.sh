@@ -5,7 +5,8 @@
 # whose image changes shape, a path pasted with its line's end, a paste
 # with a byte that is not UTF-8, Backspace on an emoji sequence, quitting
 # during a job, an unsaved image at exit, the output directory set with
-# F5, a memory limit, a narrow settings pane.
+# F5, a memory limit, a narrow settings pane, a PNG with settings out of
+# range.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -281,5 +282,29 @@ check "narrow: the title's notice whole at 80 columns" \
 tm resize-window -t "$S" -x 120 -y 40
 check "narrow: notice and theme apart at 120 columns" \
     wait_re "^ zimt  tiny-zimage  cpu   bundled tiny model: noise-like images +theme: dark  F1 help" 5
+
+# Ctrl-O takes only settings a job would take, as gen --from does: a PNG
+# whose steps or guidance are out of range is refused with why, and none
+# of its settings are loaded (a NaN guidance used to be loaded, and then
+# made the saved settings unreadable at the next start).
+if command -v convert >/dev/null; then
+    start badpng
+    convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 0, Size: 16x16')" "$D/s0.png"
+    convert -size 16x16 xc:red \
+        -set parameters "$(printf 'dog\nSteps: 4, CFG scale: nan, Size: 16x16')" "$D/nan.png"
+    tm send-keys -t "$S" C-o
+    wait_for "Open PNG settings" 5
+    tm send-keys -t "$S" -l "$D/s0.png"
+    tm send-keys -t "$S" Enter
+    expect_screen "badpng: steps 0 refused" "(got 0); settings not loaded" 5
+    tm send-keys -t "$S" C-o
+    wait_for "Open PNG settings" 5
+    tm send-keys -t "$S" -l "$D/nan.png"
+    tm send-keys -t "$S" Enter
+    expect_screen "badpng: a NaN guidance refused" "(got nan); settings not loaded" 5
+    check "badpng: steps as they were" wait_for "Steps     8 " 2
+    check "badpng: size as it was" wait_for "Size      1024x768" 2
+    check "badpng: no prompt loaded" test -z "$(screen | grep -E 'cat|dog')"
+fi
 
 lib_summary
