@@ -1032,6 +1032,63 @@ static void paste_byte(zt_ui_app *a, int byte)
     }
 }
 
+/* Bytes of a character that arrives split wait this long for the rest. */
+#define UTF8_REST_MS 50
+
+/* The next key as get_wch() returns it (OK with a character, KEY_CODE_YES
+ * with a KEY_* code, ERR when none waits). In a UTF-8 locale the bytes are
+ * decoded here: get_wch() drops what arrived with a byte that is not UTF-8
+ * (a Latin-1 byte then "hello" lost the word); here only the bad bytes are
+ * dropped. Other locales keep get_wch(), which knows their encodings. */
+static int read_key(zt_ui_app *a, wint_t *ch)
+{
+    if (!a->utf8)
+        return get_wch(ch);
+    for (;;) {
+        int b = getch();
+        if (b == ERR)
+            return ERR;
+        if (b < 0 || b > 0xFF) {
+            *ch = (wint_t)b;
+            return KEY_CODE_YES;
+        }
+        if (b < 0x80) {
+            *ch = (wint_t)b;
+            return OK;
+        }
+        int need = b >= 0xC2 && b <= 0xDF ? 1 : b >= 0xE0 && b <= 0xEF ? 2
+                                            : b >= 0xF0 && b <= 0xF4   ? 3
+                                                                       : 0;
+        if (!need)
+            continue; /* not a lead byte: dropped */
+        char u[4] = {(char)b};
+        int n = 1;
+        timeout(UTF8_REST_MS);
+        while (n <= need) {
+            int c = getch();
+            if (c == ERR)
+                break;
+            if (c < 0x80 || c > 0xBF) { /* not a continuation: read it next */
+                ungetch(c);
+                break;
+            }
+            u[n++] = (char)c;
+        }
+        nodelay(stdscr, TRUE);
+        uint32_t cp;
+        /* overlong forms, surrogates and past U+10FFFF decode as one bad byte */
+        if (n == need + 1 && zt_ui_utf8_decode(u, (size_t)n, 0, &cp) == (size_t)n) {
+            *ch = (wint_t)cp;
+            return OK;
+        }
+        if (n > 1 && n < need + 1)
+            continue; /* cut short: the bytes read are dropped */
+        /* a bad sequence: drop its lead byte and read the rest again */
+        for (int i = n - 1; i >= 1; i--)
+            ungetch((unsigned char)u[i]);
+    }
+}
+
 /* Read every waiting key. ESC followed at once by more input is Alt+key or
  * a bracketed paste (ESC[200~ ... ESC[201~), whose text goes into the
  * focused editor verbatim, newlines included. Returns keys handled. */
@@ -1050,12 +1107,12 @@ static int drain_keys(zt_ui_app *a)
             handled++;
             continue;
         }
-        if ((r = get_wch(&ch)) == ERR)
+        if ((r = read_key(a, &ch)) == ERR)
             break;
         key k = {(int)ch, r == KEY_CODE_YES, 0};
         if (!k.is_key && ch == 27) {
             wint_t n2;
-            int r2 = get_wch(&n2);
+            int r2 = read_key(a, &n2);
             if (r2 == KEY_CODE_YES || (r2 == OK && n2 == 27)) {
                 /* A bare Esc typed just before another key: push that key
                  * back and handle the Esc alone. */
@@ -1069,7 +1126,7 @@ static int drain_keys(zt_ui_app *a)
                 char seq[16];
                 int m = 0;
                 wint_t c3;
-                while (m < 15 && get_wch(&c3) == OK) {
+                while (m < 15 && read_key(a, &c3) == OK) {
                     seq[m++] = (char)c3;
                     if (c3 >= 0x40 && c3 <= 0x7E)
                         break;

@@ -155,6 +155,13 @@ expect_screen "badbyte: keys work at once after the paste" "abcd狐ef" 2
 check "badbyte: the typed key after the pasted line" \
     test -n "$(screen | grep -E '^ +X +x')"
 check "badbyte: the pasted newline started no job" test -z "$(screen | grep -F 'queued job')"
+# Typed (not pasted), only the bad bytes are dropped: a Latin-1 byte, a
+# stray continuation, a sequence cut short and an overlong form, each with
+# the characters after it (the text after the first used to be lost).
+tm send-keys -t "$S" C-u C-k
+tm send-keys -t "$S" -H 6f 6b 20 e9 68 65 6c 6c 6f
+tm send-keys -t "$S" -H ff 41 78 c3 28 79 e2 82 42 7a e0 80 80 21 e7 8b 90
+expect_screen "badbyte: typed text after bad bytes kept" "ok helloAx(yBz!狐" 3
 
 # In a Latin-1 locale a paste is decoded by the locale: é arrives as one
 # byte and is kept as é in the prompt (and its history).
