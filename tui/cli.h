@@ -35,6 +35,9 @@ int zt_cli_fail(const char *fmt, ...);
  * numbered past names taken. kept receives its path, or "" with why
  * saying what stopped the copy too. */
 const char *zt_cli_keep_dir(void);
+/* ZT_OK when zt_cli_keep_dir() is a directory zimt may write in; else why,
+ * naming it as $TMPDIR (a quit prompt says so before promising a copy). */
+zt_status zt_cli_keep_dir_check(zt_err *why);
 void zt_cli_keep_unsaved(const uint8_t *rgb, int w, int h, const zt_gen_params *p, char *kept,
                          size_t cap, zt_err *why);
 

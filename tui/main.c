@@ -27,11 +27,27 @@ const char *zt_cli_keep_dir(void)
     return dir && dir[0] == '/' ? dir : "/tmp";
 }
 
+zt_status zt_cli_keep_dir_check(zt_err *why)
+{
+    const char *dir = zt_cli_keep_dir(), *env = getenv("TMPDIR");
+    const char *name = env && !strcmp(env, dir) ? "TMPDIR " : "";
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return zt_fail(why, ZT_ERR_IO, "%s%s: %s", name, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return zt_fail(why, ZT_ERR_IO, "%s%s is not a directory", name, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return zt_fail(why, ZT_ERR_IO, "%s%s: %s", name, dir, strerror(errno));
+    return ZT_OK;
+}
+
 void zt_cli_keep_unsaved(const uint8_t *rgb, int w, int h, const zt_gen_params *p, char *kept,
                          size_t cap, zt_err *why)
 {
     kept[0] = '\0';
     const char *dir = zt_cli_keep_dir();
+    if (zt_cli_keep_dir_check(why) != ZT_OK)
+        return;
     char name[64];
     snprintf(name, sizeof name, "zimt-unsaved-%llu.png", (unsigned long long)p->seed);
     /* a name taken between the look and the write is looked past again */

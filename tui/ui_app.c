@@ -1238,6 +1238,7 @@ static void keep_unsaved_all(zt_ui_app *a)
             fprintf(stderr, "zimt: the image not saved (seed %llu) could not be kept either "
                             "(%s); its seed and settings make it again\n",
                     (unsigned long long)r->params.seed, why.msg);
+        a->lost += !kept[0];
         free(r->rgb); /* tried once */
         r->rgb = NULL;
     }
@@ -1520,9 +1521,10 @@ int zt_cmd_ui(int argc, char **argv)
     keep_unsaved_all(a);
     wait_for_cancel(a);
     keep_unsaved_all(a); /* any that came in meanwhile */
-    int sig = zt_cli_stop;
+    int sig = zt_cli_stop, lost = a->lost;
     zt_engine_free(a->eng);
     print_results(a);
     free_app(a);
-    return sig ? 128 + sig : 0;
+    /* an image lost is a failure, as in gen */
+    return sig ? 128 + sig : lost ? 1 : 0;
 }

@@ -128,6 +128,7 @@ typedef struct zt_ui_app {
     zt_mem_snapshot mem;
     long phys_mem;
     size_t mem_limit; /* $ZIMT_MEM_LIMIT, 0 when unset: what jobs are planned against */
+    int lost;         /* images neither written nor kept at exit: the exit status is 1 */
 
     char status[512];
     int status_role;

@@ -707,8 +707,14 @@ static void draw_popup(zt_ui_app *a)
     }
     case ZT_UI_POPUP_QUIT: {
         int unsaved = zt_ui_unsaved_count(a);
-        h = unsaved ? 7 : 6;
+        /* a copy is promised only where one can be written (looked at
+         * each time: the popup stays open while jobs finish) */
+        zt_err keep = {0};
+        int keep_ok = !unsaved || zt_cli_keep_dir_check(&keep) == ZT_OK;
+        h = unsaved ? (keep_ok ? 7 : 8) : 6;
         w = 60;
+        int why_w = keep_ok ? 0 : zt_ui_str_width(keep.msg, strlen(keep.msg)) + 4;
+        w = why_w > w ? why_w : w; /* the reason whole where the screen allows */
         popup_box(&h, &w, "Quit?", &y, &x);
         if (a->njobs)
             putf(y + 2, x + 2, w - 4, ZT_UI_ROLE_POPUP, "%d job%s queued or running.",
@@ -717,9 +723,14 @@ static void draw_popup(zt_ui_app *a)
             int row = y + 2 + (a->njobs > 0);
             putf(row, x + 2, w - 4, ZT_UI_ROLE_POPUP, "%d image%s not saved: Ctrl-S writes %s;",
                  unsaved, unsaved == 1 ? "" : "s", unsaved == 1 ? "it" : "them");
-            if (row + 1 < y + h - 2)
+            if (keep_ok && row + 1 < y + h - 2)
                 putf(row + 1, x + 2, w - 4, ZT_UI_ROLE_POPUP, "quitting keeps %s in %s.",
                      unsaved == 1 ? "a copy" : "copies", zt_cli_keep_dir());
+            if (!keep_ok && row + 1 < y + h - 2)
+                putf(row + 1, x + 2, w - 4, ZT_UI_ROLE_ERROR, "quitting loses %s, as no copy can be kept:",
+                     unsaved == 1 ? "it" : "them");
+            if (!keep_ok && row + 2 < y + h - 2)
+                put(row + 2, x + 2, w - 4, ZT_UI_ROLE_ERROR, keep.msg);
         }
         put(y + h - 2, x + 2, w - 4, ZT_UI_ROLE_POPUP, "Quit anyway? (y/n)");
         break;

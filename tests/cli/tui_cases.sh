@@ -224,6 +224,27 @@ expect_screen "keepexit: the copy is named" "is kept as $D/tmp/zimt-unsaved-" 2
 kept=$(ls "$D"/tmp/zimt-unsaved-*.png 2>/dev/null | head -1)
 check "keepexit: the copy carries its settings" grep -qa '"width":256,"height":256' "$kept"
 
+# The same where no copy can be kept ($TMPDIR a file): the popup says the
+# image would be lost and why, instead of promising a copy, and quitting
+# anyway exits 1 (it used to say "keeps a copy" and exit 0).
+mkdir -p "$LIB_TMP/lostexit"
+: >"$LIB_TMP/lostexit/afile"
+start lostexit TMPDIR=$LIB_TMP/lostexit/afile
+custom_size 256x256
+tm send-keys -t "$S" C-g
+expect_screen "lostexit: job queued" "queued job #1" 10
+rm -rf "$D/out"
+expect_screen "lostexit: unwritable image reported" "not saved" 60
+tm send-keys -t "$S" C-q
+expect_screen "lostexit: the popup says it would be lost" "quitting loses it, as no copy can be kept:" 5
+expect_screen "lostexit: and why" "TMPDIR $D/afile is not a directory" 2
+check "lostexit: no copy promised" test -z "$(screen | grep -F 'quitting keeps')"
+tm send-keys -t "$S" y
+expect_screen "lostexit: quits with status 1" "EXIT=1" 10
+# (stderr's line is wider than the pane: read with wrapped lines joined)
+check "lostexit: stderr says why" sh -c "tmux -S '$TMUX_SOCK' capture-pane -p -J -t '$S' |
+    grep -qF 'could not be kept either (TMPDIR $D/afile is not a directory)'"
+
 # F5 makes a missing output directory and checks it at once: a file of
 # that name is refused with why (the popup stays open, the directory stays
 # as it was), a new directory is made, and the next image goes there.
