@@ -592,7 +592,7 @@ int zt_cmd_gen(int argc, char **argv)
                         ev.timings.total_ms / 1000.0);
             if (ev.kind == ZT_EV_JOB_FINISHED && ev.timings.prompt_truncated)
                 fprintf(stderr, "zimt: warning: job %llu: the prompt was truncated to %d tokens\n",
-                        (unsigned long long)ev.job, 512);
+                        (unsigned long long)ev.job, ZT_TOKENIZER_MAX_IDS);
             break;
         default:
             break;

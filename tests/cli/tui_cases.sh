@@ -6,7 +6,7 @@
 # with a byte that is not UTF-8, Backspace on an emoji sequence, quitting
 # during a job, an unsaved image at exit, the output directory set with
 # F5, a memory limit, a narrow settings pane, a PNG with settings out of
-# range.
+# range, an image that cannot be kept at exit, a prompt past 512 tokens.
 set -u
 . tests/lib.sh
 lib_init tui_cases.sh
@@ -334,5 +334,23 @@ if command -v convert >/dev/null; then
     check "badpng: size as it was" wait_for "Size      1024x768" 2
     check "badpng: no prompt loaded" test -z "$(screen | grep -E 'cat|dog')"
 fi
+
+# A prompt longer than the encoder takes: the job's notice says it was cut
+# (gen warns on stderr; the workbench said nothing).
+start longprompt
+custom_size 64x64
+for i in $(seq 1 700); do printf 'cat '; done >"$D/buf"
+tm load-buffer -b p "$D/buf"
+tm send-keys -t "$S" C-u C-k
+tm paste-buffer -r -p -b p -t "$S"
+sleep 0.5
+tm send-keys -t "$S" C-g
+expect_screen "longprompt: the cut is said" "prompt cut to 512 tokens: $D/out/" 60
+start shortprompt
+custom_size 64x64
+tm send-keys -t "$S" -l 'a cat'
+tm send-keys -t "$S" C-g
+expect_screen "shortprompt: done" "done #1 in" 60
+check "shortprompt: no cut said" test -z "$(screen | grep -F 'prompt cut')"
 
 lib_summary
