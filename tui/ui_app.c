@@ -763,14 +763,19 @@ static void field_key(zt_ui_app *a, key k)
                 p->seed = a->last_seed;
             a->set.seed_locked = !a->set.seed_locked;
         } else if (c >= '0' && c <= '9') {
+            /* Digits in a row make one number, as on Steps: the first after
+             * any other key (r, +, a result loaded) starts a new seed; a
+             * digit past 2^64 - 1 is dropped. */
             uint64_t d = (uint64_t)(c - '0');
-            if (!a->set.seed_locked)
-                p->seed = 0;
-            if (p->seed <= (UINT64_MAX - d) / 10)
+            if (!a->seed_typing)
+                p->seed = d;
+            else if (p->seed <= (UINT64_MAX - d) / 10)
                 p->seed = p->seed * 10 + d;
+            a->seed_typing = 1;
             a->set.seed_locked = 1;
         } else if (is_backspace(k)) {
             p->seed /= 10;
+            a->seed_typing = 1; /* digits typed next append */
         }
         break;
     case ZT_UI_FOCUS_SIZE: {
@@ -848,10 +853,13 @@ static void handle_key(zt_ui_app *a, key k)
         return;
     }
     a->status_keep = 0;
-    /* Any key but a digit or Backspace on Steps ends the number typed there. */
-    if (a->popup || a->focus != ZT_UI_FOCUS_STEPS ||
-        !((c >= '0' && c <= '9') || is_backspace(k)))
+    /* Any key but a digit or Backspace on Steps (Seed) ends the number
+     * typed there. */
+    int digit_or_back = (c >= '0' && c <= '9') || is_backspace(k);
+    if (a->popup || a->focus != ZT_UI_FOCUS_STEPS || !digit_or_back)
         a->steps_typing = 0;
+    if (a->popup || a->focus != ZT_UI_FOCUS_SEED || !digit_or_back)
+        a->seed_typing = 0;
     if (c == 17 || c == 3) { /* Ctrl-Q, Ctrl-C */
         request_quit(a);
         return;

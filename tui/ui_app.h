@@ -95,6 +95,7 @@ typedef struct zt_ui_app {
 
     int focus;
     int steps_typing;       /* digits are being typed into Steps: the next one appends */
+    int seed_typing;        /* the same for Seed */
     int popup, popup_sel, popup_scroll;
     int input_kind;
     zt_ui_editor input;

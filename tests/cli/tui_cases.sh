@@ -109,6 +109,27 @@ tm send-keys -t "$S" C-g
 wait_file "$D/out/*.png" 30
 check "steps: the job ran with 72 steps" grep -aqE 'Steps: 72.*Size: 64x64' "$D"/out/*.png
 
+# Seed: the same rule, so a number can be typed over a random or locked
+# seed (digits used to append to it, and did nothing to a long one).
+tm send-keys -t "$S" BTab BTab
+tm send-keys -t "$S" -l 'r'
+tm send-keys -t "$S" -l '42'
+expect_screen "seed: digits after r make a new seed" "Seed      42  [locked]" 5
+tm send-keys -t "$S" -l '7'
+expect_screen "seed: the next digit appends" "Seed      427  [locked]" 5
+tm send-keys -t "$S" -l '+'
+tm send-keys -t "$S" -l '5'
+expect_screen "seed: a digit after + starts anew" "Seed      5  [locked]" 5
+tm send-keys -t "$S" BSpace
+tm send-keys -t "$S" -l '9'
+expect_screen "seed: after Backspace digits append" "Seed      9  [locked]" 5
+tm send-keys -t "$S" -l '18446744073709551615'
+tm send-keys -t "$S" BTab Tab
+tm send-keys -t "$S" -l '18446744073709551615'
+expect_screen "seed: the largest seed typed whole" "Seed      18446744073709551615  [locked]" 5
+tm send-keys -t "$S" -l '3'
+expect_screen "seed: a digit past 2^64 - 1 dropped" "Seed      18446744073709551615  [locked]" 5
+
 # The preview (truecolor blocks, written past curses) shows a square image,
 # then a wide one: the square one's rows are erased, not left behind.
 start shape COLORTERM=truecolor
