@@ -561,8 +561,21 @@ static void request_quit(zt_ui_app *a)
         a->quit = 1;
 }
 
+/* A value was given again (a popup's Enter): an error left on the status
+ * line from an earlier try goes, so that it is not read as being about the
+ * value now taken; a new refusal says its own. */
+static void drop_error(zt_ui_app *a)
+{
+    if (a->status_role == ZT_UI_ROLE_ERROR) {
+        a->status[0] = '\0';
+        a->status_role = ZT_UI_ROLE_STATUSBAR;
+        a->status_keep = 0;
+    }
+}
+
 static void input_done(zt_ui_app *a)
 {
+    drop_error(a);
     zt_err err = {0};
     const char *s = a->input.buf;
     switch (a->input_kind) {
@@ -704,6 +717,7 @@ static void popup_key(zt_ui_app *a, key k)
     }
     else if (!k.is_key && (k.code == '\r' || k.code == '\n') && n > 0) {
         int s = a->popup_sel;
+        drop_error(a);
         if (a->popup == ZT_UI_POPUP_PRESETS) {
             a->popup = ZT_UI_POPUP_NONE;
             if (s < zt_ui_size_preset_count) {
@@ -831,6 +845,16 @@ static void field_key(zt_ui_app *a, key k)
     }
 }
 
+/* The theme list, on the theme in use. */
+static void open_themes(zt_ui_app *a)
+{
+    int sel = 0;
+    for (int i = 0; i < a->ntheme_names; i++)
+        if (!strcmp(a->theme_names[i], a->theme.name))
+            sel = i;
+    open_popup(a, ZT_UI_POPUP_THEMES, sel);
+}
+
 static void next_focus(zt_ui_app *a, int dir)
 {
     do
@@ -874,10 +898,7 @@ static void handle_key(zt_ui_app *a, key k)
             open_popup(a, ZT_UI_POPUP_HELP, 0);
             return;
         case KEY_F(2):
-            for (int i = 0; i < a->ntheme_names; i++)
-                if (!strcmp(a->theme_names[i], a->theme.name))
-                    a->popup_sel = i;
-            open_popup(a, ZT_UI_POPUP_THEMES, a->popup_sel);
+            open_themes(a);
             return;
         case KEY_F(3):
             open_popup(a, ZT_UI_POPUP_GALLERY, 0);
@@ -926,7 +947,7 @@ static void handle_key(zt_ui_app *a, key k)
         next_focus(a, 1);
         return;
     case 20: /* Ctrl-T */
-        open_popup(a, ZT_UI_POPUP_THEMES, 0);
+        open_themes(a);
         return;
     case 2: /* Ctrl-B */
         open_popup(a, ZT_UI_POPUP_GALLERY, 0);

@@ -374,4 +374,29 @@ tm send-keys -t "$S" C-g
 expect_screen "shortprompt: done" "done #1 in" 60
 check "shortprompt: no cut said" test -z "$(screen | grep -F 'prompt cut')"
 
+# A refused value's error goes once a value is taken (it stayed, and read
+# as if about the new value); Ctrl-T, as F2, opens on the theme in use.
+start stale
+tm send-keys -t "$S" F4
+wait_for "Size (Enter picks" 5
+tm send-keys -t "$S" c
+wait_for "Custom size WxH" 5
+tm send-keys -t "$S" -l "0x0"
+tm send-keys -t "$S" Enter
+expect_screen "stale: 0x0 refused" "size 0x0 is not valid" 5
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l "64x64"
+tm send-keys -t "$S" Enter
+expect_screen "stale: 64x64 taken" "64x64  (custom)" 5
+check "stale: the refusal's error gone" test -z "$(screen | grep -F 'is not valid')"
+tm send-keys -t "$S" F2
+wait_for "Theme (Enter picks)" 5
+tm send-keys -t "$S" Down Enter
+expect_screen "stale: another theme" "theme: light" 5
+tm send-keys -t "$S" C-t
+wait_for "Theme (Enter picks)" 5
+tm send-keys -t "$S" Enter
+sleep 0.5
+expect_screen "stale: Ctrl-T then Enter keeps the theme" "theme: light" 1
+
 lib_summary
