@@ -692,8 +692,16 @@ static void draw_popup(zt_ui_app *a)
             strftime(when, sizeof when, "%H:%M:%S", &tmv);
             int tx = trows ? x + 4 + tcols : x + 2, tw = trows ? w - tcols - 6 : w - 4;
             fill(yy, tx, tw, role);
-            putf(yy, tx, tw, role, "%s%s  seed %llu", k == a->gallery_mark - 1 ? "* " : "",
-                 when, (unsigned long long)r->params.seed);
+            /* shorter forms rather than a seed cut short (a wrong number):
+             * the time goes first, then the word */
+            const char *mk = k == a->gallery_mark - 1 ? "* " : "";
+            unsigned long long sd = (unsigned long long)r->params.seed;
+            char f0[64], f1[64], f2[64];
+            snprintf(f0, sizeof f0, "%s%s  seed %llu", mk, when, sd);
+            snprintf(f1, sizeof f1, "%sseed %llu", mk, sd);
+            snprintf(f2, sizeof f2, "%s%llu", mk, sd);
+            const char *const forms[] = {f0, f1, f2};
+            put_fit(yy, tx, tw, role, forms, 3);
             if (yy + 1 <= last)
                 putf(yy + 1, tx, tw, ZT_UI_ROLE_POPUP, "%dx%d  %d steps  %.1f s",
                      r->params.width, r->params.height, r->params.steps, r->total_ms / 1000.0);

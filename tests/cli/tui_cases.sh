@@ -399,4 +399,18 @@ tm send-keys -t "$S" Enter
 sleep 0.5
 expect_screen "stale: Ctrl-T then Enter keeps the theme" "theme: light" 1
 
+# The gallery's list gives a marked result's seed whole, in a shorter form
+# where the line is narrow (the last digits were cut, showing another seed).
+start gallery
+tm send-keys -t "$S" Tab
+tm send-keys -t "$S" -l '18446744073709551615'
+expect_screen "gallery: the largest seed" "Seed      18446744073709551615  [locked]" 5
+custom_size 64x64
+tm send-keys -t "$S" C-g
+expect_screen "gallery: job done" "done #1 in" 60
+tm send-keys -t "$S" F3
+wait_for "seed 18446744073709551615" 5
+tm send-keys -t "$S" m
+check "gallery: the marked seed whole" wait_re "\* (seed )?18446744073709551615 " 5
+
 lib_summary
