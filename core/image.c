@@ -362,20 +362,13 @@ int zt_json_has_nul_escape(const char *s)
     return 0;
 }
 
-zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err)
+zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_err *err)
 {
     zt_status st = reset(p, err);
     if (st != ZT_OK)
         return st;
-    cJSON *o = cJSON_Parse(json);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+    if (!cJSON_IsObject(o))
         return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: not a JSON object");
-    }
-    if (zt_json_has_nul_escape(json)) {
-        cJSON_Delete(o);
-        return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");
-    }
     if ((st = json_prompt(o, "prompt", &p->prompt, err)) ||
         (st = json_prompt(o, "negative_prompt", &p->negative_prompt, err)) ||
         (st = json_int(o, "width", 0, ZT_PNG_SIDE_MAX, &p->width, err)) ||
@@ -384,7 +377,7 @@ zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *er
         (st = json_fixed(o, "rng", p->rng, sizeof p->rng, err)) ||
         (st = json_fixed(o, "sampler", p->sampler, sizeof p->sampler, err)) ||
         (st = json_fixed(o, "model", p->model, sizeof p->model, err)))
-        goto done;
+        return st;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "seed");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
         v->valuedouble <= 9007199254740992.0 &&
@@ -394,18 +387,26 @@ zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *er
                parse_u64(v->valuestring, strlen(v->valuestring), &p->seed)) {
         /* parsed */
     } else if (v) {
-        st = zt_fail(err, ZT_ERR_FORMAT,
-                     "settings JSON: \"seed\" must be an integer in [0, 2^64-1]");
-        goto done;
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "settings JSON: \"seed\" must be an integer in [0, 2^64-1]");
     }
     v = cJSON_GetObjectItemCaseSensitive(o, "guidance");
-    if (cJSON_IsNumber(v)) {
+    if (cJSON_IsNumber(v))
         p->guidance = (float)v->valuedouble;
-    } else if (v) {
-        st = zt_fail(err, ZT_ERR_FORMAT, "settings JSON: \"guidance\" must be a number");
-        goto done;
-    }
-done:
+    else if (v)
+        return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: \"guidance\" must be a number");
+    return ZT_OK;
+}
+
+zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err)
+{
+    zt_status st = reset(p, err);
+    if (st != ZT_OK)
+        return st;
+    if (zt_json_has_nul_escape(json))
+        return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");
+    cJSON *o = cJSON_Parse(json);
+    st = zt_gen_params_from_object(p, o, err);
     cJSON_Delete(o);
     return st;
 }

@@ -55,6 +55,17 @@ static void test_round_trip(void)
           "top-level fields");
     CHECK(zt_gen_params_equal(&s.params, &r.params), "params equal (seed %llu)",
           (unsigned long long)r.params.seed);
+    /* seeds near 2^53 stay JSON numbers, which must come back exact */
+    const uint64_t near[] = {9007199254740991ULL, 8000000000000001ULL, 9007199254740992ULL,
+                             123456789012345678ULL};
+    for (int i = 0; i < 4; i++) {
+        zt_ui_settings_free(&r);
+        s.params.seed = near[i];
+        CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save: %s", why);
+        CHECK(zt_ui_settings_load(&r, why, sizeof why) == 0, "load: %s", why);
+        CHECK(r.params.seed == near[i], "seed %llu came back as %llu",
+              (unsigned long long)near[i], (unsigned long long)r.params.seed);
+    }
     zt_ui_settings_free(&s);
     zt_ui_settings_free(&r);
 }

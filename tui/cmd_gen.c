@@ -398,10 +398,10 @@ static void print_json_result(const gen_job *j, const zt_event *ev, const char *
     cJSON_AddStringToObject(o, "path", j->path);
     /* also for a job that failed or was cancelled: its settings (the seed
      * drawn included) make the same image again */
+    /* the text as written: parsed and printed again by cJSON, a seed near
+     * 2^53 came out as 9.00719925474099e+15, another seed */
     if (zt_gen_params_to_json(&j->params, &settings, NULL) == ZT_OK) {
-        cJSON *s = cJSON_Parse(settings);
-        if (s)
-            cJSON_AddItemToObject(o, "settings", s);
+        cJSON_AddRawToObject(o, "settings", settings);
         free(settings);
     }
     if (ev->kind == ZT_EV_JOB_FINISHED) {

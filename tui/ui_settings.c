@@ -96,12 +96,12 @@ char *zt_ui_settings_to_json(const zt_ui_settings *s)
     cJSON_AddStringToObject(root, "graphics", s->graphics);
     cJSON_AddStringToObject(root, "output_dir", s->output_dir);
     cJSON_AddBoolToObject(root, "seed_locked", s->seed_locked);
-    if (zt_gen_params_to_json(&s->params, &pj, &err) == ZT_OK) {
-        cJSON *p = cJSON_Parse(pj);
-        if (p)
-            cJSON_AddItemToObject(root, "params", p);
-    }
-    out = cJSON_Print(root);
+    /* the params' text as written (parsed and printed again, a seed near
+     * 2^53 came back as 9.00719925474099e+15: another seed); without it
+     * nothing is written, rather than a file that loses the prompt */
+    if (zt_gen_params_to_json(&s->params, &pj, &err) == ZT_OK &&
+        cJSON_AddRawToObject(root, "params", pj))
+        out = cJSON_Print(root);
     free(pj);
     cJSON_Delete(root);
     return out;
@@ -130,13 +130,14 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
     zt_gen_params tmp;
     zt_gen_params_init(&tmp);
     if (cJSON_IsObject(p)) {
-        char *pj = cJSON_PrintUnformatted(p);
+        /* read from the object (printed and parsed again, a seed near 2^53
+         * came back as another number); cJSON ends a string at \u0000 */
         zt_err err = {0};
-        zt_status st = pj ? zt_gen_params_from_json(&tmp, pj, &err)
-                          : zt_fail(&err, ZT_ERR_NOMEM, "out of memory");
+        zt_status st = zt_json_has_nul_escape(json)
+                           ? zt_fail(&err, ZT_ERR_FORMAT, "a string holds \\u0000")
+                           : zt_gen_params_from_object(&tmp, p, &err);
         if (st == ZT_OK)
             st = zt_gen_params_check_values(&tmp, &err);
-        free(pj);
         if (st != ZT_OK) {
             zt_gen_params_free(&tmp);
             cJSON_Delete(root);

@@ -117,6 +117,10 @@ run $G --prompt "a cat" --seed 1 --seed 2 --outdir "$out" --name 'zimt-{seed}.pn
 expect_ok "two seeds" '"status":"ok"' "zimt-1.png" "zimt-2.png"
 check "two PNGs" test -s "$out/zimt-1.png" -a -s "$out/zimt-2.png"
 check "one JSON line per job" test "$(wc -l <"$LIB_TMP/out")" -eq 2
+# seeds near 2^53 are printed exactly (cJSON printed 9.00719925474099e+15)
+run $G --prompt x --steps 1 --size 32x32 --seed 9007199254740991 --seed 8000000000000001 \
+    --outdir "$out" --name 'big-{seed}.png' --json
+expect_ok "--json: seeds near 2^53 exact" '"seed":9007199254740991,' '"seed":8000000000000001,'
 run $G --prompt "a cat" --count 2 --seed 7 -o "$out/c.png"
 expect_ok "count" "c-1.png" "c-2.png"
 run $G --prompt "a cat" --count 1 --steps 1 --size 32x32 -o "$out/one.png"
