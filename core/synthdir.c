@@ -10,6 +10,7 @@
  * assumed little-endian, like the format.
  */
 #include "synthdir.h"
+#include "tokenizer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -562,6 +563,18 @@ zt_status zt_synthdir_write(const char *out_dir, const zt_synthdir_opts *o, zt_e
     struct stat sb;
     if (lstat(dst, &sb) == 0)
         return zt_fail(err, ZT_ERR_EXISTS, "%s already exists; not writing into it", dst);
+    /* read whole before anything is written: a damaged tokenizer.json
+     * would make a model that cannot load */
+    char tp[ZT_PATH_MAX + 32];
+    pathf(tp, sizeof tp, "%s/tokenizer.json", o->tokenizer_dir);
+    if (stat(tp, &sb) != 0)
+        return zt_fail(err, ZT_ERR_MISSING, "%s: no tokenizer.json in the tokenizer folder (%s)",
+                       o->tokenizer_dir, strerror(errno));
+    zt_tokenizer *tok = NULL;
+    zt_status tst = zt_tokenizer_new(&tok, tp, err);
+    zt_tokenizer_free(tok);
+    if (tst != ZT_OK)
+        return tst;
 
     /* The temporary folder sits beside the destination so the final rename
      * stays on one file system. */

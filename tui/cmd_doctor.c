@@ -139,13 +139,29 @@ static void show_model(doctor *d, const char *dir)
     zt_modelcheck mc;
     zt_modelcheck_run(&mc, dir, NULL);
     printf("model: %s\n", dir);
-    printf("  model_index.json: %s\n  scheduler: %s\n  tokenizer/tokenizer.json: %s\n",
-           mc.model_index ? "present" : "missing", mc.scheduler ? "present" : "missing",
-           mc.tokenizer ? "present" : "missing");
+    printf("  model_index.json: %s\n  scheduler: %s\n", mc.model_index ? "present" : "missing",
+           mc.scheduler ? "present" : "missing");
     for (int i = 0; i < mc.n_problems; i++)
         problem(d, "%s: %s", dir, mc.problems[i]);
 
     zt_err err = {0};
+    /* read whole, as a load reads it: a file cut short or damaged is
+     * present but stops every job */
+    if (mc.tokenizer) {
+        char tp[ZT_PATH_MAX + 32];
+        snprintf(tp, sizeof tp, "%s/tokenizer/tokenizer.json", dir);
+        zt_tokenizer *tok = NULL;
+        if (zt_tokenizer_new(&tok, tp, &err) == ZT_OK)
+            printf("  tokenizer/tokenizer.json: present, %d ids\n",
+                   (int)zt_tokenizer_vocab_size(tok));
+        else
+            printf("  tokenizer/tokenizer.json: unreadable\n");
+        if (!tok)
+            problem(d, "%s", err.msg);
+        zt_tokenizer_free(tok);
+    } else {
+        printf("  tokenizer/tokenizer.json: missing\n");
+    }
     zt_manifest m[3] = {{0}};
     int have_m = 0;
     if (zt_model_config_load(&d->cfg, dir, &err) == ZT_OK) {

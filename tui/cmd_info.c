@@ -17,6 +17,7 @@
 #include "discovery.h"
 #include "manifest.h"
 #include "safetensors.h"
+#include "tokenizer.h"
 
 typedef struct info {
     const char *dir;
@@ -217,9 +218,18 @@ static void do_tokenizer_scheduler(info *in)
     zt_err err = {0};
     path_of(path, sizeof path, in, "tokenizer/tokenizer.json");
     if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        /* read whole, as a load reads it */
+        zt_tokenizer *tok = NULL;
         printf("tokenizer:\n  tokenizer.json: present, ");
         print_size((uint64_t)sb.st_size);
-        printf("\n");
+        if (zt_tokenizer_new(&tok, path, &err) == ZT_OK) {
+            printf(", %d ids\n", (int)zt_tokenizer_vocab_size(tok));
+        } else {
+            printf(", unreadable\n");
+            problem_err(in, &err);
+        }
+        zt_tokenizer_free(tok);
+        err = (zt_err){0};
     } else {
         printf("tokenizer:\n  tokenizer.json: missing\n");
         zt_cli_fail("%s: missing", path);

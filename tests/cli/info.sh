@@ -174,6 +174,24 @@ rm "$d/tokenizer/tokenizer.json"
 run $ZIMT info --model "$d"
 expect_error "missing tokenizer" "tokenizer/tokenizer.json" missing
 
+# A tokenizer.json cut short is present but stops every load: info, doctor
+# and gen say so alike (info and doctor said "ok"), and synth does not copy
+# it into a model.
+d=$(fresh cuttok)
+rm "$d/tokenizer/tokenizer.json"
+head -c 100 "$FIX/tokenizer/tokenizer.json" >"$d/tokenizer/tokenizer.json"
+run $ZIMT info --model "$d"
+expect_error "a tokenizer cut short" "tokenizer/tokenizer.json: JSON error"
+check "info: said unreadable" grep -qE "tokenizer.json: present, .*, unreadable" "$LIB_TMP/out"
+check "info: not ok" test -z "$(grep -F 'result: ok' "$LIB_TMP/out")"
+run $ZIMT doctor --model "$d"
+expect_error "doctor: a tokenizer cut short" "tokenizer/tokenizer.json: JSON error"
+check "doctor: said unreadable" grep -qF "tokenizer/tokenizer.json: unreadable" "$LIB_TMP/out"
+check "doctor: not ok" test -z "$(grep -F 'generation will work' "$LIB_TMP/out")"
+run $ZIMT synth --tiny --out "$LIB_TMP/cutsynth" --tokenizer "$d/tokenizer" -q
+expect_error "synth: a tokenizer cut short refused" "tokenizer.json: JSON error"
+check "synth: nothing written" test ! -e "$LIB_TMP/cutsynth"
+
 # Safetensors asks for no alignment: a space before the header puts every
 # tensor's data one byte off. The model loads, and gives the same pixels
 # (the sanitizer builds also check that nothing is read misaligned).
