@@ -104,6 +104,9 @@ $(B)/tests/test_fuzz_replay: tests/test_fuzz_replay.c $(B)/tui/ui_settings.o $(L
 # test_noalloc counts the calls the library makes to these (ld's --wrap).
 NOALLOC_WRAP := malloc calloc realloc aligned_alloc posix_memalign strdup pthread_create
 $(B)/tests/test_noalloc: private LDFLAGS += $(foreach f,$(NOALLOC_WRAP),-Wl,--wrap=$(f))
+# test_oom fails these one call at a time.
+OOM_WRAP := malloc calloc realloc strdup
+$(B)/tests/test_oom: private LDFLAGS += $(foreach f,$(OOM_WRAP),-Wl,--wrap=$(f))
 
 $(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

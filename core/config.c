@@ -8,6 +8,7 @@
  * them (positive, heads divide widths, RoPE axes add up, ...).
  */
 #include "config.h"
+#include "json.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -217,7 +218,10 @@ static zt_status get_int_array(const cJSON *o, const char *key, int min_n, int m
 
 static zt_status parse_root(cJSON **root, const char *json, const char *what, zt_err *err)
 {
-    *root = cJSON_Parse(json);
+    int nomem;
+    *root = zt_json_parse(json, strlen(json), NULL, &nomem);
+    if (!*root && nomem)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory reading it", what);
     if (!*root)
         return zt_fail(err, ZT_ERR_FORMAT, "%s: not valid JSON", what);
     if (!cJSON_IsObject(*root)) {

@@ -7,6 +7,7 @@
  * the error path reads lives in a clobberable local.
  */
 #include "image.h"
+#include "json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -405,8 +406,10 @@ zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *er
         return st;
     if (zt_json_has_nul_escape(json))
         return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");
-    cJSON *o = cJSON_Parse(json);
-    st = zt_gen_params_from_object(p, o, err);
+    int nomem;
+    cJSON *o = zt_json_parse(json, strlen(json), NULL, &nomem);
+    st = nomem ? zt_fail(err, ZT_ERR_NOMEM, "settings JSON: out of memory reading it")
+               : zt_gen_params_from_object(p, o, err);
     cJSON_Delete(o);
     return st;
 }

@@ -6,6 +6,7 @@
  * can afford to check every candidate on each start.
  */
 #include "modelcheck.h"
+#include "json.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -110,8 +111,13 @@ static void check_index(zt_modelcheck *mc, zt_modelcheck_part *p, const char *cd
         problem(mc, "%s", err.msg);
         return;
     }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    int nomem;
+    cJSON *root = zt_json_parse(text, len, NULL, &nomem);
     free(text);
+    if (!root && nomem) {
+        problem(mc, "%s: out of memory reading it", path);
+        return;
+    }
     const cJSON *map = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
     if (!cJSON_IsObject(map)) {
         problem(mc, "%s: not a weight index (no 'weight_map' object)", path);

@@ -10,6 +10,7 @@
  * product is overflow-checked before a view into the mapping is made.
  */
 #include "safetensors.h"
+#include "json.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -179,7 +180,10 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
     size_t dlen = len - 8 - (size_t)hlen;
 
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end, 0);
+    int nomem;
+    cJSON *root = zt_json_parse(json, (size_t)hlen, &end, &nomem);
+    if (!root && nomem)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory reading the header", what);
     if (!root) {
         size_t at = end && end >= json ? (size_t)(end - json) : 0;
         return zt_fail(err, ZT_ERR_FORMAT, "%s: header is not valid JSON (near byte %zu)",
@@ -583,7 +587,12 @@ zt_status zt_st_index_parse(zt_st_index *ix, const char *json, size_t len, const
     shard_ref *refs = NULL;
     int *runs = NULL;
     zt_status st = ZT_OK;
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    int nomem;
+    cJSON *root = zt_json_parse(json, len, NULL, &nomem);
+    if (!root && nomem) {
+        st = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory reading it", what);
+        goto done;
+    }
     if (!root || !cJSON_IsObject(root)) {
         st = zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", what);
         goto done;

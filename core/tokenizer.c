@@ -16,6 +16,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tokenizer.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -572,10 +573,17 @@ static zt_status scan_members(scan *s, cJSON *obj, const char *const *keys, int 
         scan_ws(s);
         const char *v = s->p;
         cJSON *item = NULL;
-        if (!scan_skip(s, 1) || !(item = cJSON_ParseWithLength(v, (size_t)(s->p - v)))) {
+        if (!scan_skip(s, 1)) { /* s->p is where the value went wrong */
             free(key);
-            if (!s->nomem)
-                s->p = v;
+            return scan_error(s, ZT_ERR_FORMAT, what, where, err);
+        }
+        const char *bad = NULL;
+        int nomem;
+        if (!(item = zt_json_parse(v, (size_t)(s->p - v), &bad, &nomem))) {
+            free(key);
+            s->nomem |= nomem;
+            if (!nomem && bad >= v && bad <= s->p)
+                s->p = bad; /* the message names where cJSON stopped */
             return scan_error(s, ZT_ERR_FORMAT, what, where, err);
         }
         if (cJSON_GetObjectItemCaseSensitive(obj, key))

@@ -452,6 +452,19 @@ static void test_bad_files(void)
         CHECK(s != ZT_OK && !t && strstr(err.msg, "bad.json"), "bad file %zu accepted (%s)", i,
               err.msg);
     }
+    /* the message names where the text goes wrong ("tru"), not where the
+     * value around it starts (byte 15) */
+    static const char where[] = "{\"normalizer\": {\"type\": \"NFC\", \"list\": [1, 2, 3, 4, tru]}, "
+                                "\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}}";
+    zt_tokenizer *wt = NULL;
+    zt_err werr = {0};
+    char at[32];
+    snprintf(at, sizeof at, "near byte %td", strstr(where, "tru") - where);
+    CHECK(zt_tokenizer_new_from_json(&wt, where, sizeof where - 1, "where.json", &werr) ==
+                  ZT_ERR_FORMAT &&
+              strstr(werr.msg, at),
+          "position: %s (tru at %td)", werr.msg, strstr(where, "tru") - where);
+    zt_tokenizer_free(wt);
 
     /* A tiny valid byte-level file: merges as arrays, a repeated pair keeps
      * its last rank, an added token with lstrip/rstrip. */

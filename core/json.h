@@ -1,0 +1,22 @@
+/*
+ * json.h - cJSON parsing that tells a lack of memory from bad text.
+ *
+ * cJSON returns NULL both for text that is not JSON and for an allocation
+ * that failed, so a model file read under a tight memory limit was called
+ * malformed. Parsing here watches cJSON's allocations (its hooks, set once
+ * for the process: plain malloc and free, with a per-thread note of a
+ * failure) and says which it was.
+ */
+#ifndef ZT_JSON_H
+#define ZT_JSON_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+/* cJSON_ParseWithLengthOpts(text, len, end, 0). On NULL, *nomem is 1 when
+ * an allocation failed (then *end means nothing), else 0 and *end (when
+ * given) points where the text went wrong. */
+cJSON *zt_json_parse(const char *text, size_t len, const char **end, int *nomem);
+
+#endif
