@@ -50,7 +50,19 @@ typedef struct gen_job {
      * and the outermost, taken back if the run is refused; NULL when none
      * were made (owned) */
     char *made_dir, *made_top;
+    int line; /* its line in the jobs file, 0 when not from one */
 } gen_job;
+
+/* How messages name job i: by its jobs file's line, else by number. */
+static const char *job_name(const zt_gen_opts *o, const gen_job *j, int i, char *buf,
+                            size_t n)
+{
+    if (j->line)
+        snprintf(buf, n, "%s line %d", !strcmp(o->jobs, "-") ? "stdin" : o->jobs, j->line);
+    else
+        snprintf(buf, n, "job %d", i + 1);
+    return buf;
+}
 
 /* Takes back the directories made for a refused run: the jobs' own, the
  * latest first (a later job's may lie inside an earlier one's), then a
@@ -262,6 +274,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
             cap *= 2;
         }
         gen_job *j = &js[count++];
+        j->line = line_no;
         zt_gen_params_init(&j->params);
         if ((st = zt_gen_params_copy(&j->params, &o->params, err)))
             break;
@@ -321,6 +334,14 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
         }
     } else {
         n = o->n_seeds > 1 ? o->n_seeds : (int)count;
+        /* --count's seeds follow the first; past the largest they would
+         * wrap to 0 without a word */
+        if (o->n_seeds <= 1 && o->params.seed > UINT64_MAX - (uint64_t)(n - 1))
+            return zt_fail(err, ZT_ERR_INVALID,
+                           "--count %d from seed %llu would pass the largest seed "
+                           "(18446744073709551615); start from %llu or lower",
+                           n, (unsigned long long)o->params.seed,
+                           (unsigned long long)(UINT64_MAX - (uint64_t)(n - 1)));
         js = calloc((size_t)n, sizeof *js);
         if (!js)
             return zt_fail(err, ZT_ERR_NOMEM, "out of memory");
@@ -364,20 +385,25 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
     }
     for (int i = 0; i < n; i++) {
         size_t bad;
+        char nm[4200];
         if (!zt_utf8_validate(js[i].params.prompt, strlen(js[i].params.prompt), &bad))
             return zt_fail(err, ZT_ERR_UTF8,
-                           "job %d: the prompt is not valid UTF-8 (bad byte at offset %zu)", i + 1,
-                           bad);
+                           "%s: the prompt is not valid UTF-8 (bad byte at offset %zu)",
+                           job_name(o, &js[i], i, nm, sizeof nm), bad);
         if (!zt_utf8_validate(js[i].params.negative_prompt, strlen(js[i].params.negative_prompt),
                               &bad))
             return zt_fail(err, ZT_ERR_UTF8,
-                           "job %d: the negative prompt is not valid UTF-8 (bad byte at offset "
+                           "%s: the negative prompt is not valid UTF-8 (bad byte at offset "
                            "%zu)",
-                           i + 1, bad);
+                           job_name(o, &js[i], i, nm, sizeof nm), bad);
         if ((st = zt_gen_params_check_values(&js[i].params, err)))
-            return zt_err_prefix(err, "job %d", i + 1);
+            return zt_err_prefix(err, "%s", job_name(o, &js[i], i, nm, sizeof nm));
         for (int k = 0; k < i; k++)
-            if (same_output(js[k].path, js[i].path))
+            if (same_output(js[k].path, js[i].path) && js[i].line)
+                return zt_fail(err, ZT_ERR_INVALID, "%s lines %d and %d both write %s",
+                               !strcmp(o->jobs, "-") ? "stdin" : o->jobs, js[k].line,
+                               js[i].line, js[i].path);
+            else if (same_output(js[k].path, js[i].path))
                 return zt_fail(err, ZT_ERR_INVALID, "jobs %d and %d both write %s", k + 1, i + 1,
                                js[i].path);
         if ((st = zt_check_output(js[i].path, err)))

@@ -159,7 +159,16 @@ zt_status zt_gen_opts_parse(zt_gen_opts *o, int argc, char **argv, zt_err *err)
             return zt_fail(err, ZT_ERR_INVALID, "unknown option '%s'", a);
         if (i + 1 >= argc)
             return zt_fail(err, ZT_ERR_INVALID, "option %s needs a value", a);
-        *(const char **)((char *)o + valued[k].off) = argv[++i];
+        const char **slot = (const char **)((char *)o + valued[k].off);
+        /* Given again, an option's last value counts (a script's defaults
+         * can be overridden), except where each would be expected to add
+         * jobs: the earlier prompt or jobs file would be dropped unseen. */
+        if (*slot && (!strcmp(a, "--prompt") || !strcmp(a, "--jobs") || !strcmp(a, "--from")))
+            return zt_fail(err, ZT_ERR_INVALID,
+                           "%s given twice ('%.60s', then '%.60s'): a run takes one; for several "
+                           "prompts, give a jobs file with --jobs",
+                           a, *slot, argv[i + 1]);
+        *slot = argv[++i];
         if (!strcmp(a, "--seed")) {
             if (o->n_seeds == (int)(sizeof o->seeds / sizeof o->seeds[0]))
                 return zt_fail(err, ZT_ERR_INVALID, "too many --seed values (at most %d)",

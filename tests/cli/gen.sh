@@ -139,9 +139,24 @@ check "the file in the way is untouched" test ! -s "$out/t-2.png"
 # the same file spelled two ways is one output, refused before the model loads
 printf '{"prompt":"a","output":"x.png"}\n{"prompt":"b","output":"./x.png"}\n' >"$LIB_TMP/x.jsonl"
 run $G --jobs "$LIB_TMP/x.jsonl" --outdir "$out"
-expect_error "one file, two spellings" "jobs 1 and 2 both write"
+expect_error "one file, two spellings" "x.jsonl lines 1 and 2 both write"
 check "one file, two spellings: nothing written" test ! -e "$out/x.png"
+# a jobs file's problems name its line (a bad prompt said "job 2")
+printf '# c\n\n{"prompt":"ok"}\n{"prompt":"ca\377"}\n' >"$LIB_TMP/u.jsonl"
+run $G --jobs "$LIB_TMP/u.jsonl" --outdir "$out"
+expect_error "jobs file: a bad prompt's line" "u.jsonl line 4: the prompt is not valid UTF-8"
 # options that would be dropped are refused
+run $G --jobs "$LIB_TMP/u.jsonl" --jobs "$LIB_TMP/x.jsonl" --outdir "$out"
+expect_error "--jobs twice" "--jobs given twice"
+run $G --prompt x --prompt y -o "$out/pp.png"
+expect_error "--prompt twice" "--prompt given twice ('x', then 'y')"
+check "--prompt twice: nothing written" test ! -e "$out/pp.png"
+run $G --prompt x --steps 1 --size 32x32 --seed 18446744073709551614 --count 3 --outdir "$out/wrap"
+expect_error "--count past the largest seed" "would pass the largest seed" "18446744073709551613"
+check "--count past the largest seed: nothing made" test ! -e "$out/wrap"
+run $G --prompt x --steps 1 --size 32x32 --seed 18446744073709551613 --count 3 --outdir "$out" \
+    --name 'w-{seed}.png'
+expect_ok "--count up to the largest seed" "w-18446744073709551615.png"
 run $G --prompt x --seed 1 --seed 2 --count 5 -o "$out/q.png"
 expect_error "several seeds and --count" "not both"
 run $G --jobs "$LIB_TMP/x.jsonl" --count 3
