@@ -408,6 +408,12 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
                                js[i].path);
         if ((st = zt_check_output(js[i].path, err)))
             return st;
+        /* JSON holds text: a name of other bytes could not be printed */
+        if (o->json && !zt_utf8_validate(js[i].path, strlen(js[i].path), &bad))
+            return zt_fail(err, ZT_ERR_UTF8,
+                           "%s: the output name is not valid UTF-8 (bad byte at offset %zu), "
+                           "which --json cannot print; give a UTF-8 name",
+                           job_name(o, &js[i], i, nm, sizeof nm), bad);
     }
     return ZT_OK;
 }

@@ -17,6 +17,18 @@ run $G --prompt x --size 0x64 -o "$out/a.png"
 expect_error "zero size" "multiples of 16"
 run $G --prompt x --size -64x64 -o "$out/a.png"
 expect_error "negative size" "multiples of 16"
+for z in " 64x64" "+64x64" "64x 32" "64x+32" "64x64 "; do
+    run $G --prompt x --size "$z" -o "$out/a.png"
+    expect_error "size '$z' refused" "size '$z' is not WIDTHxHEIGHT"
+done
+run $G --prompt x --steps 1 --size 0032X0032 -o "$out/z.png"
+expect_ok "size with leading zeros and X" "$out/z.png"
+rm -f "$out/z.png"
+run $G --prompt x --steps " 4" -o "$out/a.png"
+expect_error "steps with a space" "steps: ' 4' is not a whole number"
+run $G --prompt x --steps 1 --size 32x32 --outdir "$out" --name "$(printf 'a\377.png')" --json
+expect_error "--json: a name not UTF-8" "output name is not valid UTF-8 (bad byte at offset"
+check "--json: a name not UTF-8: nothing written" no_files
 run $G --prompt x --size big -o "$out/a.png"
 expect_error "size not WxH" "WIDTHxHEIGHT"
 run $G --prompt x --steps 0 -o "$out/a.png"
