@@ -211,6 +211,9 @@ expect_error "no such model" "$LIB_TMP/nonexistent"
 $ZIMT info --model "$FIX" >/dev/full 2>"$LIB_TMP/err"
 RC=$?
 expect_error "a report that cannot be written" "cannot write to standard output"
+$ZIMT --help >/dev/full 2>"$LIB_TMP/err"
+RC=$?
+expect_error "a usage text that cannot be written" "cannot write to standard output"
 
 run $ZIMT info --model
 expect_error "info: --model without a value" "--model needs a directory"
