@@ -299,6 +299,11 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
             break;
         }
         st = job_from_json(j, obj, o->outdir, where, err);
+        /* a line without a seed takes the command line's; a random one is
+         * drawn for each line, as for each "random" (one draw for all gave
+         * lines of one prompt the same image) */
+        if (!st && o->seed_random && !cJSON_GetObjectItemCaseSensitive(obj, "seed"))
+            j->params.seed = zt_random_seed();
         cJSON_Delete(obj);
         if (st)
             break;

@@ -355,6 +355,7 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     }
     if (!have_seed)
         p->seed = zt_random_seed();
+    o->seed_random = !have_seed;
     if (o->rng)
         snprintf(p->rng, sizeof p->rng, "%s", o->rng);
     if ((st = zt_rng_kind_parse(p->rng, &o->rng_kind, err)))

@@ -24,6 +24,7 @@ typedef struct zt_gen_opts {
     const char *name;                   /* --name TEMPLATE (outpath.h) */
     const char *seeds[256];             /* every --seed, in order */
     int n_seeds;
+    int seed_random;                    /* no seed given (or "random"): each job draws one */
     int quiet, help, json;
     int synthetic;                      /* --synthetic [SEED] */
     const char *synth_seed;             /* its SEED, or NULL */

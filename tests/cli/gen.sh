@@ -224,6 +224,19 @@ run $G --jobs "$LIB_TMP/r.jsonl" --seed 7 --outdir "$out" --name 'r-{seed}.png' 
 expect_ok "random seeds in a jobs file" '"status":"ok"'
 check "random seeds are drawn, not --seed" \
     test "$(ls "$out" | grep -c '^r-')" -eq 2 -a ! -e "$out/r-7.png"
+# lines without a seed, and no --seed (or --seed random): a draw for each
+# line (one draw for all made lines of one prompt the same image)
+printf '{"prompt":"a"}\n{"prompt":"a"}\n{"prompt":"a"}\n' >"$LIB_TMP/n.jsonl"
+for s in "" "--seed random"; do
+    rm -f "$out"/n-*.png
+    run $G --jobs "$LIB_TMP/n.jsonl" $s --steps 1 --size 32x32 --outdir "$out" --name 'n-{seed}-{n}.png'
+    check "jobs without seeds ($s): a seed each" \
+        test "$(ls "$out" | grep '^n-' | cut -d- -f2 | sort -u | wc -l)" -eq 3
+done
+rm -f "$out"/n-*.png
+run $G --jobs "$LIB_TMP/n.jsonl" --seed 9 --steps 1 --size 32x32 --outdir "$out" --name 'n-{seed}-{n}.png'
+check "jobs without seeds, --seed 9: that seed each" \
+    test "$(ls "$out" | grep -c '^n-9-')" -eq 3
 
 # A job that could not be written still reports its settings, the seed
 # drawn included, so the same image can be made again.
