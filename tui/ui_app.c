@@ -15,6 +15,7 @@
 #include <curses.h>
 #include <errno.h>
 #include <langinfo.h>
+#include <limits.h>
 #include <locale.h>
 #include <math.h>
 #include <poll.h>
@@ -561,6 +562,35 @@ static void request_quit(zt_ui_app *a)
         a->quit = 1;
 }
 
+/* The output directory as typed (F5) or given (--output-dir): a leading
+ * ~/ is the home directory, as in a shell; it is made when missing and
+ * checked at once; a relative one is kept as its absolute path, so that a
+ * later start from another directory writes to the same place. 0 with
+ * *made (whether it was created), or -1 with why. */
+static int set_outdir(zt_ui_app *a, const char *typed, int *made, char *why, size_t why_n)
+{
+    char path[sizeof a->set.output_dir], abs[PATH_MAX];
+    const char *home = getenv("HOME");
+    int n = typed[0] == '~' && (!typed[1] || typed[1] == '/') && home && home[0]
+                ? snprintf(path, sizeof path, "%s%s", home, typed + 1)
+                : snprintf(path, sizeof path, "%s", typed);
+    if (!typed[0] || n < 0 || (size_t)n >= sizeof path) {
+        snprintf(why, why_n, "%s", typed[0] ? "the directory's path is too long"
+                                            : "no directory given");
+        return -1;
+    }
+    struct stat st;
+    *made = stat(path, &st) != 0;
+    if (zt_ui_make_dirs(path) || access(path, W_OK | X_OK)) {
+        snprintf(why, why_n, "%.400s cannot hold the images: %s", path, strerror(errno));
+        return -1;
+    }
+    if (path[0] != '/' && realpath(path, abs) && strlen(abs) < sizeof path)
+        snprintf(path, sizeof path, "%s", abs);
+    snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", path);
+    return 0;
+}
+
 /* A value was given again (a popup's Enter): an error left on the status
  * line from an earlier try goes, so that it is not read as being about the
  * value now taken; a new refusal says its own. */
@@ -625,20 +655,16 @@ static void input_done(zt_ui_app *a)
         break;
     }
     case ZT_UI_INPUT_OUTDIR: {
-        if (!*s || strlen(s) >= sizeof a->set.output_dir) {
-            zt_ui_say(a, ZT_UI_ROLE_ERROR, "bad directory");
-            return;
-        }
         /* made and checked now, not when the first image has nowhere to
          * go; the popup stays open for another try */
-        struct stat st;
-        int existed = stat(s, &st) == 0;
-        if (zt_ui_make_dirs(s) || access(s, W_OK | X_OK)) {
-            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s cannot hold the images: %s", s, strerror(errno));
+        char why[sizeof a->status];
+        int made;
+        if (set_outdir(a, s, &made, why, sizeof why)) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", why);
             return;
         }
-        snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", s);
-        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "outputs go to %s%s", s, existed ? "" : " (created)");
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "outputs go to %s%s", a->set.output_dir,
+                  made ? " (created)" : "");
         break;
     }
     }
@@ -1405,8 +1431,9 @@ int zt_cmd_ui(int argc, char **argv)
                  "is added)", l ? "; " : "", why, a->hist.file.aside);
     }
     a->hist_pos = a->hist.n;
-    if (outdir)
-        snprintf(a->set.output_dir, sizeof a->set.output_dir, "%s", outdir);
+    int made;
+    if (outdir && set_outdir(a, outdir, &made, why, sizeof why))
+        return zt_cli_fail("--output-dir: %s", why);
     zt_ui_editor_init(&a->prompt);
     zt_ui_editor_init(&a->negative);
     zt_ui_editor_init(&a->input);

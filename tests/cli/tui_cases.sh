@@ -292,6 +292,33 @@ tm send-keys -t "$S" C-g
 check "outdir: the image goes there" wait_file "$D/new dir/sub/*.png" 60
 check "outdir: remembered" grep -qE "\"output_dir\":[[:space:]]*\"$D/new dir/sub\"" \
     "$D/cfg/zimt/settings.json"
+# ~/ is the home directory, as in a shell (a directory named ~ was made)
+tm send-keys -t "$S" F5
+wait_for "Output directory" 5
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l "~/pics"
+tm send-keys -t "$S" Enter
+expect_screen "outdir: ~/ is home" "outputs go to $D/pics (created)" 5
+check "outdir: no directory named ~" test ! -e "./~"
+# a relative path is kept absolute, for a start from another directory
+rel=$(realpath --relative-to=. "$D")/relout
+tm send-keys -t "$S" F5
+wait_for "Output directory" 5
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l "$rel"
+tm send-keys -t "$S" Enter
+expect_screen "outdir: a relative path made absolute" "outputs go to $D/relout (created)" 5
+check "outdir: remembered absolute" grep -qE "\"output_dir\":[[:space:]]*\"$D/relout\"" \
+    "$D/cfg/zimt/settings.json"
+# --output-dir is checked at start, as F5 checks (it was taken unseen)
+S=zt-tuic-$$-badout
+tm new-session -d -s "$S" -x 120 -y 40 "env LANG=C.UTF-8 TERM=xterm-256color HOME=$D \
+    XDG_CONFIG_HOME=$D/cfg2 ./zimt ui --model tests/data/tiny-zimage --device cpu \
+    --output-dir /dev/null; echo EXIT=\$?; sleep 60"
+expect_screen "outdir: a bad --output-dir refused" \
+    "zimt: --output-dir: /dev/null cannot hold the images: Not a directory" 10
+expect_screen "outdir: a bad --output-dir exits 1" "EXIT=1" 2
+check "outdir: a bad --output-dir not remembered" test ! -e "$D/cfg2/zimt/settings.json"
 
 # $ZIMT_MEM_LIMIT, as in gen: the size list marks what does not fit under
 # it (the tiny model needs 426.8 MiB at 1024x1024, 376.6 MiB at 1280x720),
