@@ -399,6 +399,17 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
         }
         sum += c->axes_dims[i];
     }
+    /* A caption of the tokenizer's most tokens, padded to a multiple of 32,
+     * takes axis-0 positions 1 .. 512 and the image the next: a table too
+     * short for that would fail every long prompt (and, short enough, every
+     * job) after the model has loaded. */
+    if (c->axes_lens[0] < 514) {
+        st = zt_fail(err, ZT_ERR_INVALID,
+                     "%s: key 'axes_lens'[0] = %d must be at least 514 (the positions of a "
+                     "512-token caption and the image after it)",
+                     what, c->axes_lens[0]);
+        goto done;
+    }
     if (sum != c->dim / c->n_heads) {
         st = zt_fail(err, ZT_ERR_INVALID,
                      "%s: sum of axes_dims %d != head dim %d (dim %d / n_heads %d)", what, sum,

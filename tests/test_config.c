@@ -146,6 +146,15 @@ static void test_dit(void)
     s = subst(text, "\"axes_lens\": [", "\"axes_lens\": [7, ");
     EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_lens'", "3 entries");
     free(s);
+    /* too few caption positions for a 512-token prompt (every long prompt
+     * failed after loading); 514 is the least that holds one */
+    s = subst(text, "\"axes_lens\": [\n  1024,", "\"axes_lens\": [\n  513,");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_lens'[0] = 513", "at least 514");
+    free(s);
+    s = subst(text, "\"axes_lens\": [\n  1024,", "\"axes_lens\": [\n  514,");
+    CHECK(zt_dit_config_parse(&c, s, "dit.json", NULL) == ZT_OK && c.axes_lens[0] == 514,
+          "axes_lens[0] 514 refused");
+    free(s);
     /* axes_dims whose int sum would wrap round to the head dim (16) */
     char *s1 = subst(text, "\"axes_dims\": [\n  4,\n  6,",
                      "\"axes_dims\": [2147483646, 2147483646,");
