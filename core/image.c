@@ -667,6 +667,7 @@ typedef struct png_msg {
     char text[200];
     int sys_errno; /* errno when the error was raised: why a write failed */
     int cache_full; /* a text chunk was skipped: the chunk cache was full */
+    char text_lost[80]; /* libpng's word on a text chunk it dropped, or "" */
 } png_msg;
 
 static void on_png_error(png_structp png, png_const_charp msg)
@@ -686,6 +687,10 @@ static void on_png_warning(png_structp png, png_const_charp msg)
     png_msg *m = png_get_error_ptr(png);
     if (m && strstr(msg, "chunk cache"))
         m->cache_full = 1;
+    /* "zTXt: truncated" when the text passes the chunk size limit */
+    if (m && !m->text_lost[0] &&
+        (!strncmp(msg, "tEXt", 4) || !strncmp(msg, "zTXt", 4) || !strncmp(msg, "iTXt", 4)))
+        snprintf(m->text_lost, sizeof m->text_lost, "%s", msg);
 }
 
 /* ----------------------------------------------------------- PNG write */
@@ -1102,6 +1107,13 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: its settings cannot be used: %s", path,
                          job.bad_text ? job.bad_text
                                       : "it holds more text chunks than are read (32)");
+            goto done;
+        }
+        if (!got && job.msg.text_lost[0]) {
+            st = zt_fail(err, ZT_ERR_FORMAT,
+                         "%s: a text chunk that may hold its settings could not be read (%s; "
+                         "text is read up to 4 MiB)",
+                         path, job.msg.text_lost);
             goto done;
         }
         if (has_params)

@@ -473,7 +473,10 @@ static int write_texts(const char *path, int n_filler, const char *key, const ch
         t[i].text = (char *)"x";
     }
     int n = n_filler < 63 ? n_filler : 63;
-    t[n].compression = itxt ? PNG_ITXT_COMPRESSION_NONE : PNG_TEXT_COMPRESSION_NONE;
+    /* itxt: 1 for iTXt, 2 for compressed zTXt, 0 for plain tEXt */
+    t[n].compression = itxt == 1   ? PNG_ITXT_COMPRESSION_NONE
+                       : itxt == 2 ? PNG_TEXT_COMPRESSION_zTXt
+                                   : PNG_TEXT_COMPRESSION_NONE;
     t[n].key = (char *)key;
     t[n].text = (char *)text;
     png_set_text(png, info, t, n + 1);
@@ -513,6 +516,21 @@ static void test_png_settings_dropped(void)
               p.seed == 5,
           "settings after ten notes: %s", err.msg);
     unlink(path);
+    /* compressed settings that expand past the 4 MiB read: said, not "no
+     * settings" */
+    size_t big = 5u << 20;
+    char *json = malloc(big + 32);
+    if (json) {
+        memset(json, 'a', big + 32);
+        memcpy(json, "{\"prompt\":\"", 11);
+        memcpy(json + big + 11, "\"}", 3);
+        CHECK(write_texts(path, 0, "zimt", json, 2) == 0, "write");
+        free(json);
+        CHECK(zt_png_read(path, NULL, NULL, NULL, &p, &has, &err) == ZT_ERR_FORMAT &&
+                  strstr(err.msg, "could not be read") && strstr(err.msg, "zTXt"),
+              "settings past 4 MiB: %s", err.msg);
+        unlink(path);
+    }
     zt_gen_params_free(&p);
 }
 
