@@ -586,11 +586,15 @@ static zt_status scan_members(scan *s, cJSON *obj, const char *const *keys, int 
                 s->p = bad; /* the message names where cJSON stopped */
             return scan_error(s, ZT_ERR_FORMAT, what, where, err);
         }
-        if (cJSON_GetObjectItemCaseSensitive(obj, key))
-            cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
-        else
-            cJSON_AddItemToObject(obj, key, item);
+        /* each copies the key: without memory for it, item stays ours */
+        cJSON_bool kept = cJSON_GetObjectItemCaseSensitive(obj, key)
+                              ? cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item)
+                              : cJSON_AddItemToObject(obj, key, item);
         free(key);
+        if (!kept) {
+            cJSON_Delete(item);
+            return scan_error(s, ZT_ERR_NOMEM, what, where, err);
+        }
     } while (scan_eat(s, ','));
     if (!scan_eat(s, '}'))
         return scan_error(s, ZT_ERR_FORMAT, what, where, err);

@@ -32,11 +32,16 @@ expect_screen() {
     fi
 }
 
-custom_size() {
+# open_custom_size: the custom size input, from the size list (F4, c).
+open_custom_size() {
     tm send-keys -t "$S" F4
     wait_for "Size (Enter picks" 5
     tm send-keys -t "$S" c
     wait_for "Custom size WxH" 5
+}
+
+custom_size() {
+    open_custom_size
     tm send-keys -t "$S" -l "$1"
     tm send-keys -t "$S" Enter
     wait_for "$1  (custom)" 5

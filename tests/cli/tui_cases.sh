@@ -230,14 +230,19 @@ check "quitnow: no file left in the output directory" test -z "$(ls -A "$D/out" 
 # An image that could not be written, and the user quits anyway: the quit
 # popup says where it goes, and it is kept there ($TMPDIR) with its
 # settings, named on stderr, instead of being lost.
+# unsaved_then_quit NAME TMPDIR: a session whose one image cannot be
+# written (its output directory removed), then Ctrl-Q.
+unsaved_then_quit() {
+    start "$1" TMPDIR="$2"
+    custom_size 256x256
+    tm send-keys -t "$S" C-g
+    expect_screen "$1: job queued" "queued job #1" 10
+    rm -rf "$D/out"
+    expect_screen "$1: unwritable image reported" "not saved" 60
+    tm send-keys -t "$S" C-q
+}
 mkdir -p "$LIB_TMP/keepexit/tmp"
-start keepexit TMPDIR=$LIB_TMP/keepexit/tmp
-custom_size 256x256
-tm send-keys -t "$S" C-g
-expect_screen "keepexit: job queued" "queued job #1" 10
-rm -rf "$D/out"
-expect_screen "keepexit: unwritable image reported" "not saved" 60
-tm send-keys -t "$S" C-q
+unsaved_then_quit keepexit "$LIB_TMP/keepexit/tmp"
 expect_screen "keepexit: the quit popup says where it goes" "quitting keeps a copy in" 5
 tm send-keys -t "$S" y
 expect_screen "keepexit: quits" "EXIT=0" 10
@@ -250,13 +255,7 @@ check "keepexit: the copy carries its settings" grep -qa '"width":256,"height":2
 # anyway exits 1 (it used to say "keeps a copy" and exit 0).
 mkdir -p "$LIB_TMP/lostexit"
 : >"$LIB_TMP/lostexit/afile"
-start lostexit TMPDIR=$LIB_TMP/lostexit/afile
-custom_size 256x256
-tm send-keys -t "$S" C-g
-expect_screen "lostexit: job queued" "queued job #1" 10
-rm -rf "$D/out"
-expect_screen "lostexit: unwritable image reported" "not saved" 60
-tm send-keys -t "$S" C-q
+unsaved_then_quit lostexit "$LIB_TMP/lostexit/afile"
 expect_screen "lostexit: the popup says it would be lost" "quitting loses it, as no copy can be kept:" 5
 expect_screen "lostexit: and why" "TMPDIR $D/afile is not a directory" 2
 check "lostexit: no copy promised" test -z "$(screen | grep -F 'quitting keeps')"
@@ -404,10 +403,7 @@ check "shortprompt: no cut said" test -z "$(screen | grep -F 'prompt cut')"
 # A refused value's error goes once a value is taken (it stayed, and read
 # as if about the new value); Ctrl-T, as F2, opens on the theme in use.
 start stale
-tm send-keys -t "$S" F4
-wait_for "Size (Enter picks" 5
-tm send-keys -t "$S" c
-wait_for "Custom size WxH" 5
+open_custom_size
 tm send-keys -t "$S" -l "0x0"
 tm send-keys -t "$S" Enter
 expect_screen "stale: 0x0 refused" "size 0x0 is not valid" 5
