@@ -40,6 +40,14 @@ open_custom_size() {
     wait_for "Custom size WxH" 5
 }
 
+# open_png PATH: Ctrl-O, then PATH and Enter in its input.
+open_png() {
+    tm send-keys -t "$S" C-o
+    wait_for "Open PNG settings" 5
+    tm send-keys -t "$S" -l "$1"
+    tm send-keys -t "$S" Enter
+}
+
 custom_size() {
     open_custom_size
     tm send-keys -t "$S" -l "$1"

@@ -82,10 +82,7 @@ expect_screen "PNG's size loaded" "32x32  (custom)"
 expect_screen "PNG's seed loaded and locked" "5  [locked]"
 expect_screen "screen not cleared by the file" "tiny-zimage"
 check "window title not set by the file" test "$(tm display -p -t "$S" '#{pane_title}')" != pwned
-tm send-keys -t "$S" C-o
-wait_for "Open PNG settings" 5
-tm send-keys -t "$S" -l "$LIB_TMP/none.png"
-tm send-keys -t "$S" Enter
+open_png "$LIB_TMP/none.png"
 expect_screen "missing PNG reported" "none.png"
 
 # A second result from the loaded settings, then the gallery: the selected

@@ -59,10 +59,7 @@ tm send-keys -t "$S" Tab Tab Tab - - - - Tab Tab
 wait_for "Steps     4" 5
 tm send-keys -t "$S" Enter
 expect_screen "keep: job queued" "queued job #1" 10
-tm send-keys -t "$S" C-o
-wait_for "Open PNG settings" 5
-tm send-keys -t "$S" -l "$D/none.png"
-tm send-keys -t "$S" Enter
+open_png "$D/none.png"
 expect_screen "keep: error shown" "none.png" 5
 tm resize-window -t "$S" -x 110 -y 36
 sleep 0.5
@@ -367,15 +364,9 @@ if command -v convert >/dev/null; then
     convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 0, Size: 16x16')" "$D/s0.png"
     convert -size 16x16 xc:red \
         -set parameters "$(printf 'dog\nSteps: 4, CFG scale: nan, Size: 16x16')" "$D/nan.png"
-    tm send-keys -t "$S" C-o
-    wait_for "Open PNG settings" 5
-    tm send-keys -t "$S" -l "$D/s0.png"
-    tm send-keys -t "$S" Enter
+    open_png "$D/s0.png"
     expect_screen "badpng: steps 0 refused" "(got 0); settings not loaded" 5
-    tm send-keys -t "$S" C-o
-    wait_for "Open PNG settings" 5
-    tm send-keys -t "$S" -l "$D/nan.png"
-    tm send-keys -t "$S" Enter
+    open_png "$D/nan.png"
     expect_screen "badpng: a NaN guidance refused" "(got nan); settings not loaded" 5
     check "badpng: steps as they were" wait_for "Steps     8 " 2
     check "badpng: size as it was" wait_for "Size      1024x768" 2
