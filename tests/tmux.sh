@@ -40,6 +40,13 @@ open_custom_size() {
     wait_for "Custom size WxH" 5
 }
 
+# retype TEXT: the open input's text replaced by TEXT, then Enter.
+retype() {
+    tm send-keys -t "$S" C-u
+    tm send-keys -t "$S" -l "$1"
+    tm send-keys -t "$S" Enter
+}
+
 # open_png PATH: Ctrl-O, then PATH and Enter in its input.
 open_png() {
     tm send-keys -t "$S" C-o

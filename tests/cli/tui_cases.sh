@@ -269,18 +269,12 @@ start outdir
 : >"$D/afile"
 tm send-keys -t "$S" F5
 wait_for "Output directory" 5
-tm send-keys -t "$S" C-u
-tm send-keys -t "$S" -l "$D/afile/sub"
-tm send-keys -t "$S" Enter
+retype "$D/afile/sub"
 expect_screen "outdir: a path through a file refused" "$D/afile/sub cannot hold the images: Not a directory" 5
-tm send-keys -t "$S" C-u
-tm send-keys -t "$S" -l "$D/afile"
-tm send-keys -t "$S" Enter
+retype "$D/afile"
 expect_screen "outdir: a file refused" "$D/afile cannot hold the images: Not a directory" 5
 check "outdir: the popup stays open" wait_for "Output directory" 2
-tm send-keys -t "$S" C-u
-tm send-keys -t "$S" -l "$D/new dir/sub"
-tm send-keys -t "$S" Enter
+retype "$D/new dir/sub"
 expect_screen "outdir: a new directory made" "outputs go to $D/new dir/sub (created)" 5
 check "outdir: the directory exists" test -d "$D/new dir/sub"
 custom_size 64x64
@@ -291,18 +285,14 @@ check "outdir: remembered" grep -qE "\"output_dir\":[[:space:]]*\"$D/new dir/sub
 # ~/ is the home directory, as in a shell (a directory named ~ was made)
 tm send-keys -t "$S" F5
 wait_for "Output directory" 5
-tm send-keys -t "$S" C-u
-tm send-keys -t "$S" -l "~/pics"
-tm send-keys -t "$S" Enter
+retype "~/pics"
 expect_screen "outdir: ~/ is home" "outputs go to $D/pics (created)" 5
 check "outdir: no directory named ~" test ! -e "./~"
 # a relative path is kept absolute, for a start from another directory
 rel=$(realpath --relative-to=. "$D")/relout
 tm send-keys -t "$S" F5
 wait_for "Output directory" 5
-tm send-keys -t "$S" C-u
-tm send-keys -t "$S" -l "$rel"
-tm send-keys -t "$S" Enter
+retype "$rel"
 expect_screen "outdir: a relative path made absolute" "outputs go to $D/relout (created)" 5
 check "outdir: remembered absolute" grep -qE "\"output_dir\":[[:space:]]*\"$D/relout\"" \
     "$D/cfg/zimt/settings.json"
@@ -398,9 +388,7 @@ open_custom_size
 tm send-keys -t "$S" -l "0x0"
 tm send-keys -t "$S" Enter
 expect_screen "stale: 0x0 refused" "size 0x0 is not valid" 5
-tm send-keys -t "$S" C-u
-tm send-keys -t "$S" -l "64x64"
-tm send-keys -t "$S" Enter
+retype "64x64"
 expect_screen "stale: 64x64 taken" "64x64  (custom)" 5
 check "stale: the refusal's error gone" test -z "$(screen | grep -F 'is not valid')"
 tm send-keys -t "$S" F2
