@@ -64,8 +64,8 @@ const zt_ui_binding zt_ui_bindings[] = {
     {"Ctrl-S", "write the images that could not be saved (again)"},
     {"F5", "set the output directory"},
     {"Ctrl-L", "redraw the screen"},
-    {"F1, ?", "this help"},
-    {"q, Ctrl-Q, Ctrl-C", "quit (asks while jobs are queued)"},
+    {"F1, ? (off the prompts)", "this help"},
+    {"Ctrl-Q, Ctrl-C, q (off the prompts)", "quit (asks while jobs are queued)"},
 };
 const int zt_ui_binding_count = sizeof zt_ui_bindings / sizeof zt_ui_bindings[0];
 
@@ -257,6 +257,7 @@ static void set_image(zt_ui_app *a, uint8_t *rgb, int w, int h, int final)
     a->img_w = w;
     a->img_h = h;
     a->img_final = final;
+    a->img_stopped = 0;
     a->img_dirty = 1;
 }
 
@@ -422,11 +423,17 @@ static void on_event(zt_ui_app *a, zt_event *ev)
         }
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "job #%llu failed: %s", (unsigned long long)ev->job,
                   ev->msg[0] ? ev->msg : zt_status_str(ev->status));
+        a->img_stopped = a->img && !a->img_final; /* its preview is no longer live */
         break;
-    case ZT_EV_JOB_CANCELLED:
+    case ZT_EV_JOB_CANCELLED: {
+        /* a queued job's cancel leaves the running one's preview live */
+        int i = job_index(a, ev->job);
+        if (i >= 0 && a->jobs[i].running)
+            a->img_stopped = a->img && !a->img_final;
         drop_job(a, ev->job);
         zt_ui_say(a, ZT_UI_ROLE_NOTICE, "job #%llu cancelled", (unsigned long long)ev->job);
         break;
+    }
     }
 }
 
@@ -813,7 +820,8 @@ static void field_key(zt_ui_app *a, key k)
                 p->seed = p->seed * 10 + d;
             a->seed_typing = 1;
             a->set.seed_locked = 1;
-        } else if (is_backspace(k)) {
+        } else if (is_backspace(k) && a->set.seed_locked) {
+            /* (unlocked, the field shows "random": nothing typed to erase) */
             p->seed /= 10;
             a->seed_typing = 1; /* digits typed next append */
         }
@@ -902,6 +910,11 @@ static void handle_key(zt_ui_app *a, key k)
         a->redraw_all = 1;
         return;
     }
+    /* nothing shows below the least size but the notice: typing there
+     * went into the prompt and popups unseen (quitting still works) */
+    if ((LINES < ZT_UI_MIN_LINES || COLS < ZT_UI_MIN_COLS) && c != 17 && c != 3 &&
+        a->popup != ZT_UI_POPUP_QUIT)
+        return;
     a->status_keep = 0;
     /* Any key but a digit or Backspace on Steps (Seed) ends the number
      * typed there. */

@@ -115,6 +115,7 @@ typedef struct zt_ui_app {
     /* the image in the preview panel */
     uint8_t *img;
     int img_w, img_h, img_final;
+    int img_stopped;        /* a live preview whose job was cancelled or failed */
     int img_dirty;          /* must be sent again (raw modes) or rescaled */
     int img_shown;          /* raw overlay currently on screen */
     int img_row, img_col, img_rows, img_cols; /* its cells */
@@ -148,6 +149,10 @@ typedef struct zt_ui_app {
 } zt_ui_app;
 
 /* Draw every panel and the popup into curses' buffers (no doupdate). */
+/* The least screen the workbench draws on; below it only a notice shows,
+ * and keys other than quitting and redrawing are ignored. */
+#define ZT_UI_MIN_COLS 40
+#define ZT_UI_MIN_LINES 12
 void zt_ui_draw(zt_ui_app *a);
 /* After doupdate: send or erase the raw image overlay as needed. */
 void zt_ui_draw_overlay(zt_ui_app *a);

@@ -306,9 +306,26 @@ static void draw_left(zt_ui_app *a)
         int bw = w / 3;
         draw_bar(y, x, bw, j->steps ? (double)done / j->steps : 0, ZT_UI_ROLE_PROGRESS,
                  ZT_UI_ROLE_PROGRESS_BG);
+        int total = a->steps ? a->steps : j->steps;
+        /* the ETA counts steps; after the last one the image is decoding.
+         * Shorter forms for narrow panes rather than a cut one. */
+        char f[3][80];
+        if (done > 0 && done >= total) {
+            snprintf(f[0], sizeof f[0], "step %d/%d  %.0f ms/step  decoding...", done, total,
+                     a->step_ms);
+            snprintf(f[1], sizeof f[1], "step %d/%d  decoding...", done, total);
+            snprintf(f[2], sizeof f[2], "decoding...");
+        } else if (done > 0) {
+            snprintf(f[0], sizeof f[0], "step %d/%d  %.0f ms/step  ETA %.1f s + decode", done,
+                     total, a->step_ms, a->eta_ms / 1000.0);
+            snprintf(f[1], sizeof f[1], "step %d/%d  ETA %.1f s + decode", done, total,
+                     a->eta_ms / 1000.0);
+            snprintf(f[2], sizeof f[2], "%d/%d  ETA %.1f s+dec", done, total,
+                     a->eta_ms / 1000.0);
+        }
+        const char *const forms[] = {f[0], f[1], f[2]};
         if (done > 0)
-            putf(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, "step %d/%d  %.0f ms/step  ETA %.1f s",
-                 done, a->steps ? a->steps : j->steps, a->step_ms, a->eta_ms / 1000.0);
+            put_fit(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, forms, 3);
         else
             putf(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, "#%llu encoding the prompt...",
                  (unsigned long long)j->id);
@@ -425,7 +442,9 @@ static void draw_preview(zt_ui_app *a)
         return;
     char title[96];
     snprintf(title, sizeof title, "Preview (%s)%s", gfx_name(a->gfx),
-             a->img && !a->img_final ? " - live" : "");
+             !a->img || a->img_final ? ""
+             : a->img_stopped        ? " - stopped"
+                                     : " - live");
     draw_frame(row - 1, col - 1, rows + 2, cols + 2, ZT_UI_ROLE_BORDER, title);
     for (int r = 0; r < rows; r++)
         fill(row + r, col, cols, ZT_UI_ROLE_NORMAL);
@@ -764,7 +783,7 @@ void zt_ui_draw(zt_ui_app *a)
     bkgdset((chtype)zt_ui_attr(ZT_UI_ROLE_NORMAL) | ' ');
     erase();
     cursor_on = 0;
-    if (LINES < 12 || COLS < 40) {
+    if (LINES < ZT_UI_MIN_LINES || COLS < ZT_UI_MIN_COLS) {
         /* in pieces that fit even a very narrow screen */
         static const char *part[] = {"zimt: the terminal ", "is too small: ", "40x12 at least"};
         for (int i = 0, y = 0, x = 0; i < 3; i++) {

@@ -415,4 +415,41 @@ wait_for "seed 18446744073709551615" 5
 tm send-keys -t "$S" m
 check "gallery: the marked seed whole" wait_re "\* (seed )?18446744073709551615 " 5
 
+# Progress and the preview: after the last step the queue says decoding
+# (its ETA said 0.0 s through the whole decode), and a cancelled job's
+# preview is no longer called live.
+start progress
+tm send-keys -t "$S" Tab Tab Tab
+tm send-keys -t "$S" -l '2'
+tm send-keys -t "$S" C-g
+check "progress: the ETA leaves the decode out" wait_re "step 1/2 .*ETA [0-9.]+ s( \+ decode|\+dec)" 60
+check "progress: decoding after the last step" wait_re "step 2/2 .*decoding\.\.\." 60
+expect_screen "progress: done" "done #1 in" 60
+tm send-keys -t "$S" -l '8'
+tm send-keys -t "$S" C-g
+wait_re "step [1-7]/8" 60
+check "progress: the preview live" wait_for " - live" 5
+tm send-keys -t "$S" Escape
+expect_screen "progress: cancelled" "job #2 cancelled" 30
+check "progress: the cancelled job's preview stopped" wait_for " - stopped" 5
+check "progress: not called live" test -z "$(screen | grep -F ' - live')"
+# Backspace on an unlocked seed ("random") changes nothing hidden: the next
+# digit starts a new seed (it appended to the last job's seed)
+tm send-keys -t "$S" BTab BTab
+tm send-keys -t "$S" BSpace
+tm send-keys -t "$S" -l '5'
+expect_screen "progress: a digit after Backspace on random" "Seed      5  [locked]" 5
+# below the least screen size keys are ignored (they went into the prompt
+# and queued a job unseen), except quitting
+tm send-keys -t "$S" BTab
+tm resize-window -t "$S" -x 30 -y 10
+sleep 0.5
+tm send-keys -t "$S" -l 'hidden'
+tm send-keys -t "$S" C-g
+sleep 0.5
+tm resize-window -t "$S" -x 120 -y 40
+sleep 0.5
+check "progress: nothing typed while too small" test -z "$(screen | grep -F 'hidden')"
+check "progress: no job queued while too small" test -z "$(screen | grep -F 'queued job #3')"
+
 lib_summary
