@@ -64,8 +64,8 @@ const zt_ui_binding zt_ui_bindings[] = {
     {"Ctrl-S", "write the images that could not be saved (again)"},
     {"F5", "set the output directory"},
     {"Ctrl-L", "redraw the screen"},
-    {"F1, ? (off the prompts)", "this help"},
-    {"Ctrl-Q, Ctrl-C, q (off the prompts)", "quit (asks while jobs are queued)"},
+    {"F1, ?", "this help (? outside the prompts)"},
+    {"q, Ctrl-Q, Ctrl-C", "quit, asking while jobs run (q outside prompts)"},
 };
 const int zt_ui_binding_count = sizeof zt_ui_bindings / sizeof zt_ui_bindings[0];
 
