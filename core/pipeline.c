@@ -507,17 +507,7 @@ zt_status zt_pipeline_tokenize(const zt_model *m, const char *prompt, int32_t *i
     zt_status st = zt_tokenizer_encode_chat(m->tok, prompt, len, ids, n, err);
     if (st != ZT_OK || !truncated)
         return st;
-    /* Was anything cut? Compare the prompt's own length plus what the
-     * template alone takes with the limit. */
-    int32_t *all = NULL, tmpl[ZT_TOKENIZER_MAX_IDS];
-    size_t n_all = 0;
-    int n_tmpl = 0;
-    *truncated = 0;
-    if (*n == ZT_TOKENIZER_MAX_IDS &&
-        zt_tokenizer_encode(m->tok, prompt, len, &all, &n_all, NULL) == ZT_OK &&
-        zt_tokenizer_encode_chat(m->tok, "", 0, tmpl, &n_tmpl, NULL) == ZT_OK)
-        *truncated = n_all + (size_t)n_tmpl > (size_t)ZT_TOKENIZER_MAX_IDS;
-    free(all);
+    *truncated = zt_tokenizer_chat_cut(m->tok, prompt, len, *n);
     return ZT_OK;
 }
 

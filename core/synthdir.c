@@ -170,18 +170,19 @@ static zt_status copy_file(const char *from, const char *to, zt_err *err)
     }
     char buf[1 << 16];
     size_t k;
-    int bad = 0;
+    int bad = 0; /* the errno of the first failure: why the copy failed */
     while ((k = fread(buf, 1, sizeof buf, in)) > 0)
         if (fwrite(buf, 1, k, out) != k) {
-            bad = 1;
+            bad = errno ? errno : EIO;
             break;
         }
-    if (ferror(in))
-        bad = 1;
+    if (!bad && ferror(in))
+        bad = errno ? errno : EIO;
     fclose(in);
-    if (fclose(out) != 0)
-        bad = 1;
-    return bad ? zt_fail(err, ZT_ERR_IO, "copying %s to %s failed", from, to) : ZT_OK;
+    if (fclose(out) != 0 && !bad)
+        bad = errno ? errno : EIO;
+    return bad ? zt_fail(err, ZT_ERR_IO, "copying %s to %s failed: %s", from, to, strerror(bad))
+               : ZT_OK;
 }
 
 static zt_status copy_tokenizer(const char *from, const char *to, zt_err *err)

@@ -1882,3 +1882,17 @@ zt_status zt_tokenizer_decode(const zt_tokenizer *t, const int32_t *ids, size_t 
     *len = n;
     return ZT_OK;
 }
+
+int zt_tokenizer_chat_cut(const zt_tokenizer *tok, const char *prompt, size_t len, int n_ids)
+{
+    if (n_ids < ZT_TOKENIZER_MAX_IDS)
+        return 0;
+    int32_t *all = NULL, tmpl[ZT_TOKENIZER_MAX_IDS];
+    size_t n_all = 0;
+    int n_tmpl = 0, cut = 0;
+    if (zt_tokenizer_encode(tok, prompt, len, &all, &n_all, NULL) == ZT_OK &&
+        zt_tokenizer_encode_chat(tok, "", 0, tmpl, &n_tmpl, NULL) == ZT_OK)
+        cut = n_all + (size_t)n_tmpl > (size_t)ZT_TOKENIZER_MAX_IDS;
+    free(all);
+    return cut;
+}

@@ -57,6 +57,9 @@ zt_status zt_tokenizer_encode(const zt_tokenizer *tok, const char *text, size_t 
  * tail, as the reference does). ids has room for ZT_TOKENIZER_MAX_IDS. */
 zt_status zt_tokenizer_encode_chat(const zt_tokenizer *tok, const char *prompt, size_t len,
                                    int32_t *ids, int *n_ids, zt_err *err);
+/* Whether encode_chat's n_ids ids of prompt were cut: the prompt's own
+ * ids and the template's together pass ZT_TOKENIZER_MAX_IDS. */
+int zt_tokenizer_chat_cut(const zt_tokenizer *tok, const char *prompt, size_t len, int n_ids);
 
 /* Ids back to bytes: ByteLevel characters become their bytes, added tokens
  * their content (skipped when skip_special and the token is special). The

@@ -472,7 +472,7 @@ static gen_job *find_job(gen_job *js, int n, uint64_t id)
 /* Leave at once (writes already stopped): each job not reported yet is
  * reported cancelled, as at a first interrupt, and the running step and
  * the engine are left to the exit. */
-static void stop_now(const zt_gen_opts *o, const gen_job *js, int n, int remaining)
+static void stop_now(const zt_gen_opts *o, const gen_job *js, int n, int not_made)
 {
     zt_event ev = {.kind = ZT_EV_JOB_CANCELLED};
     for (int i = 0; o->json && i < n; i++)
@@ -481,7 +481,7 @@ static void stop_now(const zt_gen_opts *o, const gen_job *js, int n, int remaini
             print_json_result(&js[i], &ev, "");
         }
     fprintf(stderr, "zimt: interrupted again: stopped at once; %d image%s not made, finished "
-                    "images are kept\n", remaining, remaining == 1 ? "" : "s");
+                    "images are kept\n", not_made, not_made == 1 ? "" : "s");
     fflush(NULL);
     _exit(128 + zt_cli_stop);
 }
@@ -552,8 +552,8 @@ int zt_cmd_gen(int argc, char **argv)
         }
         zt_event ev;
         if (!zt_engine_poll(eng, &ev)) {
-            if (now)
-                stop_now(&o, js, n, remaining);
+            if (now) /* not made: those still to come and those cancelled or failed */
+                stop_now(&o, js, n, remaining + failed);
             struct pollfd pfd = {.fd = zt_engine_event_fd(eng), .events = POLLIN};
             poll(&pfd, 1, 200);
             continue;

@@ -22,11 +22,11 @@
 #include "discovery.h"
 #include "tokenizer.h"
 
-static void usage(void)
+static void usage(FILE *f)
 {
     fputs("usage: zimt tokenize [--model DIR] [--chat] [--json] TEXT...|-\n"
           "       zimt tokenize [--model DIR] --bench\n",
-          stderr);
+          f);
 }
 
 /* Replace each bad UTF-8 sequence with U+FFFD so the JSON stays valid
@@ -142,7 +142,7 @@ int zt_cmd_tokenize(int argc, char **argv)
         const char *a = argv[i];
         int m = zt_cli_model_arg("tokenize", argc, argv, &i, &model);
         if (m < 0) { /* said why */
-            usage();
+            usage(stderr);
             return 2;
         }
         if (m)
@@ -154,14 +154,14 @@ int zt_cmd_tokenize(int argc, char **argv)
         } else if (!strcmp(a, "--bench")) {
             do_bench = 1;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage();
+            usage(stdout);
             return 0;
         } else if (!strcmp(a, "--")) {
             i++;
             break;
         } else if (a[0] == '-' && a[1]) {
             zt_cli_fail("tokenize: unknown option '%s'", a);
-            usage();
+            usage(stderr);
             return 2;
         } else {
             break;
@@ -184,7 +184,7 @@ int zt_cmd_tokenize(int argc, char **argv)
     if (do_bench)
         return bench(path);
     if (i >= argc) {
-        usage();
+        usage(stderr);
         return 2;
     }
 
@@ -235,6 +235,9 @@ int zt_cmd_tokenize(int argc, char **argv)
             rc = zt_cli_error(&err);
             goto done;
         }
+        if (zt_tokenizer_chat_cut(tok, text, len, nc)) /* as gen warns */
+            fprintf(stderr, "zimt: warning: the prompt was truncated to %d tokens\n",
+                    ZT_TOKENIZER_MAX_IDS);
         n = (size_t)nc;
     } else if (zt_tokenizer_encode(tok, text, len, &ids, &n, &err)) {
         rc = zt_cli_error(&err);

@@ -70,7 +70,9 @@ interrupt() {
 # 0.3 s later. gen must leave within 4 s of the second signal, long before
 # the step ends, with no temporary file of the running image left behind.
 interrupt_twice() {
-    printf '{"seed": 1, "size": "64x64", "output": "j-1.png"}\n{"seed": 2, "size": "1536x1536", "output": "j-2.png"}\n' >"$LIB_TMP/two.jsonl"
+    # a third job, queued, is cancelled at the first signal and counted
+    # among those not made at the second (it was left out)
+    printf '{"seed": 1, "size": "64x64", "output": "j-1.png"}\n{"seed": 2, "size": "1536x1536", "output": "j-2.png"}\n{"seed": 3, "size": "64x64", "output": "j-3.png"}\n' >"$LIB_TMP/two.jsonl"
     ./zimt gen -q --model $M --device cpu --prompt "a cat" --jobs "$LIB_TMP/two.jsonl" \
         --outdir "$OUT" &
     local pid=$! i rc
@@ -166,13 +168,14 @@ unwritable out dir   | unwritable                                               
 full disk            | prlimit --fsize=2000 $G --prompt x --seed 77 --outdir $OUT --name a.png | 1 | (seed 77) failed ; a.png: writing PNG failed: File too large | -
 name leaves outdir   | $G --prompt x --outdir $OUT --name '../{seed}.png'            | 1    | refused ; '..'                                  | -
 synth full disk      | prlimit --fsize=50000000 ./zimt synth -q --out $OUT/m          | 1    | File too large                                 | -
+synth tokenizer full | prlimit --fsize=5000000 ./zimt synth --tiny -q --out $OUT/t     | 1    | copying ; tokenizer.json ; failed: File too large | -
 synth SIGINT         | synth_interrupt INT                                           | 130  | cancelled                                      | -
 synth SIGTERM        | synth_interrupt TERM                                          | 143  | cancelled                                      | -
 synthetic and model  | $G --synthetic --prompt x --outdir $OUT                       | 1    | --model and --synthetic exclude each other     | -
 SIGINT during batch  | interrupt INT                                                 | 130  | interrupted ; finished images are kept         | j-1.png
 SIGHUP during batch  | interrupt HUP                                                 | 129  | interrupted                                    | j-1.png
 SIGHUP under nohup   | interrupt HUP ignored                                         | 0    |                                                | j-1.png j-2.png
-SIGINT twice         | interrupt_twice                                               | 130  | interrupted again ; stopped at once ; 1 image not made | j-1.png
+SIGINT twice         | interrupt_twice                                               | 130  | interrupted again ; stopped at once ; 2 images not made | j-1.png
 ROWS
 
 # A model that does not load fails every job of the batch with the same

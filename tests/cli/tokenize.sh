@@ -51,6 +51,14 @@ err=$($zimt tokenize --bogus x 2>&1 >/dev/null)
 rc=$?
 if [ $rc -eq 2 ] && [[ "$(echo "$err" | head -n 1)" == *"unknown option '--bogus'"* ]]; then ok; else bad "unknown option: rc $rc '$err'"; fi
 $zimt tokenize >/dev/null 2>&1 && bad "no text accepted" || ok
+# --help on stdout, as the other commands give it
+out=$($zimt tokenize --help 2>/dev/null)
+if [[ "$out" == "usage: zimt tokenize"* ]]; then ok; else bad "--help not on stdout: '$out'"; fi
+# --chat warns of a cut as gen does; a prompt that fits is not warned of
+err=$(printf 'word %.0s' $(seq 1 600) | $zimt tokenize --chat - 2>&1 >/dev/null)
+if [[ "$err" == *"warning: the prompt was truncated to 512 tokens"* ]]; then ok; else bad "--chat cut not said: '$err'"; fi
+err=$($zimt tokenize --chat "a red fox" 2>&1 >/dev/null)
+if [ -z "$err" ]; then ok; else bad "--chat short prompt warned: '$err'"; fi
 
 echo "tokenize.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
