@@ -387,6 +387,12 @@ zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_
     } else if (cJSON_IsString(v) &&
                parse_u64(v->valuestring, strlen(v->valuestring), &p->seed)) {
         /* parsed */
+    } else if (cJSON_IsNumber(v) && v->valuedouble > 9007199254740992.0 &&
+               v->valuedouble <= 18446744073709551616.0) {
+        /* past 2^53 a JSON number has lost its last digits already */
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "settings JSON: \"seed\" from 2^53 up must be a string (as zimt "
+                       "writes it), as in \"seed\": \"18446744073709551615\"");
     } else if (v) {
         return zt_fail(err, ZT_ERR_FORMAT,
                        "settings JSON: \"seed\" must be an integer in [0, 2^64-1]");

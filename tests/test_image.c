@@ -190,6 +190,11 @@ static void test_json(void)
     CHECK(strstr(err.msg, "steps") != NULL, "message names the key: %s", err.msg);
     CHECK(zt_gen_params_from_json(&q, "{\"seed\": -1}", &err) == ZT_ERR_FORMAT,
           "negative seed accepted");
+    /* a number past 2^53 has lost digits: the message says to use a string */
+    CHECK(zt_gen_params_from_json(&q, "{\"seed\": 18446744073709551615}", &err) ==
+                  ZT_ERR_FORMAT &&
+              strstr(err.msg, "must be a string"),
+          "seed 2^64-1 as a number: %s", err.msg);
     CHECK(zt_gen_params_from_json(&q, "[1,2]", &err) == ZT_ERR_FORMAT, "array accepted");
     CHECK(zt_gen_params_from_json(&q, "{\"prompt\": \"a\\u0000b\"}", &err) == ZT_ERR_FORMAT &&
               strstr(err.msg, "u0000"),
