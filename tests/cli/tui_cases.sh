@@ -419,10 +419,11 @@ check "gallery: the marked seed whole" wait_re "\* (seed )?18446744073709551615 
 # (its ETA said 0.0 s through the whole decode), and a cancelled job's
 # preview is no longer called live.
 start progress
+custom_size 512x512
 tm send-keys -t "$S" Tab Tab Tab
 tm send-keys -t "$S" -l '2'
 tm send-keys -t "$S" C-g
-# (long waits: a 1024x768 decode on the CPU takes minutes under the sanitizers)
+# (long waits: a decode on the CPU takes minutes under the sanitizers)
 check "progress: the ETA leaves the decode out" wait_re "step 1/2 .*ETA [0-9.]+ s( \+ decode|\+dec)" 240
 check "progress: decoding after the last step" wait_re "step 2/2 .*decoding\.\.\." 240
 expect_screen "progress: done" "done #1 in" 400
