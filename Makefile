@@ -102,7 +102,7 @@ $(B)/tests/test_fuzz_replay: tests/test_fuzz_replay.c $(B)/tui/ui_settings.o $(L
 	$(CC) $(CFLAGS) -Itests -Itui -MMD -MP $(LDFLAGS) -o $@ $< $(B)/tui/ui_settings.o $(LIB) $(LDLIBS)
 
 # test_noalloc counts the calls the library makes to these (ld's --wrap).
-NOALLOC_WRAP := malloc calloc realloc aligned_alloc posix_memalign strdup pthread_create
+NOALLOC_WRAP := malloc calloc realloc aligned_alloc posix_memalign strdup fopen64 pthread_create
 $(B)/tests/test_noalloc: private LDFLAGS += $(foreach f,$(NOALLOC_WRAP),-Wl,--wrap=$(f))
 # test_oom fails these one call at a time.
 OOM_WRAP := malloc calloc realloc strdup

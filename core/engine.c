@@ -300,23 +300,31 @@ static void release_steps(step_ctx *s)
     s->n_pv = s->used_pv = 0;
 }
 
-static void publish_memory(zt_engine *e)
+/* in_step: called from a step's hook, inside the denoising loop, where
+ * the host's free memory (a read of /proc/meminfo) is not asked for; the
+ * device's (cudaMemGetInfo) is asked once, for both of its uses. */
+static void publish_memory(zt_engine *e, int in_step)
 {
     zt_mem_snapshot m = {0};
-    if (e->be && e->be->vt->mem_info && !e->be->vt->host_memory) {
-        size_t fr = 0, tot = 0;
-        if (e->be->vt->mem_info(e->be, &fr, &tot, NULL) == ZT_OK) {
-            m.have_device = 1;
-            m.device_free = fr;
-            m.device_total = tot;
-        }
+    const zt_backend *be = e->be;
+    size_t fr = 0, tot = 0;
+    int have_free = be && be->vt->mem_info && (!be->vt->host_memory || !in_step) &&
+                    be->vt->mem_info(e->be, &fr, &tot, NULL) == ZT_OK;
+    if (have_free && !be->vt->host_memory) {
+        m.have_device = 1;
+        m.device_free = fr;
+        m.device_total = tot;
     }
     if (e->model) {
         m.text_encoder = e->model->te ? zt_textenc_weight_bytes(e->model->te) : 0;
         m.transformer = zt_dit_weight_bytes(e->model->dit);
         m.vae = zt_vae_weight_bytes(e->model->vae);
         m.activations = e->model->arena.cap;
-        m.job_avail = zt_model_job_avail(e->model, e->opts.mem_limit);
+        /* in a step on the CPU: the count made before it (only this
+         * thread writes e->mem) */
+        m.job_avail = e->opts.mem_limit || have_free
+                          ? zt_model_job_avail(e->model, e->opts.mem_limit, fr)
+                          : e->mem.job_avail;
     }
     pthread_mutex_lock(&e->mu);
     e->mem = m;
@@ -345,7 +353,7 @@ static int on_step(void *ud, int step, int total, double ms, const float *x0, in
         zt_latent_preview(x0, C, h, w, pv.rgb);
         queue_event(e, &pv, n, 0);
     }
-    publish_memory(e);
+    publish_memory(e, 1);
     return atomic_load(&e->cancel_running);
 }
 
@@ -505,7 +513,7 @@ static void run_job(zt_engine *e, job *j)
         st = zt_pipeline_run(e->model, &p, &hk, &rgb, &tm, &err);
         release_steps(&sc);
     }
-    publish_memory(e);
+    publish_memory(e, 0);
     if (st == ZT_ERR_CANCELLED) {
         job_emit(e, j, ZT_EV_JOB_CANCELLED);
         free_job(j);
@@ -567,7 +575,7 @@ static void *worker_main(void *arg)
         e->vae_bytes = zt_vae_weight_bytes(e->model->vae);
         e->loaded = 1;
         pthread_mutex_unlock(&e->mu);
-        publish_memory(e);
+        publish_memory(e, 0);
         ev.bytes_total = zt_model_weight_bytes(e->model);
         ev.ms = load_ms;
         if (e->be->vt->host_memory)

@@ -371,21 +371,19 @@ static void fitting_size(const zt_model *m, const zt_job_params *p, size_t avail
     }
 }
 
-size_t zt_model_job_avail(zt_model *m, size_t mem_limit)
+size_t zt_model_job_avail(const zt_model *m, size_t mem_limit, size_t free_bytes)
 {
-    if (mem_limit)
-        return mem_limit;
-    size_t fr = 0, tot = 0;
-    if (!m->be->vt->mem_info || m->be->vt->mem_info(m->be, &fr, &tot, NULL) != ZT_OK)
-        return 0;
-    return fr + zt_model_weight_bytes(m) + m->arena.cap;
+    return mem_limit ? mem_limit : free_bytes + zt_model_weight_bytes(m) + m->arena.cap;
 }
 
 zt_status zt_model_check_fit(zt_model *m, const zt_job_params *p, size_t mem_limit, zt_err *err)
 {
-    size_t need = zt_model_job_bytes(m, p);
-    size_t avail = zt_model_job_avail(m, mem_limit);
-    if (!avail || need <= avail) /* !avail: nothing to plan against */
+    size_t fr = 0, tot = 0;
+    if (!mem_limit &&
+        (!m->be->vt->mem_info || m->be->vt->mem_info(m->be, &fr, &tot, NULL) != ZT_OK))
+        return ZT_OK; /* nothing to plan against */
+    size_t need = zt_model_job_bytes(m, p), avail = zt_model_job_avail(m, mem_limit, fr);
+    if (need <= avail)
         return ZT_OK;
     int fw, fh;
     fitting_size(m, p, avail, &fw, &fh);

@@ -105,15 +105,15 @@ zt_status zt_gen_params_check_values(const zt_gen_params *g, zt_err *err);
  * text encoder counted even while released, since it reloads to encode). */
 size_t zt_model_job_bytes(const zt_model *m, const zt_job_params *p);
 
-/* Bytes a job may need on this model: mem_limit when set, else the
- * backend's free memory plus what the model holds (its weights and arena,
- * which a job reuses); 0 when the backend cannot tell its free memory. */
-size_t zt_model_job_avail(zt_model *m, size_t mem_limit);
+/* Bytes a job may need on this model: mem_limit when set, else free_bytes
+ * (the backend's free memory, as its mem_info tells it) plus what the model
+ * holds (its weights and arena, which a job reuses). */
+size_t zt_model_job_avail(const zt_model *m, size_t mem_limit, size_t free_bytes);
 
 /* ZT_ERR_TOO_BIG, with the bytes needed and available and the largest size
- * of the same aspect that fits, when the job needs more than mem_limit
- * bytes (0: zt_model_job_avail's count). ZT_OK also when the backend
- * cannot tell its free memory. */
+ * of the same aspect that fits, when the job needs more than
+ * zt_model_job_avail counts (mem_limit, or free memory when it is 0). ZT_OK
+ * also when the backend cannot tell its free memory. */
 zt_status zt_model_check_fit(zt_model *m, const zt_job_params *p, size_t mem_limit, zt_err *err);
 
 /* Arena bytes a job needs (the caption lengths at their 512-token maximum

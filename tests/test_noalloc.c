@@ -1,7 +1,7 @@
 /* test_noalloc.c - nothing is allocated inside the denoising loop, on the
  * CPU backend, in the pipeline and in the engine around it.
  *
- * This binary is linked with the allocators and pthread_create wrapped
+ * This binary is linked with the allocators, fopen and pthread_create wrapped
  * (Makefile: -Wl,--wrap=...), so every call that zimt's own code makes to
  * them is logged here: when it was made and whether the test's thread made
  * it. The first step may still allocate (scratch buffers reach their size,
@@ -39,6 +39,7 @@ void *__real_realloc(void *p, size_t n);
 void *__real_aligned_alloc(size_t a, size_t n);
 int __real_posix_memalign(void **p, size_t a, size_t n);
 char *__real_strdup(const char *s);
+FILE *__real_fopen64(const char *path, const char *mode);
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *),
                           void *arg);
 void *__wrap_malloc(size_t n);
@@ -47,6 +48,7 @@ void *__wrap_realloc(void *p, size_t n);
 void *__wrap_aligned_alloc(size_t a, size_t n);
 int __wrap_posix_memalign(void **p, size_t a, size_t n);
 char *__wrap_strdup(const char *s);
+FILE *__wrap_fopen64(const char *path, const char *mode);
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *),
                           void *arg);
 
@@ -84,6 +86,14 @@ char *__wrap_strdup(const char *s)
 {
     note();
     return __real_strdup(s);
+}
+
+/* fopen (fopen64 with _FILE_OFFSET_BITS=64): an open file is a buffer
+ * allocated inside libc, and I/O on the hot path */
+FILE *__wrap_fopen64(const char *path, const char *mode)
+{
+    note();
+    return __real_fopen64(path, mode);
 }
 
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
