@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "json.h"
+#include "tokenizer.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -399,15 +400,17 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
         }
         sum += c->axes_dims[i];
     }
-    /* A caption of the tokenizer's most tokens, padded to a multiple of 32,
-     * takes axis-0 positions 1 .. 512 and the image the next: a table too
-     * short for that would fail every long prompt (and, short enough, every
-     * job) after the model has loaded. */
-    if (c->axes_lens[0] < 514) {
+    /* A caption of the tokenizer's most tokens, padded as the DiT pads it,
+     * takes axis-0 positions 1 .. Lp and the image the next (dit.c's job
+     * check): a table too short for that would fail every long prompt (and,
+     * short enough, every job) after the model has loaded. */
+    const int cap_max = (ZT_TOKENIZER_MAX_IDS + ZT_DIT_SEQ_MULTI - 1) / ZT_DIT_SEQ_MULTI *
+                        ZT_DIT_SEQ_MULTI;
+    if (c->axes_lens[0] < cap_max + 2) {
         st = zt_fail(err, ZT_ERR_INVALID,
-                     "%s: key 'axes_lens'[0] = %d must be at least 514 (the positions of a "
-                     "512-token caption and the image after it)",
-                     what, c->axes_lens[0]);
+                     "%s: key 'axes_lens'[0] = %d must be at least %d (the positions of a "
+                     "%d-token caption and the image after it)",
+                     what, c->axes_lens[0], cap_max + 2, ZT_TOKENIZER_MAX_IDS);
         goto done;
     }
     if (sum != c->dim / c->n_heads) {

@@ -29,6 +29,10 @@ typedef struct zt_te_config {    /* Qwen3 */
     double rope_theta;            /* rope_theta */
 } zt_te_config;
 
+/* The DiT pads each token stream (image, caption) to a multiple of this
+ * (the reference's SEQ_MULTI_OF). */
+#define ZT_DIT_SEQ_MULTI 32
+
 typedef struct zt_dit_config {
     int dim, n_layers, n_refiner_layers, n_heads, n_kv_heads;
     float norm_eps;

@@ -14,7 +14,6 @@
 
 #include "loader.h"
 
-#define SEQ_MULTI_OF 32
 #define T_FREQ_DIM 256 /* sinusoidal timestep embedding width */
 #define T_MID 1024     /* t_embedder hidden width */
 
@@ -293,7 +292,7 @@ size_t zt_dit_weight_bytes(const zt_dit *d)
 
 static int pad_to(int n)
 {
-    return (n + SEQ_MULTI_OF - 1) / SEQ_MULTI_OF * SEQ_MULTI_OF;
+    return (n + ZT_DIT_SEQ_MULTI - 1) / ZT_DIT_SEQ_MULTI * ZT_DIT_SEQ_MULTI;
 }
 
 /* The sizes a job needs, derived from the config alone so that memory can

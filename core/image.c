@@ -407,16 +407,15 @@ zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_
 
 zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err)
 {
-    zt_status st = reset(p, err);
-    if (st != ZT_OK)
-        return st;
-    if (zt_json_has_nul_escape(json))
-        return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");
-    int nomem;
-    cJSON *o = zt_json_parse(json, strlen(json), NULL, &nomem);
-    st = nomem ? zt_fail(err, ZT_ERR_NOMEM, "settings JSON: out of memory reading it")
-               : zt_gen_params_from_object(p, o, err);
+    int nomem = 0, nul = zt_json_has_nul_escape(json);
+    cJSON *o = nul ? NULL : zt_json_parse(json, strlen(json), NULL, &nomem);
+    /* resets p once, and refuses a NULL o as not an object */
+    zt_status st = zt_gen_params_from_object(p, o, err);
     cJSON_Delete(o);
+    if (nul)
+        return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");
+    if (nomem)
+        return zt_fail(err, ZT_ERR_NOMEM, "settings JSON: out of memory reading it");
     return st;
 }
 

@@ -1883,6 +1883,16 @@ zt_status zt_tokenizer_decode(const zt_tokenizer *t, const int32_t *ids, size_t 
     return ZT_OK;
 }
 
+zt_status zt_tokenizer_check(const char *path, int32_t *n_ids, zt_err *err)
+{
+    zt_tokenizer *t = NULL;
+    zt_status st = zt_tokenizer_new(&t, path, err);
+    if (n_ids)
+        *n_ids = t ? zt_tokenizer_vocab_size(t) : 0;
+    zt_tokenizer_free(t);
+    return st;
+}
+
 int zt_tokenizer_chat_cut(const zt_tokenizer *tok, const char *prompt, size_t len, int n_ids)
 {
     if (n_ids < ZT_TOKENIZER_MAX_IDS)

@@ -45,6 +45,9 @@ zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_
                                      const char *what, zt_err *err);
 /* NULL is fine. */
 void zt_tokenizer_free(zt_tokenizer *tok);
+/* Whether path reads whole, as a model load reads it (for checks that keep
+ * no tokenizer); *n_ids (may be NULL) gets its id count. */
+zt_status zt_tokenizer_check(const char *path, int32_t *n_ids, zt_err *err);
 
 /* Tokenise text[0..len). On success *ids is a malloc'd array of *n_ids ids
  * (NULL when there are none) that the caller frees with free(). */

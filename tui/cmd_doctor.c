@@ -150,15 +150,13 @@ static void show_model(doctor *d, const char *dir)
     if (mc.tokenizer) {
         char tp[ZT_PATH_MAX + 32];
         snprintf(tp, sizeof tp, "%s/tokenizer/tokenizer.json", dir);
-        zt_tokenizer *tok = NULL;
-        if (zt_tokenizer_new(&tok, tp, &err) == ZT_OK)
-            printf("  tokenizer/tokenizer.json: present, %d ids\n",
-                   (int)zt_tokenizer_vocab_size(tok));
-        else
+        int32_t ids;
+        if (zt_tokenizer_check(tp, &ids, &err) == ZT_OK) {
+            printf("  tokenizer/tokenizer.json: present, %d ids\n", (int)ids);
+        } else {
             printf("  tokenizer/tokenizer.json: unreadable\n");
-        if (!tok)
             problem(d, "%s", err.msg);
-        zt_tokenizer_free(tok);
+        }
     } else {
         printf("  tokenizer/tokenizer.json: missing\n");
     }
