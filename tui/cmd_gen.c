@@ -53,12 +53,18 @@ typedef struct gen_job {
     int line; /* its line in the jobs file, 0 when not from one */
 } gen_job;
 
+/* How messages name the jobs file. */
+static const char *jobs_name(const zt_gen_opts *o)
+{
+    return !strcmp(o->jobs, "-") ? "stdin" : o->jobs;
+}
+
 /* How messages name job i: by its jobs file's line, else by number. */
 static const char *job_name(const zt_gen_opts *o, const gen_job *j, int i, char *buf,
                             size_t n)
 {
     if (j->line)
-        snprintf(buf, n, "%s line %d", !strcmp(o->jobs, "-") ? "stdin" : o->jobs, j->line);
+        snprintf(buf, n, "%s line %d", jobs_name(o), j->line);
     else
         snprintf(buf, n, "job %d", i + 1);
     return buf;
@@ -235,7 +241,7 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
     size_t len;
     /* "-": the jobs come on stdin, read whole before anything runs */
     const int from_stdin = !strcmp(o->jobs, "-");
-    const char *name = from_stdin ? "stdin" : o->jobs;
+    const char *name = jobs_name(o);
     zt_status st = from_stdin ? zt_read_stream(stdin, name, 64u << 20, &text, &len, err)
                               : zt_read_file(o->jobs, 64u << 20, &text, &len, err);
     if (st)
@@ -404,13 +410,11 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
         if ((st = zt_gen_params_check_values(&js[i].params, err)))
             return zt_err_prefix(err, "%s", job_name(o, &js[i], i, nm, sizeof nm));
         for (int k = 0; k < i; k++)
-            if (same_output(js[k].path, js[i].path) && js[i].line)
-                return zt_fail(err, ZT_ERR_INVALID, "%s lines %d and %d both write %s",
-                               !strcmp(o->jobs, "-") ? "stdin" : o->jobs, js[k].line,
-                               js[i].line, js[i].path);
-            else if (same_output(js[k].path, js[i].path))
-                return zt_fail(err, ZT_ERR_INVALID, "jobs %d and %d both write %s", k + 1, i + 1,
-                               js[i].path);
+            if (same_output(js[k].path, js[i].path))
+                return js[i].line ? zt_fail(err, ZT_ERR_INVALID, "%s lines %d and %d both write %s",
+                                            jobs_name(o), js[k].line, js[i].line, js[i].path)
+                                  : zt_fail(err, ZT_ERR_INVALID, "jobs %d and %d both write %s",
+                                            k + 1, i + 1, js[i].path);
         if ((st = zt_check_output(js[i].path, err)))
             return st;
         /* JSON holds text: a name of other bytes could not be printed */

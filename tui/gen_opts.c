@@ -16,13 +16,19 @@
 #include "outpath.h"
 #include "tokenizer.h"
 
+/* Whether s starts as a number written here does: a digit, or '-' (strtol
+ * would also skip spaces and take a '+'). */
+static int starts_number(const char *s)
+{
+    return (*s >= '0' && *s <= '9') || *s == '-';
+}
+
 zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *out, zt_err *err)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    /* strtol skips leading spaces and takes a '+'; a number here does not */
-    if (!*s || *end || (errno && errno != ERANGE) || !((*s >= '0' && *s <= '9') || *s == '-'))
+    if (!starts_number(s) || *end || (errno && errno != ERANGE))
         return zt_fail(err, ZT_ERR_INVALID, "%s: '%s' is not a whole number", what, s);
     if (errno == ERANGE) /* a whole number, past any limit */
         return zt_fail(err, ZT_ERR_INVALID, "%s must be between %ld and %ld (got %s)", what, lo,
@@ -58,15 +64,14 @@ zt_status zt_parse_size(const char *s, int *w, int *h, zt_err *err)
 {
     char *end;
     errno = 0;
-    /* a number first (a negative one is refused below, with the nearest
-     * size): strtol would also take spaces and a '+' before it */
-    long a = (*s >= '0' && *s <= '9') || *s == '-' ? strtol(s, &end, 10) : (end = (char *)s, 0);
-    if (end == s || (*end != 'x' && *end != 'X') || errno)
+    /* (a negative side is refused below, with the nearest size) */
+    long a = strtol(s, &end, 10);
+    if (!starts_number(s) || end == s || (*end != 'x' && *end != 'X') || errno)
         return zt_fail(err, ZT_ERR_INVALID, "size '%s' is not WIDTHxHEIGHT (e.g. 1024x768)", s);
     const char *p = end + 1;
     errno = 0;
-    long b = (*p >= '0' && *p <= '9') || *p == '-' ? strtol(p, &end, 10) : (end = (char *)p, 0);
-    if (end == p || *end || errno)
+    long b = strtol(p, &end, 10);
+    if (!starts_number(p) || end == p || *end || errno)
         return zt_fail(err, ZT_ERR_INVALID, "size '%s' is not WIDTHxHEIGHT (e.g. 1024x768)", s);
     zt_status st = zt_size_check(a, b, err);
     if (st != ZT_OK)

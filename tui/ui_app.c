@@ -1153,9 +1153,8 @@ static int read_key(zt_ui_app *a, wint_t *ch)
             *ch = (wint_t)cp;
             return OK;
         }
-        if (n > 1 && n < need + 1)
-            continue; /* cut short: the bytes read are dropped */
-        /* a bad sequence: drop its lead byte and read the rest again */
+        /* bad or cut short: drop the lead byte and read the rest again
+         * (continuation bytes alone are dropped in turn) */
         for (int i = n - 1; i >= 1; i--)
             ungetch((unsigned char)u[i]);
     }
@@ -1293,8 +1292,9 @@ static void print_results(const zt_ui_app *a)
 /* Leaving with images that could not be written (the quit popup said so,
  * or a signal ended the session): each goes where gen keeps such images,
  * named on stderr, rather than being lost with the process. */
-static void keep_unsaved_all(zt_ui_app *a)
+static int keep_unsaved_all(zt_ui_app *a)
 {
+    int lost = 0;
     for (int i = 0; i < a->nresults; i++) {
         zt_ui_result *r = &a->results[i];
         if (!r->rgb)
@@ -1310,10 +1310,11 @@ static void keep_unsaved_all(zt_ui_app *a)
             fprintf(stderr, "zimt: the image not saved (seed %llu) could not be kept either "
                             "(%s); its seed and settings make it again\n",
                     (unsigned long long)r->params.seed, why.msg);
-        a->lost += !kept[0];
+        lost += !kept[0];
         free(r->rgb); /* tried once */
         r->rgb = NULL;
     }
+    return lost; /* images neither written nor kept */
 }
 
 /* Leaving with jobs under way: they are cancelled, and the running one
@@ -1591,10 +1592,10 @@ int zt_cmd_ui(int argc, char **argv)
     endwin();
     if (store_settings(a, why, sizeof why))
         fprintf(stderr, "zimt: settings not saved: %s\n", why);
-    keep_unsaved_all(a);
+    int lost = keep_unsaved_all(a);
     wait_for_cancel(a);
-    keep_unsaved_all(a); /* any that came in meanwhile */
-    int sig = zt_cli_stop, lost = a->lost;
+    lost += keep_unsaved_all(a); /* any that came in meanwhile */
+    int sig = zt_cli_stop;
     zt_engine_free(a->eng);
     print_results(a);
     free_app(a);

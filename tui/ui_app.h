@@ -130,7 +130,6 @@ typedef struct zt_ui_app {
     zt_mem_snapshot mem;
     long phys_mem;
     size_t mem_limit; /* $ZIMT_MEM_LIMIT, 0 when unset: what jobs are planned against */
-    int lost;         /* images neither written nor kept at exit: the exit status is 1 */
 
     char status[512];
     int status_role;
@@ -148,11 +147,12 @@ typedef struct zt_ui_app {
     long paste_ms;          /* when its last byte came */
 } zt_ui_app;
 
-/* Draw every panel and the popup into curses' buffers (no doupdate). */
 /* The least screen the workbench draws on; below it only a notice shows,
  * and keys other than quitting and redrawing are ignored. */
 #define ZT_UI_MIN_COLS 40
 #define ZT_UI_MIN_LINES 12
+
+/* Draw every panel and the popup into curses' buffers (no doupdate). */
 void zt_ui_draw(zt_ui_app *a);
 /* After doupdate: send or erase the raw image overlay as needed. */
 void zt_ui_draw_overlay(zt_ui_app *a);

@@ -307,28 +307,24 @@ static void draw_left(zt_ui_app *a)
         draw_bar(y, x, bw, j->steps ? (double)done / j->steps : 0, ZT_UI_ROLE_PROGRESS,
                  ZT_UI_ROLE_PROGRESS_BG);
         int total = a->steps ? a->steps : j->steps;
-        /* the ETA counts steps; after the last one the image is decoding.
-         * Shorter forms for narrow panes rather than a cut one. */
-        char f[3][80];
-        if (done > 0 && done >= total) {
-            snprintf(f[0], sizeof f[0], "step %d/%d  %.0f ms/step  decoding...", done, total,
-                     a->step_ms);
-            snprintf(f[1], sizeof f[1], "step %d/%d  decoding...", done, total);
-            snprintf(f[2], sizeof f[2], "decoding...");
-        } else if (done > 0) {
-            snprintf(f[0], sizeof f[0], "step %d/%d  %.0f ms/step  ETA %.1f s + decode", done,
-                     total, a->step_ms, a->eta_ms / 1000.0);
-            snprintf(f[1], sizeof f[1], "step %d/%d  ETA %.1f s + decode", done, total,
-                     a->eta_ms / 1000.0);
-            snprintf(f[2], sizeof f[2], "%d/%d  ETA %.1f s+dec", done, total,
-                     a->eta_ms / 1000.0);
-        }
-        const char *const forms[] = {f[0], f[1], f[2]};
-        if (done > 0)
+        if (done > 0) {
+            /* the ETA counts steps; after the last one the image is
+             * decoding. Shorter forms for narrow panes, not a cut one. */
+            char what[40], f[3][80];
+            if (done >= total)
+                snprintf(what, sizeof what, "decoding...");
+            else
+                snprintf(what, sizeof what, "ETA %.1f s + decode", a->eta_ms / 1000.0);
+            snprintf(f[0], sizeof f[0], "step %d/%d  %.0f ms/step  %s", done, total, a->step_ms,
+                     what);
+            snprintf(f[1], sizeof f[1], "step %d/%d  %s", done, total, what);
+            snprintf(f[2], sizeof f[2], "%d/%d  %s", done, total, what);
+            const char *const forms[] = {f[0], f[1], f[2]};
             put_fit(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, forms, 3);
-        else
+        } else {
             putf(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, "#%llu encoding the prompt...",
                  (unsigned long long)j->id);
+        }
     } else if (a->loaded == 0) {
         putf(y, x, w, ZT_UI_ROLE_NOTICE, "%s", a->load_msg[0] ? a->load_msg : "loading...");
     } else {
@@ -785,7 +781,9 @@ void zt_ui_draw(zt_ui_app *a)
     cursor_on = 0;
     if (LINES < ZT_UI_MIN_LINES || COLS < ZT_UI_MIN_COLS) {
         /* in pieces that fit even a very narrow screen */
-        static const char *part[] = {"zimt: the terminal ", "is too small: ", "40x12 at least"};
+        char least[32];
+        snprintf(least, sizeof least, "%dx%d at least", ZT_UI_MIN_COLS, ZT_UI_MIN_LINES);
+        const char *part[] = {"zimt: the terminal ", "is too small: ", least};
         for (int i = 0, y = 0, x = 0; i < 3; i++) {
             if (i && y + 1 < LINES) {
                 y++;

@@ -127,9 +127,8 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
      * at all (it is kept aside), so its other fields are not applied
      * either. The params are checked before anything is copied. */
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "params");
-    zt_gen_params tmp;
-    zt_gen_params_init(&tmp);
     if (cJSON_IsObject(p)) {
+        zt_gen_params tmp = {0}; /* from_object resets it */
         /* read from the object (printed and parsed again, a seed near 2^53
          * came back as another number); cJSON ends a string at \u0000 */
         zt_err err = {0};
@@ -146,8 +145,6 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
         }
         zt_gen_params_free(&s->params);
         s->params = tmp;
-    } else {
-        zt_gen_params_free(&tmp);
     }
     copy_str(root, "theme", s->theme, sizeof s->theme);
     copy_str(root, "graphics", s->graphics, sizeof s->graphics);
