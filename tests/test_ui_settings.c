@@ -328,6 +328,75 @@ static void test_aside_never_replaced(void)
     unlink(bad1);
 }
 
+/* Two workbenches sharing the files: each save keeps what the other
+ * wrote since, taking only its own changes over it; a file broken by
+ * someone else after the load is kept aside, not overwritten. */
+static void test_shared_files(void)
+{
+    char path[512], bad[600];
+    no_settings_file(path, bad);
+    zt_ui_settings a, b, r;
+    char why[512] = "";
+    CHECK(zt_ui_settings_load(&a, why, sizeof why) == 0 &&
+              zt_ui_settings_load(&b, why, sizeof why) == 0,
+          "both start: %s", why);
+    snprintf(a.theme, sizeof a.theme, "light");
+    CHECK(zt_ui_settings_save(&a, why, sizeof why) == 0, "a saves: %s", why);
+    b.params.steps = 4;
+    CHECK(zt_ui_settings_save(&b, why, sizeof why) == 0, "b saves: %s", why);
+    CHECK(zt_ui_settings_load(&r, why, sizeof why) == 0, "load: %s", why);
+    CHECK(!strcmp(r.theme, "light") && r.params.steps == 4,
+          "a's theme and b's steps both kept: theme %s, steps %d", r.theme, r.params.steps);
+    zt_ui_settings_free(&r);
+    /* the same field changed in both: the later save wins; a field b
+     * never changed is not put back to what b read at its start */
+    snprintf(b.theme, sizeof b.theme, "mono");
+    a.params.steps = 7;
+    CHECK(zt_ui_settings_save(&a, why, sizeof why) == 0 &&
+              zt_ui_settings_save(&b, why, sizeof why) == 0,
+          "both save again: %s", why);
+    CHECK(zt_ui_settings_load(&r, why, sizeof why) == 0, "load: %s", why);
+    CHECK(!strcmp(r.theme, "mono") && r.params.steps == 7, "theme %s (mono), steps %d (7)",
+          r.theme, r.params.steps);
+    zt_ui_settings_free(&r);
+    zt_ui_settings_free(&b);
+    /* broken after a's load: kept aside at a's next save */
+    const char broken[] = "{\"theme\": \"someone's\",,}";
+    write_file("cfg", "settings.json", broken, sizeof broken - 1);
+    a.params.steps = 2;
+    CHECK(zt_ui_settings_save(&a, why, sizeof why) == 0, "save over a broken file: %s", why);
+    CHECK(file_has(bad, "someone's") && file_has(path, "\"steps\":2"),
+          "the broken file kept as settings.json.bad, a's settings written");
+    zt_ui_settings_free(&a);
+    unlink(bad);
+
+    char hpath[512];
+    snprintf(hpath, sizeof hpath, "%s/state/zimt/history.json", dir);
+    unlink(hpath);
+    zt_ui_history ha, hb, hr;
+    CHECK(zt_ui_history_load(&ha, why, sizeof why) == 0 &&
+              zt_ui_history_load(&hb, why, sizeof why) == 0,
+          "both histories start: %s", why);
+    zt_ui_history_add(&ha, "from a");
+    CHECK(zt_ui_history_save(&ha, why, sizeof why) == 0, "a saves: %s", why);
+    zt_ui_history_add(&hb, "from b");
+    zt_ui_history_add(&hb, "from b, again");
+    CHECK(zt_ui_history_save(&hb, why, sizeof why) == 0, "b saves: %s", why);
+    zt_ui_history_add(&ha, "a's second");
+    CHECK(zt_ui_history_save(&ha, why, sizeof why) == 0, "a saves again: %s", why);
+    CHECK(zt_ui_history_load(&hr, why, sizeof why) == 0 && hr.n == 4, "4 prompts kept: %d",
+          hr.n);
+    const char *want[] = {"from a", "from b", "from b, again", "a's second"};
+    for (int i = 0; i < 4 && i < hr.n; i++)
+        CHECK(!strcmp(hr.items[i], want[i]), "prompt %d: '%s' (want '%s')", i, hr.items[i],
+              want[i]);
+    CHECK(ha.n == 4 && hb.n == 3, "each recalls the other's prompts it has seen: a %d, b %d",
+          ha.n, hb.n);
+    zt_ui_history_free(&hr);
+    zt_ui_history_free(&ha);
+    zt_ui_history_free(&hb);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/zt-ui-settings-XXXXXX");
@@ -346,6 +415,7 @@ int main(void)
     RUN(test_files_kept);
     RUN(test_fifo);
     RUN(test_aside_never_replaced);
+    RUN(test_shared_files);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

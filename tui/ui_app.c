@@ -219,9 +219,9 @@ static void generate(zt_ui_app *a)
                                       p->steps, 0};
     a->last_seed = p->seed;
     zt_ui_history_add(&a->hist, p->prompt);
-    a->hist_pos = a->hist.n;
     char hwhy[512] = "", swhy[512] = "";
     int hbad = zt_ui_history_save(&a->hist, hwhy, sizeof hwhy);
+    a->hist_pos = a->hist.n; /* the save may have added another workbench's prompts */
     int sbad = store_settings(a, swhy, sizeof swhy);
     if (hbad || sbad)
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "queued job #%llu; %s not saved: %s",

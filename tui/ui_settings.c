@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,8 +83,8 @@ void zt_ui_settings_free(zt_ui_settings *s)
     if (!s)
         return;
     zt_gen_params_free(&s->params);
-    free(s->file.saved);
-    s->file.saved = NULL;
+    free(s->file.mine);
+    s->file.mine = NULL;
 }
 
 char *zt_ui_settings_to_json(const zt_ui_settings *s)
@@ -157,12 +159,17 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
 }
 
 /* A kind of file the front end keeps: where it lives and how its JSON
- * is read and written. */
+ * is read and written. merge makes the JSON a save writes when the file
+ * holds disk (which another workbench may have written since mine was
+ * read or written here): 0 with *out (heap; NULL without memory), or -1
+ * with why when disk cannot be read as this kind. */
 typedef struct file_kind {
     const char *name;
     void (*dir)(char *out, int len);
     int (*parse)(void *obj, const char *json, char *why, int why_len);
     char *(*to_json)(const void *obj); /* heap, or NULL without memory */
+    int (*merge)(void *obj, const char *mine, const char *disk, char **out, char *why,
+                 int why_len);
 } file_kind;
 
 #define ASIDE_MAX 1000 /* NAME.bad, then NAME.bad.1 .. NAME.bad.999 */
@@ -244,42 +251,86 @@ static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
         f->bad_file = 1;
         plan_aside(dir, k->name, f);
     } else
-        f->saved = k->to_json(obj);
+        f->mine = k->to_json(obj);
     return rc;
 }
 
-/* obj's JSON to its file unless f->saved already holds the same text; a
- * file that could not be used (f->bad_file) is first kept aside (see
- * keep_aside). On success f->saved becomes that JSON. */
-static int save_kind(const file_kind *k, const void *obj, zt_ui_file *f, char *why, int why_len)
+/* text as written by write_atomic is json and a newline */
+static int same_text(const char *text, const char *json)
 {
-    char *json = k->to_json(obj);
-    if (!json) {
-        snprintf(why, (size_t)why_len, "out of memory");
-        return -1;
-    }
-    if (f->saved && !strcmp(f->saved, json)) {
-        free(json);
+    size_t n = strlen(json);
+    return !strncmp(text, json, n) && (!text[n] || (text[n] == '\n' && !text[n + 1]));
+}
+
+/* The file's text (heap) in *disk, NULL when there is none; -1 with why
+ * when it is there but cannot be read. */
+static int read_current(const char *path, char **disk, char *why, int why_len)
+{
+    zt_err err = {0};
+    *disk = NULL;
+    zt_status st = zt_read_file(path, ZT_UI_FILE_MAX, disk, NULL, &err);
+    if (st == ZT_OK || st == ZT_ERR_MISSING)
         return 0;
-    }
-    char dir[4096];
+    snprintf(why, (size_t)why_len, "%s", err.msg);
+    return -1;
+}
+
+/* Writes obj to its file, merged (k->merge) with what the file holds now,
+ * unless that is what it holds already. The directory is locked from the
+ * read to the rename, so two saves cannot both read the old file. A file
+ * that could not be used (f->bad_file, or found so now) is first kept
+ * aside (see keep_aside). On success f->mine becomes obj's JSON. */
+static int save_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, int why_len)
+{
+    char dir[4096], path[4200], sub[512] = "";
     k->dir(dir, sizeof dir);
-    if (f->bad_file) {
-        if (keep_aside(dir, k->name, f)) {
-            snprintf(why, (size_t)why_len, "%s/%s could not be kept as %s (%s); not overwriting it",
-                     dir, k->name, f->aside, strerror(errno));
-            free(json);
-            return -1;
-        }
-        f->bad_file = 0;
-    }
-    if (write_atomic(dir, k->name, json, why, why_len)) {
-        free(json);
+    snprintf(path, sizeof path, "%s/%s", dir, k->name);
+    if (zt_ui_make_dirs(dir)) {
+        snprintf(why, (size_t)why_len, "%s: %s", dir, strerror(errno));
         return -1;
     }
-    free(f->saved);
-    f->saved = json;
-    return 0;
+    /* without a lock (a file system that has none) the save goes on: the
+     * window it leaves is the few lines between the read and the rename */
+    int lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock >= 0)
+        (void)flock(lock, LOCK_EX);
+    char *disk = NULL, *out = NULL;
+    int rc = -1;
+    if (!f->bad_file && read_current(path, &disk, sub, sizeof sub)) {
+        f->bad_file = 1; /* unreadable now: kept aside below */
+        plan_aside(dir, k->name, f);
+    }
+    if (disk && k->merge(obj, f->mine, disk, &out, sub, sizeof sub)) {
+        free(disk); /* malformed now: kept aside below */
+        disk = NULL;
+        f->bad_file = 1;
+        plan_aside(dir, k->name, f);
+    }
+    if (!disk)
+        out = k->to_json(obj);
+    char *now = out ? k->to_json(obj) : NULL;
+    if (!now) {
+        snprintf(why, (size_t)why_len, "out of memory");
+    } else if (f->bad_file ? 0 : disk ? same_text(disk, out) : f->mine && !strcmp(f->mine, out)) {
+        rc = 0; /* the file holds it already, or there is none and nothing changed */
+    } else if (f->bad_file && keep_aside(dir, k->name, f)) {
+        snprintf(why, (size_t)why_len, "%s could not be kept as %s (%s); not overwriting it",
+                 path, f->aside, strerror(errno));
+    } else {
+        f->bad_file = 0;
+        rc = write_atomic(dir, k->name, out, why, why_len);
+    }
+    if (rc == 0) {
+        free(f->mine);
+        f->mine = now;
+        now = NULL;
+    }
+    if (lock >= 0)
+        close(lock); /* releases the lock */
+    free(now);
+    free(out);
+    free(disk);
+    return rc;
 }
 
 static int parse_settings(void *obj, const char *json, char *why, int why_len)
@@ -292,8 +343,48 @@ static char *settings_json(const void *obj)
     return zt_ui_settings_to_json(obj);
 }
 
+/* dst (the file's value) takes cur when cur is a change made here: when
+ * it differs from base, this workbench's value as last read or written */
+static void take_str(char *dst, size_t n, const char *cur, const char *base)
+{
+    if (strcmp(cur, base))
+        snprintf(dst, n, "%s", cur);
+}
+
+/* The settings in disk with this workbench's own changes since mine on
+ * top, field by field (the params as one): what another workbench sharing
+ * the file changed stays, unless this one changed the same field. obj is
+ * not changed: its screen keeps what it shows. */
+static int settings_merge(void *obj, const char *mine, const char *disk, char **out, char *why,
+                          int why_len)
+{
+    const zt_ui_settings *cur = obj;
+    zt_ui_settings base, m;
+    char sub[8];
+    zt_ui_settings_defaults(&base);
+    zt_ui_settings_defaults(&m);
+    int rc = zt_ui_settings_from_json(&m, disk, why, why_len);
+    *out = NULL;
+    /* without a base (mine could not be made) every field counts as changed */
+    if (rc == 0 && mine && zt_ui_settings_from_json(&base, mine, sub, sizeof sub) == 0) {
+        take_str(m.theme, sizeof m.theme, cur->theme, base.theme);
+        take_str(m.graphics, sizeof m.graphics, cur->graphics, base.graphics);
+        take_str(m.output_dir, sizeof m.output_dir, cur->output_dir, base.output_dir);
+        if (cur->seed_locked != base.seed_locked)
+            m.seed_locked = cur->seed_locked;
+        if (zt_gen_params_equal(&cur->params, &base.params) ||
+            zt_gen_params_copy(&m.params, &cur->params, NULL) == ZT_OK)
+            *out = zt_ui_settings_to_json(&m);
+    } else if (rc == 0) {
+        *out = zt_ui_settings_to_json(cur);
+    }
+    zt_ui_settings_free(&base);
+    zt_ui_settings_free(&m);
+    return rc;
+}
+
 static const file_kind settings_kind = {"settings.json", zt_ui_config_dir, parse_settings,
-                                        settings_json};
+                                        settings_json, settings_merge};
 
 int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len)
 {
@@ -313,21 +404,22 @@ void zt_ui_history_free(zt_ui_history *h)
     for (int i = 0; i < h->n; i++)
         free(h->items[i]);
     free(h->items);
-    free(h->file.saved);
+    free(h->file.mine);
     h->items = NULL;
-    h->file.saved = NULL;
-    h->n = 0;
+    h->file.mine = NULL;
+    h->n = h->fresh = 0;
 }
 
-void zt_ui_history_add(zt_ui_history *h, const char *prompt)
+/* zt_ui_history_add: 1 when prompt became the newest entry */
+static int history_push(zt_ui_history *h, const char *prompt)
 {
     if (!prompt || !*prompt)
-        return;
+        return 0;
     if (h->n && !strcmp(h->items[h->n - 1], prompt))
-        return;
+        return 0;
     char *c = strdup(prompt);
     if (!c)
-        return;
+        return 0;
     if (h->n == ZT_UI_HISTORY_MAX) {
         free(h->items[0]);
         memmove(h->items, h->items + 1, (size_t)(h->n - 1) * sizeof *h->items);
@@ -336,10 +428,17 @@ void zt_ui_history_add(zt_ui_history *h, const char *prompt)
     char **v = realloc(h->items, (size_t)(h->n + 1) * sizeof *v);
     if (!v) {
         free(c);
-        return;
+        return 0;
     }
     h->items = v;
     h->items[h->n++] = c;
+    return 1;
+}
+
+void zt_ui_history_add(zt_ui_history *h, const char *prompt)
+{
+    if (history_push(h, prompt) && h->fresh < h->n)
+        h->fresh++;
 }
 
 /* The history as the file holds it (heap), or NULL without memory. */
@@ -380,16 +479,54 @@ static int parse_history(void *obj, const char *json, char *why, int why_len)
     return zt_ui_history_from_json(obj, json, why, why_len);
 }
 
+/* The prompts in disk, then the ones added here since the file was last
+ * read or written: h takes that list, so the prompts of another
+ * workbench sharing the file are recalled here too. */
+static int history_merge(void *obj, const char *mine, const char *disk, char **out, char *why,
+                         int why_len)
+{
+    zt_ui_history *h = obj, m = {0};
+    (void)mine;
+    *out = NULL;
+    if (zt_ui_history_from_json(&m, disk, why, why_len)) {
+        zt_ui_history_free(&m);
+        return -1;
+    }
+    m.fresh = 0;
+    for (int i = h->n - h->fresh; i < h->n; i++)
+        m.fresh += history_push(&m, h->items[i]);
+    if (m.fresh > m.n)
+        m.fresh = m.n;
+    *out = history_to_json(&m);
+    if (*out) {
+        for (int i = 0; i < h->n; i++)
+            free(h->items[i]);
+        free(h->items);
+        h->items = m.items;
+        h->n = m.n;
+        h->fresh = m.fresh;
+        m.items = NULL;
+        m.n = 0;
+    }
+    zt_ui_history_free(&m);
+    return 0;
+}
+
 static const file_kind history_kind = {"history.json", zt_ui_state_dir, parse_history,
-                                       history_to_json};
+                                       history_to_json, history_merge};
 
 int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
 {
     memset(h, 0, sizeof *h);
-    return load_kind(&history_kind, h, &h->file, why, why_len);
+    int rc = load_kind(&history_kind, h, &h->file, why, why_len);
+    h->fresh = 0;
+    return rc;
 }
 
 int zt_ui_history_save(zt_ui_history *h, char *why, int why_len)
 {
-    return save_kind(&history_kind, h, &h->file, why, why_len);
+    int rc = save_kind(&history_kind, h, &h->file, why, why_len);
+    if (rc == 0)
+        h->fresh = 0;
+    return rc;
 }

@@ -9,7 +9,11 @@
  *
  * Files are written whole to a temporary name and renamed into place, so a
  * crash never leaves half a file. A save that would write what the file
- * already holds writes nothing. Unreadable or malformed files are ignored
+ * already holds writes nothing. Two workbenches may share the files: a
+ * save reads the file again first (under a lock on its directory) and
+ * keeps what another one wrote there since, taking only this one's own
+ * changes over it (the settings field by field, the history's new
+ * prompts appended). Unreadable or malformed files are ignored
  * (defaults are used) and reported through why; the first save after that
  * renames the file to NAME.bad before writing, so nothing in it is lost
  * (NAME.bad.1, NAME.bad.2, ... when that is taken: a copy kept aside is
@@ -28,7 +32,8 @@
 
 /* What the front end knows of a JSON file it keeps (settings, history). */
 typedef struct zt_ui_file {
-    char *saved;  /* heap: the JSON last read from or written to the file */
+    char *mine;   /* heap: the object's JSON when last read from or written to
+                   * the file; a save measures its own changes against it */
     int bad_file; /* the file could not be used: keep it aside on save */
     char aside[64]; /* bad_file: the name it is kept as (NAME.bad, NAME.bad.1, ...) */
 } zt_ui_file;
@@ -45,6 +50,7 @@ typedef struct zt_ui_settings {
 typedef struct zt_ui_history {
     char **items; /* oldest first; heap */
     int n;
+    int fresh; /* the newest entries added since the file was read or written */
     zt_ui_file file;
 } zt_ui_history;
 
