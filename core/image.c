@@ -230,16 +230,6 @@ int zt_gen_params_equal(const zt_gen_params *a, const zt_gen_params *b)
            str_eq(a->sampler, b->sampler) && str_eq(a->model, b->model);
 }
 
-/* Shortest "%g" spelling of f that reads back as f ("0", "3.5"). */
-static void fmt_float(char *buf, size_t n, float f)
-{
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, n, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f)
-            return;
-    }
-}
-
 /* ------------------------------------------------------------------ JSON */
 
 zt_status zt_gen_params_to_json(const zt_gen_params *p, char **out, zt_err *err)
@@ -262,7 +252,9 @@ zt_status zt_gen_params_to_json(const zt_gen_params *p, char **out, zt_err *err)
         ok = ok && cJSON_AddRawToObject(o, "seed", seed);
     else
         ok = ok && cJSON_AddStringToObject(o, "seed", seed);
-    ok = ok && cJSON_AddNumberToObject(o, "guidance", (double)p->guidance);
+    /* the float's own shortest text: 7.3, not the double 7.3000001907348633 */
+    char g[32];
+    ok = ok && cJSON_AddRawToObject(o, "guidance", zt_float_text(g, sizeof g, p->guidance));
     ok = ok && cJSON_AddStringToObject(o, "rng", p->rng);
     ok = ok && cJSON_AddStringToObject(o, "sampler", p->sampler);
     ok = ok && cJSON_AddStringToObject(o, "model", p->model);
@@ -453,8 +445,7 @@ zt_status zt_gen_params_to_a1111(const zt_gen_params *p, char **out, zt_err *err
     sb_str(&b, num);
     a1111_value(&b, p->sampler);
     sb_str(&b, ", CFG scale: ");
-    fmt_float(num, sizeof num, p->guidance);
-    sb_str(&b, num);
+    sb_str(&b, zt_float_text(num, sizeof num, p->guidance));
     snprintf(num, sizeof num, ", Seed: %llu, Size: %dx%d, Model: ",
              (unsigned long long)p->seed, p->width, p->height);
     sb_str(&b, num);

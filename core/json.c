@@ -1,7 +1,9 @@
 /* json.c - see json.h. */
 #include "json.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* set by watched_malloc when malloc fails, read after each parse */
@@ -33,4 +35,19 @@ cJSON *zt_json_parse(const char *text, size_t len, const char **end, int *nomem)
     if (end)
         *end = stop;
     return r;
+}
+
+const char *zt_float_text(char *buf, size_t n, float v)
+{
+    /* whole digits are not cut to an exponent: 100, not 1e+02 */
+    double a = fabs((double)v);
+    int whole = 1;
+    for (; a >= 10 && a < 1e16; a /= 10)
+        whole++;
+    for (int prec = 1; prec <= 9; prec++) { /* 9 digits always read back */
+        snprintf(buf, n, "%.*g", prec < whole ? whole : prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return buf;
 }

@@ -19,4 +19,11 @@
  * given) points where the text went wrong. */
 cJSON *zt_json_parse(const char *text, size_t len, const char **end, int *nomem);
 
+/* The shortest "%g" text that reads back as v (buf, which it returns),
+ * whole numbers below 1e16 in full: 7.3f is "7.3", where printing the
+ * double it widens to gives 7.3000001907348633; 1e-06, not
+ * 9.99999997e-07; 1000, not 1e+03. Finite v only (JSON has no inf or
+ * nan). */
+const char *zt_float_text(char *buf, size_t n, float v);
+
 #endif

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "manifest.h"
 #include "synth.h"
 #include "tensor.h"
@@ -68,18 +69,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
-/* Shortest text that reads back as the same float, so configs stay tidy
- * ("1e-06", not "9.99999997e-07") and still round-trip exactly. */
-static const char *num_f(char *buf, size_t n, float v)
-{
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, n, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v)
-            break;
-    }
-    return buf;
-}
-
+/* Shortest text that reads back as the same double (zt_float_text for
+ * floats), so configs stay tidy and still round-trip exactly. */
 static const char *num_d(char *buf, size_t n, double v)
 {
     for (int prec = 1; prec <= 17; prec++) {
@@ -238,7 +229,7 @@ static void te_json(sbuf *b, const zt_te_config *c)
               "  \"hidden_act\": \"silu\",\n  \"attention_bias\": false,\n"
               "  \"torch_dtype\": \"bfloat16\"\n}\n",
               c->hidden, c->intermediate, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
-              c->vocab, num_f(x, sizeof x, c->rms_eps), num_d(y, sizeof y, c->rope_theta));
+              c->vocab, zt_float_text(x, sizeof x, c->rms_eps), num_d(y, sizeof y, c->rope_theta));
 }
 
 static void dit_json(sbuf *b, const zt_dit_config *c)
@@ -254,9 +245,9 @@ static void dit_json(sbuf *b, const zt_dit_config *c)
               "  \"rope_theta\": %s,\n  \"t_scale\": %s,\n"
               "  \"axes_dims\": [%d, %d, %d],\n  \"axes_lens\": [%d, %d, %d]\n}\n",
               c->patch, c->f_patch, c->in_channels, c->dim, c->n_layers, c->n_refiner_layers,
-              c->n_heads, c->n_kv_heads, num_f(x, sizeof x, c->norm_eps),
+              c->n_heads, c->n_kv_heads, zt_float_text(x, sizeof x, c->norm_eps),
               c->qk_norm ? "true" : "false", c->cap_feat_dim,
-              num_d(y, sizeof y, c->rope_theta), num_f(z, sizeof z, c->t_scale),
+              num_d(y, sizeof y, c->rope_theta), zt_float_text(z, sizeof z, c->t_scale),
               c->axes_dims[0], c->axes_dims[1], c->axes_dims[2], c->axes_lens[0],
               c->axes_lens[1], c->axes_lens[2]);
 }
@@ -282,8 +273,8 @@ static void vae_json(sbuf *b, const zt_vae_config *c)
               "  \"use_quant_conv\": false,\n  \"use_post_quant_conv\": %s,\n"
               "  \"mid_block_add_attention\": %s,\n  \"force_upcast\": true\n}\n",
               c->out_channels, c->out_channels, c->latent_channels, c->layers_per_block,
-              c->norm_groups, num_f(x, sizeof x, c->scaling_factor),
-              num_f(y, sizeof y, c->shift_factor), c->use_post_quant_conv ? "true" : "false",
+              c->norm_groups, zt_float_text(x, sizeof x, c->scaling_factor),
+              zt_float_text(y, sizeof y, c->shift_factor), c->use_post_quant_conv ? "true" : "false",
               c->mid_attention ? "true" : "false");
 }
 
@@ -295,7 +286,7 @@ static void sched_json(sbuf *b, const zt_sched_config *c)
               "  \"_diffusers_version\": \"0.36.0\",\n  \"num_train_timesteps\": %d,\n"
               "  \"use_dynamic_shifting\": %s,\n  \"shift\": %s\n}\n",
               c->num_train_timesteps, c->use_dynamic_shifting ? "true" : "false",
-              num_f(x, sizeof x, c->shift));
+              zt_float_text(x, sizeof x, c->shift));
 }
 
 /* ---- weights ---------------------------------------------------------------- */

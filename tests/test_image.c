@@ -184,6 +184,21 @@ static void test_json(void)
               (unsigned long long)seeds[i], js);
         free(js);
     }
+    /* a guidance is written as the float's shortest text, not as the
+     * double it widens to (7.3000001907348633), and reads back the same */
+    const float gs[] = {7.3f, 0.1f, 2.25f, 1e-6f, 100.0f, 3.4028235e38f};
+    const char *gtext[] = {"\"guidance\":7.3,", "\"guidance\":0.1,", "\"guidance\":2.25,",
+                           "\"guidance\":1e-06,", "\"guidance\":100,",
+                           "\"guidance\":3.4028235e+38,"};
+    for (int i = 0; i < 6; i++) {
+        char *js = NULL;
+        zt_err err;
+        p.guidance = gs[i];
+        CHECK(zt_gen_params_to_json(&p, &js, &err) == ZT_OK && strstr(js, gtext[i]) &&
+                  zt_gen_params_from_json(&q, js, &err) == ZT_OK && q.guidance == gs[i],
+              "guidance %.9g written as %s: %s", (double)gs[i], gtext[i], js ? js : "-");
+        free(js);
+    }
     zt_err err;
     CHECK(zt_gen_params_from_json(&q, "{\"steps\": \"eight\"}", &err) == ZT_ERR_FORMAT,
           "string steps accepted");

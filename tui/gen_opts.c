@@ -46,7 +46,10 @@ zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, fl
     char *end;
     errno = 0;
     float v = strtof(s, &end);
-    if (!*s || *end || (errno && errno != ERANGE) || isnan(v))
+    /* decimal only: strtof also takes hex ("0x10" is 16), "inf", "nan"
+     * and leading blanks, none of which anyone means as a guidance */
+    if (!*s || *end || (errno && errno != ERANGE) || isnan(v) ||
+        s[strspn(s, "+-.0123456789eE")])
         return zt_fail(err, ZT_ERR_INVALID, "%s: '%s' is not a number", what, s);
     /* ERANGE: past a float's range (inf, refused below) or under it, where
      * the value strtof gives (0 or the nearest subnormal) is taken */

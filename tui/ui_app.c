@@ -31,6 +31,7 @@
 #include "cli.h"
 #include "gen_opts.h"
 #include "image.h"
+#include "json.h"
 #include "ui_text.h"
 
 const zt_ui_size_preset zt_ui_size_presets[] = {
@@ -968,8 +969,7 @@ static void handle_key(zt_ui_app *a, key k)
         }
         if (a->focus == ZT_UI_FOCUS_GUIDANCE) {
             char cur[32];
-            snprintf(cur, sizeof cur, "%g", a->set.params.guidance);
-            open_input(a, ZT_UI_INPUT_GUIDANCE, cur);
+            open_input(a, ZT_UI_INPUT_GUIDANCE, zt_float_text(cur, sizeof cur, a->set.params.guidance));
             return;
         }
         generate(a);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "json.h"
 #include "ui_app.h"
 #include "ui_text.h"
 
@@ -292,7 +293,8 @@ static void draw_left(zt_ui_app *a)
     putf(y, x, 10, label_role(a, ZT_UI_FOCUS_STEPS), "Steps");
     putf(y++, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%d", p->steps);
     putf(y, x, 10, label_role(a, ZT_UI_FOCUS_GUIDANCE), "Guidance");
-    putf(y++, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%.1f%s", p->guidance,
+    char g[32]; /* as typed: 2.25 is not shown as 2.2 */
+    putf(y++, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%s%s", zt_float_text(g, sizeof g, p->guidance),
          p->guidance > 0 ? "" : "  (off)");
     y++;
 

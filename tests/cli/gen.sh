@@ -47,6 +47,11 @@ run $G --prompt x --seed 18446744073709551616 -o "$out/a.png"
 expect_error "seed over 64 bits" "larger than"
 run $G --prompt x --guidance much -o "$out/a.png"
 expect_error "non-numeric guidance" "guidance"
+# decimal only: strtof would read 0x10 as 16 and " 3" as 3
+for g in 0x10 inf " 3" 1e; do
+    run $G --prompt x --guidance "$g" -o "$out/a.png"
+    expect_error "guidance '$g'" "guidance: '$g' is not a number"
+done
 run $G --prompt x --rng gpu -o "$out/a.png"
 expect_error "unknown rng" "gpu"
 run $G --prompt x --precision fp16 -o "$out/a.png"

@@ -78,6 +78,13 @@ tm send-keys -t "$S" Enter
 expect_screen "guidance: 50 is taken" "Guidance  50" 5
 tm send-keys -t "$S" +
 expect_screen "guidance: + from 50" "Guidance  50.5" 5
+# shown as typed: 2.25, not rounded to 2.2
+tm send-keys -t "$S" Enter
+wait_for "uidance" 5
+tm send-keys -t "$S" BSpace BSpace BSpace BSpace
+tm send-keys -t "$S" -l '2.25'
+tm send-keys -t "$S" Enter
+expect_screen "guidance: 2.25 shown whole" "Guidance  2.25 " 5
 
 # Steps: digits in a row make one number; the first after another key
 # starts a new one, and so does one that would pass the maximum (1000).
