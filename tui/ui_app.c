@@ -262,11 +262,20 @@ static void set_image(zt_ui_app *a, uint8_t *rgb, int w, int h, int final)
     a->img_dirty = 1;
 }
 
+/* A job without guidance is made with no negative prompt (generate), so
+ * such a result's empty one says nothing: loading it keeps the negative
+ * prompt typed (hidden while guidance is 0) rather than wiping it. */
+static int takes_negative(const zt_gen_params *p)
+{
+    return p->guidance > 0 || (p->negative_prompt && *p->negative_prompt);
+}
+
 static void load_params(zt_ui_app *a, const zt_gen_params *p)
 {
     zt_gen_params_copy(&a->set.params, p, NULL);
     zt_ui_editor_set(&a->prompt, p->prompt);
-    zt_ui_editor_set(&a->negative, p->negative_prompt);
+    if (takes_negative(p))
+        zt_ui_editor_set(&a->negative, p->negative_prompt);
     a->set.seed_locked = 1; /* reloading a result means keeping its seed */
     a->focus = ZT_UI_FOCUS_PROMPT;
 }
@@ -652,7 +661,8 @@ static void input_done(zt_ui_app *a)
             /* The editor drops control characters; say so and show the
              * prompt as the file had it (the status bar makes controls
              * visible as ^X), so nothing is changed behind the user's back. */
-            if (strcmp(a->prompt.buf, p.prompt) || strcmp(a->negative.buf, p.negative_prompt))
+            int cut_neg = takes_negative(&p) && strcmp(a->negative.buf, p.negative_prompt);
+            if (strcmp(a->prompt.buf, p.prompt) || cut_neg)
                 zt_ui_say(a, ZT_UI_ROLE_NOTICE,
                           "settings loaded from %s; control characters dropped from: %s", s,
                           strcmp(a->prompt.buf, p.prompt) ? p.prompt : p.negative_prompt);

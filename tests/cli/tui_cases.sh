@@ -86,6 +86,38 @@ tm send-keys -t "$S" -l '2.25'
 tm send-keys -t "$S" Enter
 expect_screen "guidance: 2.25 shown whole" "Guidance  2.25 " 5
 
+# A result made without guidance has no negative prompt: loading it from
+# the gallery keeps the one typed, hidden while guidance is 0.
+start negative
+custom_size 64x64
+tm send-keys -t "$S" Tab Tab Tab Tab Enter
+wait_for "uidance" 5
+tm send-keys -t "$S" BSpace BSpace BSpace BSpace
+tm send-keys -t "$S" -l '3'
+tm send-keys -t "$S" Enter
+wait_for "Negative prompt" 5
+tm send-keys -t "$S" Tab Tab
+tm send-keys -t "$S" -l 'no blur'
+expect_screen "negative: typed" "no blur" 5
+tm send-keys -t "$S" BTab BTab Enter
+wait_for "uidance" 5
+tm send-keys -t "$S" BSpace BSpace BSpace BSpace
+tm send-keys -t "$S" -l '0'
+tm send-keys -t "$S" Enter
+expect_screen "negative: guidance off" "Guidance  0  (off)" 5
+tm send-keys -t "$S" C-g
+expect_screen "negative: job done" "done #1 in" 60
+tm send-keys -t "$S" F3
+wait_for "seed" 5
+tm send-keys -t "$S" Enter
+expect_screen "negative: result loaded" "Guidance  0  (off)" 5
+tm send-keys -t "$S" BTab Enter
+wait_for "uidance" 5
+tm send-keys -t "$S" BSpace BSpace BSpace BSpace
+tm send-keys -t "$S" -l '3'
+tm send-keys -t "$S" Enter
+expect_screen "negative: the typed one kept" "no blur" 5
+
 # Steps: digits in a row make one number; the first after another key
 # starts a new one, and so does one that would pass the maximum (1000).
 start steps
