@@ -96,14 +96,16 @@ zt_status zt_read_stream(FILE *f, const char *name, size_t max_bytes, char **out
             buf = b;
             cap = want;
         }
+        errno = 0;
         size_t k = fread(buf + n, 1, cap - n, f);
         n += k;
         if (k == 0)
             break;
     }
     if (ferror(f)) {
+        int e = errno; /* fread's, from the read that failed */
         free(buf);
-        return zt_fail(err, ZT_ERR_IO, "%s: read error", name);
+        return zt_fail(err, ZT_ERR_IO, "%s: %s", name, e ? strerror(e) : "read error");
     }
     buf[n] = '\0';
     *out = buf;

@@ -22,6 +22,11 @@ int zt_cmd_bench(int argc, char **argv);
 /* The terminal workbench (ui_app.c): zimt ui, or zimt alone on a tty. */
 int zt_cmd_ui(int argc, char **argv);
 
+/* fflush(stdout) for a command that writes results as it goes: the
+ * first failure's errno is kept for the report when the command ends
+ * (later writes to a failed stream leave errno unset). */
+void zt_cli_flush(void);
+
 /* Print "zimt: <msg>" (or the status text) to stderr; returns 1. */
 int zt_cli_error(const zt_err *err);
 #if defined(__GNUC__)

@@ -541,7 +541,7 @@ int zt_cmd_bench(int argc, char **argv)
                         done);
     }
     if (fail.code) {
-        fflush(stdout);
+        zt_cli_flush();
         zt_cli_fail("%s%s", fail.msg, done ? " (the sizes before it are reported above)" : "");
         rc = zt_cli_stop ? 128 + zt_cli_stop : 1;
     }

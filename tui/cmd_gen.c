@@ -460,7 +460,7 @@ static void print_json_result(const gen_job *j, const zt_event *ev, const char *
     char *line = cJSON_PrintUnformatted(o);
     if (line)
         printf("%s\n", line);
-    fflush(stdout);
+    zt_cli_flush();
     free(line);
     cJSON_Delete(o);
 }
@@ -615,7 +615,7 @@ int zt_cmd_gen(int argc, char **argv)
                 print_json_result(j, &ev, kept);
             else if (ev.kind == ZT_EV_JOB_FINISHED)
                 printf("%s\n", j->path);
-            fflush(stdout);
+            zt_cli_flush();
             if (ev.kind == ZT_EV_JOB_FAILED && load_failed)
                 not_loaded++;
             else if (ev.kind == ZT_EV_JOB_FAILED)

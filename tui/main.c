@@ -160,6 +160,15 @@ zt_status zt_cli_model(const char *named, char *out, size_t n, int quiet, int *b
     return ZT_OK;
 }
 
+static int stdout_errno; /* the first failed flush's errno (zt_cli_flush) */
+
+void zt_cli_flush(void)
+{
+    errno = 0;
+    if (fflush(stdout) && !stdout_errno)
+        stdout_errno = errno;
+}
+
 int zt_cli_fail(const char *fmt, ...)
 {
     va_list ap;
@@ -207,11 +216,11 @@ static const struct {
  * even when everything else worked. */
 static int flushed(int rc)
 {
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout))
+    zt_cli_flush();
+    if (!ferror(stdout))
         return rc;
     fprintf(stderr, "zimt: cannot write to standard output: %s\n",
-            errno ? strerror(errno) : "write error");
+            stdout_errno ? strerror(stdout_errno) : "write error");
     return rc ? rc : 1;
 }
 

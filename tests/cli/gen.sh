@@ -285,7 +285,7 @@ rm -f "$out/again.png"
 # the image itself is still written.
 $G --prompt x --steps 1 --size 32x32 -o "$out/full.png" --json >/dev/full 2>"$LIB_TMP/err"
 RC=$?
-expect_error "stdout on a full disk" "cannot write to standard output"
+expect_error "stdout on a full disk" "cannot write to standard output: No space left on device"
 check "stdout on a full disk: the image is kept" test -s "$out/full.png"
 
 # Names up to the longest a directory takes are written; longer ones are

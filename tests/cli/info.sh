@@ -210,7 +210,7 @@ expect_error "no such model" "$LIB_TMP/nonexistent"
 
 $ZIMT info --model "$FIX" >/dev/full 2>"$LIB_TMP/err"
 RC=$?
-expect_error "a report that cannot be written" "cannot write to standard output"
+expect_error "a report that cannot be written" "cannot write to standard output: No space left on device"
 $ZIMT --help >/dev/full 2>"$LIB_TMP/err"
 RC=$?
 expect_error "a usage text that cannot be written" "cannot write to standard output"

@@ -34,6 +34,11 @@ long=$(printf 'word %.0s' $(seq 1 700))
 n=$($zimt tokenize --chat "$long" | wc -w)
 expect "chat cut" "$n" "512"
 
+# A stdin that cannot be read says why.
+err=$($zimt tokenize - 2>&1 >/dev/null <&-)
+rc=$?
+if [ $rc -ne 0 ] && [[ "$err" == *"stdin: Bad file descriptor"* ]]; then ok; else bad "closed stdin: rc $rc '$err'"; fi
+
 # Invalid UTF-8 (a lone surrogate at byte 3) is refused with the offset.
 err=$(printf 'abc\xed\xa0\x80' | $zimt tokenize - 2>&1 >/dev/null)
 rc=$?
