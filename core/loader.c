@@ -94,12 +94,11 @@ static zt_status fill_in_backend(zt_loader *L, zt_backend *be, size_t total, loa
      * handed out on trust and a shortfall shows later, as the out-of-memory
      * killer, while the weights are being written. */
     size_t fr = 0, tot = 0;
-    const double G = 1024.0 * 1024.0 * 1024.0;
+    char t_[32], f_[32];
     if (be->vt->mem_info && be->vt->mem_info(be, &fr, &tot, NULL) == ZT_OK && total > fr)
-        return zt_fail(err, ZT_ERR_NOMEM,
-                       "%s: synthetic weights need %.2f GiB of %s memory and %.2f GiB is "
-                       "available",
-                       L->component, total / G, be->vt->host_memory ? "host" : "device", fr / G);
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: synthetic weights need %s of %s memory and %s is "
+                       "available", L->component, zt_bytes_text(t_, sizeof t_, total),
+                       be->vt->host_memory ? "host" : "device", zt_bytes_text(f_, sizeof f_, fr));
     zt_status st = zt_backend_alloc(be, total ? total : 1, &sb->filled, err);
     if (st != ZT_OK)
         return zt_err_prefix(err, "synthetic weights");

@@ -390,12 +390,13 @@ zt_status zt_model_check_fit(zt_model *m, const zt_job_params *p, size_t mem_lim
     char fits[48] = "no size fits";
     if (fw)
         snprintf(fits, sizeof fits, "%dx%d would fit", fw, fh);
-    const double G = 1024.0 * 1024.0 * 1024.0;
     size_t act = zt_pipeline_plan(&m->cfg, m->be->act_dtype, p, 0, 0);
+    char n_[32], w_[32], a_[32], v_[32];
     return zt_fail(err, ZT_ERR_TOO_BIG,
-                   "%dx%d needs %.2f GiB (weights %.2f GiB + activations %.2f GiB) but %.2f GiB "
-                   "is available; %s",
-                   p->width, p->height, need / G, (need - act) / G, act / G, avail / G, fits);
+                   "%dx%d needs %s (weights %s + activations %s) but %s is available; %s",
+                   p->width, p->height, zt_bytes_text(n_, sizeof n_, need),
+                   zt_bytes_text(w_, sizeof w_, need - act), zt_bytes_text(a_, sizeof a_, act),
+                   zt_bytes_text(v_, sizeof v_, avail), fits);
 }
 
 static long nearest16(long v)

@@ -76,3 +76,17 @@ void zt_assert_fail(const char *expr, const char *file, int line)
     fprintf(stderr, "zimt: internal error: %s (%s:%d)\n", expr, file, line);
     abort();
 }
+
+const char *zt_bytes_text(char *buf, size_t n, unsigned long long bytes)
+{
+    const double b = (double)bytes;
+    if (bytes >= 1ull << 30)
+        snprintf(buf, n, "%.2f GiB", b / (double)(1ull << 30));
+    else if (bytes >= 1ull << 20)
+        snprintf(buf, n, "%.1f MiB", b / (double)(1ull << 20));
+    else if (bytes >= 1024)
+        snprintf(buf, n, "%.1f KiB", b / 1024.0);
+    else
+        snprintf(buf, n, "%llu bytes", bytes);
+    return buf;
+}

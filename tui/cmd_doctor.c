@@ -60,16 +60,6 @@ static void problem(doctor *d, const char *fmt, ...)
     d->problems++;
 }
 
-static const char *gib(uint64_t b, char *buf, size_t n)
-{
-    if (b >= (1ull << 30))
-        snprintf(buf, n, "%.1f GiB", (double)b / (double)(1ull << 30));
-    else if (b >= (1ull << 20))
-        snprintf(buf, n, "%.1f MiB", (double)b / (double)(1ull << 20));
-    else
-        snprintf(buf, n, "%llu B", (unsigned long long)b);
-    return buf;
-}
 
 /* ---- where the model is --------------------------------------------------- */
 
@@ -102,9 +92,9 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         printf("%d of %d shards named by the index", p->files_present, p->files_expected);
     else
         printf("%s", p->files_present ? "1 weight file" : "no weight file");
-    printf(", %s on disk", gib(p->bytes, a, sizeof a));
+    printf(", %s on disk", zt_bytes_text(a, sizeof a, p->bytes));
     if (p->total_size >= 0)
-        printf(" (index total_size %s)", gib((uint64_t)p->total_size, a, sizeof a));
+        printf(" (index total_size %s)", zt_bytes_text(a, sizeof a, (uint64_t)p->total_size));
     printf("\n");
     if (!p->files_present || p->files_present < p->files_expected)
         return;
@@ -240,8 +230,8 @@ static void show_gpu(size_t *free_b, size_t *total_b)
     if (zt_backend_cuda_new(&be, 0, &err) == ZT_OK &&
         be->vt->mem_info(be, free_b, total_b, &err) == ZT_OK) {
         char a[32], b[32];
-        printf("  cuda: device 0, %s free of %s\n", gib(*free_b, a, sizeof a),
-               gib(*total_b, b, sizeof b));
+        printf("  cuda: device 0, %s free of %s\n", zt_bytes_text(a, sizeof a, *free_b),
+               zt_bytes_text(b, sizeof b, *total_b));
     } else {
         *free_b = *total_b = 0;
 #ifdef ZT_HAVE_CUDA
@@ -298,8 +288,8 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
     }
     char a[32], b[32];
     printf("memory (weights %s + activations, %s; %s: %s):\n",
-           gib(d->weight_bytes, a, sizeof a), act == ZT_BF16 ? "BF16" : "F32", where,
-           gib(avail, b, sizeof b));
+           zt_bytes_text(a, sizeof a, d->weight_bytes), act == ZT_BF16 ? "BF16" : "F32", where,
+           zt_bytes_text(b, sizeof b, avail));
     for (int i = 0; i < n; i++) {
         zt_job_params p = {.width = presets[i][0], .height = presets[i][1], .steps = 8};
         size_t act_bytes = zt_pipeline_plan(&d->cfg, act, &p, 0, 0);
@@ -307,10 +297,11 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
         int ok = avail && peak <= avail, ok8 = with8 && peak8 <= avail;
         fit += ok;
         *fit8 += ok8;
-        printf("  %4dx%-4d %10s  %-*s", p.width, p.height, gib(peak, a, sizeof a),
+        printf("  %4dx%-4d %10s  %-*s", p.width, p.height, zt_bytes_text(a, sizeof a, peak),
                with8 ? 12 : 0, ok ? "fits" : "does not fit");
         if (with8)
-            printf("  fp8 %10s  %s", gib(peak8, b, sizeof b), ok8 ? "fits" : "does not fit");
+            printf("  fp8 %10s  %s", zt_bytes_text(b, sizeof b, peak8),
+                   ok8 ? "fits" : "does not fit");
         printf("\n");
     }
     printf("  %d of %d sizes fit", fit, n);

@@ -579,9 +579,11 @@ int zt_cmd_gen(int argc, char **argv)
         case ZT_EV_LOADED:
             if (!o.quiet && isatty(2))
                 fprintf(stderr, "\r\033[K");
-            if (!o.quiet)
-                fprintf(stderr, "zimt: model loaded on %s (%.2f GiB of weights in %.1f s)\n",
-                        ev.backend, ev.bytes_total / 1073741824.0, ev.ms / 1e3);
+            if (!o.quiet) {
+                char b[32];
+                fprintf(stderr, "zimt: model loaded on %s (%s of weights in %.1f s)\n",
+                        ev.backend, zt_bytes_text(b, sizeof b, ev.bytes_total), ev.ms / 1e3);
+            }
             /* the CPU backend computes in F32 whatever was asked */
             if (!strcmp(ev.backend, "cpu") &&
                 (o.precision_v == ZT_PRECISION_BF16 || o.precision_v == ZT_PRECISION_FP8))

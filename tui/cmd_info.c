@@ -37,14 +37,8 @@ static void path_of(char *buf, size_t n, const info *in, const char *rel)
 
 static void print_size(uint64_t b)
 {
-    if (b >= (1ull << 30))
-        printf("%.2f GiB", (double)b / (double)(1ull << 30));
-    else if (b >= (1ull << 20))
-        printf("%.2f MiB", (double)b / (double)(1ull << 20));
-    else if (b >= 1024)
-        printf("%.1f KiB", (double)b / 1024.0);
-    else
-        printf("%llu B", (unsigned long long)b);
+    char t[32];
+    fputs(zt_bytes_text(t, sizeof t, b), stdout);
 }
 
 typedef struct report_ctx {

@@ -31,7 +31,7 @@ check "json: a lifetime peak on the CPU too" grep -qE '"zimt_lifetime_peak_bytes
 # The second size needs more than ZIMT_MEM_LIMIT: refused before its first
 # job with what would fit, after the first size's row is printed.
 run env ZIMT_MEM_LIMIT=50M $B --size 64x64 --size 1024x1024
-expect_error "too big after a size that fits" "1024x1024 needs" "0.05 GiB is available" \
+expect_error "too big after a size that fits" "1024x1024 needs" "but 50.0 MiB is available" \
     "would fit" "the sizes before it are reported above"
 check "too big: the size that fits is reported" grep -qE "$(row 64x64)" "$LIB_TMP/out"
 check "too big: no row for the size refused" test -z "$(grep -E '^1024x1024' "$LIB_TMP/out")"

@@ -355,7 +355,7 @@ check "memlimit: 1280x720 not marked" test -z "$(screen | grep -F '1280 x 720   
 tm send-keys -t "$S" Escape
 custom_size 1024x1024
 tm send-keys -t "$S" C-g
-expect_screen "memlimit: the job refused with what fits" "but 0.39 GiB is available; " 10
+expect_screen "memlimit: the job refused with what fits" "but 400.0 MiB is available; " 10
 
 # On narrower screens the last job's seed and timings take shorter forms
 # that fit the settings pane whole, instead of being cut (a seed has up to
