@@ -107,6 +107,10 @@ $(B)/tests/test_noalloc: private LDFLAGS += $(foreach f,$(NOALLOC_WRAP),-Wl,--wr
 # test_oom fails these one call at a time.
 OOM_WRAP := malloc calloc realloc strdup
 $(B)/tests/test_oom: private LDFLAGS += $(foreach f,$(OOM_WRAP),-Wl,--wrap=$(f))
+# (and sweeps the history save too)
+$(B)/tests/test_oom: tests/test_oom.c $(B)/tui/ui_settings.o $(LIB) tests/harness.h $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Itui -MMD -MP $(LDFLAGS) -o $@ $< $(B)/tui/ui_settings.o $(LIB) $(LDLIBS)
 
 $(B)/tests/%: tests/%.c $(LIB) tests/harness.h $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

@@ -7,14 +7,19 @@
  * for the small inputs, a spread of them for the real tokenizer): the
  * reader must then fail with ZT_ERR_NOMEM and a message saying memory ran
  * out, never call the file malformed (it used to report the tokenizer and a
- * safetensors header as invalid JSON under a tight `ulimit -v`). */
+ * safetensors header as invalid JSON under a tight `ulimit -v`). The
+ * workbench's history save is swept the same way. */
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "config.h"
 #include "json.h"
 #include "safetensors.h"
 #include "tokenizer.h"
+#include "ui_settings.h"
 
 #define TINY TEST_DATA "/tiny-zimage"
 
@@ -168,12 +173,67 @@ static void test_parse(void)
           end ? end - bad : -1);
 }
 
+/* The prompt history saved over a file another workbench wrote after
+ * this one's load: the save succeeds with every prompt, or fails saying
+ * memory ran out with the file as it was; never a file with prompts
+ * missing, never one kept aside as broken. */
+static char state[64];
+
+static void put_history(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", path);
+}
+
+static zt_status save_history(zt_err *err)
+{
+    long armed = fail_at;
+    fail_at = 0; /* the setup and the checks allocate freely */
+    char path[128], bad[160], why[512] = "", name[32];
+    snprintf(path, sizeof path, "%s/zimt/history.json", state);
+    snprintf(bad, sizeof bad, "%s.bad", path);
+    put_history(path, "{\"prompts\": [\"p0\"]}\n");
+    zt_ui_history h, r;
+    CHECK(zt_ui_history_load(&h, why, sizeof why) == 0 && h.n == 1, "load: %s", why);
+    put_history(path, "{\"prompts\": [\"p0\", \"other\"]}\n");
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "mine %d", i);
+        zt_ui_history_add(&h, name);
+    }
+    fail_at = armed;
+    int rc = zt_ui_history_save(&h, why, sizeof why);
+    fail_at = 0;
+    CHECK(zt_ui_history_load(&r, why, sizeof why) == 0, "load again: %s", why);
+    if (rc == 0)
+        CHECK(r.n == 22 && !strcmp(r.items[1], "other") && !strcmp(r.items[21], "mine 19"),
+              "saved with allocation %ld failed: %d prompts", armed, r.n);
+    else
+        CHECK(r.n == 2 && strstr(why, "out of memory"),
+              "not saved with allocation %ld failed: %d prompts on file, '%s'", armed, r.n, why);
+    CHECK(access(bad, F_OK) != 0, "allocation %ld failed: the file was kept aside", armed);
+    unlink(bad);
+    zt_ui_history_free(&h);
+    zt_ui_history_free(&r);
+    fail_at = armed;
+    return rc == 0 ? ZT_OK : zt_fail(err, ZT_ERR_NOMEM, "%s", why);
+}
+
 static void test_readers(void)
 {
     sweep("config", read_config, 0);
     sweep("vae header", read_vae_header, 0);
     sweep("text encoder index", read_te_index, 0);
     sweep("tokenizer", read_tokenizer, 10); /* about 50 of its ~600 */
+    snprintf(state, sizeof state, "/tmp/zt-oom-XXXXXX");
+    CHECK(mkdtemp(state) != NULL, "mkdtemp");
+    char zdir[80];
+    snprintf(zdir, sizeof zdir, "%s/zimt", state);
+    CHECK(mkdir(zdir, 0700) == 0, "mkdir %s", zdir);
+    setenv("XDG_STATE_HOME", state, 1);
+    sweep("history save", save_history, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", state);
+    CHECK(system(cmd) == 0, "%s", cmd);
 }
 
 int main(void)

@@ -225,13 +225,12 @@ static double gib(size_t b)
     return (double)b / (1024.0 * 1024.0 * 1024.0);
 }
 
-static void add_stat(cJSON *o, const char *key, stat2 v)
+/* 1 when added (0: out of memory) */
+static int add_stat(cJSON *o, const char *key, stat2 v)
 {
     cJSON *s = cJSON_AddObjectToObject(o, key);
-    if (s) {
-        cJSON_AddNumberToObject(s, "min", v.min);
-        cJSON_AddNumberToObject(s, "median", v.med);
-    }
+    return s && cJSON_AddNumberToObject(s, "min", v.min) &&
+           cJSON_AddNumberToObject(s, "median", v.med);
 }
 
 /* One JSON object on stdout; the strings (a model path, a GPU's name) may
@@ -240,41 +239,36 @@ static int print_json(const char *dev, const char *gpu, const char *src, int ste
                       stat2 load, size_t weights, const bench *b, const size_result *r, int n)
 {
     cJSON *o = cJSON_CreateObject(), *sizes = NULL;
-    if (o) {
-        cJSON_AddStringToObject(o, "device", dev);
-        cJSON_AddStringToObject(o, "gpu", gpu);
-        cJSON_AddStringToObject(o, "model", src);
-        cJSON_AddStringToObject(o, "precision", b->precision);
-        cJSON_AddNumberToObject(o, "steps", steps);
-        cJSON_AddNumberToObject(o, "runs", runs);
-        add_stat(o, "load_ms", load);
-        cJSON_AddNumberToObject(o, "load_peak_rss_bytes", (double)b->load_rss_kib * 1024);
-        cJSON_AddNumberToObject(o, "weights_bytes", (double)weights);
-        cJSON_AddNumberToObject(o, "device_total_bytes", (double)b->dev_total);
-        cJSON_AddNumberToObject(o, "device_used_before_load_bytes", (double)b->dev_base);
-        cJSON_AddNumberToObject(o, "zimt_lifetime_peak_bytes", (double)b->life_peak);
-        sizes = cJSON_AddArrayToObject(o, "sizes");
-    }
-    for (int i = 0; sizes && i < n; i++) {
+    /* every field or no report: one missing would read as not measured */
+    int ok = o && cJSON_AddStringToObject(o, "device", dev) &&
+             cJSON_AddStringToObject(o, "gpu", gpu) && cJSON_AddStringToObject(o, "model", src) &&
+             cJSON_AddStringToObject(o, "precision", b->precision) &&
+             cJSON_AddNumberToObject(o, "steps", steps) &&
+             cJSON_AddNumberToObject(o, "runs", runs) && add_stat(o, "load_ms", load) &&
+             cJSON_AddNumberToObject(o, "load_peak_rss_bytes", (double)b->load_rss_kib * 1024) &&
+             cJSON_AddNumberToObject(o, "weights_bytes", (double)weights) &&
+             cJSON_AddNumberToObject(o, "device_total_bytes", (double)b->dev_total) &&
+             cJSON_AddNumberToObject(o, "device_used_before_load_bytes", (double)b->dev_base) &&
+             cJSON_AddNumberToObject(o, "zimt_lifetime_peak_bytes", (double)b->life_peak) &&
+             (sizes = cJSON_AddArrayToObject(o, "sizes")) != NULL;
+    for (int i = 0; ok && i < n; i++) {
         const size_result *s = &r[i];
         cJSON *e = cJSON_CreateObject();
         if (!e || !cJSON_AddItemToArray(sizes, e)) {
             cJSON_Delete(e);
-            sizes = NULL;
+            ok = 0;
             break;
         }
-        cJSON_AddNumberToObject(e, "width", s->w);
-        cJSON_AddNumberToObject(e, "height", s->h);
-        cJSON_AddNumberToObject(e, "prompt_tokens", s->tokens);
-        add_stat(e, "encode_ms", s->encode);
-        add_stat(e, "step_ms", s->step);
-        add_stat(e, "decode_ms", s->decode);
-        add_stat(e, "total_ms", s->total);
-        cJSON_AddNumberToObject(e, "peak_device_used_bytes", (double)s->dev_peak);
-        cJSON_AddNumberToObject(e, "peak_zimt_bytes", (double)s->own_peak);
-        cJSON_AddNumberToObject(e, "arena_bytes", (double)s->arena);
+        ok = cJSON_AddNumberToObject(e, "width", s->w) &&
+             cJSON_AddNumberToObject(e, "height", s->h) &&
+             cJSON_AddNumberToObject(e, "prompt_tokens", s->tokens) &&
+             add_stat(e, "encode_ms", s->encode) && add_stat(e, "step_ms", s->step) &&
+             add_stat(e, "decode_ms", s->decode) && add_stat(e, "total_ms", s->total) &&
+             cJSON_AddNumberToObject(e, "peak_device_used_bytes", (double)s->dev_peak) &&
+             cJSON_AddNumberToObject(e, "peak_zimt_bytes", (double)s->own_peak) &&
+             cJSON_AddNumberToObject(e, "arena_bytes", (double)s->arena);
     }
-    char *text = sizes ? cJSON_PrintUnformatted(o) : NULL;
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!text)
         return zt_cli_fail("out of memory for the JSON report");

@@ -427,42 +427,46 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
     return ZT_OK;
 }
 
-static void print_json_result(const gen_job *j, const zt_event *ev, const char *kept)
+/* The job's line of --json output; -1 when memory ran out making it (a
+ * line with a field missing is not printed: readers take every line as
+ * whole). */
+static int print_json_result(const gen_job *j, const zt_event *ev, const char *kept)
 {
     cJSON *o = cJSON_CreateObject();
     char *settings = NULL;
-    cJSON_AddNumberToObject(o, "job", (double)j->id);
-    cJSON_AddStringToObject(o, "status",
-                            ev->kind == ZT_EV_JOB_FINISHED    ? "ok"
-                            : ev->kind == ZT_EV_JOB_CANCELLED ? "cancelled"
-                                                              : "failed");
-    cJSON_AddStringToObject(o, "path", j->path);
+    int ok = o && cJSON_AddNumberToObject(o, "job", (double)j->id);
+    ok = ok && cJSON_AddStringToObject(o, "status",
+                                       ev->kind == ZT_EV_JOB_FINISHED    ? "ok"
+                                       : ev->kind == ZT_EV_JOB_CANCELLED ? "cancelled"
+                                                                         : "failed");
+    ok = ok && cJSON_AddStringToObject(o, "path", j->path);
     /* also for a job that failed or was cancelled: its settings (the seed
      * drawn included) make the same image again */
     /* the text as written: parsed and printed again by cJSON, a seed near
      * 2^53 came out as 9.00719925474099e+15, another seed */
-    if (zt_gen_params_to_json(&j->params, &settings, NULL) == ZT_OK) {
-        cJSON_AddRawToObject(o, "settings", settings);
-        free(settings);
-    }
+    ok = ok && zt_gen_params_to_json(&j->params, &settings, NULL) == ZT_OK &&
+         cJSON_AddRawToObject(o, "settings", settings);
+    free(settings);
     if (ev->kind == ZT_EV_JOB_FINISHED) {
-        cJSON_AddNumberToObject(o, "seconds", ev->timings.total_ms / 1000.0);
-        cJSON_AddNumberToObject(o, "encode_ms", ev->timings.encode_ms);
-        cJSON_AddNumberToObject(o, "decode_ms", ev->timings.decode_ms);
-        cJSON *steps = cJSON_AddArrayToObject(o, "step_ms");
-        for (int i = 0; i < ev->timings.steps; i++)
-            cJSON_AddItemToArray(steps, cJSON_CreateNumber(ev->timings.step_ms[i]));
+        ok = ok && cJSON_AddNumberToObject(o, "seconds", ev->timings.total_ms / 1000.0) &&
+             cJSON_AddNumberToObject(o, "encode_ms", ev->timings.encode_ms) &&
+             cJSON_AddNumberToObject(o, "decode_ms", ev->timings.decode_ms);
+        cJSON *steps = ok ? cJSON_AddArrayToObject(o, "step_ms") : NULL;
+        ok = steps != NULL;
+        for (int i = 0; ok && i < ev->timings.steps; i++)
+            ok = cJSON_AddItemToArray(steps, cJSON_CreateNumber(ev->timings.step_ms[i]));
     } else if (ev->msg[0]) {
-        cJSON_AddStringToObject(o, "error", ev->msg);
+        ok = ok && cJSON_AddStringToObject(o, "error", ev->msg);
     }
     if (kept[0])
-        cJSON_AddStringToObject(o, "kept", kept);
-    char *line = cJSON_PrintUnformatted(o);
+        ok = ok && cJSON_AddStringToObject(o, "kept", kept);
+    char *line = ok ? cJSON_PrintUnformatted(o) : NULL;
     if (line)
         printf("%s\n", line);
     zt_cli_flush();
     free(line);
     cJSON_Delete(o);
+    return line ? 0 : -1;
 }
 
 static gen_job *find_job(gen_job *js, int n, uint64_t id)
@@ -613,10 +617,15 @@ int zt_cmd_gen(int argc, char **argv)
                                     &kept_why);
             else if (unsaved)
                 zt_fail(&kept_why, ZT_ERR_IO, "stopping at once");
-            if (o.json)
-                print_json_result(j, &ev, kept);
-            else if (ev.kind == ZT_EV_JOB_FINISHED)
+            if (o.json) {
+                if (print_json_result(j, &ev, kept)) {
+                    fprintf(stderr, "zimt: job %llu: out of memory for its --json line\n",
+                            (unsigned long long)ev.job);
+                    failed++;
+                }
+            } else if (ev.kind == ZT_EV_JOB_FINISHED) {
                 printf("%s\n", j->path);
+            }
             zt_cli_flush();
             if (ev.kind == ZT_EV_JOB_FAILED && load_failed)
                 not_loaded++;

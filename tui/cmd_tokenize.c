@@ -252,14 +252,12 @@ int zt_cmd_tokenize(int argc, char **argv)
         goto done;
     }
     cJSON *root = cJSON_CreateObject(), *jids = cJSON_CreateArray(), *jtoks = cJSON_CreateArray();
-    int ok = root && jids && jtoks;
-    if (ok) {
-        cJSON_AddItemToObject(root, "ids", jids);
-        cJSON_AddItemToObject(root, "tokens", jtoks);
-    } else {
-        cJSON_Delete(jids);
+    int ok = root && jids && cJSON_AddItemToObject(root, "ids", jids);
+    if (!ok)
+        cJSON_Delete(jids); /* not in root */
+    ok = ok && jtoks && cJSON_AddItemToObject(root, "tokens", jtoks);
+    if (!ok && jtoks && !cJSON_GetObjectItem(root, "tokens"))
         cJSON_Delete(jtoks);
-    }
     for (size_t k = 0; ok && k < n; k++) {
         char *piece, *shown;
         size_t pl;

@@ -2,6 +2,7 @@
 #include "ui_settings.h"
 
 #include "config.h"
+#include "json.h"
 #include "outpath.h"
 #include "pipeline.h"
 #include "tokenizer.h"
@@ -94,14 +95,15 @@ char *zt_ui_settings_to_json(const zt_ui_settings *s)
     zt_err err;
     if (!root)
         return NULL;
-    cJSON_AddStringToObject(root, "theme", s->theme);
-    cJSON_AddStringToObject(root, "graphics", s->graphics);
-    cJSON_AddStringToObject(root, "output_dir", s->output_dir);
-    cJSON_AddBoolToObject(root, "seed_locked", s->seed_locked);
+    /* every field or nothing: a file without one would lose it */
+    int ok = cJSON_AddStringToObject(root, "theme", s->theme) &&
+             cJSON_AddStringToObject(root, "graphics", s->graphics) &&
+             cJSON_AddStringToObject(root, "output_dir", s->output_dir) &&
+             cJSON_AddBoolToObject(root, "seed_locked", s->seed_locked);
     /* the params' text as written (parsed and printed again, a seed near
      * 2^53 came back as 9.00719925474099e+15: another seed); without it
      * nothing is written, rather than a file that loses the prompt */
-    if (zt_gen_params_to_json(&s->params, &pj, &err) == ZT_OK &&
+    if (ok && zt_gen_params_to_json(&s->params, &pj, &err) == ZT_OK &&
         cJSON_AddRawToObject(root, "params", pj))
         out = cJSON_Print(root);
     free(pj);
@@ -117,14 +119,26 @@ static void copy_str(const cJSON *root, const char *key, char *dst, size_t n)
         snprintf(dst, n, "%s", v->valuestring);
 }
 
+/* The root of a settings or history file; NULL with why and *rc (-1
+ * for text that is not a JSON object, -2 when memory ran out). */
+static cJSON *parse_root(const char *json, int *rc, char *why, int why_len)
+{
+    int nomem = 0;
+    cJSON *root = zt_json_parse(json, strlen(json), NULL, &nomem);
+    if (cJSON_IsObject(root))
+        return root;
+    cJSON_Delete(root);
+    snprintf(why, (size_t)why_len, "%s", nomem ? "out of memory" : "not a JSON object");
+    *rc = nomem ? -2 : -1;
+    return NULL;
+}
+
 int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int why_len)
 {
-    cJSON *root = cJSON_Parse(json);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        snprintf(why, (size_t)why_len, "not a JSON object");
-        return -1;
-    }
+    int rc;
+    cJSON *root = parse_root(json, &rc, why, why_len);
+    if (!root)
+        return rc;
     /* All or nothing: a file whose params a job would refuse is not used
      * at all (it is kept aside), so its other fields are not applied
      * either. The params are checked before anything is copied. */
@@ -143,7 +157,7 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
             zt_gen_params_free(&tmp);
             cJSON_Delete(root);
             snprintf(why, (size_t)why_len, "params: %s", err.msg);
-            return -1;
+            return st == ZT_ERR_NOMEM ? -2 : -1;
         }
         zt_gen_params_free(&s->params);
         s->params = tmp;
@@ -263,7 +277,7 @@ static int same_text(const char *text, const char *json)
 }
 
 /* The file's text (heap) in *disk, NULL when there is none; -1 with why
- * when it is there but cannot be read. */
+ * when it is there but cannot be read, -2 when memory ran out. */
 static int read_current(const char *path, char **disk, char *why, int why_len)
 {
     zt_err err = {0};
@@ -272,7 +286,7 @@ static int read_current(const char *path, char **disk, char *why, int why_len)
     if (st == ZT_OK || st == ZT_ERR_MISSING)
         return 0;
     snprintf(why, (size_t)why_len, "%s", err.msg);
-    return -1;
+    return st == ZT_ERR_NOMEM ? -2 : -1;
 }
 
 /* Writes obj to its file, merged (k->merge) with what the file holds now,
@@ -295,18 +309,19 @@ static int save_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
     if (lock >= 0)
         (void)flock(lock, LOCK_EX);
     char *disk = NULL, *out = NULL;
-    int rc = -1;
-    if (!f->bad_file && read_current(path, &disk, sub, sizeof sub)) {
+    int rc = -1, got = f->bad_file ? 0 : read_current(path, &disk, sub, sizeof sub);
+    if (got == -1) {
         f->bad_file = 1; /* unreadable now: kept aside below */
         plan_aside(dir, k->name, f);
     }
+    /* (without memory for a merge, out stays NULL: nothing is written) */
     if (disk && k->merge(obj, f->mine, disk, &out, sub, sizeof sub)) {
         free(disk); /* malformed now: kept aside below */
         disk = NULL;
         f->bad_file = 1;
         plan_aside(dir, k->name, f);
     }
-    if (!disk)
+    if (!disk && got != -2)
         out = k->to_json(obj);
     char *now = out ? k->to_json(obj) : NULL;
     if (!now) {
@@ -365,8 +380,10 @@ static int settings_merge(void *obj, const char *mine, const char *disk, char **
     zt_ui_settings_defaults(&m);
     int rc = zt_ui_settings_from_json(&m, disk, why, why_len);
     *out = NULL;
+    /* mine is this workbench's own JSON: it fails only without memory */
+    int rb = rc == 0 && mine ? zt_ui_settings_from_json(&base, mine, sub, sizeof sub) : 0;
     /* without a base (mine could not be made) every field counts as changed */
-    if (rc == 0 && mine && zt_ui_settings_from_json(&base, mine, sub, sizeof sub) == 0) {
+    if (rc == 0 && mine && rb == 0) {
         take_str(m.theme, sizeof m.theme, cur->theme, base.theme);
         take_str(m.graphics, sizeof m.graphics, cur->graphics, base.graphics);
         take_str(m.output_dir, sizeof m.output_dir, cur->output_dir, base.output_dir);
@@ -375,12 +392,12 @@ static int settings_merge(void *obj, const char *mine, const char *disk, char **
         if (zt_gen_params_equal(&cur->params, &base.params) ||
             zt_gen_params_copy(&m.params, &cur->params, NULL) == ZT_OK)
             *out = zt_ui_settings_to_json(&m);
-    } else if (rc == 0) {
+    } else if (rc == 0 && !mine) {
         *out = zt_ui_settings_to_json(cur);
     }
     zt_ui_settings_free(&base);
     zt_ui_settings_free(&m);
-    return rc;
+    return rc == -2 ? 0 : rc; /* without memory: *out NULL says so */
 }
 
 static const file_kind settings_kind = {"settings.json", zt_ui_config_dir, parse_settings,
@@ -410,7 +427,8 @@ void zt_ui_history_free(zt_ui_history *h)
     h->n = h->fresh = 0;
 }
 
-/* zt_ui_history_add: 1 when prompt became the newest entry */
+/* zt_ui_history_add: 1 when prompt became the newest entry, 0 when it
+ * is empty or the newest already, -1 without memory */
 static int history_push(zt_ui_history *h, const char *prompt)
 {
     if (!prompt || !*prompt)
@@ -419,7 +437,7 @@ static int history_push(zt_ui_history *h, const char *prompt)
         return 0;
     char *c = strdup(prompt);
     if (!c)
-        return 0;
+        return -1;
     if (h->n == ZT_UI_HISTORY_MAX) {
         free(h->items[0]);
         memmove(h->items, h->items + 1, (size_t)(h->n - 1) * sizeof *h->items);
@@ -428,7 +446,7 @@ static int history_push(zt_ui_history *h, const char *prompt)
     char **v = realloc(h->items, (size_t)(h->n + 1) * sizeof *v);
     if (!v) {
         free(c);
-        return 0;
+        return -1;
     }
     h->items = v;
     h->items[h->n++] = c;
@@ -437,7 +455,7 @@ static int history_push(zt_ui_history *h, const char *prompt)
 
 void zt_ui_history_add(zt_ui_history *h, const char *prompt)
 {
-    if (history_push(h, prompt) && h->fresh < h->n)
+    if (history_push(h, prompt) > 0 && h->fresh < h->n)
         h->fresh++;
 }
 
@@ -447,17 +465,21 @@ static char *history_to_json(const void *obj)
     const zt_ui_history *h = obj;
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = root ? cJSON_AddArrayToObject(root, "prompts") : NULL;
-    for (int i = 0; arr && i < h->n; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(h->items[i]));
-    char *json = arr ? cJSON_Print(root) : NULL;
+    int ok = arr != NULL; /* all the prompts or no file: one missing would be lost */
+    for (int i = 0; ok && i < h->n; i++)
+        ok = cJSON_AddItemToArray(arr, cJSON_CreateString(h->items[i]));
+    char *json = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     return json;
 }
 
 int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len)
 {
-    cJSON *root = cJSON_Parse(json);
+    int rc = 0;
+    cJSON *root = parse_root(json, &rc, why, why_len);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "prompts"), *it;
+    if (rc == -2)
+        return rc;
     if (!cJSON_IsArray(arr)) {
         cJSON_Delete(root);
         snprintf(why, (size_t)why_len, "no 'prompts' list");
@@ -467,11 +489,16 @@ int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int w
      * be something the editor and the tokenizer accept as it is. */
     cJSON_ArrayForEach(it, arr)
     {
-        if (cJSON_IsString(it) && zt_utf8_validate(it->valuestring, strlen(it->valuestring), NULL))
-            zt_ui_history_add(h, it->valuestring);
+        if (cJSON_IsString(it) &&
+            zt_utf8_validate(it->valuestring, strlen(it->valuestring), NULL) &&
+            history_push(h, it->valuestring) < 0) {
+            snprintf(why, (size_t)why_len, "out of memory");
+            rc = -2;
+            break;
+        }
     }
     cJSON_Delete(root);
-    return 0;
+    return rc;
 }
 
 static int parse_history(void *obj, const char *json, char *why, int why_len)
@@ -488,16 +515,16 @@ static int history_merge(void *obj, const char *mine, const char *disk, char **o
     zt_ui_history *h = obj, m = {0};
     (void)mine;
     *out = NULL;
-    if (zt_ui_history_from_json(&m, disk, why, why_len)) {
-        zt_ui_history_free(&m);
-        return -1;
+    int rc = zt_ui_history_from_json(&m, disk, why, why_len);
+    for (int i = h->n - h->fresh; rc == 0 && i < h->n; i++) {
+        int k = history_push(&m, h->items[i]);
+        m.fresh += k > 0;
+        rc = k < 0 ? -2 : 0;
     }
-    m.fresh = 0;
-    for (int i = h->n - h->fresh; i < h->n; i++)
-        m.fresh += history_push(&m, h->items[i]);
     if (m.fresh > m.n)
         m.fresh = m.n;
-    *out = history_to_json(&m);
+    if (rc == 0)
+        *out = history_to_json(&m);
     if (*out) {
         for (int i = 0; i < h->n; i++)
             free(h->items[i]);
@@ -509,7 +536,7 @@ static int history_merge(void *obj, const char *mine, const char *disk, char **o
         m.n = 0;
     }
     zt_ui_history_free(&m);
-    return 0;
+    return rc == -2 ? 0 : rc; /* without memory: *out NULL says so */
 }
 
 static const file_kind history_kind = {"history.json", zt_ui_state_dir, parse_history,

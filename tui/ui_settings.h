@@ -68,7 +68,8 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
 int zt_ui_history_load(zt_ui_history *h, char *why, int why_len);
 int zt_ui_history_save(zt_ui_history *h, char *why, int why_len);
 /* History from JSON (appended to h; entries that are not UTF-8 text are
- * skipped): exposed for tests. 0, or -1 with why. */
+ * skipped): exposed for tests. 0, or with why -1 for a malformed file and
+ * -2 when memory ran out (as for zt_ui_settings_from_json). */
 int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int why_len);
 /* Append a prompt (an equal newest entry is not repeated; oldest dropped
  * past ZT_UI_HISTORY_MAX). */
