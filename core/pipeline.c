@@ -597,7 +597,8 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     if ((st = zt_pipeline_tokenize(m, p->prompt, ids, &L, &tm->prompt_truncated, err)))
         return st;
     if (cfg_on &&
-        (st = zt_pipeline_tokenize(m, p->negative ? p->negative : "", nids, &Ln, NULL, err)))
+        (st = zt_pipeline_tokenize(m, p->negative ? p->negative : "", nids, &Ln,
+                                   &tm->negative_truncated, err)))
         return st;
     tm->prompt_tokens = L;
 

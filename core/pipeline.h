@@ -129,6 +129,7 @@ typedef struct zt_timings {
     double step_ms[ZT_STEPS_MAX];
     int steps;
     int prompt_tokens, prompt_truncated;
+    int negative_truncated;  /* the negative prompt (guidance > 0) was cut too */
     int prompt_cached;       /* the encoder was skipped: features from the cache */
 } zt_timings;
 

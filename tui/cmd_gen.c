@@ -645,6 +645,10 @@ int zt_cmd_gen(int argc, char **argv)
             if (ev.kind == ZT_EV_JOB_FINISHED && ev.timings.prompt_truncated)
                 fprintf(stderr, "zimt: warning: job %llu: the prompt was truncated to %d tokens\n",
                         (unsigned long long)ev.job, ZT_TOKENIZER_MAX_IDS);
+            if (ev.kind == ZT_EV_JOB_FINISHED && ev.timings.negative_truncated)
+                fprintf(stderr,
+                        "zimt: warning: job %llu: the negative prompt was truncated to %d tokens\n",
+                        (unsigned long long)ev.job, ZT_TOKENIZER_MAX_IDS);
             break;
         default:
             break;

@@ -414,9 +414,13 @@ static void on_event(zt_ui_app *a, zt_event *ev)
         drop_job(a, ev->job);
         /* the path last: a narrow status line cuts it, not the time; a
          * prompt the encoder did not see whole is said before it */
-        char cut[48] = "";
-        if (ev->timings.prompt_truncated)
-            snprintf(cut, sizeof cut, ", prompt cut to %d tokens", ZT_TOKENIZER_MAX_IDS);
+        char cut[64] = "";
+        if (ev->timings.prompt_truncated || ev->timings.negative_truncated)
+            snprintf(cut, sizeof cut, ", %s cut to %d tokens",
+                     !ev->timings.negative_truncated ? "prompt"
+                     : ev->timings.prompt_truncated  ? "prompt and negative"
+                                                     : "negative prompt",
+                     ZT_TOKENIZER_MAX_IDS);
         zt_ui_say(a, cut[0] ? ZT_UI_ROLE_ERROR : ZT_UI_ROLE_NOTICE, "done #%llu in %.2f s, seed %llu%s: %s",
                   (unsigned long long)ev->job, ev->timings.total_ms / 1000.0,
                   (unsigned long long)ev->params.seed, cut, ev->path ? ev->path : "not saved");

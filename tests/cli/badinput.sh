@@ -161,6 +161,7 @@ wrong shape          | ${G/$M/$V/shape} --prompt x --outdir $OUT                
 invalid JSON         | ${G/$M/$V/json} --prompt x --outdir $OUT                     | 1    | transformer/config.json: not valid JSON        | -
 invalid UTF-8 prompt | $G --prompt "$BADUTF8" --outdir $OUT                          | 1    | not valid UTF-8 ; offset 3                     | -
 over-long prompt     | $G --prompt "$LONG" --outdir $OUT --name long.png             | 0    | warning ; truncated to 512 tokens              | long.png
+over-long negative   | $G --prompt x --negative "$LONG" --guidance 2 --outdir $OUT --name longn.png | 0 | the negative prompt was truncated to 512 tokens | longn.png
 size not 16-multiple | $G --prompt x --size 100x64 --outdir $OUT                     | 1    | multiples of 16 ; 96x64                        | -
 size too big         | env ZIMT_MEM_LIMIT=1G $G --prompt x --size 8192x8192 --outdir $OUT | 1   | 8192x8192 needs ; 1.00 GiB is available ; would fit | -
 bad memory limit     | env ZIMT_MEM_LIMIT=lots $G --prompt x --outdir $OUT               | 1    | ZIMT_MEM_LIMIT ; not a byte count              | -
