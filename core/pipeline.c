@@ -161,7 +161,9 @@ zt_status zt_model_open(zt_model **out, zt_backend *be, const char *dir,
     if (meter_report(&lm))
         goto cancelled;
     snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", dir);
-    if ((st = zt_tokenizer_new(&m->tok, path, err)) != ZT_OK)
+    if ((st = zt_tokenizer_new(&m->tok, path, err)) != ZT_OK ||
+        (st = zt_tokenizer_vocab_check(zt_tokenizer_vocab_size(m->tok), m->cfg.te.vocab, path,
+                                       err)) != ZT_OK)
         goto fail;
     for (int i = 0; i < 3; i++) {
         lm.p.component = components[i].sub;
@@ -210,7 +212,10 @@ zt_status zt_model_open_synthetic(zt_model **out, zt_backend *be, uint32_t seed,
     zt_status st = ZT_OK;
     if (meter_report(&lm))
         goto cancelled;
-    if (tokenizer_path && (st = zt_tokenizer_new(&m->tok, tokenizer_path, err)))
+    if (tokenizer_path &&
+        ((st = zt_tokenizer_new(&m->tok, tokenizer_path, err)) ||
+         (st = zt_tokenizer_vocab_check(zt_tokenizer_vocab_size(m->tok), m->cfg.te.vocab,
+                                        tokenizer_path, err))))
         goto fail;
     for (int i = 0; i < 3; i++) {
         lm.p.component = components[i].sub;

@@ -562,7 +562,7 @@ zt_status zt_synthdir_write(const char *out_dir, const zt_synthdir_opts *o, zt_e
     if (stat(tp, &sb) != 0)
         return zt_fail(err, ZT_ERR_MISSING, "%s: no tokenizer.json in the tokenizer folder (%s)",
                        o->tokenizer_dir, strerror(errno));
-    zt_status tst = zt_tokenizer_check(tp, NULL, err);
+    zt_status tst = zt_tokenizer_check(tp, o->cfg->te.vocab, NULL, err);
     if (tst != ZT_OK)
         return tst;
 

@@ -1883,12 +1883,25 @@ zt_status zt_tokenizer_decode(const zt_tokenizer *t, const int32_t *ids, size_t 
     return ZT_OK;
 }
 
-zt_status zt_tokenizer_check(const char *path, int32_t *n_ids, zt_err *err)
+zt_status zt_tokenizer_vocab_check(int32_t n_ids, int vocab, const char *path, zt_err *err)
+{
+    if (n_ids <= vocab)
+        return ZT_OK;
+    return zt_fail(err, ZT_ERR_FORMAT,
+                   "%s: its ids run to %d but the text encoder's vocab_size is %d: the "
+                   "tokenizer is not this model's",
+                   path, (int)n_ids - 1, vocab);
+}
+
+zt_status zt_tokenizer_check(const char *path, int vocab, int32_t *n_ids, zt_err *err)
 {
     zt_tokenizer *t = NULL;
     zt_status st = zt_tokenizer_new(&t, path, err);
+    int32_t n = t ? zt_tokenizer_vocab_size(t) : 0;
     if (n_ids)
-        *n_ids = t ? zt_tokenizer_vocab_size(t) : 0;
+        *n_ids = n;
+    if (st == ZT_OK && vocab > 0)
+        st = zt_tokenizer_vocab_check(n, vocab, path, err);
     zt_tokenizer_free(t);
     return st;
 }

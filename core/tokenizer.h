@@ -46,8 +46,14 @@ zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_
 /* NULL is fine. */
 void zt_tokenizer_free(zt_tokenizer *tok);
 /* Whether path reads whole, as a model load reads it (for checks that keep
- * no tokenizer); *n_ids (may be NULL) gets its id count. */
-zt_status zt_tokenizer_check(const char *path, int32_t *n_ids, zt_err *err);
+ * no tokenizer), and when vocab > 0 whether its ids fit it (as
+ * zt_tokenizer_vocab_check); *n_ids (may be NULL) gets its id count. */
+zt_status zt_tokenizer_check(const char *path, int vocab, int32_t *n_ids, zt_err *err);
+/* ZT_OK when a tokenizer of n_ids ids (its largest id + 1) names only rows
+ * of a text encoder's embedding of vocab rows; else ZT_ERR_FORMAT naming
+ * path: such a tokenizer belongs to another model, and every prompt
+ * with one of those ids would fail in the encoder. */
+zt_status zt_tokenizer_vocab_check(int32_t n_ids, int vocab, const char *path, zt_err *err);
 
 /* Tokenise text[0..len). On success *ids is a malloc'd array of *n_ids ids
  * (NULL when there are none) that the caller frees with free(). */

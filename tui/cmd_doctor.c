@@ -137,11 +137,13 @@ static void show_model(doctor *d, const char *dir)
     zt_err err = {0};
     /* read whole, as a load reads it: a file cut short or damaged is
      * present but stops every job */
+    char tp[ZT_PATH_MAX + 32];
+    int32_t tok_ids = 0; /* read whole: its id count, for the vocab check below */
     if (mc.tokenizer) {
-        char tp[ZT_PATH_MAX + 32];
         snprintf(tp, sizeof tp, "%s/tokenizer/tokenizer.json", dir);
         int32_t ids;
-        if (zt_tokenizer_check(tp, &ids, &err) == ZT_OK) {
+        if (zt_tokenizer_check(tp, 0, &ids, &err) == ZT_OK) {
+            tok_ids = ids;
             printf("  tokenizer/tokenizer.json: present, %d ids\n", (int)ids);
         } else {
             printf("  tokenizer/tokenizer.json: unreadable\n");
@@ -154,6 +156,8 @@ static void show_model(doctor *d, const char *dir)
     int have_m = 0;
     if (zt_model_config_load(&d->cfg, dir, &err) == ZT_OK) {
         d->have_cfg = 1;
+        if (tok_ids && zt_tokenizer_vocab_check(tok_ids, d->cfg.te.vocab, tp, &err))
+            problem(d, "%s", err.msg);
         have_m = !zt_manifest_te(&m[0], &d->cfg.te, &err) &&
                  !zt_manifest_dit(&m[1], &d->cfg.dit, &err) &&
                  !zt_manifest_vae(&m[2], &d->cfg.vae, &err);

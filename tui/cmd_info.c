@@ -205,7 +205,8 @@ static int do_vae(info *in, zt_vae_config *vae)
     return finish_component(in, "vae", NULL, st, st_man, &m, &err);
 }
 
-static void do_tokenizer_scheduler(info *in)
+/* vocab: the text encoder's vocab_size, 0 when unknown */
+static void do_tokenizer_scheduler(info *in, int vocab)
 {
     char path[ZT_PATH_MAX + 64];
     struct stat sb;
@@ -216,10 +217,11 @@ static void do_tokenizer_scheduler(info *in)
         int32_t ids;
         printf("tokenizer:\n  tokenizer.json: present, ");
         print_size((uint64_t)sb.st_size);
-        if (zt_tokenizer_check(path, &ids, &err) == ZT_OK) {
+        zt_status st = zt_tokenizer_check(path, vocab, &ids, &err);
+        if (st == ZT_OK) {
             printf(", %d ids\n", (int)ids);
         } else {
-            printf(", unreadable\n");
+            printf(ids ? ", %d ids: not this model's\n" : ", unreadable\n", (int)ids);
             problem_err(in, &err);
         }
         err = (zt_err){0};
@@ -292,7 +294,7 @@ int zt_cmd_info(int argc, char **argv)
     int te_ok = do_text_encoder(&in, &te);
     int dit_ok = do_transformer(&in, &dit);
     int vae_ok = do_vae(&in, &vae);
-    do_tokenizer_scheduler(&in);
+    do_tokenizer_scheduler(&in, te_ok ? te.vocab : 0);
 
     /* The components must fit together, not just each be well formed. */
     if (te_ok && dit_ok && te.hidden != dit.cap_feat_dim) {

@@ -192,6 +192,26 @@ run $ZIMT synth --tiny --out "$LIB_TMP/cutsynth" --tokenizer "$d/tokenizer" -q
 expect_error "synth: a tokenizer cut short refused" "tokenizer.json: JSON error"
 check "synth: nothing written" test ! -e "$LIB_TMP/cutsynth"
 
+# A tokenizer whose ids run past the text encoder's vocab_size is another
+# model's: every prompt with <|im_start|> (all of them) would fail in the
+# encoder. info, doctor, gen and synth refuse it before any job.
+d=$(fresh bigids)
+rm "$d/tokenizer/tokenizer.json"
+sed 's/"id": 151644,/"id": 999999,/' "$FIX/tokenizer/tokenizer.json" >"$d/tokenizer/tokenizer.json"
+nope="tokenizer.json: its ids run to 999999 but the text encoder's vocab_size is 151936"
+run $ZIMT info --model "$d"
+expect_error "ids past the vocab: info" "$nope"
+check "ids past the vocab: info says so" grep -qF "1000000 ids: not this model's" "$LIB_TMP/out"
+run $ZIMT doctor --model "$d"
+expect_error "ids past the vocab: doctor" "$nope"
+check "ids past the vocab: doctor not ok" test -z "$(grep -F 'generation will work' "$LIB_TMP/out")"
+run $ZIMT gen --model "$d" --device cpu --prompt x --size 32x32 -o "$LIB_TMP/bigids.png"
+expect_error "ids past the vocab: gen" "$nope"
+check "ids past the vocab: no image" test ! -e "$LIB_TMP/bigids.png"
+run $ZIMT synth --tiny --out "$LIB_TMP/bigsynth" --tokenizer "$d/tokenizer" -q
+expect_error "ids past the vocab: synth" "$nope"
+check "ids past the vocab: synth wrote nothing" test ! -e "$LIB_TMP/bigsynth"
+
 # Safetensors asks for no alignment: a space before the header puts every
 # tensor's data one byte off. The model loads, and gives the same pixels
 # (the sanitizer builds also check that nothing is read misaligned).
