@@ -135,6 +135,7 @@ static void check_index(zt_modelcheck *mc, zt_modelcheck_part *p, const char *cd
     int n_seen = 0;
     char missing[256] = "";
     const cJSON *it;
+    int before = mc->n_problems; /* a bad entry is said once, not again as none */
     cJSON_ArrayForEach(it, map)
     {
         const char *f = cJSON_IsString(it) ? it->valuestring : NULL;
@@ -162,7 +163,9 @@ static void check_index(zt_modelcheck *mc, zt_modelcheck_part *p, const char *cd
             snprintf(missing, sizeof missing, "%s", f);
         }
     }
-    if (p->files_present < p->files_expected)
+    if (!p->files_expected && mc->n_problems == before)
+        problem(mc, "%s: the index names no tensors", path);
+    else if (p->files_present < p->files_expected)
         problem(mc, "%s: %d of %d shards missing (first: %s)", p->name,
                 p->files_expected - p->files_present, p->files_expected, missing);
     else if (p->total_size >= 0 && p->bytes < (uint64_t)p->total_size)

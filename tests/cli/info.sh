@@ -212,6 +212,17 @@ run $ZIMT synth --tiny --out "$LIB_TMP/bigsynth" --tokenizer "$d/tokenizer" -q
 expect_error "ids past the vocab: synth" "$nope"
 check "ids past the vocab: synth wrote nothing" test ! -e "$LIB_TMP/bigsynth"
 
+# An index that names no shards is a model without those weights: doctor
+# said "ok" (0 of 0 shards present) and gen failed after loading.
+d=$(fresh emptyindex)
+echo '{"weight_map": {}}' >"$d/transformer/diffusion_pytorch_model.safetensors.index.json"
+run $ZIMT doctor --model "$d"
+expect_error "an index naming nothing: doctor" "safetensors.index.json: the index names no tensors"
+check "an index naming nothing: doctor not ok" \
+    test -z "$(grep -F 'generation will work' "$LIB_TMP/out")"
+run $ZIMT info --model "$d"
+expect_error "an index naming nothing: info" "transformer"
+
 # Safetensors asks for no alignment: a space before the header puts every
 # tensor's data one byte off. The model loads, and gives the same pixels
 # (the sanitizer builds also check that nothing is read misaligned).
