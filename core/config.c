@@ -187,6 +187,32 @@ static zt_status get_bool(const cJSON *o, const char *key, int required, int *ou
     return ZT_OK;
 }
 
+/* A key whose other values would change what the model computes, where
+ * the engine computes only the published model's: absent (or null), or
+ * the one value it implements, given as JSON text ("\"silu\"", "false",
+ * "1000", "null"). Anything else is refused rather than read and then
+ * ignored, which would give another model's images without a word. */
+static zt_status only(const cJSON *o, const char *key, const char *want, const char *what,
+                      zt_err *err)
+{
+    const cJSON *j = item(o, key);
+    if (!j)
+        return ZT_OK;
+    cJSON *w = cJSON_Parse(want);
+    int same = w && cJSON_Compare(j, w, 1);
+    cJSON_Delete(w);
+    if (same)
+        return ZT_OK;
+    if (!w)
+        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+    char *got = cJSON_PrintUnformatted(j);
+    zt_status st = zt_fail(err, ZT_ERR_UNSUPPORTED,
+                           "%s: key '%s' is %.60s; only %s is supported (that of Z-Image-Turbo)",
+                           what, key, got ? got : "another value", want);
+    cJSON_free(got);
+    return st;
+}
+
 /* An array of min_n..max_n integers; *n receives the count. */
 static zt_status get_int_array(const cJSON *o, const char *key, int min_n, int max_n,
                                int *vals, int *n, const char *what, zt_err *err)
@@ -284,6 +310,10 @@ zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what
     TRY(get_float(r, "rms_norm_eps", 1, &c->rms_eps, what, err));
     TRY(get_num(r, "rope_theta", 1, &theta, what, err));
     c->rope_theta = theta;
+    TRY(only(r, "hidden_act", "\"silu\"", what, err));
+    TRY(only(r, "attention_bias", "false", what, err));
+    TRY(only(r, "rope_scaling", "null", what, err));
+    TRY(only(r, "use_sliding_window", "false", what, err));
     TRY(positive(c->hidden, what, "hidden_size", err));
     TRY(positive(c->intermediate, what, "intermediate_size", err));
     TRY(count(c->n_layers, what, "num_hidden_layers", err));
@@ -508,6 +538,9 @@ zt_status zt_sched_config_parse(zt_sched_config *c, const char *json, const char
     TRY(get_int(r, "num_train_timesteps", 0, &c->num_train_timesteps, what, err));
     TRY(get_bool(r, "use_dynamic_shifting", 0, &c->use_dynamic_shifting, what, err));
     TRY(positive(c->num_train_timesteps, what, "num_train_timesteps", err));
+    /* the schedule (scheduler.c) is the static shift over 1000 train steps */
+    TRY(only(r, "num_train_timesteps", "1000", what, err));
+    TRY(only(r, "use_dynamic_shifting", "false", what, err));
     if (!(c->shift > 0)) {
         st = zt_fail(err, ZT_ERR_INVALID, "%s: key 'shift' must be positive", what);
         goto done;

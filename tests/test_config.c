@@ -73,6 +73,28 @@ static void test_te(void)
     s = subst(te_json, "\"vocab_size\": 151936", "\"vocab_size\": 1e12");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'vocab_size'", "integer");
     free(s);
+    /* keys that would change the encoder's maths take only Qwen3's values:
+     * read and then ignored, they gave the same images as the real model */
+    const char *other[][2] = {
+        {"\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}"},
+        {"\"rope_scaling\": null", "\"rope_scaling\": null, \"hidden_act\": \"gelu\""},
+        {"\"rope_scaling\": null", "\"rope_scaling\": null, \"attention_bias\": true"},
+        {"\"rope_scaling\": null", "\"rope_scaling\": null, \"use_sliding_window\": true"},
+    };
+    const char *keys[] = {"'rope_scaling'", "'hidden_act' is \"gelu\"", "'attention_bias'",
+                          "'use_sliding_window'"};
+    for (int i = 0; i < 4; i++) {
+        s = subst(te_json, other[i][0], other[i][1]);
+        EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", keys[i],
+                   "only", "supported");
+        free(s);
+    }
+    s = subst(te_json, "\"rope_scaling\": null",
+              "\"rope_scaling\": null, \"hidden_act\": \"silu\", \"attention_bias\": false, "
+              "\"use_sliding_window\": false");
+    CHECK(zt_te_config_parse(&c, s, "te.json", &err) == ZT_OK, "Qwen3's own values: %s",
+          err.msg);
+    free(s);
     s = subst(te_json, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", "num_key_value_heads");
     free(s);
@@ -238,6 +260,12 @@ static void test_sched(void)
                "positive");
     EXPECT_ERR(zt_sched_config_parse(&c, "{\"use_dynamic_shifting\": \"no\"}", "s.json", &e_),
                "'use_dynamic_shifting'");
+    /* the schedule is the static shift over 1000 train steps: other values
+     * were read and then ignored */
+    EXPECT_ERR(zt_sched_config_parse(&c, "{\"use_dynamic_shifting\": true}", "s.json", &e_),
+               "'use_dynamic_shifting' is true; only false is supported");
+    EXPECT_ERR(zt_sched_config_parse(&c, "{\"num_train_timesteps\": 500}", "s.json", &e_),
+               "'num_train_timesteps' is 500; only 1000 is supported");
     EXPECT_ERR(zt_sched_config_parse(&c, "{\"shift\": 1e39}", "s.json", &e_), "'shift'",
                "out of range");
 }
