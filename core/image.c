@@ -246,9 +246,9 @@ zt_status zt_gen_params_to_json(const zt_gen_params *p, char **out, zt_err *err)
     ok = ok && cJSON_AddNumberToObject(o, "height", p->height);
     ok = ok && cJSON_AddNumberToObject(o, "steps", p->steps);
     /* digits written verbatim (cJSON would print large integers as
-     * doubles); above 2^53 a JSON number would lose bits when read back,
-     * so a string there */
-    if (p->seed <= (UINT64_C(1) << 53))
+     * doubles); from 2^53 on a JSON number cannot be told from its
+     * neighbours when read back (2^53 + 1 reads as 2^53), so a string */
+    if (p->seed < (UINT64_C(1) << 53))
         ok = ok && cJSON_AddRawToObject(o, "seed", seed);
     else
         ok = ok && cJSON_AddStringToObject(o, "seed", seed);
@@ -373,15 +373,16 @@ zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_
         return st;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "seed");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
-        v->valuedouble <= 9007199254740992.0 &&
+        v->valuedouble < 9007199254740992.0 &&
         v->valuedouble == (double)(uint64_t)v->valuedouble) {
         p->seed = (uint64_t)v->valuedouble;
     } else if (cJSON_IsString(v) &&
                parse_u64(v->valuestring, strlen(v->valuestring), &p->seed)) {
         /* parsed */
-    } else if (cJSON_IsNumber(v) && v->valuedouble > 9007199254740992.0 &&
+    } else if (cJSON_IsNumber(v) && v->valuedouble >= 9007199254740992.0 &&
                v->valuedouble <= 18446744073709551616.0) {
-        /* past 2^53 a JSON number has lost its last digits already */
+        /* from 2^53 a JSON number may have lost its last digits already:
+         * 9007199254740993 reads as 9007199254740992 */
         return zt_fail(err, ZT_ERR_FORMAT,
                        "settings JSON: \"seed\" from 2^53 up must be a string (as zimt "
                        "writes it), as in \"seed\": \"18446744073709551615\"");

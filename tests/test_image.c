@@ -210,6 +210,14 @@ static void test_json(void)
                   ZT_ERR_FORMAT &&
               strstr(err.msg, "must be a string"),
           "seed 2^64-1 as a number: %s", err.msg);
+    /* 2^53 + 1 as a number reads as 2^53, another seed: from 2^53 up only
+     * a string is taken (and written) */
+    CHECK(zt_gen_params_from_json(&q, "{\"seed\": 9007199254740993}", &err) == ZT_ERR_FORMAT &&
+              strstr(err.msg, "must be a string"),
+          "seed 2^53+1 as a number: %s", err.msg);
+    CHECK(zt_gen_params_from_json(&q, "{\"seed\": 9007199254740991}", &err) == ZT_OK &&
+              q.seed == 9007199254740991ULL,
+          "seed 2^53-1 as a number: %s", err.msg);
     CHECK(zt_gen_params_from_json(&q, "[1,2]", &err) == ZT_ERR_FORMAT, "array accepted");
     CHECK(zt_gen_params_from_json(&q, "{\"prompt\": \"a\\u0000b\"}", &err) == ZT_ERR_FORMAT &&
               strstr(err.msg, "u0000"),
