@@ -381,8 +381,24 @@ size_t zt_model_job_avail(const zt_model *m, size_t mem_limit, size_t free_bytes
     return mem_limit ? mem_limit : free_bytes + zt_model_weight_bytes(m) + m->arena.cap;
 }
 
+void zt_model_size_max(const zt_model_config *c, int *max_w, int *max_h)
+{
+    /* image rows and columns take RoPE positions 0 .. side / (scale * patch) - 1 */
+    long unit = (long)zt_vae_scale(&c->vae) * c->dit.patch;
+    long w = c->dit.axes_lens[2] * unit, h = c->dit.axes_lens[1] * unit;
+    *max_w = (int)(w < ZT_SIDE_MAX ? w : ZT_SIDE_MAX);
+    *max_h = (int)(h < ZT_SIDE_MAX ? h : ZT_SIDE_MAX);
+}
+
 zt_status zt_model_check_fit(zt_model *m, const zt_job_params *p, size_t mem_limit, zt_err *err)
 {
+    int mw, mh;
+    zt_model_size_max(&m->cfg, &mw, &mh);
+    if (p->width > mw || p->height > mh)
+        return zt_fail(err, ZT_ERR_INVALID,
+                       "%dx%d is past this model's position range: its transformer's axes_lens "
+                       "allow images up to %dx%d",
+                       p->width, p->height, mw, mh);
     size_t fr = 0, tot = 0;
     if (!mem_limit &&
         (!m->be->vt->mem_info || m->be->vt->mem_info(m->be, &fr, &tot, NULL) != ZT_OK))

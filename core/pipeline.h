@@ -110,7 +110,12 @@ size_t zt_model_job_bytes(const zt_model *m, const zt_job_params *p);
  * holds (its weights and arena, which a job reuses). */
 size_t zt_model_job_avail(const zt_model *m, size_t mem_limit, size_t free_bytes);
 
-/* ZT_ERR_TOO_BIG, with the bytes needed and available and the largest size
+/* The largest image sides this model's transformer has positions for
+ * (axes_lens[1..2] patches, at most ZT_SIDE_MAX). */
+void zt_model_size_max(const zt_model_config *c, int *max_w, int *max_h);
+
+/* ZT_ERR_INVALID when the job's size is past zt_model_size_max; else
+ * ZT_ERR_TOO_BIG, with the bytes needed and available and the largest size
  * of the same aspect that fits, when the job needs more than
  * zt_model_job_avail counts (mem_limit, or free memory when it is 0). ZT_OK
  * also when the backend cannot tell its free memory. */

@@ -260,15 +260,16 @@ static const int presets[][2] = {
 /* Prints the table; returns how many sizes fit at the default precision.
  * On a GPU, once the transformer's weights were read, each size also gets
  * its peak with --precision fp8 (the blocks' products in E4M3,
- * zt_dit_fp8_weight_bytes), and *fit8 how many fit so. */
-static int show_memory(doctor *d, size_t gpu_free, int *fit8)
+ * zt_dit_fp8_weight_bytes), and *fit8 how many fit so. *past counts the
+ * sizes past the transformer's positions, which no memory makes fit. */
+static int show_memory(doctor *d, size_t gpu_free, int *fit8, int *past)
 {
     int n = (int)(sizeof presets / sizeof presets[0]), fit = 0;
     const int with8 = gpu_free && d->dit_products && d->dit_products <= d->weight_bytes;
     size_t w8 = with8 ? d->weight_bytes - d->dit_products +
                             zt_dit_fp8_weight_bytes(&d->cfg.dit, NULL, NULL)
                       : 0;
-    *fit8 = 0;
+    *fit8 = *past = 0;
     /* what `zimt gen` computes in by default */
     zt_dtype act = gpu_free ? zt_precision_auto_dtype(&d->cfg) : ZT_F32;
     size_t avail = gpu_free;
@@ -294,8 +295,16 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8)
     printf("memory (weights %s + activations, %s; %s: %s):\n",
            zt_bytes_text(a, sizeof a, d->weight_bytes), act == ZT_BF16 ? "BF16" : "F32", where,
            zt_bytes_text(b, sizeof b, avail));
+    int mw, mh; /* past this, the transformer has no positions: no memory makes it fit */
+    zt_model_size_max(&d->cfg, &mw, &mh);
     for (int i = 0; i < n; i++) {
         zt_job_params p = {.width = presets[i][0], .height = presets[i][1], .steps = 8};
+        if (p.width > mw || p.height > mh) {
+            printf("  %4dx%-4d past the transformer's positions (axes_lens allow up to %dx%d)\n",
+                   p.width, p.height, mw, mh);
+            (*past)++;
+            continue;
+        }
         size_t act_bytes = zt_pipeline_plan(&d->cfg, act, &p, 0, 0);
         size_t peak = d->weight_bytes + act_bytes, peak8 = w8 + act_bytes;
         int ok = avail && peak <= avail, ok8 = with8 && peak8 <= avail;
@@ -494,8 +503,14 @@ int zt_cmd_doctor(int argc, char **argv)
     size_t gfree, gtotal;
     show_gpu(&gfree, &gtotal);
     if (d.have_cfg) {
-        int fit8 = 0, fit = show_memory(&d, gfree, &fit8);
-        if (d.mem_limit && !fit)
+        int fit8 = 0, past = 0, fit = show_memory(&d, gfree, &fit8, &past);
+        int mw, mh;
+        zt_model_size_max(&d.cfg, &mw, &mh);
+        if (past == (int)(sizeof presets / sizeof presets[0]))
+            problem(&d, "the transformer's axes_lens allow images up to %dx%d, smaller than every "
+                        "preset size",
+                    mw, mh);
+        else if (d.mem_limit && !fit)
             problem(&d, "ZIMT_MEM_LIMIT (%zu MiB) is too little for any preset size%s",
                     d.mem_limit >> 20, fit8 ? " (some fit with --precision fp8)" : "");
         else if (gfree && !fit)

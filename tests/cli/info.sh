@@ -223,6 +223,22 @@ check "an index naming nothing: doctor not ok" \
 run $ZIMT info --model "$d"
 expect_error "an index naming nothing: info" "transformer"
 
+# A transformer whose axes_lens give positions for 64x64 images at most:
+# doctor listed every preset as fitting and said "ok"; gen refuses a larger
+# size with the range instead of failing inside the transformer.
+d=$(fresh fewpos)
+rm "$d/transformer/config.json"
+sed -z 's/"axes_lens": \[\n  1024,\n  512,\n  512/"axes_lens": [1024, 4, 4/' \
+    "$FIX/transformer/config.json" >"$d/transformer/config.json"
+check "few positions: the config edited" grep -qF '"axes_lens": [1024, 4, 4' "$d/transformer/config.json"
+run $ZIMT doctor --model "$d"
+expect_error "few positions: doctor" "axes_lens allow images up to 64x64, smaller than every preset size"
+check "few positions: sizes marked" grep -qE "1024x1024 past the transformer's positions" "$LIB_TMP/out"
+run $ZIMT gen --model "$d" --device cpu --prompt x --size 128x64 -o "$LIB_TMP/fewpos.png"
+expect_error "few positions: gen" "128x64 is past this model's position range" "up to 64x64"
+run $ZIMT gen --model "$d" --device cpu --prompt x --size 64x64 -o "$LIB_TMP/fewpos.png"
+expect_ok "few positions: 64x64 made" fewpos.png
+
 # Safetensors asks for no alignment: a space before the header puts every
 # tensor's data one byte off. The model loads, and gives the same pixels
 # (the sanitizer builds also check that nothing is read misaligned).
