@@ -1025,6 +1025,25 @@ zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, z
     return be->vt->download(be, dst, src->data, n, err);
 }
 
+zt_status zt_backend_count_nonfinite(zt_backend *be, const zt_tensor *x, uint64_t *n,
+                                     zt_err *err)
+{
+    *n = 0;
+    if (!be || !be->vt || !x || (!x->data && zt_tensor_numel(x)))
+        return zt_fail(err, ZT_ERR_INVALID, "backend count_nonfinite: missing argument");
+    if (x->dtype != ZT_F32 && x->dtype != ZT_BF16 && x->dtype != ZT_F16)
+        return zt_fail(err, ZT_ERR_DTYPE, "backend count_nonfinite: x is not a float tensor");
+    if (!be->vt->count_nonfinite)
+        return zt_fail(err, ZT_ERR_UNSUPPORTED,
+                       "op count_nonfinite not implemented by backend %s", be->vt->name);
+    if (be->error.code != ZT_OK)
+        return zt_backend_sync(be, err);
+    if (!zt_tensor_numel(x))
+        return ZT_OK;
+    mark_op(be, "count_nonfinite");
+    return be->vt->count_nonfinite(be, x, n, err);
+}
+
 zt_status zt_backend_sync(zt_backend *be, zt_err *err)
 {
     if (!be || !be->vt)

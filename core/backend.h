@@ -71,6 +71,9 @@ typedef struct zt_backend_vt {
     zt_status (*sync)(zt_backend *be, zt_err *err);
     /* free/total device memory in bytes; the CPU backend reports host RAM */
     zt_status (*mem_info)(zt_backend *be, size_t *free_b, size_t *total_b, zt_err *err);
+    /* *n: how many of float x's values are NaN or infinite (waits for the
+     * ops before it, as download) */
+    zt_status (*count_nonfinite)(zt_backend *be, const zt_tensor *x, uint64_t *n, zt_err *err);
     /* Move n host-memory weight views into backend memory, rewriting each
      * ts[i]->data. *block receives what weights_release frees later.
      * NULL: views stay where they are (host-memory backends); only views
@@ -208,6 +211,10 @@ zt_status zt_backend_upload(zt_backend *be, zt_tensor *dst, const void *src, zt_
 zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, zt_err *err);
 /* Wait for queued work; returns and clears the sticky error if any. */
 zt_status zt_backend_sync(zt_backend *be, zt_err *err);
+/* *n: how many of float x's values are NaN or infinite. Waits for the ops
+ * before it; a sticky error is reported and cleared as by download. */
+zt_status zt_backend_count_nonfinite(zt_backend *be, const zt_tensor *x, uint64_t *n,
+                                     zt_err *err);
 zt_status zt_backend_adopt_weights(zt_backend *be, zt_tensor **ts, int n, void **block,
                                    zt_err *err);
 void zt_backend_release_weights(zt_backend *be, void *block);

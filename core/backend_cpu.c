@@ -1127,6 +1127,19 @@ static void cpu_unpatchify(zt_backend *be, zt_tensor *y, const zt_tensor *x, int
     patch_move(y, x, p, 0);
 }
 
+static zt_status cpu_count_nonfinite(zt_backend *be, const zt_tensor *x, uint64_t *n,
+                                     zt_err *err)
+{
+    (void)be;
+    (void)err;
+    uint64_t bad = 0;
+    const int64_t N = zt_tensor_numel(x);
+    for (int64_t i = 0; i < N; i++)
+        bad += !isfinite(load1(x->data, x->dtype, i));
+    *n = bad;
+    return ZT_OK;
+}
+
 static void cpu_to_rgb8(zt_backend *be, zt_tensor *y, const zt_tensor *x)
 {
     (void)be;
@@ -1187,6 +1200,7 @@ static const zt_backend_vt cpu_vt = {
     .download = cpu_copy_bytes,
     .sync = cpu_sync,
     .mem_info = cpu_mem_info,
+    .count_nonfinite = cpu_count_nonfinite,
     .weights_adopt = NULL, /* weights stay in their host mapping */
     .weights_release = NULL,
     .matmul = cpu_matmul,

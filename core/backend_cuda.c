@@ -79,7 +79,8 @@ typedef struct cuda_be {
     void *blas_ws;
     void *scr[SCR_COUNT];
     size_t scr_cap[SCR_COUNT];
-    int *bad;          /* device flag set by embed on an id out of range */
+    int *bad;          /* device flag set by embed on an id out of range; a
+                        * count for count_nonfinite follows it at byte 8 */
     int embed_pending; /* an embed ran since the last sync */
     void *stage[2];    /* pinned staging: weight uploads, large downloads */
     cudaEvent_t stage_ev[2];
@@ -437,6 +438,20 @@ static zt_status c_mem_info(zt_backend *be, size_t *free_b, size_t *total_b, zt_
     if (e != cudaSuccess)
         return zt_fail(err, ZT_ERR_DEVICE, "CUDA cudaMemGetInfo: %s", cudaGetErrorString(e));
     return ZT_OK;
+}
+
+static zt_status c_count_nonfinite(zt_backend *be, const zt_tensor *x, uint64_t *n, zt_err *err)
+{
+    cuda_be *b = cb(be);
+    unsigned long long *dn = (unsigned long long *)((char *)b->bad + 8), hn = 0;
+    if (enter(b) &&
+        ck(b, zt_cuda_count_nonfinite(dn, x->data, x->dtype, zt_tensor_numel(x), b->st),
+           "count_nonfinite") &&
+        ck(b, cudaMemcpyAsync(&hn, dn, sizeof hn, cudaMemcpyDeviceToHost, b->st),
+           "count_nonfinite download") &&
+        ck(b, cudaStreamSynchronize(b->st), "stream synchronize"))
+        *n = hn;
+    return c_sync(be, err);
 }
 
 /* Stored dtype of an adopted weight: float weights become BF16. */
@@ -1549,6 +1564,7 @@ static const zt_backend_vt cuda_vt = {
     .download = c_download,
     .sync = c_sync,
     .mem_info = c_mem_info,
+    .count_nonfinite = c_count_nonfinite,
     .weights_adopt = c_weights_adopt,
     .weights_release = c_weights_release,
     .matmul = c_matmul,
@@ -1631,9 +1647,9 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
         e = cudaMalloc(&b->blas_ws, BLAS_WS_BYTES);
     }
     if (e == cudaSuccess)
-        e = cudaMalloc((void **)&b->bad, sizeof(int));
+        e = cudaMalloc((void **)&b->bad, 16);
     if (e == cudaSuccess)
-        e = cudaMemset(b->bad, 0, sizeof(int));
+        e = cudaMemset(b->bad, 0, 16);
     for (int i = 0; i < 2 && e == cudaSuccess; i++) {
         what = "cudaHostAlloc";
         e = cudaHostAlloc(&b->stage[i], STAGE_BYTES, cudaHostAllocDefault);

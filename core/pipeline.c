@@ -774,6 +774,22 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     zt_backend_phase(be, "output");
     t0 = zt_now_ms();
     tap_named(hk, "decoded", &jt.image);
+    /* A NaN or infinity anywhere upstream (a damaged weight) spreads to
+     * every pixel, which the bytes would show as a black image: a job that
+     * made no image fails saying so. (A backend that cannot count is
+     * trusted.) */
+    uint64_t bad = 0;
+    st = zt_backend_count_nonfinite(be, &jt.image, &bad, err);
+    if (st != ZT_OK && st != ZT_ERR_UNSUPPORTED)
+        goto done;
+    st = ZT_OK;
+    if (bad) {
+        st = zt_fail(err, ZT_ERR_FORMAT,
+                     "the image came out as %llu NaN or infinite values of %lld: the model's "
+                     "weights may hold such values (a damaged file?)",
+                     (unsigned long long)bad, (long long)zt_tensor_numel(&jt.image));
+        goto done;
+    }
     /* Bytes are made where the image is, so only they cross the bus. */
     zt_op_to_rgb8(be, &jt.rgb, &jt.image);
     uint8_t *out = malloc((size_t)zt_tensor_numel(&jt.rgb));

@@ -161,6 +161,34 @@ cudaError_t zt_cuda_to_rgb8(uint8_t *y, const void *x, zt_dtype xdt, int64_t C, 
     return cudaGetLastError();
 }
 
+/* n: how many of x's N values are not finite, a warp's count added at once */
+__global__ void k_count_nonfinite(unsigned long long *n, const void *x, int xdt, int64_t N)
+{
+    unsigned long long c = 0;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N;
+         i += (int64_t)gridDim.x * blockDim.x)
+        c += !isfinite(ld_f(x, xdt, i));
+    for (int o = 16; o; o >>= 1)
+        c += __shfl_down_sync(0xffffffffu, c, o);
+    if ((threadIdx.x & 31) == 0 && c)
+        atomicAdd(n, c);
+}
+
+cudaError_t zt_cuda_count_nonfinite(unsigned long long *n, const void *x, zt_dtype xdt,
+                                    int64_t N, cudaStream_t st)
+{
+    if (!float_dt(xdt))
+        return cudaErrorInvalidValue;
+    cudaError_t e = cudaMemsetAsync(n, 0, sizeof *n, st);
+    if (e != cudaSuccess || N <= 0)
+        return e;
+    int64_t blocks = grid_for(N, BS);
+    if (blocks > 4096) /* a few waves: the count is one atomic a warp */
+        blocks = 4096;
+    k_count_nonfinite<<<(unsigned)blocks, BS, 0, st>>>(n, x, xdt, N);
+    return cudaGetLastError();
+}
+
 /* col [n*W, k*k*Ci] for image rows [r0, r0 + n) of x [H, W, Ci]: the row of
  * pixel (yy, xx) is its k*k neighbours' channel runs, tap-major (tap t = ky*k
  * + kx at columns t*Ci ..), zeros outside the image. Item i is one element

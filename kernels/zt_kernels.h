@@ -149,6 +149,9 @@ cudaError_t zt_cuda_unpatchify(void *y, zt_dtype ydt, const void *x, zt_dtype xd
  * to_rgb8 says, bit for bit as the CPU backend. */
 cudaError_t zt_cuda_to_rgb8(uint8_t *y, const void *x, zt_dtype xdt, int64_t C, int64_t P,
                             cudaStream_t st);
+/* *n (device memory) = how many of x's N values are NaN or infinite. */
+cudaError_t zt_cuda_count_nonfinite(unsigned long long *n, const void *x, zt_dtype xdt,
+                                    int64_t N, cudaStream_t st);
 /* Nearest, channels last: x [H, W, C] -> y [2H, 2W, C]. */
 cudaError_t zt_cuda_upsample2x(void *y, zt_dtype ydt, const void *x, zt_dtype xdt, int64_t H,
                                int64_t W, int64_t C, cudaStream_t st);

@@ -962,7 +962,7 @@ static void one_rgb8(const char *name, zt_dtype dt, int64_t H, int64_t W)
         else
             v[i] = frand(-1.3f, 1.3f);
     }
-    v[0] = NAN, v[1] = INFINITY, v[2] = -INFINITY;
+    v[0] = NAN, v[1] = INFINITY, v[2] = -INFINITY, v[n / 2] = -NAN, v[n - 1] = NAN;
     for (int64_t i = 0; i < n; i++)
         v[i] = round_to(dt, v[i]);
     int64_t xs[3] = {3, H, W}, ys[3] = {H, W, 3};
@@ -979,6 +979,12 @@ static void one_rgb8(const char *name, zt_dtype dt, int64_t H, int64_t W)
     long diff = ok ? bits_differ(&yc, &yg, &first) : -1;
     CHECK(ok && diff == 0, "%s: %ld of %lld bytes differ, first at %lld", name, diff,
           (long long)n, (long long)first);
+    /* the same image's values that are not finite, counted on each */
+    uint64_t nc = 0, ng = 0;
+    CHECK(zt_backend_count_nonfinite(cpu, &xc, &nc, &ec) == ZT_OK &&
+              zt_backend_count_nonfinite(gpu, &xg, &ng, &eg) == ZT_OK && nc == 5 && ng == 5,
+          "%s: %llu and %llu values not finite (5): %s%s", name, (unsigned long long)nc,
+          (unsigned long long)ng, ec.msg, eg.msg);
     free(v);
     zt_backend_release(cpu, xc.data);
     zt_backend_release(cpu, yc.data);

@@ -239,6 +239,21 @@ expect_error "few positions: gen" "128x64 is past this model's position range" "
 run $ZIMT gen --model "$d" --device cpu --prompt x --size 64x64 -o "$LIB_TMP/fewpos.png"
 expect_ok "few positions: 64x64 made" fewpos.png
 
+# Weights that are NaN (every byte 0xff, a BF16 NaN, after the header)
+# read as well formed, and made an all-black image reported as written;
+# the job now fails saying why, and writes nothing.
+d=$(fresh nanweights)
+f=$d/transformer/diffusion_pytorch_model.safetensors
+own "$f"
+hl=$(od -An -tu8 -N8 "$f" | tr -d ' ')
+size=$(stat -c %s "$f")
+head -c $((size - 8 - hl)) /dev/zero | tr '\0' '\377' |
+    dd of="$f" bs=65536 seek=$((8 + hl)) oflag=seek_bytes conv=notrunc status=none
+check "NaN weights: the size kept" test "$(stat -c %s "$f")" -eq "$size"
+run $ZIMT gen --model "$d" --device cpu --prompt x --size 32x32 -o "$LIB_TMP/nan.png"
+expect_error "NaN weights: the job fails" "NaN or infinite values" "weights may hold such values"
+check "NaN weights: no image" test ! -e "$LIB_TMP/nan.png"
+
 # Safetensors asks for no alignment: a space before the header puts every
 # tensor's data one byte off. The model loads, and gives the same pixels
 # (the sanitizer builds also check that nothing is read misaligned).
