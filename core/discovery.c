@@ -25,6 +25,7 @@ typedef struct ctx {
     zt_getenv_fn env;
     void *ud;
     zt_discovery_report *rep;
+    const char *partial; /* the candidate's partial_dir while it is added */
 } ctx;
 
 static const char *sys_getenv(void *ud, const char *name)
@@ -92,6 +93,7 @@ static void add_place(ctx *c, const char *source, const char *path, zt_place_sta
     }
     snprintf(p->source, sizeof p->source, "%s", source);
     snprintf(p->path, sizeof p->path, "%s", path);
+    snprintf(p->partial, sizeof p->partial, "%s", c->partial ? c->partial : "");
     p->state = st;
     va_list ap;
     va_start(ap, fmt);
@@ -123,6 +125,7 @@ static void candidate(ctx *c, const char *source, const char *dir, const char *p
 {
     zt_modelcheck mc;
     zt_modelcheck_run(&mc, dir, partial_dir);
+    c->partial = partial_dir;
     if (!mc.exists)
         add_place(c, source, dir, ZT_PLACE_ABSENT, "does not exist");
     else if (mc.n_problems)
@@ -133,6 +136,7 @@ static void candidate(ctx *c, const char *source, const char *dir, const char *p
                   "complete; an unrelated unfinished download sits in %s", mc.incomplete_where);
     else
         add_place(c, source, dir, ZT_PLACE_COMPLETE, "complete");
+    c->partial = NULL;
 }
 
 /* ---- Hugging Face ----------------------------------------------------------- */
@@ -378,7 +382,7 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
         rep = &local;
     memset(rep, 0, sizeof *rep);
     rep->chosen = -1;
-    ctx c = {env ? env : sys_getenv, ud, rep};
+    ctx c = {env ? env : sys_getenv, ud, rep, NULL};
     if (n)
         out[0] = 0;
 

@@ -45,6 +45,8 @@ typedef struct zt_discovery_place {
     char path[ZT_PATH_MAX];
     zt_place_state state;
     char detail[384];     /* the reason it cannot be used, or a note */
+    char partial[ZT_PATH_MAX]; /* where its unfinished downloads land when not
+                                  inside it (a cache's blobs), or "" */
 } zt_discovery_place;
 
 typedef struct zt_discovery_report {

@@ -124,10 +124,12 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
     zt_weights_free(w);
 }
 
-static void show_model(doctor *d, const char *dir)
+/* partial: where the model's unfinished downloads land outside dir (a
+ * cache's blobs), as the search looked; NULL or "" for none */
+static void show_model(doctor *d, const char *dir, const char *partial)
 {
     zt_modelcheck mc;
-    zt_modelcheck_run(&mc, dir, NULL);
+    zt_modelcheck_run(&mc, dir, partial && *partial ? partial : NULL);
     printf("model: %s\n", dir);
     printf("  model_index.json: %s\n  scheduler: %s\n", mc.model_index ? "present" : "missing",
            mc.scheduler ? "present" : "missing");
@@ -492,11 +494,16 @@ int zt_cmd_doctor(int argc, char **argv)
         for (int i = 0; i < rep->n_places; i++)
             if (rep->places[i].state == ZT_PLACE_INCOMPLETE) {
                 printf("closest candidate, in detail:\n");
-                show_model(&d, rep->places[i].path);
+                show_model(&d, rep->places[i].path, rep->places[i].partial);
                 break;
             }
     } else {
-        show_model(&d, dir);
+        /* the chosen place, with what the search knew of it */
+        const char *partial = NULL;
+        for (int i = 0; i < rep->n_places; i++)
+            if (rep->places[i].state == ZT_PLACE_CHOSEN)
+                partial = rep->places[i].partial;
+        show_model(&d, dir, partial);
     }
     free(rep);
 

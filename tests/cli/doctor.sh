@@ -122,10 +122,15 @@ grep -B1 -A2 "incomplete " "$LIB_TMP/out" | grep -q "HF_HUB_CACHE" &&
 check "hf cache unchanged (incomplete)" test "$beforeA" = "$(listing "$LIB_TMP/a")"
 check "modelscope cache unchanged" test "$beforeM" = "$(listing "$M")"
 
-# the same unfinished download alone: doctor fails and says why
+# the same unfinished download alone: doctor fails and says why, and its
+# closest candidate in detail counts the unfinished file in the blobs too
+# (it said "downloads: none unfinished" under the search's finding)
 run zenv HF_HUB_CACHE="$A" "$ZIMT" doctor
 [ "$RC" -eq 1 ] && pass "only incomplete: exit 1" || fail "only incomplete: exit 1" "exit $RC"
 expect_error "only incomplete: reason" "download unfinished"
+check "only incomplete: the detail agrees" \
+    grep -qF "downloads: 1 unfinished (*.incomplete), e.g. $repo/blobs/deadbeef.incomplete" \
+    "$LIB_TMP/out"
 
 # doctor --model on the damaged snapshot names the missing file
 run zenv "$ZIMT" doctor --model "$repo/snapshots/$REV"
