@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* An index lists a few thousand names; anything far larger is not one. */
 #define INDEX_MAX_BYTES (64u << 20)
@@ -219,9 +220,18 @@ static void check_part(zt_modelcheck *mc, zt_modelcheck_part *p, const char *dir
             p->bytes = sz;
         } else if (n_single > 1) {
             problem(mc, "%s: %d *.safetensors files and no index", p->name, n_single);
+        } else if (n_single == 1) {
+            /* a dangling snapshot link: the name is there, the blob is not */
+            char path[ZT_PATH_MAX + 300], to[ZT_PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s", cdir, single);
+            ssize_t k = readlink(path, to, sizeof to - 1);
+            to[k > 0 ? k : 0] = 0;
+            if (k > 0)
+                problem(mc, "%s: %s links to %s, which is missing (an unfinished download?)",
+                        p->name, single, to);
+            else
+                problem(mc, "%s: %s is not a readable regular file", p->name, single);
         } else {
-            /* A dangling snapshot link lands here too: the name is there,
-             * the blob is not. */
             problem(mc, "%s: no weights (*.safetensors)", p->name);
         }
     }

@@ -135,6 +135,15 @@ check "only incomplete: the detail agrees" \
 # doctor --model on the damaged snapshot names the missing file
 run zenv "$ZIMT" doctor --model "$repo/snapshots/$REV"
 expect_error "explicit incomplete model" "transformer" "no weights"
+# a snapshot link whose blob is gone is named with where it points (it was
+# "no weights", as if the file had never been there)
+vae=$repo/snapshots/$REV/vae/diffusion_pytorch_model.safetensors
+blob=$(readlink "$vae")
+mv "$repo/snapshots/$REV/vae/$blob" "$LIB_TMP/vaeblob"
+run zenv "$ZIMT" doctor --model "$repo/snapshots/$REV"
+expect_error "a dangling weight link" \
+    "vae: diffusion_pytorch_model.safetensors links to $blob, which is missing"
+mv "$LIB_TMP/vaeblob" "$repo/snapshots/$REV/vae/$blob"
 
 # ---- ModelScope older layout, missing tokenizer
 M2=$LIB_TMP/ms2
