@@ -70,9 +70,9 @@ static const char *job_name(const zt_gen_opts *o, const gen_job *j, int i, char 
     return buf;
 }
 
-/* Takes back the directories made for a refused run: the jobs' own, the
- * latest first (a later job's may lie inside an earlier one's), then a
- * --outdir made for it. */
+/* Takes back the directories made for a refused run, or left empty by the
+ * run: the jobs' own, the latest first (a later job's may lie inside an
+ * earlier one's), then a --outdir made for it. Only empty ones go. */
 static void unmake_dirs(const zt_gen_opts *o, gen_job *js, int n)
 {
     for (int i = n - 1; i >= 0; i--)
@@ -658,6 +658,10 @@ int zt_cmd_gen(int argc, char **argv)
     if (not_loaded)
         fprintf(stderr, "zimt: %d %s not made: the model did not load\n", not_loaded,
                 not_loaded == 1 ? "image" : "images");
+    /* directories this run made and left empty (no job wrote in them: the
+     * model did not load, jobs failed or were cancelled) are taken back;
+     * one holding anything stays */
+    unmake_dirs(&o, js, n);
     rc = zt_cli_stop ? 128 + zt_cli_stop : failed ? 1 : 0; /* 130 for Ctrl-C */
 done:
     zt_engine_free(eng);

@@ -98,6 +98,11 @@ printf '{"prompt":"b","output":"one/x.png"}\n{"prompt":"c","output":"one/two/y.p
 run $G --jobs "$LIB_TMP/sub2.jsonl" --outdir "$LIB_TMP/new4/e"
 expect_error "a batch refused by its third job" "z.webp: zimt writes PNG images"
 check "refused batch: every directory made for it is gone" test ! -e "$LIB_TMP/new4"
+# a model that does not load writes nothing: the --outdir made stays no more
+mkdir -p "$LIB_TMP/notok" && cp -r "${M:?}/." "$LIB_TMP/notok/" && rm "$LIB_TMP/notok/vae/config.json"
+run ./zimt gen --model "$LIB_TMP/notok" --device cpu --prompt x --outdir "$LIB_TMP/new5/f"
+expect_error "a model that did not load" "did not load"
+check "no load: the directory made for it is gone" test ! -e "$LIB_TMP/new5"
 mkdir -p "$LIB_TMP/new5" "$LIB_TMP/far"
 ln -s "$LIB_TMP/far" "$LIB_TMP/new5/link"
 printf '{"prompt":"b","output":"link/made/x.png"}\n' >"$LIB_TMP/sub3.jsonl"
