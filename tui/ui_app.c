@@ -575,6 +575,40 @@ static void open_input(zt_ui_app *a, int kind, const char *initial)
     open_popup(a, ZT_UI_POPUP_INPUT, 0);
 }
 
+/* y in the quit popup. The copies it promises are written now, while the
+ * workbench is open: when one cannot be (a full $TMPDIR) the session stays,
+ * the popup says why, and only a second y leaves without that image (the
+ * exit status then says an image was lost). Where the popup already said
+ * no copy can be kept, y leaves at once. */
+static void confirm_quit(zt_ui_app *a)
+{
+    zt_err dir = {0}; /* no place for copies: the popup said they are lost */
+    if (a->keep_failed || zt_cli_keep_dir_check(&dir) != ZT_OK) {
+        a->quit = 1;
+        return;
+    }
+    for (int i = 0; i < a->nresults; i++) {
+        zt_ui_result *r = &a->results[i];
+        if (!r->rgb)
+            continue;
+        char kept[4200];
+        zt_err why = {0};
+        zt_cli_keep_unsaved(r->rgb, r->params.width, r->params.height, &r->params, kept,
+                            sizeof kept, &why);
+        char *k = kept[0] ? strdup(kept) : NULL;
+        if (k) {
+            free(r->rgb);
+            r->rgb = NULL;
+            r->kept = k;
+        } else if (!a->keep_failed++) {
+            snprintf(a->keep_why, sizeof a->keep_why, "%s",
+                     kept[0] ? "out of memory" : why.msg);
+        }
+    }
+    if (!a->keep_failed)
+        a->quit = 1;
+}
+
 static void request_quit(zt_ui_app *a)
 {
     if (a->njobs || zt_ui_unsaved_count(a))
@@ -721,10 +755,12 @@ static void popup_key(zt_ui_app *a, key k)
         return;
     }
     if (a->popup == ZT_UI_POPUP_QUIT) {
-        if (!k.is_key && (k.code == 'y' || k.code == 'Y'))
-            a->quit = 1;
-        else
+        if (!k.is_key && (k.code == 'y' || k.code == 'Y')) {
+            confirm_quit(a);
+        } else {
             a->popup = ZT_UI_POPUP_NONE;
+            a->keep_failed = 0; /* the next quit tries the copies again */
+        }
         return;
     }
     if (!k.is_key && k.code == 27) {
@@ -1277,6 +1313,7 @@ static void free_app(zt_ui_app *a)
     for (int i = 0; i < a->nresults; i++) {
         zt_gen_params_free(&a->results[i].params);
         free(a->results[i].path);
+        free(a->results[i].kept);
         free(a->results[i].rgb);
         free(a->results[i].thumb);
     }
@@ -1311,6 +1348,11 @@ static int keep_unsaved_all(zt_ui_app *a)
     int lost = 0;
     for (int i = 0; i < a->nresults; i++) {
         zt_ui_result *r = &a->results[i];
+        if (r->kept) /* written when the quit was asked (confirm_quit) */
+            fprintf(stderr, "zimt: the image not saved (seed %llu) is kept as %s\n",
+                    (unsigned long long)r->params.seed, r->kept);
+        free(r->kept);
+        r->kept = NULL;
         if (!r->rgb)
             continue;
         char kept[4200];

@@ -55,6 +55,7 @@ typedef struct zt_ui_result {
     zt_gen_params params;
     char *path;      /* NULL when nothing was written */
     uint8_t *rgb;    /* [params.height, params.width, 3] while not written (Ctrl-S) */
+    char *kept;      /* where a copy was kept on quitting (rgb then NULL), or NULL */
     uint8_t *thumb;  /* [th, tw, 3] */
     int tw, th;
     double total_ms;
@@ -135,6 +136,11 @@ typedef struct zt_ui_app {
     int status_role;
     int status_keep;        /* an error no key has been pressed since */
     int quit;
+    /* y in the quit popup wrote the copies it promised, and this many could
+     * not be written (why says the first reason): the popup stays open and
+     * a second y leaves without them */
+    int keep_failed;
+    char keep_why[512];
     int redraw_all;         /* Ctrl-L / resize */
     int tty_fd;
 

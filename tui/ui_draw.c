@@ -736,6 +736,10 @@ static void draw_popup(zt_ui_app *a)
          * each time: the popup stays open while jobs finish) */
         zt_err keep = {0};
         int keep_ok = !unsaved || zt_cli_keep_dir_check(&keep) == ZT_OK;
+        if (a->keep_failed && keep_ok) { /* the copies were tried and failed */
+            keep_ok = 0;
+            snprintf(keep.msg, sizeof keep.msg, "%s", a->keep_why);
+        }
         h = unsaved ? (keep_ok ? 7 : 8) : 6;
         w = 60;
         int why_w = keep_ok ? 0 : zt_ui_str_width(keep.msg, strlen(keep.msg)) + 4;
@@ -752,8 +756,9 @@ static void draw_popup(zt_ui_app *a)
                 putf(row + 1, x + 2, w - 4, ZT_UI_ROLE_POPUP, "quitting keeps %s in %s.",
                      unsaved == 1 ? "a copy" : "copies", zt_cli_keep_dir());
             if (!keep_ok && row + 1 < y + h - 2)
-                putf(row + 1, x + 2, w - 4, ZT_UI_ROLE_ERROR, "quitting loses %s, as no copy can be kept:",
-                     unsaved == 1 ? "it" : "them");
+                putf(row + 1, x + 2, w - 4, ZT_UI_ROLE_ERROR, "quitting loses %s, as no copy %s:",
+                     unsaved == 1 ? "it" : "them",
+                     a->keep_failed ? "could be kept" : "can be kept");
             if (!keep_ok && row + 2 < y + h - 2)
                 put(row + 2, x + 2, w - 4, ZT_UI_ROLE_ERROR, keep.msg);
         }

@@ -41,7 +41,7 @@ start() {
     shift
     mkdir -p "$D"
     tm new-session -d -s "$S" -x 120 -y 40 \
-        "env LANG=C.UTF-8 TERM=xterm-256color HOME=$D XDG_CONFIG_HOME=$D/cfg \
+        "${START_PRE:-} env LANG=C.UTF-8 TERM=xterm-256color HOME=$D XDG_CONFIG_HOME=$D/cfg \
          XDG_STATE_HOME=$D/state $* ./zimt ui --model tests/data/tiny-zimage --device cpu \
          --graphics blocks --output-dir $D/out; echo EXIT=\$?; sleep 60"
     [ -z "$prev" ] || tm kill-session -t "$prev" 2>/dev/null
@@ -300,6 +300,24 @@ expect_screen "lostexit: quits with status 1" "EXIT=1" 10
 # (stderr's line is wider than the pane: read with wrapped lines joined)
 check "lostexit: stderr says why" sh -c "tmux -S '$TMUX_SOCK' capture-pane -p -J -t '$S' |
     grep -qF 'could not be kept either (TMPDIR $D/afile is not a directory)'"
+
+# A copy that cannot be written when the quit is confirmed (every file past
+# 1 KiB refused, as on a full disk): the workbench stays open and says why
+# (it left saying "is kept" was promised, and the image was lost); a second
+# y leaves without it, with status 1.
+mkdir -p "$LIB_TMP/fbig/tmp"
+START_PRE="ulimit -f 2;" start fbig TMPDIR="$LIB_TMP/fbig/tmp"
+custom_size 256x256
+tm send-keys -t "$S" C-g
+expect_screen "fbig: the image not written" "not saved" 60
+tm send-keys -t "$S" C-q
+wait_for "quitting keeps a copy in" 5
+tm send-keys -t "$S" y
+expect_screen "fbig: the copy could not be kept" "quitting loses it, as no copy could be kept:" 10
+expect_screen "fbig: and why" "File too large" 2
+check "fbig: still open" test -z "$(screen | grep -F 'EXIT=')"
+tm send-keys -t "$S" y
+expect_screen "fbig: a second y leaves, status 1" "EXIT=1" 10
 
 # F5 makes a missing output directory and checks it at once: a file of
 # that name is refused with why (the popup stays open, the directory stays
