@@ -40,6 +40,13 @@ zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *
     return ZT_OK;
 }
 
+zt_status zt_parse_device(const char *device, zt_err *err)
+{
+    if (strcmp(device, "auto") && strcmp(device, "cpu") && strcmp(device, "cuda"))
+        return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", device);
+    return ZT_OK;
+}
+
 zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, float *out,
                          zt_err *err)
 {
@@ -374,9 +381,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         return o->from ? zt_err_prefix(err, "%s", o->from) : st;
     if ((st = zt_precision_parse(o->precision, &o->precision_v, err)))
         return st;
-    if (o->device && strcmp(o->device, "auto") && strcmp(o->device, "cpu") &&
-        strcmp(o->device, "cuda"))
-        return zt_fail(err, ZT_ERR_INVALID, "device '%s': use auto, cpu or cuda", o->device);
+    if (o->device && (st = zt_parse_device(o->device, err)))
+        return st;
     if (o->synthetic) {
         /* full-size synthetic weights made on the device: no model folder */
         if (o->model)

@@ -71,6 +71,9 @@ zt_status zt_parse_int(const char *what, const char *s, long lo, long hi, long *
  * 1024). *limit is 0 when it is unset or empty. */
 zt_status zt_mem_limit_env(size_t *limit, zt_err *err);
 zt_status zt_parse_seed(const char *s, uint64_t *seed, int *random, zt_err *err);
+/* ZT_OK for auto, cpu or cuda (what --device takes in gen and the
+ * workbench); else ZT_ERR_INVALID saying so. */
+zt_status zt_parse_device(const char *device, zt_err *err);
 zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, float *out,
                          zt_err *err);
 

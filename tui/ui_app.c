@@ -374,7 +374,13 @@ static void on_event(zt_ui_app *a, zt_event *ev)
     case ZT_EV_LOADED:
         a->loaded = 1;
         snprintf(a->backend, sizeof a->backend, "%s", ev->backend);
-        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "model loaded (%s)", ev->backend);
+        /* as gen warns: the CPU computes in F32 whatever was asked */
+        if (!strcmp(ev->backend, "cpu") &&
+            (a->precision == ZT_PRECISION_BF16 || a->precision == ZT_PRECISION_FP8))
+            zt_ui_say(a, ZT_UI_ROLE_NOTICE, "model loaded (cpu); --precision %s applies on CUDA: "
+                      "the CPU computes in F32", a->precision == ZT_PRECISION_FP8 ? "fp8" : "bf16");
+        else
+            zt_ui_say(a, ZT_UI_ROLE_NOTICE, "model loaded (%s)", ev->backend);
         break;
     case ZT_EV_LOAD_FAILED:
         a->loaded = -1;
@@ -1471,6 +1477,9 @@ int zt_cmd_ui(int argc, char **argv)
     zt_err perr = {0};
     if (precision && zt_precision_parse(precision, &prec, &perr) != ZT_OK)
         return zt_cli_error(&perr), 2;
+    if (device && zt_parse_device(device, &perr) != ZT_OK)
+        return zt_cli_error(&perr), 2;
+    a->precision = prec;
     /* as gen plans against it */
     zt_err lerr = {0};
     if (zt_mem_limit_env(&a->mem_limit, &lerr) != ZT_OK)

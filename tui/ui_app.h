@@ -136,6 +136,7 @@ typedef struct zt_ui_app {
     int status_role;
     int status_keep;        /* an error no key has been pressed since */
     int quit;
+    zt_precision precision; /* --precision as given */
     /* y in the quit popup wrote the copies it promised, and this many could
      * not be written (why says the first reason): the popup stays open and
      * a second y leaves without them */

@@ -43,7 +43,7 @@ start() {
     tm new-session -d -s "$S" -x 120 -y 40 \
         "${START_PRE:-} env LANG=C.UTF-8 TERM=xterm-256color HOME=$D XDG_CONFIG_HOME=$D/cfg \
          XDG_STATE_HOME=$D/state $* ./zimt ui --model tests/data/tiny-zimage --device cpu \
-         --graphics blocks --output-dir $D/out; echo EXIT=\$?; sleep 60"
+         --graphics blocks --output-dir $D/out ${START_ARGS:-}; echo EXIT=\$?; sleep 60"
     [ -z "$prev" ] || tm kill-session -t "$prev" 2>/dev/null
     if ! wait_for "cpu" 30; then
         fail "start $D" "the model did not load"
@@ -318,6 +318,14 @@ expect_screen "fbig: and why" "File too large" 2
 check "fbig: still open" test -z "$(screen | grep -F 'EXIT=')"
 tm send-keys -t "$S" y
 expect_screen "fbig: a second y leaves, status 1" "EXIT=1" 10
+
+# --device takes what gen takes (any word was run on the CPU), and
+# --precision bf16 or fp8 on the CPU is said as gen says it.
+run ./zimt ui --device banana
+expect_error "a device that is not one" "device 'banana': use auto, cpu or cuda"
+check "a device that is not one: usage status" test "$RC" -eq 2
+START_ARGS="--precision fp8" start fp8cpu
+expect_screen "fp8 on the CPU said" "--precision fp8 applies on CUDA: the CPU computes in F32" 10
 
 # F5 makes a missing output directory and checks it at once: a file of
 # that name is refused with why (the popup stays open, the directory stays
