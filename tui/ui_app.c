@@ -706,7 +706,17 @@ static void input_done(zt_ui_app *a)
              * prompt as the file had it (the status bar makes controls
              * visible as ^X), so nothing is changed behind the user's back. */
             int cut_neg = takes_negative(&p) && strcmp(a->negative.buf, p.negative_prompt);
-            if (strcmp(a->prompt.buf, p.prompt) || cut_neg)
+            /* past what the editor holds, the text is cut there: said as a
+             * paste's cut is, not as control characters */
+            int long_p = strlen(p.prompt) > a->prompt.len &&
+                         a->prompt.len + 4 > ZT_UI_EDITOR_MAX;
+            int long_n = cut_neg && strlen(p.negative_prompt) > a->negative.len &&
+                         a->negative.len + 4 > ZT_UI_EDITOR_MAX;
+            if (long_p || long_n)
+                zt_ui_say(a, ZT_UI_ROLE_ERROR,
+                          "settings loaded from %s; its %s was cut: a prompt holds at most %d KiB",
+                          s, long_p ? "prompt" : "negative prompt", ZT_UI_EDITOR_MAX / 1024);
+            else if (strcmp(a->prompt.buf, p.prompt) || cut_neg)
                 zt_ui_say(a, ZT_UI_ROLE_NOTICE,
                           "settings loaded from %s; control characters dropped from: %s", s,
                           strcmp(a->prompt.buf, p.prompt) ? p.prompt : p.negative_prompt);

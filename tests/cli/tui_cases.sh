@@ -319,6 +319,17 @@ check "fbig: still open" test -z "$(screen | grep -F 'EXIT=')"
 tm send-keys -t "$S" y
 expect_screen "fbig: a second y leaves, status 1" "EXIT=1" 10
 
+# A PNG whose prompt is longer than the editor holds (64 KiB): the prompt
+# is cut there and said so (the notice spoke of control characters).
+start longprompt
+head -c 70000 /dev/zero | tr '\0' 'x' >"$D/long.txt"
+./zimt gen -q --model tests/data/tiny-zimage --device cpu --steps 1 --size 16x16 \
+    --prompt "$(cat "$D/long.txt")" -o "$D/l.png" 2>/dev/null
+open_png "$D/l.png"
+expect_screen "long prompt: said cut" "its prompt was cut: a prompt holds at most 64 KiB" 5
+check "long prompt: not called control characters" \
+    test -z "$(screen | grep -F 'control characters')"
+
 # --device takes what gen takes (any word was run on the CPU), and
 # --precision bf16 or fp8 on the CPU is said as gen says it.
 run ./zimt ui --device banana
