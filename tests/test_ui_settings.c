@@ -97,6 +97,29 @@ static void test_hostile_settings(void)
     expect_defaults("wrong types", types, sizeof types - 1, -1);
     const char ptype[] = "{\"params\": 7}";
     expect_defaults("params not an object", ptype, sizeof ptype - 1, 0);
+    /* the reason says what is wrong with the text: cut short is not "not a
+     * JSON object" (as it was), and where it breaks is given */
+    const char *texts[][2] = {
+        {"{\"theme\": 5,", "not valid JSON (it breaks at byte 11 of 12)"},
+        {"\xff\xfe garbage", "not valid JSON (it breaks at byte 0 of 10)"},
+        {"[1]", "not a JSON object"},
+    };
+    for (int i = 0; i < 3; i++) {
+        write_file("cfg", "settings.json", texts[i][0], strlen(texts[i][0]));
+        zt_ui_settings s;
+        char why[512] = "";
+        CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1 && strstr(why, texts[i][1]),
+              "settings %d: '%s' (want '%s')", i, why, texts[i][1]);
+        zt_ui_settings_free(&s);
+        write_file("state", "history.json", texts[i][0], strlen(texts[i][0]));
+        zt_ui_history h;
+        CHECK(zt_ui_history_load(&h, why, sizeof why) == -1 && strstr(why, texts[i][1]),
+              "history %d: '%s' (want '%s')", i, why, texts[i][1]);
+        zt_ui_history_free(&h);
+    }
+    char hp[512];
+    snprintf(hp, sizeof hp, "%s/state/zimt/history.json", dir);
+    unlink(hp);
     /* values of the right type that a job would refuse */
     const char *refused[][2] = {
         {"steps 0", "{\"params\": {\"steps\": 0}}"},
@@ -397,6 +420,35 @@ static void test_shared_files(void)
     zt_ui_history_free(&hb);
 }
 
+/* The config "directory" is a file: said so (it read "settings.json:
+ * Not a directory (kept as settings.json.bad)", and nothing was kept),
+ * and the file is left as it is. */
+static void test_dir_is_file(void)
+{
+    char cfg[300], f[320], why[512] = "";
+    snprintf(cfg, sizeof cfg, "%s/cfgfile", dir);
+    snprintf(f, sizeof f, "%s/zimt", cfg);
+    CHECK(mkdir(cfg, 0700) == 0, "mkdir %s", cfg);
+    FILE *fp = fopen(f, "w");
+    CHECK(fp && fputs("mine\n", fp) >= 0 && fclose(fp) == 0, "write %s", f);
+    char *old = getenv("XDG_CONFIG_HOME") ? strdup(getenv("XDG_CONFIG_HOME")) : NULL;
+    setenv("XDG_CONFIG_HOME", cfg, 1);
+    zt_ui_settings s;
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1 && strstr(why, "is not a directory") &&
+              !s.file.bad_file,
+          "load: '%s', kept aside %d", why, s.file.bad_file);
+    s.params.steps = 3;
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == -1 && strstr(why, "Not a directory"),
+          "save: '%s'", why);
+    CHECK(file_has(f, "mine"), "the file in the directory's place is untouched");
+    zt_ui_settings_free(&s);
+    if (old)
+        setenv("XDG_CONFIG_HOME", old, 1);
+    free(old);
+    unlink(f);
+    rmdir(cfg);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/zt-ui-settings-XXXXXX");
@@ -416,6 +468,7 @@ int main(void)
     RUN(test_fifo);
     RUN(test_aside_never_replaced);
     RUN(test_shared_files);
+    RUN(test_dir_is_file);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -1512,12 +1512,14 @@ int zt_cmd_ui(int argc, char **argv)
      * (stderr is hidden behind it until exit). */
     char warn[1200] = "", why[512] = "";
     if (zt_ui_settings_load(&a->set, why, sizeof why))
-        snprintf(warn, sizeof warn, "settings not used: %s (kept as %.63s when settings change)",
-                 why, a->set.file.aside);
+        snprintf(warn, sizeof warn, "settings not used: %s%s%.63s%s", why,
+                 a->set.file.bad_file ? " (kept as " : "", a->set.file.aside,
+                 a->set.file.bad_file ? " when settings change)" : "");
     if (zt_ui_history_load(&a->hist, why, sizeof why)) {
         size_t l = strlen(warn);
-        snprintf(warn + l, sizeof warn - l, "%shistory not used: %s (kept as %.63s when a prompt "
-                 "is added)", l ? "; " : "", why, a->hist.file.aside);
+        snprintf(warn + l, sizeof warn - l, "%shistory not used: %s%s%.63s%s", l ? "; " : "", why,
+                 a->hist.file.bad_file ? " (kept as " : "", a->hist.file.aside,
+                 a->hist.file.bad_file ? " when a prompt is added)" : "");
     }
     a->hist_pos = a->hist.n;
     int made;

@@ -124,11 +124,19 @@ static void copy_str(const cJSON *root, const char *key, char *dst, size_t n)
 static cJSON *parse_root(const char *json, int *rc, char *why, int why_len)
 {
     int nomem = 0;
-    cJSON *root = zt_json_parse(json, strlen(json), NULL, &nomem);
+    const char *end = NULL;
+    size_t n = strlen(json);
+    cJSON *root = zt_json_parse(json, n, &end, &nomem);
     if (cJSON_IsObject(root))
         return root;
+    if (nomem)
+        snprintf(why, (size_t)why_len, "out of memory");
+    else if (!root && end) /* cut short, or damaged: where it broke */
+        snprintf(why, (size_t)why_len, "not valid JSON (it breaks at byte %zu of %zu)",
+                 (size_t)(end - json), n);
+    else
+        snprintf(why, (size_t)why_len, "not a JSON object");
     cJSON_Delete(root);
-    snprintf(why, (size_t)why_len, "%s", nomem ? "out of memory" : "not a JSON object");
     *rc = nomem ? -2 : -1;
     return NULL;
 }
@@ -254,6 +262,13 @@ static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
     /* not a regular file (a FIFO would block the start for good), too
      * large, unreadable: the file is kept aside like a malformed one */
     zt_status st = zt_read_file(path, ZT_UI_FILE_MAX, &json, NULL, &err);
+    struct stat sd;
+    if (st != ZT_OK && st != ZT_ERR_MISSING && stat(dir, &sd) == 0 && !S_ISDIR(sd.st_mode)) {
+        /* no file to keep aside: the directory itself is a file */
+        snprintf(why, (size_t)why_len, "%s is not a directory, so %s is neither read nor saved",
+                 dir, k->name);
+        return -1;
+    }
     if (st != ZT_OK && st != ZT_ERR_MISSING) {
         snprintf(why, (size_t)why_len, "%s", err.msg);
         rc = -1;
@@ -478,7 +493,7 @@ int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int w
     int rc = 0;
     cJSON *root = parse_root(json, &rc, why, why_len);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "prompts"), *it;
-    if (rc == -2)
+    if (!root) /* why says what the text is */
         return rc;
     if (!cJSON_IsArray(arr)) {
         cJSON_Delete(root);
