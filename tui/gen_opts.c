@@ -66,7 +66,7 @@ zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, fl
     if (v < lo || v > hi)
         return zt_fail(err, ZT_ERR_INVALID, "%s must be between %g and %g (got %g)", what, lo, hi,
                        v);
-    *out = v;
+    *out = v == 0 ? 0.0f : v; /* -0 is 0: shown and written without its sign */
     return ZT_OK;
 }
 

@@ -628,16 +628,24 @@ static void request_quit(zt_ui_app *a)
  * checked at once; a relative one is kept as its absolute path, so that a
  * later start from another directory writes to the same place. 0 with
  * *made (whether it was created), or -1 with why. */
+/* typed with a leading ~/ (or ~ alone) as the home directory, as a shell
+ * reads it, into out; snprintf's count (n or more: too long) */
+static int home_path(const char *typed, char *out, size_t n)
+{
+    const char *home = getenv("HOME");
+    return typed[0] == '~' && (!typed[1] || typed[1] == '/') && home && home[0]
+               ? snprintf(out, n, "%s%s", home, typed + 1)
+               : snprintf(out, n, "%s", typed);
+}
+
 static int set_outdir(zt_ui_app *a, const char *typed, int *made, char *why, size_t why_n)
 {
     char path[sizeof a->set.output_dir], abs[PATH_MAX];
-    const char *home = getenv("HOME");
-    int n = typed[0] == '~' && (!typed[1] || typed[1] == '/') && home && home[0]
-                ? snprintf(path, sizeof path, "%s%s", home, typed + 1)
-                : snprintf(path, sizeof path, "%s", typed);
-    if (!typed[0] || n < 0 || (size_t)n >= sizeof path) {
-        snprintf(why, why_n, "%s", typed[0] ? "the directory's path is too long"
-                                            : "no directory given");
+    int n = home_path(typed, path, sizeof path);
+    /* blanks alone are no name anyone means (a directory "   " was made) */
+    int blank = !typed[strspn(typed, " \t")];
+    if (blank || n < 0 || (size_t)n >= sizeof path) {
+        snprintf(why, why_n, "%s", blank ? "no directory given" : "the directory's path is too long");
         return -1;
     }
     struct stat st;
@@ -692,6 +700,13 @@ static void input_done(zt_ui_app *a)
     case ZT_UI_INPUT_PNG: {
         zt_gen_params p;
         int has = 0;
+        char path[4096]; /* ~/ as F5 reads it */
+        int n = home_path(s, path, sizeof path);
+        if (n < 0 || (size_t)n >= sizeof path) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "the file's path is too long");
+            return;
+        }
+        s = path;
         zt_gen_params_init(&p);
         if (zt_png_read(s, NULL, NULL, NULL, &p, &has, &err) != ZT_OK) {
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
@@ -832,6 +847,11 @@ static void popup_key(zt_ui_app *a, key k)
         } else if (a->popup == ZT_UI_POPUP_THEMES) {
             a->popup = ZT_UI_POPUP_NONE;
             set_theme(a, a->theme_names[s], NULL);
+            /* under NO_COLOR the screen does not change: say why */
+            if (a->no_color && !strcmp(a->set.theme, a->theme_names[s]))
+                zt_ui_say(a, ZT_UI_ROLE_NOTICE,
+                          "theme %s remembered; NO_COLOR keeps this screen without colours",
+                          a->theme_names[s]);
             save_settings(a);
         } else if (a->popup == ZT_UI_POPUP_GALLERY) {
             a->popup = ZT_UI_POPUP_NONE;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "discovery.h"
@@ -312,6 +313,13 @@ int zt_ui_theme_list(char ***names)
             memcpy(nm, de->d_name, l - 5);
             nm[l - 5] = 0;
             if (!valid_name(nm))
+                continue;
+            /* only a file a load can read is offered (not a dangling link
+             * or a directory of that name) */
+            char path[sizeof dirs[0] + sizeof de->d_name + 2];
+            struct stat st;
+            snprintf(path, sizeof path, "%.1023s/%.255s", dirs[i], de->d_name);
+            if (stat(path, &st) || !S_ISREG(st.st_mode))
                 continue;
             int dup = 0;
             for (int k = 0; k < n; k++)

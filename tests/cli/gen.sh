@@ -47,6 +47,10 @@ run $G --prompt x --seed 18446744073709551616 -o "$out/a.png"
 expect_error "seed over 64 bits" "larger than"
 run $G --prompt x --guidance much -o "$out/a.png"
 expect_error "non-numeric guidance" "guidance"
+# -0 is 0, written without its sign
+run $G --prompt x --guidance -0 --json -o "$out/z.png"
+expect_ok "guidance -0" '"guidance":0,'
+rm -f "$out/z.png"
 # decimal only: strtof would read 0x10 as 16 and " 3" as 3
 for g in 0x10 inf " 3" 1e; do
     run $G --prompt x --guidance "$g" -o "$out/a.png"

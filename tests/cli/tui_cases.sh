@@ -330,6 +330,32 @@ expect_screen "long prompt: said cut" "its prompt was cut: a prompt holds at mos
 check "long prompt: not called control characters" \
     test -z "$(screen | grep -F 'control characters')"
 
+# F5 takes no name of blanks alone (a directory "   " was made); Ctrl-O
+# reads ~/ as F5 does; under NO_COLOR a theme picked is said to be
+# remembered (the screen stays mono); the theme list offers only files a
+# load can read.
+mkdir -p "$LIB_TMP/themes/dir.json"
+ln -sf "$LIB_TMP/themes/gone.json" "$LIB_TMP/themes/dangling.json"
+start small NO_COLOR=1 ZIMT_THEME_DIR="$LIB_TMP/themes"
+tm send-keys -t "$S" F5
+wait_for "Output directory" 5
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l '   '
+tm send-keys -t "$S" Enter
+expect_screen "blank outdir refused" "no directory given" 5
+check "blank outdir: nothing made" test ! -e "./   "
+tm send-keys -t "$S" Escape
+./zimt gen -q --model tests/data/tiny-zimage --device cpu --steps 1 --size 16x16 --seed 77 \
+    --prompt tilde -o "$D/t.png" 2>/dev/null
+open_png "~/t.png"
+expect_screen "Ctrl-O reads ~/" "settings loaded from $D/t.png" 5
+tm send-keys -t "$S" F2
+wait_for "Theme (Enter picks)" 5
+check "theme list: no dangling link" test -z "$(screen | grep -F 'dangling')"
+check "theme list: no directory" test -z "$(screen | grep -E ' dir( |$)')"
+tm send-keys -t "$S" Down Enter
+expect_screen "NO_COLOR: the theme said remembered" "NO_COLOR keeps this screen without colours" 5
+
 # --device takes what gen takes (any word was run on the CPU), and
 # --precision bf16 or fp8 on the CPU is said as gen says it.
 run ./zimt ui --device banana
