@@ -113,6 +113,11 @@ static void test_header_corrupt(void)
 
 static void test_entry_corrupt(void)
 {
+    /* bytes past the last tensor's data: refused, as the safetensors
+     * library refuses them (they were read as if not there) */
+    EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 1004,
+                "1000 bytes follow the last tensor's data", "4 of the 1004");
+    EXPECT_FAIL("{}", 3, "3 bytes follow");
     EXPECT_FAIL("{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "'a'", "dtype");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, "'a'", "shape");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "'a'", "data_offsets");
