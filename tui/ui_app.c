@@ -1003,6 +1003,10 @@ static void handle_key(zt_ui_app *a, key k)
         a->popup != ZT_UI_POPUP_QUIT)
         return;
     a->status_keep = 0;
+    if (a->status_next[0]) { /* the next start-up warning, after a key */
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", a->status_next);
+        a->status_next[0] = 0;
+    }
     /* Any key but a digit or Backspace on Steps (Seed) ends the number
      * typed there. */
     int digit_or_back = (c >= '0' && c <= '9') || is_backspace(k);
@@ -1530,16 +1534,19 @@ int zt_cmd_ui(int argc, char **argv)
 
     /* Problems with the remembered files are shown once the screen is up
      * (stderr is hidden behind it until exit). */
-    char warn[1200] = "", why[512] = "";
+    /* one at a time: joined, the second ran past the status line's end */
+    char warn[600] = "", hwarn[sizeof a->status_next] = "", why[512] = "";
     if (zt_ui_settings_load(&a->set, why, sizeof why))
         snprintf(warn, sizeof warn, "settings not used: %s%s%.63s%s", why,
                  a->set.file.bad_file ? " (kept as " : "", a->set.file.aside,
                  a->set.file.bad_file ? " when settings change)" : "");
-    if (zt_ui_history_load(&a->hist, why, sizeof why)) {
-        size_t l = strlen(warn);
-        snprintf(warn + l, sizeof warn - l, "%shistory not used: %s%s%.63s%s", l ? "; " : "", why,
+    if (zt_ui_history_load(&a->hist, why, sizeof why))
+        snprintf(hwarn, sizeof hwarn, "history not used: %s%s%.63s%s", why,
                  a->hist.file.bad_file ? " (kept as " : "", a->hist.file.aside,
                  a->hist.file.bad_file ? " when a prompt is added)" : "");
+    if (!warn[0]) {
+        snprintf(warn, sizeof warn, "%s", hwarn);
+        hwarn[0] = 0;
     }
     a->hist_pos = a->hist.n;
     int made;
@@ -1621,6 +1628,7 @@ int zt_cmd_ui(int argc, char **argv)
         char theme_msg[sizeof a->status];
         snprintf(theme_msg, sizeof theme_msg, "%s", a->status);
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s%s%s", theme_msg, theme_msg[0] ? "; " : "", warn);
+        snprintf(a->status_next, sizeof a->status_next, "%s", hwarn);
     }
 
     long next_tick = 0;

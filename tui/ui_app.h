@@ -133,6 +133,7 @@ typedef struct zt_ui_app {
     size_t mem_limit; /* $ZIMT_MEM_LIMIT, 0 when unset: what jobs are planned against */
 
     char status[512];
+    char status_next[512]; /* an error shown after the next key, or "" */
     int status_role;
     int status_keep;        /* an error no key has been pressed since */
     int quit;

@@ -356,6 +356,17 @@ check "theme list: no directory" test -z "$(screen | grep -E ' dir( |$)')"
 tm send-keys -t "$S" Down Enter
 expect_screen "NO_COLOR: the theme said remembered" "NO_COLOR keeps this screen without colours" 5
 
+# Both remembered files broken: each warning is shown whole, one after the
+# other (joined, the history's ran past the status line and was never read).
+mkdir -p "$LIB_TMP/twowarn/cfg/zimt" "$LIB_TMP/twowarn/state/zimt"
+printf '{"theme": 5,' >"$LIB_TMP/twowarn/cfg/zimt/settings.json"
+printf '{"prompts": 5}' >"$LIB_TMP/twowarn/state/zimt/history.json"
+start twowarn
+expect_screen "two warnings: the settings first" "settings not used: $D/cfg/zimt/settings.json: not valid JSON" 5
+check "two warnings: one at a time" test -z "$(screen | grep -F 'history not used')"
+tm send-keys -t "$S" Tab
+expect_screen "two warnings: the history after a key" "history not used: $D/state/zimt/history.json: no 'prompts' list" 5
+
 # --device takes what gen takes (any word was run on the CPU), and
 # --precision bf16 or fp8 on the CPU is said as gen says it.
 run ./zimt ui --device banana
