@@ -581,6 +581,25 @@ static void open_input(zt_ui_app *a, int kind, const char *initial)
     open_popup(a, ZT_UI_POPUP_INPUT, 0);
 }
 
+/* r's unsaved image kept as $TMPDIR/zimt-unsaved-SEED.png
+ * (zt_cli_keep_unsaved): 1 with r->kept naming it and the pixels freed,
+ * else 0 with why (the pixels stay). */
+static int keep_copy(zt_ui_result *r, zt_err *why)
+{
+    char kept[4200];
+    zt_cli_keep_unsaved(r->rgb, r->params.width, r->params.height, &r->params, kept, sizeof kept,
+                        why);
+    if (!kept[0])
+        return 0;
+    if (!(r->kept = strdup(kept))) {
+        zt_fail(why, ZT_ERR_NOMEM, "out of memory noting the copy %.200s", kept);
+        return 0;
+    }
+    free(r->rgb);
+    r->rgb = NULL;
+    return 1;
+}
+
 /* y in the quit popup. The copies it promises are written now, while the
  * workbench is open: when one cannot be (a full $TMPDIR) the session stays,
  * the popup says why, and only a second y leaves without that image (the
@@ -594,22 +613,9 @@ static void confirm_quit(zt_ui_app *a)
         return;
     }
     for (int i = 0; i < a->nresults; i++) {
-        zt_ui_result *r = &a->results[i];
-        if (!r->rgb)
-            continue;
-        char kept[4200];
         zt_err why = {0};
-        zt_cli_keep_unsaved(r->rgb, r->params.width, r->params.height, &r->params, kept,
-                            sizeof kept, &why);
-        char *k = kept[0] ? strdup(kept) : NULL;
-        if (k) {
-            free(r->rgb);
-            r->rgb = NULL;
-            r->kept = k;
-        } else if (!a->keep_failed++) {
-            snprintf(a->keep_why, sizeof a->keep_why, "%s",
-                     kept[0] ? "out of memory" : why.msg);
-        }
+        if (a->results[i].rgb && !keep_copy(&a->results[i], &why) && !a->keep_failed++)
+            snprintf(a->keep_why, sizeof a->keep_why, "%s", why.msg);
     }
     if (!a->keep_failed)
         a->quit = 1;
@@ -1388,27 +1394,21 @@ static int keep_unsaved_all(zt_ui_app *a)
     int lost = 0;
     for (int i = 0; i < a->nresults; i++) {
         zt_ui_result *r = &a->results[i];
-        if (r->kept) /* written when the quit was asked (confirm_quit) */
+        zt_err why = {0};
+        if (r->rgb && !keep_copy(r, &why)) {
+            fprintf(stderr, "zimt: the image not saved (seed %llu) could not be kept either "
+                            "(%s); its seed and settings make it again\n",
+                    (unsigned long long)r->params.seed, why.msg);
+            lost++;
+            free(r->rgb); /* tried once */
+            r->rgb = NULL;
+        }
+        /* (also the ones kept when the quit was confirmed) */
+        if (r->kept)
             fprintf(stderr, "zimt: the image not saved (seed %llu) is kept as %s\n",
                     (unsigned long long)r->params.seed, r->kept);
         free(r->kept);
         r->kept = NULL;
-        if (!r->rgb)
-            continue;
-        char kept[4200];
-        zt_err why = {0};
-        zt_cli_keep_unsaved(r->rgb, r->params.width, r->params.height, &r->params, kept,
-                            sizeof kept, &why);
-        if (kept[0])
-            fprintf(stderr, "zimt: the image not saved (seed %llu) is kept as %s\n",
-                    (unsigned long long)r->params.seed, kept);
-        else
-            fprintf(stderr, "zimt: the image not saved (seed %llu) could not be kept either "
-                            "(%s); its seed and settings make it again\n",
-                    (unsigned long long)r->params.seed, why.msg);
-        lost += !kept[0];
-        free(r->rgb); /* tried once */
-        r->rgb = NULL;
     }
     return lost; /* images neither written nor kept */
 }
