@@ -79,31 +79,29 @@ expect_screen "guidance: 50 is taken" "Guidance  50" 5
 tm send-keys -t "$S" +
 expect_screen "guidance: + from 50" "Guidance  50.5" 5
 # shown as typed: 2.25, not rounded to 2.2
-tm send-keys -t "$S" Enter
-wait_for "uidance" 5
-tm send-keys -t "$S" BSpace BSpace BSpace BSpace
-tm send-keys -t "$S" -l '2.25'
-tm send-keys -t "$S" Enter
+# set_guidance G: Enter on the focused Guidance, its value replaced by G
+set_guidance() {
+    tm send-keys -t "$S" Enter
+    wait_for "uidance" 5
+    tm send-keys -t "$S" BSpace BSpace BSpace BSpace
+    tm send-keys -t "$S" -l "$1"
+    tm send-keys -t "$S" Enter
+}
+set_guidance 2.25
 expect_screen "guidance: 2.25 shown whole" "Guidance  2.25 " 5
 
 # A result made without guidance has no negative prompt: loading it from
 # the gallery keeps the one typed, hidden while guidance is 0.
 start negative
 custom_size 64x64
-tm send-keys -t "$S" Tab Tab Tab Tab Enter
-wait_for "uidance" 5
-tm send-keys -t "$S" BSpace BSpace BSpace BSpace
-tm send-keys -t "$S" -l '3'
-tm send-keys -t "$S" Enter
+tm send-keys -t "$S" Tab Tab Tab Tab
+set_guidance 3
 wait_for "Negative prompt" 5
 tm send-keys -t "$S" Tab Tab
 tm send-keys -t "$S" -l 'no blur'
 expect_screen "negative: typed" "no blur" 5
-tm send-keys -t "$S" BTab BTab Enter
-wait_for "uidance" 5
-tm send-keys -t "$S" BSpace BSpace BSpace BSpace
-tm send-keys -t "$S" -l '0'
-tm send-keys -t "$S" Enter
+tm send-keys -t "$S" BTab BTab
+set_guidance 0
 expect_screen "negative: guidance off" "Guidance  0  (off)" 5
 tm send-keys -t "$S" C-g
 expect_screen "negative: job done" "done #1 in" 60
@@ -111,11 +109,8 @@ tm send-keys -t "$S" F3
 wait_for "seed" 5
 tm send-keys -t "$S" Enter
 expect_screen "negative: result loaded" "Guidance  0  (off)" 5
-tm send-keys -t "$S" BTab Enter
-wait_for "uidance" 5
-tm send-keys -t "$S" BSpace BSpace BSpace BSpace
-tm send-keys -t "$S" -l '3'
-tm send-keys -t "$S" Enter
+tm send-keys -t "$S" BTab
+set_guidance 3
 expect_screen "negative: the typed one kept" "no blur" 5
 
 # Steps: digits in a row make one number; the first after another key
