@@ -1091,7 +1091,7 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         if (job.zimt && zt_gen_params_from_json(p, job.zimt, &why) == ZT_OK)
             got = 1;
         else if (job.parameters && zt_gen_params_from_a1111(p, job.parameters, &why2) == ZT_OK)
-            got = 1;
+            got = job.zimt ? ZT_PNG_PARAMS_FALLBACK : 1;
         else if ((st = reset(p, err)) != ZT_OK)
             goto done;
         if (!got && (job.zimt || job.parameters)) {
@@ -1115,6 +1115,12 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         }
         if (has_params)
             *has_params = got;
+        if (got == ZT_PNG_PARAMS_FALLBACK && err) { /* not silently: the caller says it */
+            err->code = ZT_OK;
+            snprintf(err->msg, sizeof err->msg,
+                     "%.200s: its zimt settings cannot be used (%.200s); its A1111 text was "
+                     "taken", path, why.msg);
+        }
     }
     if (w)
         *w = job.w;

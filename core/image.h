@@ -100,10 +100,13 @@ void zt_png_writes_stop(void);
  * be NULL to read only the settings. When p is non-NULL (initialised) it
  * receives the settings from the "zimt" chunk, else from "parameters", and
  * *has_params (may be NULL) says whether either was found; when not, p
- * holds defaults. Settings that are there but cannot be parsed are
+ * holds defaults. *has_params is ZT_PNG_PARAMS_FALLBACK when a "zimt"
+ * chunk was there but could not be used and the "parameters" text was
+ * taken instead: err->msg then says why (its code stays ZT_OK). Settings that are there but cannot be parsed are
  * ZT_ERR_FORMAT with the reason. Oversized (see ZT_PNG_SIDE_MAX), truncated
  * or corrupt files are ZT_ERR_FORMAT or ZT_ERR_TOO_BIG naming the path. */
 zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_params *p,
                       int *has_params, zt_err *err);
+#define ZT_PNG_PARAMS_FALLBACK 2
 
 #endif

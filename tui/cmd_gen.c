@@ -518,6 +518,8 @@ int zt_cmd_gen(int argc, char **argv)
         rc = zt_cli_error(&err);
         goto done;
     }
+    if (o.from_note[0])
+        fprintf(stderr, "zimt: warning: %s\n", o.from_note);
 
     zt_engine_opts eo = {
         .model_dir = o.synthetic ? NULL : o.model_dir,

@@ -334,6 +334,8 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         if ((st = zt_png_read(o->from, &rgb, &w, &h, p, &has, err)))
             return st;
         free(rgb);
+        if (has == ZT_PNG_PARAMS_FALLBACK)
+            snprintf(o->from_note, sizeof o->from_note, "%s", err->msg);
         if (!has)
             return zt_fail(err, ZT_ERR_MISSING, "%s carries no generation settings", o->from);
         /* the settings are taken, not the source's sampler and model names:

@@ -41,6 +41,8 @@ typedef struct zt_gen_opts {
                                   --outdir, "" when none: the caller takes it
                                   back (zt_outpath_unmake_dir) when this or a
                                   later check refuses the run */
+    char from_note[512];       /* --from took the A1111 text over a damaged zimt
+                                  chunk: why, for a warning; else "" */
     time_t when;               /* the batch's {date} */
     size_t mem_limit;          /* $ZIMT_MEM_LIMIT in bytes, 0 when unset */
 } zt_gen_opts;

@@ -733,7 +733,9 @@ static void input_done(zt_ui_app *a)
                          a->prompt.len + 4 > ZT_UI_EDITOR_MAX;
             int long_n = cut_neg && strlen(p.negative_prompt) > a->negative.len &&
                          a->negative.len + 4 > ZT_UI_EDITOR_MAX;
-            if (long_p || long_n)
+            if (has == ZT_PNG_PARAMS_FALLBACK)
+                zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings loaded from %s", err.msg);
+            else if (long_p || long_n)
                 zt_ui_say(a, ZT_UI_ROLE_ERROR,
                           "settings loaded from %s; its %s was cut: a prompt holds at most %d KiB",
                           s, long_p ? "prompt" : "negative prompt", ZT_UI_EDITOR_MAX / 1024);

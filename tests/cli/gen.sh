@@ -317,6 +317,15 @@ if command -v convert >/dev/null; then
         "$(printf 'cat\nSteps: 2, Seed: 99999999999999999999999, Size: 16x16')" "$LIB_TMP/seed.png"
     run ./zimt gen --model $M --device cpu --from "$LIB_TMP/seed.png" -o "$out/f.png"
     expect_error "--from: an unreadable seed named" "settings cannot be used" "Seed"
+    # a damaged zimt chunk beside good A1111 text: the text is taken, and
+    # said (it was taken without a word)
+    convert -size 16x16 xc:red -set zimt '{"prompt": "dog", "steps": ' -set parameters \
+        "$(printf 'cat\nSteps: 2, Seed: 5, Size: 16x16')" "$LIB_TMP/fallback.png"
+    run ./zimt gen --model $M --device cpu --from "$LIB_TMP/fallback.png" -o "$out/fb.png" --json
+    expect_ok "--from: the A1111 text over a damaged zimt chunk" '"prompt":"cat"'
+    check "--from: the fallback said" grep -qF \
+        "warning: $LIB_TMP/fallback.png: its zimt settings cannot be used" "$LIB_TMP/err"
+    rm -f "$out/fb.png"
     convert -size 16x16 xc:red -set parameters \
         "$(printf 'cat\nSteps: 2, CFG scale: 1e30, Size: 16x16')" "$LIB_TMP/cfg.png"
     run ./zimt gen --model $M --device cpu --from "$LIB_TMP/cfg.png" -o "$out/f.png"
