@@ -387,7 +387,10 @@ static void test_shared_files(void)
     const char broken[] = "{\"theme\": \"someone's\",,}";
     write_file("cfg", "settings.json", broken, sizeof broken - 1);
     a.params.steps = 2;
-    CHECK(zt_ui_settings_save(&a, why, sizeof why) == 0, "save over a broken file: %s", why);
+    /* 1: saved, and why names the copy (the file was good at the load) */
+    CHECK(zt_ui_settings_save(&a, why, sizeof why) == 1 && strstr(why, "was damaged") &&
+              strstr(why, "kept as settings.json.bad"),
+          "save over a broken file: %s", why);
     CHECK(file_has(bad, "someone's") && file_has(path, "\"steps\":2"),
           "the broken file kept as settings.json.bad, a's settings written");
     zt_ui_settings_free(&a);
@@ -415,9 +418,65 @@ static void test_shared_files(void)
               want[i]);
     CHECK(ha.n == 4 && hb.n == 3, "each recalls the other's prompts it has seen: a %d, b %d",
           ha.n, hb.n);
+    /* a prompt run again after another's is the newest in the file again */
+    zt_ui_history_add(&ha, "a's second");
+    CHECK(zt_ui_history_save(&hb, why, sizeof why) == 0, "b saves: %s", why);
+    zt_ui_history_add(&hb, "from b, third");
+    CHECK(zt_ui_history_save(&hb, why, sizeof why) == 0, "b saves: %s", why);
+    zt_ui_history_add(&ha, "a's second");
+    CHECK(zt_ui_history_save(&ha, why, sizeof why) == 0, "a saves: %s", why);
+    zt_ui_history_free(&hr);
+    CHECK(zt_ui_history_load(&hr, why, sizeof why) == 0 && hr.n == 6 &&
+              !strcmp(hr.items[5], "a's second") && !strcmp(hr.items[4], "from b, third"),
+          "run again: %d prompts, newest '%s'", hr.n, hr.n ? hr.items[hr.n - 1] : "");
     zt_ui_history_free(&hr);
     zt_ui_history_free(&ha);
     zt_ui_history_free(&hb);
+
+    /* both started on broken files: the first save keeps the broken file
+     * aside; the second merges the good file now there (it kept that one
+     * aside too, undoing the first's change) */
+    char bad1[620], hbad[520], hbad1[530];
+    snprintf(bad1, sizeof bad1, "%s.1", bad);
+    snprintf(hbad, sizeof hbad, "%s.bad", hpath);
+    snprintf(hbad1, sizeof hbad1, "%s.bad.1", hpath);
+    unlink(bad1);
+    unlink(hbad);
+    unlink(hbad1);
+    write_file("cfg", "settings.json", broken, sizeof broken - 1);
+    const char hbroken[] = "{\"prompts\": [1,";
+    write_file("state", "history.json", hbroken, sizeof hbroken - 1);
+    CHECK(zt_ui_settings_load(&a, why, sizeof why) == -1 &&
+              zt_ui_settings_load(&b, why, sizeof why) == -1,
+          "both see the broken settings");
+    CHECK(zt_ui_history_load(&ha, why, sizeof why) == -1 &&
+              zt_ui_history_load(&hb, why, sizeof why) == -1,
+          "both see the broken history");
+    snprintf(a.output_dir, sizeof a.output_dir, "/a/out");
+    CHECK(zt_ui_settings_save(&a, why, sizeof why) == 0, "a saves: %s", why);
+    snprintf(b.theme, sizeof b.theme, "mono");
+    CHECK(zt_ui_settings_save(&b, why, sizeof why) == 0, "b saves: %s", why);
+    CHECK(zt_ui_settings_load(&r, why, sizeof why) == 0 && !strcmp(r.output_dir, "/a/out") &&
+              !strcmp(r.theme, "mono"),
+          "both kept: output_dir %s, theme %s", r.output_dir, r.theme);
+    CHECK(file_has(bad, "someone's") && access(bad1, F_OK) != 0,
+          "only the broken file kept aside, not a's good one");
+    zt_ui_settings_free(&r);
+    zt_ui_history_add(&ha, "cat");
+    CHECK(zt_ui_history_save(&ha, why, sizeof why) == 0, "a saves history: %s", why);
+    zt_ui_history_add(&hb, "dog");
+    CHECK(zt_ui_history_save(&hb, why, sizeof why) == 0, "b saves history: %s", why);
+    CHECK(zt_ui_history_load(&hr, why, sizeof why) == 0 && hr.n == 2 &&
+              !strcmp(hr.items[0], "cat") && !strcmp(hr.items[1], "dog") &&
+              access(hbad1, F_OK) != 0,
+          "history: both prompts kept (%d), a's file not set aside", hr.n);
+    zt_ui_history_free(&hr);
+    zt_ui_history_free(&ha);
+    zt_ui_history_free(&hb);
+    zt_ui_settings_free(&a);
+    zt_ui_settings_free(&b);
+    unlink(bad);
+    unlink(hbad);
 }
 
 /* The config "directory" is a file: said so (it read "settings.json:

@@ -95,8 +95,11 @@ static int store_settings(zt_ui_app *a, char *why, int why_len)
 static void save_settings(zt_ui_app *a)
 {
     char why[512] = "";
-    if (store_settings(a, why, sizeof why))
+    int rc = store_settings(a, why, sizeof why);
+    if (rc < 0)
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings not saved: %s", why);
+    else if (rc > 0) /* saved, over a file damaged since the start */
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings saved; %s", why);
 }
 
 /* Loads and applies the theme called name, which is then remembered. When
@@ -224,9 +227,12 @@ static void generate(zt_ui_app *a)
     int hbad = zt_ui_history_save(&a->hist, hwhy, sizeof hwhy);
     a->hist_pos = a->hist.n; /* the save may have added another workbench's prompts */
     int sbad = store_settings(a, swhy, sizeof swhy);
-    if (hbad || sbad)
+    if (hbad < 0 || sbad < 0)
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "queued job #%llu; %s not saved: %s",
-                  (unsigned long long)id, hbad ? "prompt history" : "settings",
+                  (unsigned long long)id, hbad < 0 ? "prompt history" : "settings",
+                  hbad < 0 ? hwhy : swhy);
+    else if (hbad || sbad) /* saved over a file damaged since the start */
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "queued job #%llu; %s", (unsigned long long)id,
                   hbad ? hwhy : swhy);
     else
         zt_ui_say(a, ZT_UI_ROLE_NOTICE, "queued job #%llu (seed %llu)", (unsigned long long)id,
@@ -612,13 +618,21 @@ static void confirm_quit(zt_ui_app *a)
         a->quit = 1;
         return;
     }
+    int kept = 0;
     for (int i = 0; i < a->nresults; i++) {
         zt_err why = {0};
-        if (a->results[i].rgb && !keep_copy(&a->results[i], &why) && !a->keep_failed++)
+        if (!a->results[i].rgb)
+            continue;
+        if (keep_copy(&a->results[i], &why))
+            kept++;
+        else if (!a->keep_failed++)
             snprintf(a->keep_why, sizeof a->keep_why, "%s", why.msg);
     }
     if (!a->keep_failed)
         a->quit = 1;
+    else if (kept) /* those are safe: the gallery names their copies */
+        zt_ui_say(a, ZT_UI_ROLE_NOTICE, "%d image%s kept in %s (F3 names %s)", kept,
+                  kept == 1 ? "" : "s", zt_cli_keep_dir(), kept == 1 ? "it" : "them");
 }
 
 static void request_quit(zt_ui_app *a)
@@ -708,8 +722,10 @@ static void input_done(zt_ui_app *a)
         int has = 0;
         char path[4096]; /* ~/ as F5 reads it */
         int n = home_path(s, path, sizeof path);
-        if (n < 0 || (size_t)n >= sizeof path) {
-            zt_ui_say(a, ZT_UI_ROLE_ERROR, "the file's path is too long");
+        if (!s[strspn(s, " \t")] || n < 0 || (size_t)n >= sizeof path) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s",
+                      n >= 0 && (size_t)n < sizeof path ? "no file given"
+                                                         : "the file's path is too long");
             return;
         }
         s = path;
@@ -1697,8 +1713,9 @@ int zt_cmd_ui(int argc, char **argv)
     fputs("\033[?2004l", stdout);
     fflush(stdout);
     endwin();
-    if (store_settings(a, why, sizeof why))
-        fprintf(stderr, "zimt: settings not saved: %s\n", why);
+    int src = store_settings(a, why, sizeof why);
+    if (src)
+        fprintf(stderr, "zimt: settings %s: %s\n", src < 0 ? "not saved" : "saved", why);
     int lost = keep_unsaved_all(a);
     wait_for_cancel(a);
     lost += keep_unsaved_all(a); /* any that came in meanwhile */

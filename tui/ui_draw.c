@@ -726,7 +726,10 @@ static void draw_popup(zt_ui_app *a)
                 put(yy + 2, tx, tw, ZT_UI_ROLE_POPUP, r->params.prompt);
             if (yy + 3 <= last)
                 put(yy + 3, tx, tw, r->rgb ? ZT_UI_ROLE_ERROR : ZT_UI_ROLE_DIM,
-                    r->path ? r->path : r->rgb ? "(not saved: Ctrl-S)" : "(not saved)");
+                    r->path   ? r->path
+                    : r->kept ? r->kept /* its copy, kept when a quit failed */
+                    : r->rgb  ? "(not saved: Ctrl-S)"
+                              : "(not saved)");
         }
         break;
     }

@@ -279,8 +279,10 @@ static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
     if (rc) {
         f->bad_file = 1;
         plan_aside(dir, k->name, f);
-    } else
-        f->mine = k->to_json(obj);
+    }
+    /* the defaults when the file was not used: what a save measures this
+     * workbench's own changes against */
+    f->mine = k->to_json(obj);
     return rc;
 }
 
@@ -306,9 +308,12 @@ static int read_current(const char *path, char **disk, char *why, int why_len)
 
 /* Writes obj to its file, merged (k->merge) with what the file holds now,
  * unless that is what it holds already. The directory is locked from the
- * read to the rename, so two saves cannot both read the old file. A file
- * that could not be used (f->bad_file, or found so now) is first kept
- * aside (see keep_aside). On success f->mine becomes obj's JSON. */
+ * read to the rename, so two saves cannot both read the old file. The file
+ * is read again even when it could not be used at the load: another
+ * workbench may have replaced it since, and a good file is merged, never
+ * kept aside. One that cannot be used now is first kept aside (see
+ * keep_aside). On success f->mine becomes obj's JSON. 0, 1 when a file
+ * first found damaged now was kept aside (why names the copy), or -1. */
 static int save_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, int why_len)
 {
     char dir[4096], path[4200], sub[512] = "";
@@ -324,18 +329,17 @@ static int save_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
     if (lock >= 0)
         (void)flock(lock, LOCK_EX);
     char *disk = NULL, *out = NULL;
-    int rc = -1, got = f->bad_file ? 0 : read_current(path, &disk, sub, sizeof sub);
-    if (got == -1) {
-        f->bad_file = 1; /* unreadable now: kept aside below */
-        plan_aside(dir, k->name, f);
-    }
+    const int known = f->bad_file; /* said at the start: not said again */
+    int rc = -1, got = read_current(path, &disk, sub, sizeof sub);
+    f->bad_file = got == -1; /* unreadable now: kept aside below */
     /* (without memory for a merge, out stays NULL: nothing is written) */
     if (disk && k->merge(obj, f->mine, disk, &out, sub, sizeof sub)) {
         free(disk); /* malformed now: kept aside below */
         disk = NULL;
         f->bad_file = 1;
-        plan_aside(dir, k->name, f);
     }
+    if (f->bad_file)
+        plan_aside(dir, k->name, f);
     if (!disk && got != -2)
         out = k->to_json(obj);
     char *now = out ? k->to_json(obj) : NULL;
@@ -347,10 +351,15 @@ static int save_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
         snprintf(why, (size_t)why_len, "%s could not be kept as %s (%s); not overwriting it",
                  path, f->aside, strerror(errno));
     } else {
-        f->bad_file = 0;
         rc = write_atomic(dir, k->name, out, why, why_len);
+        if (rc == 0 && f->bad_file && !known) {
+            snprintf(why, (size_t)why_len, "%s was damaged (%s); kept as %s", path, sub,
+                     f->aside);
+            rc = 1;
+        }
+        f->bad_file = 0;
     }
-    if (rc == 0) {
+    if (rc >= 0) {
         free(f->mine);
         f->mine = now;
         now = NULL;
@@ -470,8 +479,13 @@ static int history_push(zt_ui_history *h, const char *prompt)
 
 void zt_ui_history_add(zt_ui_history *h, const char *prompt)
 {
-    if (history_push(h, prompt) > 0 && h->fresh < h->n)
+    int k = history_push(h, prompt);
+    if (k > 0 && h->fresh < h->n)
         h->fresh++;
+    /* the newest already: not listed twice here, but still this
+     * workbench's to add after another's prompts in the file */
+    else if (k == 0 && prompt && *prompt && !h->fresh)
+        h->fresh = 1;
 }
 
 /* The history as the file holds it (heap), or NULL without memory. */
@@ -568,7 +582,7 @@ int zt_ui_history_load(zt_ui_history *h, char *why, int why_len)
 int zt_ui_history_save(zt_ui_history *h, char *why, int why_len)
 {
     int rc = save_kind(&history_kind, h, &h->file, why, why_len);
-    if (rc == 0)
+    if (rc >= 0)
         h->fresh = 0;
     return rc;
 }

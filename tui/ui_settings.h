@@ -59,6 +59,8 @@ void zt_ui_settings_defaults(zt_ui_settings *s);
 /* Defaults, then the file when readable. 0 on success or no file; -1 with
  * why when the file was malformed (defaults are kept). */
 int zt_ui_settings_load(zt_ui_settings *s, char *why, int why_len);
+/* 0; 1 when saved over a file found damaged at this save (kept aside,
+ * why names the copy); -1 with why. */
 int zt_ui_settings_save(zt_ui_settings *s, char *why, int why_len);
 void zt_ui_settings_free(zt_ui_settings *s);
 /* Settings to JSON (heap) and back: exposed for tests. */
@@ -66,7 +68,7 @@ char *zt_ui_settings_to_json(const zt_ui_settings *s);
 int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int why_len);
 
 int zt_ui_history_load(zt_ui_history *h, char *why, int why_len);
-int zt_ui_history_save(zt_ui_history *h, char *why, int why_len);
+int zt_ui_history_save(zt_ui_history *h, char *why, int why_len); /* as settings_save */
 /* History from JSON (appended to h; entries that are not UTF-8 text are
  * skipped): exposed for tests. 0, or with why -1 for a malformed file and
  * -2 when memory ran out (as for zt_ui_settings_from_json). */

@@ -344,6 +344,13 @@ tm send-keys -t "$S" Escape
     --prompt tilde -o "$D/t.png" 2>/dev/null
 open_png "~/t.png"
 expect_screen "Ctrl-O reads ~/" "settings loaded from $D/t.png" 5
+tm send-keys -t "$S" C-o
+wait_for "Open PNG settings" 5
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l "  "
+tm send-keys -t "$S" Enter
+expect_screen "Ctrl-O: blanks are no file" "no file given" 5
+tm send-keys -t "$S" Escape
 tm send-keys -t "$S" F2
 wait_for "Theme (Enter picks)" 5
 check "theme list: no dangling link" test -z "$(screen | grep -F 'dangling')"
