@@ -192,25 +192,35 @@ static zt_status get_bool(const cJSON *o, const char *key, int required, int *ou
  * the one value it implements, given as JSON text ("\"silu\"", "false",
  * "1000", "null"). Anything else is refused rather than read and then
  * ignored, which would give another model's images without a word. */
-static zt_status only(const cJSON *o, const char *key, const char *want, const char *what,
-                      zt_err *err)
+static zt_status only_of(const cJSON *o, const char *key, const char *const *wants,
+                         const char *what, zt_err *err)
 {
     const cJSON *j = item(o, key);
     if (!j)
         return ZT_OK;
-    cJSON *w = cJSON_Parse(want);
-    int same = w && cJSON_Compare(j, w, 1);
-    cJSON_Delete(w);
-    if (same)
-        return ZT_OK;
-    if (!w)
-        return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+    const char *want = wants[0];
+    for (int i = 0; wants[i]; i++) { /* the others are the same computation spelled otherwise */
+        cJSON *w = cJSON_Parse(wants[i]);
+        int same = w && cJSON_Compare(j, w, 1);
+        cJSON_Delete(w);
+        if (same)
+            return ZT_OK;
+        if (!w)
+            return zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
+    }
     char *got = cJSON_PrintUnformatted(j);
     zt_status st = zt_fail(err, ZT_ERR_UNSUPPORTED,
                            "%s: key '%s' is %.60s; only %s is supported (that of Z-Image-Turbo)",
                            what, key, got ? got : "another value", want);
     cJSON_free(got);
     return st;
+}
+
+static zt_status only(const cJSON *o, const char *key, const char *want, const char *what,
+                      zt_err *err)
+{
+    const char *const wants[] = {want, NULL};
+    return only_of(o, key, wants, what, err);
 }
 
 /* An array of min_n..max_n integers; *n receives the count. */
@@ -310,9 +320,14 @@ zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what
     TRY(get_float(r, "rms_norm_eps", 1, &c->rms_eps, what, err));
     TRY(get_num(r, "rope_theta", 1, &theta, what, err));
     c->rope_theta = theta;
-    TRY(only(r, "hidden_act", "\"silu\"", what, err));
+    /* transformers reads "swish" as SiLU, and a "default" rope type as no
+     * scaling, as newer versions save it */
+    static const char *const act[] = {"\"silu\"", "\"swish\"", NULL};
+    static const char *const rope[] = {"null", "{\"rope_type\": \"default\"}",
+                                       "{\"type\": \"default\"}", NULL};
+    TRY(only_of(r, "hidden_act", act, what, err));
     TRY(only(r, "attention_bias", "false", what, err));
-    TRY(only(r, "rope_scaling", "null", what, err));
+    TRY(only_of(r, "rope_scaling", rope, what, err));
     TRY(only(r, "use_sliding_window", "false", what, err));
     TRY(positive(c->hidden, what, "hidden_size", err));
     TRY(positive(c->intermediate, what, "intermediate_size", err));

@@ -951,6 +951,11 @@ static char *text_to_utf8(const png_text *t)
 {
     if (t->compression == PNG_ITXT_COMPRESSION_NONE || t->compression == PNG_ITXT_COMPRESSION_zTXt)
         return utf8_valid(t->text) ? dup_str(t->text) : NULL;
+    /* tEXt and zTXt are Latin-1, but the zimt chunk is JSON, which is
+     * UTF-8: one a tool stored as tEXt keeps its UTF-8 (read as Latin-1,
+     * "café" came back as "cafÃ©") */
+    if (!strcmp(t->key, "zimt") && utf8_valid(t->text))
+        return dup_str(t->text);
     return latin1_to_utf8(t->text, t->text_length);
 }
 
@@ -1088,12 +1093,21 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
     if (p) {
         int got = 0;
         zt_err why = {0}, why2 = {0};
+        /* a settings chunk that was there but not read (damaged, its text
+         * not UTF-8, dropped by libpng): the A1111 text is then a stand-in,
+         * and said to be one */
+        int lost = job.zimt || job.bad_text || job.msg.text_lost[0] || job.msg.cache_full;
         if (job.zimt && zt_gen_params_from_json(p, job.zimt, &why) == ZT_OK)
             got = 1;
         else if (job.parameters && zt_gen_params_from_a1111(p, job.parameters, &why2) == ZT_OK)
-            got = job.zimt ? ZT_PNG_PARAMS_FALLBACK : 1;
+            got = lost ? ZT_PNG_PARAMS_FALLBACK : 1;
         else if ((st = reset(p, err)) != ZT_OK)
             goto done;
+        if (got == ZT_PNG_PARAMS_FALLBACK && !job.zimt)
+            snprintf(why.msg, sizeof why.msg, "%s",
+                     job.bad_text           ? job.bad_text
+                     : job.msg.text_lost[0] ? job.msg.text_lost
+                                            : "more text chunks than are read (32)");
         if (!got && (job.zimt || job.parameters)) {
             /* settings there but unusable: say why, not "none" */
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: its settings cannot be used: %s", path,
@@ -1118,8 +1132,10 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         if (got == ZT_PNG_PARAMS_FALLBACK && err) { /* not silently: the caller says it */
             err->code = ZT_OK;
             snprintf(err->msg, sizeof err->msg,
-                     "%.200s: its zimt settings cannot be used (%.200s); its A1111 text was "
-                     "taken", path, why.msg);
+                     "%.200s: %s (%.200s); its A1111 text was taken", path,
+                     job.zimt ? "its zimt settings cannot be used"
+                              : "a text chunk that may hold its zimt settings could not be read",
+                     why.msg);
         }
     }
     if (w)

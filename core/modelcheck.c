@@ -65,9 +65,9 @@ static int file_in(const char *dir, const char *rel, uint64_t *size)
     return regular_file(path, size);
 }
 
-/* Counts *.incomplete files under dir (depth-limited); the first one found
- * is remembered for messages. */
-static int count_incomplete(const char *dir, int depth, char *first, size_t n)
+/* Counts *.incomplete files under dir (depth-limited), or every file when
+ * any is set; the first one found is remembered for messages. */
+static int count_incomplete(const char *dir, int depth, int any, char *first, size_t n)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -88,8 +88,8 @@ static int count_incomplete(const char *dir, int depth, char *first, size_t n)
             continue;
         if (S_ISDIR(sb.st_mode)) {
             if (depth > 0)
-                count += count_incomplete(path, depth - 1, first, n);
-        } else if (ends_with(nm, ".incomplete")) {
+                count += count_incomplete(path, depth - 1, any, first, n);
+        } else if (any || ends_with(nm, ".incomplete")) {
             if (first && !first[0])
                 snprintf(first, n, "%s", path);
             count++;
@@ -267,9 +267,15 @@ void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_d
     for (int i = 0; i < ZT_MODELCHECK_PARTS; i++)
         check_part(mc, &mc->part[i], dir);
 
-    int inside = count_incomplete(dir, SCAN_DEPTH, mc->incomplete_where,
+    int inside = count_incomplete(dir, SCAN_DEPTH, 0, mc->incomplete_where,
                                   sizeof mc->incomplete_where);
-    int beside = partial_dir ? count_incomplete(partial_dir, SCAN_DEPTH, mc->incomplete_where,
+    /* ModelScope writes a file being downloaded under its own name (or as
+     * NAME_START_END parts) into its ._____temp folder, never as
+     * *.incomplete: every file there is unfinished. Hugging Face's blobs
+     * hold finished files too; there only *.incomplete counts. */
+    int ms_temp = partial_dir && strstr(partial_dir, "/._____temp/") != NULL;
+    int beside = partial_dir ? count_incomplete(partial_dir, SCAN_DEPTH, ms_temp,
+                                                mc->incomplete_where,
                                                 sizeof mc->incomplete_where)
                              : 0;
     mc->incomplete = inside + beside;
@@ -277,7 +283,7 @@ void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_d
         mc->unfinished = 1;
         if (mc->n_problems == ZT_MODELCHECK_PROBLEMS_MAX)
             mc->n_problems--; /* this one must be kept: reason() shows it */
-        problem(mc, "download unfinished: %d *.incomplete file%s (%s); run the download again",
+        problem(mc, "download unfinished: %d partial file%s (%s); run the download again",
                 mc->incomplete, mc->incomplete == 1 ? "" : "s", mc->incomplete_where);
     }
 }

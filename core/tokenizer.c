@@ -1888,9 +1888,9 @@ zt_status zt_tokenizer_vocab_check(int32_t n_ids, int vocab, const char *path, z
     if (n_ids <= vocab)
         return ZT_OK;
     return zt_fail(err, ZT_ERR_FORMAT,
-                   "%s: its ids run to %d but the text encoder's vocab_size is %d: the "
-                   "tokenizer is not this model's",
-                   path, (int)n_ids - 1, vocab);
+                   "%s: its ids run to %d but the text encoder's vocab_size is %d (ids 0 to "
+                   "%d): the tokenizer is not this model's",
+                   path, (int)n_ids - 1, vocab, vocab - 1);
 }
 
 zt_status zt_tokenizer_check(const char *path, int vocab, int32_t *n_ids, zt_err *err)

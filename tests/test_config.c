@@ -95,6 +95,16 @@ static void test_te(void)
     CHECK(zt_te_config_parse(&c, s, "te.json", &err) == ZT_OK, "Qwen3's own values: %s",
           err.msg);
     free(s);
+    /* the same computation spelled otherwise is taken: "swish" is SiLU in
+     * transformers, a "default" rope type is no scaling */
+    const char *same[] = {"\"rope_scaling\": null, \"hidden_act\": \"swish\"",
+                          "\"rope_scaling\": {\"rope_type\": \"default\"}",
+                          "\"rope_scaling\": {\"type\": \"default\"}"};
+    for (int i = 0; i < 3; i++) {
+        s = subst(te_json, "\"rope_scaling\": null", same[i]);
+        CHECK(zt_te_config_parse(&c, s, "te.json", &err) == ZT_OK, "%s: %s", same[i], err.msg);
+        free(s);
+    }
     s = subst(te_json, "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", "num_key_value_heads");
     free(s);

@@ -478,6 +478,27 @@ static void test_png_convert(void)
     free(got);
 }
 
+/* A 1x1 PNG written by libpng directly with the n text chunks t. */
+static int write_text_list(const char *path, png_text *t, int n)
+{
+    FILE *f = fopen(path, "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (!f || !png || !info || setjmp(png_jmpbuf(png)))
+        return -1;
+    png_init_io(png, f);
+    png_set_IHDR(png, info, 1, 1, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_text(png, info, t, n);
+    png_write_info(png, info);
+    unsigned char row[3] = {1, 2, 3};
+    png_write_row(png, row);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    return 0;
+}
+
 /* A 1x1 PNG written by libpng directly with n_filler tEXt chunks and then
  * one text chunk key = text (iTXt when itxt is set). */
 static int write_texts(const char *path, int n_filler, const char *key, const char *text,
@@ -521,6 +542,40 @@ static int write_texts(const char *path, int n_filler, const char *key, const ch
  * reported as no settings. */
 static void test_png_settings_dropped(void)
 {
+    {
+        /* a zimt chunk stored as tEXt keeps its UTF-8 (JSON is UTF-8):
+         * read as Latin-1 it gave "cafÃ©" */
+        char path[256];
+        path_in(path, sizeof path, "textzimt.png");
+        png_text t[1] = {{.compression = PNG_TEXT_COMPRESSION_NONE,
+                          .key = (char *)"zimt",
+                          .text = (char *)"{\"prompt\":\"caf\xc3\xa9 \xe6\x97\xa5\",\"seed\":3}"}};
+        zt_gen_params p;
+        zt_gen_params_init(&p);
+        zt_err err = {0};
+        int has = -1;
+        CHECK(write_text_list(path, t, 1) == 0, "write");
+        CHECK(zt_png_read(path, NULL, NULL, NULL, &p, &has, &err) == ZT_OK && has == 1 &&
+                  !strcmp(p.prompt, "caf\xc3\xa9 \xe6\x97\xa5"),
+              "tEXt zimt chunk: '%s' (%s)", p.prompt ? p.prompt : "", err.msg);
+        /* a zimt chunk that cannot be read beside good A1111 text: the text
+         * is taken and said to stand in (it was taken without a word) */
+        png_text t2[2] = {{.compression = PNG_ITXT_COMPRESSION_NONE,
+                           .key = (char *)"zimt",
+                           .text = (char *)"{\"prompt\":\"caf\xc3\"}"},
+                          {.compression = PNG_TEXT_COMPRESSION_NONE,
+                           .key = (char *)"parameters",
+                           .text = (char *)"a cat\nSteps: 2, Seed: 5, Size: 64x64"}};
+        err = (zt_err){0};
+        CHECK(write_text_list(path, t2, 2) == 0, "write");
+        CHECK(zt_png_read(path, NULL, NULL, NULL, &p, &has, &err) == ZT_OK &&
+                  has == ZT_PNG_PARAMS_FALLBACK && p.seed == 5 &&
+                  strstr(err.msg, "could not be read (its settings text is not valid UTF-8); "
+                                  "its A1111 text was taken"),
+              "unreadable zimt chunk beside A1111 text: has %d, '%s'", has, err.msg);
+        zt_gen_params_free(&p);
+        unlink(path);
+    }
     char path[256];
     path_in(path, sizeof path, "dropped.png");
     zt_gen_params p;

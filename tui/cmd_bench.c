@@ -282,10 +282,11 @@ static void print_table(const char *dev, const char *gpu, const char *src, int s
 {
     printf("zimt bench: %s%s%s%s, %s, %s, %d steps, %d runs after a warm-up (min / median)\n",
            dev, gpu[0] ? " (" : "", gpu, gpu[0] ? ")" : "", src, b->precision, steps, runs);
-    printf("load: %.0f / %.0f ms, weights %.2f GiB (%.0f MB/s at the median), peak resident "
+    char wb[32];
+    printf("load: %.0f / %.0f ms, weights %s (%.0f MB/s at the median), peak resident "
            "host memory %.0f MiB\n\n",
-           load.min, load.med, gib(weights), load.med > 0 ? weights / 1e3 / load.med : 0,
-           b->load_rss_kib / 1024.0);
+           load.min, load.med, zt_bytes_text(wb, sizeof wb, weights),
+           load.med > 0 ? weights / 1e3 / load.med : 0, b->load_rss_kib / 1024.0);
     /* the CPU backend's "device" is the host's memory */
     const int host = b->be->vt->host_memory != 0;
     printf("%-10s %6s %19s %19s %19s %21s %21s %s\n", "size", "tokens", "encode ms",
@@ -406,7 +407,19 @@ int zt_cmd_bench(int argc, char **argv)
                                            : zt_backend_cpu_new(&b.be, 0, &err);
     if (st)
         return zt_cli_error(&err);
+    /* --profile on a backend without one: a warning before the runs (it
+     * read as an error after them); the timings still come */
+    if (profile && zt_backend_profile(b.be, 1, &err) != ZT_OK) {
+        fprintf(stderr, "zimt: warning: --profile: %s; the timings come without it\n", err.msg);
+        profile = 0;
+    } else if (profile) {
+        zt_backend_profile(b.be, 0, NULL);
+    }
     b.be->fp8 = !strcmp(precision, "fp8");
+    /* as gen says it: the CPU computes in F32 whatever was asked */
+    if (b.be->vt->host_memory && !strcmp(precision, "fp8"))
+        fprintf(stderr, "zimt: warning: --precision fp8 applies on CUDA; the CPU computes in "
+                        "F32\n");
     /* the CPU backend computes in F32 whatever was asked */
     b.precision = b.be->vt->host_memory ? "fp32" : precision;
     char gpu[256] = "";

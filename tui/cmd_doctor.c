@@ -174,7 +174,7 @@ static void show_model(doctor *d, const char *dir, const char *partial)
     for (int i = 0; i < 3; i++)
         zt_manifest_free(&m[i]);
     if (mc.incomplete)
-        printf("  downloads: %d unfinished (*.incomplete), e.g. %s\n", mc.incomplete,
+        printf("  downloads: %d unfinished (partial files), e.g. %s\n", mc.incomplete,
                mc.incomplete_where);
     else
         printf("  downloads: none unfinished\n");

@@ -47,7 +47,12 @@ run env ZIMT_MEM_LIMIT=lots $B
 expect_error "bad memory limit" "ZIMT_MEM_LIMIT: 'lots' is not a byte count"
 run $B --profile --size 32x32
 expect_ok "profile on the CPU: the table still comes" "32x32"
-check "profile on the CPU: said why not" grep -qF "backend cpu has no op profile" "$LIB_TMP/err"
+check "profile on the CPU: said why not" grep -qF \
+    "warning: --profile: backend cpu has no op profile; the timings come without it" "$LIB_TMP/err"
+run $B --precision fp8 --size 32x32
+expect_ok "fp8 on the CPU: runs in F32" "fp32"
+check "fp8 on the CPU: said, as gen says it" grep -qF \
+    "warning: --precision fp8 applies on CUDA; the CPU computes in F32" "$LIB_TMP/err"
 
 run $B --bogus 3
 expect_error "unknown option" "unknown option '--bogus'"

@@ -129,7 +129,7 @@ run zenv HF_HUB_CACHE="$A" "$ZIMT" doctor
 [ "$RC" -eq 1 ] && pass "only incomplete: exit 1" || fail "only incomplete: exit 1" "exit $RC"
 expect_error "only incomplete: reason" "download unfinished"
 check "only incomplete: the detail agrees" \
-    grep -qF "downloads: 1 unfinished (*.incomplete), e.g. $repo/blobs/deadbeef.incomplete" \
+    grep -qF "downloads: 1 unfinished (partial files), e.g. $repo/blobs/deadbeef.incomplete" \
     "$LIB_TMP/out"
 
 # doctor --model on the damaged snapshot names the missing file
@@ -159,6 +159,20 @@ M3=$LIB_TMP/ms3
 ms_cache "$M3/Tongyi-MAI/Z-Image-Turbo"
 run zenv MODELSCOPE_CACHE="$M3" "$ZIMT" doctor
 expect_ok "old modelscope layout" "chosen" "$M3/Tongyi-MAI/Z-Image-Turbo" "result: ok"
+
+# ModelScope keeps a file it is downloading under its own name in
+# ._____temp (never *.incomplete): such a file is an unfinished download,
+# said as the Hugging Face ones are (it read "no weights", "none unfinished")
+M4=$LIB_TMP/ms4
+ms_cache "$M4/models/Tongyi-MAI/Z-Image-Turbo"
+part=$M4/models/._____temp/Tongyi-MAI/Z-Image-Turbo/transformer/diffusion_pytorch_model.safetensors
+mkdir -p "$(dirname "$part")"
+head -c 1000 "$FIX/transformer/diffusion_pytorch_model.safetensors" >"$part"
+rm "$M4/models/Tongyi-MAI/Z-Image-Turbo/transformer/diffusion_pytorch_model.safetensors"
+run zenv MODELSCOPE_CACHE="$M4" "$ZIMT" doctor
+expect_error "modelscope partial file" "download unfinished: 1 partial file ($part)"
+check "modelscope partial file: the detail agrees" \
+    grep -qF "downloads: 1 unfinished (partial files), e.g. $part" "$LIB_TMP/out"
 
 # ---- conflicting variables: the model sits under HF_HOME, HF_HUB_CACHE elsewhere
 B=$LIB_TMP/b

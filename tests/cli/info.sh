@@ -198,7 +198,7 @@ check "synth: nothing written" test ! -e "$LIB_TMP/cutsynth"
 d=$(fresh bigids)
 rm "$d/tokenizer/tokenizer.json"
 sed 's/"id": 151644,/"id": 999999,/' "$FIX/tokenizer/tokenizer.json" >"$d/tokenizer/tokenizer.json"
-nope="tokenizer.json: its ids run to 999999 but the text encoder's vocab_size is 151936"
+nope="tokenizer.json: its ids run to 999999 but the text encoder's vocab_size is 151936 (ids 0 to 151935)"
 run $ZIMT info --model "$d"
 expect_error "ids past the vocab: info" "$nope"
 check "ids past the vocab: info says so" grep -qF "1000000 ids: not this model's" "$LIB_TMP/out"
