@@ -504,14 +504,6 @@ static int write_text_list(const char *path, png_text *t, int n)
 static int write_texts(const char *path, int n_filler, const char *key, const char *text,
                        int itxt)
 {
-    FILE *f = fopen(path, "wb");
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    if (!f || !png || !info || setjmp(png_jmpbuf(png)))
-        return -1;
-    png_init_io(png, f);
-    png_set_IHDR(png, info, 1, 1, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_text t[64];
     memset(t, 0, sizeof t);
     char keys[64][16];
@@ -528,14 +520,7 @@ static int write_texts(const char *path, int n_filler, const char *key, const ch
                                    : PNG_TEXT_COMPRESSION_NONE;
     t[n].key = (char *)key;
     t[n].text = (char *)text;
-    png_set_text(png, info, t, n + 1);
-    png_write_info(png, info);
-    unsigned char row[3] = {1, 2, 3};
-    png_write_row(png, row);
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    fclose(f);
-    return 0;
+    return write_text_list(path, t, n + 1);
 }
 
 /* Settings that are there but cannot be taken are said to be so, not
