@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* set by watched_malloc when malloc fails, read after each parse */
 static _Thread_local int alloc_failed;
@@ -50,4 +51,24 @@ const char *zt_float_text(char *buf, size_t n, float v)
             break;
     }
     return buf;
+}
+
+cJSON *zt_json_parse_object(const char *text, char *why, size_t why_len, int *nomem)
+{
+    const char *end = NULL;
+    size_t n = strlen(text);
+    cJSON *root = zt_json_parse(text, n, &end, nomem);
+    if (cJSON_IsObject(root))
+        return root;
+    if (*nomem)
+        snprintf(why, why_len, "out of memory");
+    else if (!text[strspn(text, " \t\r\n")])
+        snprintf(why, why_len, "empty");
+    else if (!root && end) /* cut short, or damaged: where it broke */
+        snprintf(why, why_len, "not valid JSON (it breaks at byte %zu of %zu)",
+                 (size_t)(end - text), n);
+    else
+        snprintf(why, why_len, "not a JSON object");
+    cJSON_Delete(root);
+    return NULL;
 }

@@ -19,6 +19,11 @@
  * given) points where the text went wrong. */
 cJSON *zt_json_parse(const char *text, size_t len, const char **end, int *nomem);
 
+/* text parsed as a JSON object (zt_json_parse); NULL with why saying what
+ * it is instead: out of memory (then *nomem is 1), empty, not valid JSON
+ * with where it breaks, or not an object. */
+cJSON *zt_json_parse_object(const char *text, char *why, size_t why_len, int *nomem);
+
 /* The shortest "%g" text that reads back as v (buf, which it returns),
  * whole numbers below 1e16 in full: 7.3f is "7.3", where printing the
  * double it widens to gives 7.3000001907348633; 1e-06, not

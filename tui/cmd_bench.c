@@ -234,9 +234,12 @@ static int add_stat(cJSON *o, const char *key, stat2 v)
 }
 
 /* One JSON object on stdout; the strings (a model path, a GPU's name) may
- * hold anything, so the text is cJSON's. */
+ * hold anything, so the text is cJSON's. n of the asked sizes were
+ * measured: "complete" says whether that is all (a run stopped or refused
+ * part-way read like a whole one but for its exit status). */
 static int print_json(const char *dev, const char *gpu, const char *src, int steps, int runs,
-                      stat2 load, size_t weights, const bench *b, const size_result *r, int n)
+                      stat2 load, size_t weights, const bench *b, const size_result *r, int n,
+                      int asked)
 {
     cJSON *o = cJSON_CreateObject(), *sizes = NULL;
     /* every field or no report: one missing would read as not measured */
@@ -244,7 +247,9 @@ static int print_json(const char *dev, const char *gpu, const char *src, int ste
              cJSON_AddStringToObject(o, "gpu", gpu) && cJSON_AddStringToObject(o, "model", src) &&
              cJSON_AddStringToObject(o, "precision", b->precision) &&
              cJSON_AddNumberToObject(o, "steps", steps) &&
-             cJSON_AddNumberToObject(o, "runs", runs) && add_stat(o, "load_ms", load) &&
+             cJSON_AddNumberToObject(o, "runs", runs) &&
+             cJSON_AddNumberToObject(o, "sizes_asked", asked) &&
+             cJSON_AddBoolToObject(o, "complete", n == asked) && add_stat(o, "load_ms", load) &&
              cJSON_AddNumberToObject(o, "load_peak_rss_bytes", (double)b->load_rss_kib * 1024) &&
              cJSON_AddNumberToObject(o, "weights_bytes", (double)weights) &&
              cJSON_AddNumberToObject(o, "device_total_bytes", (double)b->dev_total) &&
@@ -542,7 +547,7 @@ int zt_cmd_bench(int argc, char **argv)
             snprintf(src, sizeof src, "synthetic seed %u", (unsigned)seed);
         if (json)
             rc = print_json(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
-                            done);
+                            done, n_sizes);
         else
             print_table(device, gpu, model ? model : src, steps, runs, load, weights, &b, res,
                         done);

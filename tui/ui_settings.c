@@ -124,21 +124,10 @@ static void copy_str(const cJSON *root, const char *key, char *dst, size_t n)
 static cJSON *parse_root(const char *json, int *rc, char *why, int why_len)
 {
     int nomem = 0;
-    const char *end = NULL;
-    size_t n = strlen(json);
-    cJSON *root = zt_json_parse(json, n, &end, &nomem);
-    if (cJSON_IsObject(root))
-        return root;
-    if (nomem)
-        snprintf(why, (size_t)why_len, "out of memory");
-    else if (!root && end) /* cut short, or damaged: where it broke */
-        snprintf(why, (size_t)why_len, "not valid JSON (it breaks at byte %zu of %zu)",
-                 (size_t)(end - json), n);
-    else
-        snprintf(why, (size_t)why_len, "not a JSON object");
-    cJSON_Delete(root);
-    *rc = nomem ? -2 : -1;
-    return NULL;
+    cJSON *root = zt_json_parse_object(json, why, (size_t)why_len, &nomem);
+    if (!root)
+        *rc = nomem ? -2 : -1;
+    return root;
 }
 
 int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int why_len)

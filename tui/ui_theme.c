@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "discovery.h"
+#include "json.h"
 
 static const char *const role_keys[] = {
 #define ZT_UI_ROLE_KEY(name, key) key,
@@ -147,12 +148,11 @@ int zt_ui_theme_parse(zt_ui_theme *t, const char *json, char *why, int why_len)
                       {"reverse", ZT_UI_ATTR_REVERSE},     {"underline", ZT_UI_ATTR_UNDERLINE},
                       {"italic", ZT_UI_ATTR_ITALIC},       {"standout", ZT_UI_ATTR_STANDOUT}};
     zt_ui_theme_mono(t);
-    cJSON *root = cJSON_Parse(json);
-    int rc = -1;
-    if (!cJSON_IsObject(root)) {
-        snprintf(why, (size_t)why_len, "not a JSON object");
+    int rc = -1, nomem = 0;
+    /* says where a file cut short breaks (it said "not a JSON object") */
+    cJSON *root = zt_json_parse_object(json, why, (size_t)why_len, &nomem);
+    if (!root)
         goto done;
-    }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (cJSON_IsString(name))
         snprintf(t->name, sizeof t->name, "%s", name->valuestring);

@@ -23,6 +23,7 @@ check "no progress off a terminal" test ! -s "$LIB_TMP/err"
 
 run $B --size 64x64 --size 32x48 --json
 expect_ok "json" '"device":"cpu"' '"precision":"fp32"' '"steps":1' '"runs":1' \
+    '"sizes_asked":2,"complete":true' \
     '"sizes":[{"width":64,"height":64,"prompt_tokens":43,' '{"width":32,"height":48,'
 check "json: one line" test "$(wc -l <"$LIB_TMP/out")" -eq 1
 check "json: timings" grep -qE '"step_ms":\{"min":[0-9.e-]+,"median":[0-9.e-]+\}' "$LIB_TMP/out"
@@ -38,6 +39,8 @@ check "too big: no row for the size refused" test -z "$(grep -E '^1024x1024' "$L
 run env ZIMT_MEM_LIMIT=50M $B --size 64x64 --size 1024x1024 --json
 check "too big, json: the size that fits is reported" \
     grep -qF '"sizes":[{"width":64,"height":64,' "$LIB_TMP/out"
+# (the JSON alone says the report is not whole: it read like a full one)
+check "too big, json: not complete" grep -qF '"sizes_asked":2,"complete":false' "$LIB_TMP/out"
 check "too big, json: exit 1" test "$RC" -eq 1
 run env ZIMT_MEM_LIMIT=50M $B --size 1024x1024
 expect_error "too big alone" "1024x1024 needs"
