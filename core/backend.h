@@ -211,8 +211,9 @@ zt_status zt_backend_upload(zt_backend *be, zt_tensor *dst, const void *src, zt_
 zt_status zt_backend_download(zt_backend *be, void *dst, const zt_tensor *src, zt_err *err);
 /* Wait for queued work; returns and clears the sticky error if any. */
 zt_status zt_backend_sync(zt_backend *be, zt_err *err);
-/* *n: how many of float x's values are NaN or infinite. Waits for the ops
- * before it; a sticky error is reported and cleared as by download. */
+/* *n: how many of float x's values are NaN or infinite (0 on a backend
+ * without the op). Waits for the ops before it; a sticky error is
+ * reported and cleared as by download. */
 zt_status zt_backend_count_nonfinite(zt_backend *be, const zt_tensor *x, uint64_t *n,
                                      zt_err *err);
 zt_status zt_backend_adopt_weights(zt_backend *be, zt_tensor **ts, int n, void **block,

@@ -446,12 +446,13 @@ static zt_status c_count_nonfinite(zt_backend *be, const zt_tensor *x, uint64_t 
     unsigned long long *dn = (unsigned long long *)((char *)b->bad + 8), hn = 0;
     if (enter(b) &&
         ck(b, zt_cuda_count_nonfinite(dn, x->data, x->dtype, zt_tensor_numel(x), b->st),
-           "count_nonfinite") &&
+           "count_nonfinite"))
         ck(b, cudaMemcpyAsync(&hn, dn, sizeof hn, cudaMemcpyDeviceToHost, b->st),
-           "count_nonfinite download") &&
-        ck(b, cudaStreamSynchronize(b->st), "stream synchronize"))
+           "count_nonfinite download");
+    zt_status st = c_sync(be, err); /* the one wait: hn is there after it */
+    if (st == ZT_OK)
         *n = hn;
-    return c_sync(be, err);
+    return st;
 }
 
 /* Stored dtype of an adopted weight: float weights become BF16. */
