@@ -334,7 +334,7 @@ static void ms_caches(ctx *c)
     for (int i = 0; i < 2; i++) {
         char dir[ZT_PATH_MAX + 64], tmp[ZT_PATH_MAX + 64];
         pathf(dir, sizeof dir, "%s/%s%s", root, sub[i], ZT_MS_REPO_DIR);
-        pathf(tmp, sizeof tmp, "%s/%s._____temp/%s", root, sub[i], ZT_MS_REPO_DIR);
+        pathf(tmp, sizeof tmp, "%s/%s" ZT_MS_TEMP_DIR "/%s", root, sub[i], ZT_MS_REPO_DIR);
         if (is_dir(dir))
             candidate(c, label, dir, tmp);
         else

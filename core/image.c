@@ -1103,11 +1103,6 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
             got = lost ? ZT_PNG_PARAMS_FALLBACK : 1;
         else if ((st = reset(p, err)) != ZT_OK)
             goto done;
-        if (got == ZT_PNG_PARAMS_FALLBACK && !job.zimt)
-            snprintf(why.msg, sizeof why.msg, "%s",
-                     job.bad_text           ? job.bad_text
-                     : job.msg.text_lost[0] ? job.msg.text_lost
-                                            : "more text chunks than are read (32)");
         if (!got && (job.zimt || job.parameters)) {
             /* settings there but unusable: say why, not "none" */
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: its settings cannot be used: %s", path,
@@ -1131,11 +1126,14 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
             *has_params = got;
         if (got == ZT_PNG_PARAMS_FALLBACK && err) { /* not silently: the caller says it */
             err->code = ZT_OK;
-            snprintf(err->msg, sizeof err->msg,
-                     "%.200s: %s (%.200s); its A1111 text was taken", path,
+            snprintf(err->msg, sizeof err->msg, "%.200s: %s (%.200s); its A1111 text was taken",
+                     path,
                      job.zimt ? "its zimt settings cannot be used"
                               : "a text chunk that may hold its zimt settings could not be read",
-                     why.msg);
+                     job.zimt               ? why.msg
+                     : job.bad_text         ? job.bad_text
+                     : job.msg.text_lost[0] ? job.msg.text_lost
+                                            : "more text chunks than are read (32)");
         }
     }
     if (w)

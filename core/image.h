@@ -101,8 +101,9 @@ void zt_png_writes_stop(void);
  * receives the settings from the "zimt" chunk, else from "parameters", and
  * *has_params (may be NULL) says whether either was found; when not, p
  * holds defaults. *has_params is ZT_PNG_PARAMS_FALLBACK when a "zimt"
- * chunk was there but could not be used and the "parameters" text was
- * taken instead: err->msg then says why (its code stays ZT_OK). Settings that are there but cannot be parsed are
+ * chunk was there (or a text chunk that may be it) but could not be used
+ * and the "parameters" text was taken instead: err->msg then says why (its
+ * code stays ZT_OK). Settings that are there but cannot be parsed are
  * ZT_ERR_FORMAT with the reason. Oversized (see ZT_PNG_SIDE_MAX), truncated
  * or corrupt files are ZT_ERR_FORMAT or ZT_ERR_TOO_BIG naming the path. */
 zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_params *p,

@@ -270,10 +270,10 @@ void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_d
     int inside = count_incomplete(dir, SCAN_DEPTH, 0, mc->incomplete_where,
                                   sizeof mc->incomplete_where);
     /* ModelScope writes a file being downloaded under its own name (or as
-     * NAME_START_END parts) into its ._____temp folder, never as
+     * NAME_START_END parts) into its ZT_MS_TEMP_DIR folder, never as
      * *.incomplete: every file there is unfinished. Hugging Face's blobs
      * hold finished files too; there only *.incomplete counts. */
-    int ms_temp = partial_dir && strstr(partial_dir, "/._____temp/") != NULL;
+    int ms_temp = partial_dir && strstr(partial_dir, "/" ZT_MS_TEMP_DIR "/") != NULL;
     int beside = partial_dir ? count_incomplete(partial_dir, SCAN_DEPTH, ms_temp,
                                                 mc->incomplete_where,
                                                 sizeof mc->incomplete_where)

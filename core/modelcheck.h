@@ -43,9 +43,14 @@ typedef struct zt_modelcheck {
     char problems[ZT_MODELCHECK_PROBLEMS_MAX][384];
 } zt_modelcheck;
 
+/* ModelScope's folder for files being downloaded, beside its models: a
+ * partial_dir with this component holds nothing but unfinished files. */
+#define ZT_MS_TEMP_DIR "._____temp"
+
 /* Check dir. partial_dir, when not NULL, is where the tool that downloaded
  * the model keeps unfinished files (a Hugging Face repo's blobs/ folder,
- * ModelScope's temporary folder). Files there finish and move into place one
+ * where only *.incomplete ones count, or ModelScope's ZT_MS_TEMP_DIR, where
+ * every file does). Files there finish and move into place one
  * by one, so they make the model incomplete only when some file is also
  * missing from dir; then the problem says a download stopped halfway.
  * *.incomplete files inside dir itself (local-dir downloads) always count. */

@@ -234,20 +234,6 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
      * Empty tensors occupy nothing and cannot overlap. */
     qsort(sp, (size_t)k, sizeof *sp, cmp_span);
     int prev = -1;
-    uint64_t last_end = 0;
-    for (int i = 0; i < k; i++)
-        last_end = sp[i].end > last_end ? sp[i].end : last_end;
-    /* as the safetensors library reads a file: the data area is exactly
-     * the tensors' (bytes past them mean a file damaged or run together
-     * with another) */
-    if (last_end != dlen) {
-        st = zt_fail(err, ZT_ERR_FORMAT,
-                     "%s: %llu bytes follow the last tensor's data; the header accounts for "
-                     "%llu of the %zu after it (a damaged file, or another appended?)",
-                     what, (unsigned long long)(dlen - last_end), (unsigned long long)last_end,
-                     dlen);
-        goto fail;
-    }
     for (int i = 0; i < k; i++) {
         if (sp[i].begin == sp[i].end)
             continue;
@@ -258,6 +244,17 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
             goto fail;
         }
         prev = i;
+    }
+    /* as the safetensors library reads a file: the data area is exactly
+     * the tensors' (bytes past them mean a file damaged or run together
+     * with another); the last span in order ends last, none overlapping */
+    size_t last_end = prev >= 0 ? sp[prev].end : 0;
+    if (last_end != dlen) {
+        st = zt_fail(err, ZT_ERR_FORMAT,
+                     "%s: %zu bytes follow the last tensor's data; the header accounts for "
+                     "%zu of the %zu after it (a damaged file, or another appended?)",
+                     what, dlen - last_end, last_end, dlen);
+        goto fail;
     }
     /* cJSON keeps duplicate keys as separate members. */
     qsort(e, (size_t)k, sizeof *e, cmp_entry_name);

@@ -63,12 +63,12 @@ zt_status zt_err_prefix(zt_err *err, const char *fmt, ...);
  * and timeouts. */
 double zt_now_ms(void);
 
-/* Broken invariants only: never for bad input. */
 /* A size of memory or of a file for a message, in the unit that keeps
  * its digits ("20.77 GiB", "426.8 MiB", "3.5 KiB", "12 bytes"): a tiny
  * model's figures all read "0.01 GiB" in GiB. Returns buf. */
 const char *zt_bytes_text(char *buf, size_t n, unsigned long long bytes);
 
+/* Broken invariants only: never for bad input. */
 #define ZT_ASSERT(c) \
     ((c) ? (void)0 : zt_assert_fail(#c, __FILE__, __LINE__))
 void zt_assert_fail(const char *expr, const char *file, int line);
