@@ -421,11 +421,11 @@ int zt_cmd_bench(int argc, char **argv)
         zt_backend_profile(b.be, 0, NULL);
     }
     b.be->fp8 = !strcmp(precision, "fp8");
-    /* as gen says it: the CPU computes in F32 whatever was asked */
+    /* the CPU backend computes in F32 whatever was asked (said as gen says
+     * it for fp8) */
     if (b.be->vt->host_memory && !strcmp(precision, "fp8"))
         fprintf(stderr, "zimt: warning: --precision fp8 applies on CUDA; the CPU computes in "
                         "F32\n");
-    /* the CPU backend computes in F32 whatever was asked */
     b.precision = b.be->vt->host_memory ? "fp32" : precision;
     char gpu[256] = "";
     if (!strcmp(device, "cuda"))

@@ -60,7 +60,6 @@ static void problem(doctor *d, const char *fmt, ...)
     d->problems++;
 }
 
-
 /* ---- where the model is --------------------------------------------------- */
 
 static void show_search(const zt_discovery_report *r)

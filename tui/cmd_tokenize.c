@@ -251,13 +251,11 @@ int zt_cmd_tokenize(int argc, char **argv)
         rc = 0;
         goto done;
     }
-    cJSON *root = cJSON_CreateObject(), *jids = cJSON_CreateArray(), *jtoks = cJSON_CreateArray();
-    int ok = root && jids && cJSON_AddItemToObject(root, "ids", jids);
-    if (!ok)
-        cJSON_Delete(jids); /* not in root */
-    ok = ok && jtoks && cJSON_AddItemToObject(root, "tokens", jtoks);
-    if (!ok && jtoks && !cJSON_GetObjectItem(root, "tokens"))
-        cJSON_Delete(jtoks);
+    /* the arrays made inside root: nothing to free apart on a failure */
+    cJSON *root = cJSON_CreateObject();
+    cJSON *jids = root ? cJSON_AddArrayToObject(root, "ids") : NULL;
+    cJSON *jtoks = jids ? cJSON_AddArrayToObject(root, "tokens") : NULL;
+    int ok = jtoks != NULL;
     for (size_t k = 0; ok && k < n; k++) {
         char *piece, *shown;
         size_t pl;

@@ -643,31 +643,36 @@ static void request_quit(zt_ui_app *a)
         a->quit = 1;
 }
 
+/* A path typed in a popup (what: "directory", "file") into out, a leading
+ * ~/ (or ~ alone) as the home directory, as a shell reads it. -1 with why
+ * for blanks alone (no name anyone means: a directory "   " was made) or a
+ * path past n. */
+static int typed_path(const char *typed, const char *what, char *out, size_t n, char *why,
+                      size_t why_n)
+{
+    const char *home = getenv("HOME");
+    int k = typed[0] == '~' && (!typed[1] || typed[1] == '/') && home && home[0]
+                ? snprintf(out, n, "%s%s", home, typed + 1)
+                : snprintf(out, n, "%s", typed);
+    if (!typed[strspn(typed, " \t")])
+        snprintf(why, why_n, "no %s given", what);
+    else if (k < 0 || (size_t)k >= n)
+        snprintf(why, why_n, "the %s's path is too long", what);
+    else
+        return 0;
+    return -1;
+}
+
 /* The output directory as typed (F5) or given (--output-dir): a leading
  * ~/ is the home directory, as in a shell; it is made when missing and
  * checked at once; a relative one is kept as its absolute path, so that a
  * later start from another directory writes to the same place. 0 with
  * *made (whether it was created), or -1 with why. */
-/* typed with a leading ~/ (or ~ alone) as the home directory, as a shell
- * reads it, into out; snprintf's count (n or more: too long) */
-static int home_path(const char *typed, char *out, size_t n)
-{
-    const char *home = getenv("HOME");
-    return typed[0] == '~' && (!typed[1] || typed[1] == '/') && home && home[0]
-               ? snprintf(out, n, "%s%s", home, typed + 1)
-               : snprintf(out, n, "%s", typed);
-}
-
 static int set_outdir(zt_ui_app *a, const char *typed, int *made, char *why, size_t why_n)
 {
     char path[sizeof a->set.output_dir], abs[PATH_MAX];
-    int n = home_path(typed, path, sizeof path);
-    /* blanks alone are no name anyone means (a directory "   " was made) */
-    int blank = !typed[strspn(typed, " \t")];
-    if (blank || n < 0 || (size_t)n >= sizeof path) {
-        snprintf(why, why_n, "%s", blank ? "no directory given" : "the directory's path is too long");
+    if (typed_path(typed, "directory", path, sizeof path, why, why_n))
         return -1;
-    }
     struct stat st;
     *made = stat(path, &st) != 0;
     if (zt_ui_make_dirs(path) || access(path, W_OK | X_OK)) {
@@ -720,12 +725,9 @@ static void input_done(zt_ui_app *a)
     case ZT_UI_INPUT_PNG: {
         zt_gen_params p;
         int has = 0;
-        char path[4096]; /* ~/ as F5 reads it */
-        int n = home_path(s, path, sizeof path);
-        if (!s[strspn(s, " \t")] || n < 0 || (size_t)n >= sizeof path) {
-            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s",
-                      n >= 0 && (size_t)n < sizeof path ? "no file given"
-                                                         : "the file's path is too long");
+        char path[4096], why[64]; /* ~/ as F5 reads it */
+        if (typed_path(s, "file", path, sizeof path, why, sizeof why)) {
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", why);
             return;
         }
         s = path;

@@ -42,14 +42,11 @@ int zt_ui_make_dirs(const char *dir)
     return zt_outpath_make_dir(dir, NULL, 0, NULL) == ZT_OK ? 0 : -1;
 }
 
+/* dir exists (save_kind made it, to lock it) */
 static int write_atomic(const char *dir, const char *name, const char *text, char *why,
                         int why_len)
 {
     char path[4200], tmp[4300];
-    if (zt_ui_make_dirs(dir)) {
-        snprintf(why, (size_t)why_len, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
@@ -236,6 +233,19 @@ static int keep_aside(const char *dir, const char *name, zt_ui_file *f)
     return -1;
 }
 
+/* The file's text (heap) in *disk, NULL when there is none; -1 with why
+ * when it is there but cannot be read, -2 when memory ran out. */
+static int read_current(const char *path, char **disk, char *why, int why_len)
+{
+    zt_err err = {0};
+    *disk = NULL;
+    zt_status st = zt_read_file(path, ZT_UI_FILE_MAX, disk, NULL, &err);
+    if (st == ZT_OK || st == ZT_ERR_MISSING)
+        return 0;
+    snprintf(why, (size_t)why_len, "%s", err.msg);
+    return st == ZT_ERR_NOMEM ? -2 : -1;
+}
+
 /* obj (already at its defaults) takes the file's values when it can be
  * read, and f notes the JSON they make. A missing file is not an error
  * (0, obj untouched); any other failure is -1 with why naming the file,
@@ -245,23 +255,18 @@ static int load_kind(const file_kind *k, void *obj, zt_ui_file *f, char *why, in
     char dir[4096], path[4200], sub[256] = "";
     k->dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%s", dir, k->name);
-    int rc = 0;
     char *json = NULL;
-    zt_err err = {0};
     /* not a regular file (a FIFO would block the start for good), too
      * large, unreadable: the file is kept aside like a malformed one */
-    zt_status st = zt_read_file(path, ZT_UI_FILE_MAX, &json, NULL, &err);
+    int rc = read_current(path, &json, why, why_len) ? -1 : 0;
     struct stat sd;
-    if (st != ZT_OK && st != ZT_ERR_MISSING && stat(dir, &sd) == 0 && !S_ISDIR(sd.st_mode)) {
+    if (rc && stat(dir, &sd) == 0 && !S_ISDIR(sd.st_mode)) {
         /* no file to keep aside: the directory itself is a file */
         snprintf(why, (size_t)why_len, "%s is not a directory, so %s is neither read nor saved",
                  dir, k->name);
         return -1;
     }
-    if (st != ZT_OK && st != ZT_ERR_MISSING) {
-        snprintf(why, (size_t)why_len, "%s", err.msg);
-        rc = -1;
-    } else if (json && (rc = k->parse(obj, json, sub, sizeof sub)) != 0) {
+    if (!rc && json && (rc = k->parse(obj, json, sub, sizeof sub)) != 0) {
         snprintf(why, (size_t)why_len, "%s: %s", path, sub);
     }
     free(json);
@@ -280,19 +285,6 @@ static int same_text(const char *text, const char *json)
 {
     size_t n = strlen(json);
     return !strncmp(text, json, n) && (!text[n] || (text[n] == '\n' && !text[n + 1]));
-}
-
-/* The file's text (heap) in *disk, NULL when there is none; -1 with why
- * when it is there but cannot be read, -2 when memory ran out. */
-static int read_current(const char *path, char **disk, char *why, int why_len)
-{
-    zt_err err = {0};
-    *disk = NULL;
-    zt_status st = zt_read_file(path, ZT_UI_FILE_MAX, disk, NULL, &err);
-    if (st == ZT_OK || st == ZT_ERR_MISSING)
-        return 0;
-    snprintf(why, (size_t)why_len, "%s", err.msg);
-    return st == ZT_ERR_NOMEM ? -2 : -1;
 }
 
 /* Writes obj to its file, merged (k->merge) with what the file holds now,
