@@ -34,6 +34,7 @@ typedef struct builder {
     zt_manifest *m;
     zt_err *err;
     zt_status st;
+    int idle; /* entries added now are idle (manifest.h) */
 } builder;
 
 #if defined(__GNUC__)
@@ -77,6 +78,7 @@ static void add(builder *b, int optional, int ndim, const int64_t *shape, const 
     }
     e->ndim = ndim;
     e->optional = optional;
+    e->idle = b->idle;
     m->n++;
 }
 
@@ -102,11 +104,12 @@ static zt_status finish(builder *b)
 zt_status zt_manifest_te(zt_manifest *m, const zt_te_config *c, zt_err *err)
 {
     memset(m, 0, sizeof *m);
-    builder b = {m, err, ZT_OK};
+    builder b = {.m = m, .err = err, .st = ZT_OK};
     int64_t h = c->hidden, hd = c->head_dim, q = (int64_t)c->n_heads * hd,
             kv = (int64_t)c->n_kv_heads * hd, ff = c->intermediate;
     add(&b, 0, S2(c->vocab, h), "embed_tokens.weight");
     for (int l = 0; l < c->n_layers; l++) {
+        b.idle = l == c->n_layers - 1;
         add(&b, 0, S2(q, h), "layers.%d.self_attn.q_proj.weight", l);
         add(&b, 0, S2(kv, h), "layers.%d.self_attn.k_proj.weight", l);
         add(&b, 0, S2(kv, h), "layers.%d.self_attn.v_proj.weight", l);
@@ -120,6 +123,7 @@ zt_status zt_manifest_te(zt_manifest *m, const zt_te_config *c, zt_err *err)
         add(&b, 0, S2(h, ff), "layers.%d.mlp.down_proj.weight", l);
     }
     add(&b, 0, S1(h), "norm.weight");
+    b.idle = 0;
     /* The causal-LM head ships with some checkpoints; the encoder never uses it. */
     add(&b, 1, S2(c->vocab, h), "lm_head.weight");
     return finish(&b);
@@ -158,7 +162,7 @@ static void dit_block(builder *b, const zt_dit_config *c, const char *pre, int l
 zt_status zt_manifest_dit(zt_manifest *m, const zt_dit_config *c, zt_err *err)
 {
     memset(m, 0, sizeof *m);
-    builder b = {m, err, ZT_OK};
+    builder b = {.m = m, .err = err, .st = ZT_OK};
     int64_t d = c->dim, a = zt_dit_adaln_dim(c);
     /* Patch vector: f_patch * patch * patch * in_channels values. */
     int64_t pv = (int64_t)c->f_patch * c->patch * c->patch * c->in_channels;
@@ -245,7 +249,7 @@ zt_status zt_manifest_vae(zt_manifest *m, const zt_vae_config *c, zt_err *err)
 {
     memset(m, 0, sizeof *m);
     m->extra_prefixes = vae_extras;
-    builder b = {m, err, ZT_OK};
+    builder b = {.m = m, .err = err, .st = ZT_OK};
     int n = c->n_blocks;
     int64_t lat = c->latent_channels, top = c->block_out[n - 1], bottom = c->block_out[0];
     char pre[80];
@@ -311,6 +315,18 @@ int zt_manifest_allows_extra(const zt_manifest *m, const char *name)
         if (!strncmp(name, *p, strlen(*p)))
             return 1;
     return 0;
+}
+
+uint64_t zt_manifest_loaded_bytes(const zt_manifest *m, const zt_weights *w)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < m->n; i++) {
+        const zt_manifest_entry *e = &m->v[i];
+        const zt_st_entry *s = e->optional || e->idle ? NULL : zt_weights_find(w, e->name);
+        if (s)
+            sum += zt_tensor_nbytes(&s->t);
+    }
+    return sum;
 }
 
 int zt_manifest_required_count(const zt_manifest *m)

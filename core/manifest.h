@@ -23,6 +23,9 @@ typedef struct zt_manifest_entry {
     int ndim;
     int64_t shape[ZT_MAX_DIMS];
     int optional; /* may be absent (lm_head, VAE encoder); checked if present */
+    int idle;     /* required, but generation never loads it (the text encoder's
+                     last layer and final norm: it takes the second-to-last
+                     hidden state) */
 } zt_manifest_entry;
 
 typedef struct zt_manifest {
@@ -45,6 +48,10 @@ const zt_manifest_entry *zt_manifest_find(const zt_manifest *m, const char *name
 int zt_manifest_allows_extra(const zt_manifest *m, const char *name);
 /* Elements of the required entries together (the component's parameters). */
 uint64_t zt_manifest_numel(const zt_manifest *m);
+/* Bytes, as stored in w, of the required entries a generation loads (not
+ * optional, not idle): the weights a loaded model holds in memory. Entries
+ * absent from w count 0. */
+uint64_t zt_manifest_loaded_bytes(const zt_manifest *m, const zt_weights *w);
 /* Required entries (not optional). */
 int zt_manifest_required_count(const zt_manifest *m);
 

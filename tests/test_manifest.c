@@ -5,8 +5,10 @@
 #include "config.h"
 #include <unistd.h>
 
+#include "backend.h"
 #include "harness.h"
 #include "manifest.h"
+#include "pipeline.h"
 #include "safetensors.h"
 
 #define TINY TEST_DATA "/tiny-zimage"
@@ -62,6 +64,48 @@ static void test_tiny(void)
     total += exact_match(&m, TINY "/vae", NULL);
     zt_manifest_free(&m);
     CHECK(total == 312, "listed %d of 312", total);
+}
+
+/* The bytes the manifests say a load takes (what doctor plans with) are the
+ * bytes a loaded model holds: not the files' totals, which also carry the
+ * VAE's encoder and the text encoder's last layer. */
+static void test_loaded_bytes(void)
+{
+    zt_model_config c;
+    zt_err err = {0};
+    zt_backend *be = NULL;
+    zt_model *model = NULL;
+    if (zt_model_config_load(&c, TINY, &err) || zt_backend_cpu_new(&be, 1, &err) ||
+        zt_model_open(&model, be, TINY, NULL, NULL, &err)) {
+        CHECK(0, "%s", err.msg);
+        zt_backend_free(be);
+        return;
+    }
+    static const char *const dirs[3] = {TINY "/text_encoder", TINY "/transformer", TINY "/vae"};
+    uint64_t planned = 0, stored = 0;
+    for (int k = 0; k < 3; k++) {
+        zt_manifest m;
+        zt_weights *w = NULL;
+        zt_status st = k == 0   ? zt_manifest_te(&m, &c.te, &err)
+                       : k == 1 ? zt_manifest_dit(&m, &c.dit, &err)
+                                : zt_manifest_vae(&m, &c.vae, &err);
+        if (st || zt_weights_open(&w, dirs[k], k ? NULL : "model.", &err)) {
+            CHECK(0, "%s", err.msg);
+            if (!st)
+                zt_manifest_free(&m);
+            continue;
+        }
+        planned += zt_manifest_loaded_bytes(&m, w);
+        stored += zt_weights_total_bytes(w);
+        zt_weights_free(w);
+        zt_manifest_free(&m);
+    }
+    CHECK(planned == zt_model_weight_bytes(model), "planned %llu, loaded %zu",
+          (unsigned long long)planned, zt_model_weight_bytes(model));
+    CHECK(planned < stored, "planned %llu of %llu stored", (unsigned long long)planned,
+          (unsigned long long)stored);
+    zt_model_free(model);
+    zt_backend_free(be);
 }
 
 typedef struct seen {
@@ -216,6 +260,7 @@ static void test_full(void)
 int main(void)
 {
     RUN(test_tiny);
+    RUN(test_loaded_bytes);
     RUN(test_mismatch);
     RUN(test_dtype);
     RUN(test_full);

@@ -40,7 +40,7 @@ typedef struct doctor {
     int model_ok;
     zt_model_config cfg;
     int have_cfg;
-    uint64_t weight_bytes; /* te + dit + vae as stored */
+    uint64_t weight_bytes; /* te + dit + vae as stored, what a load takes */
     uint64_t dit_products; /* bytes of the blocks' product weights as stored (0: the
                               transformer's weights were not read) */
     size_t mem_limit;      /* $ZIMT_MEM_LIMIT when set and valid, else 0 */
@@ -106,7 +106,9 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         problem(d, "%s", err.msg);
         return;
     }
-    d->weight_bytes += zt_weights_total_bytes(w);
+    /* what a load holds: the tensors the pipeline takes, not the whole files
+     * (the VAE's encoder, the text encoder's last layer are never loaded) */
+    d->weight_bytes += m ? zt_manifest_loaded_bytes(m, w) : zt_weights_total_bytes(w);
     if (d->have_cfg && !strcmp(p->name, "transformer")) {
         size_t replaced = 0;
         zt_dit_fp8_weight_bytes(&d->cfg.dit, w, &replaced);

@@ -422,7 +422,7 @@ expect_screen "outdir: a bad --output-dir exits 1" "EXIT=1" 2
 check "outdir: a bad --output-dir not remembered" test ! -e "$D/cfg2/zimt/settings.json"
 
 # $ZIMT_MEM_LIMIT, as in gen: the size list marks what does not fit under
-# it (the tiny model needs 426.8 MiB at 1024x1024, 376.6 MiB at 1280x720),
+# it (the tiny model needs 426.0 MiB at 1024x1024, 375.8 MiB at 1280x720),
 # and a job too big for it is refused with the size that would fit.
 start memlimit ZIMT_MEM_LIMIT=400M
 tm send-keys -t "$S" F4
