@@ -109,17 +109,19 @@ static int same_output(const char *a, const char *b)
     return realpath(da, ra) && realpath(db, rb) && !strcmp(ra, rb);
 }
 
-/* The paths of jobs [0, n) of a batch, reserved before any file exists. */
-typedef struct earlier_jobs {
+/* The paths a batch's job may not take, reserved before any file exists:
+ * the earlier jobs' and every job's own name from a jobs file, later lines'
+ * too (js[k].path is "" for a later job whose name is still to be made). */
+typedef struct other_jobs {
     const gen_job *js;
-    int n;
-} earlier_jobs;
+    int n, self;
+} other_jobs;
 
-static int taken_by_earlier(const char *path, void *ud)
+static int taken_by_others(const char *path, void *ud)
 {
-    const earlier_jobs *e = ud;
+    const other_jobs *e = ud;
     for (int k = 0; k < e->n; k++)
-        if (same_output(e->js[k].path, path))
+        if (k != e->self && e->js[k].path[0] && same_output(e->js[k].path, path))
             return 1;
     return 0;
 }
@@ -384,13 +386,13 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
         gen_job *j = &js[i];
         if (j->path[0])
             continue;
-        earlier_jobs e = {js, i};
+        other_jobs e = {js, n, i};
         if (n == 1 && (o->output_path || o->output))
             snprintf(j->path, sizeof j->path, "%s", o->output_path ? o->output_path : o->output);
         else if (o->output) {
             if (!zt_outpath_numbered(j->path, sizeof j->path, o->output, i + 1))
                 return zt_fail(err, ZT_ERR_INVALID, "-o %s: too long to number", o->output);
-        } else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, taken_by_earlier, &e,
+        } else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, taken_by_others, &e,
                                                    j->path, sizeof j->path, err)))
             return st;
     }

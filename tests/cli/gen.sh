@@ -162,6 +162,14 @@ touch "$out/t-2.png"
 run $G --prompt x --steps 1 --size 32x32 --count 3 --outdir "$out" --name t.png
 expect_ok "template numbering skips names on disk" "t.png" "t-3.png" "t-4.png"
 check "the file in the way is untouched" test ! -s "$out/t-2.png"
+# a template name numbered past a file on disk skips a later line's own name
+# too (the batch was refused: "lines 1 and 2 both write .../n-2.png")
+touch "$out/n.png"
+printf '{"prompt":"a","steps":1,"size":"32x32"}\n{"prompt":"b","steps":1,"size":"32x32","output":"n-2.png"}\n' >"$LIB_TMP/n.jsonl"
+run $G --jobs "$LIB_TMP/n.jsonl" --outdir "$out" --name n.png
+expect_ok "template numbering skips a later line's name" "n-3.png" "n-2.png"
+check "template numbering: the file in the way is untouched" test ! -s "$out/n.png"
+check "template numbering: both written" test -s "$out/n-2.png" -a -s "$out/n-3.png"
 # the same file spelled two ways is one output, refused before the model loads
 printf '{"prompt":"a","output":"x.png"}\n{"prompt":"b","output":"./x.png"}\n' >"$LIB_TMP/x.jsonl"
 run $G --jobs "$LIB_TMP/x.jsonl" --outdir "$out"
