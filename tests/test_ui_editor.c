@@ -87,6 +87,46 @@ static void test_sanitize(void)
     free(s);
 }
 
+/* fit(s, w, mark) must equal want */
+static void fitted(const char *s, int w, const char *mark, const char *want)
+{
+    char *got = zt_ui_fit_message(s, w, mark);
+    CHECK(got && !strcmp(got, want), "'%s' in %d cells: '%s', want '%s'", s, w,
+          got ? got : "(null)", want);
+    free(got);
+}
+
+/* The status bar's long messages lose the middle of their path, so that
+ * the reason at their end can be read (they were cut at the screen's edge). */
+static void test_fit_message(void)
+{
+    const char *e = "\xe2\x80\xa6";
+    fitted("short", 10, e, "short");
+    fitted("exactly10!", 10, e, "exactly10!");
+    /* 76 cells in 62: the path (38) keeps 21, 14 of them from its end */
+    fitted("job 1 failed: /home/someone/pictures/zimt/a-cat.png: No space left on device", 62,
+           "...", "job 1 failed: /home/s...imt/a-cat.png: No space left on device");
+    fitted("job 1 failed: /home/someone/pictures/zimt/a-cat.png: No space left on device", 60, e,
+           "job 1 failed: /home/s\xe2\x80\xa6imt/a-cat.png: No space left on device");
+    /* the word keeps 20 cells at least, a path's last name whole when it can;
+     * the caller cuts what is still too wide */
+    fitted("w: /a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p.png: reason", 20, "...",
+           "w: /a/b/c/.../m/n/o/p.png: reason");
+    fitted("settings not used: /home/alice/.config/zimt/settings.json: not valid JSON "
+           "(it breaks at byte 11 of 12)", 60, e,
+           "settings not used: /home\xe2\x80\xa6/settings.json: not valid JSON "
+           "(it breaks at byte 11 of 12)");
+    /* no word to give up cells: as it is */
+    fitted("aaaa bbbb cccc dddd eeee ffff gggg", 20, "...", "aaaa bbbb cccc dddd eeee ffff gggg");
+    /* clusters stay whole: CJK (two cells) and a base with its mark */
+    fitted("x 狐狸狐狸狐狸狐狸狐狸狐狸狐狸 y", 20, e, "x 狐狸狐狸\xe2\x80\xa6狐狸狐狸狐狸 y");
+#define EA "e\xcc\x81" /* e and a combining acute: one cell */
+#define EA5 EA EA EA EA EA
+    fitted("x " EA5 EA5 EA5 EA5 EA5 EA5, 15, e, "x " EA5 EA EA "\xe2\x80\xa6" EA5 EA5 EA EA EA);
+#undef EA5
+#undef EA
+}
+
 static void test_move_by_char(void)
 {
     zt_ui_editor e = ed("a狐e\xcc\x81z");
@@ -273,6 +313,7 @@ int main(void)
     RUN(test_width);
     RUN(test_decode_invalid);
     RUN(test_sanitize);
+    RUN(test_fit_message);
     RUN(test_move_by_char);
     RUN(test_grapheme_clusters);
     RUN(test_move_by_word);

@@ -505,7 +505,12 @@ static void draw_status(zt_ui_app *a)
 {
     fill(LINES - 1, 0, COLS, ZT_UI_ROLE_STATUSBAR);
     if (a->status[0]) {
-        put(LINES - 1, 1, COLS - 2, a->status_role, a->status);
+        /* a message too long for the bar loses the middle of its path, or
+         * its own middle: not its end, where the reason is ("...: No space
+         * left on device") */
+        char *fit = zt_ui_fit_message(a->status, COLS - 2, a->utf8 ? "\xe2\x80\xa6" : "...");
+        put(LINES - 1, 1, COLS - 2, a->status_role, fit ? fit : a->status);
+        free(fit);
         return;
     }
     put(LINES - 1, 1, COLS - 2, ZT_UI_ROLE_STATUSBAR,

@@ -172,3 +172,72 @@ char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines)
     out[o] = 0;
     return out;
 }
+
+/* s with the middle of its bytes [a, b) replaced by mark, the rest of s
+ * kept: room cells for what stays of the span, up to tail_w of them for its
+ * tail and the rest for its head, each grown by whole clusters while it
+ * fits. Heap; NULL on out of memory. */
+static char *elide_span(const char *s, size_t a, size_t b, int room, int tail_w, const char *mark)
+{
+    size_t len = strlen(s), ml = strlen(mark);
+    char *out = malloc(len + ml + 1); /* what is kept + mark <= len + ml */
+    if (!out)
+        return NULL;
+    int w = 0;
+    size_t head = a, tail = b;
+    while (tail > a) {
+        size_t j = zt_ui_grapheme_prev(s, b, tail);
+        int cw = zt_ui_str_width(s + j, tail - j);
+        if (w + cw > tail_w)
+            break;
+        w += cw;
+        tail = j;
+    }
+    int head_w = room - w;
+    for (w = 0;;) {
+        size_t j = zt_ui_grapheme_next(s, b, head);
+        int cw = zt_ui_str_width(s + head, j - head);
+        if (j == head || j > tail || w + cw > head_w)
+            break;
+        w += cw;
+        head = j;
+    }
+    memcpy(out, s, head);
+    memcpy(out + head, mark, ml);
+    memcpy(out + head + ml, s + tail, len - tail + 1);
+    return out;
+}
+
+char *zt_ui_fit_message(const char *s, int maxw, const char *mark)
+{
+    size_t len = strlen(s), a = 0, b = 0;
+    int width = zt_ui_str_width(s, len), mw = zt_ui_str_width(mark, strlen(mark)), tw = 0;
+    if (width <= maxw)
+        return strdup(s);
+    /* the widest word (between spaces): a path, most often */
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && s[j] != ' ')
+            j++;
+        int w = zt_ui_str_width(s + i, j - i);
+        if (w > tw) {
+            tw = w;
+            a = i;
+            b = j;
+        }
+        i = j + 1;
+    }
+    int room = tw - (width - maxw) - mw;
+    if (room < 20)
+        room = 20;
+    if (room + mw >= tw)
+        return strdup(s);
+    /* two thirds from the end, or more to keep a path's last name whole */
+    size_t slash = b;
+    while (slash > a && s[slash - 1] != '/')
+        slash--;
+    int last = slash > a ? zt_ui_str_width(s + slash - 1, b - slash + 1) : 0, tail_w = room * 2 / 3;
+    if (last > tail_w)
+        tail_w = last < room - 4 ? last : room - 4;
+    return elide_span(s, a, b, room, tail_w, mark);
+}

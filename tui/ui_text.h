@@ -37,6 +37,16 @@ int zt_ui_cp_is_word(uint32_t cp);
  * keep_newlines, '\n' stays. Heap; caller frees; NULL on out of memory. */
 char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines);
 
+/* A message for a line of maxw cells: when it is wider, the middle of its
+ * widest word (a path, most often) gives way to mark ("…", or "..." where
+ * the terminal's encoding is not UTF-8), cut between grapheme clusters,
+ * keeping at least 20 cells of it, two thirds of them from its end (or a
+ * path's whole last name when it leaves 4 for the start): "/ho…/a-cat.png". The
+ * rest of the message stays whole, so the reason at its end ("...: No space
+ * left on device") can still be read; what is then still too wide is for
+ * the caller to cut. Heap; caller frees; NULL on out of memory. */
+char *zt_ui_fit_message(const char *s, int maxw, const char *mark);
+
 /* Append the UTF-8 encoding of cp to out (room for 4 bytes); returns bytes. */
 int zt_ui_utf8_encode(uint32_t cp, char *out);
 
