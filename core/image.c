@@ -540,7 +540,7 @@ static zt_status apply_pair(zt_gen_params *p, const char *key, const char *v, zt
     } else if (strcmp(key, "CFG scale") == 0) {
         char *end;
         errno = 0;
-        float f = strtof(v, &end);
+        float f = zt_strtof_c(v, &end);
         ok = end != v && *end == 0 && errno == 0;
         if (ok)
             p->guidance = f;

@@ -1,6 +1,8 @@
 /* json.c - see json.h. */
 #include "json.h"
 
+#include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +40,48 @@ cJSON *zt_json_parse(const char *text, size_t len, const char **end, int *nomem)
     return r;
 }
 
+/* The C locale's numbers, made once; (locale_t)0 where it cannot be made,
+ * and then the process's own locale is used. */
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+static locale_t c_numeric;
+
+static void make_c_numeric(void)
+{
+    c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+/* This thread's locale switched to the C locale's numbers; returns what to
+ * give leave_c (0: nothing changed). */
+static locale_t enter_c(void)
+{
+    pthread_once(&c_numeric_once, make_c_numeric);
+    return c_numeric ? uselocale(c_numeric) : (locale_t)0;
+}
+
+static void leave_c(locale_t old)
+{
+    int e = errno;
+    if (old)
+        uselocale(old);
+    errno = e;
+}
+
+float zt_strtof_c(const char *s, char **end)
+{
+    locale_t old = enter_c();
+    float v = strtof(s, end);
+    leave_c(old);
+    return v;
+}
+
+double zt_strtod_c(const char *s, char **end)
+{
+    locale_t old = enter_c();
+    double v = strtod(s, end);
+    leave_c(old);
+    return v;
+}
+
 const char *zt_float_text(char *buf, size_t n, float v)
 {
     /* whole digits are not cut to an exponent: 100, not 1e+02 */
@@ -45,11 +89,25 @@ const char *zt_float_text(char *buf, size_t n, float v)
     int whole = 1;
     for (; a >= 10 && a < 1e16; a /= 10)
         whole++;
+    locale_t old = enter_c();
     for (int prec = 1; prec <= 9; prec++) { /* 9 digits always read back */
         snprintf(buf, n, "%.*g", prec < whole ? whole : prec, (double)v);
         if (strtof(buf, NULL) == v)
             break;
     }
+    leave_c(old);
+    return buf;
+}
+
+const char *zt_double_text(char *buf, size_t n, double v)
+{
+    locale_t old = enter_c();
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    leave_c(old);
     return buf;
 }
 

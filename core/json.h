@@ -30,5 +30,15 @@ cJSON *zt_json_parse_object(const char *text, char *why, size_t why_len, int *no
  * 9.99999997e-07; 1000, not 1e+03. Finite v only (JSON has no inf or
  * nan). */
 const char *zt_float_text(char *buf, size_t n, float v);
+/* The same for a double (up to 17 digits). */
+const char *zt_double_text(char *buf, size_t n, double v);
+
+/* strtof and strtod with '.' as the decimal point whatever LC_NUMERIC the
+ * program set: numbers in files and on command lines must not depend on
+ * the user's locale (under de_DE, strtof stops at the '.' of "3.5" and
+ * printf writes "3,5", which is no JSON number). The two text functions
+ * above write '.' likewise. errno as strtof and strtod leave it. */
+float zt_strtof_c(const char *s, char **end);
+double zt_strtod_c(const char *s, char **end);
 
 #endif

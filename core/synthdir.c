@@ -69,18 +69,6 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
-/* Shortest text that reads back as the same double (zt_float_text for
- * floats), so configs stay tidy and still round-trip exactly. */
-static const char *num_d(char *buf, size_t n, double v)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    return buf;
-}
-
 /* snprintf for paths: callers check lengths up front (the destination is
  * limited to ZT_PATH_MAX - 32), so a cut can only hit names from readdir,
  * which then fail to open with a clear message. */
@@ -229,7 +217,8 @@ static void te_json(sbuf *b, const zt_te_config *c)
               "  \"hidden_act\": \"silu\",\n  \"attention_bias\": false,\n"
               "  \"torch_dtype\": \"bfloat16\"\n}\n",
               c->hidden, c->intermediate, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
-              c->vocab, zt_float_text(x, sizeof x, c->rms_eps), num_d(y, sizeof y, c->rope_theta));
+              c->vocab, zt_float_text(x, sizeof x, c->rms_eps),
+              zt_double_text(y, sizeof y, c->rope_theta));
 }
 
 static void dit_json(sbuf *b, const zt_dit_config *c)
@@ -247,7 +236,7 @@ static void dit_json(sbuf *b, const zt_dit_config *c)
               c->patch, c->f_patch, c->in_channels, c->dim, c->n_layers, c->n_refiner_layers,
               c->n_heads, c->n_kv_heads, zt_float_text(x, sizeof x, c->norm_eps),
               c->qk_norm ? "true" : "false", c->cap_feat_dim,
-              num_d(y, sizeof y, c->rope_theta), zt_float_text(z, sizeof z, c->t_scale),
+              zt_double_text(y, sizeof y, c->rope_theta), zt_float_text(z, sizeof z, c->t_scale),
               c->axes_dims[0], c->axes_dims[1], c->axes_dims[2], c->axes_lens[0],
               c->axes_lens[1], c->axes_lens[2]);
 }

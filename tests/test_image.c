@@ -5,6 +5,7 @@
  * at the end for leftover temporary files and then removed.
  */
 #include <dirent.h>
+#include <locale.h>
 #include <png.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 #include "harness.h"
 #include "image.h"
+#include "json.h"
 
 static char dir[64];
 
@@ -165,6 +167,48 @@ static void test_a1111_parse(void)
 }
 
 /* ---------------------------------------------------------------- JSON */
+
+/* Under a locale whose decimal point is a comma (LC_NUMERIC, which a
+ * workbench or any program using the library may set), the settings still
+ * read and write '.': under de_DE the JSON held "guidance":3,5 (no JSON),
+ * the A1111 line "CFG scale: 3,5," (then read as part of the prompt) and
+ * 3.5 could not be read at all. tests/run.sh makes the locale in
+ * $ZT_TEST_LOCPATH where localedef and the locale sources are installed. */
+static void test_decimal_comma(void)
+{
+    const char *locs = getenv("ZT_TEST_LOCPATH");
+    if (!locs || setenv("LOCPATH", locs, 1) || !setlocale(LC_NUMERIC, "de_DE.UTF-8")) {
+        printf("test_decimal_comma: no de_DE.UTF-8 locale (ZT_TEST_LOCPATH), skipped\n");
+        return;
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.1f", 3.5);
+    CHECK(!strcmp(buf, "3,5"), "the locale writes a comma: %s", buf);
+    CHECK(!strcmp(zt_float_text(buf, sizeof buf, 3.5f), "3.5"), "float text %s", buf);
+    CHECK(!strcmp(zt_double_text(buf, sizeof buf, 1e6 + 0.25), "1000000.25"), "double %s", buf);
+    char *end;
+    CHECK(zt_strtof_c("3.5", &end) == 3.5f && !*end, "strtof_c");
+    CHECK(zt_strtod_c("0.25x", &end) == 0.25 && *end == 'x', "strtod_c");
+    zt_gen_params p, q;
+    sample_params(&p);
+    zt_gen_params_init(&q);
+    p.guidance = 3.5f;
+    char *t = NULL;
+    zt_err err = {0};
+    CHECK(zt_gen_params_to_json(&p, &t, &err) == ZT_OK && strstr(t, "\"guidance\":3.5,") &&
+              zt_gen_params_from_json(&q, t, &err) == ZT_OK && zt_gen_params_equal(&p, &q),
+          "JSON: %s (%s)", t ? t : "-", err.msg);
+    free(t);
+    t = NULL;
+    zt_gen_params_init(&q);
+    CHECK(zt_gen_params_to_a1111(&p, &t, &err) == ZT_OK && strstr(t, "CFG scale: 3.5, ") &&
+              zt_gen_params_from_a1111(&q, t, &err) == ZT_OK && zt_gen_params_equal(&p, &q),
+          "A1111: %s -> prompt '%s', guidance %g", t ? t : "-", q.prompt, (double)q.guidance);
+    free(t);
+    zt_gen_params_free(&p);
+    zt_gen_params_free(&q);
+    setlocale(LC_NUMERIC, "C");
+}
 
 static void test_json(void)
 {
@@ -718,6 +762,7 @@ int main(void)
     RUN(test_a1111_format);
     RUN(test_a1111_parse);
     RUN(test_json);
+    RUN(test_decimal_comma);
     RUN(test_png_round_trip);
     RUN(test_png_no_params);
     RUN(test_png_refuse_overwrite);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 #include "outpath.h"
 #include "tokenizer.h"
 
@@ -52,7 +53,7 @@ zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, fl
 {
     char *end;
     errno = 0;
-    float v = strtof(s, &end);
+    float v = zt_strtof_c(s, &end);
     /* decimal only: strtof also takes hex ("0x10" is 16), "inf", "nan"
      * and leading blanks, none of which anyone means as a guidance */
     if (!*s || *end || (errno && errno != ERANGE) || isnan(v) ||

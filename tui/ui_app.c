@@ -1551,6 +1551,9 @@ int zt_cmd_ui(int argc, char **argv)
     if (strcmp(nl_langinfo(CODESET), "UTF-8") && !strcmp(nl_langinfo(CODESET), "ANSI_X3.4-1968"))
         setlocale(LC_CTYPE, "C.UTF-8");
     a->utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
+    /* numbers are typed, shown and written with '.', as the command line
+     * takes them, whatever the user's locale writes (3,5 under de_DE) */
+    setlocale(LC_NUMERIC, "C");
 
     /* Problems with the remembered files are shown once the screen is up
      * (stderr is hidden behind it until exit). */

@@ -90,6 +90,28 @@ set_guidance() {
 set_guidance 2.25
 expect_screen "guidance: 2.25 shown whole" "Guidance  2.25 " 5
 
+# Under a locale whose decimal point is a comma, guidance is still typed,
+# shown and remembered with '.': under de_DE, 3.5 was "not a number" and
+# settings.json held "guidance":3,5, refused at the next start.
+if [ -n "${ZT_TEST_LOCPATH:-}" ]; then
+    start comma LOCPATH="$ZT_TEST_LOCPATH" LC_ALL=de_DE.UTF-8
+    tm send-keys -t "$S" Tab Tab Tab Tab
+    set_guidance 3.5
+    expect_screen "comma: 3.5 taken and shown with a point" "Guidance  3.5 " 5
+    tm send-keys -t "$S" C-q
+    expect_screen "comma: quits" "EXIT=0" 10
+    check "comma: settings.json holds 3.5" grep -qF '"guidance":3.5,' "$D/cfg/zimt/settings.json"
+    check "comma: settings.json is JSON" python3 -c 'import json, sys; json.load(open(sys.argv[1]))' \
+        "$D/cfg/zimt/settings.json"
+    mkdir -p "$LIB_TMP/comma2"
+    cp -r "$D/cfg" "$LIB_TMP/comma2/"
+    start comma2 LOCPATH="$ZT_TEST_LOCPATH" LC_ALL=de_DE.UTF-8
+    expect_screen "comma: the next start takes them" "Guidance  3.5 " 5
+    check "comma: nothing set aside" test ! -e "$D/cfg/zimt/settings.json.bad"
+else
+    echo "tui_cases.sh: no de_DE.UTF-8 locale (ZT_TEST_LOCPATH), decimal-comma cases skipped"
+fi
+
 # A result made without guidance has no negative prompt: loading it from
 # the gallery keeps the one typed, hidden while guidance is 0.
 start negative
