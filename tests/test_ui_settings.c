@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "harness.h"
 #include "ui_settings.h"
 
@@ -210,19 +211,46 @@ static void test_history(void)
               bad[i]);
         zt_ui_history_free(&x);
     }
+    /* Entries that are not text are not recalled, and the file counts as
+     * damaged: it is kept aside before a save writes the others without
+     * them (they were dropped without a word and lost at the next save). */
     const char mixed[] = "{\"prompts\": [1, \"ok\", null, {\"a\": 1}, \"also ok\", true]}";
     write_file("state", "history.json", mixed, sizeof mixed - 1);
     zt_ui_history x = {0};
-    CHECK(zt_ui_history_load(&x, why, sizeof why) == 0 && x.n == 2, "only strings kept: %d",
-          x.n);
+    CHECK(zt_ui_history_load(&x, why, sizeof why) == -1 && x.n == 2 &&
+              strstr(why, "4 of its 6 prompts are not UTF-8 text") && x.file.bad_file,
+          "only strings recalled, the file damaged: %d, %s", x.n, why);
+    zt_ui_history_add(&x, "new");
+    CHECK(zt_ui_history_save(&x, why, sizeof why) == 0, "save over a damaged file: %s", why);
+    char hp2[512], *got = NULL;
+    size_t glen = 0;
+    zt_err err = {0};
+    snprintf(hp2, sizeof hp2, "%s/state/zimt/history.json.bad", dir);
+    CHECK(zt_read_file(hp2, 1 << 20, &got, &glen, &err) == ZT_OK && glen == sizeof mixed - 1 &&
+              !memcmp(got, mixed, glen),
+          "the damaged file kept whole as history.json.bad: %s", err.msg);
+    free(got);
     zt_ui_history_free(&x);
+    x = (zt_ui_history){0};
+    CHECK(zt_ui_history_load(&x, why, sizeof why) == 0 && x.n == 3 &&
+              !strcmp(x.items[2], "new"),
+          "the saved file holds the good prompts and the new one: %d", x.n);
+    zt_ui_history_free(&x);
+    x = (zt_ui_history){0};
+    remove(hp2);
 
-    /* Raw bytes that are not UTF-8 (cJSON passes them through) are dropped,
-     * in history and in settings text fields. */
+    /* Raw bytes that are not UTF-8 (cJSON passes them through) are not
+     * recalled either; settings text fields of them are ignored. */
     const char raw[] = "{\"prompts\": [\"\xff\xfe bad\", \"good\", \"\xed\xa0\x80\"]}";
-    CHECK(zt_ui_history_from_json(&x, raw, why, sizeof why) == 0 && x.n == 1 &&
-              !strcmp(x.items[0], "good"),
-          "non-UTF-8 entries dropped: %d", x.n);
+    CHECK(zt_ui_history_from_json(&x, raw, why, sizeof why) == -1 && x.n == 1 &&
+              !strcmp(x.items[0], "good") && strstr(why, "2 of its 3 prompts"),
+          "non-UTF-8 entries not recalled: %d %s", x.n, why);
+    zt_ui_history_free(&x);
+    x = (zt_ui_history){0};
+    /* cJSON ends a string at \u0000: the prompt would come back cut */
+    CHECK(zt_ui_history_from_json(&x, "{\"prompts\": [\"a\", \"b\\u0000c\"]}", why,
+                                  sizeof why) == -1 && strstr(why, "\\u0000"),
+          "\\u0000 in a prompt: %s", why);
     zt_ui_history_free(&x);
     zt_ui_settings s;
     zt_ui_settings_defaults(&s);

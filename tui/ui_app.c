@@ -1564,7 +1564,8 @@ int zt_cmd_ui(int argc, char **argv)
                  a->set.file.bad_file ? " (kept as " : "", a->set.file.aside,
                  a->set.file.bad_file ? " when settings change)" : "");
     if (zt_ui_history_load(&a->hist, why, sizeof why))
-        snprintf(hwarn, sizeof hwarn, "history not used: %s%s%.63s%s", why,
+        snprintf(hwarn, sizeof hwarn, "history %s: %s%s%.63s%s",
+                 a->hist.n ? "partly used" : "not used", why,
                  a->hist.file.bad_file ? " (kept as " : "", a->hist.file.aside,
                  a->hist.file.bad_file ? " when a prompt is added)" : "");
     if (!warn[0]) {

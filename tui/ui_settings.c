@@ -495,19 +495,34 @@ int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int w
         snprintf(why, (size_t)why_len, "no 'prompts' list");
         return -1;
     }
-    /* Entries that are not text are skipped: a prompt from the file must
-     * be something the editor and the tokenizer accept as it is. */
+    /* cJSON ends a string at \u0000: such a prompt would come back cut */
+    if (zt_json_has_nul_escape(json)) {
+        cJSON_Delete(root);
+        snprintf(why, (size_t)why_len, "a prompt holds \\u0000");
+        return -1;
+    }
+    /* Entries that are not text are not recalled (a prompt from the file
+     * must be something the editor and the tokenizer accept as it is), and
+     * they make the file damaged, -1: the others are recalled, and the file
+     * is kept aside before a save writes them without the bad ones. */
+    int bad = 0, all = 0;
     cJSON_ArrayForEach(it, arr)
     {
-        if (cJSON_IsString(it) &&
-            zt_utf8_validate(it->valuestring, strlen(it->valuestring), NULL) &&
-            history_push(h, it->valuestring) < 0) {
+        all++;
+        if (!cJSON_IsString(it) || !zt_utf8_validate(it->valuestring, strlen(it->valuestring), NULL)) {
+            bad++;
+        } else if (history_push(h, it->valuestring) < 0) {
             snprintf(why, (size_t)why_len, "out of memory");
             rc = -2;
             break;
         }
     }
     cJSON_Delete(root);
+    if (rc == 0 && bad) {
+        snprintf(why, (size_t)why_len, "%d of its %d prompts %s not UTF-8 text", bad, all,
+                 bad == 1 ? "is" : "are");
+        rc = -1;
+    }
     return rc;
 }
 
