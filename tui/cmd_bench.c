@@ -420,9 +420,10 @@ int zt_cmd_bench(int argc, char **argv)
     } else if (profile) {
         zt_backend_profile(b.be, 0, NULL);
     }
-    b.be->fp8 = !strcmp(precision, "fp8");
     /* the CPU backend computes in F32 whatever was asked (said as gen says
-     * it for fp8) */
+     * it for fp8): its fp8 flag stays off, as gen leaves it, so what is
+     * measured is what the table's label says */
+    b.be->fp8 = !b.be->vt->host_memory && !strcmp(precision, "fp8");
     if (b.be->vt->host_memory && !strcmp(precision, "fp8"))
         fprintf(stderr, "zimt: warning: --precision fp8 applies on CUDA; the CPU computes in "
                         "F32\n");

@@ -56,6 +56,12 @@ run $B --precision fp8 --size 32x32
 expect_ok "fp8 on the CPU: runs in F32" "fp32"
 check "fp8 on the CPU: said, as gen says it" grep -qF \
     "warning: --precision fp8 applies on CUDA; the CPU computes in F32" "$LIB_TMP/err"
+# and F32 is what runs: the same weights as without it (the blocks were
+# quantized and run as E4M3 on the CPU under an "fp32" label)
+run $B --precision fp8 --size 32x32 --json
+w8=$(grep -o '"weights_bytes":[0-9]*' "$LIB_TMP/out")
+run $B --size 32x32 --json
+check "fp8 on the CPU: F32 weights" test -n "$w8" -a "$w8" = "$(grep -o '"weights_bytes":[0-9]*' "$LIB_TMP/out")"
 
 run $B --bogus 3
 expect_error "unknown option" "unknown option '--bogus'"
