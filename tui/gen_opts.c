@@ -64,9 +64,11 @@ zt_status zt_parse_float(const char *what, const char *s, float lo, float hi, fl
     if (isinf(v))
         return zt_fail(err, ZT_ERR_INVALID, "%s must be between %g and %g (got %s)", what, lo,
                        hi, s);
+    /* the text as given: 100.00001 is a float past 100 that %g prints as
+     * "100", which read as a refusal of 100 itself */
     if (v < lo || v > hi)
-        return zt_fail(err, ZT_ERR_INVALID, "%s must be between %g and %g (got %g)", what, lo, hi,
-                       v);
+        return zt_fail(err, ZT_ERR_INVALID, "%s must be between %g and %g (got %s)", what, lo, hi,
+                       s);
     *out = v == 0 ? 0.0f : v; /* -0 is 0: shown and written without its sign */
     return ZT_OK;
 }
