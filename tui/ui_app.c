@@ -296,6 +296,12 @@ static int add_result(zt_ui_app *a, zt_event *ev, int unsaved)
     if (v) {
         a->results = v;
         zt_ui_result *r = &a->results[a->nresults++];
+        /* the gallery lists the newest first: an open one keeps its
+         * highlight on the same result (Enter loaded the one above it) */
+        if (a->popup == ZT_UI_POPUP_GALLERY && a->nresults > 1) {
+            a->popup_sel++;
+            a->popup_scroll++;
+        }
         memset(r, 0, sizeof *r);
         zt_gen_params_init(&r->params);
         zt_gen_params_copy(&r->params, &ev->params, NULL);
@@ -702,6 +708,20 @@ static void input_done(zt_ui_app *a)
     drop_error(a);
     zt_err err = {0};
     const char *s = a->input.buf;
+    /* a size or guidance without the blanks a paste brings at its ends
+     * (" 64x64" was "not WIDTHxHEIGHT") */
+    char num[64] = "";
+    if (a->input_kind == ZT_UI_INPUT_SIZE || a->input_kind == ZT_UI_INPUT_GUIDANCE) {
+        s += strspn(s, " \t");
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n < sizeof num) {
+            memcpy(num, s, n);
+            num[n] = 0;
+            s = num;
+        }
+    }
     switch (a->input_kind) {
     case ZT_UI_INPUT_SIZE: {
         int w, h;

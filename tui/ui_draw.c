@@ -380,7 +380,8 @@ static void draw_frame(int y, int x, int h, int w, int role, const char *title)
         putf(y, x + 2, w - 4, role, " %s ", title);
 }
 
-static const char *gfx_name(int g)
+/* buf (n bytes) holds the name when it is made */
+static const char *gfx_name(int g, char *buf, size_t n)
 {
     switch (g) {
     case ZT_UI_GFX_SIXEL:
@@ -388,7 +389,9 @@ static const char *gfx_name(int g)
     case ZT_UI_GFX_BLOCKS_TRUE:
         return "blocks, truecolor";
     case ZT_UI_GFX_BLOCKS_256:
-        return "blocks, 256 colours";
+        /* the palette the terminal has: 8 on xterm and the Linux console */
+        snprintf(buf, n, "blocks, %d colours", COLORS < 256 ? COLORS : 256);
+        return buf;
     case ZT_UI_GFX_ASCII:
         return "text";
     default:
@@ -438,8 +441,8 @@ static void draw_preview(zt_ui_app *a)
     zt_ui_preview_area(a, &row, &col, &rows, &cols);
     if (cols <= 0)
         return;
-    char title[96];
-    snprintf(title, sizeof title, "Preview (%s)%s", gfx_name(a->gfx),
+    char title[96], gname[32];
+    snprintf(title, sizeof title, "Preview (%s)%s", gfx_name(a->gfx, gname, sizeof gname),
              !a->img || a->img_final ? ""
              : a->img_stopped        ? " - stopped"
                                      : " - live");
@@ -798,8 +801,12 @@ void zt_ui_draw(zt_ui_app *a)
         /* in pieces that fit even a very narrow screen */
         char least[32];
         snprintf(least, sizeof least, "%dx%d at least", ZT_UI_MIN_COLS, ZT_UI_MIN_LINES);
-        const char *part[] = {"zimt: the terminal ", "is too small: ", least};
-        for (int i = 0, y = 0, x = 0; i < 3; i++) {
+        /* a quit question still takes its y or n here: say it is open
+         * (a blind y left, any other key closed it unseen) */
+        const char *part[] = {"zimt: the terminal ", "is too small: ", least,
+                              " (quit? y or n)"};
+        const int n = a->popup == ZT_UI_POPUP_QUIT ? 4 : 3;
+        for (int i = 0, y = 0, x = 0; i < n; i++) {
             if (i && y + 1 < LINES) {
                 y++;
                 x = 0;

@@ -89,6 +89,13 @@ set_guidance() {
 }
 set_guidance 2.25
 expect_screen "guidance: 2.25 shown whole" "Guidance  2.25 " 5
+# blanks at the ends, as a paste brings them, are not part of the value
+set_guidance ' 4.5 '
+expect_screen "guidance: blanks around it dropped" "Guidance  4.5 " 5
+open_custom_size
+tm send-keys -t "$S" -l ' 80x48 '
+tm send-keys -t "$S" Enter
+expect_screen "size: blanks around it dropped" "80x48  (custom)" 5
 
 # Under a locale whose decimal point is a comma, guidance is still typed,
 # shown and remembered with '.': under de_DE, 3.5 was "not a number" and
@@ -559,6 +566,34 @@ wait_for "seed 18446744073709551615" 5
 tm send-keys -t "$S" m
 check "gallery: the marked seed whole" wait_re "\* (seed )?18446744073709551615 " 5
 
+# A result that comes while the gallery is open goes to the top of its
+# list; the highlight stays on the result it was on (it moved to the one
+# above, and Enter loaded that one's settings).
+start galsel
+custom_size 32x32
+tm send-keys -t "$S" -l 'alpha'
+tm send-keys -t "$S" C-g
+expect_screen "galsel: first done" "done #1 in" 60
+tm send-keys -t "$S" C-u
+tm send-keys -t "$S" -l 'bravo'
+tm send-keys -t "$S" C-g
+expect_screen "galsel: second done" "done #2 in" 60
+custom_size 768x768
+tm send-keys -t "$S" C-g
+tm send-keys -t "$S" F3
+wait_for "Gallery (Enter loads" 5
+tm send-keys -t "$S" Down
+sleep 0.3
+if screen | grep -qF "done #3"; then
+    echo "tui_cases.sh: galsel: the third job ended before the gallery moved; case skipped"
+else
+    expect_screen "galsel: third done" "done #3 in" 120
+    tm send-keys -t "$S" Enter
+    expect_screen "galsel: settings loaded" "settings of seed" 5
+    check "galsel: the highlighted result's prompt" test -n "$(screen | grep -F alpha)" \
+        -a -z "$(screen | grep -F bravo)"
+fi
+
 # Progress and the preview: after the last step the queue says decoding
 # (its ETA said 0.0 s through the whole decode), and a cancelled job's
 # preview is no longer called live.
@@ -597,5 +632,23 @@ tm resize-window -t "$S" -x 120 -y 40
 sleep 0.5
 check "progress: nothing typed while too small" test -z "$(screen | grep -F 'hidden')"
 check "progress: no job queued while too small" test -z "$(screen | grep -F 'queued job #3')"
+
+# A quit question asked below the least size is said there: it still takes
+# its y or n (a blind y left, another key closed it unseen).
+# (on an 8-colour terminal the preview's title gives its 8 colours, not 256)
+start smallquit TERM=xterm
+expect_screen "smallquit: 8 colours named" "Preview (blocks, 8 colours)" 5
+custom_size 768x768
+tm send-keys -t "$S" C-g
+expect_screen "smallquit: job queued" "queued job #1" 10
+tm resize-window -t "$S" -x 30 -y 10
+sleep 0.3
+tm send-keys -t "$S" C-q
+expect_screen "smallquit: the question said" "(quit? y or n)" 5
+tm send-keys -t "$S" n
+sleep 0.3
+check "smallquit: n closes it" test -z "$(screen | grep -F 'quit? y or n')"
+check "smallquit: still running" test -z "$(screen | grep -F 'EXIT=')"
+tm resize-window -t "$S" -x 120 -y 40
 
 lib_summary
