@@ -507,6 +507,25 @@ static void test_shared_files(void)
     unlink(hbad);
 }
 
+/* A workbench whose own last JSON cannot be read back (as under a locale
+ * that wrote "3,5") merges as if every field were its own change: the save
+ * said "out of memory" and wrote nothing. */
+static void test_mine_unreadable(void)
+{
+    char path[512], bad[600], why[512] = "";
+    no_settings_file(path, bad);
+    write_file("cfg", "settings.json", "{\"theme\": \"mono\"}", 17);
+    zt_ui_settings s;
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == 0, "load: %s", why);
+    free(s.file.mine);
+    s.file.mine = strdup("{\"params\": {\"guidance\": 3,5}}");
+    s.params.steps = 5;
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save: %s", why);
+    CHECK(file_has(path, "\"steps\":5") && file_has(path, "\"theme\":\t\"mono\""),
+          "written whole");
+    zt_ui_settings_free(&s);
+}
+
 /* The config "directory" is a file: said so (it read "settings.json:
  * Not a directory (kept as settings.json.bad)", and nothing was kept),
  * and the file is left as it is. */
@@ -555,6 +574,7 @@ int main(void)
     RUN(test_fifo);
     RUN(test_aside_never_replaced);
     RUN(test_shared_files);
+    RUN(test_mine_unreadable);
     RUN(test_dir_is_file);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -385,9 +385,10 @@ static int settings_merge(void *obj, const char *mine, const char *disk, char **
     zt_ui_settings_defaults(&m);
     int rc = zt_ui_settings_from_json(&m, disk, why, why_len);
     *out = NULL;
-    /* mine is this workbench's own JSON: it fails only without memory */
+    /* mine is this workbench's own JSON: it should fail only without memory */
     int rb = rc == 0 && mine ? zt_ui_settings_from_json(&base, mine, sub, sizeof sub) : 0;
-    /* without a base (mine could not be made) every field counts as changed */
+    /* without a base (mine could not be made or read back) every field
+     * counts as changed */
     if (rc == 0 && mine && rb == 0) {
         take_str(m.theme, sizeof m.theme, cur->theme, base.theme);
         take_str(m.graphics, sizeof m.graphics, cur->graphics, base.graphics);
@@ -397,7 +398,7 @@ static int settings_merge(void *obj, const char *mine, const char *disk, char **
         if (zt_gen_params_equal(&cur->params, &base.params) ||
             zt_gen_params_copy(&m.params, &cur->params, NULL) == ZT_OK)
             *out = zt_ui_settings_to_json(&m);
-    } else if (rc == 0 && !mine) {
+    } else if (rc == 0 && (!mine || rb == -1)) {
         *out = zt_ui_settings_to_json(cur);
     }
     zt_ui_settings_free(&base);
