@@ -667,6 +667,15 @@ int zt_cmd_gen(int argc, char **argv)
      * one holding anything stays */
     unmake_dirs(&o, js, n);
     rc = zt_cli_stop ? 128 + zt_cli_stop : failed ? 1 : 0; /* 130 for Ctrl-C */
+    /* Interrupted: every job is reported and no image is being written, but
+     * the engine's worker may still be loading the model (a load stops only
+     * between its parts; a full synthetic one on the CPU takes 20 s a part,
+     * and a second interrupt was not heard while freeing the engine waited
+     * for it). Leave without waiting: nothing of it is kept. */
+    if (zt_cli_stop) {
+        fflush(NULL);
+        _exit(rc);
+    }
 done:
     zt_engine_free(eng);
     for (int i = 0; i < n; i++) {
