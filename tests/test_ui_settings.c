@@ -148,7 +148,8 @@ static void test_hostile_settings(void)
           ps.theme, ps.output_dir, ps.seed_locked, ps.graphics);
     zt_ui_settings_free(&ps);
 
-    /* A theme name longer than the field is ignored, not cut. */
+    /* A theme name longer than the field is not cut: the file is not used,
+     * and kept aside before a save (ignored, it was lost at the next save). */
     char big[300];
     memset(big, 'x', sizeof big);
     int k = snprintf(big, sizeof big, "{\"theme\": \"");
@@ -157,8 +158,10 @@ static void test_hostile_settings(void)
     write_file("cfg", "settings.json", big, strlen(big));
     zt_ui_settings s;
     char why[512] = "";
-    CHECK(zt_ui_settings_load(&s, why, sizeof why) == 0, "long theme: %s", why);
-    CHECK(!strcmp(s.theme, "dark"), "long theme ignored: %s", s.theme);
+    CHECK(zt_ui_settings_load(&s, why, sizeof why) == -1 &&
+              strstr(why, "'theme' is not UTF-8 text of at most 63 bytes") && s.file.bad_file,
+          "long theme: %s", why);
+    CHECK(!strcmp(s.theme, "dark"), "long theme not taken: %s", s.theme);
     zt_ui_settings_free(&s);
 
     /* Huge: 80 MB of spaces then an object. It is refused or read, but
@@ -255,9 +258,16 @@ static void test_history(void)
     zt_ui_settings s;
     zt_ui_settings_defaults(&s);
     CHECK(zt_ui_settings_from_json(&s, "{\"theme\": \"\xc0\xaf\", \"output_dir\": \"\xff\"}",
-                                   why, sizeof why) == 0 &&
-              !strcmp(s.theme, "dark") && !strcmp(s.output_dir, "."),
-          "non-UTF-8 settings text ignored: %s %s", s.theme, s.output_dir);
+                                   why, sizeof why) == -1 &&
+              !strcmp(s.theme, "dark") && !strcmp(s.output_dir, ".") &&
+              strstr(why, "'theme' is not UTF-8 text"),
+          "non-UTF-8 settings text: not taken, the file not used: %s %s %s", s.theme,
+          s.output_dir, why);
+    zt_ui_settings_free(&s);
+    zt_ui_settings_defaults(&s);
+    CHECK(zt_ui_settings_from_json(&s, "{\"steps\": 3, \"output_dir\": 5}", why, sizeof why) ==
+                  -1 && strstr(why, "'output_dir'"),
+          "an output_dir that is not text: %s", why);
     zt_ui_settings_free(&s);
 }
 
@@ -526,6 +536,32 @@ static void test_mine_unreadable(void)
     zt_ui_settings_free(&s);
 }
 
+/* A save writes a temporary name of its own: a link at the name it used to
+ * take (settings.json.tmpPID) was followed, writing the file it points to,
+ * and then renamed into settings.json's place. */
+static void test_save_own_temp(void)
+{
+    char path[512], bad[600], link_at[600], target[600], why[512] = "";
+    no_settings_file(path, bad);
+    snprintf(link_at, sizeof link_at, "%s.tmp%ld", path, (long)getpid());
+    snprintf(target, sizeof target, "%s/elsewhere", dir);
+    FILE *f = fopen(target, "wb");
+    CHECK(f && fputs("keep", f) >= 0 && fclose(f) == 0, "write %s", target);
+    unlink(link_at);
+    CHECK(symlink(target, link_at) == 0, "link %s", link_at);
+    zt_ui_settings s;
+    zt_ui_settings_defaults(&s);
+    s.params.steps = 6;
+    CHECK(zt_ui_settings_save(&s, why, sizeof why) == 0, "save: %s", why);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0644,
+          "settings.json a file of its own, 0644: %o", (unsigned)st.st_mode);
+    CHECK(file_has(target, "keep") && !file_has(target, "steps"), "the link's file untouched");
+    CHECK(file_has(path, "\"steps\":6"), "the settings written");
+    unlink(link_at);
+    zt_ui_settings_free(&s);
+}
+
 /* The config "directory" is a file: said so (it read "settings.json:
  * Not a directory (kept as settings.json.bad)", and nothing was kept),
  * and the file is left as it is. */
@@ -575,6 +611,7 @@ int main(void)
     RUN(test_aside_never_replaced);
     RUN(test_shared_files);
     RUN(test_mine_unreadable);
+    RUN(test_save_own_temp);
     RUN(test_dir_is_file);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

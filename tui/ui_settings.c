@@ -48,12 +48,19 @@ static int write_atomic(const char *dir, const char *name, const char *text, cha
 {
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
+    /* a name of its own, made new (never a link or a file left there) */
+    snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
     if (!f) {
-        snprintf(why, (size_t)why_len, "%s: %s", tmp, strerror(errno));
+        snprintf(why, (size_t)why_len, "%s: %s", fd < 0 ? path : tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         return -1;
     }
+    (void)fchmod(fd, 0644); /* mkstemp's 0600, as a plain save would not */
     int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
     ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok &= fclose(f) == 0;
@@ -61,6 +68,12 @@ static int write_atomic(const char *dir, const char *name, const char *text, cha
         snprintf(why, (size_t)why_len, "%s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
+    }
+    /* the rename itself on disk: a crash right after leaves the new file */
+    int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d >= 0) {
+        (void)fsync(d);
+        close(d);
     }
     return 0;
 }
@@ -108,11 +121,21 @@ char *zt_ui_settings_to_json(const zt_ui_settings *s)
     return out;
 }
 
+/* 1 when root's key is absent or a string of UTF-8 text shorter than n
+ * bytes: one that is not (a number, raw bytes, too long) makes the file
+ * damaged, kept aside before a save (it was ignored, and the next save
+ * wrote the default over it) */
+static int str_usable(const cJSON *root, const char *key, size_t n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    return !v || (cJSON_IsString(v) && strlen(v->valuestring) < n &&
+                  zt_utf8_validate(v->valuestring, strlen(v->valuestring), NULL));
+}
+
 static void copy_str(const cJSON *root, const char *key, char *dst, size_t n)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (cJSON_IsString(v) && strlen(v->valuestring) < n &&
-        zt_utf8_validate(v->valuestring, strlen(v->valuestring), NULL))
+    if (cJSON_IsString(v))
         snprintf(dst, n, "%s", v->valuestring);
 }
 
@@ -136,6 +159,15 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
     /* All or nothing: a file whose params a job would refuse is not used
      * at all (it is kept aside), so its other fields are not applied
      * either. The params are checked before anything is copied. */
+    static const char *const texts[] = {"theme", "graphics", "output_dir"};
+    const size_t caps[] = {sizeof s->theme, sizeof s->graphics, sizeof s->output_dir};
+    for (int i = 0; i < 3; i++)
+        if (!str_usable(root, texts[i], caps[i])) {
+            cJSON_Delete(root);
+            snprintf(why, (size_t)why_len, "'%s' is not UTF-8 text of at most %zu bytes",
+                     texts[i], caps[i] - 1);
+            return -1;
+        }
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "params");
     if (cJSON_IsObject(p)) {
         zt_gen_params tmp = {0}; /* from_object resets it */
