@@ -342,9 +342,10 @@ static int shape_matches(const zt_manifest_entry *e, const zt_st_entry *s)
     return zt_shape_eq(&s->t, e->ndim, e->shape);
 }
 
-int zt_manifest_check(const zt_manifest *m, const zt_weights *w, zt_manifest_cb cb, void *ctx)
+int zt_manifest_check(const zt_manifest *m, const zt_weights *w, zt_manifest_cb cb, void *ctx,
+                      int *unused)
 {
-    int problems = 0;
+    int problems = 0, extra = 0;
     /* Expected side: missing and wrongly shaped. */
     for (int i = 0; i < m->n; i++) {
         const zt_manifest_entry *e = &m->v[i];
@@ -363,15 +364,18 @@ int zt_manifest_check(const zt_manifest *m, const zt_weights *w, zt_manifest_cb 
                 cb(ctx, ZT_MANIFEST_DTYPE, e->name, e, s, zt_weights_file(w, s->file));
         }
     }
-    /* Found side: anything not listed and not tolerated. */
+    /* Found side: anything not listed and not tolerated. Loads take tensors
+     * by name and never look at the rest, so these are said, not counted. */
     for (int i = 0; i < zt_weights_count(w); i++) {
         const zt_st_entry *s = zt_weights_at(w, i);
         if (zt_manifest_find(m, s->name) || zt_manifest_allows_extra(m, s->name))
             continue;
-        problems++;
+        extra++;
         if (cb)
             cb(ctx, ZT_MANIFEST_UNEXPECTED, s->name, NULL, s, zt_weights_file(w, s->file));
     }
+    if (unused)
+        *unused = extra;
     return problems;
 }
 
@@ -386,7 +390,7 @@ static void keep_first(void *ctx, zt_manifest_problem kind, const char *name,
                        const zt_manifest_entry *want, const zt_st_entry *found, const char *file)
 {
     first_problem *fp = ctx;
-    if (fp->seen++)
+    if (kind == ZT_MANIFEST_UNEXPECTED || fp->seen++)
         return;
     char a[96], b[96];
     switch (kind) {
@@ -394,9 +398,7 @@ static void keep_first(void *ctx, zt_manifest_problem kind, const char *name,
         zt_fail(fp->err, ZT_ERR_MISSING, "%s: tensor '%s' %s is missing",
                 zt_weights_dir(fp->w), name, zt_manifest_shape_str(want, a, sizeof a));
         break;
-    case ZT_MANIFEST_UNEXPECTED:
-        zt_fail(fp->err, ZT_ERR_FORMAT, "%s: unexpected tensor '%s' %s", file, name,
-                zt_shape_str(&found->t, b, sizeof b));
+    case ZT_MANIFEST_UNEXPECTED: /* no failure; skipped above */
         break;
     case ZT_MANIFEST_SHAPE:
         zt_fail(fp->err, ZT_ERR_SHAPE, "%s: tensor '%s': expected shape %s, found %s", file,
@@ -413,7 +415,7 @@ static void keep_first(void *ctx, zt_manifest_problem kind, const char *name,
 zt_status zt_manifest_verify(const zt_manifest *m, const zt_weights *w, zt_err *err)
 {
     first_problem fp = {err, w, 0};
-    int n = zt_manifest_check(m, w, keep_first, &fp);
+    int n = zt_manifest_check(m, w, keep_first, &fp, NULL);
     if (!n)
         return ZT_OK;
     if (n > 1)

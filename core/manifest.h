@@ -3,8 +3,8 @@
  * config: every name with its shape.
  *
  * Model loaders use a manifest to check a weight file before touching it, and
- * `zimt info` uses it to report missing, unexpected and wrongly shaped
- * tensors. Names are canonical (text encoder without the "model." prefix,
+ * `zimt info` and `zimt doctor` use it to report missing and wrongly shaped
+ * tensors (failures) and unexpected ones (a warning). Names are canonical (text encoder without the "model." prefix,
  * see zt_weights_open). A manifest owns its entry array; free it with
  * zt_manifest_free.
  */
@@ -57,7 +57,8 @@ int zt_manifest_required_count(const zt_manifest *m);
 
 typedef enum zt_manifest_problem {
     ZT_MANIFEST_MISSING,    /* required, absent: want set, found NULL */
-    ZT_MANIFEST_UNEXPECTED, /* present, not listed: want NULL, found set */
+    ZT_MANIFEST_UNEXPECTED, /* present, not listed: want NULL, found set (not a
+                               failure: see zt_manifest_check) */
     ZT_MANIFEST_SHAPE,      /* both set, shapes differ */
     ZT_MANIFEST_DTYPE,      /* both set, found holds no floats (weights are F32, BF16, F16) */
 } zt_manifest_problem;
@@ -68,12 +69,19 @@ typedef void (*zt_manifest_cb)(void *ctx, zt_manifest_problem kind, const char *
                                const zt_manifest_entry *want, const zt_st_entry *found,
                                const char *file);
 
-/* Compare w against m; returns the number of problems (0: complete and
- * correct). cb may be NULL. */
-int zt_manifest_check(const zt_manifest *m, const zt_weights *w, zt_manifest_cb cb, void *ctx);
+/* Compare w against m; returns the number of problems that stop a load
+ * (missing, misshapen, wrong dtype; 0: the weights hold all the config
+ * needs). Unexpected tensors are passed to cb too, but not counted: loaders
+ * look tensors up by name, so one the config does not use never stops a
+ * generation; it hints that config and weights differ (qk_norm off with
+ * norm weights present, say), which is for the caller to say. *unused,
+ * when not NULL, receives their number. cb may be NULL. */
+int zt_manifest_check(const zt_manifest *m, const zt_weights *w, zt_manifest_cb cb, void *ctx,
+                      int *unused);
 
-/* The same check for loaders: the first problem becomes an error naming the
- * file or directory, the tensor and expected vs found shape. */
+/* The same check for loaders: the first problem that stops a load becomes
+ * an error naming the file or directory, the tensor and expected vs found
+ * shape; unexpected tensors are no error. */
 zt_status zt_manifest_verify(const zt_manifest *m, const zt_weights *w, zt_err *err);
 
 /* "[3840, 64]" for an entry. */

@@ -30,8 +30,9 @@ static int exact_match(const zt_manifest *m, const char *dir, const char *strip)
         CHECK(me != NULL, "%s: '%s' not listed", dir, e->name);
         listed += me != NULL;
     }
-    int problems = zt_manifest_check(m, w, NULL, NULL);
-    CHECK(problems == 0, "%s: %d problems", dir, problems);
+    int unused = -1;
+    int problems = zt_manifest_check(m, w, NULL, NULL, &unused);
+    CHECK(problems == 0 && unused == 0, "%s: %d problems, %d unused", dir, problems, unused);
     CHECK(zt_manifest_verify(m, w, &err) == ZT_OK, "%s", err.msg);
     zt_weights_free(w);
     return listed;
@@ -147,25 +148,44 @@ static void test_mismatch(void)
     c.dit.n_layers = 3; /* one block more than the file holds */
     CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
     seen s = {0};
-    CHECK(zt_manifest_check(&m, w, count, &s) == 15 && s.missing == 15, "missing %d",
+    CHECK(zt_manifest_check(&m, w, count, &s, NULL) == 15 && s.missing == 15, "missing %d",
           s.missing);
     CHECK(zt_manifest_verify(&m, w, &err) == ZT_ERR_MISSING && strstr(err.msg, "layers.2.") &&
               strstr(err.msg, "15 tensor problems"),
           "%s", err.msg);
     zt_manifest_free(&m);
 
-    c.dit.n_layers = 1; /* one block fewer: its tensors are unexpected */
+    /* One block fewer: its tensors are unexpected, but a load never reads
+     * them, so they are reported and counted apart, not as problems. */
+    c.dit.n_layers = 1;
     CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
     memset(&s, 0, sizeof s);
-    CHECK(zt_manifest_check(&m, w, count, &s) == 15 && s.unexpected == 15, "unexpected %d",
-          s.unexpected);
+    int unused = -1;
+    int bad = zt_manifest_check(&m, w, count, &s, &unused);
+    CHECK(bad == 0 && unused == 15 && s.unexpected == 15 && s.missing == 0 && s.shape == 0,
+          "problems %d, unused %d, reported %d", bad, unused, s.unexpected);
+    err = (zt_err){0};
+    CHECK(zt_manifest_verify(&m, w, &err) == ZT_OK && !err.msg[0], "verify: %s", err.msg);
     zt_manifest_free(&m);
+
+    /* qk_norm off with the norm weights present: the same for the norms
+     * (2 layers + 2 noise + 2 context refiners, 2 norms each) */
+    c.dit.n_layers = 2;
+    c.dit.qk_norm = 0;
+    CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
+    memset(&s, 0, sizeof s);
+    bad = zt_manifest_check(&m, w, count, &s, &unused);
+    CHECK(bad == 0 && unused == 12 && s.unexpected == 12 && strstr(s.last, "norm_"),
+          "qk_norm off: problems %d, unused %d, last '%s'", bad, unused, s.last);
+    CHECK(zt_manifest_verify(&m, w, &err) == ZT_OK, "verify: %s", err.msg);
+    zt_manifest_free(&m);
+    c.dit.qk_norm = 1;
 
     c.dit.n_layers = 2;
     c.dit.cap_feat_dim = 48;
     CHECK(zt_manifest_dit(&m, &c.dit, &err) == ZT_OK, "%s", err.msg);
     memset(&s, 0, sizeof s);
-    CHECK(zt_manifest_check(&m, w, count, &s) == 2 && s.shape == 2, "shape %d", s.shape);
+    CHECK(zt_manifest_check(&m, w, count, &s, NULL) == 2 && s.shape == 2, "shape %d", s.shape);
     CHECK(zt_manifest_verify(&m, w, &err) == ZT_ERR_SHAPE &&
               strstr(err.msg, "cap_embedder.0.weight") &&
               strstr(err.msg, "expected shape [48], found [32]"),
@@ -202,7 +222,7 @@ static void test_dtype(void)
     zt_manifest m = {.v = &e, .n = 1, .cap = 1};
     seen s = {0};
     if (w) {
-        CHECK(zt_manifest_check(&m, w, count, &s) == 1 && !strcmp(s.last, "w"),
+        CHECK(zt_manifest_check(&m, w, count, &s, NULL) == 1 && !strcmp(s.last, "w"),
               "a U8 weight passed the check");
         CHECK(zt_manifest_verify(&m, w, &err) == ZT_ERR_DTYPE && strstr(err.msg, "'w'") &&
                   strstr(err.msg, "dtype U8"),

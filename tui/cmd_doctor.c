@@ -82,6 +82,24 @@ static void show_search(const zt_discovery_report *r)
 
 /* ---- the chosen model ----------------------------------------------------- */
 
+/* The first few tensors the config does not use, for the warning. */
+#define UNUSED_SHOWN 3
+typedef struct unused_names {
+    int n;
+    char text[3 * 100];
+} unused_names;
+
+static void note_unused(void *ctx, zt_manifest_problem kind, const char *name,
+                        const zt_manifest_entry *want, const zt_st_entry *found, const char *file)
+{
+    (void)want, (void)found, (void)file;
+    unused_names *un = ctx;
+    if (kind != ZT_MANIFEST_UNEXPECTED || un->n >= UNUSED_SHOWN)
+        return;
+    size_t len = strlen(un->text);
+    snprintf(un->text + len, sizeof un->text - len, "%s%s", un->n++ ? ", " : "", name);
+}
+
 static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
                       const zt_manifest *m, const char *strip)
 {
@@ -115,12 +133,21 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         d->dit_products = replaced;
     }
     if (m) {
-        int bad = zt_manifest_check(m, w, NULL, NULL);
+        unused_names un = {0};
+        int n_unused = 0;
+        int bad = zt_manifest_check(m, w, note_unused, &un, &n_unused);
         printf("    tensors: %d, %s\n", zt_weights_count(w),
                bad ? "some missing or misshapen" : "all present with the right shapes");
         if (bad)
             problem(d, "%s: %d tensor problems; `zimt info --model %s` lists them", p->name,
                     bad, dir);
+        /* a load skips them, so no problem; but a config and weights that
+         * disagree (qk_norm off, norm weights present) make poor images */
+        if (n_unused)
+            printf("    warning: %d tensor%s the config does not use (%s%s); the config may "
+                   "not match these weights\n",
+                   n_unused, n_unused == 1 ? "" : "s", un.text,
+                   n_unused > UNUSED_SHOWN ? ", ..." : "");
     }
     zt_weights_free(w);
 }

@@ -22,6 +22,7 @@
 typedef struct info {
     const char *dir;
     int problems;
+    int unused; /* tensors no config uses: warned about, not problems */
 } info;
 
 static void problem_err(info *in, const zt_err *err)
@@ -62,9 +63,9 @@ static void report(void *ctx, zt_manifest_problem kind, const char *name,
         zt_cli_fail("%s: missing tensor '%s' %s", rc->comp, name,
                     zt_manifest_shape_str(want, a, sizeof a));
         break;
-    case ZT_MANIFEST_UNEXPECTED:
-        zt_cli_fail("%s: %s: unexpected tensor '%s' %s", rc->comp, file, name,
-                    zt_shape_str(&found->t, b, sizeof b));
+    case ZT_MANIFEST_UNEXPECTED: /* a warning: loads never read it */
+        zt_cli_fail("warning: %s: %s: unexpected tensor '%s' %s (the config does not use it)",
+                    rc->comp, file, name, zt_shape_str(&found->t, b, sizeof b));
         break;
     case ZT_MANIFEST_SHAPE:
         zt_cli_fail("%s: %s: tensor '%s': wrong shape: expected %s, found %s", rc->comp, file,
@@ -109,14 +110,22 @@ static void check_weights(info *in, const char *comp, const char *strip, const z
     printf("\n");
     if (m) {
         report_ctx rc = {in, comp, 0};
-        int bad = zt_manifest_check(m, w, report, &rc);
+        int unused = 0;
+        int bad = zt_manifest_check(m, w, report, &rc, &unused);
         if (rc.shown > MAX_SHOWN)
-            zt_cli_fail("%s: ... and %d more tensor problems", comp, rc.shown - MAX_SHOWN);
+            zt_cli_fail("%s: ... and %d more tensor problems or warnings", comp,
+                        rc.shown - MAX_SHOWN);
         printf("  check: %d expected (%d required): %s", m->n, zt_manifest_required_count(m),
                bad ? "" : "all present with the right shapes\n");
         if (bad)
             printf("%d problem%s\n", bad, bad == 1 ? "" : "s");
+        /* not counted: a generation runs without them (see zimt doctor) */
+        if (unused)
+            printf("  warning: %d tensor%s the config does not use; the config may not match "
+                   "these weights\n",
+                   unused, unused == 1 ? "" : "s");
         in->problems += bad;
+        in->unused += unused;
     }
     zt_weights_free(w);
 }
@@ -250,7 +259,7 @@ static int usage(void)
 
 int zt_cmd_info(int argc, char **argv)
 {
-    info in = {NULL, 0};
+    info in = {NULL, 0, 0};
     for (int i = 1; i < argc; i++) {
         int m = zt_cli_model_arg("info", argc, argv, &i, &in.dir);
         if (m < 0)
@@ -312,6 +321,10 @@ int zt_cmd_info(int argc, char **argv)
         printf("result: %d problem%s\n", in.problems, in.problems == 1 ? "" : "s");
         return 1;
     }
-    printf("result: ok\n");
+    if (in.unused)
+        printf("result: ok; %d tensor%s the configs do not use (warnings above)\n", in.unused,
+               in.unused == 1 ? "" : "s");
+    else
+        printf("result: ok\n");
     return 0;
 }

@@ -240,4 +240,46 @@ expect_error "memory limit: no size fits" "ZIMT_MEM_LIMIT (10 MiB) is too little
 run zenv ZIMT_MEM_LIMIT=lots "$ZIMT" doctor --model "$FIX"
 expect_error "memory limit: not a byte count" "ZIMT_MEM_LIMIT: 'lots' is not a byte count"
 
+
+# Tensors the config does not use are skipped by a load: a warning that
+# config and weights may differ, not a problem, and gen runs. Each case is
+# a config or a name that leaves tensors over, nothing missing.
+unused_case() { # NAME COUNT FIRST: doctor, info and gen on $LIB_TMP/NAME
+    local d=$LIB_TMP/$1
+    run zenv "$ZIMT" doctor --model "$d"
+    expect_ok "$1: doctor passes" "warning: $2 tensors the config does not use ($3" \
+        "the config may not match these weights" "result: ok"
+    check "$1: doctor says nothing is missing" \
+        bash -c "! grep -q 'missing or misshapen' '$LIB_TMP/out'"
+    run zenv "$ZIMT" info --model "$d"
+    expect_ok "$1: info passes" "result: ok; $2 tensors the configs do not use"
+    check "$1: info warns" grep -q "zimt: warning: .*unexpected tensor '$3'" "$LIB_TMP/err"
+    run zenv "$ZIMT" gen -q --model "$d" --device cpu --steps 1 --size 32x32 --prompt x \
+        -o "$LIB_TMP/$1.png"
+    expect_ok "$1: gen runs" "$1.png"
+}
+cp -r "$FIX" "$LIB_TMP/noqknorm"
+sed -i 's/"qk_norm": true/"qk_norm": false/' "$LIB_TMP/noqknorm/transformer/config.json"
+unused_case noqknorm 12 context_refiner.0.attention.norm_k.weight
+cp -r "$FIX" "$LIB_TMP/nomidattn"
+sed -i 's/"mid_block_add_attention": true/"mid_block_add_attention": false/' \
+    "$LIB_TMP/nomidattn/vae/config.json"
+unused_case nomidattn 10 decoder.mid_block.attentions.0.group_norm.bias
+cp -r "$FIX" "$LIB_TMP/flipped"
+st_edit_header "$LIB_TMP/flipped/vae/diffusion_pytorch_model.safetensors" \
+    's/"encoder.conv_in.weight"/"enFoder.conv_in.weight"/'
+run zenv "$ZIMT" doctor --model "$LIB_TMP/flipped"
+expect_ok "a renamed optional tensor: doctor passes" \
+    "warning: 1 tensor the config does not use (enFoder.conv_in.weight)" "result: ok"
+# a tensor the config needs is still a problem, beside the one left over
+cp -r "$FIX" "$LIB_TMP/renamed"
+st_edit_header "$LIB_TMP/renamed/transformer/diffusion_pytorch_model.safetensors" \
+    's/"x_pad_token"/"y_pad_token"/'
+run zenv "$ZIMT" doctor --model "$LIB_TMP/renamed"
+expect_error "a needed tensor renamed: doctor fails" "transformer: 1 tensor problems"
+check "a needed tensor renamed: missing, and the other said" grep -qF \
+    "warning: 1 tensor the config does not use (y_pad_token)" "$LIB_TMP/out"
+run zenv "$ZIMT" info --model "$LIB_TMP/renamed"
+expect_error "a needed tensor renamed: info fails" "missing tensor 'x_pad_token'"
+
 lib_summary
