@@ -1349,6 +1349,34 @@ fail:
     return s;
 }
 
+/* The Z-Image chat template (zt_tokenizer_encode_chat) and the special
+ * tokens in it. Each must be an added token: as plain text the BPE splits
+ * "<|im_start|>" into '<', '|', 'im', ... and the text encoder is handed a
+ * prompt it was never trained on, without any error. */
+static const char chat_head[] = "<|im_start|>user\n";
+static const char chat_tail[] = "<|im_end|>\n<|im_start|>assistant\n";
+static const char *const chat_specials[] = {"<|im_start|>", "<|im_end|>"};
+
+static int is_added_token(const zt_tokenizer *t, const char *str)
+{
+    size_t len = strlen(str);
+    for (int i = 0; i < t->n_added; i++)
+        if (t->added[i].len == len && !memcmp(t->arena + t->added[i].off, str, len))
+            return 1;
+    return 0;
+}
+
+static zt_status chat_tokens_check(const zt_tokenizer *t, const char *what, zt_err *err)
+{
+    for (size_t i = 0; i < sizeof chat_specials / sizeof chat_specials[0]; i++)
+        if (!is_added_token(t, chat_specials[i]))
+            return zt_fail(err, ZT_ERR_FORMAT,
+                           "%s: the special token '%s' that the chat template uses is not "
+                           "among its added_tokens (a damaged or foreign tokenizer.json)",
+                           what, chat_specials[i]);
+    return ZT_OK;
+}
+
 zt_status zt_tokenizer_new(zt_tokenizer **out, const char *path, zt_err *err)
 {
     *out = NULL;
@@ -1374,6 +1402,12 @@ zt_status zt_tokenizer_new(zt_tokenizer **out, const char *path, zt_err *err)
     zt_status s = zt_tokenizer_new_from_json(out, len ? map : "", len, path, err);
     if (len)
         munmap(map, len);
+    /* A model's tokenizer is used through the chat template: one that
+     * cannot tokenize it is refused here, before any weight loads. */
+    if (s == ZT_OK && (s = chat_tokens_check(*out, path, err))) {
+        zt_tokenizer_free(*out);
+        *out = NULL;
+    }
     return s;
 }
 
@@ -1778,9 +1812,6 @@ zt_status zt_tokenizer_encode(const zt_tokenizer *t, const char *text, size_t le
     return ZT_OK;
 }
 
-static const char chat_head[] = "<|im_start|>user\n";
-static const char chat_tail[] = "<|im_end|>\n<|im_start|>assistant\n";
-
 zt_status zt_tokenizer_encode_chat(const zt_tokenizer *t, const char *prompt, size_t len,
                                    int32_t *ids, int *n_ids, zt_err *err)
 {
@@ -1792,6 +1823,10 @@ zt_status zt_tokenizer_encode_chat(const zt_tokenizer *t, const char *prompt, si
     if (!zt_utf8_validate(prompt, len, &bad))
         return zt_fail(err, ZT_ERR_UTF8, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad,
                        (unsigned char)prompt[bad]);
+    /* zt_tokenizer_new checked this; one made from JSON in memory was not */
+    zt_status s = chat_tokens_check(t, "tokenizer", err);
+    if (s)
+        return s;
     size_t nh = sizeof chat_head - 1, nt = sizeof chat_tail - 1;
     if (len > SIZE_MAX - nh - nt - 1)
         return zt_fail(err, ZT_ERR_TOO_BIG, "tokenizer: prompt too long");
@@ -1805,7 +1840,7 @@ zt_status zt_tokenizer_encode_chat(const zt_tokenizer *t, const char *prompt, si
     /* Ids come out in text order and each depends only on text before it
      * and a bounded look-ahead, so stopping at the limit equals cutting. */
     work w;
-    zt_status s = encode_limit(t, full, nh + len + nt, ZT_TOKENIZER_MAX_IDS, &w, err);
+    s = encode_limit(t, full, nh + len + nt, ZT_TOKENIZER_MAX_IDS, &w, err);
     work_free(&w);
     free(full);
     if (!s) {

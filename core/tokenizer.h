@@ -37,16 +37,20 @@
 
 typedef struct zt_tokenizer zt_tokenizer;
 
-/* Load path (a tokenizer.json). *out is NULL on failure. */
+/* Load path (a model's tokenizer.json). *out is NULL on failure. The
+ * special tokens of the chat template ("<|im_start|>", "<|im_end|>") must
+ * be among its added_tokens, else ZT_ERR_FORMAT naming the missing one:
+ * without them the template would be tokenized as plain text. */
 zt_status zt_tokenizer_new(zt_tokenizer **out, const char *path, zt_err *err);
-/* The same from a JSON text in memory (tests, fuzzing); what names it in
- * messages. json needs no NUL terminator. */
+/* The same from a JSON text in memory (tests, fuzzing), without the check
+ * for the chat template's tokens (zt_tokenizer_encode_chat makes it); what
+ * names it in messages. json needs no NUL terminator. */
 zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_t len,
                                      const char *what, zt_err *err);
 /* NULL is fine. */
 void zt_tokenizer_free(zt_tokenizer *tok);
 /* Whether path reads whole, as a model load reads it (for checks that keep
- * no tokenizer), and when vocab > 0 whether its ids fit it (as
+ * no tokenizer; the chat template's tokens included), and when vocab > 0 whether its ids fit it (as
  * zt_tokenizer_vocab_check); *n_ids (may be NULL) gets its id count. */
 zt_status zt_tokenizer_check(const char *path, int vocab, int32_t *n_ids, zt_err *err);
 /* ZT_OK when a tokenizer of n_ids ids (its largest id + 1) names only rows
@@ -63,7 +67,8 @@ zt_status zt_tokenizer_encode(const zt_tokenizer *tok, const char *text, size_t 
 /* The Z-Image prompt: "<|im_start|>user\n" + prompt +
  * "<|im_end|>\n<|im_start|>assistant\n", tokenised as one string and cut to
  * the first ZT_TOKENIZER_MAX_IDS ids (the cut may drop the template's
- * tail, as the reference does). ids has room for ZT_TOKENIZER_MAX_IDS. */
+ * tail, as the reference does). ids has room for ZT_TOKENIZER_MAX_IDS.
+ * ZT_ERR_FORMAT when tok lacks one of the template's special tokens. */
 zt_status zt_tokenizer_encode_chat(const zt_tokenizer *tok, const char *prompt, size_t len,
                                    int32_t *ids, int *n_ids, zt_err *err);
 /* Whether encode_chat's n_ids ids of prompt were cut: the prompt's own

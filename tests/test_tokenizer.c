@@ -672,6 +672,94 @@ static void test_threads(void)
     }
 }
 
+/* tokenizer.json rewritten without added tokens: all of them (drop < 0) or
+ * the one whose content is drop_content; written to path. 0 on failure. */
+static int write_without(const char *path, const char *drop_content)
+{
+    size_t len = 0;
+    char *text = slurp(TOK_PATH, &len);
+    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    if (!root)
+        return 0;
+    if (!drop_content) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "added_tokens");
+    } else {
+        cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+        int i = 0;
+        for (cJSON *e = list ? list->child : NULL; e; e = e->next, i++) {
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "content");
+            if (cJSON_IsString(c) && !strcmp(c->valuestring, drop_content)) {
+                cJSON_DeleteItemFromArray(list, i);
+                break;
+            }
+        }
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    FILE *f = out ? fopen(path, "wb") : NULL;
+    int ok = f && fputs(out, f) >= 0;
+    if (f)
+        ok = !fclose(f) && ok;
+    free(out);
+    return ok;
+}
+
+/* Without its special tokens as added tokens the chat template would be
+ * tokenized as plain text ('<', '|', 'im', ...): a model's tokenizer.json
+ * is refused, naming the token, and encode_chat refuses too. */
+static void test_chat_tokens(void)
+{
+    char dir[] = "/tmp/zt-tok-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    static const struct {
+        const char *drop, *named;
+    } cases[] = {{NULL, "'<|im_start|>'"}, {"<|im_end|>", "'<|im_end|>'"},
+                 {"<|im_start|>", "'<|im_start|>'"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *what = cases[i].drop ? cases[i].drop : "all added tokens";
+        if (!write_without(path, cases[i].drop)) {
+            CHECK(0, "%s: cannot write %s", what, path);
+            continue;
+        }
+        zt_tokenizer *t = NULL;
+        zt_err err = {0};
+        zt_status s = zt_tokenizer_new(&t, path, &err);
+        CHECK(s == ZT_ERR_FORMAT && !t && strstr(err.msg, cases[i].named) &&
+                  strstr(err.msg, "added_tokens") && strstr(err.msg, path),
+              "%s dropped: load gave %d: %s", what, (int)s, err.msg);
+        zt_tokenizer_free(t);
+        err = (zt_err){0};
+        int32_t n = -1;
+        s = zt_tokenizer_check(path, 0, &n, &err);
+        CHECK(s == ZT_ERR_FORMAT && strstr(err.msg, cases[i].named),
+              "%s dropped: check gave %d: %s", what, (int)s, err.msg);
+        /* in memory it loads, but the template is refused, not split */
+        size_t len = 0;
+        char *text = slurp(path, &len);
+        t = NULL;
+        if (text && zt_tokenizer_new_from_json(&t, text, len, "mem.json", &err) == ZT_OK) {
+            int32_t ids[ZT_TOKENIZER_MAX_IDS];
+            int nid = -1;
+            err = (zt_err){0};
+            s = zt_tokenizer_encode_chat(t, "hi", 2, ids, &nid, &err);
+            CHECK(s == ZT_ERR_FORMAT && nid == 0 && strstr(err.msg, cases[i].named),
+                  "%s dropped: encode_chat gave %d, %d ids: %s", what, (int)s, nid, err.msg);
+        } else {
+            CHECK(0, "%s dropped: from memory: %s", what, err.msg);
+        }
+        zt_tokenizer_free(t);
+        free(text);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(test_load);
@@ -681,6 +769,7 @@ int main(void)
     RUN(test_adversarial);
     RUN(test_bad_files);
     RUN(test_many_added);
+    RUN(test_chat_tokens);
     RUN(test_threads);
     zt_tokenizer_free(tok);
     return zt_test_summary("test_tokenizer");

@@ -65,5 +65,31 @@ if [[ "$err" == *"warning: the prompt was truncated to 512 tokens"* ]]; then ok;
 err=$($zimt tokenize --chat "a red fox" 2>&1 >/dev/null)
 if [ -z "$err" ]; then ok; else bad "--chat short prompt warned: '$err'"; fi
 
+# A tokenizer.json without the chat template's special tokens would split
+# "<|im_start|>" into '<', '|', 'im', ...: refused, naming the token, by
+# tokenize, doctor and gen alike.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for c in noadded noimend; do
+    cp -r tests/data/tiny-zimage "$tmp/$c"
+done
+sed -i 's/"added_tokens":/"added_tokens_gone":/' "$tmp/noadded/tokenizer/tokenizer.json"
+sed -i 's/"content": "<|im_end|>"/"content": "<|im_stop|>"/' \
+    "$tmp/noimend/tokenizer/tokenizer.json"
+for c in "noadded <|im_start|>" "noimend <|im_end|>"; do
+    m=$tmp/${c%% *} t=${c#* }
+    want="$m/tokenizer/tokenizer.json: the special token '$t' that the chat template uses is not among its added_tokens"
+    out=$($zimt tokenize --model "$m" --chat hi 2>"$tmp/err")
+    rc=$?
+    if [ $rc -eq 1 ] && [ -z "$out" ] && grep -qF "$want" "$tmp/err"; then ok; else bad "$c: tokenize --chat: rc $rc '$out' '$(cat "$tmp/err")'"; fi
+    out=$($zimt doctor --model "$m" 2>"$tmp/err")
+    rc=$?
+    if [ $rc -eq 1 ] && grep -qF "$want" "$tmp/err" &&
+        [[ "$out" == *"result: 1 problem; generation would fail"* ]]; then ok; else bad "$c: doctor: rc $rc '$(cat "$tmp/err")'"; fi
+    $zimt gen -q --model "$m" --device cpu --steps 1 --size 32x32 --prompt x -o "$tmp/x.png" 2>"$tmp/err"
+    rc=$?
+    if [ $rc -ne 0 ] && [ ! -e "$tmp/x.png" ] && grep -qF "$want" "$tmp/err"; then ok; else bad "$c: gen: rc $rc '$(cat "$tmp/err")'"; fi
+done
+
 echo "tokenize.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
