@@ -1812,6 +1812,29 @@ zt_status zt_tokenizer_encode(const zt_tokenizer *t, const char *text, size_t le
     return ZT_OK;
 }
 
+/* The templated prompt's first limit ids into w (the caller frees w.ids).
+ * Ids come out in text order and each depends only on text before it and
+ * a bounded look-ahead, so stopping at the limit equals cutting. */
+static zt_status encode_templated(const zt_tokenizer *t, const char *prompt, size_t len,
+                                  size_t limit, work *w, zt_err *err)
+{
+    memset(w, 0, sizeof *w);
+    size_t nh = sizeof chat_head - 1, nt = sizeof chat_tail - 1;
+    if (len > SIZE_MAX - nh - nt - 1)
+        return zt_fail(err, ZT_ERR_TOO_BIG, "tokenizer: prompt too long");
+    char *full = malloc(nh + len + nt + 1);
+    if (!full)
+        return zt_fail(err, ZT_ERR_NOMEM, "tokenizer: out of memory for a %zu-byte prompt", len);
+    memcpy(full, chat_head, nh);
+    if (len)
+        memcpy(full + nh, prompt, len);
+    memcpy(full + nh + len, chat_tail, nt + 1);
+    zt_status s = encode_limit(t, full, nh + len + nt, limit, w, err);
+    work_free(w);
+    free(full);
+    return s;
+}
+
 zt_status zt_tokenizer_encode_chat(const zt_tokenizer *t, const char *prompt, size_t len,
                                    int32_t *ids, int *n_ids, zt_err *err)
 {
@@ -1827,22 +1850,8 @@ zt_status zt_tokenizer_encode_chat(const zt_tokenizer *t, const char *prompt, si
     zt_status s = chat_tokens_check(t, "tokenizer", err);
     if (s)
         return s;
-    size_t nh = sizeof chat_head - 1, nt = sizeof chat_tail - 1;
-    if (len > SIZE_MAX - nh - nt - 1)
-        return zt_fail(err, ZT_ERR_TOO_BIG, "tokenizer: prompt too long");
-    char *full = malloc(nh + len + nt + 1);
-    if (!full)
-        return zt_fail(err, ZT_ERR_NOMEM, "tokenizer: out of memory for a %zu-byte prompt", len);
-    memcpy(full, chat_head, nh);
-    if (len)
-        memcpy(full + nh, prompt, len);
-    memcpy(full + nh + len, chat_tail, nt + 1);
-    /* Ids come out in text order and each depends only on text before it
-     * and a bounded look-ahead, so stopping at the limit equals cutting. */
     work w;
-    s = encode_limit(t, full, nh + len + nt, ZT_TOKENIZER_MAX_IDS, &w, err);
-    work_free(&w);
-    free(full);
+    s = encode_templated(t, prompt, len, ZT_TOKENIZER_MAX_IDS, &w, err);
     if (!s) {
         memcpy(ids, w.ids, w.n * sizeof *ids);
         *n_ids = (int)w.n;
@@ -1945,12 +1954,14 @@ int zt_tokenizer_chat_cut(const zt_tokenizer *tok, const char *prompt, size_t le
 {
     if (n_ids < ZT_TOKENIZER_MAX_IDS)
         return 0;
-    int32_t *all = NULL, tmpl[ZT_TOKENIZER_MAX_IDS];
-    size_t n_all = 0;
-    int n_tmpl = 0, cut = 0;
-    if (zt_tokenizer_encode(tok, prompt, len, &all, &n_all, NULL) == ZT_OK &&
-        zt_tokenizer_encode_chat(tok, "", 0, tmpl, &n_tmpl, NULL) == ZT_OK)
-        cut = n_all + (size_t)n_tmpl > (size_t)ZT_TOKENIZER_MAX_IDS;
-    free(all);
+    /* The templated text itself, one id past the limit: counting the
+     * prompt's ids and the template's apart overcounts, as BPE merges
+     * across the seams (a prompt's trailing "\n" and the template's make
+     * one "\n\n"). */
+    work w;
+    int cut = encode_templated(tok, prompt, len, (size_t)ZT_TOKENIZER_MAX_IDS + 1, &w, NULL) ==
+                  ZT_OK &&
+              w.n > (size_t)ZT_TOKENIZER_MAX_IDS;
+    free(w.ids);
     return cut;
 }

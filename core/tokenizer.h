@@ -71,8 +71,9 @@ zt_status zt_tokenizer_encode(const zt_tokenizer *tok, const char *text, size_t 
  * ZT_ERR_FORMAT when tok lacks one of the template's special tokens. */
 zt_status zt_tokenizer_encode_chat(const zt_tokenizer *tok, const char *prompt, size_t len,
                                    int32_t *ids, int *n_ids, zt_err *err);
-/* Whether encode_chat's n_ids ids of prompt were cut: the prompt's own
- * ids and the template's together pass ZT_TOKENIZER_MAX_IDS. */
+/* Whether encode_chat's n_ids ids of prompt were cut: the templated text
+ * as a whole encodes to more than ZT_TOKENIZER_MAX_IDS ids (not the
+ * prompt's ids plus the template's, which BPE may merge at the seams). */
 int zt_tokenizer_chat_cut(const zt_tokenizer *tok, const char *prompt, size_t len, int n_ids);
 
 /* Ids back to bytes: ByteLevel characters become their bytes, added tokens

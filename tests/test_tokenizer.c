@@ -760,6 +760,40 @@ static void test_chat_tokens(void)
     rmdir(dir);
 }
 
+/* A cut is said only when the templated text is longer than the limit.
+ * "<|im_start|>user\n" + "\n cat cat ..." merges its two "\n" into one id
+ * (271), so 504 " cat" fill exactly 512 ids: 3 + 504 + 5 (counting prompt
+ * and template apart gives 513). */
+static void test_chat_cut(void)
+{
+    if (!tok)
+        return;
+    static const int32_t tail[] = {151645, 198, 151644, 77091, 198};
+    char p[1 + 4 * 506 + 1];
+    for (int cats = 504; cats <= 505; cats++) {
+        size_t n = 0;
+        p[n++] = '\n';
+        for (int i = 0; i < cats; i++, n += 4)
+            memcpy(p + n, " cat", 4);
+        int32_t ids[ZT_TOKENIZER_MAX_IDS];
+        int nid = 0;
+        zt_err err = {0};
+        CHECK(zt_tokenizer_encode_chat(tok, p, n, ids, &nid, &err) == ZT_OK &&
+                  nid == ZT_TOKENIZER_MAX_IDS,
+              "%d cats: %d ids: %s", cats, nid, err.msg);
+        if (nid != ZT_TOKENIZER_MAX_IDS)
+            continue;
+        CHECK(ids[2] == 271, "%d cats: the seam's \\n\\n is id %d", cats, (int)ids[2]);
+        int whole = !memcmp(ids + nid - 5, tail, sizeof tail);
+        int cut = zt_tokenizer_chat_cut(tok, p, n, nid);
+        if (cats == 504)
+            CHECK(whole && !cut, "504 cats fit (tail whole %d) but a cut was said", whole);
+        else
+            CHECK(!whole && cut, "505 cats pass the limit (tail whole %d), cut said %d", whole,
+                  cut);
+    }
+}
+
 int main(void)
 {
     RUN(test_load);
@@ -770,6 +804,7 @@ int main(void)
     RUN(test_bad_files);
     RUN(test_many_added);
     RUN(test_chat_tokens);
+    RUN(test_chat_cut);
     RUN(test_threads);
     zt_tokenizer_free(tok);
     return zt_test_summary("test_tokenizer");

@@ -4,6 +4,7 @@
 # Runs from the repository root against the bundled tiny model.
 set -u
 zimt=./zimt
+LIB_TMP_ERR=$(mktemp)
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -64,6 +65,17 @@ err=$(printf 'word %.0s' $(seq 1 600) | $zimt tokenize --chat - 2>&1 >/dev/null)
 if [[ "$err" == *"warning: the prompt was truncated to 512 tokens"* ]]; then ok; else bad "--chat cut not said: '$err'"; fi
 err=$($zimt tokenize --chat "a red fox" 2>&1 >/dev/null)
 if [ -z "$err" ]; then ok; else bad "--chat short prompt warned: '$err'"; fi
+# "\n" then 504 " cat": the template's "\n" and the prompt's merge into one
+# id, so exactly 512 ids with the template's tail whole; no cut, no warning
+long=$'\n'$(printf ' cat%.0s' $(seq 1 504))
+out=$($zimt tokenize --chat "$long" 2>"$LIB_TMP_ERR")
+expect "512 ids that fit: the tail whole" "$(echo "$out" | wc -w) ${out: -27}" \
+    "512 151645 198 151644 77091 198"
+expect "512 ids that fit: no warning" "$(cat "$LIB_TMP_ERR")" ""
+out=$($zimt tokenize --chat "$long cat" 2>"$LIB_TMP_ERR")
+expect "one id more: cut and said" "$(echo "$out" | wc -w) $(cat "$LIB_TMP_ERR")" \
+    "512 zimt: warning: the prompt was truncated to 512 tokens"
+rm -f "$LIB_TMP_ERR"
 
 # A tokenizer.json without the chat template's special tokens would split
 # "<|im_start|>" into '<', '|', 'im', ...: refused, naming the token, by
