@@ -7,6 +7,7 @@
  */
 #include "modelcheck.h"
 #include "json.h"
+#include "safetensors.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -191,8 +192,9 @@ static void check_part(zt_modelcheck *mc, zt_modelcheck_part *p, const char *dir
         problem(mc, "%s/ missing", p->name);
         return;
     }
-    char index[256] = "", single[256] = "";
-    int n_index = 0, n_single = 0;
+    /* the first two *.safetensors names, for messages */
+    char index[256] = "", first[256] = "", second[256] = "", canon[256] = "";
+    int n_index = 0, n_single = 0, n_canon = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *nm = de->d_name;
@@ -200,13 +202,19 @@ static void check_part(zt_modelcheck *mc, zt_modelcheck_part *p, const char *dir
             if (!n_index++)
                 snprintf(index, sizeof index, "%s", nm);
         } else if (ends_with(nm, ".safetensors")) {
-            if (!n_single++)
-                snprintf(single, sizeof single, "%s", nm);
+            /* as the load picks (scan_dir in safetensors.c): the canonical
+             * name among several, variants beside it ignored */
+            if (zt_st_canonical_name(nm) && !n_canon++)
+                snprintf(canon, sizeof canon, "%s", nm);
+            if (n_single < 2)
+                snprintf(n_single ? second : first, sizeof first, "%s", nm);
+            n_single++;
         } else if (ends_with(nm, ".incomplete")) {
             p->incomplete++;
         }
     }
     closedir(d);
+    p->singles = n_single;
     if (n_index > 1) {
         problem(mc, "%s: %d weight index files, expected one", p->name, n_index);
     } else if (n_index == 1) {
@@ -215,12 +223,27 @@ static void check_part(zt_modelcheck *mc, zt_modelcheck_part *p, const char *dir
     } else {
         p->files_expected = 1;
         uint64_t sz = 0;
-        if (n_single == 1 && file_in(cdir, single, &sz)) {
+        /* several files: the one canonical name is loaded, the rest are
+         * variants; which one came first in the listing does not matter */
+        const int pick = n_single == 1 || n_canon == 1;
+        const char *single = n_single > 1 && n_canon == 1 ? canon : first;
+        snprintf(p->single, sizeof p->single, "%s", single);
+        if (n_single > 1) {
+            p->ignored = pick ? n_single - 1 : 0;
+            snprintf(p->other, sizeof p->other, "%s", strcmp(first, single) ? first : second);
+        }
+        if (pick && file_in(cdir, single, &sz)) {
             p->files_present = 1;
             p->bytes = sz;
-        } else if (n_single > 1) {
-            problem(mc, "%s: %d *.safetensors files and no index", p->name, n_single);
-        } else if (n_single == 1) {
+        } else if (n_single > 1 && !pick) {
+            problem(mc,
+                    "%s: %d *.safetensors files (%s, %s%s) and no index%s; a load cannot tell "
+                    "which to take",
+                    p->name, n_single, first, second, n_single > 2 ? ", ..." : "",
+                    n_canon ? ""
+                            : ", none named diffusion_pytorch_model.safetensors or "
+                              "model.safetensors");
+        } else if (pick) {
             /* a dangling snapshot link: the name is there, the blob is not */
             char path[ZT_PATH_MAX + 300], to[ZT_PATH_MAX];
             snprintf(path, sizeof path, "%s/%s", cdir, single);

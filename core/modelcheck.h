@@ -30,6 +30,12 @@ typedef struct zt_modelcheck_part {
     uint64_t bytes;      /* sizes of the present files */
     int64_t total_size;  /* index metadata.total_size, -1 when absent */
     int incomplete;      /* *.incomplete files in the component folder */
+    int singles;         /* *.safetensors files in the folder (index or not) */
+    int ignored;         /* of those, beside the canonical one and no index:
+                            variants a load leaves alone (zt_st_canonical_name) */
+    char single[256];    /* the file loaded without an index; else, with several
+                            and none canonical, the first of them */
+    char other[256];     /* one ignored or unchosen file, for messages */
 } zt_modelcheck_part;
 
 typedef struct zt_modelcheck {

@@ -452,8 +452,15 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-/* Finds the index file, else the single safetensors file, in dir. On success
- * *index or *single (malloc'd file name, not path) is set. */
+int zt_st_canonical_name(const char *name)
+{
+    return !strcmp(name, "diffusion_pytorch_model.safetensors") ||
+           !strcmp(name, "model.safetensors");
+}
+
+/* Finds the index file, else the single safetensors file (or the canonical
+ * one among several), in dir. On success *index or *single (malloc'd file
+ * name, not path) is set. */
 static zt_status scan_dir(const char *dir, char **index, char **single, zt_err *err)
 {
     *index = *single = NULL;
@@ -461,7 +468,7 @@ static zt_status scan_dir(const char *dir, char **index, char **single, zt_err *
     if (!d)
         return zt_fail(err, errno == ENOENT ? ZT_ERR_MISSING : ZT_ERR_IO,
                        "%s: cannot open directory: %s", dir, strerror(errno));
-    int n_index = 0, n_single = 0;
+    int n_index = 0, n_single = 0, n_canon = 0;
     zt_status st = ZT_OK;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -473,6 +480,11 @@ static zt_status scan_dir(const char *dir, char **index, char **single, zt_err *
         } else if (ends_with(nm, ".safetensors")) {
             n_single++;
             slot = single;
+            /* the canonical name wins over whichever file came first */
+            if (zt_st_canonical_name(nm) && !n_canon++ && *single) {
+                free(*single);
+                *single = NULL;
+            }
         }
         if (slot && !*slot) {
             *slot = strdup(nm);
@@ -488,10 +500,15 @@ static zt_status scan_dir(const char *dir, char **index, char **single, zt_err *
                      dir, n_index);
     if (!st && !n_index && n_single == 0)
         st = zt_fail(err, ZT_ERR_MISSING, "%s: no *.safetensors file", dir);
-    if (!st && !n_index && n_single > 1)
+    /* Several files and one canonical name: the others are variants
+     * (*.fp16.safetensors, ...) that a load without a variant ignores. */
+    if (!st && !n_index && n_single > 1 && n_canon != 1)
         st = zt_fail(err, ZT_ERR_FORMAT,
-                     "%s: %d *.safetensors files and no *.safetensors.index.json", dir,
-                     n_single);
+                     "%s: %d *.safetensors files and no *.safetensors.index.json%s", dir,
+                     n_single,
+                     n_canon ? ""
+                             : " (none named diffusion_pytorch_model.safetensors or "
+                               "model.safetensors)");
     if (st || n_index) {
         free(*single);
         *single = NULL;

@@ -26,7 +26,17 @@ typedef struct zt_st_entry {
 
 typedef struct zt_weights zt_weights;
 
-/* Open every safetensors file of the component in dir. strip_prefix (e.g.
+/* Whether name is a weight file name that diffusers and transformers load
+ * from a component folder without an index when no variant is asked for:
+ * "diffusion_pytorch_model.safetensors" (transformer, VAE) or
+ * "model.safetensors" (text encoder). Beside one of them, other
+ * *.safetensors files (variants such as "*.fp16.safetensors") are
+ * ignored; without one, several files and no index are refused. */
+int zt_st_canonical_name(const char *name);
+
+/* Open every safetensors file of the component in dir (the index's shards,
+ * else its single *.safetensors file, else its one canonical file beside
+ * others, see zt_st_canonical_name). strip_prefix (e.g.
  * "model." for the text encoder, or NULL) is removed from names that start
  * with it, so both spellings give the same canonical names. With an index,
  * every shard it names must exist and every tensor it maps must be found in

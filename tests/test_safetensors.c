@@ -420,6 +420,65 @@ static void test_dirs(void)
     CHECK(open_tmp(NULL, &err) == ZT_ERR_MISSING && strstr(err.msg, tmpdir), "%s", err.msg);
 }
 
+static void unlink_tmp(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    unlink(p);
+}
+
+/* Variant files beside the canonical one (Hugging Face names them
+ * NAME.fp16.safetensors, ...): the canonical file is loaded, the others
+ * ignored, as diffusers and transformers do without a variant asked for.
+ * Without a canonical file, several files and no index stay refused. */
+static void test_variants(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/zt-stv-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    static const char *const canon[] = {"diffusion_pytorch_model.safetensors",
+                                        "model.safetensors"};
+    static const char *const variant[] = {"diffusion_pytorch_model.fp16.safetensors",
+                                          "model.fp16.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        CHECK(zt_st_canonical_name(canon[i]) && !zt_st_canonical_name(variant[i]),
+              "canonical names: %s", canon[i]);
+        /* the variant written first and last: the listing order must not matter */
+        for (int order = 0; order < 2; order++) {
+            write_st(order ? canon[i] : variant[i], order ? one_a : one_b, 4);
+            write_st(order ? variant[i] : canon[i], order ? one_b : one_a, 4);
+            write_st("z.safetensors", one_b, 4);
+            zt_weights *w = NULL;
+            zt_err err = {0};
+            zt_status st = zt_weights_open(&w, tmpdir, NULL, &err);
+            CHECK(st == ZT_OK && zt_weights_file_count(w) == 1 && zt_weights_find(w, "x") &&
+                      !zt_weights_find(w, "y") &&
+                      strstr(zt_weights_file(w, 0), canon[i]),
+                  "%s beside variants: %d %s", canon[i], (int)st, err.msg);
+            zt_weights_free(w);
+            unlink_tmp(canon[i]);
+            err = (zt_err){0};
+            CHECK(open_tmp(NULL, &err) == ZT_ERR_FORMAT &&
+                      strstr(err.msg, "2 *.safetensors files and no") &&
+                      strstr(err.msg, "none named diffusion_pytorch_model.safetensors"),
+                  "variants only: %s", err.msg);
+            unlink_tmp(variant[i]);
+            unlink_tmp("z.safetensors");
+        }
+    }
+    /* both canonical names: which one is meant is not known */
+    write_st(canon[0], one_a, 4);
+    write_st(canon[1], one_b, 4);
+    zt_err err = {0};
+    CHECK(open_tmp(NULL, &err) == ZT_ERR_FORMAT && strstr(err.msg, "2 *.safetensors files"),
+          "both canonical names: %s", err.msg);
+    unlink_tmp(canon[0]);
+    unlink_tmp(canon[1]);
+    rmdir(tmpdir);
+}
+
 int main(void)
 {
     RUN(test_good);
@@ -429,5 +488,6 @@ int main(void)
     RUN(test_fixture_sharded);
     RUN(test_fixture_single);
     RUN(test_dirs);
+    RUN(test_variants);
     return zt_test_summary("test_safetensors");
 }

@@ -105,14 +105,28 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
 {
     char a[32];
     printf("  %s:\n    files: ", p->name);
-    if (p->indexed)
+    if (p->indexed) {
         printf("%d of %d shards named by the index", p->files_present, p->files_expected);
-    else
-        printf("%s", p->files_present ? "1 weight file" : "no weight file");
+    } else if (p->singles > 1 && !p->files_present && !p->ignored) {
+        /* several files, none the load would take: say what is there, the
+         * problem says why it cannot load */
+        printf("%d *.safetensors files and no index, none of them loadable alone\n",
+               p->singles);
+        return;
+    } else if (p->files_present) {
+        printf("1 weight file (%s)", p->single);
+    } else {
+        printf("no weight file");
+    }
     printf(", %s on disk", zt_bytes_text(a, sizeof a, p->bytes));
     if (p->total_size >= 0)
         printf(" (index total_size %s)", zt_bytes_text(a, sizeof a, (uint64_t)p->total_size));
     printf("\n");
+    /* variants beside the canonical file: a load never opens them */
+    if (p->ignored)
+        printf("    ignored: %d other *.safetensors file%s (%s%s), as a load without a variant "
+               "ignores them\n",
+               p->ignored, p->ignored == 1 ? "" : "s", p->other, p->ignored > 1 ? ", ..." : "");
     if (!p->files_present || p->files_present < p->files_expected)
         return;
     char cdir[ZT_PATH_MAX + 32];

@@ -282,4 +282,30 @@ check "a needed tensor renamed: missing, and the other said" grep -qF \
 run zenv "$ZIMT" info --model "$LIB_TMP/renamed"
 expect_error "a needed tensor renamed: info fails" "missing tensor 'x_pad_token'"
 
+
+# A variant beside the canonical weight file (Hugging Face's NAME.fp16.
+# safetensors) is ignored, as a load without a variant ignores it; with
+# only variants, which to load is unknown, and doctor says what it found.
+V=$LIB_TMP/variant
+cp -r "$FIX" "$V"
+cp "$V/transformer/diffusion_pytorch_model.safetensors" \
+    "$V/transformer/diffusion_pytorch_model.fp16.safetensors"
+run zenv "$ZIMT" doctor --model "$V"
+expect_ok "a variant beside the weights: doctor passes" \
+    "files: 1 weight file (diffusion_pytorch_model.safetensors), 1.4 MiB on disk" \
+    "ignored: 1 other *.safetensors file (diffusion_pytorch_model.fp16.safetensors)" \
+    "result: ok"
+run zenv "$ZIMT" gen -q --model "$V" --device cpu --steps 1 --size 32x32 --prompt x \
+    -o "$LIB_TMP/variant.png"
+expect_ok "a variant beside the weights: gen runs" variant.png
+mv "$V/transformer/diffusion_pytorch_model.safetensors" \
+    "$V/transformer/diffusion_pytorch_model.bf16.safetensors"
+run zenv "$ZIMT" doctor --model "$V"
+expect_error "variants only: doctor fails" "transformer: 2 *.safetensors files" \
+    "none named diffusion_pytorch_model.safetensors or model.safetensors"
+check "variants only: says what it found" grep -qF \
+    "files: 2 *.safetensors files and no index, none of them loadable alone" "$LIB_TMP/out"
+check "variants only: no claim of no weight file" \
+    bash -c "! grep -q 'no weight file' '$LIB_TMP/out'"
+
 lib_summary
