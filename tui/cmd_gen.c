@@ -147,6 +147,12 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
                            "%s: unknown key \"%.40s\" (known: prompt, negative, size, steps, "
                            "guidance, seed, rng, output)",
                            where, v->string);
+        /* nor one of two values for a key (the first was taken) */
+        for (const cJSON *u = o->child; u != v; u = u->next)
+            if (!strcmp(u->string, v->string) ||
+                (!strncmp(u->string, "negative", 8) && !strncmp(v->string, "negative", 8)))
+                return zt_fail(err, ZT_ERR_FORMAT, "%s: \"%s\" given twice", where,
+                               v->string);
     }
     if ((v = cJSON_GetObjectItem(o, "prompt"))) {
         if (!cJSON_IsString(v))
@@ -418,7 +424,8 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
                                   : zt_fail(err, ZT_ERR_INVALID, "jobs %d and %d both write %s",
                                             k + 1, i + 1, js[i].path);
         if ((st = zt_check_output(js[i].path, err)))
-            return st;
+            return js[i].line ? zt_err_prefix(err, "%s", job_name(o, &js[i], i, nm, sizeof nm))
+                              : st;
         /* JSON holds text: a name of other bytes could not be printed */
         if (o->json && !zt_utf8_validate(js[i].path, strlen(js[i].path), &bad))
             return zt_fail(err, ZT_ERR_UTF8,

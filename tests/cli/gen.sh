@@ -178,6 +178,17 @@ printf '{"prompt":"a","output":"x.png"}\n{"prompt":"b","output":"./x.png"}\n' >"
 run $G --jobs "$LIB_TMP/x.jsonl" --outdir "$out"
 expect_error "one file, two spellings" "x.jsonl lines 1 and 2 both write"
 check "one file, two spellings: nothing written" test ! -e "$out/x.png"
+# a key given twice in a line is refused, as an unknown key is (the first
+# value was taken without a word); a line's refused output names the line
+printf '{"prompt":"a","prompt":"b"}\n' >"$LIB_TMP/d.jsonl"
+run $G --jobs "$LIB_TMP/d.jsonl" --outdir "$out"
+expect_error "jobs file: a key twice" "d.jsonl line 1: \"prompt\" given twice"
+printf '{"prompt":"a","negative":"x","negative_prompt":"y"}\n' >"$LIB_TMP/d.jsonl"
+run $G --jobs "$LIB_TMP/d.jsonl" --outdir "$out"
+expect_error "jobs file: both spellings of negative" "d.jsonl line 1: \"negative_prompt\" given twice"
+printf '{"prompt":"a"}\n{"prompt":"a","output":"sub/x.jpg"}\n' >"$LIB_TMP/d.jsonl"
+run $G --jobs "$LIB_TMP/d.jsonl" --outdir "$out"
+expect_error "jobs file: a refused output names its line" "d.jsonl line 2: " "x.jpg"
 # a jobs file's problems name its line (a bad prompt said "job 2")
 printf '# c\n\n{"prompt":"ok"}\n{"prompt":"ca\377"}\n' >"$LIB_TMP/u.jsonl"
 run $G --jobs "$LIB_TMP/u.jsonl" --outdir "$out"
