@@ -572,11 +572,13 @@ static zt_status apply_pair(zt_gen_params *p, const char *key, const char *v, zt
 
 /* Parse a settings line into p; returns 0 (p untouched apart from fields
  * already applied) when it is not one, -1 with err set on a bad value. */
+/* 0 when line is no settings line, -1 on a bad value (err says it), else 1,
+ * or 2 when the line gives a seed. */
 static int parse_settings_line(zt_gen_params *p, const char *line, zt_err *err)
 {
     /* first pass: is it a settings line at all (pairs to the end, Steps)? */
     const char *s = line;
-    int pairs = 0, has_steps = 0;
+    int pairs = 0, has_steps = 0, has_seed = 0;
     char key[64];
     while (*s) {
         char *v = NULL;
@@ -586,6 +588,7 @@ static int parse_settings_line(zt_gen_params *p, const char *line, zt_err *err)
             return 0;
         pairs++;
         has_steps |= strcmp(key, "Steps") == 0;
+        has_seed |= strcmp(key, "Seed") == 0;
     }
     if (!pairs || !has_steps)
         return 0;
@@ -602,11 +605,15 @@ static int parse_settings_line(zt_gen_params *p, const char *line, zt_err *err)
         if (st != ZT_OK)
             return -1;
     }
-    return 1;
+    return has_seed ? 2 : 1;
 }
 
-zt_status zt_gen_params_from_a1111(zt_gen_params *p, const char *text, zt_err *err)
+/* zt_gen_params_from_a1111; *seed_seen (may be NULL) says whether the text
+ * gave a seed (p's is then 0, which makes one image for every such text). */
+static zt_status a1111_read(zt_gen_params *p, const char *text, int *seed_seen, zt_err *err)
 {
+    if (seed_seen)
+        *seed_seen = 0;
     zt_status st = reset(p, err);
     if (st != ZT_OK)
         return st;
@@ -626,6 +633,8 @@ zt_status zt_gen_params_from_a1111(zt_gen_params *p, const char *text, zt_err *e
         free(t);
         return ZT_ERR_FORMAT;
     }
+    if (seed_seen)
+        *seed_seen = r == 2;
     if (r > 0) {
         if (last)
             *last = 0;
@@ -656,6 +665,11 @@ zt_status zt_gen_params_from_a1111(zt_gen_params *p, const char *text, zt_err *e
         st = zt_gen_params_set_prompt(p, t, err);
     free(t);
     return st;
+}
+
+zt_status zt_gen_params_from_a1111(zt_gen_params *p, const char *text, zt_err *err)
+{
+    return a1111_read(p, text, NULL, err);
 }
 
 /* ---------------------------------------------------------- PNG errors */
@@ -1097,13 +1111,17 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
          * not UTF-8, dropped by libpng): the A1111 text is then a stand-in,
          * and said to be one */
         int lost = job.zimt || job.bad_text || job.msg.text_lost[0] || job.msg.cache_full;
+        /* an empty "parameters" text holds no settings (it read as an
+         * empty prompt with seed 0) */
+        const int text = job.parameters && job.parameters[strspn(job.parameters, " \t\r\n")];
+        int seed_seen = 1;
         if (job.zimt && zt_gen_params_from_json(p, job.zimt, &why) == ZT_OK)
             got = 1;
-        else if (job.parameters && zt_gen_params_from_a1111(p, job.parameters, &why2) == ZT_OK)
-            got = lost ? ZT_PNG_PARAMS_FALLBACK : 1;
+        else if (text && a1111_read(p, job.parameters, &seed_seen, &why2) == ZT_OK)
+            got = (lost ? ZT_PNG_PARAMS_FALLBACK : 1) | (seed_seen ? 0 : ZT_PNG_PARAMS_NO_SEED);
         else if ((st = reset(p, err)) != ZT_OK)
             goto done;
-        if (!got && (job.zimt || job.parameters)) {
+        if (!got && (job.zimt || text)) {
             /* settings there but unusable: say why, not "none" */
             st = zt_fail(err, ZT_ERR_FORMAT, "%s: its settings cannot be used: %s", path,
                          job.zimt ? why.msg : why2.msg);

@@ -100,14 +100,17 @@ void zt_png_writes_stop(void);
  * be NULL to read only the settings. When p is non-NULL (initialised) it
  * receives the settings from the "zimt" chunk, else from "parameters", and
  * *has_params (may be NULL) says whether either was found; when not, p
- * holds defaults. *has_params is ZT_PNG_PARAMS_FALLBACK when a "zimt"
+ * holds defaults. *has_params has ZT_PNG_PARAMS_FALLBACK set when a "zimt"
  * chunk was there (or a text chunk that may be it) but could not be used
  * and the "parameters" text was taken instead: err->msg then says why (its
- * code stays ZT_OK). Settings that are there but cannot be parsed are
+ * code stays ZT_OK); and ZT_PNG_PARAMS_NO_SEED when the settings came from
+ * a "parameters" text without a seed (p's is then 0: not the image's). An
+ * empty "parameters" text is no settings. Settings that are there but cannot be parsed are
  * ZT_ERR_FORMAT with the reason. Oversized (see ZT_PNG_SIDE_MAX), truncated
  * or corrupt files are ZT_ERR_FORMAT or ZT_ERR_TOO_BIG naming the path. */
 zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_params *p,
                       int *has_params, zt_err *err);
 #define ZT_PNG_PARAMS_FALLBACK 2
+#define ZT_PNG_PARAMS_NO_SEED 4
 
 #endif

@@ -337,7 +337,7 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         if ((st = zt_png_read(o->from, &rgb, &w, &h, p, &has, err)))
             return st;
         free(rgb);
-        if (has == ZT_PNG_PARAMS_FALLBACK)
+        if (has & ZT_PNG_PARAMS_FALLBACK)
             snprintf(o->from_note, sizeof o->from_note, "%s", err->msg);
         if (!has)
             return zt_fail(err, ZT_ERR_MISSING, "%s carries no generation settings", o->from);
@@ -345,7 +345,13 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
          * this image is made by this model with this sampler */
         snprintf(p->sampler, sizeof p->sampler, "Euler");
         snprintf(p->model, sizeof p->model, "Z-Image-Turbo");
-        have_seed = 1;
+        /* a text without a seed: drawn as without --seed (its 0 made one
+         * image for every such file), and said unless --seed gives one */
+        have_seed = !(has & ZT_PNG_PARAMS_NO_SEED);
+        size_t k = strlen(o->from_note);
+        if (!have_seed && !o->seed)
+            snprintf(o->from_note + k, sizeof o->from_note - k,
+                     "%s%s gives no seed; a random one is drawn", k ? "; " : "", o->from);
     }
     if (o->prompt && (st = zt_gen_params_set_prompt(p, o->prompt, err)))
         return st;

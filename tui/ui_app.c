@@ -760,7 +760,14 @@ static void input_done(zt_ui_app *a)
             /* as gen --from: settings a job would refuse are not loaded */
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s: %s; settings not loaded", s, err.msg);
         } else {
+            /* a text without a seed keeps the seed as it was, locked or not
+             * (its 0 is not the image's) */
+            const int no_seed = has & ZT_PNG_PARAMS_NO_SEED, locked = a->set.seed_locked;
+            if (no_seed)
+                p.seed = a->set.params.seed;
             load_params(a, &p);
+            if (no_seed)
+                a->set.seed_locked = locked;
             /* The editor drops control characters; say so and show the
              * prompt as the file had it (the status bar makes controls
              * visible as ^X), so nothing is changed behind the user's back. */
@@ -771,8 +778,12 @@ static void input_done(zt_ui_app *a)
                          a->prompt.len + 4 > ZT_UI_EDITOR_MAX;
             int long_n = cut_neg && strlen(p.negative_prompt) > a->negative.len &&
                          a->negative.len + 4 > ZT_UI_EDITOR_MAX;
-            if (has == ZT_PNG_PARAMS_FALLBACK)
+            if (has & ZT_PNG_PARAMS_FALLBACK)
                 zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings loaded from %s", err.msg);
+            else if (no_seed)
+                zt_ui_say(a, ZT_UI_ROLE_NOTICE,
+                          "settings loaded from %s; it gives no seed, so the seed is as it was",
+                          s);
             else if (long_p || long_n)
                 zt_ui_say(a, ZT_UI_ROLE_ERROR,
                           "settings loaded from %s; its %s was cut: a prompt holds at most %d KiB",

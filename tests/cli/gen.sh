@@ -357,5 +357,22 @@ if command -v convert >/dev/null; then
     convert -size 16x16 xc:red -set parameters "$(printf 'cat\n%s' "$a1111")" "$LIB_TMP/samp.png"
     run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/samp.png" -o "$out/samp.png" --json
     expect_ok "--from: settings taken" '"seed":4' '"sampler":"Euler"' '"model":"Z-Image-Turbo"'
+    # A1111 text without a seed: one is drawn and said (it was seed 0 for
+    # every such file, without a word); --seed gives one without a word
+    convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 1, Size: 32x32')" \
+        "$LIB_TMP/noseed.png"
+    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/noseed.png" -o "$out/ns.png" --json
+    expect_ok "--from without a seed: made" '"prompt":"cat"'
+    check "--from without a seed: not seed 0" test -z "$(grep -F '"seed":0,' "$LIB_TMP/out")"
+    check "--from without a seed: said" grep -qF \
+        "warning: $LIB_TMP/noseed.png gives no seed; a random one is drawn" "$LIB_TMP/err"
+    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/noseed.png" --seed 7 \
+        -o "$out/ns7.png" --json
+    expect_ok "--from without a seed, --seed 7" '"seed":7,'
+    check "--from without a seed, --seed 7: nothing said" test ! -s "$LIB_TMP/err"
+    # blank A1111 text is no settings (it read as an empty prompt, seed 0)
+    convert -size 16x16 xc:red -set parameters " " "$LIB_TMP/blank.png"
+    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/blank.png" -o "$out/bl.png"
+    expect_error "--from blank text" "blank.png carries no generation settings"
 fi
 lib_summary

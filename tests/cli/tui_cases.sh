@@ -373,6 +373,14 @@ tm send-keys -t "$S" Escape
     --prompt tilde -o "$D/t.png" 2>/dev/null
 open_png "~/t.png"
 expect_screen "Ctrl-O reads ~/" "settings loaded from $D/t.png" 5
+# A1111 text without a seed leaves the seed as it was (it became 0, locked)
+if command -v convert >/dev/null; then
+    convert -size 16x16 xc:red -set parameters "$(printf 'owl\nSteps: 3, Size: 32x32')" \
+        "$D/ns.png"
+    open_png "$D/ns.png"
+    expect_screen "Ctrl-O without a seed: said" "it gives no seed, so the seed is as it was" 5
+    expect_screen "Ctrl-O without a seed: the seed kept" "Seed      77  [locked]" 2
+fi
 tm send-keys -t "$S" C-o
 wait_for "Open PNG settings" 5
 tm send-keys -t "$S" C-u
