@@ -428,9 +428,9 @@ zt_status zt_discover_model_env(const char *explicit_dir, zt_getenv_fn env, void
                            "no complete Z-Image-Turbo model found in %d places; closest: %s: %s",
                            looked, best->path, best->detail);
         return zt_fail(err, ZT_ERR_MISSING,
-                       "no Z-Image-Turbo model found in %d places (set ZIMT_MODEL, pass "
+                       "no Z-Image-Turbo model found in %d places (%s ZIMT_MODEL, pass "
                        "--model DIR, or download Tongyi-MAI/Z-Image-Turbo)",
-                       looked);
+                       looked, !explicit_dir && var(&c, "ZIMT_MODEL") ? "fix" : "set");
     }
     const char *dir = rep->places[rep->chosen].path;
     if (strlen(dir) >= n)

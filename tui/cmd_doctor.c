@@ -527,8 +527,12 @@ int zt_cmd_doctor(int argc, char **argv)
         printf("model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
                "or `modelscope download Tongyi-MAI/Z-Image-Turbo`, or point ZIMT_MODEL or "
                "--model at a copy\n");
-        /* what gen and the workbench do meanwhile (zt_cli_model) */
-        if (!explicit_dir && (bundled = zt_cli_bundled_model(tiny, sizeof tiny)))
+        /* what gen and the workbench do meanwhile (zt_cli_model): the
+         * bundled model, unless $ZIMT_MODEL names one */
+        const char *zm = getenv("ZIMT_MODEL");
+        if (!explicit_dir && zm && *zm)
+            printf("  gen and the workbench refuse to run meanwhile: $ZIMT_MODEL names %s\n", zm);
+        else if (!explicit_dir && (bundled = zt_cli_bundled_model(tiny, sizeof tiny)))
             printf("  until then gen and the workbench run the bundled tiny model (%s); its "
                    "weights are synthetic, so its images do not show the prompt\n",
                    tiny);

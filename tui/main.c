@@ -151,6 +151,17 @@ zt_status zt_cli_model(const char *named, char *out, size_t n, int quiet, int *b
     if (named)
         return zt_fail(err, derr.code, "%s (zimt doctor shows where models are looked for)",
                        derr.msg);
+    /* a model the environment names is not stood in for by the bundled one
+     * (its noise images came without a word under --quiet), and a folder
+     * that is not there is said as such, not as "set ZIMT_MODEL" */
+    const char *zm = getenv("ZIMT_MODEL");
+    if (zm && *zm) {
+        zt_err merr = {0};
+        if (zt_model_dir_check(zm, &merr) != ZT_OK)
+            return zt_fail(err, merr.code, "$ZIMT_MODEL: %s", merr.msg);
+        return zt_fail(err, derr.code, "%s ($ZIMT_MODEL names %s; zimt doctor shows what it holds)",
+                       derr.msg, zm);
+    }
     if (!zt_cli_bundled_model(out, n))
         return zt_fail(err, derr.code, "%s; nor is the bundled tiny model installed", derr.msg);
     if (bundled)

@@ -193,6 +193,14 @@ expect_ok "ZIMT_MODEL first" "\$ZIMT_MODEL" "result: ok"
 grep -A1 "chosen" "$LIB_TMP/out" | grep -q "$FIX" && pass "ZIMT_MODEL chosen" ||
     fail "ZIMT_MODEL chosen" "$(cat "$LIB_TMP/out")"
 
+# a ZIMT_MODEL naming nothing: gen refuses to run (no bundled stand-in),
+# and doctor says so rather than "set ZIMT_MODEL"
+run zenv ZIMT_MODEL="$LIB_TMP/nowhere" HF_HOME="$LIB_TMP/nohf" "$ZIMT" doctor
+expect_error "ZIMT_MODEL naming nothing" "fix ZIMT_MODEL"
+check "ZIMT_MODEL naming nothing: gen refuses, said" grep -qF \
+    "gen and the workbench refuse to run meanwhile: \$ZIMT_MODEL names $LIB_TMP/nowhere" \
+    "$LIB_TMP/out"
+
 # an incomplete ZIMT_MODEL is passed over for the cache
 run zenv ZIMT_MODEL="$LIB_TMP/empty" HF_HOME="$B" "$ZIMT" doctor
 expect_ok "bad ZIMT_MODEL passed over" "\$ZIMT_MODEL" "$B/hub" "result: ok"

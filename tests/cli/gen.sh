@@ -178,6 +178,17 @@ printf '{"prompt":"a","output":"x.png"}\n{"prompt":"b","output":"./x.png"}\n' >"
 run $G --jobs "$LIB_TMP/x.jsonl" --outdir "$out"
 expect_error "one file, two spellings" "x.jsonl lines 1 and 2 both write"
 check "one file, two spellings: nothing written" test ! -e "$out/x.png"
+# $ZIMT_MODEL naming no model is an error, not the bundled tiny model in
+# its place (under --quiet its images came without a word)
+run env ZIMT_MODEL="$LIB_TMP/nowhere" ./zimt gen -q --device cpu --size 16x16 --prompt x \
+    -o "$out/zm.png"
+expect_error "ZIMT_MODEL missing" "\$ZIMT_MODEL: model directory $LIB_TMP/nowhere does not exist"
+check "ZIMT_MODEL missing: nothing written" test ! -e "$out/zm.png"
+mkdir -p "$LIB_TMP/emptymodel"
+run env ZIMT_MODEL="$LIB_TMP/emptymodel" HF_HOME="$LIB_TMP/nohf" MODELSCOPE_CACHE="$LIB_TMP/noms" \
+    ./zimt gen -q --device cpu --size 16x16 --prompt x -o "$out/zm.png"
+expect_error "ZIMT_MODEL incomplete" "\$ZIMT_MODEL names $LIB_TMP/emptymodel"
+check "ZIMT_MODEL incomplete: nothing written" test ! -e "$out/zm.png"
 # a key given twice in a line is refused, as an unknown key is (the first
 # value was taken without a word); a line's refused output names the line
 printf '{"prompt":"a","prompt":"b"}\n' >"$LIB_TMP/d.jsonl"
