@@ -1215,14 +1215,78 @@ static void paste_to_utf8(zt_ui_app *a)
 /* A finished bracketed paste into the focused editor: verbatim into the
  * prompts, on one line into a popup's input (a directory, a file, a size),
  * where a copied line's end would otherwise become part of the name. */
+/* A paste onto Seed, Size, Steps or Guidance sets that value when the text
+ * (blanks and line breaks at its ends dropped) reads as one, as the
+ * command line reads it: a seed copied from elsewhere. It went into the
+ * prompt, unseen. */
+static void paste_value(zt_ui_app *a)
+{
+    char v[64];
+    const char *s = a->paste.p;
+    size_t n = a->paste.n;
+    while (n && strchr(" \t\r\n", *s))
+        s++, n--;
+    while (n && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    if (n >= sizeof v || memchr(s, 0, n)) {
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste is no value for this field");
+        return;
+    }
+    memcpy(v, s, n);
+    v[n] = 0;
+    zt_gen_params *p = &a->set.params;
+    zt_err err = {0};
+    zt_status st = ZT_OK;
+    long l;
+    int rnd, w, h;
+    uint64_t seed;
+    switch (a->focus) {
+    case ZT_UI_FOCUS_SEED:
+        if ((st = zt_parse_seed(v, &seed, &rnd, &err)) == ZT_OK) {
+            if (!rnd)
+                p->seed = seed;
+            a->set.seed_locked = !rnd;
+        }
+        break;
+    case ZT_UI_FOCUS_SIZE:
+        if ((st = zt_parse_size(v, &w, &h, &err)) == ZT_OK) {
+            p->width = w;
+            p->height = h;
+        }
+        break;
+    case ZT_UI_FOCUS_STEPS:
+        if ((st = zt_parse_int("steps", v, 1, ZT_STEPS_MAX, &l, &err)) == ZT_OK)
+            p->steps = (int)l;
+        break;
+    default:
+        st = zt_parse_float("guidance", v, 0, ZT_GUIDANCE_MAX, &p->guidance, &err);
+        break;
+    }
+    if (st != ZT_OK)
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste is no value for this field: %s", err.msg);
+}
+
 static void end_paste(zt_ui_app *a)
 {
     int one_line = a->popup == ZT_UI_POPUP_INPUT;
+    /* a paste while a window other than an input is open goes nowhere (it
+     * went into the prompt behind it) */
+    int on_value = a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_PROMPT &&
+                   a->focus != ZT_UI_FOCUS_NEGATIVE;
+    if ((a->popup != ZT_UI_POPUP_NONE && !one_line) || on_value) {
+        paste_to_utf8(a);
+        if (on_value)
+            paste_value(a);
+        else
+            zt_ui_say(a, ZT_UI_ROLE_ERROR, "a paste goes into the prompt or an input, not "
+                                           "this window (Esc closes it)");
+        zt_ui_buf_free(&a->paste);
+        a->pasting = 0;
+        return;
+    }
     zt_ui_editor *e = one_line                           ? &a->input
                       : a->focus == ZT_UI_FOCUS_NEGATIVE ? &a->negative
                                                          : &a->prompt;
-    if (a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_NEGATIVE)
-        a->focus = ZT_UI_FOCUS_PROMPT;
     paste_to_utf8(a);
     size_t before = e->len;
     if (a->paste.n && one_line)

@@ -602,6 +602,28 @@ else
         -a -z "$(screen | grep -F bravo)"
 fi
 
+# A paste onto Seed, Steps, Guidance or Size sets the value (it went into
+# the prompt, unseen); one while the gallery is open goes nowhere.
+start pasteval
+tm send-keys -t "$S" -l 'a cat'
+tm send-keys -t "$S" Tab
+printf ' 424242\n' >"$D/seed.txt"
+tm load-buffer -b sv "$D/seed.txt"
+tm paste-buffer -r -p -b sv -t "$S"
+expect_screen "pasteval: the seed pasted" "Seed      424242  [locked]" 5
+check "pasteval: the prompt untouched" test -z "$(screen | grep -F 'a cat424242')"
+tm send-keys -t "$S" Tab Tab
+printf 'x3\n' >"$D/steps.txt"
+tm load-buffer -b sv "$D/steps.txt"
+tm paste-buffer -r -p -b sv -t "$S"
+expect_screen "pasteval: a bad value said" "the paste is no value for this field: steps" 5
+tm send-keys -t "$S" F3
+wait_for "Gallery (Enter loads" 5
+tm paste-buffer -r -p -b sv -t "$S"
+expect_screen "pasteval: none into the gallery" "a paste goes into the prompt or an input" 5
+tm send-keys -t "$S" Escape
+check "pasteval: the prompt still untouched" test -z "$(screen | grep -F 'a catx3')"
+
 # Progress and the preview: after the last step the queue says decoding
 # (its ETA said 0.0 s through the whole decode), and a cancelled job's
 # preview is no longer called live.
