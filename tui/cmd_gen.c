@@ -525,6 +525,8 @@ int zt_cmd_gen(int argc, char **argv)
     if (zt_gen_opts_resolve(&o, &err) != ZT_OK || build_jobs(&o, &js, &n, &err) != ZT_OK) {
         unmake_dirs(&o, js, n);
         rc = zt_cli_error(&err);
+        if (o.bad_usage)
+            rc = 2;
         goto done;
     }
     if (o.from_note[0])

@@ -316,6 +316,9 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     o->when = time(NULL);
     if ((st = zt_mem_limit_env(&o->mem_limit, err)))
         return st;
+    /* mixes of options that cannot go together are bad usage, as an
+     * unknown option is; values out of range are errors */
+    o->bad_usage = 1;
     if (o->output && o->name)
         return zt_fail(err, ZT_ERR_INVALID, "give -o FILE or --name TEMPLATE, not both");
     /* options that would otherwise be dropped without a word */
@@ -330,6 +333,11 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         return zt_fail(err, ZT_ERR_INVALID,
                        "--jobs makes one job a line: it takes no --count and at most one "
                        "--seed (for lines without a seed)");
+    if (!o->prompt && !o->from && !o->jobs)
+        return zt_fail(err, ZT_ERR_INVALID, "no prompt: give --prompt TEXT (or --from PNG)");
+    if (o->synthetic && o->model)
+        return zt_fail(err, ZT_ERR_INVALID, "--model and --synthetic exclude each other");
+    o->bad_usage = 0;
 
     if (o->from) {
         uint8_t *rgb = NULL;
@@ -357,8 +365,6 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         return st;
     if (o->negative && (st = zt_gen_params_set_negative(p, o->negative, err)))
         return st;
-    if (!o->prompt && !o->from && !o->jobs)
-        return zt_fail(err, ZT_ERR_INVALID, "no prompt: give --prompt TEXT (or --from PNG)");
     if ((st = check_text("the prompt", p->prompt, err)) ||
         (st = check_text("the negative prompt", p->negative_prompt, err)))
         return st;
@@ -396,8 +402,6 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
         return st;
     if (o->synthetic) {
         /* full-size synthetic weights made on the device: no model folder */
-        if (o->model)
-            return zt_fail(err, ZT_ERR_INVALID, "--model and --synthetic exclude each other");
         if (o->synth_seed) {
             if ((st = zt_parse_int("--synthetic seed", o->synth_seed, 0, 4294967295L, &v, err)))
                 return st;

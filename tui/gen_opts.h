@@ -26,6 +26,7 @@ typedef struct zt_gen_opts {
     int n_seeds;
     int seed_random;                    /* no seed given (or "random"): each job draws one */
     int quiet, help, json;
+    int bad_usage;              /* resolve refused a mix of options (exit 2, not 1) */
     int synthetic;                      /* --synthetic [SEED] */
     const char *synth_seed;             /* its SEED, or NULL */
     /* resolved */

@@ -218,6 +218,12 @@ run $G --prompt x --steps 1 --size 32x32 --seed 18446744073709551613 --count 3 -
 expect_ok "--count up to the largest seed" "w-18446744073709551615.png"
 run $G --prompt x --seed 1 --seed 2 --count 5 -o "$out/q.png"
 expect_error "several seeds and --count" "not both"
+check "several seeds and --count: bad usage, exit 2" test "$RC" -eq 2
+run $G
+expect_error "no prompt" "no prompt: give --prompt TEXT"
+check "no prompt: bad usage, exit 2" test "$RC" -eq 2
+run $G --prompt x --size abc -o "$out/q.png"
+check "a bad value: an error, exit 1" test "$RC" -eq 1
 run $G --jobs "$LIB_TMP/x.jsonl" --count 3
 expect_error "--jobs and --count" "no --count"
 run $G --prompt x -o "$out/q.png" --outdir "$LIB_TMP/nowhere"
