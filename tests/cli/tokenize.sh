@@ -57,6 +57,14 @@ err=$($zimt tokenize --bogus x 2>&1 >/dev/null)
 rc=$?
 if [ $rc -eq 2 ] && [[ "$(echo "$err" | head -n 1)" == *"unknown option '--bogus'"* ]]; then ok; else bad "unknown option: rc $rc '$err'"; fi
 $zimt tokenize >/dev/null 2>&1 && bad "no text accepted" || ok
+# "-" reads stdin alone ("- extra" was tokenized as that text); --bench
+# takes no text or output options (they were dropped without a word)
+err=$(echo hi | $zimt tokenize - extra 2>&1 >/dev/null)
+rc=$?
+if [ $rc -eq 2 ] && [[ "$err" == *"'-' reads the text from stdin and takes nothing after it"* ]]; then ok; else bad "- extra: rc $rc '$err'"; fi
+err=$($zimt tokenize --bench --json 2>&1 >/dev/null)
+rc=$?
+if [ $rc -eq 2 ] && [[ "$err" == *"--bench takes no TEXT, --json or --chat"* ]]; then ok; else bad "--bench --json: rc $rc '$err'"; fi
 # --help on stdout, as the other commands give it
 out=$($zimt tokenize --help 2>/dev/null)
 if [[ "$out" == "usage: zimt tokenize"* ]]; then ok; else bad "--help not on stdout: '$out'"; fi
