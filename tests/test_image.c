@@ -200,6 +200,7 @@ static void test_decimal_comma(void)
           "JSON: %s (%s)", t ? t : "-", err.msg);
     free(t);
     t = NULL;
+    zt_gen_params_free(&q);
     zt_gen_params_init(&q);
     CHECK(zt_gen_params_to_a1111(&p, &t, &err) == ZT_OK && strstr(t, "CFG scale: 3.5, ") &&
               zt_gen_params_from_a1111(&q, t, &err) == ZT_OK && zt_gen_params_equal(&p, &q),
