@@ -172,7 +172,7 @@ synth full disk      | prlimit --fsize=50000000 ./zimt synth -q --out $OUT/m    
 synth tokenizer full | prlimit --fsize=5000000 ./zimt synth --tiny -q --out $OUT/t     | 1    | copying ; tokenizer.json ; failed: File too large | -
 synth SIGINT         | synth_interrupt INT                                           | 130  | cancelled                                      | -
 synth SIGTERM        | synth_interrupt TERM                                          | 143  | cancelled                                      | -
-synthetic and model  | $G --synthetic --prompt x --outdir $OUT                       | 1    | --model and --synthetic exclude each other     | -
+synthetic and model  | $G --synthetic --prompt x --outdir $OUT                       | 2    | --model and --synthetic exclude each other     | -
 SIGINT during batch  | interrupt INT                                                 | 130  | interrupted ; finished images are kept         | j-1.png
 SIGHUP during batch  | interrupt HUP                                                 | 129  | interrupted                                    | j-1.png
 SIGHUP under nohup   | interrupt HUP ignored                                         | 0    |                                                | j-1.png j-2.png
