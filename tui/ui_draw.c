@@ -44,16 +44,8 @@ static int put(int y, int x, int maxw, int role, const char *s)
     char *clean = zt_ui_sanitize(s, strlen(s), 0);
     if (!clean)
         return 0;
-    size_t len = strlen(clean), i = 0;
-    int w = 0;
-    while (i < len) {
-        size_t j = zt_ui_utf8_next(clean, len, i);
-        int cw = zt_ui_str_width(clean + i, j - i);
-        if (w + cw > maxw)
-            break;
-        w += cw;
-        i = j;
-    }
+    int w;
+    size_t i = zt_ui_fit_width(clean, strlen(clean), 0, maxw, &w);
     attrset(zt_ui_attr(role));
     wchar_t *wide = malloc((i + 1) * sizeof *wide);
     if (wide) {

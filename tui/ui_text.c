@@ -173,6 +173,22 @@ char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines)
     return out;
 }
 
+size_t zt_ui_fit_width(const char *s, size_t len, size_t i, int maxw, int *used)
+{
+    int w = 0;
+    while (i < len) {
+        size_t j = zt_ui_grapheme_next(s, len, i);
+        int cw = zt_ui_str_width(s + i, j - i);
+        if (j == i || w + cw > maxw)
+            break;
+        w += cw;
+        i = j;
+    }
+    if (used)
+        *used = w;
+    return i;
+}
+
 /* s with the middle of its bytes [a, b) replaced by mark, the rest of s
  * kept: room cells for what stays of the span, up to tail_w of them for its
  * tail and the rest for its head, each grown by whole clusters while it
@@ -193,15 +209,7 @@ static char *elide_span(const char *s, size_t a, size_t b, int room, int tail_w,
         w += cw;
         tail = j;
     }
-    int head_w = room - w;
-    for (w = 0;;) {
-        size_t j = zt_ui_grapheme_next(s, b, head);
-        int cw = zt_ui_str_width(s + head, j - head);
-        if (j == head || j > tail || w + cw > head_w)
-            break;
-        w += cw;
-        head = j;
-    }
+    head = zt_ui_fit_width(s, tail, a, room - w, NULL);
     memcpy(out, s, head);
     memcpy(out + head, mark, ml);
     memcpy(out + head + ml, s + tail, len - tail + 1);

@@ -29,6 +29,9 @@ size_t zt_ui_grapheme_prev(const char *s, size_t len, size_t i);
 int zt_ui_cp_width(uint32_t cp);
 /* Cells of s[0..len). */
 int zt_ui_str_width(const char *s, size_t len);
+/* Offset past the longest run of whole grapheme clusters of s[i..len) that
+ * takes at most maxw cells; *used (may be NULL) receives its cells. */
+size_t zt_ui_fit_width(const char *s, size_t len, size_t i, int maxw, int *used);
 /* 1 when cp belongs to a word (letters, digits, marks, '_'). */
 int zt_ui_cp_is_word(uint32_t cp);
 
