@@ -1142,7 +1142,7 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         }
         if (has_params)
             *has_params = got;
-        if (got == ZT_PNG_PARAMS_FALLBACK && err) { /* not silently: the caller says it */
+        if ((got & ZT_PNG_PARAMS_FALLBACK) && err) { /* not silently: the caller says it */
             err->code = ZT_OK;
             snprintf(err->msg, sizeof err->msg, "%.200s: %s (%.200s); its A1111 text was taken",
                      path,

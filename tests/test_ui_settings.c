@@ -265,6 +265,14 @@ static void test_history(void)
           s.output_dir, why);
     zt_ui_settings_free(&s);
     zt_ui_settings_defaults(&s);
+    /* a text field holding \u0000 (cJSON cut it there, and the cut path was
+     * taken and saved) makes the file damaged too, named as a string's */
+    CHECK(zt_ui_settings_from_json(&s, "{\"output_dir\": \"/a\\u0000/evil\"}", why,
+                                   sizeof why) == -1 && !strcmp(why, "a string holds \\u0000") &&
+              !strcmp(s.output_dir, "."),
+          "\\u0000 in output_dir: %s, %s", why, s.output_dir);
+    zt_ui_settings_free(&s);
+    zt_ui_settings_defaults(&s);
     CHECK(zt_ui_settings_from_json(&s, "{\"steps\": 3, \"output_dir\": 5}", why, sizeof why) ==
                   -1 && strstr(why, "'output_dir'"),
           "an output_dir that is not text: %s", why);

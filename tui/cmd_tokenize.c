@@ -167,6 +167,24 @@ int zt_cmd_tokenize(int argc, char **argv)
             break;
         }
     }
+    /* bad usage is said as such before the model is looked for. The
+     * benchmark reads a text of its own: options or text beside it would be
+     * dropped without a word. */
+    if (do_bench && (i < argc || json || chat)) {
+        zt_cli_fail("tokenize: --bench takes no TEXT, --json or --chat");
+        usage(stderr);
+        return 2;
+    }
+    if (!do_bench && i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    /* "-" reads stdin only alone: "- extra" was tokenized as that text */
+    if (!do_bench && !strcmp(argv[i], "-") && i < argc - 1) {
+        zt_cli_fail("tokenize: '-' reads the text from stdin and takes nothing after it");
+        usage(stderr);
+        return 2;
+    }
     char path[4096], found[ZT_PATH_MAX];
     zt_err derr = {0};
     /* none named: every Z-Image-Turbo has the same tokenizer, so the
@@ -181,25 +199,8 @@ int zt_cmd_tokenize(int argc, char **argv)
     }
     if (snprintf(path, sizeof path, "%s/tokenizer/tokenizer.json", model) >= (int)sizeof path)
         return zt_cli_fail("tokenize: model path too long");
-    /* the benchmark reads a text of its own: options or text beside it
-     * would be dropped without a word */
-    if (do_bench && (i < argc || json || chat)) {
-        zt_cli_fail("tokenize: --bench takes no TEXT, --json or --chat");
-        usage(stderr);
-        return 2;
-    }
     if (do_bench)
         return bench(path);
-    if (i >= argc) {
-        usage(stderr);
-        return 2;
-    }
-    /* "-" reads stdin only alone: "- extra" was tokenized as that text */
-    if (!strcmp(argv[i], "-") && i < argc - 1) {
-        zt_cli_fail("tokenize: '-' reads the text from stdin and takes nothing after it");
-        usage(stderr);
-        return 2;
-    }
 
     char *text;
     size_t len = 0;

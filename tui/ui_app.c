@@ -779,7 +779,8 @@ static void input_done(zt_ui_app *a)
             int long_n = cut_neg && strlen(p.negative_prompt) > a->negative.len &&
                          a->negative.len + 4 > ZT_UI_EDITOR_MAX;
             if (has & ZT_PNG_PARAMS_FALLBACK)
-                zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings loaded from %s", err.msg);
+                zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings loaded from %s%s", err.msg,
+                          no_seed ? "; it gives no seed, so the seed is as it was" : "");
             else if (no_seed)
                 zt_ui_say(a, ZT_UI_ROLE_NOTICE,
                           "settings loaded from %s; it gives no seed, so the seed is as it was",
@@ -1228,6 +1229,7 @@ static void paste_value(zt_ui_app *a)
         s++, n--;
     while (n && strchr(" \t\r\n", s[n - 1]))
         n--;
+    drop_error(a); /* an earlier try's error goes, as when a value is typed */
     if (n >= sizeof v || memchr(s, 0, n)) {
         zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste is no value for this field");
         return;
@@ -1262,8 +1264,8 @@ static void paste_value(zt_ui_app *a)
         st = zt_parse_float("guidance", v, 0, ZT_GUIDANCE_MAX, &p->guidance, &err);
         break;
     }
-    if (st != ZT_OK)
-        zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste is no value for this field: %s", err.msg);
+    if (st != ZT_OK) /* the field's own reason, which names it */
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
 }
 
 static void end_paste(zt_ui_app *a)
@@ -1273,11 +1275,14 @@ static void end_paste(zt_ui_app *a)
      * went into the prompt behind it) */
     int on_value = a->popup == ZT_UI_POPUP_NONE && a->focus != ZT_UI_FOCUS_PROMPT &&
                    a->focus != ZT_UI_FOCUS_NEGATIVE;
-    if ((a->popup != ZT_UI_POPUP_NONE && !one_line) || on_value) {
+    /* below the least size keys are ignored; a paste too (it went into the
+     * prompt unseen) */
+    int small = LINES < ZT_UI_MIN_LINES || COLS < ZT_UI_MIN_COLS;
+    if ((a->popup != ZT_UI_POPUP_NONE && !one_line) || on_value || small) {
         paste_to_utf8(a);
-        if (on_value)
+        if (on_value && !small)
             paste_value(a);
-        else
+        else if (!small)
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "a paste goes into the prompt or an input, not "
                                            "this window (Esc closes it)");
         zt_ui_buf_free(&a->paste);

@@ -159,6 +159,12 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
     /* All or nothing: a file whose params a job would refuse is not used
      * at all (it is kept aside), so its other fields are not applied
      * either. The params are checked before anything is copied. */
+    /* cJSON ends a string at \u0000: a field of one would be taken cut */
+    if (zt_json_has_nul_escape(json)) {
+        cJSON_Delete(root);
+        snprintf(why, (size_t)why_len, "a string holds \\u0000");
+        return -1;
+    }
     static const char *const texts[] = {"theme", "graphics", "output_dir"};
     const size_t caps[] = {sizeof s->theme, sizeof s->graphics, sizeof s->output_dir};
     for (int i = 0; i < 3; i++)
@@ -174,9 +180,7 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
         /* read from the object (printed and parsed again, a seed near 2^53
          * came back as another number); cJSON ends a string at \u0000 */
         zt_err err = {0};
-        zt_status st = zt_json_has_nul_escape(json)
-                           ? zt_fail(&err, ZT_ERR_FORMAT, "a string holds \\u0000")
-                           : zt_gen_params_from_object(&tmp, p, &err);
+        zt_status st = zt_gen_params_from_object(&tmp, p, &err);
         if (st == ZT_OK)
             st = zt_gen_params_check_values(&tmp, &err);
         if (st != ZT_OK) {

@@ -235,9 +235,12 @@ char *zt_ui_fit_message(const char *s, int maxw, const char *mark)
         }
         i = j + 1;
     }
-    int room = tw - (width - maxw) - mw;
-    if (room < 20)
-        room = 20;
+    /* what stays of the word: at least 20 cells, or a third of a narrow line */
+    int least = maxw / 3 < 20 ? maxw / 3 : 20, room = tw - (width - maxw) - mw;
+    if (least < 8)
+        least = 8;
+    if (room < least)
+        room = least;
     if (room + mw >= tw)
         return strdup(s);
     /* two thirds from the end, or more to keep a path's last name whole */

@@ -43,7 +43,7 @@ char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines);
 /* A message for a line of maxw cells: when it is wider, the middle of its
  * widest word (a path, most often) gives way to mark ("…", or "..." where
  * the terminal's encoding is not UTF-8), cut between grapheme clusters,
- * keeping at least 20 cells of it, two thirds of them from its end (or a
+ * keeping at least 20 cells of it (a third of a narrow line), two thirds of them from its end (or a
  * path's whole last name when it leaves 4 for the start): "/ho…/a-cat.png". The
  * rest of the message stays whole, so the reason at its end ("...: No space
  * left on device") can still be read; what is then still too wide is for

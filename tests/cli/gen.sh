@@ -196,7 +196,8 @@ run $G --jobs "$LIB_TMP/d.jsonl" --outdir "$out"
 expect_error "jobs file: a key twice" "d.jsonl line 1: \"prompt\" given twice"
 printf '{"prompt":"a","negative":"x","negative_prompt":"y"}\n' >"$LIB_TMP/d.jsonl"
 run $G --jobs "$LIB_TMP/d.jsonl" --outdir "$out"
-expect_error "jobs file: both spellings of negative" "d.jsonl line 1: \"negative_prompt\" given twice"
+expect_error "jobs file: both spellings of negative" \
+    "d.jsonl line 1: \"negative\" and \"negative_prompt\" both given"
 printf '{"prompt":"a"}\n{"prompt":"a","output":"sub/x.jpg"}\n' >"$LIB_TMP/d.jsonl"
 run $G --jobs "$LIB_TMP/d.jsonl" --outdir "$out"
 expect_error "jobs file: a refused output names its line" "d.jsonl line 2: " "x.jpg"
@@ -387,6 +388,15 @@ if command -v convert >/dev/null; then
         -o "$out/ns7.png" --json
     expect_ok "--from without a seed, --seed 7" '"seed":7,'
     check "--from without a seed, --seed 7: nothing said" test ! -s "$LIB_TMP/err"
+    # both: a damaged zimt chunk and A1111 text without a seed (the first
+    # reason was lost, an empty note)
+    convert -size 16x16 xc:red -set zimt '{"version":1,"prompt":' -set parameters \
+        "$(printf 'dog\nSteps: 1, Size: 32x32')" "$LIB_TMP/dmgns.png"
+    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/dmgns.png" -o "$out/dn.png"
+    expect_ok "--from damaged and without a seed: made"
+    check "--from damaged and without a seed: both said" grep -qF \
+        "its zimt settings cannot be used (settings JSON: not a JSON object); its A1111 text was taken; $LIB_TMP/dmgns.png gives no seed" \
+        "$LIB_TMP/err"
     # blank A1111 text is no settings (it read as an empty prompt, seed 0)
     convert -size 16x16 xc:red -set parameters " " "$LIB_TMP/blank.png"
     run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/blank.png" -o "$out/bl.png"

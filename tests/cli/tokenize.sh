@@ -62,7 +62,7 @@ $zimt tokenize >/dev/null 2>&1 && bad "no text accepted" || ok
 err=$(echo hi | $zimt tokenize - extra 2>&1 >/dev/null)
 rc=$?
 if [ $rc -eq 2 ] && [[ "$err" == *"'-' reads the text from stdin and takes nothing after it"* ]]; then ok; else bad "- extra: rc $rc '$err'"; fi
-err=$($zimt tokenize --bench --json 2>&1 >/dev/null)
+err=$($zimt tokenize --model /nonexistent --bench --json 2>&1 >/dev/null)
 rc=$?
 if [ $rc -eq 2 ] && [[ "$err" == *"--bench takes no TEXT, --json or --chat"* ]]; then ok; else bad "--bench --json: rc $rc '$err'"; fi
 # --help on stdout, as the other commands give it

@@ -595,7 +595,7 @@ sleep 0.3
 if screen | grep -qF "done #3"; then
     echo "tui_cases.sh: galsel: the third job ended before the gallery moved; case skipped"
 else
-    expect_screen "galsel: third done" "done #3 in" 120
+    expect_screen "galsel: third done" "done #3 in" 400
     tm send-keys -t "$S" Enter
     expect_screen "galsel: settings loaded" "settings of seed" 5
     check "galsel: the highlighted result's prompt" test -n "$(screen | grep -F alpha)" \
@@ -616,13 +616,28 @@ tm send-keys -t "$S" Tab Tab
 printf 'x3\n' >"$D/steps.txt"
 tm load-buffer -b sv "$D/steps.txt"
 tm paste-buffer -r -p -b sv -t "$S"
-expect_screen "pasteval: a bad value said" "the paste is no value for this field: steps" 5
+expect_screen "pasteval: a bad value said" "steps: 'x3' is not a whole number" 5
+printf '5' >"$D/steps5.txt"
+tm load-buffer -b s5 "$D/steps5.txt"
+tm paste-buffer -r -p -b s5 -t "$S"
+expect_screen "pasteval: a good value taken" "Steps     5 " 5
+check "pasteval: and the earlier error gone" test -z "$(screen | grep -F "is not a whole number")"
 tm send-keys -t "$S" F3
 wait_for "Gallery (Enter loads" 5
 tm paste-buffer -r -p -b sv -t "$S"
 expect_screen "pasteval: none into the gallery" "a paste goes into the prompt or an input" 5
 tm send-keys -t "$S" Escape
 check "pasteval: the prompt still untouched" test -z "$(screen | grep -F 'a catx3')"
+# below the least size a paste is ignored, as keys are (it went into the
+# prompt unseen)
+tm send-keys -t "$S" BTab BTab BTab
+tm resize-window -t "$S" -x 30 -y 10
+sleep 0.3
+tm paste-buffer -r -p -b sv -t "$S"
+sleep 0.3
+tm resize-window -t "$S" -x 120 -y 40
+sleep 0.3
+check "pasteval: nothing pasted while too small" test -z "$(screen | grep -F 'x3')"
 
 # Progress and the preview: after the last step the queue says decoding
 # (its ETA said 0.0 s through the whole decode), and a cancelled job's
