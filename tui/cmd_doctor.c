@@ -151,7 +151,9 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         int n_unused = 0;
         int bad = zt_manifest_check(m, w, note_unused, &un, &n_unused);
         printf("    tensors: %d, %s\n", zt_weights_count(w),
-               bad ? "some missing or misshapen" : "all present with the right shapes");
+               bad        ? "some missing or misshapen"
+               : n_unused ? "all the config uses present with the right shapes"
+                          : "all present with the right shapes");
         if (bad)
             problem(d, "%s: %d tensor problems; `zimt info --model %s` lists them", p->name,
                     bad, dir);

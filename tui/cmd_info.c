@@ -89,7 +89,9 @@ static void check_weights(info *in, const char *comp, const char *strip, const z
     zt_err err = {0};
     if (zt_weights_open(&w, dir, strip, &err)) {
         problem_err(in, &err);
-        printf("  weights: unreadable (%s)\n", zt_status_str(err.code));
+        /* the reason, not only its kind: several files with no canonical
+         * one are no "malformed file" */
+        printf("  weights: cannot be opened: %s\n", err.msg);
         return;
     }
     int n = zt_weights_count(w);

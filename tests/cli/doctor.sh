@@ -278,7 +278,8 @@ st_edit_header "$LIB_TMP/flipped/vae/diffusion_pytorch_model.safetensors" \
     's/"encoder.conv_in.weight"/"enFoder.conv_in.weight"/'
 run zenv "$ZIMT" doctor --model "$LIB_TMP/flipped"
 expect_ok "a renamed optional tensor: doctor passes" \
-    "warning: 1 tensor the config does not use (enFoder.conv_in.weight)" "result: ok"
+    "warning: 1 tensor the config does not use (enFoder.conv_in.weight)" "result: ok" \
+    "all the config uses present with the right shapes"
 # a tensor the config needs is still a problem, beside the one left over
 cp -r "$FIX" "$LIB_TMP/renamed"
 st_edit_header "$LIB_TMP/renamed/transformer/diffusion_pytorch_model.safetensors" \

@@ -287,4 +287,14 @@ expect_error "tokenize: --model without a value" "--model needs a directory"
 run $ZIMT info --bogus
 expect_error "bad argument" "--bogus"
 
+# weights that cannot be opened are said with the reason, not as a
+# "malformed file": two files and no canonical one
+d=$(fresh twofiles)
+mv "$d/transformer/diffusion_pytorch_model.safetensors" "$d/transformer/a.safetensors"
+cp "$d/transformer/a.safetensors" "$d/transformer/b.safetensors"
+run $ZIMT info --model "$d"
+check "two files, no canonical one: the reason" grep -qF \
+    "weights: cannot be opened: $d/transformer: 2 *.safetensors files and no *.safetensors.index.json" \
+    "$LIB_TMP/out"
+
 lib_summary
