@@ -570,10 +570,9 @@ static zt_status apply_pair(zt_gen_params *p, const char *key, const char *v, zt
     return ZT_OK;
 }
 
-/* Parse a settings line into p; returns 0 (p untouched apart from fields
- * already applied) when it is not one, -1 with err set on a bad value. */
-/* 0 when line is no settings line, -1 on a bad value (err says it), else 1,
- * or 2 when the line gives a seed. */
+/* Parse a settings line into p: 0 (p untouched) when it is not one, -1
+ * with err set on a bad value (fields before it applied), else 1, or 2
+ * when the line gives a seed. */
 static int parse_settings_line(zt_gen_params *p, const char *line, zt_err *err)
 {
     /* first pass: is it a settings line at all (pairs to the end, Steps)? */

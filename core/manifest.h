@@ -5,8 +5,8 @@
  * Model loaders use a manifest to check a weight file before touching it, and
  * `zimt info` and `zimt doctor` use it to report missing and wrongly shaped
  * tensors (failures) and unexpected ones (a warning). Names are canonical
- * (text encoder without the "model." prefix, see zt_weights_open). A manifest owns its entry array; free it with
- * zt_manifest_free.
+ * (text encoder without the "model." prefix, see zt_weights_open). A
+ * manifest owns its entry array; free it with zt_manifest_free.
  */
 #ifndef ZT_MANIFEST_H
 #define ZT_MANIFEST_H

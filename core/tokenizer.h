@@ -50,8 +50,9 @@ zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_
 /* NULL is fine. */
 void zt_tokenizer_free(zt_tokenizer *tok);
 /* Whether path reads whole, as a model load reads it (for checks that keep
- * no tokenizer; the chat template's tokens included), and when vocab > 0 whether its ids fit it (as
- * zt_tokenizer_vocab_check); *n_ids (may be NULL) gets its id count. */
+ * no tokenizer; the chat template's tokens included), and when vocab > 0
+ * whether its ids fit it (as zt_tokenizer_vocab_check); *n_ids (may be
+ * NULL) gets its id count. */
 zt_status zt_tokenizer_check(const char *path, int vocab, int32_t *n_ids, zt_err *err);
 /* ZT_OK when a tokenizer of n_ids ids (its largest id + 1) names only rows
  * of a text encoder's embedding of vocab rows; else ZT_ERR_FORMAT naming

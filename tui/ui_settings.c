@@ -140,13 +140,21 @@ static void copy_str(const cJSON *root, const char *key, char *dst, size_t n)
 }
 
 /* The root of a settings or history file; NULL with why and *rc (-1
- * for text that is not a JSON object, -2 when memory ran out). */
+ * for text that is not a JSON object, or one with a string holding \u0000,
+ * which cJSON ends there, so the field or prompt would be taken cut; -2
+ * when memory ran out). */
 static cJSON *parse_root(const char *json, int *rc, char *why, int why_len)
 {
     int nomem = 0;
     cJSON *root = zt_json_parse_object(json, why, (size_t)why_len, &nomem);
-    if (!root)
+    if (!root) {
         *rc = nomem ? -2 : -1;
+    } else if (zt_json_has_nul_escape(json)) {
+        cJSON_Delete(root);
+        snprintf(why, (size_t)why_len, "a string holds \\u0000");
+        *rc = -1;
+        root = NULL;
+    }
     return root;
 }
 
@@ -159,12 +167,6 @@ int zt_ui_settings_from_json(zt_ui_settings *s, const char *json, char *why, int
     /* All or nothing: a file whose params a job would refuse is not used
      * at all (it is kept aside), so its other fields are not applied
      * either. The params are checked before anything is copied. */
-    /* cJSON ends a string at \u0000: a field of one would be taken cut */
-    if (zt_json_has_nul_escape(json)) {
-        cJSON_Delete(root);
-        snprintf(why, (size_t)why_len, "a string holds \\u0000");
-        return -1;
-    }
     static const char *const texts[] = {"theme", "graphics", "output_dir"};
     const size_t caps[] = {sizeof s->theme, sizeof s->graphics, sizeof s->output_dir};
     for (int i = 0; i < 3; i++)
@@ -532,12 +534,6 @@ int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int w
         snprintf(why, (size_t)why_len, "no 'prompts' list");
         return -1;
     }
-    /* cJSON ends a string at \u0000: such a prompt would come back cut */
-    if (zt_json_has_nul_escape(json)) {
-        cJSON_Delete(root);
-        snprintf(why, (size_t)why_len, "a prompt holds \\u0000");
-        return -1;
-    }
     /* Entries that are not text are not recalled (a prompt from the file
      * must be something the editor and the tokenizer accept as it is), and
      * they make the file damaged, -1: the others are recalled, and the file
@@ -546,7 +542,8 @@ int zt_ui_history_from_json(zt_ui_history *h, const char *json, char *why, int w
     cJSON_ArrayForEach(it, arr)
     {
         all++;
-        if (!cJSON_IsString(it) || !zt_utf8_validate(it->valuestring, strlen(it->valuestring), NULL)) {
+        if (!cJSON_IsString(it) ||
+            !zt_utf8_validate(it->valuestring, strlen(it->valuestring), NULL)) {
             bad++;
         } else if (history_push(h, it->valuestring) < 0) {
             snprintf(why, (size_t)why_len, "out of memory");
