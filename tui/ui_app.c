@@ -703,45 +703,69 @@ static void drop_error(zt_ui_app *a)
     }
 }
 
+/* n bytes of text (blanks and line breaks at its ends dropped: a paste
+ * brings them, and " 64x64" was "not WIDTHxHEIGHT") as the value of field
+ * (Seed, Size, Steps or Guidance), read as the command line reads it; on a
+ * bad one the value stays and the field's own reason is said. 0, or -1. */
+static int take_value(zt_ui_app *a, int field, const char *text, size_t n)
+{
+    char v[64];
+    while (n && strchr(" \t\r\n", *text))
+        text++, n--;
+    while (n && strchr(" \t\r\n", text[n - 1]))
+        n--;
+    if (n >= sizeof v || memchr(text, 0, n)) {
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "no value for this field");
+        return -1;
+    }
+    memcpy(v, text, n);
+    v[n] = 0;
+    zt_gen_params *p = &a->set.params;
+    zt_err err = {0};
+    zt_status st;
+    long l;
+    int rnd, w, h;
+    uint64_t seed;
+    switch (field) {
+    case ZT_UI_FOCUS_SEED:
+        if ((st = zt_parse_seed(v, &seed, &rnd, &err)) == ZT_OK) {
+            if (!rnd)
+                p->seed = seed;
+            a->set.seed_locked = !rnd;
+        }
+        break;
+    case ZT_UI_FOCUS_SIZE:
+        if ((st = zt_parse_size(v, &w, &h, &err)) == ZT_OK) {
+            p->width = w;
+            p->height = h;
+        }
+        break;
+    case ZT_UI_FOCUS_STEPS:
+        if ((st = zt_parse_int("steps", v, 1, ZT_STEPS_MAX, &l, &err)) == ZT_OK)
+            p->steps = (int)l;
+        break;
+    default:
+        st = zt_parse_float("guidance", v, 0, ZT_GUIDANCE_MAX, &p->guidance, &err);
+        break;
+    }
+    if (st != ZT_OK)
+        zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
+    return st != ZT_OK ? -1 : 0;
+}
+
 static void input_done(zt_ui_app *a)
 {
     drop_error(a);
     zt_err err = {0};
     const char *s = a->input.buf;
-    /* a size or guidance without the blanks a paste brings at its ends
-     * (" 64x64" was "not WIDTHxHEIGHT") */
-    char num[64] = "";
-    if (a->input_kind == ZT_UI_INPUT_SIZE || a->input_kind == ZT_UI_INPUT_GUIDANCE) {
-        s += strspn(s, " \t");
-        size_t n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-            n--;
-        if (n < sizeof num) {
-            memcpy(num, s, n);
-            num[n] = 0;
-            s = num;
-        }
-    }
     switch (a->input_kind) {
-    case ZT_UI_INPUT_SIZE: {
-        int w, h;
-        if (zt_parse_size(s, &w, &h, &err) != ZT_OK) {
-            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
+    case ZT_UI_INPUT_SIZE:
+    case ZT_UI_INPUT_GUIDANCE:
+        if (take_value(a, a->input_kind == ZT_UI_INPUT_SIZE ? ZT_UI_FOCUS_SIZE
+                                                            : ZT_UI_FOCUS_GUIDANCE,
+                       s, strlen(s)))
             return; /* stay open to fix it */
-        }
-        a->set.params.width = w;
-        a->set.params.height = h;
         break;
-    }
-    case ZT_UI_INPUT_GUIDANCE: {
-        float g;
-        if (zt_parse_float("guidance", s, 0, ZT_GUIDANCE_MAX, &g, &err) != ZT_OK) {
-            zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
-            return;
-        }
-        a->set.params.guidance = g;
-        break;
-    }
     case ZT_UI_INPUT_PNG: {
         zt_gen_params p;
         int has = 0;
@@ -1216,58 +1240,6 @@ static void paste_to_utf8(zt_ui_app *a)
 /* A finished bracketed paste into the focused editor: verbatim into the
  * prompts, on one line into a popup's input (a directory, a file, a size),
  * where a copied line's end would otherwise become part of the name. */
-/* A paste onto Seed, Size, Steps or Guidance sets that value when the text
- * (blanks and line breaks at its ends dropped) reads as one, as the
- * command line reads it: a seed copied from elsewhere. It went into the
- * prompt, unseen. */
-static void paste_value(zt_ui_app *a)
-{
-    char v[64];
-    const char *s = a->paste.p;
-    size_t n = a->paste.n;
-    while (n && strchr(" \t\r\n", *s))
-        s++, n--;
-    while (n && strchr(" \t\r\n", s[n - 1]))
-        n--;
-    drop_error(a); /* an earlier try's error goes, as when a value is typed */
-    if (n >= sizeof v || memchr(s, 0, n)) {
-        zt_ui_say(a, ZT_UI_ROLE_ERROR, "the paste is no value for this field");
-        return;
-    }
-    memcpy(v, s, n);
-    v[n] = 0;
-    zt_gen_params *p = &a->set.params;
-    zt_err err = {0};
-    zt_status st = ZT_OK;
-    long l;
-    int rnd, w, h;
-    uint64_t seed;
-    switch (a->focus) {
-    case ZT_UI_FOCUS_SEED:
-        if ((st = zt_parse_seed(v, &seed, &rnd, &err)) == ZT_OK) {
-            if (!rnd)
-                p->seed = seed;
-            a->set.seed_locked = !rnd;
-        }
-        break;
-    case ZT_UI_FOCUS_SIZE:
-        if ((st = zt_parse_size(v, &w, &h, &err)) == ZT_OK) {
-            p->width = w;
-            p->height = h;
-        }
-        break;
-    case ZT_UI_FOCUS_STEPS:
-        if ((st = zt_parse_int("steps", v, 1, ZT_STEPS_MAX, &l, &err)) == ZT_OK)
-            p->steps = (int)l;
-        break;
-    default:
-        st = zt_parse_float("guidance", v, 0, ZT_GUIDANCE_MAX, &p->guidance, &err);
-        break;
-    }
-    if (st != ZT_OK) /* the field's own reason, which names it */
-        zt_ui_say(a, ZT_UI_ROLE_ERROR, "%s", err.msg);
-}
-
 static void end_paste(zt_ui_app *a)
 {
     int one_line = a->popup == ZT_UI_POPUP_INPUT;
@@ -1280,11 +1252,15 @@ static void end_paste(zt_ui_app *a)
     int small = LINES < ZT_UI_MIN_LINES || COLS < ZT_UI_MIN_COLS;
     if ((a->popup != ZT_UI_POPUP_NONE && !one_line) || on_value || small) {
         paste_to_utf8(a);
-        if (on_value && !small)
-            paste_value(a);
-        else if (!small)
+        if (on_value && !small) {
+            /* onto Seed, Size, Steps or Guidance: that value (it went
+             * into the prompt, unseen); an earlier try's error goes */
+            drop_error(a);
+            take_value(a, a->focus, a->paste.p, a->paste.n);
+        } else if (!small) {
             zt_ui_say(a, ZT_UI_ROLE_ERROR, "a paste goes into the prompt or an input, not "
                                            "this window (Esc closes it)");
+        }
         zt_ui_buf_free(&a->paste);
         a->pasting = 0;
         return;
