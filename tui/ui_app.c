@@ -802,13 +802,11 @@ static void input_done(zt_ui_app *a)
                          a->prompt.len + 4 > ZT_UI_EDITOR_MAX;
             int long_n = cut_neg && strlen(p.negative_prompt) > a->negative.len &&
                          a->negative.len + 4 > ZT_UI_EDITOR_MAX;
-            if (has & ZT_PNG_PARAMS_FALLBACK)
-                zt_ui_say(a, ZT_UI_ROLE_ERROR, "settings loaded from %s%s", err.msg,
-                          no_seed ? "; it gives no seed, so the seed is as it was" : "");
-            else if (no_seed)
-                zt_ui_say(a, ZT_UI_ROLE_NOTICE,
-                          "settings loaded from %s; it gives no seed, so the seed is as it was",
-                          s);
+            const char *seed_kept = no_seed ? "; it gives no seed, so the seed is as it was" : "";
+            if ((has & ZT_PNG_PARAMS_FALLBACK) || no_seed)
+                zt_ui_say(a, has & ZT_PNG_PARAMS_FALLBACK ? ZT_UI_ROLE_ERROR : ZT_UI_ROLE_NOTICE,
+                          "settings loaded from %s%s",
+                          has & ZT_PNG_PARAMS_FALLBACK ? err.msg : s, seed_kept);
             else if (long_p || long_n)
                 zt_ui_say(a, ZT_UI_ROLE_ERROR,
                           "settings loaded from %s; its %s was cut: a prompt holds at most %d KiB",
