@@ -69,34 +69,38 @@ static int meter_on_read(void *ud, const void *src, size_t n)
     return zt_now_ms() - lm->last >= 100 ? meter_report(lm) : lm->cancelled;
 }
 
-/* Bytes of the *.safetensors files in dir that a load reads: the canonical
- * file alone when there is one (the others are variants it ignores, see
- * zt_st_canonical_name), else all of them, the shards of an index (0 when
- * unreadable: the load itself reports what is wrong). */
+/* Bytes of the weight files in dir that a load reads: its one file, or all
+ * *.safetensors files beside an index (its shards; 0 when unreadable: the
+ * load itself reports what is wrong). */
 static uint64_t shard_bytes(const char *dir)
 {
-    uint64_t sum = 0, canon = 0;
-    int have_canon = 0;
+    char *index = NULL, *single = NULL;
+    char path[ZT_PATH_MAX + 300];
+    struct stat sb;
+    uint64_t sum = 0;
+    if (zt_st_scan_dir(dir, &index, &single, NULL) != ZT_OK)
+        return 0;
+    if (single) {
+        snprintf(path, sizeof path, "%s/%s", dir, single);
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            sum = (uint64_t)sb.st_size;
+        free(single);
+        return sum;
+    }
+    free(index);
     DIR *d = opendir(dir);
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
-        char path[ZT_PATH_MAX + 300];
-        struct stat sb;
         if (n < 12 || strcmp(de->d_name + n - 12, ".safetensors"))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
             sum += (uint64_t)sb.st_size;
-            if (zt_st_canonical_name(de->d_name)) {
-                canon = (uint64_t)sb.st_size;
-                have_canon = 1;
-            }
-        }
     }
     if (d)
         closedir(d);
-    return have_canon ? canon : sum;
+    return sum;
 }
 
 /* Build component i (0 text encoder, 1 DiT, 2 VAE) from w, or from

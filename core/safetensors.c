@@ -458,10 +458,7 @@ int zt_st_canonical_name(const char *name)
            !strcmp(name, "model.safetensors");
 }
 
-/* Finds the index file, else the single safetensors file (or the canonical
- * one among several), in dir. On success *index or *single (malloc'd file
- * name, not path) is set. */
-static zt_status scan_dir(const char *dir, char **index, char **single, zt_err *err)
+zt_status zt_st_scan_dir(const char *dir, char **index, char **single, zt_err *err)
 {
     *index = *single = NULL;
     DIR *d = opendir(dir);
@@ -779,7 +776,7 @@ zt_status zt_weights_open(zt_weights **out, const char *dir, const char *strip_p
     w->index_total = -1;
     w->dir = strdup(dir);
     char *index = NULL, *single = NULL;
-    zt_status st = w->dir ? scan_dir(dir, &index, &single, err)
+    zt_status st = w->dir ? zt_st_scan_dir(dir, &index, &single, err)
                           : zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", dir);
     if (!st && index) {
         st = open_index(w, index, strip_prefix, err);

@@ -34,6 +34,12 @@ typedef struct zt_weights zt_weights;
  * ignored; without one, several files and no index are refused. */
 int zt_st_canonical_name(const char *name);
 
+/* The file a load of the component in dir reads first: its index file, else
+ * its single *.safetensors file (or the canonical one among several). On
+ * success *index or *single (malloc'd file name, not path; caller frees) is
+ * set, the other NULL. */
+zt_status zt_st_scan_dir(const char *dir, char **index, char **single, zt_err *err);
+
 /* Open every safetensors file of the component in dir (the index's shards,
  * else its single *.safetensors file, else its one canonical file beside
  * others, see zt_st_canonical_name). strip_prefix (e.g.
