@@ -632,11 +632,12 @@ check "pasteval: the prompt still untouched" test -z "$(screen | grep -F 'a catx
 # prompt unseen)
 tm send-keys -t "$S" BTab BTab BTab
 tm resize-window -t "$S" -x 30 -y 10
-sleep 0.3
+# (the paste only once the workbench has taken the new size)
+expect_screen "pasteval: too small said" "is too small" 5
 tm paste-buffer -r -p -b sv -t "$S"
 sleep 0.3
 tm resize-window -t "$S" -x 120 -y 40
-sleep 0.3
+expect_screen "pasteval: back at full size" "Prompt" 5
 check "pasteval: nothing pasted while too small" test -z "$(screen | grep -F 'x3')"
 
 # Progress and the preview: after the last step the queue says decoding
