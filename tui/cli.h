@@ -7,7 +7,9 @@
 #define ZT_CLI_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "image.h"
@@ -27,12 +29,36 @@ int zt_cmd_ui(int argc, char **argv);
  * (later writes to a failed stream leave errno unset). */
 void zt_cli_flush(void);
 
-/* Print "zimt: <msg>" (or the status text) to stderr; returns 1. */
+/* Messages and reports quote what files and other programs wrote (tensor
+ * names, dtypes, paths, prompts). These print them with terminal controls
+ * and bytes that are not UTF-8 shown escaped (^[, <9B>, U+FFFD; '\n'
+ * stays), so a model's file cannot retitle, clear or recolour the
+ * terminal it is checked in. zt_cli_printf writes to stdout; each returns
+ * the formatted length. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int zt_cli_fprintf(FILE *f, const char *fmt, ...);
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 0)))
+#endif
+int zt_cli_vprintf(FILE *f, const char *fmt, va_list ap);
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+int zt_cli_printf(const char *fmt, ...);
+
+/* Print "zimt: <msg>" (or the status text) to stderr, as zt_cli_printf
+ * does; returns 1. */
 int zt_cli_error(const zt_err *err);
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
 int zt_cli_fail(const char *fmt, ...);
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 0)))
+#endif
+int zt_cli_vfail(const char *fmt, va_list ap);
 
 /* An image made but not written (a full disk, its directory gone) is not
  * lost: a copy of rgb ([h, w, 3]) with p's settings goes to

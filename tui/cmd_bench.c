@@ -181,7 +181,7 @@ static void profile_job(zt_model *m, const size_result *s, int steps, int json)
     FILE *f = json ? stderr : stdout;
     zt_err err = {0};
     if (zt_backend_profile(m->be, 1, &err) != ZT_OK) {
-        fprintf(stderr, "zimt: --profile: %s\n", err.msg);
+        zt_cli_fail("--profile: %s", err.msg);
         return;
     }
     zt_job_params p = {.prompt = BENCH_PROMPT, .width = s->w, .height = s->h, .steps = steps,
@@ -195,7 +195,7 @@ static void profile_job(zt_model *m, const size_result *s, int steps, int json)
     static zt_prof_row rows[256];
     int n = zt_backend_profile_read(m->be, rows, 256);
     if (st != ZT_OK) {
-        fprintf(stderr, "zimt: --profile job: %s\n", err.msg);
+        zt_cli_fail("--profile job: %s", err.msg);
         return;
     }
     const char *phases[] = {"encode", "prepare", "step", "decode", "output"};
@@ -355,7 +355,7 @@ int zt_cmd_bench(int argc, char **argv)
             while (k < nopts && strcmp(a, opts[k].name))
                 k++;
             if (k == nopts) {
-                fprintf(stderr, "zimt: unknown option '%s'\n", a);
+                zt_cli_fail("unknown option '%s'", a);
                 return usage(stderr);
             }
             if (!next) {
@@ -415,7 +415,7 @@ int zt_cmd_bench(int argc, char **argv)
     /* --profile on a backend without one: a warning before the runs (it
      * read as an error after them); the timings still come */
     if (profile && zt_backend_profile(b.be, 1, &err) != ZT_OK) {
-        fprintf(stderr, "zimt: warning: --profile: %s; the timings come without it\n", err.msg);
+        zt_cli_fail("warning: --profile: %s; the timings come without it", err.msg);
         profile = 0;
     } else if (profile) {
         zt_backend_profile(b.be, 0, NULL);

@@ -53,9 +53,7 @@ static void problem(doctor *d, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("zimt: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    zt_cli_vfail(fmt, ap);
     va_end(ap);
     d->problems++;
 }
@@ -66,18 +64,18 @@ static void show_search(const zt_discovery_report *r)
 {
     if (!r->n_places) /* a --model that is not a directory: said below */
         return;
-    printf("model search:\n");
+    zt_cli_printf("model search:\n");
     for (int i = 0; i < r->n_places; i++) {
         const zt_discovery_place *p = &r->places[i];
-        printf("  %-10s %s\n             %s", zt_place_state_str(p->state), p->source, p->path);
+        zt_cli_printf("  %-10s %s\n             %s", zt_place_state_str(p->state), p->source, p->path);
         if (p->detail[0] && p->state != ZT_PLACE_CHOSEN && strcmp(p->detail, "complete"))
-            printf("\n             %s", p->detail);
+            zt_cli_printf("\n             %s", p->detail);
         putchar('\n');
     }
     if (r->n_omitted)
-        printf("  (%d more places looked at, not listed)\n", r->n_omitted);
+        zt_cli_printf("  (%d more places looked at, not listed)\n", r->n_omitted);
     for (int i = 0; i < r->n_warnings; i++)
-        printf("  warning: %s\n", r->warnings[i]);
+        zt_cli_printf("  warning: %s\n", r->warnings[i]);
 }
 
 /* ---- the chosen model ----------------------------------------------------- */
@@ -104,27 +102,27 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
                       const zt_manifest *m, const char *strip)
 {
     char a[32];
-    printf("  %s:\n    files: ", p->name);
+    zt_cli_printf("  %s:\n    files: ", p->name);
     if (p->indexed) {
-        printf("%d of %d shards named by the index", p->files_present, p->files_expected);
+        zt_cli_printf("%d of %d shards named by the index", p->files_present, p->files_expected);
     } else if (p->singles > 1 && !p->files_present && !p->ignored) {
         /* several files, none the load would take: say what is there, the
          * problem says why it cannot load */
-        printf("%d *.safetensors files and no index, none of them loadable alone\n",
+        zt_cli_printf("%d *.safetensors files and no index, none of them loadable alone\n",
                p->singles);
         return;
     } else if (p->files_present) {
-        printf("1 weight file (%s)", p->single);
+        zt_cli_printf("1 weight file (%s)", p->single);
     } else {
-        printf("no weight file");
+        zt_cli_printf("no weight file");
     }
-    printf(", %s on disk", zt_bytes_text(a, sizeof a, p->bytes));
+    zt_cli_printf(", %s on disk", zt_bytes_text(a, sizeof a, p->bytes));
     if (p->total_size >= 0)
-        printf(" (index total_size %s)", zt_bytes_text(a, sizeof a, (uint64_t)p->total_size));
-    printf("\n");
+        zt_cli_printf(" (index total_size %s)", zt_bytes_text(a, sizeof a, (uint64_t)p->total_size));
+    zt_cli_printf("\n");
     /* variants beside the canonical file: a load never opens them */
     if (p->ignored)
-        printf("    ignored: %d other *.safetensors file%s (%s%s), as a load without a variant "
+        zt_cli_printf("    ignored: %d other *.safetensors file%s (%s%s), as a load without a variant "
                "ignores them\n",
                p->ignored, p->ignored == 1 ? "" : "s", p->other, p->ignored > 1 ? ", ..." : "");
     if (!p->files_present || p->files_present < p->files_expected)
@@ -134,7 +132,7 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
     zt_weights *w = NULL;
     zt_err err = {0};
     if (zt_weights_open(&w, cdir, strip, &err)) {
-        printf("    tensors: unreadable\n");
+        zt_cli_printf("    tensors: unreadable\n");
         problem(d, "%s", err.msg);
         return;
     }
@@ -150,7 +148,7 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         unused_names un = {0};
         int n_unused = 0;
         int bad = zt_manifest_check(m, w, note_unused, &un, &n_unused);
-        printf("    tensors: %d, %s\n", zt_weights_count(w),
+        zt_cli_printf("    tensors: %d, %s\n", zt_weights_count(w),
                bad        ? "some missing or misshapen"
                : n_unused ? "all the config uses present with the right shapes"
                           : "all present with the right shapes");
@@ -160,7 +158,7 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         /* a load skips them, so no problem; but a config and weights that
          * disagree (qk_norm off, norm weights present) make poor images */
         if (n_unused)
-            printf("    warning: %d tensor%s the config does not use (%s%s); the config may "
+            zt_cli_printf("    warning: %d tensor%s the config does not use (%s%s); the config may "
                    "not match these weights\n",
                    n_unused, n_unused == 1 ? "" : "s", un.text,
                    n_unused > UNUSED_SHOWN ? ", ..." : "");
@@ -174,8 +172,8 @@ static void show_model(doctor *d, const char *dir, const char *partial)
 {
     zt_modelcheck mc;
     zt_modelcheck_run(&mc, dir, partial && *partial ? partial : NULL);
-    printf("model: %s\n", dir);
-    printf("  model_index.json: %s\n  scheduler: %s\n", mc.model_index ? "present" : "missing",
+    zt_cli_printf("model: %s\n", dir);
+    zt_cli_printf("  model_index.json: %s\n  scheduler: %s\n", mc.model_index ? "present" : "missing",
            mc.scheduler ? "present" : "missing");
     for (int i = 0; i < mc.n_problems; i++)
         problem(d, "%s: %s", dir, mc.problems[i]);
@@ -190,13 +188,13 @@ static void show_model(doctor *d, const char *dir, const char *partial)
         int32_t ids;
         if (zt_tokenizer_check(tp, 0, &ids, &err) == ZT_OK) {
             tok_ids = ids;
-            printf("  tokenizer/tokenizer.json: present, %d ids\n", (int)ids);
+            zt_cli_printf("  tokenizer/tokenizer.json: present, %d ids\n", (int)ids);
         } else {
-            printf("  tokenizer/tokenizer.json: unreadable\n");
+            zt_cli_printf("  tokenizer/tokenizer.json: unreadable\n");
             problem(d, "%s", err.msg);
         }
     } else {
-        printf("  tokenizer/tokenizer.json: missing\n");
+        zt_cli_printf("  tokenizer/tokenizer.json: missing\n");
     }
     zt_manifest m[3] = {{0}};
     int have_m = 0;
@@ -218,10 +216,10 @@ static void show_model(doctor *d, const char *dir, const char *partial)
     for (int i = 0; i < 3; i++)
         zt_manifest_free(&m[i]);
     if (mc.incomplete)
-        printf("  downloads: %d unfinished (partial files), e.g. %s\n", mc.incomplete,
+        zt_cli_printf("  downloads: %d unfinished (partial files), e.g. %s\n", mc.incomplete,
                mc.incomplete_where);
     else
-        printf("  downloads: none unfinished\n");
+        zt_cli_printf("  downloads: none unfinished\n");
     d->model_ok = d->problems == 0 && d->have_cfg;
 }
 
@@ -253,7 +251,7 @@ static void show_driver(void)
 {
     char v[512];
     if (first_line("/proc/driver/nvidia/version", NULL, v, sizeof v))
-        printf("  driver: %s\n", v);
+        zt_cli_printf("  driver: %s\n", v);
     DIR *dd = opendir("/proc/driver/nvidia/gpus");
     if (!dd)
         return;
@@ -264,7 +262,7 @@ static void show_driver(void)
         char p[512];
         snprintf(p, sizeof p, "/proc/driver/nvidia/gpus/%.200s/information", de->d_name);
         if (first_line(p, "Model:", v, sizeof v))
-            printf("  card: %s (%s)\n", v, de->d_name);
+            zt_cli_printf("  card: %s (%s)\n", v, de->d_name);
     }
     closedir(dd);
 }
@@ -273,23 +271,23 @@ static void show_driver(void)
 static void show_gpu(size_t *free_b, size_t *total_b)
 {
     *free_b = *total_b = 0;
-    printf("gpu:\n");
+    zt_cli_printf("gpu:\n");
     show_driver();
     zt_backend *be = NULL;
     zt_err err = {0};
     if (zt_backend_cuda_new(&be, 0, &err) == ZT_OK &&
         be->vt->mem_info(be, free_b, total_b, &err) == ZT_OK) {
         char a[32], b[32];
-        printf("  cuda: device 0, %s free of %s\n", zt_bytes_text(a, sizeof a, *free_b),
+        zt_cli_printf("  cuda: device 0, %s free of %s\n", zt_bytes_text(a, sizeof a, *free_b),
                zt_bytes_text(b, sizeof b, *total_b));
     } else {
         *free_b = *total_b = 0;
 #ifdef ZT_HAVE_CUDA
-        printf("  no GPU: %s\n", err.msg[0] ? err.msg : "no usable device");
+        zt_cli_printf("  no GPU: %s\n", err.msg[0] ? err.msg : "no usable device");
 #else
-        printf("  no GPU: this build has no CUDA (make CUDA=1 with nvcc installed)\n");
+        zt_cli_printf("  no GPU: this build has no CUDA (make CUDA=1 with nvcc installed)\n");
 #endif
-        printf("  generation runs on the CPU: it works, but takes minutes per image\n");
+        zt_cli_printf("  generation runs on the CPU: it works, but takes minutes per image\n");
     }
     zt_backend_free(be);
 }
@@ -338,7 +336,7 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8, int *past)
         where = "ZIMT_MEM_LIMIT";
     }
     char a[32], b[32];
-    printf("memory (weights %s + activations, %s; %s: %s):\n",
+    zt_cli_printf("memory (weights %s + activations, %s; %s: %s):\n",
            zt_bytes_text(a, sizeof a, d->weight_bytes), act == ZT_BF16 ? "BF16" : "F32", where,
            zt_bytes_text(b, sizeof b, avail));
     int mw, mh; /* past this, the transformer has no positions: no memory makes it fit */
@@ -346,7 +344,7 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8, int *past)
     for (int i = 0; i < n; i++) {
         zt_job_params p = {.width = presets[i][0], .height = presets[i][1], .steps = 8};
         if (p.width > mw || p.height > mh) {
-            printf("  %4dx%-4d past the transformer's positions (axes_lens allow up to %dx%d)\n",
+            zt_cli_printf("  %4dx%-4d past the transformer's positions (axes_lens allow up to %dx%d)\n",
                    p.width, p.height, mw, mh);
             (*past)++;
             continue;
@@ -356,17 +354,17 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8, int *past)
         int ok = avail && peak <= avail, ok8 = with8 && peak8 <= avail;
         fit += ok;
         *fit8 += ok8;
-        printf("  %4dx%-4d %10s  %-*s", p.width, p.height, zt_bytes_text(a, sizeof a, peak),
+        zt_cli_printf("  %4dx%-4d %10s  %-*s", p.width, p.height, zt_bytes_text(a, sizeof a, peak),
                with8 ? 12 : 0, ok ? "fits" : "does not fit");
         if (with8)
-            printf("  fp8 %10s  %s", zt_bytes_text(b, sizeof b, peak8),
+            zt_cli_printf("  fp8 %10s  %s", zt_bytes_text(b, sizeof b, peak8),
                    ok8 ? "fits" : "does not fit");
-        printf("\n");
+        zt_cli_printf("\n");
     }
-    printf("  %d of %d sizes fit", fit, n);
+    zt_cli_printf("  %d of %d sizes fit", fit, n);
     if (with8)
-        printf("; %d with --precision fp8", *fit8);
-    printf("\n");
+        zt_cli_printf("; %d with --precision fp8", *fit8);
+    zt_cli_printf("\n");
     return fit;
 }
 
@@ -430,16 +428,16 @@ static int csi_t(const char *buf, int kind, int *a, int *b)
 
 static void show_terminal(void)
 {
-    printf("terminal:\n");
+    zt_cli_printf("terminal:\n");
     if (!isatty(1)) {
-        printf("  not a terminal (output is redirected; run zimt doctor in the terminal to "
+        zt_cli_printf("  not a terminal (output is redirected; run zimt doctor in the terminal to "
                "check sixel)\n");
         return;
     }
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     struct termios old, raw;
     if (fd < 0 || tcgetattr(fd, &old) != 0) {
-        printf("  cannot open the terminal for queries\n");
+        zt_cli_printf("  cannot open the terminal for queries\n");
         if (fd >= 0)
             close(fd);
         return;
@@ -476,21 +474,21 @@ static void show_terminal(void)
                (term && (strstr(term, "foot") || strstr(term, "mlterm") ||
                          strstr(term, "contour")));
     if (sixel == 1)
-        printf("  sixel: yes (the terminal says so)\n");
+        zt_cli_printf("  sixel: yes (the terminal says so)\n");
     else if (sixel == 0 && hint)
-        printf("  sixel: probably (%s usually has it, but it did not say so)\n",
+        zt_cli_printf("  sixel: probably (%s usually has it, but it did not say so)\n",
                tp ? tp : term);
     else if (sixel == 0)
-        printf("  sixel: no; previews use half blocks (for sixel try xterm -ti vt340, foot, "
+        zt_cli_printf("  sixel: no; previews use half blocks (for sixel try xterm -ti vt340, foot, "
                "WezTerm, mlterm or Konsole)\n");
     else
-        printf("  sixel: unknown (no answer to the device query); previews use half blocks\n");
+        zt_cli_printf("  sixel: unknown (no answer to the device query); previews use half blocks\n");
     if (cw && ch)
-        printf("  cell size: %dx%d px\n", cw, ch);
+        zt_cli_printf("  cell size: %dx%d px\n", cw, ch);
     else
-        printf("  cell size: unknown (the terminal does not report it)\n");
+        zt_cli_printf("  cell size: unknown (the terminal does not report it)\n");
     if (getenv("TMUX"))
-        printf("  inside tmux: sixel needs tmux >= 3.4 built with sixel\n");
+        zt_cli_printf("  inside tmux: sixel needs tmux >= 3.4 built with sixel\n");
 }
 
 /* ---- command -------------------------------------------------------------- */
@@ -526,22 +524,22 @@ int zt_cmd_doctor(int argc, char **argv)
     show_search(rep);
     if (st) {
         problem(&d, "%s", err.msg);
-        printf("model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
+        zt_cli_printf("model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
                "or `modelscope download Tongyi-MAI/Z-Image-Turbo`, or point ZIMT_MODEL or "
                "--model at a copy\n");
         /* what gen and the workbench do meanwhile (zt_cli_model): the
          * bundled model, unless $ZIMT_MODEL names one */
         const char *zm = getenv("ZIMT_MODEL");
         if (!explicit_dir && zm && *zm)
-            printf("  gen and the workbench refuse to run meanwhile: $ZIMT_MODEL names %s\n", zm);
+            zt_cli_printf("  gen and the workbench refuse to run meanwhile: $ZIMT_MODEL names %s\n", zm);
         else if (!explicit_dir && (bundled = zt_cli_bundled_model(tiny, sizeof tiny)))
-            printf("  until then gen and the workbench run the bundled tiny model (%s); its "
+            zt_cli_printf("  until then gen and the workbench run the bundled tiny model (%s); its "
                    "weights are synthetic, so its images do not show the prompt\n",
                    tiny);
         /* The closest candidate in full: every missing piece, not just one. */
         for (int i = 0; i < rep->n_places; i++)
             if (rep->places[i].state == ZT_PLACE_INCOMPLETE) {
-                printf("closest candidate, in detail:\n");
+                zt_cli_printf("closest candidate, in detail:\n");
                 show_model(&d, rep->places[i].path, rep->places[i].partial);
                 break;
             }
@@ -575,15 +573,15 @@ int zt_cmd_doctor(int argc, char **argv)
         else if (!gfree && !fit)
             problem(&d, "the host memory available is too little for any preset size");
     } else {
-        printf("memory: no estimate without the model's configs\n");
+        zt_cli_printf("memory: no estimate without the model's configs\n");
     }
     show_terminal();
 
     if (d.problems) {
-        printf("result: %d problem%s; %s\n", d.problems, d.problems == 1 ? "" : "s",
+        zt_cli_printf("result: %d problem%s; %s\n", d.problems, d.problems == 1 ? "" : "s",
                bundled ? "only the bundled tiny model would run" : "generation would fail");
         return 1;
     }
-    printf("result: ok, generation will work%s\n", gfree ? "" : " (on the CPU, slowly)");
+    zt_cli_printf("result: ok, generation will work%s\n", gfree ? "" : " (on the CPU, slowly)");
     return 0;
 }

@@ -534,7 +534,7 @@ int zt_cmd_gen(int argc, char **argv)
         goto done;
     }
     if (o.from_note[0])
-        fprintf(stderr, "zimt: warning: %s\n", o.from_note);
+        zt_cli_fail("warning: %s", o.from_note);
 
     zt_engine_opts eo = {
         .model_dir = o.synthetic ? NULL : o.model_dir,
@@ -587,14 +587,15 @@ int zt_cmd_gen(int argc, char **argv)
         switch (ev.kind) {
         case ZT_EV_LOAD_FAILED:
             /* every job fails next with the same message */
-            fprintf(stderr, "zimt: the model did not load: %s\n", ev.msg);
+            zt_cli_fail("the model did not load: %s", ev.msg);
             load_failed = 1;
             break;
         case ZT_EV_LOAD_PROGRESS:
             if (!o.quiet && isatty(2)) {
                 char line[256];
                 zt_event_load_text(&ev, line, sizeof line);
-                fprintf(stderr, "\r\033[Kzimt: %s", line);
+                fputs("\r\033[K", stderr); /* the line before it, cleared */
+                zt_cli_fprintf(stderr, "zimt: %s", line);
             }
             break;
         case ZT_EV_LOADED:
@@ -647,18 +648,17 @@ int zt_cmd_gen(int argc, char **argv)
             if (ev.kind == ZT_EV_JOB_FAILED && load_failed)
                 not_loaded++;
             else if (ev.kind == ZT_EV_JOB_FAILED)
-                fprintf(stderr, "zimt: job %llu (seed %llu) failed: %s\n",
-                        (unsigned long long)ev.job, (unsigned long long)j->params.seed, ev.msg);
+                zt_cli_fail("job %llu (seed %llu) failed: %s", (unsigned long long)ev.job,
+                            (unsigned long long)j->params.seed, ev.msg);
             if (kept[0])
-                fprintf(stderr, "zimt: job %llu: the image is kept as %s\n",
-                        (unsigned long long)ev.job, kept);
+                zt_cli_fail("job %llu: the image is kept as %s", (unsigned long long)ev.job, kept);
             else if (unsaved)
-                fprintf(stderr, "zimt: job %llu: no copy could be kept either (%s); its seed and "
-                        "settings make it again\n", (unsigned long long)ev.job, kept_why.msg);
+                zt_cli_fail("job %llu: no copy could be kept either (%s); its seed and settings "
+                            "make it again", (unsigned long long)ev.job, kept_why.msg);
             else if (ev.kind == ZT_EV_JOB_FINISHED && !o.quiet)
-                fprintf(stderr, "zimt: wrote %s (%dx%d, seed %llu, %.2f s)\n", j->path,
-                        j->params.width, j->params.height, (unsigned long long)j->params.seed,
-                        ev.timings.total_ms / 1000.0);
+                zt_cli_fail("wrote %s (%dx%d, seed %llu, %.2f s)", j->path, j->params.width,
+                            j->params.height, (unsigned long long)j->params.seed,
+                            ev.timings.total_ms / 1000.0);
             if (ev.kind == ZT_EV_JOB_FINISHED && ev.timings.prompt_truncated)
                 fprintf(stderr, "zimt: warning: job %llu: the prompt was truncated to %d tokens\n",
                         (unsigned long long)ev.job, ZT_TOKENIZER_MAX_IDS);

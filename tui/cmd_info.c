@@ -91,25 +91,25 @@ static void check_weights(info *in, const char *comp, const char *strip, const z
         problem_err(in, &err);
         /* the reason, not only its kind: several files with no canonical
          * one are no "malformed file" */
-        printf("  weights: cannot be opened: %s\n", err.msg);
+        zt_cli_printf("  weights: cannot be opened: %s\n", err.msg);
         return;
     }
     int n = zt_weights_count(w);
     int per_dtype[ZT_DTYPE_COUNT] = {0};
     for (int i = 0; i < n; i++)
         per_dtype[zt_weights_at(w, i)->t.dtype]++;
-    printf("  weights: %d file%s, %d tensors, ", zt_weights_file_count(w),
+    zt_cli_printf("  weights: %d file%s, %d tensors, ", zt_weights_file_count(w),
            zt_weights_file_count(w) == 1 ? "" : "s", n);
     print_size(zt_weights_total_bytes(w));
-    printf(" (%llu bytes)", (unsigned long long)zt_weights_total_bytes(w));
+    zt_cli_printf(" (%llu bytes)", (unsigned long long)zt_weights_total_bytes(w));
     int64_t idx = zt_weights_index_total_size(w);
     if (idx >= 0)
-        printf(", index total_size %lld", (long long)idx);
-    printf("\n  dtypes:");
+        zt_cli_printf(", index total_size %lld", (long long)idx);
+    zt_cli_printf("\n  dtypes:");
     for (int d = 0; d < ZT_DTYPE_COUNT; d++)
         if (per_dtype[d])
-            printf(" %s %d", zt_dtype_name((zt_dtype)d), per_dtype[d]);
-    printf("\n");
+            zt_cli_printf(" %s %d", zt_dtype_name((zt_dtype)d), per_dtype[d]);
+    zt_cli_printf("\n");
     if (m) {
         report_ctx rc = {in, comp, 0};
         int unused = 0;
@@ -117,13 +117,13 @@ static void check_weights(info *in, const char *comp, const char *strip, const z
         if (rc.shown > MAX_SHOWN)
             zt_cli_fail("%s: ... and %d more tensor problems or warnings", comp,
                         rc.shown - MAX_SHOWN);
-        printf("  check: %d expected (%d required): %s", m->n, zt_manifest_required_count(m),
+        zt_cli_printf("  check: %d expected (%d required): %s", m->n, zt_manifest_required_count(m),
                bad ? "" : "all present with the right shapes\n");
         if (bad)
-            printf("%d problem%s\n", bad, bad == 1 ? "" : "s");
+            zt_cli_printf("%d problem%s\n", bad, bad == 1 ? "" : "s");
         /* not counted: a generation runs without them (see zimt doctor) */
         if (unused)
-            printf("  warning: %d tensor%s the config does not use; the config may not match "
+            zt_cli_printf("  warning: %d tensor%s the config does not use; the config may not match "
                    "these weights\n",
                    unused, unused == 1 ? "" : "s");
         in->problems += bad;
@@ -140,7 +140,7 @@ static int finish_component(info *in, const char *comp, const char *strip, zt_st
 {
     if (st_cfg) {
         problem_err(in, err);
-        printf("  config: unreadable\n");
+        zt_cli_printf("  config: unreadable\n");
     } else if (st_man) {
         problem_err(in, err);
     }
@@ -152,7 +152,7 @@ static int finish_component(info *in, const char *comp, const char *strip, zt_st
 
 static void config_path(char *buf, size_t n, const info *in, const char *comp)
 {
-    printf("%s:\n", comp);
+    zt_cli_printf("%s:\n", comp);
     snprintf(buf, n, "%s/%s/config.json", in->dir, comp);
 }
 
@@ -165,7 +165,7 @@ static int do_text_encoder(info *in, zt_te_config *te)
     config_path(path, sizeof path, in, "text_encoder");
     zt_status st = zt_te_config_load(te, path, &err);
     if (!st) {
-        printf("  config: hidden %d, %d layers, %d heads (%d kv) x %d, ffn %d, vocab %d, "
+        zt_cli_printf("  config: hidden %d, %d layers, %d heads (%d kv) x %d, ffn %d, vocab %d, "
                "eps %g, rope theta %g\n",
                te->hidden, te->n_layers, te->n_heads, te->n_kv_heads, te->head_dim,
                te->intermediate, te->vocab, (double)te->rms_eps, te->rope_theta);
@@ -183,7 +183,7 @@ static int do_transformer(info *in, zt_dit_config *dit)
     config_path(path, sizeof path, in, "transformer");
     zt_status st = zt_dit_config_load(dit, path, &err);
     if (!st) {
-        printf("  config: dim %d, %d layers + %d/%d refiners, %d heads (%d kv), ffn %d, "
+        zt_cli_printf("  config: dim %d, %d layers + %d/%d refiners, %d heads (%d kv), ffn %d, "
                "adaLN %d, caption %d, axes [%d,%d,%d], patch %d, in %d\n",
                dit->dim, dit->n_layers, dit->n_refiner_layers, dit->n_refiner_layers,
                dit->n_heads, dit->n_kv_heads, zt_dit_ffn_hidden(dit), zt_dit_adaln_dim(dit),
@@ -203,10 +203,10 @@ static int do_vae(info *in, zt_vae_config *vae)
     config_path(path, sizeof path, in, "vae");
     zt_status st = zt_vae_config_load(vae, path, &err);
     if (!st) {
-        printf("  config: channels [");
+        zt_cli_printf("  config: channels [");
         for (int i = 0; i < vae->n_blocks; i++)
-            printf("%s%d", i ? "," : "", vae->block_out[i]);
-        printf("], %d+1 resnets per level, latent %d, out %d, groups %d, scale %g, "
+            zt_cli_printf("%s%d", i ? "," : "", vae->block_out[i]);
+        zt_cli_printf("], %d+1 resnets per level, latent %d, out %d, groups %d, scale %g, "
                "shift %g, post-quant conv %s, mid attention %s\n",
                vae->layers_per_block, vae->latent_channels, vae->out_channels,
                vae->norm_groups, (double)vae->scaling_factor, (double)vae->shift_factor,
@@ -226,29 +226,29 @@ static void do_tokenizer_scheduler(info *in, int vocab)
     if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
         /* read whole, as a load reads it */
         int32_t ids;
-        printf("tokenizer:\n  tokenizer.json: present, ");
+        zt_cli_printf("tokenizer:\n  tokenizer.json: present, ");
         print_size((uint64_t)sb.st_size);
         zt_status st = zt_tokenizer_check(path, vocab, &ids, &err);
         if (st == ZT_OK) {
-            printf(", %d ids\n", (int)ids);
+            zt_cli_printf(", %d ids\n", (int)ids);
         } else {
-            printf(ids ? ", %d ids: not this model's\n" : ", unreadable\n", (int)ids);
+            zt_cli_printf(ids ? ", %d ids: not this model's\n" : ", unreadable\n", (int)ids);
             problem_err(in, &err);
         }
         err = (zt_err){0};
     } else {
-        printf("tokenizer:\n  tokenizer.json: missing\n");
+        zt_cli_printf("tokenizer:\n  tokenizer.json: missing\n");
         zt_cli_fail("%s: missing", path);
         in->problems++;
     }
     zt_sched_config sc;
     path_of(path, sizeof path, in, "scheduler/scheduler_config.json");
-    printf("scheduler:\n");
+    zt_cli_printf("scheduler:\n");
     if (zt_sched_config_load(&sc, path, &err)) {
         problem_err(in, &err);
-        printf("  config: unreadable\n");
+        zt_cli_printf("  config: unreadable\n");
     } else {
-        printf("  config: shift %g, %d train timesteps, dynamic shifting %s\n",
+        zt_cli_printf("  config: shift %g, %d train timesteps, dynamic shifting %s\n",
                (double)sc.shift, sc.num_train_timesteps, sc.use_dynamic_shifting ? "on" : "off");
     }
 }
@@ -288,7 +288,7 @@ int zt_cmd_info(int argc, char **argv)
     if (strlen(in.dir) > ZT_PATH_MAX - 64)
         return zt_cli_fail("info: model directory path too long");
 
-    printf("model: %s\n", in.dir);
+    zt_cli_printf("model: %s\n", in.dir);
     char path[ZT_PATH_MAX + 64], *text = NULL;
     zt_err err = {0};
     path_of(path, sizeof path, &in, "model_index.json");
@@ -296,7 +296,7 @@ int zt_cmd_info(int argc, char **argv)
         zt_model_index_parse(text, path, &err))
         problem_err(&in, &err);
     else
-        printf("model_index.json: ok\n");
+        zt_cli_printf("model_index.json: ok\n");
     free(text);
 
     zt_te_config te;
@@ -320,13 +320,13 @@ int zt_cmd_info(int argc, char **argv)
         in.problems++;
     }
     if (in.problems) {
-        printf("result: %d problem%s\n", in.problems, in.problems == 1 ? "" : "s");
+        zt_cli_printf("result: %d problem%s\n", in.problems, in.problems == 1 ? "" : "s");
         return 1;
     }
     if (in.unused)
-        printf("result: ok; %d tensor%s the configs do not use (warnings above)\n", in.unused,
+        zt_cli_printf("result: ok; %d tensor%s the configs do not use (warnings above)\n", in.unused,
                in.unused == 1 ? "" : "s");
     else
-        printf("result: ok\n");
+        zt_cli_printf("result: ok\n");
     return 0;
 }

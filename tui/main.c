@@ -11,13 +11,65 @@
 #include "cli.h"
 #include "discovery.h"
 #include "outpath.h"
+#include "ui_text.h"
+
+/* Written a character at a time through zt_ui_sanitize_one, so a message
+ * of any length needs no memory of its own beyond the formatting. */
+static void put_safe(FILE *f, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        char c[5];
+        size_t k;
+        i += zt_ui_sanitize_one(s, len, i, 1, c, &k);
+        fwrite(c, 1, k, f);
+    }
+}
+
+int zt_cli_vprintf(FILE *f, const char *fmt, va_list ap)
+{
+    char small[1024], *text = small;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small) {
+        char *big = malloc((size_t)n + 1);
+        if (big && vsnprintf(big, (size_t)n + 1, fmt, again) == n)
+            text = big;
+        else /* out of memory: the message's start */
+            n = (int)sizeof small - 1;
+    }
+    va_end(again);
+    if (n > 0)
+        put_safe(f, text, (size_t)n);
+    if (text != small)
+        free(text);
+    return n;
+}
+
+int zt_cli_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = zt_cli_vprintf(stdout, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+int zt_cli_fprintf(FILE *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = zt_cli_vprintf(f, fmt, ap);
+    va_end(ap);
+    return n;
+}
 
 int zt_cli_error(const zt_err *err)
 {
     if (err && err->msg[0])
-        fprintf(stderr, "zimt: %s\n", err->msg);
+        zt_cli_fail("%s", err->msg);
     else
-        fprintf(stderr, "zimt: %s\n", zt_status_str(err ? err->code : ZT_ERR_INVALID));
+        zt_cli_fail("%s", zt_status_str(err ? err->code : ZT_ERR_INVALID));
     return 1;
 }
 
@@ -167,7 +219,7 @@ zt_status zt_cli_model(const char *named, char *out, size_t n, int quiet, int *b
     if (bundled)
         *bundled = 1;
     if (!quiet)
-        fprintf(stderr, "zimt: %s; using the bundled %s (zimt doctor explains)\n", derr.msg, out);
+        zt_cli_fail("%s; using the bundled %s (zimt doctor explains)", derr.msg, out);
     return ZT_OK;
 }
 
@@ -180,13 +232,19 @@ void zt_cli_flush(void)
         stdout_errno = errno;
 }
 
+int zt_cli_vfail(const char *fmt, va_list ap)
+{
+    fputs("zimt: ", stderr);
+    zt_cli_vprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
 int zt_cli_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("zimt: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    zt_cli_vfail(fmt, ap);
     va_end(ap);
     return 1;
 }
@@ -259,7 +317,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return flushed(commands[i].fn(argc - 1, argv + 1));
-    fprintf(stderr, "zimt: unknown command '%s'\n", argv[1]);
+    zt_cli_fail("unknown command '%s'", argv[1]);
     usage(stderr);
     return 2;
 }

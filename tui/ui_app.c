@@ -1490,17 +1490,16 @@ static int keep_unsaved_all(zt_ui_app *a)
         zt_ui_result *r = &a->results[i];
         zt_err why = {0};
         if (r->rgb && !keep_copy(r, &why)) {
-            fprintf(stderr, "zimt: the image not saved (seed %llu) could not be kept either "
-                            "(%s); its seed and settings make it again\n",
-                    (unsigned long long)r->params.seed, why.msg);
+            zt_cli_fail("the image not saved (seed %llu) could not be kept either (%s); its seed "
+                        "and settings make it again", (unsigned long long)r->params.seed, why.msg);
             lost++;
             free(r->rgb); /* tried once */
             r->rgb = NULL;
         }
         /* (also the ones kept when the quit was confirmed) */
         if (r->kept)
-            fprintf(stderr, "zimt: the image not saved (seed %llu) is kept as %s\n",
-                    (unsigned long long)r->params.seed, r->kept);
+            zt_cli_fail("the image not saved (seed %llu) is kept as %s",
+                        (unsigned long long)r->params.seed, r->kept);
         free(r->kept);
         r->kept = NULL;
     }
@@ -1795,7 +1794,7 @@ int zt_cmd_ui(int argc, char **argv)
     endwin();
     int src = store_settings(a, why, sizeof why);
     if (src)
-        fprintf(stderr, "zimt: settings %s: %s\n", src < 0 ? "not saved" : "saved", why);
+        zt_cli_fail("settings %s: %s", src < 0 ? "not saved" : "saved", why);
     int lost = keep_unsaved_all(a);
     wait_for_cancel(a);
     lost += keep_unsaved_all(a); /* any that came in meanwhile */

@@ -140,6 +140,32 @@ int zt_ui_utf8_encode(uint32_t cp, char *out)
     return (int)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out);
 }
 
+size_t zt_ui_sanitize_one(const char *s, size_t len, size_t i, int keep_newlines,
+                          char out[5], size_t *out_len)
+{
+    uint32_t cp = 0;
+    size_t n = zt_ui_utf8_decode(s, len, i, &cp), o = 0;
+    if (cp == '\n' && keep_newlines) {
+        out[o++] = '\n';
+    } else if (cp < 0x20 || cp == 0x7F) {
+        out[o++] = '^';
+        out[o++] = (char)(cp == 0x7F ? '?' : cp + 0x40);
+    } else if (cp >= 0x80 && cp < 0xA0) {
+        static const char hex[] = "0123456789ABCDEF";
+        out[o++] = '<';
+        out[o++] = hex[cp >> 4];
+        out[o++] = hex[cp & 15];
+        out[o++] = '>';
+    } else if (cp == 0xFFFD && n == 1) {
+        o = (size_t)zt_ui_utf8_encode(0xFFFD, out);
+    } else {
+        memcpy(out, s + i, n);
+        o = n;
+    }
+    *out_len = o;
+    return n;
+}
+
 char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines)
 {
     /* Worst case: every byte becomes U+FFFD (3 bytes) or <XX> (4 bytes). */
@@ -148,26 +174,9 @@ char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines)
         return NULL;
     size_t o = 0, i = 0;
     while (i < len) {
-        uint32_t cp;
-        size_t n = zt_ui_utf8_decode(s, len, i, &cp);
-        if (cp == '\n' && keep_newlines) {
-            out[o++] = '\n';
-        } else if (cp < 0x20 || cp == 0x7F) {
-            out[o++] = '^';
-            out[o++] = (char)(cp == 0x7F ? '?' : cp + 0x40);
-        } else if (cp >= 0x80 && cp < 0xA0) {
-            static const char hex[] = "0123456789ABCDEF";
-            out[o++] = '<';
-            out[o++] = hex[cp >> 4];
-            out[o++] = hex[cp & 15];
-            out[o++] = '>';
-        } else if (cp == 0xFFFD && n == 1) {
-            o += (size_t)zt_ui_utf8_encode(0xFFFD, out + o);
-        } else {
-            memcpy(out + o, s + i, n);
-            o += n;
-        }
-        i += n;
+        size_t k;
+        i += zt_ui_sanitize_one(s, len, i, keep_newlines, out + o, &k);
+        o += k;
     }
     out[o] = 0;
     return out;

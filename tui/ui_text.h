@@ -39,6 +39,11 @@ int zt_ui_cp_is_word(uint32_t cp);
  * controls and DEL become ^X / <XX>, invalid UTF-8 becomes U+FFFD; with
  * keep_newlines, '\n' stays. Heap; caller frees; NULL on out of memory. */
 char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines);
+/* The same for the one character at s[i] (a byte when it is not UTF-8):
+ * out receives its 1-4 bytes (*out_len of them); returns the bytes of s
+ * it took. */
+size_t zt_ui_sanitize_one(const char *s, size_t len, size_t i, int keep_newlines,
+                          char out[5], size_t *out_len);
 
 /* A message for a line of maxw cells: when it is wider, the middle of its
  * widest word (a path, most often) gives way to mark ("…", or "..." where

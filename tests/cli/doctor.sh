@@ -291,6 +291,23 @@ check "a needed tensor renamed: missing, and the other said" grep -qF \
 run zenv "$ZIMT" info --model "$LIB_TMP/renamed"
 expect_error "a needed tensor renamed: info fails" "missing tensor 'x_pad_token'"
 
+# Names from a model's files are shown with their terminal controls and
+# bytes that are not UTF-8 escaped: a tensor named with an OSC title
+# sequence, a screen clear and a 0xFF byte retitles and clears nothing.
+cp -r "$FIX" "$LIB_TMP/controls"
+st_edit_header "$LIB_TMP/controls/vae/diffusion_pytorch_model.safetensors" \
+    's/"encoder.conv_in.weight"/"\x1b]0;T\x07\x1b[2Jenc\xff"/'
+run zenv "$ZIMT" doctor --model "$LIB_TMP/controls"
+expect_ok "controls in a tensor name: doctor passes" \
+    "does not use (^[]0;T^G^[[2Jenc$(printf '\357\277\275'))" "result: ok"
+run zenv "$ZIMT" info --model "$LIB_TMP/controls"
+check "controls in a tensor name: info warns escaped" grep -qF \
+    "unexpected tensor '^[]0;T^G^[[2Jenc" "$LIB_TMP/err"
+for f in out err; do
+    check "controls in a tensor name: no ESC, BEL or 0xFF byte in $f" \
+        sh -c "! LC_ALL=C grep -q \"\$(printf '[\033\007\377]')\" '$LIB_TMP/$f'"
+done
+
 
 # A variant beside the canonical weight file (Hugging Face's NAME.fp16.
 # safetensors) is ignored, as a load without a variant ignores it; with
