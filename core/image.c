@@ -337,24 +337,6 @@ static zt_status reset(zt_gen_params *p, zt_err *err)
     return ZT_OK;
 }
 
-/* cJSON keeps no string lengths, so the text is read here, escape by
- * escape: "\\u0000" (a backslash, then u0000) is ordinary text. */
-int zt_json_has_nul_escape(const char *s)
-{
-    int in_str = 0;
-    for (; *s; s++) {
-        if (*s == '"') {
-            in_str = !in_str;
-        } else if (in_str && *s == '\\') {
-            if (s[1] == 'u' && !strncmp(s + 2, "0000", 4))
-                return 1;
-            if (s[1])
-                s++; /* the escaped character; \uXXXX's digits are plain text */
-        }
-    }
-    return 0;
-}
-
 zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_err *err)
 {
     zt_status st = reset(p, err);

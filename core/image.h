@@ -62,13 +62,9 @@ zt_status zt_gen_params_to_json(const zt_gen_params *p, char **out, zt_err *err)
 zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err);
 /* The same from a parsed object (cJSON), for readers of files that hold
  * settings among other things. The caller refuses \u0000 in the text
- * (zt_json_has_nul_escape): the object no longer shows it. */
+ * (zt_json_has_nul_escape, json.h): the object no longer shows it. */
 struct cJSON;
 zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_err *err);
-/* Whether valid JSON text holds the escape \u0000 inside a string: cJSON
- * would end that string at the NUL without a word, so readers of prompts
- * refuse it. */
-int zt_json_has_nul_escape(const char *json);
 
 /* The A1111 "parameters" text (see the top of this file) into *out. */
 zt_status zt_gen_params_to_a1111(const zt_gen_params *p, char **out, zt_err *err);

@@ -130,3 +130,25 @@ cJSON *zt_json_parse_object(const char *text, char *why, size_t why_len, int *no
     cJSON_Delete(root);
     return NULL;
 }
+
+/* cJSON keeps no string lengths, so the text is read here, escape by
+ * escape: "\\u0000" (a backslash, then u0000) is ordinary text. */
+int zt_json_nul_escape(const char *s, size_t len)
+{
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"') {
+            in_str = !in_str;
+        } else if (in_str && s[i] == '\\' && i + 1 < len) {
+            if (s[i + 1] == 'u' && len - i >= 6 && !memcmp(s + i + 2, "0000", 4))
+                return 1;
+            i++; /* the escaped character; \uXXXX's digits are plain text */
+        }
+    }
+    return 0;
+}
+
+int zt_json_has_nul_escape(const char *s)
+{
+    return zt_json_nul_escape(s, strlen(s));
+}

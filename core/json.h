@@ -19,6 +19,12 @@
  * given) points where the text went wrong. */
 cJSON *zt_json_parse(const char *text, size_t len, const char **end, int *nomem);
 
+/* Whether JSON text (len bytes) holds the escape \u0000 inside a string:
+ * cJSON would end that string at the NUL without a word, so readers of
+ * prompts, paths and names refuse it. The second form reads to a NUL. */
+int zt_json_nul_escape(const char *text, size_t len);
+int zt_json_has_nul_escape(const char *text);
+
 /* text parsed as a JSON object (zt_json_parse); NULL with why saying what
  * it is instead: out of memory (then *nomem is 1), empty, not valid JSON
  * with where it breaks, or not an object. */

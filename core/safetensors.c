@@ -189,6 +189,11 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
         return zt_fail(err, ZT_ERR_FORMAT, "%s: header is not valid JSON (near byte %zu)",
                        what, at + 8);
     }
+    /* cJSON ends a string at \u0000: "a\u0000b" would be taken as "a" */
+    if (zt_json_nul_escape(json, (size_t)hlen)) {
+        cJSON_Delete(root);
+        return zt_fail(err, ZT_ERR_FORMAT, "%s: a string in the header holds \\u0000", what);
+    }
     /* The writer pads the header with spaces; anything else is garbage. */
     for (const char *p = end; p && p < json + hlen; p++) {
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\0') {
@@ -216,8 +221,19 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
     cJSON_ArrayForEach(it, root)
     {
         const char *name = it->string ? it->string : "";
-        if (!strcmp(name, "__metadata__"))
+        if (!strcmp(name, "__metadata__")) {
+            /* the format's metadata is text to text; the library refuses
+             * anything else */
+            const cJSON *m;
+            int text = cJSON_IsObject(it);
+            cJSON_ArrayForEach(m, it) text = text && cJSON_IsString(m);
+            if (!text) {
+                st = zt_fail(err, ZT_ERR_FORMAT,
+                             "%s: __metadata__ is not an object of strings", what);
+                goto fail;
+            }
             continue;
+        }
         st = parse_tensor(it, name, data, dlen, what, &e[k], &sp[k], err);
         if (st)
             goto fail;
@@ -230,17 +246,30 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
         k++;
     }
 
-    /* Non-overlapping: sorted by begin, each must end before the next begins.
-     * Empty tensors occupy nothing and cannot overlap. */
+    /* Packed, as the library writes and reads them: sorted by begin, each
+     * begins where the one before ends (the first at 0). Empty tensors
+     * occupy nothing. */
     qsort(sp, (size_t)k, sizeof *sp, cmp_span);
     int prev = -1;
     for (int i = 0; i < k; i++) {
         if (sp[i].begin == sp[i].end)
             continue;
-        if (prev >= 0 && sp[i].begin < sp[prev].end) {
+        size_t want = prev >= 0 ? sp[prev].end : 0;
+        const char *a = prev >= 0 ? e[sp[prev].idx].name : NULL, *b = e[sp[i].idx].name;
+        if (sp[i].begin < want && !strcmp(a, b)) {
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: duplicate tensor name '%s'", what, b);
+            goto fail;
+        }
+        if (sp[i].begin < want) {
             st = zt_fail(err, ZT_ERR_FORMAT,
-                         "%s: tensors '%s' and '%s' have overlapping data_offsets", what,
-                         e[sp[prev].idx].name, e[sp[i].idx].name);
+                         "%s: tensors '%s' and '%s' have overlapping data_offsets", what, a, b);
+            goto fail;
+        }
+        if (sp[i].begin > want) {
+            st = zt_fail(err, ZT_ERR_FORMAT,
+                         "%s: %zu bytes before tensor '%s' belong to no tensor (its "
+                         "data_offsets begin at %zu, not %zu)",
+                         what, sp[i].begin - want, b, sp[i].begin, want);
             goto fail;
         }
         prev = i;
@@ -622,6 +651,10 @@ zt_status zt_st_index_parse(zt_st_index *ix, const char *json, size_t len, const
         st = zt_fail(err, ZT_ERR_FORMAT, "%s: not a JSON object", what);
         goto done;
     }
+    if (zt_json_nul_escape(json, len)) { /* see zt_st_parse */
+        st = zt_fail(err, ZT_ERR_FORMAT, "%s: a string holds \\u0000", what);
+        goto done;
+    }
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     const cJSON *ts = cJSON_IsObject(meta) ? cJSON_GetObjectItemCaseSensitive(meta, "total_size")
                                            : NULL;
@@ -714,6 +747,19 @@ done:
 }
 
 /* Reads the index; opens each shard it names, in order of first mention. */
+/* w's entries sorted by name, each name once: two shards holding a tensor,
+ * or one file holding it with and without the prefix a load strips. */
+static zt_status sort_entries(zt_weights *w, zt_err *err)
+{
+    qsort(w->entries, (size_t)w->count, sizeof *w->entries, cmp_entry_name);
+    for (int i = 1; i < w->count; i++)
+        if (!strcmp(w->entries[i - 1].name, w->entries[i].name))
+            return zt_fail(err, ZT_ERR_FORMAT, "%s: tensor '%s' appears twice (in %s and %s)",
+                           w->dir, w->entries[i].name, w->files[w->entries[i - 1].file].path,
+                           w->files[w->entries[i].file].path);
+    return ZT_OK;
+}
+
 static zt_status open_index(zt_weights *w, const char *index_name, const char *strip,
                             zt_err *err)
 {
@@ -745,8 +791,11 @@ static zt_status open_index(zt_weights *w, const char *index_name, const char *s
         if (st)
             goto done;
     }
-    /* Every mapped tensor must be in the shard the index names. */
-    qsort(w->entries, (size_t)w->count, sizeof *w->entries, cmp_entry_name);
+    /* Every mapped tensor must be in the shard the index names; one in
+     * two shards is said as such first (the lookup below finds either). */
+    st = sort_entries(w, err);
+    if (st)
+        goto done;
     size_t sl = strip ? strlen(strip) : 0;
     for (int k = 0; k < ix.n_names; k++) {
         const char *nm = ix.names[k];
@@ -787,18 +836,8 @@ zt_status zt_weights_open(zt_weights **out, const char *dir, const char *strip_p
     }
     free(index);
     free(single);
-    if (!st) {
-        qsort(w->entries, (size_t)w->count, sizeof *w->entries, cmp_entry_name);
-        for (int i = 1; i < w->count; i++) {
-            if (!strcmp(w->entries[i - 1].name, w->entries[i].name)) {
-                st = zt_fail(err, ZT_ERR_FORMAT,
-                             "%s: tensor '%s' appears twice (in %s and %s)", dir,
-                             w->entries[i].name, w->files[w->entries[i - 1].file].path,
-                             w->files[w->entries[i].file].path);
-                break;
-            }
-        }
-    }
+    if (!st)
+        st = sort_entries(w, err);
     if (st) {
         zt_weights_free(w);
         return st;

@@ -152,6 +152,28 @@ static void test_entry_corrupt(void)
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                 "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                 8, "duplicate tensor name 'a'");
+    /* the same name twice over the same bytes is a duplicate, not an overlap */
+    EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                4, "duplicate tensor name 'a'");
+    /* bytes between two tensors, or before the first, belong to none: the
+     * library refuses such a file */
+    EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[6,10]}}",
+                10, "2 bytes before tensor 'b' belong to no tensor", "begin at 6, not 4");
+    EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12,
+                "8 bytes before tensor 'a'");
+    /* cJSON would end the name at the NUL and find "a" */
+    EXPECT_FAIL("{\"a\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                "holds \\u0000");
+    EXPECT_FAIL("{\"__metadata__\":{\"format\":\"p\\u0000t\"}}", 0, "holds \\u0000");
+    CHECK(parse("{\"a\\\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+                &(zt_err){0}) == ZT_OK,
+          "an escaped backslash before u0000 is plain text");
+    /* metadata is text to text */
+    EXPECT_FAIL("{\"__metadata__\":3}", 0, "__metadata__ is not an object of strings");
+    EXPECT_FAIL("{\"__metadata__\":{\"format\":{\"x\":\"pt\"}}}", 0, "__metadata__");
+    EXPECT_FAIL("{\"__metadata__\":[\"pt\"]}", 0, "__metadata__");
 }
 
 /* Every truncation and many single-byte corruptions of a good file must be
@@ -384,11 +406,20 @@ static void test_dirs(void)
               strstr(err.msg, "model.safetensors.index.json"),
           "%s", err.msg);
 
-    /* The same tensor in two shards. */
+    /* The same tensor in two shards: said as such, whichever the index
+     * maps it to (it was "not found" in the one that holds it). */
     write_st("b.safetensors", one_a, 4);
     idx = "{\"weight_map\":{\"x\":\"a.safetensors\",\"z\":\"b.safetensors\"}}";
     write_file("model.safetensors.index.json", idx, strlen(idx));
-    CHECK(open_tmp(NULL, &err) != ZT_OK && strstr(err.msg, "'x'"), "%s", err.msg);
+    CHECK(open_tmp(NULL, &err) != ZT_OK && strstr(err.msg, "'x' appears twice"), "%s", err.msg);
+    idx = "{\"weight_map\":{\"x\":\"b.safetensors\",\"z\":\"a.safetensors\"}}";
+    write_file("model.safetensors.index.json", idx, strlen(idx));
+    CHECK(open_tmp(NULL, &err) != ZT_OK && strstr(err.msg, "'x' appears twice"), "%s", err.msg);
+    /* a name holding \u0000 in the index */
+    idx = "{\"weight_map\":{\"x\\u0000y\":\"a.safetensors\"}}";
+    write_file("model.safetensors.index.json", idx, strlen(idx));
+    CHECK(open_tmp(NULL, &err) == ZT_ERR_FORMAT && strstr(err.msg, "holds \\u0000"), "%s",
+          err.msg);
 
     /* With and without the prefix in one file: the same canonical name. */
     clear_dir();

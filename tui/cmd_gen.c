@@ -37,6 +37,7 @@
 #include "engine.h"
 #include "gen_opts.h"
 #include "image.h"
+#include "json.h"
 #include "outpath.h"
 
 #define MAX_JOBS 10000
