@@ -303,6 +303,17 @@ static zt_status count(int v, const char *what, const char *key, zt_err *err)
 
 /* ---- text encoder --------------------------------------------------------- */
 
+/* RoPE turns position p into angles p * theta^(-2i/d): a theta below 1
+ * makes those frequencies grow past 1 (at 1e-300, past any float, and
+ * every image comes out NaN), so such a config is refused before a job. */
+static zt_status rope_theta_check(double theta, const char *what, zt_err *err)
+{
+    if (!(theta >= 1) || !isfinite(theta))
+        return zt_fail(err, ZT_ERR_INVALID, "%s: rope_theta must be at least 1 (it is %g)", what,
+                       theta);
+    return ZT_OK;
+}
+
 zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what, zt_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -356,11 +367,12 @@ zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what
                      c->n_heads, c->n_kv_heads);
         goto done;
     }
-    if (!(c->rms_eps > 0) || !(c->rope_theta > 0)) {
-        st = zt_fail(err, ZT_ERR_INVALID, "%s: rms_norm_eps and rope_theta must be positive",
-                     what);
+    if (!(c->rms_eps > 0)) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: rms_norm_eps must be positive", what);
         goto done;
     }
+    if ((st = rope_theta_check(c->rope_theta, what, err)))
+        goto done;
 done:
     cJSON_Delete(r);
     return st;
@@ -466,11 +478,12 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
                      c->dim / c->n_heads, c->dim, c->n_heads);
         goto done;
     }
-    if (!(c->norm_eps > 0) || !(c->rope_theta > 0) || !(c->t_scale > 0)) {
-        st = zt_fail(err, ZT_ERR_INVALID, "%s: norm_eps, rope_theta and t_scale must be positive",
-                     what);
+    if (!(c->norm_eps > 0) || !(c->t_scale > 0)) {
+        st = zt_fail(err, ZT_ERR_INVALID, "%s: norm_eps and t_scale must be positive", what);
         goto done;
     }
+    if ((st = rope_theta_check(c->rope_theta, what, err)))
+        goto done;
 done:
     cJSON_Delete(r);
     return st;

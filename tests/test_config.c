@@ -122,6 +122,17 @@ static void test_te(void)
     s = subst(te_json, "\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 1e-60");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'rms_norm_eps'", "out of range");
     free(s);
+    /* a theta below 1 makes RoPE's frequencies grow; at 1e-300 past a float */
+    s = subst(te_json, "\"rope_theta\": 1000000.0", "\"rope_theta\": 1e-300");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", "rope_theta",
+               "at least 1", "1e-300");
+    free(s);
+    s = subst(te_json, "\"rope_theta\": 1000000.0", "\"rope_theta\": 0.5");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "rope_theta", "at least 1");
+    free(s);
+    s = subst(te_json, "\"rope_theta\": 1000000.0", "\"rope_theta\": 1");
+    CHECK(zt_te_config_parse(&c, s, "te.json", &err) == ZT_OK, "rope_theta 1: %s", err.msg);
+    free(s);
     s = subst(te_json, "\"hidden_size\": 32", "\"hidden_size\": null");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'hidden_size'");
     free(s);
@@ -193,6 +204,10 @@ static void test_dit(void)
     s = subst(s1, "6\n ],\n \"axes_lens", "20\n ],\n \"axes_lens");
     free(s1);
     EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_dims'[0]", "at most");
+    free(s);
+    s = subst(text, "\"rope_theta\": 256.0", "\"rope_theta\": 1e-300");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "dit.json", "rope_theta",
+               "at least 1");
     free(s);
     s = subst(text, "\"t_scale\": 1000.0", "\"t_scale\": 1e300");
     EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'t_scale'", "out of range");
