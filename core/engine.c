@@ -53,6 +53,8 @@ struct zt_engine {
     int worker_started, writer_started;
     pthread_mutex_t mu;
     pthread_cond_t job_cv, write_cv;
+    pthread_cond_t written_cv; /* signalled as the writer puts a result down */
+    int writing;               /* the writer holds a result it has not reported */
     int stop;
     job *q_head, *q_tail;
     uint64_t next_id;
@@ -641,6 +643,7 @@ static void *writer_main(void *arg)
         e->w_head = r->next;
         if (!e->w_head)
             e->w_tail = NULL;
+        e->writing = 1;
         pthread_mutex_unlock(&e->mu);
 
         job *j = r->j;
@@ -666,8 +669,23 @@ static void *writer_main(void *arg)
         job_event(e, j, &ev); /* and no longer pending */
         free_job(j);
         free(r);
+        pthread_mutex_lock(&e->mu);
+        e->writing = 0;
+        pthread_cond_broadcast(&e->written_cv);
+        pthread_mutex_unlock(&e->mu);
     }
     return NULL;
+}
+
+void zt_engine_stop_writes(zt_engine *e)
+{
+    zt_png_writes_stop();
+    /* a write that finished just before is reported before this returns:
+     * its file is there, and a front end leaving now must say so */
+    pthread_mutex_lock(&e->mu);
+    while (e->writing)
+        pthread_cond_wait(&e->written_cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
 }
 
 /* ---- front-end calls ---- */
@@ -689,6 +707,7 @@ zt_status zt_engine_new(zt_engine **out, const zt_engine_opts *opts, zt_err *err
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->job_cv, NULL);
     pthread_cond_init(&e->write_cv, NULL);
+    pthread_cond_init(&e->written_cv, NULL);
     e->model_dir = dup_or_null(opts->model_dir);
     e->tokenizer_path = dup_or_null(opts->tokenizer_path);
     e->device = dup_or_null(opts->device);
@@ -757,6 +776,7 @@ void zt_engine_free(zt_engine *e)
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->job_cv);
     pthread_cond_destroy(&e->write_cv);
+    pthread_cond_destroy(&e->written_cv);
     free(e->model_dir);
     free(e->tokenizer_path);
     free(e->device);

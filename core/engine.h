@@ -122,6 +122,11 @@ zt_status zt_engine_cancel(zt_engine *e, uint64_t job);
 void zt_engine_cancel_all(zt_engine *e);
 /* Jobs queued or running. */
 int zt_engine_pending(zt_engine *e);
+/* For a front end about to leave at once: zt_png_writes_stop (the image
+ * being written is finished, later ones make no file and fail), then wait
+ * until the writer has reported the result it holds, so that the event of
+ * an image written just before is queued when this returns. */
+void zt_engine_stop_writes(zt_engine *e);
 
 /* Readable while events wait. */
 int zt_engine_event_fd(const zt_engine *e);

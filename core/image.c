@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <png.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -766,12 +767,19 @@ static int publish(const char *tmp, const char *path)
 }
 
 /* Held for reading from a write's temporary file to its publication or
- * removal; zt_png_writes_stop takes it for writing and keeps it. */
+ * removal; zt_png_writes_stop sets writes_stopped, then takes the lock for
+ * writing once, which waits for the writes under way. A write that takes
+ * the lock after that finds writes_stopped set and makes no file. (Keeping
+ * the lock instead blocked such a write for good, and with it the thread
+ * that had still to report the write before it.) */
 static pthread_rwlock_t writes_lock = PTHREAD_RWLOCK_INITIALIZER;
+static atomic_int writes_stopped;
 
 void zt_png_writes_stop(void)
 {
+    atomic_store(&writes_stopped, 1);
     pthread_rwlock_wrlock(&writes_lock);
+    pthread_rwlock_unlock(&writes_lock);
 }
 
 zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
@@ -854,6 +862,12 @@ zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
         goto fail;
     }
     locked = 1;
+    if (atomic_load(&writes_stopped)) {
+        st = zt_fail(err, ZT_ERR_CANCELLED, "%s: not written: zimt is stopping at once", path);
+        free(tmp);
+        tmp = NULL;
+        goto fail;
+    }
     fd = mkstemp(tmp);
     if (fd < 0) {
         st = zt_fail(err, ZT_ERR_IO, "%s: cannot create a file in %s: %s", path, dir,

@@ -85,10 +85,10 @@ zt_status zt_png_write(const char *path, const uint8_t *rgb, int w, int h,
                        const zt_gen_params *p, zt_err *err);
 
 /* Wait for the zt_png_write calls under way in any thread to finish, and
- * keep every later one from starting (it blocks). For a process about to
- * leave at once, with other threads still running: no temporary file is
- * left behind and no finished image is cut short. Not undone; a thread
- * holding writes off must not call zt_png_write itself. */
+ * keep every later one from making a file (it fails at once with
+ * ZT_ERR_CANCELLED). For a process about to leave at once, with other
+ * threads still running: no temporary file is left behind and no finished
+ * image is cut short. Not undone. */
 void zt_png_writes_stop(void);
 
 /* Read any PNG as RGB8 (palette, gray, 16-bit and alpha are converted;

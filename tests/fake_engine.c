@@ -37,6 +37,7 @@ struct zt_engine {
     fev *evs, *evs_tail;
     uint64_t next_id, running, cancel_id;
     int stop, cancel_running;
+    int writing; /* between a job's write and its event (zt_engine_stop_writes) */
 };
 
 static void push(zt_engine *e, zt_event *ev)
@@ -135,9 +136,16 @@ static void *worker(void *ud)
             ev.timings.total_ms = (double)step_ms * j->p.steps;
             ev.timings.steps = j->p.steps;
             zt_err err;
+            pthread_mutex_lock(&e->mu);
+            e->writing = 1;
+            pthread_mutex_unlock(&e->mu);
             if (j->path && zt_png_write(j->path, ev.rgb, ev.w, ev.h, &j->p, &err) == ZT_OK)
                 ev.path = strdup(j->path);
             push(e, &ev);
+            pthread_mutex_lock(&e->mu);
+            e->writing = 0;
+            pthread_cond_broadcast(&e->cv);
+            pthread_mutex_unlock(&e->mu);
         }
         pthread_mutex_lock(&e->mu);
         e->running = 0;
@@ -170,7 +178,7 @@ void zt_engine_free(zt_engine *e)
         return;
     pthread_mutex_lock(&e->mu);
     e->stop = 1;
-    pthread_cond_signal(&e->cv);
+    pthread_cond_broadcast(&e->cv); /* the worker, or zt_engine_stop_writes */
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->th, NULL);
     zt_event ev;
@@ -201,7 +209,7 @@ zt_status zt_engine_submit(zt_engine *e, const zt_gen_params *params, const char
     while (*t)
         t = &(*t)->next;
     *t = j;
-    pthread_cond_signal(&e->cv);
+    pthread_cond_broadcast(&e->cv); /* the worker, or zt_engine_stop_writes */
     pthread_mutex_unlock(&e->mu);
     *job = j->id;
     return ZT_OK;
@@ -222,6 +230,15 @@ zt_status zt_engine_cancel(zt_engine *e, uint64_t job)
 void zt_engine_cancel_all(zt_engine *e)
 {
     zt_engine_cancel(e, 0);
+}
+
+void zt_engine_stop_writes(zt_engine *e)
+{
+    zt_png_writes_stop();
+    pthread_mutex_lock(&e->mu);
+    while (e->writing)
+        pthread_cond_wait(&e->cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
 }
 
 int zt_engine_pending(zt_engine *e)

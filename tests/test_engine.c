@@ -1,8 +1,10 @@
 /* test_engine.c - the engine on the tiny model and the CPU backend: queue
  * order, step and preview events, cancellation, a failing job followed by a
  * good one, the memory plan's refusal, and the prompt cache. */
+#include <dirent.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -494,6 +496,85 @@ static void test_free_during_load(void)
     }
 }
 
+/* zt_engine_stop_writes with the writer's temporary file open: it returns
+ * once that image is whole under its name and its FINISHED event is
+ * queued, so a front end leaving at once reports it written (the event
+ * came a moment after the file, and such an image was said "cancelled").
+ * A job that reaches the writer afterwards fails without a file. In a
+ * child, since writes stay stopped for the process; its exit code names
+ * the check that failed (9: no temporary file seen in 3 tries). */
+static int stop_writes_child(void)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        zt_engine *e = new_engine(0, 0);
+        char path[256], name[64], later[256];
+        snprintf(name, sizeof name, "stopw%d.png", attempt);
+        snprintf(path, sizeof path, "%s/%s", outdir, name);
+        snprintf(later, sizeof later, "%s/stopw%d-later.png", outdir, attempt);
+        zt_gen_params p;
+        params(&p, "a lighthouse", 1, 3);
+        p.width = p.height = 256; /* an encode and sync of a few ms to catch */
+        uint64_t id, id2;
+        zt_engine_submit(e, &p, path, &id, NULL);
+        p.width = p.height = 32;
+        zt_engine_submit(e, &p, later, &id2, NULL);
+        zt_gen_params_free(&p);
+        char prefix[80];
+        snprintf(prefix, sizeof prefix, ".%s.", name);
+        int seen = 0;
+        for (int i = 0; i < 200000 && !seen && access(path, F_OK) != 0; i++) {
+            DIR *d = opendir(outdir);
+            struct dirent *de;
+            while (d && (de = readdir(d)))
+                seen |= !strncmp(de->d_name, prefix, strlen(prefix));
+            if (d)
+                closedir(d);
+            if (!seen)
+                usleep(100);
+        }
+        if (!seen) { /* written before it was seen: try again */
+            zt_engine_free(e);
+            continue;
+        }
+        zt_engine_stop_writes(e);
+        if (access(path, F_OK) != 0)
+            return 2; /* the write under way was not finished */
+        zt_event ev;
+        int finished = 0;
+        while (zt_engine_poll(e, &ev) == 1) { /* no waiting: it must be there */
+            finished |= ev.kind == ZT_EV_JOB_FINISHED && ev.job == id;
+            zt_event_free(&ev);
+        }
+        if (!finished)
+            return 3; /* written, but not reported when stop_writes returned */
+        zt_event_kind end = ZT_EV_JOB_QUEUED;
+        while (end == ZT_EV_JOB_QUEUED && next_event(e, &ev, 60000)) {
+            if (ev.job == id2 && (ev.kind == ZT_EV_JOB_FINISHED || ev.kind == ZT_EV_JOB_FAILED ||
+                                  ev.kind == ZT_EV_JOB_CANCELLED))
+                end = ev.kind;
+            if (ev.job == id2 && ev.kind == ZT_EV_JOB_FAILED && ev.status != ZT_ERR_CANCELLED)
+                return 4; /* failed for another reason */
+            zt_event_free(&ev);
+        }
+        if (end != ZT_EV_JOB_FAILED || access(later, F_OK) == 0)
+            return 5; /* a job after the stop wrote its file, or did not end */
+        zt_engine_free(e);
+        return 0;
+    }
+    return 9;
+}
+
+static void test_stop_writes(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(stop_writes_child());
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stop_writes: child exit %d (see test)",
+          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
 int main(void)
 {
     if (!mkdtemp(outdir)) {
@@ -512,6 +593,7 @@ int main(void)
     RUN(test_load_progress);
     RUN(test_load_failure);
     RUN(test_free_during_load);
+    RUN(test_stop_writes);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", outdir);
     if (system(cmd) != 0)

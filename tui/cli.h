@@ -72,8 +72,9 @@ zt_status zt_cli_keep_dir_check(zt_err *why);
 void zt_cli_keep_unsaved(const uint8_t *rgb, int w, int h, const zt_gen_params *p, char *kept,
                          size_t cap, zt_err *why);
 
-/* Catch SIGINT, SIGTERM and SIGHUP (without SA_RESTART, so poll() wakes;
- * SIGHUP not when zimt started with it ignored, as under nohup) and ignore
+/* Catch SIGINT, SIGTERM and SIGHUP (with SA_RESTART, so that writes to
+ * slow pipes go on; poll() wakes all the same; SIGHUP not when zimt started
+ * with it ignored, as under nohup) and ignore
  * SIGPIPE: afterwards zt_cli_stop holds the last such signal
  * number, 0 while none came, and zt_cli_stops counts them (a second one
  * asks to stop at once rather than at the end of the running step). */

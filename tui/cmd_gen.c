@@ -494,8 +494,9 @@ static gen_job *find_job(gen_job *js, int n, uint64_t id)
 /* Leave at once (writes already stopped): each job not reported yet is
  * reported cancelled, as at a first interrupt, and the running step and
  * the engine are left to the exit. */
-static void stop_now(const zt_gen_opts *o, const gen_job *js, int n, int not_made)
+static void stop_now(const zt_gen_opts *o, gen_job *js, int n, int not_made)
 {
+    unmake_dirs(o, js, n); /* those this run made and wrote nothing in */
     zt_event ev = {.kind = ZT_EV_JOB_CANCELLED};
     for (int i = 0; o->json && i < n; i++)
         if (!js[i].done) {
@@ -573,7 +574,7 @@ int zt_cmd_gen(int argc, char **argv)
          * on the CPU, op), once no image is being written and the events
          * already queued are reported. */
         if (zt_cli_stops > 1 && !now) {
-            zt_png_writes_stop();
+            zt_engine_stop_writes(eng); /* an image just written is reported below */
             now = 1;
         }
         zt_event ev;

@@ -129,6 +129,11 @@ void zt_cli_catch_stop(void)
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
+    /* SA_RESTART: a write to a slow pipe (gen --json into a reader that
+     * lags) goes on after the signal instead of failing with EINTR, which
+     * made stdio drop the rest of a line; poll() still wakes, as it is
+     * never restarted */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* SIGHUP ignored when zimt started stays ignored: nohup, so that a

@@ -1540,7 +1540,11 @@ static void wait_for_cancel(zt_ui_app *a)
             /* an image whose file failed meanwhile (the writer finishing
              * what came before the cancel) is kept before writes stop */
             keep_unsaved_all(a);
-            zt_png_writes_stop();
+            zt_engine_stop_writes(a->eng);
+            while (zt_engine_poll(a->eng, &ev) == 1) { /* an image written just before */
+                on_event(a, &ev);
+                zt_event_free(&ev);
+            }
             fprintf(stderr, "zimt: left at once\n");
             print_results(a);
             fflush(NULL);

@@ -97,6 +97,19 @@ interrupt_twice() {
     return $rc
 }
 
+# Ctrl-C twice with nothing written: the --outdir the run made (three
+# levels) is taken back, as it is after one Ctrl-C.
+interrupt_twice_newdir() {
+    ./zimt gen -q --model $M --device cpu --prompt "a cat" --size 1536x1536 \
+        --outdir "$OUT/nd/a/b" &
+    local pid=$!
+    sleep 1.5
+    kill -INT "$pid"
+    sleep 0.3
+    kill -INT "$pid"
+    wait "$pid"
+}
+
 # Root writes through any mode bits, so as root this row is skipped (exit
 # 77 below), and said so, rather than counted as passed.
 synth_interrupt() { # Ctrl-C while the full-size model is being written
@@ -177,6 +190,7 @@ SIGINT during batch  | interrupt INT                                            
 SIGHUP during batch  | interrupt HUP                                                 | 129  | interrupted                                    | j-1.png
 SIGHUP under nohup   | interrupt HUP ignored                                         | 0    |                                                | j-1.png j-2.png
 SIGINT twice         | interrupt_twice                                               | 130  | interrupted again ; stopped at once ; 2 images not made | j-1.png
+SIGINT twice, new dir | interrupt_twice_newdir                                       | 130  | interrupted again ; 1 image not made           | -
 ROWS
 
 # A model that does not load fails every job of the batch with the same
@@ -187,4 +201,41 @@ check "load failure said once" test "$(grep -c "is missing" "$LIB_TMP/err")" -eq
 check "load failure counts the jobs" grep -q "3 images not made: the model did not load" "$LIB_TMP/err"
 check "load failure in every JSON record" test "$(grep -c '"status":"failed".*is missing' "$LIB_TMP/out")" -eq 3
 check "load failure exit 1" test "$RC" -eq 1
+
+# Ctrl-C while --json output waits on a reader that lags (the pipe full,
+# gen blocked in write): every job still gets one whole line. A write cut
+# by the signal used to make stdio drop the rest of its buffer, which left
+# a line cut at 4096 bytes with the next one run on and others lost. Lines
+# of 4 KB (a long prompt) and 40 jobs fill the pipe's 64 KiB.
+slow_reader_interrupt() {
+    local fifo=$LIB_TMP/slow.fifo go=$LIB_TMP/slow.go words i
+    rm -f "$fifo" "$go" "$LIB_TMP/slow.out"
+    mkfifo "$fifo"
+    words=$(printf 'word%.0s ' $(seq 800))
+    ( exec 3<"$fifo"; while [ ! -e "$go" ]; do sleep 0.05; done; cat <&3 >"$LIB_TMP/slow.out" ) &
+    local reader=$!
+    ./zimt gen -q --model $M --device cpu --prompt "$words" --size 16x16 --steps 1 \
+        --count 40 --outdir "$OUT/slow" --json >"$fifo" 2>"$LIB_TMP/slow.err" &
+    local pid=$!
+    for i in $(seq 600); do
+        [ "$(cat /proc/$pid/wchan 2>/dev/null)" = pipe_write ] && break
+        sleep 0.05
+    done
+    kill -INT "$pid"
+    sleep 0.3
+    touch "$go"
+    wait "$pid"
+    local rc=$?
+    wait "$reader"
+    return $rc
+}
+run slow_reader_interrupt
+check "slow reader, Ctrl-C: exit 130 or 0" test "$RC" -eq 130 -o "$RC" -eq 0
+check "slow reader, Ctrl-C: 40 lines" test "$(wc -l <"$LIB_TMP/slow.out")" -eq 40
+check "slow reader, Ctrl-C: each a whole record" test \
+    "$(grep -c '^{"job":[0-9]*,"status":"[a-z]*".*}$' "$LIB_TMP/slow.out")" -eq 40
+check "slow reader, Ctrl-C: one record a line" test \
+    "$(grep -o '{"job":' "$LIB_TMP/slow.out" | wc -l)" -eq 40
+check "slow reader, Ctrl-C: every job once" test \
+    "$(grep -o '^{"job":[0-9]*' "$LIB_TMP/slow.out" | sort -u | wc -l)" -eq 40
 lib_summary
