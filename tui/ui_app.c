@@ -1374,7 +1374,12 @@ static int drain_keys(zt_ui_app *a)
         if (!k.is_key && ch == 27) {
             wint_t n2;
             int r2 = read_key(a, &n2);
-            if (r2 == KEY_CODE_YES || (r2 == OK && n2 == 27)) {
+            if (r2 == KEY_CODE_YES && n2 == KEY_BACKSPACE) {
+                /* Alt-Backspace: ESC DEL, whose DEL the keypad reads as
+                 * KEY_BACKSPACE (taken as Esc it cancelled the running job
+                 * and closed an open input) */
+                k = (key){127, 0, 1};
+            } else if (r2 == KEY_CODE_YES || (r2 == OK && n2 == 27)) {
                 /* A bare Esc typed just before another key: push that key
                  * back and handle the Esc alone. */
                 if (r2 == KEY_CODE_YES)

@@ -697,4 +697,33 @@ check "smallquit: n closes it" test -z "$(screen | grep -F 'quit? y or n')"
 check "smallquit: still running" test -z "$(screen | grep -F 'EXIT=')"
 tm resize-window -t "$S" -x 120 -y 40
 
+# Alt-Backspace (ESC DEL) deletes the word before the cursor, in the prompt
+# and in an open input: taken as Esc then Backspace, it cancelled the
+# running job, closed the input and took one character.
+start altbs
+custom_size 1536x1536
+tm send-keys -t "$S" C-u C-k
+tm send-keys -t "$S" -l 'alpha beta'
+tm send-keys -t "$S" C-g
+expect_screen "altbs: job queued" "queued job #1" 10
+sleep 1
+tm send-keys -t "$S" M-BSpace
+sleep 0.5
+check "altbs: the job still runs" test -z "$(screen | grep -F 'cancel')"
+tm send-keys -t "$S" -l 'gamma'
+tm send-keys -t "$S" F5
+sleep 0.3
+tm send-keys -t "$S" C-u -l "$D/o2/sub dir"
+tm send-keys -t "$S" M-BSpace
+tm send-keys -t "$S" -l 'x'
+sleep 0.3
+expect_screen "altbs: the input stays open, its last word gone" "$D/o2/sub x" 3
+tm send-keys -t "$S" Escape
+sleep 0.3
+tm send-keys -t "$S" C-g
+expect_screen "altbs: second job queued" "queued job #2" 10
+check "altbs: the prompt is alpha gamma" grep -qF '"alpha gamma"' "$D/state/zimt/history.json"
+tm send-keys -t "$S" Escape
+expect_screen "altbs: Esc still cancels" "cancel" 10
+
 lib_summary
