@@ -63,14 +63,22 @@ static int put(int y, int x, int maxw, int role, const char *s)
     return w;
 }
 
-/* Prints the first of n texts that fits in maxw cells, or the last one cut
- * to fit: the longer forms say more, the shorter ones fit narrow panes. */
-static int put_fit(int y, int x, int maxw, int role, const char *const *texts, int n)
+/* Prints the first of n texts that fits in maxw cells: the longer forms
+ * say more, the shorter ones fit narrow panes. When none fits, the last is
+ * cut and ends in a mark ("…", "..." where the locale is not UTF-8), so
+ * that a number cut short does not read as another whole one. */
+static int put_fit(const zt_ui_app *a, int y, int x, int maxw, int role,
+                   const char *const *texts, int n)
 {
-    for (int i = 0; i < n - 1; i++)
+    for (int i = 0; i < n; i++)
         if (zt_ui_str_width(texts[i], strlen(texts[i])) <= maxw)
             return put(y, x, maxw, role, texts[i]);
-    return put(y, x, maxw, role, texts[n - 1]);
+    const char *mark = a->utf8 ? "\xe2\x80\xa6" : "...";
+    int mw = a->utf8 ? 1 : 3;
+    if (maxw <= mw)
+        return put(y, x, maxw, role, mark);
+    int used = put(y, x, maxw - mw, role, texts[n - 1]);
+    return used + put(y, x + used, mw, role, mark);
 }
 
 #if defined(__GNUC__)
@@ -255,17 +263,21 @@ static void draw_left(zt_ui_app *a)
     y++;
     const zt_gen_params *p = &a->set.params;
     putf(y, x, 10, label_role(a, ZT_UI_FOCUS_SEED), "Seed");
-    if (a->set.seed_locked)
-        putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "%llu  [locked]",
-             (unsigned long long)p->seed);
-    else if (a->last_seed) {
+    if (a->set.seed_locked) {
+        char t[3][64];
+        unsigned long long sd = (unsigned long long)p->seed;
+        snprintf(t[0], sizeof t[0], "%llu  [locked]", sd);
+        snprintf(t[1], sizeof t[1], "%llu [locked]", sd);
+        snprintf(t[2], sizeof t[2], "%llu", sd);
+        put_fit(a, y, x + 10, w - 10, ZT_UI_ROLE_VALUE, (const char *[]){t[0], t[1], t[2]}, 3);
+    } else if (a->last_seed) {
         char t[4][64];
         unsigned long long last = (unsigned long long)a->last_seed;
         snprintf(t[0], sizeof t[0], "random  (last %llu; l keeps it)", last);
         snprintf(t[1], sizeof t[1], "random  (last %llu)", last);
         snprintf(t[2], sizeof t[2], "random (last %llu)", last);
         snprintf(t[3], sizeof t[3], "last %llu", last);
-        put_fit(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, (const char *[]){t[0], t[1], t[2], t[3]}, 4);
+        put_fit(a, y, x + 10, w - 10, ZT_UI_ROLE_VALUE, (const char *[]){t[0], t[1], t[2], t[3]}, 4);
     } else
         putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random");
     y++;
@@ -314,7 +326,7 @@ static void draw_left(zt_ui_app *a)
             snprintf(f[1], sizeof f[1], "step %d/%d  %s", done, total, what);
             snprintf(f[2], sizeof f[2], "%d/%d  %s", done, total, what);
             const char *const forms[] = {f[0], f[1], f[2]};
-            put_fit(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, forms, 3);
+            put_fit(a, y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, forms, 3);
         } else {
             putf(y, x + bw + 1, w - bw - 1, ZT_UI_ROLE_VALUE, "#%llu encoding the prompt...",
                  (unsigned long long)j->id);
@@ -330,8 +342,19 @@ static void draw_left(zt_ui_app *a)
         if (k >= a->njobs)
             break;
         zt_ui_job *j = &a->jobs[k];
-        putf(y++, x, w, ZT_UI_ROLE_DIM, "#%llu queued %dx%d seed %llu  %s",
-             (unsigned long long)j->id, j->w, j->h, (unsigned long long)j->seed, j->prompt);
+        /* the prompt may be cut at the pane's edge, the seed not: shorter
+         * forms when the line through the seed is too wide */
+        unsigned long long id = (unsigned long long)j->id, sd = (unsigned long long)j->seed;
+        char f[3][96];
+        int n = snprintf(f[0], sizeof f[0], "#%llu queued %dx%d seed %llu", id, j->w, j->h, sd);
+        if (n <= w)
+            putf(y++, x, w, ZT_UI_ROLE_DIM, "%s  %s", f[0], j->prompt);
+        else {
+            snprintf(f[0], sizeof f[0], "#%llu %dx%d seed %llu", id, j->w, j->h, sd);
+            snprintf(f[1], sizeof f[1], "#%llu seed %llu", id, sd);
+            snprintf(f[2], sizeof f[2], "#%llu queued", id);
+            put_fit(a, y++, x, w, ZT_UI_ROLE_DIM, (const char *[]){f[0], f[1], f[2]}, 3);
+        }
     }
     if (y < bottom - 6)
         y = bottom - 6;
@@ -351,7 +374,7 @@ static void draw_left(zt_ui_app *a)
                  steps, t->decode_ms);
         snprintf(f[3], sizeof f[3], "%.2f s, steps %.0f ms", t->total_ms / 1000.0, steps);
         putf(y, x, w, ZT_UI_ROLE_LABEL, "Last");
-        put_fit(y, x + 6, w - 6, ZT_UI_ROLE_VALUE, (const char *[]){f[0], f[1], f[2], f[3]}, 4);
+        put_fit(a, y, x + 6, w - 6, ZT_UI_ROLE_VALUE, (const char *[]){f[0], f[1], f[2], f[3]}, 4);
     }
     y++;
     putf(y, x, w, ZT_UI_ROLE_DIM, "Results: %d  (F3 gallery)", a->nresults);
@@ -504,13 +527,22 @@ static void draw_status(zt_ui_app *a)
          * its own middle: not its end, where the reason is ("...: No space
          * left on device") */
         char *fit = zt_ui_fit_message(a->status, COLS - 2, a->utf8 ? "\xe2\x80\xa6" : "...");
-        put(LINES - 1, 1, COLS - 2, a->status_role, fit ? fit : a->status);
+        /* what is then still too wide ends in the mark, not in a seed's
+         * first digits */
+        put_fit(a, LINES - 1, 1, COLS - 2, a->status_role, (const char *[]){fit ? fit : a->status},
+                1);
         free(fit);
         return;
     }
-    put(LINES - 1, 1, COLS - 2, ZT_UI_ROLE_STATUSBAR,
+    /* fewer keys where the line is narrow, not one cut mid-word */
+    static const char *const hints[] = {
         "Enter generate  Tab next field  Esc cancel  F2 theme  F3 gallery  F4 sizes  "
-        "Ctrl-O open PNG  F1 help  Ctrl-Q quit");
+        "Ctrl-O open PNG  F1 help  Ctrl-Q quit",
+        "Enter generate  Esc cancel  F3 gallery  F4 sizes  Ctrl-O open PNG  F1 help  Ctrl-Q quit",
+        "Enter generate  F3 gallery  F4 sizes  F1 help  Ctrl-Q quit",
+        "F1 help  Ctrl-Q quit",
+    };
+    put_fit(a, LINES - 1, 1, COLS - 2, ZT_UI_ROLE_STATUSBAR, hints, 4);
 }
 
 /* A framed box of *h x *w cells in the middle of the screen, shrunk to fit
@@ -571,8 +603,12 @@ static void draw_result_image(const zt_ui_app *a, const zt_ui_result *r, int y, 
         free(px);
     }
     putf(y + ph / 2, x, cols, ZT_UI_ROLE_KEY, "%s", label);
-    putf(y + ph / 2 + 1, x, cols, ZT_UI_ROLE_POPUP, "seed %llu  %dx%d",
-         (unsigned long long)r->params.seed, r->params.width, r->params.height);
+    char f[3][64];
+    unsigned long long sd = (unsigned long long)r->params.seed;
+    snprintf(f[0], sizeof f[0], "seed %llu  %dx%d", sd, r->params.width, r->params.height);
+    snprintf(f[1], sizeof f[1], "seed %llu", sd);
+    snprintf(f[2], sizeof f[2], "%llu", sd);
+    put_fit(a, y + ph / 2 + 1, x, cols, ZT_UI_ROLE_POPUP, (const char *[]){f[0], f[1], f[2]}, 3);
 }
 
 /* The gallery's right pane: the selected result, or the marked one and the
@@ -718,7 +754,7 @@ static void draw_popup(zt_ui_app *a)
             snprintf(f1, sizeof f1, "%sseed %llu", mk, sd);
             snprintf(f2, sizeof f2, "%s%llu", mk, sd);
             const char *const forms[] = {f0, f1, f2};
-            put_fit(yy, tx, tw, role, forms, 3);
+            put_fit(a, yy, tx, tw, role, forms, 3);
             if (yy + 1 <= last)
                 putf(yy + 1, tx, tw, ZT_UI_ROLE_POPUP, "%dx%d  %d steps  %.1f s",
                      r->params.width, r->params.height, r->params.steps, r->total_ms / 1000.0);

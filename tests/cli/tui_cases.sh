@@ -726,4 +726,41 @@ check "altbs: the prompt is alpha gamma" grep -qF '"alpha gamma"' "$D/state/zimt
 tm send-keys -t "$S" Escape
 expect_screen "altbs: Esc still cancels" "cancel" 10
 
+# A seed too long for its place is given in a shorter form or cut with a
+# mark, never cut to digits that read as another seed: the queue's lines,
+# the gallery's side-by-side captions, its list in a narrow window.
+# cut_seeds: the numbers after "seed " on the screen that are neither the
+# whole seed nor end in the mark.
+cut_seeds() {
+    screen | grep -oE 'seed [0-9]+(…|\.\.\.)?' | grep -vE '(…|\.\.\.)$' |
+        grep -vx 'seed 18446744073709551615'
+}
+start seedcut
+tm send-keys -t "$S" Tab
+tm send-keys -t "$S" -l '18446744073709551615'
+custom_size 64x64
+tm send-keys -t "$S" C-g
+expect_screen "seedcut: first done" "done #1 in" 60
+tm send-keys -t "$S" C-g
+expect_screen "seedcut: second done" "done #2 in" 60
+tm resize-window -t "$S" -x 100 -y 30
+tm send-keys -t "$S" F3
+wait_for "Gallery (Enter loads" 5
+tm send-keys -t "$S" m Down
+sleep 0.5
+expect_screen "seedcut: side by side" "marked:" 3
+check "seedcut: captions hold no seed cut short" test -z "$(cut_seeds)"
+tm resize-window -t "$S" -x 40 -y 12
+sleep 0.5
+check "seedcut: the narrow list holds no seed cut short" test -z \
+    "$(screen | grep -oE '[0-9]{12,}(…|\.\.\.)?' | grep -vE '(…|\.\.\.)$' | grep -vx 18446744073709551615)"
+tm send-keys -t "$S" Escape
+tm resize-window -t "$S" -x 100 -y 30
+custom_size 1536x1536
+tm send-keys -t "$S" C-g C-g C-g
+expect_screen "seedcut: two queued" "#5 " 10
+check "seedcut: the queue holds no seed cut short" test -z "$(cut_seeds)"
+check "seedcut: the queue gives the seed" test -n "$(screen | grep -F '#5 ' | grep -F 18446744073709551615)"
+tm send-keys -t "$S" C-q y
+
 lib_summary
