@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <png.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -524,7 +525,10 @@ static zt_status apply_pair(zt_gen_params *p, const char *key, const char *v, zt
         char *end;
         errno = 0;
         float f = zt_strtof_c(v, &end);
-        ok = end != v && *end == 0 && errno == 0;
+        /* decimal only, as --guidance reads it: strtof also takes hex
+         * ("0x10" was 16), "inf" and "nan" */
+        ok = end != v && *end == 0 && errno == 0 && !v[strspn(v, "+-.0123456789eE")] &&
+             isfinite(f);
         if (ok)
             p->guidance = f;
     } else if (strcmp(key, "Seed") == 0) {
@@ -1043,6 +1047,17 @@ static int decode_png(read_job *job)
     return 0;
 }
 
+/* Whether the JSON object text has key at its top level (settings that
+ * parsed: no seed there leaves p's at 0, which is no image's seed). */
+static int json_has_key(const char *json, const char *key)
+{
+    int nomem;
+    cJSON *o = zt_json_parse(json, strlen(json), NULL, &nomem);
+    int has = cJSON_GetObjectItemCaseSensitive(o, key) != NULL;
+    cJSON_Delete(o);
+    return has || nomem; /* out of memory: not a reason to say more */
+}
+
 zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_params *p,
                       int *has_params, zt_err *err)
 {
@@ -1111,7 +1126,7 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
         const int text = job.parameters && job.parameters[strspn(job.parameters, " \t\r\n")];
         int seed_seen = 1;
         if (job.zimt && zt_gen_params_from_json(p, job.zimt, &why) == ZT_OK)
-            got = 1;
+            got = 1 | (json_has_key(job.zimt, "seed") ? 0 : ZT_PNG_PARAMS_NO_SEED);
         else if (text && a1111_read(p, job.parameters, &seed_seen, &why2) == ZT_OK)
             got = (lost ? ZT_PNG_PARAMS_FALLBACK : 1) | (seed_seen ? 0 : ZT_PNG_PARAMS_NO_SEED);
         else if ((st = reset(p, err)) != ZT_OK)

@@ -99,8 +99,9 @@ void zt_png_writes_stop(void);
  * holds defaults. *has_params has ZT_PNG_PARAMS_FALLBACK set when a "zimt"
  * chunk was there (or a text chunk that may be it) but could not be used
  * and the "parameters" text was taken instead: err->msg then says why (its
- * code stays ZT_OK); and ZT_PNG_PARAMS_NO_SEED when the settings came from
- * a "parameters" text without a seed (p's is then 0: not the image's). An
+ * code stays ZT_OK); and ZT_PNG_PARAMS_NO_SEED when the settings (a
+ * "parameters" text or a "zimt" chunk) give no seed (p's is then 0: not
+ * the image's). An
  * empty "parameters" text is no settings. Settings that are there but cannot be parsed are
  * ZT_ERR_FORMAT with the reason. Oversized (see ZT_PNG_SIDE_MAX), truncated
  * or corrupt files are ZT_ERR_FORMAT or ZT_ERR_TOO_BIG naming the path. */

@@ -388,6 +388,19 @@ if command -v convert >/dev/null; then
         -o "$out/ns7.png" --json
     expect_ok "--from without a seed, --seed 7" '"seed":7,'
     check "--from without a seed, --seed 7: nothing said" test ! -s "$LIB_TMP/err"
+    # a zimt chunk without a seed: the same (it was seed 0 without a word)
+    convert -size 16x16 xc:red -set zimt '{"version":1,"prompt":"a","width":32,"height":32,"steps":1}' \
+        "$LIB_TMP/znoseed.png"
+    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/znoseed.png" -o "$out/zns.png" --json
+    expect_ok "--from a zimt chunk without a seed: made" '"prompt":"a"'
+    check "--from a zimt chunk without a seed: not seed 0" test -z "$(grep -F '"seed":0,' "$LIB_TMP/out")"
+    check "--from a zimt chunk without a seed: said" grep -qF \
+        "warning: $LIB_TMP/znoseed.png gives no seed; a random one is drawn" "$LIB_TMP/err"
+    # A1111's CFG scale is decimal, as --guidance is ("0x10" was 16)
+    convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 1, CFG scale: 0x10, Seed: 3')" \
+        "$LIB_TMP/hexcfg.png"
+    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/hexcfg.png" -o "$out/hex.png"
+    expect_error "--from A1111 CFG scale in hex: refused" "CFG scale"
     # both: a damaged zimt chunk and A1111 text without a seed (the first
     # reason was lost, an empty note)
     convert -size 16x16 xc:red -set zimt '{"version":1,"prompt":' -set parameters \
