@@ -415,4 +415,15 @@ if command -v convert >/dev/null; then
     run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/blank.png" -o "$out/bl.png"
     expect_error "--from blank text" "blank.png carries no generation settings"
 fi
+
+# --json lines are UTF-8 whatever the bytes they quote: a model folder (in
+# the failure's message) and a $TMPDIR (in a kept copy's path) that are not
+# UTF-8 come out with U+FFFD for the bad byte (they came out raw: no JSON).
+bad=$(printf '%s/m\377odel' "$LIB_TMP")
+cp -r "$M" "$bad"
+truncate -s 700000 "$bad/transformer/diffusion_pytorch_model.safetensors"
+run ./zimt gen -q --model "$bad" --device cpu --prompt x --size 32x32 --steps 1 -o "$out/u.png" --json
+check "--json: a failure quoting bytes not UTF-8 fails" test "$RC" -eq 1
+check "--json: the line is UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$LIB_TMP/out"
+check "--json: the byte given as U+FFFD" grep -qF "m$(printf '\357\277\275')odel" "$LIB_TMP/out"
 lib_summary
