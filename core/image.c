@@ -972,6 +972,9 @@ static char *text_to_utf8(const png_text *t)
     return latin1_to_utf8(t->text, t->text_length);
 }
 
+/* The longest settings text read (decompressed), and libpng's chunk limit. */
+#define TEXT_MAX (4u << 20)
+
 static void collect_text(png_structp png, png_infop info, read_job *job)
 {
     png_textp text = NULL;
@@ -980,6 +983,12 @@ static void collect_text(png_structp png, png_infop info, read_job *job)
         char **slot = strcmp(text[i].key, "zimt") == 0         ? &job->zimt
                       : strcmp(text[i].key, "parameters") == 0 ? &job->parameters
                                                                : NULL;
+        /* libpng warns of a text past png_set_chunk_malloc_max but may
+         * read it all the same (a 30 MB "parameters" became the prompt) */
+        if (slot && !*slot && text[i].text && strlen(text[i].text) > TEXT_MAX) {
+            job->bad_text = "its settings text is longer than 4 MiB";
+            continue;
+        }
         if (slot && !*slot && text[i].text && !(*slot = text_to_utf8(&text[i])))
             job->bad_text = utf8_valid(text[i].text) ? "out of memory"
                                                      : "its settings text is not valid UTF-8";
@@ -1012,7 +1021,7 @@ static int decode_png(read_job *job)
      * at most 4 MiB each (decompressed), 128 MiB in the worst file. Our
      * settings take a few KB; other tools' workflows rarely pass 1 MiB. */
     png_set_chunk_cache_max(png, 32);
-    png_set_chunk_malloc_max(png, 4u << 20);
+    png_set_chunk_malloc_max(png, TEXT_MAX);
     png_read_info(png, info);
     /* the size was checked from IHDR before (zt_png_read), and libpng
      * refuses a zero side */

@@ -573,6 +573,28 @@ static int write_texts(const char *path, int n_filler, const char *key, const ch
 static void test_png_settings_dropped(void)
 {
     {
+        /* a "parameters" text past 4 MiB: libpng warns and reads it all
+         * the same, and it became the prompt (30 MB, 25 s to tokenize) */
+        char path[256];
+        path_in(path, sizeof path, "bigtext.png");
+        size_t n = (5u << 20) + 7;
+        char *big = malloc(n + 1);
+        memset(big, 'a', n);
+        memcpy(big + n - 7, "\nSeed:3", 7);
+        big[n] = 0;
+        zt_gen_params p;
+        zt_gen_params_init(&p);
+        zt_err err = {0};
+        int has = -1;
+        CHECK(write_texts(path, 0, "parameters", big, 0) == 0, "write");
+        CHECK(zt_png_read(path, NULL, NULL, NULL, &p, &has, &err) == ZT_ERR_FORMAT &&
+                  strstr(err.msg, "longer than 4 MiB"),
+              "a 5 MiB parameters text: %s", err.msg);
+        free(big);
+        zt_gen_params_free(&p);
+        unlink(path);
+    }
+    {
         /* a zimt chunk stored as tEXt keeps its UTF-8 (JSON is UTF-8):
          * read as Latin-1 it gave "cafÃ©" */
         char path[256];
