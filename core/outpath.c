@@ -160,9 +160,11 @@ static int is_inside(const char *real, const char *root)
            (!strncmp(real, root, rl) && (real[rl] == '/' || rl == 1));
 }
 
+/* first: the number to try first (1: the name itself); *used (may be
+ * NULL) receives the one taken. */
 static zt_status resolve(const char *dir, const char *name, int unique,
-                         int (*taken)(const char *path, void *ud), void *ud, char *out,
-                         size_t cap, zt_err *err)
+                         int (*taken)(const char *path, void *ud), void *ud, int first,
+                         int *used, char *out, size_t cap, zt_err *err)
 {
     const char *why = bad_name(name);
     if (why)
@@ -202,9 +204,18 @@ static zt_status resolve(const char *dir, const char *name, int unique,
         goto done;
     }
     char cand[PATH_MAX];
-    snprintf(cand, sizeof cand, "%s", name);
+    if (first < 1 || first > 99999)
+        first = 1;
+    if (first == 1)
+        snprintf(cand, sizeof cand, "%s", name);
+    else if (!zt_outpath_numbered(cand, sizeof cand, name, first)) {
+        st = zt_fail(err, ZT_ERR_INVALID, "output name '%s' is too long", name);
+        goto done;
+    }
     const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/"; /* "out/" gives "out/a.png" */
-    for (int k = 2;; k++) {
+    for (int k = first + 1;; k++) {
+        if (used)
+            *used = k - 1;
         int r = snprintf(out, cap, "%s%s%s", dir, sep, cand);
         if (r < 0 || (size_t)r >= cap) {
             st = zt_fail(err, ZT_ERR_INVALID, "output name '%s' is too long", name);
@@ -223,7 +234,7 @@ static zt_status resolve(const char *dir, const char *name, int unique,
             st = zt_fail(err, ZT_ERR_EXISTS, "%s already exists; not overwriting it", out);
             goto done;
         }
-        if (k > 9999 || !zt_outpath_numbered(cand, sizeof cand, name, k)) {
+        if (k > 99999 || !zt_outpath_numbered(cand, sizeof cand, name, k)) {
             st = zt_fail(err, ZT_ERR_EXISTS, "%s/%s: no free name left", dir, name);
             goto done;
         }
@@ -237,14 +248,14 @@ done:
 zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char *out,
                              size_t cap, zt_err *err)
 {
-    return resolve(dir, name, unique, NULL, NULL, out, cap, err);
+    return resolve(dir, name, unique, NULL, NULL, 1, NULL, out, cap, err);
 }
 
 zt_status zt_outpath_resolve_unique(const char *dir, const char *name,
-                                    int (*taken)(const char *path, void *ud), void *ud,
+                                    int (*taken)(const char *path, void *ud), void *ud, int *k,
                                     char *out, size_t cap, zt_err *err)
 {
-    return resolve(dir, name, 1, taken, ud, out, cap, err);
+    return resolve(dir, name, 1, taken, ud, k ? *k : 1, k, out, cap, err);
 }
 
 /* ---- making the output directory ------------------------------------- */

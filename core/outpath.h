@@ -65,9 +65,12 @@ zt_status zt_outpath_resolve(const char *dir, const char *name, int unique, char
                              size_t cap, zt_err *err);
 /* The same with unique set, where a path for which taken(path, ud) returns
  * non-zero also counts as taken: a batch's earlier jobs reserve their names
- * before any file exists. */
+ * before any file exists. k (may be NULL) holds the number to try first (1:
+ * the name itself; a batch whose jobs expand to one name starts past the
+ * last one's, rather than trying every number below it again) and
+ * receives the one taken. */
 zt_status zt_outpath_resolve_unique(const char *dir, const char *name,
-                                    int (*taken)(const char *path, void *ud), void *ud,
+                                    int (*taken)(const char *path, void *ud), void *ud, int *k,
                                     char *out, size_t cap, zt_err *err);
 /* "a.png" -> "a-K.png" into dst (cap bytes); a name without an extension,
  * or one that starts with its only dot (".png"), gets "-K" at its end.

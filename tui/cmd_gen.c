@@ -53,6 +53,7 @@ typedef struct gen_job {
      * were made (owned) */
     char *made_dir, *made_top;
     int line; /* its line in the jobs file, 0 when not from one */
+    uint32_t name_hash; /* of path's last component, odd; 0 until taken_by_others needs it */
 } gen_job;
 
 /* How messages name the jobs file. */
@@ -115,16 +116,35 @@ static int same_output(const char *a, const char *b)
  * the earlier jobs' and every job's own name from a jobs file, later lines'
  * too (js[k].path is "" for a later job whose name is still to be made). */
 typedef struct other_jobs {
-    const gen_job *js;
+    gen_job *js;
     int n, self;
 } other_jobs;
 
+/* FNV-1a of path's last component, made odd: same_output needs the last
+ * components equal, so the hashes put a batch of 10000 names past each
+ * other without comparing their text. */
+static uint32_t name_hash(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    uint32_t h = 2166136261u;
+    for (s = s ? s + 1 : path; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h | 1;
+}
+
 static int taken_by_others(const char *path, void *ud)
 {
-    const other_jobs *e = ud;
-    for (int k = 0; k < e->n; k++)
-        if (k != e->self && e->js[k].path[0] && same_output(e->js[k].path, path))
+    other_jobs *e = ud;
+    uint32_t h = name_hash(path);
+    for (int k = 0; k < e->n; k++) {
+        gen_job *o = &e->js[k];
+        if (k == e->self || !o->path[0])
+            continue;
+        if (!o->name_hash)
+            o->name_hash = name_hash(o->path);
+        if (o->name_hash == h && same_output(o->path, path))
             return 1;
+    }
     return 0;
 }
 
@@ -394,6 +414,7 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
     *out = js;
     *n_out = n;
     /* outputs: explicit per job, -o numbered, or the --name template in --outdir */
+    zt_name_hint hint = {.k = 0};
     for (int i = 0; i < n; i++) {
         gen_job *j = &js[i];
         if (j->path[0])
@@ -405,7 +426,7 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
             if (!zt_outpath_numbered(j->path, sizeof j->path, o->output, i + 1))
                 return zt_fail(err, ZT_ERR_INVALID, "-o %s: too long to number", o->output);
         } else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, taken_by_others, &e,
-                                                   j->path, sizeof j->path, err)))
+                                                   &hint, j->path, sizeof j->path, err)))
             return st;
     }
     for (int i = 0; i < n; i++) {

@@ -281,7 +281,7 @@ zt_status zt_mem_limit_env(size_t *limit, zt_err *err)
 
 zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p, int index,
                                     int (*taken)(const char *path, void *ud), void *ud,
-                                    char *out, size_t cap, zt_err *err)
+                                    zt_name_hint *hint, char *out, size_t cap, zt_err *err)
 {
     zt_outpath_vars v = {
         .prompt = p->prompt,
@@ -296,8 +296,15 @@ zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p
                                      sizeof name, err);
     if (st)
         return st;
-    return zt_outpath_resolve_unique(o->outdir ? o->outdir : ".", name, taken, ud, out, cap,
-                                     err);
+    int k = hint && !strcmp(hint->name, name) ? hint->k + 1 : 1;
+    if ((st = zt_outpath_resolve_unique(o->outdir ? o->outdir : ".", name, taken, ud, &k, out,
+                                        cap, err)))
+        return st;
+    if (hint) {
+        snprintf(hint->name, sizeof hint->name, "%s", name);
+        hint->k = k;
+    }
+    return ZT_OK;
 }
 
 zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
@@ -429,7 +436,7 @@ zt_status zt_gen_opts_resolve(zt_gen_opts *o, zt_err *err)
     if (o->output) {
         o->output_path = o->output; /* the user's own path: anywhere they say */
     } else {
-        if ((st = zt_gen_opts_template_path(o, p, 1, NULL, NULL, o->output_buf,
+        if ((st = zt_gen_opts_template_path(o, p, 1, NULL, NULL, NULL, o->output_buf,
                                             sizeof o->output_buf, err)))
             return st;
         o->output_path = o->output_buf;

@@ -56,10 +56,15 @@ void zt_gen_opts_free(zt_gen_opts *o);
 /* The PNG path for a job named by the template (--name, else the default)
  * inside --outdir (else "."); a name that exists, or for which
  * taken(path, ud) says so (a batch's earlier jobs), gets a number.
- * taken may be NULL. */
+ * taken may be NULL. hint (may be NULL) carries one job's name and number
+ * to the next: a job whose name is the same starts past that number. */
+typedef struct zt_name_hint {
+    char name[1024]; /* the last job's expanded name */
+    int k;           /* and the number it took (zt_outpath_resolve_unique) */
+} zt_name_hint;
 zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p, int index,
                                     int (*taken)(const char *path, void *ud), void *ud,
-                                    char *out, size_t cap, zt_err *err);
+                                    zt_name_hint *hint, char *out, size_t cap, zt_err *err);
 
 /* An output path must not exist and its directory must be writable. */
 zt_status zt_check_output(const char *path, zt_err *err);

@@ -416,6 +416,21 @@ if command -v convert >/dev/null; then
     expect_error "--from blank text" "blank.png carries no generation settings"
 fi
 
+# One --name for every job of a batch: numbered past the names taken, by
+# files there before or by earlier jobs; 4000 of them planned in seconds
+# (each job tried every number below its own against every other job: 24 s
+# for 2000, hours for 10000). ZIMT_MEM_LIMIT fails the jobs at once.
+mkdir -p "$LIB_TMP/nm" && touch "$LIB_TMP/nm/x-3.png"
+run env ZIMT_MEM_LIMIT=1M ./zimt gen -q --model $M --device cpu --prompt a --count 4 \
+    --outdir "$LIB_TMP/nm" --name x.png --json
+check "one name: numbered past a file there" test \
+    "$(grep -o '"path":"[^"]*"' "$LIB_TMP/out" | tr '\n' ' ')" = \
+    "\"path\":\"$LIB_TMP/nm/x.png\" \"path\":\"$LIB_TMP/nm/x-2.png\" \"path\":\"$LIB_TMP/nm/x-4.png\" \"path\":\"$LIB_TMP/nm/x-5.png\" "
+run env ZIMT_MEM_LIMIT=1M timeout 60 ./zimt gen -q --model $M --device cpu --prompt a \
+    --count 4000 --outdir "$LIB_TMP/nm" --name y.png --json
+check "one name, 4000 jobs: planned and reported" test "$(grep -c '"status":"failed"' "$LIB_TMP/out")" -eq 4000
+check "one name, 4000 jobs: the last numbered 4000" grep -qF "\"path\":\"$LIB_TMP/nm/y-4000.png\"" "$LIB_TMP/out"
+
 # --json lines are UTF-8 whatever the bytes they quote: a model folder (in
 # the failure's message) and a $TMPDIR (in a kept copy's path) that are not
 # UTF-8 come out with U+FFFD for the bad byte (they came out raw: no JSON).
