@@ -47,23 +47,37 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* A regular file after following symlinks; *size receives its length. */
-static int regular_file(const char *path, uint64_t *size)
+/* A regular file after following symlinks; *size receives its length.
+ * Otherwise 0, and why (may be NULL; static text) says what it is instead:
+ * "missing" (a link to nothing too), "not a regular file" (a folder, a
+ * device), or the system's reason ("Permission denied" for a folder that
+ * may not be searched, "Too many levels of symbolic links"). */
+static int regular_file(const char *path, uint64_t *size, const char **why)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+    const char *w = NULL;
+    if (stat(path, &sb) != 0)
+        w = errno == ENOENT || errno == ENOTDIR ? "missing" : strerror(errno);
+    else if (!S_ISREG(sb.st_mode))
+        w = "not a regular file";
+    if (why)
+        *why = w;
+    if (w)
         return 0;
     if (size)
         *size = (uint64_t)sb.st_size;
     return 1;
 }
 
-static int file_in(const char *dir, const char *rel, uint64_t *size)
+static int file_in(const char *dir, const char *rel, uint64_t *size, const char **why)
 {
     char path[ZT_PATH_MAX + 128];
-    if (snprintf(path, sizeof path, "%s/%s", dir, rel) >= (int)sizeof path)
+    if (snprintf(path, sizeof path, "%s/%s", dir, rel) >= (int)sizeof path) {
+        if (why)
+            *why = "path too long";
         return 0;
-    return regular_file(path, size);
+    }
+    return regular_file(path, size, why);
 }
 
 /* Counts *.incomplete files under dir (depth-limited), or every file when
@@ -136,6 +150,7 @@ static void check_index(zt_modelcheck *mc, zt_modelcheck_part *p, const char *cd
     const char *seen[256];
     int n_seen = 0;
     char missing[256] = "";
+    const char *why = NULL, *first_why = NULL; /* the first shard's reason */
     const cJSON *it;
     int before = mc->n_problems; /* a bad entry is said once, not again as none */
     cJSON_ArrayForEach(it, map)
@@ -158,15 +173,19 @@ static void check_index(zt_modelcheck *mc, zt_modelcheck_part *p, const char *cd
         seen[n_seen++] = f;
         p->files_expected++;
         uint64_t sz = 0;
-        if (file_in(cdir, f, &sz)) {
+        if (file_in(cdir, f, &sz, &why)) {
             p->files_present++;
             p->bytes += sz;
         } else if (!missing[0]) {
             snprintf(missing, sizeof missing, "%s", f);
+            first_why = why;
         }
     }
     if (!p->files_expected && mc->n_problems == before)
         problem(mc, "%s: the index names no tensors", path);
+    else if (p->files_present < p->files_expected && strcmp(first_why, "missing"))
+        problem(mc, "%s: shard %s (%d of %d not usable): %s", p->name, missing,
+                p->files_expected - p->files_present, p->files_expected, first_why);
     else if (p->files_present < p->files_expected)
         problem(mc, "%s: %d of %d shards missing (first: %s)", p->name,
                 p->files_expected - p->files_present, p->files_expected, missing);
@@ -183,13 +202,19 @@ static void check_part(zt_modelcheck *mc, zt_modelcheck_part *p, const char *dir
 {
     char cdir[ZT_PATH_MAX + 32];
     snprintf(cdir, sizeof cdir, "%s/%s", dir, p->name);
-    p->config = file_in(cdir, "config.json", NULL);
-    if (!p->config)
+    const char *why;
+    p->config = file_in(cdir, "config.json", NULL, &why);
+    if (!p->config && !strcmp(why, "missing"))
         problem(mc, "%s/config.json missing", p->name);
+    else if (!p->config)
+        problem(mc, "%s/config.json: %s", p->name, why);
 
     DIR *d = opendir(cdir);
     if (!d) {
-        problem(mc, "%s/ missing", p->name);
+        if (errno == ENOENT)
+            problem(mc, "%s/ missing", p->name);
+        else
+            problem(mc, "%s/: cannot be read: %s", p->name, strerror(errno));
         return;
     }
     /* the first two *.safetensors names, for messages */
@@ -232,7 +257,7 @@ static void check_part(zt_modelcheck *mc, zt_modelcheck_part *p, const char *dir
             p->ignored = pick ? n_single - 1 : 0;
             snprintf(p->other, sizeof p->other, "%s", strcmp(first, single) ? first : second);
         }
-        if (pick && file_in(cdir, single, &sz)) {
+        if (pick && file_in(cdir, single, &sz, &why)) {
             p->files_present = 1;
             p->bytes = sz;
         } else if (n_single > 1 && !pick) {
@@ -249,11 +274,13 @@ static void check_part(zt_modelcheck *mc, zt_modelcheck_part *p, const char *dir
             snprintf(path, sizeof path, "%s/%s", cdir, single);
             ssize_t k = readlink(path, to, sizeof to - 1);
             to[k > 0 ? k : 0] = 0;
-            if (k > 0)
+            if (k > 0 && !strcmp(why, "missing"))
                 problem(mc, "%s: %s links to %s, which is missing (an unfinished download?)",
                         p->name, single, to);
+            else if (k > 0)
+                problem(mc, "%s: %s links to %s: %s", p->name, single, to, why);
             else
-                problem(mc, "%s: %s is not a readable regular file", p->name, single);
+                problem(mc, "%s: %s: %s", p->name, single, why);
         } else {
             problem(mc, "%s: no weights (*.safetensors)", p->name);
         }
@@ -278,15 +305,17 @@ void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_d
         return;
     }
     mc->exists = 1;
-    mc->model_index = file_in(dir, "model_index.json", NULL);
-    if (!mc->model_index)
-        problem(mc, "model_index.json missing");
-    mc->scheduler = file_in(dir, "scheduler/scheduler_config.json", NULL);
-    if (!mc->scheduler)
-        problem(mc, "scheduler/scheduler_config.json missing");
-    mc->tokenizer = file_in(dir, "tokenizer/tokenizer.json", NULL);
-    if (!mc->tokenizer)
-        problem(mc, "tokenizer/tokenizer.json missing");
+    static const char *const top[3] = {"model_index.json", "scheduler/scheduler_config.json",
+                                        "tokenizer/tokenizer.json"};
+    int *has[3] = {&mc->model_index, &mc->scheduler, &mc->tokenizer};
+    for (int i = 0; i < 3; i++) {
+        const char *why;
+        *has[i] = file_in(dir, top[i], NULL, &why);
+        if (!*has[i]) {
+            snprintf(mc->why[i], sizeof mc->why[i], "%s", why);
+            problem(mc, strcmp(why, "missing") ? "%s: %s" : "%s %s", top[i], why);
+        }
+    }
     for (int i = 0; i < ZT_MODELCHECK_PARTS; i++)
         check_part(mc, &mc->part[i], dir);
 

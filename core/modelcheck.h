@@ -41,6 +41,8 @@ typedef struct zt_modelcheck_part {
 typedef struct zt_modelcheck {
     int exists;          /* dir is a directory */
     int model_index, scheduler, tokenizer; /* their files present */
+    char why[3][64]; /* for each of the three not present: "missing", "not a regular
+                        file", or the system's reason */
     zt_modelcheck_part part[ZT_MODELCHECK_PARTS];
     int incomplete;      /* *.incomplete files found anywhere looked at */
     char incomplete_where[ZT_PATH_MAX];   /* one of them, for messages */

@@ -173,8 +173,8 @@ static void show_model(doctor *d, const char *dir, const char *partial)
     zt_modelcheck mc;
     zt_modelcheck_run(&mc, dir, partial && *partial ? partial : NULL);
     zt_cli_printf("model: %s\n", dir);
-    zt_cli_printf("  model_index.json: %s\n  scheduler: %s\n", mc.model_index ? "present" : "missing",
-           mc.scheduler ? "present" : "missing");
+    zt_cli_printf("  model_index.json: %s\n  scheduler: %s\n",
+                  mc.model_index ? "present" : mc.why[0], mc.scheduler ? "present" : mc.why[1]);
     for (int i = 0; i < mc.n_problems; i++)
         problem(d, "%s: %s", dir, mc.problems[i]);
 
@@ -194,7 +194,7 @@ static void show_model(doctor *d, const char *dir, const char *partial)
             problem(d, "%s", err.msg);
         }
     } else {
-        zt_cli_printf("  tokenizer/tokenizer.json: missing\n");
+        zt_cli_printf("  tokenizer/tokenizer.json: %s\n", mc.why[2]);
     }
     zt_manifest m[3] = {{0}};
     int have_m = 0;

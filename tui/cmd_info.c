@@ -7,6 +7,7 @@
  * checked even after one fails, so one run lists all problems. Exit 0 only
  * when everything is present and correct.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,8 +238,11 @@ static void do_tokenizer_scheduler(info *in, int vocab)
         }
         err = (zt_err){0};
     } else {
-        zt_cli_printf("tokenizer:\n  tokenizer.json: missing\n");
-        zt_cli_fail("%s: missing", path);
+        /* a folder or a link to one in its place is no missing file */
+        const char *why = stat(path, &sb) != 0 ? (errno == ENOENT ? "missing" : strerror(errno))
+                                               : "not a regular file";
+        zt_cli_printf("tokenizer:\n  tokenizer.json: %s\n", why);
+        zt_cli_fail("%s: %s", path, why);
         in->problems++;
     }
     zt_sched_config sc;

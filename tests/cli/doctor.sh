@@ -291,6 +291,24 @@ check "a needed tensor renamed: missing, and the other said" grep -qF \
 run zenv "$ZIMT" info --model "$LIB_TMP/renamed"
 expect_error "a needed tensor renamed: info fails" "missing tensor 'x_pad_token'"
 
+# A file that is there but cannot be used is said as such, not "missing":
+# a shard that is a folder, a weight file that is a loop of links, a
+# tokenizer.json that is a folder.
+cp -r "$FIX" "$LIB_TMP/notfiles"
+rm "$LIB_TMP/notfiles/text_encoder/model-00002-of-00002.safetensors"
+mkdir "$LIB_TMP/notfiles/text_encoder/model-00002-of-00002.safetensors"
+w=$LIB_TMP/notfiles/transformer/diffusion_pytorch_model.safetensors
+rm "$w" && ln -s loop.safetensors.x "$w" && ln -s "$(basename "$w")" "$LIB_TMP/notfiles/transformer/loop.safetensors.x"
+rm "$LIB_TMP/notfiles/tokenizer/tokenizer.json" && mkdir "$LIB_TMP/notfiles/tokenizer/tokenizer.json"
+run zenv "$ZIMT" doctor --model "$LIB_TMP/notfiles"
+expect_error "not files: doctor fails" \
+    "text_encoder: shard model-00002-of-00002.safetensors (1 of 2 not usable): not a regular file" \
+    "transformer: diffusion_pytorch_model.safetensors links to loop.safetensors.x: Too many levels of symbolic links" \
+    "tokenizer/tokenizer.json: not a regular file"
+check "not files: nothing called missing" sh -c "! grep -q missing '$LIB_TMP/err' '$LIB_TMP/out'"
+run zenv "$ZIMT" info --model "$LIB_TMP/notfiles"
+check "not files: info says the tokenizer is no file" grep -qF "tokenizer.json: not a regular file" "$LIB_TMP/out"
+
 # Names from a model's files are shown with their terminal controls and
 # bytes that are not UTF-8 escaped: a tensor named with an OSC title
 # sequence, a screen clear and a 0xFF byte retitles and clears nothing.
