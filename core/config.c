@@ -337,6 +337,7 @@ zt_status zt_te_config_parse(zt_te_config *c, const char *json, const char *what
     static const char *const rope[] = {"null", "{\"rope_type\": \"default\"}",
                                        "{\"type\": \"default\"}", NULL};
     TRY(only_of(r, "hidden_act", act, what, err));
+    TRY(only(r, "model_type", "\"qwen3\"", what, err));
     TRY(only(r, "attention_bias", "false", what, err));
     TRY(only_of(r, "rope_scaling", rope, what, err));
     TRY(only(r, "use_sliding_window", "false", what, err));
@@ -389,6 +390,7 @@ zt_status zt_dit_config_parse(zt_dit_config *c, const char *json, const char *wh
         return st;
     double theta = 0;
     int tmp[8], n = 0;
+    TRY(only(r, "_class_name", "\"ZImageTransformer2DModel\"", what, err));
     TRY(get_int(r, "dim", 1, &c->dim, what, err));
     TRY(get_int(r, "n_layers", 1, &c->n_layers, what, err));
     TRY(get_int(r, "n_refiner_layers", 1, &c->n_refiner_layers, what, err));
@@ -512,6 +514,7 @@ zt_status zt_vae_config_parse(zt_vae_config *c, const char *json, const char *wh
     zt_status st = parse_root(&r, json, what, err);
     if (st)
         return st;
+    TRY(only(r, "_class_name", "\"AutoencoderKL\"", what, err));
     TRY(get_int_array(r, "block_out_channels", 1, 8, c->block_out, &c->n_blocks, what, err));
     TRY(get_int(r, "layers_per_block", 1, &c->layers_per_block, what, err));
     TRY(get_int(r, "latent_channels", 1, &c->latent_channels, what, err));
@@ -567,6 +570,8 @@ zt_status zt_sched_config_parse(zt_sched_config *c, const char *json, const char
     TRY(get_bool(r, "use_dynamic_shifting", 0, &c->use_dynamic_shifting, what, err));
     TRY(positive(c->num_train_timesteps, what, "num_train_timesteps", err));
     /* the schedule (scheduler.c) is the static shift over 1000 train steps */
+    /* another scheduler's config read as this one's gave other images */
+    TRY(only(r, "_class_name", "\"FlowMatchEulerDiscreteScheduler\"", what, err));
     TRY(only(r, "num_train_timesteps", "1000", what, err));
     TRY(only(r, "use_dynamic_shifting", "false", what, err));
     if (!(c->shift > 0)) {

@@ -1946,6 +1946,16 @@ zt_status zt_tokenizer_check(const char *path, int vocab, int32_t *n_ids, zt_err
         *n_ids = n;
     if (st == ZT_OK && vocab > 0)
         st = zt_tokenizer_vocab_check(n, vocab, path, err);
+    /* a pre-tokenizer pattern can compile and still fail on every text
+     * (PCRE2's recursion or match limits): a prompt of letters, digits,
+     * marks, CJK and an emoji shows it here rather than in every job */
+    static const char sample[] = "A photo of 2 cats, 35mm f/1.8 \xe2\x80\x94 caf\xc3\xa9 "
+                                 "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\xb1!\n";
+    int32_t ids[ZT_TOKENIZER_MAX_IDS];
+    int got;
+    if (st == ZT_OK &&
+        zt_tokenizer_encode_chat(t, sample, sizeof sample - 1, ids, &got, err) != ZT_OK)
+        st = zt_err_prefix(err, "%s: a sample prompt does not tokenize", path);
     zt_tokenizer_free(t);
     return st;
 }

@@ -122,6 +122,12 @@ static void test_te(void)
     s = subst(te_json, "\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 1e-60");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'rms_norm_eps'", "out of range");
     free(s);
+    s = subst(te_json, "{", "{\"model_type\": \"llama\", ");
+    EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "'model_type' is \"llama\"", "qwen3");
+    free(s);
+    s = subst(te_json, "{", "{\"model_type\": \"qwen3\", ");
+    CHECK(zt_te_config_parse(&c, s, "te.json", &err) == ZT_OK, "model_type qwen3: %s", err.msg);
+    free(s);
     /* a theta below 1 makes RoPE's frequencies grow; at 1e-300 past a float */
     s = subst(te_json, "\"rope_theta\": 1000000.0", "\"rope_theta\": 1e-300");
     EXPECT_ERR(zt_te_config_parse(&c, s, "te.json", &e_), "te.json", "rope_theta",
@@ -205,6 +211,10 @@ static void test_dit(void)
     free(s1);
     EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'axes_dims'[0]", "at most");
     free(s);
+    s = subst(text, "ZImageTransformer2DModel", "FluxTransformer2DModel");
+    EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "'_class_name'",
+               "ZImageTransformer2DModel");
+    free(s);
     s = subst(text, "\"rope_theta\": 256.0", "\"rope_theta\": 1e-300");
     EXPECT_ERR(zt_dit_config_parse(&c, s, "dit.json", &e_), "dit.json", "rope_theta",
                "at least 1");
@@ -244,6 +254,9 @@ static void test_vae(void)
     CHECK(c.out_channels == 3 && c.use_post_quant_conv == 1 && c.mid_attention == 1,
           "defaults");
     CHECK(c.scaling_factor == 0.3611f && c.shift_factor == 0.1159f, "floats");
+    char *k = subst(vae_json, "{", "{\"_class_name\": \"AutoencoderTiny\", ");
+    EXPECT_ERR(zt_vae_config_parse(&c, k, "vae.json", &e_), "'_class_name'", "AutoencoderKL");
+    free(k);
 
     CHECK(zt_vae_config_load(&c, TINY "/vae/config.json", &err) == ZT_OK, "%s", err.msg);
     CHECK(c.use_post_quant_conv == 0 && c.mid_attention == 1, "fixture flags");
@@ -293,6 +306,9 @@ static void test_sched(void)
                "'num_train_timesteps' is 500; only 1000 is supported");
     EXPECT_ERR(zt_sched_config_parse(&c, "{\"shift\": 1e39}", "s.json", &e_), "'shift'",
                "out of range");
+    /* another scheduler's config, read as this one's, gave other images */
+    EXPECT_ERR(zt_sched_config_parse(&c, "{\"_class_name\": \"DDIMScheduler\"}", "s.json", &e_),
+               "'_class_name' is \"DDIMScheduler\"; only \"FlowMatchEulerDiscreteScheduler\"");
 }
 
 static void test_model(void)

@@ -304,13 +304,14 @@ int main(int argc, char **argv)
      * with EFBIG, so the writer cleans up and says so; the default action
      * would kill the process and leave a temporary file behind. */
     signal(SIGXFSZ, SIG_IGN);
-    if (argc < 2 || argv[1][0] == '-') {
-        /* On a terminal, no command (or only workbench options) opens the
-         * workbench; scripts and pipes get the usage text. */
-        if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) &&
-            (argc < 2 || (strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))))
-            return zt_cmd_ui(argc, argv);
-    }
+    /* On a terminal, no command opens the workbench; scripts and pipes get
+     * the usage text. Workbench options without "ui" are the workbench's
+     * anywhere: without a terminal it says it needs one (they were taken
+     * for an unknown command). */
+    if (argc < 2 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        return zt_cmd_ui(argc, argv);
+    if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "-h") && strcmp(argv[1], "--help"))
+        return zt_cmd_ui(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

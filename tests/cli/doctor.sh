@@ -309,6 +309,19 @@ check "not files: nothing called missing" sh -c "! grep -q missing '$LIB_TMP/err
 run zenv "$ZIMT" info --model "$LIB_TMP/notfiles"
 check "not files: info says the tokenizer is no file" grep -qF "tokenizer.json: not a regular file" "$LIB_TMP/out"
 
+# A pre-tokenizer pattern that compiles but fails on every text (here a
+# recursion PCRE2 refuses at run time): doctor says so, not "will work".
+cp -r "$FIX" "$LIB_TMP/rxfail"
+sed -i 's/"Regex": *"(?i:/"Regex": "(?R)?a|.|(?i:/' "$LIB_TMP/rxfail/tokenizer/tokenizer.json"
+run zenv "$ZIMT" doctor --model "$LIB_TMP/rxfail"
+expect_error "a pattern that fails on every text" "a sample prompt does not tokenize" \
+    "nested recursion"
+# a scheduler's config of another class is refused, not run as this one
+cp -r "$FIX" "$LIB_TMP/ddim"
+sed -i 's/FlowMatchEulerDiscreteScheduler/DDIMScheduler/' "$LIB_TMP/ddim/scheduler/scheduler_config.json"
+run zenv "$ZIMT" gen --model "$LIB_TMP/ddim" --device cpu --prompt x --size 32x32 --steps 1 -o "$LIB_TMP/ddim.png"
+expect_error "another scheduler class: gen refuses" "'_class_name' is \"DDIMScheduler\""
+
 # Names from a model's files are shown with their terminal controls and
 # bytes that are not UTF-8 escaped: a tensor named with an OSC title
 # sequence, a screen clear and a 0xFF byte retitles and clears nothing.

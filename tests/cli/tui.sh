@@ -281,4 +281,13 @@ tm new-session -d -s "$S" -x 120 -y 30 \
 expect_screen "a missing --model: said why" "model directory $LIB_TMP/none does not exist" 10
 expect_screen "a missing --model: exit 1" "EXIT=1" 5
 
+# Workbench options without "ui" and without a terminal: the workbench says
+# it needs one, as "zimt ui" does (they were an unknown command, exit 2).
+# (not through run: $LIB_TMP/out is the workbench's output folder here)
+./zimt --model tests/data/tiny-zimage --device cpu </dev/null >"$LIB_TMP/nt.out" 2>"$LIB_TMP/nt.err"
+check "options without ui, no terminal: exit 1" test $? -eq 1
+check "options without ui, no terminal: said" grep -qF "the workbench needs a terminal" "$LIB_TMP/nt.err"
+./zimt </dev/null >"$LIB_TMP/nt.out" 2>"$LIB_TMP/nt.err"
+check "no command, no terminal: the usage, exit 2" test $? -eq 2
+
 lib_summary
