@@ -344,10 +344,13 @@ static zt_status read_jobs(const zt_gen_opts *o, gen_job **jobs, int *n, zt_err 
          * lines of one prompt the same image) */
         if (!st && o->seed_random && !cJSON_GetObjectItemCaseSensitive(obj, "seed"))
             j->params.seed = zt_random_seed();
+        /* a prompt from the line, --prompt or --from, an empty one too (as
+         * --prompt "" is): only none at all is refused */
+        int prompted = cJSON_GetObjectItemCaseSensitive(obj, "prompt") || o->prompt || o->from;
         cJSON_Delete(obj);
         if (st)
             break;
-        if (!j->params.prompt[0] && !o->prompt) {
+        if (!prompted) {
             st = zt_fail(err, ZT_ERR_INVALID, "%s: no \"prompt\"", where);
             break;
         }

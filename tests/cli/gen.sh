@@ -189,6 +189,15 @@ run env ZIMT_MODEL="$LIB_TMP/emptymodel" HF_HOME="$LIB_TMP/nohf" MODELSCOPE_CACH
     ./zimt gen -q --device cpu --size 16x16 --prompt x -o "$out/zm.png"
 expect_error "ZIMT_MODEL incomplete" "\$ZIMT_MODEL names $LIB_TMP/emptymodel"
 check "ZIMT_MODEL incomplete: nothing written" test ! -e "$out/zm.png"
+# a line's empty prompt is a prompt, as --prompt "" is; no prompt at all
+# (none on the line, no --prompt, no --from) is refused
+printf '{"prompt":"","steps":1,"size":"32x32","output":"e.png"}\n' >"$LIB_TMP/e.jsonl"
+run ./zimt gen -q --model $M --device cpu --jobs "$LIB_TMP/e.jsonl" --outdir "$out" --json
+expect_ok "jobs file: an empty prompt" '"prompt":""' '"status":"ok"'
+rm -f "$out/e.png"
+printf '{"steps":1}\n' >"$LIB_TMP/e.jsonl"
+run ./zimt gen -q --model $M --device cpu --jobs "$LIB_TMP/e.jsonl" --outdir "$out"
+expect_error "jobs file: no prompt at all" "e.jsonl line 1: no \"prompt\""
 # a key given twice in a line is refused, as an unknown key is (the first
 # value was taken without a word); a line's refused output names the line
 printf '{"prompt":"a","prompt":"b"}\n' >"$LIB_TMP/d.jsonl"
