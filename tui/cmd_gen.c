@@ -469,33 +469,12 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
 /* The job's line of --json output; -1 when memory ran out making it (a
  * line with a field missing is not printed: readers take every line as
  * whole). */
-/* s with each byte that is not UTF-8 as U+FFFD: JSON text is UTF-8, and
- * a message or a kept copy's path can quote bytes that are not ($TMPDIR,
- * the model's folder). cJSON escapes the controls. Heap; NULL when out of
- * memory. */
-static char *utf8_only(const char *s)
-{
-    size_t len = strlen(s), o = 0;
-    char *out = malloc(len * 3 + 1);
-    for (size_t i = 0; out && i < len;) {
-        uint32_t cp;
-        size_t n = zt_ui_utf8_decode(s, len, i, &cp);
-        if (cp == 0xFFFD && n == 1) {
-            o += (size_t)zt_ui_utf8_encode(0xFFFD, out + o);
-        } else {
-            memcpy(out + o, s + i, n);
-            o += n;
-        }
-        i += n;
-    }
-    if (out)
-        out[o] = 0;
-    return out;
-}
-
+/* Text for a --json line: a message or a kept copy's path can quote bytes
+ * that are not UTF-8 ($TMPDIR, the model's folder), which JSON cannot
+ * hold. */
 static int add_text(cJSON *o, const char *key, const char *s)
 {
-    char *t = utf8_only(s);
+    char *t = zt_ui_utf8_lossy(s, strlen(s));
     int ok = t && cJSON_AddStringToObject(o, key, t);
     free(t);
     return ok;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "discovery.h"
 #include "tokenizer.h"
+#include "ui_text.h"
 
 static void usage(FILE *f)
 {
@@ -29,34 +30,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* Replace each bad UTF-8 sequence with U+FFFD so the JSON stays valid
- * text. Returns a malloc'd NUL-terminated string. */
-static char *lossy_utf8(const char *s, size_t n)
-{
-    char *out = malloc(3 * n + 1), *o = out;
-    if (!out)
-        return NULL;
-    size_t i = 0, bad;
-    while (i < n) {
-        if (zt_utf8_validate(s + i, n - i, &bad)) {
-            memcpy(o, s + i, n - i);
-            o += n - i;
-            break;
-        }
-        memcpy(o, s + i, bad);
-        o += bad;
-        memcpy(o, "\xEF\xBF\xBD", 3);
-        o += 3;
-        unsigned char lead = (unsigned char)s[i + bad];
-        i += bad + 1;
-        /* One replacement for a cut-short sequence: its lead byte and the
-         * continuation bytes that followed it. */
-        for (int k = 0; lead >= 0xC0 && k < 3 && i < n && ((unsigned char)s[i] & 0xC0) == 0x80; k++)
-            i++;
-    }
-    *o = 0;
-    return out;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -278,7 +251,7 @@ int zt_cmd_tokenize(int argc, char **argv)
             rc = zt_cli_error(&err);
             goto done;
         }
-        shown = lossy_utf8(piece, pl);
+        shown = zt_ui_utf8_lossy(piece, pl);
         free(piece);
         ok = shown && cJSON_AddItemToArray(jids, cJSON_CreateNumber(ids[k])) &&
              cJSON_AddItemToArray(jtoks, cJSON_CreateString(shown));

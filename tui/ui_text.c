@@ -6,6 +6,8 @@
 #include <utf8proc.h>
 #include <wchar.h>
 
+#include "tokenizer.h" /* zt_utf8_validate */
+
 size_t zt_ui_utf8_decode(const char *s, size_t len, size_t i, uint32_t *cp)
 {
     if (i >= len)
@@ -260,4 +262,31 @@ char *zt_ui_fit_message(const char *s, int maxw, const char *mark)
     if (last > tail_w)
         tail_w = last < room - 4 ? last : room - 4;
     return elide_span(s, a, b, room, tail_w, mark);
+}
+
+char *zt_ui_utf8_lossy(const char *s, size_t n)
+{
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    size_t i = 0, bad;
+    while (i < n) {
+        if (zt_utf8_validate(s + i, n - i, &bad)) {
+            memcpy(o, s + i, n - i);
+            o += n - i;
+            break;
+        }
+        memcpy(o, s + i, bad);
+        o += bad;
+        memcpy(o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        unsigned char lead = (unsigned char)s[i + bad];
+        i += bad + 1;
+        /* One replacement for a cut-short sequence: its lead byte and the
+         * continuation bytes that followed it. */
+        for (int k = 0; lead >= 0xC0 && k < 3 && i < n && ((unsigned char)s[i] & 0xC0) == 0x80; k++)
+            i++;
+    }
+    *o = 0;
+    return out;
 }
