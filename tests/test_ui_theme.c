@@ -27,6 +27,15 @@ static void test_colors(void)
         CHECK(zt_ui_color_parse(bad[i]) == -2, "'%s' is not a colour", bad[i]);
     CHECK(zt_ui_color_nearest(0xff0000, 8) == 1, "red among 8");
     CHECK(zt_ui_color_nearest(0x000000, 256) == 16, "256: skips the ANSI 16");
+    /* a grey frame is black among 8 colours, and vanished on a black
+     * background: as text or a line it takes the nearest other colour */
+    CHECK(zt_ui_color_nearest(0x585858, 8) == 0, "grey is black among 8");
+    CHECK(zt_ui_color_nearest_fg(0x585858, 8) == 7, "grey text is white among 8, not black");
+    CHECK(zt_ui_color_nearest_fg(0x585858, 16) == 8, "grey text is bright black among 16");
+    CHECK(zt_ui_color_nearest_fg(0x602020, 8) == 1, "a dark red is red among 8");
+    CHECK(zt_ui_color_nearest_fg(0x101010, 8) == 0, "near-black text stays black");
+    CHECK(zt_ui_color_nearest_fg(0x585858, 256) == zt_ui_color_nearest(0x585858, 256),
+          "256 colours: the nearest");
     CHECK(zt_ui_color_rgb(231) == 0xffffff && zt_ui_color_rgb(232) == 0x080808, "cube, ramp");
 }
 

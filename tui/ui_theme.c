@@ -71,15 +71,13 @@ unsigned zt_ui_color_rgb(int i)
     return (unsigned)(g << 16 | g << 8 | g);
 }
 
-int zt_ui_color_nearest(unsigned rgb, int ncolors)
+/* The nearest of colours from..to-1 to 0xRRGGBB. */
+static int nearest(unsigned rgb, int from, int to)
 {
-    if (ncolors > 256)
-        ncolors = 256;
     int r = (int)(rgb >> 16 & 255), g = (int)(rgb >> 8 & 255), b = (int)(rgb & 255);
-    int best = 0;
+    int best = from;
     long bestd = -1;
-    /* With 256 colours skip the 16 ANSI ones: terminals redefine them. */
-    for (int i = ncolors >= 256 ? 16 : 0; i < ncolors; i++) {
+    for (int i = from; i < to; i++) {
         unsigned c = zt_ui_color_rgb(i);
         long dr = r - (int)(c >> 16 & 255), dg = g - (int)(c >> 8 & 255), db = b - (int)(c & 255);
         long d = 2 * dr * dr + 4 * dg * dg + 3 * db * db;
@@ -89,6 +87,29 @@ int zt_ui_color_nearest(unsigned rgb, int ncolors)
         }
     }
     return best;
+}
+
+int zt_ui_color_nearest(unsigned rgb, int ncolors)
+{
+    if (ncolors > 256)
+        ncolors = 256;
+    /* With 256 colours skip the 16 ANSI ones: terminals redefine them. */
+    return nearest(rgb, ncolors >= 256 ? 16 : 0, ncolors);
+}
+
+int zt_ui_color_nearest_fg(unsigned rgb, int ncolors)
+{
+    int c = zt_ui_color_nearest(rgb, ncolors);
+    int r = (int)(rgb >> 16 & 255), g = (int)(rgb >> 8 & 255), b = (int)(rgb & 255);
+    int top = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    int low = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    if (c != 0 || ncolors > 16 || top <= 0x40)
+        return c;
+    /* a grey stays a grey (white, or bright black where there are 16),
+     * not the nearest hue: #585858 came out red among xterm's 8 */
+    if (top - low < 0x20)
+        return ncolors > 8 && nearest(rgb, 7, 9) == 8 ? 8 : 7;
+    return nearest(rgb, 1, ncolors);
 }
 
 int zt_ui_color_parse(const char *s)
@@ -349,14 +370,16 @@ int zt_ui_theme_list(char ***names)
 
 static int role_attr[ZT_UI_ROLE_COUNT];
 
-static int map_color(int c)
+/* fg: for text and lines (zt_ui_color_nearest_fg), else a background. */
+static int map_color(int c, int fg)
 {
+    int (*near)(unsigned, int) = fg ? zt_ui_color_nearest_fg : zt_ui_color_nearest;
     if (c == ZT_UI_COLOR_DEFAULT)
         return -1;
     if (c & RGB_FLAG)
-        return zt_ui_color_nearest((unsigned)c & 0xFFFFFF, COLORS);
+        return near((unsigned)c & 0xFFFFFF, COLORS);
     if (c >= COLORS)
-        return zt_ui_color_nearest(zt_ui_color_rgb(c), COLORS);
+        return near(zt_ui_color_rgb(c), COLORS);
     return c;
 }
 
@@ -390,8 +413,8 @@ void zt_ui_theme_apply(const zt_ui_theme *t, int mono)
         int a = curses_attrs(t->role[i].attrs);
         if (!mono) {
             /* Pairs 1..ROLE_COUNT belong to roles; previews allocate above. */
-            init_pair((short)(i + 1), (short)map_color(t->role[i].fg),
-                      (short)map_color(t->role[i].bg));
+            init_pair((short)(i + 1), (short)map_color(t->role[i].fg, 1),
+                      (short)map_color(t->role[i].bg, 0));
             a |= (int)COLOR_PAIR(i + 1);
         }
         role_attr[i] = a;

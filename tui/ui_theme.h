@@ -81,6 +81,11 @@ int zt_ui_theme_list(char ***names);
 int zt_ui_color_parse(const char *s);
 /* Nearest index among the first ncolors xterm colours to 0xRRGGBB. */
 int zt_ui_color_nearest(unsigned rgb, int ncolors);
+/* The same for a colour drawn over the terminal's own background (text,
+ * frames): with 16 colours or fewer, one that is not near black (a grey
+ * frame, #585858) never becomes black, which vanished on the usual black
+ * background of 8-colour terminals. */
+int zt_ui_color_nearest_fg(unsigned rgb, int ncolors);
 /* The 0xRRGGBB of xterm colour index i (0..255). */
 unsigned zt_ui_color_rgb(int i);
 
