@@ -155,7 +155,19 @@ static void draw_editor(zt_ui_editor *e, int y, int x, int w, int h, int focused
     }
     int cr, cc;
     zt_ui_editor_cursor_pos(e, w, &cr, &cc);
-    int top = cr >= h ? cr - h + 1 : 0;
+    /* the view stays where it was while the cursor is in it: Up from the
+     * bottom row moves the cursor, not the text (it scrolled, the cursor
+     * pinned to the last row) */
+    int top = e->top;
+    if (top > n - h)
+        top = n - h; /* no empty rows below a text that got shorter */
+    if (top < 0)
+        top = 0;
+    if (cr < top)
+        top = cr;
+    if (cr >= top + h)
+        top = cr - h + 1;
+    e->top = top;
     for (int r = 0; r < h; r++) {
         fill(y + r, x, w, ZT_UI_ROLE_NORMAL);
         if (top + r < n) {

@@ -31,6 +31,8 @@ typedef struct zt_ui_editor {
     int nundo;
     int typing; /* last change was a typed character: coalesce */
     int goal_col; /* column kept across vertical moves; -1 none */
+    int top;      /* the first row shown where the text is taller than its
+                     box (draw_editor's; moved only to keep the cursor in view) */
 } zt_ui_editor;
 
 /* One visual row of the layout: bytes [start, end) of buf. */

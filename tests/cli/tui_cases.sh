@@ -516,7 +516,8 @@ if command -v convert >/dev/null; then
     open_png "$D/s0.png"
     expect_screen "badpng: steps 0 refused" "(got 0); settings not loaded" 5
     open_png "$D/nan.png"
-    expect_screen "badpng: a NaN guidance refused" "(got nan); settings not loaded" 5
+    # (refused as it is read: CFG scale is decimal, as --guidance is)
+    expect_screen "badpng: a NaN guidance refused" 'bad value "nan" for CFG scale' 5
     check "badpng: steps as they were" wait_for "Steps     8 " 2
     check "badpng: size as it was" wait_for "Size      1024x768" 2
     check "badpng: no prompt loaded" test -z "$(screen | grep -E 'cat|dog')"
@@ -762,5 +763,20 @@ expect_screen "seedcut: two queued" "#5 " 10
 check "seedcut: the queue holds no seed cut short" test -z "$(cut_seeds)"
 check "seedcut: the queue gives the seed" test -n "$(screen | grep -F '#5 ' | grep -F 18446744073709551615)"
 tm send-keys -t "$S" C-q y
+
+# Up from the last row of a prompt taller than its box moves the cursor up
+# a row; the text stays (it scrolled, the cursor pinned to the bottom row).
+start scroll
+tm send-keys -t "$S" C-u C-k
+tm send-keys -t "$S" -l "$(printf 'word%d ' $(seq 150))"
+tm send-keys -t "$S" C-e
+sleep 0.3
+y0=$(tm display -p -t "$S" '#{cursor_y}')
+top0=$(screen | grep -m1 -o 'word[0-9]*')
+tm send-keys -t "$S" Up
+sleep 0.3
+y1=$(tm display -p -t "$S" '#{cursor_y}')
+check "scroll: Up moves the cursor a row" test "$y1" -eq $((y0 - 1))
+check "scroll: the text stays" test "$(screen | grep -m1 -o 'word[0-9]*')" = "$top0"
 
 lib_summary
