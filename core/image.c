@@ -16,8 +16,8 @@
 #include <math.h>
 #include <png.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
