@@ -1289,6 +1289,26 @@ zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_
         goto fail;
     }
     t->unk_id = -1;
+    /* a download cut short is said as such, not by the merge or the
+     * string where the scan then broke ("merge 36838 is not ...") */
+    size_t last = len;
+    while (last > 0 && strchr(" \t\r\n", json[last - 1]))
+        last--;
+    if (!last) {
+        s = zt_fail(err, ZT_ERR_FORMAT, "%s: the file is empty", what);
+        goto fail;
+    }
+    if (len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3)) {
+        s = zt_fail(err, ZT_ERR_FORMAT, "%s: starts with a byte order mark, which JSON has not",
+                    what);
+        goto fail;
+    }
+    if (json[last - 1] != '}') {
+        s = zt_fail(err, ZT_ERR_FORMAT,
+                    "%s: its JSON object does not end (after %zu bytes): a file cut short?",
+                    what, last);
+        goto fail;
+    }
 
     /* One pass over the text: everything but the model's vocab and merges
      * becomes cJSON (small); those two load straight into the tables. */

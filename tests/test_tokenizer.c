@@ -452,6 +452,26 @@ static void test_bad_files(void)
         CHECK(s != ZT_OK && !t && strstr(err.msg, "bad.json"), "bad file %zu accepted (%s)", i,
               err.msg);
     }
+    /* a file cut short, an empty one and one with a BOM are said as such
+     * (a cut file was described by the merge where the scan broke) */
+    static const struct {
+        const char *text, *says;
+    } said[] = {
+        {"", "the file is empty"},
+        {" \n\t", "the file is empty"},
+        {"\xef\xbb\xbf{}", "byte order mark"},
+        {"{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [[\"a\", \"b\"], [\"a", "cut short"},
+        {"{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}} x", "does not end"},
+    };
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++) {
+        zt_tokenizer *t = NULL;
+        zt_err err = {0};
+        zt_status s = zt_tokenizer_new_from_json(&t, said[i].text, strlen(said[i].text), "said.json",
+                                                 &err);
+        CHECK(s == ZT_ERR_FORMAT && strstr(err.msg, "said.json") && strstr(err.msg, said[i].says),
+              "file %zu: '%s' lacks '%s'", i, err.msg, said[i].says);
+        zt_tokenizer_free(t);
+    }
     /* the message names where the text goes wrong ("tru"), not where the
      * value around it starts (byte 15) */
     static const char where[] = "{\"normalizer\": {\"type\": \"NFC\", \"list\": [1, 2, 3, 4, tru]}, "
