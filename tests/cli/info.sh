@@ -181,15 +181,15 @@ d=$(fresh cuttok)
 rm "$d/tokenizer/tokenizer.json"
 head -c 100 "$FIX/tokenizer/tokenizer.json" >"$d/tokenizer/tokenizer.json"
 run $ZIMT info --model "$d"
-expect_error "a tokenizer cut short" "tokenizer/tokenizer.json: JSON error"
+expect_error "a tokenizer cut short" "tokenizer/tokenizer.json: its JSON object does not end" "a file cut short?"
 check "info: said unreadable" grep -qE "tokenizer.json: present, .*, unreadable" "$LIB_TMP/out"
 check "info: not ok" test -z "$(grep -F 'result: ok' "$LIB_TMP/out")"
 run $ZIMT doctor --model "$d"
-expect_error "doctor: a tokenizer cut short" "tokenizer/tokenizer.json: JSON error"
+expect_error "doctor: a tokenizer cut short" "tokenizer/tokenizer.json: its JSON object does not end"
 check "doctor: said unreadable" grep -qF "tokenizer/tokenizer.json: unreadable" "$LIB_TMP/out"
 check "doctor: not ok" test -z "$(grep -F 'generation will work' "$LIB_TMP/out")"
 run $ZIMT synth --tiny --out "$LIB_TMP/cutsynth" --tokenizer "$d/tokenizer" -q
-expect_error "synth: a tokenizer cut short refused" "tokenizer.json: JSON error"
+expect_error "synth: a tokenizer cut short refused" "tokenizer.json: its JSON object does not end"
 check "synth: nothing written" test ! -e "$LIB_TMP/cutsynth"
 
 # A tokenizer whose ids run past the text encoder's vocab_size is another
