@@ -359,9 +359,9 @@ static void draw_left(zt_ui_app *a)
         unsigned long long id = (unsigned long long)j->id, sd = (unsigned long long)j->seed;
         char f[3][96];
         int n = snprintf(f[0], sizeof f[0], "#%llu queued %dx%d seed %llu", id, j->w, j->h, sd);
-        if (n <= w)
+        if (n <= w) {
             putf(y++, x, w, ZT_UI_ROLE_DIM, "%s  %s", f[0], j->prompt);
-        else {
+        } else {
             snprintf(f[0], sizeof f[0], "#%llu %dx%d seed %llu", id, j->w, j->h, sd);
             snprintf(f[1], sizeof f[1], "#%llu seed %llu", id, sd);
             snprintf(f[2], sizeof f[2], "#%llu queued", id);
