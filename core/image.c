@@ -339,7 +339,10 @@ static zt_status reset(zt_gen_params *p, zt_err *err)
     return ZT_OK;
 }
 
-zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_err *err)
+/* zt_gen_params_from_object; *seed_seen (may be NULL) says whether o
+ * gives a seed (without one p's is 0, no image's seed), as a1111_read's. */
+static zt_status params_from_object(zt_gen_params *p, const cJSON *o, int *seed_seen,
+                                    zt_err *err)
 {
     zt_status st = reset(p, err);
     if (st != ZT_OK)
@@ -356,6 +359,8 @@ zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_
         (st = json_fixed(o, "model", p->model, sizeof p->model, err)))
         return st;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "seed");
+    if (seed_seen)
+        *seed_seen = v != NULL;
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
         v->valuedouble < 9007199254740992.0 &&
         v->valuedouble == (double)(uint64_t)v->valuedouble) {
@@ -382,18 +387,29 @@ zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_
     return ZT_OK;
 }
 
-zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err)
+zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_err *err)
+{
+    return params_from_object(p, o, NULL, err);
+}
+
+static zt_status params_from_json(zt_gen_params *p, const char *json, int *seed_seen,
+                                  zt_err *err)
 {
     int nomem = 0, nul = zt_json_has_nul_escape(json);
     cJSON *o = nul ? NULL : zt_json_parse(json, strlen(json), NULL, &nomem);
     /* resets p once, and refuses a NULL o as not an object */
-    zt_status st = zt_gen_params_from_object(p, o, err);
+    zt_status st = params_from_object(p, o, seed_seen, err);
     cJSON_Delete(o);
     if (nul)
         return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");
     if (nomem)
         return zt_fail(err, ZT_ERR_NOMEM, "settings JSON: out of memory reading it");
     return st;
+}
+
+zt_status zt_gen_params_from_json(zt_gen_params *p, const char *json, zt_err *err)
+{
+    return params_from_json(p, json, NULL, err);
 }
 
 /* ---------------------------------------------------------------- A1111 */
@@ -1056,17 +1072,6 @@ static int decode_png(read_job *job)
     return 0;
 }
 
-/* Whether the JSON object text has key at its top level (settings that
- * parsed: no seed there leaves p's at 0, which is no image's seed). */
-static int json_has_key(const char *json, const char *key)
-{
-    int nomem;
-    cJSON *o = zt_json_parse(json, strlen(json), NULL, &nomem);
-    int has = cJSON_GetObjectItemCaseSensitive(o, key) != NULL;
-    cJSON_Delete(o);
-    return has || nomem; /* out of memory: not a reason to say more */
-}
-
 zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_params *p,
                       int *has_params, zt_err *err)
 {
@@ -1134,8 +1139,8 @@ zt_status zt_png_read(const char *path, uint8_t **rgb, int *w, int *h, zt_gen_pa
          * empty prompt with seed 0) */
         const int text = job.parameters && job.parameters[strspn(job.parameters, " \t\r\n")];
         int seed_seen = 1;
-        if (job.zimt && zt_gen_params_from_json(p, job.zimt, &why) == ZT_OK)
-            got = 1 | (json_has_key(job.zimt, "seed") ? 0 : ZT_PNG_PARAMS_NO_SEED);
+        if (job.zimt && params_from_json(p, job.zimt, &seed_seen, &why) == ZT_OK)
+            got = 1 | (seed_seen ? 0 : ZT_PNG_PARAMS_NO_SEED);
         else if (text && a1111_read(p, job.parameters, &seed_seen, &why2) == ZT_OK)
             got = (lost ? ZT_PNG_PARAMS_FALLBACK : 1) | (seed_seen ? 0 : ZT_PNG_PARAMS_NO_SEED);
         else if ((st = reset(p, err)) != ZT_OK)
