@@ -63,10 +63,11 @@ static int cmp_entry_name(const void *a, const void *b)
     return strcmp(((const zt_st_entry *)a)->name, ((const zt_st_entry *)b)->name);
 }
 
-/* For the overlap check: entries with their offsets, sorted by begin. */
+/* For the layout check: entries' offsets, sorted by begin, and their names
+ * (the entries' own strings, which stay put when the entries are sorted). */
 typedef struct span {
     size_t begin, end;
-    int idx;
+    const char *name;
 } span;
 
 static int cmp_span(const void *a, const void *b)
@@ -242,8 +243,18 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
             st = zt_fail(err, ZT_ERR_NOMEM, "%s: out of memory", what);
             goto fail;
         }
-        sp[k].idx = k;
+        sp[k].name = e[k].name;
         k++;
+    }
+    /* cJSON keeps duplicate keys as separate members: said first, as such,
+     * rather than as two tensors over the same bytes */
+    qsort(e, (size_t)k, sizeof *e, cmp_entry_name);
+    for (int i = 1; i < k; i++) {
+        if (!strcmp(e[i - 1].name, e[i].name)) {
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: duplicate tensor name '%s'", what,
+                         e[i].name);
+            goto fail;
+        }
     }
 
     /* Packed, as the library writes and reads them: sorted by begin, each
@@ -255,21 +266,17 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
         if (sp[i].begin == sp[i].end)
             continue;
         size_t want = prev >= 0 ? sp[prev].end : 0;
-        const char *a = prev >= 0 ? e[sp[prev].idx].name : NULL, *b = e[sp[i].idx].name;
-        if (sp[i].begin < want && !strcmp(a, b)) {
-            st = zt_fail(err, ZT_ERR_FORMAT, "%s: duplicate tensor name '%s'", what, b);
-            goto fail;
-        }
         if (sp[i].begin < want) {
             st = zt_fail(err, ZT_ERR_FORMAT,
-                         "%s: tensors '%s' and '%s' have overlapping data_offsets", what, a, b);
+                         "%s: tensors '%s' and '%s' have overlapping data_offsets", what,
+                         sp[prev].name, sp[i].name);
             goto fail;
         }
         if (sp[i].begin > want) {
             st = zt_fail(err, ZT_ERR_FORMAT,
                          "%s: %zu bytes before tensor '%s' belong to no tensor (its "
                          "data_offsets begin at %zu, not %zu)",
-                         what, sp[i].begin - want, b, sp[i].begin, want);
+                         what, sp[i].begin - want, sp[i].name, sp[i].begin, want);
             goto fail;
         }
         prev = i;
@@ -284,15 +291,6 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
                      "%zu of the %zu after it (a damaged file, or another appended?)",
                      what, dlen - last_end, last_end, dlen);
         goto fail;
-    }
-    /* cJSON keeps duplicate keys as separate members. */
-    qsort(e, (size_t)k, sizeof *e, cmp_entry_name);
-    for (int i = 1; i < k; i++) {
-        if (!strcmp(e[i - 1].name, e[i].name)) {
-            st = zt_fail(err, ZT_ERR_FORMAT, "%s: duplicate tensor name '%s'", what,
-                         e[i].name);
-            goto fail;
-        }
     }
     free(sp);
     cJSON_Delete(root);
@@ -746,7 +744,6 @@ done:
     return st;
 }
 
-/* Reads the index; opens each shard it names, in order of first mention. */
 /* w's entries sorted by name, each name once: two shards holding a tensor,
  * or one file holding it with and without the prefix a load strips. */
 static zt_status sort_entries(zt_weights *w, zt_err *err)
@@ -760,6 +757,7 @@ static zt_status sort_entries(zt_weights *w, zt_err *err)
     return ZT_OK;
 }
 
+/* Reads the index; opens each shard it names, in order of first mention. */
 static zt_status open_index(zt_weights *w, const char *index_name, const char *strip,
                             zt_err *err)
 {
