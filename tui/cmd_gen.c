@@ -53,7 +53,6 @@ typedef struct gen_job {
      * were made (owned) */
     char *made_dir, *made_top;
     int line; /* its line in the jobs file, 0 when not from one */
-    uint32_t name_hash; /* of path's last component, odd; 0 until taken_by_others needs it */
 } gen_job;
 
 /* How messages name the jobs file. */
@@ -116,35 +115,16 @@ static int same_output(const char *a, const char *b)
  * the earlier jobs' and every job's own name from a jobs file, later lines'
  * too (js[k].path is "" for a later job whose name is still to be made). */
 typedef struct other_jobs {
-    gen_job *js;
+    const gen_job *js;
     int n, self;
 } other_jobs;
 
-/* FNV-1a of path's last component, made odd: same_output needs the last
- * components equal, so the hashes put a batch of 10000 names past each
- * other without comparing their text. */
-static uint32_t name_hash(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    uint32_t h = 2166136261u;
-    for (s = s ? s + 1 : path; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h | 1;
-}
-
 static int taken_by_others(const char *path, void *ud)
 {
-    other_jobs *e = ud;
-    uint32_t h = name_hash(path);
-    for (int k = 0; k < e->n; k++) {
-        gen_job *o = &e->js[k];
-        if (k == e->self || !o->path[0])
-            continue;
-        if (!o->name_hash)
-            o->name_hash = name_hash(o->path);
-        if (o->name_hash == h && same_output(o->path, path))
+    const other_jobs *e = ud;
+    for (int k = 0; k < e->n; k++)
+        if (k != e->self && e->js[k].path[0] && same_output(e->js[k].path, path))
             return 1;
-    }
     return 0;
 }
 
@@ -466,9 +446,6 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
     return ZT_OK;
 }
 
-/* The job's line of --json output; -1 when memory ran out making it (a
- * line with a field missing is not printed: readers take every line as
- * whole). */
 /* Text for a --json line: a message or a kept copy's path can quote bytes
  * that are not UTF-8 ($TMPDIR, the model's folder), which JSON cannot
  * hold. */
@@ -479,6 +456,10 @@ static int add_text(cJSON *o, const char *key, const char *s)
     free(t);
     return ok;
 }
+
+/* The job's line of --json output; -1 when memory ran out making it (a
+ * line with a field missing is not printed: readers take every line as
+ * whole). */
 
 static int print_json_result(const gen_job *j, const zt_event *ev, const char *kept)
 {
