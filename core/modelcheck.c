@@ -47,26 +47,25 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* A regular file after following symlinks; *size receives its length.
- * Otherwise 0, and why (may be NULL; static text) says what it is instead:
- * "missing" (a link to nothing too), "not a regular file" (a folder, a
- * device), or the system's reason ("Permission denied" for a folder that
- * may not be searched, "Too many levels of symbolic links"). */
-static int regular_file(const char *path, uint64_t *size, const char **why)
+const char *zt_modelcheck_file(const char *path, uint64_t *size)
 {
     struct stat sb;
-    const char *w = NULL;
     if (stat(path, &sb) != 0)
-        w = errno == ENOENT || errno == ENOTDIR ? "missing" : strerror(errno);
-    else if (!S_ISREG(sb.st_mode))
-        w = "not a regular file";
-    if (why)
-        *why = w;
-    if (w)
-        return 0;
+        return errno == ENOENT || errno == ENOTDIR ? "missing" : strerror(errno);
+    if (!S_ISREG(sb.st_mode))
+        return "not a regular file";
     if (size)
         *size = (uint64_t)sb.st_size;
-    return 1;
+    return NULL;
+}
+
+/* zt_modelcheck_file as a yes or no, the reason in *why (may be NULL). */
+static int regular_file(const char *path, uint64_t *size, const char **why)
+{
+    const char *w = zt_modelcheck_file(path, size);
+    if (why)
+        *why = w;
+    return !w;
 }
 
 static int file_in(const char *dir, const char *rel, uint64_t *size, const char **why)

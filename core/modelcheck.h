@@ -64,6 +64,13 @@ typedef struct zt_modelcheck {
  * *.incomplete files inside dir itself (local-dir downloads) always count. */
 void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_dir);
 
+/* NULL when path is a regular file after following links (*size, may be
+ * NULL, gets its length); else what it is instead, static text: "missing"
+ * (a link to nothing too), "not a regular file" (a folder, a device), or
+ * the system's reason ("Permission denied" for a folder that may not be
+ * searched, "Too many levels of symbolic links"). */
+const char *zt_modelcheck_file(const char *path, uint64_t *size);
+
 /* The problem that best explains why dir cannot load, or "" when none. */
 const char *zt_modelcheck_reason(const zt_modelcheck *mc);
 

@@ -7,16 +7,15 @@
  * checked even after one fails, so one run lists all problems. Exit 0 only
  * when everything is present and correct.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "config.h"
 #include "discovery.h"
 #include "manifest.h"
+#include "modelcheck.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 
@@ -221,14 +220,16 @@ static int do_vae(info *in, zt_vae_config *vae)
 static void do_tokenizer_scheduler(info *in, int vocab)
 {
     char path[ZT_PATH_MAX + 64];
-    struct stat sb;
     zt_err err = {0};
+    uint64_t size = 0;
     path_of(path, sizeof path, in, "tokenizer/tokenizer.json");
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    /* a folder or a link to one in its place is no missing file */
+    const char *why = zt_modelcheck_file(path, &size);
+    if (!why) {
         /* read whole, as a load reads it */
         int32_t ids;
         zt_cli_printf("tokenizer:\n  tokenizer.json: present, ");
-        print_size((uint64_t)sb.st_size);
+        print_size(size);
         zt_status st = zt_tokenizer_check(path, vocab, &ids, &err);
         if (st == ZT_OK) {
             zt_cli_printf(", %d ids\n", (int)ids);
@@ -238,9 +239,6 @@ static void do_tokenizer_scheduler(info *in, int vocab)
         }
         err = (zt_err){0};
     } else {
-        /* a folder or a link to one in its place is no missing file */
-        const char *why = stat(path, &sb) != 0 ? (errno == ENOENT ? "missing" : strerror(errno))
-                                               : "not a regular file";
         zt_cli_printf("tokenizer:\n  tokenizer.json: %s\n", why);
         zt_cli_fail("%s: %s", path, why);
         in->problems++;
