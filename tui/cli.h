@@ -33,8 +33,8 @@ void zt_cli_flush(void);
  * names, dtypes, paths, prompts). These print them with terminal controls
  * and bytes that are not UTF-8 shown escaped (^[, <9B>, U+FFFD; '\n'
  * stays), so a model's file cannot retitle, clear or recolour the
- * terminal it is checked in. zt_cli_printf writes to stdout; each returns
- * the formatted length. */
+ * terminal it is checked in. Each returns the formatted length;
+ * zt_cli_printf is zt_cli_fprintf to stdout. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
@@ -43,10 +43,7 @@ int zt_cli_fprintf(FILE *f, const char *fmt, ...);
 __attribute__((format(printf, 2, 0)))
 #endif
 int zt_cli_vprintf(FILE *f, const char *fmt, va_list ap);
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-int zt_cli_printf(const char *fmt, ...);
+#define zt_cli_printf(...) zt_cli_fprintf(stdout, __VA_ARGS__)
 
 /* Print "zimt: <msg>" (or the status text) to stderr, as zt_cli_printf
  * does; returns 1. */

@@ -30,7 +30,6 @@ static void usage(FILE *f)
           f);
 }
 
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

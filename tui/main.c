@@ -46,15 +46,6 @@ int zt_cli_vprintf(FILE *f, const char *fmt, va_list ap)
     return n;
 }
 
-int zt_cli_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = zt_cli_vprintf(stdout, fmt, ap);
-    va_end(ap);
-    return n;
-}
-
 int zt_cli_fprintf(FILE *f, const char *fmt, ...)
 {
     va_list ap;
