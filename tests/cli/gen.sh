@@ -386,13 +386,18 @@ if command -v convert >/dev/null; then
     expect_ok "--from: settings taken" '"seed":4' '"sampler":"Euler"' '"model":"Z-Image-Turbo"'
     # A1111 text without a seed: one is drawn and said (it was seed 0 for
     # every such file, without a word); --seed gives one without a word
+    # from_noseed NAME PNG PROMPT OUT: made from PNG's settings, which give
+    # no seed: with a seed drawn (not 0), and said
+    from_noseed() {
+        run ./zimt gen -q --model $M --device cpu --from "$2" -o "$out/$4" --json
+        expect_ok "$1: made" "\"prompt\":\"$3\""
+        check "$1: not seed 0" test -z "$(grep -F '"seed":0,' "$LIB_TMP/out")"
+        check "$1: said" grep -qF "warning: $2 gives no seed; a random one is drawn" \
+            "$LIB_TMP/err"
+    }
     convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 1, Size: 32x32')" \
         "$LIB_TMP/noseed.png"
-    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/noseed.png" -o "$out/ns.png" --json
-    expect_ok "--from without a seed: made" '"prompt":"cat"'
-    check "--from without a seed: not seed 0" test -z "$(grep -F '"seed":0,' "$LIB_TMP/out")"
-    check "--from without a seed: said" grep -qF \
-        "warning: $LIB_TMP/noseed.png gives no seed; a random one is drawn" "$LIB_TMP/err"
+    from_noseed "--from without a seed" "$LIB_TMP/noseed.png" cat ns.png
     run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/noseed.png" --seed 7 \
         -o "$out/ns7.png" --json
     expect_ok "--from without a seed, --seed 7" '"seed":7,'
@@ -400,11 +405,7 @@ if command -v convert >/dev/null; then
     # a zimt chunk without a seed: the same (it was seed 0 without a word)
     convert -size 16x16 xc:red -set zimt '{"version":1,"prompt":"a","width":32,"height":32,"steps":1}' \
         "$LIB_TMP/znoseed.png"
-    run ./zimt gen -q --model $M --device cpu --from "$LIB_TMP/znoseed.png" -o "$out/zns.png" --json
-    expect_ok "--from a zimt chunk without a seed: made" '"prompt":"a"'
-    check "--from a zimt chunk without a seed: not seed 0" test -z "$(grep -F '"seed":0,' "$LIB_TMP/out")"
-    check "--from a zimt chunk without a seed: said" grep -qF \
-        "warning: $LIB_TMP/znoseed.png gives no seed; a random one is drawn" "$LIB_TMP/err"
+    from_noseed "--from a zimt chunk without a seed" "$LIB_TMP/znoseed.png" a zns.png
     # A1111's CFG scale is decimal, as --guidance is ("0x10" was 16)
     convert -size 16x16 xc:red -set parameters "$(printf 'cat\nSteps: 1, CFG scale: 0x10, Seed: 3')" \
         "$LIB_TMP/hexcfg.png"
