@@ -1518,6 +1518,18 @@ static int keep_unsaved_all(zt_ui_app *a)
  * kept; so does a second one when a signal ended the session. Events still
  * come in as before, so an image finished meanwhile is among the results
  * printed. */
+/* Every event queued now, handled; returns how many. */
+static int drain_events(zt_ui_app *a)
+{
+    int n = 0;
+    zt_event ev;
+    for (; zt_engine_poll(a->eng, &ev) == 1; n++) {
+        on_event(a, &ev);
+        zt_event_free(&ev);
+    }
+    return n;
+}
+
 static void wait_for_cancel(zt_ui_app *a)
 {
     if (!a->eng)
@@ -1528,11 +1540,7 @@ static void wait_for_cancel(zt_ui_app *a)
          * counting, so once this reads 0 the drain sees every event (an
          * image that could not be written among them) */
         int pending = zt_engine_pending(a->eng);
-        zt_event ev;
-        while (zt_engine_poll(a->eng, &ev) == 1) {
-            on_event(a, &ev);
-            zt_event_free(&ev);
-        }
+        drain_events(a);
         if (!pending)
             return;
         if (!said) {
@@ -1546,10 +1554,7 @@ static void wait_for_cancel(zt_ui_app *a)
              * what came before the cancel) is kept before writes stop */
             keep_unsaved_all(a);
             zt_engine_stop_writes(a->eng);
-            while (zt_engine_poll(a->eng, &ev) == 1) { /* an image written just before */
-                on_event(a, &ev);
-                zt_event_free(&ev);
-            }
+            drain_events(a); /* an image written just before */
             fprintf(stderr, "zimt: left at once\n");
             print_results(a);
             fflush(NULL);
@@ -1782,12 +1787,8 @@ int zt_cmd_ui(int argc, char **argv)
             break;
         if (fds[0].revents & (POLLHUP | POLLERR))
             break; /* the terminal went away */
-        zt_event ev;
-        while (zt_engine_poll(a->eng, &ev) == 1) {
-            on_event(a, &ev);
-            zt_event_free(&ev);
+        if (drain_events(a))
             dirty = 1;
-        }
         int was_popup = a->popup;
         if (drain_keys(a))
             dirty = 1;
