@@ -341,8 +341,7 @@ static zt_status reset(zt_gen_params *p, zt_err *err)
 
 /* zt_gen_params_from_object; *seed_seen (may be NULL) says whether o
  * gives a seed (without one p's is 0, no image's seed), as a1111_read's. */
-static zt_status params_from_object(zt_gen_params *p, const cJSON *o, int *seed_seen,
-                                    zt_err *err)
+static zt_status params_from_object(zt_gen_params *p, const cJSON *o, int *seed_seen, zt_err *err)
 {
     zt_status st = reset(p, err);
     if (st != ZT_OK)
@@ -392,8 +391,7 @@ zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_
     return params_from_object(p, o, NULL, err);
 }
 
-static zt_status params_from_json(zt_gen_params *p, const char *json, int *seed_seen,
-                                  zt_err *err)
+static zt_status params_from_json(zt_gen_params *p, const char *json, int *seed_seen, zt_err *err)
 {
     int nomem = 0, nul = zt_json_has_nul_escape(json);
     cJSON *o = nul ? NULL : zt_json_parse(json, strlen(json), NULL, &nomem);
@@ -543,8 +541,7 @@ static zt_status apply_pair(zt_gen_params *p, const char *key, const char *v, zt
         float f = zt_strtof_c(v, &end);
         /* decimal only, as --guidance reads it: strtof also takes hex
          * ("0x10" was 16), "inf" and "nan" */
-        ok = end != v && *end == 0 && errno == 0 && !v[strspn(v, "+-.0123456789eE")] &&
-             isfinite(f);
+        ok = end != v && *end == 0 && errno == 0 && !v[strspn(v, "+-.0123456789eE")] && isfinite(f);
         if (ok)
             p->guidance = f;
     } else if (strcmp(key, "Seed") == 0) {

@@ -305,7 +305,7 @@ void zt_modelcheck_run(zt_modelcheck *mc, const char *dir, const char *partial_d
     }
     mc->exists = 1;
     static const char *const top[3] = {"model_index.json", "scheduler/scheduler_config.json",
-                                        "tokenizer/tokenizer.json"};
+                                       "tokenizer/tokenizer.json"};
     int *has[3] = {&mc->model_index, &mc->scheduler, &mc->tokenizer};
     for (int i = 0; i < 3; i++) {
         const char *why;

@@ -163,8 +163,8 @@ static int is_inside(const char *real, const char *root)
 /* first: the number to try first (1: the name itself); *used (may be
  * NULL) receives the one taken. */
 static zt_status resolve(const char *dir, const char *name, int unique,
-                         int (*taken)(const char *path, void *ud), void *ud, int first,
-                         int *used, char *out, size_t cap, zt_err *err)
+                         int (*taken)(const char *path, void *ud), void *ud, int first, int *used,
+                         char *out, size_t cap, zt_err *err)
 {
     const char *why = bad_name(name);
     if (why)

@@ -800,8 +800,8 @@ zt_status zt_pipeline_run(zt_model *m, const zt_job_params *p, const zt_run_hook
     if (bad) {
         st = zt_fail(err, ZT_ERR_FORMAT,
                      "the image came out as %llu NaN or infinite values of %lld: the model's "
-                     "weights may hold such values, or a config.json a number out of range (a damaged "
-                     "file?)",
+                     "weights may hold such values, or a config.json a number out of range "
+                     "(a damaged file?)",
                      (unsigned long long)bad, (long long)zt_tensor_numel(&jt.image));
         goto done;
     }

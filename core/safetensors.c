@@ -229,8 +229,8 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
             int text = cJSON_IsObject(it);
             cJSON_ArrayForEach(m, it) text = text && cJSON_IsString(m);
             if (!text) {
-                st = zt_fail(err, ZT_ERR_FORMAT,
-                             "%s: __metadata__ is not an object of strings", what);
+                st = zt_fail(err, ZT_ERR_FORMAT, "%s: __metadata__ is not an object of strings",
+                             what);
                 goto fail;
             }
             continue;
@@ -251,8 +251,7 @@ zt_status zt_st_parse(const uint8_t *buf, size_t len, const char *what,
     qsort(e, (size_t)k, sizeof *e, cmp_entry_name);
     for (int i = 1; i < k; i++) {
         if (!strcmp(e[i - 1].name, e[i].name)) {
-            st = zt_fail(err, ZT_ERR_FORMAT, "%s: duplicate tensor name '%s'", what,
-                         e[i].name);
+            st = zt_fail(err, ZT_ERR_FORMAT, "%s: duplicate tensor name '%s'", what, e[i].name);
             goto fail;
         }
     }

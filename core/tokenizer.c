@@ -1305,8 +1305,8 @@ zt_status zt_tokenizer_new_from_json(zt_tokenizer **out, const char *json, size_
     }
     if (json[last - 1] != '}') {
         s = zt_fail(err, ZT_ERR_FORMAT,
-                    "%s: its JSON object does not end (after %zu bytes): a file cut short?",
-                    what, last);
+                    "%s: its JSON object does not end (after %zu bytes): a file cut short?", what,
+                    last);
         goto fail;
     }
 

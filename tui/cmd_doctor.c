@@ -67,7 +67,8 @@ static void show_search(const zt_discovery_report *r)
     zt_cli_printf("model search:\n");
     for (int i = 0; i < r->n_places; i++) {
         const zt_discovery_place *p = &r->places[i];
-        zt_cli_printf("  %-10s %s\n             %s", zt_place_state_str(p->state), p->source, p->path);
+        zt_cli_printf("  %-10s %s\n             %s", zt_place_state_str(p->state), p->source,
+                      p->path);
         if (p->detail[0] && p->state != ZT_PLACE_CHOSEN && strcmp(p->detail, "complete"))
             zt_cli_printf("\n             %s", p->detail);
         putchar('\n');
@@ -109,7 +110,7 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         /* several files, none the load would take: say what is there, the
          * problem says why it cannot load */
         zt_cli_printf("%d *.safetensors files and no index, none of them loadable alone\n",
-               p->singles);
+                      p->singles);
         return;
     } else if (p->files_present) {
         zt_cli_printf("1 weight file (%s)", p->single);
@@ -118,13 +119,15 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
     }
     zt_cli_printf(", %s on disk", zt_bytes_text(a, sizeof a, p->bytes));
     if (p->total_size >= 0)
-        zt_cli_printf(" (index total_size %s)", zt_bytes_text(a, sizeof a, (uint64_t)p->total_size));
+        zt_cli_printf(" (index total_size %s)",
+                      zt_bytes_text(a, sizeof a, (uint64_t)p->total_size));
     zt_cli_printf("\n");
     /* variants beside the canonical file: a load never opens them */
     if (p->ignored)
-        zt_cli_printf("    ignored: %d other *.safetensors file%s (%s%s), as a load without a variant "
-               "ignores them\n",
-               p->ignored, p->ignored == 1 ? "" : "s", p->other, p->ignored > 1 ? ", ..." : "");
+        zt_cli_printf(
+            "    ignored: %d other *.safetensors file%s (%s%s), as a load without a variant "
+            "ignores them\n",
+            p->ignored, p->ignored == 1 ? "" : "s", p->other, p->ignored > 1 ? ", ..." : "");
     if (!p->files_present || p->files_present < p->files_expected)
         return;
     char cdir[ZT_PATH_MAX + 32];
@@ -149,9 +152,9 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
         int n_unused = 0;
         int bad = zt_manifest_check(m, w, note_unused, &un, &n_unused);
         zt_cli_printf("    tensors: %d, %s\n", zt_weights_count(w),
-               bad        ? "some missing or misshapen"
-               : n_unused ? "all the config uses present with the right shapes"
-                          : "all present with the right shapes");
+                      bad        ? "some missing or misshapen"
+                      : n_unused ? "all the config uses present with the right shapes"
+                                 : "all present with the right shapes");
         if (bad)
             problem(d, "%s: %d tensor problems; `zimt info --model %s` lists them", p->name,
                     bad, dir);
@@ -159,9 +162,9 @@ static void show_part(doctor *d, const zt_modelcheck_part *p, const char *dir,
          * disagree (qk_norm off, norm weights present) make poor images */
         if (n_unused)
             zt_cli_printf("    warning: %d tensor%s the config does not use (%s%s); the config may "
-                   "not match these weights\n",
-                   n_unused, n_unused == 1 ? "" : "s", un.text,
-                   n_unused > UNUSED_SHOWN ? ", ..." : "");
+                          "not match these weights\n",
+                          n_unused, n_unused == 1 ? "" : "s", un.text,
+                          n_unused > UNUSED_SHOWN ? ", ..." : "");
     }
     zt_weights_free(w);
 }
@@ -217,7 +220,7 @@ static void show_model(doctor *d, const char *dir, const char *partial)
         zt_manifest_free(&m[i]);
     if (mc.incomplete)
         zt_cli_printf("  downloads: %d unfinished (partial files), e.g. %s\n", mc.incomplete,
-               mc.incomplete_where);
+                      mc.incomplete_where);
     else
         zt_cli_printf("  downloads: none unfinished\n");
     d->model_ok = d->problems == 0 && d->have_cfg;
@@ -279,7 +282,7 @@ static void show_gpu(size_t *free_b, size_t *total_b)
         be->vt->mem_info(be, free_b, total_b, &err) == ZT_OK) {
         char a[32], b[32];
         zt_cli_printf("  cuda: device 0, %s free of %s\n", zt_bytes_text(a, sizeof a, *free_b),
-               zt_bytes_text(b, sizeof b, *total_b));
+                      zt_bytes_text(b, sizeof b, *total_b));
     } else {
         *free_b = *total_b = 0;
 #ifdef ZT_HAVE_CUDA
@@ -337,15 +340,16 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8, int *past)
     }
     char a[32], b[32];
     zt_cli_printf("memory (weights %s + activations, %s; %s: %s):\n",
-           zt_bytes_text(a, sizeof a, d->weight_bytes), act == ZT_BF16 ? "BF16" : "F32", where,
-           zt_bytes_text(b, sizeof b, avail));
+                  zt_bytes_text(a, sizeof a, d->weight_bytes), act == ZT_BF16 ? "BF16" : "F32",
+                  where, zt_bytes_text(b, sizeof b, avail));
     int mw, mh; /* past this, the transformer has no positions: no memory makes it fit */
     zt_model_size_max(&d->cfg, &mw, &mh);
     for (int i = 0; i < n; i++) {
         zt_job_params p = {.width = presets[i][0], .height = presets[i][1], .steps = 8};
         if (p.width > mw || p.height > mh) {
-            zt_cli_printf("  %4dx%-4d past the transformer's positions (axes_lens allow up to %dx%d)\n",
-                   p.width, p.height, mw, mh);
+            zt_cli_printf(
+                "  %4dx%-4d past the transformer's positions (axes_lens allow up to %dx%d)\n",
+                p.width, p.height, mw, mh);
             (*past)++;
             continue;
         }
@@ -355,10 +359,10 @@ static int show_memory(doctor *d, size_t gpu_free, int *fit8, int *past)
         fit += ok;
         *fit8 += ok8;
         zt_cli_printf("  %4dx%-4d %10s  %-*s", p.width, p.height, zt_bytes_text(a, sizeof a, peak),
-               with8 ? 12 : 0, ok ? "fits" : "does not fit");
+                      with8 ? 12 : 0, ok ? "fits" : "does not fit");
         if (with8)
             zt_cli_printf("  fp8 %10s  %s", zt_bytes_text(b, sizeof b, peak8),
-                   ok8 ? "fits" : "does not fit");
+                          ok8 ? "fits" : "does not fit");
         zt_cli_printf("\n");
     }
     zt_cli_printf("  %d of %d sizes fit", fit, n);
@@ -431,7 +435,7 @@ static void show_terminal(void)
     zt_cli_printf("terminal:\n");
     if (!isatty(1)) {
         zt_cli_printf("  not a terminal (output is redirected; run zimt doctor in the terminal to "
-               "check sixel)\n");
+                      "check sixel)\n");
         return;
     }
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -477,12 +481,13 @@ static void show_terminal(void)
         zt_cli_printf("  sixel: yes (the terminal says so)\n");
     else if (sixel == 0 && hint)
         zt_cli_printf("  sixel: probably (%s usually has it, but it did not say so)\n",
-               tp ? tp : term);
+                      tp ? tp : term);
     else if (sixel == 0)
         zt_cli_printf("  sixel: no; previews use half blocks (for sixel try xterm -ti vt340, foot, "
-               "WezTerm, mlterm or Konsole)\n");
+                      "WezTerm, mlterm or Konsole)\n");
     else
-        zt_cli_printf("  sixel: unknown (no answer to the device query); previews use half blocks\n");
+        zt_cli_printf(
+            "  sixel: unknown (no answer to the device query); previews use half blocks\n");
     if (cw && ch)
         zt_cli_printf("  cell size: %dx%d px\n", cw, ch);
     else
@@ -524,18 +529,20 @@ int zt_cmd_doctor(int argc, char **argv)
     show_search(rep);
     if (st) {
         problem(&d, "%s", err.msg);
-        zt_cli_printf("model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
-               "or `modelscope download Tongyi-MAI/Z-Image-Turbo`, or point ZIMT_MODEL or "
-               "--model at a copy\n");
+        zt_cli_printf(
+            "model: none found\n  download it with `hf download Tongyi-MAI/Z-Image-Turbo` "
+            "or `modelscope download Tongyi-MAI/Z-Image-Turbo`, or point ZIMT_MODEL or "
+            "--model at a copy\n");
         /* what gen and the workbench do meanwhile (zt_cli_model): the
          * bundled model, unless $ZIMT_MODEL names one */
         const char *zm = getenv("ZIMT_MODEL");
         if (!explicit_dir && zm && *zm)
-            zt_cli_printf("  gen and the workbench refuse to run meanwhile: $ZIMT_MODEL names %s\n", zm);
+            zt_cli_printf("  gen and the workbench refuse to run meanwhile: $ZIMT_MODEL names %s\n",
+                          zm);
         else if (!explicit_dir && (bundled = zt_cli_bundled_model(tiny, sizeof tiny)))
             zt_cli_printf("  until then gen and the workbench run the bundled tiny model (%s); its "
-                   "weights are synthetic, so its images do not show the prompt\n",
-                   tiny);
+                          "weights are synthetic, so its images do not show the prompt\n",
+                          tiny);
         /* The closest candidate in full: every missing piece, not just one. */
         for (int i = 0; i < rep->n_places; i++)
             if (rep->places[i].state == ZT_PLACE_INCOMPLETE) {
@@ -579,7 +586,7 @@ int zt_cmd_doctor(int argc, char **argv)
 
     if (d.problems) {
         zt_cli_printf("result: %d problem%s; %s\n", d.problems, d.problems == 1 ? "" : "s",
-               bundled ? "only the bundled tiny model would run" : "generation would fail");
+                      bundled ? "only the bundled tiny model would run" : "generation would fail");
         return 1;
     }
     zt_cli_printf("result: ok, generation will work%s\n", gfree ? "" : " (on the CPU, slowly)");

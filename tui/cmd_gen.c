@@ -408,8 +408,8 @@ static zt_status build_jobs(zt_gen_opts *o, gen_job **out, int *n_out, zt_err *e
         else if (o->output) {
             if (!zt_outpath_numbered(j->path, sizeof j->path, o->output, i + 1))
                 return zt_fail(err, ZT_ERR_INVALID, "-o %s: too long to number", o->output);
-        } else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, taken_by_others, &e,
-                                                   &hint, j->path, sizeof j->path, err)))
+        } else if ((st = zt_gen_opts_template_path(o, &j->params, i + 1, taken_by_others, &e, &hint,
+                                                   j->path, sizeof j->path, err)))
             return st;
     }
     for (int i = 0; i < n; i++) {
@@ -673,7 +673,8 @@ int zt_cmd_gen(int argc, char **argv)
                 zt_cli_fail("job %llu: the image is kept as %s", (unsigned long long)ev.job, kept);
             else if (unsaved)
                 zt_cli_fail("job %llu: no copy could be kept either (%s); its seed and settings "
-                            "make it again", (unsigned long long)ev.job, kept_why.msg);
+                            "make it again",
+                            (unsigned long long)ev.job, kept_why.msg);
             else if (ev.kind == ZT_EV_JOB_FINISHED && !o.quiet)
                 zt_cli_fail("wrote %s (%dx%d, seed %llu, %.2f s)", j->path, j->params.width,
                             j->params.height, (unsigned long long)j->params.seed,

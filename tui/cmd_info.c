@@ -99,7 +99,7 @@ static void check_weights(info *in, const char *comp, const char *strip, const z
     for (int i = 0; i < n; i++)
         per_dtype[zt_weights_at(w, i)->t.dtype]++;
     zt_cli_printf("  weights: %d file%s, %d tensors, ", zt_weights_file_count(w),
-           zt_weights_file_count(w) == 1 ? "" : "s", n);
+                  zt_weights_file_count(w) == 1 ? "" : "s", n);
     print_size(zt_weights_total_bytes(w));
     zt_cli_printf(" (%llu bytes)", (unsigned long long)zt_weights_total_bytes(w));
     int64_t idx = zt_weights_index_total_size(w);
@@ -118,14 +118,15 @@ static void check_weights(info *in, const char *comp, const char *strip, const z
             zt_cli_fail("%s: ... and %d more tensor problems or warnings", comp,
                         rc.shown - MAX_SHOWN);
         zt_cli_printf("  check: %d expected (%d required): %s", m->n, zt_manifest_required_count(m),
-               bad ? "" : "all present with the right shapes\n");
+                      bad ? "" : "all present with the right shapes\n");
         if (bad)
             zt_cli_printf("%d problem%s\n", bad, bad == 1 ? "" : "s");
         /* not counted: a generation runs without them (see zimt doctor) */
         if (unused)
-            zt_cli_printf("  warning: %d tensor%s the config does not use; the config may not match "
-                   "these weights\n",
-                   unused, unused == 1 ? "" : "s");
+            zt_cli_printf(
+                "  warning: %d tensor%s the config does not use; the config may not match "
+                "these weights\n",
+                unused, unused == 1 ? "" : "s");
         in->problems += bad;
         in->unused += unused;
     }
@@ -166,9 +167,9 @@ static int do_text_encoder(info *in, zt_te_config *te)
     zt_status st = zt_te_config_load(te, path, &err);
     if (!st) {
         zt_cli_printf("  config: hidden %d, %d layers, %d heads (%d kv) x %d, ffn %d, vocab %d, "
-               "eps %g, rope theta %g\n",
-               te->hidden, te->n_layers, te->n_heads, te->n_kv_heads, te->head_dim,
-               te->intermediate, te->vocab, (double)te->rms_eps, te->rope_theta);
+                      "eps %g, rope theta %g\n",
+                      te->hidden, te->n_layers, te->n_heads, te->n_kv_heads, te->head_dim,
+                      te->intermediate, te->vocab, (double)te->rms_eps, te->rope_theta);
         st_man = zt_manifest_te(&m, te, &err);
     }
     return finish_component(in, "text_encoder", "model.", st, st_man, &m, &err);
@@ -184,11 +185,11 @@ static int do_transformer(info *in, zt_dit_config *dit)
     zt_status st = zt_dit_config_load(dit, path, &err);
     if (!st) {
         zt_cli_printf("  config: dim %d, %d layers + %d/%d refiners, %d heads (%d kv), ffn %d, "
-               "adaLN %d, caption %d, axes [%d,%d,%d], patch %d, in %d\n",
-               dit->dim, dit->n_layers, dit->n_refiner_layers, dit->n_refiner_layers,
-               dit->n_heads, dit->n_kv_heads, zt_dit_ffn_hidden(dit), zt_dit_adaln_dim(dit),
-               dit->cap_feat_dim, dit->axes_dims[0], dit->axes_dims[1], dit->axes_dims[2],
-               dit->patch, dit->in_channels);
+                      "adaLN %d, caption %d, axes [%d,%d,%d], patch %d, in %d\n",
+                      dit->dim, dit->n_layers, dit->n_refiner_layers, dit->n_refiner_layers,
+                      dit->n_heads, dit->n_kv_heads, zt_dit_ffn_hidden(dit), zt_dit_adaln_dim(dit),
+                      dit->cap_feat_dim, dit->axes_dims[0], dit->axes_dims[1], dit->axes_dims[2],
+                      dit->patch, dit->in_channels);
         st_man = zt_manifest_dit(&m, dit, &err);
     }
     return finish_component(in, "transformer", NULL, st, st_man, &m, &err);
@@ -207,10 +208,10 @@ static int do_vae(info *in, zt_vae_config *vae)
         for (int i = 0; i < vae->n_blocks; i++)
             zt_cli_printf("%s%d", i ? "," : "", vae->block_out[i]);
         zt_cli_printf("], %d+1 resnets per level, latent %d, out %d, groups %d, scale %g, "
-               "shift %g, post-quant conv %s, mid attention %s\n",
-               vae->layers_per_block, vae->latent_channels, vae->out_channels,
-               vae->norm_groups, (double)vae->scaling_factor, (double)vae->shift_factor,
-               vae->use_post_quant_conv ? "yes" : "no", vae->mid_attention ? "yes" : "no");
+                      "shift %g, post-quant conv %s, mid attention %s\n",
+                      vae->layers_per_block, vae->latent_channels, vae->out_channels,
+                      vae->norm_groups, (double)vae->scaling_factor, (double)vae->shift_factor,
+                      vae->use_post_quant_conv ? "yes" : "no", vae->mid_attention ? "yes" : "no");
         st_man = zt_manifest_vae(&m, vae, &err);
     }
     return finish_component(in, "vae", NULL, st, st_man, &m, &err);
@@ -251,7 +252,8 @@ static void do_tokenizer_scheduler(info *in, int vocab)
         zt_cli_printf("  config: unreadable\n");
     } else {
         zt_cli_printf("  config: shift %g, %d train timesteps, dynamic shifting %s\n",
-               (double)sc.shift, sc.num_train_timesteps, sc.use_dynamic_shifting ? "on" : "off");
+                      (double)sc.shift, sc.num_train_timesteps,
+                      sc.use_dynamic_shifting ? "on" : "off");
     }
 }
 
@@ -326,8 +328,8 @@ int zt_cmd_info(int argc, char **argv)
         return 1;
     }
     if (in.unused)
-        zt_cli_printf("result: ok; %d tensor%s the configs do not use (warnings above)\n", in.unused,
-               in.unused == 1 ? "" : "s");
+        zt_cli_printf("result: ok; %d tensor%s the configs do not use (warnings above)\n",
+                      in.unused, in.unused == 1 ? "" : "s");
     else
         zt_cli_printf("result: ok\n");
     return 0;

@@ -297,8 +297,8 @@ zt_status zt_gen_opts_template_path(const zt_gen_opts *o, const zt_gen_params *p
     if (st)
         return st;
     int k = hint && !strcmp(hint->name, name) ? hint->k + 1 : 1;
-    if ((st = zt_outpath_resolve_unique(o->outdir ? o->outdir : ".", name, taken, ud, &k, out,
-                                        cap, err)))
+    if ((st = zt_outpath_resolve_unique(o->outdir ? o->outdir : ".", name, taken, ud, &k, out, cap,
+                                        err)))
         return st;
     if (hint) {
         snprintf(hint->name, sizeof hint->name, "%s", name);

@@ -761,8 +761,8 @@ static void input_done(zt_ui_app *a)
     switch (a->input_kind) {
     case ZT_UI_INPUT_SIZE:
     case ZT_UI_INPUT_GUIDANCE:
-        if (take_value(a, a->input_kind == ZT_UI_INPUT_SIZE ? ZT_UI_FOCUS_SIZE
-                                                            : ZT_UI_FOCUS_GUIDANCE,
+        if (take_value(a,
+                       a->input_kind == ZT_UI_INPUT_SIZE ? ZT_UI_FOCUS_SIZE : ZT_UI_FOCUS_GUIDANCE,
                        s, strlen(s)))
             return; /* stay open to fix it */
         break;
@@ -805,8 +805,8 @@ static void input_done(zt_ui_app *a)
             const char *seed_kept = no_seed ? "; it gives no seed, so the seed is as it was" : "";
             if ((has & ZT_PNG_PARAMS_FALLBACK) || no_seed)
                 zt_ui_say(a, has & ZT_PNG_PARAMS_FALLBACK ? ZT_UI_ROLE_ERROR : ZT_UI_ROLE_NOTICE,
-                          "settings loaded from %s%s",
-                          has & ZT_PNG_PARAMS_FALLBACK ? err.msg : s, seed_kept);
+                          "settings loaded from %s%s", has & ZT_PNG_PARAMS_FALLBACK ? err.msg : s,
+                          seed_kept);
             else if (long_p || long_n)
                 zt_ui_say(a, ZT_UI_ROLE_ERROR,
                           "settings loaded from %s; its %s was cut: a prompt holds at most %d KiB",
@@ -1496,7 +1496,8 @@ static int keep_unsaved_all(zt_ui_app *a)
         zt_err why = {0};
         if (r->rgb && !keep_copy(r, &why)) {
             zt_cli_fail("the image not saved (seed %llu) could not be kept either (%s); its seed "
-                        "and settings make it again", (unsigned long long)r->params.seed, why.msg);
+                        "and settings make it again",
+                        (unsigned long long)r->params.seed, why.msg);
             lost++;
             free(r->rgb); /* tried once */
             r->rgb = NULL;

@@ -67,8 +67,8 @@ static int put(int y, int x, int maxw, int role, const char *s)
  * say more, the shorter ones fit narrow panes. When none fits, the last is
  * cut and ends in a mark ("…", "..." where the locale is not UTF-8), so
  * that a number cut short does not read as another whole one. */
-static int put_fit(const zt_ui_app *a, int y, int x, int maxw, int role,
-                   const char *const *texts, int n)
+static int put_fit(const zt_ui_app *a, int y, int x, int maxw, int role, const char *const *texts,
+                   int n)
 {
     for (int i = 0; i < n; i++)
         if (zt_ui_str_width(texts[i], strlen(texts[i])) <= maxw)
@@ -289,7 +289,8 @@ static void draw_left(zt_ui_app *a)
         snprintf(t[1], sizeof t[1], "random  (last %llu)", last);
         snprintf(t[2], sizeof t[2], "random (last %llu)", last);
         snprintf(t[3], sizeof t[3], "last %llu", last);
-        put_fit(a, y, x + 10, w - 10, ZT_UI_ROLE_VALUE, (const char *[]){t[0], t[1], t[2], t[3]}, 4);
+        put_fit(a, y, x + 10, w - 10, ZT_UI_ROLE_VALUE, (const char *[]){t[0], t[1], t[2], t[3]},
+                4);
     } else
         putf(y, x + 10, w - 10, ZT_UI_ROLE_VALUE, "random");
     y++;

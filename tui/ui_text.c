@@ -142,8 +142,8 @@ int zt_ui_utf8_encode(uint32_t cp, char *out)
     return (int)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out);
 }
 
-size_t zt_ui_sanitize_one(const char *s, size_t len, size_t i, int keep_newlines,
-                          char out[5], size_t *out_len)
+size_t zt_ui_sanitize_one(const char *s, size_t len, size_t i, int keep_newlines, char out[5],
+                          size_t *out_len)
 {
     uint32_t cp = 0;
     size_t n = zt_ui_utf8_decode(s, len, i, &cp), o = 0;

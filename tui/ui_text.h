@@ -42,8 +42,8 @@ char *zt_ui_sanitize(const char *s, size_t len, int keep_newlines);
 /* The same for the one character at s[i] (a byte when it is not UTF-8):
  * out receives its 1-4 bytes (*out_len of them); returns the bytes of s
  * it took. */
-size_t zt_ui_sanitize_one(const char *s, size_t len, size_t i, int keep_newlines,
-                          char out[5], size_t *out_len);
+size_t zt_ui_sanitize_one(const char *s, size_t len, size_t i, int keep_newlines, char out[5],
+                          size_t *out_len);
 /* s (n bytes) with each bad UTF-8 sequence as one U+FFFD and nothing else
  * changed, for JSON, which holds UTF-8 text (cJSON escapes the controls).
  * Heap, NUL-terminated; caller frees; NULL on out of memory. */
