@@ -284,12 +284,12 @@ void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_ten
 }
 
 /* A zt_qmat of R rows of K: q F8E4M3 [..., K] with R rows, s F32 of R. */
-static int qmat_ok(zt_backend *be, const char *op, const char *name, const zt_qmat *m,
-                   int64_t *rows, int64_t *k)
+/* m's parts are there and of E4M3 with F32 scales; qn, sn [32] get their names. */
+static int qparts_ok(zt_backend *be, const char *op, const char *name, const zt_qmat *m, char *qn,
+                     char *sn)
 {
-    char qn[32], sn[32];
-    snprintf(qn, sizeof qn, "%s.q", name);
-    snprintf(sn, sizeof sn, "%s.s", name);
+    snprintf(qn, 32, "%s.q", name);
+    snprintf(sn, 32, "%s.s", name);
     if (!m) {
         zt_backend_set_error(be, ZT_ERR_INVALID, "%s: %s is NULL", op, name);
         return 0;
@@ -301,6 +301,15 @@ static int qmat_ok(zt_backend *be, const char *op, const char *name, const zt_qm
                              op, name, zt_dtype_name(m->q.dtype), zt_dtype_name(m->s.dtype));
         return 0;
     }
+    return 1;
+}
+
+static int qmat_ok(zt_backend *be, const char *op, const char *name, const zt_qmat *m,
+                   int64_t *rows, int64_t *k)
+{
+    char qn[32], sn[32];
+    if (!qparts_ok(be, op, name, m, qn, sn))
+        return 0;
     *k = last_dim(&m->q);
     *rows = *k ? zt_tensor_numel(&m->q) / *k : 0;
     if (zt_tensor_numel(&m->s) != *rows) {
@@ -325,6 +334,29 @@ void zt_op_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
     if (pending(be) || !HAVE_OP(be, quantize) || !qmat_out_ok(be, "quantize", y, "x", x))
         return;
     be->vt->quantize(be, y, x);
+}
+
+/* A zt_qmat holding one E4M3 tensor with a single scale (s F32 [1]). */
+static int qtensor_ok(zt_backend *be, const char *op, const char *name, const zt_qmat *m)
+{
+    char qn[32], sn[32];
+    if (!qparts_ok(be, op, name, m, qn, sn))
+        return 0;
+    if (zt_tensor_numel(&m->s) != 1) {
+        bad1(be, ZT_ERR_SHAPE, op, "one scale for the tensor", sn, &m->s);
+        return 0;
+    }
+    return apart(be, op, qn, &m->q, sn, &m->s);
+}
+
+void zt_op_quantize_t(zt_backend *be, zt_qmat *y, const zt_tensor *x)
+{
+    const char *op = "quantize_t";
+    if (pending(be) || !HAVE_OP(be, quantize_t) || !float_ok(be, op, "x", x) ||
+        !qtensor_ok(be, op, "y", y) || !same_numel(be, op, "y.q", &y->q, "x", x) ||
+        !apart(be, op, "y.q", &y->q, "x", x) || !apart(be, op, "y.s", &y->s, "x", x))
+        return;
+    be->vt->quantize_t(be, y, x);
 }
 
 static int rmsnorm_q_ok(zt_backend *be, const char *op, zt_qmat *y, const zt_tensor *x,
@@ -481,6 +513,64 @@ void zt_op_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, float 
         !vec_ok(be, op, "w", w, "x", x, last_dim(x)) || !apart(be, op, "x", x, "w", w))
         return;
     be->vt->rmsnorm_rope(be, x, w, eps, cs, kind);
+}
+
+void zt_op_rmsnorm_rope_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                          float eps, const zt_tensor *cs, zt_rope_kind kind)
+{
+    const char *op = "rmsnorm_rope_q";
+    if (pending(be) || !HAVE_OP(be, rmsnorm_rope_q) ||
+        !rope_args_ok(be, op, (zt_tensor *)x, cs, kind) || !qtensor_ok(be, op, "y", y))
+        return;
+    if (!w) {
+        zt_backend_set_error(be, ZT_ERR_INVALID, "%s: w is NULL", op);
+        return;
+    }
+    if (!vec_ok(be, op, "w", w, "x", x, last_dim(x)))
+        return;
+    if (!zt_shape_eq(&y->q, 3, x->shape)) {
+        bad2(be, ZT_ERR_SHAPE, op, "y.q must have x's shape", "y.q", &y->q, "x", x);
+        return;
+    }
+    if (!apart(be, op, "y.q", &y->q, "x", x) || !apart(be, op, "y.s", &y->s, "x", x) ||
+        !apart(be, op, "y.q", &y->q, "w", w) || !apart(be, op, "y.s", &y->s, "w", w))
+        return;
+    be->vt->rmsnorm_rope_q(be, y, x, w, eps, cs, kind);
+}
+
+void zt_op_attention_q(zt_backend *be, zt_qmat *out, const zt_qmat *q, const zt_qmat *k,
+                       const zt_qmat *v, float scale)
+{
+    const char *op = "attention_q";
+    if (pending(be) || !HAVE_OP(be, attention_q) || !qtensor_ok(be, op, "q", q) ||
+        !qtensor_ok(be, op, "k", k) || !qtensor_ok(be, op, "v", v))
+        return;
+    if (!ndim_is(be, op, "q.q", &q->q, 3) || !ndim_is(be, op, "k.q", &k->q, 3) ||
+        !ndim_is(be, op, "v.q", &v->q, 3))
+        return;
+    /* q [Sq, H, hd]; k, v [Skv, H, hd]; out.q [Sq, H, hd], out.s [Sq] */
+    if (!zt_shape_eq(&v->q, 3, k->q.shape) || q->q.shape[1] != k->q.shape[1] ||
+        q->q.shape[2] != k->q.shape[2]) {
+        bad2(be, ZT_ERR_SHAPE, op, "k and v must be [Skv, H, hd] with q's H and hd", "q.q", &q->q,
+             "k.q", &k->q);
+        return;
+    }
+    char qn[32], sn[32];
+    if (!qparts_ok(be, op, "out", out, qn, sn) || !apart(be, op, qn, &out->q, sn, &out->s))
+        return;
+    if (!zt_shape_eq(&out->q, 3, q->q.shape) || zt_tensor_numel(&out->s) != q->q.shape[0]) {
+        bad2(be, ZT_ERR_SHAPE, op, "out must be q's shape with a scale per query", "out.q", &out->q,
+             "out.s", &out->s);
+        return;
+    }
+    const zt_qmat *in[3] = {q, k, v};
+    for (int i = 0; i < 3; i++)
+        if (!apart(be, op, "out.q", &out->q, "an input", &in[i]->q) ||
+            !apart(be, op, "out.q", &out->q, "an input's scale", &in[i]->s) ||
+            !apart(be, op, "out.s", &out->s, "an input", &in[i]->q) ||
+            !apart(be, op, "out.s", &out->s, "an input's scale", &in[i]->s))
+            return;
+    be->vt->attention_q(be, out, q, k, v, scale);
 }
 
 void zt_op_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q, const zt_tensor *k,

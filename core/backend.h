@@ -85,6 +85,7 @@ typedef struct zt_backend_vt {
     void (*matmul)(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                    const zt_tensor *bias);
     void (*quantize)(zt_backend *be, zt_qmat *y, const zt_tensor *x);
+    void (*quantize_t)(zt_backend *be, zt_qmat *y, const zt_tensor *x);
     void (*matmul_q)(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w);
     void (*rmsnorm_q)(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
                       const zt_tensor *scale, float eps);
@@ -110,6 +111,10 @@ typedef struct zt_backend_vt {
                           const zt_tensor *scale, float eps);
     void (*rmsnorm_rope)(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
                          const zt_tensor *cs, zt_rope_kind kind);
+    void (*rmsnorm_rope_q)(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                           float eps, const zt_tensor *cs, zt_rope_kind kind);
+    void (*attention_q)(zt_backend *be, zt_qmat *out, const zt_qmat *q, const zt_qmat *k,
+                        const zt_qmat *v, float scale);
     void (*swiglu)(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);
     void (*scale_add)(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha, float beta);
     void (*axpy)(zt_backend *be, zt_tensor *y, float alpha, const zt_tensor *x);
@@ -180,6 +185,10 @@ struct zt_backend {
      * become E4M3 with per-output-channel scales, and their products FP8
      * (--precision fp8; never the default). */
     int fp8;
+    /* Set by the backend: 1 when attention_q beats BF16 attention here
+     * (CUDA: cuDNN with FP8 attention on Hopper or later; the CPU, whose
+     * ops are the reference), so FP8 blocks take it. */
+    int fp8_attention;
 };
 
 /* Constructors. zt_backend_cuda_new fails with ZT_ERR_UNSUPPORTED when built
@@ -232,6 +241,8 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *             last dim is K / N and leading dims multiply to M.
  *  quantize   y = x as a zt_qmat: per row s = max|x| / 448 (1 for a zero row),
  *             q = E4M3(x * (1 / s)), rounded to nearest even, saturating.
+ *  quantize_t y = x as one E4M3 tensor: y.s F32 [1] = max|x| / 448 (1 when
+ *             all zero), q = E4M3(x * (1 / s)).
  *  matmul_q   y[M,N] = (x.q[M,K] . w.q[N,K]^T) * x.s[m] * w.s[n], products of
  *             E4M3 values summed in F32.
  *  rmsnorm_q, swiglu_q  quantize(rmsnorm(x, w, scale)), quantize(swiglu(gate,
@@ -246,6 +257,18 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
  *             for each position and pair.
  *  rmsnorm_rope  x [S, heads, hd] in place: rmsnorm over hd with w [hd], then
  *             rope (the q/k norm before attention, in one pass).
+ *  rmsnorm_rope_q  the same from x [S, heads, hd] into y, one E4M3 tensor of
+ *             x's shape with y.s F32 [1] = sqrt(hd) * max|w| / 448 (1 when w
+ *             is all zero): a bound, not a measure, since no element of an
+ *             RMS-normed row exceeds sqrt(hd) * max|w| and RoPE only turns
+ *             pairs; w [hd] is required.
+ *  attention_q  attention of E4M3 tensors q [Sq,H,hd], k, v [Skv,H,hd], each
+ *             with one scale (s F32 [1]), not causal, one kv head a query
+ *             head: for each row, p_j = exp(l_j - max l) of the logits
+ *             l = scale * (q . k^T) * q.s * k.s; o = sum_j E4M3(448 p_j) / 448
+ *             * v_j * v.s / sum_j p_j; out.q = E4M3(o / v.s) [Sq,H,hd] with
+ *             out.s F32 [Sq] (v.s a row on the CPU; a backend may scale its
+ *             rows otherwise). No |o| exceeds max|v|, so o / v.s fits.
  *  attention  q [Sq,Hq,hd], k,v [Skv,Hkv,hd], out [Sq,Hq,hd]; Hq % Hkv == 0 and
  *             query head h reads kv head h/(Hq/Hkv); causal masks j > i.
  *  softmax    over the last dim.
@@ -276,6 +299,7 @@ void zt_backend_set_error(zt_backend *be, zt_status s, const char *fmt, ...);
 void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_tensor *w,
                   const zt_tensor *bias);
 void zt_op_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x);
+void zt_op_quantize_t(zt_backend *be, zt_qmat *y, const zt_tensor *x);
 void zt_op_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w);
 void zt_op_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
                      const zt_tensor *scale, float eps);
@@ -301,6 +325,10 @@ void zt_op_residual_norm(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_te
                          const zt_tensor *scale, float eps);
 void zt_op_rmsnorm_rope(zt_backend *be, zt_tensor *x, const zt_tensor *w, float eps,
                         const zt_tensor *cs, zt_rope_kind kind);
+void zt_op_rmsnorm_rope_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                          float eps, const zt_tensor *cs, zt_rope_kind kind);
+void zt_op_attention_q(zt_backend *be, zt_qmat *out, const zt_qmat *q, const zt_qmat *k,
+                       const zt_qmat *v, float scale);
 void zt_op_swiglu(zt_backend *be, zt_tensor *y, const zt_tensor *gate, const zt_tensor *up);
 void zt_op_scale_add(zt_backend *be, zt_tensor *y, const zt_tensor *x, float alpha,
                      float beta);

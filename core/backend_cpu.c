@@ -519,6 +519,29 @@ static void cpu_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
     scratch_put(be, tx);
 }
 
+/* q = E4M3(x * (1 / s)) over n values, and s into *s_out. */
+static void quantize_by(uint8_t *q, float *s_out, const float *x, int64_t n, float s)
+{
+    float inv = 1.0f / s;
+    for (int64_t i = 0; i < n; i++)
+        q[i] = zt_f32_to_e4m3(x[i] * inv);
+    *s_out = s;
+}
+
+/* One scale for all of x: s = max|x| / 448 (1 when all zero). */
+static void cpu_quantize_t(zt_backend *be, zt_qmat *y, const zt_tensor *x)
+{
+    float *tx;
+    const float *xf = stage_in(be, x, &tx);
+    int64_t n = zt_tensor_numel(x);
+    float amax = 0.0f;
+    for (int64_t i = 0; xf && i < n; i++)
+        amax = fmaxf(amax, fabsf(xf[i]));
+    if (xf)
+        quantize_by(y->q.data, y->s.data, xf, n, amax > 0.0f ? amax / ZT_E4M3_MAX : 1.0f);
+    scratch_put(be, tx);
+}
+
 /* y [M, N] = (x.q . w.q^T) * x.s[m] * w.s[n]: the E4M3 values are exact in
  * F32, so this is gemm_f32 on them and the two scales after. */
 static void cpu_matmul_q(zt_backend *be, zt_tensor *y, const zt_qmat *x, const zt_qmat *w)
@@ -718,6 +741,7 @@ typedef struct attn_ctx {
     float *out;             /* [Sq, Hq, hd] */
     int64_t sq, skv, hq, hkv, hd;
     int causal;
+    int p8; /* attention_q: probabilities rounded to E4M3 (at 448) before use */
     float scale;
     float *scratch; /* per thread: Skv scores */
 } attn_ctx;
@@ -748,7 +772,8 @@ static void attn_range(void *arg, int64_t lo, int64_t hi, int tid)
             o[d] = 0;
         for (int64_t j = 0; j < nk; j++) {
             const float *vr = a->v + (j * a->hkv + kh) * hd;
-            float pj = p[j];
+            float pj =
+                a->p8 ? zt_e4m3_to_f32(zt_f32_to_e4m3(p[j] * ZT_E4M3_MAX)) / ZT_E4M3_MAX : p[j];
             for (int64_t d = 0; d < hd; d++)
                 o[d] += pj * vr[d];
         }
@@ -782,6 +807,50 @@ static void cpu_attention(zt_backend *be, zt_tensor *out, const zt_tensor *q,
     scratch_put(be, tk);
     scratch_put(be, tv);
     stage_done(be, out, to);
+}
+
+/* x's E4M3 values times its one scale, in F32 scratch (NULL on failure) */
+static float *dequantize_t(zt_backend *be, const zt_qmat *x)
+{
+    int64_t n = zt_tensor_numel(&x->q);
+    float *f = scratch_get(be, n);
+    const uint8_t *q = x->q.data;
+    float s = *(const float *)x->s.data;
+    for (int64_t i = 0; f && i < n; i++)
+        f[i] = zt_e4m3_to_f32(q[i]) * s;
+    return f;
+}
+
+/* attention_q (backend.h): the logits from the dequantized values, each
+ * row's probabilities before normalization rounded to E4M3 at 448, the
+ * output rounded to E4M3 at v's scale. */
+static void cpu_attention_q(zt_backend *be, zt_qmat *out, const zt_qmat *q, const zt_qmat *k,
+                            const zt_qmat *v, float scale)
+{
+    attn_ctx a = {.scale = scale, .p8 = 1};
+    a.sq = q->q.shape[0];
+    a.hq = a.hkv = q->q.shape[1];
+    a.hd = q->q.shape[2];
+    a.skv = k->q.shape[0];
+    float *fq = dequantize_t(be, q), *fk = dequantize_t(be, k), *fv = dequantize_t(be, v);
+    float *fo = scratch_get(be, zt_tensor_numel(&out->q));
+    a.q = fq, a.k = fk, a.v = fv, a.out = fo;
+    int64_t items = a.sq * a.hq;
+    int nt = plan_threads(be, items, 2.0 * (double)items * (double)a.skv * (double)a.hd);
+    a.scratch = scratch_get(be, (int64_t)nt * a.skv);
+    if (be->error.code == ZT_OK) {
+        parallel_for(be, nt, items, attn_range, &a);
+        const float vs = *(const float *)v->s.data;
+        float *os = out->s.data;
+        quantize_by(out->q.data, os, fo, zt_tensor_numel(&out->q), vs);
+        for (int64_t i = 1; i < a.sq; i++)
+            os[i] = vs;
+    }
+    scratch_put(be, a.scratch);
+    scratch_put(be, fq);
+    scratch_put(be, fk);
+    scratch_put(be, fv);
+    scratch_put(be, fo);
 }
 
 static void cpu_softmax(zt_backend *be, zt_tensor *yt, const zt_tensor *xt)
@@ -919,6 +988,30 @@ static zt_tensor f32_like(zt_backend *be, const zt_tensor *x)
     t.dtype = ZT_F32;
     t.data = scratch_get(be, zt_tensor_numel(x));
     return t;
+}
+
+/* rmsnorm_rope into F32 scratch, then one E4M3 tensor at the bound's scale
+ * sqrt(hd) * max|w| / 448 (backend.h). */
+static void cpu_rmsnorm_rope_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                               float eps, const zt_tensor *cs, zt_rope_kind kind)
+{
+    zt_tensor t = f32_like(be, x);
+    float *tw;
+    const float *wf = stage_in(be, w, &tw);
+    if (t.data)
+        cpu_rmsnorm(be, &t, x, w, NULL, eps);
+    if (be->error.code == ZT_OK)
+        cpu_rope(be, &t, cs, kind);
+    if (be->error.code == ZT_OK && wf) {
+        int64_t hd = x->shape[2];
+        float wmax = 0.0f;
+        for (int64_t i = 0; i < hd; i++)
+            wmax = fmaxf(wmax, fabsf(wf[i]));
+        float s = sqrtf((float)hd) * wmax / ZT_E4M3_MAX;
+        quantize_by(y->q.data, y->s.data, t.data, zt_tensor_numel(x), s > 0.0f ? s : 1.0f);
+    }
+    scratch_put(be, tw);
+    scratch_put(be, t.data);
 }
 
 static void cpu_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
@@ -1205,6 +1298,7 @@ static const zt_backend_vt cpu_vt = {
     .weights_release = NULL,
     .matmul = cpu_matmul,
     .quantize = cpu_quantize,
+    .quantize_t = cpu_quantize_t,
     .matmul_q = cpu_matmul_q,
     .rmsnorm_q = cpu_rmsnorm_q,
     .swiglu_q = cpu_swiglu_q,
@@ -1221,6 +1315,8 @@ static const zt_backend_vt cpu_vt = {
     .norm_gated_add = cpu_norm_gated_add,
     .residual_norm = cpu_residual_norm,
     .rmsnorm_rope = cpu_rmsnorm_rope,
+    .rmsnorm_rope_q = cpu_rmsnorm_rope_q,
+    .attention_q = cpu_attention_q,
     .swiglu = cpu_swiglu,
     .scale_add = cpu_scale_add,
     .axpy = cpu_axpy,
@@ -1253,6 +1349,7 @@ zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err)
     cb->threads = threads < MAX_THREADS ? threads : MAX_THREADS;
     cb->base.vt = &cpu_vt;
     cb->base.act_dtype = ZT_F32;
+    cb->base.fp8_attention = 1; /* the reference of attention_q */
     cb->base.error.code = ZT_OK;
     *out = &cb->base;
     return ZT_OK;

@@ -70,6 +70,9 @@ enum {
 #define BLAS_WS_BYTES ((size_t)32 << 20)        /* cuBLAS workspace */
 #define TEMP_BUDGET ((size_t)256 << 20)         /* im2col / score chunks */
 #define WEIGHT_ALIGN 256
+/* device floats beside b->bad: [0] an amax or bound, [1..3] attention_q's
+ * constants for cuDNN, [4..5] the amaxes its graph writes */
+#define FP8_FLOATS 6
 
 typedef struct cuda_be {
     zt_backend base;
@@ -80,7 +83,8 @@ typedef struct cuda_be {
     void *scr[SCR_COUNT];
     size_t scr_cap[SCR_COUNT];
     int *bad;          /* device flag set by embed on an id out of range; a
-                        * count for count_nonfinite follows it at byte 8 */
+                        * count for count_nonfinite follows it at byte 8,
+                        * and FP8_FLOATS floats for FP8 attention at byte 16 */
     int embed_pending; /* an embed ran since the last sync */
     void *stage[2];    /* pinned staging: weight uploads, large downloads */
     cudaEvent_t stage_ev[2];
@@ -1172,6 +1176,89 @@ static void c_rmsnorm_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt
     }
 }
 
+/* The FP8 attention floats beside b->bad (FP8_FLOATS). */
+static float *fp8_floats(cuda_be *b)
+{
+    return (float *)((char *)b->bad + 16);
+}
+
+static void c_quantize_t(zt_backend *be, zt_qmat *y, const zt_tensor *x)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    ck(b,
+       zt_cuda_quantize_t(y->q.data, y->s.data, x->data, x->dtype, zt_tensor_numel(x),
+                          fp8_floats(b), b->st),
+       "quantize_t");
+}
+
+/* One pass when the kernel takes the shape; else rmsnorm_rope on an F32
+ * copy of x, then the copy quantized at the bound. */
+static void c_rmsnorm_rope_q(zt_backend *be, zt_qmat *y, const zt_tensor *x, const zt_tensor *w,
+                             float eps, const zt_tensor *cs, zt_rope_kind kind)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    const int k = kind == ZT_ROPE_NEOX ? 0 : 1;
+    zt_tensor t;
+    if (!unfused(b,
+                 zt_cuda_rmsnorm_rope_q(y->q.data, y->s.data, x->data, x->dtype, w->data, w->dtype,
+                                        cs->data, x->shape[0], x->shape[1], x->shape[2], k, eps,
+                                        b->st),
+                 "rmsnorm_rope_q", x, &t))
+        return;
+    int64_t n = zt_tensor_numel(x);
+    if (ck(b, zt_cuda_convert(t.data, ZT_F32, x->data, x->dtype, n, b->st), "rmsnorm_rope_q") &&
+        ck(b,
+           zt_cuda_rmsnorm_rope(t.data, ZT_F32, w->data, w->dtype, cs->data, x->shape[0],
+                                x->shape[1], x->shape[2], k, eps, b->st),
+           "rmsnorm_rope_q"))
+        ck(b,
+           zt_cuda_quantize_bound(y->q.data, y->s.data, t.data, ZT_F32, n, w->data, w->dtype,
+                                  (int)x->shape[2], fp8_floats(b), b->st),
+           "rmsnorm_rope_q quantize");
+}
+
+/* cuDNN's FP8 graph; without one, the inputs dequantized to BF16 for
+ * c_attention and its output quantized by rows. */
+static void c_attention_q(zt_backend *be, zt_qmat *out, const zt_qmat *q, const zt_qmat *k,
+                          const zt_qmat *v, float scale)
+{
+    cuda_be *b = cb(be);
+    if (!enter(b))
+        return;
+    const int64_t Sq = q->q.shape[0], Skv = k->q.shape[0], H = q->q.shape[1], hd = q->q.shape[2];
+    float *c = fp8_floats(b);
+    if (!ck(b, zt_cuda_attn_q_scales(c + 1, out->s.data, v->s.data, Sq, b->st), "attention_q"))
+        return;
+    if (zt_dnn_sdpa_fp8(b->dnn, out->q.data, q->q.data, k->q.data, v->q.data, q->s.data, k->s.data,
+                        v->s.data, c + 1, c + 4, Sq, Skv, H, hd, scale, aux_workspace, b))
+        return;
+    const int64_t nq = Sq * H * hd, nk = Skv * H * hd;
+    uint16_t *f = scratch(b, SCR_W, (size_t)(2 * nq + 2 * nk) * 2);
+    if (!f)
+        return;
+    zt_tensor tq = zt_tensor_make(ZT_BF16, 3, q->q.shape, f);
+    zt_tensor tk = zt_tensor_make(ZT_BF16, 3, k->q.shape, f + nq);
+    zt_tensor tv = zt_tensor_make(ZT_BF16, 3, v->q.shape, f + nq + nk);
+    zt_tensor to = zt_tensor_make(ZT_BF16, 3, q->q.shape, f + nq + 2 * nk);
+    const zt_qmat *in[3] = {q, k, v};
+    zt_tensor *tin[3] = {&tq, &tk, &tv};
+    for (int i = 0; i < 3; i++)
+        if (!ck(b,
+                zt_cuda_dequantize_rows(tin[i]->data, ZT_BF16, in[i]->q.data, in[i]->s.data, 1,
+                                        zt_tensor_numel(tin[i]), b->st),
+                "attention_q dequantize"))
+            return;
+    c_attention(be, &to, &tq, &tk, &tv, 0, scale);
+    /* a scale a query row: the rows as [Sq, H * hd] */
+    zt_tensor o2 = zt_tensor_2d(ZT_BF16, Sq, H * hd, to.data);
+    zt_qmat out2 = {zt_tensor_2d(ZT_F8E4M3, Sq, H * hd, out->q.data), out->s};
+    c_quantize(be, &out2, &o2); /* skips itself after an error */
+}
+
 /* One pass when the kernel takes the shape, else norm_gated_add then the
  * norm (each skips itself after an error). */
 static void c_residual_norm(zt_backend *be, zt_tensor *x, zt_tensor *o, const zt_tensor *wo,
@@ -1570,6 +1657,7 @@ static const zt_backend_vt cuda_vt = {
     .weights_release = c_weights_release,
     .matmul = c_matmul,
     .quantize = c_quantize,
+    .quantize_t = c_quantize_t,
     .matmul_q = c_matmul_q,
     .rmsnorm_q = c_rmsnorm_q,
     .swiglu_q = c_swiglu_q,
@@ -1586,6 +1674,8 @@ static const zt_backend_vt cuda_vt = {
     .norm_gated_add = c_norm_gated_add,
     .residual_norm = c_residual_norm,
     .rmsnorm_rope = c_rmsnorm_rope,
+    .rmsnorm_rope_q = c_rmsnorm_rope_q,
+    .attention_q = c_attention_q,
     .swiglu = c_swiglu,
     .scale_add = c_scale_add,
     .axpy = c_axpy,
@@ -1648,9 +1738,9 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
         e = cudaMalloc(&b->blas_ws, BLAS_WS_BYTES);
     }
     if (e == cudaSuccess)
-        e = cudaMalloc((void **)&b->bad, 16);
+        e = cudaMalloc((void **)&b->bad, 16 + FP8_FLOATS * sizeof(float));
     if (e == cudaSuccess)
-        e = cudaMemset(b->bad, 0, 16);
+        e = cudaMemset(b->bad, 0, 16 + FP8_FLOATS * sizeof(float));
     for (int i = 0; i < 2 && e == cudaSuccess; i++) {
         what = "cudaHostAlloc";
         e = cudaHostAlloc(&b->stage[i], STAGE_BYTES, cudaHostAllocDefault);
@@ -1678,6 +1768,10 @@ zt_status zt_backend_cuda_new_ex(zt_backend **out, int device, zt_dtype act, zt_
     }
     if (act == ZT_BF16) /* NULL without cuDNN: our own kernels */
         b->dnn = zt_dnn_new(b->st);
+    /* FP8 attention pays only through cuDNN; ZIMT_FP8_ATTENTION=0 keeps
+     * FP8 blocks on BF16 attention (for measuring the two) */
+    const char *f8a = getenv("ZIMT_FP8_ATTENTION");
+    b->base.fp8_attention = zt_dnn_has_fp8_attention(b->dnn) && !(f8a && !strcmp(f8a, "0"));
     const char *keys = getenv("ZIMT_ATTN_KEYS");
     b->attn_keys = keys ? strtoll(keys, NULL, 10) : 0;
     *out = &b->base;

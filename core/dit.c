@@ -362,7 +362,8 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
     if ((st = zt_arena_tensor(a, &j->f1, act, 2, (int64_t[]){frows, fcols}, err)) ||
         (st = zt_arena_tensor(a, &j->f3, act, 2, (int64_t[]){S, g.F}, err)) ||
         (st = zt_arena_tensor(a, &j->patches, act, 2, (int64_t[]){g.N, g.P}, err)) ||
-        (st = zt_arena_tensor(a, &j->temb, ZT_F32, 2, (int64_t[]){ZT_STEPS_MAX, T_FREQ_DIM}, err)) ||
+        (st =
+             zt_arena_tensor(a, &j->temb, ZT_F32, 2, (int64_t[]){ZT_STEPS_MAX, T_FREQ_DIM}, err)) ||
         (st = zt_arena_tensor(a, &j->t1, act, 2, (int64_t[]){1, T_MID}, err)) ||
         (st = zt_arena_tensor(a, &j->c, act, 2, (int64_t[]){1, g.A}, err)) ||
         (st = zt_arena_tensor(a, &j->c_silu, act, 2, (int64_t[]){1, g.A}, err)) ||
@@ -370,9 +371,10 @@ static zt_status carve(zt_dit_job *j, const zt_dit_config *c, zt_dtype act, zt_a
         (st = zt_arena_tensor(a, &j->mod, act, 2, (int64_t[]){4 * g.M + 1, D}, err)) ||
         (st = zt_arena_tensor(a, &j->mids, ZT_I32, 1, (int64_t[]){4 * g.M + 1}, err)) ||
         (st = zt_arena_tensor(a, &j->fout, act, 2, (int64_t[]){g.N, g.P}, err)) ||
-        (st = zt_arena_tensor(a, &j->xpads, act, 2,
-                              (int64_t[]){g.Np > g.N ? g.Np - g.N : 1, D}, err)) ||
-        (st = zt_arena_tensor(a, &j->qs, ZT_F32, 1, (int64_t[]){S}, err)))
+        (st = zt_arena_tensor(a, &j->xpads, act, 2, (int64_t[]){g.Np > g.N ? g.Np - g.N : 1, D},
+                              err)) ||
+        (st = zt_arena_tensor(a, &j->qs, ZT_F32, 1, (int64_t[]){S}, err)) ||
+        (st = zt_arena_tensor(a, &j->ts, ZT_F32, 1, (int64_t[]){3}, err)))
         return st;
     return ZT_OK;
 }
@@ -558,6 +560,38 @@ static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const z
         zt_op_matmul(be, y, x, &b->lin[i], NULL);
 }
 
+/* FP8 blocks take FP8 attention where the backend says it pays, for the
+ * DiT's q/k-normed heads, one kv head a query head. */
+static int fp8_attention(const zt_dit_job *j, const dit_block *b)
+{
+    const zt_dit *d = j->dit;
+    return b->fp8 && d->be->fp8_attention && d->cfg.qk_norm && d->kv == d->cfg.n_heads;
+}
+
+/* The block's attention in E4M3 from q3, k3 [S, H, hd] (before their norm
+ * and RoPE) and v [S, D]: the output's rows for the out product. q and k
+ * go over h1 (the products' input is spent), v over att, the output over
+ * q, each S x D bytes, with their scales in ts and qs. */
+static zt_qmat attend_fp8(zt_dit_job *j, const dit_block *b, const zt_tensor *q3,
+                          const zt_tensor *k3, const zt_tensor *v, const zt_tensor *rope)
+{
+    zt_dit *d = j->dit;
+    zt_backend *be = d->be;
+    const float eps = d->cfg.norm_eps;
+    const int64_t S = q3->shape[0], D = d->D, hd = d->hd;
+    const int64_t qd[3] = {S, d->cfg.n_heads, hd};
+    uint8_t *h1b = j->h1.data;
+    zt_qmat q8 = {zt_tensor_make(ZT_F8E4M3, 3, qd, h1b), vec(&j->ts, 0, 1)};
+    zt_qmat k8 = {zt_tensor_make(ZT_F8E4M3, 3, qd, h1b + S * D), vec(&j->ts, 1, 1)};
+    zt_qmat v8 = {zt_tensor_make(ZT_F8E4M3, 3, qd, j->att.data), vec(&j->ts, 2, 1)};
+    zt_qmat o8 = {zt_tensor_make(ZT_F8E4M3, 3, qd, j->q.data), zt_tensor_rows(&j->qs, 0, S)};
+    zt_op_rmsnorm_rope_q(be, &q8, q3, &b->norm_q, eps, rope, ZT_ROPE_INTERLEAVED);
+    zt_op_rmsnorm_rope_q(be, &k8, k3, &b->norm_k, eps, rope, ZT_ROPE_INTERLEAVED);
+    zt_op_quantize_t(be, &v8, v);
+    zt_op_attention_q(be, &o8, &q8, &k8, &v8, 1.0f / sqrtf((float)hd));
+    return (zt_qmat){zt_tensor_2d(ZT_F8E4M3, S, D, o8.q.data), o8.s};
+}
+
 /* One transformer block on x [S, D] (a view into the unified stream) with
  * RoPE rows rope [S, hd/2, 2]. Modulated blocks read their rows of the
  * step's mod. t: the previous block's residual, if still owed on x; on
@@ -604,16 +638,20 @@ static void run_block(zt_dit_job *j, const dit_block *b, zt_tensor *x, const zt_
     zt_tensor k3 = zt_tensor_reshape(&k, 3, (int64_t[]){S, KVH, hd});
     zt_tensor v3 = zt_tensor_reshape(&v, 3, (int64_t[]){S, KVH, hd});
     zt_tensor a3 = zt_tensor_reshape(&att, 3, (int64_t[]){S, H, hd});
-    if (d->cfg.qk_norm) {
-        zt_op_rmsnorm_rope(be, &q3, &b->norm_q, eps, rope, ZT_ROPE_INTERLEAVED);
-        zt_op_rmsnorm_rope(be, &k3, &b->norm_k, eps, rope, ZT_ROPE_INTERLEAVED);
+    if (fp8_attention(j, b)) {
+        xq = attend_fp8(j, b, &q3, &k3, &v, rope);
     } else {
-        zt_op_rope(be, &q3, rope, ZT_ROPE_INTERLEAVED);
-        zt_op_rope(be, &k3, rope, ZT_ROPE_INTERLEAVED);
+        if (d->cfg.qk_norm) {
+            zt_op_rmsnorm_rope(be, &q3, &b->norm_q, eps, rope, ZT_ROPE_INTERLEAVED);
+            zt_op_rmsnorm_rope(be, &k3, &b->norm_k, eps, rope, ZT_ROPE_INTERLEAVED);
+        } else {
+            zt_op_rope(be, &q3, rope, ZT_ROPE_INTERLEAVED);
+            zt_op_rope(be, &k3, rope, ZT_ROPE_INTERLEAVED);
+        }
+        zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)hd));
+        if (b->fp8)
+            zt_op_quantize(be, &xq, &att);
     }
-    zt_op_attention(be, &a3, &q3, &k3, &v3, 0, 1.0f / sqrtf((float)hd));
-    if (b->fp8)
-        zt_op_quantize(be, &xq, &att);
     lin(be, b, LIN_O, &o, &att, &xq);
     owe(t, &b->n2, gt_msa); /* x += gate * norm(o), paid by the next norm */
 

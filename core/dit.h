@@ -65,6 +65,7 @@ typedef struct zt_dit_job {
     zt_tensor xpads;      /* [Np - N, D] x_pad_token rows, filled once per job */
     zt_tensor qs;         /* F32 [S] per-row scales of a quantized product input
                              (fp8; the E4M3 rows reuse buffers free at the time) */
+    zt_tensor ts;         /* F32 [3]: the one scales of FP8 attention's q, k, v */
 } zt_dit_job;
 
 /* Carve the job's tensors for a latent of h x w and captions of the given

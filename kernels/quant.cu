@@ -433,3 +433,205 @@ extern "C" cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void
     dequant_rows<<<grid_for(n, 256), 256, 0, st>>>(y, ydt, (const uint8_t *)q, s, n, K);
     return cudaGetLastError();
 }
+
+/* ---- one scale for a whole tensor (FP8 attention's q, k, v) ------------ */
+
+/* *amax = max(*amax, max|x|) over n values: a block's largest, then an
+ * atomic max on the bits (for floats >= 0 their order as integers). */
+__global__ void k_amax(float *amax, const void *x, int xdt, int64_t n, int vec)
+{
+    __shared__ float red[256 / 32];
+    float m = 0.0f;
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    if (vec) {
+        for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 8; i < n;
+             i += stride * 8) {
+            float v[8];
+            ld8(v, x, xdt, i);
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                m = fmaxf(m, fabsf(v[k]));
+        }
+    } else {
+        for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+            m = fmaxf(m, fabsf(ld_f(x, xdt, i)));
+    }
+    m = block_reduce<true, 256>(m, red);
+    if (threadIdx.x == 0)
+        atomicMax((int *)amax, __float_as_int(m));
+}
+
+/* q = E4M3(x * (1 / s)) with s = amax / 448 (1 for 0) from *amax, as the
+ * CPU quantizes; the first thread writes s. */
+__global__ void k_quant_by(uint8_t *q, float *s, const void *x, int xdt, int64_t n,
+                           const float *amax, int vec)
+{
+    const float sr = row_scale(*amax), inv = __frcp_rn(sr);
+    const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    if (t == 0)
+        *s = sr;
+    if (vec) {
+        for (int64_t i = t * 8; i < n; i += stride * 8) {
+            float v[8];
+            ld8(v, x, xdt, i);
+            uint32_t w[2] = {0, 0};
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                w[k / 4] |= e4m3(__fmul_rn(v[k], inv)) << (8 * (k % 4));
+            *(uint2 *)(q + i) = make_uint2(w[0], w[1]);
+        }
+    } else {
+        for (int64_t i = t; i < n; i += stride)
+            q[i] = (uint8_t)e4m3(__fmul_rn(ld_f(x, xdt, i), inv));
+    }
+}
+
+/* *b = sqrt(hd) * max|w| over w [hd]: the bound of rmsnorm_rope_q. */
+__global__ void k_wbound(float *b, const void *w, int wdt, int hd)
+{
+    __shared__ float red[256 / 32];
+    float m = 0.0f;
+    for (int i = threadIdx.x; i < hd; i += blockDim.x)
+        m = fmaxf(m, fabsf(ld_f(w, wdt, i)));
+    m = block_reduce<true, 256>(m, red);
+    if (threadIdx.x == 0)
+        *b = __fmul_rn(sqrtf((float)hd), m);
+}
+
+static bool vec8(const void *x, const void *q, int64_t n)
+{
+    return n % 8 == 0 && al16(x) && ((uintptr_t)q & 7) == 0;
+}
+
+extern "C" cudaError_t zt_cuda_quantize_t(void *q, float *s, const void *x, zt_dtype xdt,
+                                          int64_t n, float *tmp, cudaStream_t st)
+{
+    if (!float_dt(xdt) || n < 1)
+        return n < 1 ? cudaSuccess : cudaErrorInvalidValue;
+    const int vec = vec8(x, q, n);
+    const unsigned nb = grid_for(vec ? n / 8 : n, 256);
+    cudaError_t e = cudaMemsetAsync(tmp, 0, sizeof(float), st);
+    if (e != cudaSuccess)
+        return e;
+    k_amax<<<nb, 256, 0, st>>>(tmp, x, xdt, n, vec);
+    k_quant_by<<<nb, 256, 0, st>>>((uint8_t *)q, s, x, xdt, n, tmp, vec);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t zt_cuda_quantize_bound(void *q, float *s, const void *x, zt_dtype xdt,
+                                              int64_t n, const void *w, zt_dtype wdt, int hd,
+                                              float *tmp, cudaStream_t st)
+{
+    if (!float_dt(xdt) || !float_dt(wdt) || hd < 1)
+        return cudaErrorInvalidValue;
+    if (n < 1)
+        return cudaSuccess;
+    const int vec = vec8(x, q, n);
+    k_wbound<<<1, 256, 0, st>>>(tmp, w, wdt, hd);
+    k_quant_by<<<grid_for(vec ? n / 8 : n, 256), 256, 0, st>>>((uint8_t *)q, s, x, xdt, n, tmp,
+                                                                vec);
+    return cudaGetLastError();
+}
+
+/* rmsnorm_rope_q (backend.h) for interleaved heads of hd = 8 * tpr: each
+ * thread takes one chunk of 8 of two rows, blockDim.x / tpr apart, as
+ * norm.cu's k_rmsnorm_rope_v2 does and with its arithmetic, and writes
+ * E4M3 bytes at the bound's scale, which every row's threads find from
+ * their chunks of w. */
+__global__ void k_rmsnorm_rope_q(uint8_t *q, float *s, const void *x, int xdt, const void *w,
+                                 int wdt, const float *cs, int rows, int heads, int hd, int tpr,
+                                 float eps)
+{
+    const int rpb = blockDim.x / tpr, sub = threadIdx.x % tpr, c = sub * 8;
+    const int r0 = blockIdx.x * 2 * rpb + threadIdx.x / tpr;
+    float v[2][8], ss[2], wv[8], wm = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int row = r0 + j * rpb;
+        if (row < rows)
+            ld8(v[j], x, xdt, (int64_t)row * hd + c);
+        else
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[j][k] = 0.0f;
+    }
+    ld8(wv, w, wdt, c);
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        wm = fmaxf(wm, fabsf(wv[k]));
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        ss[j] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            ss[j] += v[j][k] * v[j][k];
+        for (int o = tpr / 2; o > 0; o >>= 1)
+            ss[j] += __shfl_xor_sync(0xffffffffu, ss[j], o);
+    }
+    for (int o = tpr / 2; o > 0; o >>= 1)
+        wm = fmaxf(wm, __shfl_xor_sync(0xffffffffu, wm, o));
+    const float sr = row_scale(__fmul_rn(sqrtf((float)hd), wm)), inv = __frcp_rn(sr);
+    if (blockIdx.x == 0 && threadIdx.x == 0)
+        *s = sr;
+    const int half = hd / 2;
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int row = r0 + j * rpb;
+        if (row >= rows)
+            continue;
+        norm8(v[j], rsqrtf(ss[j] / (float)hd + eps), w, wdt, NULL, 0, c);
+        rope_il8(v[j], cs + ((int64_t)(row / heads) * half + c / 2) * 2);
+        uint32_t b[2] = {0, 0};
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            b[k / 4] |= e4m3(__fmul_rn(v[j][k], inv)) << (8 * (k % 4));
+        *(uint2 *)(q + (int64_t)row * hd + c) = make_uint2(b[0], b[1]);
+    }
+}
+
+extern "C" cudaError_t zt_cuda_rmsnorm_rope_q(void *q, float *s, const void *x, zt_dtype xdt,
+                                              const void *w, zt_dtype wdt, const float *cs,
+                                              int64_t S, int64_t heads, int64_t hd, int kind,
+                                              float eps, cudaStream_t st)
+{
+    if (!float_dt(xdt) || !float_dt(wdt) || !w || hd <= 0 || hd % 2 || kind < 0 || kind > 1)
+        return cudaErrorInvalidValue;
+    const int64_t rows = S * heads;
+    if (rows <= 0)
+        return cudaSuccess;
+    /* one 16-byte chunk a thread: tpr threads of a warp a row */
+    const int tpr = (int)(hd / 8);
+    if (kind != 1 || hd % 8 || tpr > 32 || (tpr & (tpr - 1)) || rows >= (1LL << 31) / 256 ||
+        !al16(x) || !al16(w) || !al16(cs) || ((uintptr_t)q & 7))
+        return cudaErrorNotSupported;
+    const int64_t per = 2 * (256 / tpr); /* rows a block */
+    k_rmsnorm_rope_q<<<(unsigned)((rows + per - 1) / per), 256, 0, st>>>(
+        (uint8_t *)q, s, x, xdt, w, wdt, cs, (int)rows, (int)heads, (int)hd, tpr, eps);
+    return cudaGetLastError();
+}
+
+/* FP8 attention's constants for cuDNN and the output's row scales:
+ * c[0] = 1 / 448 and c[1] = 448 (the probabilities' descale and scale),
+ * c[2] = 1 / v.s (the output's scale); out_s[i] = v.s. */
+__global__ void k_attn_q_scales(float *c, float *out_s, const float *vs, int64_t Sq)
+{
+    const float v = *vs;
+    const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i == 0) {
+        c[0] = 1.0f / 448.0f;
+        c[1] = 448.0f;
+        c[2] = __frcp_rn(v);
+    }
+    if (i < Sq)
+        out_s[i] = v;
+}
+
+extern "C" cudaError_t zt_cuda_attn_q_scales(float *c, float *out_s, const float *vs, int64_t Sq,
+                                             cudaStream_t st)
+{
+    if (Sq < 1)
+        return cudaErrorInvalidValue;
+    k_attn_q_scales<<<grid_for(Sq, 256), 256, 0, st>>>(c, out_s, vs, Sq);
+    return cudaGetLastError();
+}

@@ -89,6 +89,26 @@ cudaError_t zt_cuda_residual_norm(const zt_resnorm_args *a, cudaStream_t st);
 cudaError_t zt_cuda_dequantize_rows(void *y, zt_dtype ydt, const void *q, const float *s,
                                     int64_t rows, int64_t K, cudaStream_t st);
 
+/* One scale for all of x [n] (quantize_t): s[0] = max|x| / 448 (1 for all
+ * zero), q = E4M3(x * (1 / s)); tmp: one device float of scratch. */
+cudaError_t zt_cuda_quantize_t(void *q, float *s, const void *x, zt_dtype xdt, int64_t n,
+                               float *tmp, cudaStream_t st);
+/* The same at the scale sqrt(hd) * max|w| / 448 from w [hd] (rmsnorm_rope_q's
+ * bound) instead of max|x|. */
+cudaError_t zt_cuda_quantize_bound(void *q, float *s, const void *x, zt_dtype xdt, int64_t n,
+                                   const void *w, zt_dtype wdt, int hd, float *tmp,
+                                   cudaStream_t st);
+/* rmsnorm_rope_q (backend.h) from x [S*heads, hd] into E4M3 q with s[0]:
+ * cudaErrorNotSupported unless interleaved, hd = 8 * a power of two <= 256
+ * and aligned (run rmsnorm_rope on a copy, then zt_cuda_quantize_bound). */
+cudaError_t zt_cuda_rmsnorm_rope_q(void *q, float *s, const void *x, zt_dtype xdt, const void *w,
+                                   zt_dtype wdt, const float *cs, int64_t S, int64_t heads,
+                                   int64_t hd, int kind, float eps, cudaStream_t st);
+/* attention_q's constants c [3] = {1/448, 448, 1/v.s} for cuDNN and the
+ * output's row scales out_s [Sq] = v.s, from vs (v's one scale). */
+cudaError_t zt_cuda_attn_q_scales(float *c, float *out_s, const float *vs, int64_t Sq,
+                                  cudaStream_t st);
+
 /* norm.cu ------------------------------------------------------------------ */
 
 /* y = x / sqrt(mean(x^2) + eps) (* w) (* scale) over rows of C; w, scale NULL-able. */

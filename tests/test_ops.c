@@ -888,6 +888,142 @@ static void test_quantize_hand(void)
     CHECK(s[0] == ldexpf(1.0f, -6) && s[1] == 1.0f, "scales %g %g", s[0], s[1]);
 }
 
+/* quantize_t: one scale for the tensor, from its largest value. */
+static void test_quantize_t(void)
+{
+    float x[8] = {3.5f, -7.0f, 0.25f, 0.0f, 1.0f, 0, 0, 0}, z[4] = {0};
+    uint8_t q[8], qz[4];
+    float s = 0, sz = 0;
+    zt_tensor X = zt_tensor_2d(ZT_F32, 2, 4, x), Z = t1d(ZT_F32, 4, z);
+    zt_qmat Q = {zt_tensor_2d(ZT_F8E4M3, 2, 4, q), t1d(ZT_F32, 1, &s)};
+    zt_qmat QZ = {t1d(ZT_F8E4M3, 4, qz), t1d(ZT_F32, 1, &sz)};
+    zt_op_quantize_t(be, &Q, &X);
+    zt_op_quantize_t(be, &QZ, &Z);
+    sync_ok("quantize_t");
+    /* s = 7 / 448 = 2^-6: 224 = 1.75 * 2^7, -448, 16 = 2^4, 0, 64 = 2^6 */
+    const uint8_t want[8] = {0x76, 0xfe, 0x58, 0x00, 0x68, 0, 0, 0};
+    CHECK(!memcmp(q, want, 8), "codes %02x %02x %02x %02x %02x", q[0], q[1], q[2], q[3], q[4]);
+    CHECK(s == ldexpf(1.0f, -6), "scale %g", s);
+    CHECK(sz == 1.0f && !qz[0] && !qz[3], "all zero: scale %g, codes %02x", sz, qz[0]);
+    float s2[2];
+    zt_qmat bad = {zt_tensor_2d(ZT_F8E4M3, 2, 4, q), t1d(ZT_F32, 2, s2)};
+    zt_op_quantize_t(be, &bad, &X);
+    sync_expect(ZT_ERR_SHAPE, "one scale for the tensor");
+}
+
+/* rmsnorm_rope_q: rmsnorm_rope's values at the scale sqrt(hd) * max|w| /
+ * 448, within E4M3's rounding; a row whose energy is all in one element
+ * reaches the bound and takes the largest code, not past it. */
+static void test_rmsnorm_rope_q(void)
+{
+    enum { S = 5, H = 3, HD = 8, N = S * H * HD };
+    float *x = frand_buf(N), ref[N], w[HD], cs[S * HD];
+    for (int i = 0; i < HD; i++)
+        w[i] = 0.5f + fabsf(frand());
+    w[0] = 1.5f; /* the largest weight */
+    for (int i = 0; i < S * HD / 2; i++) {
+        double a = 0.37 * i;
+        cs[2 * i] = (float)cos(a);
+        cs[2 * i + 1] = (float)sin(a);
+    }
+    for (int i = 0; i < HD; i++) /* row 0: all in element 0, and no rotation at position 0 */
+        x[i] = i ? 0.0f : 5.0f;
+    for (int i = 0; i < HD / 2; i++)
+        cs[2 * i] = 1.0f, cs[2 * i + 1] = 0.0f;
+    memcpy(ref, x, sizeof ref);
+    zt_tensor R = t3d(ZT_F32, S, H, HD, ref), X = t3d(ZT_F32, S, H, HD, x);
+    zt_tensor W = t1d(ZT_F32, HD, w), CS = t3d(ZT_F32, S, HD / 2, 2, cs);
+    zt_op_rmsnorm_rope(be, &R, &W, 0.0f, &CS, ZT_ROPE_INTERLEAVED);
+    uint8_t q[N];
+    float s = 0;
+    zt_qmat Q = {t3d(ZT_F8E4M3, S, H, HD, q), t1d(ZT_F32, 1, &s)};
+    zt_op_rmsnorm_rope_q(be, &Q, &X, &W, 0.0f, &CS, ZT_ROPE_INTERLEAVED);
+    if (!sync_ok("rmsnorm_rope_q"))
+        return;
+    const float want_s = sqrtf((float)HD) * 1.5f / 448.0f;
+    CHECK(s == want_s, "scale %.9g, want %.9g", s, want_s);
+    CHECK(q[0] == 0x7e, "the bound's element: code %02x, want 7e (448)", q[0]);
+    long off = 0;
+    for (int i = 0; i < N; i++) {
+        float d = zt_e4m3_to_f32(q[i]) * s;
+        /* half a step: 2^-4 relative, or 2^-10 of the scale below the normal range */
+        off += fabsf(d - ref[i]) > fabsf(ref[i]) / 16.0f + s / 1024.0f;
+        off += fabsf(ref[i]) > 448.0f * s * 1.0001f; /* the bound holds */
+    }
+    CHECK(off == 0, "%ld values off", off);
+    free(x);
+    zt_op_rmsnorm_rope_q(be, &Q, &X, NULL, 0.0f, &CS, ZT_ROPE_INTERLEAVED);
+    sync_expect(ZT_ERR_INVALID, "w is NULL");
+}
+
+/* attention_q against the formula of backend.h in double on the decoded
+ * operands (each row's p rounded to E4M3 at 448), within the output's own
+ * E4M3 rounding; and near plain attention of the same values. */
+static void test_attention_q(void)
+{
+    enum { SQ = 9, SKV = 13, H = 2, HD = 16 };
+    const int nq = SQ * H * HD, nk = SKV * H * HD;
+    float *q = frand_buf(nq), *k = frand_buf(nk), *v = frand_buf(nk);
+    uint8_t q8[SQ * H * HD], k8[SKV * H * HD], v8[SKV * H * HD], o8[SQ * H * HD];
+    float qs, ks, vs, os[SQ], o[SQ * H * HD], plain[SQ * H * HD];
+    zt_tensor Q = t3d(ZT_F32, SQ, H, HD, q), K = t3d(ZT_F32, SKV, H, HD, k);
+    zt_tensor V = t3d(ZT_F32, SKV, H, HD, v);
+    zt_qmat Q8 = {t3d(ZT_F8E4M3, SQ, H, HD, q8), t1d(ZT_F32, 1, &qs)};
+    zt_qmat K8 = {t3d(ZT_F8E4M3, SKV, H, HD, k8), t1d(ZT_F32, 1, &ks)};
+    zt_qmat V8 = {t3d(ZT_F8E4M3, SKV, H, HD, v8), t1d(ZT_F32, 1, &vs)};
+    zt_qmat O8 = {t3d(ZT_F8E4M3, SQ, H, HD, o8), t1d(ZT_F32, SQ, os)};
+    zt_op_quantize_t(be, &Q8, &Q);
+    zt_op_quantize_t(be, &K8, &K);
+    zt_op_quantize_t(be, &V8, &V);
+    const float scale = 0.25f;
+    zt_op_attention_q(be, &O8, &Q8, &K8, &V8, scale);
+    if (!sync_ok("attention_q"))
+        goto done;
+    long off = 0, rows_s = 0;
+    double num = 0, den = 0;
+    for (int i = 0; i < SQ; i++) {
+        rows_s += os[i] != vs;
+        for (int h = 0; h < H; h++) {
+            double l[SKV], mx = -INFINITY, sum = 0, sum_plain = 0;
+            for (int j = 0; j < SKV; j++) {
+                double d = 0;
+                for (int t = 0; t < HD; t++)
+                    d += (double)zt_e4m3_to_f32(q8[(i * H + h) * HD + t]) * qs *
+                         zt_e4m3_to_f32(k8[(j * H + h) * HD + t]) * ks;
+                l[j] = d * scale;
+                mx = fmax(mx, l[j]);
+            }
+            for (int j = 0; j < SKV; j++)
+                sum += exp(l[j] - mx);
+            for (int t = 0; t < HD; t++) {
+                double acc = 0, accp = 0;
+                sum_plain = 0;
+                for (int j = 0; j < SKV; j++) {
+                    double p = exp(l[j] - mx);
+                    float p8 = zt_e4m3_to_f32(zt_f32_to_e4m3((float)p * 448.0f)) / 448.0f;
+                    double vv = (double)zt_e4m3_to_f32(v8[(j * H + h) * HD + t]) * vs;
+                    acc += p8 * vv;
+                    accp += p * vv;
+                    sum_plain += p;
+                }
+                const int at = (i * H + h) * HD + t;
+                o[at] = (float)(acc / sum);
+                plain[at] = (float)(accp / sum_plain);
+                float got = zt_e4m3_to_f32(o8[at]) * os[i];
+                off += fabsf(got - o[at]) > fabsf(o[at]) / 16.0f * 1.001f + vs / 1024.0f;
+                num += ((double)got - plain[at]) * ((double)got - plain[at]);
+                den += (double)plain[at] * plain[at];
+            }
+        }
+    }
+    CHECK(off == 0, "%ld values off the formula", off);
+    CHECK(rows_s == 0, "%ld row scales are not v's", rows_s);
+    double rel = sqrt(num / den);
+    CHECK(rel <= 0.05, "rel-L2 %.4f against plain attention of the same values", rel);
+done:
+    free(q), free(k), free(v);
+}
+
 /* matmul_q against the plain double formulation on the decoded values. */
 static void test_matmul_q(void)
 {
@@ -1396,6 +1532,9 @@ int main(void)
     RUN_SEEDED(test_to_rgb8, seed_rng);
     RUN_SEEDED(test_patchify, seed_rng);
     RUN_SEEDED(test_quantize_hand, seed_rng);
+    RUN_SEEDED(test_quantize_t, seed_rng);
+    RUN_SEEDED(test_rmsnorm_rope_q, seed_rng);
+    RUN_SEEDED(test_attention_q, seed_rng);
     RUN_SEEDED(test_matmul_q, seed_rng);
     RUN_SEEDED(test_fused_quantize, seed_rng);
     RUN_SEEDED(test_residual_norm, seed_rng);
