@@ -268,71 +268,80 @@ static void sdpa_build(zt_dnn *d, sdpa_plan *p)
 enum { UID_DQ = UID_SCALE + 1, UID_DK, UID_DV, UID_DS, UID_SS, UID_SO, UID_AMAX_S, UID_AMAX_O };
 #define FP8_UIDS 13
 
-static cudnnBackendDescriptor_t pw_op(desc_list *l, cudnnPointwiseMode_t mode,
-                                      cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t b,
-                                      cudnnBackendDescriptor_t y)
+/* A finalised descriptor of type t with F32 arithmetic under prec and, when
+ * mode is given, mode under mode_attr (of type mode_type). */
+static cudnnBackendDescriptor_t inner(desc_list *l, cudnnBackendDescriptorType_t t,
+                                      cudnnBackendAttributeName_t mode_attr,
+                                      cudnnBackendAttributeType_t mode_type, const void *mode,
+                                      cudnnBackendAttributeName_t prec)
 {
-    cudnnBackendDescriptor_t pw = NULL, op = NULL;
+    cudnnBackendDescriptor_t d = NULL;
     cudnnDataType_t f = CUDNN_DATA_FLOAT;
-    if (l->failed || !ok(cudnnBackendCreateDescriptor(CUDNN_BACKEND_POINTWISE_DESCRIPTOR, &pw)) ||
-        !keep(l, pw) ||
-        !ok(cudnnBackendSetAttribute(pw, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1,
-                                     &mode)) ||
-        !ok(cudnnBackendSetAttribute(pw, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1,
-                                     &f)) ||
-        !ok(cudnnBackendFinalize(pw)) ||
-        !ok(cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, &op)) ||
-        !keep(l, op) || !set_desc(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw) ||
-        !set_desc(op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x) ||
-        (b && !set_desc(op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, b)) ||
-        !set_desc(op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, y) || !ok(cudnnBackendFinalize(op))) {
+    if (l->failed || !ok(cudnnBackendCreateDescriptor(t, &d)) || !keep(l, d) ||
+        (mode && !ok(cudnnBackendSetAttribute(d, mode_attr, mode_type, 1, mode))) ||
+        !ok(cudnnBackendSetAttribute(d, prec, CUDNN_TYPE_DATA_TYPE, 1, &f)) ||
+        !ok(cudnnBackendFinalize(d))) {
+        l->failed = 1;
+        return NULL;
+    }
+    return d;
+}
+
+/* A finalised operation of type t with descriptors ds[i] under attrs[i]
+ * (a NULL one left out). */
+static cudnnBackendDescriptor_t operation(desc_list *l, cudnnBackendDescriptorType_t t, int n,
+                                          const cudnnBackendAttributeName_t *attrs,
+                                          const cudnnBackendDescriptor_t *ds)
+{
+    cudnnBackendDescriptor_t op = NULL;
+    int good = !l->failed && ok(cudnnBackendCreateDescriptor(t, &op)) && keep(l, op);
+    for (int i = 0; good && i < n; i++)
+        good = !ds[i] || set_desc(op, attrs[i], ds[i]);
+    if (!good || !ok(cudnnBackendFinalize(op))) {
         l->failed = 1;
         return NULL;
     }
     return op;
+}
+
+static cudnnBackendDescriptor_t pw_op(desc_list *l, cudnnPointwiseMode_t mode,
+                                      cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t b,
+                                      cudnnBackendDescriptor_t y)
+{
+    const cudnnBackendAttributeName_t at[4] = {
+        CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, CUDNN_ATTR_OPERATION_POINTWISE_XDESC,
+        CUDNN_ATTR_OPERATION_POINTWISE_BDESC, CUDNN_ATTR_OPERATION_POINTWISE_YDESC};
+    const cudnnBackendDescriptor_t ds[4] = {
+        inner(l, CUDNN_BACKEND_POINTWISE_DESCRIPTOR, CUDNN_ATTR_POINTWISE_MODE,
+              CUDNN_TYPE_POINTWISE_MODE, &mode, CUDNN_ATTR_POINTWISE_MATH_PREC),
+        x, b, y};
+    return operation(l, CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, 4, at, ds);
 }
 
 static cudnnBackendDescriptor_t red_op(desc_list *l, cudnnReduceTensorOp_t mode,
                                        cudnnBackendDescriptor_t x, cudnnBackendDescriptor_t y)
 {
-    cudnnBackendDescriptor_t r = NULL, op = NULL;
-    cudnnDataType_t f = CUDNN_DATA_FLOAT;
-    if (l->failed || !ok(cudnnBackendCreateDescriptor(CUDNN_BACKEND_REDUCTION_DESCRIPTOR, &r)) ||
-        !keep(l, r) ||
-        !ok(cudnnBackendSetAttribute(r, CUDNN_ATTR_REDUCTION_OPERATOR,
-                                     CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &mode)) ||
-        !ok(cudnnBackendSetAttribute(r, CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1,
-                                     &f)) ||
-        !ok(cudnnBackendFinalize(r)) ||
-        !ok(cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, &op)) ||
-        !keep(l, op) || !set_desc(op, CUDNN_ATTR_OPERATION_REDUCTION_DESC, r) ||
-        !set_desc(op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC, x) ||
-        !set_desc(op, CUDNN_ATTR_OPERATION_REDUCTION_YDESC, y) || !ok(cudnnBackendFinalize(op))) {
-        l->failed = 1;
-        return NULL;
-    }
-    return op;
+    const cudnnBackendAttributeName_t at[3] = {CUDNN_ATTR_OPERATION_REDUCTION_DESC,
+                                               CUDNN_ATTR_OPERATION_REDUCTION_XDESC,
+                                               CUDNN_ATTR_OPERATION_REDUCTION_YDESC};
+    const cudnnBackendDescriptor_t ds[3] = {
+        inner(l, CUDNN_BACKEND_REDUCTION_DESCRIPTOR, CUDNN_ATTR_REDUCTION_OPERATOR,
+              CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, &mode, CUDNN_ATTR_REDUCTION_COMP_TYPE),
+        x, y};
+    return operation(l, CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, 3, at, ds);
 }
 
 static cudnnBackendDescriptor_t mm_op(desc_list *l, cudnnBackendDescriptor_t a,
                                       cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t c)
 {
-    cudnnBackendDescriptor_t m = NULL, op = NULL;
-    cudnnDataType_t f = CUDNN_DATA_FLOAT;
-    if (l->failed || !ok(cudnnBackendCreateDescriptor(CUDNN_BACKEND_MATMUL_DESCRIPTOR, &m)) ||
-        !keep(l, m) ||
-        !ok(cudnnBackendSetAttribute(m, CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1,
-                                     &f)) ||
-        !ok(cudnnBackendFinalize(m)) ||
-        !ok(cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, &op)) ||
-        !keep(l, op) || !set_desc(op, CUDNN_ATTR_OPERATION_MATMUL_ADESC, a) ||
-        !set_desc(op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, b) ||
-        !set_desc(op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, c) ||
-        !set_desc(op, CUDNN_ATTR_OPERATION_MATMUL_DESC, m) || !ok(cudnnBackendFinalize(op))) {
-        l->failed = 1;
-        return NULL;
-    }
-    return op;
+    const cudnnBackendAttributeName_t at[4] = {
+        CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_ATTR_OPERATION_MATMUL_ADESC,
+        CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_ATTR_OPERATION_MATMUL_CDESC};
+    const cudnnBackendDescriptor_t ds[4] = {
+        inner(l, CUDNN_BACKEND_MATMUL_DESCRIPTOR, CUDNN_ATTR_MATMUL_COMP_TYPE,
+              CUDNN_TYPE_DATA_TYPE, NULL, CUDNN_ATTR_MATMUL_COMP_TYPE),
+        a, b, c};
+    return operation(l, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, 4, at, ds);
 }
 
 /*

@@ -217,4 +217,64 @@ static inline int float_dt(zt_dtype t)
     return t == ZT_F32 || t == ZT_BF16 || t == ZT_F16;
 }
 
+/*
+ * The q/k norm with RoPE on two rows a thread, for heads of hd = 8 * tpr
+ * (norm.cu's k_rmsnorm_rope_v2, quant.cu's k_rmsnorm_rope_q): a thread
+ * takes chunk c of rows r0 and r0 + rpb of x [rows, hd], both loaded
+ * before either is reduced (twice the bytes in flight of one row a
+ * thread), zeros past the last row. rope_rows2_norm then takes each row's
+ * sum of squares over its tpr threads (every thread takes part in the
+ * shuffles) and, for the rows that exist, applies 1/rms, w and the
+ * interleaved rotation from cs [S, hd/2, 2].
+ */
+struct rope_rows2 {
+    int r0, rpb, c;
+};
+
+static __device__ __forceinline__ rope_rows2 rope_rows2_load(float (&v)[2][8], const void *x,
+                                                             int xdt, int rows, int hd, int tpr)
+{
+    rope_rows2 r;
+    r.rpb = blockDim.x / tpr;
+    r.c = (threadIdx.x % tpr) * 8;
+    r.r0 = blockIdx.x * 2 * r.rpb + threadIdx.x / tpr;
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int row = r.r0 + j * r.rpb;
+        if (row < rows)
+            ld8(v[j], x, xdt, (int64_t)row * hd + r.c);
+        else
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                v[j][k] = 0.0f;
+    }
+    return r;
+}
+
+static __device__ __forceinline__ void rope_rows2_norm(float (&v)[2][8], rope_rows2 r,
+                                                       const void *w, int wdt, const float *cs,
+                                                       int rows, int heads, int hd, int tpr,
+                                                       float eps)
+{
+    float ss[2];
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        ss[j] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            ss[j] += v[j][k] * v[j][k];
+        for (int o = tpr / 2; o > 0; o >>= 1)
+            ss[j] += __shfl_xor_sync(0xffffffffu, ss[j], o);
+    }
+    const int half = hd / 2;
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int row = r.r0 + j * r.rpb;
+        if (row >= rows)
+            continue;
+        norm8(v[j], rsqrtf(ss[j] / (float)hd + eps), w, wdt, NULL, 0, r.c);
+        rope_il8(v[j], cs + ((int64_t)(row / heads) * half + r.c / 2) * 2);
+    }
+}
+
 #endif

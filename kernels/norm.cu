@@ -212,45 +212,21 @@ __global__ void k_rmsnorm_rope_v(void *x, int xdt, const void *w, int wdt, const
 }
 
 /* k_rmsnorm_rope_v when a row is one chunk a thread (hd == 8 * tpr: the
- * DiT's interleaved heads of 128 take 16 threads). A thread
- * takes its chunk of two rows, blockDim.x / tpr apart, and issues both
- * loads before either row is reduced: twice the bytes in flight, which a
- * pass of one 16-byte load a thread needs to come near DRAM's rate. The
- * sums and products are k_rmsnorm_rope_v's, in the same order. */
+ * DiT's interleaved heads of 128 take 16 threads), two rows a thread
+ * (common.cuh rope_rows2): twice the bytes in flight, which a pass of one
+ * 16-byte load a thread needs to come near DRAM's rate. The sums and
+ * products are k_rmsnorm_rope_v's, in the same order. */
 __global__ void k_rmsnorm_rope_v2(void *x, int xdt, const void *w, int wdt, const float *cs,
                                   int rows, int heads, int hd, int tpr, float eps)
 {
-    const int rpb = blockDim.x / tpr, sub = threadIdx.x % tpr, c = sub * 8;
-    const int r0 = blockIdx.x * 2 * rpb + threadIdx.x / tpr;
-    float v[2][8], ss[2];
+    float v[2][8];
+    const rope_rows2 r = rope_rows2_load(v, x, xdt, rows, hd, tpr);
+    rope_rows2_norm(v, r, w, wdt, cs, rows, heads, hd, tpr, eps);
 #pragma unroll
     for (int j = 0; j < 2; j++) {
-        const int row = r0 + j * rpb;
+        const int row = r.r0 + j * r.rpb;
         if (row < rows)
-            ld8(v[j], x, xdt, (int64_t)row * hd + c);
-        else
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[j][k] = 0.0f;
-    }
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        ss[j] = 0.0f;
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            ss[j] += v[j][k] * v[j][k];
-        for (int o = tpr / 2; o > 0; o >>= 1)
-            ss[j] += __shfl_xor_sync(0xffffffffu, ss[j], o);
-    }
-    const int half = hd / 2;
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int row = r0 + j * rpb;
-        if (row >= rows)
-            continue;
-        norm8(v[j], rsqrtf(ss[j] / (float)hd + eps), w, wdt, NULL, 0, c);
-        rope_il8(v[j], cs + ((int64_t)(row / heads) * half + c / 2) * 2);
-        st8(x, xdt, (int64_t)row * hd + c, v[j]);
+            st8(x, xdt, (int64_t)row * hd + r.c, v[j]);
     }
 }
 

@@ -543,50 +543,28 @@ __global__ void k_rmsnorm_rope_q(uint8_t *q, float *s, const void *x, int xdt, c
                                  int wdt, const float *cs, int rows, int heads, int hd, int tpr,
                                  float eps)
 {
-    const int rpb = blockDim.x / tpr, sub = threadIdx.x % tpr, c = sub * 8;
-    const int r0 = blockIdx.x * 2 * rpb + threadIdx.x / tpr;
-    float v[2][8], ss[2], wv[8], wm = 0.0f;
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int row = r0 + j * rpb;
-        if (row < rows)
-            ld8(v[j], x, xdt, (int64_t)row * hd + c);
-        else
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                v[j][k] = 0.0f;
-    }
-    ld8(wv, w, wdt, c);
+    float v[2][8], wv[8], wm = 0.0f;
+    const rope_rows2 r = rope_rows2_load(v, x, xdt, rows, hd, tpr);
+    ld8(wv, w, wdt, r.c);
 #pragma unroll
     for (int k = 0; k < 8; k++)
         wm = fmaxf(wm, fabsf(wv[k]));
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        ss[j] = 0.0f;
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            ss[j] += v[j][k] * v[j][k];
-        for (int o = tpr / 2; o > 0; o >>= 1)
-            ss[j] += __shfl_xor_sync(0xffffffffu, ss[j], o);
-    }
     for (int o = tpr / 2; o > 0; o >>= 1)
         wm = fmaxf(wm, __shfl_xor_sync(0xffffffffu, wm, o));
     const float sr = row_scale(__fmul_rn(sqrtf((float)hd), wm)), inv = __frcp_rn(sr);
     if (blockIdx.x == 0 && threadIdx.x == 0)
         *s = sr;
-    const int half = hd / 2;
+    rope_rows2_norm(v, r, w, wdt, cs, rows, heads, hd, tpr, eps);
 #pragma unroll
     for (int j = 0; j < 2; j++) {
-        const int row = r0 + j * rpb;
+        const int row = r.r0 + j * r.rpb;
         if (row >= rows)
             continue;
-        norm8(v[j], rsqrtf(ss[j] / (float)hd + eps), w, wdt, NULL, 0, c);
-        rope_il8(v[j], cs + ((int64_t)(row / heads) * half + c / 2) * 2);
         uint32_t b[2] = {0, 0};
 #pragma unroll
         for (int k = 0; k < 8; k++)
             b[k / 4] |= e4m3(__fmul_rn(v[j][k], inv)) << (8 * (k % 4));
-        *(uint2 *)(q + (int64_t)row * hd + c) = make_uint2(b[0], b[1]);
+        *(uint2 *)(q + (int64_t)row * hd + r.c) = make_uint2(b[0], b[1]);
     }
 }
 
