@@ -337,10 +337,10 @@ static cudnnBackendDescriptor_t mm_op(desc_list *l, cudnnBackendDescriptor_t a,
     const cudnnBackendAttributeName_t at[4] = {
         CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_ATTR_OPERATION_MATMUL_ADESC,
         CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_ATTR_OPERATION_MATMUL_CDESC};
-    const cudnnBackendDescriptor_t ds[4] = {
-        inner(l, CUDNN_BACKEND_MATMUL_DESCRIPTOR, CUDNN_ATTR_MATMUL_COMP_TYPE,
-              CUDNN_TYPE_DATA_TYPE, NULL, CUDNN_ATTR_MATMUL_COMP_TYPE),
-        a, b, c};
+    const cudnnBackendDescriptor_t ds[4] = {inner(l, CUDNN_BACKEND_MATMUL_DESCRIPTOR,
+                                                  CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE,
+                                                  NULL, CUDNN_ATTR_MATMUL_COMP_TYPE),
+                                            a, b, c};
     return operation(l, CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, 4, at, ds);
 }
 
