@@ -185,9 +185,9 @@ struct zt_backend {
      * become E4M3 with per-output-channel scales, and their products FP8
      * (--precision fp8; never the default). */
     int fp8;
-    /* Set by the backend: 1 when attention_q beats BF16 attention here
-     * (CUDA: cuDNN with FP8 attention on Hopper or later; the CPU, whose
-     * ops are the reference), so FP8 blocks take it. */
+    /* Set by the backend: 1 when FP8 blocks are to take attention_q (CUDA:
+     * asked for with ZIMT_FP8_ATTENTION=1, and cuDNN runs FP8 attention
+     * here; the CPU, whose ops are the reference, always). */
     int fp8_attention;
 };
 

@@ -560,8 +560,9 @@ static void lin(zt_backend *be, const dit_block *b, int i, zt_tensor *y, const z
         zt_op_matmul(be, y, x, &b->lin[i], NULL);
 }
 
-/* FP8 blocks take FP8 attention where the backend says it pays, for the
- * DiT's q/k-normed heads, one kv head a query head. */
+/* FP8 blocks take FP8 attention where the backend offers it (backend.h
+ * fp8_attention), for the DiT's q/k-normed heads, one kv head a query
+ * head. */
 static int fp8_attention(const zt_dit_job *j, const dit_block *b)
 {
     const zt_dit *d = j->dit;
