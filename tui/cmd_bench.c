@@ -237,6 +237,12 @@ static int add_stat(cJSON *o, const char *key, stat2 v)
  * hold anything, so the text is cJSON's. n of the asked sizes were
  * measured: "complete" says whether that is all (a run stopped or refused
  * part-way read like a whole one but for its exit status). */
+/* The FP8 blocks' attention is FP8 too (ZIMT_FP8_ATTENTION=1, backend.h). */
+static int fp8_attention(const bench *b)
+{
+    return b->be->fp8 && b->be->fp8_attention;
+}
+
 static int print_json(const char *dev, const char *gpu, const char *src, int steps, int runs,
                       stat2 load, size_t weights, const bench *b, const size_result *r, int n,
                       int asked)
@@ -246,6 +252,7 @@ static int print_json(const char *dev, const char *gpu, const char *src, int ste
     int ok = o && cJSON_AddStringToObject(o, "device", dev) &&
              cJSON_AddStringToObject(o, "gpu", gpu) && cJSON_AddStringToObject(o, "model", src) &&
              cJSON_AddStringToObject(o, "precision", b->precision) &&
+             cJSON_AddBoolToObject(o, "fp8_attention", fp8_attention(b)) &&
              cJSON_AddNumberToObject(o, "steps", steps) &&
              cJSON_AddNumberToObject(o, "runs", runs) &&
              cJSON_AddNumberToObject(o, "sizes_asked", asked) &&
@@ -285,8 +292,9 @@ static int print_json(const char *dev, const char *gpu, const char *src, int ste
 static void print_table(const char *dev, const char *gpu, const char *src, int steps, int runs,
                         stat2 load, size_t weights, const bench *b, const size_result *r, int n)
 {
-    printf("zimt bench: %s%s%s%s, %s, %s, %d steps, %d runs after a warm-up (min / median)\n",
-           dev, gpu[0] ? " (" : "", gpu, gpu[0] ? ")" : "", src, b->precision, steps, runs);
+    printf("zimt bench: %s%s%s%s, %s, %s%s, %d steps, %d runs after a warm-up (min / median)\n",
+           dev, gpu[0] ? " (" : "", gpu, gpu[0] ? ")" : "", src, b->precision,
+           fp8_attention(b) ? " with FP8 attention" : "", steps, runs);
     char wb[32];
     printf("load: %.0f / %.0f ms, weights %s (%.0f MB/s at the median), peak resident "
            "host memory %.0f MiB\n\n",

@@ -58,8 +58,10 @@ check "fp8 on the CPU: said, as gen says it" grep -qF \
     "warning: --precision fp8 applies on CUDA; the CPU computes in F32" "$LIB_TMP/err"
 # and F32 is what runs: the same weights as without it (the blocks were
 # quantized and run as E4M3 on the CPU under an "fp32" label)
-run $B --precision fp8 --size 32x32 --json
+ZIMT_FP8_ATTENTION=1 run $B --precision fp8 --size 32x32 --json
 w8=$(grep -o '"weights_bytes":[0-9]*' "$LIB_TMP/out")
+check "fp8 on the CPU, FP8 attention asked for: none runs" \
+    grep -qF '"precision":"fp32","fp8_attention":false' "$LIB_TMP/out"
 run $B --size 32x32 --json
 check "fp8 on the CPU: F32 weights" test -n "$w8" -a "$w8" = "$(grep -o '"weights_bytes":[0-9]*' "$LIB_TMP/out")"
 
