@@ -117,11 +117,11 @@ static void test_fp8(void)
         for (int k = 0; d8 && k < 3; k++) {
             fx_error e = {0};
             run_case_on(d8, k, NULL, &e);
-            printf("  fp8 case %d%s: rel-L2 %.4f, cosine %.5f\n", k,
-                   a8 ? ", FP8 attention" : "", e.rel_l2, e.cosine);
+            printf("  fp8 case %d%s: rel-L2 %.4f, cosine %.5f\n", k, a8 ? ", FP8 attention" : "",
+                   e.rel_l2, e.cosine);
             CHECK(e.finite && e.rel_l2 <= 0.1 && e.cosine >= 0.99,
-                  "fp8 case %d%s: rel-L2 %.4f, cos %.5f", k, a8 ? ", FP8 attention" : "",
-                  e.rel_l2, e.cosine);
+                  "fp8 case %d%s: rel-L2 %.4f, cos %.5f", k, a8 ? ", FP8 attention" : "", e.rel_l2,
+                  e.cosine);
         }
     }
     be->fp8_attention = had;
