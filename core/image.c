@@ -391,12 +391,34 @@ zt_status zt_gen_params_from_object(zt_gen_params *p, const struct cJSON *o, zt_
     return params_from_object(p, o, NULL, err);
 }
 
+/* What the settings JSON of a PNG must also be: no key given twice (a
+ * lookup would take the first without a word) and, when it names one,
+ * the version zimt writes (another would mean other fields). */
+static zt_status settings_sound(const cJSON *o, zt_err *err)
+{
+    const char *dup = zt_json_dup_key(o);
+    if (dup)
+        return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: \"%.60s\" given twice", dup);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "version");
+    if (v && !(cJSON_IsNumber(v) && v->valuedouble == 1.0)) {
+        char num[32];
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "settings JSON: version %s; this zimt reads version 1 (written by a "
+                       "newer zimt?)",
+                       cJSON_IsNumber(v) ? zt_double_text(num, sizeof num, v->valuedouble)
+                                         : "that is not a number");
+    }
+    return ZT_OK;
+}
+
 static zt_status params_from_json(zt_gen_params *p, const char *json, int *seed_seen, zt_err *err)
 {
     int nomem = 0, nul = zt_json_has_nul_escape(json);
     cJSON *o = nul ? NULL : zt_json_parse(json, strlen(json), NULL, &nomem);
     /* resets p once, and refuses a NULL o as not an object */
     zt_status st = params_from_object(p, o, seed_seen, err);
+    if (st == ZT_OK)
+        st = settings_sound(o, err);
     cJSON_Delete(o);
     if (nul)
         return zt_fail(err, ZT_ERR_FORMAT, "settings JSON: a string holds \\u0000");

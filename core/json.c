@@ -152,3 +152,12 @@ int zt_json_has_nul_escape(const char *s)
 {
     return zt_json_nul_escape(s, strlen(s));
 }
+
+const char *zt_json_dup_key(const cJSON *o)
+{
+    for (const cJSON *v = o ? o->child : NULL; v; v = v->next)
+        for (const cJSON *u = o->child; u != v; u = u->next)
+            if (u->string && v->string && !strcmp(u->string, v->string))
+                return v->string;
+    return NULL;
+}

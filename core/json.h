@@ -25,6 +25,10 @@ cJSON *zt_json_parse(const char *text, size_t len, const char **end, int *nomem)
 int zt_json_nul_escape(const char *text, size_t len);
 int zt_json_has_nul_escape(const char *text);
 
+/* The first key that object o gives twice (cJSON keeps both, and a lookup
+ * takes the first without a word), or NULL. */
+const char *zt_json_dup_key(const cJSON *o);
+
 /* text parsed as a JSON object (zt_json_parse); NULL with why saying what
  * it is instead: out of memory (then *nomem is 1), empty, not valid JSON
  * with where it breaks, or not an object. */

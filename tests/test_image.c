@@ -276,6 +276,21 @@ static void test_json(void)
     CHECK(zt_gen_params_from_json(&q, "{\"width\": 512, \"future\": 1}", &err) == ZT_OK &&
               q.width == 512 && q.height == 1024,
           "partial JSON");
+    /* a key given twice would be read as its first value without a word;
+     * another version would mean other fields */
+    CHECK(zt_gen_params_from_json(&q, "{\"seed\": 1, \"width\": 64, \"seed\": 2}", &err) ==
+                  ZT_ERR_FORMAT &&
+              strstr(err.msg, "\"seed\" given twice"),
+          "a key given twice: %s", err.msg);
+    CHECK(zt_gen_params_from_json(&q, "{\"version\": 2, \"seed\": 2}", &err) == ZT_ERR_FORMAT &&
+              strstr(err.msg, "version 2; this zimt reads version 1"),
+          "version 2: %s", err.msg);
+    CHECK(zt_gen_params_from_json(&q, "{\"version\": \"1\"}", &err) == ZT_ERR_FORMAT &&
+              strstr(err.msg, "that is not a number"),
+          "version as text: %s", err.msg);
+    CHECK(zt_gen_params_from_json(&q, "{\"version\": 1, \"seed\": 2}", &err) == ZT_OK &&
+              q.seed == 2,
+          "version 1: %s", err.msg);
     zt_gen_params_free(&p);
     zt_gen_params_free(&q);
 }
