@@ -26,11 +26,42 @@ const char *zt_status_str(zt_status s)
     return messages[s];
 }
 
+/* Room for a message before it is fitted into a zt_err: two paths of
+ * PATH_MAX and their words. */
+#define MSG_ROOM 8448
+
+/* s (n bytes) into dst [cap] (NUL-terminated): whole when it fits, else
+ * its head, " … " and its tail, each cut where a UTF-8 character starts.
+ * A message names its file first and says what is wrong last, so a long
+ * path loses its middle and the reason stays. */
+static void fit_middle(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n < cap) {
+        memcpy(dst, s, n);
+        dst[n] = '\0';
+        return;
+    }
+    static const char mark[] = " \xe2\x80\xa6 "; /* " … " */
+    const size_t m = sizeof mark - 1, room = cap - 1 - m;
+    size_t head = room / 3, tail = n - (room - head);
+    while (head > 0 && ((unsigned char)s[head] & 0xC0) == 0x80)
+        head--; /* s[head] starts a character: the head ends before it */
+    while (tail < n && ((unsigned char)s[tail] & 0xC0) == 0x80)
+        tail++;
+    memcpy(dst, s, head);
+    memcpy(dst + head, mark, m);
+    memcpy(dst + head + m, s + tail, n - tail);
+    dst[head + m + n - tail] = '\0';
+}
+
 zt_status zt_vfail(zt_err *err, zt_status s, const char *fmt, va_list ap)
 {
     if (err) {
+        char text[MSG_ROOM];
+        int n = vsnprintf(text, sizeof text, fmt, ap);
+        size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
         err->code = s;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        fit_middle(err->msg, sizeof err->msg, text, len);
     }
     return s;
 }
@@ -48,25 +79,21 @@ zt_status zt_err_prefix(zt_err *err, const char *fmt, ...)
 {
     if (!err)
         return ZT_ERR_INVALID;
-    char head[256], old[sizeof err->msg];
+    char text[MSG_ROOM];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    int n = vsnprintf(text, sizeof text - sizeof err->msg - 2, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    /* head, ": ", then as much of the old message as fits */
-    size_t n = strlen(head), cap = sizeof err->msg - 1;
-    if (n > cap)
-        n = cap;
-    memcpy(err->msg, head, n);
-    size_t m = n + 2 <= cap ? 2 : cap - n;
-    memcpy(err->msg + n, ": ", m);
-    n += m;
-    size_t k = strnlen(old, sizeof old);
-    if (k > cap - n)
-        k = cap - n;
-    memcpy(err->msg + n, old, k);
-    err->msg[n + k] = '\0';
+    /* head, ": ", then the old message; fitted as a whole */
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len > sizeof text - sizeof err->msg - 3)
+        len = sizeof text - sizeof err->msg - 3;
+    memcpy(text + len, ": ", 2);
+    len += 2;
+    size_t k = strnlen(err->msg, sizeof err->msg - 1);
+    memcpy(text + len, err->msg, k);
+    len += k;
+    fit_middle(err->msg, sizeof err->msg, text, len);
     return err->code;
 }
 
