@@ -283,7 +283,6 @@ void zt_op_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const zt_ten
     be->vt->matmul(be, y, x, w, bias);
 }
 
-/* A zt_qmat of R rows of K: q F8E4M3 [..., K] with R rows, s F32 of R. */
 /* m's parts are there and of E4M3 with F32 scales; qn, sn [32] get their names. */
 static int qparts_ok(zt_backend *be, const char *op, const char *name, const zt_qmat *m, char *qn,
                      char *sn)
@@ -304,6 +303,7 @@ static int qparts_ok(zt_backend *be, const char *op, const char *name, const zt_
     return 1;
 }
 
+/* A zt_qmat of R rows of K: q F8E4M3 [..., K] with R rows, s F32 of R. */
 static int qmat_ok(zt_backend *be, const char *op, const char *name, const zt_qmat *m,
                    int64_t *rows, int64_t *k)
 {

@@ -187,7 +187,7 @@ struct zt_backend {
     int fp8;
     /* Set by the backend: 1 when FP8 blocks are to take attention_q (CUDA:
      * asked for with ZIMT_FP8_ATTENTION=1, and cuDNN runs FP8 attention
-     * here; the CPU, whose ops are the reference, always). */
+     * here). The op itself runs on every backend either way. */
     int fp8_attention;
 };
 

@@ -498,6 +498,15 @@ static void cpu_matmul(zt_backend *be, zt_tensor *y, const zt_tensor *x, const z
     stage_done(be, y, ty);
 }
 
+/* q = E4M3(x * (1 / s)) over n values, and s into *s_out. */
+static void quantize_by(uint8_t *q, float *s_out, const float *x, int64_t n, float s)
+{
+    float inv = 1.0f / s;
+    for (int64_t i = 0; i < n; i++)
+        q[i] = zt_f32_to_e4m3(x[i] * inv);
+    *s_out = s;
+}
+
 /* Per row r of x [R, K]: s[r] = max|x| / 448 (1 for a zero row), q = E4M3(x * (1 / s)). */
 static void cpu_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
 {
@@ -511,21 +520,9 @@ static void cpu_quantize(zt_backend *be, zt_qmat *y, const zt_tensor *x)
         float amax = 0.0f;
         for (int64_t i = 0; i < k; i++)
             amax = fmaxf(amax, fabsf(xr[i]));
-        float sr = amax > 0.0f ? amax / ZT_E4M3_MAX : 1.0f, inv = 1.0f / sr;
-        for (int64_t i = 0; i < k; i++)
-            q[r * k + i] = zt_f32_to_e4m3(xr[i] * inv);
-        sc[r] = sr;
+        quantize_by(q + r * k, sc + r, xr, k, amax > 0.0f ? amax / ZT_E4M3_MAX : 1.0f);
     }
     scratch_put(be, tx);
-}
-
-/* q = E4M3(x * (1 / s)) over n values, and s into *s_out. */
-static void quantize_by(uint8_t *q, float *s_out, const float *x, int64_t n, float s)
-{
-    float inv = 1.0f / s;
-    for (int64_t i = 0; i < n; i++)
-        q[i] = zt_f32_to_e4m3(x[i] * inv);
-    *s_out = s;
 }
 
 /* One scale for all of x: s = max|x| / 448 (1 when all zero). */
@@ -1349,7 +1346,6 @@ zt_status zt_backend_cpu_new(zt_backend **out, int threads, zt_err *err)
     cb->threads = threads < MAX_THREADS ? threads : MAX_THREADS;
     cb->base.vt = &cpu_vt;
     cb->base.act_dtype = ZT_F32;
-    cb->base.fp8_attention = 1; /* the reference of attention_q */
     cb->base.error.code = ZT_OK;
     *out = &cb->base;
     return ZT_OK;

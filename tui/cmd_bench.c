@@ -233,16 +233,16 @@ static int add_stat(cJSON *o, const char *key, stat2 v)
            cJSON_AddNumberToObject(s, "median", v.med);
 }
 
-/* One JSON object on stdout; the strings (a model path, a GPU's name) may
- * hold anything, so the text is cJSON's. n of the asked sizes were
- * measured: "complete" says whether that is all (a run stopped or refused
- * part-way read like a whole one but for its exit status). */
 /* The FP8 blocks' attention is FP8 too (ZIMT_FP8_ATTENTION=1, backend.h). */
 static int fp8_attention(const bench *b)
 {
     return b->be->fp8 && b->be->fp8_attention;
 }
 
+/* One JSON object on stdout; the strings (a model path, a GPU's name) may
+ * hold anything, so the text is cJSON's. n of the asked sizes were
+ * measured: "complete" says whether that is all (a run stopped or refused
+ * part-way read like a whole one but for its exit status). */
 static int print_json(const char *dev, const char *gpu, const char *src, int steps, int runs,
                       stat2 load, size_t weights, const bench *b, const size_result *r, int n,
                       int asked)

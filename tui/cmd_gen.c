@@ -149,18 +149,14 @@ static zt_status job_from_json(gen_job *j, const cJSON *o, const char *outdir, c
                            "%s: unknown key \"%.40s\" (known: prompt, negative or "
                            "negative_prompt, size, steps, guidance, seed, rng, output)",
                            where, v->string);
-        /* nor two negative prompts (a key given twice is refused below) */
-        for (const cJSON *u = o->child; u != v; u = u->next) {
-            if (strcmp(u->string, v->string) && !strncmp(u->string, "negative", 8) &&
-                !strncmp(v->string, "negative", 8))
-                return zt_fail(err, ZT_ERR_FORMAT,
-                               "%s: \"%s\" and \"%s\" both given (one negative prompt)", where,
-                               u->string, v->string);
-        }
     }
     const char *dup = zt_json_dup_key(o); /* the first would be taken */
     if (dup)
         return zt_fail(err, ZT_ERR_FORMAT, "%s: \"%s\" given twice", where, dup);
+    if (cJSON_GetObjectItem(o, "negative") && cJSON_GetObjectItem(o, "negative_prompt"))
+        return zt_fail(err, ZT_ERR_FORMAT,
+                       "%s: \"negative\" and \"negative_prompt\" both given (one negative prompt)",
+                       where);
     if ((v = cJSON_GetObjectItem(o, "prompt"))) {
         if (!cJSON_IsString(v))
             return zt_fail(err, ZT_ERR_FORMAT, "%s: \"prompt\" must be a string", where);
