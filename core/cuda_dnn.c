@@ -41,7 +41,7 @@ typedef struct conv_plan {
 struct zt_dnn {
     cudnnHandle_t h;
     int sdpa_ok; /* the cuDNN running has the SDPA operation */
-    int fp8_ok;  /* and FP8 attention graphs run here (cuDNN 9.1, Hopper or later) */
+    int fp8_ok;  /* and FP8 attention graphs run here (a Hopper or later GPU) */
     sdpa_plan sdpa[SDPA_PLANS];
     int n_sdpa;
     cudnnTensorDescriptor_t cx, cy;
@@ -234,33 +234,6 @@ static void drop_all(desc_list *l)
     l->n = 0;
 }
 
-/* Builds the plan for p's shape: p->plan stays NULL when cuDNN offers no
- * engine that finalises. */
-static void sdpa_build(zt_dnn *d, sdpa_plan *p)
-{
-    const int64_t H = p->H, hd = p->hd;
-    const int64_t dq[4] = {1, H, p->Sq, hd}, sq[4] = {p->Sq * H * hd, hd, H * hd, 1};
-    const int64_t dk[4] = {1, H, p->Skv, hd}, sk[4] = {p->Skv * H * hd, hd, H * hd, 1};
-    const int64_t one[4] = {1, 1, 1, 1};
-    desc_list l = {0};
-    cudnnBackendDescriptor_t tq = keep(&l, tensor(UID_Q, CUDNN_DATA_BFLOAT16, dq, sq, T_PLAIN));
-    cudnnBackendDescriptor_t tk = keep(&l, tensor(UID_K, CUDNN_DATA_BFLOAT16, dk, sk, T_PLAIN));
-    cudnnBackendDescriptor_t tv = keep(&l, tensor(UID_V, CUDNN_DATA_BFLOAT16, dk, sk, T_PLAIN));
-    cudnnBackendDescriptor_t to = keep(&l, tensor(UID_O, CUDNN_DATA_BFLOAT16, dq, sq, T_PLAIN));
-    cudnnBackendDescriptor_t ts =
-        keep(&l, tensor(UID_SCALE, CUDNN_DATA_FLOAT, one, one, T_BY_VALUE));
-    cudnnBackendDescriptor_t op = NULL;
-    if (!l.failed &&
-        ok(cudnnBackendCreateDescriptor(CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR, &op)) &&
-        keep(&l, op) && set_desc(op, CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC, tq) &&
-        set_desc(op, CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC, tk) &&
-        set_desc(op, CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC, tv) &&
-        set_desc(op, CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC, to) &&
-        set_desc(op, CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC, ts) && ok(cudnnBackendFinalize(op)))
-        plan_from_ops(d, p, &op, 1);
-    drop_all(&l);
-}
-
 /* ---- FP8 attention: a graph of matrix products, pointwise ops and
  * reductions that cuDNN's fused attention engine recognises as a whole */
 
@@ -302,6 +275,33 @@ static cudnnBackendDescriptor_t operation(desc_list *l, cudnnBackendDescriptorTy
         return NULL;
     }
     return op;
+}
+
+/* Builds the plan for p's shape: p->plan stays NULL when cuDNN offers no
+ * engine that finalises. */
+static void sdpa_build(zt_dnn *d, sdpa_plan *p)
+{
+    const int64_t H = p->H, hd = p->hd;
+    const int64_t dq[4] = {1, H, p->Sq, hd}, sq[4] = {p->Sq * H * hd, hd, H * hd, 1};
+    const int64_t dk[4] = {1, H, p->Skv, hd}, sk[4] = {p->Skv * H * hd, hd, H * hd, 1};
+    const int64_t one[4] = {1, 1, 1, 1};
+    desc_list l = {0};
+    cudnnBackendDescriptor_t tq = keep(&l, tensor(UID_Q, CUDNN_DATA_BFLOAT16, dq, sq, T_PLAIN));
+    cudnnBackendDescriptor_t tk = keep(&l, tensor(UID_K, CUDNN_DATA_BFLOAT16, dk, sk, T_PLAIN));
+    cudnnBackendDescriptor_t tv = keep(&l, tensor(UID_V, CUDNN_DATA_BFLOAT16, dk, sk, T_PLAIN));
+    cudnnBackendDescriptor_t to = keep(&l, tensor(UID_O, CUDNN_DATA_BFLOAT16, dq, sq, T_PLAIN));
+    cudnnBackendDescriptor_t ts =
+        keep(&l, tensor(UID_SCALE, CUDNN_DATA_FLOAT, one, one, T_BY_VALUE));
+    const cudnnBackendAttributeName_t at[5] = {
+        CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC, CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC,
+        CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC, CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC,
+        CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC};
+    const cudnnBackendDescriptor_t ds[5] = {tq, tk, tv, to, ts};
+    cudnnBackendDescriptor_t op =
+        operation(&l, CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR, 5, at, ds);
+    if (op)
+        plan_from_ops(d, p, &op, 1);
+    drop_all(&l);
 }
 
 static cudnnBackendDescriptor_t pw_op(desc_list *l, cudnnPointwiseMode_t mode,
@@ -378,12 +378,11 @@ static void sdpa_fp8_build(zt_dnn *d, sdpa_plan *p)
     for (int i = 0; i < 15; i++)
         t[i] = keep(&l, tensor(100 + i, i == 11 ? E : F, vd[i], vs[i], T_VIRTUAL));
     if (!l.failed) {
-        cudnnBackendDescriptor_t *dc = c;
         cudnnBackendDescriptor_t ops[18] = {
             mm_op(&l, q, kt, t[0]),
             pw_op(&l, CUDNN_POINTWISE_MUL, t[0], sc, t[1]),
-            pw_op(&l, CUDNN_POINTWISE_MUL, t[1], dc[0], t[2]), /* descale q */
-            pw_op(&l, CUDNN_POINTWISE_MUL, t[2], dc[1], t[3]), /* descale k */
+            pw_op(&l, CUDNN_POINTWISE_MUL, t[1], c[0], t[2]), /* descale q */
+            pw_op(&l, CUDNN_POINTWISE_MUL, t[2], c[1], t[3]), /* descale k */
             red_op(&l, CUDNN_REDUCE_TENSOR_MAX, t[3], t[4]),
             pw_op(&l, CUDNN_POINTWISE_SUB, t[3], t[4], t[5]),
             pw_op(&l, CUDNN_POINTWISE_EXP, t[5], NULL, t[6]),
@@ -391,13 +390,13 @@ static void sdpa_fp8_build(zt_dnn *d, sdpa_plan *p)
             pw_op(&l, CUDNN_POINTWISE_LOG, t[7], NULL, t[8]),
             pw_op(&l, CUDNN_POINTWISE_ADD, t[4], t[8], t[9]), /* log-sum-exp */
             pw_op(&l, CUDNN_POINTWISE_DIV, t[6], t[7], t[10]),
-            red_op(&l, CUDNN_REDUCE_TENSOR_AMAX, t[10], dc[6]),
-            pw_op(&l, CUDNN_POINTWISE_MUL, t[10], dc[4], t[11]), /* scale s: to E4M3 */
+            red_op(&l, CUDNN_REDUCE_TENSOR_AMAX, t[10], c[6]),
+            pw_op(&l, CUDNN_POINTWISE_MUL, t[10], c[4], t[11]), /* scale s: to E4M3 */
             mm_op(&l, t[11], v, t[12]),
-            pw_op(&l, CUDNN_POINTWISE_MUL, t[12], dc[3], t[13]), /* descale s */
-            pw_op(&l, CUDNN_POINTWISE_MUL, t[13], dc[2], t[14]), /* descale v */
-            pw_op(&l, CUDNN_POINTWISE_MUL, t[14], dc[5], o),     /* scale o */
-            red_op(&l, CUDNN_REDUCE_TENSOR_AMAX, t[14], dc[7]),
+            pw_op(&l, CUDNN_POINTWISE_MUL, t[12], c[3], t[13]), /* descale s */
+            pw_op(&l, CUDNN_POINTWISE_MUL, t[13], c[2], t[14]), /* descale v */
+            pw_op(&l, CUDNN_POINTWISE_MUL, t[14], c[5], o),     /* scale o */
+            red_op(&l, CUDNN_REDUCE_TENSOR_AMAX, t[14], c[7]),
         };
         if (!l.failed)
             plan_from_ops(d, p, ops, 18);

@@ -22,6 +22,16 @@ static __device__ __forceinline__ uint32_t e4m3(float v)
     return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
 }
 
+/* 8 values times inv as E4M3 bytes, in order, for one 8-byte store. */
+static __device__ __forceinline__ uint2 e4m3x8(const float *v, float inv)
+{
+    uint32_t w[2] = {0, 0};
+#pragma unroll
+    for (int k = 0; k < 8; k++)
+        w[k / 4] |= e4m3(__fmul_rn(v[k], inv)) << (8 * (k % 4));
+    return make_uint2(w[0], w[1]);
+}
+
 static __device__ __forceinline__ float row_scale(float amax)
 {
     return amax > 0.0f ? __fdiv_rn(amax, 448.0f) : 1.0f;
@@ -131,11 +141,7 @@ static __device__ __forceinline__ void store_q_row(uint8_t *q, float *s, const f
         const int c = chunk_col(j);
         if (c >= K)
             continue;
-        uint32_t w[2] = {0, 0};
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            w[k / 4] |= e4m3(__fmul_rn(v[j][k], inv)) << (8 * (k % 4));
-        *(uint2 *)(q + base + c) = make_uint2(w[0], w[1]);
+        *(uint2 *)(q + base + c) = e4m3x8(v[j], inv);
     }
     if (threadIdx.x == 0)
         s[blockIdx.x] = sr;
@@ -475,11 +481,7 @@ __global__ void k_quant_by(uint8_t *q, float *s, const void *x, int xdt, int64_t
         for (int64_t i = t * 8; i < n; i += stride * 8) {
             float v[8];
             ld8(v, x, xdt, i);
-            uint32_t w[2] = {0, 0};
-#pragma unroll
-            for (int k = 0; k < 8; k++)
-                w[k / 4] |= e4m3(__fmul_rn(v[k], inv)) << (8 * (k % 4));
-            *(uint2 *)(q + i) = make_uint2(w[0], w[1]);
+            *(uint2 *)(q + i) = e4m3x8(v, inv);
         }
     } else {
         for (int64_t i = t; i < n; i += stride)
@@ -560,11 +562,7 @@ __global__ void k_rmsnorm_rope_q(uint8_t *q, float *s, const void *x, int xdt, c
         const int row = r.r0 + j * r.rpb;
         if (row >= rows)
             continue;
-        uint32_t b[2] = {0, 0};
-#pragma unroll
-        for (int k = 0; k < 8; k++)
-            b[k / 4] |= e4m3(__fmul_rn(v[j][k], inv)) << (8 * (k % 4));
-        *(uint2 *)(q + (int64_t)row * hd + r.c) = make_uint2(b[0], b[1]);
+        *(uint2 *)(q + (int64_t)row * hd + r.c) = e4m3x8(v[j], inv);
     }
 }
 
